@@ -1,0 +1,1 @@
+"""trialbook: a lab notebook for machine-learning experiments."""

@@ -1,0 +1,73 @@
+"""Exceptions raised by trialbook.
+
+Every error a user can cause is a sentence that names the bad value and the fix. The CLI
+prints ``str(error)`` and exits with status 2; library callers catch :class:`TrialbookError`.
+
+The tree::
+
+    TrialbookError
+    ├── ConfigError (ValueError)          bad config, option or argument
+    │   └── MetricValueError (TypeError)  a logged metric value is not a number
+    ├── WorkspaceError (OSError)          workspace missing or not writable
+    ├── StoreError                        the database cannot be used
+    │   ├── SchemaVersionError            the database needs ``trialbook db upgrade``
+    │   └── NotATrialbookDatabase         a corrupt or foreign database file
+    ├── RunNotFoundError (LookupError)    no run matches an id, prefix or name
+    │   └── AmbiguousRunError             a prefix or name matches several runs
+    └── RunStateError (RuntimeError)      a run used after it finished, or twice
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AmbiguousRunError",
+    "ConfigError",
+    "MetricValueError",
+    "NotATrialbookDatabase",
+    "RunNotFoundError",
+    "RunStateError",
+    "SchemaVersionError",
+    "StoreError",
+    "TrialbookError",
+    "WorkspaceError",
+]
+
+
+class TrialbookError(Exception):
+    """Root of every exception trialbook raises on purpose."""
+
+
+class ConfigError(TrialbookError, ValueError):
+    """A config value, option or argument is invalid."""
+
+
+class MetricValueError(ConfigError, TypeError):
+    """A value passed to ``Run.log`` is not a number."""
+
+
+class WorkspaceError(TrialbookError, OSError):
+    """The workspace folder is missing, unreadable or unwritable."""
+
+
+class StoreError(TrialbookError):
+    """The Store's database cannot be opened, read or written."""
+
+
+class SchemaVersionError(StoreError):
+    """The database schema is older (or newer) than this version of trialbook expects."""
+
+
+class NotATrialbookDatabase(StoreError):
+    """The file is corrupt, or is a database that trialbook did not create."""
+
+
+class RunNotFoundError(TrialbookError, LookupError):
+    """No run matches the given id, id prefix or name."""
+
+
+class AmbiguousRunError(RunNotFoundError):
+    """An id prefix or name matches more than one run."""
+
+
+class RunStateError(TrialbookError, RuntimeError):
+    """A run was used in a state that does not allow it (for example logged after finish)."""

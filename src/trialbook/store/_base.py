@@ -1,0 +1,306 @@
+"""The abstract Store: what every backend provides, and the conveniences built on top.
+
+A backend implements the abstract methods; lookups by prefix or name, crash detection on
+read and the typed wrappers live here once, so every backend behaves the same.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from trialbook._types import RunStatus
+from trialbook.errors import AmbiguousRunError, RunNotFoundError
+from trialbook.store._liveness import LivenessPolicy, RunningProcess
+from trialbook.store._records import (
+    Artifact,
+    Checkpoint,
+    Dataset,
+    Evaluation,
+    Experiment,
+    MetricHistory,
+    MetricSummary,
+    NewRun,
+    RunQuery,
+    RunRecord,
+    Sample,
+    StoreStats,
+)
+
+__all__ = ["MetricPoint", "Store"]
+
+#: One metric point as the writer hands it over: (key, step, value, time). NaN is allowed.
+MetricPoint = tuple[str, int, float, float]
+
+#: Fields of a run that :meth:`Store.update_run` may change.
+UPDATABLE_RUN_FIELDS = frozenset(
+    {
+        "status",
+        "notes",
+        "tags",
+        "heartbeat_at",
+        "ended_at",
+        "duration",
+        "error",
+        "git_commit",
+        "git_branch",
+        "git_dirty",
+        "folder",
+        "host",
+        "pid",
+        "pid_started_at",
+        "started_at",
+    }
+)
+
+
+class Store(abc.ABC):
+    """Where runs, metrics, evaluations and lineage are indexed.
+
+    Rules every backend follows:
+
+    * Every method is thread-safe and may be called from the tracker's writer thread while
+      other threads read. Several processes may use one database at once; a backend retries
+      transient lock errors itself and never surfaces them.
+    * Every record returned is a frozen dataclass from :mod:`trialbook.store`; mutating the
+      Store never changes a record already handed out.
+    * Writes are atomic: a call either stores everything it was given or nothing.
+    * Metric values may be NaN or +-inf and come back exactly as given (NaN as NaN).
+    * Reads of runs (:meth:`get_run`, :meth:`list_runs`) first mark runs whose process is
+      gone as ``crashed`` (see :class:`~trialbook.store.LivenessPolicy`).
+    * Errors: an unknown run id raises :class:`~trialbook.errors.RunNotFoundError`; a prefix
+      or name matching several runs raises :class:`~trialbook.errors.AmbiguousRunError`;
+      database problems raise :class:`~trialbook.errors.StoreError` subclasses. Foreign
+      exceptions (SQLAlchemy, drivers) never escape.
+    """
+
+    def __init__(self, liveness: LivenessPolicy | None = None) -> None:
+        self.liveness = liveness or LivenessPolicy()
+        self._reap_lock = threading.Lock()
+        self._last_reap = 0.0
+
+    # ----------------------------------------------------------------- experiments
+    @abc.abstractmethod
+    def ensure_experiment(
+        self, name: str, description: str | None = None, hypothesis: str | None = None
+    ) -> Experiment:
+        """Return the experiment called ``name``, creating it if needed.
+
+        A description or hypothesis given for an existing experiment that has none is filled in.
+        """
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[Experiment]:
+        """Every experiment, by name."""
+
+    # ----------------------------------------------------------------- runs (write)
+    @abc.abstractmethod
+    def create_run(self, run: NewRun) -> RunRecord:
+        """Insert a run, its experiment (if new), its flattened params and its tags."""
+
+    @abc.abstractmethod
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Change fields of a run; see ``UPDATABLE_RUN_FIELDS``. Unknown run: RunNotFoundError."""
+
+    @abc.abstractmethod
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        ended_at: float,
+        duration: float | None,
+        error: str | None = None,
+    ) -> bool:
+        """Mark a run finished unless it already is; True when this call changed it.
+
+        A run that another reader already marked ``crashed`` is overwritten, because the
+        owner finishing it proves it was alive.
+        """
+
+    @abc.abstractmethod
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Add or replace flattened params (``{"training.lr": 1e-4}``)."""
+
+    @abc.abstractmethod
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        """Append metric points and update the per-key summaries, in one transaction."""
+
+    @abc.abstractmethod
+    def log_evaluation(
+        self,
+        run_id: str,
+        benchmark: str,
+        metrics: Mapping[str, Any],
+        *,
+        split: str | None = None,
+        n: int | None = None,
+        duration: float | None = None,
+        samples: Iterable[Sample] = (),
+    ) -> Evaluation:
+        """Store an evaluation summary and its per-sample results together."""
+
+    @abc.abstractmethod
+    def log_checkpoint(
+        self,
+        run_id: str,
+        path: str,
+        *,
+        step: int | None = None,
+        size: int | None = None,
+        sha256: str | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> Checkpoint:
+        """Record a checkpoint (the file itself stays where it is)."""
+
+    @abc.abstractmethod
+    def log_artifact(
+        self,
+        run_id: str,
+        path: str,
+        *,
+        kind: str | None = None,
+        size: int | None = None,
+        sha256: str | None = None,
+    ) -> Artifact:
+        """Record an artifact file."""
+
+    @abc.abstractmethod
+    def log_dataset(
+        self,
+        run_id: str,
+        name: str,
+        path: str,
+        *,
+        sha256: str | None = None,
+        size: int | None = None,
+        rows: int | None = None,
+        parent: str | None = None,
+        transform: str | None = None,
+    ) -> Dataset:
+        """Record that a run used a dataset; the same name and checksum reuse one row."""
+
+    # ----------------------------------------------------------------- runs (read)
+    @abc.abstractmethod
+    def _lookup_runs(self, ref: str) -> list[RunRecord]:
+        """Runs whose id equals ``ref``; else whose id starts with it; else whose name equals it."""
+
+    @abc.abstractmethod
+    def _list_runs(self, query: RunQuery) -> list[RunRecord]:
+        """Runs matching ``query``, ordered and limited as it says."""
+
+    @abc.abstractmethod
+    def _running_processes(self) -> list[RunningProcess]:
+        """The liveness facts of every run whose status is ``running``."""
+
+    @abc.abstractmethod
+    def _mark_crashed(self, run_ids: Sequence[str], at: float) -> None:
+        """Set ``crashed`` on those runs that are still ``running``."""
+
+    @abc.abstractmethod
+    def params(self, run_id: str) -> dict[str, Any]:
+        """The flattened params of a run."""
+
+    @abc.abstractmethod
+    def metric_history(self, run_id: str, key: str) -> MetricHistory:
+        """Every point of one metric, by step then logging order (empty if none)."""
+
+    @abc.abstractmethod
+    def metric_summaries(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> dict[str, dict[str, MetricSummary]]:
+        """``{run_id: {key: summary}}`` for the given runs (and keys, when given)."""
+
+    @abc.abstractmethod
+    def evaluations(self, run_id: str, benchmark: str | None = None) -> list[Evaluation]:
+        """Evaluations of a run, oldest first."""
+
+    @abc.abstractmethod
+    def samples(self, evaluation_id: int) -> list[Sample]:
+        """Per-sample results of one evaluation, in the order they were logged."""
+
+    @abc.abstractmethod
+    def checkpoints(self, run_id: str) -> list[Checkpoint]:
+        """Checkpoints of a run, oldest first."""
+
+    @abc.abstractmethod
+    def artifacts(self, run_id: str) -> list[Artifact]:
+        """Artifacts of a run, oldest first."""
+
+    @abc.abstractmethod
+    def datasets(self, run_id: str) -> list[Dataset]:
+        """Datasets a run declared."""
+
+    @abc.abstractmethod
+    def stats(self) -> StoreStats:
+        """Counts by status and experiment, and the database size where known."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections. The Store must not be used afterwards."""
+
+    # ----------------------------------------------------------------- conveniences
+    def get_run(self, ref: str) -> RunRecord:
+        """A run by full id, unique id prefix, or unique name.
+
+        Raises:
+            RunNotFoundError: nothing matches.
+            AmbiguousRunError: the prefix or name matches several runs.
+        """
+        self.reap_dead_runs()
+        matches = self._lookup_runs(ref)
+        if not matches:
+            raise RunNotFoundError(
+                f"No run matches {ref!r}; list runs with `trialbook ls` and pass an id, "
+                "a unique id prefix or a unique name."
+            )
+        if len(matches) > 1:
+            shown = ", ".join(r.id for r in matches[:5])
+            more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+            raise AmbiguousRunError(
+                f"{ref!r} matches {len(matches)} runs ({shown}{more}); "
+                "pass more characters of the id."
+            )
+        return matches[0]
+
+    def list_runs(self, query: RunQuery | None = None, **filters: Any) -> list[RunRecord]:
+        """Runs matching a :class:`RunQuery` (or its fields as keyword arguments)."""
+        if query is None:
+            query = RunQuery(**filters)
+        elif filters:
+            raise TypeError("pass either a RunQuery or keyword filters, not both")
+        self.reap_dead_runs()
+        return self._list_runs(query)
+
+    def evaluation_samples(self, run_id: str, benchmark: str) -> list[Sample]:
+        """Per-sample results of a run's latest evaluation on ``benchmark``."""
+        evals = self.evaluations(run_id, benchmark)
+        if not evals:
+            raise RunNotFoundError(
+                f"Run {run_id} has no evaluation on {benchmark!r}; "
+                "see `trialbook show` for its evaluations."
+            )
+        return self.samples(evals[-1].id)
+
+    def reap_dead_runs(self, force: bool = False) -> list[str]:
+        """Mark ``running`` runs whose process is gone as ``crashed``; return their ids.
+
+        Called by every run read, at most once a second per Store unless ``force``.
+        """
+        now = time.time()
+        with self._reap_lock:
+            if not force and now - self._last_reap < 1.0:
+                return []
+            self._last_reap = now
+        dead = [p.run_id for p in self._running_processes() if not self.liveness.is_alive(p, now)]
+        if dead:
+            self._mark_crashed(dead, now)
+        return dead
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

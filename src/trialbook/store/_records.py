@@ -1,0 +1,271 @@
+"""Frozen records the Store hands back, and the small value objects it takes in."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from trialbook._types import MetricAgg, RunStatus
+
+__all__ = [
+    "Artifact",
+    "Checkpoint",
+    "Dataset",
+    "Evaluation",
+    "Experiment",
+    "MetricCondition",
+    "MetricHistory",
+    "MetricSummary",
+    "NewRun",
+    "ParamCondition",
+    "RunQuery",
+    "RunRecord",
+    "Sample",
+    "StoreStats",
+]
+
+
+def to_datetime(ts: float | None) -> datetime | None:
+    """Convert a stored epoch time (seconds) to an aware UTC datetime."""
+    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named family of runs."""
+
+    id: int
+    name: str
+    description: str | None
+    hypothesis: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as stored: identity, status, config and provenance summary.
+
+    Times are epoch seconds (UTC); :attr:`started` and :attr:`ended` give datetimes.
+    """
+
+    id: str
+    experiment: str
+    name: str
+    status: RunStatus
+    config: Mapping[str, Any]
+    config_hash: str
+    group_key: str
+    seed: int | None
+    notes: str | None
+    tags: tuple[str, ...]
+    host: str | None
+    pid: int | None
+    heartbeat_at: float | None
+    started_at: float | None
+    ended_at: float | None
+    duration: float | None
+    git_commit: str | None
+    git_branch: str | None
+    git_dirty: bool | None
+    folder: str | None
+    error: str | None = None
+
+    @property
+    def short_id(self) -> str:
+        """The random tail of the id, used in folder names and tables."""
+        return self.id.rsplit("_", 1)[-1]
+
+    @property
+    def started(self) -> datetime | None:
+        return to_datetime(self.started_at)
+
+    @property
+    def ended(self) -> datetime | None:
+        return to_datetime(self.ended_at)
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """Per-run, per-key summary kept up to date as points arrive.
+
+    ``min`` and ``max`` ignore NaN; they are ``None`` when every value was NaN.
+    ``last`` is the value at the highest step (the latest logged on ties).
+    """
+
+    run_id: str
+    key: str
+    last: float
+    last_step: int
+    min: float | None
+    min_step: int | None
+    max: float | None
+    max_step: int | None
+    count: int
+
+    def get(self, agg: MetricAgg) -> float | None:
+        """The value for ``agg`` ('last', 'min' or 'max')."""
+        return {"last": self.last, "min": self.min, "max": self.max}[agg]
+
+
+@dataclass(frozen=True)
+class MetricHistory:
+    """The time series of one metric of one run, in step order, as parallel tuples."""
+
+    run_id: str
+    key: str
+    steps: tuple[int, ...]
+    values: tuple[float, ...]
+    times: tuple[float, ...]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def finite_values(self) -> list[float]:
+        return [v for v in self.values if not math.isnan(v)]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A benchmark evaluation of a run: summary metrics and how many samples."""
+
+    id: int
+    run_id: str
+    benchmark: str
+    split: str | None
+    metrics: Mapping[str, Any]
+    n: int | None
+    duration: float | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluated example: what the model said, what was expected, how it scored."""
+
+    sample_id: str
+    prediction: str | None
+    reference: str | None
+    score: float | None
+    correct: bool | None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A saved model state."""
+
+    run_id: str
+    path: str
+    step: int | None
+    size: int | None
+    sha256: str | None
+    metrics: Mapping[str, Any]
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Any other file a run saved."""
+
+    run_id: str
+    path: str
+    kind: str | None
+    size: int | None
+    sha256: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data file a run declared, with its checksum and lineage."""
+
+    id: int
+    name: str
+    path: str
+    sha256: str | None
+    size: int | None
+    rows: int | None
+    parent: str | None
+    transform: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What the Store needs to create a run."""
+
+    id: str
+    experiment: str
+    name: str
+    config: Mapping[str, Any]
+    config_hash: str
+    group_key: str
+    status: RunStatus = "running"
+    seed: int | None = None
+    notes: str | None = None
+    tags: tuple[str, ...] = ()
+    host: str | None = None
+    pid: int | None = None
+    pid_started_at: float | None = None
+    started_at: float | None = None
+    git_commit: str | None = None
+    git_branch: str | None = None
+    git_dirty: bool | None = None
+    folder: str | None = None
+
+
+@dataclass(frozen=True)
+class ParamCondition:
+    """``params.<key> <op> <value>``; numbers compare numerically, anything else as text."""
+
+    key: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class MetricCondition:
+    """``<agg>(metrics.<key>) <op> <value>``; a run without the metric never matches."""
+
+    key: str
+    op: str
+    value: float
+    agg: MetricAgg = "last"
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """Filters and ordering for :meth:`Store.list_runs`.
+
+    ``order_by`` is a column (``started_at``, ``name``, ``duration``, ...) or
+    ``metrics.<key>`` (optionally with ``order_agg``); runs without that metric sort last.
+    """
+
+    experiment: str | None = None
+    statuses: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    group_key: str | None = None
+    config_hash: str | None = None
+    seed: int | None = None
+    params: tuple[ParamCondition, ...] = ()
+    metrics: tuple[MetricCondition, ...] = ()
+    order_by: str = "started_at"
+    order_agg: MetricAgg = "last"
+    descending: bool = True
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Counts for ``trialbook stats``."""
+
+    runs_by_status: Mapping[str, int]
+    runs_by_experiment: Mapping[str, int]
+    metric_points: int
+    evaluations: int
+    samples: int
+    database_bytes: int | None
+    url: str
