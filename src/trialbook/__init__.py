@@ -1,1 +1,99 @@
-"""trialbook: a lab notebook for machine-learning experiments."""
+"""trialbook: a lab notebook for machine-learning experiments.
+
+Track a run::
+
+    import trialbook
+
+    with trialbook.start_run(experiment="baseline", config={"lr": 1e-3}, seed=42) as run:
+        for step in range(100):
+            run.log({"loss": 1 / (step + 1)}, step=step)
+
+Everything below is imported lazily, so ``import trialbook`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; resolved on first attribute access.
+_LAZY = {
+    "AmbiguousRunError": "trialbook.errors",
+    "ConfigError": "trialbook.errors",
+    "ExperimentTracker": "trialbook.tracking._tracker",
+    "MetricValueError": "trialbook.errors",
+    "Run": "trialbook.tracking._run",
+    "RunFolder": "trialbook.tracking._folder",
+    "RunNotFoundError": "trialbook.errors",
+    "RunQuery": "trialbook.store._records",
+    "RunRecord": "trialbook.store._records",
+    "RunStateError": "trialbook.errors",
+    "SchemaVersionError": "trialbook.errors",
+    "Store": "trialbook.store._base",
+    "StoreError": "trialbook.errors",
+    "TrialbookError": "trialbook.errors",
+    "Workspace": "trialbook._workspace",
+    "WorkspaceError": "trialbook.errors",
+    "open_store": "trialbook._workspace",
+    "seed_everything": "trialbook.tracking._seed",
+    "start_run": "trialbook.tracking._start",
+}
+
+__all__ = [
+    "AmbiguousRunError",
+    "ConfigError",
+    "ExperimentTracker",
+    "MetricValueError",
+    "Run",
+    "RunFolder",
+    "RunNotFoundError",
+    "RunQuery",
+    "RunRecord",
+    "RunStateError",
+    "SchemaVersionError",
+    "Store",
+    "StoreError",
+    "TrialbookError",
+    "Workspace",
+    "WorkspaceError",
+    "__version__",
+    "open_store",
+    "seed_everything",
+    "start_run",
+]
+
+if TYPE_CHECKING:
+    from trialbook._workspace import Workspace, open_store
+    from trialbook.errors import (
+        AmbiguousRunError,
+        ConfigError,
+        MetricValueError,
+        RunNotFoundError,
+        RunStateError,
+        SchemaVersionError,
+        StoreError,
+        TrialbookError,
+        WorkspaceError,
+    )
+    from trialbook.store._base import Store
+    from trialbook.store._records import RunQuery, RunRecord
+    from trialbook.tracking._folder import RunFolder
+    from trialbook.tracking._run import Run
+    from trialbook.tracking._seed import seed_everything
+    from trialbook.tracking._start import start_run
+    from trialbook.tracking._tracker import ExperimentTracker
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trialbook' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -30,10 +30,10 @@ from trialbook.store._records import (
     StoreStats,
 )
 
-__all__ = ["MetricPoint", "Store"]
+__all__ = ["MetricSeries", "Store"]
 
-#: One metric point as the writer hands it over: (key, step, value, time). NaN is allowed.
-MetricPoint = tuple[str, int, float, float]
+#: A batch of points grouped by key: ``{key: [(step, value, time), ...]}``. NaN is allowed.
+MetricSeries = Mapping[str, Sequence[tuple[int, float, float]]]
 
 #: Fields of a run that :meth:`Store.update_run` may change.
 UPDATABLE_RUN_FIELDS = frozenset(
@@ -125,8 +125,11 @@ class Store(abc.ABC):
         """Add or replace flattened params (``{"training.lr": 1e-4}``)."""
 
     @abc.abstractmethod
-    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
-        """Append metric points and update the per-key summaries, in one transaction."""
+    def log_metrics(self, run_id: str, series: MetricSeries) -> None:
+        """Append metric points and update the per-key summaries, in one transaction.
+
+        ``series`` maps each key to its ``(step, value, time)`` points in logging order.
+        """
 
     @abc.abstractmethod
     def log_evaluation(

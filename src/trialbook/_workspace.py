@@ -1,0 +1,113 @@
+"""Finding the workspace (the folder of run folders and its index database)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trialbook.errors import ConfigError, WorkspaceError
+
+__all__ = ["DEFAULT_ROOT", "Workspace", "open_store"]
+
+DEFAULT_ROOT = "experiments"
+DB_NAME = "trialbook.db"
+
+
+def _pyproject_defaults(start: Path) -> tuple[dict[str, Any], Path] | None:
+    """The ``[tool.trialbook]`` table of the nearest pyproject.toml, and its folder."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:
+            return None
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise ConfigError(f"Cannot read {candidate}: {e}; fix its TOML.") from e
+            table = data.get("tool", {}).get("trialbook")
+            return (table, folder) if isinstance(table, dict) else None
+    return None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace folder and the store URL that indexes it.
+
+    Resolution order: explicit arguments, then ``TRIALBOOK_ROOT`` / ``TRIALBOOK_STORE``,
+    then ``root`` / ``store`` in ``[tool.trialbook]`` of the nearest pyproject.toml, then
+    ``./experiments`` with ``<root>/trialbook.db``.
+    """
+
+    root: Path
+    store_url: str
+
+    @classmethod
+    def resolve(
+        cls, root: str | os.PathLike[str] | None = None, store: str | None = None
+    ) -> Workspace:
+        root = root or os.environ.get("TRIALBOOK_ROOT") or None
+        store = store or os.environ.get("TRIALBOOK_STORE") or None
+        if root is None or store is None:
+            found = _pyproject_defaults(Path.cwd())
+            if found is not None:
+                table, folder = found
+                if root is None and table.get("root"):
+                    root = folder / str(table["root"])
+                if store is None and table.get("store"):
+                    store = str(table["store"])
+        root_path = Path(root if root is not None else DEFAULT_ROOT).expanduser().absolute()
+        url = store or f"sqlite:///{root_path / DB_NAME}"
+        return cls(root_path, url)
+
+    @property
+    def db_path(self) -> Path | None:
+        from trialbook.store._dialect import sqlite_path
+
+        return sqlite_path(self.store_url)
+
+    def ensure_writable(self) -> None:
+        """Create the root folder if needed and prove it can be written to.
+
+        Raises:
+            WorkspaceError: the folder cannot be created or written.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-"):
+                pass
+        except OSError as e:
+            raise WorkspaceError(
+                f"Cannot write to the workspace {self.root} ({e.strerror or e}); fix its "
+                "permissions or choose another with --root or TRIALBOOK_ROOT."
+            ) from e
+
+    def open_store(self, create: bool = False) -> Any:
+        """Open this workspace's Store; with ``create``, make the folder and database."""
+        from trialbook.store._connect import connect
+
+        if create:
+            self.ensure_writable()
+        return connect(self.store_url, create=create)
+
+
+def open_store(
+    root: str | os.PathLike[str] | None = None,
+    url: str | None = None,
+    *,
+    create: bool = False,
+) -> Any:
+    """Open the Store of a workspace (``./experiments`` by default) or of a store URL.
+
+    Returns a :class:`trialbook.store.Store`. Raises :class:`~trialbook.errors.WorkspaceError`
+    when there is no database there and ``create`` is false.
+    """
+    return Workspace.resolve(root, url).open_store(create=create)

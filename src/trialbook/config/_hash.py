@@ -1,0 +1,116 @@
+"""Config normalisation, flattening and stable hashing.
+
+The config hash ignores key order and formatting; the group key is the hash of the config
+without its top-level ``seed``, so runs that differ only by seed share it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+
+from trialbook.errors import ConfigError
+
+__all__ = ["config_hash", "flatten_config", "group_key", "to_plain_config"]
+
+
+def to_plain_config(config: Any) -> dict[str, Any]:
+    """Turn a mapping, dataclass, pydantic model or ``to_dict()`` object into plain data.
+
+    Raises:
+        ConfigError: the config (or a value inside it) cannot be written as YAML.
+    """
+    if config is None:
+        return {}
+    top = _to_mapping(config)
+    if top is None:
+        raise ConfigError(
+            f"A config must be a mapping, a dataclass or a pydantic model, not "
+            f"{type(config).__name__}; pass a dict such as {{'learning_rate': 1e-4}}."
+        )
+    return {str(k): _plain(v, str(k)) for k, v in top.items()}
+
+
+def _to_mapping(obj: Any) -> Mapping[str, Any] | None:
+    if isinstance(obj, Mapping):
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    dump = getattr(obj, "model_dump", None)  # pydantic v2
+    if callable(dump):
+        result = dump()
+        return result if isinstance(result, Mapping) else None
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        result = to_dict()
+        return result if isinstance(result, Mapping) else None
+    return None
+
+
+def _plain(value: Any, path: str) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, enum.Enum):
+        return _plain(value.value, path)
+    if isinstance(value, PurePath):
+        return os.fspath(value)
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", None) == 0:  # NumPy / torch scalars
+        return _plain(item(), path)
+    if isinstance(value, list | tuple):
+        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(v, path) for v in value), key=repr)
+    nested = _to_mapping(value)
+    if nested is not None:
+        return {str(k): _plain(v, f"{path}.{k}") for k, v in nested.items()}
+    raise ConfigError(
+        f"Config value {path!r} is a {type(value).__name__}, which cannot be saved to "
+        "config.yaml; use numbers, strings, booleans, lists or mappings."
+    )
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"training": {"lr": 1}}`` -> ``{"training.lr": 1}``; lists stay whole values."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten_config(value, full + "."))
+        else:
+            flat[full] = value
+    return flat
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return repr(value)
+        if value.is_integer():
+            return int(value)  # 1.0 and 1 are the same setting
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """A 16-hex-digit hash of the config that ignores key order and formatting."""
+    blob = json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def group_key(config: Mapping[str, Any]) -> str:
+    """The config hash without the top-level ``seed``: runs of one setting share it."""
+    return config_hash({k: v for k, v in config.items() if k != "seed"})

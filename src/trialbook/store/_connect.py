@@ -1,0 +1,211 @@
+"""Opening a Store: checking the schema version, creating a new database, migrating."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table, inspect
+from sqlalchemy import exc as sa_exc
+
+from trialbook.errors import (
+    NotATrialbookDatabase,
+    SchemaVersionError,
+    StoreError,
+    WorkspaceError,
+)
+from trialbook.store import _dialect
+from trialbook.store._liveness import LivenessPolicy
+from trialbook.store._schema import KNOWN_REVISIONS, SCHEMA_REVISION, metadata
+from trialbook.store._sql import SQLStore
+
+__all__ = ["SchemaState", "connect", "schema_state", "upgrade"]
+
+SchemaState = Literal["current", "empty", "old", "newer", "foreign"]
+
+_version_table = Table(
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
+def _state(conn: Connection) -> tuple[SchemaState, str | None]:
+    tables = set(inspect(conn).get_table_names())
+    version = None
+    if "alembic_version" in tables:
+        version = conn.execute(_version_table.select()).scalar()
+    ours = tables & set(metadata.tables)
+    if version is None:
+        if not tables or tables == {"alembic_version"}:
+            return "empty", None
+        return "foreign", None
+    if version == SCHEMA_REVISION:
+        return "current", version
+    if version in KNOWN_REVISIONS:
+        return "old", version
+    if version.startswith("tb") and ours:
+        return "newer", version
+    return "foreign", version
+
+
+def schema_state(url: str) -> tuple[SchemaState, str | None]:
+    """What is in the database at ``url``: ('current'|'empty'|'old'|'newer'|'foreign', revision)."""
+    engine = _dialect.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return _state(conn)
+    except sa_exc.SQLAlchemyError as e:
+        raise _dialect.translate(e, url) from e
+    finally:
+        engine.dispose()
+
+
+def _check_sqlite_file(url: str, create: bool) -> None:
+    path = _dialect.sqlite_path(url)
+    if path is None:
+        return
+    if not path.exists():
+        if not create:
+            raise WorkspaceError(
+                f"No trialbook database at {path}; start a run there first, or point --root "
+                "(TRIALBOOK_ROOT) or --store (TRIALBOOK_STORE) at an existing workspace."
+            )
+        if not path.parent.is_dir():
+            raise WorkspaceError(
+                f"The folder {path.parent} does not exist; create it or choose another --root."
+            )
+        return
+    with path.open("rb") as f:
+        head = f.read(16)
+    if head and head != b"SQLite format 3\x00":
+        raise NotATrialbookDatabase(
+            f"{path} is not a SQLite database (it may be corrupt or another kind of file); "
+            "move it aside or choose another --root."
+        )
+
+
+def connect(url: str, *, create: bool = False, liveness: LivenessPolicy | None = None) -> SQLStore:
+    """Open the Store at ``url``, checking that its schema is the one this trialbook expects.
+
+    Args:
+        url: any SQLAlchemy URL (``sqlite:///experiments/trialbook.db``, ``postgresql://...``).
+        create: create the schema when the database is empty (missing SQLite files too).
+
+    Raises:
+        WorkspaceError: the SQLite file is missing (and not ``create``) or cannot be written.
+        NotATrialbookDatabase: the file is corrupt or holds someone else's tables.
+        SchemaVersionError: the schema is older (run ``trialbook db upgrade``) or newer.
+    """
+    _check_sqlite_file(url, create)
+    engine = _dialect.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            state, version = _state(conn)
+        if state == "empty":
+            if not create:
+                raise SchemaVersionError(
+                    f"The database {_where(url)} has no trialbook tables yet; run "
+                    f"`trialbook db upgrade{_store_flag(url)}` to create them."
+                )
+            _initialise(engine.execution_options(**{_dialect.WRITE: True}))
+        elif state != "current":
+            raise _state_error(url, state, version)
+    except sa_exc.SQLAlchemyError as e:
+        engine.dispose()
+        raise _dialect.translate(e, url) from e
+    except BaseException:
+        engine.dispose()
+        raise
+    return SQLStore(engine, url, liveness)
+
+
+def _initialise(engine: object) -> None:
+    from sqlalchemy import Engine
+
+    assert isinstance(engine, Engine)
+    with engine.begin() as conn:
+        # Re-check inside the write transaction: another process may have won the race.
+        state, version = _state(conn)
+        if state == "current":
+            return
+        if state != "empty":
+            raise _state_error(str(engine.url), state, version)
+        metadata.create_all(conn)
+        _version_table.create(conn, checkfirst=True)
+        conn.execute(_version_table.insert().values(version_num=SCHEMA_REVISION))
+
+
+def _where(url: str) -> str:
+    path = _dialect.sqlite_path(url)
+    return str(path) if path else url
+
+
+def _store_flag(url: str) -> str:
+    path = _dialect.sqlite_path(url)
+    if path is not None and path.name == "trialbook.db":
+        return f" --root {path.parent}"
+    return f" --store '{url}'"
+
+
+def _state_error(url: str, state: SchemaState, version: str | None) -> StoreError:
+    if state == "old":
+        return SchemaVersionError(
+            f"The database {_where(url)} has schema {version}, older than this trialbook's "
+            f"{SCHEMA_REVISION}; back it up and run `trialbook db upgrade{_store_flag(url)}`."
+        )
+    if state == "newer":
+        return SchemaVersionError(
+            f"The database {_where(url)} has schema {version}, written by a newer trialbook "
+            f"(this one knows up to {SCHEMA_REVISION}); upgrade trialbook to read it."
+        )
+    return NotATrialbookDatabase(
+        f"{_where(url)} is a database trialbook did not create (its tables are not "
+        "trialbook's); choose another --root or --store."
+    )
+
+
+def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
+    """Migrate the database at ``url`` to ``revision``; returns (before, after) revisions.
+
+    An empty database gets the whole schema. A foreign or newer database is refused.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    if _dialect.sqlite_path(url) is not None:
+        path = _dialect.sqlite_path(url)
+        assert path is not None
+        _check_sqlite_file(url, create=True)
+        if not path.exists():
+            raise WorkspaceError(
+                f"No trialbook database at {path}; nothing to upgrade. Start a run to create it."
+            )
+    engine = _dialect.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            state, before = _state(conn)
+        if state in ("foreign", "newer"):
+            raise _state_error(url, state, before)
+        cfg = Config()
+        cfg.set_main_option("script_location", "trialbook.store:_migrations")
+        cfg.set_main_option("sqlalchemy.url", url)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        with engine.connect() as conn:
+            _, after = _state(conn)
+    except sa_exc.SQLAlchemyError as e:
+        raise _dialect.translate(e, url) from e
+    except sqlite3.Error as e:  # pragma: no cover - raw driver errors from alembic internals
+        raise StoreError(f"Upgrading {_where(url)} failed: {e}.") from e
+    finally:
+        engine.dispose()
+    return before, after or SCHEMA_REVISION
+
+
+def migrations_dir() -> Path:
+    """The folder holding the shipped Alembic migrations."""
+    return Path(__file__).parent / "_migrations"

@@ -1,0 +1,186 @@
+"""Everything that differs between databases, behind one small boundary.
+
+SQLite needs WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` for writes (so that two
+writers queue instead of deadlocking); PostgreSQL needs none of that. Upserts use each
+dialect's ``ON CONFLICT`` construct, and driver exceptions are translated here into
+trialbook's own errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, exc, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from trialbook.errors import NotATrialbookDatabase, StoreError, WorkspaceError
+
+__all__ = [
+    "WRITE",
+    "database_bytes",
+    "insert_ignore",
+    "is_transient",
+    "make_engine",
+    "metrics_insert_sql",
+    "sqlite_path",
+    "translate",
+    "upsert",
+]
+
+#: Execution option marking a connection whose transactions write.
+WRITE = "trialbook_write"
+
+#: SQLite waits this long for a lock before giving up (the Store then retries).
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL; None for other databases and in-memory SQLite."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine configured for concurrent tracking on this database."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return create_engine(u, pool_pre_ping=True)
+    memory = not u.database or u.database == ":memory:"
+    engine = create_engine(
+        u,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how transactions start.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA foreign_keys = ON")
+            if not memory:
+                cur.execute("PRAGMA journal_mode = WAL")
+                # With WAL, NORMAL survives a process crash (kill -9); only power loss can
+                # drop the last transactions.
+                cur.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A writer takes the write lock up front, so it waits in busy_timeout instead of
+        # failing with "database is locked" when it upgrades a read lock.
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN"
+        )
+
+    return engine
+
+
+def metrics_insert_sql(conn: Connection) -> str:
+    """INSERT for (run_num, key_id, step, value, time) tuples in the driver's parameter style."""
+    mark = "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
+    cols = "run_num, key_id, step, value, time"
+    return f"INSERT INTO metrics ({cols}) VALUES ({', '.join([mark] * 5)})"
+
+
+def _dialect_insert(engine_or_conn: Engine | Connection, table: Table) -> Any:
+    name = engine_or_conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table)
+    if name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    return None
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    set_: Any,
+) -> None:
+    """Insert ``rows``; on a conflict on ``keys`` apply ``set_(stmt.excluded)`` as the update."""
+    stmt = _dialect_insert(conn, table)
+    if stmt is None:
+        raise StoreError(
+            f"The {conn.dialect.name} database is not supported; use SQLite or PostgreSQL."
+        )
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=set_(stmt.excluded))
+    conn.execute(stmt, list(rows))
+
+
+def insert_ignore(conn: Connection, table: Table, keys: Sequence[str]) -> Insert:
+    """An INSERT that silently skips rows conflicting on ``keys``."""
+    stmt = _dialect_insert(conn, table)
+    if stmt is None:
+        raise StoreError(
+            f"The {conn.dialect.name} database is not supported; use SQLite or PostgreSQL."
+        )
+    result: Insert = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    return result
+
+
+_TRANSIENT = re.compile(
+    r"database is locked|database table is locked|busy|deadlock|could not serialize"
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for lock and serialization errors that a retry can cure."""
+    return isinstance(error, exc.OperationalError | exc.DBAPIError) and bool(
+        _TRANSIENT.search(str(error.orig if isinstance(error, exc.DBAPIError) else error).lower())
+    )
+
+
+def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
+    """Turn a SQLAlchemy error into a trialbook error whose message says what to do."""
+    orig = getattr(error, "orig", None)
+    msg = str(orig if orig is not None else error).strip()
+    low = msg.lower()
+    path = sqlite_path(url)
+    where = str(path) if path else _safe_url(url)
+    if "file is not a database" in low or "malformed" in low or "not a database" in low:
+        return NotATrialbookDatabase(
+            f"{where} is not a readable SQLite database ({msg}); move it aside or point "
+            "--root/--store at another workspace."
+        )
+    if "readonly" in low or "read-only" in low or "unable to open database" in low:
+        return WorkspaceError(
+            f"Cannot write to {where} ({msg}); check the folder's permissions or choose "
+            "another workspace with --root."
+        )
+    return StoreError(f"The database {where} failed: {msg}.")
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def database_bytes(conn: Connection, url: str) -> int | None:
+    """Size of the database on disk (SQLite: the file plus its WAL), None when unknown."""
+    path = sqlite_path(url)
+    if path is not None:
+        total = 0
+        for suffix in ("", "-wal"):
+            p = Path(str(path) + suffix)
+            if p.exists():
+                total += os.path.getsize(p)
+        return total
+    if conn.dialect.name == "postgresql":
+        value = conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
+        return int(value) if value is not None else None
+    return None

@@ -1,0 +1,867 @@
+"""The Store on any SQLAlchemy database (SQLite embedded by default, PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    nulls_last,
+    select,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+
+from trialbook._types import RUN_STATUSES, RunStatus
+from trialbook.errors import ConfigError, RunNotFoundError
+from trialbook.store import _dialect
+from trialbook.store import _schema as s
+from trialbook.store._base import UPDATABLE_RUN_FIELDS, MetricSeries, Store
+from trialbook.store._liveness import LivenessPolicy, RunningProcess
+from trialbook.store._records import (
+    Artifact,
+    Checkpoint,
+    Dataset,
+    Evaluation,
+    Experiment,
+    MetricHistory,
+    MetricSummary,
+    NewRun,
+    RunQuery,
+    RunRecord,
+    Sample,
+    StoreStats,
+)
+
+__all__ = ["SQLStore", "decode_param", "encode_param"]
+
+T = TypeVar("T")
+
+_OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": lambda a, b: a == b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+_RUN_ORDER_COLUMNS = {
+    "started_at",
+    "ended_at",
+    "duration",
+    "name",
+    "status",
+    "seed",
+    "id",
+    "experiment",
+}
+_RETRY_SECONDS = 300.0
+
+
+def encode_param(value: Any) -> tuple[str, float | None]:
+    """A param as (JSON text, number or None). Booleans are not numbers here."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value), None
+    if isinstance(value, int | float):
+        f = float(value)
+        return json.dumps(value), (None if math.isnan(f) else f)
+    if isinstance(value, str):
+        return json.dumps(value), None
+    return json.dumps(value, sort_keys=True, default=str), None
+
+
+def decode_param(text_value: str) -> Any:
+    try:
+        return json.loads(text_value)
+    except ValueError:
+        return text_value
+
+
+def _nan(v: float | None) -> float:
+    return math.nan if v is None else v
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=str, allow_nan=True)
+
+
+class SQLStore(Store):
+    """A :class:`Store` on a SQLAlchemy engine.
+
+    Build one with :func:`trialbook.store.connect` (which checks the schema); the
+    constructor itself touches nothing.
+    """
+
+    def __init__(self, engine: Engine, url: str, liveness: LivenessPolicy | None = None) -> None:
+        super().__init__(liveness)
+        self.engine = engine
+        self.url = url
+        self._writer_engine = engine.execution_options(**{_dialect.WRITE: True})
+        # Immutable once assigned, so safe to cache for the life of the Store.
+        self._run_nums: dict[str, int] = {}
+        self._key_id_cache: dict[str, int] = {}
+
+    # ----------------------------------------------------------------- plumbing
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa_exc.SQLAlchemyError as e:
+            raise _dialect.translate(e, self.url) from e
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one write transaction, retrying lock errors with backoff."""
+        deadline = time.monotonic() + _RETRY_SECONDS
+        delay = 0.01
+        while True:
+            try:
+                with self._writer_engine.begin() as conn:
+                    return fn(conn)
+            except sa_exc.SQLAlchemyError as e:
+                if _dialect.is_transient(e) and time.monotonic() < deadline:
+                    time.sleep(delay * (1 + random.random()))
+                    delay = min(delay * 2, 1.0)
+                    continue
+                raise _dialect.translate(e, self.url) from e
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ----------------------------------------------------------------- experiments
+    def ensure_experiment(
+        self, name: str, description: str | None = None, hypothesis: str | None = None
+    ) -> Experiment:
+        return self._write(lambda c: self._ensure_experiment(c, name, description, hypothesis))
+
+    def _ensure_experiment(
+        self, conn: Connection, name: str, description: str | None, hypothesis: str | None
+    ) -> Experiment:
+        t = s.experiments
+        conn.execute(
+            _dialect.insert_ignore(conn, t, ["name"]).values(
+                name=name, description=description, hypothesis=hypothesis, created_at=time.time()
+            )
+        )
+        if description is not None:
+            conn.execute(
+                update(t)
+                .where(t.c.name == name, t.c.description.is_(None))
+                .values(description=description)
+            )
+        if hypothesis is not None:
+            conn.execute(
+                update(t)
+                .where(t.c.name == name, t.c.hypothesis.is_(None))
+                .values(hypothesis=hypothesis)
+            )
+        row = conn.execute(select(t).where(t.c.name == name)).one()
+        return Experiment(row.id, row.name, row.description, row.hypothesis, row.created_at)
+
+    def list_experiments(self) -> list[Experiment]:
+        t = s.experiments
+        with self._read() as conn:
+            rows = conn.execute(select(t).order_by(t.c.name)).all()
+        return [Experiment(r.id, r.name, r.description, r.hypothesis, r.created_at) for r in rows]
+
+    # ----------------------------------------------------------------- runs (write)
+    def create_run(self, run: NewRun) -> RunRecord:
+        if run.status not in RUN_STATUSES:
+            raise ConfigError(
+                f"Unknown run status {run.status!r}; use one of {', '.join(RUN_STATUSES)}."
+            )
+
+        def tx(conn: Connection) -> None:
+            exp = self._ensure_experiment(conn, run.experiment, None, None)
+            conn.execute(
+                s.runs.insert().values(
+                    id=run.id,
+                    experiment_id=exp.id,
+                    name=run.name,
+                    status=run.status,
+                    config=_dumps(dict(run.config)),
+                    config_hash=run.config_hash,
+                    group_key=run.group_key,
+                    seed=run.seed,
+                    notes=run.notes,
+                    tags=json.dumps(list(run.tags)),
+                    host=run.host,
+                    pid=run.pid,
+                    pid_started_at=run.pid_started_at,
+                    heartbeat_at=run.started_at,
+                    started_at=run.started_at,
+                    git_commit=run.git_commit,
+                    git_branch=run.git_branch,
+                    git_dirty=run.git_dirty,
+                    folder=run.folder,
+                )
+            )
+            if run.tags:
+                conn.execute(
+                    s.run_tags.insert(), [{"run_id": run.id, "tag": t} for t in set(run.tags)]
+                )
+
+        self._write(tx)
+        return self._get_by_id(run.id)
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        unknown = set(fields) - UPDATABLE_RUN_FIELDS
+        if unknown:
+            raise TypeError(f"update_run cannot change {sorted(unknown)}")
+        if "status" in fields and fields["status"] not in RUN_STATUSES:
+            raise ConfigError(
+                f"Unknown run status {fields['status']!r}; use one of {', '.join(RUN_STATUSES)}."
+            )
+        values = dict(fields)
+        tags = values.get("tags")
+        if tags is not None:
+            values["tags"] = json.dumps(list(tags))
+
+        def tx(conn: Connection) -> None:
+            res = conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(**values))
+            if res.rowcount == 0:
+                raise RunNotFoundError(f"No run with id {run_id!r}.")
+            if tags is not None:
+                conn.execute(s.run_tags.delete().where(s.run_tags.c.run_id == run_id))
+                if tags:
+                    conn.execute(
+                        s.run_tags.insert(), [{"run_id": run_id, "tag": t} for t in set(tags)]
+                    )
+
+        self._write(tx)
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        ended_at: float,
+        duration: float | None,
+        error: str | None = None,
+    ) -> bool:
+        if status not in RUN_STATUSES:
+            raise ConfigError(
+                f"Unknown run status {status!r}; use one of {', '.join(RUN_STATUSES)}."
+            )
+        r = s.runs
+
+        def tx(conn: Connection) -> bool:
+            res = conn.execute(
+                update(r)
+                .where(r.c.id == run_id, r.c.status.in_(("running", "queued", "crashed")))
+                .values(
+                    status=status,
+                    ended_at=ended_at,
+                    duration=duration,
+                    error=error,
+                    heartbeat_at=ended_at,
+                )
+            )
+            return bool(res.rowcount)
+
+        return self._write(tx)
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        if not params:
+            return
+        rows = []
+        for key, value in params.items():
+            txt, num = encode_param(value)
+            rows.append({"run_id": run_id, "key": key, "value": txt, "value_num": num})
+
+        def tx(conn: Connection) -> None:
+            _dialect.upsert(
+                conn,
+                s.params,
+                rows,
+                ["run_id", "key"],
+                lambda ex: {"value": ex.value, "value_num": ex.value_num},
+            )
+
+        self._write(tx)
+
+    def log_metrics(self, run_id: str, series: MetricSeries) -> None:
+        series = {k: v for k, v in series.items() if v}
+        if not series:
+            return
+        summary_rows = [_summarise(run_id, key, pts) for key, pts in series.items()]
+        m = s.metric_summary
+
+        def merge(ex: Any) -> dict[str, Any]:
+            newer = ex.last_step >= m.c.last_step
+            lower = and_(ex.min.is_not(None), (m.c.min.is_(None)) | (ex.min < m.c.min))
+            higher = and_(ex.max.is_not(None), (m.c.max.is_(None)) | (ex.max > m.c.max))
+            return {
+                "last": case((newer, ex.last), else_=m.c.last),
+                "last_step": case((newer, ex.last_step), else_=m.c.last_step),
+                "min": case((lower, ex.min), else_=m.c.min),
+                "min_step": case((lower, ex.min_step), else_=m.c.min_step),
+                "max": case((higher, ex.max), else_=m.c.max),
+                "max_step": case((higher, ex.max_step), else_=m.c.max_step),
+                "count": m.c.count + ex.count,
+            }
+
+        def tx(conn: Connection) -> None:
+            num = self._run_num(conn, run_id)
+            key_ids = self._key_ids(conn, list(series))
+            # The hot path: plain tuples straight to the driver's executemany.
+            rows: list[tuple[int, int, int, float | None, float]] = []
+            nan_as_null = conn.dialect.name != "sqlite"  # SQLite turns NaN into NULL itself
+            for key, pts in series.items():
+                kid = key_ids[key]
+                if nan_as_null:
+                    rows.extend([(num, kid, st, None if v != v else v, t) for st, v, t in pts])
+                else:
+                    rows.extend([(num, kid, st, v, t) for st, v, t in pts])
+            conn.exec_driver_sql(_dialect.metrics_insert_sql(conn), rows)
+            _dialect.upsert(conn, m, summary_rows, ["run_id", "key"], merge)
+
+        self._write(tx)
+
+    def log_evaluation(
+        self,
+        run_id: str,
+        benchmark: str,
+        metrics: Mapping[str, Any],
+        *,
+        split: str | None = None,
+        n: int | None = None,
+        duration: float | None = None,
+        samples: Iterable[Sample] = (),
+    ) -> Evaluation:
+        created = time.time()
+        sample_rows = [
+            {
+                "position": i,
+                "sample_id": str(smp.sample_id),
+                "prediction": smp.prediction,
+                "reference": smp.reference,
+                "score": None if smp.score is None or smp.score != smp.score else smp.score,
+                "correct": smp.correct,
+                "extra": _dumps(dict(smp.extra)) if smp.extra else None,
+            }
+            for i, smp in enumerate(samples)
+        ]
+
+        def tx(conn: Connection) -> int:
+            self._require_run(conn, run_id)
+            res = conn.execute(
+                s.evaluations.insert().values(
+                    run_id=run_id,
+                    benchmark=benchmark,
+                    split=split,
+                    metrics=_dumps(dict(metrics)),
+                    n=n if n is not None else (len(sample_rows) or None),
+                    duration=duration,
+                    created_at=created,
+                )
+            )
+            key = res.inserted_primary_key
+            assert key is not None
+            eval_id = int(key[0])
+            if sample_rows:
+                for row in sample_rows:
+                    row["evaluation_id"] = eval_id
+                conn.execute(s.samples.insert(), sample_rows)
+            return eval_id
+
+        eval_id = self._write(tx)
+        return Evaluation(
+            id=eval_id,
+            run_id=run_id,
+            benchmark=benchmark,
+            split=split,
+            metrics=dict(metrics),
+            n=n if n is not None else (len(sample_rows) or None),
+            duration=duration,
+            created_at=created,
+        )
+
+    def log_checkpoint(
+        self,
+        run_id: str,
+        path: str,
+        *,
+        step: int | None = None,
+        size: int | None = None,
+        sha256: str | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> Checkpoint:
+        created = time.time()
+        metrics = dict(metrics or {})
+
+        def tx(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            conn.execute(
+                s.checkpoints.insert().values(
+                    run_id=run_id,
+                    path=path,
+                    step=step,
+                    size=size,
+                    sha256=sha256,
+                    metrics=_dumps(metrics),
+                    created_at=created,
+                )
+            )
+
+        self._write(tx)
+        return Checkpoint(run_id, path, step, size, sha256, metrics, created)
+
+    def log_artifact(
+        self,
+        run_id: str,
+        path: str,
+        *,
+        kind: str | None = None,
+        size: int | None = None,
+        sha256: str | None = None,
+    ) -> Artifact:
+        created = time.time()
+
+        def tx(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            conn.execute(
+                s.artifacts.insert().values(
+                    run_id=run_id,
+                    path=path,
+                    kind=kind,
+                    size=size,
+                    sha256=sha256,
+                    created_at=created,
+                )
+            )
+
+        self._write(tx)
+        return Artifact(run_id, path, kind, size, sha256, created)
+
+    def log_dataset(
+        self,
+        run_id: str,
+        name: str,
+        path: str,
+        *,
+        sha256: str | None = None,
+        size: int | None = None,
+        rows: int | None = None,
+        parent: str | None = None,
+        transform: str | None = None,
+    ) -> Dataset:
+        d = s.datasets
+
+        def tx(conn: Connection) -> Any:
+            self._require_run(conn, run_id)
+            cond = [d.c.name == name, d.c.path == path]
+            cond.append(d.c.sha256.is_(None) if sha256 is None else d.c.sha256 == sha256)
+            row = conn.execute(select(d).where(*cond)).first()
+            if row is None:
+                conn.execute(
+                    d.insert().values(
+                        name=name,
+                        path=path,
+                        sha256=sha256,
+                        size=size,
+                        rows=rows,
+                        parent=parent,
+                        transform=transform,
+                        created_at=time.time(),
+                    )
+                )
+                row = conn.execute(select(d).where(*cond)).one()
+            conn.execute(
+                _dialect.insert_ignore(conn, s.run_datasets, ["run_id", "dataset_id"]).values(
+                    run_id=run_id, dataset_id=row.id
+                )
+            )
+            return row
+
+        return _dataset(self._write(tx))
+
+    def _run_num(self, conn: Connection, run_id: str) -> int:
+        num = self._run_nums.get(run_id)
+        if num is None:
+            num = conn.execute(select(s.runs.c.num).where(s.runs.c.id == run_id)).scalar()
+            if num is None:
+                raise RunNotFoundError(f"No run with id {run_id!r}; list runs with `trialbook ls`.")
+            self._run_nums[run_id] = num
+        return int(num)
+
+    def _key_ids(self, conn: Connection, keys: list[str]) -> dict[str, int]:
+        ids = self._key_id_cache
+        missing = [k for k in keys if k not in ids]
+        if missing:
+            k = s.metric_keys
+            conn.execute(_dialect.insert_ignore(conn, k, ["name"]), [{"name": n} for n in missing])
+            for row in conn.execute(select(k.c.id, k.c.name).where(k.c.name.in_(missing))):
+                ids[row.name] = row.id
+        return ids
+
+    # ----------------------------------------------------------------- runs (read)
+    def _require_run(self, conn: Connection, run_id: str) -> None:
+        if conn.execute(select(s.runs.c.id).where(s.runs.c.id == run_id)).first() is None:
+            raise RunNotFoundError(f"No run with id {run_id!r}; list runs with `trialbook ls`.")
+
+    def _run_select(self) -> Any:
+        r, e = s.runs, s.experiments
+        return select(r, e.c.name.label("experiment_name")).join(e, e.c.id == r.c.experiment_id)
+
+    def _get_by_id(self, run_id: str) -> RunRecord:
+        with self._read() as conn:
+            row = conn.execute(self._run_select().where(s.runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFoundError(f"No run with id {run_id!r}; list runs with `trialbook ls`.")
+        return _run(row)
+
+    def _lookup_runs(self, ref: str) -> list[RunRecord]:
+        r = s.runs
+        with self._read() as conn:
+            rows = conn.execute(self._run_select().where(r.c.id == ref)).all()
+            if not rows:
+                # LIKE with escaping, so '_' in ids is literal.
+                pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                rows = conn.execute(
+                    self._run_select().where(r.c.id.like(pattern, escape="\\")).limit(50)
+                ).all()
+            if not rows:
+                rows = conn.execute(
+                    self._run_select().where(r.c.name == ref).order_by(r.c.started_at).limit(50)
+                ).all()
+        return [_run(row) for row in rows]
+
+    def _list_runs(self, query: RunQuery) -> list[RunRecord]:
+        r, e, m, p = s.runs, s.experiments, s.metric_summary, s.params
+        stmt = self._run_select()
+        if query.experiment is not None:
+            stmt = stmt.where(e.c.name == query.experiment)
+        if query.statuses:
+            bad = [x for x in query.statuses if x not in RUN_STATUSES]
+            if bad:
+                raise ConfigError(
+                    f"Unknown run status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}."
+                )
+            stmt = stmt.where(r.c.status.in_(query.statuses))
+        if query.group_key is not None:
+            stmt = stmt.where(r.c.group_key == query.group_key)
+        if query.config_hash is not None:
+            stmt = stmt.where(r.c.config_hash == query.config_hash)
+        if query.seed is not None:
+            stmt = stmt.where(r.c.seed == query.seed)
+        for tag in query.tags:
+            tt = s.run_tags
+            stmt = stmt.where(exists().where(tt.c.run_id == r.c.id, tt.c.tag == tag))
+        for pc in query.params:
+            op = _op(pc.op)
+            if isinstance(pc.value, int | float) and not isinstance(pc.value, bool):
+                cmp = op(p.c.value_num, float(pc.value))
+            elif pc.op in ("=", "==", "!="):
+                cmp = op(p.c.value, encode_param(pc.value)[0])
+            else:
+                raise ConfigError(
+                    f"Param condition {pc.key} {pc.op} {pc.value!r} compares text with "
+                    f"{pc.op!r}; use = or != for text, or give a number."
+                )
+            stmt = stmt.where(exists().where(p.c.run_id == r.c.id, p.c.key == pc.key, cmp))
+        for mc in query.metrics:
+            col = _agg_col(m, mc.agg)
+            stmt = stmt.where(
+                exists().where(
+                    m.c.run_id == r.c.id, m.c.key == mc.key, _op(mc.op)(col, float(mc.value))
+                )
+            )
+        order = query.order_by
+        if order.startswith("metrics."):
+            key = order[len("metrics.") :]
+            ms = m.alias("order_summary")
+            stmt = stmt.outerjoin(ms, and_(ms.c.run_id == r.c.id, ms.c.key == literal(key)))
+            col = _agg_col(ms, query.order_agg)
+        elif order in _RUN_ORDER_COLUMNS:
+            col = e.c.name if order == "experiment" else r.c[order]
+        else:
+            raise ConfigError(
+                f"Cannot sort by {order!r}; use metrics.<key> or one of "
+                f"{', '.join(sorted(_RUN_ORDER_COLUMNS))}."
+            )
+        stmt = stmt.order_by(nulls_last(col.desc() if query.descending else col.asc()), r.c.id)
+        if query.limit is not None:
+            stmt = stmt.limit(query.limit)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        return [_run(row) for row in rows]
+
+    def _running_processes(self) -> list[RunningProcess]:
+        r = s.runs
+        with self._read() as conn:
+            rows = conn.execute(
+                select(
+                    r.c.id, r.c.host, r.c.pid, r.c.pid_started_at, r.c.heartbeat_at, r.c.started_at
+                ).where(r.c.status == "running")
+            ).all()
+        return [RunningProcess(*row) for row in rows]
+
+    def _mark_crashed(self, run_ids: Sequence[str], at: float) -> None:
+        r = s.runs
+
+        def tx(conn: Connection) -> None:
+            conn.execute(
+                update(r)
+                .where(r.c.id.in_(list(run_ids)), r.c.status == "running")
+                .values(
+                    status="crashed",
+                    ended_at=func.coalesce(r.c.heartbeat_at, at),
+                    duration=func.coalesce(r.c.heartbeat_at, at) - r.c.started_at,
+                    error="The process stopped without finishing the run (killed or crashed).",
+                )
+            )
+
+        self._write(tx)
+
+    def params(self, run_id: str) -> dict[str, Any]:
+        p = s.params
+        with self._read() as conn:
+            rows = conn.execute(
+                select(p.c.key, p.c.value).where(p.c.run_id == run_id).order_by(p.c.key)
+            ).all()
+        return {k: decode_param(v) for k, v in rows}
+
+    def metric_history(self, run_id: str, key: str) -> MetricHistory:
+        mt, r, k = s.metrics, s.runs, s.metric_keys
+        with self._read() as conn:
+            rows = conn.execute(
+                select(mt.c.step, mt.c.value, mt.c.time)
+                .where(
+                    mt.c.run_num == select(r.c.num).where(r.c.id == run_id).scalar_subquery(),
+                    mt.c.key_id == select(k.c.id).where(k.c.name == key).scalar_subquery(),
+                )
+                .order_by(mt.c.step)
+            ).all()
+        if not rows:
+            return MetricHistory(run_id, key, (), (), ())
+        steps, values, times = zip(*rows, strict=True)
+        return MetricHistory(
+            run_id, key, steps, tuple(math.nan if v is None else v for v in values), times
+        )
+
+    def metric_summaries(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> dict[str, dict[str, MetricSummary]]:
+        m = s.metric_summary
+        out: dict[str, dict[str, MetricSummary]] = {rid: {} for rid in run_ids}
+        ids = list(run_ids)
+        with self._read() as conn:
+            # Chunk the IN list: SQLite limits bound parameters per statement.
+            for i in range(0, len(ids), 500):
+                stmt = select(m).where(m.c.run_id.in_(ids[i : i + 500]))
+                if keys is not None:
+                    stmt = stmt.where(m.c.key.in_(list(keys)))
+                for row in conn.execute(stmt):
+                    out[row.run_id][row.key] = MetricSummary(
+                        row.run_id,
+                        row.key,
+                        _nan(row.last),
+                        row.last_step,
+                        row.min,
+                        row.min_step,
+                        row.max,
+                        row.max_step,
+                        row._mapping["count"],
+                    )
+        return out
+
+    def evaluations(self, run_id: str, benchmark: str | None = None) -> list[Evaluation]:
+        ev = s.evaluations
+        stmt = select(ev).where(ev.c.run_id == run_id)
+        if benchmark is not None:
+            stmt = stmt.where(ev.c.benchmark == benchmark)
+        with self._read() as conn:
+            rows = conn.execute(stmt.order_by(ev.c.created_at, ev.c.id)).all()
+        return [
+            Evaluation(
+                row.id,
+                row.run_id,
+                row.benchmark,
+                row.split,
+                json.loads(row.metrics),
+                row.n,
+                row.duration,
+                row.created_at,
+            )
+            for row in rows
+        ]
+
+    def samples(self, evaluation_id: int) -> list[Sample]:
+        sm = s.samples
+        with self._read() as conn:
+            rows = conn.execute(
+                select(sm).where(sm.c.evaluation_id == evaluation_id).order_by(sm.c.position)
+            ).all()
+        return [
+            Sample(
+                row.sample_id,
+                row.prediction,
+                row.reference,
+                row.score,
+                row.correct,
+                json.loads(row.extra) if row.extra else {},
+            )
+            for row in rows
+        ]
+
+    def checkpoints(self, run_id: str) -> list[Checkpoint]:
+        c = s.checkpoints
+        with self._read() as conn:
+            rows = conn.execute(
+                select(c).where(c.c.run_id == run_id).order_by(c.c.created_at, c.c.id)
+            ).all()
+        return [
+            Checkpoint(
+                row.run_id,
+                row.path,
+                row.step,
+                row.size,
+                row.sha256,
+                json.loads(row.metrics),
+                row.created_at,
+            )
+            for row in rows
+        ]
+
+    def artifacts(self, run_id: str) -> list[Artifact]:
+        a = s.artifacts
+        with self._read() as conn:
+            rows = conn.execute(
+                select(a).where(a.c.run_id == run_id).order_by(a.c.created_at, a.c.id)
+            ).all()
+        return [
+            Artifact(row.run_id, row.path, row.kind, row.size, row.sha256, row.created_at)
+            for row in rows
+        ]
+
+    def datasets(self, run_id: str) -> list[Dataset]:
+        d, rd = s.datasets, s.run_datasets
+        with self._read() as conn:
+            rows = conn.execute(
+                select(d)
+                .join(rd, rd.c.dataset_id == d.c.id)
+                .where(rd.c.run_id == run_id)
+                .order_by(d.c.id)
+            ).all()
+        return [_dataset(row) for row in rows]
+
+    def stats(self) -> StoreStats:
+        r, e = s.runs, s.experiments
+        with self._read() as conn:
+            by_status: dict[str, int] = dict(
+                conn.execute(select(r.c.status, func.count()).group_by(r.c.status)).all()
+            )
+            by_exp: dict[str, int] = dict(
+                conn.execute(
+                    select(e.c.name, func.count(r.c.id))
+                    .select_from(e.outerjoin(r, r.c.experiment_id == e.c.id))
+                    .group_by(e.c.name)
+                    .order_by(e.c.name)
+                ).all()
+            )
+            points = conn.execute(select(func.count()).select_from(s.metrics)).scalar_one()
+            n_eval = conn.execute(select(func.count()).select_from(s.evaluations)).scalar_one()
+            n_samples = conn.execute(select(func.count()).select_from(s.samples)).scalar_one()
+            size = _dialect.database_bytes(conn, self.url)
+        return StoreStats(
+            runs_by_status={k: int(v) for k, v in by_status.items()},
+            runs_by_experiment={k: int(v) for k, v in by_exp.items()},
+            metric_points=int(points),
+            evaluations=int(n_eval),
+            samples=int(n_samples),
+            database_bytes=size,
+            url=self.url,
+        )
+
+
+def _summarise(run_id: str, key: str, pts: Sequence[tuple[int, float, float]]) -> dict[str, Any]:
+    """last/min/max (with their steps) and count of one key's batch; NaN ignored for min/max."""
+    steps = [p[0] for p in pts]
+    values = [p[1] for p in pts]
+    last_step = max(steps)
+    # The latest logged point at the highest step.
+    last = values[len(steps) - 1 - steps[::-1].index(last_step)]
+    finite = [v for v in values if v == v]
+    mn = mx = None
+    mn_step = mx_step = None
+    if finite:
+        mn, mx = min(finite), max(finite)
+        mn_step, mx_step = steps[values.index(mn)], steps[values.index(mx)]
+    return {
+        "run_id": run_id,
+        "key": key,
+        "last": None if last != last else last,
+        "last_step": last_step,
+        "min": mn,
+        "min_step": mn_step,
+        "max": mx,
+        "max_step": mx_step,
+        "count": len(pts),
+    }
+
+
+def _op(op: str) -> Callable[[Any, Any], ColumnElement[bool]]:
+    try:
+        return _OPS[op]
+    except KeyError:
+        raise ConfigError(f"Unknown comparison {op!r}; use one of {', '.join(_OPS)}.") from None
+
+
+def _agg_col(table: Any, agg: str) -> Any:
+    if agg not in ("last", "min", "max"):
+        raise ConfigError(f"Unknown metric aggregate {agg!r}; use last, min or max.")
+    return table.c[agg]
+
+
+def _run(row: Any) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        experiment=row.experiment_name,
+        name=row.name,
+        status=row.status,
+        config=json.loads(row.config),
+        config_hash=row.config_hash,
+        group_key=row.group_key,
+        seed=row.seed,
+        notes=row.notes,
+        tags=tuple(json.loads(row.tags)) if row.tags else (),
+        host=row.host,
+        pid=row.pid,
+        heartbeat_at=row.heartbeat_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        duration=row.duration,
+        git_commit=row.git_commit,
+        git_branch=row.git_branch,
+        git_dirty=row.git_dirty,
+        folder=row.folder,
+        error=row.error,
+    )
+
+
+def _dataset(row: Any) -> Dataset:
+    return Dataset(
+        row.id,
+        row.name,
+        row.path,
+        row.sha256,
+        row.size,
+        row.rows,
+        row.parent,
+        row.transform,
+        row.created_at,
+    )

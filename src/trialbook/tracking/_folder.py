@@ -1,0 +1,125 @@
+"""The run folder: config.yaml, meta.json, summary.json, checkpoint/, artifacts/, evaluations/."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["RunFolder", "folder_name"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def folder_name(run_name: str, short_id: str) -> str:
+    """``<run-name>_<short-id>`` with the name made safe for every filesystem."""
+    safe = _UNSAFE.sub("-", run_name).strip("-.")[:60] or "run"
+    return f"{safe}_{short_id}"
+
+
+def _json_default(obj: Any) -> Any:
+    return str(obj)
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON has no NaN or infinity: write them as the strings "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RunFolder:
+    """The files of one run; every write is atomic."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path / "meta.json"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / "summary.json"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / "checkpoint"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.path / "artifacts"
+
+    @property
+    def evaluations_dir(self) -> Path:
+        return self.path / "evaluations"
+
+    def create(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=False)
+        self.checkpoint_dir.mkdir()
+        self.artifacts_dir.mkdir()
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        atomic_write(
+            self.config_path,
+            yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True),
+        )
+
+    def write_json(self, path: Path, data: Mapping[str, Any]) -> None:
+        atomic_write(
+            path,
+            json.dumps(_jsonable(data), indent=2, default=_json_default, allow_nan=False) + "\n",
+        )
+
+    def write_meta(self, meta: Mapping[str, Any]) -> None:
+        self.write_json(self.meta_path, meta)
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        self.write_json(self.summary_path, summary)
+
+    def read_json(self, path: Path) -> dict[str, Any]:
+        if not path.exists():
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+
+    def write_diff(self, diff: str) -> None:
+        atomic_write(self.path / "diff.patch", diff)
+
+    def write_samples(self, benchmark: str, records: Iterable[Mapping[str, Any]]) -> Path:
+        """Write per-sample results as ``evaluations/<benchmark>.jsonl``."""
+        self.evaluations_dir.mkdir(exist_ok=True)
+        path = self.evaluations_dir / f"{_UNSAFE.sub('-', benchmark)}.jsonl"
+        lines = (
+            json.dumps(_jsonable(r), ensure_ascii=False, default=_json_default, allow_nan=False)
+            for r in records
+        )
+        atomic_write(path, "".join(line + "\n" for line in lines))
+        return path

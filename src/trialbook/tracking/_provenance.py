@@ -1,0 +1,400 @@
+"""Provenance of a run: the git state of the code, the machine and Python environment it ran in,
+and content digests of the files it read.
+
+Nothing here raises because git, a GPU or a hardware counter is missing; such facts come back as
+``None`` or an empty list so that recording provenance can never stop a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psutil
+
+from trialbook.errors import ConfigError
+
+if TYPE_CHECKING:
+    from importlib.metadata import Distribution
+
+__all__ = [
+    "GitInfo",
+    "collect_environment",
+    "count_rows",
+    "git_info",
+    "path_digest",
+    "sha256_file",
+]
+
+_GIT_TIMEOUT_S = 10.0
+_NVIDIA_SMI_TIMEOUT_S = 5.0
+_MAX_UNTRACKED_LISTED = 20
+_ROW_COUNTED_SUFFIXES = frozenset({".jsonl", ".csv", ".tsv", ".txt"})
+_HEADER_SUFFIXES = frozenset({".csv", ".tsv"})
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    """The state of the git work tree a run was started from.
+
+    ``diff`` is ``git diff HEAD`` (followed by a ``# untracked: ...`` comment line when there are
+    untracked files) and is set only when ``dirty`` is true. ``remote`` is the URL of ``origin``
+    with any user name or token removed.
+    """
+
+    commit: str
+    branch: str | None
+    dirty: bool
+    diff: str | None
+    remote: str | None
+
+
+def _git(args: list[str], cwd: Path | None) -> str | None:
+    """Run one git command and return its stdout, or None if git failed in any way."""
+    try:
+        # --no-optional-locks: `git status` would otherwise rewrite the index, which can race
+        # with the user's own git commands while a run is starting.
+        proc = subprocess.run(
+            ["git", "--no-optional-locks", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=_GIT_TIMEOUT_S,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout
+
+
+def _strip_credentials(url: str) -> str:
+    """Drop ``user:token@`` from an http(s) remote URL so secrets never reach the store."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=host))
+    return url
+
+
+def _untracked_comment(cwd: Path | None, pathspec: list[str]) -> str | None:
+    out = _git(["ls-files", "--others", "--exclude-standard", "-z", *pathspec], cwd)
+    if not out:
+        return None
+    names = [name for name in out.split("\0") if name]
+    if not names:
+        return None
+    shown = ", ".join(names[:_MAX_UNTRACKED_LISTED])
+    more = len(names) - _MAX_UNTRACKED_LISTED
+    suffix = f" (and {more} more)" if more > 0 else ""
+    return f"# untracked: {shown}{suffix}\n"
+
+
+def _exclude_pathspec(cwd: Path | None, exclude: Sequence[Path]) -> list[str]:
+    """``-- :/ :(top,exclude)<path>`` for each excluded folder inside the work tree."""
+    if not exclude:
+        return []
+    top_out = _git(["rev-parse", "--show-toplevel"], cwd)
+    if not top_out or not top_out.strip():
+        return []
+    top = Path(top_out.strip()).resolve()
+    specs = []
+    for path in exclude:
+        try:
+            rel = Path(path).resolve().relative_to(top)
+        except ValueError:
+            continue  # outside the work tree: git does not see it anyway
+        if str(rel) != ".":
+            specs.append(f":(top,exclude){rel.as_posix()}")
+    return ["--", ":/", *specs] if specs else []
+
+
+def git_info(cwd: Path | None = None, exclude: Sequence[Path] = ()) -> GitInfo | None:
+    """Describe the git work tree containing ``cwd`` (default: the current directory).
+
+    Returns None when ``cwd`` is not inside a git work tree, git is not installed, the repository
+    has no commits yet, or git fails or times out. Untracked (not ignored) files count as dirty,
+    since a script can import a module that was never committed. Folders in ``exclude`` (the
+    trialbook workspace, whose run folders appear as new files) do not make the tree dirty.
+    """
+    # Prints "false" (with status 0) inside the .git folder itself or a bare repository.
+    if (_git(["rev-parse", "--is-inside-work-tree"], cwd) or "").strip() != "true":
+        return None
+    head = _git(["rev-parse", "--verify", "--quiet", "HEAD"], cwd)
+    if not head or not head.strip():
+        return None
+    commit = head.strip()
+
+    # symbolic-ref fails on a detached HEAD, which is exactly when there is no branch.
+    branch_out = _git(["symbolic-ref", "--short", "--quiet", "HEAD"], cwd)
+    branch = branch_out.strip() if branch_out and branch_out.strip() else None
+
+    pathspec = _exclude_pathspec(cwd, exclude)
+    status = _git(["status", "--porcelain", "--untracked-files=normal", *pathspec], cwd)
+    dirty = bool(status and status.strip())
+
+    diff: str | None = None
+    if dirty:
+        tracked = _git(["diff", "HEAD", "--no-color", "--no-ext-diff", *pathspec], cwd) or ""
+        untracked = _untracked_comment(cwd, pathspec) or ""
+        diff = tracked + untracked
+
+    remote_out = _git(["config", "--get", "remote.origin.url"], cwd)
+    remote = _strip_credentials(remote_out.strip()) if remote_out and remote_out.strip() else None
+
+    return GitInfo(commit=commit, branch=branch, dirty=dirty, diff=diff, remote=remote)
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    try:
+        return platform.processor() or None
+    except Exception:
+        return None
+
+
+def _memory_gb() -> float | None:
+    try:
+        return round(psutil.virtual_memory().total / 2**30, 1)
+    except Exception:
+        return None
+
+
+def _gpus_from_torch() -> list[dict[str, Any]] | None:
+    """GPUs as torch sees them, or None if torch is not imported or has no CUDA."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        if not torch.cuda.is_available():
+            return None
+        gpus: list[dict[str, Any]] = []
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            gpus.append(
+                {
+                    "name": str(torch.cuda.get_device_name(index)),
+                    "memory_mb": int(props.total_memory) // 2**20,
+                }
+            )
+        return gpus
+    except Exception:
+        return None
+
+
+def _gpus_from_nvidia_smi() -> list[dict[str, Any]]:
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        proc = subprocess.run(
+            [exe, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=_NVIDIA_SMI_TIMEOUT_S,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if proc.returncode != 0:
+        return []
+    gpus: list[dict[str, Any]] = []
+    for line in proc.stdout.splitlines():
+        name, sep, memory = line.rpartition(",")
+        if not sep or not name.strip():
+            continue
+        try:
+            memory_mb: int | None = int(float(memory.strip()))
+        except ValueError:
+            memory_mb = None
+        gpus.append({"name": name.strip(), "memory_mb": memory_mb})
+    return gpus
+
+
+def _gpus() -> list[dict[str, Any]]:
+    # Never import torch here: it takes seconds and may initialise CUDA in the parent process.
+    from_torch = _gpus_from_torch()
+    if from_torch:
+        return from_torch
+    return _gpus_from_nvidia_smi()
+
+
+def _name_and_version(dist: Distribution) -> tuple[str | None, str | None]:
+    # Reading the two header fields by hand is about twice as fast as ``dist.metadata``, which
+    # runs the email parser over the whole file including the long description.
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    name = version = None
+    if text:
+        header = text.partition("\n\n")[0]
+        for line in header.splitlines():
+            if line.startswith("Name:"):
+                name = line[5:].strip() or None
+            elif line.startswith("Version:"):
+                version = line[8:].strip() or None
+            if name and version:
+                return name, version
+    metadata = dist.metadata
+    return metadata["Name"] or name, metadata["Version"] or version
+
+
+def _installed_packages() -> dict[str, str]:
+    # Imported here because importlib.metadata (zipfile, email, ...) adds about 0.1 s to the
+    # import of this module, which every run pays even when packages are not collected.
+    import importlib.metadata
+
+    packages: dict[str, str] = {}
+    seen: set[str] = set()
+    for dist in importlib.metadata.distributions():
+        try:
+            name, version = _name_and_version(dist)
+        except Exception:
+            continue
+        if not name or not version:
+            continue
+        key = name.lower().replace("_", "-").replace(".", "-")
+        # The first distribution found on sys.path is the one ``import`` would use.
+        if key in seen:
+            continue
+        seen.add(key)
+        packages[name] = version
+    return dict(sorted(packages.items(), key=lambda item: item[0].lower()))
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def collect_environment(*, include_packages: bool = True) -> dict[str, Any]:
+    """Describe the Python interpreter, machine, GPUs and installed packages of this process.
+
+    The result is JSON-serialisable. Facts that cannot be found are ``None`` (or ``[]`` for
+    ``gpu``); the function does not raise. ``packages`` is left out when ``include_packages`` is
+    false.
+    """
+    gpus = _gpus()
+    env: dict[str, Any] = {
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+        },
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "cpu": {"model": _cpu_model(), "count": os.cpu_count()},
+        "memory_gb": _memory_gb(),
+        "gpu": gpus,
+        "device": "cuda" if gpus else "cpu",
+    }
+    if include_packages:
+        env["packages"] = _installed_packages()
+    env["command"] = [str(arg) for arg in sys.argv]
+    env["cwd"] = _cwd()
+    return env
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Return the hex SHA-256 of a file's contents, read in ``chunk_size`` pieces.
+
+    Raises OSError if the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _regular_files(root: Path) -> list[tuple[str, Path]]:
+    """All regular files under ``root`` as (relative POSIX path, path), sorted by relative path.
+
+    Symlinks to files are followed; symlinked directories are not entered, so a link cycle
+    cannot loop forever. FIFOs, sockets and broken links are skipped (reading a FIFO blocks).
+    """
+    files: list[tuple[str, Path]] = []
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for filename in filenames:
+            path = Path(dirpath, filename)
+            try:
+                if not stat.S_ISREG(path.stat().st_mode):
+                    continue
+            except OSError:
+                continue
+            files.append((path.relative_to(root).as_posix(), path))
+    files.sort(key=lambda item: item[0])
+    return files
+
+
+def path_digest(path: Path) -> tuple[str, int]:
+    """Return ``(sha256 hex, size in bytes)`` for a file or a directory.
+
+    A directory's digest covers the sorted relative paths of its regular files and each file's
+    SHA-256, so renaming, adding, removing or editing any file changes it; its size is the total
+    of its files. Raises :class:`~trialbook.errors.ConfigError` if ``path`` is neither, and
+    OSError if a file cannot be read.
+    """
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path), path.stat().st_size
+    if not path.is_dir():
+        raise ConfigError(
+            f"Cannot digest {str(path)!r}: it is not a file or directory; "
+            "pass the path of an existing file or directory."
+        )
+    digest = hashlib.sha256()
+    total = 0
+    for relative, file in _regular_files(path):
+        digest.update(relative.encode("utf-8", "surrogateescape"))
+        digest.update(b"\0")
+        digest.update(sha256_file(file).encode("ascii"))
+        digest.update(b"\n")
+        total += file.stat().st_size
+    return digest.hexdigest(), total
+
+
+def count_rows(path: Path) -> int | None:
+    """Count the records in a .jsonl, .csv, .tsv or .txt file; None for anything else.
+
+    Rows are lines (a last line without a trailing newline counts), minus one header line for
+    .csv and .tsv. A quoted CSV field spanning several lines is counted once per line: exact CSV
+    parsing is many times slower and this count is informational.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in _ROW_COUNTED_SUFFIXES or not path.is_file():
+        return None
+    lines = 0
+    last = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk
+    if last and not last.endswith(b"\n"):
+        lines += 1
+    if path.suffix.lower() in _HEADER_SUFFIXES:
+        return max(lines - 1, 0)
+    return lines

@@ -1,0 +1,215 @@
+"""Starting a run: identity, run folder, provenance, the Store row, the writer thread."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from trialbook._workspace import Workspace
+from trialbook.config._hash import config_hash, flatten_config, group_key, to_plain_config
+from trialbook.errors import ConfigError, TrialbookError
+from trialbook.store._liveness import process_start_time
+from trialbook.store._records import NewRun
+from trialbook.tracking._folder import RunFolder, folder_name
+from trialbook.tracking._provenance import collect_environment, git_info
+from trialbook.tracking._run import Run
+
+__all__ = ["new_run_id", "start_run"]
+
+_DEFAULT_FLUSH = 0.2
+_DEFAULT_HEARTBEAT = 5.0
+
+
+def new_run_id(now: float | None = None) -> str:
+    """A sortable id: UTC ``YYYYmmdd_HHMMSS`` and six random hex digits."""
+    stamp = datetime.fromtimestamp(now or time.time(), tz=timezone.utc).strftime("%Y%m%d_%H%M%S")
+    return f"{stamp}_{secrets.token_hex(3)}"
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to seconds, e.g. 0.2.") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be positive; set it to seconds, e.g. 0.2.")
+    return value
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def start_run(
+    experiment: str | None = None,
+    config: Any = None,
+    *,
+    seed: int | None = None,
+    name: str | None = None,
+    notes: str | None = None,
+    tags: Iterable[str] = (),
+    description: str | None = None,
+    hypothesis: str | None = None,
+    root: str | os.PathLike[str] | None = None,
+    store: str | None = None,
+    system_metrics: bool | None = None,
+    capture_packages: bool = True,
+    metric_goals: Mapping[str, str] | None = None,
+    flush_interval: float | None = None,
+) -> Run:
+    """Start tracking a run and return it (use it as a context manager).
+
+    Args:
+        experiment: the experiment the run belongs to (created if new); defaults to the
+            config's ``experiment.name`` or ``"default"``.
+        config: the run's configuration (mapping, dataclass or pydantic model); saved as
+            config.yaml, hashed, and flattened into params.
+        seed: the run's seed; stored in the config as ``seed`` (runs that differ only by
+            seed form a seed group).
+        name: a display name; defaults to the experiment name.
+        notes, tags: free text and labels, searchable with ``trialbook ls``.
+        root, store: the workspace folder and store URL (see :class:`trialbook.Workspace`).
+        system_metrics: sample CPU %, RSS and GPU memory in the background
+            (default on; ``TRIALBOOK_SYSTEM_METRICS=0`` turns it off).
+        capture_packages: record installed package versions in meta.json.
+        metric_goals: ``{"acc": "max"}`` overrides which way is "best" for summary.json.
+        flush_interval: seconds between writer flushes (``TRIALBOOK_FLUSH_INTERVAL``).
+
+    Raises:
+        ConfigError: a bad config, seed or option. WorkspaceError / StoreError: the
+        workspace or database cannot be used. Nothing is created when these are raised.
+    """
+    plain = to_plain_config(config)
+    raw_block = plain.get("experiment")
+    exp_block: Mapping[str, Any] = raw_block if isinstance(raw_block, Mapping) else {}
+    experiment = experiment or exp_block.get("name") or "default"
+    if not isinstance(experiment, str) or not experiment.strip():
+        raise ConfigError(f"experiment must be a non-empty name, got {experiment!r}.")
+    description = description or exp_block.get("description")
+    hypothesis = hypothesis or exp_block.get("hypothesis")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigError(f"seed must be an integer, got {seed!r}; pass seed=42.")
+        if "seed" in plain and plain["seed"] != seed:
+            raise ConfigError(
+                f"seed={seed} disagrees with the config's seed {plain['seed']!r}; pass one of them."
+            )
+        plain["seed"] = seed
+    elif "seed" in plain:
+        cfg_seed = plain["seed"]
+        if cfg_seed is not None and (isinstance(cfg_seed, bool) or not isinstance(cfg_seed, int)):
+            raise ConfigError(f"The config's seed must be an integer, got {cfg_seed!r}.")
+        seed = cfg_seed
+    tag_tuple = tuple(dict.fromkeys(str(t) for t in tags))
+    flush = flush_interval or _env_float("TRIALBOOK_FLUSH_INTERVAL", _DEFAULT_FLUSH)
+    heartbeat = _env_float("TRIALBOOK_HEARTBEAT_INTERVAL", _DEFAULT_HEARTBEAT)
+    if system_metrics is None:
+        system_metrics = _env_flag("TRIALBOOK_SYSTEM_METRICS", True)
+    for key, goal in (metric_goals or {}).items():
+        if goal not in ("min", "max"):
+            raise ConfigError(f"metric_goals[{key!r}] is {goal!r}; use 'min' or 'max'.")
+
+    workspace = Workspace.resolve(root, store)
+    db = workspace.open_store(create=True)
+    try:
+        started = time.time()
+        run_id = new_run_id(started)
+        run_name = name or experiment
+        folder = RunFolder(workspace.root / folder_name(run_name, run_id.rsplit("_", 1)[-1]))
+        git = git_info(exclude=[workspace.root])
+        env = collect_environment(include_packages=capture_packages)
+        pid = os.getpid()
+        folder.create()
+        try:
+            folder.write_config(plain)
+            meta: dict[str, Any] = {
+                "run_id": run_id,
+                "experiment": experiment,
+                "name": run_name,
+                "start_time": datetime.fromtimestamp(started, tz=timezone.utc).isoformat(),
+                "seed": seed,
+                "host": env.get("host"),
+                "pid": pid,
+                "device": env.get("device"),
+                "command": list(sys.argv),
+                "git": None
+                if git is None
+                else {
+                    "commit": git.commit,
+                    "branch": git.branch,
+                    "dirty": git.dirty,
+                    "remote": git.remote,
+                },
+                "environment": env,
+                "data": [],
+            }
+            folder.write_meta(meta)
+            if git is not None and git.dirty and git.diff:
+                folder.write_diff(git.diff)
+            record = db.create_run(
+                NewRun(
+                    id=run_id,
+                    experiment=experiment,
+                    name=run_name,
+                    config=plain,
+                    config_hash=config_hash(plain),
+                    group_key=group_key(plain),
+                    seed=seed,
+                    notes=notes,
+                    tags=tag_tuple,
+                    host=env.get("host"),
+                    pid=pid,
+                    pid_started_at=process_start_time(pid),
+                    started_at=started,
+                    git_commit=git.commit if git else None,
+                    git_branch=git.branch if git else None,
+                    git_dirty=git.dirty if git else None,
+                    folder=str(folder.path),
+                )
+            )
+            if description or hypothesis:
+                db.ensure_experiment(experiment, description, hypothesis)
+            db.log_params(run_id, flatten_config(plain))
+        except BaseException:
+            _remove_folder(folder.path)
+            raise
+        monitor = None
+        if system_metrics:
+            from trialbook.tracking._system import SystemMonitor
+
+            monitor = SystemMonitor(pid)
+            monitor.sample()  # primes cpu_percent
+        return Run(
+            record,
+            db,
+            folder,
+            meta=meta,
+            flush_interval=flush,
+            heartbeat_interval=heartbeat,
+            system_monitor=monitor,
+            metric_goals=metric_goals,
+        )
+    except TrialbookError:
+        db.close()
+        raise
+    except BaseException:
+        db.close()
+        raise
+
+
+def _remove_folder(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
