@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# torch is optional for users; the tests use it (scalars, examples). Pinned: a looser
+	# requirement pulls a multi-gigabyte CUDA build.
+	$(BIN)/python -m pip install -q 'torch==2.13.0'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -18,7 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy src
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'

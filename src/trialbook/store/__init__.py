@@ -26,7 +26,6 @@ from trialbook.store._schema import SCHEMA_REVISION
 from trialbook.store._sql import SQLStore
 
 __all__ = [
-    "SCHEMA_REVISION",
     "Artifact",
     "Checkpoint",
     "Dataset",
@@ -42,6 +41,7 @@ __all__ = [
     "RunQuery",
     "RunRecord",
     "RunningProcess",
+    "SCHEMA_REVISION",
     "SQLStore",
     "Sample",
     "Store",

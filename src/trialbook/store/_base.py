@@ -188,7 +188,8 @@ class Store(abc.ABC):
     # ----------------------------------------------------------------- runs (read)
     @abc.abstractmethod
     def _lookup_runs(self, ref: str) -> list[RunRecord]:
-        """Runs whose id equals ``ref``; else whose id starts with it; else whose name equals it."""
+        """Runs whose id equals ``ref``; else whose id starts with it; else whose short id
+        (the random tail after the last ``_``) equals it; else whose name equals it."""
 
     @abc.abstractmethod
     def _list_runs(self, query: RunQuery) -> list[RunRecord]:
@@ -246,7 +247,7 @@ class Store(abc.ABC):
 
     # ----------------------------------------------------------------- conveniences
     def get_run(self, ref: str) -> RunRecord:
-        """A run by full id, unique id prefix, or unique name.
+        """A run by full id, unique id prefix, short id (folder suffix) or unique name.
 
         Raises:
             RunNotFoundError: nothing matches.

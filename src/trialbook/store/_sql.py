@@ -530,10 +530,17 @@ class SQLStore(Store):
             rows = conn.execute(self._run_select().where(r.c.id == ref)).all()
             if not rows:
                 # LIKE with escaping, so '_' in ids is literal.
-                pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 rows = conn.execute(
-                    self._run_select().where(r.c.id.like(pattern, escape="\\")).limit(50)
+                    self._run_select().where(r.c.id.like(escaped + "%", escape="\\")).limit(50)
                 ).all()
+                if not rows and len(ref) >= 4 and "_" not in ref:
+                    # The short id: the random tail shown in folder names and tables.
+                    rows = conn.execute(
+                        self._run_select()
+                        .where(r.c.id.like("%\\_" + escaped, escape="\\"))
+                        .limit(50)
+                    ).all()
             if not rows:
                 rows = conn.execute(
                     self._run_select().where(r.c.name == ref).order_by(r.c.started_at).limit(50)

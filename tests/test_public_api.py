@@ -1,0 +1,56 @@
+"""The public surface: complete, sorted, importable, and lazy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import trialbook
+import trialbook.store
+import trialbook.tracking
+
+PACKAGES = [trialbook, trialbook.store, trialbook.tracking]
+
+
+@pytest.mark.parametrize("module", PACKAGES, ids=lambda m: m.__name__)
+def test_all_is_sorted_and_resolvable(module: object) -> None:
+    names = module.__all__  # type: ignore[attr-defined]
+    assert list(names) == sorted(names), f"{module} __all__ is not sorted"
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert getattr(module, name) is not None, name
+
+
+def test_lazy_names_match_all() -> None:
+    assert set(trialbook._LAZY) | {"__version__"} == set(trialbook.__all__)
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        trialbook.no_such_thing  # noqa: B018
+
+
+def test_import_trialbook_loads_no_heavy_dependency() -> None:
+    # `import trialbook` must stay fast: the database, CLI and YAML stacks load on first use.
+    code = (
+        "import sys, trialbook\n"
+        "heavy = ['sqlalchemy', 'alembic', 'typer', 'rich', 'yaml', 'numpy', 'psutil', 'torch']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""
+
+
+def test_errors_subclass_builtins() -> None:
+    from trialbook import errors
+
+    assert issubclass(errors.ConfigError, ValueError)
+    assert issubclass(errors.MetricValueError, TypeError)
+    assert issubclass(errors.RunNotFoundError, LookupError)
+    assert issubclass(errors.WorkspaceError, OSError)
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.TrialbookError)
