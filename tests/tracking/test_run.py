@@ -84,10 +84,11 @@ def test_params_are_the_flattened_config(tmp_path: Path) -> None:
 
 
 def test_exception_marks_failed_with_traceback(tmp_path: Path) -> None:
-    with pytest.raises(ZeroDivisionError):
-        with trialbook.start_run(experiment="e", root=tmp_path, **FAST) as run:
-            run.log({"loss": 1.0}, step=0)
-            1 / 0  # noqa: B018
+    with pytest.raises(ZeroDivisionError), trialbook.start_run(
+        experiment="e", root=tmp_path, **FAST
+    ) as run:
+        run.log({"loss": 1.0}, step=0)
+        1 / 0  # noqa: B018
     rec = _store(tmp_path).get_run(run.id)
     assert rec.status == "failed"
     assert rec.error is not None and "ZeroDivisionError" in rec.error
@@ -99,9 +100,10 @@ def test_exception_marks_failed_with_traceback(tmp_path: Path) -> None:
 
 
 def test_keyboard_interrupt_marks_killed(tmp_path: Path) -> None:
-    with pytest.raises(KeyboardInterrupt):
-        with trialbook.start_run(experiment="e", root=tmp_path, **FAST) as run:
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), trialbook.start_run(
+        experiment="e", root=tmp_path, **FAST
+    ) as run:
+        raise KeyboardInterrupt
     assert _store(tmp_path).get_run(run.id).status == "killed"
 
 
@@ -212,7 +214,8 @@ def test_seed_groups_share_group_key(tmp_path: Path) -> None:
     for seed in (1, 2):
         with trialbook.start_run(experiment="e", config=cfg, seed=seed, root=tmp_path, **FAST) as r:
             ids.append(r.id)
-    with trialbook.start_run(experiment="e", config={"lr": 0.2}, seed=1, root=tmp_path, **FAST) as r:
+    cfg2 = {"lr": 0.2}
+    with trialbook.start_run(experiment="e", config=cfg2, seed=1, root=tmp_path, **FAST) as r:
         other = r.id
     store = _store(tmp_path)
     a, b, c = (store.get_run(i) for i in (*ids, other))
@@ -327,7 +330,7 @@ def test_experiment_tracker_seed_002_api(tmp_path: Path) -> None:
     assert _store(tmp_path).metric_history(exp_id, "reward").values == (0, 1, 2, 3, 4)
     with pytest.raises(RunStateError, match="start_experiment"):
         tracker.log_metrics({"loss": 1.0}, 0)
-    with pytest.raises(ConfigError, match="Unknown tracker backend 'nope'"):
+    with pytest.raises(ConfigError, match=r"Unknown tracker backend 'nope'"):
         trialbook.ExperimentTracker(backends=["nope"])
 
 

@@ -3,7 +3,7 @@
 Open one with :func:`connect` (a SQLAlchemy URL) or :func:`trialbook.open_store` (a workspace).
 """
 
-from trialbook.store._base import MetricSeries, Store
+from trialbook.store._base import MetricColumns, MetricSeries, Store
 from trialbook.store._connect import connect, schema_state, upgrade
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._records import (
@@ -26,12 +26,14 @@ from trialbook.store._schema import SCHEMA_REVISION
 from trialbook.store._sql import SQLStore
 
 __all__ = [
+    "SCHEMA_REVISION",
     "Artifact",
     "Checkpoint",
     "Dataset",
     "Evaluation",
     "Experiment",
     "LivenessPolicy",
+    "MetricColumns",
     "MetricCondition",
     "MetricHistory",
     "MetricSeries",
@@ -41,7 +43,6 @@ __all__ = [
     "RunQuery",
     "RunRecord",
     "RunningProcess",
-    "SCHEMA_REVISION",
     "SQLStore",
     "Sample",
     "Store",

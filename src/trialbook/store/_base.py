@@ -30,10 +30,12 @@ from trialbook.store._records import (
     StoreStats,
 )
 
-__all__ = ["MetricSeries", "Store"]
+__all__ = ["MetricColumns", "MetricSeries", "Store"]
 
 #: A batch of points grouped by key: ``{key: [(step, value, time), ...]}``. NaN is allowed.
 MetricSeries = Mapping[str, Sequence[tuple[int, float, float]]]
+#: The same batch as columns: ``{key: (steps, values, times)}``, three equally long sequences.
+MetricColumns = Mapping[str, tuple[Sequence[int], Sequence[float], Sequence[float]]]
 
 #: Fields of a run that :meth:`Store.update_run` may change.
 UPDATABLE_RUN_FIELDS = frozenset(
@@ -125,10 +127,11 @@ class Store(abc.ABC):
         """Add or replace flattened params (``{"training.lr": 1e-4}``)."""
 
     @abc.abstractmethod
-    def log_metrics(self, run_id: str, series: MetricSeries) -> None:
+    def log_metric_columns(self, run_id: str, columns: MetricColumns) -> None:
         """Append metric points and update the per-key summaries, in one transaction.
 
-        ``series`` maps each key to its ``(step, value, time)`` points in logging order.
+        ``columns`` maps each key to ``(steps, values, times)`` in logging order. This is
+        the writer's path: columns avoid building one object per point.
         """
 
     @abc.abstractmethod
@@ -246,6 +249,15 @@ class Store(abc.ABC):
         """Release connections. The Store must not be used afterwards."""
 
     # ----------------------------------------------------------------- conveniences
+    def log_metrics(self, run_id: str, series: MetricSeries) -> None:
+        """Append points given as ``{key: [(step, value, time), ...]}`` (see
+        :meth:`log_metric_columns`)."""
+        columns = {
+            key: ([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts])
+            for key, pts in series.items()
+        }
+        self.log_metric_columns(run_id, columns)
+
     def get_run(self, ref: str) -> RunRecord:
         """A run by full id, unique id prefix, short id (folder suffix) or unique name.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from trialbook.errors import NotATrialbookDatabase, StoreError, WorkspaceError
 __all__ = [
     "WRITE",
     "database_bytes",
+    "executemany",
     "insert_ignore",
     "is_transient",
     "make_engine",
@@ -84,6 +85,26 @@ def make_engine(url: str) -> Engine:
         )
 
     return engine
+
+
+def executemany(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """``cursor.executemany`` on the connection's own DBAPI cursor, inside its transaction.
+
+    SQLAlchemy would first build a list of every row; the driver takes an iterator, which
+    lets ``zip`` reuse one tuple per row instead of allocating millions.
+    """
+    dbapi_conn = conn.connection.dbapi_connection
+    assert dbapi_conn is not None
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.executemany(sql, rows)  # type: ignore[arg-type]  # drivers take iterables
+    except conn.dialect.loaded_dbapi.Error as e:
+        # Re-raise as SQLAlchemy does, so the Store's retry and translation see it.
+        raise exc.DBAPIError.instance(
+            sql, None, e, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from e
+    finally:
+        cursor.close()
 
 
 def metrics_insert_sql(conn: Connection) -> str:

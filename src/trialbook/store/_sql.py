@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -29,7 +30,7 @@ from trialbook._types import RUN_STATUSES, RunStatus
 from trialbook.errors import ConfigError, RunNotFoundError
 from trialbook.store import _dialect
 from trialbook.store import _schema as s
-from trialbook.store._base import UPDATABLE_RUN_FIELDS, MetricSeries, Store
+from trialbook.store._base import UPDATABLE_RUN_FIELDS, MetricColumns, Store
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._records import (
     Artifact,
@@ -293,11 +294,14 @@ class SQLStore(Store):
 
         self._write(tx)
 
-    def log_metrics(self, run_id: str, series: MetricSeries) -> None:
-        series = {k: v for k, v in series.items() if v}
-        if not series:
+    def log_metric_columns(self, run_id: str, columns: MetricColumns) -> None:
+        columns = {k: c for k, c in columns.items() if len(c[0])}
+        if not columns:
             return
-        summary_rows = [_summarise(run_id, key, pts) for key, pts in series.items()]
+        for key, (steps, values, times) in columns.items():
+            if not len(steps) == len(values) == len(times):
+                raise ValueError(f"metric {key!r}: steps, values and times differ in length")
+        summary_rows = [_summarise(run_id, key, *cols) for key, cols in columns.items()]
         m = s.metric_summary
 
         def merge(ex: Any) -> dict[str, Any]:
@@ -316,17 +320,20 @@ class SQLStore(Store):
 
         def tx(conn: Connection) -> None:
             num = self._run_num(conn, run_id)
-            key_ids = self._key_ids(conn, list(series))
-            # The hot path: plain tuples straight to the driver's executemany.
-            rows: list[tuple[int, int, int, float | None, float]] = []
+            key_ids = self._key_ids(conn, list(columns))
             nan_as_null = conn.dialect.name != "sqlite"  # SQLite turns NaN into NULL itself
-            for key, pts in series.items():
-                kid = key_ids[key]
-                if nan_as_null:
-                    rows.extend([(num, kid, st, None if v != v else v, t) for st, v, t in pts])
-                else:
-                    rows.extend([(num, kid, st, v, t) for st, v, t in pts])
-            conn.exec_driver_sql(_dialect.metrics_insert_sql(conn), rows)
+            rows = itertools.chain.from_iterable(
+                zip(
+                    itertools.repeat(num),
+                    itertools.repeat(key_ids[key]),
+                    steps,
+                    [None if v != v else v for v in values] if nan_as_null else values,
+                    times,
+                )
+                for key, (steps, values, times) in columns.items()
+            )
+            # The hot path: rows stream from the columns straight into the driver.
+            _dialect.executemany(conn, _dialect.metrics_insert_sql(conn), rows)
             _dialect.upsert(conn, m, summary_rows, ["run_id", "key"], merge)
 
         self._write(tx)
@@ -795,10 +802,16 @@ class SQLStore(Store):
         )
 
 
-def _summarise(run_id: str, key: str, pts: Sequence[tuple[int, float, float]]) -> dict[str, Any]:
+def _summarise(
+    run_id: str,
+    key: str,
+    steps: Sequence[int],
+    values: Sequence[float],
+    _times: Sequence[float],
+) -> dict[str, Any]:
     """last/min/max (with their steps) and count of one key's batch; NaN ignored for min/max."""
-    steps = [p[0] for p in pts]
-    values = [p[1] for p in pts]
+    steps = list(steps)
+    values = list(values)
     last_step = max(steps)
     # The latest logged point at the highest step.
     last = values[len(steps) - 1 - steps[::-1].index(last_step)]
@@ -817,7 +830,7 @@ def _summarise(run_id: str, key: str, pts: Sequence[tuple[int, float, float]]) -
         "min_step": mn_step,
         "max": mx,
         "max_step": mx_step,
-        "count": len(pts),
+        "count": len(steps),
     }
 
 

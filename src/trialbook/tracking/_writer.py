@@ -14,18 +14,26 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
 from trialbook.store._base import Store
 
-__all__ = ["Entry", "MetricWriter"]
+__all__ = ["STEP_KEY", "TIME_KEY", "MetricWriter"]
 
 logger = logging.getLogger("trialbook")
 
-#: What Run.log appends: (step, time, {key: value}) with every value an int or float.
-Entry = tuple[int, float, dict[str, float]]
-Series = dict[str, list[tuple[int, float, float]]]
+#: Keys under which Run.log stores the step and time in each buffered dict. Metric names
+#: are always strings, so these cannot collide with them.
+STEP_KEY: Any = None
+TIME_KEY: Any = 0
+
+_POP_STEP = methodcaller("pop", STEP_KEY)
+_POP_TIME = methodcaller("pop", TIME_KEY)
+
+#: Per key: (steps, values, times).
+Columns = dict[str, tuple[list[int], list[float], list[float]]]
 
 #: At most this many points per transaction, so one flush never holds the lock for long.
 MAX_BATCH = 50_000
@@ -48,8 +56,9 @@ class MetricWriter:
         self.run_id = run_id
         self.flush_interval = flush_interval
         self.heartbeat_interval = heartbeat_interval
-        self.buffer: deque[Entry] = deque()
-        self._pending: Series = {}
+        # Run.log appends one dict per call: {name: value, ..., STEP_KEY: step, TIME_KEY: t}.
+        self.buffer: deque[dict[Any, Any]] = deque()
+        self._pending: Columns = {}
         self._lock = threading.Lock()  # serialises drains: the thread's and finish()'s
         self._stop = threading.Event()
         self._on_tick = on_tick
@@ -83,46 +92,58 @@ class MetricWriter:
                 except Exception as e:
                     self._warn(e)
 
-    def _take(self) -> tuple[Series, int]:
-        """Move the buffer (and anything a failed flush left) into one series per key."""
-        series = self._pending
+    def _take(self) -> Columns:
+        """Move the buffer into columns per key (plus anything a failed flush left).
+
+        Works column by column with C-level helpers (``map``, ``itemgetter``) instead of a
+        Python loop over points: this thread shares the GIL with the training loop.
+        """
+        pending = self._pending
         self._pending = {}
-        buf = self.buffer
-        popleft = buf.popleft
-        get = series.get
-        n = 0
-        for _ in range(len(buf)):
-            step, at, metrics = popleft()
-            for key, value in metrics.items():
-                pts = get(key)
-                if pts is None:
-                    series[key] = [(step, value, at)]
-                else:
-                    pts.append((step, value, at))
-            n += len(metrics)
-        return series, n
+        popleft = self.buffer.popleft
+        entries = [popleft() for _ in range(len(self.buffer))]
+        columns: Columns = {}
+        if entries:
+            steps = list(map(_POP_STEP, entries))
+            times = list(map(_POP_TIME, entries))
+            for key in set().union(*entries):
+                try:
+                    # The common case: the key was logged in every call.
+                    columns[key] = (steps, list(map(itemgetter(key), entries)), times)
+                except KeyError:
+                    idx = [i for i, e in enumerate(entries) if key in e]
+                    columns[key] = (
+                        [steps[i] for i in idx],
+                        [entries[i][key] for i in idx],
+                        [times[i] for i in idx],
+                    )
+        if pending:
+            for key, (st, va, ti) in columns.items():
+                old = pending.get(key)
+                pending[key] = (
+                    (st, va, ti) if old is None else (old[0] + st, old[1] + va, old[2] + ti)
+                )
+            return pending
+        return columns
 
     def flush(self, raise_errors: bool = True) -> int:
         """Write everything logged so far; return how many points were written."""
         with self._lock:
-            series, _ = self._take()
+            chunks = _chunks(self._take(), MAX_BATCH)
             written = 0
-            try:
-                for chunk in _chunks(series, MAX_BATCH):
-                    self.store.log_metrics(self.run_id, chunk)
-                    for key, pts in chunk.items():
-                        written += len(pts)
-                        done = series[key]
-                        del done[: len(pts)]
-            except Exception as e:
-                # Keep what was not written; the next flush retries it.
-                self._pending = {k: v for k, v in series.items() if v}
-                self.points_written += written
-                self.last_error = e
-                if raise_errors:
-                    raise
-                self._warn(e)
-                return written
+            for i, chunk in enumerate(chunks):
+                try:
+                    self.store.log_metric_columns(self.run_id, chunk)
+                except Exception as e:
+                    # Keep what was not written; the next flush retries it.
+                    self._pending = _merge(chunks[i:])
+                    self.points_written += written
+                    self.last_error = e
+                    if raise_errors:
+                        raise
+                    self._warn(e)
+                    return written
+                written += sum(len(c[0]) for c in chunk.values())
             self.points_written += written
             self.last_error = None
             return written
@@ -141,15 +162,13 @@ class MetricWriter:
     def dump_unwritten(self, path: Path) -> int:
         """Save points that could not be stored as JSONL, so nothing is lost silently."""
         with self._lock:
-            series, _ = self._take()
+            columns = self._take()
             count = 0
             with path.open("a", encoding="utf-8") as f:
-                for key, pts in series.items():
-                    for step, value, at in pts:
-                        f.write(
-                            json.dumps({"key": key, "step": step, "value": repr(value), "time": at})
-                            + "\n"
-                        )
+                for key, (steps, values, times) in columns.items():
+                    for step, value, at in zip(steps, values, times, strict=True):
+                        record = {"key": key, "step": step, "value": repr(value), "time": at}
+                        f.write(json.dumps(record) + "\n")
                         count += 1
             return count
 
@@ -157,17 +176,35 @@ class MetricWriter:
         return {"points_written": self.points_written, "queued": len(self.buffer)}
 
 
-def _chunks(series: Series, limit: int) -> list[Series]:
-    """Split a series into batches of at most ``limit`` points (whole keys where possible)."""
-    out: list[Series] = []
-    current: Series = {}
+def _merge(chunks: list[Columns]) -> Columns:
+    out: Columns = {}
+    for chunk in chunks:
+        for key, (st, va, ti) in chunk.items():
+            old = out.get(key)
+            out[key] = (
+                (list(st), list(va), list(ti))
+                if old is None
+                else (old[0] + st, old[1] + va, old[2] + ti)
+            )
+    return out
+
+
+def _chunks(columns: Columns, limit: int) -> list[Columns]:
+    """Split columns into batches of at most ``limit`` points."""
+    out: list[Columns] = []
+    current: Columns = {}
     size = 0
-    for key, pts in series.items():
+    for key, (steps, values, times) in columns.items():
+        if size + len(steps) <= limit:  # no copy needed
+            current[key] = (steps, values, times)
+            size += len(steps)
+            continue
         start = 0
-        while start < len(pts):
-            take = min(limit - size, len(pts) - start)
-            current.setdefault(key, []).extend(pts[start : start + take])
-            start += take
+        while start < len(steps):
+            take = min(limit - size, len(steps) - start)
+            end = start + take
+            current[key] = (steps[start:end], values[start:end], times[start:end])
+            start = end
             size += take
             if size >= limit:
                 out.append(current)

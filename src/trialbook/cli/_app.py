@@ -1,0 +1,84 @@
+"""The ``trialbook`` command: the Typer app, its global options, and the one place where a
+:class:`~trialbook.errors.TrialbookError` becomes ``error: <message>`` on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from trialbook.cli import _db, _export, _runs, _stats
+from trialbook.cli._options import GlobalOptions, RootOption, StoreOption
+from trialbook.errors import TrialbookError
+
+__all__ = ["EXIT_USER_ERROR", "app", "main"]
+
+#: Exit status for a user's mistake (bad option, unknown run, unusable workspace), as click uses.
+EXIT_USER_ERROR = 2
+
+
+class _TrialbookGroup(TyperGroup):
+    """The root command group; turns trialbook's own errors into a message and exit 2."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except TrialbookError as e:
+            message = " ".join(str(e).split()) or type(e).__name__
+            label = typer.style("error:", fg="red", bold=True)
+            typer.echo(f"{label} {message}", err=True)
+            raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+app = typer.Typer(
+    name="trialbook",
+    cls=_TrialbookGroup,
+    help="A lab notebook for machine-learning experiments: list, inspect and export runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from trialbook import __version__
+
+        typer.echo(f"trialbook {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    root: RootOption = None,
+    store: StoreOption = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """A lab notebook for machine-learning experiments: list, inspect and export runs.
+
+    The workspace is ./experiments unless --root (or TRIALBOOK_ROOT) says otherwise; every
+    command also accepts --root and --store after its name.
+    """
+    ctx.obj = GlobalOptions(root, store)
+
+
+app.command("ls")(_runs.ls)
+app.command("list", hidden=True)(_runs.ls)  # the name other trackers' users type first
+app.command("show")(_runs.show)
+app.command("stats")(_stats.stats)
+app.command("export")(_export.export)
+app.add_typer(_db.app, name="db")
+
+
+def main() -> None:
+    """Console-script entry point: ``trialbook ...``."""
+    app(prog_name="trialbook")

@@ -1,0 +1,409 @@
+"""``trialbook export``: runs as JSON documents or one CSV row each, written atomically.
+
+The run document built here is also what ``trialbook show --json`` prints.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from trialbook.cli._options import RootOption, StoreOption, find_run, open_store
+from trialbook.cli._output import dumps, iso
+from trialbook.errors import ConfigError
+
+if TYPE_CHECKING:
+    from trialbook.store import (
+        Artifact,
+        Checkpoint,
+        Dataset,
+        Evaluation,
+        MetricHistory,
+        MetricSummary,
+        RunRecord,
+        Sample,
+        Store,
+    )
+
+__all__ = ["RunDetails", "export", "load_details", "run_document", "run_fields"]
+
+#: Exports of at least this many runs to a file show a progress bar (on a terminal).
+_PROGRESS_MIN_RUNS = 20
+
+
+class ExportFormat(str, Enum):
+    json = "json"
+    csv = "csv"
+
+
+# --------------------------------------------------------------------------- documents
+@dataclass(frozen=True)
+class RunDetails:
+    """Everything the Store knows about one run; history and samples only when asked for."""
+
+    record: RunRecord
+    params: dict[str, Any]
+    metrics: dict[str, MetricSummary]
+    evaluations: list[Evaluation]
+    checkpoints: list[Checkpoint]
+    artifacts: list[Artifact]
+    datasets: list[Dataset]
+    history: dict[str, MetricHistory] | None = None
+    samples: dict[int, list[Sample]] | None = None
+
+
+def load_details(db: Store, record: RunRecord, *, history: bool, samples: bool) -> RunDetails:
+    summaries = db.metric_summaries([record.id]).get(record.id, {})
+    metrics = {key: summaries[key] for key in sorted(summaries)}
+    evaluations = db.evaluations(record.id)
+    return RunDetails(
+        record=record,
+        params=db.params(record.id),
+        metrics=metrics,
+        evaluations=evaluations,
+        checkpoints=db.checkpoints(record.id),
+        artifacts=db.artifacts(record.id),
+        datasets=db.datasets(record.id),
+        history={key: db.metric_history(record.id, key) for key in metrics} if history else None,
+        samples={e.id: db.samples(e.id) for e in evaluations} if samples else None,
+    )
+
+
+def run_fields(record: RunRecord) -> dict[str, Any]:
+    """The stored fields of a run, times as ISO 8601 (UTC)."""
+    return {
+        "id": record.id,
+        "short_id": record.short_id,
+        "experiment": record.experiment,
+        "name": record.name,
+        "status": record.status,
+        "seed": record.seed,
+        "tags": list(record.tags),
+        "notes": record.notes,
+        "config": dict(record.config),
+        "config_hash": record.config_hash,
+        "group_key": record.group_key,
+        "started_at": iso(record.started_at),
+        "ended_at": iso(record.ended_at),
+        "heartbeat_at": iso(record.heartbeat_at),
+        "duration": record.duration,
+        "host": record.host,
+        "pid": record.pid,
+        "git_commit": record.git_commit,
+        "git_branch": record.git_branch,
+        "git_dirty": record.git_dirty,
+        "folder": record.folder,
+        "error": record.error,
+    }
+
+
+def _summary(s: MetricSummary) -> dict[str, Any]:
+    return {
+        "last": s.last,
+        "last_step": s.last_step,
+        "min": s.min,
+        "min_step": s.min_step,
+        "max": s.max,
+        "max_step": s.max_step,
+        "count": s.count,
+    }
+
+
+def _sample(s: Sample) -> dict[str, Any]:
+    return {
+        "id": s.sample_id,
+        "prediction": s.prediction,
+        "reference": s.reference,
+        "score": s.score,
+        "correct": s.correct,
+        "extra": dict(s.extra),
+    }
+
+
+def run_document(d: RunDetails) -> dict[str, Any]:
+    """One run as a JSON-ready dict (NaN and infinities still floats; see ``jsonable``)."""
+    evaluations = []
+    for e in d.evaluations:
+        entry: dict[str, Any] = {
+            "id": e.id,
+            "benchmark": e.benchmark,
+            "split": e.split,
+            "n": e.n,
+            "metrics": dict(e.metrics),
+            "duration": e.duration,
+            "created_at": iso(e.created_at),
+        }
+        if d.samples is not None:
+            entry["samples"] = [_sample(s) for s in d.samples.get(e.id, [])]
+        evaluations.append(entry)
+    doc: dict[str, Any] = {
+        **run_fields(d.record),
+        "params": d.params,
+        "metrics": {key: _summary(s) for key, s in d.metrics.items()},
+    }
+    if d.history is not None:
+        doc["history"] = {
+            key: {"steps": list(h.steps), "values": list(h.values), "times": list(h.times)}
+            for key, h in d.history.items()
+        }
+    doc["evaluations"] = evaluations
+    doc["checkpoints"] = [
+        {
+            "path": c.path,
+            "step": c.step,
+            "size": c.size,
+            "sha256": c.sha256,
+            "metrics": dict(c.metrics),
+            "created_at": iso(c.created_at),
+        }
+        for c in d.checkpoints
+    ]
+    doc["artifacts"] = [
+        {
+            "path": a.path,
+            "kind": a.kind,
+            "size": a.size,
+            "sha256": a.sha256,
+            "created_at": iso(a.created_at),
+        }
+        for a in d.artifacts
+    ]
+    doc["datasets"] = [
+        {
+            "name": ds.name,
+            "path": ds.path,
+            "sha256": ds.sha256,
+            "size": ds.size,
+            "rows": ds.rows,
+            "parent": ds.parent,
+            "transform": ds.transform,
+        }
+        for ds in d.datasets
+    ]
+    return doc
+
+
+# --------------------------------------------------------------------------- CSV
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return repr(value)
+    if isinstance(value, int | str):
+        return str(value)
+    return dumps(value, indent=None)
+
+
+_CSV_FIXED = ("id", "experiment", "name", "status", "seed", "started_at", "duration")
+
+
+def _write_csv(db: Store, records: Sequence[RunRecord], out: IO[str], advance: Any = None) -> None:
+    summaries = db.metric_summaries([r.id for r in records])
+    rows: list[dict[str, Any]] = []
+    param_keys: set[str] = set()
+    metric_keys: set[str] = set()
+    eval_keys: set[str] = set()
+    for record in records:
+        row: dict[str, Any] = {
+            "id": record.id,
+            "experiment": record.experiment,
+            "name": record.name,
+            "status": record.status,
+            "seed": record.seed,
+            "started_at": iso(record.started_at),
+            "duration": record.duration,
+        }
+        for key, value in db.params(record.id).items():
+            row[f"params.{key}"] = value
+            param_keys.add(f"params.{key}")
+        for key, s in summaries.get(record.id, {}).items():
+            row[f"metrics.{key}"] = s.last
+            metric_keys.add(f"metrics.{key}")
+        # Evaluations come oldest first, so the latest of each benchmark wins.
+        for e in db.evaluations(record.id):
+            for key, value in e.metrics.items():
+                row[f"{e.benchmark}.{key}"] = value
+                eval_keys.add(f"{e.benchmark}.{key}")
+        rows.append(row)
+        if advance is not None:
+            advance()
+    header = [*_CSV_FIXED, *sorted(param_keys), *sorted(metric_keys), *sorted(eval_keys)]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_csv_value(row.get(col)) for col in header])
+
+
+def _write_json(
+    db: Store, records: Sequence[RunRecord], out: IO[str], single: bool, advance: Any = None
+) -> None:
+    if single:
+        out.write(dumps(run_document(load_details(db, records[0], history=True, samples=True))))
+        out.write("\n")
+        return
+    # One run per line: valid JSON that streams, and that line-oriented tools can still split.
+    out.write("[")
+    for i, record in enumerate(records):
+        doc = run_document(load_details(db, record, history=True, samples=True))
+        out.write(("\n" if i == 0 else ",\n") + dumps(doc, indent=None))
+        if advance is not None:
+            advance()
+    out.write("\n]\n" if records else "]\n")
+
+
+# --------------------------------------------------------------------------- output file
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def _atomic_output(path: Path | None) -> Iterator[IO[str]]:
+    """stdout, or a temporary file beside ``path`` renamed over it only when all went well."""
+    if path is None:
+        yield sys.stdout
+        return
+    if path.is_dir():
+        raise ConfigError(f"--output {path} is a folder; give a file name such as runs.json.")
+    target = path.absolute()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as e:
+        raise ConfigError(
+            f"Cannot write --output {path} ({e.strerror or e}); choose a path in a writable folder."
+        ) from e
+    tmp_path = Path(tmp)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            yield f
+        os.chmod(tmp_path, 0o666 & ~_umask())
+        try:
+            os.replace(tmp_path, target)
+        except OSError as e:
+            raise ConfigError(
+                f"Cannot write --output {path} ({e.strerror or e}); choose another path."
+            ) from e
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def _progress(enabled: bool, total: int) -> Iterator[Any]:
+    """A transient progress bar on stderr, yielding its ``advance`` callable (or None)."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("Exporting runs", total=total)
+        yield lambda: progress.advance(task)
+
+
+# --------------------------------------------------------------------------- command
+def export(
+    ctx: typer.Context,
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[RUN]",
+            help="Run id, unique id prefix, short id or unique name; or pass --all.",
+            show_default=False,
+        ),
+    ] = None,
+    all_runs: Annotated[
+        bool, typer.Option("--all", help="Export every run (oldest first).")
+    ] = False,
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--experiment", "-e", help="Export every run of this experiment (implies --all)."
+        ),
+    ] = None,
+    fmt: Annotated[
+        ExportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="json or csv (default: from the --output suffix, else json).",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write here instead of stdout; the file appears only when the export succeeds.",
+        ),
+    ] = None,
+    root: RootOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Export runs for analysis elsewhere.
+
+    JSON: one object for RUN, or a list for --all, each with the run's fields, params, metric
+    summaries, full metric history (steps, values, epoch times), evaluations with per-sample
+    results, checkpoints, artifacts and datasets. NaN and infinities are written as the strings
+    "NaN", "Infinity" and "-Infinity" so the file is strict JSON.
+
+    CSV: one row per run: id, experiment, name, status, seed, started_at, duration, then
+    params.<key>, metrics.<key> (last value) and <benchmark>.<metric> columns.
+    """
+    if experiment is not None:
+        all_runs = True
+    if run is not None and all_runs:
+        raise typer.BadParameter(
+            "pass either a RUN or --all/--experiment, not both.", param_hint="RUN"
+        )
+    if run is None and not all_runs:
+        raise typer.BadParameter("pass a RUN to export, or --all.", param_hint="RUN")
+    if fmt is None:
+        fmt = (
+            ExportFormat.csv
+            if output is not None and output.suffix.lower() == ".csv"
+            else ExportFormat.json
+        )
+
+    with open_store(ctx, root, store) as db:
+        if run is not None:
+            records = [find_run(db, run)]
+        else:
+            from trialbook.store import RunQuery
+
+            records = db.list_runs(
+                RunQuery(experiment=experiment, order_by="started_at", descending=False)
+            )
+        show_progress = (
+            output is not None and len(records) >= _PROGRESS_MIN_RUNS and sys.stderr.isatty()
+        )
+        with (
+            _atomic_output(output) as out,
+            _progress(show_progress, len(records)) as advance,
+        ):
+            if fmt is ExportFormat.csv:
+                _write_csv(db, records, out, advance)
+            else:
+                _write_json(db, records, out, single=run is not None, advance=advance)
+    if output is not None and sys.stderr.isatty():
+        typer.echo(f"Exported {len(records)} run(s) to {output}.", err=True)

@@ -1,0 +1,278 @@
+"""How commands print: rich tables on a terminal, plain aligned text when piped, JSON on request.
+
+Commands describe what to show (headings, key/value fields, tables, text blocks); :class:`Output`
+decides how. Rich is imported only when stdout is a terminal, so piped use stays light.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.text import Text
+
+__all__ = [
+    "STATUS_STYLES",
+    "Cell",
+    "Column",
+    "Output",
+    "Styled",
+    "fmt_bytes",
+    "fmt_duration",
+    "fmt_number",
+    "fmt_time",
+    "iso",
+    "jsonable",
+    "print_json",
+]
+
+STATUS_STYLES: Mapping[str, str] = {
+    "completed": "green",
+    "running": "cyan",
+    "queued": "dim",
+    "failed": "red",
+    "crashed": "magenta",
+    "killed": "yellow",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: its header and which side its cells line up on."""
+
+    header: str
+    justify: Literal["left", "right"] = "left"
+
+
+@dataclass(frozen=True)
+class Styled:
+    """Text with a rich style (``"red"``, ``"bold green"``); the style is dropped in plain text."""
+
+    text: str
+    style: str | None = None
+
+
+Cell: TypeAlias = "str | Styled"
+
+
+def _plain(cell: Cell) -> str:
+    return cell.text if isinstance(cell, Styled) else cell
+
+
+class Output:
+    """Where a command's human-readable results go.
+
+    On a terminal (``rich=None`` and stdout is a TTY) it draws rich tables with colour;
+    otherwise it writes plain text with columns aligned by spaces and no escape codes, so that
+    ``trialbook ls | grep failed`` and ``| awk`` work.
+    """
+
+    def __init__(self, *, rich: bool | None = None, file: IO[str] | None = None) -> None:
+        self._file = file
+        if rich is None:
+            isatty = getattr(self.file, "isatty", None)
+            rich = bool(isatty()) if callable(isatty) else False
+        self.rich = rich
+        self._console: Console | None = None
+        self._started = False
+
+    @property
+    def file(self) -> IO[str]:
+        # Looked up on every write: test runners swap sys.stdout per invocation.
+        return self._file if self._file is not None else sys.stdout
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self._file, highlight=False)
+        return self._console
+
+    # ----------------------------------------------------------------- building blocks
+    def line(self, text: Cell = "") -> None:
+        """One line of text (user data is never read as rich markup)."""
+        if self.rich:
+            self.console.print(self._text(text), soft_wrap=True)
+        else:
+            self.file.write(_plain(text) + "\n")
+
+    def heading(self, title: str) -> None:
+        """A section title, separated from what came before by a blank line."""
+        if self._started:
+            self.line()
+        self._started = True
+        self.line(Styled(title, "bold underline") if self.rich else title)
+
+    def fields(self, pairs: Sequence[tuple[str, Cell]], indent: int = 0) -> None:
+        """``key  value`` lines with the values lined up."""
+        self._started = True
+        if not pairs:
+            return
+        if self.rich:
+            from rich.table import Table
+
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="bold", no_wrap=True)
+            grid.add_column(overflow="fold")
+            for key, value in pairs:
+                grid.add_row(self._text(key), self._text(value))
+            self._print_indented(grid, indent)
+            return
+        width = max(len(key) for key, _ in pairs)
+        pad = " " * indent
+        for key, value in pairs:
+            lines = _plain(value).splitlines() or [""]
+            self.file.write(f"{pad}{key.ljust(width)}  {lines[0]}".rstrip() + "\n")
+            for more in lines[1:]:
+                self.file.write(f"{pad}{' ' * width}  {more}".rstrip() + "\n")
+
+    def table(
+        self,
+        columns: Sequence[Column],
+        rows: Sequence[Sequence[Cell]],
+        indent: int = 0,
+    ) -> None:
+        """A table with a header row; cells may carry a style for the terminal."""
+        self._started = True
+        if self.rich:
+            from rich import box
+            from rich.table import Table
+
+            table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+            for col in columns:
+                table.add_column(col.header, justify=col.justify, overflow="fold")
+            for row in rows:
+                table.add_row(*(self._text(cell) for cell in row))
+            self._print_indented(table, indent)
+            return
+        texts = [[col.header for col in columns], *[[_plain(c) for c in row] for row in rows]]
+        widths = [max(len(r[i]) for r in texts) for i in range(len(columns))]
+        pad = " " * indent
+        for row_text in texts:
+            cells = [
+                cell.rjust(w) if col.justify == "right" else cell.ljust(w)
+                for cell, w, col in zip(row_text, widths, columns, strict=True)
+            ]
+            self.file.write((pad + "  ".join(cells)).rstrip() + "\n")
+
+    def block(self, text: str, indent: int = 0, style: str | None = None) -> None:
+        """A multi-line block (a YAML config, a traceback), indented."""
+        self._started = True
+        pad = " " * indent
+        for raw in text.rstrip("\n").splitlines():
+            self.line(Styled(pad + raw, style) if style else pad + raw)
+
+    # ----------------------------------------------------------------- helpers
+    def _text(self, cell: Cell) -> Text:
+        from rich.text import Text
+
+        if isinstance(cell, Styled):
+            return Text(cell.text, style=cell.style or "")
+        return Text(cell)
+
+    def _print_indented(self, renderable: RenderableType, indent: int) -> None:
+        if indent:
+            from rich.padding import Padding
+
+            renderable = Padding(renderable, (0, 0, 0, indent))
+        self.console.print(renderable)
+
+
+# --------------------------------------------------------------------------- JSON
+def jsonable(value: Any) -> Any:
+    """``value`` made strictly JSON-compatible: NaN and infinities become the strings
+    ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``; mappings, tuples and lists are copied."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def dumps(value: Any, indent: int | None = 2) -> str:
+    """Strict JSON text (no NaN literals); unknown objects are written as strings."""
+    return json.dumps(
+        jsonable(value), indent=indent, ensure_ascii=False, allow_nan=False, default=str
+    )
+
+
+def print_json(value: Any, file: IO[str] | None = None) -> None:
+    """Write ``value`` as indented, strict JSON and nothing else."""
+    (file or sys.stdout).write(dumps(value) + "\n")
+
+
+# --------------------------------------------------------------------------- formatting
+def iso(ts: float | None) -> str | None:
+    """An epoch time as ISO 8601 in UTC (``2026-11-23T19:33:01.123456+00:00``)."""
+    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+
+
+def fmt_time(ts: float | None, seconds: bool = False) -> str:
+    """An epoch time in local time, compact: ``2026-11-23 19:33``."""
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def fmt_duration(seconds: float | None, running_since: float | None = None) -> str:
+    """``12.3s``, ``4m05s``, ``2h03m``, ``3d04h``; a running run shows time so far with ``+``."""
+    suffix = ""
+    if seconds is None:
+        if running_since is None:
+            return "-"
+        seconds = max(0.0, time.time() - running_since)
+        suffix = "+"
+    if seconds < 60:
+        text = f"{seconds:.1f}s"
+    elif seconds < 3600:
+        m, s = divmod(int(seconds), 60)
+        text = f"{m}m{s:02d}s"
+    elif seconds < 86400:
+        h, rest = divmod(int(seconds), 3600)
+        text = f"{h}h{rest // 60:02d}m"
+    else:
+        d, rest = divmod(int(seconds), 86400)
+        text = f"{d}d{rest // 3600:02d}h"
+    return text + suffix
+
+
+def fmt_number(value: Any) -> str:
+    """A metric value for a table: 4 significant digits, whole numbers as integers."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value.is_integer() and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def fmt_bytes(size: int | None) -> str:
+    """``512 B``, ``1.5 KiB``, ``3.2 MiB``, ``1.1 GiB``."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover

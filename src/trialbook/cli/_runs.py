@@ -1,0 +1,607 @@
+"""``trialbook ls`` (find runs by experiment, status, tag, param and metric) and ``show`` (one run).
+
+The ``--where`` and ``--sort`` mini-languages are parsed here into the Store's
+:class:`~trialbook.store.RunQuery`; the Store does the filtering and ordering.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+
+from trialbook.cli._export import RunDetails, load_details, run_document, run_fields
+from trialbook.cli._options import JsonOption, RootOption, StoreOption, find_run, open_store
+from trialbook.cli._output import (
+    STATUS_STYLES,
+    Cell,
+    Column,
+    Output,
+    Styled,
+    fmt_bytes,
+    fmt_duration,
+    fmt_number,
+    fmt_time,
+    print_json,
+)
+from trialbook.errors import ConfigError
+
+if TYPE_CHECKING:
+    from trialbook.store import MetricCondition, MetricSummary, ParamCondition, RunRecord
+
+__all__ = ["Sort", "ls", "parse_condition", "parse_sort", "show"]
+
+MetricAgg = Literal["last", "min", "max"]
+
+WHERE_GRAMMAR = (
+    "write KEY OP VALUE, where KEY is params.<name>, a metric (loss, metrics.loss) or "
+    "min(...)/max(...)/last(...) of a metric, and OP is one of == != < <= > >= "
+    "(e.g. params.lr=0.001, loss<0.5, max(metrics.acc)>=0.9)"
+)
+
+_CONDITION = re.compile(
+    r"""\s*
+    (?: (?P<agg>min|max|last)\(\s*(?P<agg_key>[^()\s]+)\s*\)
+      | (?P<key>[^\s<>=!()]+) )
+    \s*(?P<op>==|!=|<=|>=|=|<|>)\s*
+    (?P<value>.*?)\s*""",
+    re.VERBOSE,
+)
+_AGG_KEY = re.compile(r"\s*(?P<agg>min|max|last)\(\s*(?P<key>[^()\s]+)\s*\)\s*")
+
+#: ``--sort`` names that are run columns; anything else is a metric.
+RUN_SORT_COLUMNS: Mapping[str, str] = {
+    "started_at": "started_at",
+    "started": "started_at",
+    "ended_at": "ended_at",
+    "ended": "ended_at",
+    "name": "name",
+    "duration": "duration",
+    "status": "status",
+    "experiment": "experiment",
+    "seed": "seed",
+    "id": "id",
+}
+_NEWEST_FIRST = frozenset({"started_at", "ended_at"})
+#: Other metrics shown in the ls table besides the sorted one.
+_EXTRA_METRICS = 3
+
+
+# --------------------------------------------------------------------------- --where
+def _parse_value(raw: str) -> Any:
+    """A number when it reads as one, true/false/null as JSON, quoted or other text as text."""
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        return raw[1:-1]
+    if raw in ("true", "false", "null"):
+        return json.loads(raw)
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        number = float(raw)
+    except ValueError:
+        return raw
+    return raw if math.isnan(number) else number
+
+
+def parse_condition(text: str) -> ParamCondition | MetricCondition:
+    """``params.lr=0.001``, ``loss<0.5``, ``metrics.loss<0.5``, ``min(loss)<0.5``,
+    ``max(metrics.acc)>=0.9`` as the Store's condition objects.
+
+    Raises:
+        ConfigError: the text does not follow the grammar (the message names it).
+    """
+    from trialbook.store import MetricCondition, ParamCondition
+
+    m = _CONDITION.fullmatch(text)
+    if m is None or not m["value"]:
+        raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
+    agg: MetricAgg | None = m["agg"]  # type: ignore[assignment]
+    key: str = m["agg_key"] or m["key"]
+    op = "==" if m["op"] == "=" else m["op"]
+    value = _parse_value(m["value"])
+    if key.startswith("params."):
+        name = key[len("params.") :]
+        if agg is not None or not name:
+            raise ConfigError(
+                f"Cannot read --where {text!r}: min/max/last apply to metrics, not params; "
+                f"{WHERE_GRAMMAR}."
+            )
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number and op not in ("==", "!="):
+            raise ConfigError(
+                f"--where {text!r} compares the text {value!r} with {op!r}; use = or != for "
+                "text, or compare with a number."
+            )
+        return ParamCondition(name, op, value)
+    if key.startswith("metrics."):
+        key = key[len("metrics.") :]
+    if not key:
+        raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(
+            f"--where {text!r} compares metric {key!r} with {value!r}, which is not a number; "
+            "metrics compare with numbers, e.g. loss<0.5."
+        )
+    return MetricCondition(key, op, float(value), agg or "last")
+
+
+# --------------------------------------------------------------------------- --sort
+@dataclass(frozen=True)
+class Sort:
+    """What ``--sort`` names: a run column, or an aggregate of a metric."""
+
+    order_by: str
+    agg: MetricAgg = "last"
+    metric: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The table header of a metric sort: ``loss`` or ``min(loss)``."""
+        assert self.metric is not None
+        return self.metric if self.agg == "last" else f"{self.agg}({self.metric})"
+
+    def default_descending(self) -> bool:
+        """Newest first for times; best first for metrics; ascending otherwise."""
+        if self.metric is None:
+            return self.order_by in _NEWEST_FIRST
+        if self.agg != "last":
+            return self.agg == "max"
+        from trialbook.tracking._run import metric_goal
+
+        return metric_goal(self.metric) == "max"
+
+
+def parse_sort(text: str) -> Sort:
+    """``started_at``/``name``/... (a column), or ``loss``, ``metrics.loss``, ``min(loss)``."""
+    m = _AGG_KEY.fullmatch(text)
+    agg: MetricAgg = "last"
+    if m is not None:
+        agg = m["agg"]  # type: ignore[assignment]
+        key = m["key"]
+    else:
+        key = text.strip()
+        if key in RUN_SORT_COLUMNS:
+            return Sort(RUN_SORT_COLUMNS[key])
+    if key.startswith("metrics."):
+        key = key[len("metrics.") :]
+    if not key or any(c in key for c in "()<>=! "):
+        columns = ", ".join(sorted(set(RUN_SORT_COLUMNS.values())))
+        raise ConfigError(
+            f"Cannot sort by {text!r}; use a run column ({columns}) or a metric such as loss, "
+            "metrics.loss or min(loss)."
+        )
+    return Sort(f"metrics.{key}", agg, key)
+
+
+def _split_list(values: Sequence[str] | None) -> tuple[str, ...]:
+    """``--status a --status b,c`` as ``("a", "b", "c")``."""
+    out: list[str] = []
+    for value in values or ():
+        out.extend(part.strip() for part in value.split(",") if part.strip())
+    return tuple(dict.fromkeys(out))
+
+
+def _metric_columns(
+    sort: Sort,
+    conditions: Sequence[ParamCondition | MetricCondition],
+    summaries: Mapping[str, Mapping[str, MetricSummary]],
+) -> list[tuple[str, str, MetricAgg]]:
+    """(header, key, aggregate) of the metric columns: the sorted metric, then metrics named in
+    --where, then the most common other metrics (system metrics left out)."""
+    from trialbook.store import MetricCondition
+
+    columns: list[tuple[str, str, MetricAgg]] = []
+    if sort.metric is not None:
+        columns.append((sort.label, sort.metric, sort.agg))
+    seen = {key for _, key, _ in columns}
+    wanted = [c.key for c in conditions if isinstance(c, MetricCondition)]
+    counts = Counter(key for per_run in summaries.values() for key in per_run)
+    common = sorted(
+        (k for k in counts if not k.startswith("system/")), key=lambda k: (-counts[k], k)
+    )
+    for key in [*wanted, *common]:
+        if len(columns) >= _EXTRA_METRICS + (sort.metric is not None):
+            break
+        if key not in seen:
+            seen.add(key)
+            columns.append((key, key, "last"))
+    return columns
+
+
+def _status_cell(status: str) -> Styled:
+    return Styled(status, STATUS_STYLES.get(status))
+
+
+# --------------------------------------------------------------------------- ls
+def ls(
+    ctx: typer.Context,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", "-e", help="Only runs of this experiment.")
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            "-s",
+            metavar="STATUS",
+            help="Only runs in this status: queued, running, completed, failed, crashed or "
+            "killed. Repeat it or separate with commas for several.",
+        ),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", "-t", metavar="TAG", help="Only runs with this tag (repeatable)."),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            "-w",
+            metavar="COND",
+            help="Only runs where COND holds (repeatable; all must hold). COND is KEY OP VALUE: "
+            "params.lr=0.001, params.optimizer=adam, loss<0.5 (a bare key is a metric's last "
+            "value), metrics.loss<0.5, min(loss)<0.5, max(metrics.acc)>=0.9. OP is one of "
+            "== != < <= > >=. VALUE is a number, true/false/null, or text. Quote the whole "
+            "COND in the shell.",
+        ),
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort",
+            metavar="KEY",
+            help="A run column (started_at, name, duration, status, experiment, seed) or a "
+            "metric (loss, metrics.loss, min(loss), max(acc)). Runs without the metric come "
+            "last.",
+        ),
+    ] = "started_at",
+    descending: Annotated[
+        bool | None,
+        typer.Option(
+            "--desc/--asc",
+            help="Sort direction. Default: newest first for started_at; best first for a "
+            "metric (ascending for min(...) and loss/error-like names, descending for max(...) "
+            "and other names); ascending for other columns.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="Show at most N runs.")
+    ] = None,
+    as_json: JsonOption = False,
+    root: RootOption = None,
+    store: StoreOption = None,
+) -> None:
+    """List runs, newest first, with their status and main metrics."""
+    from trialbook.store import MetricCondition, ParamCondition, RunQuery
+
+    conditions = [parse_condition(c) for c in where or ()]
+    order = parse_sort(sort)
+
+    query = RunQuery(
+        experiment=experiment,
+        statuses=_split_list(status),
+        tags=_split_list(tag),
+        params=tuple(c for c in conditions if isinstance(c, ParamCondition)),
+        metrics=tuple(c for c in conditions if isinstance(c, MetricCondition)),
+        order_by=order.order_by,
+        order_agg=order.agg,
+        descending=order.default_descending() if descending is None else descending,
+        limit=limit,
+    )
+    with open_store(ctx, root, store) as db:
+        records = db.list_runs(query)
+        summaries = db.metric_summaries([r.id for r in records]) if records else {}
+
+    if as_json:
+        print_json(
+            [
+                {
+                    **run_fields(r),
+                    "metrics": {k: s.last for k, s in sorted(summaries.get(r.id, {}).items())},
+                }
+                for r in records
+            ]
+        )
+        return
+    if not records:
+        typer.echo("No runs match.", err=True)
+        return
+    out = Output()
+    metric_cols = _metric_columns(order, conditions, summaries)
+    columns = [
+        Column("id"),
+        Column("experiment"),
+        Column("name"),
+        Column("status"),
+        Column("seed", "right"),
+        Column("started"),
+        Column("duration", "right"),
+        *(Column(header, "right") for header, _, _ in metric_cols),
+    ]
+    rows: list[list[Cell]] = []
+    for r in records:
+        per_run = summaries.get(r.id, {})
+        row: list[Cell] = [
+            r.short_id,
+            r.experiment,
+            r.name,
+            _status_cell(r.status),
+            "-" if r.seed is None else str(r.seed),
+            fmt_time(r.started_at),
+            fmt_duration(r.duration, r.started_at if r.status == "running" else None),
+        ]
+        for _, key, agg in metric_cols:
+            s = per_run.get(key)
+            row.append(fmt_number(None if s is None else s.get(agg)))
+        rows.append(row)
+    out.table(columns, rows)
+
+
+# --------------------------------------------------------------------------- show
+def _read_meta(record: RunRecord) -> dict[str, Any] | None:
+    """The run folder's meta.json, or None when the folder or file is gone or unreadable."""
+    if not record.folder:
+        return None
+    try:
+        data = json.loads((Path(record.folder) / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _dig(data: Mapping[str, Any] | None, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _provenance(record: RunRecord, meta: Mapping[str, Any] | None) -> list[tuple[str, Cell]]:
+    pairs: list[tuple[str, Cell]] = []
+    git = _dig(meta, "git")
+    commit = _dig(git, "commit") or record.git_commit
+    if commit:
+        branch = _dig(git, "branch") or record.git_branch
+        dirty = _dig(git, "dirty") if git else record.git_dirty
+        text = str(commit)[:12] + (f" on {branch}" if branch else "")
+        pairs.append(
+            ("git", Styled(text + ", dirty" if dirty else text, "yellow" if dirty else None))
+        )
+        if dirty and record.folder and (Path(record.folder) / "diff.patch").exists():
+            pairs.append(("diff", str(Path(record.folder) / "diff.patch")))
+        remote = _dig(git, "remote")
+        if remote:
+            pairs.append(("remote", str(remote)))
+    host = _dig(meta, "host") or record.host
+    if host:
+        pairs.append(("host", str(host)))
+    device = _dig(meta, "device")
+    gpus = _dig(meta, "environment", "gpu") or []
+    cpu = _dig(meta, "environment", "cpu", "model")
+    if device or gpus or cpu:
+        names = [str(g.get("name")) for g in gpus if isinstance(g, Mapping) and g.get("name")]
+        detail = ", ".join(names) if names else (str(cpu) if cpu else "")
+        pairs.append(
+            (
+                "device",
+                " ".join(p for p in (str(device or ""), f"({detail})" if detail else "") if p),
+            )
+        )
+    python = _dig(meta, "environment", "python", "version")
+    if python:
+        impl = _dig(meta, "environment", "python", "implementation")
+        pairs.append(("python", f"{python} ({impl})" if impl else str(python)))
+    command = _dig(meta, "command")
+    if isinstance(command, list) and command:
+        pairs.append(("command", shlex.join(str(c) for c in command)))
+    cwd = _dig(meta, "environment", "cwd")
+    if cwd:
+        pairs.append(("cwd", str(cwd)))
+    return pairs
+
+
+def _metric_rows(metrics: Mapping[str, MetricSummary]) -> list[list[Cell]]:
+    keys = sorted(metrics, key=lambda k: (k.startswith("system/"), k))
+    rows: list[list[Cell]] = []
+    for key in keys:
+        s = metrics[key]
+        rows.append(
+            [
+                key,
+                fmt_number(s.last),
+                str(s.last_step),
+                fmt_number(s.min),
+                "-" if s.min_step is None else str(s.min_step),
+                fmt_number(s.max),
+                "-" if s.max_step is None else str(s.max_step),
+                str(s.count),
+            ]
+        )
+    return rows
+
+
+def _metrics_text(metrics: Mapping[str, Any]) -> str:
+    return "  ".join(
+        f"{k}={fmt_number(v) if isinstance(v, int | float) else json.dumps(v, default=str)}"
+        for k, v in metrics.items()
+    )
+
+
+def _short_hash(sha: str | None) -> str:
+    return sha[:12] if sha else "-"
+
+
+def _render_show(d: RunDetails, meta: Mapping[str, Any] | None, out: Output) -> None:
+    import yaml
+
+    from trialbook.config import flatten_config
+
+    r = d.record
+    out.heading(f"run {r.id}")
+    header: list[tuple[str, Cell]] = [
+        ("experiment", r.experiment),
+        ("name", r.name),
+        ("status", _status_cell(r.status)),
+        ("seed", "-" if r.seed is None else str(r.seed)),
+    ]
+    if r.tags:
+        header.append(("tags", ", ".join(r.tags)))
+    header += [
+        ("started", fmt_time(r.started_at, seconds=True)),
+        ("ended", fmt_time(r.ended_at, seconds=True)),
+        ("duration", fmt_duration(r.duration, r.started_at if r.status == "running" else None)),
+        ("config hash", r.config_hash[:12]),
+        ("seed group", r.group_key[:12]),
+    ]
+    if r.folder:
+        missing = "" if Path(r.folder).is_dir() else "  (folder missing)"
+        header.append(("folder", r.folder + missing))
+    if r.notes:
+        header.append(("notes", r.notes))
+    out.fields(header, indent=2)
+
+    if r.config:
+        out.heading("config")
+        text = yaml.safe_dump(dict(r.config), sort_keys=False, allow_unicode=True)
+        out.block(text, indent=2)
+    config_keys = set(flatten_config(dict(r.config)))
+    extra = {k: v for k, v in d.params.items() if k not in config_keys}
+    if extra:
+        out.heading("params (logged besides the config)")
+        out.fields([(k, json.dumps(v, default=str)) for k, v in extra.items()], indent=2)
+
+    provenance = _provenance(r, meta)
+    if provenance:
+        out.heading("provenance")
+        out.fields(provenance, indent=2)
+    data = [x for x in (_dig(meta, "data") or []) if isinstance(x, Mapping)]
+    if d.metrics:
+        out.heading("metrics")
+        out.table(
+            [
+                Column("key"),
+                Column("last", "right"),
+                Column("step", "right"),
+                Column("min", "right"),
+                Column("step", "right"),
+                Column("max", "right"),
+                Column("step", "right"),
+                Column("points", "right"),
+            ],
+            _metric_rows(d.metrics),
+            indent=2,
+        )
+    if d.evaluations:
+        out.heading("evaluations")
+        out.table(
+            [Column("benchmark"), Column("split"), Column("n", "right"), Column("metrics")],
+            [
+                [
+                    e.benchmark,
+                    e.split or "-",
+                    "-" if e.n is None else str(e.n),
+                    _metrics_text(e.metrics),
+                ]
+                for e in d.evaluations
+            ],
+            indent=2,
+        )
+    if d.checkpoints:
+        out.heading("checkpoints")
+        out.table(
+            [Column("step", "right"), Column("size", "right"), Column("sha256"), Column("path")],
+            [
+                [
+                    "-" if c.step is None else str(c.step),
+                    fmt_bytes(c.size),
+                    _short_hash(c.sha256),
+                    c.path,
+                ]
+                for c in d.checkpoints
+            ],
+            indent=2,
+        )
+    if d.artifacts:
+        out.heading("artifacts")
+        out.table(
+            [Column("kind"), Column("size", "right"), Column("sha256"), Column("path")],
+            [
+                [a.kind or "-", fmt_bytes(a.size), _short_hash(a.sha256), a.path]
+                for a in d.artifacts
+            ],
+            indent=2,
+        )
+    if d.datasets or data:
+        out.heading("datasets")
+        rows: list[list[Cell]] = [
+            [
+                ds.name,
+                "-" if ds.rows is None else str(ds.rows),
+                fmt_bytes(ds.size),
+                _short_hash(ds.sha256),
+                f"{ds.parent} -> {ds.transform or '?'}" if ds.parent else "-",
+                ds.path,
+            ]
+            for ds in d.datasets
+        ]
+        if not d.datasets:  # only the run folder knows them (e.g. the Store was rebuilt)
+            rows = [
+                [
+                    str(x.get("name") or "-"),
+                    "-" if x.get("rows") is None else str(x.get("rows")),
+                    fmt_bytes(x.get("size")),
+                    _short_hash(x.get("sha256")),
+                    "-",
+                    str(x.get("path") or "-"),
+                ]
+                for x in data
+            ]
+        out.table(
+            [
+                Column("name"),
+                Column("rows", "right"),
+                Column("size", "right"),
+                Column("sha256"),
+                Column("lineage"),
+                Column("path"),
+            ],
+            rows,
+            indent=2,
+        )
+    if r.error:
+        out.heading("error")
+        out.block(r.error, indent=2, style="red")
+
+
+def show(
+    ctx: typer.Context,
+    run: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN", help="Run id, unique id prefix, short id (the 6 hex digits) or name."
+        ),
+    ],
+    as_json: JsonOption = False,
+    root: RootOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Show one run: config, provenance, metrics, evaluations, checkpoints, artifacts, datasets."""
+    with open_store(ctx, root, store) as db:
+        details = load_details(db, find_run(db, run), history=False, samples=False)
+    meta = _read_meta(details.record)
+    if as_json:
+        print_json({**run_document(details), "provenance": meta})
+        return
+    _render_show(details, meta, Output())
