@@ -7,7 +7,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trialbook.store._base import Store
 
 from trialbook.errors import ConfigError, WorkspaceError
 
@@ -90,7 +93,7 @@ class Workspace:
                 "permissions or choose another with --root or TRIALBOOK_ROOT."
             ) from e
 
-    def open_store(self, create: bool = False) -> Any:
+    def open_store(self, create: bool = False) -> Store:
         """Open this workspace's Store; with ``create``, make the folder and database."""
         from trialbook.store._connect import connect
 
@@ -104,7 +107,7 @@ def open_store(
     url: str | None = None,
     *,
     create: bool = False,
-) -> Any:
+) -> Store:
     """Open the Store of a workspace (``./experiments`` by default) or of a store URL.
 
     Returns a :class:`trialbook.store.Store`. Raises :class:`~trialbook.errors.WorkspaceError`

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from trialbook.config import flatten_config
 from trialbook.errors import (
     AmbiguousRunError,
     ConfigError,
@@ -369,7 +370,7 @@ class TestStore:
         store.log_params(run.id, params)
 
         got = store.params(run.id)
-        assert got == params
+        assert got == {**flatten_config(run.config), **params}
         for key, value in params.items():
             assert type(got[key]) is type(value), key
 
@@ -577,11 +578,14 @@ class TestStore:
 
         assert len(store.metric_history(run.id, "fresh")) == 0
         assert store.metric_summaries([run.id])[run.id] == {}
-        # The keys the failed call introduced work afterwards.
+        # A new key may now get the id the failed call's key had before its rollback; the
+        # keys the failed call introduced still work, each with its own points.
+        store.log_metrics(run.id, {"third": [(1, 5.0, 2.0)]})
         store.log_metrics(run.id, {"fresh": [(1, 3.0, 2.0)], "other": [(1, 4.0, 2.0)]})
+        assert store.metric_history(run.id, "third").values == (5.0,)
         assert store.metric_history(run.id, "fresh").values == (3.0,)
         assert store.metric_history(run.id, "other").values == (4.0,)
-        assert store.stats().metric_points == 2
+        assert store.stats().metric_points == 3
 
     # ------------------------------------------------------------------ list_runs
     def test_list_runs_filters_by_experiment_status_tags_group_and_seed(self, store: Store) -> None:

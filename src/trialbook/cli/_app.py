@@ -22,7 +22,7 @@ EXIT_USER_ERROR = 2
 class _TrialbookGroup(TyperGroup):
     """The root command group; turns trialbook's own errors into a message and exit 2."""
 
-    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except TrialbookError as e:
@@ -35,9 +35,9 @@ class _TrialbookGroup(TyperGroup):
 app = typer.Typer(
     name="trialbook",
     cls=_TrialbookGroup,
-    help="A lab notebook for machine-learning experiments: list, inspect and export runs.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -28,7 +28,10 @@ def upgrade(
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
-    """Migrate the database to this trialbook's schema (back it up first)."""
+    """Migrate the database to this trialbook's schema.
+
+    Back the database up first. An up-to-date database is left alone.
+    """
     from trialbook.store import upgrade as upgrade_store
 
     ws = workspace(ctx, root, store)
@@ -47,7 +50,7 @@ def status(
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
-    """Show the database's schema revision and whether it needs `trialbook db upgrade`."""
+    """Show the database's schema revision and whether it needs an upgrade."""
     from trialbook.store import SCHEMA_REVISION, schema_state
 
     ws = workspace(ctx, root, store)

@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from trialbook.cli._options import RootOption, StoreOption, find_run, open_store
+from trialbook.cli._options import RootOption, StoreOption, open_store
 from trialbook.cli._output import dumps, iso
 from trialbook.errors import ConfigError
 
@@ -325,7 +325,7 @@ def export(
     run: Annotated[
         str | None,
         typer.Argument(
-            metavar="[RUN]",
+            metavar="RUN",
             help="Run id, unique id prefix, short id or unique name; or pass --all.",
             show_default=False,
         ),
@@ -336,7 +336,10 @@ def export(
     experiment: Annotated[
         str | None,
         typer.Option(
-            "--experiment", "-e", help="Export every run of this experiment (implies --all)."
+            "--experiment",
+            "-e",
+            metavar="NAME",
+            help="Export every run of this experiment (implies --all).",
         ),
     ] = None,
     fmt: Annotated[
@@ -344,6 +347,7 @@ def export(
         typer.Option(
             "--format",
             "-f",
+            metavar="json|csv",
             help="json or csv (default: from the --output suffix, else json).",
             show_default=False,
         ),
@@ -354,7 +358,8 @@ def export(
             "--output",
             "-o",
             metavar="FILE",
-            help="Write here instead of stdout; the file appears only when the export succeeds.",
+            help="Write here instead of stdout (- is stdout); the file appears only when the "
+            "export succeeds.",
         ),
     ] = None,
     root: RootOption = None,
@@ -370,6 +375,8 @@ def export(
     CSV: one row per run: id, experiment, name, status, seed, started_at, duration, then
     params.<key>, metrics.<key> (last value) and <benchmark>.<metric> columns.
     """
+    if output is not None and str(output) == "-":
+        output = None
     if experiment is not None:
         all_runs = True
     if run is not None and all_runs:
@@ -387,7 +394,7 @@ def export(
 
     with open_store(ctx, root, store) as db:
         if run is not None:
-            records = [find_run(db, run)]
+            records = [db.get_run(run)]
         else:
             from trialbook.store import RunQuery
 

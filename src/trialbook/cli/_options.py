@@ -7,7 +7,6 @@ defaults are applied by :meth:`trialbook.Workspace.resolve`, after both.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,14 +18,13 @@ import typer
 from trialbook._workspace import Workspace
 
 if TYPE_CHECKING:
-    from trialbook.store import RunRecord, Store
+    from trialbook.store import Store
 
 __all__ = [
     "GlobalOptions",
     "JsonOption",
     "RootOption",
     "StoreOption",
-    "find_run",
     "open_store",
     "workspace",
 ]
@@ -86,33 +84,3 @@ def open_store(ctx: typer.Context, root: Path | None, store: str | None) -> Iter
         yield db
     finally:
         db.close()
-
-
-_SHORT_ID = re.compile(r"[0-9a-f]{1,6}")
-
-
-def find_run(db: Store, ref: str) -> RunRecord:
-    """A run by full id, unique id prefix, unique name, or the 6-hex short id tables show.
-
-    Raises RunNotFoundError or AmbiguousRunError (whose message lists the candidates).
-    """
-    from trialbook.errors import AmbiguousRunError, RunNotFoundError
-
-    try:
-        return db.get_run(ref)
-    except AmbiguousRunError:
-        raise
-    except RunNotFoundError:
-        if not _SHORT_ID.fullmatch(ref):
-            raise
-        # Tables show the id's random tail, which the Store cannot look up as a prefix.
-        matches = [r for r in db.list_runs() if r.short_id.startswith(ref)]
-        if not matches:
-            raise
-    if len(matches) > 1:
-        shown = ", ".join(r.id for r in matches[:5])
-        more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
-        raise AmbiguousRunError(
-            f"{ref!r} matches {len(matches)} runs ({shown}{more}); pass more characters of the id."
-        )
-    return matches[0]

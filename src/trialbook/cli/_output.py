@@ -25,6 +25,7 @@ __all__ = [
     "Column",
     "Output",
     "Styled",
+    "dumps",
     "fmt_bytes",
     "fmt_duration",
     "fmt_number",
@@ -50,6 +51,11 @@ class Column:
 
     header: str
     justify: Literal["left", "right"] = "left"
+    #: How a cell too wide for the terminal gives way: ``"none"`` (never; other columns
+    #: shrink), ``"ellipsis"`` (cut with ...) or ``"fold"`` (wrapped, for paths and ids).
+    overflow: Literal["none", "ellipsis", "fold"] = "none"
+    #: On a terminal, the narrowest a column that gives way may become.
+    min_width: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,22 +146,48 @@ class Output:
         columns: Sequence[Column],
         rows: Sequence[Sequence[Cell]],
         indent: int = 0,
+        optional: int = 0,
     ) -> None:
-        """A table with a header row; cells may carry a style for the terminal."""
+        """A table with a header row; cells may carry a style for the terminal.
+
+        On a terminal too narrow for the whole table, up to ``optional`` trailing columns are
+        left out before the others are squeezed.
+        """
         self._started = True
         if self.rich:
             from rich import box
             from rich.table import Table
 
-            table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+            keep = len(columns)
+            widths = _natural_widths(columns, rows)
+            while keep > len(columns) - optional and (
+                indent + sum(widths[:keep]) + 2 * (keep - 1) > self.console.width
+            ):
+                keep -= 1
+            columns = columns[:keep]
+            rows = [row[:keep] for row in rows]
+
+            table = Table(
+                box=box.SIMPLE_HEAD,
+                header_style="bold",
+                pad_edge=False,
+                show_edge=False,
+                collapse_padding=True,
+            )
             for col in columns:
-                table.add_column(col.header, justify=col.justify, overflow="fold")
+                table.add_column(
+                    col.header,
+                    justify=col.justify,
+                    no_wrap=col.overflow == "none",
+                    overflow="fold" if col.overflow == "none" else col.overflow,
+                    min_width=col.min_width,
+                )
             for row in rows:
                 table.add_row(*(self._text(cell) for cell in row))
             self._print_indented(table, indent)
             return
         texts = [[col.header for col in columns], *[[_plain(c) for c in row] for row in rows]]
-        widths = [max(len(r[i]) for r in texts) for i in range(len(columns))]
+        widths = _natural_widths(columns, rows)
         pad = " " * indent
         for row_text in texts:
             cells = [
@@ -183,8 +215,17 @@ class Output:
         if indent:
             from rich.padding import Padding
 
-            renderable = Padding(renderable, (0, 0, 0, indent))
+            renderable = Padding(renderable, (0, 0, 0, indent), expand=False)
         self.console.print(renderable)
+
+
+def _natural_widths(columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> list[int]:
+    """The width of each column's widest cell (header included)."""
+    widths = [len(col.header) for col in columns]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(_plain(cell)))
+    return widths
 
 
 # --------------------------------------------------------------------------- JSON
@@ -221,10 +262,14 @@ def iso(ts: float | None) -> str | None:
 
 
 def fmt_time(ts: float | None, seconds: bool = False) -> str:
-    """An epoch time in local time, compact: ``2026-11-23 19:33``."""
+    """An epoch time in local time: ``2026-11-23 19:33:01`` with ``seconds``, else compact
+    (``11-23 19:33`` this year, ``2025-11-23`` before)."""
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    dt = datetime.fromtimestamp(ts)
+    if seconds:
+        return dt.strftime("%Y-%m-%d %H:%M:%S")
+    return dt.strftime("%m-%d %H:%M" if dt.year == datetime.now().year else "%Y-%m-%d")
 
 
 def fmt_duration(seconds: float | None, running_since: float | None = None) -> str:

@@ -14,12 +14,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from trialbook._types import MetricAgg
 from trialbook.cli._export import RunDetails, load_details, run_document, run_fields
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, find_run, open_store
+from trialbook.cli._options import JsonOption, RootOption, StoreOption, open_store
 from trialbook.cli._output import (
     STATUS_STYLES,
     Cell,
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Sort", "ls", "parse_condition", "parse_sort", "show"]
 
-MetricAgg = Literal["last", "min", "max"]
-
 WHERE_GRAMMAR = (
     "write KEY OP VALUE, where KEY is params.<name>, a metric (loss, metrics.loss) or "
     "min(...)/max(...)/last(...) of a metric, and OP is one of == != < <= > >= "
@@ -52,7 +51,7 @@ _CONDITION = re.compile(
     (?: (?P<agg>min|max|last)\(\s*(?P<agg_key>[^()\s]+)\s*\)
       | (?P<key>[^\s<>=!()]+) )
     \s*(?P<op>==|!=|<=|>=|=|<|>)\s*
-    (?P<value>.*?)\s*""",
+    (?P<value>(?![<>=!]).*?)\s*""",
     re.VERBOSE,
 )
 _AGG_KEY = re.compile(r"\s*(?P<agg>min|max|last)\(\s*(?P<key>[^()\s]+)\s*\)\s*")
@@ -111,7 +110,9 @@ def parse_condition(text: str) -> ParamCondition | MetricCondition:
     value = _parse_value(m["value"])
     if key.startswith("params."):
         name = key[len("params.") :]
-        if agg is not None or not name:
+        if not name:
+            raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
+        if agg is not None:
             raise ConfigError(
                 f"Cannot read --where {text!r}: min/max/last apply to metrics, not params; "
                 f"{WHERE_GRAMMAR}."
@@ -226,7 +227,8 @@ def _status_cell(status: str) -> Styled:
 def ls(
     ctx: typer.Context,
     experiment: Annotated[
-        str | None, typer.Option("--experiment", "-e", help="Only runs of this experiment.")
+        str | None,
+        typer.Option("--experiment", "-e", metavar="NAME", help="Only runs of this experiment."),
     ] = None,
     status: Annotated[
         list[str] | None,
@@ -276,7 +278,7 @@ def ls(
         ),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=1, help="Show at most N runs.")
+        int | None, typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most N runs.")
     ] = None,
     as_json: JsonOption = False,
     root: RootOption = None,
@@ -321,8 +323,8 @@ def ls(
     metric_cols = _metric_columns(order, conditions, summaries)
     columns = [
         Column("id"),
-        Column("experiment"),
-        Column("name"),
+        Column("experiment", overflow="ellipsis", min_width=8),
+        Column("name", overflow="ellipsis", min_width=8),
         Column("status"),
         Column("seed", "right"),
         Column("started"),
@@ -345,7 +347,8 @@ def ls(
             s = per_run.get(key)
             row.append(fmt_number(None if s is None else s.get(agg)))
         rows.append(row)
-    out.table(columns, rows)
+    # On a narrow terminal the extra metrics give way first, the sorted one last.
+    out.table(columns, rows, optional=len(metric_cols))
 
 
 # --------------------------------------------------------------------------- show
@@ -390,15 +393,10 @@ def _provenance(record: RunRecord, meta: Mapping[str, Any] | None) -> list[tuple
     device = _dig(meta, "device")
     gpus = _dig(meta, "environment", "gpu") or []
     cpu = _dig(meta, "environment", "cpu", "model")
-    if device or gpus or cpu:
-        names = [str(g.get("name")) for g in gpus if isinstance(g, Mapping) and g.get("name")]
-        detail = ", ".join(names) if names else (str(cpu) if cpu else "")
-        pairs.append(
-            (
-                "device",
-                " ".join(p for p in (str(device or ""), f"({detail})" if detail else "") if p),
-            )
-        )
+    names = [str(g["name"]) for g in gpus if isinstance(g, Mapping) and g.get("name")]
+    if device or names or cpu:
+        detail = ", ".join(names) or (str(cpu) if cpu else "")
+        pairs.append(("device", str(device or "?") + (f" ({detail})" if detail else "")))
     python = _dig(meta, "environment", "python", "version")
     if python:
         impl = _dig(meta, "environment", "python", "implementation")
@@ -491,7 +489,7 @@ def _render_show(d: RunDetails, meta: Mapping[str, Any] | None, out: Output) -> 
         out.heading("metrics")
         out.table(
             [
-                Column("key"),
+                Column("key", overflow="fold"),
                 Column("last", "right"),
                 Column("step", "right"),
                 Column("min", "right"),
@@ -506,7 +504,12 @@ def _render_show(d: RunDetails, meta: Mapping[str, Any] | None, out: Output) -> 
     if d.evaluations:
         out.heading("evaluations")
         out.table(
-            [Column("benchmark"), Column("split"), Column("n", "right"), Column("metrics")],
+            [
+                Column("benchmark"),
+                Column("split"),
+                Column("n", "right"),
+                Column("metrics", overflow="fold"),
+            ],
             [
                 [
                     e.benchmark,
@@ -521,7 +524,12 @@ def _render_show(d: RunDetails, meta: Mapping[str, Any] | None, out: Output) -> 
     if d.checkpoints:
         out.heading("checkpoints")
         out.table(
-            [Column("step", "right"), Column("size", "right"), Column("sha256"), Column("path")],
+            [
+                Column("step", "right"),
+                Column("size", "right"),
+                Column("sha256"),
+                Column("path", overflow="fold"),
+            ],
             [
                 [
                     "-" if c.step is None else str(c.step),
@@ -536,7 +544,12 @@ def _render_show(d: RunDetails, meta: Mapping[str, Any] | None, out: Output) -> 
     if d.artifacts:
         out.heading("artifacts")
         out.table(
-            [Column("kind"), Column("size", "right"), Column("sha256"), Column("path")],
+            [
+                Column("kind"),
+                Column("size", "right"),
+                Column("sha256"),
+                Column("path", overflow="fold"),
+            ],
             [
                 [a.kind or "-", fmt_bytes(a.size), _short_hash(a.sha256), a.path]
                 for a in d.artifacts
@@ -574,8 +587,8 @@ def _render_show(d: RunDetails, meta: Mapping[str, Any] | None, out: Output) -> 
                 Column("rows", "right"),
                 Column("size", "right"),
                 Column("sha256"),
-                Column("lineage"),
-                Column("path"),
+                Column("lineage", overflow="fold"),
+                Column("path", overflow="fold"),
             ],
             rows,
             indent=2,
@@ -597,9 +610,13 @@ def show(
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
-    """Show one run: config, provenance, metrics, evaluations, checkpoints, artifacts, datasets."""
+    """Show one run: config, provenance, metrics, evaluations and files.
+
+    Provenance (git, host, device, Python, command, data checksums) comes from the run
+    folder's meta.json when the folder still exists.
+    """
     with open_store(ctx, root, store) as db:
-        details = load_details(db, find_run(db, run), history=False, samples=False)
+        details = load_details(db, db.get_run(run), history=False, samples=False)
     meta = _read_meta(details.record)
     if as_json:
         print_json({**run_document(details), "provenance": meta})

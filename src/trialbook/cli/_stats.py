@@ -26,7 +26,7 @@ def stats(
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
-    """Count runs by status and experiment, metric points, evaluations and samples."""
+    """Count runs, metric points, evaluations and samples in the store."""
     from trialbook._types import RUN_STATUSES
 
     with open_store(ctx, root, store) as db:

@@ -7,13 +7,14 @@ read and the typed wrappers live here once, so every backend behaves the same.
 from __future__ import annotations
 
 import abc
+import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from trialbook._types import RunStatus
-from trialbook.errors import AmbiguousRunError, RunNotFoundError
+from trialbook.errors import AmbiguousRunError, RunNotFoundError, StoreError, WorkspaceError
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._records import (
     Artifact,
@@ -36,6 +37,8 @@ __all__ = ["MetricColumns", "MetricSeries", "Store"]
 MetricSeries = Mapping[str, Sequence[tuple[int, float, float]]]
 #: The same batch as columns: ``{key: (steps, values, times)}``, three equally long sequences.
 MetricColumns = Mapping[str, tuple[Sequence[int], Sequence[float], Sequence[float]]]
+
+logger = logging.getLogger("trialbook")
 
 #: Fields of a run that :meth:`Store.update_run` may change.
 UPDATABLE_RUN_FIELDS = frozenset(
@@ -101,7 +104,8 @@ class Store(abc.ABC):
     # ----------------------------------------------------------------- runs (write)
     @abc.abstractmethod
     def create_run(self, run: NewRun) -> RunRecord:
-        """Insert a run, its experiment (if new), its flattened params and its tags."""
+        """Insert a run, its experiment (if new), its tags, and its config flattened into
+        params (``{"training": {"lr": 1}}`` gives the param ``training.lr``), atomically."""
 
     @abc.abstractmethod
     def update_run(self, run_id: str, **fields: Any) -> None:
@@ -186,7 +190,7 @@ class Store(abc.ABC):
         parent: str | None = None,
         transform: str | None = None,
     ) -> Dataset:
-        """Record that a run used a dataset; the same name and checksum reuse one row."""
+        """Record that a run used a dataset; the same name, path and checksum reuse one row."""
 
     # ----------------------------------------------------------------- runs (read)
     @abc.abstractmethod
@@ -312,7 +316,12 @@ class Store(abc.ABC):
             self._last_reap = now
         dead = [p.run_id for p in self._running_processes() if not self.liveness.is_alive(p, now)]
         if dead:
-            self._mark_crashed(dead, now)
+            try:
+                self._mark_crashed(dead, now)
+            except (StoreError, WorkspaceError) as e:
+                # A reader without write access still reads; the next writer marks them.
+                logger.debug("could not mark crashed runs %s: %s", dead, e)
+                return []
         return dead
 
     def __enter__(self) -> Store:

@@ -53,6 +53,9 @@ def _state(conn: Connection) -> tuple[SchemaState, str | None]:
 
 def schema_state(url: str) -> tuple[SchemaState, str | None]:
     """What is in the database at ``url``: ('current'|'empty'|'old'|'newer'|'foreign', revision)."""
+    path = _dialect.sqlite_path(url)
+    if path is not None and not path.exists():
+        return "empty", None  # without connecting, which would create the file
     engine = _dialect.make_engine(url)
     try:
         with engine.connect() as conn:
@@ -136,6 +139,8 @@ def _initialise(engine: object) -> None:
         metadata.create_all(conn)
         _version_table.create(conn, checkfirst=True)
         conn.execute(_version_table.insert().values(version_num=SCHEMA_REVISION))
+    # Outside the transaction: SQLite cannot change the journal mode inside one.
+    _dialect.enable_wal(engine)
 
 
 def _where(url: str) -> str:
@@ -195,6 +200,7 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+        _dialect.enable_wal(engine)
         with engine.connect() as conn:
             _, after = _state(conn)
     except sa_exc.SQLAlchemyError as e:

@@ -23,6 +23,7 @@ from trialbook.errors import NotATrialbookDatabase, StoreError, WorkspaceError
 __all__ = [
     "WRITE",
     "database_bytes",
+    "enable_wal",
     "executemany",
     "insert_ignore",
     "is_transient",
@@ -69,9 +70,10 @@ def make_engine(url: str) -> Engine:
             cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA foreign_keys = ON")
             if not memory:
-                cur.execute("PRAGMA journal_mode = WAL")
-                # With WAL, NORMAL survives a process crash (kill -9); only power loss can
-                # drop the last transactions.
+                # With WAL (set once when the database is created; see enable_wal), NORMAL
+                # survives a process crash (kill -9); only power loss can drop the last
+                # transactions. Nothing here writes to the file: a database that is then
+                # refused (foreign, corrupt, old) is left exactly as it was.
                 cur.execute("PRAGMA synchronous = NORMAL")
         finally:
             cur.close()
@@ -112,6 +114,22 @@ def metrics_insert_sql(conn: Connection) -> str:
     mark = "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
     cols = "run_num, key_id, step, value, time"
     return f"INSERT INTO metrics ({cols}) VALUES ({', '.join([mark] * 5)})"
+
+
+def enable_wal(engine: Engine) -> None:
+    """Put a SQLite database in WAL mode (persistent in the file); a no-op elsewhere."""
+    if engine.dialect.name != "sqlite" or sqlite_path(str(engine.url)) is None:
+        return
+    with engine.connect() as conn:
+        dbapi_conn = conn.connection.dbapi_connection
+        assert dbapi_conn is not None
+        cur = dbapi_conn.cursor()
+        try:
+            mode = cur.execute("PRAGMA journal_mode").fetchone()
+            if mode and str(mode[0]).lower() != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cur.close()
 
 
 def _dialect_insert(engine_or_conn: Engine | Connection, table: Table) -> Any:

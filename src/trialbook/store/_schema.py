@@ -99,7 +99,8 @@ params = Table(
     metadata,
     Column("run_id", String(64), _run_fk(), primary_key=True),
     Column("key", String(500), primary_key=True),
-    # The value as text (strings unquoted, everything else JSON) and, when numeric, as a number.
+    # The value as JSON text ("adam" with its quotes, 0.001, true, [1, 2]) and, when it is a
+    # number (not a bool), also as a number for comparisons.
     Column("value", Text, nullable=False),
     Column("value_num", Double),
     Index(None, "key", "value_num"),

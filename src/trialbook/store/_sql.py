@@ -6,9 +6,10 @@ import itertools
 import json
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -25,8 +26,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.pool import StaticPool
 
 from trialbook._types import RUN_STATUSES, RunStatus
+from trialbook.config._hash import flatten_config
 from trialbook.errors import ConfigError, RunNotFoundError
 from trialbook.store import _dialect
 from trialbook.store import _schema as s
@@ -115,12 +118,17 @@ class SQLStore(Store):
         # Immutable once assigned, so safe to cache for the life of the Store.
         self._run_nums: dict[str, int] = {}
         self._key_id_cache: dict[str, int] = {}
+        # In-memory SQLite is one connection shared by every thread (StaticPool); two threads
+        # must not interleave transactions on it, so its use is serialised.
+        self._serial: AbstractContextManager[Any] = (
+            threading.RLock() if isinstance(engine.pool, StaticPool) else nullcontext()
+        )
 
     # ----------------------------------------------------------------- plumbing
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
-            with self.engine.connect() as conn:
+            with self._serial, self.engine.connect() as conn:
                 yield conn
         except sa_exc.SQLAlchemyError as e:
             raise _dialect.translate(e, self.url) from e
@@ -131,7 +139,7 @@ class SQLStore(Store):
         delay = 0.01
         while True:
             try:
-                with self._writer_engine.begin() as conn:
+                with self._serial, self._writer_engine.begin() as conn:
                     return fn(conn)
             except sa_exc.SQLAlchemyError as e:
                 if _dialect.is_transient(e) and time.monotonic() < deadline:
@@ -215,7 +223,10 @@ class SQLStore(Store):
                 conn.execute(
                     s.run_tags.insert(), [{"run_id": run.id, "tag": t} for t in set(run.tags)]
                 )
+            if param_rows:
+                conn.execute(s.params.insert(), param_rows)
 
+        param_rows = _param_rows(run.id, flatten_config(run.config))
         self._write(tx)
         return self._get_by_id(run.id)
 
@@ -271,6 +282,8 @@ class SQLStore(Store):
                     heartbeat_at=ended_at,
                 )
             )
+            if not res.rowcount:
+                self._require_run(conn, run_id)
             return bool(res.rowcount)
 
         return self._write(tx)
@@ -278,12 +291,10 @@ class SQLStore(Store):
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         if not params:
             return
-        rows = []
-        for key, value in params.items():
-            txt, num = encode_param(value)
-            rows.append({"run_id": run_id, "key": key, "value": txt, "value_num": num})
+        rows = _param_rows(run_id, params)
 
         def tx(conn: Connection) -> None:
+            self._require_run(conn, run_id)
             _dialect.upsert(
                 conn,
                 s.params,
@@ -318,7 +329,7 @@ class SQLStore(Store):
                 "count": m.c.count + ex.count,
             }
 
-        def tx(conn: Connection) -> None:
+        def tx(conn: Connection) -> dict[str, int]:
             num = self._run_num(conn, run_id)
             key_ids = self._key_ids(conn, list(columns))
             nan_as_null = conn.dialect.name != "sqlite"  # SQLite turns NaN into NULL itself
@@ -335,8 +346,10 @@ class SQLStore(Store):
             # The hot path: rows stream from the columns straight into the driver.
             _dialect.executemany(conn, _dialect.metrics_insert_sql(conn), rows)
             _dialect.upsert(conn, m, summary_rows, ["run_id", "key"], merge)
+            return key_ids
 
-        self._write(tx)
+        # Cache key ids only once committed (see _key_ids).
+        self._key_id_cache.update(self._write(tx))
 
     def log_evaluation(
         self,
@@ -475,7 +488,7 @@ class SQLStore(Store):
             row = conn.execute(select(d).where(*cond)).first()
             if row is None:
                 conn.execute(
-                    d.insert().values(
+                    _dialect.insert_ignore(conn, d, ["name", "path", "sha256"]).values(
                         name=name,
                         path=path,
                         sha256=sha256,
@@ -486,7 +499,8 @@ class SQLStore(Store):
                         created_at=time.time(),
                     )
                 )
-                row = conn.execute(select(d).where(*cond)).one()
+                # Concurrent writers may both insert a NULL-checksum row: take the first.
+                row = conn.execute(select(d).where(*cond).order_by(d.c.id).limit(1)).one()
             conn.execute(
                 _dialect.insert_ignore(conn, s.run_datasets, ["run_id", "dataset_id"]).values(
                     run_id=run_id, dataset_id=row.id
@@ -506,8 +520,15 @@ class SQLStore(Store):
         return int(num)
 
     def _key_ids(self, conn: Connection, keys: list[str]) -> dict[str, int]:
-        ids = self._key_id_cache
-        missing = [k for k in keys if k not in ids]
+        """Ids of ``keys``, inserting the new ones in ``conn``'s transaction.
+
+        New ids are not cached here: the transaction may still roll back, and a cached id of
+        a rolled-back row would send later points to a missing key, or to another process's
+        key that reused the id. The caller caches them after the commit.
+        """
+        cached = self._key_id_cache
+        ids = {k: cached[k] for k in keys if k in cached}
+        missing = [k for k in keys if k not in cached]
         if missing:
             k = s.metric_keys
             conn.execute(_dialect.insert_ignore(conn, k, ["name"]), [{"name": n} for n in missing])
@@ -800,6 +821,14 @@ class SQLStore(Store):
             database_bytes=size,
             url=self.url,
         )
+
+
+def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for key, value in params.items():
+        txt, num = encode_param(value)
+        rows.append({"run_id": run_id, "key": key, "value": txt, "value_num": num})
+    return rows
 
 
 def _summarise(

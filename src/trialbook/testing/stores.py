@@ -24,7 +24,7 @@ __all__ = ["POSTGRES_URL_ENV", "STORE_BACKENDS", "BackendUnavailable", "make_sto
 #: Environment variable with the URL of a PostgreSQL server whose user may create databases.
 POSTGRES_URL_ENV = "TRIALBOOK_TEST_POSTGRES_URL"
 
-StoreFactory = Callable[[Path, "LivenessPolicy | None"], AbstractContextManager[Store]]
+StoreFactory = Callable[[Path, LivenessPolicy | None], AbstractContextManager[Store]]
 
 
 class BackendUnavailable(Exception):

@@ -44,6 +44,9 @@ _LOWER_IS_BETTER = (
 )
 
 
+_MAX_STEP = 2**63
+
+
 def metric_goal(key: str) -> str:
     """'min' for keys that look like losses or errors, 'max' otherwise (used for 'best')."""
     low = key.lower().rsplit("/", 1)[-1]
@@ -186,7 +189,7 @@ class Run:
             )
         if step is None:
             step = self._next_step
-        elif type(step) is not int:
+        elif type(step) is not int or not -_MAX_STEP <= step < _MAX_STEP:
             step = self._coerce_step(step)
         self._next_step = step + 1
         for key, value in metrics.items():
@@ -208,11 +211,16 @@ class Run:
         try:
             if isinstance(step, bool):
                 raise TypeError
-            return int(step.__index__())
+            value = int(step.__index__())
         except (AttributeError, TypeError):
             raise MetricValueError(
                 f"step must be an integer, got {step!r}; pass step=i with i an int."
             ) from None
+        if not -_MAX_STEP <= value < _MAX_STEP:
+            raise MetricValueError(
+                f"step {value} is outside the 64-bit range the database stores; use a smaller step."
+            )
+        return value
 
     log_metrics = log
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from trialbook._workspace import Workspace
-from trialbook.config._hash import config_hash, flatten_config, group_key, to_plain_config
+from trialbook.config._hash import config_hash, group_key, to_plain_config
 from trialbook.errors import ConfigError, TrialbookError
 from trialbook.store._liveness import process_start_time
 from trialbook.store._records import NewRun
@@ -181,7 +181,6 @@ def start_run(
             )
             if description or hypothesis:
                 db.ensure_experiment(experiment, description, hypothesis)
-            db.log_params(run_id, flatten_config(plain))
         except BaseException:
             _remove_folder(folder.path)
             raise

@@ -1,0 +1,84 @@
+"""Fixtures for the CLI tests: one small workspace of known runs, built once, and a runner."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+from cli_helpers import Cli, Runs
+
+import trialbook
+
+_ENV = ("TRIALBOOK_ROOT", "TRIALBOOK_STORE", "TRIALBOOK_SYSTEM_METRICS")
+
+
+def _samples(n: int) -> list[dict[str, object]]:
+    return [
+        {"id": str(i), "prediction": str(i), "reference": "1", "correct": i == 1}
+        for i in range(1, n + 1)
+    ]
+
+
+@pytest.fixture(scope="session")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    root = tmp_path_factory.mktemp("cli") / "experiments"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _ENV:
+            mp.delenv(name, raising=False)
+        common = {"root": root, "system_metrics": False, "capture_packages": False}
+
+        data = root.parent / "train.jsonl"
+        data.write_text('{"x": 1}\n{"x": 2}\n{"x": 3}\n', encoding="utf-8")
+        config = {"lr": 0.001, "optimizer": "adam", "model": {"layers": 2}}
+        with trialbook.start_run(
+            "baseline", config, seed=1, name="alpha", tags=["sweep"], **common
+        ) as run:
+            for step, (loss, acc) in enumerate([(1.0, 0.5), (0.5, 0.7), (0.3, 0.9)]):
+                run.log({"loss": loss, "acc": acc}, step=step)
+            run.log_evaluation(
+                "gsm8k", {"metrics": {"accuracy": 0.75}, "split": "test", "samples": _samples(2)}
+            )
+            weights = run.checkpoint_dir / "model.pt"
+            weights.write_bytes(b"\0" * 2048)
+            run.log_checkpoint(weights, step=2)
+            plot = root.parent / "curve.png"
+            plot.write_bytes(b"png")
+            run.log_artifact(plot, kind="plot")
+            run.log_dataset(data, "train")
+            run.log_params({"batch": 32})
+            a_id = run.id
+
+        config = {"lr": 0.01, "optimizer": "sgd", "model": {"layers": 2}}
+        tags = ["sweep", "best"]
+        with trialbook.start_run(
+            "baseline", config, seed=2, name="beta", tags=tags, **common
+        ) as run:
+            for step, (loss, acc) in enumerate([(0.8, 0.6), (0.4, 0.8), (0.2, 0.95)]):
+                run.log({"loss": loss, "acc": acc}, step=step)
+            run.log_evaluation("gsm8k", {"metrics": {"accuracy": 0.5}, "samples": _samples(2)})
+            b_id = run.id
+
+        config = {"lr": 0.1, "optimizer": "adam", "model": {"layers": 4}}
+        try:
+            with trialbook.start_run("ablation", config, seed=3, name="gamma", **common) as run:
+                for step, loss in enumerate([2.0, math.nan, math.inf]):
+                    run.log({"loss": loss}, step=step)
+                c_id = run.id
+                raise RuntimeError("diverged")
+        except RuntimeError:
+            pass
+
+        with trialbook.open_store(root) as db:
+            yield Runs(root, db.get_run(a_id), db.get_run(b_id), db.get_run(c_id))
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
