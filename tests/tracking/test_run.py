@@ -243,7 +243,7 @@ def test_dataclass_and_pydantic_style_configs(tmp_path: Path) -> None:
 
 def test_unserialisable_config_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     root = tmp_path / "ws"
-    with pytest.raises(ConfigError, match="'model.fn'"):
+    with pytest.raises(ConfigError, match=r"'model\.fn'"):
         trialbook.start_run(experiment="e", config={"model": {"fn": object()}}, root=root, **FAST)
     assert not root.exists()
 
@@ -307,9 +307,11 @@ def test_log_evaluation_stores_summary_samples_and_jsonl(tmp_path: Path) -> None
     assert [json.loads(x)["id"] for x in lines] == ["q1", "q2"]
     summary = json.loads((run.path / "summary.json").read_text())
     assert summary["evaluations"]["gsm8k"]["metrics"]["accuracy"] == 0.5
-    with trialbook.start_run(experiment="e", root=tmp_path, **FAST) as run2:
-        with pytest.raises(ConfigError, match="no metrics"):
-            run2.log_evaluation("gsm8k", {"samples": []})
+    with (
+        trialbook.start_run(experiment="e", root=tmp_path, **FAST) as run2,
+        pytest.raises(ConfigError, match="no metrics"),
+    ):
+        run2.log_evaluation("gsm8k", {"samples": []})
 
 
 def test_experiment_tracker_seed_002_api(tmp_path: Path) -> None:
@@ -356,7 +358,9 @@ def test_script_exiting_without_finish_is_completed(tmp_path: Path) -> None:
     assert _store(tmp_path).metric_history(rec.id, "a").values == (1.0,)
 
 
-def test_system_metrics_are_sampled_when_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_system_metrics_are_sampled_when_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with trialbook.start_run(experiment="e", root=tmp_path, system_metrics=True) as run:
         run.log({"a": 1.0})
     keys = _store(tmp_path).metric_summaries([run.id])[run.id]

@@ -157,7 +157,7 @@ class Sort:
             return self.order_by in _NEWEST_FIRST
         if self.agg != "last":
             return self.agg == "max"
-        from trialbook.tracking._run import metric_goal
+        from trialbook._metrics import metric_goal
 
         return metric_goal(self.metric) == "max"
 

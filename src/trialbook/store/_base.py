@@ -281,7 +281,7 @@ class Store(abc.ABC):
             more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
             raise AmbiguousRunError(
                 f"{ref!r} matches {len(matches)} runs ({shown}{more}); "
-                "pass more characters of the id."
+                "pass a full run id or a longer id prefix."
             )
         return matches[0]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from trialbook._metrics import metric_goal
 from trialbook._types import MetricsInput, RunStatus
 from trialbook.errors import ConfigError, MetricValueError, RunStateError, StoreError
 from trialbook.store._base import Store
@@ -25,32 +26,9 @@ from trialbook.tracking._folder import RunFolder
 from trialbook.tracking._provenance import count_rows, path_digest
 from trialbook.tracking._writer import STEP_KEY, TIME_KEY, MetricWriter
 
-__all__ = ["Run", "metric_goal"]
-
-_LOWER_IS_BETTER = (
-    "loss",
-    "error",
-    "err",
-    "perplexity",
-    "ppl",
-    "mse",
-    "mae",
-    "rmse",
-    "wer",
-    "cer",
-    "latency",
-    "time",
-    "regret",
-)
-
+__all__ = ["Run"]
 
 _MAX_STEP = 2**63
-
-
-def metric_goal(key: str) -> str:
-    """'min' for keys that look like losses or errors, 'max' otherwise (used for 'best')."""
-    low = key.lower().rsplit("/", 1)[-1]
-    return "min" if any(word in low for word in _LOWER_IS_BETTER) else "max"
 
 
 def _coerce(key: Any, value: Any) -> float:
