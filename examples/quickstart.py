@@ -1,16 +1,15 @@
 """A small tracked training run, then the CLI shows it.
 
 Run with `make demo` (or `python examples/quickstart.py`). It trains a tiny linear model by
-gradient descent with NumPy over three seeds, logs every step, records an evaluation with
-per-sample results, and then lists and shows the runs with the `trialbook` command.
+gradient descent with NumPy at two learning rates over three seeds, logs every step, records
+an evaluation with per-sample results, and then lists and shows the runs with the
+`trialbook` command. Runs go to ./experiments (or TRIALBOOK_ROOT).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +35,17 @@ def train(seed: int, learning_rate: float, steps: int, root: Path) -> str:
             err = x[idx] @ w - y[idx]
             w -= learning_rate * (x[idx].T @ err) / len(idx)
             run.log({"train/loss": float(np.mean(err**2)), "lr": learning_rate}, step=step)
-        # An "evaluation": predict held-out points; a prediction within 0.25 counts as correct.
+        # An "evaluation": predict held-out points; a prediction within 0.05 counts as correct.
         x_test = rng.normal(size=(50, 8))
         y_test = x_test @ true_w
         pred = x_test @ w
         samples = [
-            {"id": str(i), "prediction": f"{p:.3f}", "reference": f"{t:.3f}",
-             "correct": bool(abs(p - t) < 0.25)}
+            {
+                "id": str(i),
+                "prediction": f"{p:.3f}",
+                "reference": f"{t:.3f}",
+                "correct": bool(abs(p - t) < 0.05),
+            }
             for i, (p, t) in enumerate(zip(pred, y_test, strict=True))
         ]
         accuracy = sum(s["correct"] for s in samples) / len(samples)
@@ -53,14 +56,28 @@ def train(seed: int, learning_rate: float, steps: int, root: Path) -> str:
 
 
 def main() -> None:
-    root = Path(os.environ.get("TRIALBOOK_ROOT") or tempfile.mkdtemp(prefix="trialbook-demo-"))
+    root = trialbook.Workspace.resolve().root
     print(f"workspace: {root}")
-    ids = [train(seed, 0.05, 300, root) for seed in (1, 2, 3)]
+    ids = [train(seed, lr, 300, root) for lr in (0.05, 0.01) for seed in (1, 2, 3)]
     cli = [sys.executable, "-m", "trialbook"]
-    subprocess.run([*cli, "ls", "--root", str(root), "--sort", "train/loss"], check=True)
+    subprocess.run(
+        [
+            *cli,
+            "ls",
+            "--root",
+            str(root),
+            "-e",
+            "quickstart",
+            "--sort",
+            "train/loss",
+            "--limit",
+            "6",
+        ],
+        check=True,
+    )
     subprocess.run([*cli, "show", ids[0], "--root", str(root)], check=True)
     subprocess.run([*cli, "stats", "--root", str(root)], check=True)
-    print(f"\nRun folders are in {root}; try: trialbook ls --root {root} --json")
+    print(f"\nRun folders are in {root}; try: .venv/bin/trialbook ls --json")
 
 
 if __name__ == "__main__":
