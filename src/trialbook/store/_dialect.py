@@ -25,11 +25,14 @@ __all__ = [
     "database_bytes",
     "enable_wal",
     "executemany",
+    "fetchall",
+    "history_sql",
     "insert_ignore",
     "is_transient",
     "make_engine",
     "metrics_insert_sql",
     "sqlite_path",
+    "summary_upsert_sql",
     "translate",
     "upsert",
 ]
@@ -109,11 +112,84 @@ def executemany(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> No
         cursor.close()
 
 
+def fetchall(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Plain tuples from the connection's DBAPI cursor, for large reads.
+
+    Skips building a SQLAlchemy ``Row`` per result row, which dominated reading a long
+    metric history.
+    """
+    dbapi_conn = conn.connection.dbapi_connection
+    assert dbapi_conn is not None
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise exc.DBAPIError.instance(
+            sql, None, e, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from e
+    finally:
+        cursor.close()
+
+
+def history_sql(conn: Connection) -> str:
+    """(step, value, time) of one run's key, by step, in logging order within a step."""
+    mark = _mark(conn)
+    # SQLite's (run_num, key_id, step) index entries end with the rowid, so ordering ties by
+    # rowid (insertion order) costs no sort there; other databases fall back to the time.
+    tie = "rowid" if conn.dialect.name == "sqlite" else "time"
+    return (
+        f"SELECT step, value, time FROM metrics WHERE run_num = {mark} AND key_id = {mark} "
+        f"ORDER BY step, {tie}"
+    )
+
+
 def metrics_insert_sql(conn: Connection) -> str:
     """INSERT for (run_num, key_id, step, value, time) tuples in the driver's parameter style."""
-    mark = "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
+    mark = _mark(conn)
     cols = "run_num, key_id, step, value, time"
     return f"INSERT INTO metrics ({cols}) VALUES ({', '.join([mark] * 5)})"
+
+
+#: Merging a batch's summary into the stored one: the later step's value wins for ``last``,
+#: a NULL (all-NaN batch) never replaces a min or max, counts add up. SQLite (>= 3.24) and
+#: PostgreSQL share this ON CONFLICT syntax; columns are quoted (``min``, ``count``...).
+_SUMMARY_UPSERT = """INSERT INTO metric_summary
+ ("run_id", "key", "last", "last_step", "min", "min_step", "max", "max_step", "count")
+ VALUES ({marks})
+ ON CONFLICT ("run_id", "key") DO UPDATE SET
+ "last" = CASE WHEN excluded."last_step" >= metric_summary."last_step"
+   THEN excluded."last" ELSE metric_summary."last" END,
+ "last_step" = CASE WHEN excluded."last_step" >= metric_summary."last_step"
+   THEN excluded."last_step" ELSE metric_summary."last_step" END,
+ "min" = CASE WHEN {lower} THEN excluded."min" ELSE metric_summary."min" END,
+ "min_step" = CASE WHEN {lower} THEN excluded."min_step" ELSE metric_summary."min_step" END,
+ "max" = CASE WHEN {higher} THEN excluded."max" ELSE metric_summary."max" END,
+ "max_step" = CASE WHEN {higher} THEN excluded."max_step" ELSE metric_summary."max_step" END,
+ "count" = metric_summary."count" + excluded."count"
+"""
+_LOWER = (
+    'excluded."min" IS NOT NULL AND '
+    '(metric_summary."min" IS NULL OR excluded."min" < metric_summary."min")'
+)
+_HIGHER = (
+    'excluded."max" IS NOT NULL AND '
+    '(metric_summary."max" IS NULL OR excluded."max" > metric_summary."max")'
+)
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
+
+
+def summary_upsert_sql(conn: Connection) -> str:
+    """Upsert of (run_id, key, last, last_step, min, min_step, max, max_step, count) tuples.
+
+    Written out once instead of built with SQLAlchemy constructs: the writer runs it on every
+    flush, and building the construct cost more CPU than the insert itself.
+    """
+    marks = ", ".join([_mark(conn)] * 9)
+    return _SUMMARY_UPSERT.format(marks=marks, lower=_LOWER, higher=_HIGHER)
 
 
 def enable_wal(engine: Engine) -> None:

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
-    case,
     exists,
     func,
     literal,
@@ -313,21 +312,6 @@ class SQLStore(Store):
             if not len(steps) == len(values) == len(times):
                 raise ValueError(f"metric {key!r}: steps, values and times differ in length")
         summary_rows = [_summarise(run_id, key, *cols) for key, cols in columns.items()]
-        m = s.metric_summary
-
-        def merge(ex: Any) -> dict[str, Any]:
-            newer = ex.last_step >= m.c.last_step
-            lower = and_(ex.min.is_not(None), (m.c.min.is_(None)) | (ex.min < m.c.min))
-            higher = and_(ex.max.is_not(None), (m.c.max.is_(None)) | (ex.max > m.c.max))
-            return {
-                "last": case((newer, ex.last), else_=m.c.last),
-                "last_step": case((newer, ex.last_step), else_=m.c.last_step),
-                "min": case((lower, ex.min), else_=m.c.min),
-                "min_step": case((lower, ex.min_step), else_=m.c.min_step),
-                "max": case((higher, ex.max), else_=m.c.max),
-                "max_step": case((higher, ex.max_step), else_=m.c.max_step),
-                "count": m.c.count + ex.count,
-            }
 
         def tx(conn: Connection) -> dict[str, int]:
             num = self._run_num(conn, run_id)
@@ -345,7 +329,7 @@ class SQLStore(Store):
             )
             # The hot path: rows stream from the columns straight into the driver.
             _dialect.executemany(conn, _dialect.metrics_insert_sql(conn), rows)
-            _dialect.upsert(conn, m, summary_rows, ["run_id", "key"], merge)
+            _dialect.executemany(conn, _dialect.summary_upsert_sql(conn), summary_rows)
             return key_ids
 
         # Cache key ids only once committed (see _key_ids).
@@ -671,22 +655,21 @@ class SQLStore(Store):
         return {k: decode_param(v) for k, v in rows}
 
     def metric_history(self, run_id: str, key: str) -> MetricHistory:
-        mt, r, k = s.metrics, s.runs, s.metric_keys
+        r, k = s.runs, s.metric_keys
         with self._read() as conn:
-            rows = conn.execute(
-                select(mt.c.step, mt.c.value, mt.c.time)
-                .where(
-                    mt.c.run_num == select(r.c.num).where(r.c.id == run_id).scalar_subquery(),
-                    mt.c.key_id == select(k.c.id).where(k.c.name == key).scalar_subquery(),
-                )
-                .order_by(mt.c.step)
-            ).all()
+            num = conn.execute(select(r.c.num).where(r.c.id == run_id)).scalar()
+            key_id = conn.execute(select(k.c.id).where(k.c.name == key)).scalar()
+            rows = (
+                _dialect.fetchall(conn, _dialect.history_sql(conn), (num, key_id))
+                if num is not None and key_id is not None
+                else []
+            )
         if not rows:
             return MetricHistory(run_id, key, (), (), ())
         steps, values, times = zip(*rows, strict=True)
-        return MetricHistory(
-            run_id, key, steps, tuple(math.nan if v is None else v for v in values), times
-        )
+        if None in values:  # NaN is stored as NULL
+            values = tuple(math.nan if v is None else v for v in values)
+        return MetricHistory(run_id, key, steps, values, times)
 
     def metric_summaries(
         self, run_ids: Sequence[str], keys: Sequence[str] | None = None
@@ -837,8 +820,11 @@ def _summarise(
     steps: Sequence[int],
     values: Sequence[float],
     _times: Sequence[float],
-) -> dict[str, Any]:
-    """last/min/max (with their steps) and count of one key's batch; NaN ignored for min/max."""
+) -> tuple[Any, ...]:
+    """last/min/max (with their steps) and count of one key's batch; NaN ignored for min/max.
+
+    In the column order of :func:`trialbook.store._dialect.summary_upsert_sql`.
+    """
     steps = list(steps)
     values = list(values)
     last_step = max(steps)
@@ -850,17 +836,17 @@ def _summarise(
     if finite:
         mn, mx = min(finite), max(finite)
         mn_step, mx_step = steps[values.index(mn)], steps[values.index(mx)]
-    return {
-        "run_id": run_id,
-        "key": key,
-        "last": None if last != last else last,
-        "last_step": last_step,
-        "min": mn,
-        "min_step": mn_step,
-        "max": mx,
-        "max_step": mx_step,
-        "count": len(steps),
-    }
+    return (
+        run_id,
+        key,
+        None if last != last else last,
+        last_step,
+        mn,
+        mn_step,
+        mx,
+        mx_step,
+        len(steps),
+    )
 
 
 def _op(op: str) -> Callable[[Any, Any], ColumnElement[bool]]:
