@@ -1,0 +1,81 @@
+"""The plan: what a ``trialbook run`` invocation will execute, before anything runs.
+
+The config layer (YAML files, suites, sweeps, seeds, overrides) produces a :class:`Plan`; the
+Runner (``trialbook.execution``) only consumes it. Keeping this record small and frozen is what
+lets the two sides evolve separately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MISSING", "Plan", "PlannedRun"]
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run the plan asks for: a fully resolved config and its seed.
+
+    Attributes:
+        name: the display name (the experiment's name, plus sweep values when swept,
+            e.g. ``"baseline"`` or ``"lr_sweep[training.learning_rate=1e-05]"``).
+        experiment: the experiment it belongs to (``experiment.name`` in the config).
+        config: the resolved config exactly as it will be saved to config.yaml, with the
+            top-level ``seed`` set and the ``experiment:`` block included.
+        seed: the run's seed, or None when the config has none.
+        config_hash: :func:`trialbook.config.config_hash` of ``config`` (includes the seed).
+        group_key: :func:`trialbook.config.group_key` of ``config`` (the seed left out).
+        changes: flattened key -> (base value, this run's value) for every key where this
+            run differs from its suite's base config (or from the file it was loaded from);
+            a missing side is represented by :data:`MISSING`. The seed is not listed.
+        source: the file the run was planned from (a config or a suite file).
+    """
+
+    name: str
+    experiment: str
+    config: Mapping[str, Any]
+    seed: int | None
+    config_hash: str
+    group_key: str
+    changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    source: Path | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every run of one invocation, in the order they will be launched.
+
+    Attributes:
+        runs: the planned runs (experiments × sweep points × seeds), in launch order.
+        shortcuts: option name -> config key declared by the suite (e.g.
+            ``{"max-train-samples": "training.max_train_samples"}``).
+        suite: the named suite selected with ``--suite``, if any.
+    """
+
+    runs: tuple[PlannedRun, ...]
+    shortcuts: Mapping[str, str] = field(default_factory=dict)
+    suite: str | None = None
+
+
+class _Missing:
+    """The absent side of a change (a key added or removed by an override)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+    def __reduce__(self) -> str:
+        return "MISSING"
+
+
+#: Marks the absent side of a change in :attr:`PlannedRun.changes`.
+MISSING: Any = _Missing()
