@@ -1,5 +1,18 @@
-"""Experiment configs: normalisation, flattening and stable hashes."""
+"""Experiment configs: loading YAML, overrides, validation, hashes, suites and the run plan."""
 
+from trialbook.config._experiment import EXPERIMENT_KEYS, ExperimentBlock, experiment_block
 from trialbook.config._hash import config_hash, flatten_config, group_key, to_plain_config
+from trialbook.config._load import ConfigSource, load_config, read_config
 
-__all__ = ["config_hash", "flatten_config", "group_key", "to_plain_config"]
+__all__ = [
+    "EXPERIMENT_KEYS",
+    "ConfigSource",
+    "ExperimentBlock",
+    "config_hash",
+    "experiment_block",
+    "flatten_config",
+    "group_key",
+    "load_config",
+    "read_config",
+    "to_plain_config",
+]

@@ -1,0 +1,270 @@
+"""Load YAML config files safely, keeping the line of every key for error messages.
+
+Only PyYAML's safe loader is used. Two of its YAML 1.1 habits are fixed, as OmegaConf does,
+because they bite ML configs: ``1e-4`` is a float (YAML 1.1 reads it as a string) and
+``2024-01-31`` stays a string (YAML 1.1 makes it a date, which cannot be hashed or saved).
+Duplicate keys, which PyYAML silently collapses to the last one, are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trialbook.errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
+
+__all__ = ["ConfigSource", "KeyPath", "load_config", "parse_yaml", "read_config"]
+
+#: A key path into a config: mapping keys (str) and sequence indices (int).
+KeyPath = tuple[str | int, ...]
+
+# YAML 1.2 floats, including the exponent-only forms (1e-4, 5E+3) YAML 1.1 reads as strings.
+_FLOAT = re.compile(
+    r"""^(?:
+     [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.VERBOSE,
+)
+
+_loader_class: type[Any] | None = None
+
+
+def _loader() -> type[yaml.SafeLoader]:
+    """The SafeLoader subclass (built once, on first use, so ``import trialbook`` skips yaml)."""
+    global _loader_class
+    if _loader_class is None:
+        import yaml
+
+        class _ConfigLoader(yaml.SafeLoader):
+            pass
+
+        _ConfigLoader.add_implicit_resolver(
+            "tag:yaml.org,2002:float", _FLOAT, list("-+0123456789.")
+        )
+        _ConfigLoader.yaml_implicit_resolvers = {
+            first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in _ConfigLoader.yaml_implicit_resolvers.items()
+        }
+        _loader_class = _ConfigLoader
+    return _loader_class
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """A loaded config with where it came from, for messages that point at a line.
+
+    Attributes:
+        data: the config as plain data (a dict; mappings, lists, str, int, float, bool, None).
+        path: the file it was read from (None for text that came from elsewhere).
+        lines: key path -> (line, column) of the key, both 1-based.
+    """
+
+    data: dict[str, Any]
+    path: Path | None = None
+    lines: Mapping[KeyPath, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The file name as users typed it (or ``<config>`` when there is no file)."""
+        return str(self.path) if self.path is not None else "<config>"
+
+    def line_of(self, key_path: KeyPath | str, *, nearest: bool = True) -> int | None:
+        """The 1-based line of a key (``("training", "lr")`` or ``"training.lr"``).
+
+        With ``nearest`` (the default), a key that is not in the file gives the line of its
+        closest ancestor that is, so a missing field still points at its section.
+        """
+        path = _as_key_path(key_path)
+        while path:
+            found = self.lines.get(path)
+            if found is not None:
+                return found[0]
+            if not nearest:
+                return None
+            path = path[:-1]
+        return None
+
+    def where(self, key_path: KeyPath | str | None = None) -> str:
+        """``"exp.yaml"`` or ``"exp.yaml (line 7)"`` for a message."""
+        line = self.line_of(key_path) if key_path is not None else None
+        return f"{self.name} (line {line})" if line is not None else self.name
+
+
+def _as_key_path(key_path: KeyPath | str) -> KeyPath:
+    if isinstance(key_path, str):
+        return tuple(key_path.split(".")) if key_path else ()
+    return tuple(key_path)
+
+
+def read_config(path: str | os.PathLike[str]) -> ConfigSource:
+    """Read a YAML config file into a :class:`ConfigSource` (data plus key lines).
+
+    Raises:
+        ConfigError: the file is missing, is a directory, is not valid YAML (the message starts
+            with ``path:line:column:``), does not hold a mapping, repeats a key, has a key that
+            is not a string, a top-level ``seed`` that is not an integer, or an ``experiment:``
+            block that is not a mapping.
+    """
+    p = Path(path)
+    if not p.exists():
+        relative = "" if p.is_absolute() else f" (relative to {Path.cwd()})"
+        raise ConfigError(f"Config file {p} does not exist; check the path{relative}.")
+    if p.is_dir():
+        raise ConfigError(
+            f"{p} is a directory, not a config file; give a .yaml file, or pass the directory "
+            "to `trialbook run` to run every config in it."
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"Config file {p} is not UTF-8 text ({e.reason}); save it as UTF-8."
+        ) from None
+    except OSError as e:
+        raise ConfigError(
+            f"Config file {p} cannot be read ({e.strerror}); check its permissions."
+        ) from None
+    return parse_yaml(text, p)
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML config file into a plain dict; see :func:`read_config` for the errors."""
+    return read_config(path).data
+
+
+def parse_yaml(text: str, path: Path | None = None, *, empty_ok: bool = False) -> ConfigSource:
+    """Parse YAML text holding one config mapping; ``path`` only names it in messages.
+
+    ``empty_ok`` lets an empty document stand for ``{}`` (otherwise it is an error).
+    """
+    import yaml
+
+    name = str(path) if path is not None else "<config>"
+    loader = _loader()(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as e:
+            raise ConfigError(_yaml_message(name, e)) from None
+        except yaml.YAMLError as e:  # pragma: no cover - PyYAML marks every parse error
+            raise ConfigError(f"{name}: not valid YAML ({e}).") from None
+        if node is None:
+            if empty_ok:
+                return ConfigSource({}, path, {})
+            raise ConfigError(
+                f"Config file {name} is empty; write the config as a YAML mapping, e.g. `seed: 42`."
+            )
+        if not isinstance(node, yaml.MappingNode):
+            raise ConfigError(
+                f"{name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: a config must "
+                f"be a mapping of keys to values (e.g. `seed: 42`), not {_node_kind(node)}."
+            )
+        lines: dict[KeyPath, tuple[int, int]] = {}
+        _walk(loader, node, (), lines, name)
+        try:
+            data = loader.construct_document(node)
+        except yaml.MarkedYAMLError as e:
+            raise ConfigError(_yaml_message(name, e)) from None
+    finally:
+        loader.dispose()
+    source = ConfigSource(data, path, lines)
+    _check_reserved(source)
+    return source
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def _yaml_message(name: str, e: Any) -> str:
+    import yaml
+
+    mark = e.problem_mark or e.context_mark
+    where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
+    problem = e.problem or e.context or "invalid YAML"
+    if isinstance(e, yaml.constructor.ConstructorError):
+        # Only the safe loader is used: tags that build Python objects are refused on purpose.
+        return f"{where}: {problem}; configs are loaded safely, so remove the tag."
+    context = f" ({e.context})" if e.context and e.problem else ""
+    return f"{where}: {problem}{context}; fix the YAML syntax there."
+
+
+def _node_kind(node: Any) -> str:
+    import yaml
+
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return f"a single value ({node.value!r})"
+
+
+def _walk(
+    loader: Any, node: Any, prefix: KeyPath, lines: dict[KeyPath, tuple[int, int]], name: str
+) -> None:
+    """Record the line of every key and refuse duplicate or non-string keys."""
+    import yaml
+
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            item_path = (*prefix, i)
+            lines[item_path] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            _walk(loader, item, item_path, lines, name)
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *anchor` keys may be overridden by explicit keys, as YAML intends
+        line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+        try:
+            key = loader.construct_object(key_node, deep=True)
+        except yaml.MarkedYAMLError as e:
+            raise ConfigError(_yaml_message(name, e)) from None
+        dotted = ".".join(str(k) for k in (*prefix, key))
+        if not isinstance(key, str):
+            raise ConfigError(
+                f"{name}:{line}:{column}: the key {key!r} is {_a(type(key).__name__)}, but config "
+                f"keys must be strings; quote it as '{key}'."
+            )
+        if key in seen:
+            lines_text = (
+                f"on line {line}" if seen[key] == line else f"on lines {seen[key]} and {line}"
+            )
+            raise ConfigError(
+                f"{name}:{line}:{column}: the key '{dotted}' appears twice ({lines_text}); YAML "
+                "would silently keep only the last, so remove one."
+            )
+        seen[key] = line
+        key_path = (*prefix, key)
+        lines[key_path] = (line, column)
+        _walk(loader, value_node, key_path, lines, name)
+
+
+def _check_reserved(source: ConfigSource) -> None:
+    data = source.data
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ConfigError(
+            f"In {source.where('seed')}, seed must be an integer such as 42, not {seed!r}."
+        )
+    block = data.get("experiment")
+    if "experiment" in data and not isinstance(block, Mapping):
+        raise ConfigError(
+            f"In {source.where('experiment')}, experiment: must be a mapping with name, "
+            f"entrypoint or command, ..., not {block!r}."
+        )
+    if isinstance(block, Mapping):
+        from trialbook.config._experiment import check_experiment_keys
+
+        check_experiment_keys(block, source)
