@@ -21,8 +21,12 @@ __version__ = "0.1.0"
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
     "AmbiguousRunError": "trialbook.errors",
+    "CartographyFilterConfig": "trialbook.config._models",
+    "ClusterFilterConfig": "trialbook.config._models",
     "ConfigError": "trialbook.errors",
+    "ExperimentConfig": "trialbook.config._models",
     "ExperimentTracker": "trialbook.tracking._tracker",
+    "LabelSmoothingConfig": "trialbook.config._models",
     "MetricValueError": "trialbook.errors",
     "Run": "trialbook.tracking._run",
     "RunFolder": "trialbook.tracking._folder",
@@ -31,8 +35,10 @@ _LAZY = {
     "RunRecord": "trialbook.store._records",
     "RunStateError": "trialbook.errors",
     "SchemaVersionError": "trialbook.errors",
+    "SoftWeightingConfig": "trialbook.config._models",
     "Store": "trialbook.store._base",
     "StoreError": "trialbook.errors",
+    "TrainingConfig": "trialbook.config._models",
     "TrialbookError": "trialbook.errors",
     "Workspace": "trialbook._workspace",
     "WorkspaceError": "trialbook.errors",
@@ -43,8 +49,12 @@ _LAZY = {
 
 __all__ = [
     "AmbiguousRunError",
+    "CartographyFilterConfig",
+    "ClusterFilterConfig",
     "ConfigError",
+    "ExperimentConfig",
     "ExperimentTracker",
+    "LabelSmoothingConfig",
     "MetricValueError",
     "Run",
     "RunFolder",
@@ -53,8 +63,10 @@ __all__ = [
     "RunRecord",
     "RunStateError",
     "SchemaVersionError",
+    "SoftWeightingConfig",
     "Store",
     "StoreError",
+    "TrainingConfig",
     "TrialbookError",
     "Workspace",
     "WorkspaceError",
@@ -66,6 +78,14 @@ __all__ = [
 
 if TYPE_CHECKING:
     from trialbook._workspace import Workspace, open_store
+    from trialbook.config._models import (
+        CartographyFilterConfig,
+        ClusterFilterConfig,
+        ExperimentConfig,
+        LabelSmoothingConfig,
+        SoftWeightingConfig,
+        TrainingConfig,
+    )
     from trialbook.errors import (
         AmbiguousRunError,
         ConfigError,
