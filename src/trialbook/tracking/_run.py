@@ -26,7 +26,7 @@ from trialbook.tracking._folder import RunFolder
 from trialbook.tracking._provenance import count_rows, path_digest
 from trialbook.tracking._writer import STEP_KEY, TIME_KEY, MetricWriter
 
-__all__ = ["Run"]
+__all__ = ["Run", "write_summary"]
 
 _MAX_STEP = 2**63
 
@@ -385,35 +385,16 @@ class Run:
     def _write_summary(
         self, ended: float | None = None, duration: float | None = None, error: str | None = None
     ) -> None:
-        summaries = self.store.metric_summaries([self.id]).get(self.id, {})
-        final: dict[str, float] = {}
-        best: dict[str, dict[str, Any]] = {}
-        for key, s in sorted(summaries.items()):
-            final[key] = s.last
-            goal = self._goals.get(key) or metric_goal(key)
-            value, step = (s.min, s.min_step) if goal == "min" else (s.max, s.max_step)
-            best[key] = {"value": math.nan if value is None else value, "step": step, "goal": goal}
-        evaluations = {
-            e.benchmark: {"split": e.split, "n": e.n, "metrics": dict(e.metrics)}
-            for e in self.store.evaluations(self.id)
-        }
-        summary: dict[str, Any] = {
-            "run_id": self.id,
-            "experiment": self.experiment,
-            "name": self.name,
-            "status": self._status,
-            "seed": self.seed,
-            "metrics": final,
-            "best": best,
-            "evaluations": evaluations,
-            "start_time": _iso(self.record.started_at),
-        }
-        if ended is not None:
-            summary["end_time"] = _iso(ended)
-            summary["runtime_seconds"] = round(duration or 0.0, 3)
-        if error:
-            summary["error"] = error
-        self.folder.write_summary(summary)
+        write_summary(
+            self.store,
+            self.folder,
+            self.record,
+            status=self._status,
+            goals=self._goals,
+            ended=ended,
+            duration=duration,
+            error=error,
+        )
 
     def __enter__(self) -> Run:
         return self
@@ -438,6 +419,53 @@ class Run:
                 self.finish("failed", error=f"SystemExit({code!r})")
         else:
             self.finish("failed", error="".join(traceback.format_exception(exc_type, exc, tb)))
+
+
+def write_summary(
+    store: Store,
+    folder: RunFolder,
+    record: RunRecord,
+    *,
+    status: str,
+    goals: Mapping[str, str] | None = None,
+    ended: float | None = None,
+    duration: float | None = None,
+    error: str | None = None,
+) -> None:
+    """Write summary.json: status, final and best metrics, evaluations, runtime, error.
+
+    Also used by the Runner to record the outcome of a process that died before it could.
+    """
+    goals = goals or {}
+    summaries = store.metric_summaries([record.id]).get(record.id, {})
+    final: dict[str, float] = {}
+    best: dict[str, dict[str, Any]] = {}
+    for key, s in sorted(summaries.items()):
+        final[key] = s.last
+        goal = goals.get(key) or metric_goal(key)
+        value, step = (s.min, s.min_step) if goal == "min" else (s.max, s.max_step)
+        best[key] = {"value": math.nan if value is None else value, "step": step, "goal": goal}
+    evaluations = {
+        e.benchmark: {"split": e.split, "n": e.n, "metrics": dict(e.metrics)}
+        for e in store.evaluations(record.id)
+    }
+    summary: dict[str, Any] = {
+        "run_id": record.id,
+        "experiment": record.experiment,
+        "name": record.name,
+        "status": status,
+        "seed": record.seed,
+        "metrics": final,
+        "best": best,
+        "evaluations": evaluations,
+        "start_time": _iso(record.started_at),
+    }
+    if ended is not None:
+        summary["end_time"] = _iso(ended)
+        summary["runtime_seconds"] = round(duration or 0.0, 3)
+    if error:
+        summary["error"] = error
+    folder.write_summary(summary)
 
 
 def _iso(ts: float | None) -> str | None:

@@ -13,14 +13,16 @@ from typing import Any
 
 from trialbook._workspace import Workspace
 from trialbook.config._hash import config_hash, group_key, to_plain_config
-from trialbook.errors import ConfigError, TrialbookError
+from trialbook.errors import ConfigError
+from trialbook.store._base import Store
 from trialbook.store._liveness import process_start_time
-from trialbook.store._records import NewRun
+from trialbook.store._records import NewRun, RunRecord
+from trialbook.tracking._attach import RUN_ID_ENV, try_attach
 from trialbook.tracking._folder import RunFolder, folder_name
-from trialbook.tracking._provenance import collect_environment, git_info
+from trialbook.tracking._provenance import GitInfo, collect_environment, git_info
 from trialbook.tracking._run import Run
 
-__all__ = ["new_run_id", "start_run"]
+__all__ = ["build_meta", "new_run_id", "start_run"]
 
 _DEFAULT_FLUSH = 0.2
 _DEFAULT_HEARTBEAT = 5.0
@@ -50,6 +52,39 @@ def _env_flag(name: str, default: bool) -> bool:
     if raw is None or raw == "":
         return default
     return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def build_meta(
+    run_id: str,
+    experiment: str,
+    name: str,
+    seed: int | None,
+    started: float,
+    git: GitInfo | None,
+    env: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The content of meta.json: when, where and from which code and command a run started."""
+    return {
+        "run_id": run_id,
+        "experiment": experiment,
+        "name": name,
+        "start_time": datetime.fromtimestamp(started, tz=timezone.utc).isoformat(),
+        "seed": seed,
+        "host": env.get("host"),
+        "pid": os.getpid(),
+        "device": env.get("device"),
+        "command": list(sys.argv),
+        "git": None
+        if git is None
+        else {
+            "commit": git.commit,
+            "branch": git.branch,
+            "dirty": git.dirty,
+            "remote": git.remote,
+        },
+        "environment": dict(env),
+        "data": [],
+    }
 
 
 def start_run(
@@ -87,6 +122,9 @@ def start_run(
         metric_goals: ``{"acc": "max"}`` overrides which way is "best" for summary.json.
         flush_interval: seconds between writer flushes (``TRIALBOOK_FLUSH_INTERVAL``).
 
+    In a process launched by ``trialbook run`` (``TRIALBOOK_RUN_ID`` set), the run the
+    Runner queued is returned instead of a new one; see :mod:`trialbook.tracking._attach`.
+
     Raises:
         ConfigError: a bad config, seed or option. WorkspaceError / StoreError: the
         workspace or database cannot be used. Nothing is created when these are raised.
@@ -122,6 +160,29 @@ def start_run(
             raise ConfigError(f"metric_goals[{key!r}] is {goal!r}; use 'min' or 'max'.")
 
     workspace = Workspace.resolve(root, store)
+    attach_id = os.environ.get(RUN_ID_ENV)
+    if attach_id:
+        # Launched by the Runner: track into its queued run (see tracking/_attach.py).
+        attached = try_attach(
+            attach_id,
+            plain if config is not None or seed is not None else {},
+            workspace=workspace,
+            capture_packages=capture_packages,
+            notes=notes,
+            tags=tag_tuple,
+        )
+        if attached is not None:
+            db, claimed = attached
+            return _open_run(
+                claimed.record,
+                db,
+                claimed.folder,
+                claimed.meta,
+                flush=flush,
+                heartbeat=heartbeat,
+                system_metrics=system_metrics,
+                metric_goals=metric_goals,
+            )
     db = workspace.open_store(create=True)
     try:
         started = time.time()
@@ -134,27 +195,7 @@ def start_run(
         folder.create()
         try:
             folder.write_config(plain)
-            meta: dict[str, Any] = {
-                "run_id": run_id,
-                "experiment": experiment,
-                "name": run_name,
-                "start_time": datetime.fromtimestamp(started, tz=timezone.utc).isoformat(),
-                "seed": seed,
-                "host": env.get("host"),
-                "pid": pid,
-                "device": env.get("device"),
-                "command": list(sys.argv),
-                "git": None
-                if git is None
-                else {
-                    "commit": git.commit,
-                    "branch": git.branch,
-                    "dirty": git.dirty,
-                    "remote": git.remote,
-                },
-                "environment": env,
-                "data": [],
-            }
+            meta = build_meta(run_id, experiment, run_name, seed, started, git, env)
             folder.write_meta(meta)
             if git is not None and git.dirty and git.diff:
                 folder.write_diff(git.diff)
@@ -184,11 +225,39 @@ def start_run(
         except BaseException:
             _remove_folder(folder.path)
             raise
+        return _open_run(
+            record,
+            db,
+            folder,
+            meta,
+            flush=flush,
+            heartbeat=heartbeat,
+            system_metrics=system_metrics,
+            metric_goals=metric_goals,
+        )
+    except BaseException:
+        db.close()
+        raise
+
+
+def _open_run(
+    record: RunRecord,
+    db: Store,
+    folder: RunFolder,
+    meta: dict[str, Any],
+    *,
+    flush: float,
+    heartbeat: float,
+    system_metrics: bool,
+    metric_goals: Mapping[str, str] | None,
+) -> Run:
+    """The live Run over a record this process owns (created or attached to)."""
+    try:
         monitor = None
         if system_metrics:
             from trialbook.tracking._system import SystemMonitor
 
-            monitor = SystemMonitor(pid)
+            monitor = SystemMonitor(os.getpid())
             monitor.sample()  # primes cpu_percent
         return Run(
             record,
@@ -200,9 +269,6 @@ def start_run(
             system_monitor=monitor,
             metric_goals=metric_goals,
         )
-    except TrialbookError:
-        db.close()
-        raise
     except BaseException:
         db.close()
         raise

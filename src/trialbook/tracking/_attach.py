@@ -1,0 +1,192 @@
+"""Attach mode: a process launched by the Runner tracks into the run the Runner queued for it.
+
+The Runner creates every run of a suite as ``queued`` (with its folder and config.yaml) before
+anything starts, and launches each process with ``TRIALBOOK_RUN_ID`` set. When such a process
+calls :func:`trialbook.start_run` (directly or through ``ExperimentTracker``), it gets a
+:class:`~trialbook.Run` bound to that record instead of a second run:
+
+* the run becomes ``running`` with this process's pid, host and start time; meta.json is
+  written with this process's provenance (git state, packages, command line);
+* the Runner's config stays the run's config. Keys of the script's own ``config`` that the
+  Runner's config lacks are logged as params; keys whose value differs are logged as
+  ``script.<key>`` params and named in a warning, because config.yaml (what ``trialbook run``
+  and ``reproduce`` use) is the Runner's;
+* the variable is removed from ``os.environ`` once a process has attached, so that its own
+  subprocesses and later ``start_run`` calls create runs of their own. A process that does
+  not attach (a shell wrapper, ``python -m``) passes it on to the script it starts.
+
+When the run is not in the workspace ``start_run`` resolves, or is already finished,
+``start_run`` warns and creates a new run as usual.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from trialbook._workspace import Workspace
+from trialbook.config._hash import flatten_config
+from trialbook.errors import RunNotFoundError, RunStateError, TrialbookError
+from trialbook.store._base import Store
+from trialbook.store._liveness import process_start_time
+from trialbook.store._records import RunRecord
+from trialbook.tracking._folder import RunFolder
+from trialbook.tracking._provenance import collect_environment, git_info
+
+__all__ = ["RUN_ID_ENV", "AttachedRun", "claim_run", "config_differences", "try_attach"]
+
+#: The id of the queued run a Runner-launched process should track into.
+RUN_ID_ENV = "TRIALBOOK_RUN_ID"
+
+_ATTACHABLE = ("queued", "running")
+
+
+class AttachedRun:
+    """What :func:`claim_run` returns: the record (now ``running``), its folder and meta.json."""
+
+    def __init__(self, record: RunRecord, folder: RunFolder, meta: dict[str, Any]) -> None:
+        self.record = record
+        self.folder = folder
+        self.meta = meta
+
+
+def claim_run(
+    db: Store,
+    workspace: Workspace,
+    run_id: str,
+    *,
+    capture_packages: bool = True,
+    notes: str | None = None,
+    tags: tuple[str, ...] = (),
+) -> AttachedRun:
+    """Mark the queued (or already running) run ``run_id`` as running in this process.
+
+    Writes meta.json (and diff.patch for a dirty work tree) into the run's folder and
+    records this process's pid, host and git state in the Store. A run claimed again (the
+    Runner's child, then the script it starts) keeps its first start time.
+
+    Raises:
+        RunNotFoundError: no run has this id in the Store.
+        RunStateError: the run is finished, or has no folder.
+    """
+    from trialbook.tracking._start import build_meta
+
+    record = db.get_run(run_id)
+    if record.id != run_id:
+        raise RunNotFoundError(f"No run with id {run_id!r} in {workspace.store_url}.")
+    if record.status not in _ATTACHABLE:
+        raise RunStateError(
+            f"Run {run_id} is {record.status}; only a queued or running run can be attached "
+            f"to. Unset {RUN_ID_ENV} to start a new run."
+        )
+    if not record.folder:
+        raise RunStateError(f"Run {run_id} has no run folder; it cannot be attached to.")
+    folder = RunFolder(Path(record.folder))
+    now = time.time()
+    started = record.started_at or now
+    git = git_info(exclude=[workspace.root])
+    env = collect_environment(include_packages=capture_packages)
+    meta = build_meta(record.id, record.experiment, record.name, record.seed, started, git, env)
+    for path in (folder.path, folder.checkpoint_dir, folder.artifacts_dir):
+        path.mkdir(parents=True, exist_ok=True)
+    folder.write_meta(meta)
+    if git is not None and git.dirty and git.diff:
+        folder.write_diff(git.diff)
+    pid = os.getpid()
+    fields: dict[str, Any] = {
+        "status": "running",
+        "host": env.get("host"),
+        "pid": pid,
+        "pid_started_at": process_start_time(pid),
+        "started_at": started,
+        "heartbeat_at": now,
+        "git_commit": git.commit if git else None,
+        "git_branch": git.branch if git else None,
+        "git_dirty": git.dirty if git else None,
+    }
+    new_tags = tuple(t for t in tags if t not in record.tags)
+    if new_tags:
+        fields["tags"] = (*record.tags, *new_tags)
+    if notes and not record.notes:
+        fields["notes"] = notes
+    db.update_run(run_id, **fields)
+    return AttachedRun(db.get_run(run_id), folder, meta)
+
+
+def config_differences(
+    runner_config: Mapping[str, Any], script_config: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(extra, conflicting)``: flattened keys of the script's config that the Runner's
+    config lacks, and keys present in both with different values (script's values)."""
+    ours = flatten_config(runner_config)
+    extra: dict[str, Any] = {}
+    conflicting: dict[str, Any] = {}
+    for key, value in flatten_config(script_config).items():
+        if key not in ours:
+            extra[key] = value
+        elif not _same(ours[key], value):
+            conflicting[key] = value
+    return extra, conflicting
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
+
+
+def try_attach(
+    run_id: str,
+    script_config: Mapping[str, Any],
+    *,
+    workspace: Workspace,
+    capture_packages: bool,
+    notes: str | None,
+    tags: tuple[str, ...],
+) -> tuple[Store, AttachedRun] | None:
+    """Claim ``run_id`` for :func:`~trialbook.start_run`, or warn and return None.
+
+    ``script_config`` is the config the script passed (empty when none); see the module
+    docstring for what happens to its keys. On success the variable is removed from
+    ``os.environ`` and the open Store is returned with the claimed run.
+    """
+    db = workspace.open_store(create=True)
+    try:
+        attached = claim_run(
+            db, workspace, run_id, capture_packages=capture_packages, notes=notes, tags=tags
+        )
+    except (RunNotFoundError, RunStateError) as e:
+        db.close()
+        warnings.warn(
+            f"{RUN_ID_ENV}={run_id} was not attached to ({e}); starting a new run instead.",
+            stacklevel=3,
+        )
+        return None
+    except TrialbookError:
+        db.close()
+        raise
+    try:
+        if script_config:
+            extra, conflicting = config_differences(attached.record.config, script_config)
+            params = {**extra, **{f"script.{k}": v for k, v in conflicting.items()}}
+            if params:
+                db.log_params(run_id, params)
+            if conflicting:
+                shown = ", ".join(sorted(conflicting)[:5])
+                more = f" and {len(conflicting) - 5} more" if len(conflicting) > 5 else ""
+                warnings.warn(
+                    f"The script's config differs from the Runner's config.yaml in {shown}"
+                    f"{more}; the run keeps the Runner's values and records the script's as "
+                    "script.<key> params.",
+                    stacklevel=3,
+                )
+    except BaseException:
+        db.close()
+        raise
+    os.environ.pop(RUN_ID_ENV, None)
+    return db, attached

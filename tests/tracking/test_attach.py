@@ -1,0 +1,176 @@
+"""Attach mode: with TRIALBOOK_RUN_ID set, start_run tracks into the Runner's queued run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import trialbook
+from trialbook.config import config_hash, group_key
+from trialbook.store import NewRun
+from trialbook.tracking._attach import RUN_ID_ENV
+from trialbook.tracking._folder import RunFolder, folder_name
+from trialbook.tracking._start import new_run_id
+
+FAST = {"system_metrics": False, "capture_packages": False}
+CONFIG = {"experiment": {"name": "exp"}, "lr": 0.1, "model": {"layers": 2}, "seed": 7}
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in (RUN_ID_ENV, "TRIALBOOK_ROOT", "TRIALBOOK_STORE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _queue(root: Path, config: dict[str, Any] = CONFIG) -> str:
+    """A queued run with its folder and config.yaml, as the Runner leaves it."""
+    run_id = new_run_id()
+    folder = RunFolder(root / folder_name("exp", run_id.rsplit("_", 1)[-1]))
+    with trialbook.open_store(root, create=True) as db:
+        folder.create()
+        folder.write_config(config)
+        db.create_run(
+            NewRun(
+                id=run_id,
+                experiment="exp",
+                name="exp",
+                config=config,
+                config_hash=config_hash(config),
+                group_key=group_key(config),
+                status="queued",
+                seed=config.get("seed"),
+                folder=str(folder.path),
+            )
+        )
+    return run_id
+
+
+def test_start_run_attaches_to_the_queued_run(tmp_path: Path, monkeypatch: Any) -> None:
+    run_id = _queue(tmp_path)
+    monkeypatch.setenv(RUN_ID_ENV, run_id)
+    with trialbook.start_run(root=tmp_path, **FAST) as run:
+        assert run.id == run_id
+        assert RUN_ID_ENV not in os.environ  # consumed: nested runs are runs of their own
+        with trialbook.open_store(tmp_path) as db:
+            live = db.get_run(run_id)
+        assert live.status == "running" and live.pid == os.getpid()
+        assert live.started_at is not None and live.host
+        run.log({"loss": 0.5}, step=0)
+    with trialbook.open_store(tmp_path) as db:
+        runs = db.list_runs()
+        assert [r.id for r in runs] == [run_id]
+        assert runs[0].status == "completed"
+        assert runs[0].config == CONFIG
+    folder = Path(runs[0].folder or "")
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["run_id"] == run_id and meta["pid"] == os.getpid() and meta["seed"] == 7
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["metrics"] == {"loss": 0.5}
+
+
+def test_a_second_start_run_in_the_same_process_creates_a_new_run(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    run_id = _queue(tmp_path)
+    monkeypatch.setenv(RUN_ID_ENV, run_id)
+    with (
+        trialbook.start_run(root=tmp_path, **FAST) as first,
+        trialbook.start_run("inner", root=tmp_path, **FAST) as second,
+    ):
+        assert first.id == run_id and second.id != first.id
+    with trialbook.open_store(tmp_path) as db:
+        assert len(db.list_runs()) == 2
+
+
+def test_script_config_is_kept_as_params_and_conflicts_warn(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    run_id = _queue(tmp_path)
+    monkeypatch.setenv(RUN_ID_ENV, run_id)
+    script_config = {**CONFIG, "lr": 0.5, "batch": 16}
+    with (
+        pytest.warns(UserWarning, match=r"differs .* in lr; the run keeps"),
+        trialbook.start_run(config=script_config, root=tmp_path, tags=["mine"], **FAST) as run,
+    ):
+        pass
+    with trialbook.open_store(tmp_path) as db:
+        rec = db.get_run(run.id)
+        params = db.params(run.id)
+    assert rec.config == CONFIG  # the Runner's config.yaml stays the record
+    assert params["lr"] == 0.1 and params["script.lr"] == 0.5 and params["batch"] == 16
+    assert rec.tags == ("mine",)
+
+
+def test_identical_script_config_attaches_silently(
+    tmp_path: Path, monkeypatch: Any, recwarn: pytest.WarningsRecorder
+) -> None:
+    run_id = _queue(tmp_path)
+    monkeypatch.setenv(RUN_ID_ENV, run_id)
+    with trialbook.start_run(config=dict(CONFIG), seed=7, root=tmp_path, **FAST) as run:
+        assert run.id == run_id
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+@pytest.mark.parametrize("problem", ["finished", "unknown", "other-workspace"])
+def test_unattachable_run_warns_and_starts_a_new_run(
+    problem: str, tmp_path: Path, monkeypatch: Any
+) -> None:
+    run_id = _queue(tmp_path)
+    root = tmp_path
+    if problem == "finished":
+        with trialbook.open_store(tmp_path) as db:
+            db.finish_run(run_id, "completed", 1.0, 1.0)
+    elif problem == "unknown":
+        run_id = new_run_id()
+    else:
+        root = tmp_path / "elsewhere"
+    monkeypatch.setenv(RUN_ID_ENV, run_id)
+    with (
+        pytest.warns(UserWarning, match="starting a new run instead"),
+        trialbook.start_run("e", root=root, **FAST) as run,
+    ):
+        assert run.id != run_id
+    with trialbook.open_store(root) as db:
+        assert db.get_run(run.id).status == "completed"
+
+
+def test_tracker_api_attaches_too(tmp_path: Path, monkeypatch: Any) -> None:
+    run_id = _queue(tmp_path)
+    monkeypatch.setenv(RUN_ID_ENV, run_id)
+    tracker = trialbook.ExperimentTracker(root=tmp_path)
+    assert tracker.start_experiment(notes="from tracker", system_metrics=False) == run_id
+    tracker.log_metrics({"acc": 0.9}, 0)
+    tracker.finish_experiment()
+    with trialbook.open_store(tmp_path) as db:
+        rec = db.get_run(run_id)
+    assert rec.status == "completed" and rec.notes == "from tracker"
+
+
+def test_script_process_attaches_and_a_crash_is_failed_with_traceback(tmp_path: Path) -> None:
+    run_id = _queue(tmp_path)
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import trialbook
+            with trialbook.start_run(system_metrics=False, capture_packages=False) as run:
+                run.log({"loss": 1.0})
+                raise ValueError("boom")
+            """
+        )
+    )
+    env = {**os.environ, RUN_ID_ENV: run_id, "TRIALBOOK_ROOT": str(tmp_path)}
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and "ValueError: boom" in proc.stderr
+    with trialbook.open_store(tmp_path) as db:
+        runs = db.list_runs()
+    assert [r.id for r in runs] == [run_id]
+    assert runs[0].status == "failed" and "ValueError: boom" in (runs[0].error or "")
