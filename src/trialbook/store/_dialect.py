@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,44 +93,42 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def _raw_cursor(conn: Connection, sql: str) -> Iterator[Any]:
+    """The connection's own DBAPI cursor, inside its transaction; driver errors re-raised as
+    SQLAlchemy's, so the Store's retry and translation see them."""
+    dbapi_conn = conn.connection.dbapi_connection
+    assert dbapi_conn is not None
+    cursor = dbapi_conn.cursor()
+    try:
+        yield cursor
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise exc.DBAPIError.instance(
+            sql, None, e, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from e
+    finally:
+        cursor.close()
+
+
 def executemany(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-    """``cursor.executemany`` on the connection's own DBAPI cursor, inside its transaction.
+    """``cursor.executemany`` on the raw DBAPI cursor.
 
     SQLAlchemy would first build a list of every row; the driver takes an iterator, which
     lets ``zip`` reuse one tuple per row instead of allocating millions.
     """
-    dbapi_conn = conn.connection.dbapi_connection
-    assert dbapi_conn is not None
-    cursor = dbapi_conn.cursor()
-    try:
-        cursor.executemany(sql, rows)  # type: ignore[arg-type]  # drivers take iterables
-    except conn.dialect.loaded_dbapi.Error as e:
-        # Re-raise as SQLAlchemy does, so the Store's retry and translation see it.
-        raise exc.DBAPIError.instance(
-            sql, None, e, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-        ) from e
-    finally:
-        cursor.close()
+    with _raw_cursor(conn, sql) as cursor:
+        cursor.executemany(sql, rows)
 
 
 def fetchall(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Plain tuples from the connection's DBAPI cursor, for large reads.
+    """Plain tuples from the raw DBAPI cursor, for large reads.
 
     Skips building a SQLAlchemy ``Row`` per result row, which dominated reading a long
     metric history.
     """
-    dbapi_conn = conn.connection.dbapi_connection
-    assert dbapi_conn is not None
-    cursor = dbapi_conn.cursor()
-    try:
+    with _raw_cursor(conn, sql) as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
-    except conn.dialect.loaded_dbapi.Error as e:
-        raise exc.DBAPIError.instance(
-            sql, None, e, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-        ) from e
-    finally:
-        cursor.close()
 
 
 def history_sql(conn: Connection) -> str:
