@@ -3,16 +3,20 @@
 from trialbook.config._experiment import EXPERIMENT_KEYS, ExperimentBlock, experiment_block
 from trialbook.config._hash import config_hash, flatten_config, group_key, to_plain_config
 from trialbook.config._load import ConfigSource, load_config, read_config
+from trialbook.config._overrides import Override, apply_overrides, parse_override
 
 __all__ = [
     "EXPERIMENT_KEYS",
     "ConfigSource",
     "ExperimentBlock",
+    "Override",
+    "apply_overrides",
     "config_hash",
     "experiment_block",
     "flatten_config",
     "group_key",
     "load_config",
+    "parse_override",
     "read_config",
     "to_plain_config",
 ]

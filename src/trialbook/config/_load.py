@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trialbook.config._suggest import a_or_an
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -183,10 +184,6 @@ def parse_yaml(text: str, path: Path | None = None, *, empty_ok: bool = False) -
     return source
 
 
-def _a(noun: str) -> str:
-    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
-
-
 def _yaml_message(name: str, e: Any) -> str:
     import yaml
 
@@ -234,8 +231,8 @@ def _walk(
         dotted = ".".join(str(k) for k in (*prefix, key))
         if not isinstance(key, str):
             raise ConfigError(
-                f"{name}:{line}:{column}: the key {key!r} is {_a(type(key).__name__)}, but config "
-                f"keys must be strings; quote it as '{key}'."
+                f"{name}:{line}:{column}: the key {key!r} is {a_or_an(type(key).__name__)}, "
+                f"but config keys must be strings; quote it as '{key}'."
             )
         if key in seen:
             lines_text = (
