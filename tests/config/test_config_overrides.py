@@ -126,7 +126,7 @@ def test_set_existing_key_leaves_input_untouched() -> None:
     out = apply("training.learning_rate=1e-4", "data.max_eval_samples=500")
     assert out["training"]["learning_rate"] == 1e-4
     assert out["data"]["max_eval_samples"] == 500
-    assert BASE == before
+    assert before == BASE
     assert out["training"]["label_smoothing"] is not BASE["training"]["label_smoothing"]
 
 
