@@ -1,0 +1,169 @@
+"""The Executor interface: where the Runner's processes run (local processes, Ray, Slurm).
+
+A backend implements :meth:`Executor.submit`, :meth:`Executor.wait` and :meth:`Executor.cancel`
+over the frozen records :class:`Task` and :class:`TaskResult`; the Runner knows nothing else
+about it. ``trialbook.testing.executors`` holds the test suite every backend must pass.
+"""
+
+from __future__ import annotations
+
+import abc
+import signal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+__all__ = ["Executor", "OutputCallback", "Task", "TaskHandle", "TaskResult"]
+
+#: Called with the task, ``"stdout"`` or ``"stderr"``, and one line of output (no newline).
+OutputCallback: TypeAlias = Callable[["Task", Literal["stdout", "stderr"], str], None]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One process to run.
+
+    Attributes:
+        key: the caller's name for the task (the Runner uses the run id); unique among the
+            tasks of one executor.
+        argv: the program and its arguments.
+        env: variables set on top of the environment the executor inherits.
+        cwd: the working directory of the process.
+        stdout_path, stderr_path: files that receive the process's output, appended to,
+            line by line as it arrives.
+        timeout: seconds after the start after which the process is stopped (None: never).
+    """
+
+    key: str
+    argv: tuple[str, ...]
+    cwd: Path
+    stdout_path: Path
+    stderr_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class TaskHandle:
+    """What :meth:`Executor.submit` returns; pass it to ``wait`` and ``cancel``."""
+
+    task: Task
+    id: str
+
+    @property
+    def key(self) -> str:
+        return self.task.key
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """How a task ended.
+
+    Attributes:
+        key: the task's key.
+        exit_code: the process's exit status, or None when a signal ended it or it never ran.
+        signal: the number of the signal that ended the process, if one did.
+        timed_out: the executor stopped it because its timeout passed.
+        cancelled: :meth:`Executor.cancel` stopped it (or it never started).
+        started_at: epoch seconds when the process started; None if it never started.
+        duration: seconds from start to exit (0 if it never started).
+        error: why the executor could not start the process (e.g. the program is missing).
+    """
+
+    key: str
+    exit_code: int | None
+    signal: int | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    started_at: float | None = None
+    duration: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """The process exited with status 0 on its own."""
+        return self.exit_code == 0 and not (self.timed_out or self.cancelled or self.error)
+
+    @property
+    def signal_name(self) -> str | None:
+        """``"SIGKILL"`` etc. for :attr:`signal`."""
+        if self.signal is None:
+            return None
+        try:
+            return signal.Signals(self.signal).name
+        except ValueError:
+            return f"signal {self.signal}"
+
+
+class Executor(abc.ABC):
+    """Runs tasks (processes) somewhere and reports how they ended.
+
+    Rules every backend follows:
+
+    * ``submit``, ``wait`` and ``cancel`` are called from one thread (the Runner's); they are
+      not required to be thread-safe. Output callbacks may be called from any thread, in
+      order per stream of one task.
+    * ``submit`` returns at once. The task starts as soon as fewer than :attr:`max_parallel`
+      tasks of this executor are running; until then it waits in the backend's queue.
+    * Each task's output goes, line by line, to its ``stdout_path`` / ``stderr_path`` (opened
+      for appending) and to the ``on_output`` callback given to ``submit``.
+    * A task that runs longer than its ``timeout`` is stopped: the backend asks it to stop
+      (SIGTERM to its whole process group locally) and kills it after :attr:`grace` seconds.
+      Its result has ``timed_out=True``.
+    * ``cancel`` stops a task the same way and returns at once; a task that has not started
+      never starts. Its result has ``cancelled=True``. Cancelling again kills it at once;
+      cancelling a finished task does nothing.
+    * ``wait`` blocks until at least one of the given tasks has finished (or ``timeout``
+      seconds pass) and returns the results of all of them that have finished, in the order
+      given. A finished task's result is returned by every later ``wait`` that names it.
+    * When a task's process ends, any process it left behind in its group is killed: no
+      process of a task outlives its result.
+    * Results are frozen :class:`TaskResult` records. A process that cannot be started gives
+      a result with ``error`` set; ``submit`` raises only for a task the backend can never
+      run (``ValueError``, e.g. a key already used).
+    """
+
+    #: Seconds between asking a task to stop and killing it.
+    grace: float = 10.0
+
+    @property
+    @abc.abstractmethod
+    def max_parallel(self) -> int:
+        """How many tasks this executor runs at once."""
+
+    @abc.abstractmethod
+    def submit(self, task: Task, on_output: OutputCallback | None = None) -> TaskHandle:
+        """Queue ``task`` and return its handle."""
+
+    @abc.abstractmethod
+    def wait(self, handles: Sequence[TaskHandle], timeout: float | None = None) -> list[TaskResult]:
+        """Results of the finished tasks among ``handles``; blocks until there is one."""
+
+    @abc.abstractmethod
+    def cancel(self, handle: TaskHandle) -> None:
+        """Stop the task (see the class docstring)."""
+
+    # ----------------------------------------------------------------- conveniences
+    def wait_all(self, handles: Iterable[TaskHandle]) -> list[TaskResult]:
+        """Block until every task has finished; results in the order given."""
+        pending = list(handles)
+        done: dict[str, TaskResult] = {}
+        while len(done) < len(pending):
+            for result in self.wait([h for h in pending if h.key not in done]):
+                done[result.key] = result
+        return [done[h.key] for h in pending]
+
+    def run(self, task: Task, on_output: OutputCallback | None = None) -> TaskResult:
+        """Submit one task and wait for it."""
+        return self.wait_all([self.submit(task, on_output)])[0]
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Cancel every unfinished task, wait for them, and release the backend's resources."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,57 @@
+"""Every Executor backend, built and torn down, for one test suite run against all of them.
+
+``EXECUTOR_BACKENDS`` names the backends; :func:`make_executor` builds one. Adding a backend
+(Ray, Slurm) is one entry in ``_FACTORIES``: a context manager that takes a temporary folder,
+the number of tasks to run at once and the stop grace period, and yields a ready Executor. A
+backend that needs something this machine lacks raises
+:class:`~trialbook.testing.BackendUnavailable` so the suite can skip it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from trialbook.execution._executor import Executor
+from trialbook.execution._local import LocalExecutor
+
+__all__ = ["EXECUTOR_BACKENDS", "make_executor"]
+
+ExecutorFactory = Callable[[Path, int, float], AbstractContextManager[Executor]]
+
+
+@contextmanager
+def _local(tmp_path: Path, max_parallel: int, grace: float) -> Iterator[Executor]:
+    executor = LocalExecutor(max_parallel, grace=grace)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+_FACTORIES: dict[str, ExecutorFactory] = {"local": _local}
+
+#: The backends every shared Executor test runs against.
+EXECUTOR_BACKENDS: list[str] = list(_FACTORIES)
+
+
+@contextmanager
+def make_executor(
+    backend: str, tmp_path: Path, *, max_parallel: int = 1, grace: float = 5.0
+) -> Iterator[Executor]:
+    """An Executor on ``backend`` (one of ``EXECUTOR_BACKENDS``); closed on exit, which
+    stops whatever is still running.
+
+    Raises:
+        ValueError: ``backend`` is not one of ``EXECUTOR_BACKENDS``.
+        BackendUnavailable: the backend cannot be built here.
+    """
+    try:
+        factory = _FACTORIES[backend]
+    except KeyError:
+        raise ValueError(
+            f"Unknown executor backend {backend!r}; use one of {', '.join(EXECUTOR_BACKENDS)}."
+        ) from None
+    with factory(Path(tmp_path), max_parallel, grace) as executor:
+        yield executor
