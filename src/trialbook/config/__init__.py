@@ -4,6 +4,7 @@ from trialbook.config._experiment import EXPERIMENT_KEYS, ExperimentBlock, exper
 from trialbook.config._hash import config_hash, flatten_config, group_key, to_plain_config
 from trialbook.config._load import ConfigSource, load_config, read_config
 from trialbook.config._overrides import Override, apply_overrides, parse_override
+from trialbook.config._validate import schema_of, validate_config
 
 __all__ = [
     "EXPERIMENT_KEYS",
@@ -18,5 +19,7 @@ __all__ = [
     "load_config",
     "parse_override",
     "read_config",
+    "schema_of",
     "to_plain_config",
+    "validate_config",
 ]
