@@ -42,9 +42,13 @@ _LAZY = {
     "TrialbookError": "trialbook.errors",
     "Workspace": "trialbook._workspace",
     "WorkspaceError": "trialbook.errors",
+    "apply_overrides": "trialbook.config._overrides",
+    "load_config": "trialbook.config._load",
     "open_store": "trialbook._workspace",
+    "plan_runs": "trialbook.config._suite",
     "seed_everything": "trialbook.tracking._seed",
     "start_run": "trialbook.tracking._start",
+    "validate_config": "trialbook.config._validate",
 }
 
 __all__ = [
@@ -71,13 +75,18 @@ __all__ = [
     "Workspace",
     "WorkspaceError",
     "__version__",
+    "apply_overrides",
+    "load_config",
     "open_store",
+    "plan_runs",
     "seed_everything",
     "start_run",
+    "validate_config",
 ]
 
 if TYPE_CHECKING:
     from trialbook._workspace import Workspace, open_store
+    from trialbook.config._load import load_config
     from trialbook.config._models import (
         CartographyFilterConfig,
         ClusterFilterConfig,
@@ -86,6 +95,9 @@ if TYPE_CHECKING:
         SoftWeightingConfig,
         TrainingConfig,
     )
+    from trialbook.config._overrides import apply_overrides
+    from trialbook.config._suite import plan_runs
+    from trialbook.config._validate import validate_config
     from trialbook.errors import (
         AmbiguousRunError,
         ConfigError,

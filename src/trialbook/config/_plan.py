@@ -53,11 +53,14 @@ class Plan:
         shortcuts: option name -> config key declared by the suite (e.g.
             ``{"max-train-samples": "training.max_train_samples"}``).
         suite: the named suite selected with ``--suite``, if any.
+        notes: sentences worth showing before running, e.g. that a run listed twice (the
+            same config and seed) is planned once.
     """
 
     runs: tuple[PlannedRun, ...]
     shortcuts: Mapping[str, str] = field(default_factory=dict)
     suite: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 class _Missing:
