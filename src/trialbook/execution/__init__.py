@@ -2,5 +2,19 @@
 
 from trialbook.execution._executor import Executor, OutputCallback, Task, TaskHandle, TaskResult
 from trialbook.execution._local import LocalExecutor
+from trialbook.execution._progress import ProgressReporter
+from trialbook.execution._runner import PlanDecision, Runner, RunOutcome, SuiteResult
 
-__all__ = ["Executor", "LocalExecutor", "OutputCallback", "Task", "TaskHandle", "TaskResult"]
+__all__ = [
+    "Executor",
+    "LocalExecutor",
+    "OutputCallback",
+    "PlanDecision",
+    "ProgressReporter",
+    "RunOutcome",
+    "Runner",
+    "SuiteResult",
+    "Task",
+    "TaskHandle",
+    "TaskResult",
+]

@@ -27,7 +27,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trialbook._workspace import Workspace
 from trialbook.config._hash import flatten_config
@@ -38,7 +38,17 @@ from trialbook.store._records import RunRecord
 from trialbook.tracking._folder import RunFolder
 from trialbook.tracking._provenance import collect_environment, git_info
 
-__all__ = ["RUN_ID_ENV", "AttachedRun", "claim_run", "config_differences", "try_attach"]
+if TYPE_CHECKING:
+    from trialbook.tracking._run import Run
+
+__all__ = [
+    "RUN_ID_ENV",
+    "AttachedRun",
+    "attach_run",
+    "claim_run",
+    "config_differences",
+    "try_attach",
+]
 
 #: The id of the queued run a Runner-launched process should track into.
 RUN_ID_ENV = "TRIALBOOK_RUN_ID"
@@ -190,3 +200,50 @@ def try_attach(
         raise
     os.environ.pop(RUN_ID_ENV, None)
     return db, attached
+
+
+def attach_run(
+    run_id: str,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    store: str | None = None,
+    system_metrics: bool | None = None,
+    capture_packages: bool = True,
+    metric_goals: Mapping[str, str] | None = None,
+) -> Run:
+    """The live :class:`~trialbook.Run` of the queued run ``run_id`` (the Runner's child
+    process uses this); unlike ``start_run`` it never falls back to a new run.
+
+    Raises:
+        RunNotFoundError / RunStateError: the run is not there or not attachable.
+        WorkspaceError / StoreError: the workspace or database cannot be used.
+    """
+    from trialbook.tracking._start import (
+        _DEFAULT_FLUSH,
+        _DEFAULT_HEARTBEAT,
+        _env_flag,
+        _env_float,
+        _open_run,
+    )
+
+    flush = _env_float("TRIALBOOK_FLUSH_INTERVAL", _DEFAULT_FLUSH)
+    heartbeat = _env_float("TRIALBOOK_HEARTBEAT_INTERVAL", _DEFAULT_HEARTBEAT)
+    if system_metrics is None:
+        system_metrics = _env_flag("TRIALBOOK_SYSTEM_METRICS", True)
+    workspace = Workspace.resolve(root, store)
+    db = workspace.open_store()
+    try:
+        attached = claim_run(db, workspace, run_id, capture_packages=capture_packages)
+    except BaseException:
+        db.close()
+        raise
+    return _open_run(
+        attached.record,
+        db,
+        attached.folder,
+        attached.meta,
+        flush=flush,
+        heartbeat=heartbeat,
+        system_metrics=system_metrics,
+        metric_goals=metric_goals,
+    )

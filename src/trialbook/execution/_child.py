@@ -1,0 +1,219 @@
+"""What runs inside each run's process: ``python -m trialbook.execution._child``.
+
+The Runner sets ``TRIALBOOK_RUN_ID`` (the queued run), ``TRIALBOOK_ROOT`` and
+``TRIALBOOK_STORE``. For ``experiment.entrypoint`` this process attaches to the run, imports
+the module, seeds the random generators it loaded, validates the config against the
+function's schema when it declares one, calls ``function(config, run)`` and records the
+returned mapping as the run's final metrics; the Run context manager marks the run completed,
+or failed with the traceback. For ``experiment.command`` it marks the run running and
+*replaces itself* with the command (``exec``), so the script keeps this pid, gets signals and
+timeouts directly, and attaches to the run when it uses the Tracker API; the Runner records
+the outcome from the exit status when the script does not.
+"""
+
+from __future__ import annotations
+
+import importlib
+import numbers
+import os
+import random
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from trialbook.tracking._attach import RUN_ID_ENV
+
+__all__ = ["main"]
+
+#: Set by the Runner; the child stops when this process dies (Linux).
+RUNNER_PID_ENV = "TRIALBOOK_RUNNER_PID"
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_runner() -> None:
+    """Ask Linux to send SIGTERM when the Runner dies, so a killed Runner leaves no orphans.
+
+    Only when the Runner is this process's parent (the local executor); the signal survives
+    ``exec`` into a ``command:`` script.
+    """
+    runner = os.environ.get(RUNNER_PID_ENV, "")
+    if not sys.platform.startswith("linux") or not runner.isdigit():
+        return
+    if os.getppid() != int(runner):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(runner):  # the Runner died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _seed_loaded(seed: int) -> None:
+    """Seed ``random``, and NumPy and torch when the entrypoint's module imported them.
+
+    Importing them here only to seed them would cost every run a second or more.
+    """
+    from trialbook.tracking._seed import _seed_numpy, _seed_torch, _validate_seed
+
+    value = _validate_seed(seed)
+    random.seed(value)
+    if "numpy" in sys.modules:
+        _seed_numpy(value)
+    if "torch" in sys.modules:
+        _seed_torch(value, deterministic=False)
+
+
+def _schema_checked(function: Callable[..., Any], config: dict[str, Any], source: str) -> Any:
+    """The config validated against the function's declared schema, if it declares one."""
+    from trialbook import config as config_api
+
+    schema_of = getattr(config_api, "schema_of", None)
+    validate_config = getattr(config_api, "validate_config", None)
+    if schema_of is None or validate_config is None:
+        return config
+    schema = schema_of(function)
+    if schema is None:
+        return config
+    return validate_config(config, schema, source)
+
+
+def _final_metrics(result: Any, entrypoint: str) -> tuple[dict[str, float], dict[str, Any]]:
+    """``(metrics, params)`` from what the entrypoint returned: numbers become final metrics,
+    anything else (text, lists) is kept as ``result.<key>`` params."""
+    from trialbook.config._hash import flatten_config, to_plain_config
+    from trialbook.errors import ConfigError
+
+    if result is None:
+        return {}, {}
+    if isinstance(result, numbers.Real) and not isinstance(result, bool):
+        return {"result": float(result)}, {}
+    try:
+        plain = to_plain_config(result)
+    except ConfigError:
+        raise ConfigError(
+            f"Entrypoint {entrypoint} returned {type(result).__name__}; return a mapping of "
+            "final metrics such as {'eval_accuracy': 0.91}, or None."
+        ) from None
+    metrics: dict[str, float] = {}
+    params: dict[str, Any] = {}
+    for key, value in flatten_config(plain).items():
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            metrics[key] = float(value)
+        else:
+            params[f"result.{key}"] = value
+    return metrics, params
+
+
+def _run_entrypoint(run_id: str, entrypoint: str, config_path: Path) -> int:
+    import yaml
+
+    from trialbook.execution._code import parse_entrypoint
+    from trialbook.tracking._attach import attach_run
+
+    run = attach_run(run_id)
+    # A start_run inside the function is a run of its own, not this one.
+    os.environ.pop(RUN_ID_ENV, None)
+    with run:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        module_name, function_name = parse_entrypoint(entrypoint)
+        module = importlib.import_module(module_name)
+        function = getattr(module, function_name, None)
+        if not callable(function):
+            from trialbook.errors import ConfigError
+
+            raise ConfigError(
+                f"Entrypoint {entrypoint}: {module_name} has no function {function_name!r}."
+            )
+        if run.seed is not None:
+            _seed_loaded(run.seed)
+        checked = _schema_checked(function, config, str(config_path))
+        result = function(checked, run)
+        metrics, params = _final_metrics(result, entrypoint)
+        if metrics:
+            run.log(metrics)
+        if params:
+            run.log_params(params)
+    return 0
+
+
+def _exec_command(run_id: str, command: str, config_path: Path) -> int:
+    from trialbook._workspace import Workspace
+    from trialbook.execution._code import command_argv
+    from trialbook.tracking._attach import claim_run
+
+    workspace = Workspace.resolve()
+    db = workspace.open_store()
+    try:
+        claimed = claim_run(db, workspace, run_id)
+        record = claimed.record
+        values = {
+            "config": str(config_path),
+            "run_dir": str(claimed.folder.path),
+            "run_id": record.id,
+            "seed": "" if record.seed is None else str(record.seed),
+        }
+        argv = command_argv(command, values)
+    finally:
+        db.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as e:
+        # The Runner checked the program exists; it may have gone since.
+        print(f"error: cannot run {argv[0]!r}: {e.strerror or e}", file=sys.stderr)
+        return 127
+    return 0  # pragma: no cover - exec does not return
+
+
+def main() -> int:
+    """Run the queued run named by ``TRIALBOOK_RUN_ID``; the exit status is the outcome."""
+    _die_with_runner()
+    run_id = os.environ.get(RUN_ID_ENV)
+    if not run_id:
+        print(
+            f"error: {RUN_ID_ENV} is not set; this module is started by `trialbook run`.",
+            file=sys.stderr,
+        )
+        return 2
+    from trialbook._workspace import Workspace
+    from trialbook.config._experiment import experiment_block
+    from trialbook.errors import TrialbookError
+
+    try:
+        with Workspace.resolve().open_store() as db:
+            folder = Path(db.get_run(run_id).folder or "")
+        config_path = folder / "config.yaml"
+        import yaml
+
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        block = experiment_block(config if isinstance(config, Mapping) else {})
+    except (TrialbookError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if block.command:
+        return _exec_command(run_id, block.command, config_path)
+    if block.entrypoint:
+        try:
+            return _run_entrypoint(run_id, block.entrypoint, config_path)
+        except Exception as e:
+            # The run already holds the traceback; stderr gets it without this file's frames.
+            import traceback
+
+            tb = e.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+                tb = tb.tb_next
+            traceback.print_exception(type(e), e, tb)
+            return 1
+    print(f"error: {config_path} names no entrypoint or command.", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,643 @@
+"""The Runner: turns a :class:`~trialbook.config.Plan` into tracked runs on an Executor.
+
+For each planned run: a completed run with the same config hash and seed is skipped (unless
+``rerun``); a ``queued`` run with the same hash and seed, left by an earlier invocation that
+was interrupted, is reused (same id and folder); anything else becomes a new ``queued`` run
+with its folder and config.yaml. All of this happens before the first process starts, so the
+whole plan is visible in ``trialbook ls``. Then each run gets its own process (see
+``_child.py``), and the Runner records what a process that died could not record itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+from trialbook._types import FINISHED_STATUSES
+from trialbook._workspace import Workspace
+from trialbook.config._experiment import experiment_block
+from trialbook.config._plan import Plan, PlannedRun
+from trialbook.errors import ConfigError, StoreError, WorkspaceError
+from trialbook.execution._code import check_code
+from trialbook.execution._executor import Executor, Task, TaskHandle, TaskResult
+from trialbook.execution._local import LocalExecutor
+from trialbook.execution._progress import ProgressReporter, make_progress
+from trialbook.store._base import Store
+from trialbook.store._records import NewRun, RunQuery, RunRecord
+from trialbook.tracking._attach import RUN_ID_ENV
+from trialbook.tracking._folder import RunFolder, folder_name
+from trialbook.tracking._run import write_summary
+from trialbook.tracking._start import new_run_id
+
+__all__ = [
+    "CHILD_MODULE",
+    "METRICS_FILE",
+    "PlanDecision",
+    "RunOutcome",
+    "Runner",
+    "SuiteResult",
+]
+
+#: The module each run's process executes (``python -m trialbook.execution._child``).
+CHILD_MODULE = "trialbook.execution._child"
+#: A ``command:`` script that does not use the Tracker API may write its final metrics here
+#: (a JSON object of numbers, in the run folder; ``$TRIALBOOK_RUN_DIR/metrics.json``).
+METRICS_FILE = "metrics.json"
+#: Lines of stderr kept in the error of a run whose process failed without saying why.
+_STDERR_TAIL = 20
+#: Statuses that count as a failure for the exit status and ``--stop-on-error``.
+FAILED_STATUSES = frozenset({"failed", "crashed", "killed"})
+
+Action = Literal["run", "resume", "skip", "busy", "duplicate"]
+OutcomeStatus = Literal["completed", "failed", "crashed", "killed", "queued", "skipped"]
+
+
+@dataclass(frozen=True)
+class PlanDecision:
+    """What the Runner will do with one planned run.
+
+    ``action`` is ``"run"`` (a new run), ``"resume"`` (reuse the queued run ``run_id`` left by
+    an interrupted invocation), ``"skip"`` (a completed run ``run_id`` has the same config
+    hash and seed), ``"busy"`` (run ``run_id`` with the same hash and seed is running right
+    now, e.g. in another ``trialbook run``) or ``"duplicate"`` (an earlier entry of the same
+    plan has the same config hash and seed).
+    """
+
+    planned: PlannedRun
+    action: Action
+    run_id: str | None = None
+
+    @property
+    def will_run(self) -> bool:
+        return self.action in ("run", "resume")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How one planned run ended.
+
+    ``status`` is the run's final status, ``"skipped"`` (not run: see ``reason``) or
+    ``"queued"`` (never started: ``--stop-on-error`` or Ctrl-C). ``metrics`` holds the last
+    value of each metric (system metrics left out). ``attempts`` counts the processes
+    started for it (more than one with ``retries``); ``run_id`` is the last attempt's run.
+    """
+
+    planned: PlannedRun
+    status: OutcomeStatus
+    run_id: str | None = None
+    attempts: int = 0
+    duration: float | None = None
+    error: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    reason: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.planned.name
+
+    @property
+    def seed(self) -> int | None:
+        return self.planned.seed
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """Every planned run's outcome, in plan order."""
+
+    outcomes: tuple[RunOutcome, ...]
+    interrupted: bool = False
+    duration: float = 0.0
+
+    def _with(self, *statuses: str) -> list[RunOutcome]:
+        return [o for o in self.outcomes if o.status in statuses]
+
+    @property
+    def completed(self) -> list[RunOutcome]:
+        return self._with("completed")
+
+    @property
+    def failed(self) -> list[RunOutcome]:
+        """Runs that ended failed, crashed or killed (timeout, Ctrl-C)."""
+        return self._with(*FAILED_STATUSES)
+
+    @property
+    def skipped(self) -> list[RunOutcome]:
+        return self._with("skipped")
+
+    @property
+    def queued(self) -> list[RunOutcome]:
+        """Runs that never started (``--stop-on-error`` or Ctrl-C); they stay queued."""
+        return self._with("queued")
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and not self.failed
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed, 1 when a run failed, 130 after Ctrl-C."""
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+
+@dataclass
+class _Item:
+    """One planned run on its way through the Runner."""
+
+    index: int
+    planned: PlannedRun
+    run_id: str
+    folder: Path
+    attempt: int = 1
+    started_mono: float = 0.0
+
+
+class Runner:
+    """Run a plan: skip what is done, queue the rest, execute it, record every outcome.
+
+    Args:
+        root, store: the workspace folder and store URL (see :class:`trialbook.Workspace`).
+        executor: where processes run; default ``LocalExecutor(jobs)``.
+        jobs: processes at once on the default local executor (``--jobs``).
+        timeout: seconds a run may take before it is stopped and marked ``killed``.
+        retries: extra attempts for a run that fails, crashes or times out; every attempt
+            is a run of its own (tagged ``retry``), so no traceback is lost.
+        stop_on_error: after the first run that fails for good, start nothing more; runs
+            still running finish, the rest stay ``queued``.
+        rerun: run even what already completed with the same config hash and seed.
+        progress: ``"auto"`` (rich on a terminal, plain lines otherwise), ``"rich"``,
+            ``"plain"`` or ``"quiet"`` (nothing printed; output still saved to files).
+        cwd: the working directory of every run (default: the current one); entrypoint
+            modules are looked up from it, as ``python -m`` would.
+        env: extra environment variables for every run.
+        tags: extra tags for every run created (``reproduce`` adds ``reproduces:<id>``).
+        grace: seconds between asking a stopped run to end and killing it.
+    """
+
+    def __init__(
+        self,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        store: str | None = None,
+        executor: Executor | None = None,
+        jobs: int = 1,
+        timeout: float | None = None,
+        retries: int = 0,
+        stop_on_error: bool = False,
+        rerun: bool = False,
+        progress: Literal["auto", "rich", "plain", "quiet"] | ProgressReporter = "auto",
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        tags: Sequence[str] = (),
+        grace: float = 10.0,
+    ) -> None:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise ConfigError(f"--jobs must be a whole number of at least 1, got {jobs!r}.")
+        if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+            raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout!r}.")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigError(f"--retries must be a whole number of 0 or more, got {retries!r}.")
+        self.workspace = Workspace.resolve(root, store)
+        self._executor = executor
+        self.jobs = jobs
+        self.timeout = float(timeout) if timeout is not None else None
+        self.retries = retries
+        self.stop_on_error = stop_on_error
+        self.rerun = rerun
+        self.progress = progress
+        self.cwd = Path(cwd).absolute() if cwd is not None else Path.cwd()
+        self.env = dict(env or {})
+        self.tags = tuple(tags)
+        self.grace = grace
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            self._executor = LocalExecutor(self.jobs, grace=self.grace)
+        return self._executor
+
+    # ----------------------------------------------------------------- checking and planning
+    def check(self, plan: Plan) -> None:
+        """Check every run's code (entrypoint module and function, or command) and config.
+
+        Raises:
+            ConfigError: the first problem, as one sentence. Nothing has been written.
+        """
+        if not plan.runs:
+            raise ConfigError("The plan has no runs; check the suite's experiments and seeds.")
+        seen: set[tuple[str | None, str | None, str]] = set()
+        for planned in plan.runs:
+            block = experiment_block(planned.config)
+            key = (block.entrypoint, block.command, planned.experiment)
+            if key in seen:
+                continue
+            seen.add(key)
+            check_code(planned.config, planned.experiment, self.cwd, planned.source)
+
+    def preview(self, plan: Plan) -> list[PlanDecision]:
+        """What :meth:`run` would do with each planned run; writes nothing.
+
+        Raises:
+            ConfigError: as :meth:`check`.
+        """
+        self.check(plan)
+        try:
+            db = self.workspace.open_store(create=False)
+        except WorkspaceError:
+            return self._decide(None, plan)  # no database yet: everything runs
+        try:
+            return self._decide(db, plan)
+        finally:
+            db.close()
+
+    def _decide(self, db: Store | None, plan: Plan) -> list[PlanDecision]:
+        decisions: list[PlanDecision] = []
+        planned_keys: set[tuple[str, int | None]] = set()
+        for planned in plan.runs:
+            key = (planned.config_hash, planned.seed)
+            if key in planned_keys:
+                decisions.append(PlanDecision(planned, "duplicate"))
+                continue
+            planned_keys.add(key)
+            existing = [] if db is None else self._same_runs(db, planned)
+            by_status: dict[str, list[RunRecord]] = {}
+            for rec in existing:
+                by_status.setdefault(rec.status, []).append(rec)
+            if by_status.get("completed") and not self.rerun:
+                decisions.append(PlanDecision(planned, "skip", by_status["completed"][0].id))
+            elif by_status.get("queued"):
+                oldest = min(by_status["queued"], key=lambda r: r.id)
+                decisions.append(PlanDecision(planned, "resume", oldest.id))
+            elif by_status.get("running") and not self.rerun:
+                decisions.append(PlanDecision(planned, "busy", by_status["running"][0].id))
+            else:
+                decisions.append(PlanDecision(planned, "run"))
+        return decisions
+
+    @staticmethod
+    def _same_runs(db: Store, planned: PlannedRun) -> list[RunRecord]:
+        runs = db.list_runs(RunQuery(config_hash=planned.config_hash, order_by="id"))
+        return [r for r in runs if r.seed == planned.seed]
+
+    # ----------------------------------------------------------------- running
+    def run(self, plan: Plan) -> SuiteResult:
+        """Execute the plan and return every run's outcome (see :class:`SuiteResult`).
+
+        Ctrl-C (or SIGTERM) stops launching, stops the running processes, marks their runs
+        ``killed`` and returns with ``interrupted`` set; the same plan run again resumes.
+
+        Raises:
+            ConfigError: bad code or options (see :meth:`check`); nothing has been written.
+            WorkspaceError / StoreError: the workspace or database cannot be used.
+        """
+        started = time.monotonic()
+        self.check(plan)
+        db = self.workspace.open_store(create=True)
+        try:
+            decisions = self._decide(db, plan)
+            items = [self._prepare(db, i, d) for i, d in enumerate(decisions) if d.will_run]
+            outcomes = self._skipped_outcomes(db, decisions)
+            own_executor = self._executor is None
+            reporter = make_progress(self.progress, self.executor.max_parallel)
+            try:
+                interrupted = self._execute(db, items, outcomes, reporter, decisions)
+            finally:
+                if own_executor:
+                    # Stops anything a Ctrl-C left between launch and bookkeeping.
+                    self.executor.close()
+                    self._executor = None
+            result = SuiteResult(
+                tuple(outcomes[i] for i in range(len(decisions))),
+                interrupted=interrupted,
+                duration=time.monotonic() - started,
+            )
+            reporter.close(result)
+            return result
+        finally:
+            db.close()
+
+    def _skipped_outcomes(self, db: Store, decisions: list[PlanDecision]) -> dict[int, RunOutcome]:
+        """Outcomes of what will not run, with the metrics of the run that made it so."""
+        skipped = {i: d for i, d in enumerate(decisions) if not d.will_run}
+        ids = [d.run_id for d in skipped.values() if d.run_id is not None]
+        metrics = self._live_metrics(db, ids) if ids else {}
+        outcomes: dict[int, RunOutcome] = {}
+        for i, d in skipped.items():
+            duration = db.get_run(d.run_id).duration if d.action == "skip" and d.run_id else None
+            outcomes[i] = RunOutcome(
+                d.planned,
+                "skipped",
+                run_id=d.run_id,
+                duration=duration,
+                metrics=metrics.get(d.run_id or "", {}),
+                reason=_reason(d),
+            )
+        return outcomes
+
+    def _prepare(self, db: Store, index: int, decision: PlanDecision) -> _Item:
+        planned = decision.planned
+        if decision.action == "resume" and decision.run_id is not None:
+            rec = db.get_run(decision.run_id)
+            folder = Path(rec.folder or "")
+            if not (folder / "config.yaml").exists():
+                # The folder went missing while the run waited; write it again.
+                RunFolder(folder).path.mkdir(parents=True, exist_ok=True)
+                RunFolder(folder).write_config(planned.config)
+            return _Item(index, planned, rec.id, folder)
+        rec = self._queue(db, planned, self.tags)
+        return _Item(index, planned, rec.id, Path(rec.folder or ""))
+
+    def _queue(
+        self, db: Store, planned: PlannedRun, tags: Sequence[str], notes: str | None = None
+    ) -> RunRecord:
+        """A new ``queued`` run with its folder and config.yaml."""
+        block = experiment_block(planned.config)
+        run_id = new_run_id()
+        folder = RunFolder(self.workspace.root / folder_name(planned.name, run_id.rsplit("_")[-1]))
+        folder.create()
+        try:
+            folder.write_config(planned.config)
+            record = db.create_run(
+                NewRun(
+                    id=run_id,
+                    experiment=planned.experiment,
+                    name=planned.name,
+                    config=planned.config,
+                    config_hash=planned.config_hash,
+                    group_key=planned.group_key,
+                    status="queued",
+                    seed=planned.seed,
+                    notes=notes,
+                    tags=tuple(dict.fromkeys((*block.tags, *tags))),
+                    folder=str(folder.path),
+                )
+            )
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(folder.path, ignore_errors=True)
+            raise
+        if block.description or block.hypothesis:
+            db.ensure_experiment(planned.experiment, block.description, block.hypothesis)
+        return record
+
+    def _task(self, item: _Item) -> Task:
+        env = {
+            **self.env,
+            RUN_ID_ENV: item.run_id,
+            "TRIALBOOK_ROOT": str(self.workspace.root),
+            "TRIALBOOK_STORE": self.workspace.store_url,
+            "TRIALBOOK_RUN_DIR": str(item.folder),
+            "TRIALBOOK_RUNNER_PID": str(os.getpid()),
+            # Output reaches the files and the screen line by line, not at exit.
+            "PYTHONUNBUFFERED": "1",
+        }
+        seed = item.planned.seed
+        if seed is not None and 0 <= seed < 2**32:
+            env["PYTHONHASHSEED"] = str(seed)
+        return Task(
+            key=item.run_id,
+            argv=(sys.executable, "-m", CHILD_MODULE),
+            cwd=self.cwd,
+            stdout_path=item.folder / "stdout.log",
+            stderr_path=item.folder / "stderr.log",
+            env=env,
+            timeout=self.timeout,
+        )
+
+    def _execute(
+        self,
+        db: Store,
+        items: list[_Item],
+        outcomes: dict[int, RunOutcome],
+        reporter: ProgressReporter,
+        decisions: list[PlanDecision],
+    ) -> bool:
+        executor = self.executor
+        queue = deque(items)
+        inflight: dict[str, tuple[_Item, TaskHandle]] = {}
+        by_key: dict[str, _Item] = {}
+        stopping = False
+        interrupted = False
+        reporter.start(decisions, executor.max_parallel)
+
+        def on_output(task: Task, stream: Literal["stdout", "stderr"], line: str) -> None:
+            item = by_key.get(task.key)
+            if item is not None:
+                reporter.output(item.planned, stream, line)
+
+        last_refresh = 0.0
+        with _interrupt_on_sigterm():
+            try:
+                while queue or inflight:
+                    while queue and not stopping and len(inflight) < executor.max_parallel:
+                        item = queue.popleft()
+                        item.started_mono = time.monotonic()
+                        by_key[item.run_id] = item
+                        inflight[item.run_id] = (item, executor.submit(self._task(item), on_output))
+                        reporter.started(item.planned, item.run_id, item.attempt)
+                    if not inflight:
+                        break
+                    handles = [h for _, h in inflight.values()]
+                    for result in executor.wait(handles, timeout=reporter.refresh_interval):
+                        item = inflight[result.key][0]
+                        outcome = self._finalize(db, item, result)
+                        del inflight[result.key]
+                        if outcome.failed and item.attempt <= self.retries:
+                            queue.appendleft(self._retry(db, item))
+                            reporter.finished(outcome, retrying=True)
+                            continue
+                        outcomes[item.index] = outcome
+                        reporter.finished(outcome)
+                        if outcome.failed and self.stop_on_error:
+                            stopping = True
+                    now = time.monotonic()
+                    if inflight and now - last_refresh >= reporter.refresh_interval:
+                        last_refresh = now
+                        reporter.refresh(self._live_metrics(db, list(inflight)))
+            except KeyboardInterrupt:
+                interrupted = True
+                self._stop_all(db, inflight, outcomes, reporter)
+        for item in queue:
+            outcomes[item.index] = RunOutcome(
+                item.planned,
+                "queued",
+                run_id=item.run_id,
+                attempts=item.attempt - 1,
+                reason="interrupted (Ctrl-C)" if interrupted else "stopped after a failure",
+            )
+        return interrupted
+
+    def _stop_all(
+        self,
+        db: Store,
+        inflight: dict[str, tuple[_Item, TaskHandle]],
+        outcomes: dict[int, RunOutcome],
+        reporter: ProgressReporter,
+    ) -> None:
+        executor = self.executor
+        handles = [h for _, h in inflight.values()]
+        reporter.message(f"Interrupted: stopping {len(handles)} running run(s)...")
+        for handle in handles:
+            executor.cancel(handle)
+        try:
+            results = executor.wait_all(handles)
+        except KeyboardInterrupt:
+            for handle in handles:
+                executor.cancel(handle)  # a second cancel kills at once
+            results = executor.wait_all(handles)
+        for result in results:
+            item = inflight[result.key][0]
+            outcome = self._finalize(db, item, result)
+            outcomes[item.index] = outcome
+            reporter.finished(outcome)
+
+    def _retry(self, db: Store, item: _Item) -> _Item:
+        record = self._queue(
+            db,
+            item.planned,
+            (*self.tags, "retry"),
+            notes=f"Attempt {item.attempt + 1} of {self.retries + 1}; the previous attempt "
+            f"was run {item.run_id}.",
+        )
+        return _Item(
+            item.index, item.planned, record.id, Path(record.folder or ""), item.attempt + 1
+        )
+
+    def _live_metrics(self, db: Store, run_ids: list[str]) -> dict[str, dict[str, float]]:
+        try:
+            summaries = db.metric_summaries(run_ids)
+        except StoreError:
+            return {}
+        return {
+            run_id: {k: s.last for k, s in keys.items() if not k.startswith("system/")}
+            for run_id, keys in summaries.items()
+        }
+
+    # ----------------------------------------------------------------- recording outcomes
+    def _finalize(self, db: Store, item: _Item, result: TaskResult) -> RunOutcome:
+        """Record what the process could not record itself, and describe the outcome."""
+        rec = db.get_run(item.run_id)
+        folder = RunFolder(item.folder)
+        status: str = rec.status
+        error = rec.error
+        fix: tuple[str, str | None] | None = None
+        if result.cancelled or result.timed_out:
+            if status != "completed":
+                reason = (
+                    f"timed out after {self.timeout:g} s (--timeout)"
+                    if result.timed_out
+                    else "stopped: the runner was interrupted (Ctrl-C)"
+                )
+                fix = ("killed", reason)
+        elif status not in FINISHED_STATUSES or status == "crashed":
+            if result.error is not None:
+                fix = ("failed", f"The run's process could not start: {result.error}")
+            elif result.signal is not None:
+                fix = ("crashed", f"killed by signal {result.signal_name}")
+            elif result.exit_code not in (0, None):
+                tail = _tail(folder.path / "stderr.log", _STDERR_TAIL)
+                message = f"The process exited with status {result.exit_code}."
+                fix = ("failed", message + (f"\n{tail}" if tail else ""))
+            else:
+                # A command that does not use the Tracker API: its exit status is its outcome.
+                self._pick_up_metrics(db, rec, folder)
+                fix = ("completed", None)
+        if fix is not None:
+            status, error = fix
+            ended = time.time()
+            duration = result.duration if result.started_at is not None else 0.0
+            db.update_run(
+                rec.id,
+                status=status,
+                error=error,
+                ended_at=ended,
+                duration=duration,
+                heartbeat_at=ended,
+                started_at=rec.started_at or result.started_at or ended,
+            )
+            rec = db.get_run(rec.id)
+            # The Store has the outcome; a folder removed meanwhile must not stop the suite.
+            with contextlib.suppress(OSError):
+                write_summary(
+                    db, folder, rec, status=status, ended=ended, duration=duration, error=error
+                )
+        metrics = self._live_metrics(db, [rec.id]).get(rec.id, {})
+        final: OutcomeStatus = status if status in FINISHED_STATUSES else "failed"  # type: ignore[assignment]
+        return RunOutcome(
+            item.planned,
+            final,
+            run_id=rec.id,
+            attempts=item.attempt,
+            # The process's wall time, start-up included: what the user waited for.
+            duration=result.duration if result.started_at is not None else rec.duration,
+            error=error,
+            metrics=metrics,
+        )
+
+    @staticmethod
+    def _pick_up_metrics(db: Store, rec: RunRecord, folder: RunFolder) -> None:
+        path = folder.path / METRICS_FILE
+        data = folder.read_json(path) if path.exists() else {}
+        now = time.time()
+        series = {
+            str(k): [(0, float(v), now)]
+            for k, v in data.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        if series:
+            db.log_metrics(rec.id, series)
+
+
+def _reason(decision: PlanDecision) -> str:
+    return {
+        "skip": f"completed before as run {decision.run_id}",
+        "busy": f"running now as run {decision.run_id}",
+        "duplicate": "listed twice in the plan (same config and seed)",
+    }.get(decision.action, "")
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 16384))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@contextmanager
+def _interrupt_on_sigterm() -> Iterator[None]:
+    """Inside the Runner, SIGTERM stops the suite like Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous: Callable[[int, FrameType | None], Any] | int | None = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

@@ -1,0 +1,407 @@
+"""The Runner from Python: failures, stop-on-error, resume, timeouts, signals, retries, jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from runner_helpers import Workspace, plan, planned, statuses, wait_until
+
+from trialbook.config._plan import PlannedRun
+from trialbook.errors import ConfigError
+from trialbook.execution import Runner
+from trialbook.store import RunQuery
+
+
+def test_six_runs_with_one_failing(ws: Workspace) -> None:
+    runs = [planned(value=v / 10, name=f"v{v}") for v in range(6)]
+    runs[2] = planned("boom", value=0.2, name="v2")
+    result = ws.runner(jobs=2).run(plan(*runs))
+
+    assert result.exit_code == 1 and not result.ok
+    assert [o.status for o in result.outcomes] == ["completed"] * 2 + ["failed"] + ["completed"] * 3
+    failed = result.outcomes[2]
+    assert failed.error and "ValueError: boom at value 0.2" in failed.error
+    assert result.outcomes[4].metrics["eval_accuracy"] == pytest.approx(0.4)
+
+    with ws.store() as db:
+        assert statuses(db) == {"completed": 5, "failed": 1}
+        rec = db.get_run(failed.run_id or "")
+        assert rec.status == "failed" and "Traceback" in (rec.error or "")
+        assert "ValueError: boom at value 0.2" in (rec.error or "")
+        done = db.get_run(result.outcomes[5].run_id or "")
+    folder = Path(rec.folder or "")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "failed" and "ValueError: boom" in summary["error"]
+    assert "ValueError: boom" in (folder / "stderr.log").read_text()
+    assert yaml.safe_load((folder / "config.yaml").read_text()) == runs[2].config
+
+    done_folder = Path(done.folder or "")
+    assert (done_folder / "stdout.log").read_text() == "hello from 0.5\n"
+    summary = json.loads((done_folder / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert summary["metrics"]["eval_accuracy"] == pytest.approx(0.5)
+    meta = json.loads((done_folder / "meta.json").read_text())
+    assert meta["run_id"] == done.id and meta["seed"] == 1
+    assert done.pid is not None and done.pid != os.getpid() and done.started_at is not None
+
+
+def test_stop_on_error_starts_nothing_after_the_failure_and_resume_runs_the_rest(
+    ws: Workspace,
+) -> None:
+    runs = [planned(value=v, name=f"v{v}") for v in range(6)]
+    runs[1] = planned("boom", value=1, name="v1")
+    result = ws.runner(stop_on_error=True).run(plan(*runs))
+
+    assert result.exit_code == 1
+    assert [o.status for o in result.outcomes] == ["completed", "failed"] + ["queued"] * 4
+    queued_ids = [o.run_id for o in result.queued]
+    with ws.store() as db:
+        assert statuses(db) == {"completed": 1, "failed": 1, "queued": 4}
+        for run_id in queued_ids:
+            rec = db.get_run(run_id or "")
+            assert rec.status == "queued" and rec.started_at is None
+            assert not (Path(rec.folder or "") / "stdout.log").exists()
+            assert (Path(rec.folder or "") / "config.yaml").exists()
+
+    runs[1] = planned(value=1, name="v1")  # fixed
+    again = ws.runner(jobs=2).run(plan(*runs))
+    assert again.exit_code == 0
+    assert [o.status for o in again.outcomes] == ["skipped"] + ["completed"] * 5
+    # The queued runs were reused, not duplicated.
+    assert [o.run_id for o in again.outcomes[2:]] == queued_ids
+    with ws.store() as db:
+        assert statuses(db) == {"completed": 6, "failed": 1}
+
+
+def test_rerunning_a_finished_plan_runs_nothing_and_rerun_forces(ws: Workspace) -> None:
+    p = plan(planned(value=1), planned(value=2))
+    first = ws.runner(jobs=2).run(p)
+    assert first.exit_code == 0
+    second = ws.runner().run(p)
+    assert [o.status for o in second.outcomes] == ["skipped", "skipped"]
+    assert [o.run_id for o in second.outcomes] == [o.run_id for o in first.outcomes]
+    assert second.outcomes[0].metrics["eval_accuracy"] == 1.0
+    forced = ws.runner(rerun=True, jobs=2).run(p)
+    assert [o.status for o in forced.outcomes] == ["completed", "completed"]
+    with ws.store() as db:
+        assert statuses(db) == {"completed": 4}
+
+
+def test_preview_decides_without_writing(ws: Workspace) -> None:
+    a, b = planned(value=1), planned(value=2)
+    fresh = ws.runner().preview(plan(a, b, a))
+    assert [d.action for d in fresh] == ["run", "run", "duplicate"]
+    assert not ws.root.exists()
+
+    ws.runner().run(plan(a))
+    decisions = ws.runner().preview(plan(a, b))
+    assert [d.action for d in decisions] == ["skip", "run"]
+    with ws.store() as db:
+        assert decisions[0].run_id == db.list_runs()[0].id
+        assert len(db.list_runs()) == 1
+    assert [d.action for d in ws.runner(rerun=True).preview(plan(a))] == ["run"]
+
+
+def test_timeout_kills_the_run_and_the_suite_goes_on(ws: Workspace) -> None:
+    result = ws.runner(timeout=1.5).run(plan(planned("sleepy"), planned(value=3)))
+    assert result.exit_code == 1
+    slow, fine = result.outcomes
+    assert slow.status == "killed" and slow.error == "timed out after 1.5 s (--timeout)"
+    assert fine.status == "completed"
+    with ws.store() as db:
+        rec = db.get_run(slow.run_id or "")
+    assert rec.status == "killed" and rec.error == "timed out after 1.5 s (--timeout)"
+    summary = json.loads((Path(rec.folder or "") / "summary.json").read_text())
+    assert summary["status"] == "killed" and "timed out" in summary["error"]
+
+
+def test_a_run_killed_by_a_signal_is_recorded_as_such(ws: Workspace) -> None:
+    result = ws.runner().run(plan(planned("suicide"), planned(value=2)))
+    dead, fine = result.outcomes
+    assert dead.status == "crashed" and dead.error == "killed by signal SIGKILL"
+    assert fine.status == "completed" and result.exit_code == 1
+    with ws.store() as db:
+        assert db.get_run(dead.run_id or "").error == "killed by signal SIGKILL"
+
+
+def test_retries_make_a_new_run_per_attempt(ws: Workspace) -> None:
+    result = ws.runner(retries=2).run(
+        plan(planned("flaky", value=1, fail_times=1), planned("flaky", value=2, fail_times=5))
+    )
+    recovered, hopeless = result.outcomes
+    assert recovered.status == "completed" and recovered.attempts == 2
+    assert hopeless.status == "failed" and hopeless.attempts == 3
+    assert "flaky failure 3" in (hopeless.error or "")
+    assert result.exit_code == 1
+    with ws.store() as db:
+        query = RunQuery(config_hash=recovered.planned.config_hash, descending=False)
+        first = db.list_runs(query)
+        assert [r.status for r in first] == ["failed", "completed"]
+        assert first[1].tags == ("retry",) and first[0].id in (first[1].notes or "")
+        assert len(db.list_runs(RunQuery(config_hash=hopeless.planned.config_hash))) == 3
+    # A later invocation sees the completed attempt and skips it.
+    again = ws.runner().preview(plan(recovered.planned))
+    assert again[0].action == "skip"
+
+
+def test_jobs_run_in_parallel(ws: Workspace) -> None:
+    runs = [
+        planned("rendezvous", name="a", me="a", other="b"),
+        planned("rendezvous", name="b", me="b", other="a"),
+    ]
+    result = ws.runner(jobs=2).run(plan(*runs))
+    assert result.exit_code == 0, [o.error for o in result.outcomes]
+    starts = [float((ws.cwd / f"start-{x}").read_text()) for x in "ab"]
+    ends = [float((ws.cwd / f"end-{x}").read_text()) for x in "ab"]
+    assert max(starts) < min(ends)  # both were running at the same moment
+
+
+def test_the_seed_reaches_random_and_hashing(ws: Workspace) -> None:
+    p = plan(planned("seeds", seed=5, name="a"), planned("seeds", seed=6, name="b"))
+    one = ws.runner(jobs=2).run(p)
+    two = ws.runner(jobs=2, rerun=True).run(p)
+    assert one.outcomes[0].metrics == two.outcomes[0].metrics
+    assert one.outcomes[1].metrics == two.outcomes[1].metrics
+    assert one.outcomes[0].metrics["draw"] != one.outcomes[1].metrics["draw"]
+
+
+# --------------------------------------------------------------------------- command:
+def test_command_script_using_start_run_attaches(ws: Workspace) -> None:
+    (ws.cwd / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import sys, yaml, trialbook
+            config = yaml.safe_load(open(sys.argv[2]))
+            with trialbook.start_run(config=config) as run:
+                run.log({"loss": 0.25, "eval_f1": config["value"]})
+            print("trained", run.id)
+            """
+        )
+    )
+    command = f"{shlex.quote(sys.executable)} train.py --config {{config}}"
+    result = ws.runner().run(plan(planned(command=command, value=0.5)))
+    assert result.exit_code == 0, result.outcomes[0].error
+    outcome = result.outcomes[0]
+    assert outcome.metrics == {"loss": 0.25, "eval_f1": 0.5}
+    with ws.store() as db:
+        [rec] = db.list_runs()
+    assert rec.id == outcome.run_id and rec.status == "completed"
+    folder = Path(rec.folder or "")
+    assert (folder / "stdout.log").read_text() == f"trained {rec.id}\n"
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["command"][0].endswith("train.py") and meta["command"][1:] == [
+        "--config",
+        str(folder / "config.yaml"),
+    ]
+
+
+def test_command_script_without_tracker_uses_exit_status_and_metrics_file(
+    ws: Workspace,
+) -> None:
+    (ws.cwd / "plain.sh").write_text(
+        '#!/bin/sh\necho "config at $1"\necho \'{"eval_accuracy": 0.75}\' > "$2/metrics.json"\n'
+    )
+    (ws.cwd / "plain.sh").chmod(0o755)
+    (ws.cwd / "bad.sh").write_text("#!/bin/sh\necho 'something broke' >&2\nexit 3\n")
+    (ws.cwd / "bad.sh").chmod(0o755)
+    result = ws.runner(jobs=2).run(
+        plan(
+            planned(command="./plain.sh {config} {run_dir}", name="plain"),
+            planned(command="./bad.sh", name="bad"),
+        )
+    )
+    good, bad = result.outcomes
+    assert good.status == "completed" and good.metrics == {"eval_accuracy": 0.75}
+    assert bad.status == "failed"
+    assert bad.error == "The process exited with status 3.\nsomething broke"
+    with ws.store() as db:
+        rec = db.get_run(good.run_id or "")
+        assert rec.status == "completed" and rec.pid is not None
+    folder = Path(rec.folder or "")
+    assert (folder / "stdout.log").read_text() == f"config at {folder / 'config.yaml'}\n"
+    assert json.loads((folder / "summary.json").read_text())["metrics"] == {"eval_accuracy": 0.75}
+
+
+# --------------------------------------------------------------------------- bad input
+def raw(config: dict[str, object]) -> PlannedRun:
+    return PlannedRun("x", "exp", config, None, "hash", "group")
+
+
+@pytest.mark.parametrize(
+    ("run", "message"),
+    [
+        (planned("trian"), "defines no function 'trian'; did you mean 'train'"),
+        (planned("nothing_like_it"), "defines no function 'nothing_like_it'; it defines"),
+        (
+            raw({"experiment": {"entrypoint": "no_such_module:main"}}),
+            "Entrypoint module 'no_such_module' of experiment 'exp' was not found",
+        ),
+        (
+            raw({"experiment": {"entrypoint": "tasks.ok"}}),
+            "is not package.module:function",
+        ),
+        (
+            raw({"experiment": {"entrypoint": "tasks:ok", "command": "python x.py"}}),
+            "sets both experiment.entrypoint and experiment.command",
+        ),
+        (
+            raw({"lr": 1}),
+            "names no code to run",
+        ),
+        (planned(command="./missing.sh {config}"), "runs './missing.sh', which does not exist"),
+        (planned(command="no-such-program-xyz"), "'no-such-program-xyz', which is not on PATH"),
+        (planned(command="python 'unbalanced"), "cannot be split into words"),
+    ],
+)
+def test_bad_code_is_refused_before_anything_is_written(
+    ws: Workspace, run: PlannedRun, message: str
+) -> None:
+    (ws.cwd / "tasks.py").write_text("def train(config, run):\n    pass\n")
+    with pytest.raises(ConfigError) as info:
+        ws.runner().run(plan(planned("train"), run))
+    assert message in str(info.value)
+    assert not ws.root.exists()
+    with pytest.raises(ConfigError):
+        ws.runner().preview(plan(run))
+
+
+def test_entrypoint_module_is_not_imported_by_the_runner(ws: Workspace) -> None:
+    (ws.cwd / "heavy.py").write_text(
+        "raise SystemExit('imported in the runner')\n\ndef train(config, run):\n    pass\n"
+    )
+    run = planned()
+    config = {**run.config, "experiment": {"name": "exp", "entrypoint": "heavy:train"}}
+    ws.runner().check(plan(raw(config)))
+    assert "heavy" not in sys.modules
+
+
+def test_package_entrypoints_are_found_without_running_the_package(ws: Workspace) -> None:
+    pkg = ws.cwd / "mypkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise SystemExit('package imported')\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "train.py").write_text("from os import path as main\n\ndef fit(c, r): ...\n")
+    run = planned()
+    for entrypoint, ok in [
+        ("mypkg.sub.train:fit", True),
+        ("mypkg.sub.train:main", True),
+        ("mypkg.sub.trains:fit", False),
+    ]:
+        config = {**run.config, "experiment": {"name": "exp", "entrypoint": entrypoint}}
+        p = plan(raw(config))
+        if ok:
+            ws.runner().check(p)
+        else:
+            with pytest.raises(ConfigError, match="did you mean 'train'"):
+                ws.runner().check(p)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"jobs": 0}, "--jobs must be a whole number of at least 1, got 0"),
+        ({"timeout": -1}, "--timeout must be a positive number of seconds"),
+        ({"retries": -2}, "--retries must be a whole number of 0 or more"),
+    ],
+)
+def test_bad_options(ws: Workspace, options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Runner(root=ws.root, **options)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- interruption
+RUNNER_SCRIPT = """
+import sys
+sys.path.insert(0, {helpers!r})
+from runner_helpers import plan, planned
+from trialbook.execution import Runner
+
+runs = [planned("gate", name=f"r{{i}}", index=i, block_from={block_from}) for i in range({n})]
+result = Runner(root="experiments", jobs={jobs}, progress="plain").run(plan(*runs))
+sys.exit(result.exit_code)
+"""
+
+
+def _start_runner(ws: Workspace, n: int, block_from: int, jobs: int) -> subprocess.Popen[str]:
+    script = ws.cwd / "run_suite.py"
+    helpers = str(Path(__file__).parent)
+    script.write_text(RUNNER_SCRIPT.format(helpers=helpers, n=n, block_from=block_from, jobs=jobs))
+    return subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=ws.cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_resume_after_the_runner_is_killed(ws: Workspace) -> None:
+    n, k = 6, 3
+    runner = _start_runner(ws, n, block_from=k, jobs=1)
+    try:
+        wait_until(lambda: (ws.cwd / f"blocked-{k}").exists(), f"run {k} to start")
+        with ws.store() as db:
+            assert statuses(db) == {"completed": k, "running": 1, "queued": n - k - 1}
+            queued_before = {r.id for r in db.list_runs(statuses=("queued",))}
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        if runner.stdout is not None:
+            runner.stdout.close()
+
+    def settled() -> bool:
+        with ws.store() as db:
+            return "running" not in statuses(db)
+
+    # The orphaned child gets SIGTERM from the kernel (parent-death signal) and ends.
+    wait_until(settled, "the orphaned run to end")
+    with ws.store() as db:
+        assert statuses(db) == {"completed": k, "killed": 1, "queued": n - k - 1}
+
+    (ws.cwd / "release").touch()
+    runs = [planned("gate", name=f"r{i}", index=i, block_from=k) for i in range(n)]
+    result = ws.runner(jobs=2).run(plan(*runs))
+    assert result.exit_code == 0
+    assert [o.status for o in result.outcomes] == ["skipped"] * k + ["completed"] * (n - k)
+    assert {o.run_id for o in result.outcomes[k + 1 :]} == queued_before
+    with ws.store() as db:
+        assert statuses(db) == {"completed": n, "killed": 1}
+        hashes = [r.config_hash for r in db.list_runs(statuses=("completed",))]
+    assert len(set(hashes)) == n  # no completed run ran twice
+
+
+@pytest.mark.slow
+def test_ctrl_c_marks_running_runs_killed_and_exits_130(ws: Workspace) -> None:
+    runner = _start_runner(ws, 3, block_from=0, jobs=2)
+    try:
+        wait_until(
+            lambda: (ws.cwd / "blocked-0").exists() and (ws.cwd / "blocked-1").exists(),
+            "two runs to start",
+        )
+        runner.send_signal(signal.SIGINT)
+        out, _ = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 130, out
+    assert "Interrupted" in out
+    with ws.store() as db:
+        runs = {r.name: r for r in db.list_runs()}
+    assert {n: r.status for n, r in runs.items()} == {
+        "r0": "killed",
+        "r1": "killed",
+        "r2": "queued",
+    }
+    assert runs["r0"].error == "stopped: the runner was interrupted (Ctrl-C)"
