@@ -219,16 +219,40 @@ def test_not_a_schema(schema: Any) -> None:
         validate_config({}, schema)
 
 
-def test_schema_that_pydantic_cannot_build() -> None:
-    class Odd:
-        pass
+def test_schema_with_an_unresolvable_type() -> None:
+    @dataclass
+    class Local:
+        x: int = 1
 
     @dataclass
-    class HasOdd:
-        thing: Odd
+    class UsesLocal:
+        local: Local  # a string under `from __future__ import annotations`: not resolvable
 
-    with pytest.raises(ConfigError, match="Cannot build a validator for HasOdd"):
+    with pytest.raises(ConfigError) as info:
+        validate_config({"local": {"x": 1}}, UsesLocal)
+    assert str(info.value) == (
+        "Cannot build a validator for UsesLocal: a type named in its fields cannot be resolved; "
+        "define the classes it uses at module level (or import them there)."
+    )
+
+
+class Odd:
+    """A type pydantic has no validator for."""
+
+
+@dataclass
+class HasOdd:
+    thing: Odd
+
+
+def test_schema_that_pydantic_cannot_build() -> None:
+    with pytest.raises(ConfigError) as info:
         validate_config({"thing": 1}, HasOdd)
+    message = str(info.value)
+    assert message.startswith("Cannot build a validator for HasOdd: Unable to generate")
+    assert message.endswith(
+        "; use fields of plain types (numbers, strings, lists, mappings, nested models)."
+    )
 
 
 @pytest.mark.parametrize(

@@ -107,10 +107,17 @@ def validate_config(
         problems = [_describe_error(err, data, schema) for err in e.errors()]
         raise ConfigError(_message(problems, schema, data, source)) from None
     except (PydanticSchemaGenerationError, PydanticUserError) as e:
-        raise ConfigError(
-            f"Cannot build a validator for {schema.__name__}: {str(e).splitlines()[0]}; use "
-            "fields of plain types (numbers, strings, lists, mappings, nested models)."
-        ) from None
+        if getattr(e, "code", None) in ("class-not-fully-defined", "undefined-annotation"):
+            fix = (
+                "a type named in its fields cannot be resolved; define the classes it uses at "
+                "module level (or import them there)"
+            )
+        else:
+            fix = (
+                f"{str(e).splitlines()[0].rstrip('.')}; use fields of plain types (numbers, "
+                "strings, lists, mappings, nested models)"
+            )
+        raise ConfigError(f"Cannot build a validator for {schema.__name__}: {fix}.") from None
     problems = [
         (loc, f"unknown key{hint}; remove it, or declare it in {owner}")
         for loc, hint, owner in _unknown_keys(result, data, ())
