@@ -164,3 +164,17 @@ def test_load_reports_missing_and_malformed_files(tmp_path: Path) -> None:
 def test_extra_may_not_shadow_reserved_sections() -> None:
     with pytest.raises(ValueError, match="extra may not hold"):
         ExperimentConfig(name="x", extra={"seed": 1})
+
+
+def test_descriptions_and_tags_do_not_change_the_hash() -> None:
+    a = make_experiment().to_config()
+    b = make_experiment().to_config()
+    b["experiment"]["description"] = "typo fixed"
+    b["experiment"]["hypothesis"] = "it helps"
+    b["experiment"]["tags"] = ["other"]
+    renamed = make_experiment().to_config()
+    renamed["experiment"]["name"] = "another"
+
+    assert config_hash(a) == config_hash(b)
+    assert group_key(a) == group_key(b)
+    assert config_hash(a) != config_hash(renamed)

@@ -105,9 +105,28 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+#: Keys of the ``experiment:`` block that describe a run without changing what it does: editing
+#: a description must not make a suite run everything again.
+_DESCRIPTIVE_KEYS = frozenset({"description", "hypothesis", "tags"})
+
+
+def _hashed_part(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    block = config.get("experiment")
+    if not isinstance(block, Mapping) or not _DESCRIPTIVE_KEYS & set(block):
+        return config
+    kept = {k: v for k, v in block.items() if k not in _DESCRIPTIVE_KEYS}
+    return {**config, "experiment": kept}
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
-    """A 16-hex-digit hash of the config that ignores key order and formatting."""
-    blob = json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"), default=str)
+    """A 16-hex-digit hash of the config that ignores key order and formatting.
+
+    The ``experiment:`` block's description, hypothesis and tags are left out: they describe
+    the run, they do not change it. Its name, entrypoint and command count.
+    """
+    blob = json.dumps(
+        _canonical(_hashed_part(config)), sort_keys=True, separators=(",", ":"), default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
