@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from trialbook.cli import _db, _export, _runs, _stats
+from trialbook.cli import _db, _export, _run, _runs, _stats
 from trialbook.cli._options import GlobalOptions, RootOption, StoreOption
 from trialbook.errors import TrialbookError
 
@@ -71,6 +71,13 @@ def _global_options(
     ctx.obj = GlobalOptions(root, store)
 
 
+app.command(
+    "run",
+    cls=_run.RunCommand,
+    # Suites declare options of their own (--max-train-samples): _run sorts them out.
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)(_run.run)
+app.command("reproduce")(_run.reproduce)
 app.command("ls")(_runs.ls)
 app.command("list", hidden=True)(_runs.ls)  # the name other trackers' users type first
 app.command("show")(_runs.show)

@@ -71,12 +71,8 @@ def _seed_loaded(seed: int) -> None:
 
 def _schema_checked(function: Callable[..., Any], config: dict[str, Any], source: str) -> Any:
     """The config validated against the function's declared schema, if it declares one."""
-    from trialbook import config as config_api
+    from trialbook.config._validate import schema_of, validate_config
 
-    schema_of = getattr(config_api, "schema_of", None)
-    validate_config = getattr(config_api, "validate_config", None)
-    if schema_of is None or validate_config is None:
-        return config
     schema = schema_of(function)
     if schema is None:
         return config

@@ -231,6 +231,7 @@ class PlainProgress(ProgressReporter):
         if result.outcomes:
             header, rows = results_rows(result.outcomes)
             widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+            widths[0] = min(widths[0], 24)  # a long name folds instead
             self._print("")
             for row in [header, *rows]:
                 self._print(
@@ -285,7 +286,7 @@ class RichProgress(ProgressReporter):
         for run_id, (planned, since) in active:
             values = metrics.get(run_id, {})
             shown = "  ".join(f"{k}={fmt_value(v)}" for k, v in list(values.items())[:4])
-            table.add_row(label(planned), fmt_seconds(now - since), shown)
+            table.add_row(Text(label(planned)), fmt_seconds(now - since), Text(shown))
         return Group(header, table)
 
     def start(self, decisions: Sequence[PlanDecision], jobs: int) -> None:
@@ -350,7 +351,9 @@ class RichProgress(ProgressReporter):
             self._metrics.update(metrics)
 
     def message(self, text: str) -> None:
-        self.console.print(text, style="yellow")
+        from rich.text import Text
+
+        self.console.print(Text(text, style="yellow"))
 
     def close(self, result: SuiteResult) -> None:
         from rich import box
@@ -362,13 +365,31 @@ class RichProgress(ProgressReporter):
             self._live = None
         if result.outcomes:
             header, rows = results_rows(result.outcomes)
+            # On a narrow terminal, metric columns go (last first) before names are folded.
+            widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+            widths[0] = min(widths[0], 24)  # a long name folds instead
+            n_metrics = len(header) - 5
+            while n_metrics > 0 and sum(widths) + 2 * len(widths) > self.console.width:
+                drop = 4 + n_metrics - 1
+                for row in [header, *rows]:
+                    del row[drop]
+                del widths[drop]
+                n_metrics -= 1
             table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
             for name in header:
                 left = name in ("name", "status", "run")
-                table.add_column(name, justify="left" if left else "right")
+                # Only the name gives way on a narrow terminal; numbers and statuses stay whole.
+                table.add_column(
+                    name,
+                    justify="left" if left else "right",
+                    no_wrap=name != "name",
+                    overflow="fold",
+                    min_width=12 if name == "name" else None,
+                )
             for row in rows:
+                # Text, not str: names like "lr[training.lr=0.1]" are not rich markup.
                 status = Text(row[2], style=_STATUS_STYLES.get(row[2], "dim"))
-                table.add_row(row[0], row[1], status, *row[3:])
+                table.add_row(Text(row[0]), row[1], status, *(Text(c) for c in row[3:]))
             self.console.print(table)
         self.console.print(summary_line(result))
 
