@@ -46,6 +46,7 @@ _LAZY = {
     "load_config": "trialbook.config._load",
     "open_store": "trialbook._workspace",
     "plan_runs": "trialbook.config._suite",
+    "run_experiments_from_list": "trialbook.execution._from_list",
     "seed_everything": "trialbook.tracking._seed",
     "start_run": "trialbook.tracking._start",
     "validate_config": "trialbook.config._validate",
@@ -79,6 +80,7 @@ __all__ = [
     "load_config",
     "open_store",
     "plan_runs",
+    "run_experiments_from_list",
     "seed_everything",
     "start_run",
     "validate_config",
@@ -109,6 +111,7 @@ if TYPE_CHECKING:
         TrialbookError,
         WorkspaceError,
     )
+    from trialbook.execution._from_list import run_experiments_from_list
     from trialbook.store._base import Store
     from trialbook.store._records import RunQuery, RunRecord
     from trialbook.tracking._folder import RunFolder

@@ -91,7 +91,11 @@ def _as_config(item: Any, index: int) -> Any:
     to_config = getattr(item, "to_config", None)  # ExperimentConfig
     if callable(to_config):
         return to_config()
-    if isinstance(item, Mapping) or hasattr(item, "model_dump") or hasattr(item, "__dataclass_fields__"):
+    if (
+        isinstance(item, Mapping)
+        or hasattr(item, "model_dump")
+        or hasattr(item, "__dataclass_fields__")
+    ):
         return item
     raise ConfigError(
         f"Experiment {index} is a {type(item).__name__}; pass an ExperimentConfig, a config "
