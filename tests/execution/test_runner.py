@@ -15,6 +15,7 @@ import pytest
 import yaml
 from runner_helpers import Workspace, plan, planned, statuses, wait_until
 
+from trialbook.config import config_hash, group_key
 from trialbook.config._plan import PlannedRun
 from trialbook.errors import ConfigError
 from trialbook.execution import Runner
@@ -233,7 +234,7 @@ def test_command_script_without_tracker_uses_exit_status_and_metrics_file(
 
 # --------------------------------------------------------------------------- bad input
 def raw(config: dict[str, object]) -> PlannedRun:
-    return PlannedRun("x", "exp", config, None, "hash", "group")
+    return PlannedRun("x", "exp", config, None, config_hash(config), group_key(config))
 
 
 @pytest.mark.parametrize(
@@ -405,3 +406,37 @@ def test_ctrl_c_marks_running_runs_killed_and_exits_130(ws: Workspace) -> None:
         "r2": "queued",
     }
     assert runs["r0"].error == "stopped: the runner was interrupted (Ctrl-C)"
+
+
+# --------------------------------------------------------------------------- the child
+def test_a_declared_schema_validates_the_config_in_the_child(ws: Workspace) -> None:
+    (ws.cwd / "typed.py").write_text(
+        textwrap.dedent(
+            """
+            from dataclasses import dataclass
+
+            @dataclass
+            class Config:
+                lr: float
+                layers: int = 2
+
+            def train(config: Config, run):
+                assert isinstance(config, Config), type(config)
+                return {"lr_seen": config.lr, "layers": config.layers}
+            """
+        )
+    )
+    good = raw({"experiment": {"name": "exp", "entrypoint": "typed:train"}, "lr": 0.5})
+    bad = raw({"experiment": {"name": "exp", "entrypoint": "typed:train"}, "lr": "fast"})
+    result = ws.runner(jobs=2).run(plan(good, bad))
+    ok, failed = result.outcomes
+    assert ok.status == "completed" and ok.metrics == {"lr_seen": 0.5, "layers": 2.0}
+    assert failed.status == "failed" and "ConfigError" in (failed.error or "")
+    assert "lr" in (failed.error or "") and "fast" in (failed.error or "")
+
+
+def test_the_child_and_attach_mode_agree_on_the_variable() -> None:
+    from trialbook.execution import _child
+    from trialbook.tracking import _attach
+
+    assert _child.RUN_ID_ENV == _attach.RUN_ID_ENV

@@ -1,10 +1,31 @@
-"""Execution: the Runner (plan, resume, retries, stop-on-error) and the Executor backends."""
+"""Execution: the Runner (plan, resume, retries, stop-on-error) and the Executor backends.
 
-from trialbook.execution._executor import Executor, OutputCallback, Task, TaskHandle, TaskResult
-from trialbook.execution._local import LocalExecutor
-from trialbook.execution._progress import ProgressReporter
-from trialbook.execution._reproduce import MetricCheck, ReproduceResult, reproduce
-from trialbook.execution._runner import PlanDecision, Runner, RunOutcome, SuiteResult
+Names are imported on first use: every run's process starts with
+``python -m trialbook.execution._child``, which imports this package first, and should not
+pay for the Runner, its progress display and ``reproduce``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "Executor": "trialbook.execution._executor",
+    "LocalExecutor": "trialbook.execution._local",
+    "MetricCheck": "trialbook.execution._reproduce",
+    "OutputCallback": "trialbook.execution._executor",
+    "PlanDecision": "trialbook.execution._runner",
+    "ProgressReporter": "trialbook.execution._progress",
+    "ReproduceResult": "trialbook.execution._reproduce",
+    "RunOutcome": "trialbook.execution._runner",
+    "Runner": "trialbook.execution._runner",
+    "SuiteResult": "trialbook.execution._runner",
+    "Task": "trialbook.execution._executor",
+    "TaskHandle": "trialbook.execution._executor",
+    "TaskResult": "trialbook.execution._executor",
+    "reproduce": "trialbook.execution._reproduce",
+}
 
 __all__ = [
     "Executor",
@@ -22,3 +43,29 @@ __all__ = [
     "TaskResult",
     "reproduce",
 ]
+
+if TYPE_CHECKING:
+    from trialbook.execution._executor import (
+        Executor,
+        OutputCallback,
+        Task,
+        TaskHandle,
+        TaskResult,
+    )
+    from trialbook.execution._local import LocalExecutor
+    from trialbook.execution._progress import ProgressReporter
+    from trialbook.execution._reproduce import MetricCheck, ReproduceResult, reproduce
+    from trialbook.execution._runner import PlanDecision, Runner, RunOutcome, SuiteResult
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trialbook.execution' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

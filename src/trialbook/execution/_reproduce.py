@@ -21,6 +21,7 @@ from typing import Any
 from trialbook._workspace import Workspace
 from trialbook.config._experiment import experiment_block
 from trialbook.config._hash import config_hash, group_key
+from trialbook.config._load import load_config
 from trialbook.config._plan import Plan, PlannedRun
 from trialbook.errors import ConfigError
 from trialbook.execution._runner import Runner, RunOutcome
@@ -187,9 +188,7 @@ def reproduce(
         raise ConfigError(
             f"Run {original.id} has no config.yaml in {folder}; it cannot be reproduced."
         )
-    import yaml
-
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    config = load_config(config_path)
     block = experiment_block(config)
     if not block.entrypoint and not block.command:
         raise ConfigError(

@@ -210,9 +210,13 @@ def attach_run(
     system_metrics: bool | None = None,
     capture_packages: bool = True,
     metric_goals: Mapping[str, str] | None = None,
+    db: Store | None = None,
 ) -> Run:
     """The live :class:`~trialbook.Run` of the queued run ``run_id`` (the Runner's child
     process uses this); unlike ``start_run`` it never falls back to a new run.
+
+    ``db``, an open Store of the workspace, is used (and owned by the run from then on)
+    instead of opening another.
 
     Raises:
         RunNotFoundError / RunStateError: the run is not there or not attachable.
@@ -231,7 +235,8 @@ def attach_run(
     if system_metrics is None:
         system_metrics = _env_flag("TRIALBOOK_SYSTEM_METRICS", True)
     workspace = Workspace.resolve(root, store)
-    db = workspace.open_store()
+    if db is None:
+        db = workspace.open_store()
     try:
         attached = claim_run(db, workspace, run_id, capture_packages=capture_packages)
     except BaseException:
