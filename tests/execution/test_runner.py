@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ import pytest
 import yaml
 from runner_helpers import Workspace, plan, planned, statuses, wait_until
 
+import trialbook
 from trialbook.config import config_hash, group_key
 from trialbook.config._plan import PlannedRun
 from trialbook.errors import ConfigError
@@ -440,3 +442,41 @@ def test_the_child_and_attach_mode_agree_on_the_variable() -> None:
     from trialbook.tracking import _attach
 
     assert _child.RUN_ID_ENV == _attach.RUN_ID_ENV
+
+
+def test_a_run_taken_by_another_process_is_left_alone(ws: Workspace) -> None:
+    from trialbook.execution._child import EXIT_TAKEN
+    from trialbook.execution._executor import TaskResult
+    from trialbook.execution._runner import _Item
+
+    runner = ws.runner()
+    p = planned(value=1)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with trialbook.open_store(ws.root, create=True) as db:
+            rec = runner._queue(db, p, ())
+            # Another `trialbook run` of the same plan got there first.
+            db.update_run(rec.id, status="running", pid=sleeper.pid, host=socket.gethostname())
+        env = {
+            **os.environ,
+            "TRIALBOOK_RUN_ID": rec.id,
+            "TRIALBOOK_ROOT": str(ws.root),
+        }
+        child = subprocess.run(
+            [sys.executable, "-m", "trialbook.execution._child"],
+            cwd=ws.cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert child.returncode == EXIT_TAKEN, child.stderr
+        assert f"is running in process {sleeper.pid}" in child.stderr
+        with trialbook.open_store(ws.root) as db:
+            item = _Item(0, p, rec.id, Path(rec.folder or ""))
+            outcome = runner._finalize(db, item, TaskResult(rec.id, EXIT_TAKEN, duration=0.1))
+            after = db.get_run(rec.id)
+        assert outcome.status == "skipped" and "taken by another process" in (outcome.reason or "")
+        assert after.status == "running" and after.pid == sleeper.pid
+    finally:
+        sleeper.kill()
+        sleeper.wait()

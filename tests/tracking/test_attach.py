@@ -174,3 +174,83 @@ def test_script_process_attaches_and_a_crash_is_failed_with_traceback(tmp_path: 
         runs = db.list_runs()
     assert [r.id for r in runs] == [run_id]
     assert runs[0].status == "failed" and "ValueError: boom" in (runs[0].error or "")
+
+
+def test_a_run_running_in_another_process_is_not_attached_to(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import socket
+
+    run_id = _queue(tmp_path)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with trialbook.open_store(tmp_path) as db:
+            db.update_run(run_id, status="running", pid=sleeper.pid, host=socket.gethostname())
+        monkeypatch.setenv(RUN_ID_ENV, run_id)
+        with (
+            pytest.warns(UserWarning, match=f"is running in process {sleeper.pid}"),
+            trialbook.start_run("e", root=tmp_path, **FAST) as run,
+        ):
+            assert run.id != run_id
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_child_of_the_claiming_process_may_attach(tmp_path: Path) -> None:
+    """A wrapper (the Runner's child exec'd into `sh -c ...`) starts the script that attaches."""
+    run_id = _queue(tmp_path)
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import trialbook\n"
+        "with trialbook.start_run(system_metrics=False, capture_packages=False) as run:\n"
+        "    print(run.id)\n"
+    )
+    claim = (
+        "import os, sys, trialbook\n"
+        "from trialbook._workspace import Workspace\n"
+        "from trialbook.tracking._attach import claim_run\n"
+        "ws = Workspace.resolve()\n"
+        "with ws.open_store() as db:\n"
+        "    claim_run(db, ws, os.environ['TRIALBOOK_RUN_ID'], capture_packages=False)\n"
+        "import subprocess\n"
+        "sys.exit(subprocess.call([sys.executable, sys.argv[1]]))\n"
+    )
+    env = {**os.environ, RUN_ID_ENV: run_id, "TRIALBOOK_ROOT": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", claim, str(script)], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == run_id
+    with trialbook.open_store(tmp_path) as db:
+        assert [r.id for r in db.list_runs()] == [run_id]
+
+
+def test_a_second_sigterm_does_not_interrupt_finishing(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os, signal, time, trialbook
+            run = trialbook.start_run("e", system_metrics=False, capture_packages=False)
+            finish = run.finish
+
+            def finish_under_fire(*args, **kwargs):
+                os.kill(os.getpid(), signal.SIGTERM)  # arrives while the run is finishing
+                time.sleep(0.05)
+                finish(*args, **kwargs)
+
+            run.finish = finish_under_fire
+            with run:
+                print(run.id, flush=True)
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(30)
+            """
+        )
+    )
+    env = {**os.environ, "TRIALBOOK_ROOT": str(tmp_path)}
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 143, proc.stderr
+    with trialbook.open_store(tmp_path) as db:
+        rec = db.get_run(proc.stdout.strip())
+    assert rec.status == "killed"

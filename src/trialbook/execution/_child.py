@@ -33,16 +33,24 @@ RUN_ID_ENV = "TRIALBOOK_RUN_ID"
 
 __all__ = ["main"]
 
+#: Exit status when the run is already running in another process (e.g. a second
+#: ``trialbook run`` of the same plan reused the same queued run): the Runner leaves it alone.
+EXIT_TAKEN = 75
 #: Set by the Runner; the child stops when this process dies (Linux).
 RUNNER_PID_ENV = "TRIALBOOK_RUNNER_PID"
 _PR_SET_PDEATHSIG = 1
+
+
+class _Taken(Exception):
+    """The run cannot be claimed: it is finished or running in another process."""
 
 
 def _die_with_runner() -> None:
     """Ask Linux to send SIGTERM when the Runner dies, so a killed Runner leaves no orphans.
 
     Only when the Runner is this process's parent (the local executor); the signal survives
-    ``exec`` into a ``command:`` script.
+    ``exec`` into a ``command:`` script. Linux sends it again each time the orphan is handed to
+    another thread of the dying Runner, so the Run's SIGTERM handler acts on the first only.
     """
     runner = os.environ.get(RUNNER_PID_ENV, "")
     if not sys.platform.startswith("linux") or not runner.isdigit():
@@ -114,11 +122,14 @@ def _final_metrics(result: Any, entrypoint: str) -> tuple[dict[str, float], dict
 
 
 def _run_entrypoint(db: Store, run_id: str, entrypoint: str, source: ConfigSource) -> int:
-    from trialbook.errors import ConfigError
+    from trialbook.errors import ConfigError, RunStateError
     from trialbook.execution._code import parse_entrypoint
     from trialbook.tracking._attach import attach_run
 
-    run = attach_run(run_id, db=db)
+    try:
+        run = attach_run(run_id, db=db)
+    except RunStateError as e:
+        raise _Taken(str(e)) from None
     # A start_run inside the function is a run of its own, not this one.
     os.environ.pop(RUN_ID_ENV, None)
     with run:
@@ -143,11 +154,15 @@ def _run_entrypoint(db: Store, run_id: str, entrypoint: str, source: ConfigSourc
 
 def _exec_command(db: Store, run_id: str, command: str, config_path: Path) -> int:
     from trialbook._workspace import Workspace
+    from trialbook.errors import RunStateError
     from trialbook.execution._code import command_argv
     from trialbook.tracking._attach import claim_run
 
     try:
-        claimed = claim_run(db, Workspace.resolve(), run_id)
+        try:
+            claimed = claim_run(db, Workspace.resolve(), run_id)
+        except RunStateError as e:
+            raise _Taken(str(e)) from None
         record = claimed.record
         values = {
             "config": str(config_path),
@@ -214,20 +229,23 @@ def main() -> int:
         db.close()
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if block.command:
-        return _exec_command(db, run_id, block.command, config_path)
-    if block.entrypoint:
-        try:
+    try:
+        if block.command:
+            return _exec_command(db, run_id, block.command, config_path)
+        if block.entrypoint:
             return _run_entrypoint(db, run_id, block.entrypoint, source)
-        except Exception as e:
-            # The run already holds the traceback; stderr gets it without this file's frames.
-            import traceback
+    except _Taken as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_TAKEN
+    except Exception as e:
+        # The run already holds the traceback; stderr gets it without this file's frames.
+        import traceback
 
-            tb = e.__traceback__
-            while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-                tb = tb.tb_next
-            traceback.print_exception(type(e), e, tb)
-            return 1
+        tb = e.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next
+        traceback.print_exception(type(e), e, tb)
+        return 1
     db.close()
     print(f"error: {config_path} names no entrypoint or command.", file=sys.stderr)
     return 2

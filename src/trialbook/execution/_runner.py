@@ -29,6 +29,7 @@ from trialbook._workspace import Workspace
 from trialbook.config._experiment import experiment_block
 from trialbook.config._plan import Plan, PlannedRun
 from trialbook.errors import ConfigError, StoreError, WorkspaceError
+from trialbook.execution._child import EXIT_TAKEN
 from trialbook.execution._code import check_code
 from trialbook.execution._executor import Executor, Task, TaskHandle, TaskResult
 from trialbook.execution._local import LocalExecutor
@@ -533,7 +534,17 @@ class Runner:
     # ----------------------------------------------------------------- recording outcomes
     def _finalize(self, db: Store, item: _Item, result: TaskResult) -> RunOutcome:
         """Record what the process could not record itself, and describe the outcome."""
+        db.reap_dead_runs(force=True)  # a dead process's run reads as crashed, not running
         rec = db.get_run(item.run_id)
+        if result.exit_code == EXIT_TAKEN and rec.status in FINISHED_STATUSES | {"running"}:
+            # Another invocation's process has this run (the same plan started twice).
+            return RunOutcome(
+                item.planned,
+                "skipped",
+                run_id=rec.id,
+                attempts=item.attempt,
+                reason=f"taken by another process ({rec.status}, pid {rec.pid})",
+            )
         folder = RunFolder(item.folder)
         status: str = rec.status
         error = rec.error

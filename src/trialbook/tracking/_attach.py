@@ -94,6 +94,11 @@ def claim_run(
             f"Run {run_id} is {record.status}; only a queued or running run can be attached "
             f"to. Unset {RUN_ID_ENV} to start a new run."
         )
+    if record.status == "running" and not _owned_by_this_process_tree(record):
+        raise RunStateError(
+            f"Run {run_id} is running in process {record.pid} on {record.host}, which is not "
+            "this process or one of its parents; two processes must not track one run."
+        )
     if not record.folder:
         raise RunStateError(f"Run {run_id} has no run folder; it cannot be attached to.")
     folder = RunFolder(Path(record.folder))
@@ -126,6 +131,23 @@ def claim_run(
         fields["notes"] = notes
     db.update_run(run_id, **fields)
     return AttachedRun(db.get_run(run_id), folder, meta)
+
+
+def _owned_by_this_process_tree(record: RunRecord) -> bool:
+    """The running run was claimed by this process (the Runner's child, which then ``exec``s
+    the command and keeps its pid) or by one of its parents (a wrapper script's child)."""
+    import socket
+
+    import psutil
+
+    if record.pid is None or record.host != socket.gethostname():
+        return False
+    if record.pid == os.getpid():
+        return True
+    try:
+        return any(parent.pid == record.pid for parent in psutil.Process().parents())
+    except psutil.Error:
+        return False
 
 
 def config_differences(

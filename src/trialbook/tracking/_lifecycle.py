@@ -40,6 +40,10 @@ def _excepthook(
 
 def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
     global _signalled
+    if _signalled:
+        # Already stopping. A second SIGTERM must not abort the finish in progress: a process
+        # whose dying parent had several threads gets its parent-death signal once per thread.
+        return
     _signalled = True
     raise SystemExit(128 + signum)
 
