@@ -34,6 +34,7 @@ _LAZY = {
     "RunQuery": "trialbook.store._records",
     "RunRecord": "trialbook.store._records",
     "RunStateError": "trialbook.errors",
+    "Runner": "trialbook.execution._runner",
     "SchemaVersionError": "trialbook.errors",
     "SoftWeightingConfig": "trialbook.config._models",
     "Store": "trialbook.store._base",
@@ -67,6 +68,7 @@ __all__ = [
     "RunQuery",
     "RunRecord",
     "RunStateError",
+    "Runner",
     "SchemaVersionError",
     "SoftWeightingConfig",
     "Store",
@@ -112,6 +114,7 @@ if TYPE_CHECKING:
         WorkspaceError,
     )
     from trialbook.execution._from_list import run_experiments_from_list
+    from trialbook.execution._runner import Runner
     from trialbook.store._base import Store
     from trialbook.store._records import RunQuery, RunRecord
     from trialbook.tracking._folder import RunFolder

@@ -343,7 +343,7 @@ def _print_checks(out: Output, result: ReproduceResult, tolerance: float) -> Non
                 Styled("match", "green") if c.match else Styled("MISMATCH", "bold red"),
             ]
         )
-    out.heading(f"Final metrics (relative tolerance {tolerance:g})")
+    out.line(Styled(f"Final metrics (relative tolerance {tolerance:g})", "bold"))
     if not rows:
         out.line("The original run recorded no final metrics to compare.")
         return
@@ -427,5 +427,6 @@ def reproduce(
         else f"The reproduction of {result.original.id} ({new_id}) ended {result.outcome.status}."
     )
     if check and result.outcome.status == "completed":
+        out.line()
         _print_checks(out, result, tolerance)
     raise typer.Exit(result.exit_code)
