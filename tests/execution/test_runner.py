@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shlex
@@ -469,6 +470,7 @@ def test_a_run_taken_by_another_process_is_left_alone(ws: Workspace) -> None:
             capture_output=True,
             text=True,
         )
+        assert runner.preview(plan(p))[0].action == "busy"  # a new invocation skips it
         assert child.returncode == EXIT_TAKEN, child.stderr
         assert f"is running in process {sleeper.pid}" in child.stderr
         with trialbook.open_store(ws.root) as db:
@@ -480,3 +482,21 @@ def test_a_run_taken_by_another_process_is_left_alone(ws: Workspace) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_rich_progress_draws_the_results_table(ws: Workspace) -> None:
+    from rich.console import Console
+
+    from trialbook.execution._progress import RichProgress
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=120, color_system=None)
+    runs = [planned(value=0.5, name="lr[training.lr=0.1]"), planned("boom", name="bad")]
+    result = ws.runner(jobs=2, progress=RichProgress(console)).run(plan(*runs))
+    assert result.exit_code == 1
+    text = buffer.getvalue()
+    assert "lr[training.lr=0.1]" in text  # names are text, not rich markup
+    assert "hello from 0.5" in text  # the run's output, prefixed with its name
+    assert "eval_accuracy" in text and "0.5" in text
+    assert "ValueError: boom at value None" in text
+    assert "2 run(s): 1 completed, 1 failed" in text
