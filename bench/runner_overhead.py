@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-NOOP = '''
+NOOP = """
 import json, os, time
 
 def noop(config, run):
@@ -43,7 +43,7 @@ def noop(config, run):
     with open(path, "w") as f:
         json.dump({"entered": entered}, f)
     return {"done": 1.0}
-'''
+"""
 
 
 def _bare_python(repeats: int = 7) -> float:

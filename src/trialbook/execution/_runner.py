@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from trialbook._types import FINISHED_STATUSES
 from trialbook._workspace import Workspace
@@ -590,7 +590,8 @@ class Runner:
                     db, folder, rec, status=status, ended=ended, duration=duration, error=error
                 )
         metrics = self._live_metrics(db, [rec.id]).get(rec.id, {})
-        final: OutcomeStatus = status if status in FINISHED_STATUSES else "failed"  # type: ignore[assignment]
+        # Only a finished status can be left here; anything else would be a bug in the fix-up.
+        final = cast(OutcomeStatus, status if status in FINISHED_STATUSES else "failed")
         return RunOutcome(
             item.planned,
             final,
