@@ -412,7 +412,12 @@ def test_ctrl_c_marks_running_runs_killed_and_exits_130(ws: Workspace) -> None:
 
 
 # --------------------------------------------------------------------------- the child
-def test_a_declared_schema_validates_the_config_in_the_child(ws: Workspace) -> None:
+def test_a_declared_schema_validates_the_config_in_the_child(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Runner's own check (tests/execution/test_preflight.py) refuses a bad config before
+    # anything runs; the child validates again, for when that check could not import the module.
+    monkeypatch.setattr("trialbook.execution._runner.check_schemas", lambda items, cwd: None)
     (ws.cwd / "typed.py").write_text(
         textwrap.dedent(
             """

@@ -33,6 +33,7 @@ from trialbook.execution._child import EXIT_TAKEN
 from trialbook.execution._code import check_code
 from trialbook.execution._executor import Executor, Task, TaskHandle, TaskResult
 from trialbook.execution._local import LocalExecutor
+from trialbook.execution._preflight import check_schemas
 from trialbook.execution._progress import ProgressReporter, make_progress
 from trialbook.store._base import Store
 from trialbook.store._records import NewRun, RunQuery, RunRecord
@@ -243,13 +244,20 @@ class Runner:
         if not plan.runs:
             raise ConfigError("The plan has no runs; check the suite's experiments and seeds.")
         seen: set[tuple[str | None, str | None, str]] = set()
+        typed: list[tuple[str, str, Mapping[str, Any], str | None]] = []
         for planned in plan.runs:
             block = experiment_block(planned.config)
+            if block.entrypoint is not None:
+                source = str(planned.source) if planned.source is not None else None
+                typed.append((planned.name, block.entrypoint, planned.config, source))
             key = (block.entrypoint, block.command, planned.experiment)
             if key in seen:
                 continue
             seen.add(key)
             check_code(planned.config, planned.experiment, self.cwd, planned.source)
+        # Configs against the entrypoints' declared schemas, in a separate process so the
+        # user's modules are never imported here.
+        check_schemas(typed, self.cwd)
 
     def preview(self, plan: Plan) -> list[PlanDecision]:
         """What :meth:`run` would do with each planned run; writes nothing.
