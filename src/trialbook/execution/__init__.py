@@ -25,6 +25,7 @@ _LAZY = {
     "TaskHandle": "trialbook.execution._executor",
     "TaskResult": "trialbook.execution._executor",
     "reproduce": "trialbook.execution._reproduce",
+    "run_experiments_from_list": "trialbook.execution._from_list",
 }
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "TaskHandle",
     "TaskResult",
     "reproduce",
+    "run_experiments_from_list",
 ]
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
         TaskHandle,
         TaskResult,
     )
+    from trialbook.execution._from_list import run_experiments_from_list
     from trialbook.execution._local import LocalExecutor
     from trialbook.execution._progress import ProgressReporter
     from trialbook.execution._reproduce import MetricCheck, ReproduceResult, reproduce
