@@ -158,6 +158,14 @@ class _Counts:
         self.durations: list[float] = []
         self.started = time.monotonic()
 
+    def begin(self, decisions: Sequence[PlanDecision], jobs: int) -> str:
+        """Reset for a plan; return the opening line."""
+        self.total = sum(d.will_run for d in decisions)
+        self.jobs = jobs
+        skipped = len(decisions) - self.total
+        note = f" ({skipped} skipped)" if skipped else ""
+        return f"Running {self.total} run(s){note}, {jobs} at a time."
+
     def eta(self) -> float | None:
         remaining = self.total - self.done
         if not self.durations or remaining <= 0:
@@ -191,12 +199,8 @@ class PlainProgress(ProgressReporter):
             out.flush()
 
     def start(self, decisions: Sequence[PlanDecision], jobs: int) -> None:
-        self._counts.total = sum(d.will_run for d in decisions)
-        self._counts.jobs = jobs
         self._prefix = jobs > 1
-        skipped = len(decisions) - self._counts.total
-        note = f" ({skipped} skipped)" if skipped else ""
-        self._print(f"Running {self._counts.total} run(s){note}, {jobs} at a time.")
+        self._print(self._counts.begin(decisions, jobs))
 
     def started(self, planned: PlannedRun, run_id: str, attempt: int) -> None:
         again = f", attempt {attempt}" if attempt > 1 else ""
@@ -292,12 +296,8 @@ class RichProgress(ProgressReporter):
     def start(self, decisions: Sequence[PlanDecision], jobs: int) -> None:
         from rich.live import Live
 
-        self._counts.total = sum(d.will_run for d in decisions)
-        self._counts.jobs = jobs
         self._prefix = jobs > 1
-        skipped = len(decisions) - self._counts.total
-        note = f" ({skipped} skipped)" if skipped else ""
-        self.console.print(f"Running {self._counts.total} run(s){note}, {jobs} at a time.")
+        self.console.print(self._counts.begin(decisions, jobs))
 
         class _View:
             def __init__(self, owner: RichProgress) -> None:
