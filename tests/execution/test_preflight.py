@@ -103,3 +103,37 @@ def test_the_cli_exits_2_on_a_schema_mismatch(typed: Workspace) -> None:
     assert "Run 'exp' (typed:train): " in result.output
     assert "Traceback" not in result.output
     assert not typed.root.exists()
+
+
+def test_the_error_names_the_line_of_the_bad_key(typed: Workspace) -> None:
+    (typed.cwd / "exp.yaml").write_text(
+        "experiment:\n  name: exp\n  entrypoint: typed:train\n"
+        "seed: 1\ntraining:\n  epochs: 2\n  learning_rate: fast\n"
+    )
+
+    result = CliRunner().invoke(app, ["--root", str(typed.root), "run", "exp.yaml"])
+
+    assert result.exit_code == 2, result.output
+    assert "training.learning_rate (line 7)" in result.output
+
+
+def test_an_entrypoint_that_is_not_a_function_is_refused(ws: Workspace) -> None:
+    (ws.cwd / "notcallable.py").write_text("train = 5\n")
+    run = planned("train", name="nc")
+    config = dict(run.config, experiment={"name": "exp", "entrypoint": "notcallable:train"})
+    run = type(run)(**{**run.__dict__, "config": config})
+
+    with pytest.raises(ConfigError, match="is an int, not a function"):
+        ws.runner().run(plan(run))
+    assert not ws.root.exists()
+
+
+def test_a_mistyped_command_placeholder_is_refused(ws: Workspace) -> None:
+    bad = planned(name="cmd", command=f"{sys.executable} -c pass --config {{confg}}")
+    fine = planned(name="cmd2", command=f"{sys.executable} -c pass {{x}} {{seed}}")
+
+    with pytest.raises(ConfigError, match=r"\{confg\}; did you mean \{config\}\?"):
+        ws.runner().run(plan(bad))
+    assert not ws.root.exists()
+    # Braces that are not near a placeholder's name are left to the command.
+    assert ws.runner().run(plan(fine)).exit_code == 0

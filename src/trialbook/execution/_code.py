@@ -9,6 +9,7 @@ not be imported into the Runner. The child process imports it.
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib.machinery
 import importlib.util
 import os
@@ -192,6 +193,10 @@ def check_entrypoint(entrypoint: str, cwd: Path, where: str) -> None:
         )
 
 
+#: What ``command:`` may contain, filled in per run (see :func:`command_argv`).
+PLACEHOLDERS = ("config", "run_dir", "run_id", "seed")
+
+
 def command_argv(command: str, values: Mapping[str, str] | None = None) -> list[str]:
     """Split a command line like a POSIX shell and fill in ``{config}`` and the other
     placeholders (``{run_dir}``, ``{run_id}``, ``{seed}``) that ``values`` gives.
@@ -222,6 +227,16 @@ def check_command(command: str, cwd: Path, where: str) -> None:
         argv = command_argv(command)
     except ConfigError as e:
         raise ConfigError(f"In {where}: {e}") from None
+    for word in argv:
+        for name in re.findall(r"\{([A-Za-z_]\w*)\}", word):
+            close = difflib.get_close_matches(name, PLACEHOLDERS, n=1)
+            if name not in PLACEHOLDERS and close:
+                raise ConfigError(
+                    f"The command of {where} has the placeholder {{{name}}}; did you mean "
+                    f"{{{close[0]}}}? Known placeholders: "
+                    + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+                    + "."
+                )
     program = argv[0]
     if "{" in program:
         return

@@ -72,6 +72,7 @@ def check_schemas(
 def _check(items: list[dict[str, Any]]) -> list[str]:
     import importlib
 
+    from trialbook.config._suggest import a_or_an
     from trialbook.config._validate import schema_of, validate_config
     from trialbook.execution._code import parse_entrypoint
 
@@ -86,6 +87,12 @@ def _check(items: list[dict[str, Any]]) -> list[str]:
                 function = getattr(importlib.import_module(module_name), function_name, None)
                 if callable(function):
                     schemas[entrypoint] = schema_of(function)
+                elif function is not None:
+                    errors.append(
+                        f"Entrypoint {entrypoint} of run {item['name']!r} is "
+                        f"{a_or_an(type(function).__name__)}, not a function; point the "
+                        "entrypoint at a function taking (config, run)."
+                    )
             except ConfigError as e:  # an unresolvable schema annotation
                 errors.append(f"Run {item['name']!r}: {e}")
             except BaseException:  # the user's module failed to import: the run reports it
@@ -94,10 +101,26 @@ def _check(items: list[dict[str, Any]]) -> list[str]:
         if schema is None:
             continue
         try:
-            validate_config(item["config"], schema, item["source"])
+            validate_config(item["config"], schema, _with_lines(item["config"], item["source"]))
         except ConfigError as e:
             errors.append(f"Run {item['name']!r} ({entrypoint}): {e}")
     return errors
+
+
+def _with_lines(config: dict[str, Any], source: str | None) -> Any:
+    """A ConfigSource carrying the key lines of the config file the run came from, so errors
+    say ``(line 7)``; the file name alone for suites (their keys live in other files)."""
+    if source is None:
+        return None
+    from trialbook.config._load import ConfigSource, read_config
+
+    try:
+        original = read_config(source)
+    except ConfigError:
+        return source
+    if "suite" in original.data:
+        return source
+    return ConfigSource(config, original.path, original.lines)
 
 
 def main() -> None:
