@@ -137,7 +137,14 @@ def environment_differences(before: Mapping[str, Any], after: Mapping[str, Any])
     """What changed between two meta.json files that could change the numbers."""
     lines: list[str] = []
     git_a, git_b = before.get("git") or {}, after.get("git") or {}
-    if git_a.get("commit") != git_b.get("commit"):
+    if not git_a.get("commit") or not git_b.get("commit"):
+        # Nothing to compare is not the same as nothing changed.
+        lines.append(
+            "git: no commit recorded for "
+            + ("either run" if not git_a.get("commit") and not git_b.get("commit") else "one run")
+            + " (not run from a git repository), so code changes cannot be ruled out"
+        )
+    elif git_a.get("commit") != git_b.get("commit"):
         lines.append(f"git commit: {git_a.get('commit')} -> {git_b.get('commit')}")
     if git_a.get("dirty") != git_b.get("dirty") or git_b.get("dirty"):
         lines.append(
@@ -153,6 +160,9 @@ def environment_differences(before: Mapping[str, Any], after: Mapping[str, Any])
         if before.get(key) != after.get(key):
             lines.append(f"{key}: {before.get(key)} -> {after.get(key)}")
     pkgs_a, pkgs_b = env_a.get("packages") or {}, env_b.get("packages") or {}
+    if not pkgs_a or not pkgs_b:
+        lines.append("installed packages: not recorded for both runs, so not compared")
+        return lines
     for name in sorted(set(pkgs_a) | set(pkgs_b), key=str.lower):
         old, new = pkgs_a.get(name), pkgs_b.get(name)
         if old != new:
