@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from runner_helpers import Workspace, plan, planned
@@ -137,3 +138,16 @@ def test_a_mistyped_command_placeholder_is_refused(ws: Workspace) -> None:
     assert not ws.root.exists()
     # Braces that are not near a placeholder's name are left to the command.
     assert ws.runner().run(plan(fine)).exit_code == 0
+
+
+def test_meta_json_records_the_command_that_launched_the_run(ws: Workspace) -> None:
+    import json
+
+    result = ws.runner().run(plan(planned("ok", name="launched")))
+
+    assert result.exit_code == 0
+    with ws.store() as store:
+        (record,) = store.list_runs()
+    meta = json.loads((Path(record.folder or "") / "meta.json").read_text())
+    assert meta["launched_by"] == sys.argv
+    assert meta["command"][0].endswith("_child.py")

@@ -404,6 +404,9 @@ def _provenance(record: RunRecord, meta: Mapping[str, Any] | None) -> list[tuple
     command = _dig(meta, "command")
     if isinstance(command, list) and command:
         pairs.append(("command", shlex.join(str(c) for c in command)))
+    launched_by = _dig(meta, "launched_by")
+    if isinstance(launched_by, list) and launched_by:
+        pairs.append(("launched by", shlex.join(str(c) for c in launched_by)))
     cwd = _dig(meta, "environment", "cwd")
     if cwd:
         pairs.append(("cwd", str(cwd)))

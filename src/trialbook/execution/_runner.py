@@ -11,6 +11,7 @@ whole plan is visible in ``trialbook ls``. Then each run gets its own process (s
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -37,7 +38,7 @@ from trialbook.execution._preflight import check_schemas
 from trialbook.execution._progress import ProgressReporter, make_progress
 from trialbook.store._base import Store
 from trialbook.store._records import NewRun, RunQuery, RunRecord
-from trialbook.tracking._attach import RUN_ID_ENV
+from trialbook.tracking._attach import LAUNCHED_BY_ENV, RUN_ID_ENV
 from trialbook.tracking._folder import RunFolder, folder_name
 from trialbook.tracking._run import write_summary
 from trialbook.tracking._start import new_run_id
@@ -414,6 +415,7 @@ class Runner:
             "TRIALBOOK_STORE": self.workspace.store_url,
             "TRIALBOOK_RUN_DIR": str(item.folder),
             "TRIALBOOK_RUNNER_PID": str(os.getpid()),
+            LAUNCHED_BY_ENV: json.dumps(sys.argv),
             # Output reaches the files and the screen line by line, not at exit.
             "PYTHONUNBUFFERED": "1",
         }

@@ -21,6 +21,7 @@ When the run is not in the workspace ``start_run`` resolves, or is already finis
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from trialbook.tracking._run import Run
 
 __all__ = [
+    "LAUNCHED_BY_ENV",
     "RUN_ID_ENV",
     "AttachedRun",
     "attach_run",
@@ -107,6 +109,9 @@ def claim_run(
     git = git_info(exclude=[workspace.root])
     env = collect_environment(include_packages=capture_packages)
     meta = build_meta(record.id, record.experiment, record.name, record.seed, started, git, env)
+    launched_by = _launched_by()
+    if launched_by is not None:
+        meta["launched_by"] = launched_by  # e.g. the `trialbook run ...` that queued this run
     for path in (folder.path, folder.checkpoint_dir, folder.artifacts_dir):
         path.mkdir(parents=True, exist_ok=True)
     folder.write_meta(meta)
@@ -274,3 +279,18 @@ def attach_run(
         system_metrics=system_metrics,
         metric_goals=metric_goals,
     )
+
+
+#: Set by the Runner: the command line (JSON list) of the process that launched the run.
+LAUNCHED_BY_ENV = "TRIALBOOK_LAUNCHED_BY"
+
+
+def _launched_by() -> list[str] | None:
+    raw = os.environ.get(LAUNCHED_BY_ENV)
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return [str(v) for v in value] if isinstance(value, list) else None
