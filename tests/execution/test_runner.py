@@ -408,7 +408,7 @@ def test_ctrl_c_marks_running_runs_killed_and_exits_130(ws: Workspace) -> None:
         "r1": "killed",
         "r2": "queued",
     }
-    assert runs["r0"].error == "stopped: the runner was interrupted (Ctrl-C)"
+    assert runs["r0"].error == "stopped: the runner was interrupted (Ctrl-C or SIGTERM)"
 
 
 # --------------------------------------------------------------------------- the child

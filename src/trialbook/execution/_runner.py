@@ -491,7 +491,9 @@ class Runner:
                 "queued",
                 run_id=item.run_id,
                 attempts=item.attempt - 1,
-                reason="interrupted (Ctrl-C)" if interrupted else "stopped after a failure",
+                reason="interrupted (Ctrl-C or SIGTERM)"
+                if interrupted
+                else "stopped after a failure",
             )
         return interrupted
 
@@ -564,7 +566,7 @@ class Runner:
                 reason = (
                     f"timed out after {self.timeout:g} s (--timeout)"
                     if result.timed_out
-                    else "stopped: the runner was interrupted (Ctrl-C)"
+                    else "stopped: the runner was interrupted (Ctrl-C or SIGTERM)"
                 )
                 fix = ("killed", reason)
         elif status not in FINISHED_STATUSES or status == "crashed":
