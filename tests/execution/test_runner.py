@@ -324,7 +324,10 @@ def test_bad_options(ws: Workspace, options: dict[str, object], message: str) ->
 
 # --------------------------------------------------------------------------- interruption
 RUNNER_SCRIPT = """
-import sys
+import signal, sys
+# As in a terminal: Ctrl-C raises KeyboardInterrupt even when the test itself runs in a
+# background job, whose processes inherit SIGINT as ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {helpers!r})
 from runner_helpers import plan, planned
 from trialbook.execution import Runner
