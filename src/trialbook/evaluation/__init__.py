@@ -1,0 +1,1 @@
+"""Evaluation: benchmarks, metrics, models and per-sample results."""
