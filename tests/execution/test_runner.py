@@ -390,19 +390,24 @@ def test_resume_after_the_runner_is_killed(ws: Workspace) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_marks_running_runs_killed_and_exits_130(ws: Workspace) -> None:
+@pytest.mark.parametrize(
+    ("sig", "code", "said"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")]
+)
+def test_ctrl_c_marks_running_runs_killed_and_exits_130(
+    ws: Workspace, sig: signal.Signals, code: int, said: str
+) -> None:
     runner = _start_runner(ws, 3, block_from=0, jobs=2)
     try:
         wait_until(
             lambda: (ws.cwd / "blocked-0").exists() and (ws.cwd / "blocked-1").exists(),
             "two runs to start",
         )
-        runner.send_signal(signal.SIGINT)
+        runner.send_signal(sig)
         out, _ = runner.communicate(timeout=60)
     finally:
         if runner.poll() is None:
             runner.kill()
-    assert runner.returncode == 130, out
+    assert runner.returncode == code, out
     assert "Interrupted" in out
     with ws.store() as db:
         runs = {r.name: r for r in db.list_runs()}
@@ -411,7 +416,7 @@ def test_ctrl_c_marks_running_runs_killed_and_exits_130(ws: Workspace) -> None:
         "r1": "killed",
         "r2": "queued",
     }
-    assert runs["r0"].error == "stopped: the runner was interrupted (Ctrl-C or SIGTERM)"
+    assert runs["r0"].error == f"stopped: the runner was interrupted ({said})"
 
 
 # --------------------------------------------------------------------------- the child

@@ -284,7 +284,8 @@ def run(
 ) -> None:
     """Run experiments: plan the runs of config and suite files, skip what already completed,
     run the rest (each in its own process), and report. Exit status: 0 when every run
-    completed, 1 when one failed, 2 for a mistake in the command or configs, 130 after Ctrl-C.
+    completed, 1 when one failed, 2 for a mistake in the command or configs, 130 after Ctrl-C,
+    143 after SIGTERM.
     """
     from trialbook.config import plan_runs, suite_shortcuts
     from trialbook.execution import Runner

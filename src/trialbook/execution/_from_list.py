@@ -45,7 +45,7 @@ def run_experiments_from_list(
 
     Returns:
         The :class:`SuiteResult`; ``result.exit_code`` is what ``trialbook run`` would
-        return (0 ok, 1 a run failed, 130 interrupted).
+        return (0 ok, 1 a run failed, 130 after Ctrl-C, 143 after SIGTERM).
 
     Raises:
         ConfigError: an experiment is malformed or names code that does not exist; nothing

@@ -125,6 +125,8 @@ class SuiteResult:
     outcomes: tuple[RunOutcome, ...]
     interrupted: bool = False
     duration: float = 0.0
+    #: The signal that interrupted the suite (SIGINT for Ctrl-C, or SIGTERM), when interrupted.
+    signal: int | None = None
 
     def _with(self, *statuses: str) -> list[RunOutcome]:
         return [o for o in self.outcomes if o.status in statuses]
@@ -153,9 +155,9 @@ class SuiteResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed, 1 when a run failed, 130 after Ctrl-C."""
+        """0 when nothing failed, 1 when a run failed, 130 after Ctrl-C, 143 after SIGTERM."""
         if self.interrupted:
-            return 130
+            return 128 + (self.signal or signal.SIGINT)
         return 1 if self.failed else 0
 
 
@@ -228,6 +230,7 @@ class Runner:
         self.env = dict(env or {})
         self.tags = tuple(tags)
         self.grace = grace
+        self._signal: int = signal.SIGINT  # what interrupted the current run(), if anything
 
     @property
     def executor(self) -> Executor:
@@ -336,6 +339,7 @@ class Runner:
                 tuple(outcomes[i] for i in range(len(decisions))),
                 interrupted=interrupted,
                 duration=time.monotonic() - started,
+                signal=self._signal if interrupted else None,
             )
             reporter.close(result)
             return result
@@ -454,7 +458,12 @@ class Runner:
                 reporter.output(item.planned, stream, line)
 
         last_refresh = 0.0
-        with _interrupt_on_sigterm():
+        self._signal = signal.SIGINT
+
+        def on_sigterm() -> None:
+            self._signal = signal.SIGTERM
+
+        with _interrupt_on_sigterm(on_sigterm):
             try:
                 while queue or inflight:
                     while queue and not stopping and len(inflight) < executor.max_parallel:
@@ -491,11 +500,14 @@ class Runner:
                 "queued",
                 run_id=item.run_id,
                 attempts=item.attempt - 1,
-                reason="interrupted (Ctrl-C or SIGTERM)"
+                reason=f"interrupted ({self._signal_name()})"
                 if interrupted
                 else "stopped after a failure",
             )
         return interrupted
+
+    def _signal_name(self) -> str:
+        return "SIGTERM" if self._signal == signal.SIGTERM else "Ctrl-C"
 
     def _stop_all(
         self,
@@ -566,7 +578,7 @@ class Runner:
                 reason = (
                     f"timed out after {self.timeout:g} s (--timeout)"
                     if result.timed_out
-                    else "stopped: the runner was interrupted (Ctrl-C or SIGTERM)"
+                    else f"stopped: the runner was interrupted ({self._signal_name()})"
                 )
                 fix = ("killed", reason)
         elif status not in FINISHED_STATUSES or status == "crashed":
@@ -650,13 +662,15 @@ def _tail(path: Path, lines: int) -> str:
 
 
 @contextmanager
-def _interrupt_on_sigterm() -> Iterator[None]:
-    """Inside the Runner, SIGTERM stops the suite like Ctrl-C does (main thread only)."""
+def _interrupt_on_sigterm(on_signal: Callable[[], None]) -> Iterator[None]:
+    """Inside the Runner, SIGTERM stops the suite like Ctrl-C does (main thread only);
+    ``on_signal`` is called first, so the Runner can tell the two apart."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        on_signal()
         raise KeyboardInterrupt
 
     previous: Callable[[int, FrameType | None], Any] | int | None = signal.getsignal(signal.SIGTERM)
