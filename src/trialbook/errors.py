@@ -14,7 +14,8 @@ The tree::
     │   └── NotATrialbookDatabase         a corrupt or foreign database file
     ├── RunNotFoundError (LookupError)    no run matches an id, prefix or name
     │   └── AmbiguousRunError             a prefix or name matches several runs
-    └── RunStateError (RuntimeError)      a run used after it finished, or twice
+    ├── RunStateError (RuntimeError)      a run used after it finished, or twice
+    └── ModelError (RuntimeError)         a model cannot generate (endpoint unreachable...)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "AmbiguousRunError",
     "ConfigError",
     "MetricValueError",
+    "ModelError",
     "NotATrialbookDatabase",
     "RunNotFoundError",
     "RunStateError",
@@ -71,3 +73,8 @@ class AmbiguousRunError(RunNotFoundError):
 
 class RunStateError(TrialbookError, RuntimeError):
     """A run was used in a state that does not allow it (for example logged after finish)."""
+
+
+class ModelError(TrialbookError, RuntimeError):
+    """A model being evaluated cannot generate: its endpoint is unreachable, refuses the API
+    key, times out or keeps failing."""
