@@ -21,9 +21,12 @@ __version__ = "0.1.0"
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
     "AmbiguousRunError": "trialbook.errors",
+    "BaseBenchmark": "trialbook.evaluation._benchmark",
+    "BenchmarkRegistry": "trialbook.evaluation._registry",
     "CartographyFilterConfig": "trialbook.config._models",
     "ClusterFilterConfig": "trialbook.config._models",
     "ConfigError": "trialbook.errors",
+    "EvaluationResult": "trialbook.evaluation._records",
     "ExperimentConfig": "trialbook.config._models",
     "ExperimentTracker": "trialbook.tracking._tracker",
     "LabelSmoothingConfig": "trialbook.config._models",
@@ -35,6 +38,7 @@ _LAZY = {
     "RunRecord": "trialbook.store._records",
     "RunStateError": "trialbook.errors",
     "Runner": "trialbook.execution._runner",
+    "SampleResult": "trialbook.evaluation._records",
     "SchemaVersionError": "trialbook.errors",
     "SoftWeightingConfig": "trialbook.config._models",
     "Store": "trialbook.store._base",
@@ -44,6 +48,7 @@ _LAZY = {
     "Workspace": "trialbook._workspace",
     "WorkspaceError": "trialbook.errors",
     "apply_overrides": "trialbook.config._overrides",
+    "evaluate": "trialbook.evaluation._evaluate",
     "load_config": "trialbook.config._load",
     "open_store": "trialbook._workspace",
     "plan_runs": "trialbook.config._suite",
@@ -55,9 +60,12 @@ _LAZY = {
 
 __all__ = [
     "AmbiguousRunError",
+    "BaseBenchmark",
+    "BenchmarkRegistry",
     "CartographyFilterConfig",
     "ClusterFilterConfig",
     "ConfigError",
+    "EvaluationResult",
     "ExperimentConfig",
     "ExperimentTracker",
     "LabelSmoothingConfig",
@@ -69,6 +77,7 @@ __all__ = [
     "RunRecord",
     "RunStateError",
     "Runner",
+    "SampleResult",
     "SchemaVersionError",
     "SoftWeightingConfig",
     "Store",
@@ -79,6 +88,7 @@ __all__ = [
     "WorkspaceError",
     "__version__",
     "apply_overrides",
+    "evaluate",
     "load_config",
     "open_store",
     "plan_runs",
@@ -113,6 +123,10 @@ if TYPE_CHECKING:
         TrialbookError,
         WorkspaceError,
     )
+    from trialbook.evaluation._benchmark import BaseBenchmark
+    from trialbook.evaluation._evaluate import evaluate
+    from trialbook.evaluation._records import EvaluationResult, SampleResult
+    from trialbook.evaluation._registry import BenchmarkRegistry
     from trialbook.execution._from_list import run_experiments_from_list
     from trialbook.execution._runner import Runner
     from trialbook.store._base import Store

@@ -1,1 +1,72 @@
-"""Evaluation: benchmarks, metrics, models and per-sample results."""
+"""Evaluation: benchmarks, metrics, models and per-sample results.
+
+Score a model (any function from a list of prompts to a list of texts) on GSM8K::
+
+    from trialbook.evaluation import BenchmarkRegistry
+
+    result = BenchmarkRegistry.evaluate(my_model, "gsm8k", num_samples=100)
+    print(result.metrics["accuracy"])
+
+Names are imported on first use, so importing this package stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> module that defines it; resolved on first attribute access.
+_LAZY = {
+    "GSM8K": "trialbook.evaluation.benchmarks.gsm8k",
+    "BaseBenchmark": "trialbook.evaluation._benchmark",
+    "BenchmarkInfo": "trialbook.evaluation._registry",
+    "BenchmarkRegistry": "trialbook.evaluation._registry",
+    "CallableModel": "trialbook.evaluation._model",
+    "EvaluationResult": "trialbook.evaluation._records",
+    "JsonlBenchmark": "trialbook.evaluation.benchmarks.jsonl",
+    "Model": "trialbook.evaluation._model",
+    "PredictionsFile": "trialbook.evaluation._predictions",
+    "SampleResult": "trialbook.evaluation._records",
+    "Timing": "trialbook.evaluation._records",
+    "as_model": "trialbook.evaluation._model",
+    "evaluate": "trialbook.evaluation._evaluate",
+}
+
+__all__ = [
+    "GSM8K",
+    "BaseBenchmark",
+    "BenchmarkInfo",
+    "BenchmarkRegistry",
+    "CallableModel",
+    "EvaluationResult",
+    "JsonlBenchmark",
+    "Model",
+    "PredictionsFile",
+    "SampleResult",
+    "Timing",
+    "as_model",
+    "evaluate",
+]
+
+if TYPE_CHECKING:
+    from trialbook.evaluation._benchmark import BaseBenchmark
+    from trialbook.evaluation._evaluate import evaluate
+    from trialbook.evaluation._model import CallableModel, Model, as_model
+    from trialbook.evaluation._predictions import PredictionsFile
+    from trialbook.evaluation._records import EvaluationResult, SampleResult, Timing
+    from trialbook.evaluation._registry import BenchmarkInfo, BenchmarkRegistry
+    from trialbook.evaluation.benchmarks.gsm8k import GSM8K
+    from trialbook.evaluation.benchmarks.jsonl import JsonlBenchmark
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trialbook.evaluation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

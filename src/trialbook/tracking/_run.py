@@ -520,14 +520,18 @@ def _sample(raw: Any, position: int) -> Sample:
             "'id', 'prediction', 'reference' and 'correct' or 'score'."
         )
     sid = _first(raw, "id", "sample_id", "index")
-    pred = _first(raw, "prediction", "extracted", "raw_output", "output")
+    # An explicit prediction of None (nothing could be extracted) stays None.
+    if "prediction" in raw:
+        pred = raw["prediction"]
+    else:
+        pred = _first(raw, "extracted", "raw_output", "output")
     ref = _first(raw, "reference", "gold", "answer", "target")
     correct = raw.get("correct")
     score = raw.get("score")
     if score is None and correct is not None:
         score = 1.0 if correct else 0.0
     extra = {k: v for k, v in raw.items() if k not in _SAMPLE_KEYS}
-    for k in ("raw_output", "extracted"):
+    for k in ("raw_output", "output", "extracted"):
         if k in raw and raw[k] is not pred:
             extra[k] = raw[k]
     return Sample(

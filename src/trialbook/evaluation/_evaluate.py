@@ -1,0 +1,233 @@
+"""The evaluation loop: prompts in batches to the model (or saved predictions matched to the
+examples), every output extracted and checked, metrics, timing and slices."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from trialbook.errors import ConfigError, ModelError, TrialbookError
+from trialbook.evaluation._benchmark import BaseBenchmark
+from trialbook.evaluation._model import Model, as_model
+from trialbook.evaluation._predictions import PredictionsFile
+from trialbook.evaluation._records import EvaluationResult, SampleResult, Timing
+from trialbook.evaluation._scoring import slice_metrics
+
+__all__ = ["evaluate"]
+
+#: Batch size for a model that does not say (``Model.batch_size`` of 0 or less).
+DEFAULT_BATCH_SIZE = 8
+#: How many missing ids a result with ``allow_missing`` lists in its config.
+_MISSING_SHOWN = 20
+
+
+class _Advance(Protocol):
+    def __call__(self, n: int) -> None: ...
+
+
+def evaluate(
+    model: Any,
+    benchmark: str | BaseBenchmark,
+    *,
+    split: str = "test",
+    num_samples: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> EvaluationResult:
+    """Evaluate ``model`` on ``benchmark`` and return every per-sample result with metrics.
+
+    Args:
+        model: a :class:`~trialbook.evaluation.Model`, a function from a list of prompts to a
+            list of texts, or a :class:`~trialbook.evaluation.PredictionsFile` of saved outputs.
+        benchmark: a registered name (``"gsm8k"``) or a benchmark instance.
+        split: the dataset split.
+        num_samples: evaluate only the first N examples of the split.
+        batch_size: prompts per ``generate`` call (default: the model's own ``batch_size``).
+        progress: show a progress bar over samples (only when stderr is a terminal).
+        options: benchmark options when ``benchmark`` is a name (GSM8K: ``extraction``,
+            ``shots``).
+
+    Raises:
+        ConfigError: unknown benchmark, split or option; a bad predictions file; a model
+            that returns the wrong number of texts. The model's own errors (an unreachable
+            endpoint) pass through as :class:`~trialbook.errors.TrialbookError`.
+    """
+    if isinstance(benchmark, str):
+        from trialbook.evaluation._registry import BenchmarkRegistry
+
+        bench = BenchmarkRegistry.get(benchmark, **options)
+    else:
+        if options:
+            raise ConfigError(
+                f"Options {', '.join(sorted(options))} apply to a benchmark name; set them "
+                f"when building {benchmark!r} instead."
+            )
+        bench = benchmark
+    _check_count("num_samples", num_samples)
+    _check_count("batch_size", batch_size)
+    if bench.splits and split not in bench.splits:
+        raise ConfigError(
+            f"Benchmark {bench.name!r} has no split {split!r}; use one of "
+            f"{', '.join(bench.splits)}."
+        )
+    started = time.perf_counter()
+    if isinstance(model, PredictionsFile):
+        samples, config = _score_predictions(bench, model, split, num_samples, progress)
+        model_seconds = 0.0
+    else:
+        samples, config, model_seconds = _run_model(
+            bench, as_model(model), split, num_samples, batch_size, progress
+        )
+    metrics = bench.metrics(samples)
+    slices = slice_metrics(samples, bench.slice_fields, bench.metrics)
+    total = time.perf_counter() - started
+    return EvaluationResult(
+        benchmark=bench.name,
+        split=split,
+        metrics=metrics,
+        samples=tuple(samples),
+        timing=Timing.of(total, model_seconds, len(samples)),
+        slices=slices,
+        config={**bench.options(), "num_samples": num_samples, **config},
+    )
+
+
+def _check_count(name: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}.")
+
+
+def _load(bench: BaseBenchmark, split: str, num_samples: int | None) -> list[dict[str, Any]]:
+    data = list(bench.load_dataset(split, num_samples))
+    # A benchmark may ignore num_samples (the seed's examples do): cut here as well.
+    if num_samples is not None:
+        data = data[:num_samples]
+    if not data:
+        raise ConfigError(
+            f"Benchmark {bench.name!r} has no examples in split {split!r}; check its data."
+        )
+    return data
+
+
+def _run_model(
+    bench: BaseBenchmark,
+    model: Model,
+    split: str,
+    num_samples: int | None,
+    batch_size: int | None,
+    progress: bool,
+) -> tuple[list[SampleResult], dict[str, Any], float]:
+    data = _load(bench, split, num_samples)
+    prompts = [bench.format_prompt(s) for s in data]
+    size = batch_size or (model.batch_size if model.batch_size > 0 else DEFAULT_BATCH_SIZE)
+    results: list[SampleResult] = []
+    model_seconds = 0.0
+    try:
+        with _progress_bar(len(data), f"{bench.name} · {model.name}", progress) as advance:
+            for start in range(0, len(data), size):
+                batch = prompts[start : start + size]
+                t0 = time.perf_counter()
+                try:
+                    outputs = model.generate(batch)
+                except TrialbookError:
+                    raise
+                except (ConnectionError, TimeoutError) as e:
+                    raise ModelError(
+                        f"Model {model.name!r} could not be reached ({e}); check that it is "
+                        "running and its address."
+                    ) from e
+                elapsed = time.perf_counter() - t0
+                model_seconds += elapsed
+                if len(outputs) != len(batch):
+                    raise ConfigError(
+                        f"Model {model.name!r} returned {len(outputs)} texts for "
+                        f"{len(batch)} prompts; return exactly one text per prompt, in order."
+                    )
+                latency = elapsed / len(batch)
+                for offset, output in enumerate(outputs):
+                    i = start + offset
+                    scored = bench.score(data[i], str(output), position=i, prompt=batch[offset])
+                    results.append(_with_latency(scored, latency))
+                advance(len(batch))
+    finally:
+        model.close()
+    return results, {"model": model.name, "batch_size": size}, model_seconds
+
+
+def _with_latency(sample: SampleResult, latency: float | None) -> SampleResult:
+    from dataclasses import replace
+
+    return replace(sample, latency=latency)
+
+
+def _score_predictions(
+    bench: BaseBenchmark,
+    source: PredictionsFile,
+    split: str,
+    num_samples: int | None,
+    progress: bool,
+) -> tuple[list[SampleResult], dict[str, Any]]:
+    # The whole split is matched so that an id beyond num_samples is not "unknown".
+    data = _load(bench, split, None)
+    matched = source.match(bench, data, limit=num_samples)
+    limit = len(data) if num_samples is None else min(num_samples, len(data))
+    results: list[SampleResult] = []
+    with _progress_bar(limit, f"{bench.name} · {source.path.name}", progress) as advance:
+        for i in range(limit):
+            output = matched.outputs[i]
+            if output is None:
+                continue
+            sample = data[i]
+            prompt = bench.question(sample) or bench.format_prompt(sample)
+            results.append(bench.score(sample, output, position=i, prompt=prompt))
+            if i % 256 == 255:
+                advance(256)
+        advance(limit % 256)
+    if not results:
+        raise ConfigError(
+            f"{source.path} has no prediction for the first {limit} examples of "
+            f"{bench.name} {split}; check that the file is for this split."
+        )
+    config: dict[str, Any] = {
+        "model": source.name,
+        "predictions": str(source.path),
+        "allow_missing": source.allow_missing,
+        "missing": len(matched.missing),
+    }
+    if matched.missing:
+        config["missing_ids"] = matched.missing[:_MISSING_SHOWN]
+    return results, config
+
+
+@contextmanager
+def _progress_bar(total: int, label: str, enabled: bool) -> Iterator[_Advance]:
+    """A rich progress bar on stderr, or nothing when stderr is not a terminal."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not enabled or not (callable(isatty) and isatty()):
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

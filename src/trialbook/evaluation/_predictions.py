@@ -1,0 +1,202 @@
+"""Saved model outputs as the model: a JSONL file whose lines carry ``prediction`` and the
+example they answer (its ``id``, its ``index`` in the split, or the exact ``question`` text)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trialbook.errors import ConfigError
+from trialbook.evaluation._benchmark import BaseBenchmark
+
+__all__ = ["MatchedPredictions", "PredictionsFile"]
+
+#: How many missing or unknown ids an error message names.
+_SHOW = 5
+
+
+@dataclass(frozen=True)
+class MatchedPredictions:
+    """The outcome of :meth:`PredictionsFile.match`.
+
+    Attributes:
+        outputs: one entry per example of the split, the prediction text or None.
+        missing: ids of the examples without a prediction (only with ``allow_missing``).
+        lines: how many predictions the file held.
+    """
+
+    outputs: list[str | None]
+    missing: list[str]
+    lines: int
+
+
+class PredictionsFile:
+    """A predictions file used in place of a model.
+
+    Each line is a JSON object with ``prediction`` (the raw output text, scored as if a
+    model had written it) and one of ``id`` (the example's id), ``index`` (its 0-based
+    position in the split) or ``question`` (its exact question text). The file is read line
+    by line; only the prediction texts are kept.
+
+    Args:
+        path: the JSONL file.
+        allow_missing: score only the examples the file covers instead of refusing a file
+            that misses some (the result's ``config`` records how many were missing).
+
+    :meth:`match` raises :class:`~trialbook.errors.ConfigError` for a missing or empty file,
+    a line that is not a JSON object (naming its number), a line without ``prediction`` or
+    without a key, a key that matches no example, two predictions for one example, and
+    (unless ``allow_missing``) examples without a prediction.
+    """
+
+    name = "predictions"
+    batch_size = 0
+
+    def __init__(self, path: str | os.PathLike[str], *, allow_missing: bool = False) -> None:
+        self.path = Path(path)
+        self.allow_missing = allow_missing
+        self.name = f"predictions:{self.path.name}"
+
+    def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            handle = self.path.open(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(
+                f"Predictions file {self.path} does not exist; check the path."
+            ) from None
+        except OSError as e:
+            raise ConfigError(f"Predictions file {self.path} cannot be read ({e}).") from e
+        with handle:
+            try:
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except ValueError as e:
+                        raise ConfigError(
+                            f"{self.path} line {number} is not valid JSON ({e}); write one "
+                            "JSON object per line."
+                        ) from None
+                    if not isinstance(obj, dict):
+                        raise ConfigError(
+                            f"{self.path} line {number} is a JSON {type(obj).__name__}, not an "
+                            "object; write lines like "
+                            '{"id": "0", "prediction": "... #### 18"}.'
+                        )
+                    yield number, obj
+            except UnicodeDecodeError as e:
+                raise ConfigError(
+                    f"{self.path} is not UTF-8 text ({e}); save it as UTF-8 JSONL."
+                ) from None
+
+    def match(
+        self,
+        benchmark: BaseBenchmark,
+        samples: Sequence[Mapping[str, Any]],
+        limit: int | None = None,
+    ) -> MatchedPredictions:
+        """The prediction for each of ``samples`` (a whole split, in order).
+
+        Only the first ``limit`` examples (all when None) need a prediction; predictions for
+        later ones are accepted and ignored by the caller.
+        """
+        limit = len(samples) if limit is None else min(limit, len(samples))
+        ids = [benchmark.sample_id(s, i) for i, s in enumerate(samples)]
+        by_id = {sid: i for i, sid in enumerate(ids)}
+        by_question: dict[str, list[int]] | None = None
+        outputs: list[str | None] = [None] * len(samples)
+        first_line: list[int] = [0] * len(samples)
+        count = 0
+        for number, obj in self._lines():
+            count += 1
+            if "prediction" not in obj:
+                raise ConfigError(
+                    f"{self.path} line {number} has no 'prediction'; every line needs "
+                    "'prediction' and one of 'id', 'index' or 'question'."
+                )
+            prediction = obj["prediction"]
+            if prediction is None:
+                prediction = ""
+            elif not isinstance(prediction, str):
+                prediction = (
+                    json.dumps(prediction)
+                    if isinstance(prediction, dict | list)
+                    else str(prediction)
+                )
+            if obj.get("id") is not None:
+                key = str(obj["id"])
+                found = by_id.get(key)
+                what = f"id {key!r}"
+            elif obj.get("index") is not None:
+                index = obj["index"]
+                if isinstance(index, bool) or not isinstance(index, int):
+                    raise ConfigError(
+                        f"{self.path} line {number}: index {index!r} is not an integer; give "
+                        "the example's 0-based position in the split."
+                    )
+                found = index if 0 <= index < len(samples) else None
+                what = f"index {index}"
+            elif obj.get("question") is not None:
+                if by_question is None:
+                    by_question = {}
+                    for i, s in enumerate(samples):
+                        q = benchmark.question(s)
+                        if q is not None:
+                            by_question.setdefault(q, []).append(i)
+                candidates = by_question.get(str(obj["question"]), [])
+                # Repeated questions in a dataset take predictions in order.
+                found = next((i for i in candidates if outputs[i] is None), None)
+                if found is None and candidates:
+                    found = candidates[0]
+                what = f"question {_clip(str(obj['question']))!r}"
+            else:
+                raise ConfigError(
+                    f"{self.path} line {number} names no example; add 'id', 'index' or the "
+                    "exact 'question' text."
+                )
+            if found is None:
+                raise ConfigError(
+                    f"{self.path} line {number}: {what} is not in the {benchmark.name} split "
+                    f"(ids run {_id_range(ids)}); check that the file is for this benchmark "
+                    "and split."
+                )
+            if outputs[found] is not None:
+                raise ConfigError(
+                    f"{self.path} line {number} repeats the prediction for id "
+                    f"{ids[found]!r} (first on line {first_line[found]}); keep one per example."
+                )
+            outputs[found] = prediction
+            first_line[found] = number
+        if count == 0:
+            raise ConfigError(
+                f"Predictions file {self.path} is empty; write one JSON object per line with "
+                "'prediction' and 'id', 'index' or 'question'."
+            )
+        missing = [ids[i] for i in range(limit) if outputs[i] is None]
+        if missing and not self.allow_missing:
+            shown = ", ".join(repr(m) for m in missing[:_SHOW])
+            more = f" and {len(missing) - _SHOW} more" if len(missing) > _SHOW else ""
+            raise ConfigError(
+                f"{self.path} has no prediction for {len(missing)} of the {limit} "
+                f"examples (ids {shown}{more}); add them, or pass --allow-missing "
+                "(allow_missing=True) to score only the covered examples."
+            )
+        return MatchedPredictions(outputs=outputs, missing=missing, lines=count)
+
+    def __repr__(self) -> str:
+        return f"PredictionsFile({str(self.path)!r}, allow_missing={self.allow_missing})"
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _id_range(ids: Sequence[str]) -> str:
+    if not ids:
+        return "nowhere: the split is empty"
+    return f"{ids[0]!r} to {ids[-1]!r}" if len(ids) > 1 else repr(ids[0])

@@ -1,0 +1,260 @@
+"""GSM8K (Cobbe et al., 2021): grade-school math word problems with worked solutions.
+
+The data ships in ``trialbook/evaluation/data/gsm8k`` (MIT, copyright OpenAI; the notice is in
+its LICENSE file). See docs/evaluation.md for the extraction rules and metric definitions.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+from trialbook.errors import ConfigError
+from trialbook.evaluation._benchmark import BaseBenchmark
+from trialbook.evaluation._records import SampleResult
+from trialbook.evaluation._scoring import mean
+
+__all__ = [
+    "GSM8K",
+    "Extraction",
+    "extract_flexible",
+    "extract_strict",
+    "intermediate_results",
+    "normalize_number",
+    "numbers_equal",
+]
+
+Extraction = Literal["strict", "flexible"]
+
+#: How the 8-shot exemplars are drawn from the train split: ``random.Random(SHOTS_SEED)``.
+SHOTS_SEED = 1234
+
+_NUM = r"-?\$?\s?(?:\d[\d,]*(?:\.\d+)?|\.\d+)"
+_STRICT = re.compile(rf"^\s*####\s*({_NUM})", re.MULTILINE)
+_ANSWER_IS = re.compile(rf"[Tt]he (?:final )?answer is:?\s*\**\s*({_NUM})")
+_A_COLON = re.compile(rf"^\s*A:\s*({_NUM})\s*\.?\s*$", re.MULTILINE)
+_ANY_NUMBER = re.compile(_NUM)
+_ANNOTATION = re.compile(r"<<[^<>]*?=([^<>]*)>>")
+# A model continuing the few-shot pattern writes the next question; what follows is ignored.
+_NEXT_QUESTION = re.compile(r"\n\s*Q:")
+
+_ZERO_SHOT = (
+    "Solve the math problem step by step. Write the final answer on the last line as "
+    "'#### <number>'.\n\n"
+)
+
+
+def normalize_number(text: str | None) -> str | None:
+    """``"$1,234.50"`` -> ``"1234.5"``; None when ``text`` is not a number."""
+    if text is None:
+        return None
+    cleaned = text.replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    if value == value.to_integral_value():
+        return str(value.quantize(Decimal(1)))
+    return format(value.normalize(), "f")
+
+
+def numbers_equal(a: str | None, b: str | None) -> bool:
+    """Numeric equality of two number texts (``"18" == "18.00" == "$18"``)."""
+    x, y = normalize_number(a), normalize_number(b)
+    return x is not None and x == y
+
+
+def _cut(text: str) -> str:
+    m = _NEXT_QUESTION.search(text)
+    return text[: m.start()] if m else text
+
+
+def extract_strict(text: str) -> str | None:
+    """The number on the last ``#### N`` line, normalised; None when there is none."""
+    found = _STRICT.findall(_cut(text))
+    return normalize_number(found[-1]) if found else None
+
+
+def extract_flexible(text: str) -> str | None:
+    """The answer stated most explicitly: the last ``#### N`` line, else the last
+    "The answer is N", else the last line "A: N", else the last number in the text."""
+    text = _cut(text)
+    for pattern in (_STRICT, _ANSWER_IS, _A_COLON, _ANY_NUMBER):
+        found = pattern.findall(text)
+        for candidate in reversed(found):
+            value = normalize_number(candidate)
+            if value is not None:
+                return value
+    return None
+
+
+def intermediate_results(solution: str) -> list[str]:
+    """The results of a gold solution's calculator annotations (``<<48/2=24>>`` -> ``"24"``),
+    normalised, in order; unparsable ones are skipped."""
+    out = []
+    for raw in _ANNOTATION.findall(solution):
+        value = normalize_number(raw.strip())
+        if value is not None:
+            out.append(value)
+    return out
+
+
+def _numbers_in(text: str) -> set[str]:
+    out = set()
+    for raw in _ANY_NUMBER.findall(text):
+        value = normalize_number(raw)
+        if value is not None:
+            out.add(value)
+    return out
+
+
+@lru_cache(maxsize=4)
+def _read_split(split: str) -> tuple[dict[str, Any], ...]:
+    path = resources.files("trialbook.evaluation") / "data" / "gsm8k" / f"{split}.jsonl"
+    rows = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        raw = json.loads(line)
+        solution = raw["answer"]
+        rows.append(
+            {
+                "id": str(i),
+                "question": raw["question"],
+                "solution": solution,
+                "answer": normalize_number(solution.rsplit("####", 1)[-1].strip()),
+            }
+        )
+    return tuple(rows)
+
+
+class GSM8K(BaseBenchmark):
+    """Grade-school math word problems (GSM8K; 1,319 test and 7,473 train problems).
+
+    Args:
+        extraction: how ``accuracy`` reads the answer: ``"strict"`` (the ``#### N`` line, as
+            the dataset's solutions end) or ``"flexible"`` (also "The answer is N", "A: N",
+            else the last number). Both are always reported as ``accuracy_strict`` and
+            ``accuracy_flexible``.
+        shots: 0 (an instruction and the question) or 8 (chain-of-thought exemplars drawn
+            from the train split with ``random.Random(1234)``, the same 8 every time).
+
+    Examples are ``{"id", "question", "solution", "answer"}`` where ``answer`` is the final
+    number, normalised; ids are the 0-based line numbers in the split (``"0"``...).
+    """
+
+    name = "gsm8k"
+    description = "Grade-school math word problems (OpenAI, MIT); numeric final answer"
+    splits = ("test", "train")
+
+    def __init__(self, extraction: Extraction = "strict", shots: int = 0) -> None:
+        super().__init__()
+        if extraction not in ("strict", "flexible"):
+            raise ConfigError(
+                f"GSM8K extraction {extraction!r} is not known; use 'strict' or 'flexible'."
+            )
+        if shots not in (0, 8):
+            raise ConfigError(f"GSM8K shots must be 0 or 8, got {shots!r}.")
+        self.extraction: Extraction = extraction
+        self.shots = shots
+        self._preamble: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        return {"extraction": self.extraction, "shots": self.shots}
+
+    def split_sizes(self) -> dict[str, int | None]:
+        return {s: len(_read_split(s)) for s in self.splits}
+
+    def load_dataset(
+        self, split: str = "test", num_samples: int | None = None
+    ) -> list[dict[str, Any]]:
+        if split not in self.splits:
+            raise ConfigError(f"GSM8K has no split {split!r}; use one of {', '.join(self.splits)}.")
+        rows = _read_split(split)
+        return [dict(r) for r in (rows if num_samples is None else rows[:num_samples])]
+
+    # ------------------------------------------------------------------ prompting
+    def _few_shot(self) -> str:
+        if self._preamble is None:
+            train = _read_split("train")
+            picks = random.Random(SHOTS_SEED).sample(range(len(train)), 8)
+            blocks = []
+            for i in picks:
+                ex = train[i]
+                solution = _ANNOTATION.sub("", ex["solution"])
+                solution = re.sub(r"<<[^<>]*>>", "", solution)
+                blocks.append(f"Q: {ex['question']}\nA: {solution}\n\n")
+            self._preamble = "".join(blocks)
+        return self._preamble
+
+    def format_prompt(self, sample: Mapping[str, Any]) -> str:
+        preamble = self._few_shot() if self.shots == 8 else _ZERO_SHOT
+        return f"{preamble}Q: {sample['question']}\nA:"
+
+    def few_shot_ids(self) -> list[str]:
+        """The train ids of the 8 chain-of-thought exemplars (fixed)."""
+        train = _read_split("train")
+        return [train[i]["id"] for i in random.Random(SHOTS_SEED).sample(range(len(train)), 8)]
+
+    # ------------------------------------------------------------------ scoring
+    def reference(self, sample: Mapping[str, Any]) -> Any:
+        return sample["answer"]
+
+    def extract_answer(self, text: str) -> str | None:
+        return extract_strict(text) if self.extraction == "strict" else extract_flexible(text)
+
+    def check_answer(self, predicted: Any, gold: Any) -> bool:
+        return numbers_equal(None if predicted is None else str(predicted), str(gold))
+
+    def score(
+        self, sample: Mapping[str, Any], output: str, *, position: int, prompt: str
+    ) -> SampleResult:
+        gold = sample["answer"]
+        strict = extract_strict(output)
+        flexible = extract_flexible(output)
+        ok_strict = strict is not None and strict == gold
+        ok_flexible = flexible is not None and flexible == gold
+        chosen, correct = (
+            (strict, ok_strict) if self.extraction == "strict" else (flexible, ok_flexible)
+        )
+        steps = intermediate_results(sample.get("solution", ""))
+        if steps:
+            seen = _numbers_in(_cut(output))
+            partial = sum(1 for s in steps if s in seen) / len(steps)
+        else:
+            partial = 1.0 if correct else 0.0
+        return SampleResult(
+            id=self.sample_id(sample, position),
+            input=prompt,
+            output=output,
+            extracted=chosen,
+            reference=gold,
+            correct=correct,
+            score=1.0 if correct else 0.0,
+            fields=self.sample_fields(sample),
+            extra={
+                "extracted_strict": strict,
+                "extracted_flexible": flexible,
+                "correct_strict": ok_strict,
+                "correct_flexible": ok_flexible,
+                "format_ok": strict is not None,
+                "partial": partial,
+            },
+        )
+
+    def metrics(self, samples: Sequence[SampleResult]) -> dict[str, float]:
+        return {
+            "accuracy": mean(s.score for s in samples),
+            "accuracy_strict": mean(1.0 if s.extra.get("correct_strict") else 0.0 for s in samples),
+            "accuracy_flexible": mean(
+                1.0 if s.extra.get("correct_flexible") else 0.0 for s in samples
+            ),
+            "format_compliance": mean(1.0 if s.extra.get("format_ok") else 0.0 for s in samples),
+            "partial_accuracy": mean(s.extra.get("partial") for s in samples),
+        }
