@@ -1,0 +1,39 @@
+"""Model adapters: a local Hugging Face causal LM, an OpenAI-compatible endpoint, and
+``load_model`` for the CLI's ``--model SPEC``.
+
+Imported lazily: ``import trialbook.evaluation.models`` loads neither httpx nor transformers
+until a name that needs them is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> module that defines it; resolved on first attribute access.
+_LAZY = {
+    "HFCausalLM": "trialbook.evaluation.models._hf",
+    "OpenAICompatible": "trialbook.evaluation.models._openai",
+    "SPEC_FORMS": "trialbook.evaluation.models._spec",
+    "load_model": "trialbook.evaluation.models._spec",
+}
+
+__all__ = ["SPEC_FORMS", "HFCausalLM", "OpenAICompatible", "load_model"]
+
+if TYPE_CHECKING:
+    from trialbook.evaluation.models._hf import HFCausalLM
+    from trialbook.evaluation.models._openai import OpenAICompatible
+    from trialbook.evaluation.models._spec import SPEC_FORMS, load_model
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trialbook.evaluation.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
