@@ -14,7 +14,7 @@ from trialbook.evaluation._benchmark import BaseBenchmark
 from trialbook.evaluation._model import Model, as_model
 from trialbook.evaluation._predictions import PredictionsFile
 from trialbook.evaluation._records import EvaluationResult, SampleResult, Timing
-from trialbook.evaluation._scoring import slice_metrics
+from trialbook.evaluation.metrics import slice_metrics
 
 __all__ = ["evaluate"]
 
@@ -83,7 +83,8 @@ def evaluate(
             bench, as_model(model), split, num_samples, batch_size, progress
         )
     metrics = bench.metrics(samples)
-    slices = slice_metrics(samples, bench.slice_fields, bench.metrics)
+    present = [f for f in bench.slice_fields if any(f in s.fields for s in samples)]
+    slices = slice_metrics(samples, present, bench.metrics) if present else {}
     total = time.perf_counter() - started
     return EvaluationResult(
         benchmark=bench.name,

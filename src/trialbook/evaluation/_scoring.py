@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable
 
-from trialbook.evaluation._records import SampleResult
-
-__all__ = ["mean", "slice_metrics"]
+__all__ = ["mean"]
 
 
 def mean(values: Iterable[float | None]) -> float:
@@ -19,21 +16,3 @@ def mean(values: Iterable[float | None]) -> float:
             total += v
             count += 1
     return total / count if count else 0.0
-
-
-def slice_metrics(
-    samples: Sequence[SampleResult],
-    fields: Iterable[str],
-    metrics: Callable[[Sequence[SampleResult]], Mapping[str, float]],
-) -> dict[str, dict[str, dict[str, float]]]:
-    """field -> value -> metrics over the samples with that value, for each field present."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for field in fields:
-        groups: dict[str, list[SampleResult]] = {}
-        for s in samples:
-            value: Any = s.fields.get(field)
-            if value is not None:
-                groups.setdefault(str(value), []).append(s)
-        if groups:
-            out[field] = {v: dict(metrics(group)) for v, group in sorted(groups.items())}
-    return out

@@ -19,6 +19,7 @@ from trialbook.errors import ConfigError
 from trialbook.evaluation._benchmark import BaseBenchmark
 from trialbook.evaluation._records import SampleResult
 from trialbook.evaluation._scoring import mean
+from trialbook.evaluation.metrics import accuracy
 
 __all__ = [
     "GSM8K",
@@ -129,6 +130,7 @@ def _read_split(split: str) -> tuple[dict[str, Any], ...]:
                 "question": raw["question"],
                 "solution": solution,
                 "answer": normalize_number(solution.rsplit("####", 1)[-1].strip()),
+                "steps": intermediate_results(solution),
             }
         )
     return tuple(rows)
@@ -145,8 +147,9 @@ class GSM8K(BaseBenchmark):
         shots: 0 (an instruction and the question) or 8 (chain-of-thought exemplars drawn
             from the train split with ``random.Random(1234)``, the same 8 every time).
 
-    Examples are ``{"id", "question", "solution", "answer"}`` where ``answer`` is the final
-    number, normalised; ids are the 0-based line numbers in the split (``"0"``...).
+    Examples are ``{"id", "question", "solution", "answer", "steps"}``: ``answer`` is the
+    final number and ``steps`` the results of the solution's calculator annotations, both
+    normalised; ids are the 0-based line numbers in the split (``"0"``...).
     """
 
     name = "gsm8k"
@@ -223,11 +226,15 @@ class GSM8K(BaseBenchmark):
         chosen, correct = (
             (strict, ok_strict) if self.extraction == "strict" else (flexible, ok_flexible)
         )
-        steps = intermediate_results(sample.get("solution", ""))
+        steps = sample.get("steps")
+        if steps is None:
+            steps = intermediate_results(sample.get("solution", ""))
         if steps:
+            # Our own number scan rather than metrics.partial_accuracy_score: GSM8K writes
+            # decimals with no leading zero (".05"), which that scan does not read.
             seen = _numbers_in(_cut(output))
-            partial = sum(1 for s in steps if s in seen) / len(steps)
-        else:
+            partial = sum(1 for step in steps if step in seen) / len(steps)
+        else:  # no calculator annotations: all or nothing
             partial = 1.0 if correct else 0.0
         return SampleResult(
             id=self.sample_id(sample, position),
@@ -250,11 +257,9 @@ class GSM8K(BaseBenchmark):
 
     def metrics(self, samples: Sequence[SampleResult]) -> dict[str, float]:
         return {
-            "accuracy": mean(s.score for s in samples),
-            "accuracy_strict": mean(1.0 if s.extra.get("correct_strict") else 0.0 for s in samples),
-            "accuracy_flexible": mean(
-                1.0 if s.extra.get("correct_flexible") else 0.0 for s in samples
-            ),
-            "format_compliance": mean(1.0 if s.extra.get("format_ok") else 0.0 for s in samples),
-            "partial_accuracy": mean(s.extra.get("partial") for s in samples),
+            "accuracy": accuracy([bool(s.correct) for s in samples]),
+            "accuracy_strict": accuracy([bool(s.extra["correct_strict"]) for s in samples]),
+            "accuracy_flexible": accuracy([bool(s.extra["correct_flexible"]) for s in samples]),
+            "format_compliance": accuracy([bool(s.extra["format_ok"]) for s in samples]),
+            "partial_accuracy": mean(s.extra["partial"] for s in samples),
         }

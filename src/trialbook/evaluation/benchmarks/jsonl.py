@@ -13,6 +13,7 @@ from typing import Any
 
 from trialbook.errors import ConfigError
 from trialbook.evaluation._benchmark import BaseBenchmark
+from trialbook.evaluation.metrics import exact_match_score
 
 __all__ = ["JsonlBenchmark", "normalize_text"]
 
@@ -46,8 +47,9 @@ class JsonlBenchmark(BaseBenchmark):
         ignore_case: compare answers case-insensitively (default True).
         ignore_punctuation: drop punctuation before comparing (default False).
 
-    The file is the benchmark's only split, ``test``. Answers are compared after collapsing
-    whitespace (and the options above); the model's output is its answer, stripped.
+    The file is the benchmark's only split, ``test``. The model's output, stripped, is its
+    answer; it is compared with :func:`trialbook.evaluation.metrics.exact_match_score`
+    after runs of whitespace are collapsed on both sides (and with the options above).
     """
 
     description = "Your own JSONL file: question and answer fields, exact-match scoring"
@@ -171,12 +173,10 @@ class JsonlBenchmark(BaseBenchmark):
     def reference(self, sample: Mapping[str, Any]) -> Any:
         return sample[self.answer_field]
 
-    def _norm(self, value: Any) -> str:
-        return normalize_text(
-            value if isinstance(value, str) else json.dumps(value),
-            ignore_case=self.ignore_case,
-            ignore_punctuation=self.ignore_punctuation,
-        )
+    @staticmethod
+    def _text(value: Any) -> str:
+        # Runs of whitespace count as one space: answers copied across files differ there.
+        return _SPACES.sub(" ", value if isinstance(value, str) else json.dumps(value)).strip()
 
     def extract_answer(self, text: str) -> str:
         return text.strip()
@@ -185,5 +185,10 @@ class JsonlBenchmark(BaseBenchmark):
         if predicted is None:
             return False
         golds = gold if isinstance(gold, list) else [gold]
-        mine = self._norm(predicted)
-        return any(mine == self._norm(g) for g in golds)
+        score = exact_match_score(
+            self._text(predicted),
+            [self._text(g) for g in golds],
+            ignore_case=self.ignore_case,
+            ignore_punctuation=self.ignore_punctuation,
+        )
+        return score == 1.0
