@@ -36,6 +36,7 @@ def test_find_numbers_commas_only_in_groups_of_three() -> None:
     assert find_numbers("1,2,3 and 12,345,678") == [1.0, 2.0, 3.0, 12345678.0]
     assert find_numbers("version 1.2.3") == [1.2]
     assert find_numbers("x2 and 3rd") == [3.0]
+    assert find_numbers("a rate of .05, or -.5 of it") == [0.05, -0.5]  # GSM8K writes ".05"
     assert find_numbers("no digits here") == []
     assert find_numbers("") == []
 
@@ -46,6 +47,8 @@ def test_parse_number_takes_the_first_number_and_ignores_units() -> None:
     assert parse_number("9.81 m/s^2") == 9.81
     assert parse_number("1.5e3 g") == 1500.0
     assert parse_number("3/4") == 0.75
+    assert parse_number("1.5/2") == 1.5  # only integers form a fraction
+    assert parse_number(".5 kg") == 0.5
     assert parse_number("−12 °C") == -12.0
     assert parse_number(7) == 7.0
     assert parse_number(2.5) == 2.5

@@ -34,7 +34,11 @@ def test_numeric_parts_match_as_numbers_not_substrings() -> None:
     assert partial_accuracy_score("Total: 1,200 pens", ["1200"]) == 1.0
     assert partial_accuracy_score("Total: 1200 pens", ["1,200"]) == 1.0
     assert partial_accuracy_score("Total: 1200 pens", [1200]) == 1.0
+    assert partial_accuracy_score("It is 0.3", [0.1 + 0.2]) == 1.0  # a float part: isclose
+    assert partial_accuracy_score("It is -3", ["-3", "3"]) == 0.5
     assert partial_accuracy_score("costs $5", ["$5"]) == 1.0
+    assert partial_accuracy_score("a rate of .05", ["0.05"]) == 1.0
+    assert partial_accuracy_score("a rate of 0.05", [".05"]) == 1.0
 
 
 def test_text_parts_match_whole_words_ignoring_case_and_spacing() -> None:

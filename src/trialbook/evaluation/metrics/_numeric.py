@@ -21,11 +21,11 @@ __all__ = [
 # A number starts where no word character or dot precedes it, so "x2" and the "5" of "1.5"
 # are not numbers of their own; a minus sign counts only in the same position, so "16-3"
 # reads as 16 and 3 (a subtraction), not 16 and -3. Thousands separators are accepted only
-# in groups of three ("1,234,567"); "1,2,3" is a list of three numbers.
+# in groups of three ("1,234,567"); "1,2,3" is a list of three numbers. A decimal may omit
+# its leading zero (".05"), as GSM8K's solutions write them.
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<sign>-?)"
-    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)"
-    r"(?P<frac>\.\d+)?"
+    r"(?:(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?|(?P<bare>\.\d+))"
     r"(?P<exp>[eE][+-]?\d+)?"
 )
 # A fraction such as "3/4": digits, a slash and digits with no space between them.
@@ -35,20 +35,24 @@ _MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-", "\ufe63": "-", "\uff
 Number = float | int | str
 
 
+def _ascii_minus(text: str) -> str:
+    # str.translate walks the text in Python-level steps; most answers are ASCII already.
+    return text if text.isascii() else text.translate(_MINUS_SIGNS)
+
+
 def _to_float(match: re.Match[str]) -> float:
-    return float(
-        match["sign"] + match["int"].replace(",", "") + (match["frac"] or "") + (match["exp"] or "")
-    )
+    digits = match["bare"] or match["int"].replace(",", "") + (match["frac"] or "")
+    return float(match["sign"] + digits + (match["exp"] or ""))
 
 
 def find_numbers(text: str) -> list[float]:
     """Every number written in ``text``, in order, as floats.
 
     Understands signs (also the Unicode minus), thousands separators in groups of three,
-    decimals and exponents: ``"It cost $1,234.50, up 3% from -2e3"`` gives
+    decimals (also ``.5``) and exponents: ``"It cost $1,234.50, up 3% from -2e3"`` gives
     ``[1234.5, 3.0, -2000.0]``. Fractions are not combined here (``"48/2"`` is 48 and 2).
     """
-    return [_to_float(m) for m in _NUMBER.finditer(text.translate(_MINUS_SIGNS))]
+    return [_to_float(m) for m in _NUMBER.finditer(_ascii_minus(text))]
 
 
 def parse_number(value: Number) -> float | None:
@@ -63,13 +67,14 @@ def parse_number(value: Number) -> float | None:
         return None
     if isinstance(value, (int, float)):
         return float(value)
-    text = str(value).translate(_MINUS_SIGNS)
+    text = _ascii_minus(str(value))
     match = _NUMBER.search(text)
     if match is None:
         return None
     number = _to_float(match)
     tail = _FRACTION_TAIL.match(text, match.end())
-    if tail is not None and not match["frac"] and not match["exp"] and int(tail[1]) != 0:
+    exact_integer = match["int"] and not match["frac"] and not match["exp"]
+    if tail is not None and exact_integer and int(tail[1]) != 0:
         number /= int(tail[1])
     return number
 
