@@ -118,6 +118,7 @@ class HFCausalLM(Model):
         self._tokenizer: Any = tokenizer
         self._model: Any = model.to(self.device).eval()
         self._torch: Any = torch
+        self._transformers: Any = transformers
 
     def __repr__(self) -> str:
         return f"HFCausalLM({str(self.path)!r})"
@@ -141,6 +142,7 @@ class HFCausalLM(Model):
                 "needs at least one token to continue."
             )
         encoded = encoded.to(self.device)
+        width = encoded["input_ids"].shape[1]
         options: dict[str, Any] = {
             "do_sample": False,
             "num_beams": 1,
@@ -148,13 +150,14 @@ class HFCausalLM(Model):
             "pad_token_id": tokenizer.pad_token_id,
         }
         if self.stop:
-            # Ends each row early; the text is still cut below, since a stop string may end
-            # inside a token.
-            options["stop_strings"] = self.stop
-            options["tokenizer"] = tokenizer
+            # Ends each row early. transformers' own stop_strings would also match a stop
+            # string that starts in the prompt; ours look at the continuation only.
+            options["stopping_criteria"] = self._transformers.StoppingCriteriaList(
+                [_stop_criterion(self._transformers, tokenizer, self.stop, start=width)]
+            )
         with self._torch.inference_mode():
             output = self._model.generate(**encoded, **options)
-        continuation = output[:, encoded["input_ids"].shape[1] :]
+        continuation = output[:, width:]
         decoded = tokenizer.batch_decode(continuation, skip_special_tokens=True)
         return [_cut(text, self.stop) for text in decoded]
 
@@ -164,6 +167,18 @@ class HFCausalLM(Model):
         gc.collect()
         if self.device.startswith("cuda"):
             self._torch.cuda.empty_cache()
+
+
+def _stop_criterion(transformers: Any, tokenizer: Any, stop: Sequence[str], start: int) -> Any:
+    """Stops each row once its continuation (tokens from ``start`` on) holds a stop string."""
+
+    class StopOnStrings(transformers.StoppingCriteria):  # type: ignore[misc]
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            texts = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+            done = [any(s in text for s in stop) for text in texts]
+            return input_ids.new_tensor(done).bool()
+
+    return StopOnStrings()
 
 
 def _cut(text: str, stop: Sequence[str]) -> str:

@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from trialbook.config._suggest import closest, did_you_mean
+from trialbook.config._suggest import a_or_an, closest, did_you_mean
 from trialbook.errors import ConfigError
 from trialbook.evaluation._model import CallableModel, Model
 
 __all__ = ["SPEC_FORMS", "load_model"]
 
-SPEC_FORMS = (
-    "hf:PATH (or an existing model folder), openai:URL?model=NAME, or python:MODULE:FUNCTION"
-)
+#: The forms, for messages: "use a model folder, {SPEC_FORMS}".
+SPEC_FORMS = "hf:PATH, openai:URL?model=NAME or python:MODULE:FUNCTION"
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _PYTHON_TARGET = re.compile(
@@ -119,7 +118,7 @@ def load_model(spec: str) -> Model:
     """
     text = spec.strip()
     if not text:
-        raise ConfigError(f"The model spec is empty; give {SPEC_FORMS}.")
+        raise ConfigError(f"The model spec is empty; give a model folder, {SPEC_FORMS}.")
     match = _SCHEME.match(text)
     scheme = match["scheme"].lower() if match else None
     if scheme == "hf":
@@ -140,11 +139,11 @@ def load_model(spec: str) -> Model:
         hint = f", did you mean {guess}:?" if guess else ""
         raise ConfigError(
             f"Model spec {spec!r} is neither an existing model folder nor a known form "
-            f"(unknown scheme {scheme!r}{hint}); use {SPEC_FORMS}."
+            f"(unknown scheme {scheme!r}{hint}); use a model folder, {SPEC_FORMS}."
         )
     raise ConfigError(
-        f"Model spec {spec!r} is not an existing model folder; give the folder a Hugging Face "
-        f"model was saved to, or use {SPEC_FORMS}."
+        f"Model spec {spec!r} is neither an existing model folder nor one of {SPEC_FORMS}; "
+        "check the path."
     )
 
 
@@ -300,8 +299,10 @@ def _as_model(
             obj.name = name
         return obj
     if not callable(obj):
+        what = f"the factory {default_name!r}" if factory_called else repr(default_name)
+        verb = "returned" if factory_called else "is"
         raise ConfigError(
-            f"{default_name!r} of model spec {spec!r} is a {type(obj).__name__}, not a "
+            f"In model spec {spec!r}, {what} {verb} {a_or_an(type(obj).__name__)}, not a "
             "function from a list of prompts to a list of texts, a Model or a factory."
         )
     required = _required_positional(obj)
@@ -357,8 +358,8 @@ def _parse_options(
         option = known.get(key)
         if option is None:
             raise ConfigError(
-                f"Unknown option {key!r} in model spec {spec!r}{did_you_mean(key, known)}; "
-                f"{form}: takes {', '.join(sorted(known))}."
+                f"Unknown option {key!r} in model spec {spec!r} ({form}: takes "
+                f"{', '.join(sorted(known))}){did_you_mean(key, known) or '; check its spelling'}."
             )
         try:
             value = option.kind(raw)
