@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from trialbook.cli import _db, _export, _run, _runs, _stats
+from trialbook.cli import _db, _evaluate, _export, _run, _runs, _stats
 from trialbook.cli._options import GlobalOptions, RootOption, StoreOption
 from trialbook.errors import TrialbookError
 
@@ -83,6 +83,8 @@ app.command("list", hidden=True)(_runs.ls)  # the name other trackers' users typ
 app.command("show")(_runs.show)
 app.command("stats")(_stats.stats)
 app.command("export")(_export.export)
+app.command("evaluate")(_evaluate.evaluate)
+app.command("benchmarks")(_evaluate.benchmarks)
 app.add_typer(_db.app, name="db")
 
 
