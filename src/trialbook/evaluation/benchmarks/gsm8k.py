@@ -19,7 +19,7 @@ from trialbook.errors import ConfigError
 from trialbook.evaluation._benchmark import BaseBenchmark
 from trialbook.evaluation._records import SampleResult
 from trialbook.evaluation._scoring import mean
-from trialbook.evaluation.metrics import accuracy
+from trialbook.evaluation.metrics import accuracy, partial_accuracy_score
 
 __all__ = [
     "GSM8K",
@@ -105,15 +105,6 @@ def intermediate_results(solution: str) -> list[str]:
         value = normalize_number(raw.strip())
         if value is not None:
             out.append(value)
-    return out
-
-
-def _numbers_in(text: str) -> set[str]:
-    out = set()
-    for raw in _ANY_NUMBER.findall(text):
-        value = normalize_number(raw)
-        if value is not None:
-            out.add(value)
     return out
 
 
@@ -229,12 +220,8 @@ class GSM8K(BaseBenchmark):
         steps = sample.get("steps")
         if steps is None:
             steps = intermediate_results(sample.get("solution", ""))
-        if steps:
-            # Our own number scan rather than metrics.partial_accuracy_score: GSM8K writes
-            # decimals with no leading zero (".05"), which that scan does not read.
-            seen = _numbers_in(_cut(output))
-            partial = sum(1 for step in steps if step in seen) / len(steps)
-        else:  # no calculator annotations: all or nothing
+        partial = partial_accuracy_score(_cut(output), steps)
+        if partial is None:  # no calculator annotations: all or nothing
             partial = 1.0 if correct else 0.0
         return SampleResult(
             id=self.sample_id(sample, position),
