@@ -91,6 +91,15 @@ def test_a_lone_string_instead_of_a_list_is_refused() -> None:
         exact_match("abc", ["a", "b", "c"])  # type: ignore[arg-type]
 
 
+def test_a_generator_is_refused_and_arrays_are_accepted() -> None:
+    import numpy as np
+
+    with pytest.raises(ConfigError, match="takes a list of predictions, not a generator"):
+        exact_match((p for p in ["a"]), ["a"])  # type: ignore[arg-type]
+    assert exact_match(np.array(["a", "b"]), np.array(["a", "c"])) == 0.5  # type: ignore[arg-type]
+    assert squad_f1(np.array(["a b"]), ("a b",)) == 1.0  # type: ignore[arg-type]
+
+
 def test_an_empty_reference_list_is_refused() -> None:
     with pytest.raises(ConfigError, match="empty list of references"):
         squad_f1_score("a", [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from types import ModuleType
 from typing import Any
 
@@ -21,12 +21,15 @@ __all__ = [
 
 def check_list(metric: str, values: Any, label: str = "predictions") -> int:
     """The length of ``values``, a non-empty list (not a lone string) given to ``metric``."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+    # Anything sized and iterable pairs up (lists, tuples, numpy arrays, pandas Series); a
+    # generator has no length to check against the references, a string is one value.
+    sized_iterable = isinstance(values, Sized) and isinstance(values, Iterable)
+    if isinstance(values, (str, bytes)) or not sized_iterable:
         raise ConfigError(
             f"{metric} takes a list of {label}, not a {type(values).__name__} ({values!r:.40}); "
-            f"wrap a single value in a list, or use {metric}_score for one sample."
+            "pass a list with one item per sample (a single sample in a list of one)."
         )
-    if not values:
+    if len(values) == 0:
         # A mean over nothing is undefined; an empty list is almost always a bug upstream
         # (a filter that kept no sample), so it is an error rather than a silent NaN.
         raise ConfigError(f"{metric} got no {label}; pass at least one.")
