@@ -95,6 +95,16 @@ def test_model_specs_load_the_folder_with_options(tiny: Path) -> None:
 
 
 @pytest.mark.slow
+def test_generation_stops_at_the_models_context(tiny: Path) -> None:
+    model = HFCausalLM(tiny, max_new_tokens=20)  # the tiny model attends to 128 positions
+    near = "ab" * 60  # 120 tokens: 8 positions left
+    outputs = model.generate([near, "q"])
+    assert len(outputs[0]) <= 8
+    with pytest.raises(ConfigError, match="A prompt of 130 tokens does not fit the context of 128"):
+        model.generate(["q", "x" * 130])
+
+
+@pytest.mark.slow
 def test_bad_models_and_options_are_one_sentence(tiny: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trialbook.errors import ConfigError
+from trialbook.errors import ConfigError, ModelError
 from trialbook.evaluation._model import Model
 
 __all__ = ["HFCausalLM"]
@@ -119,6 +119,9 @@ class HFCausalLM(Model):
         self._model: Any = model.to(self.device).eval()
         self._torch: Any = torch
         self._transformers: Any = transformers
+        # The longest sequence the model can attend to (None: no fixed limit known).
+        context = getattr(model.config, "max_position_embeddings", None)
+        self._context: int | None = context if isinstance(context, int) and context > 0 else None
 
     def __repr__(self) -> str:
         return f"HFCausalLM({str(self.path)!r})"
@@ -143,10 +146,21 @@ class HFCausalLM(Model):
             )
         encoded = encoded.to(self.device)
         width = encoded["input_ids"].shape[1]
+        new_tokens = self.max_new_tokens
+        if self._context is not None:
+            if max(lengths) >= self._context:
+                raise ConfigError(
+                    f"A prompt of {max(lengths)} tokens does not fit the context of "
+                    f"{self._context} tokens of the model {self.name!r}; use shorter prompts "
+                    "(fewer shots) or a model with a longer context."
+                )
+            # Past the context the position embeddings run out (an IndexError deep in
+            # torch); generation simply ends there instead.
+            new_tokens = min(new_tokens, self._context - width)
         options: dict[str, Any] = {
             "do_sample": False,
             "num_beams": 1,
-            "max_new_tokens": self.max_new_tokens,
+            "max_new_tokens": new_tokens,
             "pad_token_id": tokenizer.pad_token_id,
         }
         if self.stop:
@@ -155,8 +169,16 @@ class HFCausalLM(Model):
             options["stopping_criteria"] = self._transformers.StoppingCriteriaList(
                 [_stop_criterion(self._transformers, tokenizer, self.stop, start=width)]
             )
-        with self._torch.inference_mode():
-            output = self._model.generate(**encoded, **options)
+        out_of_memory = getattr(self._torch.cuda, "OutOfMemoryError", MemoryError)
+        try:
+            with self._torch.inference_mode():
+                output = self._model.generate(**encoded, **options)
+        except (out_of_memory, MemoryError) as e:
+            raise ModelError(
+                f"The model {self.name!r} ran out of memory generating a batch of "
+                f"{len(prompts)} prompts of up to {width} tokens; lower batch_size or "
+                "max_new_tokens."
+            ) from e
         continuation = output[:, width:]
         decoded = tokenizer.batch_decode(continuation, skip_special_tokens=True)
         return [_cut(text, self.stop) for text in decoded]
