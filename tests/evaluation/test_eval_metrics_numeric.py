@@ -54,6 +54,7 @@ def test_parse_number_takes_the_first_number_and_ignores_units() -> None:
     assert parse_number(2.5) == 2.5
     assert parse_number("seven") is None
     assert parse_number(True) is None  # a bool is not a number here
+    assert parse_number(10**400) == math.inf
 
 
 @given(st.integers(min_value=-(10**12), max_value=10**12))

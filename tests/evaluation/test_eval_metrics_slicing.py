@@ -91,6 +91,11 @@ def test_an_unknown_field_suggests_the_spelling() -> None:
         slice_by([{"category": "x"}], "zzz", "correct")
 
 
+def test_a_value_that_is_not_a_number_cannot_be_averaged() -> None:
+    with pytest.raises(ConfigError, match="Cannot average the per-sample value 'output'"):
+        slice_by(SAMPLES, "language", "output")
+
+
 def test_slice_by_refuses_bad_input() -> None:
     with pytest.raises(ConfigError, match="slice_by got no samples"):
         slice_by([], "language", "correct")

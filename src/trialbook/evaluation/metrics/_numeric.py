@@ -66,7 +66,10 @@ def parse_number(value: Number) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond a float's range
+            return math.inf if value > 0 else -math.inf
     text = _ascii_minus(str(value))
     match = _NUMBER.search(text)
     if match is None:

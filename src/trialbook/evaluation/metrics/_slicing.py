@@ -61,8 +61,19 @@ def _value(sample: Any, name: str) -> Any:
 
 def _mean_of(name: str) -> Callable[[Sequence[Any]], float]:
     def metric(samples: Sequence[Any]) -> float:
-        values = [_value(s, name) for s in samples]
-        numbers = [float(v) for v in values if v is not None]
+        numbers = []
+        for sample in samples:
+            value = _value(sample, name)
+            if value is None:
+                continue
+            try:
+                numbers.append(float(value))
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"Cannot average the per-sample value {name!r}: one sample has {value!r}, "
+                    "which is not a number; name a numeric value ('correct', 'score', an extra "
+                    "key) or pass a function of the samples."
+                ) from None
         return math.fsum(numbers) / len(numbers) if numbers else math.nan
 
     return metric
