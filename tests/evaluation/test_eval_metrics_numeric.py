@@ -195,3 +195,12 @@ def test_boolean_accuracy_refuses_a_reference_that_is_not_yes_or_no() -> None:
         boolean_accuracy(["yes", "no"], ["yes", "perhaps"])
     with pytest.raises(ConfigError, match="got 1 predictions but 2 references"):
         boolean_accuracy(["yes"], [True, False])
+
+
+@given(st.text(max_size=60))
+def test_any_text_parses_or_gives_none_and_scores_without_raising(text: str) -> None:
+    value = parse_number(text)
+    assert value is None or isinstance(value, float)
+    assert all(isinstance(n, float) for n in find_numbers(text))
+    assert relative_error(text, 7) >= 0
+    assert parse_boolean(text) in (True, False, None)
