@@ -114,8 +114,14 @@ def test_python_spec_errors_are_one_sentence(
 ) -> None:
     name, path = module
     path.write_text(USER_CODE)
-    with pytest.raises(ConfigError, match=match):
+    with pytest.raises(ConfigError, match=match) as caught:
         load_model(spec.format(m=name))
+    assert_one_sentence(str(caught.value))
+
+
+def assert_one_sentence(message: str) -> None:
+    assert message.endswith((".", "?")) and not message.endswith("?.")
+    assert "\n" not in message
 
 
 def test_python_module_that_fails_to_import(module: tuple[str, Path]) -> None:
@@ -195,8 +201,7 @@ def test_an_api_key_in_the_spec_is_refused_without_echoing_it() -> None:
 def test_bad_specs_are_one_sentence(spec: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match) as caught:
         load_model(spec)
-    message = str(caught.value)
-    assert message.endswith(".") and "\n" not in message
+    assert_one_sentence(str(caught.value))
 
 
 def test_unknown_forms_list_every_form() -> None:

@@ -212,7 +212,7 @@ def _load_python(spec: str, rest: str) -> Model:
             names = [n for n in dir(obj) if not n.startswith("_")]
             raise ConfigError(
                 f"Module {module_name!r} has no {attr!r} for model spec {spec!r}"
-                f"{did_you_mean(part, names) or '; check the name after the colon'}."
+                f"{did_you_mean(part, names) or '; check the name after the colon.'}"
             )
         obj = getattr(obj, part)
     model = _as_model(spec, obj, default_name=f"{module_name}:{attr}", **options)
@@ -359,7 +359,7 @@ def _parse_options(
         if option is None:
             raise ConfigError(
                 f"Unknown option {key!r} in model spec {spec!r} ({form}: takes "
-                f"{', '.join(sorted(known))}){did_you_mean(key, known) or '; check its spelling'}."
+                f"{', '.join(sorted(known))}){did_you_mean(key, known) or '; check its spelling.'}"
             )
         try:
             value = option.kind(raw)
