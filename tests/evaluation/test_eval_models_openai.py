@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -337,3 +340,36 @@ def test_bad_parameters_are_refused_at_construction(
 ) -> None:
     with pytest.raises(ConfigError, match=match):
         OpenAICompatible(*args, **options)
+
+
+INTERRUPTED_CLIENT = """
+import signal, sys
+from trialbook.evaluation.models import OpenAICompatible
+
+# Background jobs may inherit SIGINT ignored; a user at a terminal has the default.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+model = OpenAICompatible(sys.argv[1], "m", concurrency=2, timeout=120)
+try:
+    model.generate(["a", "b", "c"])
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_ends_the_process_without_waiting_for_requests_on_the_wire(
+    server: FakeOpenAI,
+) -> None:
+    server.during = lambda state: state.release.wait(60) and None  # never answers in time
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_CLIENT, server.url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        with server.cond:
+            assert server.cond.wait_for(lambda: server.in_flight == 2, timeout=30)
+        process.send_signal(signal.SIGINT)
+        # Before: worker threads were joined at exit, holding the process for the timeout.
+        out, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert out.strip() == "interrupted"
+    assert process.returncode == 0

@@ -4,9 +4,9 @@ backoff, and every failure turned into one sentence at this boundary."""
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import email.utils
 import os
+import queue
 import random
 import socket
 import threading
@@ -34,6 +34,20 @@ _CONNECT_TIMEOUT = 10.0
 
 class _Cancelled(Exception):
     """Another request of the same batch failed for good; this one stops early."""
+
+
+class _Batch:
+    """One ``generate`` call's shared state: the work queue, the results, the first error."""
+
+    def __init__(self, prompts: Sequence[str]) -> None:
+        self.queue: queue.SimpleQueue[tuple[int, str]] = queue.SimpleQueue()
+        for item in enumerate(prompts):
+            self.queue.put(item)
+        self.results: list[str | None] = [None] * len(prompts)
+        self.remaining = len(prompts)
+        self.error: BaseException | None = None
+        self.cond = threading.Condition()
+        self.cancel = threading.Event()
 
 
 class OpenAICompatible(Model):
@@ -137,27 +151,46 @@ class OpenAICompatible(Model):
         if not prompts:
             return []
         client = self._open()
-        cancel = threading.Event()
-        pool = cf.ThreadPoolExecutor(
-            max_workers=min(self.concurrency, len(prompts)),
-            thread_name_prefix="trialbook-openai",
-        )
-        futures = [pool.submit(self._complete, client, p, cancel) for p in prompts]
+        batch = _Batch(prompts)
+        # Daemon threads rather than a ThreadPoolExecutor: the executor's workers are joined
+        # at interpreter exit, so a Ctrl-C would still wait for every request on the wire
+        # (up to the timeout) before the process could end.
+        for _ in range(min(self.concurrency, len(prompts))):
+            threading.Thread(
+                target=self._work, args=(client, batch), name="trialbook-openai", daemon=True
+            ).start()
         try:
-            done, _ = cf.wait(futures, return_when=cf.FIRST_EXCEPTION)
-            errors = [e for f in futures if f in done and (e := f.exception()) is not None]
-            if errors:
-                # The first real failure, not a request that merely stopped because of it.
-                raise next((e for e in errors if not isinstance(e, _Cancelled)), errors[0])
-            texts = [f.result() for f in futures]
-        except BaseException:
-            # Queued prompts are dropped and retry waits end at once; a request already on
-            # the wire finishes within its timeout without holding up the error.
-            cancel.set()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-        return texts
+            with batch.cond:
+                batch.cond.wait_for(lambda: batch.remaining == 0 or batch.error is not None)
+        finally:
+            # On a failure or an interrupt: queued prompts are dropped and retry waits end at
+            # once; a request already on the wire ends within its timeout, holding up nothing.
+            batch.cancel.set()
+        if batch.error is not None:
+            raise batch.error
+        return [text for text in batch.results if text is not None]
+
+    def _work(self, client: httpx.Client, batch: _Batch) -> None:
+        """A worker thread: takes prompts until none are left or the batch is cancelled."""
+        while not batch.cancel.is_set():
+            try:
+                index, prompt = batch.queue.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                text = self._complete(client, prompt, batch.cancel)
+            except _Cancelled:
+                return
+            except BaseException as e:  # handed to the caller's thread, raised there
+                with batch.cond:
+                    if batch.error is None:
+                        batch.error = e
+                    batch.cond.notify_all()
+                return
+            with batch.cond:
+                batch.results[index] = text
+                batch.remaining -= 1
+                batch.cond.notify_all()
 
     def close(self) -> None:
         """Close the connection pool; a later ``generate`` opens a new one."""
