@@ -191,3 +191,28 @@ def test_unreachable_endpoint_is_exit_2(cli: Cli, tmp_path: Path) -> None:
     line = assert_user_error(cli("evaluate", "gsm8k", "--model", spec, "-n", "1"))
     assert "127.0.0.1" in line
     assert _runs(tmp_path / "experiments") == []
+
+
+def test_new_run_config_names_the_model_spec(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "echo_model.py").write_text("def echo(prompts):\n    return list(prompts)\n")
+    spec = "python:echo_model:echo"
+    result = cli("evaluate", "gsm8k", "--model", spec, "-n", "3", "--shots", "8", "--json")
+    assert result.exit_code == 0, result.stderr
+    (run,) = _runs(tmp_path / "experiments")
+    assert run.config["model"] == spec and run.config["predictions"] is None
+    assert run.config["shots"] == 8 and run.config["batch_size"] == 8
+    assert run.name == "gsm8k-echo"
+
+
+def test_unusable_workspace_is_refused_before_evaluating(
+    cli: Cli, gold: Path, tmp_path: Path
+) -> None:
+    # A file where the workspace's folder should go: nothing can be created under it.
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    assert_user_error(
+        cli("evaluate", "gsm8k", "--predictions", gold, "--root", blocker / "ws"),
+        "Cannot write to the workspace",
+        "blocker is not a folder",
+    )
+    assert blocker.read_text() == "not a folder"

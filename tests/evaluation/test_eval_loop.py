@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from trialbook.errors import ConfigError, ModelError
-from trialbook.evaluation import GSM8K, Model, evaluate
+from trialbook.evaluation import GSM8K, Model, PredictionsFile, evaluate
 
 
 class Recorder(Model):
@@ -112,7 +113,7 @@ def test_options_with_an_instance_are_refused() -> None:
         evaluate(Recorder(), GSM8K(), shots=8, progress=False)
 
 
-def test_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import io
     import sys
 
@@ -125,6 +126,10 @@ def test_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> No
     result = evaluate(Recorder(), "gsm8k", num_samples=3, progress=True)
     assert result.n == 3
     assert "gsm8k" in err.getvalue()  # the bar's label was drawn
+    preds = tmp_path / "p.jsonl"
+    preds.write_text('{"id": "1", "prediction": "#### 3"}\n', encoding="utf-8")
+    source = PredictionsFile(preds, allow_missing=True)
+    assert evaluate(source, "gsm8k", num_samples=600, progress=True).n == 1
     quiet = Tty()
     monkeypatch.setattr(sys, "stderr", quiet)
     evaluate(Recorder(), "gsm8k", num_samples=3, progress=False)

@@ -3,6 +3,7 @@ under a run) and ``trialbook benchmarks`` (what is registered)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -10,7 +11,7 @@ import typer
 
 from trialbook.cli._options import JsonOption, RootOption, StoreOption, workspace
 from trialbook.cli._output import Column, Output, fmt_duration, fmt_number, print_json
-from trialbook.errors import ConfigError
+from trialbook.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:
     from trialbook.evaluation import EvaluationResult
@@ -227,7 +228,7 @@ def evaluate(
         with ws.open_store(create=False) as db:
             target = db.get_run(run).id
     else:
-        ws.ensure_writable()
+        _check_writable(ws.root)
 
     source: Any
     if predictions is not None:
@@ -250,13 +251,16 @@ def evaluate(
     else:
         import trialbook
 
+        # The benchmark's options and the batch size, then what the user named on the
+        # command line (the spec, not the model's display name).
+        outcome = ("model", "missing", "missing_ids", "predictions")
         config = {
+            **{k: v for k, v in result.config.items() if k not in outcome},
             "benchmark": benchmark,
             "split": split,
             "num_samples": num_samples,
             "model": model,
             "predictions": None if predictions is None else str(predictions),
-            **{k: v for k, v in result.config.items() if k not in ("missing_ids",)},
         }
         with trialbook.start_run(
             experiment or DEFAULT_EXPERIMENT,
@@ -269,6 +273,25 @@ def evaluate(
             new_run.log_evaluation(bench.name, result)
             run_id = new_run.id
     _report(result, run_id, as_json)
+
+
+def _check_writable(root: Path) -> None:
+    """Refuse a workspace that cannot be written before evaluating, creating nothing."""
+    existing = root
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    problem = (
+        f"{existing} is not a folder"
+        if not existing.is_dir()
+        else f"{existing} is not writable"
+        if not os.access(existing, os.W_OK | os.X_OK)
+        else None
+    )
+    if problem is not None:
+        raise WorkspaceError(
+            f"Cannot write to the workspace {root} ({problem}); fix its permissions or "
+            "choose another with --root or TRIALBOOK_ROOT."
+        )
 
 
 def _benchmark_options(benchmark: str, **given: Any) -> dict[str, Any]:

@@ -30,9 +30,9 @@ class BaseBenchmark(ABC):
     :meth:`metrics` reports ``accuracy`` (the mean of :meth:`check_answer` over samples);
     benchmarks with more metrics override it together with :meth:`score`.
 
-    Benchmarks are not shared between threads; the registry builds a fresh instance per
-    evaluation. Mistakes a user can fix (a missing data file, an unknown split) raise
-    :class:`~trialbook.errors.ConfigError`.
+    An instance is used by one evaluation at a time; ``BenchmarkRegistry.get`` builds a new
+    one per call (unless an instance was registered). Mistakes a user can fix (a missing
+    data file, an unknown split) raise :class:`~trialbook.errors.ConfigError`.
 
     Class attributes a subclass may set:
         name: the registered name (``super().__init__("my_benchmark")`` also sets it).

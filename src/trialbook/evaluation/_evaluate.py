@@ -178,16 +178,16 @@ def _score_predictions(
     limit = len(data) if num_samples is None else min(num_samples, len(data))
     results: list[SampleResult] = []
     with _progress_bar(limit, f"{bench.name} · {source.path.name}", progress) as advance:
-        for i in range(limit):
-            output = matched.outputs[i]
-            if output is None:
-                continue
-            sample = data[i]
-            prompt = bench.question(sample) or bench.format_prompt(sample)
-            results.append(bench.score(sample, output, position=i, prompt=prompt))
-            if i % 256 == 255:
-                advance(256)
-        advance(limit % 256)
+        # Scoring is fast: the bar moves in steps of 256 samples, not one call per sample.
+        for start in range(0, limit, 256):
+            for i in range(start, min(start + 256, limit)):
+                output = matched.outputs[i]
+                if output is None:
+                    continue
+                sample = data[i]
+                prompt = bench.question(sample) or bench.format_prompt(sample)
+                results.append(bench.score(sample, output, position=i, prompt=prompt))
+            advance(min(256, limit - start))
     if not results:
         raise ConfigError(
             f"{source.path} has no prediction for the first {limit} examples of "
