@@ -20,7 +20,7 @@ def save_tiny_model(folder: Path) -> None:
     transformers = pytest.importorskip("transformers")
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-    chars = string.ascii_lowercase + string.digits + " .,?!+="
+    chars = string.printable
     vocab = {"<pad>": 0, "<eos>": 1, **{c: i + 2 for i, c in enumerate(chars)}}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<pad>"))
     backend.pre_tokenizer = pre_tokenizers.Split("", "isolated")  # one token per character
@@ -30,7 +30,13 @@ def save_tiny_model(folder: Path) -> None:
     )  # no pad token: HFCausalLM falls back to eos, as for real GPT-2
     torch.manual_seed(0)
     config = transformers.GPT2Config(
-        n_layer=1, n_head=2, n_embd=32, n_positions=128, vocab_size=len(vocab), eos_token_id=1
+        n_layer=1,
+        n_head=2,
+        n_embd=32,
+        n_positions=1024,
+        vocab_size=len(vocab),
+        bos_token_id=1,
+        eos_token_id=1,
     )
     transformers.GPT2LMHeadModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -96,12 +102,25 @@ def test_model_specs_load_the_folder_with_options(tiny: Path) -> None:
 
 @pytest.mark.slow
 def test_generation_stops_at_the_models_context(tiny: Path) -> None:
-    model = HFCausalLM(tiny, max_new_tokens=20)  # the tiny model attends to 128 positions
-    near = "ab" * 60  # 120 tokens: 8 positions left
+    model = HFCausalLM(tiny, max_new_tokens=20)  # the tiny model attends to 1024 positions
+    near = "ab" * 508  # 1016 tokens: 8 positions left
     outputs = model.generate([near, "q"])
     assert len(outputs[0]) <= 8
-    with pytest.raises(ConfigError, match="A prompt of 130 tokens does not fit the context of 128"):
-        model.generate(["q", "x" * 130])
+    with pytest.raises(ConfigError, match="A prompt of 1030 tokens does not fit the context of"):
+        model.generate(["q", "x" * 1030])
+
+
+@pytest.mark.slow
+def test_evaluating_gsm8k_with_a_local_model(tiny: Path) -> None:
+    from trialbook.evaluation import evaluate
+
+    model = HFCausalLM(tiny, batch_size=2, max_new_tokens=6)
+    result = evaluate(model, "gsm8k", num_samples=3, progress=False)
+    assert result.n == 3
+    expected = HFCausalLM(tiny, batch_size=3, max_new_tokens=6).generate(
+        [sample.input for sample in result.samples]
+    )
+    assert [sample.output for sample in result.samples] == expected
 
 
 @pytest.mark.slow
