@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
     "GSM8K": "trialbook.evaluation.benchmarks.gsm8k",
+    "HFCausalLM": "trialbook.evaluation.models",
+    "OpenAICompatible": "trialbook.evaluation.models",
     "BaseBenchmark": "trialbook.evaluation._benchmark",
     "BenchmarkInfo": "trialbook.evaluation._registry",
     "BenchmarkRegistry": "trialbook.evaluation._registry",
@@ -30,6 +32,7 @@ _LAZY = {
     "Timing": "trialbook.evaluation._records",
     "as_model": "trialbook.evaluation._model",
     "evaluate": "trialbook.evaluation._evaluate",
+    "load_model": "trialbook.evaluation.models",
 }
 
 __all__ = [
@@ -39,13 +42,16 @@ __all__ = [
     "BenchmarkRegistry",
     "CallableModel",
     "EvaluationResult",
+    "HFCausalLM",
     "JsonlBenchmark",
     "Model",
+    "OpenAICompatible",
     "PredictionsFile",
     "SampleResult",
     "Timing",
     "as_model",
     "evaluate",
+    "load_model",
 ]
 
 if TYPE_CHECKING:
@@ -57,6 +63,7 @@ if TYPE_CHECKING:
     from trialbook.evaluation._registry import BenchmarkInfo, BenchmarkRegistry
     from trialbook.evaluation.benchmarks.gsm8k import GSM8K
     from trialbook.evaluation.benchmarks.jsonl import JsonlBenchmark
+    from trialbook.evaluation.models import HFCausalLM, OpenAICompatible, load_model
 
 
 def __getattr__(name: str) -> Any:
