@@ -101,6 +101,11 @@ def test_python_factories_classes_and_instances(
         ("python:{m}:two_args", "takes 2 arguments; a model function takes one"),
         ("python:{m}:broken_factory", "raised RuntimeError: no weights here; fix the factory"),
         ("python:{m}", r"is not python:MODULE:FUNCTION"),
+        (
+            "python:{m}:shout?batch_size=-3",
+            r"batch_size='-3' .* is not a whole number of at least 1",
+        ),
+        ("python:{m}:shout?batch_size=0", r"batch_size='0' .* is not a whole number of at least 1"),
         ("python:tb_no_such_module_xyz:f", "No module named 'tb_no_such_module_xyz'"),
         (
             "python:{m}:shout?batch=2",
@@ -186,7 +191,11 @@ def test_an_api_key_in_the_spec_is_refused_without_echoing_it() -> None:
         ),
         ("openai:http://h/v1?model=m&concurrency=many", r"concurrency='many' .* is not a whole"),
         ("openai:http://h/v1?model=m&chat=maybe", "is not true or false"),
-        ("openai:http://h/v1?model=m&concurrency=0", "concurrency=0 is invalid"),
+        (
+            "openai:http://h/v1?model=m&concurrency=0",
+            "concurrency='0' .* is not a whole number of at least 1",
+        ),
+        ("openai:http://h/v1?model=m&batch_size=-2", "batch_size='-2' .* at least 1"),
         ("openai:http://h/v1?model=m&model=n", "Option 'model' is given twice"),
         ("openai:http://h/v1?model=m&timeout", "are not KEY=VALUE pairs"),
         (

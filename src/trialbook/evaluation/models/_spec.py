@@ -52,6 +52,13 @@ def _int(text: str) -> int:
     return int(text)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 def _float(text: str) -> float:
     return float(text)
 
@@ -72,28 +79,28 @@ def _text(text: str) -> str:
 
 
 _HF_OPTIONS = {
-    "batch_size": _Option(_int, "a whole number", "batch_size=8"),
+    "batch_size": _Option(_positive_int, "a whole number of at least 1", "batch_size=8"),
     "device": _Option(_text, "a device", "device=cuda"),
     "dtype": _Option(_text, "a dtype", "dtype=bfloat16"),
-    "max_new_tokens": _Option(_int, "a whole number", "max_new_tokens=256"),
+    "max_new_tokens": _Option(_positive_int, "a whole number of at least 1", "max_new_tokens=256"),
     "name": _Option(_text, "a name", "name=my-model"),
     "stop": _Option(_text, "a string", "stop=%0A%0A", repeat=True),
 }
 _OPENAI_OPTIONS = {
     "api_key_env": _Option(_text, "an environment variable's name", "api_key_env=MY_KEY"),
     "backoff": _Option(_float, "a number of seconds", "backoff=0.5"),
-    "batch_size": _Option(_int, "a whole number", "batch_size=32"),
+    "batch_size": _Option(_positive_int, "a whole number of at least 1", "batch_size=32"),
     "chat": _Option(_bool, "true or false", "chat=false"),
-    "concurrency": _Option(_int, "a whole number", "concurrency=8"),
+    "concurrency": _Option(_positive_int, "a whole number of at least 1", "concurrency=8"),
     "max_retries": _Option(_int, "a whole number", "max_retries=3"),
-    "max_tokens": _Option(_int, "a whole number", "max_tokens=256"),
+    "max_tokens": _Option(_positive_int, "a whole number of at least 1", "max_tokens=256"),
     "model": _Option(_text, "a model name", "model=Qwen2.5-0.5B-Instruct"),
     "stop": _Option(_text, "a string", "stop=%0A%0A", repeat=True),
     "temperature": _Option(_float, "a number", "temperature=0"),
     "timeout": _Option(_float, "a number of seconds", "timeout=60"),
 }
 _PYTHON_OPTIONS = {
-    "batch_size": _Option(_int, "a whole number", "batch_size=8"),
+    "batch_size": _Option(_positive_int, "a whole number of at least 1", "batch_size=8"),
     "name": _Option(_text, "a name", "name=my-model"),
 }
 
@@ -328,7 +335,9 @@ def _as_model(
             "function takes one, the list of prompts, and returns one text per prompt."
         )
     fallback = default_name if not factory_called else str(getattr(obj, "__name__", default_name))
-    return CallableModel(obj, name=name or fallback, batch_size=batch_size or 8)
+    return CallableModel(
+        obj, name=name or fallback, batch_size=batch_size if batch_size is not None else 8
+    )
 
 
 # -- options ----------------------------------------------------------------------------------
