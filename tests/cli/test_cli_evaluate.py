@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -163,7 +164,7 @@ def _closed_port() -> int:
         (["gsm8k", "--predictions", "p.jsonl", "--split", "dev"], ["no split 'dev'"]),
         (["gsm8k", "--predictions", "p.jsonl", "-n", "0"], ["num_samples must be"]),
         (["gsm8k", "--predictions", "nowhere.jsonl"], ["nowhere.jsonl does not exist"]),
-        (["gsm8k", "--predictions", "bad.jsonl"], ["bad.jsonl line 2 is not valid JSON"]),
+        (["gsm8k", "--predictions", "bad.jsonl"], ["bad.jsonl line 2, column 2 is not valid JSON"]),
         (["gsm8k", "--predictions", "empty.jsonl"], ["empty.jsonl is empty"]),
         (["gsm8k", "--predictions", "p.jsonl", "--run", "nope"], ["No run matches 'nope'"]),
         (["gsm8k", "--model", "python:down_model:generate", "-n", "2"], ["could not be reached"]),
@@ -216,3 +217,135 @@ def test_unusable_workspace_is_refused_before_evaluating(
         "blocker is not a folder",
     )
     assert blocker.read_text() == "not a folder"
+
+
+# -- what a review reproduced (issue 4) ---------------------------------------------------------
+
+
+def test_a_runs_own_samples_as_predictions_give_the_same_metrics(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "half_model.py").write_text(
+        "from trialbook.evaluation import GSM8K\n"
+        "GOLD = {GSM8K().format_prompt(s): s for s in GSM8K().load_dataset(num_samples=10)}\n"
+        "def answer(prompts):\n"
+        "    out = []\n"
+        "    for i, p in enumerate(prompts):\n"
+        "        s = GOLD[p]\n"
+        "        out.append(s['solution'] if i % 2 else 'The answer is ' + s['answer'])\n"
+        "    return out\n"
+    )
+    args = ["gsm8k", "-n", "10", "--extraction", "flexible", "--json"]
+    first = cli("evaluate", *args, "--model", "python:half_model:answer")
+    assert first.exit_code == 0, first.stderr
+    doc = json.loads(first.stdout)
+    (run,) = _runs(tmp_path / "experiments")
+    saved = Path(run.folder or "") / "evaluations" / "gsm8k.jsonl"
+    again = cli("evaluate", *args, "--predictions", saved)
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["metrics"] == doc["metrics"]
+    assert doc["metrics"]["accuracy_strict"] == 0.5 and doc["metrics"]["accuracy"] == 1.0
+
+
+def test_slice_by_a_field_no_example_has_is_exit_2(cli: Cli, tmp_path: Path) -> None:
+    rows = [{"q": f"{i}+{i}", "a": str(2 * i), "cat": "ab"[i % 2]} for i in range(4)]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "slice_model.py").write_text(
+        "def answer(prompts):\n    return ['0'] * len(prompts)\n"
+    )
+    args = [
+        "evaluate", "jsonl", "--data", "qa.jsonl", "--question-field", "q", "--answer-field", "a",
+        "--slice-by", "caat", "--model", "python:slice_model:answer",
+    ]  # fmt: skip
+    assert_user_error(cli(*args), "'caat' to slice by", "did you mean 'cat'?")
+    assert _runs(tmp_path / "experiments") == []
+
+
+def test_a_broken_plugin_is_one_line_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    dist = site / "brokenplug-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplug\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[trialbook.benchmarks]\nbroken = brokenplug_mod:Thing\n"
+    )
+    (site / "brokenplug_mod.py").write_text("import missing_dep_of_brokenplug\n")
+    env = {**os.environ, "PYTHONPATH": str(site), "TRIALBOOK_ROOT": str(tmp_path / "ws")}
+    code = "from trialbook.cli import main; main()"
+
+    def trialbook_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True
+        )
+
+    listed = trialbook_cli("benchmarks")
+    assert listed.returncode == 0, listed.stderr
+    (line,) = listed.stderr.strip().splitlines()
+    assert line.startswith("trialbook: benchmark plugin 'broken' (brokenplug_mod:Thing) could")
+    assert "missing_dep_of_brokenplug" in line and "Warning" not in line and ".py" not in line
+    asked = trialbook_cli("evaluate", "broken", "--predictions", "p.jsonl")
+    assert asked.returncode == 2
+    (line,) = asked.stderr.strip().splitlines()  # the error only, no warning besides
+    assert line.startswith("error: Benchmark plugin 'broken' failed to load")
+
+
+def test_two_evaluations_of_a_benchmark_show_their_times(
+    cli: Cli, gold: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "experiments"
+    with trialbook.start_run("base", {}, root=root, name="twice", **COMMON):
+        pass
+    for _ in range(2):
+        result = cli("evaluate", "gsm8k", "--predictions", gold, "-n", "5", "--run", "twice")
+        assert result.exit_code == 0, result.stderr
+    shown = cli("show", "twice")
+    rows = [line.split() for line in shown.stdout.splitlines() if line.strip().startswith("gsm8k")]
+    assert len(rows) == 2
+    for row in rows:  # benchmark, split, n, date and time of the evaluation, metrics
+        assert row[1:3] == ["test", "5"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d", row[3]) and re.fullmatch(r"\d\d:\d\d:\d\d", row[4])
+    doc = json.loads(cli("show", "twice", "--json").stdout)
+    assert [e["benchmark"] for e in doc["evaluations"]] == ["gsm8k", "gsm8k"]
+    assert all(e["created_at"] for e in doc["evaluations"])
+
+
+def test_an_exception_in_a_python_model_is_one_sentence(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "raising_model.py").write_text(
+        "def bad(prompts):\n    x = 1\n    raise RuntimeError('boom')\n"
+    )
+    line = assert_user_error(
+        cli("evaluate", "gsm8k", "--model", "python:raising_model:bad", "-n", "2")
+    )
+    assert line == (
+        "error: Model 'raising_model:bad' raised RuntimeError: boom (raising_model.py:3); fix "
+        "the model function, or run it directly to see the traceback."
+    )
+    assert _runs(tmp_path / "experiments") == []
+
+
+def test_openai_runs_are_named_after_the_model() -> None:
+    pytest.importorskip("httpx")
+    from trialbook.cli._evaluate import _source_name
+    from trialbook.evaluation import CallableModel
+    from trialbook.evaluation.models import load_model
+
+    spec = f"openai:http://127.0.0.1:{_closed_port()}/v1?model=qwen-7b"
+    assert _source_name(load_model(spec), spec, None) == "qwen-7b"
+    fn = CallableModel(lambda ps: ps, name="mymodels:answer")
+    assert _source_name(fn, "python:mymodels:answer", None) == "answer"
+    assert _source_name(None, None, Path("out/preds.jsonl")) == "preds"
+
+
+def test_json_output_stays_json_when_the_model_prints(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "chatty_model.py").write_text(
+        "print('loading the chatty model')\n"
+        "def answer(prompts):\n"
+        "    print('generating', len(prompts))\n"
+        "    return ['#### 1'] * len(prompts)\n"
+    )
+    result = cli("evaluate", "gsm8k", "--model", "python:chatty_model:answer", "-n", "3", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["n"] == 3  # nothing but the JSON object
+    assert "loading the chatty model" in result.stderr and "generating 3" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def test_show_prints_config_metrics_evaluation_checkpoint_and_files(cli: Cli, ws
     assert table_row(metrics, "loss")[1:] == ["0.3", "2", "0.3", "2", "1", "0", "3"]
     assert table_row(metrics, "acc")[1:3] == ["0.9", "2"]
     evaluations = section(out, "evaluations")
-    assert table_row(evaluations, "gsm8k")[1:] == ["test", "2", "accuracy=0.75"]
+    split, n, when, metrics_text = table_row(evaluations, "gsm8k")[1:]
+    assert [split, n, metrics_text] == ["test", "2", "accuracy=0.75"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", when)  # when it was recorded
     checkpoints = section(out, "checkpoints")
     assert table_row(checkpoints, "2")[1] == "2.0 KiB"
     assert "checkpoint/model.pt" in checkpoints

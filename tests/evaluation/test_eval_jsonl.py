@@ -73,7 +73,7 @@ def test_id_field_and_duplicates(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        ('{"q": "x", "a": "y"}\n{oops\n', "line 2 is not valid JSON"),
+        ('{"q": "x", "a": "y"}\n{oops\n', "line 2, column 2 is not valid JSON"),
         ('{"q": "x", "a": "y"}\n"text"\n', "line 2 is a JSON str"),
         (
             '{"q": "x"}\n',

@@ -90,7 +90,7 @@ def test_num_samples_ignores_predictions_beyond_it(
 @pytest.mark.parametrize(
     ("lines", "fragment"),
     [
-        (['{"id": "0", "prediction": "x"}', "{not json"], "line 2 is not valid JSON"),
+        (['{"id": "0", "prediction": "x"}', "{not json"], "line 2, column 2 is not valid JSON"),
         (['{"id": "0", "prediction": "x"}', "", "[1, 2]"], "line 3 is a JSON list"),
         (['{"id": "0"}'], "line 1 has no 'prediction'"),
         (['{"prediction": "x"}'], "line 1 names no example; add 'id', 'index'"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +21,9 @@ def clean_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(BenchmarkRegistry, "_factories", {})
     monkeypatch.setattr(BenchmarkRegistry, "_sources", {})
     monkeypatch.setattr(BenchmarkRegistry, "_broken", {})
+    monkeypatch.setattr(BenchmarkRegistry, "_broken_values", {})
     monkeypatch.setattr(BenchmarkRegistry, "_plugins_loaded", False)
+    monkeypatch.setattr(_registry, "_WARNED", set())
     yield
 
 
@@ -132,7 +136,9 @@ def _entry_points(*eps: SimpleNamespace) -> Any:
     return fake
 
 
-def test_plugins_load_lazily_and_a_broken_one_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plugins_load_lazily_and_a_broken_one_warns(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     loaded: list[str] = []
 
     def good_load() -> type[BaseBenchmark]:
@@ -152,12 +158,36 @@ def test_plugins_load_lazily_and_a_broken_one_warns(monkeypatch: pytest.MonkeyPa
     )
     BenchmarkRegistry.register("early", MyBenchmark)
     assert loaded == []  # registering does not load plugins
-    with pytest.warns(RuntimeWarning, match="plugin 'broken' \\(other.mod:Thing\\).*missing_dep"):
-        names = BenchmarkRegistry.list()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a log line, not a Python warning with a source line
+        with caplog.at_level(logging.WARNING, logger="trialbook"):
+            names = BenchmarkRegistry.list()
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "plugin 'broken' (other.mod:Thing) could not be loaded" in message
+    assert "missing_dep" in message and "\n" not in message
     assert names == ["early", "gsm8k", "jsonl", "plugged"]
     assert loaded == ["good"]
     assert BenchmarkRegistry.info("plugged").source == "plugin pkg.mod:MyBenchmark"
     with pytest.raises(ConfigError, match=r"plugin 'broken' failed to load.*missing_dep"):
         BenchmarkRegistry.get("broken")
-    BenchmarkRegistry.list()  # loaded once: no second warning, no second import
-    assert loaded == ["good"]
+    with caplog.at_level(logging.WARNING, logger="trialbook"):
+        BenchmarkRegistry.list()  # loaded once: no second warning, no second import
+    assert loaded == ["good"] and len(caplog.records) == 1
+
+
+def test_a_broken_plugin_asked_for_by_name_is_only_the_error(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_load() -> Any:
+        raise ImportError("No module named 'missing_dep'")
+
+    monkeypatch.setattr(
+        _registry,
+        "entry_points",
+        _entry_points(SimpleNamespace(name="broken", value="other.mod:Thing", load=broken_load)),
+    )
+    with caplog.at_level(logging.WARNING, logger="trialbook"):
+        with pytest.raises(ConfigError, match=r"plugin 'broken' failed to load.*missing_dep"):
+            BenchmarkRegistry.get("broken")
+        BenchmarkRegistry.list()
+    assert caplog.records == []  # the error named it; no warning besides, then or later

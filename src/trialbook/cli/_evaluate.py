@@ -3,7 +3,9 @@ under a run) and ``trialbook benchmarks`` (what is registered)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,7 +16,8 @@ from trialbook.cli._output import Column, Output, fmt_duration, fmt_number, prin
 from trialbook.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:
-    from trialbook.evaluation import EvaluationResult
+    from trialbook._workspace import Workspace
+    from trialbook.evaluation import BaseBenchmark, EvaluationResult
 
 __all__ = ["benchmarks", "evaluate"]
 
@@ -217,8 +220,7 @@ def evaluate(
         slice_fields=slice_by or None,
     )
 
-    from trialbook.evaluation import BenchmarkRegistry, PredictionsFile
-    from trialbook.evaluation import evaluate as run_evaluation
+    from trialbook.evaluation import BenchmarkRegistry
 
     bench = BenchmarkRegistry.get(benchmark, **options)
     ws = workspace(ctx, root, store)
@@ -229,6 +231,35 @@ def evaluate(
             target = db.get_run(run).id
     else:
         _check_writable(ws.root)
+
+    # With --json, stdout carries the one JSON object: whatever the model prints goes to
+    # stderr while it loads and runs.
+    quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with quiet:
+        run_id, result = _evaluate_and_record(
+            ws, bench, benchmark, model, predictions, allow_missing, batch_size, split,
+            num_samples, target, experiment,
+        )  # fmt: skip
+    _report(result, run_id, as_json)
+
+
+def _evaluate_and_record(
+    ws: Workspace,
+    bench: BaseBenchmark,
+    benchmark: str,
+    model: str | None,
+    predictions: Path | None,
+    allow_missing: bool,
+    batch_size: int | None,
+    split: str,
+    num_samples: int | None,
+    target: str | None,
+    experiment: str | None,
+) -> tuple[str, EvaluationResult]:
+    """Run the evaluation and record it: under ``target`` or as a new run. Returns the run's
+    id and the result."""
+    from trialbook.evaluation import PredictionsFile
+    from trialbook.evaluation import evaluate as run_evaluation
 
     source: Any
     if predictions is not None:
@@ -265,14 +296,14 @@ def evaluate(
         with trialbook.start_run(
             experiment or DEFAULT_EXPERIMENT,
             config,
-            name=f"{bench.name}-{_source_name(model, predictions)}",
+            name=f"{bench.name}-{_source_name(source, model, predictions)}",
             root=ws.root,
             store=ws.store_url,
             system_metrics=False,
         ) as new_run:
             new_run.log_evaluation(bench.name, result)
             run_id = new_run.id
-    _report(result, run_id, as_json)
+    return run_id, result
 
 
 def _check_writable(root: Path) -> None:
@@ -329,12 +360,16 @@ def _benchmark_options(benchmark: str, **given: Any) -> dict[str, Any]:
     return options
 
 
-def _source_name(model: str | None, predictions: Path | None) -> str:
+def _source_name(source: Any, model: str | None, predictions: Path | None) -> str:
+    """What a new run is named after (``<benchmark>-<this>``): the predictions file's stem,
+    else the model's name (an endpoint's model name, a model folder's name), the function's
+    name for a ``python:MODULE:FUNCTION`` spec."""
     if predictions is not None:
         return predictions.stem
-    assert model is not None
-    tail = model.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    return tail or "model"
+    name = str(getattr(source, "name", "") or "")
+    if model is not None and model.strip().lower().startswith("python:"):
+        name = name.rsplit(":", 1)[-1]
+    return name.strip() or "model"
 
 
 def _report(result: EvaluationResult, run_id: str, as_json: bool) -> None:

@@ -507,10 +507,13 @@ def _render_show(d: RunDetails, meta: Mapping[str, Any] | None, out: Output) -> 
     if d.evaluations:
         out.heading("evaluations")
         out.table(
+            # The time tells apart two evaluations of one benchmark: the Store keeps both,
+            # summary.json and evaluations/<benchmark>.jsonl the latest.
             [
                 Column("benchmark"),
                 Column("split"),
                 Column("n", "right"),
+                Column("time"),
                 Column("metrics", overflow="fold"),
             ],
             [
@@ -518,6 +521,7 @@ def _render_show(d: RunDetails, meta: Mapping[str, Any] | None, out: Output) -> 
                     e.benchmark,
                     e.split or "-",
                     "-" if e.n is None else str(e.n),
+                    fmt_time(e.created_at, seconds=True),
                     _metrics_text(e.metrics),
                 ]
                 for e in d.evaluations

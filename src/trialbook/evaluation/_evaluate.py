@@ -55,6 +55,8 @@ def evaluate(
         ConfigError: unknown benchmark, split or option; a bad predictions file; a model
             that returns the wrong number of texts. The model's own errors (an unreachable
             endpoint) pass through as :class:`~trialbook.errors.TrialbookError`.
+        ModelError: the model raised any other exception (the message names its type,
+            text and the file:line in the model's code; the original is its ``__cause__``).
     """
     if isinstance(benchmark, str):
         from trialbook.evaluation._registry import BenchmarkRegistry
@@ -141,6 +143,8 @@ def _run_model(
                         f"Model {model.name!r} could not be reached ({e}); check that it is "
                         "running and its address."
                     ) from e
+                except Exception as e:  # the user's model failed: one sentence, not a trace
+                    raise ModelError(_model_failure(model.name, e)) from e
                 elapsed = time.perf_counter() - t0
                 model_seconds += elapsed
                 if len(outputs) != len(batch):
@@ -157,6 +161,33 @@ def _run_model(
     finally:
         model.close()
     return results, {"model": model.name, "batch_size": size}, model_seconds
+
+
+def _model_failure(name: str, error: BaseException) -> str:
+    """``Model 'bad' raised RuntimeError: boom (mymodel.py:3); fix ...``: where the error was
+    raised is the innermost frame outside trialbook (the user's model code)."""
+    import traceback
+    from pathlib import Path
+
+    import trialbook
+
+    package = Path(trialbook.__file__).resolve().parent
+    where = None
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        try:
+            inside = Path(frame.filename).resolve().is_relative_to(package)
+        except (OSError, ValueError):
+            inside = False
+        if not inside:
+            where = f"{Path(frame.filename).name}:{frame.lineno}"
+            break
+    detail = " ".join(str(error).split())
+    what = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+    at = f" ({where})" if where else ""
+    return (
+        f"Model {name!r} raised {what}{at}; fix the model function, or run it directly to "
+        "see the traceback."
+    )
 
 
 def _with_latency(sample: SampleResult, latency: float | None) -> SampleResult:

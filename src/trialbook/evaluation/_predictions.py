@@ -39,8 +39,11 @@ class PredictionsFile:
 
     Each line is a JSON object with ``prediction`` (the raw output text, scored as if a
     model had written it) and one of ``id`` (the example's id), ``index`` (its 0-based
-    position in the split) or ``question`` (its exact question text). The file is read line
-    by line; only the prediction texts are kept.
+    position in the split) or ``question`` (its exact question text). A line with
+    ``output`` is scored from its raw output; otherwise from ``prediction`` -- so a run's
+    own ``evaluations/<benchmark>.jsonl`` (extracted answer in ``prediction``, raw text in
+    ``output``) scores as the original evaluation did. The file is read line by line; only
+    the texts to score are kept.
 
     Args:
         path: the JSONL file.
@@ -76,12 +79,10 @@ class PredictionsFile:
                     if not line.strip():
                         continue
                     try:
-                        obj = json.loads(line)
+                        # Without the line break, so that the column is the file's own.
+                        obj = json.loads(line.rstrip("\r\n"))
                     except ValueError as e:
-                        raise ConfigError(
-                            f"{self.path} line {number} is not valid JSON ({e}); write one "
-                            "JSON object per line."
-                        ) from None
+                        raise ConfigError(json_line_error(self.path, number, line, e)) from None
                     if not isinstance(obj, dict):
                         raise ConfigError(
                             f"{self.path} line {number} is a JSON {type(obj).__name__}, not an "
@@ -114,12 +115,18 @@ class PredictionsFile:
         count = 0
         for number, obj in self._lines():
             count += 1
-            if "prediction" not in obj:
+            # A run's own evaluations/<benchmark>.jsonl holds the extracted answer in
+            # 'prediction' and the raw text in 'output': the raw output is what is scored.
+            if "output" in obj:
+                prediction = obj["output"]
+            elif "prediction" in obj:
+                prediction = obj["prediction"]
+            else:
                 raise ConfigError(
                     f"{self.path} line {number} has no 'prediction'; every line needs "
-                    "'prediction' and one of 'id', 'index' or 'question'."
+                    "'prediction' (or the raw 'output') and one of 'id', 'index' or "
+                    "'question'."
                 )
-            prediction = obj["prediction"]
             if prediction is None:
                 prediction = ""
             elif not isinstance(prediction, str):
@@ -200,3 +207,27 @@ def _id_range(ids: Sequence[str]) -> str:
     if not ids:
         return "nowhere: the split is empty"
     return f"{ids[0]!r} to {ids[-1]!r}" if len(ids) > 1 else repr(ids[0])
+
+
+def json_line_error(path: Path, number: int, line: str, error: ValueError) -> str:
+    """The sentence for a JSONL line that does not parse (``line`` parsed without its line
+    break): the file's line number with the column and reason of the error, never the
+    decoder's own "line 1" (which counts lines inside the text given to it)."""
+    text = line.rstrip("\r\n")
+    at_end = False
+    if isinstance(error, json.JSONDecodeError):
+        column = error.colno if error.lineno == 1 else error.pos + 1
+        where = f"{path} line {number}, column {column}"
+        reason = error.msg
+        at_end = not text[error.pos :].strip()
+    else:
+        where, reason = f"{path} line {number}", str(error)
+    # An object still open where the line ends: probably JSON spread over several lines.
+    stripped = text.strip()
+    multi_line = at_end and stripped.startswith("{") and stripped.count("{") > stripped.count("}")
+    hint = (
+        "JSONL needs each object on one line, so write it without line breaks"
+        if multi_line
+        else "write one JSON object per line"
+    )
+    return f"{where} is not valid JSON ({reason}); {hint}."

@@ -6,6 +6,7 @@ These records are the contract between benchmarks, models, metrics and the track
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,13 +52,24 @@ class SampleResult:
             "input": self.input,
             "output": self.output,
             "prediction": None if self.extracted is None else str(self.extracted),
-            "reference": None if self.reference is None else str(self.reference),
+            "reference": _reference_text(self.reference),
             "correct": self.correct,
             "score": self.score,
             "latency": self.latency,
             **({"fields": dict(self.fields)} if self.fields else {}),
             **dict(self.extra),
         }
+
+
+def _reference_text(value: Any) -> str | None:
+    """A gold answer as text: a string as it is, anything else (a list of accepted answers,
+    a number) as JSON text, never a Python repr."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 @dataclass(frozen=True)

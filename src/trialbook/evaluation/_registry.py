@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -26,6 +26,11 @@ __all__ = ["ENTRY_POINT_GROUP", "BenchmarkInfo", "BenchmarkRegistry"]
 ENTRY_POINT_GROUP = "trialbook.benchmarks"
 
 BenchmarkFactory = Callable[..., BaseBenchmark]
+
+logger = logging.getLogger("trialbook")
+
+#: Broken plugins already reported in this process (each is reported once).
+_WARNED: set[str] = set()
 
 # Imported only when used, so that listing names stays cheap.
 _BUILTINS: dict[str, str] = {
@@ -60,12 +65,14 @@ class BenchmarkRegistry:
     ``register(name, cls)`` adds one (a :class:`BaseBenchmark` subclass, a function returning
     an instance, or an instance); built-ins (``gsm8k``, ``jsonl``) and entry-point plugins
     are loaded on the first :meth:`list` or :meth:`get`. A plugin that fails to import is
-    skipped with a warning naming it. All methods are class methods and thread-safe.
+    skipped with one line naming it on the ``trialbook`` logger (once per process). All
+    methods are class methods and thread-safe.
     """
 
     _factories: ClassVar[dict[str, BenchmarkFactory | BaseBenchmark | str]] = {}
     _sources: ClassVar[dict[str, str]] = {}
     _broken: ClassVar[dict[str, str]] = {}
+    _broken_values: ClassVar[dict[str, str]] = {}
     _plugins_loaded: ClassVar[bool] = False
     _lock: ClassVar[threading.RLock] = threading.RLock()
 
@@ -109,26 +116,42 @@ class BenchmarkRegistry:
                     obj = ep.load()
                 except Exception as e:  # a broken plugin must not break the others
                     cls._broken[ep.name] = f"{type(e).__name__}: {e}"
-                    warnings.warn(
-                        f"Benchmark plugin {ep.name!r} ({ep.value}) could not be loaded "
-                        f"({type(e).__name__}: {e}); it is skipped.",
-                        RuntimeWarning,
-                        stacklevel=3,
-                    )
+                    cls._broken_values[ep.name] = str(ep.value)
                     continue
                 cls._factories[ep.name] = obj
                 cls._sources[ep.name] = f"plugin {ep.value}"
 
     @classmethod
+    def _warn_broken(cls, asked: str | None = None) -> None:
+        """One line on stderr (the ``trialbook`` logger) per broken plugin, once per process;
+        none for the plugin asked for by name, whose error says it all."""
+        with cls._lock:
+            for name, problem in cls._broken.items():
+                if name in _WARNED:
+                    continue
+                _WARNED.add(name)
+                if name == asked:
+                    continue
+                logger.warning(
+                    "trialbook: benchmark plugin %r (%s) could not be loaded (%s) and is "
+                    "skipped; fix or reinstall the package that provides it.",
+                    name,
+                    cls._broken_values.get(name, "?"),
+                    problem,
+                )
+
+    @classmethod
     def list(cls) -> list[str]:
         """The registered names, sorted."""
         cls._load()
+        cls._warn_broken()
         with cls._lock:
             return sorted(cls._factories)
 
     @classmethod
     def _factory(cls, name: str) -> BenchmarkFactory | BaseBenchmark:
         cls._load()
+        cls._warn_broken(name)
         with cls._lock:
             entry = cls._factories.get(name)
             if entry is None:

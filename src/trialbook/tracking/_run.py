@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import numbers
 import os
@@ -508,6 +509,28 @@ _SAMPLE_KEYS = {
 }
 
 
+_OUTPUT_KEYS = ("extracted", "raw_output", "output")
+
+
+def _first_key(d: Mapping[str, Any], *keys: str) -> str | None:
+    """The first of ``keys`` that ``d`` holds with a value other than None."""
+    for k in keys:
+        if d.get(k) is not None:
+            return k
+    return None
+
+
+def _text(value: Any) -> str:
+    """A reference as text: strings as they are, anything else (a list of answers, a number)
+    as JSON, so that ``["Madrid", "madrid city"]`` stays readable JSON, not a Python repr."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def _sample(raw: Any, position: int) -> Sample:
     if isinstance(raw, Sample):
         return raw
@@ -521,23 +544,23 @@ def _sample(raw: Any, position: int) -> Sample:
         )
     sid = _first(raw, "id", "sample_id", "index")
     # An explicit prediction of None (nothing could be extracted) stays None.
-    if "prediction" in raw:
-        pred = raw["prediction"]
-    else:
-        pred = _first(raw, "extracted", "raw_output", "output")
+    pred_key = "prediction" if "prediction" in raw else _first_key(raw, *_OUTPUT_KEYS)
+    pred = None if pred_key is None else raw[pred_key]
     ref = _first(raw, "reference", "gold", "answer", "target")
     correct = raw.get("correct")
     score = raw.get("score")
     if score is None and correct is not None:
         score = 1.0 if correct else 0.0
     extra = {k: v for k, v in raw.items() if k not in _SAMPLE_KEYS}
-    for k in ("raw_output", "output", "extracted"):
-        if k in raw and raw[k] is not pred:
+    # The raw output is kept even when it equals the prediction (the same text, or the very
+    # same object): only the key the prediction was taken from is not repeated.
+    for k in _OUTPUT_KEYS:
+        if k in raw and k != pred_key:
             extra[k] = raw[k]
     return Sample(
         sample_id=str(position if sid is None else sid),
         prediction=None if pred is None else str(pred),
-        reference=None if ref is None else str(ref),
+        reference=None if ref is None else _text(ref),
         score=None if score is None else float(score),
         correct=None if correct is None else bool(correct),
         extra=extra,

@@ -127,6 +127,16 @@ def _read_split(split: str) -> tuple[dict[str, Any], ...]:
     return tuple(rows)
 
 
+def _shot_indices(exclude: str | None = None) -> list[int]:
+    """Positions in train of the 8 exemplars: the first 8 of 9 drawn with
+    ``random.Random(SHOTS_SEED)``, or, when train example ``exclude`` is among them, the other
+    7 and the 9th."""
+    train = _read_split("train")
+    drawn = random.Random(SHOTS_SEED).sample(range(len(train)), 9)
+    picks = [i for i in drawn if train[i]["id"] != exclude]
+    return picks[:8]
+
+
 class GSM8K(BaseBenchmark):
     """Grade-school math word problems (GSM8K; 1,319 test and 7,473 train problems).
 
@@ -136,7 +146,9 @@ class GSM8K(BaseBenchmark):
             else the last number). Both are always reported as ``accuracy_strict`` and
             ``accuracy_flexible``.
         shots: 0 (an instruction and the question) or 8 (chain-of-thought exemplars drawn
-            from the train split with ``random.Random(1234)``, the same 8 every time).
+            from the train split with ``random.Random(1234)``, the same 8 every time; when
+            the train split itself is evaluated, an example is never among its own shots:
+            a ninth fixed exemplar takes its place).
 
     Examples are ``{"id", "question", "solution", "answer", "steps"}``: ``answer`` is the
     final number and ``steps`` the results of the solution's calculator annotations, both
@@ -157,7 +169,8 @@ class GSM8K(BaseBenchmark):
             raise ConfigError(f"GSM8K shots must be 0 or 8, got {shots!r}.")
         self.extraction: Extraction = extraction
         self.shots = shots
-        self._preamble: str | None = None
+        self._preambles: dict[str | None, str] = {}
+        self._split: str | None = None  # the split last loaded (prompts depend on it)
 
     def options(self) -> dict[str, Any]:
         return {"extraction": self.extraction, "shots": self.shots}
@@ -171,30 +184,37 @@ class GSM8K(BaseBenchmark):
         if split not in self.splits:
             raise ConfigError(f"GSM8K has no split {split!r}; use one of {', '.join(self.splits)}.")
         rows = _read_split(split)
+        self._split = split
         return [dict(r) for r in (rows if num_samples is None else rows[:num_samples])]
 
     # ------------------------------------------------------------------ prompting
-    def _few_shot(self) -> str:
-        if self._preamble is None:
+    def _few_shot(self, exclude: str | None = None) -> str:
+        preamble = self._preambles.get(exclude)
+        if preamble is None:
             train = _read_split("train")
-            picks = random.Random(SHOTS_SEED).sample(range(len(train)), 8)
             blocks = []
-            for i in picks:
+            for i in _shot_indices(exclude):
                 ex = train[i]
                 solution = _ANNOTATION.sub("", ex["solution"])
                 solution = re.sub(r"<<[^<>]*>>", "", solution)
                 blocks.append(f"Q: {ex['question']}\nA: {solution}\n\n")
-            self._preamble = "".join(blocks)
-        return self._preamble
+            preamble = self._preambles[exclude] = "".join(blocks)
+        return preamble
 
     def format_prompt(self, sample: Mapping[str, Any]) -> str:
-        preamble = self._few_shot() if self.shots == 8 else _ZERO_SHOT
+        if self.shots == 8:
+            # Evaluating on train: an example is never among its own shots.
+            own = str(sample.get("id")) if self._split == "train" else None
+            preamble = self._few_shot(own)
+        else:
+            preamble = _ZERO_SHOT
         return f"{preamble}Q: {sample['question']}\nA:"
 
-    def few_shot_ids(self) -> list[str]:
-        """The train ids of the 8 chain-of-thought exemplars (fixed)."""
+    def few_shot_ids(self, exclude: str | None = None) -> list[str]:
+        """The train ids of the 8 chain-of-thought exemplars: fixed, and the same for every
+        example, except that train example ``exclude`` is replaced by a ninth fixed one."""
         train = _read_split("train")
-        return [train[i]["id"] for i in random.Random(SHOTS_SEED).sample(range(len(train)), 8)]
+        return [train[i]["id"] for i in _shot_indices(exclude)]
 
     # ------------------------------------------------------------------ scoring
     def reference(self, sample: Mapping[str, Any]) -> Any:

@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from trialbook.config._suggest import did_you_mean
 from trialbook.errors import ConfigError
 from trialbook.evaluation._benchmark import BaseBenchmark
+from trialbook.evaluation._predictions import json_line_error
 from trialbook.evaluation.metrics import exact_match_score
 
 __all__ = ["JsonlBenchmark", "normalize_text"]
@@ -111,12 +113,9 @@ class JsonlBenchmark(BaseBenchmark):
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(line.rstrip("\r\n"))
                 except ValueError as e:
-                    raise ConfigError(
-                        f"{self.path} line {number} is not valid JSON ({e}); write one JSON "
-                        "object per line."
-                    ) from None
+                    raise ConfigError(json_line_error(self.path, number, line, e)) from None
                 if not isinstance(obj, dict):
                     raise ConfigError(
                         f"{self.path} line {number} is a JSON {type(obj).__name__}, not an object."
@@ -142,8 +141,22 @@ class JsonlBenchmark(BaseBenchmark):
                 rows.append({**obj, "id": sid})
         if not rows:
             raise ConfigError(f"Data file {self.path} has no examples; write one JSON per line.")
+        self._check_slice_fields(rows)
         self._rows = rows
         return rows
+
+    def _check_slice_fields(self, rows: list[dict[str, Any]]) -> None:
+        """Refuse a field to slice by that no example has (a typo would otherwise give no
+        slices and no error)."""
+        for field in self.slice_fields:
+            if any(row.get(field) is not None for row in rows):
+                continue
+            known = sorted({k for row in rows for k in row})
+            hint = did_you_mean(field, known) or "."
+            raise ConfigError(
+                f"No example in {self.path} has the field {field!r} to slice by (its fields: "
+                f"{', '.join(known)}){hint}"
+            )
 
     def load_dataset(
         self, split: str = "test", num_samples: int | None = None
