@@ -3,18 +3,15 @@ process's): the Store rows, ``evaluations/<benchmark>.jsonl`` and summary.json."
 
 from __future__ import annotations
 
-import numbers
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from trialbook._workspace import Workspace
-from trialbook.errors import ConfigError
 from trialbook.store._base import Store
 from trialbook.store._records import Evaluation
 from trialbook.tracking._folder import RunFolder
-from trialbook.tracking._run import _result_dict, _sample, _sample_json
+from trialbook.tracking._run import _sample_json, store_evaluation
 
 __all__ = ["add_evaluation"]
 
@@ -50,32 +47,7 @@ def add_evaluation(
     db = Workspace.resolve(root, url).open_store(create=False) if store is None else store
     try:
         record = db.get_run(run)
-        data = _result_dict(result)
-        metrics = data.get("metrics")
-        if metrics is None:
-            metrics = {
-                k: v
-                for k, v in data.items()
-                if isinstance(v, numbers.Real) and not isinstance(v, bool)
-            }
-        if not isinstance(metrics, Mapping) or not metrics:
-            raise ConfigError(
-                f"The result for {benchmark!r} has no metrics; pass a mapping like "
-                "{'metrics': {'accuracy': 0.7}, 'samples': [...]}."
-            )
-        raw_samples = data.get("samples") or []
-        samples = [_sample(s, i) for i, s in enumerate(raw_samples)]
-        timing = data.get("timing") if isinstance(data.get("timing"), Mapping) else {}
-        duration = data.get("duration", (timing or {}).get("total"))
-        evaluation = db.log_evaluation(
-            record.id,
-            benchmark,
-            dict(metrics),
-            split=split or data.get("split"),
-            n=data.get("n"),
-            duration=float(duration) if isinstance(duration, numbers.Real) else None,
-            samples=samples,
-        )
+        evaluation, samples = store_evaluation(db, record.id, benchmark, result, split)
         if record.folder and Path(record.folder).is_dir():
             folder = RunFolder(Path(record.folder))
             if samples:

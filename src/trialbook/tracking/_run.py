@@ -234,34 +234,8 @@ class Run:
         ``evaluations/<benchmark>.jsonl`` in the run folder.
         """
         self._check_open()
-        data = _result_dict(result)
-        metrics = data.get("metrics")
-        if metrics is None:
-            metrics = {
-                k: v
-                for k, v in data.items()
-                if isinstance(v, numbers.Real) and not isinstance(v, bool)
-            }
-        if not isinstance(metrics, Mapping) or not metrics:
-            raise ConfigError(
-                f"The result for {benchmark!r} has no metrics; pass a mapping like "
-                "{'metrics': {'accuracy': 0.7}, 'samples': [...]}."
-            )
-        raw_samples = data.get("samples") or data.get("per_sample") or []
-        samples = [_sample(s, i) for i, s in enumerate(raw_samples)]
-        raw_timing = data.get("timing")
-        timing: Mapping[str, Any] = raw_timing if isinstance(raw_timing, Mapping) else {}
-        duration = data.get("duration", timing.get("total", timing.get("total_seconds")))
-        evaluation = self.store.log_evaluation(
-            self.id,
-            benchmark,
-            dict(metrics),
-            split=split or data.get("split"),
-            n=data.get("n", data.get("num_samples")),
-            duration=float(duration) if isinstance(duration, numbers.Real) else None,
-            samples=samples,
-        )
-        if raw_samples:
+        evaluation, samples = store_evaluation(self.store, self.id, benchmark, result, split)
+        if samples:
             self.folder.write_samples(benchmark, (_sample_json(s) for s in samples))
         self._write_summary()
         return evaluation
@@ -529,6 +503,43 @@ def _text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         return str(value)
+
+
+def store_evaluation(
+    store: Store, run_id: str, benchmark: str, result: Any, split: str | None = None
+) -> tuple[Evaluation, list[Sample]]:
+    """Store ``result`` (what :meth:`Run.log_evaluation` takes) as evaluation ``benchmark``
+    of ``run_id``; return the Store's record and the samples (for the run folder's JSONL).
+
+    Raises:
+        ConfigError: the result has no metrics, or a sample is malformed.
+    """
+    data = _result_dict(result)
+    metrics = data.get("metrics")
+    if metrics is None:
+        metrics = {
+            k: v for k, v in data.items() if isinstance(v, numbers.Real) and not isinstance(v, bool)
+        }
+    if not isinstance(metrics, Mapping) or not metrics:
+        raise ConfigError(
+            f"The result for {benchmark!r} has no metrics; pass a mapping like "
+            "{'metrics': {'accuracy': 0.7}, 'samples': [...]}."
+        )
+    raw_samples = data.get("samples") or data.get("per_sample") or []
+    samples = [_sample(s, i) for i, s in enumerate(raw_samples)]
+    raw_timing = data.get("timing")
+    timing: Mapping[str, Any] = raw_timing if isinstance(raw_timing, Mapping) else {}
+    duration = data.get("duration", timing.get("total", timing.get("total_seconds")))
+    evaluation = store.log_evaluation(
+        run_id,
+        benchmark,
+        dict(metrics),
+        split=split or data.get("split"),
+        n=data.get("n", data.get("num_samples")),
+        duration=float(duration) if isinstance(duration, numbers.Real) else None,
+        samples=samples,
+    )
+    return evaluation, samples
 
 
 def _sample(raw: Any, position: int) -> Sample:
