@@ -382,6 +382,21 @@ class TestStore:
 
         assert store.params(run.id) == {"lr": 0.01, "opt": "sgd", "wd": 0.0}
 
+    def test_bulk_params_match_params_for_many_runs(self, store: Store) -> None:
+        ids = [f"20260101_120000_{i:06d}" for i in range(3)]
+        for i, run_id in enumerate(ids):
+            store.create_run(new_run(run_id, config={"lr": 0.1 * i, "model": {"depth": i}}))
+        store.log_params(ids[1], {"note": "x", "flag": True})
+
+        got = store.bulk_params([*ids, "20260101_120000_ffffff"])
+
+        assert got == {
+            **{run_id: store.params(run_id) for run_id in ids},
+            "20260101_120000_ffffff": {},
+        }
+        assert got[ids[1]]["flag"] is True
+        assert store.bulk_params([]) == {}
+
     def test_log_params_of_an_unknown_run_raises_run_not_found(self, store: Store) -> None:
         with pytest.raises(RunNotFoundError):
             store.log_params("20260101_120000_ffffff", {"lr": 0.1})
@@ -738,6 +753,20 @@ class TestStore:
         assert store.evaluations(run.id, "hellaswag") == []
         assert store.samples(first.id) == samples
         assert store.samples(second.id) == []
+
+    def test_bulk_evaluations_match_evaluations_for_many_runs(self, store: Store) -> None:
+        a = store.create_run(new_run("20260101_120000_aaaaaa"))
+        b = store.create_run(new_run("20260101_120000_bbbbbb"))
+        c = store.create_run(new_run("20260101_120000_cccccc"))
+        store.log_evaluation(a.id, "gsm8k", {"accuracy": 0.1})
+        store.log_evaluation(b.id, "gsm8k", {"accuracy": 0.2})
+        store.log_evaluation(a.id, "gsm8k", {"accuracy": 0.3}, split="test")
+
+        got = store.bulk_evaluations([a.id, b.id, c.id])
+
+        assert got == {rid: store.evaluations(rid) for rid in (a.id, b.id, c.id)}
+        assert [e.metrics["accuracy"] for e in got[a.id]] == [0.1, 0.3]
+        assert got[c.id] == []
 
     def test_evaluation_samples_are_those_of_the_latest_evaluation(self, store: Store) -> None:
         run = store.create_run(new_run("20260101_120000_aaaaaa"))

@@ -294,6 +294,14 @@ class Store(abc.ABC):
         self.reap_dead_runs()
         return self._list_runs(query)
 
+    def bulk_params(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``{run_id: flattened params}`` for many runs; backends read them in one query."""
+        return {rid: self.params(rid) for rid in run_ids}
+
+    def bulk_evaluations(self, run_ids: Sequence[str]) -> dict[str, list[Evaluation]]:
+        """``{run_id: evaluations, oldest first}`` for many runs; backends read them at once."""
+        return {rid: self.evaluations(rid) for rid in run_ids}
+
     def evaluation_samples(self, run_id: str, benchmark: str) -> list[Sample]:
         """Per-sample results of a run's latest evaluation on ``benchmark``."""
         evals = self.evaluations(run_id, benchmark)

@@ -704,19 +704,38 @@ class SQLStore(Store):
             stmt = stmt.where(ev.c.benchmark == benchmark)
         with self._read() as conn:
             rows = conn.execute(stmt.order_by(ev.c.created_at, ev.c.id)).all()
-        return [
-            Evaluation(
-                row.id,
-                row.run_id,
-                row.benchmark,
-                row.split,
-                json.loads(row.metrics),
-                row.n,
-                row.duration,
-                row.created_at,
-            )
-            for row in rows
-        ]
+        return [_evaluation(row) for row in rows]
+
+    def bulk_params(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        p = s.params
+        out: dict[str, dict[str, Any]] = {rid: {} for rid in run_ids}
+        ids = list(out)
+        with self._read() as conn:
+            # Chunked like metric_summaries: SQLite limits bound parameters per statement.
+            for i in range(0, len(ids), 500):
+                stmt = (
+                    select(p.c.run_id, p.c.key, p.c.value)
+                    .where(p.c.run_id.in_(ids[i : i + 500]))
+                    .order_by(p.c.run_id, p.c.key)
+                )
+                for run_id, key, value in conn.execute(stmt):
+                    out[run_id][key] = decode_param(value)
+        return out
+
+    def bulk_evaluations(self, run_ids: Sequence[str]) -> dict[str, list[Evaluation]]:
+        ev = s.evaluations
+        out: dict[str, list[Evaluation]] = {rid: [] for rid in run_ids}
+        ids = list(out)
+        with self._read() as conn:
+            for i in range(0, len(ids), 500):
+                stmt = (
+                    select(ev)
+                    .where(ev.c.run_id.in_(ids[i : i + 500]))
+                    .order_by(ev.c.created_at, ev.c.id)
+                )
+                for row in conn.execute(stmt):
+                    out[row.run_id].append(_evaluation(row))
+        return out
 
     def samples(self, evaluation_id: int) -> list[Sample]:
         sm = s.samples
@@ -885,6 +904,19 @@ def _run(row: Any) -> RunRecord:
         git_dirty=row.git_dirty,
         folder=row.folder,
         error=row.error,
+    )
+
+
+def _evaluation(row: Any) -> Evaluation:
+    return Evaluation(
+        row.id,
+        row.run_id,
+        row.benchmark,
+        row.split,
+        json.loads(row.metrics),
+        row.n,
+        row.duration,
+        row.created_at,
     )
 
 
