@@ -48,12 +48,15 @@ _LAZY = {
     "Workspace": "trialbook._workspace",
     "WorkspaceError": "trialbook.errors",
     "apply_overrides": "trialbook.config._overrides",
+    "compare": "trialbook.analysis._compare",
     "evaluate": "trialbook.evaluation._evaluate",
+    "leaderboard": "trialbook.analysis._leaderboard",
     "load_config": "trialbook.config._load",
     "open_store": "trialbook._workspace",
     "plan_runs": "trialbook.config._suite",
     "run_experiments_from_list": "trialbook.execution._from_list",
     "seed_everything": "trialbook.tracking._seed",
+    "significance": "trialbook.analysis._significance",
     "start_run": "trialbook.tracking._start",
     "validate_config": "trialbook.config._validate",
 }
@@ -88,18 +91,24 @@ __all__ = [
     "WorkspaceError",
     "__version__",
     "apply_overrides",
+    "compare",
     "evaluate",
+    "leaderboard",
     "load_config",
     "open_store",
     "plan_runs",
     "run_experiments_from_list",
     "seed_everything",
+    "significance",
     "start_run",
     "validate_config",
 ]
 
 if TYPE_CHECKING:
     from trialbook._workspace import Workspace, open_store
+    from trialbook.analysis._compare import compare
+    from trialbook.analysis._leaderboard import leaderboard
+    from trialbook.analysis._significance import significance
     from trialbook.config._load import load_config
     from trialbook.config._models import (
         CartographyFilterConfig,

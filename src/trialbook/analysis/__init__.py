@@ -18,28 +18,55 @@ from typing import TYPE_CHECKING, Any
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
+    "Comparison": "trialbook.analysis._compare",
+    "Entry": "trialbook.analysis._refs",
+    "MetricRow": "trialbook.analysis._compare",
+    "TestResult": "trialbook.analysis._stats",
     "bootstrap_interval": "trialbook.analysis._intervals",
+    "compare": "trialbook.analysis._compare",
     "compare_experiments": "trialbook.analysis._frames",
+    "holm": "trialbook.analysis._stats",
+    "leaderboard": "trialbook.analysis._leaderboard",
     "load_experiment_results": "trialbook.analysis._frames",
     "load_runs": "trialbook.analysis._frames",
+    "mcnemar_exact": "trialbook.analysis._stats",
+    "paired_bootstrap": "trialbook.analysis._stats",
+    "permutation_test": "trialbook.analysis._stats",
     "print_results_summary": "trialbook.analysis._frames",
     "resolve_metric": "trialbook.analysis._frames",
+    "resolve_refs": "trialbook.analysis._refs",
     "seed_groups": "trialbook.analysis._groups",
+    "significance": "trialbook.analysis._significance",
     "t_interval": "trialbook.analysis._intervals",
+    "welch_t_test": "trialbook.analysis._stats",
 }
 
 __all__ = [
+    "Comparison",
+    "Entry",
+    "MetricRow",
+    "TestResult",
     "bootstrap_interval",
+    "compare",
     "compare_experiments",
+    "holm",
+    "leaderboard",
     "load_experiment_results",
     "load_runs",
+    "mcnemar_exact",
+    "paired_bootstrap",
+    "permutation_test",
     "print_results_summary",
     "resolve_metric",
+    "resolve_refs",
     "seed_groups",
+    "significance",
     "t_interval",
+    "welch_t_test",
 ]
 
 if TYPE_CHECKING:
+    from trialbook.analysis._compare import Comparison, MetricRow, compare
     from trialbook.analysis._frames import (
         compare_experiments,
         load_experiment_results,
@@ -49,6 +76,17 @@ if TYPE_CHECKING:
     )
     from trialbook.analysis._groups import seed_groups
     from trialbook.analysis._intervals import bootstrap_interval, t_interval
+    from trialbook.analysis._leaderboard import leaderboard
+    from trialbook.analysis._refs import Entry, resolve_refs
+    from trialbook.analysis._significance import significance
+    from trialbook.analysis._stats import (
+        TestResult,
+        holm,
+        mcnemar_exact,
+        paired_bootstrap,
+        permutation_test,
+        welch_t_test,
+    )
 
 
 def __getattr__(name: str) -> Any:

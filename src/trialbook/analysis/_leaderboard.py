@@ -1,0 +1,261 @@
+"""``leaderboard``: runs or seed groups ranked by one metric, with the entries that are not
+significantly different from the leader marked ``tied``.
+
+The tie rule: each of the first ``tie_tests`` entries after the leader is tested against the
+leader -- the paired test of :func:`trialbook.analysis.significance` (McNemar for 0/1
+correctness, else the paired bootstrap) when both runs have per-sample scores, Welch's t-test
+across seeds for groups -- and the p-values are corrected together with Holm. An entry is tied
+when its adjusted p-value is at least ``1 - level``. Entries that cannot be tested (a run without
+per-sample scores, a group with one seed) are tied only when their value equals the leader's;
+their ``test`` is empty. Entries beyond ``tie_tests`` are not tested and not tied.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from trialbook.analysis._refs import Entry, numeric
+from trialbook.analysis._significance import Target, _one, store_scope
+from trialbook.analysis._stats import TestResult, holm
+from trialbook.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from trialbook.store import RunRecord, Store
+
+__all__ = ["leaderboard"]
+
+COLUMNS = [
+    "rank",
+    "entry",
+    "kind",
+    "id",
+    "experiment",
+    "value",
+    "n",
+    "std",
+    "ci_low",
+    "ci_high",
+    "test",
+    "p_value",
+    "p_adjusted",
+    "tied",
+]
+
+
+def bulk_latest_evaluations(
+    store: Store, run_ids: Sequence[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{run_id: {benchmark: metrics}}`` of the latest evaluations, read in bulk."""
+    return {
+        rid: {e.benchmark: dict(e.metrics) for e in evs}
+        for rid, evs in store.bulk_evaluations(run_ids).items()
+        if evs
+    }
+
+
+def _target(
+    evals: dict[str, dict[str, dict[str, Any]]],
+    store: Store,
+    run_ids: Sequence[str],
+    benchmark: str | None,
+    metric: str | None,
+) -> tuple[Target, dict[str, float]]:
+    benches = sorted({b for per in evals.values() for b in per})
+    if benchmark is None and metric is not None:
+        sums = store.metric_summaries(run_ids, [metric])
+        logged = {rid: s[metric].last for rid, s in sums.items() if metric in s}
+        if logged:
+            return Target(None, metric), logged
+        with_metric = sorted(
+            {b for per in evals.values() for b, m in per.items() if numeric(m.get(metric))}
+        )
+        if len(with_metric) > 1:
+            raise ConfigError(
+                f"{metric!r} is a metric of {len(with_metric)} benchmarks "
+                f"({', '.join(with_metric)}); choose one with --benchmark."
+            )
+        if not with_metric:
+            raise ConfigError(
+                f"No run logged {metric!r} or has it in an evaluation; see `trialbook show RUN` "
+                "for the metric names."
+            )
+        benchmark = with_metric[0]
+    if benchmark is None:
+        if len(benches) != 1:
+            what = f"runs are evaluated on {', '.join(benches)}" if benches else "no evaluations"
+            raise ConfigError(
+                f"Choose what to rank by: {what}; pass --benchmark and/or --metric "
+                "(a logged metric such as loss)."
+            )
+        benchmark = benches[0]
+    if benchmark not in benches:
+        import difflib
+
+        close = difflib.get_close_matches(benchmark, benches, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(benches) or 'none'}."
+        raise ConfigError(f"No run is evaluated on {benchmark!r}; {hint}")
+    metrics = sorted(
+        {k for per in evals.values() for k, v in per.get(benchmark, {}).items() if numeric(v)}
+    )
+    if metric is None:
+        if not metrics:
+            raise ConfigError(f"The {benchmark} evaluations have no numeric metric to rank by.")
+        metric = "accuracy" if "accuracy" in metrics else metrics[0]
+    elif metric not in metrics:
+        import difflib
+
+        close = difflib.get_close_matches(metric, metrics, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"it has: {', '.join(metrics)}."
+        raise ConfigError(f"Unknown metric {metric!r} on {benchmark}; {hint}")
+    values: dict[str, float] = {}
+    for rid, per in evals.items():
+        v = numeric(per.get(benchmark, {}).get(metric))
+        if v is not None and math.isfinite(v):
+            values[rid] = v
+    return Target(benchmark, metric), values
+
+
+def leaderboard(
+    *,
+    benchmark: str | None = None,
+    metric: str | None = None,
+    top: int | None = None,
+    by: Literal["run", "group"] = "run",
+    experiment: str | None = None,
+    level: float = 0.95,
+    seed: int = 0,
+    resamples: int = 10_000,
+    tie_tests: int = 20,
+    root: str | os.PathLike[str] | None = None,
+    store: Store | str | None = None,
+) -> pd.DataFrame:
+    """Completed runs (``by="run"``) or seed groups (``by="group"``) ranked by a metric.
+
+    The metric is a benchmark's (``benchmark``; its ``accuracy``, or first metric, unless
+    ``metric`` says) or a logged training metric (``metric`` alone, its last value). Its
+    direction comes from :func:`trialbook._metrics.metric_goal` (``loss`` ranks ascending).
+    Groups show the mean over seeds with ``n``, ``std`` and a t-interval. See the module
+    docstring for the ``tied`` rule. Columns: ``rank, entry, kind, id, experiment, value, n,
+    std, ci_low, ci_high, test, p_value, p_adjusted, tied``.
+    """
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    from trialbook._metrics import metric_goal
+
+    if by not in ("run", "group"):
+        raise ConfigError(f"--by must be 'run' or 'group', got {by!r}.")
+    if top is not None and top < 1:
+        raise ConfigError(f"--top must be at least 1, got {top}.")
+    with store_scope(root, store) as db:
+        runs = db.list_runs(experiment=experiment, statuses=("completed",))
+        by_id: dict[str, RunRecord] = {r.id: r for r in runs}
+        ids = list(by_id)
+        evals = bulk_latest_evaluations(db, ids)
+        target, values = _target(evals, db, ids, benchmark, metric)
+        descending = metric_goal(target.metric) == "max"
+        rows = [(rid, by_id[rid], v) for rid, v in values.items()]
+        if by == "run":
+            frame = pd.DataFrame(
+                {
+                    "entry": [r.name for _, r, _ in rows],
+                    "kind": "run",
+                    "id": [rid for rid, _, _ in rows],
+                    "experiment": [r.experiment for _, r, _ in rows],
+                    "value": [v for _, _, v in rows],
+                    "n": 1,
+                    "std": np.nan,
+                    "ci_low": np.nan,
+                    "ci_high": np.nan,
+                }
+            )
+        else:
+            raw = pd.DataFrame(
+                {
+                    "id": [r.group_key for _, r, _ in rows],
+                    "entry": [r.name for _, r, _ in rows],
+                    "experiment": [r.experiment for _, r, _ in rows],
+                    "value": [v for _, _, v in rows],
+                }
+            )
+            g = raw.groupby("id", sort=False)
+            frame = g.agg(
+                entry=("entry", "first"),
+                experiment=("experiment", "first"),
+                n=("value", "size"),
+                std=("value", "std"),
+                value=("value", "mean"),
+            ).reset_index()
+            frame["kind"] = "group"
+            n = frame["n"].to_numpy(dtype=float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                half = stats.t.ppf(0.5 + level / 2, n - 1) * frame["std"].to_numpy() / np.sqrt(n)
+            half = np.where(n >= 2, half, np.nan)
+            frame["ci_low"] = frame["value"] - half
+            frame["ci_high"] = frame["value"] + half
+        frame = frame.sort_values(
+            ["value", "entry", "id"], ascending=[not descending, True, True], kind="stable"
+        ).reset_index(drop=True)
+        frame["rank"] = (
+            frame["value"].rank(method="min", ascending=not descending).astype(int)
+            if len(frame)
+            else pd.Series(dtype=int)
+        )
+        frame["test"] = ""
+        frame["p_value"] = np.nan
+        frame["p_adjusted"] = np.nan
+        frame["tied"] = False
+        if len(frame):
+            frame.loc[0, "tied"] = True
+            shown = len(frame) if top is None else min(top, len(frame))
+            _mark_ties(frame, db, target, by, min(shown, tie_tests + 1), level, seed, resamples)
+    if top is not None:
+        frame = frame.head(top)
+    result: pd.DataFrame = frame[COLUMNS]
+    return result
+
+
+def _entry(frame: pd.DataFrame, i: int, db: Store, by: str) -> Entry:
+    key = str(frame.at[i, "id"])
+    label = str(frame.at[i, "entry"])
+    if by == "run":
+        run = db.get_run(key)
+        return Entry(label, "run", (run,), run.group_key)
+    runs = tuple(db.list_runs(group_key=key, statuses=("completed",)))
+    return Entry(label, "group", runs, key)
+
+
+def _mark_ties(
+    frame: pd.DataFrame,
+    db: Store,
+    target: Target,
+    by: str,
+    count: int,
+    level: float,
+    seed: int,
+    resamples: int,
+) -> None:
+    leader = _entry(frame, 0, db, by)
+    tested: list[tuple[int, TestResult]] = []
+    for i in range(1, count):
+        other = _entry(frame, i, db, by)
+        try:
+            res = _one(leader, other, db, target, "auto", seed, level, resamples)
+        except ConfigError:
+            # Not testable (no per-sample scores, one seed): tied only on an equal value.
+            values = frame["value"].to_numpy()
+            frame.loc[i, "tied"] = bool(values[i] == values[0])
+            continue
+        tested.append((i, res))
+    adjusted = holm([r.p_value for _, r in tested]) if tested else []
+    for (i, res), p in zip(tested, adjusted, strict=True):
+        frame.loc[i, "test"] = res.test
+        frame.loc[i, "p_value"] = res.p_value
+        frame.loc[i, "p_adjusted"] = p
+        frame.loc[i, "tied"] = bool(p >= 1 - level)

@@ -1,0 +1,277 @@
+"""``significance``: test the first entry against each of the others on one benchmark metric,
+choosing the test from the data (``test="auto"``) and correcting with Holm when several."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
+
+from trialbook.analysis._refs import (
+    Entry,
+    latest_evaluations,
+    numeric,
+    resolve_refs,
+    sample_scores,
+)
+from trialbook.analysis._stats import (
+    TestResult,
+    holm,
+    mcnemar_exact,
+    paired_bootstrap,
+    permutation_test,
+    welch_t_test,
+)
+from trialbook.errors import ConfigError
+
+if TYPE_CHECKING:
+    from trialbook.store import Store
+
+__all__ = ["TESTS", "significance"]
+
+TestChoice = Literal["auto", "bootstrap", "permutation", "mcnemar", "welch"]
+TESTS: tuple[str, ...] = ("auto", "bootstrap", "permutation", "mcnemar", "welch")
+
+
+@contextmanager
+def store_scope(root: str | os.PathLike[str] | None, store: Store | str | None) -> Iterator[Store]:
+    """The given Store (left open), or the workspace's / URL's Store (closed afterwards)."""
+    from trialbook._workspace import open_store
+    from trialbook.store import Store as StoreBase
+
+    if isinstance(store, StoreBase):
+        yield store
+        return
+    db = open_store(root, store, create=False)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is compared: a benchmark's metric, or (benchmark None) a logged training metric."""
+
+    benchmark: str | None
+    metric: str
+
+
+def _names(items: Sequence[str] | set[str]) -> str:
+    return ", ".join(sorted(items)) or "none"
+
+
+def choose_target(
+    entries: Sequence[Entry], store: Store, benchmark: str | None, metric: str | None
+) -> Target:
+    """The benchmark and metric every entry has; one sentence naming what each has if none."""
+    per_entry: list[set[str]] = []
+    for e in entries:
+        have: set[str] = set()
+        for r in e.runs:
+            have |= set(latest_evaluations(store, r.id))
+        per_entry.append(have)
+    if benchmark is not None:
+        for e, have in zip(entries, per_entry, strict=True):
+            if benchmark not in have:
+                raise ConfigError(
+                    f"{e.label} has no evaluation on {benchmark!r} (it has: {_names(have)}); "
+                    "pick a benchmark both have with --benchmark."
+                )
+    else:
+        common = set.intersection(*per_entry) if per_entry else set()
+        if len(common) == 1:
+            benchmark = common.pop()
+        elif len(common) > 1:
+            raise ConfigError(
+                f"The entries share {len(common)} benchmarks ({_names(common)}); "
+                "choose one with --benchmark."
+            )
+        elif metric is not None and _has_logged_metric(entries, store, metric):
+            return Target(None, metric)
+        else:
+            has = "; ".join(
+                f"{e.label}: {_names(h)}" for e, h in zip(entries, per_entry, strict=True)
+            )
+            raise ConfigError(
+                f"The entries have no benchmark in common ({has}); evaluate them on the same "
+                "benchmark, or compare a logged metric with --metric."
+            )
+    ev = latest_evaluations(store, entries[0].runs[0].id).get(benchmark)
+    if ev is None:  # a group whose first run lacks it; any run that has it will do
+        ev = next(
+            latest_evaluations(store, r.id)[benchmark]
+            for r in entries[0].runs
+            if benchmark in latest_evaluations(store, r.id)
+        )
+    numbers = [k for k, v in ev.metrics.items() if numeric(v) is not None]
+    if metric is None:
+        if not numbers:
+            raise ConfigError(
+                f"The {benchmark} evaluation has no numeric metric; nothing to compare."
+            )
+        metric = "accuracy" if "accuracy" in numbers else numbers[0]
+    elif metric not in numbers:
+        import difflib
+
+        close = difflib.get_close_matches(metric, numbers, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"it has: {_names(numbers)}."
+        raise ConfigError(f"Unknown metric {metric!r} on {benchmark}; {hint}")
+    return Target(benchmark, metric)
+
+
+def _has_logged_metric(entries: Sequence[Entry], store: Store, metric: str) -> bool:
+    ids = [r.id for e in entries for r in e.runs]
+    sums = store.metric_summaries(ids, [metric])
+    return all(metric in sums.get(i, {}) for i in ids)
+
+
+def entry_values(entry: Entry, store: Store, target: Target) -> list[float]:
+    """One value per run of the entry: the final metric or the latest evaluation's value."""
+    out: list[float] = []
+    if target.benchmark is None:
+        sums = store.metric_summaries(entry.run_ids, [target.metric])
+        for r in entry.runs:
+            s = sums.get(r.id, {}).get(target.metric)
+            if s is not None:
+                out.append(s.last)
+        return out
+    for r in entry.runs:
+        ev = latest_evaluations(store, r.id).get(target.benchmark)
+        v = numeric(ev.metrics.get(target.metric)) if ev is not None else None
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def paired_scores(
+    a: Entry, b: Entry, store: Store, target: Target
+) -> tuple[list[float], list[float], bool] | None:
+    """Per-sample values of two runs matched by sample id (and whether both are 0/1), or None
+    when either has no per-sample values. Raises when their sample ids differ."""
+    if a.kind != "run" or b.kind != "run" or target.benchmark is None:
+        return None
+    got = []
+    for e in (a, b):
+        samples = store.evaluation_samples(e.runs[0].id, target.benchmark)
+        scores, binary = sample_scores(samples, target.metric)
+        if not scores:
+            return None
+        got.append(({s.sample_id: v for s, v in zip(samples, scores, strict=True)}, binary))
+    (sa, ba), (sb, bb) = got
+    only_a = [k for k in sa if k not in sb]
+    only_b = [k for k in sb if k not in sa]
+    if only_a or only_b:
+        parts = []
+        for label, only in ((a.label, only_a), (b.label, only_b)):
+            if only:
+                few = ", ".join(map(repr, only[:3])) + (", ..." if len(only) > 3 else "")
+                parts.append(f"{len(only)} only in {label} ({few})")
+        raise ConfigError(
+            f"A paired test needs the same samples in both runs, but their {target.benchmark} "
+            f"sample ids differ: {'; '.join(parts)}; evaluate both on the same samples or use "
+            "--test welch on seed groups."
+        )
+    ids = list(sa)
+    return [sa[k] for k in ids], [sb[k] for k in ids], ba and bb
+
+
+def _one(
+    a: Entry,
+    b: Entry,
+    store: Store,
+    target: Target,
+    test: TestChoice,
+    seed: int,
+    level: float,
+    resamples: int,
+) -> TestResult:
+    labels = (a.label, b.label)
+    paired = None if test == "welch" else paired_scores(a, b, store, target)
+    if test in ("bootstrap", "permutation", "mcnemar") and paired is None:
+        who = a if a.kind == "group" else b if b.kind == "group" else None
+        reason = (
+            f"{who.label} is a seed group of {len(who.runs)} runs"
+            if who is not None
+            else "per-sample scores are missing"
+            if target.benchmark is not None
+            else f"{target.metric} is a logged training metric"
+        )
+        raise ConfigError(
+            f"--test {test} needs per-sample scores of two runs, but {reason}; "
+            "use --test welch for seed groups."
+        )
+    if paired is not None:
+        x, y, binary = paired
+        if test == "permutation":
+            return permutation_test(
+                x, y, resamples=resamples, level=level, seed=seed, labels=labels
+            )
+        boot = paired_bootstrap(x, y, resamples=resamples, level=level, seed=seed, labels=labels)
+        if test == "mcnemar" or (test == "auto" and binary):
+            mc = mcnemar_exact(x, y, level=level, labels=labels)
+            # McNemar's p with the bootstrap's interval of the difference (same seed, same data).
+            return replace(
+                mc, ci_low=boot.ci_low, ci_high=boot.ci_high, seed=seed, resamples=resamples
+            )
+        return boot
+    if test == "auto" and a.kind == "run" and b.kind == "run" and target.benchmark is not None:
+        raise ConfigError(
+            f"{a.label} and {b.label} have no per-sample scores on {target.benchmark} for a "
+            "paired test, and single runs have too few seeds for Welch; evaluate with "
+            "per-sample results or compare seed groups ('group:<key prefix>')."
+        )
+    va = entry_values(a, store, target)
+    vb = entry_values(b, store, target)
+    return welch_t_test(va, vb, level=level, labels=labels)
+
+
+def significance(
+    refs: Sequence[str],
+    *,
+    benchmark: str | None = None,
+    metric: str | None = None,
+    test: TestChoice = "auto",
+    seed: int = 0,
+    level: float = 0.95,
+    resamples: int = 10_000,
+    root: str | os.PathLike[str] | None = None,
+    store: Store | str | None = None,
+) -> list[TestResult]:
+    """Test the first reference against each of the others; one :class:`TestResult` each.
+
+    ``refs`` are runs or seed groups (see :func:`resolve_refs`). ``test="auto"`` uses the exact
+    McNemar test (with the paired bootstrap interval) when two runs have 0/1 correctness on the
+    same samples, the paired bootstrap for graded per-sample scores, and Welch's t-test across
+    seeds for groups. With more than one comparison every result gets a Holm-adjusted p-value.
+    ``store`` is a Store or a store URL; ``root`` a workspace folder.
+
+    Raises:
+        ConfigError: fewer than two references, an unknown test, no common benchmark, sample
+            ids that do not match, too few seeds for Welch.
+        RunNotFoundError: a reference names nothing.
+    """
+    if test not in TESTS:
+        raise ConfigError(f"Unknown test {test!r}; choose one of {', '.join(TESTS)}.")
+    if len(refs) < 2:
+        raise ConfigError(
+            f"A significance test needs at least two runs or groups, got {len(refs)}; "
+            "e.g. `trialbook significance RUN_A RUN_B`."
+        )
+    with store_scope(root, store) as db:
+        entries = resolve_refs(refs, db)
+        target = choose_target(entries, db, benchmark, metric)
+        results = [
+            replace(
+                _one(entries[0], e, db, target, test, seed, level, resamples),
+                metric=target.metric,
+                benchmark=target.benchmark,
+            )
+            for e in entries[1:]
+        ]
+    if len(results) > 1:
+        adjusted = holm([r.p_value for r in results])
+        results = [replace(r, p_adjusted=p) for r, p in zip(results, adjusted, strict=True)]
+    return results
