@@ -48,14 +48,19 @@ _LAZY = {
     "Workspace": "trialbook._workspace",
     "WorkspaceError": "trialbook.errors",
     "apply_overrides": "trialbook.config._overrides",
+    "compare_experiments": "trialbook.analysis._frames",
     "compare": "trialbook.analysis._compare",
     "evaluate": "trialbook.evaluation._evaluate",
     "leaderboard": "trialbook.analysis._leaderboard",
     "load_config": "trialbook.config._load",
+    "load_experiment_results": "trialbook.analysis._frames",
+    "load_runs": "trialbook.analysis._frames",
     "open_store": "trialbook._workspace",
     "plan_runs": "trialbook.config._suite",
+    "print_results_summary": "trialbook.analysis._frames",
     "run_experiments_from_list": "trialbook.execution._from_list",
     "seed_everything": "trialbook.tracking._seed",
+    "seed_groups": "trialbook.analysis._groups",
     "significance": "trialbook.analysis._significance",
     "start_run": "trialbook.tracking._start",
     "validate_config": "trialbook.config._validate",
@@ -92,13 +97,18 @@ __all__ = [
     "__version__",
     "apply_overrides",
     "compare",
+    "compare_experiments",
     "evaluate",
     "leaderboard",
     "load_config",
+    "load_experiment_results",
+    "load_runs",
     "open_store",
     "plan_runs",
+    "print_results_summary",
     "run_experiments_from_list",
     "seed_everything",
+    "seed_groups",
     "significance",
     "start_run",
     "validate_config",
@@ -107,6 +117,13 @@ __all__ = [
 if TYPE_CHECKING:
     from trialbook._workspace import Workspace, open_store
     from trialbook.analysis._compare import compare
+    from trialbook.analysis._frames import (
+        compare_experiments,
+        load_experiment_results,
+        load_runs,
+        print_results_summary,
+    )
+    from trialbook.analysis._groups import seed_groups
     from trialbook.analysis._leaderboard import leaderboard
     from trialbook.analysis._significance import significance
     from trialbook.config._load import load_config

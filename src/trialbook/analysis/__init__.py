@@ -25,6 +25,7 @@ _LAZY = {
     "bootstrap_interval": "trialbook.analysis._intervals",
     "compare": "trialbook.analysis._compare",
     "compare_experiments": "trialbook.analysis._frames",
+    "group_interval": "trialbook.analysis._groups",
     "holm": "trialbook.analysis._stats",
     "leaderboard": "trialbook.analysis._leaderboard",
     "load_experiment_results": "trialbook.analysis._frames",
@@ -49,6 +50,7 @@ __all__ = [
     "bootstrap_interval",
     "compare",
     "compare_experiments",
+    "group_interval",
     "holm",
     "leaderboard",
     "load_experiment_results",
@@ -74,7 +76,7 @@ if TYPE_CHECKING:
         print_results_summary,
         resolve_metric,
     )
-    from trialbook.analysis._groups import seed_groups
+    from trialbook.analysis._groups import group_interval, seed_groups
     from trialbook.analysis._intervals import bootstrap_interval, t_interval
     from trialbook.analysis._leaderboard import leaderboard
     from trialbook.analysis._refs import Entry, resolve_refs
