@@ -1,0 +1,92 @@
+"""Reports: plots (PNG and SVG), self-contained HTML reports, Markdown and LaTeX tables, and
+the workspace analysis behind ``trialbook analyze``.
+
+Write a report of one run, or of a baseline against a treatment::
+
+    from trialbook.reporting import report
+
+    report(["baseline", "treatment"], "comparison.html", root="./experiments")
+
+Names are imported on first use, so importing this package stays light (no matplotlib).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> module that defines it; resolved on first attribute access.
+_LAZY = {
+    "DYNAMICS_FILE": "trialbook.reporting._plots",
+    "AnalysisResult": "trialbook.reporting._analyze",
+    "TrainingDynamics": "trialbook.reporting._plots",
+    "analyze": "trialbook.reporting._analyze",
+    "figure_data_uri": "trialbook.reporting._plots",
+    "find_training_dynamics": "trialbook.reporting._plots",
+    "latex_escape": "trialbook.reporting._tables",
+    "load_training_dynamics": "trialbook.reporting._plots",
+    "plot_curves": "trialbook.reporting._plots",
+    "plot_data_map": "trialbook.reporting._plots",
+    "plot_metric_bars": "trialbook.reporting._plots",
+    "plot_slices": "trialbook.reporting._plots",
+    "render_report": "trialbook.reporting._html",
+    "report": "trialbook.reporting._html",
+    "save_figure": "trialbook.reporting._plots",
+    "slices_from_samples": "trialbook.reporting._plots",
+    "summary_table": "trialbook.reporting._tables",
+    "to_latex": "trialbook.reporting._tables",
+    "to_markdown": "trialbook.reporting._tables",
+}
+
+__all__ = [
+    "DYNAMICS_FILE",
+    "AnalysisResult",
+    "TrainingDynamics",
+    "analyze",
+    "figure_data_uri",
+    "find_training_dynamics",
+    "latex_escape",
+    "load_training_dynamics",
+    "plot_curves",
+    "plot_data_map",
+    "plot_metric_bars",
+    "plot_slices",
+    "render_report",
+    "report",
+    "save_figure",
+    "slices_from_samples",
+    "summary_table",
+    "to_latex",
+    "to_markdown",
+]
+
+if TYPE_CHECKING:
+    from trialbook.reporting._analyze import AnalysisResult, analyze
+    from trialbook.reporting._html import render_report, report
+    from trialbook.reporting._plots import (
+        DYNAMICS_FILE,
+        TrainingDynamics,
+        figure_data_uri,
+        find_training_dynamics,
+        load_training_dynamics,
+        plot_curves,
+        plot_data_map,
+        plot_metric_bars,
+        plot_slices,
+        save_figure,
+        slices_from_samples,
+    )
+    from trialbook.reporting._tables import latex_escape, summary_table, to_latex, to_markdown
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trialbook.reporting' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

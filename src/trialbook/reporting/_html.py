@@ -1,0 +1,414 @@
+"""``report()``: one self-contained HTML file for a run or for baseline vs treatment(s).
+
+Rendered with Jinja2 with autoescaping on, so every user string (run names, notes, config
+values, predictions, references) is text, never markup. Images are inlined as base64 PNG, the
+CSS and the small sample filter are inline: the file opens anywhere without a network.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from trialbook.errors import ConfigError, TrialbookError
+
+if TYPE_CHECKING:
+    from trialbook.store import Evaluation, RunRecord, Sample, Store
+
+__all__ = ["ReportEntry", "render_report", "report"]
+
+#: Curves drawn per report at most (one figure each); the rest are listed in the metrics table.
+MAX_CURVES = 12
+#: Samples shown per evaluation in the browser (errors first); the count of the rest is said.
+MAX_SAMPLES = 500
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    """One side of a report: a label and its runs (one run, or the runs of a seed group)."""
+
+    label: str
+    runs: tuple[RunRecord, ...]
+    kind: str = "run"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _entries(refs: Sequence[str], db: Store) -> list[ReportEntry]:
+    try:
+        from trialbook.analysis._refs import resolve_refs
+    except ImportError:  # the statistics module is optional for a report of runs
+        return [ReportEntry(ref, (db.get_run(ref),)) for ref in refs]
+    return [ReportEntry(e.label, tuple(e.runs), e.kind) for e in resolve_refs(refs, db)]
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys: ``{"model": {"layers": 2}}`` -> ``{"model.layers": 2}``."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, default=str)
+    return "" if value is None else str(value)
+
+
+def _time(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _meta(record: RunRecord) -> dict[str, Any]:
+    if not record.folder:
+        return {}
+    try:
+        data = json.loads((Path(record.folder) / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _provenance(record: RunRecord) -> list[tuple[str, str]]:
+    meta = _meta(record)
+    env = meta.get("environment") or {}
+    git = meta.get("git") or {}
+    rows = [
+        ("git commit", record.git_commit or git.get("commit")),
+        ("git branch", record.git_branch or git.get("branch")),
+        ("git dirty", record.git_dirty if record.git_dirty is not None else git.get("dirty")),
+        ("git remote", git.get("remote")),
+        ("command", " ".join(str(a) for a in meta.get("command") or [])),
+        ("cwd", env.get("cwd")),
+        ("host", record.host or env.get("host")),
+        ("python", (env.get("python") or {}).get("version")),
+        ("platform", env.get("platform")),
+        ("cpu", (env.get("cpu") or {}).get("model")),
+        ("gpu", ", ".join(str(g.get("name", g)) for g in env.get("gpu") or []) or None),
+        ("folder", record.folder),
+    ]
+    return [(k, _show(v)) for k, v in rows if v not in (None, "")]
+
+
+def _sample_rows(samples: Sequence[Sample]) -> tuple[list[dict[str, Any]], int]:
+    # Errors first, then the lowest scores: what a reader of a report looks for first.
+    def order(s: Sample) -> tuple[int, float]:
+        rank = 0 if s.correct is False else (2 if s.correct else 1)
+        return rank, s.score if s.score is not None and math.isfinite(s.score) else math.inf
+
+    ordered = sorted(samples, key=order)
+    rows = [
+        {
+            "id": s.sample_id,
+            "correct": "" if s.correct is None else ("yes" if s.correct else "no"),
+            "error": s.correct is False,
+            "score": "" if s.score is None else f"{s.score:.4g}",
+            "prediction": s.prediction or "",
+            "reference": s.reference or "",
+        }
+        for s in ordered[:MAX_SAMPLES]
+    ]
+    return rows, max(0, len(ordered) - MAX_SAMPLES)
+
+
+def _evaluation_block(db: Store, ev: Evaluation, images: bool) -> dict[str, Any]:
+    from trialbook.reporting._plots import figure_data_uri, plot_slices, slices_from_samples
+
+    samples = db.samples(ev.id)
+    rows, hidden = _sample_rows(samples)
+    slice_img = None
+    slices = slices_from_samples(samples)
+    metric = "accuracy" if any(s.correct is not None for s in samples) else "score"
+    if images and slices:
+        try:
+            slice_img = figure_data_uri(plot_slices(slices, metric))
+        except ConfigError:
+            slice_img = None
+    return {
+        "id": ev.id,
+        "benchmark": ev.benchmark,
+        "split": ev.split or "",
+        "n": "" if ev.n is None else ev.n,
+        "when": _time(ev.created_at),
+        "metrics": [(k, _show(v)) for k, v in sorted(flatten(ev.metrics).items())],
+        "samples": rows,
+        "hidden": hidden,
+        "errors": sum(1 for s in samples if s.correct is False),
+        "slice_img": slice_img,
+    }
+
+
+def _curves(db: Store, entries: Sequence[ReportEntry], keys: Sequence[str]) -> list[Any]:
+    from trialbook.reporting._plots import figure_data_uri, plot_curves
+
+    out = []
+    mapping = {e.label: list(e.runs) for e in entries}
+    for key in list(keys)[:MAX_CURVES]:
+        try:
+            fig = plot_curves(mapping, key, store=db)
+        except ConfigError:
+            continue
+        out.append({"metric": key, "img": figure_data_uri(fig)})
+    return out
+
+
+def _data_map(db: Store, record: RunRecord) -> str | None:
+    from trialbook.reporting._plots import (
+        figure_data_uri,
+        find_training_dynamics,
+        load_training_dynamics,
+        plot_data_map,
+    )
+
+    path = find_training_dynamics(record, db)
+    if path is None:
+        return None
+    dyn = load_training_dynamics(path)
+    return figure_data_uri(plot_data_map(dyn.confidence, dyn.variability, dyn.correctness))
+
+
+def _single(db: Store, entry: ReportEntry, images: bool) -> dict[str, Any]:
+    record = entry.runs[0]
+    summaries = db.metric_summaries([record.id]).get(record.id, {})
+    metrics = [
+        {
+            "key": key,
+            "last": _show(s.last),
+            "min": _show(s.min),
+            "max": _show(s.max),
+            "count": s.count,
+        }
+        for key, s in sorted(summaries.items())
+    ]
+    overview = [
+        ("id", record.id),
+        ("experiment", record.experiment),
+        ("name", record.name),
+        ("status", record.status),
+        ("seed", _show(record.seed)),
+        ("group", record.group_key[:12]),
+        ("config hash", record.config_hash[:12]),
+        ("tags", ", ".join(record.tags)),
+        ("started", _time(record.started_at)),
+        ("ended", _time(record.ended_at)),
+        ("duration", "" if record.duration is None else f"{record.duration:.1f} s"),
+        ("error", record.error or ""),
+    ]
+    return {
+        "record": record,
+        "overview": [(k, v) for k, v in overview if v != ""],
+        "notes": record.notes or "",
+        "config": [(k, _show(v)) for k, v in sorted(flatten(record.config).items())],
+        "params": [(k, _show(v)) for k, v in sorted(flatten(db.params(record.id)).items())],
+        "provenance": _provenance(record),
+        "metrics": metrics,
+        "curves": _curves(db, [entry], sorted(summaries)) if images else [],
+        "evaluations": [_evaluation_block(db, ev, images) for ev in db.evaluations(record.id)],
+        "data_map": _data_map(db, record) if images else None,
+    }
+
+
+def _entry_values(db: Store, entry: ReportEntry) -> dict[str, tuple[float, float, int]]:
+    """Metric -> (mean, std, n) over the entry's runs: final metrics and latest evaluations."""
+    import numpy as np
+
+    values: dict[str, list[float]] = {}
+    summaries = db.metric_summaries([r.id for r in entry.runs])
+    for run in entry.runs:
+        for key, s in summaries.get(run.id, {}).items():
+            values.setdefault(f"metrics.{key}", []).append(s.last)
+        latest: dict[str, Evaluation] = {}
+        for ev in db.evaluations(run.id):
+            if ev.benchmark not in latest or ev.created_at >= latest[ev.benchmark].created_at:
+                latest[ev.benchmark] = ev
+        for bench, ev in latest.items():
+            for key, v in flatten(ev.metrics).items():
+                if isinstance(v, int | float) and not isinstance(v, bool):
+                    values.setdefault(f"eval.{bench}.{key}", []).append(float(v))
+    out = {}
+    for key, vs in values.items():
+        arr = np.asarray(vs, dtype=float)
+        std = float(arr.std(ddof=1)) if len(arr) > 1 else math.nan
+        out[key] = (float(arr.mean()), std, len(arr))
+    return out
+
+
+def _group_config(entry: ReportEntry) -> dict[str, Any]:
+    """The config keys all the entry's runs agree on (a group's seeds differ in the seed)."""
+    configs = [flatten(r.config) for r in entry.runs]
+    return {
+        k: v for k, v in configs[0].items() if all(c.get(k, object()) == v for c in configs[1:])
+    }
+
+
+def _comparison(
+    db: Store, entries: Sequence[ReportEntry], refs: Sequence[str], images: bool, root: Any
+) -> dict[str, Any]:
+    configs = [_group_config(e) for e in entries]
+    keys = sorted(set().union(*configs))
+    missing = object()
+    diffs = []
+    for key in keys:
+        row = [c.get(key, missing) for c in configs]
+        if any(v != row[0] for v in row[1:]):
+            diffs.append((key, ["(absent)" if v is missing else _show(v) for v in row]))
+    values = [_entry_values(db, e) for e in entries]
+    metric_keys = sorted(set().union(*values))
+    metrics = []
+    for key in metric_keys:
+        base = values[0].get(key)
+        cells = []
+        for i, vals in enumerate(values):
+            v = vals.get(key)
+            if v is None:
+                cells.append({"value": "", "change": ""})
+                continue
+            # A spread below float noise (1e-16 from identical seeds) reads as zero.
+            std = 0.0 if abs(v[1]) < 1e-12 * max(1.0, abs(v[0])) else v[1]
+            text = _show(v[0]) + (f" ± {std:.3g}" if not math.isnan(std) else "")
+            change = ""
+            if i > 0 and base is not None:
+                diff = v[0] - base[0]
+                rel = f" ({diff / abs(base[0]):+.1%})" if base[0] else ""
+                change = f"{diff:+.4g}{rel}"
+            cells.append({"value": text, "change": change})
+        metrics.append({"key": key, "cells": cells})
+    tests, note = _significance(refs, db, root)
+    keys_in_all = sorted(
+        set.intersection(
+            *(
+                set(db.metric_summaries([r.id for r in e.runs]).get(e.runs[0].id, {}))
+                for e in entries
+            )
+        )
+    )
+    return {
+        "config_diffs": diffs,
+        "metrics": metrics,
+        "tests": tests,
+        "tests_note": note,
+        "curves": _curves(db, entries, keys_in_all) if images else [],
+    }
+
+
+def _significance(
+    refs: Sequence[str], db: Store, root: Any
+) -> tuple[list[dict[str, str]], str | None]:
+    """STATS' significance() on the entries, or a note saying why there are no tests."""
+    try:
+        from trialbook.analysis._significance import significance
+    except ImportError:
+        return [], "Significance tests are not available in this installation of trialbook."
+    try:
+        results = significance(list(refs), store=db)
+    except TrialbookError as e:
+        return [], f"No significance test: {e}"
+    rows = []
+    for r in results:
+        d = r.to_dict() if hasattr(r, "to_dict") else dict(vars(r))
+        rows.append(
+            {
+                "test": str(d.get("test", "")),
+                "pair": f"{d.get('a', '')} vs {d.get('b', '')}",
+                "n": _show(d.get("n")),
+                "difference": _show(d.get("difference")),
+                "ci": f"[{_show(d.get('ci_low'))}, {_show(d.get('ci_high'))}]",
+                "p": _show(d.get("p_value")),
+                "p_adjusted": _show(d.get("p_adjusted")),
+                "effect": _show(d.get("effect_size")),
+                "verdict": str(d.get("verdict", "")),
+            }
+        )
+    return rows, None
+
+
+def render_report(
+    refs: Sequence[str], db: Store, *, title: str | None = None, images: bool = True
+) -> str:
+    """The report's HTML as a string (see :func:`report`); ``images=False`` skips the plots."""
+    import jinja2
+
+    entries = _entries(refs, db)
+    mode: Literal["single", "compare"] = (
+        "single" if len(entries) == 1 and len(entries[0].runs) == 1 else "compare"
+    )
+    context: dict[str, Any] = {
+        "mode": mode,
+        "entries": entries,
+        "generated": _time(datetime.now(timezone.utc).timestamp()),
+    }
+    if mode == "single":
+        context["run"] = _single(db, entries[0], images)
+        default_title = f"Run {entries[0].runs[0].name}"
+    else:
+        context["cmp"] = _comparison(db, entries, refs, images, None)
+        default_title = " vs ".join(e.label for e in entries)
+    context["title"] = title or default_title
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("trialbook.reporting", "templates"),
+        autoescape=True,  # every user string is text, whatever the template does
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html.j2").render(**context)
+
+
+def report(
+    refs: Sequence[str] | str,
+    out: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    store: Store | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write a self-contained HTML report of runs or seed groups to ``out``; returns its path.
+
+    One run: overview, notes, config, provenance (git, environment, command), metrics, training
+    curves, evaluations with per-slice bars, a per-sample browser (errors first) and the data
+    map when the run has ``training_dynamics.jsonl``. Two or more references (runs or groups,
+    as ``trialbook compare`` takes them; the first is the baseline): the config keys that
+    differ, metrics side by side with the change from the baseline, significance tests and the
+    curves overlaid. The file is written atomically; nothing is written when a reference is
+    wrong.
+    """
+    refs = [refs] if isinstance(refs, str) else list(refs)
+    if not refs:
+        raise ConfigError(
+            "Name at least one run or group to report on, e.g. `trialbook report RUN`."
+        )
+    target = Path(out)
+    if target.is_dir():
+        raise ConfigError(f"--out {target} is a folder; give a file name such as report.html.")
+    if store is None:
+        from trialbook._workspace import open_store
+
+        with open_store(root) as db:
+            html = render_report(refs, db, title=title)
+    else:
+        html = render_report(refs, store, title=title)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(html)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

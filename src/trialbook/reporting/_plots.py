@@ -1,0 +1,467 @@
+"""Plots for runs and groups: training curves with seed bands, metric bars with intervals,
+per-slice bars and the cartography data map; every plot saves as PNG and SVG.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly (never ``pyplot``), so no
+window or GUI backend is involved and plotting works the same on a headless machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trialbook.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from trialbook.store import MetricHistory, RunRecord, Sample, Store
+
+__all__ = [
+    "DYNAMICS_FILE",
+    "TrainingDynamics",
+    "figure_data_uri",
+    "find_training_dynamics",
+    "load_training_dynamics",
+    "plot_curves",
+    "plot_data_map",
+    "plot_metric_bars",
+    "plot_slices",
+    "save_figure",
+    "slices_from_samples",
+]
+
+#: The run artifact (or file in the run folder) holding per-example training dynamics.
+DYNAMICS_FILE = "training_dynamics.jsonl"
+
+RunsArg = Any  # DataFrame | Sequence[RunRecord | str] | Mapping[str, Sequence[RunRecord | str]]
+
+
+def _new_figure(width: float = 6.4, height: float = 4.0) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Write ``fig`` as ``<path>.png`` and ``<path>.svg`` (any suffix of ``path`` is replaced).
+
+    Each file is written to a temporary name first and renamed, so a reader never sees half a
+    plot. Returns the two paths (PNG, SVG).
+    """
+    base = Path(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in (".png", ".svg"):
+        target = base.with_suffix(suffix)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                fig.savefig(f, format=suffix[1:], dpi=110)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(target)
+    return written[0], written[1]
+
+
+def figure_data_uri(fig: Figure) -> str:
+    """The figure as a ``data:image/png;base64,...`` URI, for self-contained HTML."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _finish(fig: Figure, out: str | os.PathLike[str] | None) -> Figure:
+    if out is not None:
+        save_figure(fig, out)
+    return fig
+
+
+# --------------------------------------------------------------------------- curves
+def _runs_by_label(runs: RunsArg, by_group: bool, db: Store) -> dict[str, list[RunRecord]]:
+    """Label -> runs, from a load_runs frame, a list of runs / refs, or a mapping of those."""
+    import pandas as pd
+
+    def record(ref: Any) -> RunRecord:
+        return ref if hasattr(ref, "group_key") else db.get_run(str(ref))
+
+    if isinstance(runs, Mapping):
+        return {str(label): [record(r) for r in refs] for label, refs in runs.items()}
+    if isinstance(runs, pd.DataFrame):
+        if "run_id" not in runs.columns:
+            raise ConfigError(
+                "The frame given to plot_curves has no 'run_id' column; pass the frame from "
+                "trialbook.load_runs() or a list of runs."
+            )
+        records = [db.get_run(str(r)) for r in runs["run_id"]]
+    else:
+        records = [record(r) for r in runs]
+    out: dict[str, list[RunRecord]] = {}
+    for rec in records:
+        if by_group:
+            label = f"{rec.experiment}/{rec.group_key[:8]}"
+            out.setdefault(label, []).append(rec)
+        else:
+            out[f"{rec.name} ({rec.id[-6:]})"] = [rec]
+    if by_group:
+        # A group's label is its runs' name when they share one (seed suites name runs alike).
+        renamed: dict[str, list[RunRecord]] = {}
+        for label, recs in out.items():
+            names = {r.name for r in recs}
+            nice = f"{recs[0].experiment}/{next(iter(names))}" if len(names) == 1 else label
+            renamed[nice if nice not in renamed else label] = recs
+        out = renamed
+    return out
+
+
+def _open_db(root: Any, store: Store | None) -> tuple[Store, bool]:
+    if store is not None:
+        return store, False
+    from trialbook._workspace import open_store
+
+    return open_store(root), True
+
+
+def curve_frame(histories: Sequence[MetricHistory]) -> pd.DataFrame:
+    """Steps as the index, one column per run; steps a run did not log are NaN."""
+    import pandas as pd
+
+    columns = {
+        h.run_id: pd.Series(h.values, index=pd.Index(h.steps, name="step"), dtype=float)
+        for h in histories
+    }
+    frame = pd.DataFrame(columns)
+    unique: pd.DataFrame = frame[~frame.index.duplicated(keep="last")].sort_index()
+    return unique
+
+
+def plot_curves(
+    runs_or_df: RunsArg,
+    metric: str,
+    *,
+    by_group: bool = True,
+    band: str = "std",
+    out: str | os.PathLike[str] | None = None,
+    root: str | os.PathLike[str] | None = None,
+    store: Store | None = None,
+) -> Figure:
+    """Training curves of ``metric`` from the runs' metric histories.
+
+    ``runs_or_df`` is the frame from :func:`trialbook.load_runs`, a list of runs (records or
+    references as ``trialbook show`` takes them), or a mapping label -> runs. With ``by_group``
+    (the default) runs of one seed group (or one mapping entry) draw one line, the mean over
+    seeds at each step, with a band of +/- one standard deviation (``band="std"``) or the
+    standard error (``band="sem"``) when the group has two or more runs; otherwise one line per
+    run. ``out`` also saves the figure (PNG and SVG). Raises ConfigError when no run logged
+    ``metric``.
+    """
+    import numpy as np
+
+    if band not in ("std", "sem"):
+        raise ConfigError(f"Unknown band {band!r}; use 'std' or 'sem'.")
+    db, close = _open_db(root, store)
+    try:
+        labelled = _runs_by_label(runs_or_df, by_group or isinstance(runs_or_df, Mapping), db)
+        series = {
+            label: [h for h in (db.metric_history(r.id, metric) for r in recs) if h.steps]
+            for label, recs in labelled.items()
+        }
+        known = sorted({k for recs in labelled.values() for r in recs for k in _keys(db, r.id)})
+    finally:
+        if close:
+            db.close()
+    series = {label: hs for label, hs in series.items() if hs}
+    if not series:
+        hint = difflib.get_close_matches(metric, known, n=1)
+        fix = f"did you mean {hint[0]!r}?" if hint else f"the runs logged: {', '.join(known)}."
+        raise ConfigError(f"No run logged the metric {metric!r}; {fix}")
+
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    for label, histories in series.items():
+        frame = curve_frame(histories)
+        mean = frame.mean(axis=1)
+        (line,) = ax.plot(frame.index, mean.to_numpy(), label=f"{label} (n={frame.shape[1]})")
+        if frame.shape[1] >= 2:
+            spread = frame.std(axis=1, ddof=1)
+            if band == "sem":
+                spread = spread / np.sqrt(frame.count(axis=1))
+            ax.fill_between(
+                frame.index,
+                (mean - spread).to_numpy(),
+                (mean + spread).to_numpy(),
+                alpha=0.2,
+                color=line.get_color(),
+                linewidth=0,
+            )
+    ax.set_xlabel("step")
+    ax.set_ylabel(metric)
+    ax.set_title(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _finish(fig, out)
+
+
+def _keys(db: Store, run_id: str) -> list[str]:
+    return list(db.metric_summaries([run_id]).get(run_id, {}))
+
+
+# --------------------------------------------------------------------------- bars
+def _mean_column(groups_df: pd.DataFrame, metric: str) -> str:
+    """The metric column of a seed_groups frame that ``metric`` names (``.mean`` stripped)."""
+    bases = [c[: -len(".mean")] for c in groups_df.columns if str(c).endswith(".mean")]
+    for wanted in (metric, f"metrics.{metric}"):
+        if wanted in bases:
+            return wanted
+    matches = [b for b in bases if b.endswith(f".{metric}")]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ConfigError(
+            f"The metric {metric!r} is ambiguous; name one of: {', '.join(sorted(matches))}."
+        )
+    hint = difflib.get_close_matches(metric, bases, n=1)
+    fix = f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(sorted(bases)) or 'none'}."
+    raise ConfigError(f"Unknown metric {metric!r} in the groups frame; {fix}")
+
+
+def _group_labels(groups_df: pd.DataFrame) -> list[str]:
+    labels = []
+    for _, row in groups_df.iterrows():
+        parts = [str(row[c]) for c in ("experiment", "name") if c in row and row[c] == row[c]]
+        labels.append("/".join(parts) or str(row.get("group", "?"))[:8])
+    return labels
+
+
+def plot_metric_bars(
+    groups_df: pd.DataFrame,
+    metric: str,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    ax: Any = None,
+) -> Figure:
+    """One bar per seed group: the mean of ``metric`` with its confidence interval.
+
+    ``groups_df`` is the frame from :func:`trialbook.seed_groups` (columns ``<col>.mean``,
+    ``<col>.ci_low``, ``<col>.ci_high``); ``metric`` may omit the ``metrics.`` or
+    ``eval.<benchmark>.`` prefix when that is unambiguous. Groups of one run have no interval
+    and show a bare bar. ``ax`` draws into an existing Axes (its figure is returned).
+    """
+    import numpy as np
+
+    col = _mean_column(groups_df, metric)
+    means = groups_df[f"{col}.mean"].to_numpy(dtype=float)
+    low = groups_df.get(f"{col}.ci_low")
+    high = groups_df.get(f"{col}.ci_high")
+    lows = low.to_numpy(dtype=float) if low is not None else np.full_like(means, np.nan)
+    highs = high.to_numpy(dtype=float) if high is not None else np.full_like(means, np.nan)
+    # matplotlib draws no error bar for NaN, which is what a group of one run should show.
+    yerr = np.vstack([means - lows, highs - means])
+    if ax is None:
+        fig = _new_figure(max(4.0, 1.0 + 0.9 * len(means)), 4.0)
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    labels = _group_labels(groups_df)
+    x = np.arange(len(means))
+    ax.bar(x, means, yerr=yerr, capsize=4, color="#4c72b0", alpha=0.85)
+    ax.set_xticks(x, labels, rotation=30 if len(labels) > 3 else 0, ha="right")
+    ax.set_ylabel(col)
+    ax.set_title(f"{col} (mean, 95% CI)")
+    ax.grid(axis="y", alpha=0.3)
+    return _finish(fig, out)
+
+
+# --------------------------------------------------------------------------- slices
+def slices_from_samples(
+    samples: Sequence[Sample], fields: Sequence[str] | None = None, *, max_values: int = 30
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per-slice scores recomputed from stored samples: field -> value -> {"accuracy", "score",
+    "n"}.
+
+    ``fields`` defaults to every key of the samples' ``extra`` whose values are scalars taking
+    at most ``max_values`` distinct values (a sample id or free text is not a slice).
+    """
+    values: dict[str, dict[str, list[Sample]]] = {}
+    for s in samples:
+        for key, value in s.extra.items():
+            if (fields is None or key in fields) and isinstance(value, str | int | bool):
+                values.setdefault(key, {}).setdefault(str(value), []).append(s)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for key, groups in values.items():
+        if fields is None and (len(groups) > max_values or len(groups) < 2):
+            continue
+        out[key] = {}
+        for value, members in sorted(groups.items()):
+            row: dict[str, float] = {"n": float(len(members))}
+            correct = [m.correct for m in members if m.correct is not None]
+            scores = [m.score for m in members if m.score is not None]
+            if correct:
+                row["accuracy"] = sum(correct) / len(correct)
+            if scores:
+                row["score"] = sum(scores) / len(scores)
+            out[key][value] = row
+    return out
+
+
+def plot_slices(
+    evaluation_result_or_slices: Any,
+    metric: str,
+    out: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """Bars of ``metric`` per slice value, one panel per slicing field.
+
+    Takes an :class:`~trialbook.EvaluationResult` (its ``slices``) or the same mapping field ->
+    value -> metric -> number (e.g. from :func:`slices_from_samples`). Raises ConfigError when
+    there are no slices or none has ``metric``.
+    """
+    slices = getattr(evaluation_result_or_slices, "slices", evaluation_result_or_slices)
+    if not isinstance(slices, Mapping) or not slices:
+        raise ConfigError(
+            "There are no slices to plot; evaluate with slice fields (e.g. slice_by) or pass "
+            "slices_from_samples(samples)."
+        )
+    panels = {
+        field: {v: float(m[metric]) for v, m in vals.items() if metric in m}
+        for field, vals in slices.items()
+    }
+    panels = {field: bars for field, bars in panels.items() if bars}
+    if not panels:
+        known = sorted({k for vals in slices.values() for m in vals.values() for k in m})
+        raise ConfigError(
+            f"No slice has the metric {metric!r}; the slices have: {', '.join(known) or 'none'}."
+        )
+    width = max(4.0, 0.6 * sum(len(b) for b in panels.values()) + 2.0)
+    fig = _new_figure(width, 3.6)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (field, bars) in zip(axes, panels.items(), strict=True):
+        ax.bar(list(bars), list(bars.values()), color="#55a868")
+        ax.set_title(field)
+        ax.set_ylabel(metric)
+        ax.tick_params(axis="x", labelrotation=30 if len(bars) > 4 else 0)
+        ax.grid(axis="y", alpha=0.3)
+    return _finish(fig, out)
+
+
+# --------------------------------------------------------------------------- data map
+class TrainingDynamics:
+    """Per-example training dynamics read from ``training_dynamics.jsonl``.
+
+    Each line is ``{"id": ..., "gold_prob": [p_epoch1, p_epoch2, ...]}`` with, optionally,
+    ``"correct": [bool per epoch]``. Confidence is the mean gold-label probability, variability
+    its standard deviation over epochs (population std, as in dataset cartography), correctness
+    the fraction of epochs the example was predicted right (``gold_prob > 0.5`` when ``correct``
+    is missing).
+    """
+
+    def __init__(self, ids: list[str], probs: list[list[float]], correct: list[list[bool]]):
+        import numpy as np
+
+        self.ids = ids
+        self.confidence: np.ndarray[Any, Any] = np.array([np.mean(p) for p in probs])
+        self.variability: np.ndarray[Any, Any] = np.array([np.std(p) for p in probs])
+        self.correctness: np.ndarray[Any, Any] = np.array([np.mean(c) for c in correct])
+
+
+def load_training_dynamics(path: str | os.PathLike[str]) -> TrainingDynamics:
+    """Read a ``training_dynamics.jsonl`` file; ConfigError names the first bad line."""
+    ids: list[str] = []
+    probs: list[list[float]] = []
+    correct: list[list[bool]] = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                p = [float(v) for v in row["gold_prob"]]
+                if not p:
+                    raise ValueError("empty gold_prob")
+                c = [bool(v) for v in row["correct"]] if "correct" in row else [v > 0.5 for v in p]
+                ids.append(str(row["id"]))
+            except (ValueError, KeyError, TypeError) as e:
+                raise ConfigError(
+                    f"Line {number} of {path} is not a training-dynamics record ({e}); each line "
+                    'must be {"id": ..., "gold_prob": [one probability per epoch]}.'
+                ) from None
+            probs.append(p)
+            correct.append(c)
+    return TrainingDynamics(ids, probs, correct)
+
+
+def find_training_dynamics(record: RunRecord, db: Store) -> Path | None:
+    """The run's ``training_dynamics.jsonl``: a logged artifact of that name, else the file in
+    the run folder (or its ``artifacts/``); None when the run has none."""
+    for artifact in db.artifacts(record.id):
+        if Path(artifact.path).name == DYNAMICS_FILE and Path(artifact.path).is_file():
+            return Path(artifact.path)
+    if record.folder:
+        for candidate in (
+            Path(record.folder) / DYNAMICS_FILE,
+            Path(record.folder) / "artifacts" / DYNAMICS_FILE,
+        ):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def plot_data_map(
+    confidence: Sequence[float] | np.ndarray[Any, Any],
+    variability: Sequence[float] | np.ndarray[Any, Any],
+    correctness: Sequence[float] | np.ndarray[Any, Any] | None = None,
+    out: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """The dataset-cartography data map: variability (x) against confidence (y), one point per
+    example, coloured by correctness (the fraction of epochs predicted right) when given.
+
+    Raises ConfigError when the arrays differ in length or are empty.
+    """
+    import numpy as np
+
+    conf = np.asarray(confidence, dtype=float)
+    var = np.asarray(variability, dtype=float)
+    lengths = {"confidence": len(conf), "variability": len(var)}
+    if correctness is not None:
+        lengths["correctness"] = len(np.asarray(correctness))
+    if len(set(lengths.values())) != 1 or not len(conf):
+        sizes = ", ".join(f"{k}={v}" for k, v in lengths.items())
+        raise ConfigError(
+            f"The data map needs arrays of one non-zero length, got {sizes}; pass one value "
+            "per example."
+        )
+    fig = _new_figure(5.5, 4.5)
+    ax = fig.add_subplot()
+    size = 12 if len(conf) < 5000 else 3
+    if correctness is None:
+        ax.scatter(var, conf, s=size, alpha=0.6)
+    else:
+        points = ax.scatter(
+            var,
+            conf,
+            c=np.asarray(correctness, dtype=float),
+            cmap="coolwarm_r",
+            vmin=0.0,
+            vmax=1.0,
+            s=size,
+            alpha=0.7,
+        )
+        fig.colorbar(points, ax=ax, label="correctness")
+    ax.set_xlabel("variability")
+    ax.set_ylabel("confidence")
+    ax.set_title("Data map")
+    ax.set_xlim(left=0.0)
+    ax.set_ylim(0.0, 1.0 if math.isfinite(float(conf.max())) and conf.max() <= 1 else None)
+    ax.grid(alpha=0.3)
+    return _finish(fig, out)

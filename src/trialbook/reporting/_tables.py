@@ -1,0 +1,169 @@
+"""Markdown and LaTeX (booktabs) tables for papers, from any DataFrame or from seed groups.
+
+Hand-written rather than ``DataFrame.to_markdown`` / ``Styler.to_latex`` so the output is exact
+and stable across pandas versions (the former also needs ``tabulate``), and so every cell is
+escaped the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["format_cell", "latex_escape", "summary_table", "to_latex", "to_markdown"]
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
+
+
+def format_cell(value: Any, digits: int = 3) -> str:
+    """A cell as text: floats with ``digits`` decimals, NaN/None as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        if math.isinf(number):
+            return "inf" if number > 0 else "-inf"
+        return f"{number:.{digits}f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(format_cell(v, digits) for v in value)
+    return str(value)
+
+
+def _rows(df: pd.DataFrame, digits: int, index: bool) -> tuple[list[str], list[list[str]]]:
+    header = ([str(df.index.name or "")] if index else []) + [str(c) for c in df.columns]
+    rows = []
+    for idx, row in zip(df.index, df.itertuples(index=False), strict=True):
+        cells = [format_cell(v, digits) for v in row]
+        rows.append(([format_cell(idx, digits)] if index else []) + cells)
+    return header, rows
+
+
+def _numeric(df: pd.DataFrame) -> list[bool]:
+    import pandas as pd
+
+    return [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+
+
+def to_markdown(df: pd.DataFrame, *, digits: int = 3, index: bool = False) -> str:
+    """A GitHub-flavoured Markdown table; numeric columns right-aligned, ``|`` escaped.
+
+    >>> import pandas as pd
+    >>> print(to_markdown(pd.DataFrame({"run": ["a"], "acc": [0.5]})), end="")
+    | run | acc |
+    | --- | ---: |
+    | a | 0.500 |
+    """
+    header, rows = _rows(df, digits, index)
+    align = ([False] if index else []) + _numeric(df)
+
+    def line(cells: Sequence[str]) -> str:
+        escaped = [c.replace("|", r"\|").replace("\n", " ") for c in cells]
+        return "| " + " | ".join(escaped) + " |"
+
+    rule = "| " + " | ".join("---:" if a else "---" for a in align) + " |"
+    return "\n".join([line(header), rule, *(line(r) for r in rows)]) + "\n"
+
+
+def latex_escape(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped (``_ % & # $ { } ~ ^ \\``)."""
+    return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], text)
+
+
+def to_latex(
+    df: pd.DataFrame,
+    *,
+    digits: int = 3,
+    index: bool = False,
+    caption: str | None = None,
+    label: str | None = None,
+) -> str:
+    """A booktabs ``tabular`` (``\\toprule``, ``\\midrule``, ``\\bottomrule``; needs
+    ``\\usepackage{booktabs}``); every cell escaped. With ``caption`` or ``label`` it is wrapped
+    in a ``table`` environment.
+
+    >>> import pandas as pd
+    >>> print(to_latex(pd.DataFrame({"run_name": ["a&b"], "acc": [0.5]})), end="")
+    \\begin{tabular}{lr}
+    \\toprule
+    run\\_name & acc \\\\
+    \\midrule
+    a\\&b & 0.500 \\\\
+    \\bottomrule
+    \\end{tabular}
+    """
+    header, rows = _rows(df, digits, index)
+    align = ([False] if index else []) + _numeric(df)
+    spec = "".join("r" if a else "l" for a in align)
+
+    def line(cells: Sequence[str]) -> str:
+        # "±" from summary_table is not in every LaTeX font; math mode always has it.
+        return " & ".join(latex_escape(c).replace("±", r"$\pm$") for c in cells) + r" \\"
+
+    body = [
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        line(header),
+        r"\midrule",
+        *(line(r) for r in rows),
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
+    if caption is not None or label is not None:
+        inner = [r"\begin{table}[t]", r"\centering", *body]
+        if caption is not None:
+            inner.append(rf"\caption{{{latex_escape(caption)}}}")
+        if label is not None:
+            inner.append(rf"\label{{{label}}}")
+        body = [*inner, r"\end{table}"]
+    return "\n".join(body) + "\n"
+
+
+def summary_table(
+    groups_df: pd.DataFrame, metrics: Sequence[str] | None = None, *, digits: int = 3
+) -> pd.DataFrame:
+    """A paper-ready frame from :func:`trialbook.seed_groups`: one row per group (experiment,
+    name, n) and per metric ``mean ± std`` as text (just the mean for a group of one run).
+
+    ``metrics`` are column names without ``.mean`` (default: every metric in the frame).
+    """
+    import pandas as pd
+
+    from trialbook.reporting._plots import _mean_column
+
+    bases = [c[: -len(".mean")] for c in groups_df.columns if str(c).endswith(".mean")]
+    cols = [_mean_column(groups_df, m) for m in metrics] if metrics else bases
+    out = pd.DataFrame()
+    for key in ("experiment", "name", "n"):
+        if key in groups_df.columns:
+            out[key] = groups_df[key].to_list()
+    for col in cols:
+        cells = []
+        stds = groups_df.get(f"{col}.std", [math.nan] * len(groups_df))
+        for mean, std in zip(groups_df[f"{col}.mean"], stds, strict=True):
+            text = format_cell(float(mean), digits)
+            if std == std and std is not None and text:
+                text += f" ± {format_cell(float(std), digits)}"
+            cells.append(text)
+        out[col] = cells
+    return out  # type: ignore[no-any-return]

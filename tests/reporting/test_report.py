@@ -1,0 +1,132 @@
+"""HTML reports: sections, escaping of every user string, self-contained, atomic."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from conftest import EVIL, Workspace
+
+import trialbook
+from trialbook.reporting import render_report, report
+
+
+class _Page(HTMLParser):
+    """Collects section ids, script blocks, external links and visible text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[str] = []
+        self.scripts = 0
+        self.links: list[str] = []
+        self.text: list[str] = []
+        self.images = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "section":
+            self.sections.append(values.get("id") or "")
+        if tag == "script":
+            self.scripts += 1
+        if tag == "img":
+            self.images += 1
+            assert (values.get("src") or "").startswith("data:image/png;base64,")
+        for key in ("src", "href"):
+            if values.get(key):
+                self.links.append(values[key] or "")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def _self_contained(html: str, page: _Page) -> None:
+    assert not re.search(r"https?://", html)
+    assert all(link.startswith("data:") for link in page.links)
+    assert page.scripts == 1  # the sample filter, nothing else
+
+
+def test_single_run_report_sections(ws: Workspace, tmp_path: Path) -> None:
+    out = report(ws.base[0], tmp_path / "run.html", root=ws.root, title="Base, seed 1")
+    html = out.read_text(encoding="utf-8")
+    page = _parse(html)
+    assert page.sections == [
+        "overview",
+        "config",
+        "provenance",
+        "metrics",
+        "evaluations",
+        "data-map",
+    ]
+    text = "".join(page.text)
+    assert "Base, seed 1" in text
+    assert "model.layers" in text
+    provenance = html.split('id="provenance"')[1].split("</section>")[0]
+    assert "<th>command</th>" in provenance and "<th>python</th>" in provenance
+    # Curves for acc and loss, the slice bars, and the data map.
+    assert page.images == 4
+    # Errors come first in the sample browser.
+    rows = re.findall(r'<tr class="(error|ok)">', html)
+    assert rows[: rows.count("error")] == ["error"] * rows.count("error") and "ok" in rows
+    _self_contained(html, page)
+
+
+def test_comparison_report_of_two_groups(ws: Workspace, db: trialbook.Store) -> None:
+    html = render_report(["base", "treat"], db)
+    page = _parse(html)
+    assert page.sections == ["entries", "config-differences", "metrics", "significance", "curves"]
+    text = "".join(page.text)
+    assert "base vs treat" in text
+    # Only lr differs: the seed varies inside each group, so it is not a config difference.
+    diffs = html.split('id="config-differences"')[1].split("</section>")[0]
+    assert re.findall(r"<tr><td>([^<]+)</td>", diffs) == ["lr"]
+    # Accuracy 40/60 -> 43/60 over the seeds: +0.05, +7.5%.
+    assert "eval.quiz.accuracy" in text and "+0.05 (+7.5%)" in text
+    # STATS' Welch test on the two seed groups (or a note when it is not available).
+    assert "welch" in text or "No significance test" in text
+    _self_contained(html, page)
+
+
+def test_comparison_without_common_benchmark_notes_why_there_is_no_test(
+    ws: Workspace, db: trialbook.Store
+) -> None:
+    html = render_report([ws.base[0], ws.treat[0]], db, images=False)
+    page = _parse(html)
+    assert "significance" in page.sections
+    assert "curves" not in page.sections  # images=False
+
+
+def test_every_user_string_is_escaped(ws: Workspace, db: trialbook.Store) -> None:
+    for refs in ([ws.evil], [ws.evil, ws.base[0]]):
+        html = render_report(refs, db)
+        page = _parse(html)
+        assert EVIL not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "<b>x</b>" not in html
+        assert page.scripts == 1
+        assert html.count("<script") == 1
+        assert EVIL in "".join(page.text)  # shown as text
+    single = render_report([ws.evil], db, title=EVIL)
+    text = "".join(_parse(single).text)
+    # The name, the title, the notes, the config key and value, the sample id and prediction.
+    assert text.count(EVIL) >= 7
+
+
+def test_unknown_reference_writes_nothing(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    with pytest.raises(trialbook.RunNotFoundError, match="no-such-run"):
+        report(["no-such-run"], out, root=ws.root)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(trialbook.ConfigError, match="is a folder"):
+        report([ws.base[0]], tmp_path, root=ws.root)
+    with pytest.raises(trialbook.ConfigError, match="at least one run"):
+        report([], out, root=ws.root)
