@@ -73,6 +73,16 @@ def choose_target(
         for r in e.runs:
             have |= set(latest_evaluations(store, r.id))
         per_entry.append(have)
+    if benchmark is None and metric is not None:
+        common = set.intersection(*per_entry) if per_entry else set()
+        first = latest_evaluations(store, entries[0].runs[0].id)
+        with_metric = sorted(
+            b for b in common if b in first and numeric(first[b].metrics.get(metric)) is not None
+        )
+        if len(with_metric) == 1:
+            benchmark = with_metric[0]
+        elif not with_metric and _has_logged_metric(entries, store, metric):
+            return Target(None, metric)
     if benchmark is not None:
         for e, have in zip(entries, per_entry, strict=True):
             if benchmark not in have:

@@ -113,9 +113,12 @@ _TEST_LABELS = {
 
 def verdict(r: TestResult) -> str:
     """The sentence :attr:`TestResult.verdict` returns."""
+    from trialbook._metrics import metric_goal
+
+    goal = metric_goal(r.metric) if r.metric else "max"
     # Rates in [0, 1] (accuracy, F1) read best as points; anything else keeps its own unit.
     bounded = all(0.0 <= v <= 1.0 for v in (r.mean_a, r.mean_b) if not math.isnan(v))
-    scale, unit = (100.0, " points") if bounded else (1.0, "")
+    scale, unit = (100.0, " points") if bounded and goal == "max" else (1.0, "")
     what = " ".join(x for x in (r.benchmark, r.metric) if x)
     on = f" on {what}" if what else ""
     level = f"{r.level * 100:g}%"
@@ -130,7 +133,15 @@ def verdict(r: TestResult) -> str:
             f"({r.b} - {r.a} = {_fmt(r.difference, scale)}{unit}, {ci}; {stats}): "
             "treat them as tied."
         )
-    better, worse = (r.b, r.a) if r.difference > 0 else (r.a, r.b)
+    # b - a > 0 favours b unless lower is better (loss, error).
+    b_wins = (r.difference > 0) == (goal == "max")
+    better, worse = (r.b, r.a) if b_wins else (r.a, r.b)
+    by = "lower" if goal == "min" else "better"
+    if goal == "min":
+        return (
+            f"{better} is better than {worse}{on}: {_fmt(abs(r.difference), scale)}{unit} "
+            f"{by} ({ci}; {stats})."
+        )
     return (
         f"{better} is better than {worse}{on} by {_fmt(abs(r.difference), scale)}{unit} "
         f"({ci}; {stats})."

@@ -1,0 +1,269 @@
+"""``trialbook leaderboard``, ``trialbook compare`` and ``trialbook significance``: rank, put side
+by side, and test runs and seed groups (see :mod:`trialbook.analysis`)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from trialbook.cli._options import JsonOption, RootOption, StoreOption, open_store
+from trialbook.cli._output import Cell, Column, Output, Styled, fmt_number, jsonable, print_json
+
+if TYPE_CHECKING:
+    from trialbook.analysis._compare import Comparison, MetricRow
+    from trialbook.analysis._stats import TestResult
+
+__all__ = ["compare", "leaderboard", "significance"]
+
+_REFS_HELP = (
+    "Runs (id, id prefix, short id or name) or seed groups ('group:<key prefix>', "
+    "a name shared by one group's seeds, or an experiment holding one group)."
+)
+BenchmarkOption = Annotated[
+    str | None, typer.Option("--benchmark", "-b", help="Benchmark whose metric to use.")
+]
+MetricOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metric",
+        "-m",
+        help="Metric (default: the benchmark's accuracy, else its first metric); alone, a "
+        "logged training metric such as loss.",
+    ),
+]
+
+
+def _num(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return fmt_number(float(value))
+
+
+def _signed(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    text = fmt_number(float(value))
+    return text if text.startswith("-") else f"+{text}"
+
+
+def _pct(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value * 100:+.1f}%"
+
+
+# --------------------------------------------------------------------------- leaderboard
+def leaderboard(
+    ctx: typer.Context,
+    benchmark: BenchmarkOption = None,
+    metric: MetricOption = None,
+    top: Annotated[int | None, typer.Option("--top", "-n", help="Show the first N entries.")] = 20,
+    by: Annotated[
+        str, typer.Option("--by", help="Rank single runs ('run') or seed groups ('group').")
+    ] = "run",
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", "-e", help="Only this experiment's runs.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap tests.")] = 0,
+    as_json: JsonOption = False,
+    root: RootOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Rank completed runs or seed groups by a metric; mark those tied with the leader.
+
+    An entry is tied when a test against the leader (McNemar / paired bootstrap on per-sample
+    scores for runs, Welch across seeds for groups; Holm-corrected) finds no significant
+    difference at 95%. Groups show the mean over seeds with a 95% t-interval.
+    """
+    from trialbook.analysis._leaderboard import leaderboard as build
+    from trialbook.errors import ConfigError
+
+    if by not in ("run", "group"):
+        raise ConfigError(f"--by must be 'run' or 'group', got {by!r}.")
+    mode: Literal["run", "group"] = "run" if by == "run" else "group"
+    with open_store(ctx, root, store) as db:
+        frame = build(
+            benchmark=benchmark,
+            metric=metric,
+            top=top,
+            by=mode,
+            experiment=experiment,
+            seed=seed,
+            store=db,
+        )
+    if as_json:
+        print_json(
+            [
+                {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+                for r in frame.to_dict(orient="records")
+            ]
+        )
+        return
+    out = Output()
+    if frame.empty:
+        out.line("no completed run has that metric")
+        return
+    groups = by == "group"
+    columns = [Column("rank", "right"), Column("entry", overflow="ellipsis", min_width=8)]
+    columns += [Column("group" if groups else "run")]
+    columns += [Column("value", "right")]
+    if groups:
+        columns += [Column("95% CI", "right"), Column("n", "right")]
+    columns += [Column("p vs leader", "right"), Column("tied")]
+    rows: list[list[Cell]] = []
+    for r in frame.to_dict(orient="records"):
+        row: list[Cell] = [str(r["rank"]), str(r["entry"]), str(r["id"]), _num(r["value"])]
+        if groups:
+            ci = "-" if math.isnan(r["ci_low"]) else f"{_num(r['ci_low'])} to {_num(r['ci_high'])}"
+            row += [ci, str(r["n"])]
+        p = "-" if math.isnan(r["p_adjusted"]) else _num(r["p_adjusted"])
+        row += [p, Styled("tied", "yellow") if r["tied"] else ""]
+        rows.append(row)
+    out.table(columns, rows, optional=2)
+
+
+# --------------------------------------------------------------------------- compare
+def _value_cell(row: MetricRow, i: int, kinds: tuple[str, ...]) -> Cell:
+    text = _num(row.values[i])
+    if kinds[i] == "group" and row.values[i] is not None:
+        text += f" (n={row.n[i]})"
+    if i > 0 and row.change[i] is not None:
+        rel = f", {_pct(row.relative[i])}" if row.relative[i] is not None else ""
+        text += f" [{_signed(row.change[i])}{rel}]"
+    if row.best == i:
+        return Styled(text + " *", "bold green")
+    return text
+
+
+def _render_compare(c: Comparison, out: Output) -> None:
+    labels = list(c.entries)
+    out.heading(f"comparing {len(labels)} entries")
+    out.fields([(label, kind) for label, kind in zip(labels, c.kinds, strict=True)], indent=2)
+    out.heading("config differences")
+    if c.config:
+        out.table(
+            [Column("key"), *(Column(label, overflow="fold") for label in labels)],
+            [
+                [
+                    key,
+                    *(
+                        _num(v) if isinstance(v, float) else str(v) if v is not None else "-"
+                        for v in values
+                    ),
+                ]
+                for key, values in c.config.items()
+            ],
+            indent=2,
+        )
+    else:
+        out.line("  none: the configs are the same")
+    for table, rows in c.tables.items():
+        out.heading(f"{table}  (change vs {labels[0]}; * = best)")
+        out.table(
+            [Column("metric"), *(Column(label, "right", overflow="fold") for label in labels)],
+            [[r.metric, *(_value_cell(r, i, c.kinds) for i in range(len(labels)))] for r in rows],
+            indent=2,
+        )
+        win, margin = c.winner.get(table), c.margin.get(table)
+        primary = next((r for r in rows if r.metric == "accuracy"), rows[0])
+        if win is None:
+            out.line(f"  no winner on {primary.metric}: the values are equal")
+        else:
+            out.line(f"  winner: {win} ({primary.metric}, by {_num(margin)} over the next best)")
+
+
+def compare(
+    ctx: typer.Context,
+    refs: Annotated[list[str], typer.Argument(metavar="A B [C ...]", help=_REFS_HELP)],
+    as_json: JsonOption = False,
+    root: RootOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Show runs or seed groups side by side: the config keys that differ, and each
+    benchmark's metrics with the change against the first entry and the winner marked *."""
+    from trialbook.analysis._compare import compare as build
+
+    with open_store(ctx, root, store) as db:
+        result = build(refs, store=db)
+    if as_json:
+        print_json(jsonable(result.to_dict()))
+        return
+    _render_compare(result, Output())
+
+
+# --------------------------------------------------------------------------- significance
+def _render_result(r: TestResult, out: Output) -> None:
+    out.heading(f"{r.b} vs {r.a}")
+    out.line(r.verdict)
+    pct = f"{r.level * 100:g}%"
+    pairs: list[tuple[str, Cell]] = [
+        ("test", r.test + (f" ({r.resamples:,} resamples, seed {r.seed})" if r.resamples else "")),
+        ("n", f"{r.n:,}" if r.n_b is None else f"{r.n} and {r.n_b} seeds"),
+        (f"mean {r.a}", _num(r.mean_a)),
+        (f"mean {r.b}", _num(r.mean_b)),
+        ("difference", f"{_signed(r.difference)} ({pct} CI {_num(r.ci_low)} to {_num(r.ci_high)})"),
+        ("p-value", _num(r.p_value)),
+    ]
+    if r.p_adjusted is not None:
+        pairs.append(("p (Holm)", _num(r.p_adjusted)))
+    pairs.append(
+        (
+            "effect size",
+            f"{_num(r.effect_size)} ({pct} CI {_num(r.effect_ci_low)} to "
+            f"{_num(r.effect_ci_high)}; {r.effect_name})",
+        )
+    )
+    out.fields(pairs, indent=2)
+
+
+def significance(
+    ctx: typer.Context,
+    refs: Annotated[list[str], typer.Argument(metavar="A B [C ...]", help=_REFS_HELP)],
+    benchmark: BenchmarkOption = None,
+    metric: MetricOption = None,
+    test: Annotated[
+        str,
+        typer.Option(
+            "--test",
+            "-t",
+            help="auto (McNemar for 0/1 per-sample correctness, paired bootstrap for graded "
+            "scores, Welch across seeds for groups), bootstrap, permutation, mcnemar or welch.",
+        ),
+    ] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling tests.")] = 0,
+    resamples: Annotated[
+        int, typer.Option("--resamples", help="Bootstrap / permutation resamples.")
+    ] = 10_000,
+    as_json: JsonOption = False,
+    root: RootOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Test whether B (and C, ...) differ from A; Holm-corrected when more than two.
+
+    Prints a plain-language verdict, the difference with its 95% CI, the p-value and an
+    effect size with its interval. The same --seed gives the same numbers.
+    """
+    from trialbook.analysis._significance import TESTS
+    from trialbook.analysis._significance import significance as run_tests
+    from trialbook.errors import ConfigError
+
+    if test not in TESTS:
+        raise ConfigError(f"Unknown --test {test!r}; choose one of {', '.join(TESTS)}.")
+    with open_store(ctx, root, store) as db:
+        results = run_tests(
+            refs,
+            benchmark=benchmark,
+            metric=metric,
+            test=test,  # type: ignore[arg-type]  # checked against TESTS above
+            seed=seed,
+            resamples=resamples,
+            store=db,
+        )
+    if as_json:
+        print_json([r.to_dict() for r in results])
+        return
+    out = Output()
+    for r in results:
+        _render_result(r, out)
