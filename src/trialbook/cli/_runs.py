@@ -13,6 +13,7 @@ import shlex
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -36,7 +37,13 @@ from trialbook.cli._output import (
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
-    from trialbook.store import MetricCondition, MetricSummary, ParamCondition, RunRecord
+    from trialbook.store import (
+        MetricCondition,
+        MetricSummary,
+        ParamCondition,
+        RunQuery,
+        RunRecord,
+    )
 
 __all__ = ["Sort", "ls", "parse_condition", "parse_sort", "show"]
 
@@ -70,6 +77,18 @@ RUN_SORT_COLUMNS: Mapping[str, str] = {
     "id": "id",
 }
 _NEWEST_FIRST = frozenset({"started_at", "ended_at"})
+
+
+class ListBy(str, Enum):
+    run = "run"
+    group = "group"
+
+
+class IntervalKind(str, Enum):
+    t = "t"
+    bootstrap = "bootstrap"
+
+
 #: Other metrics shown in the ls table besides the sorted one.
 _EXTRA_METRICS = 3
 
@@ -278,13 +297,37 @@ def ls(
         ),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most N runs.")
+        int | None,
+        typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most N runs (groups)."),
     ] = None,
+    by: Annotated[
+        ListBy,
+        typer.Option(
+            "--by",
+            metavar="run|group",
+            help="run: one row per run. group: one row per seed group (runs of an experiment "
+            "with the same config except the seed) with n, the seeds, and mean ± std and a "
+            "confidence interval of the sorted metric (else of the main metrics).",
+        ),
+    ] = ListBy.run,
+    ci: Annotated[
+        IntervalKind,
+        typer.Option(
+            "--ci",
+            metavar="t|bootstrap",
+            help="With --by group: Student-t interval, or a percentile bootstrap (10,000 "
+            "resamples, seed 0).",
+        ),
+    ] = IntervalKind.t,
+    level: Annotated[
+        float,
+        typer.Option("--level", metavar="P", help="With --by group: the confidence level."),
+    ] = 0.95,
     as_json: JsonOption = False,
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
-    """List runs, newest first, with their status and main metrics."""
+    """List runs, newest first, with their status and main metrics (or seed groups: --by group)."""
     from trialbook.store import MetricCondition, ParamCondition, RunQuery
 
     conditions = [parse_condition(c) for c in where or ()]
@@ -301,6 +344,10 @@ def ls(
         descending=order.default_descending() if descending is None else descending,
         limit=limit,
     )
+    if by is ListBy.group:
+        with open_store(ctx, root, store) as db:
+            _ls_groups(db, query, order, conditions, ci.value, level, as_json)
+        return
     with open_store(ctx, root, store) as db:
         records = db.list_runs(query)
         summaries = db.metric_summaries([r.id for r in records]) if records else {}
@@ -349,6 +396,143 @@ def ls(
         rows.append(row)
     # On a narrow terminal the extra metrics give way first, the sorted one last.
     out.table(columns, rows, optional=len(metric_cols))
+
+
+# --------------------------------------------------------------------------- ls --by group
+def _group_metric_columns(
+    df: Any, order: Sort, conditions: Sequence[ParamCondition | MetricCondition]
+) -> list[tuple[str, str]]:
+    """(header, frame column) of the metrics summarised per group: the sorted metric, else
+    those named in --where, then the most common metrics and evaluation metrics."""
+    from trialbook.analysis._frames import metric_columns
+    from trialbook.store import MetricCondition
+
+    present = set(df.columns)
+    if order.metric is not None:
+        # min(...)/max(...) summarise each run's best value; otherwise its last one.
+        prefix = "metrics." if order.agg == "last" else "best."
+        col = f"{prefix}{order.metric}"
+        if col not in present:
+            raise ConfigError(
+                f"No run here logged the metric {order.metric!r} that --sort names; "
+                "see `trialbook ls` for the metrics, or sort by a run column."
+            )
+        return [(order.label, col)]
+    columns: list[tuple[str, str]] = []
+    for c in conditions:
+        if isinstance(c, MetricCondition) and f"metrics.{c.key}" in present:
+            columns.append((c.key, f"metrics.{c.key}"))
+    counts = df.count()
+    common = sorted(
+        (
+            c
+            for c in metric_columns(df)
+            if c.startswith(("metrics.", "eval.")) and not c.startswith("metrics.system/")
+        ),
+        key=lambda c: (-int(counts[c]), not c.startswith("eval."), c),
+    )
+    for col in common:
+        if len(columns) >= _EXTRA_METRICS:
+            break
+        if all(col != have for _, have in columns):
+            columns.append((col.split(".", 1)[1], col))
+    return columns
+
+
+def _ls_groups(
+    db: Any,
+    query: RunQuery,
+    order: Sort,
+    conditions: Sequence[ParamCondition | MetricCondition],
+    ci: str,
+    level: float,
+    as_json: bool,
+) -> None:
+    """``ls --by group``: one row per seed group, in the order of the runs (or best first)."""
+    from dataclasses import replace
+
+    from trialbook.analysis._frames import load_runs
+    from trialbook.analysis._groups import seed_groups
+    from trialbook.analysis._intervals import check_level
+
+    check_level(level)
+    limit = query.limit
+    df = load_runs(store=db, query=replace(query, limit=None))
+    metrics = _group_metric_columns(df, order, conditions) if len(df) else []
+    groups = seed_groups(df, [col for _, col in metrics], ci=ci, level=level)  # type: ignore[arg-type]
+    if order.metric is not None and len(groups):
+        # Best first by the group mean (the runs' order would rank by a single seed).
+        col = f"{metrics[0][1]}.mean"
+        groups = groups.sort_values(
+            col, ascending=not query.descending, na_position="last", kind="stable"
+        )
+    if limit is not None:
+        groups = groups.head(limit)
+
+    def number(value: Any) -> float | None:
+        return None if value is None or math.isnan(value) else float(value)
+
+    if as_json:
+        print_json(
+            [
+                {
+                    "group": g["group"],
+                    "experiment": g["experiment"],
+                    "name": g["name"],
+                    "n": int(g["n"]),
+                    "seeds": list(g["seeds"]),
+                    "metrics": {
+                        col: {
+                            stat: number(g[f"{col}.{stat}"])
+                            for stat in ("mean", "std", "ci_low", "ci_high")
+                        }
+                        for _, col in metrics
+                    },
+                    "interval": {"kind": ci, "level": level},
+                }
+                for g in groups.to_dict("records")
+            ]
+        )
+        return
+    if groups.empty:
+        typer.echo("No runs match.", err=True)
+        return
+    pct = f"{level * 100:g}%"
+    columns = [
+        Column("group"),
+        Column("experiment", overflow="ellipsis", min_width=8),
+        Column("name", overflow="ellipsis", min_width=8),
+        Column("n", "right"),
+        Column("seeds", overflow="ellipsis", min_width=5),
+    ]
+    for header, _ in metrics:
+        columns += [Column(f"{header} mean ± std", "right"), Column(f"{pct} CI", "right")]
+    rows: list[list[Cell]] = []
+    for g in groups.to_dict("records"):
+        row: list[Cell] = [
+            str(g["group"])[:12],
+            g["experiment"],
+            g["name"],
+            str(g["n"]),
+            ",".join(str(s) for s in g["seeds"]) or "-",
+        ]
+        for _, col in metrics:
+            mean, std = g[f"{col}.mean"], g[f"{col}.std"]
+            low, high = g[f"{col}.ci_low"], g[f"{col}.ci_high"]
+            row.append(
+                "-"
+                if math.isnan(mean)
+                else fmt_number(mean) + ("" if math.isnan(std) else f" ± {fmt_number(std)}")
+            )
+            # One seed has no interval: say why instead of a blank.
+            if math.isnan(mean):
+                row.append("-")
+            else:
+                row.append(
+                    f"n={g['n']}" if math.isnan(low) else f"[{fmt_number(low)}, {fmt_number(high)}]"
+                )
+        rows.append(row)
+    Output().table(columns, rows, optional=2 * len(metrics))
 
 
 # --------------------------------------------------------------------------- show
