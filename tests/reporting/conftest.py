@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 import pytest
+from report_helpers import EVIL, Workspace
 
 import trialbook
 
 matplotlib.use("Agg")
-
-EVIL = "<script>alert(1)</script>"
-
-
-@dataclass(frozen=True)
-class Workspace:
-    root: Path
-    base: list[str]  # run ids of the baseline group (seeds 1..3)
-    treat: list[str]  # run ids of the treatment group
-    evil: str  # run id of the run named EVIL
 
 
 def _samples(seed: int, better: bool) -> list[dict[str, object]]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import Workspace
 from matplotlib.collections import PolyCollection
+from report_helpers import Workspace
 
 import trialbook
 from trialbook.analysis import load_runs

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import EVIL, Workspace
+from report_helpers import EVIL, Workspace
 
 import trialbook
 from trialbook.reporting import render_report, report
