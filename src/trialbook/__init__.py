@@ -58,6 +58,7 @@ _LAZY = {
     "open_store": "trialbook._workspace",
     "plan_runs": "trialbook.config._suite",
     "print_results_summary": "trialbook.analysis._frames",
+    "report": "trialbook.reporting._html",
     "run_experiments_from_list": "trialbook.execution._from_list",
     "seed_everything": "trialbook.tracking._seed",
     "seed_groups": "trialbook.analysis._groups",
@@ -106,6 +107,7 @@ __all__ = [
     "open_store",
     "plan_runs",
     "print_results_summary",
+    "report",
     "run_experiments_from_list",
     "seed_everything",
     "seed_groups",
@@ -155,6 +157,7 @@ if TYPE_CHECKING:
     from trialbook.evaluation._registry import BenchmarkRegistry
     from trialbook.execution._from_list import run_experiments_from_list
     from trialbook.execution._runner import Runner
+    from trialbook.reporting._html import report
     from trialbook.store._base import Store
     from trialbook.store._records import RunQuery, RunRecord
     from trialbook.tracking._folder import RunFolder
