@@ -1,0 +1,155 @@
+"""significance() and resolve_refs() on a workspace of known runs and seed groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stats_workspace
+from scipy import stats
+
+import trialbook
+from trialbook.analysis import (
+    mcnemar_exact,
+    paired_bootstrap,
+    resolve_refs,
+    significance,
+    welch_t_test,
+)
+from trialbook.errors import AmbiguousRunError, ConfigError, RunNotFoundError
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    root = tmp_path_factory.mktemp("sig") / "experiments"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("TRIALBOOK_STORE", raising=False)
+        ids = stats_workspace.build(root)
+        yield root, ids
+
+
+def _correct(root: Path, run_id: str) -> list[float]:
+    with trialbook.open_store(root) as db:
+        return [1.0 if s.correct else 0.0 for s in db.evaluation_samples(run_id, "gsm8k")]
+
+
+def test_refs_grammar(ws: tuple[Path, dict[str, Any]]) -> None:
+    root, ids = ws
+    with trialbook.open_store(root) as db:
+        run = db.get_run(ids["base"][0])
+        group_key = run.group_key
+        base, single, short = resolve_refs(["base", ids["base"][0], ids["graded-a"][-6:]], db)
+        (by_key,) = resolve_refs([f"group:{group_key[:6]}"], db)
+        assert base.kind == "group" and sorted(base.run_ids) == sorted(ids["base"])
+        assert single.kind == "run" and single.run_ids == [ids["base"][0]]
+        assert by_key.kind == "group" and by_key.group_key == group_key
+        assert short.run_ids == [ids["graded-a"]]
+        (summ,) = resolve_refs(["mmlu-only"], db)
+        assert summ.kind == "run"
+        with pytest.raises(AmbiguousRunError, match=r"Experiment 'sft' holds 3 seed groups"):
+            resolve_refs(["sft"], db)
+        with pytest.raises(RunNotFoundError, match=r"'nope' is neither a run.*`trialbook ls`"):
+            resolve_refs(["nope"], db)
+        with pytest.raises(RunNotFoundError, match=r"No seed group's key starts with 'zzzz'"):
+            resolve_refs(["group:zzzz"], db)
+        with pytest.raises(ConfigError, match=r"'base' and 'group:.*' name the same runs"):
+            resolve_refs(["base", f"group:{group_key}"], db)
+
+
+def test_auto_on_two_runs_with_correctness_is_mcnemar_with_bootstrap_ci(
+    ws: tuple[Path, dict[str, Any]],
+) -> None:
+    root, ids = ws
+    a_id, b_id = ids["base"][0], ids["tuned"][0]
+    (r,) = significance([a_id, b_id], root=root, seed=3)
+    a, b = _correct(root, a_id), _correct(root, b_id)
+    ref = mcnemar_exact(a, b)
+    boot = paired_bootstrap(a, b, seed=3)
+    assert r.test == "mcnemar"
+    assert r.p_value == pytest.approx(ref.p_value)
+    assert (r.ci_low, r.ci_high) == (boot.ci_low, boot.ci_high)
+    assert (r.benchmark, r.metric, r.n) == ("gsm8k", "accuracy", stats_workspace.N)
+    assert r.verdict.startswith(f"{b_id} is better than {a_id} on gsm8k accuracy by ")
+    # The same seed gives the same numbers.
+    assert significance([a_id, b_id], root=root, seed=3) == [r]
+
+
+@pytest.mark.parametrize("test", ["bootstrap", "permutation"])
+def test_explicit_paired_tests(ws: tuple[Path, dict[str, Any]], test: Any) -> None:
+    root, ids = ws
+    (r,) = significance([ids["base"][0], ids["tuned"][0]], root=root, test=test, resamples=2000)
+    assert r.test == ("paired-bootstrap" if test == "bootstrap" else test)
+    assert r.resamples == 2000 and r.p_value < 0.01
+
+
+def test_graded_scores_use_the_paired_bootstrap(ws: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = ws
+    (r,) = significance(["graded-a", "graded-b"], root=root)
+    assert r.test == "paired-bootstrap" and r.metric == "rouge" and r.n == 200
+    assert r.difference > 0 and r.significant
+
+
+def test_groups_use_welch_like_scipy(ws: tuple[Path, dict[str, Any]]) -> None:
+    root, ids = ws
+    (r,) = significance(["base", "tuned"], root=root)
+    with trialbook.open_store(root) as db:
+        acc = {
+            name: [db.evaluations(i, "gsm8k")[-1].metrics["accuracy"] for i in sorted(ids[name])]
+            for name in ("base", "tuned")
+        }
+    ref = stats.ttest_ind(acc["tuned"], acc["base"], equal_var=False)
+    assert r.test == "welch" and (r.n, r.n_b) == (3, 3)
+    assert r.p_value == pytest.approx(ref.pvalue)
+    w = welch_t_test(acc["base"], acc["tuned"])
+    assert (r.difference, r.ci_low, r.ci_high) == pytest.approx((w.difference, w.ci_low, w.ci_high))
+    # A logged training metric alone (no benchmark): lower loss is better.
+    (loss,) = significance(["base", "tuned"], root=root, metric="loss")
+    assert loss.benchmark is None and loss.difference < 0
+    assert loss.verdict.startswith("tuned is better than base on loss: 0.2 lower")
+
+
+def test_holm_when_more_than_two(ws: tuple[Path, dict[str, Any]]) -> None:
+    root, ids = ws
+    a, b, c = ids["base"][0], ids["tuned"][0], ids["base"][1]
+    results = significance([a, b, c], root=root)
+    raw = [r.p_value for r in results]
+    assert [r.b for r in results] == [b, c]
+    lo, hi = sorted(raw)
+    expected = [min(1.0, 2 * lo), max(min(1.0, 2 * lo), hi)]
+    assert sorted(r.p_adjusted or 0 for r in results) == pytest.approx(expected)
+    assert all("(Holm-adjusted)" in r.verdict for r in results)
+
+
+@pytest.mark.parametrize(
+    ("refs", "kwargs", "message"),
+    [
+        (
+            ["base", "mmlu-only"],
+            {},
+            r"no benchmark in common \(base: gsm8k; mmlu-only: mmlu\)",
+        ),
+        (
+            ["BASE0", "shifted"],
+            {},
+            r"sample ids differ: 100 only in BASE0 \('q0', 'q1', 'q2', \.\.\.\); "
+            r"100 only in shifted \('q300', 'q301', 'q302', \.\.\.\)",
+        ),
+        (["base", "shifted"], {}, r"at least 2 seeds per group, but shifted has n=1"),
+        (["base", "tuned"], {"test": "mcnemar"}, r"base is a seed group of 3 runs"),
+        (["base", "tuned"], {"test": "ttest"}, r"Unknown test 'ttest'; choose one of auto"),
+        (["base"], {}, r"at least two runs or groups, got 1"),
+        (["base", "tuned"], {"benchmark": "mmlu"}, r"base has no evaluation on 'mmlu'"),
+        (["base", "tuned"], {"metric": "acuracy"}, r"Unknown metric 'acuracy'.*'accuracy'\?"),
+        (["BASE0", "no-samples"], {}, r"no per-sample scores on gsm8k"),
+    ],
+)
+def test_bad_input_is_one_sentence(
+    ws: tuple[Path, dict[str, Any]], refs: list[str], kwargs: dict[str, Any], message: str
+) -> None:
+    root, ids = ws
+    refs = [ids["base"][0] if r == "BASE0" else r for r in refs]
+    message = message.replace("BASE0", ids["base"][0])
+    with pytest.raises(ConfigError, match=message):
+        significance(refs, root=root, **kwargs)
