@@ -45,6 +45,15 @@ _PROGRESS_MIN_RUNS = 20
 class ExportFormat(str, Enum):
     json = "json"
     csv = "csv"
+    parquet = "parquet"
+
+
+#: Output suffixes that choose a format when --format is not given.
+_SUFFIX_FORMATS = {
+    ".csv": ExportFormat.csv,
+    ".parquet": ExportFormat.parquet,
+    ".pq": ExportFormat.parquet,
+}
 
 
 # --------------------------------------------------------------------------- documents
@@ -213,9 +222,28 @@ def _csv_value(value: Any) -> str:
 
 _CSV_FIXED = ("id", "experiment", "name", "status", "seed", "started_at", "duration")
 
+Table = tuple[list[str], list[dict[str, Any]]]
+
 
 def _write_csv(db: Store, records: Sequence[RunRecord], out: IO[str], advance: Any = None) -> None:
-    summaries = db.metric_summaries([r.id for r in records])
+    _write_table_csv(_run_table(db, records, advance), out)
+
+
+def _write_table_csv(table: Table, out: IO[str]) -> None:
+    header, rows = table
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_csv_value(row.get(col)) for col in header])
+
+
+def _run_table(db: Store, records: Sequence[RunRecord], advance: Any = None) -> Table:
+    """One flat row per run: the fixed fields, params, last metric values, evaluations."""
+    ids = [r.id for r in records]
+    # Bulk reads: a handful of queries whatever the number of runs.
+    summaries = db.metric_summaries(ids) if ids else {}
+    all_params = db.bulk_params(ids) if ids else {}
+    all_evaluations = db.bulk_evaluations(ids) if ids else {}
     rows: list[dict[str, Any]] = []
     param_keys: set[str] = set()
     metric_keys: set[str] = set()
@@ -230,14 +258,14 @@ def _write_csv(db: Store, records: Sequence[RunRecord], out: IO[str], advance: A
             "started_at": iso(record.started_at),
             "duration": record.duration,
         }
-        for key, value in db.params(record.id).items():
+        for key, value in all_params.get(record.id, {}).items():
             row[f"params.{key}"] = value
             param_keys.add(f"params.{key}")
         for key, s in summaries.get(record.id, {}).items():
             row[f"metrics.{key}"] = s.last
             metric_keys.add(f"metrics.{key}")
         # Evaluations come oldest first, so the latest of each benchmark wins.
-        for e in db.evaluations(record.id):
+        for e in all_evaluations.get(record.id, ()):
             for key, value in e.metrics.items():
                 row[f"{e.benchmark}.{key}"] = value
                 eval_keys.add(f"{e.benchmark}.{key}")
@@ -245,10 +273,150 @@ def _write_csv(db: Store, records: Sequence[RunRecord], out: IO[str], advance: A
         if advance is not None:
             advance()
     header = [*_CSV_FIXED, *sorted(param_keys), *sorted(metric_keys), *sorted(eval_keys)]
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_csv_value(row.get(col)) for col in header])
+    return header, rows
+
+
+# --------------------------------------------------------------------------- samples, metrics
+_SAMPLE_COLUMNS = [
+    "run_id",
+    "experiment",
+    "name",
+    "evaluation_id",
+    "benchmark",
+    "split",
+    "sample_id",
+    "prediction",
+    "reference",
+    "score",
+    "correct",
+    "extra",
+]
+_METRIC_COLUMNS = ["run_id", "experiment", "name", "key", "step", "value", "time"]
+
+
+def _sample_table(db: Store, records: Sequence[RunRecord], advance: Any = None) -> Table:
+    """One row per evaluated sample of every evaluation of the runs (oldest first)."""
+    evaluations = db.bulk_evaluations([r.id for r in records]) if records else {}
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        for e in evaluations.get(record.id, ()):
+            for s in db.samples(e.id):
+                rows.append(
+                    {
+                        "run_id": record.id,
+                        "experiment": record.experiment,
+                        "name": record.name,
+                        "evaluation_id": e.id,
+                        "benchmark": e.benchmark,
+                        "split": e.split,
+                        "sample_id": s.sample_id,
+                        "prediction": s.prediction,
+                        "reference": s.reference,
+                        "score": s.score,
+                        "correct": s.correct,
+                        "extra": dict(s.extra),
+                    }
+                )
+        if advance is not None:
+            advance()
+    return list(_SAMPLE_COLUMNS), rows
+
+
+def _metric_table(db: Store, records: Sequence[RunRecord], advance: Any = None) -> Table:
+    """One row per logged metric point (by run, key, then step)."""
+    summaries = db.metric_summaries([r.id for r in records]) if records else {}
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        for key in sorted(summaries.get(record.id, {})):
+            h = db.metric_history(record.id, key)
+            for step, value, at in zip(h.steps, h.values, h.times, strict=True):
+                rows.append(
+                    {
+                        "run_id": record.id,
+                        "experiment": record.experiment,
+                        "name": record.name,
+                        "key": key,
+                        "step": step,
+                        "value": value,
+                        "time": iso(at),
+                    }
+                )
+        if advance is not None:
+            advance()
+    return list(_METRIC_COLUMNS), rows
+
+
+def _write_table_json(table: Table, out: IO[str]) -> None:
+    """A JSON list of row objects, one per line (valid JSON that line tools can split)."""
+    header, rows = table
+    out.write("[")
+    for i, row in enumerate(rows):
+        doc = {col: row.get(col) for col in header}
+        out.write(("\n" if i == 0 else ",\n") + dumps(doc, indent=None))
+    out.write("\n]\n" if rows else "]\n")
+
+
+# --------------------------------------------------------------------------- Parquet
+def _require_pyarrow() -> None:
+    import importlib
+
+    try:
+        importlib.import_module("pyarrow")
+    except ImportError:
+        raise ConfigError(
+            "Parquet export needs pyarrow, which is not installed; install it with "
+            "pip install 'trialbook[parquet]', or export --format csv or json."
+        ) from None
+
+
+def _parquet_frame(table: Table) -> Any:
+    """The rows as a DataFrame Parquet can store: each column keeps one type."""
+    import pandas as pd
+
+    header, rows = table
+    columns: dict[str, list[Any]] = {col: [row.get(col) for row in rows] for col in header}
+    for col, values in columns.items():
+        kinds = {type(v) for v in values if v is not None}
+        if kinds <= {int, float} and float in kinds:
+            columns[col] = [None if v is None else float(v) for v in values]
+        elif len(kinds) > 1 or kinds & {dict, list, tuple}:
+            # Mixed or nested values (a param that is a list in one run and a number in
+            # another, sample extras) are stored as their JSON text.
+            columns[col] = [
+                v if v is None or isinstance(v, str) else dumps(v, indent=None) for v in values
+            ]
+    return pd.DataFrame(columns, columns=header)
+
+
+@contextmanager
+def _atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed over it only when the block succeeds."""
+    target = path.absolute()
+    try:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as e:
+        raise ConfigError(
+            f"Cannot write --output {path} ({e.strerror or e}); choose a path in a writable folder."
+        ) from e
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        try:
+            os.replace(tmp, target)
+        except OSError as e:
+            raise ConfigError(
+                f"Cannot write --output {path} ({e.strerror or e}); choose another path."
+            ) from e
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_parquet(table: Table, output: Path) -> None:
+    frame = _parquet_frame(table)
+    with _atomic_file(output) as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
 def _write_json(
@@ -347,11 +515,29 @@ def export(
         typer.Option(
             "--format",
             "-f",
-            metavar="json|csv",
-            help="json or csv (default: from the --output suffix, else json).",
+            metavar="json|csv|parquet",
+            help="json, csv or parquet (default: from the --output suffix .csv/.parquet, "
+            "else json). Parquet needs pyarrow (pip install 'trialbook[parquet]') and --output.",
             show_default=False,
         ),
     ] = None,
+    samples: Annotated[
+        bool,
+        typer.Option(
+            "--samples",
+            help="Export the per-sample results of the runs' evaluations instead: one row per "
+            "sample (run_id, experiment, name, evaluation_id, benchmark, split, sample_id, "
+            "prediction, reference, score, correct, extra).",
+        ),
+    ] = False,
+    metrics: Annotated[
+        bool,
+        typer.Option(
+            "--metrics",
+            help="Export the metric histories instead: one row per logged point (run_id, "
+            "experiment, name, key, step, value, time).",
+        ),
+    ] = False,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -372,8 +558,11 @@ def export(
     results, checkpoints, artifacts and datasets. NaN and infinities are written as the strings
     "NaN", "Infinity" and "-Infinity" so the file is strict JSON.
 
-    CSV: one row per run: id, experiment, name, status, seed, started_at, duration, then
-    params.<key>, metrics.<key> (last value) and <benchmark>.<metric> columns.
+    CSV and Parquet: one row per run: id, experiment, name, status, seed, started_at,
+    duration, then params.<key>, metrics.<key> (last value) and <benchmark>.<metric> columns.
+
+    --samples and --metrics export per-sample results or metric points as rows instead, in
+    any of the three formats (JSON: a list of row objects).
     """
     if output is not None and str(output) == "-":
         output = None
@@ -385,12 +574,24 @@ def export(
         )
     if run is None and not all_runs:
         raise typer.BadParameter("pass a RUN to export, or --all.", param_hint="RUN")
-    if fmt is None:
-        fmt = (
-            ExportFormat.csv
-            if output is not None and output.suffix.lower() == ".csv"
-            else ExportFormat.json
+    if samples and metrics:
+        raise ConfigError(
+            "--samples and --metrics export different rows; pass one of them per export."
         )
+    if fmt is None:
+        suffix = output.suffix.lower() if output is not None else ""
+        fmt = _SUFFIX_FORMATS.get(suffix, ExportFormat.json)
+    if fmt is ExportFormat.parquet:
+        if output is None:
+            raise ConfigError(
+                "Parquet is a binary format and is not written to stdout; pass --output "
+                "FILE.parquet."
+            )
+        if output.is_dir():
+            raise ConfigError(
+                f"--output {output} is a folder; give a file name such as runs.parquet."
+            )
+        _require_pyarrow()
 
     with open_store(ctx, root, store) as db:
         if run is not None:
@@ -404,13 +605,27 @@ def export(
         show_progress = (
             output is not None and len(records) >= _PROGRESS_MIN_RUNS and sys.stderr.isatty()
         )
-        with (
-            _atomic_output(output) as out,
-            _progress(show_progress, len(records)) as advance,
-        ):
-            if fmt is ExportFormat.csv:
-                _write_csv(db, records, out, advance)
+        if samples or metrics or fmt is ExportFormat.parquet:
+            build = _sample_table if samples else _metric_table if metrics else _run_table
+            with _progress(show_progress, len(records)) as advance:
+                table = build(db, records, advance)
+            if fmt is ExportFormat.parquet:
+                assert output is not None
+                _write_parquet(table, output)
             else:
-                _write_json(db, records, out, single=run is not None, advance=advance)
+                with _atomic_output(output) as out:
+                    if fmt is ExportFormat.csv:
+                        _write_table_csv(table, out)
+                    else:
+                        _write_table_json(table, out)
+        else:
+            with (
+                _atomic_output(output) as out,
+                _progress(show_progress, len(records)) as advance,
+            ):
+                if fmt is ExportFormat.csv:
+                    _write_csv(db, records, out, advance)
+                else:
+                    _write_json(db, records, out, single=run is not None, advance=advance)
     if output is not None and sys.stderr.isatty():
         typer.echo(f"Exported {len(records)} run(s) to {output}.", err=True)
