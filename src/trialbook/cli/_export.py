@@ -416,7 +416,12 @@ def _atomic_file(path: Path) -> Iterator[Path]:
 def _write_parquet(table: Table, output: Path) -> None:
     frame = _parquet_frame(table)
     with _atomic_file(output) as tmp:
-        frame.to_parquet(tmp, index=False)
+        try:
+            frame.to_parquet(tmp, index=False)
+        except OSError as e:
+            raise ConfigError(
+                f"Cannot write --output {output} ({e.strerror or e}); choose another path."
+            ) from e
 
 
 def _write_json(
