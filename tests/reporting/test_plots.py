@@ -179,3 +179,19 @@ def test_save_figure_replaces_the_suffix_and_leaves_no_temp_files(tmp_path: Path
     png, svg = save_figure(fig, tmp_path / "sub" / "figure.pdf")
     assert (png.name, svg.name) == ("figure.png", "figure.svg")
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["figure.png", "figure.svg"]
+
+
+def test_user_strings_with_dollars_are_drawn_literally(
+    ws: Workspace, db: trialbook.Store, tmp_path: Path
+) -> None:
+    # matplotlib reads $...$ as math: "a$b^{$" would be a parse error when the figure is saved.
+    odd = "a$b^{$"
+    fig = plot_curves({odd: ws.base}, "loss", store=db)
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == r"a\$b^{\$ (n=3)"
+    groups = _groups()
+    groups["name"] = [odd, "b", "c"]
+    fig2 = plot_metric_bars(groups, "accuracy")
+    fig3 = plot_slices({odd: {odd: {"accuracy": 0.5}}}, "accuracy")
+    for i, f in enumerate((fig, fig2, fig3)):
+        save_figure(f, tmp_path / f"odd{i}")
+    assert len(list(tmp_path.iterdir())) == 6

@@ -130,3 +130,12 @@ def test_unknown_reference_writes_nothing(ws: Workspace, tmp_path: Path) -> None
         report([ws.base[0]], tmp_path, root=ws.root)
     with pytest.raises(trialbook.ConfigError, match="at least one run"):
         report([], out, root=ws.root)
+
+
+def test_report_of_one_seed_group_lists_its_runs(ws: Workspace, db: trialbook.Store) -> None:
+    html = render_report(["base"], db, images=False)
+    page = _parse(html)
+    assert page.sections == ["entries", "config-differences", "metrics", "significance"]
+    entries = html.split('id="entries"')[1].split("</section>")[0]
+    assert all(run_id in entries for run_id in ws.base)
+    assert "Name a second run or group" in html

@@ -288,7 +288,10 @@ def _comparison(
                 change = f"{diff:+.4g}{rel}"
             cells.append({"value": text, "change": change})
         metrics.append({"key": key, "cells": cells})
-    tests, note = _significance(refs, db, root)
+    if len(entries) > 1:
+        tests, note = _significance(refs, db, root)
+    else:  # one seed group: its seeds side by side, nothing to test against
+        tests, note = [], "Name a second run or group to test the difference."
     keys_in_all = sorted(
         set.intersection(
             *(

@@ -47,6 +47,12 @@ DYNAMICS_FILE = "training_dynamics.jsonl"
 RunsArg = Any  # DataFrame | Sequence[RunRecord | str] | Mapping[str, Sequence[RunRecord | str]]
 
 
+def _plain(text: object) -> str:
+    """``text`` shown literally: matplotlib reads ``$...$`` as math, and a run named
+    ``cost $5 or $x^{`` would otherwise fail to draw."""
+    return str(text).replace("$", r"\$")
+
+
 def _new_figure(width: float = 6.4, height: float = 4.0) -> Figure:
     from matplotlib.figure import Figure
 
@@ -193,7 +199,9 @@ def plot_curves(
     for label, histories in series.items():
         frame = curve_frame(histories)
         mean = frame.mean(axis=1)
-        (line,) = ax.plot(frame.index, mean.to_numpy(), label=f"{label} (n={frame.shape[1]})")
+        (line,) = ax.plot(
+            frame.index, mean.to_numpy(), label=_plain(f"{label} (n={frame.shape[1]})")
+        )
         if frame.shape[1] >= 2:
             spread = frame.std(axis=1, ddof=1)
             if band == "sem":
@@ -207,8 +215,8 @@ def plot_curves(
                 linewidth=0,
             )
     ax.set_xlabel("step")
-    ax.set_ylabel(metric)
-    ax.set_title(metric)
+    ax.set_ylabel(_plain(metric))
+    ax.set_title(_plain(metric))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return _finish(fig, out)
@@ -277,9 +285,9 @@ def plot_metric_bars(
     labels = _group_labels(groups_df)
     x = np.arange(len(means))
     ax.bar(x, means, yerr=yerr, capsize=4, color="#4c72b0", alpha=0.85)
-    ax.set_xticks(x, labels, rotation=30 if len(labels) > 3 else 0, ha="right")
-    ax.set_ylabel(col)
-    ax.set_title(f"{col} (mean, 95% CI)")
+    ax.set_xticks(x, [_plain(t) for t in labels], rotation=30 if len(labels) > 3 else 0)
+    ax.set_ylabel(_plain(col))
+    ax.set_title(_plain(f"{col} (mean, 95% CI)"))
     ax.grid(axis="y", alpha=0.3)
     return _finish(fig, out)
 
@@ -347,10 +355,11 @@ def plot_slices(
     fig = _new_figure(width, 3.6)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (field, bars) in zip(axes, panels.items(), strict=True):
-        ax.bar(list(bars), list(bars.values()), color="#55a868")
-        ax.set_title(field)
-        ax.set_ylabel(metric)
-        ax.tick_params(axis="x", labelrotation=30 if len(bars) > 4 else 0)
+        x = list(range(len(bars)))
+        ax.bar(x, list(bars.values()), color="#55a868")
+        ax.set_xticks(x, [_plain(v) for v in bars], rotation=30 if len(bars) > 4 else 0)
+        ax.set_title(_plain(field))
+        ax.set_ylabel(_plain(metric))
         ax.grid(axis="y", alpha=0.3)
     return _finish(fig, out)
 
