@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook.analysis._refs import Entry, numeric
-from trialbook.analysis._significance import Target, _one, store_scope
+from trialbook.analysis._significance import ScoreCache, Target, _one, store_scope
 from trialbook.analysis._stats import TestResult, holm
 from trialbook.errors import ConfigError
 
@@ -212,23 +212,23 @@ def leaderboard(
         frame["p_adjusted"] = np.nan
         frame["tied"] = False
         if len(frame):
-            frame.loc[0, "tied"] = True
+            members: dict[str, list[RunRecord]] = {}
+            for rid, r, _ in rows:
+                members.setdefault(rid if by == "run" else r.group_key, []).append(r)
             shown = len(frame) if top is None else min(top, len(frame))
-            _mark_ties(frame, db, target, by, min(shown, tie_tests + 1), level, seed, resamples)
+            count = min(shown, tie_tests + 1)
+            _mark_ties(frame, db, target, by, members, count, level, seed, resamples)
     if top is not None:
         frame = frame.head(top)
     result: pd.DataFrame = frame[COLUMNS]
     return result
 
 
-def _entry(frame: pd.DataFrame, i: int, db: Store, by: str) -> Entry:
+def _entry(frame: pd.DataFrame, i: int, by: str, runs: dict[str, list[RunRecord]]) -> Entry:
     key = str(frame.at[i, "id"])
     label = str(frame.at[i, "entry"])
-    if by == "run":
-        run = db.get_run(key)
-        return Entry(label, "run", (run,), run.group_key)
-    runs = tuple(db.list_runs(group_key=key, statuses=("completed",)))
-    return Entry(label, "group", runs, key)
+    members = tuple(runs[key])
+    return Entry(label, "run" if by == "run" else "group", members, members[0].group_key)
 
 
 def _mark_ties(
@@ -236,26 +236,34 @@ def _mark_ties(
     db: Store,
     target: Target,
     by: str,
+    runs: dict[str, list[RunRecord]],
     count: int,
     level: float,
     seed: int,
     resamples: int,
 ) -> None:
-    leader = _entry(frame, 0, db, by)
+    leader = _entry(frame, 0, by, runs)
+    values = frame["value"].to_numpy()
+    tied = [bool(i == 0) for i in range(len(frame))]
+    tests = [""] * len(frame)
+    p_raw = [math.nan] * len(frame)
+    p_adj = [math.nan] * len(frame)
     tested: list[tuple[int, TestResult]] = []
+    cache: ScoreCache = {}
     for i in range(1, count):
-        other = _entry(frame, i, db, by)
+        other = _entry(frame, i, by, runs)
         try:
-            res = _one(leader, other, db, target, "auto", seed, level, resamples)
+            res = _one(leader, other, db, target, "auto", seed, level, resamples, cache)
         except ConfigError:
             # Not testable (no per-sample scores, one seed): tied only on an equal value.
-            values = frame["value"].to_numpy()
-            frame.loc[i, "tied"] = bool(values[i] == values[0])
+            tied[i] = bool(values[i] == values[0])
             continue
         tested.append((i, res))
     adjusted = holm([r.p_value for _, r in tested]) if tested else []
     for (i, res), p in zip(tested, adjusted, strict=True):
-        frame.loc[i, "test"] = res.test
-        frame.loc[i, "p_value"] = res.p_value
-        frame.loc[i, "p_adjusted"] = p
-        frame.loc[i, "tied"] = bool(p >= 1 - level)
+        tests[i], p_raw[i], p_adj[i] = res.test, res.p_value, p
+        tied[i] = bool(p >= 1 - level)
+    frame["test"] = tests
+    frame["p_value"] = p_raw
+    frame["p_adjusted"] = p_adj
+    frame["tied"] = tied

@@ -156,20 +156,38 @@ def entry_values(entry: Entry, store: Store, target: Target) -> list[float]:
     return out
 
 
+ScoreCache = dict[tuple[str, str, str], tuple[dict[str, float], bool]]
+
+
+def _run_scores(
+    run_id: str, store: Store, target: Target, cache: ScoreCache | None
+) -> tuple[dict[str, float], bool]:
+    assert target.benchmark is not None
+    key = (run_id, target.benchmark, target.metric)
+    if cache is not None and key in cache:
+        return cache[key]
+    samples = store.evaluation_samples(run_id, target.benchmark)
+    scores, binary = sample_scores(samples, target.metric)
+    got = ({s.sample_id: v for s, v in zip(samples, scores, strict=False)}, binary)
+    if cache is not None:
+        cache[key] = got
+    return got
+
+
 def paired_scores(
-    a: Entry, b: Entry, store: Store, target: Target
+    a: Entry, b: Entry, store: Store, target: Target, cache: ScoreCache | None = None
 ) -> tuple[list[float], list[float], bool] | None:
     """Per-sample values of two runs matched by sample id (and whether both are 0/1), or None
-    when either has no per-sample values. Raises when their sample ids differ."""
+    when either has no per-sample values. Raises when their sample ids differ. ``cache``
+    keeps each run's scores for the next call (the leaderboard tests one leader many times)."""
     if a.kind != "run" or b.kind != "run" or target.benchmark is None:
         return None
     got = []
     for e in (a, b):
-        samples = store.evaluation_samples(e.runs[0].id, target.benchmark)
-        scores, binary = sample_scores(samples, target.metric)
+        scores, binary = _run_scores(e.runs[0].id, store, target, cache)
         if not scores:
             return None
-        got.append(({s.sample_id: v for s, v in zip(samples, scores, strict=True)}, binary))
+        got.append((scores, binary))
     (sa, ba), (sb, bb) = got
     only_a = [k for k in sa if k not in sb]
     only_b = [k for k in sb if k not in sa]
@@ -197,9 +215,10 @@ def _one(
     seed: int,
     level: float,
     resamples: int,
+    cache: ScoreCache | None = None,
 ) -> TestResult:
     labels = (a.label, b.label)
-    paired = None if test == "welch" else paired_scores(a, b, store, target)
+    paired = None if test == "welch" else paired_scores(a, b, store, target, cache)
     if test in ("bootstrap", "permutation", "mcnemar") and paired is None:
         who = a if a.kind == "group" else b if b.kind == "group" else None
         reason = (
