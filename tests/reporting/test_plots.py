@@ -94,6 +94,7 @@ def test_metric_bars_have_one_bar_per_group_and_intervals(tmp_path: Path) -> Non
     heights = [p.get_height() for p in ax.patches]
     assert heights == pytest.approx([0.6, 0.8, 0.7])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["base/a", "treat/b", "solo/c"]
+    assert len({p.get_facecolor() for p in ax.patches}) == 3  # a colour per experiment
     # The error bar segments: from ci_low to ci_high; the group of one run has none (NaN).
     (segments,) = [c for c in ax.collections if c.__class__.__name__ == "LineCollection"]
     spans = [tuple(np.round(s[:, 1], 6)) if len(s) else () for s in segments.get_segments()]

@@ -284,7 +284,11 @@ def plot_metric_bars(
         fig = ax.figure
     labels = _group_labels(groups_df)
     x = np.arange(len(means))
-    ax.bar(x, means, yerr=yerr, capsize=4, color="#4c72b0", alpha=0.85)
+    # One colour per experiment, so the groups of an experiment read as a block.
+    experiments = list(groups_df["experiment"]) if "experiment" in groups_df else [""] * len(x)
+    palette = {e: f"C{i % 10}" for i, e in enumerate(dict.fromkeys(experiments))}
+    colors = [palette[e] for e in experiments]
+    ax.bar(x, means, yerr=yerr, capsize=4, color=colors, alpha=0.85)
     ax.set_xticks(x, [_plain(t) for t in labels], rotation=30 if len(labels) > 3 else 0)
     ax.set_ylabel(_plain(col))
     ax.set_title(_plain(f"{col} (mean, 95% CI)"))
