@@ -107,6 +107,8 @@ def test_table_without_a_metric_sort_shows_the_main_metrics(cli: Cli, root: Path
 def test_bad_options_are_one_sentence(cli: Cli, root: Path) -> None:
     assert_user_error(cli("ls", "--root", root, "--by", "group", "--sort", "f1"), "'f1'", "--sort")
     assert_user_error(cli("ls", "--root", root, "--by", "group", "--level", "95"), "95")
+    assert_user_error(cli("ls", "--root", root, "--ci", "bootstrap"), "--by group")
+    assert_user_error(cli("ls", "--root", root, "--level", "0.9"), "--by group")
     result = cli("ls", "--root", root, "--by", "team")
     assert result.exit_code == 2 and "team" in result.stderr
 

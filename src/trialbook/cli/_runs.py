@@ -344,6 +344,8 @@ def ls(
         descending=order.default_descending() if descending is None else descending,
         limit=limit,
     )
+    if by is ListBy.run and (ci is not IntervalKind.t or level != 0.95):
+        raise ConfigError("--ci and --level describe seed-group intervals; add --by group.")
     if by is ListBy.group:
         with open_store(ctx, root, store) as db:
             _ls_groups(db, query, order, conditions, ci.value, level, as_json)
