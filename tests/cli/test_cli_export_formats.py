@@ -128,3 +128,38 @@ def test_a_failed_parquet_write_leaves_no_file(
 
     assert_user_error(cli("export", "--all", "--root", ws.root, "-o", out), "disk full")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_parquet_stores_mixed_and_nested_values_as_json_text(cli: Cli, tmp_path: Path) -> None:
+    import trialbook
+    from trialbook.store import NewRun, Sample
+
+    root = tmp_path / "ws"
+    with trialbook.open_store(root, create=True) as db:
+        for i, value in enumerate([[1, 2], 3, "x"]):
+            run_id = f"20260101_000000_{i:06d}"
+            db.create_run(
+                NewRun(
+                    id=run_id,
+                    experiment="exp",
+                    name=f"r{i}",
+                    config={"layers": value, "lr": 1 if i == 0 else 0.5},
+                    config_hash=f"h{i}",
+                    group_key="g",
+                    status="completed",
+                    started_at=1e9 + i,
+                )
+            )
+        db.log_evaluation(
+            run_id, "qa", {"f1": 0.5}, samples=[Sample("q1", "a", "a", 1.0, True, {"t": [1]})]
+        )
+    out = tmp_path / "runs.parquet"
+    samples = tmp_path / "samples.parquet"
+
+    assert cli("export", "--all", "--root", root, "-o", out).exit_code == 0
+    assert cli("export", "--all", "--samples", "--root", root, "-o", samples).exit_code == 0
+
+    df = pd.read_parquet(out)
+    assert list(df["params.layers"]) == ["[1, 2]", "3", "x"]
+    assert list(df["params.lr"]) == [1.0, 0.5, 0.5]
+    assert json.loads(pd.read_parquet(samples)["extra"][0]) == {"t": [1]}
