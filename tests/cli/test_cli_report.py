@@ -97,3 +97,14 @@ def test_analyze_errors(cli: Cli, ws: Runs, tmp_path: Path) -> None:
     assert_user_error(cli("analyze", "--ci", "normal", *args), "'normal'")
     assert_user_error(cli("analyze", "-m", "no_such_metric", *args), "no_such_metric")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_report_lists_params_logged_besides_the_config(
+    cli: Cli, ws: Runs, tmp_path: Path
+) -> None:
+    out = tmp_path / "alpha.html"
+    assert cli("report", "alpha", "-o", out, "--root", ws.root).exit_code == 0
+    html = out.read_text(encoding="utf-8")
+    params = html.split("Other logged parameters")[1].split("</table>")[0]
+    # alpha logged batch=32 with run.log_params; lr and optimizer come from its config.
+    assert "batch" in params and "optimizer" not in params

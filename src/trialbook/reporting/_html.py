@@ -185,6 +185,7 @@ def _data_map(db: Store, record: RunRecord) -> str | None:
 def _single(db: Store, entry: ReportEntry, images: bool) -> dict[str, Any]:
     record = entry.runs[0]
     summaries = db.metric_summaries([record.id]).get(record.id, {})
+    config = flatten(record.config)
     metrics = [
         {
             "key": key,
@@ -213,8 +214,13 @@ def _single(db: Store, entry: ReportEntry, images: bool) -> dict[str, Any]:
         "record": record,
         "overview": [(k, v) for k, v in overview if v != ""],
         "notes": record.notes or "",
-        "config": [(k, _show(v)) for k, v in sorted(flatten(record.config).items())],
-        "params": [(k, _show(v)) for k, v in sorted(flatten(db.params(record.id)).items())],
+        "config": [(k, _show(v)) for k, v in sorted(config.items())],
+        # The config is logged as params too; show only what the run logged besides it.
+        "params": [
+            (k, _show(v))
+            for k, v in sorted(flatten(db.params(record.id)).items())
+            if k not in config or config[k] != v
+        ],
         "provenance": _provenance(record),
         "metrics": metrics,
         "curves": _curves(db, [entry], sorted(summaries)) if images else [],
