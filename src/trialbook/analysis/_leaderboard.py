@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook.analysis._refs import Entry, numeric
 from trialbook.analysis._significance import ScoreCache, Target, _one, store_scope
-from trialbook.analysis._stats import TestResult, holm
+from trialbook.analysis._stats import TestResult, holm, welch_t_test
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -49,17 +49,18 @@ COLUMNS = [
 
 def bulk_latest_evaluations(
     store: Store, run_ids: Sequence[str]
-) -> dict[str, dict[str, dict[str, Any]]]:
+) -> dict[str, dict[str, Mapping[str, Any]]]:
     """``{run_id: {benchmark: metrics}}`` of the latest evaluations, read in bulk."""
-    return {
-        rid: {e.benchmark: dict(e.metrics) for e in evs}
-        for rid, evs in store.bulk_evaluations(run_ids).items()
-        if evs
-    }
+    out: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for rid, evs in store.bulk_evaluations(run_ids).items():
+        if evs:
+            # Oldest first: later evaluations of a benchmark overwrite earlier ones.
+            out[rid] = {e.benchmark: e.metrics for e in evs}
+    return out
 
 
 def _target(
-    evals: dict[str, dict[str, dict[str, Any]]],
+    evals: dict[str, dict[str, Mapping[str, Any]]],
     store: Store,
     run_ids: Sequence[str],
     benchmark: str | None,
@@ -217,7 +218,7 @@ def leaderboard(
                 members.setdefault(rid if by == "run" else r.group_key, []).append(r)
             shown = len(frame) if top is None else min(top, len(frame))
             count = min(shown, tie_tests + 1)
-            _mark_ties(frame, db, target, by, members, count, level, seed, resamples)
+            _mark_ties(frame, db, target, by, members, values, count, level, seed, resamples)
     if top is not None:
         frame = frame.head(top)
     result: pd.DataFrame = frame[COLUMNS]
@@ -237,6 +238,7 @@ def _mark_ties(
     target: Target,
     by: str,
     runs: dict[str, list[RunRecord]],
+    run_values: dict[str, float],
     count: int,
     level: float,
     seed: int,
@@ -253,7 +255,16 @@ def _mark_ties(
     for i in range(1, count):
         other = _entry(frame, i, by, runs)
         try:
-            res = _one(leader, other, db, target, "auto", seed, level, resamples, cache)
+            if by == "group":
+                # Welch on the values already read, instead of reading each run again.
+                res = welch_t_test(
+                    [run_values[r.id] for r in leader.runs],
+                    [run_values[r.id] for r in other.runs],
+                    level=level,
+                    labels=(leader.label, other.label),
+                )
+            else:
+                res = _one(leader, other, db, target, "auto", seed, level, resamples, cache)
         except ConfigError:
             # Not testable (no per-sample scores, one seed): tied only on an equal value.
             tied[i] = bool(values[i] == values[0])
