@@ -139,3 +139,34 @@ def test_report_of_one_seed_group_lists_its_runs(ws: Workspace, db: trialbook.St
     entries = html.split('id="entries"')[1].split("</section>")[0]
     assert all(run_id in entries for run_id in ws.base)
     assert "Name a second run or group" in html
+
+
+def test_run_comparison_lists_the_samples_that_changed(ws: Workspace, db: trialbook.Store) -> None:
+    html = render_report([ws.base[0], ws.treat[0]], db, images=False)
+    page = _parse(html)
+    assert page.sections == [
+        "entries",
+        "config-differences",
+        "metrics",
+        "significance",
+        "disagreements",
+    ]
+    block = html.split('id="disagreements"')[1].split("</section>")[0]
+    # Baseline seed 1 misses q2, q5, q8, q11, q14, q17; treatment seed 1 misses q0, q4, q9,
+    # q14, q19: four regressions (listed first) and five fixes; q14 is wrong in both.
+    assert "4 right in the baseline only (regressions), 5 right in the treatment only" in block
+    ids = re.findall(r'<tr class="(?:error|ok)"><td>([^<]+)</td><td>(\w+)</td>', block)
+    assert ids == [
+        ("q0", "regression"),
+        ("q19", "regression"),
+        ("q4", "regression"),
+        ("q9", "regression"),
+        ("q11", "fix"),
+        ("q17", "fix"),
+        ("q2", "fix"),
+        ("q5", "fix"),
+        ("q8", "fix"),
+    ]
+    # Groups have no single prediction per sample: no such section.
+    groups = render_report(["base", "treat"], db, images=False)
+    assert "disagreements" not in _parse(groups).sections

@@ -238,11 +238,7 @@ def _entry_values(db: Store, entry: ReportEntry) -> dict[str, tuple[float, float
     for run in entry.runs:
         for key, s in summaries.get(run.id, {}).items():
             values.setdefault(f"metrics.{key}", []).append(s.last)
-        latest: dict[str, Evaluation] = {}
-        for ev in db.evaluations(run.id):
-            if ev.benchmark not in latest or ev.created_at >= latest[ev.benchmark].created_at:
-                latest[ev.benchmark] = ev
-        for bench, ev in latest.items():
+        for bench, ev in _latest(db, run.id).items():
             for key, v in flatten(ev.metrics).items():
                 if isinstance(v, int | float) and not isinstance(v, bool):
                     values.setdefault(f"eval.{bench}.{key}", []).append(float(v))
@@ -262,8 +258,55 @@ def _group_config(entry: ReportEntry) -> dict[str, Any]:
     }
 
 
+def _latest(db: Store, run_id: str) -> dict[str, Evaluation]:
+    latest: dict[str, Evaluation] = {}
+    for ev in db.evaluations(run_id):
+        if ev.benchmark not in latest or ev.created_at >= latest[ev.benchmark].created_at:
+            latest[ev.benchmark] = ev
+    return latest
+
+
+def _disagreements(db: Store, entries: Sequence[ReportEntry]) -> list[dict[str, Any]]:
+    """Per benchmark both single runs evaluated: the samples one got right and the other not,
+    the baseline's wins (regressions) first."""
+    if len(entries) != 2 or any(len(e.runs) != 1 for e in entries):
+        return []
+    base, treat = (_latest(db, e.runs[0].id) for e in entries)
+    blocks = []
+    for bench in sorted(set(base) & set(treat)):
+        a = {x.sample_id: x for x in db.samples(base[bench].id)}
+        b = {x.sample_id: x for x in db.samples(treat[bench].id)}
+        rows = []
+        for sid in a.keys() & b.keys():
+            ca, cb = a[sid].correct, b[sid].correct
+            if ca is None or cb is None or ca == cb:
+                continue
+            rows.append(
+                {
+                    "id": sid,
+                    "change": "regression" if ca else "fix",
+                    "baseline": a[sid].prediction or "",
+                    "treatment": b[sid].prediction or "",
+                    "reference": a[sid].reference or b[sid].reference or "",
+                }
+            )
+        if not a.keys() & b.keys():
+            continue
+        rows.sort(key=lambda r: (r["change"] != "regression", r["id"]))
+        blocks.append(
+            {
+                "benchmark": bench,
+                "fixes": sum(r["change"] == "fix" for r in rows),
+                "regressions": sum(r["change"] == "regression" for r in rows),
+                "rows": rows[:MAX_SAMPLES],
+                "hidden": max(0, len(rows) - MAX_SAMPLES),
+            }
+        )
+    return blocks
+
+
 def _comparison(
-    db: Store, entries: Sequence[ReportEntry], refs: Sequence[str], images: bool, root: Any
+    db: Store, entries: Sequence[ReportEntry], refs: Sequence[str], images: bool
 ) -> dict[str, Any]:
     configs = [_group_config(e) for e in entries]
     keys = sorted(set().union(*configs))
@@ -295,7 +338,7 @@ def _comparison(
             cells.append({"value": text, "change": change})
         metrics.append({"key": key, "cells": cells})
     if len(entries) > 1:
-        tests, note = _significance(refs, db, root)
+        tests, note = _significance(refs, db)
     else:  # one seed group: its seeds side by side, nothing to test against
         tests, note = [], "Name a second run or group to test the difference."
     keys_in_all = sorted(
@@ -312,12 +355,11 @@ def _comparison(
         "tests": tests,
         "tests_note": note,
         "curves": _curves(db, entries, keys_in_all) if images else [],
+        "disagreements": _disagreements(db, entries),
     }
 
 
-def _significance(
-    refs: Sequence[str], db: Store, root: Any
-) -> tuple[list[dict[str, str]], str | None]:
+def _significance(refs: Sequence[str], db: Store) -> tuple[list[dict[str, str]], str | None]:
     """STATS' significance() on the entries, or a note saying why there are no tests."""
     try:
         from trialbook.analysis._significance import significance
@@ -365,7 +407,7 @@ def render_report(
         context["run"] = _single(db, entries[0], images)
         default_title = f"Run {entries[0].runs[0].name}"
     else:
-        context["cmp"] = _comparison(db, entries, refs, images, None)
+        context["cmp"] = _comparison(db, entries, refs, images)
         default_title = " vs ".join(e.label for e in entries)
     context["title"] = title or default_title
     env = jinja2.Environment(
