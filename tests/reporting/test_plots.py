@@ -69,7 +69,7 @@ def test_curves_of_an_unknown_metric_suggest_the_logged_one(
 ) -> None:
     with pytest.raises(trialbook.ConfigError, match="logged the metric 'los'; did you mean 'loss'"):
         plot_curves(ws.base, "los", store=db)
-    with pytest.raises(trialbook.ConfigError, match="Unknown band 'iqr'"):
+    with pytest.raises(trialbook.ConfigError, match="Unknown band 'iqr'; use 'std', 'sem' or 'ci'"):
         plot_curves(ws.base, "loss", store=db, band="iqr")
 
 
@@ -196,3 +196,15 @@ def test_user_strings_with_dollars_are_drawn_literally(
     for i, f in enumerate((fig, fig2, fig3)):
         save_figure(f, tmp_path / f"odd{i}")
     assert len(list(tmp_path.iterdir())) == 6
+
+
+def test_curve_band_is_the_t_interval_with_band_ci(ws: Workspace, db: trialbook.Store) -> None:
+    from scipy import stats
+
+    fig = plot_curves({"base": ws.base}, "loss", store=db, band="ci")
+    (band,) = _bands(fig.axes[0])
+    vertices = band.get_paths()[0].vertices
+    at_step_0 = vertices[vertices[:, 0] == 0][:, 1]
+    values = [1.0 + 0.01 * seed + 0.1 for seed in (1, 2, 3)]  # step 0 of the three seeds
+    low, high = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
+    assert (min(at_step_0), max(at_step_0)) == pytest.approx((low, high))

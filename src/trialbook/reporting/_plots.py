@@ -168,15 +168,16 @@ def plot_curves(
     ``runs_or_df`` is the frame from :func:`trialbook.load_runs`, a list of runs (records or
     references as ``trialbook show`` takes them), or a mapping label -> runs. With ``by_group``
     (the default) runs of one seed group (or one mapping entry) draw one line, the mean over
-    seeds at each step, with a band of +/- one standard deviation (``band="std"``) or the
-    standard error (``band="sem"``) when the group has two or more runs; otherwise one line per
+    seeds at each step, with a band of +/- one standard deviation (``band="std"``), the
+    standard error (``band="sem"``) or the 95% t-interval of the mean (``band="ci"``) when the
+    group has two or more runs; otherwise one line per
     run. ``out`` also saves the figure (PNG and SVG). Raises ConfigError when no run logged
     ``metric``.
     """
     import numpy as np
 
-    if band not in ("std", "sem"):
-        raise ConfigError(f"Unknown band {band!r}; use 'std' or 'sem'.")
+    if band not in ("std", "sem", "ci"):
+        raise ConfigError(f"Unknown band {band!r}; use 'std', 'sem' or 'ci'.")
     db, close = _open_db(root, store)
     try:
         labelled = _runs_by_label(runs_or_df, by_group or isinstance(runs_or_df, Mapping), db)
@@ -204,8 +205,14 @@ def plot_curves(
         )
         if frame.shape[1] >= 2:
             spread = frame.std(axis=1, ddof=1)
-            if band == "sem":
-                spread = spread / np.sqrt(frame.count(axis=1))
+            count = frame.count(axis=1)
+            if band in ("sem", "ci"):
+                spread = spread / np.sqrt(count)
+            if band == "ci":
+                from scipy import stats
+
+                # A step only some seeds reached has fewer values: its own t quantile.
+                spread = spread * stats.t.ppf(0.975, np.maximum(count - 1, 1))
             ax.fill_between(
                 frame.index,
                 (mean - spread).to_numpy(),
