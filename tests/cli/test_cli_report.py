@@ -108,3 +108,14 @@ def test_run_report_lists_params_logged_besides_the_config(
     params = html.split("Other logged parameters")[1].split("</table>")[0]
     # alpha logged batch=32 with run.log_params; lr and optimizer come from its config.
     assert "batch" in params and "optimizer" not in params
+
+
+def test_unwritable_destinations_are_sentences(cli: Cli, ws: Runs, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    result = cli("report", "alpha", "-o", blocker / "r.html", "--root", ws.root)
+    assert_user_error(result, "Cannot write the report to", "choose another --out")
+    result = cli("report", "alpha", "--format", "md", "-o", blocker / "t.md", "--root", ws.root)
+    assert_user_error(result, "Cannot write the table to")
+    result = cli("analyze", "--root", ws.root, "--out-dir", blocker / "sub")
+    assert_user_error(result, "Cannot write the analysis to", "--out-dir")

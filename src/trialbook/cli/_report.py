@@ -84,8 +84,13 @@ def report(
     else:
         from trialbook.tracking._folder import atomic_write
 
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, text)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(out, text)
+        except OSError as e:
+            raise ConfigError(
+                f"Cannot write the table to {out} ({e.strerror or e}); choose another --out."
+            ) from None
         typer.echo(f"wrote {out}")
 
 

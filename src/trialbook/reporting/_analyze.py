@@ -144,7 +144,14 @@ def analyze(
     summary = compare_experiments(df, metrics=columns)
 
     folder = Path(out_dir) if out_dir is not None else Workspace.resolve(root).root
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as e:
+        raise ConfigError(
+            f"Cannot write the analysis to {folder} ({e.strerror or e}); choose another --out-dir."
+        ) from None
     csv_path = folder / "results.csv"
     json_path = folder / "all_results.json"
     document = {

@@ -453,8 +453,13 @@ def report(
             html = render_report(refs, db, title=title)
     else:
         html = render_report(refs, store, title=title)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    except OSError as e:
+        raise ConfigError(
+            f"Cannot write the report to {target} ({e.strerror or e}); choose another --out."
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(html)
