@@ -91,7 +91,9 @@ def _entry_metrics(entry: Entry, store: Store) -> dict[str, dict[str, list[float
     sums = store.metric_summaries(entry.run_ids)
     for per in sums.values():
         for k, s in per.items():
-            out.setdefault(LOGGED, {}).setdefault(k, []).append(s.last)
+            # CPU and memory samples describe the machine, not the model.
+            if not k.startswith("system/"):
+                out.setdefault(LOGGED, {}).setdefault(k, []).append(s.last)
     return out
 
 
