@@ -302,6 +302,23 @@ class Store(abc.ABC):
         """``{run_id: evaluations, oldest first}`` for many runs; backends read them at once."""
         return {rid: self.evaluations(rid) for rid in run_ids}
 
+    def latest_evaluations(
+        self,
+        benchmark: str,
+        *,
+        experiment: str | None = None,
+        statuses: Sequence[str] = ("completed",),
+    ) -> dict[str, Evaluation]:
+        """``{run_id: latest evaluation on benchmark}`` of every run with one of ``statuses``
+        (of ``experiment`` when given); backends read them in one query (leaderboards)."""
+        runs = self.list_runs(experiment=experiment, statuses=tuple(statuses))
+        out: dict[str, Evaluation] = {}
+        for rid, evs in self.bulk_evaluations([r.id for r in runs]).items():
+            for ev in evs:
+                if ev.benchmark == benchmark:
+                    out[rid] = ev  # oldest first: the last one wins
+        return out
+
     def evaluation_samples(self, run_id: str, benchmark: str) -> list[Sample]:
         """Per-sample results of a run's latest evaluation on ``benchmark``."""
         evals = self.evaluations(run_id, benchmark)

@@ -737,6 +737,44 @@ class SQLStore(Store):
                     out[row.run_id].append(_evaluation(row))
         return out
 
+    def latest_evaluations(
+        self,
+        benchmark: str,
+        *,
+        experiment: str | None = None,
+        statuses: Sequence[str] = ("completed",),
+    ) -> dict[str, Evaluation]:
+        ev, r, e = s.evaluations, s.runs, s.experiments
+        self.reap_dead_runs()
+        stmt = (
+            select(
+                ev.c.id,
+                ev.c.run_id,
+                ev.c.benchmark,
+                ev.c.split,
+                ev.c.metrics,
+                ev.c.n,
+                ev.c.duration,
+                ev.c.created_at,
+            )
+            .join(r, r.c.id == ev.c.run_id)
+            .where(ev.c.benchmark == benchmark, r.c.status.in_(list(statuses)))
+            .order_by(ev.c.created_at, ev.c.id)
+        )
+        if experiment is not None:
+            stmt = stmt.join(e, e.c.id == r.c.experiment_id).where(e.c.name == experiment)
+        out: dict[str, Evaluation] = {}
+        with self._read() as conn:
+            # Plain tuples: 10,000 rows by attribute name cost more than the query.
+            for id_, run_id, bench, split, metrics, n, duration, created in conn.execute(
+                stmt
+            ).tuples():
+                # Oldest first: the last one wins.
+                out[run_id] = Evaluation(
+                    id_, run_id, bench, split, json.loads(metrics), n, duration, created
+                )
+        return out
+
     def samples(self, evaluation_id: int) -> list[Sample]:
         sm = s.samples
         with self._read() as conn:
