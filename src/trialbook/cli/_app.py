@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from trialbook.cli import _analysis, _db, _evaluate, _export, _run, _runs, _stats
+from trialbook.cli import _analysis, _db, _evaluate, _export, _report, _run, _runs, _stats
 from trialbook.cli._options import GlobalOptions, RootOption, StoreOption
 from trialbook.errors import TrialbookError
 
@@ -88,6 +88,8 @@ app.command("benchmarks")(_evaluate.benchmarks)
 app.command("leaderboard")(_analysis.leaderboard)
 app.command("compare")(_analysis.compare)
 app.command("significance")(_analysis.significance)
+app.command("report")(_report.report)
+app.command("analyze")(_report.analyze)
 app.add_typer(_db.app, name="db")
 
 
