@@ -155,28 +155,51 @@ def leaderboard(
     if top is not None and top < 1:
         raise ConfigError(f"--top must be at least 1, got {top}.")
     with store_scope(root, store) as db:
-        runs = db.list_runs(experiment=experiment, statuses=("completed",))
-        by_id: dict[str, RunRecord] = {r.id: r for r in runs}
-        ids = list(by_id)
-        evals = bulk_latest_evaluations(db, ids)
-        target, values = _target(evals, db, ids, benchmark, metric)
+        by_id: dict[str, RunRecord] = {}
+        target: Target | None = None
+        if benchmark is not None:
+            # One query for every run's latest result on the benchmark; run records are read
+            # only for the rows shown (by run) or for their group keys (by group).
+            latest = db.latest_evaluations(benchmark, experiment=experiment)
+            if latest:
+                evals = {rid: {benchmark: ev.metrics} for rid, ev in latest.items()}
+                target, values = _target(evals, db, list(evals), benchmark, metric)
+        if target is None:
+            by_id = {r.id: r for r in db.list_runs(experiment=experiment, statuses=("completed",))}
+            evals = bulk_latest_evaluations(db, list(by_id))
+            target, values = _target(evals, db, list(by_id), benchmark, metric)
         descending = metric_goal(target.metric) == "max"
-        rows = [(rid, by_id[rid], v) for rid, v in values.items()]
         if by == "run":
             frame = pd.DataFrame(
-                {
-                    "entry": [r.name for _, r, _ in rows],
-                    "kind": "run",
-                    "id": [rid for rid, _, _ in rows],
-                    "experiment": [r.experiment for _, r, _ in rows],
-                    "value": [v for _, _, v in rows],
-                    "n": 1,
-                    "std": np.nan,
-                    "ci_low": np.nan,
-                    "ci_high": np.nan,
-                }
+                {"id": list(values), "value": np.fromiter(values.values(), float, len(values))}
             )
+            frame = frame.sort_values(
+                ["value", "id"], ascending=[not descending, True], kind="stable"
+            ).reset_index(drop=True)
+            frame["rank"] = _ranks(frame, descending)
+            if top is not None:
+                frame = frame.head(top).copy()
+            wanted = list(frame["id"])
+            if not by_id and len(wanted) <= 200:
+                by_id = {rid: db.get_run(rid) for rid in wanted}
+            elif not by_id:
+                by_id = {
+                    r.id: r for r in db.list_runs(experiment=experiment, statuses=("completed",))
+                }
+            frame["entry"] = [by_id[rid].name for rid in wanted]
+            frame["kind"] = "run"
+            frame["experiment"] = [by_id[rid].experiment for rid in wanted]
+            frame["n"] = 1
+            frame["std"] = np.nan
+            frame["ci_low"] = np.nan
+            frame["ci_high"] = np.nan
+            rows = [(rid, by_id[rid], values[rid]) for rid in wanted]
         else:
+            if not by_id:
+                by_id = {
+                    r.id: r for r in db.list_runs(experiment=experiment, statuses=("completed",))
+                }
+            rows = [(rid, by_id[rid], v) for rid, v in values.items() if rid in by_id]
             raw = pd.DataFrame(
                 {
                     "id": [r.group_key for _, r, _ in rows],
@@ -200,14 +223,10 @@ def leaderboard(
             half = np.where(n >= 2, half, np.nan)
             frame["ci_low"] = frame["value"] - half
             frame["ci_high"] = frame["value"] + half
-        frame = frame.sort_values(
-            ["value", "entry", "id"], ascending=[not descending, True, True], kind="stable"
-        ).reset_index(drop=True)
-        frame["rank"] = (
-            frame["value"].rank(method="min", ascending=not descending).astype(int)
-            if len(frame)
-            else pd.Series(dtype=int)
-        )
+            frame = frame.sort_values(
+                ["value", "entry", "id"], ascending=[not descending, True, True], kind="stable"
+            ).reset_index(drop=True)
+            frame["rank"] = _ranks(frame, descending)
         frame["test"] = ""
         frame["p_value"] = np.nan
         frame["p_adjusted"] = np.nan
@@ -223,6 +242,13 @@ def leaderboard(
         frame = frame.head(top)
     result: pd.DataFrame = frame[COLUMNS]
     return result
+
+
+def _ranks(frame: pd.DataFrame, descending: bool) -> Any:
+    """1 + how many values are strictly better: equal values share a rank."""
+    if not len(frame):
+        return []
+    return frame["value"].rank(method="min", ascending=not descending).astype(int)
 
 
 def _entry(frame: pd.DataFrame, i: int, by: str, runs: dict[str, list[RunRecord]]) -> Entry:

@@ -765,14 +765,13 @@ class SQLStore(Store):
             stmt = stmt.join(e, e.c.id == r.c.experiment_id).where(e.c.name == experiment)
         out: dict[str, Evaluation] = {}
         with self._read() as conn:
-            # Plain tuples: 10,000 rows by attribute name cost more than the query.
-            for id_, run_id, bench, split, metrics, n, duration, created in conn.execute(
-                stmt
-            ).tuples():
-                # Oldest first: the last one wins.
-                out[run_id] = Evaluation(
-                    id_, run_id, bench, split, json.loads(metrics), n, duration, created
-                )
+            rows = conn.execute(stmt).all()
+        # Unpacked rows: 10,000 rows read by attribute name cost more than the query.
+        for id_, run_id, bench, split, metrics, n, duration, created in rows:
+            # Oldest first: the last one wins.
+            out[run_id] = Evaluation(
+                id_, run_id, bench, split, json.loads(metrics), n, duration, created
+            )
         return out
 
     def samples(self, evaluation_id: int) -> list[Sample]:
