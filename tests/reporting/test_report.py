@@ -170,3 +170,16 @@ def test_run_comparison_lists_the_samples_that_changed(ws: Workspace, db: trialb
     # Groups have no single prediction per sample: no such section.
     groups = render_report(["base", "treat"], db, images=False)
     assert "disagreements" not in _parse(groups).sections
+
+
+def test_sample_browser_is_capped_and_says_how_many_are_hidden(
+    ws: Workspace, db: trialbook.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trialbook.reporting import _html
+
+    monkeypatch.setattr(_html, "MAX_SAMPLES", 3)
+    html = render_report([ws.base[0]], db, images=False)
+    rows = re.findall(r'<tr class="(error|ok)"><td>([^<]+)</td>', html)
+    # Seed 1 of the baseline misses q2, q5, q8, ...: the first three errors by score, then id.
+    assert [r[0] for r in rows] == ["error"] * 3
+    assert "17 more samples not shown" in html
