@@ -440,9 +440,15 @@ def welch_t_test(
         lo = hi = diff
         df = float(na + nb - 2)
     else:
-        res = stats.ttest_ind(y, x, equal_var=False)
-        t, p = float(res.statistic), float(res.pvalue)
-        df = se2**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
+        # Welch-Satterthwaite df, with the variances scaled by their maximum first so that
+        # tiny ones (1e-198) do not underflow when squared. Same numbers as SciPy's
+        # ttest_ind(equal_var=False), which the tests check.
+        u, w = va / na, vb / nb
+        top = max(u, w)
+        u, w = u / top, w / top
+        df = (u + w) ** 2 / (u * u / (na - 1) + w * w / (nb - 1))
+        t = diff / math.sqrt(se2)
+        p = float(2 * stats.t.sf(abs(t), df))
         half = float(stats.t.ppf(1 - alpha / 2, df)) * math.sqrt(se2)
         lo, hi = diff - half, diff + half
     pooled_df = na + nb - 2
