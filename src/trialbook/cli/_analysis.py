@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["compare", "leaderboard", "significance"]
 
 _REFS_HELP = (
-    "Runs (id, id prefix, short id or name) or seed groups ('group:<key prefix>', "
+    "Two or more runs (id, id prefix, short id or name) or seed groups ('group:<key prefix>', "
     "a name shared by one group's seeds, or an experiment holding one group)."
 )
 BenchmarkOption = Annotated[
@@ -176,7 +176,7 @@ def _render_compare(c: Comparison, out: Output) -> None:
 
 def compare(
     ctx: typer.Context,
-    refs: Annotated[list[str], typer.Argument(metavar="A B [C ...]", help=_REFS_HELP)],
+    refs: Annotated[list[str], typer.Argument(metavar="REF", help=_REFS_HELP, show_default=False)],
     as_json: JsonOption = False,
     root: RootOption = None,
     store: StoreOption = None,
@@ -220,7 +220,7 @@ def _render_result(r: TestResult, out: Output) -> None:
 
 def significance(
     ctx: typer.Context,
-    refs: Annotated[list[str], typer.Argument(metavar="A B [C ...]", help=_REFS_HELP)],
+    refs: Annotated[list[str], typer.Argument(metavar="REF", help=_REFS_HELP, show_default=False)],
     benchmark: BenchmarkOption = None,
     metric: MetricOption = None,
     test: Annotated[
