@@ -153,3 +153,17 @@ def test_bad_input_is_one_sentence(
     message = message.replace("BASE0", ids["base"][0])
     with pytest.raises(ConfigError, match=message):
         significance(refs, root=root, **kwargs)
+
+
+def test_repeated_sample_ids_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+    from trialbook.store import NewRun, Sample
+
+    with trialbook.open_store(tmp_path / "ws", create=True) as db:
+        for i, ids in enumerate((["a", "b", "a"], ["a", "b", "c"])):
+            run_id = f"20260101_000000_00000{i}"
+            db.create_run(NewRun(run_id, "x", f"r{i}", {"i": i}, f"h{i}", f"g{i}"))
+            samples = [Sample(k, None, None, 1.0, True) for k in ids]
+            db.log_evaluation(run_id, "gsm8k", {"accuracy": 1.0}, samples=samples)
+        with pytest.raises(ConfigError, match=r"1 repeated sample ids on gsm8k \(first: 'a'\)"):
+            significance(["r0", "r1"], store=db)

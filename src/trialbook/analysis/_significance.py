@@ -169,6 +169,15 @@ def _run_scores(
     samples = store.evaluation_samples(run_id, target.benchmark)
     scores, binary = sample_scores(samples, target.metric)
     got = ({s.sample_id: v for s, v in zip(samples, scores, strict=False)}, binary)
+    if scores and len(got[0]) < len(samples):
+        from collections import Counter
+
+        dup = next(k for k, c in Counter(x.sample_id for x in samples).items() if c > 1)
+        raise ConfigError(
+            f"Run {run_id} has {len(samples) - len(got[0])} repeated sample ids on "
+            f"{target.benchmark} (first: {dup!r}); a paired test needs each sample once, so "
+            "re-evaluate it or use --test welch on seed groups."
+        )
     if cache is not None:
         cache[key] = got
     return got
