@@ -8,10 +8,28 @@ import sys
 import pytest
 
 import trialbook
+import trialbook.analysis
+import trialbook.config
+import trialbook.evaluation
+import trialbook.evaluation.metrics
+import trialbook.evaluation.models
+import trialbook.execution
+import trialbook.reporting
 import trialbook.store
 import trialbook.tracking
 
-PACKAGES = [trialbook, trialbook.store, trialbook.tracking]
+PACKAGES = [
+    trialbook,
+    trialbook.analysis,
+    trialbook.config,
+    trialbook.evaluation,
+    trialbook.evaluation.metrics,
+    trialbook.evaluation.models,
+    trialbook.execution,
+    trialbook.reporting,
+    trialbook.store,
+    trialbook.tracking,
+]
 
 
 @pytest.mark.parametrize("module", PACKAGES, ids=lambda m: m.__name__)
@@ -41,7 +59,8 @@ def test_import_trialbook_loads_no_heavy_dependency() -> None:
     # `import trialbook` must stay fast: the database, CLI and YAML stacks load on first use.
     code = (
         "import sys, trialbook\n"
-        "heavy = ['sqlalchemy', 'alembic', 'typer', 'rich', 'yaml', 'numpy', 'psutil', 'torch']\n"
+        "heavy = ['sqlalchemy', 'alembic', 'typer', 'rich', 'yaml', 'numpy', 'psutil', 'torch',\n"
+        "         'pandas', 'scipy', 'matplotlib', 'jinja2', 'pydantic', 'httpx', 'transformers']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run(
