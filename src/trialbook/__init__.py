@@ -13,8 +13,9 @@ Everything below is imported lazily, so ``import trialbook`` stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trialbook._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -167,14 +168,4 @@ if TYPE_CHECKING:
     from trialbook.tracking._tracker import ExperimentTracker
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trialbook' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

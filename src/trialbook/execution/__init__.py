@@ -7,8 +7,9 @@ pay for the Runner, its progress display and ``reproduce``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trialbook._lazy import lazy_attributes
 
 _LAZY = {
     "Executor": "trialbook.execution._executor",
@@ -61,14 +62,4 @@ if TYPE_CHECKING:
     from trialbook.execution._runner import PlanDecision, Runner, RunOutcome, SuiteResult
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trialbook.execution' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

@@ -7,8 +7,9 @@ until a name that needs them is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trialbook._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
@@ -26,14 +27,4 @@ if TYPE_CHECKING:
     from trialbook.evaluation.models._spec import SPEC_FORMS, load_model
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trialbook.evaluation.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)
