@@ -136,19 +136,23 @@ def verdict(r: TestResult) -> str:
     # b - a > 0 favours b unless lower is better (loss, error).
     b_wins = (r.difference > 0) == (goal == "max")
     better, worse = (r.b, r.a) if b_wins else (r.a, r.b)
-    by = "lower" if goal == "min" else "better"
-    if goal == "min":
+    # The claim is an amount >= 0 ("better by", "lower"): state the interval in that direction.
+    sign = 1.0 if r.difference > 0 else -1.0
+    low, high = sorted((sign * r.ci_low, sign * r.ci_high))
+    amount = _fmt(abs(r.difference), scale)
+    ci = f"{level} CI {_fmt(low, scale)} to {_fmt(high, scale)}"
+    if low < 0:
+        # The p-value and the interval disagree (different methods): claim nothing.
         return (
-            f"{better} is better than {worse}{on}: {_fmt(abs(r.difference), scale)}{unit} "
-            f"{by} ({ci}; {stats})."
+            f"{better} looks better than {worse}{on} by {amount}{unit}, but the {level} CI "
+            f"of that amount, {_fmt(low, scale)} to {_fmt(high, scale)}, includes 0 "
+            f"({stats}): treat the difference as uncertain."
         )
-    return (
-        f"{better} is better than {worse}{on} by {_fmt(abs(r.difference), scale)}{unit} "
-        f"({ci}; {stats})."
-    )
+    if goal == "min":
+        return f"{better} is better than {worse}{on}: {amount}{unit} lower ({ci}; {stats})."
+    return f"{better} is better than {worse}{on} by {amount}{unit} ({ci}; {stats})."
 
 
-# --------------------------------------------------------------------------- helpers
 def _vector(values: ArrayLike, name: str) -> np.ndarray:
     import numpy as np
 
