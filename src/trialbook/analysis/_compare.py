@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trialbook.analysis._refs import Entry, latest_evaluations, numeric, resolve_refs
@@ -29,8 +29,8 @@ class MetricRow:
     ``values`` are the runs' values or, for groups, the means over seeds (``n`` runs each;
     None where an entry lacks the metric). ``change`` and ``relative`` are against the first
     entry (``relative`` a fraction, None when the first is 0 or missing). ``best`` is the index
-    of the winning entry by the metric's direction (``goal``), None when fewer than two have a
-    value or all are equal.
+    of the winning entry (among those with a value) by the metric's direction (``goal``), None
+    when fewer than two have a value or those values are equal.
     """
 
     metric: str
@@ -50,7 +50,9 @@ class Comparison:
     entry lacks the key; keys that differ within a group, such as its seed, are left out).
     ``tables`` maps each benchmark (and ``"logged metrics"`` for final training metrics) to
     its rows. ``winner`` is per table: the entry best on its primary metric (``accuracy`` or
-    its first), with ``margin`` = how much better than the next best.
+    its first, among the metrics two or more entries have; the winner is among those with a
+    value), with ``margin`` = how much better than the next best. ``primary`` names that metric
+    per table.
     """
 
     entries: tuple[str, ...]
@@ -59,6 +61,7 @@ class Comparison:
     tables: dict[str, list[MetricRow]]
     winner: dict[str, str | None]
     margin: dict[str, float | None]
+    primary: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -69,6 +72,7 @@ class Comparison:
             "tables": {b: [asdict(r) for r in rows] for b, rows in self.tables.items()},
             "winner": dict(self.winner),
             "margin": dict(self.margin),
+            "primary": dict(self.primary),
         }
 
 
@@ -110,6 +114,7 @@ def _row(metric: str, per_entry: Sequence[list[float] | None]) -> MetricRow:
     )
     have = [(v, i) for i, v in enumerate(values) if v is not None and math.isfinite(v)]
     best = None
+    # A winner only among the entries that have the metric: "-" beats or ties nothing.
     if len(have) >= 2 and len({v for v, _ in have}) > 1:
         pick = max if goal == "max" else min
         best = pick(have, key=lambda t: t[0])[1]
@@ -149,23 +154,28 @@ def compare(
     tables: dict[str, list[MetricRow]] = {}
     for table in names:
         shared = [m.get(table, {}) for m in metrics]
-        if sum(1 for s in shared if s) < 2:
-            continue  # a table only one entry has compares nothing
         keys_t = list(dict.fromkeys(k for s in shared for k in s))
+        if not any(sum(1 for s in shared if k in s) >= 2 for k in keys_t):
+            continue  # no metric of the table is in two entries: it compares nothing
         tables[table] = [_row(k, [s.get(k) for s in shared]) for k in keys_t]
     if not tables:
         has = "; ".join(
-            f"{e.label}: {', '.join(sorted(m)) or 'nothing'}"
+            f"{e.label}: {', '.join(t for t in sorted(m) if t != LOGGED) or 'none'}"
             for e, m in zip(entries, metrics, strict=True)
         )
         raise ConfigError(
-            f"The entries have no benchmark or logged metric in common ({has}); "
+            f"The entries have no benchmark in common ({has}) and no logged metric in common; "
             "evaluate them on the same benchmark first."
         )
     winner: dict[str, str | None] = {}
     margin: dict[str, float | None] = {}
+    primary_of: dict[str, str] = {}
     for table, rows in tables.items():
-        primary = next((r for r in rows if r.metric == "accuracy"), rows[0])
+        # The primary metric is one at least two entries have: accuracy, else the first such.
+        complete = [r for r in rows if sum(v is not None for v in r.values) >= 2]
+        # (a table is kept only when it has one, so ``complete`` is not empty).
+        primary = next((r for r in complete if r.metric == "accuracy"), complete[0])
+        primary_of[table] = primary.metric
         if primary.best is None:
             winner[table], margin[table] = None, None
             continue
@@ -184,4 +194,5 @@ def compare(
         tables=tables,
         winner=winner,
         margin=margin,
+        primary=primary_of,
     )

@@ -166,12 +166,16 @@ def _render_compare(c: Comparison, out: Output) -> None:
             [[r.metric, *(_value_cell(r, i, c.kinds) for i in range(len(labels)))] for r in rows],
             indent=2,
         )
-        win, margin = c.winner.get(table), c.margin.get(table)
-        primary = next((r for r in rows if r.metric == "accuracy"), rows[0])
+        win, margin, primary = c.winner.get(table), c.margin.get(table), c.primary.get(table)
+        row = next((r for r in rows if r.metric == primary), None)
+        if row is None:
+            continue
+        lacking = [labels[i] for i, v in enumerate(row.values) if v is None]
+        among = f"; {', '.join(lacking)} not measured" if lacking else ""
         if win is None:
-            out.line(f"  no winner on {primary.metric}: the values are equal")
+            out.line(f"  no winner on {primary}: the values are equal{among}")
         else:
-            out.line(f"  winner: {win} ({primary.metric}, by {_num(margin)} over the next best)")
+            out.line(f"  winner: {win} ({primary}, by {_num(margin)} over the next best{among})")
 
 
 def compare(
