@@ -34,7 +34,12 @@ def _store(root: Path) -> Any:
 def test_context_manager_completes_and_writes_folder(tmp_path: Path) -> None:
     config = {"model": {"hidden": 32}, "training": {"learning_rate": 1e-3}}
     with trialbook.start_run(
-        experiment="baseline", config=config, seed=42, root=tmp_path, notes="first", tags=["a"],
+        experiment="baseline",
+        config=config,
+        seed=42,
+        root=tmp_path,
+        notes="first",
+        tags=["a"],
         **FAST,
     ) as run:
         for step in range(10):
@@ -52,12 +57,23 @@ def test_context_manager_completes_and_writes_folder(tmp_path: Path) -> None:
     assert folder.name == f"baseline_{rec.short_id}"
     assert folder.parent == tmp_path
     assert sorted(p.name for p in folder.iterdir()) == [
-        "artifacts", "checkpoint", "config.yaml", "meta.json", "summary.json"
+        "artifacts",
+        "checkpoint",
+        "config.yaml",
+        "meta.json",
+        "summary.json",
     ]
     saved = yaml.safe_load((folder / "config.yaml").read_text())
     assert saved == {**config, "seed": 42}
-    assert rec.config_hash == config_hash(saved)
-    assert rec.group_key == group_key(config)
+    # The experiment's name counts as part of the config (runs of two experiments never share
+    # a hash or a seed group), as if config.yaml had an experiment: block naming it.
+    named = {**saved, "experiment": {"name": "baseline"}}
+    assert rec.config_hash == config_hash(named)
+    assert (
+        rec.group_key
+        == group_key(named)
+        == group_key({**config, "experiment": {"name": "baseline"}})
+    )
 
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["run_id"] == run.id and meta["seed"] == 42
@@ -79,14 +95,18 @@ def test_params_are_the_flattened_config(tmp_path: Path) -> None:
     ) as run:
         run.log_params({"extra.flag": True})
     assert _store(tmp_path).params(run.id) == {
-        "a.b": 1, "a.c": [1, 2], "d": "x", "extra.flag": True
+        "a.b": 1,
+        "a.c": [1, 2],
+        "d": "x",
+        "extra.flag": True,
     }
 
 
 def test_exception_marks_failed_with_traceback(tmp_path: Path) -> None:
-    with pytest.raises(ZeroDivisionError), trialbook.start_run(
-        experiment="e", root=tmp_path, **FAST
-    ) as run:
+    with (
+        pytest.raises(ZeroDivisionError),
+        trialbook.start_run(experiment="e", root=tmp_path, **FAST) as run,
+    ):
         run.log({"loss": 1.0}, step=0)
         1 / 0  # noqa: B018
     rec = _store(tmp_path).get_run(run.id)
@@ -100,9 +120,10 @@ def test_exception_marks_failed_with_traceback(tmp_path: Path) -> None:
 
 
 def test_keyboard_interrupt_marks_killed(tmp_path: Path) -> None:
-    with pytest.raises(KeyboardInterrupt), trialbook.start_run(
-        experiment="e", root=tmp_path, **FAST
-    ) as run:
+    with (
+        pytest.raises(KeyboardInterrupt),
+        trialbook.start_run(experiment="e", root=tmp_path, **FAST) as run,
+    ):
         raise KeyboardInterrupt
     assert _store(tmp_path).get_run(run.id).status == "killed"
 
@@ -237,7 +258,8 @@ def test_dataclass_and_pydantic_style_configs(tmp_path: Path) -> None:
     with trialbook.start_run(experiment="e", config=Config(), root=tmp_path, **FAST) as run:
         pass
     assert dict(run.config) == {
-        "name": "x", "training": {"learning_rate": 5e-5, "path": "data/train.jsonl"}
+        "name": "x",
+        "training": {"learning_rate": 5e-5, "path": "data/train.jsonl"},
     }
 
 

@@ -159,6 +159,10 @@ def start_run(
         if goal not in ("min", "max"):
             raise ConfigError(f"metric_goals[{key!r}] is {goal!r}; use 'min' or 'max'.")
 
+    # Runs of different experiments never share a hash or a seed group, even with identical
+    # configs: the experiment's name counts as part of the config (as it does in a config's own
+    # experiment: block, which the Runner's plans always have).
+    identity = {**plain, "experiment": {**exp_block, "name": experiment}}
     workspace = Workspace.resolve(root, store)
     attach_id = os.environ.get(RUN_ID_ENV)
     if attach_id:
@@ -205,8 +209,8 @@ def start_run(
                     experiment=experiment,
                     name=run_name,
                     config=plain,
-                    config_hash=config_hash(plain),
-                    group_key=group_key(plain),
+                    config_hash=config_hash(identity),
+                    group_key=group_key(identity),
                     seed=seed,
                     notes=notes,
                     tags=tag_tuple,
