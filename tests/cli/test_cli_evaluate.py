@@ -349,3 +349,23 @@ def test_json_output_stays_json_when_the_model_prints(cli: Cli, tmp_path: Path) 
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["n"] == 3  # nothing but the JSON object
     assert "loading the chatty model" in result.stderr and "generating 3" in result.stderr
+
+
+def test_jsonl_benchmark_named_with_predictions_into_a_run(cli: Cli, tmp_path: Path) -> None:
+    # --name is the jsonl benchmark's option; it used to collide with get()'s own argument.
+    rows = [{"id": f"x{i}", "question": f"{i}+{i}", "answer": str(2 * i)} for i in range(4)]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    preds = [{"id": f"x{i}", "prediction": str(2 * i if i else 9)} for i in range(4)]
+    (tmp_path / "xp.jsonl").write_text("".join(json.dumps(r) + "\n" for r in preds))
+    root = tmp_path / "experiments"
+    with trialbook.start_run("train", {"lr": 0.1}, name="base", root=root, **COMMON) as run:
+        run.log({"loss": 1.0}, step=0)
+    result = cli(
+        "evaluate", "jsonl", "--data", "qa.jsonl", "--predictions", "xp.jsonl", "--run", "base",
+        "--id-field", "id", "--name", "xbench", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["benchmark"] == "xbench" and doc["run_id"] == run.id
+    assert doc["metrics"]["accuracy"] == pytest.approx(3 / 4)
+    assert (run.path / "evaluations" / "xbench.jsonl").is_file()

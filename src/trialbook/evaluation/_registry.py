@@ -173,7 +173,7 @@ class BenchmarkRegistry:
             return entry
 
     @classmethod
-    def get(cls, name: str, **options: Any) -> BaseBenchmark:
+    def get(cls, name: str, /, **options: Any) -> BaseBenchmark:
         """A new instance of benchmark ``name`` built with ``options``.
 
         Raises:
