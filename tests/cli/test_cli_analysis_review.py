@@ -43,3 +43,30 @@ def test_cli_names_the_metric_both_have(cli: Cli, ws: tuple[Path, dict[str, str]
     res = cli("compare", "b", "c", "--root", root)
     assert res.exit_code == 2 and "Traceback" not in res.stderr + res.stdout
     assert "no benchmark in common (b: qa; c: mmlu)" in res.stderr
+
+
+@pytest.fixture(scope="module")
+def sw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    import importlib.util
+
+    path = Path(__file__).parent.parent / "analysis" / "stats_workspace.py"
+    spec = importlib.util.spec_from_file_location("stats_workspace_review", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    root = tmp_path_factory.mktemp("cli_review_sw") / "experiments"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("TRIALBOOK_STORE", raising=False)
+        yield root, module.build(root)
+
+
+def test_mcnemar_claims_no_resamples(cli: Cli, sw: tuple[Path, dict[str, Any]]) -> None:
+    root, ids = sw
+    a, b = ids["base"][0], ids["tuned"][0]
+    res = cli("significance", a, b, "--root", root, "--test", "mcnemar")
+    assert res.exit_code == 0, res.stderr
+    (test,) = [line for line in res.stdout.splitlines() if line.strip().startswith("test ")]
+    assert test.split() == ["test", "mcnemar", "(exact)"]
+    assert "paired bootstrap, 10,000 resamples, seed 0" in table_row(res.stdout, "difference")[-1]
+    res = cli("significance", a, b, "--root", root, "--test", "permutation", "--seed", "3")
+    assert "permutation (10,000 resamples, seed 3)" in res.stdout

@@ -202,12 +202,20 @@ def _render_result(r: TestResult, out: Output) -> None:
     out.heading(f"{r.b} vs {r.a}")
     out.line(r.verdict)
     pct = f"{r.level * 100:g}%"
+    resampled = f"{r.resamples:,} resamples, seed {r.seed}" if r.resamples else ""
+    test = r.test + (f" ({resampled})" if resampled else "")
+    ci = f"{pct} CI {_num(r.ci_low)} to {_num(r.ci_high)}"
+    if r.test == "mcnemar":
+        # The exact test resamples nothing; only its interval comes from a paired bootstrap.
+        test = "mcnemar (exact)"
+        if resampled:
+            ci += f"; paired bootstrap, {resampled}"
     pairs: list[tuple[str, Cell]] = [
-        ("test", r.test + (f" ({r.resamples:,} resamples, seed {r.seed})" if r.resamples else "")),
+        ("test", test),
         ("n", f"{r.n:,}" if r.n_b is None else f"{r.n} and {r.n_b} seeds"),
         (f"mean {r.a}", _num(r.mean_a)),
         (f"mean {r.b}", _num(r.mean_b)),
-        ("difference", f"{_signed(r.difference)} ({pct} CI {_num(r.ci_low)} to {_num(r.ci_high)})"),
+        ("difference", f"{_signed(r.difference)} ({ci})"),
         ("p-value", _num(r.p_value)),
     ]
     if r.p_adjusted is not None:
