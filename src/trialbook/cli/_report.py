@@ -82,7 +82,7 @@ def report(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        from trialbook.tracking._folder import atomic_write
+        from trialbook._atomic import atomic_write
 
         try:
             out.parent.mkdir(parents=True, exist_ok=True)

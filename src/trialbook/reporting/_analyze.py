@@ -10,13 +10,13 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import webbrowser
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from trialbook._atomic import atomic_open
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -71,14 +71,8 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _write_atomic(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, newline="") as f:
+        write(f)
 
 
 def _figure(groups: pd.DataFrame, metrics: Sequence[str]) -> Any:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from trialbook._atomic import atomic_write
 from trialbook.errors import ConfigError, TrialbookError
 
 if TYPE_CHECKING:
@@ -455,16 +455,9 @@ def report(
         html = render_report(refs, store, title=title)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        atomic_write(target, html)
     except OSError as e:
         raise ConfigError(
             f"Cannot write the report to {target} ({e.strerror or e}); choose another --out."
         ) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target

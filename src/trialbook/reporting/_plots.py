@@ -13,11 +13,11 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trialbook._atomic import atomic_open
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -70,14 +70,8 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> tuple[Path, Path]:
     written = []
     for suffix in (".png", ".svg"):
         target = base.with_suffix(suffix)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                fig.savefig(f, format=suffix[1:], dpi=110)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(target, "wb") as f:
+            fig.savefig(f, format=suffix[1:], dpi=110)
         written.append(target)
     return written[0], written[1]
 
