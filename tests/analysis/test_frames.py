@@ -174,3 +174,18 @@ def test_print_results_summary_prints_one_row_per_experiment(
     assert "4 runs in 2 experiments" in out
     assert "baseline" in out and "ablation" in out
     assert "0.4 ± 0.1414" in out
+
+
+def test_print_results_summary_keeps_whole_cells_when_piped(
+    ws: Ws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    df = load_runs(ws.root)
+    # Many wide columns: rich would squeeze them into 80 columns on a pipe.
+    for i in range(8):
+        df[f"metrics.a_rather_long_metric_name_{i}"] = 0.123456
+    print_results_summary(df)
+
+    out = capsys.readouterr().out
+    for i in range(8):
+        assert f"a_rather_long_metric_name_{i}" in out
+    assert "…" not in out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -342,4 +343,5 @@ def print_results_summary(df: pd.DataFrame, metrics: Sequence[str] | None = None
                 else fmt_number(mean) + ("" if math.isnan(std) else f" ± {fmt_number(std)}")
             )
         table.add_row(*cells)
-    Console().print(table)
+    # Piped output keeps whole cells instead of rich's 80-column default.
+    Console(width=None if sys.stdout.isatty() else 1000).print(table)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -140,7 +141,9 @@ def analyze(
             out_dir=out_dir if out_dir is not None else ws.root,
             ci="t" if ci == "t" else "bootstrap",
         )
-    console = Console(highlight=False, soft_wrap=True)
+    # Piped output (a file, a pager) keeps whole cells instead of rich's 80-column default.
+    width = None if sys.stdout.isatty() else 1000
+    console = Console(highlight=False, soft_wrap=True, width=width)
     exp = Table(title="Experiments", title_justify="left")
     frame = result.experiments.reset_index()
     for col in frame.columns:
