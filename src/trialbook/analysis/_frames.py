@@ -318,7 +318,7 @@ def print_results_summary(df: pd.DataFrame, metrics: Sequence[str] | None = None
     from rich.console import Console
     from rich.table import Table
 
-    from trialbook.cli._output import fmt_number
+    from trialbook._format import fmt_number
 
     summary = compare_experiments(df, metrics=metrics)
     cols = [c[: -len(".mean")] for c in summary.columns if c.endswith(".mean")]

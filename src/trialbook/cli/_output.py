@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
 
+from trialbook._format import fmt_number
+
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.text import Text
@@ -292,23 +294,6 @@ def fmt_duration(seconds: float | None, running_since: float | None = None) -> s
         d, rest = divmod(int(seconds), 86400)
         text = f"{d}d{rest // 3600:02d}h"
     return text + suffix
-
-
-def fmt_number(value: Any) -> str:
-    """A metric value for a table: 4 significant digits, whole numbers as integers."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value.is_integer() and abs(value) < 1e6:
-        return str(int(value))
-    return f"{value:.4g}"
 
 
 def fmt_bytes(size: int | None) -> str:
