@@ -72,8 +72,9 @@ def test_lower_is_better_for_losses_and_top(ws: tuple[Path, dict[str, Any]]) -> 
     assert list(lb["entry"]) == ["tuned", "tuned"]
     assert lb["value"].iloc[0] == pytest.approx(0.26)
     assert lb["value"].iloc[0] < lb["value"].iloc[1]
-    # Runs without per-sample scores cannot be tested: tied only on an equal value.
-    assert list(lb["tied"]) == [True, False]
+    # Runs without per-sample scores cannot be tested: untested (None) unless equal.
+    assert list(lb["tied"]) == [True, None]
+    assert list(lb["status"]) == ["leader", "untested"]
     assert math.isnan(lb["p_value"].iloc[1])
 
 

@@ -35,7 +35,8 @@ def test_leaderboard_table_and_json(cli: Cli, sw: tuple[Path, dict[str, Any]]) -
     res = cli("leaderboard", "--root", root, "-b", "gsm8k", "--by", "group")
     assert res.exit_code == 0, res.stderr
     lines = res.stdout.splitlines()
-    assert lines[0].split() == [
+    assert lines[0] == "Leaderboard: gsm8k accuracy (higher is better), by group"
+    assert lines[1].split() == [
         "rank",
         "entry",
         "group",
@@ -49,10 +50,19 @@ def test_leaderboard_table_and_json(cli: Cli, sw: tuple[Path, dict[str, Any]]) -
         "tied",
     ]
     top = table_row(res.stdout, "1")
-    assert top[1] == "tuned" and top[-1] == "tied" and top[-3] == "3"
+    assert top[1] == "tuned" and top[-1] == "leader" and top[-3] == "3"
+    assert top[2].startswith("group:")
     res = cli("leaderboard", "--root", root, "-b", "gsm8k", "--json", "--top", "3")
-    rows = json.loads(res.stdout)
+    doc = json.loads(res.stdout)
+    assert (doc["benchmark"], doc["metric"], doc["goal"], doc["by"]) == (
+        "gsm8k",
+        "accuracy",
+        "max",
+        "run",
+    )
+    rows = doc["rows"]
     assert len(rows) == 3 and rows[0]["rank"] == 1 and rows[0]["tied"] is True
+    assert rows[0]["status"] == "leader"
     assert rows[0]["id"] in ids["tuned"] and rows[0]["p_value"] is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,19 @@ def test_mcnemar_claims_no_resamples(cli: Cli, sw: tuple[Path, dict[str, Any]]) 
     assert "paired bootstrap, 10,000 resamples, seed 0" in table_row(res.stdout, "difference")[-1]
     res = cli("significance", a, b, "--root", root, "--test", "permutation", "--seed", "3")
     assert "permutation (10,000 resamples, seed 3)" in res.stdout
+
+
+def test_group_column_prints_references_that_resolve(
+    cli: Cli, sw: tuple[Path, dict[str, Any]]
+) -> None:
+    root, ids = sw
+    listed = json.loads(cli("ls", "--root", root, "--by", "group", "--json").stdout)
+    tuned = next(g for g in listed if g["name"] == "tuned")
+    assert tuned["ref"] == "group:" + str(tuned["group"])[:12]
+    table = cli("ls", "--root", root, "--by", "group").stdout
+    assert tuned["ref"] in [line.split()[0] for line in table.splitlines()]
+    shown = cli("show", ids["tuned"][0], "--root", root).stdout
+    assert table_row(shown, "seed group")[1] == tuned["ref"]
+    res = cli("compare", tuned["ref"], "base", "--root", root, "--json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["entries"] == [tuned["ref"], "base"]

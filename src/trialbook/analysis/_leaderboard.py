@@ -4,10 +4,18 @@ significantly different from the leader marked ``tied``.
 The tie rule: each of the first ``tie_tests`` entries after the leader is tested against the
 leader -- the paired test of :func:`trialbook.analysis.significance` (McNemar for 0/1
 correctness, else the paired bootstrap) when both runs have per-sample scores, Welch's t-test
-across seeds for groups -- and the p-values are corrected together with Holm. An entry is tied
-when its adjusted p-value is at least ``1 - level``. Entries that cannot be tested (a run without
-per-sample scores, a group with one seed) are tied only when their value equals the leader's;
-their ``test`` is empty. Entries beyond ``tie_tests`` are not tested and not tied.
+across seeds for groups -- and the p-values are corrected together with Holm. ``status`` says
+what came of it:
+
+* ``leader`` -- the first row (``tied`` True: it is tied with itself);
+* ``tied`` -- its adjusted p-value is at least ``1 - level`` (``tied`` True);
+* ``behind`` -- significantly worse than the leader (``tied`` False);
+* ``untested`` -- not tested (``tied`` None): beyond ``tie_tests``, or not testable (a run
+  without per-sample scores, a group with one seed); an untestable entry whose value equals
+  the leader's is ``tied``.
+
+The frame's ``attrs`` name what is ranked: ``benchmark`` (None for a logged metric),
+``metric``, ``goal`` (``max`` or ``min``) and ``by``.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ COLUMNS = [
     "p_value",
     "p_adjusted",
     "tied",
+    "status",
 ]
 
 
@@ -141,8 +150,9 @@ def leaderboard(
     ``metric`` says) or a logged training metric (``metric`` alone, its last value). Its
     direction comes from :func:`trialbook._metrics.metric_goal` (``loss`` ranks ascending).
     Groups show the mean over seeds with ``n``, ``std`` and a t-interval. See the module
-    docstring for the ``tied`` rule. Columns: ``rank, entry, kind, id, experiment, value, n,
-    std, ci_low, ci_high, test, p_value, p_adjusted, tied``.
+    docstring for the ``tied`` and ``status`` rule and the ``attrs`` naming what is ranked.
+    Columns: ``rank, entry, kind, id, experiment, value, n, std, ci_low, ci_high, test,
+    p_value, p_adjusted, tied, status``.
     """
     import numpy as np
     import pandas as pd
@@ -230,7 +240,8 @@ def leaderboard(
         frame["test"] = ""
         frame["p_value"] = np.nan
         frame["p_adjusted"] = np.nan
-        frame["tied"] = False
+        frame["tied"] = None
+        frame["status"] = "untested"
         if len(frame):
             members: dict[str, list[RunRecord]] = {}
             for rid, r, _ in rows:
@@ -240,7 +251,13 @@ def leaderboard(
             _mark_ties(frame, db, target, by, members, values, count, level, seed, resamples)
     if top is not None:
         frame = frame.head(top)
-    result: pd.DataFrame = frame[COLUMNS]
+    result: pd.DataFrame = frame[COLUMNS].copy()
+    result.attrs = {
+        "benchmark": target.benchmark,
+        "metric": target.metric,
+        "goal": "max" if descending else "min",
+        "by": by,
+    }
     return result
 
 
@@ -270,9 +287,11 @@ def _mark_ties(
     seed: int,
     resamples: int,
 ) -> None:
+    import pandas as pd
+
     leader = _entry(frame, 0, by, runs)
     values = frame["value"].to_numpy()
-    tied = [bool(i == 0) for i in range(len(frame))]
+    tied: list[bool | None] = [True if i == 0 else None for i in range(len(frame))]
     tests = [""] * len(frame)
     p_raw = [math.nan] * len(frame)
     p_adj = [math.nan] * len(frame)
@@ -292,8 +311,9 @@ def _mark_ties(
             else:
                 res = _one(leader, other, db, target, "auto", seed, level, resamples, cache)
         except ConfigError:
-            # Not testable (no per-sample scores, one seed): tied only on an equal value.
-            tied[i] = bool(values[i] == values[0])
+            # Not testable (no per-sample scores, one seed): tied on an equal value, else
+            # untested (None) -- not "not tied", which only a test can say.
+            tied[i] = True if values[i] == values[0] else None
             continue
         tested.append((i, res))
     adjusted = holm([r.p_value for _, r in tested]) if tested else []
@@ -303,4 +323,8 @@ def _mark_ties(
     frame["test"] = tests
     frame["p_value"] = p_raw
     frame["p_adjusted"] = p_adj
-    frame["tied"] = tied
+    frame["tied"] = pd.Series(tied, index=frame.index, dtype=object)
+    frame["status"] = [
+        "leader" if i == 0 else "untested" if t is None else "tied" if t else "behind"
+        for i, t in enumerate(tied)
+    ]

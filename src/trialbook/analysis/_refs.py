@@ -3,8 +3,9 @@ group, as an :class:`Entry` that compare, significance and reports read values f
 
 The grammar, tried in this order:
 
-* ``group:<prefix>`` -- the seed group whose group key starts with ``<prefix>`` (the key is
-  shown by ``trialbook ls --by group``); the prefix must name one group.
+* ``group:<prefix>`` -- the seed group whose group key starts with ``<prefix>`` (shown in
+  this form by ``trialbook ls --by group``, ``trialbook show`` and ``leaderboard --by group``);
+  the prefix must name one group.
 * a run reference as ``trialbook show`` takes it -- full id, unique id prefix, short id (the
   folder suffix) or unique name; a name shared by several runs of one seed group (the same
   config with different seeds) names that group.
@@ -24,9 +25,15 @@ from trialbook.errors import AmbiguousRunError, ConfigError, RunNotFoundError
 if TYPE_CHECKING:
     from trialbook.store import Evaluation, RunRecord, Sample, Store
 
-__all__ = ["Entry", "resolve_refs"]
+__all__ = ["Entry", "group_ref", "resolve_refs"]
 
 _GROUP_PREFIX = "group:"
+
+
+def group_ref(key: str) -> str:
+    """The reference that names a seed group, as ``ls --by group`` and the leaderboard print
+    it: ``group:`` and the key's first 12 characters (``group:b05b7a6e50c7``)."""
+    return f"{_GROUP_PREFIX}{key[:12]}"
 
 
 @dataclass(frozen=True)

@@ -75,9 +75,12 @@ def leaderboard(
 
     An entry is tied when a test against the leader (McNemar / paired bootstrap on per-sample
     scores for runs, Welch across seeds for groups; Holm-corrected) finds no significant
-    difference at 95%. Groups show the mean over seeds with a 95% t-interval.
+    difference at 95%; "no" when it does; "untested" when it could not be tested (no
+    per-sample scores, one seed, beyond the first 20). Groups show the mean over seeds with a
+    95% t-interval. --json prints one object: benchmark, metric, goal, by and rows.
     """
     from trialbook.analysis._leaderboard import leaderboard as build
+    from trialbook.analysis._refs import group_ref
     from trialbook.errors import ConfigError
 
     if by not in ("run", "group"):
@@ -93,33 +96,55 @@ def leaderboard(
             seed=seed,
             store=db,
         )
+    what = " ".join(x for x in (frame.attrs.get("benchmark"), frame.attrs.get("metric")) if x)
+    goal = "higher" if frame.attrs.get("goal", "max") == "max" else "lower"
+    title = f"Leaderboard: {what} ({goal} is better), by {by}"
+    groups = by == "group"
+    records = frame.to_dict(orient="records")
+    for r in records:
+        r["id"] = group_ref(str(r["id"])) if groups else r["id"]
     if as_json:
         print_json(
-            [
-                {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-                for r in frame.to_dict(orient="records")
-            ]
+            {
+                "benchmark": frame.attrs.get("benchmark"),
+                "metric": frame.attrs.get("metric"),
+                "goal": frame.attrs.get("goal"),
+                "by": by,
+                "rows": [
+                    {
+                        k: (None if isinstance(v, float) and math.isnan(v) else v)
+                        for k, v in r.items()
+                    }
+                    for r in records
+                ],
+            }
         )
         return
     out = Output()
+    out.line(title)
     if frame.empty:
         out.line("no completed run has that metric")
         return
-    groups = by == "group"
     columns = [Column("rank", "right"), Column("entry", overflow="ellipsis", min_width=8)]
     columns += [Column("group" if groups else "run")]
     columns += [Column("value", "right")]
     if groups:
         columns += [Column("95% CI", "right"), Column("n", "right")]
     columns += [Column("p vs leader", "right"), Column("tied")]
+    marks: dict[str, Cell] = {
+        "leader": Styled("leader", "bold green"),
+        "tied": Styled("tied", "yellow"),
+        "behind": "no",
+        "untested": Styled("untested", "dim"),
+    }
     rows: list[list[Cell]] = []
-    for r in frame.to_dict(orient="records"):
+    for r in records:
         row: list[Cell] = [str(r["rank"]), str(r["entry"]), str(r["id"]), _num(r["value"])]
         if groups:
             ci = "-" if math.isnan(r["ci_low"]) else f"{_num(r['ci_low'])} to {_num(r['ci_high'])}"
             row += [ci, str(r["n"])]
         p = "-" if math.isnan(r["p_adjusted"]) else _num(r["p_adjusted"])
-        row += [p, Styled("tied", "yellow") if r["tied"] else ""]
+        row += [p, marks[str(r["status"])]]
         rows.append(row)
     out.table(columns, rows, optional=2)
 

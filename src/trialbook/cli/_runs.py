@@ -401,6 +401,13 @@ def ls(
 
 
 # --------------------------------------------------------------------------- ls --by group
+def _group_ref(key: str) -> str:
+    """How a group is shown: the reference compare, significance and report take."""
+    from trialbook.analysis._refs import group_ref
+
+    return group_ref(key)
+
+
 def _group_metric_columns(
     df: Any, order: Sort, conditions: Sequence[ParamCondition | MetricCondition]
 ) -> list[tuple[str, str]]:
@@ -479,6 +486,7 @@ def _ls_groups(
             [
                 {
                     "group": g["group"],
+                    "ref": _group_ref(str(g["group"])),
                     "experiment": g["experiment"],
                     "name": g["name"],
                     "n": int(g["n"]),
@@ -512,7 +520,7 @@ def _ls_groups(
     rows: list[list[Cell]] = []
     for g in groups.to_dict("records"):
         row: list[Cell] = [
-            str(g["group"])[:12],
+            _group_ref(str(g["group"])),
             g["experiment"],
             g["name"],
             str(g["n"]),
@@ -650,7 +658,7 @@ def _render_show(d: RunDetails, meta: Mapping[str, Any] | None, out: Output) -> 
         ("ended", fmt_time(r.ended_at, seconds=True)),
         ("duration", fmt_duration(r.duration, r.started_at if r.status == "running" else None)),
         ("config hash", r.config_hash[:12]),
-        ("seed group", r.group_key[:12]),
+        ("seed group", _group_ref(r.group_key)),
     ]
     if r.folder:
         missing = "" if Path(r.folder).is_dir() else "  (folder missing)"
