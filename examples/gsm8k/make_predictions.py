@@ -64,11 +64,10 @@ def main(argv: Sequence[str] | None = None) -> Path:
         parser.error(f"--num_samples {args.num_samples} must be at least 1, e.g. 100.")
     if not args.out.parent.is_dir():
         parser.error(f"--out {args.out}: folder {args.out.parent} does not exist; create it.")
-    n = write_predictions(
-        MODELS[args.model], args.out, split=args.split, num_samples=args.num_samples
-    )
-    print(f"wrote {n} predictions to {args.out}")
-    return args.out
+    out: Path = args.out
+    n = write_predictions(MODELS[args.model], out, split=args.split, num_samples=args.num_samples)
+    print(f"wrote {n} predictions to {out}")
+    return out
 
 
 if __name__ == "__main__":

@@ -233,3 +233,10 @@ def test_failed_evaluation_marks_the_run_failed(
     run = trialbook.open_store(_workspace).get_run("broken")
     assert run.status == "failed"
     assert len(trialbook.open_store(_workspace).metric_history(run.id, "train/loss")) == 3
+
+
+def test_readme_python_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (EXAMPLE / "README.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    exec(compile(block, "README.md", "exec"), {})
+    assert capsys.readouterr().out == "Accuracy: 75.0%\n"
