@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/python examples/demo/run_demo.py
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -1,0 +1,1 @@
+"""The demo `make demo` runs: see run_demo.py."""
