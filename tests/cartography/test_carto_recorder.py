@@ -76,6 +76,9 @@ def test_repeated_and_missing_epochs_are_errors(tmp_path: Path) -> None:
     rec.record(0, ["a", "b"], [0.5, 0.5])
     with pytest.raises(ConfigError, match=r"'a' was already recorded for epoch 0"):
         rec.record(0, ["a"], [0.4])
+    with pytest.raises(ConfigError, match=r"'c' was already recorded for epoch 1"):
+        rec.record(1, ["a", "c", "c"], [0.6, 0.1, 0.2])
+    assert rec.ids == ["a", "b"]  # the bad batch recorded nothing
     rec.record(1, ["a"], [0.6])
     with pytest.raises(ConfigError, match=r"Example 'b' has no record for epoch 1"):
         rec.save(tmp_path)
@@ -95,3 +98,10 @@ def test_save_needs_a_place_and_data(tmp_path: Path) -> None:
 def test_load_missing_names_the_recorder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"Training dynamics not found at .*DynamicsRecorder"):
         DynamicsRecorder.load(tmp_path)
+
+
+def test_load_rejects_mismatched_correct_flags(tmp_path: Path) -> None:
+    path = tmp_path / DYNAMICS_FILE
+    path.write_text(json.dumps({"id": "a", "gold_prob": [0.2, 0.4], "correct": [True]}) + "\n")
+    with pytest.raises(ConfigError, match=r"Line 1 of .* has 2 gold_prob values but 1 correct"):
+        DynamicsRecorder.load(path)

@@ -69,14 +69,16 @@ class DynamicsRecorder:
                     f"gold_prob {p} for example {i!r} is not a probability; pass the softmax "
                     "probability of the gold label, not a logit."
                 )
-        for n, (i, p) in enumerate(zip(id_list, probs, strict=True)):
-            epochs = self._data.setdefault(i, {})
-            if int(epoch) in epochs:
+        seen: set[str] = set()
+        for i in id_list:  # checked before anything is stored: a bad batch records nothing
+            if i in seen or int(epoch) in self._data.get(i, {}):
                 raise ConfigError(
                     f"Example {i!r} was already recorded for epoch {epoch}; record each example "
                     "once per epoch (ids must be unique)."
                 )
-            epochs[int(epoch)] = (p, None if flags is None else flags[n])
+            seen.add(i)
+        for n, (i, p) in enumerate(zip(id_list, probs, strict=True)):
+            self._data.setdefault(i, {})[int(epoch)] = (p, None if flags is None else flags[n])
 
     @property
     def ids(self) -> list[str]:
@@ -156,12 +158,17 @@ class DynamicsRecorder:
         load_training_dynamics(p)  # validates every line with the reports' own reader
         recorder = cls(path=p)
         with open(p, encoding="utf-8") as f:
-            for line in f:
+            for number, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 row = json.loads(line)
                 probs = [float(v) for v in row["gold_prob"]]
                 flags = row.get("correct") or [v > 0.5 for v in probs]
+                if len(flags) != len(probs):
+                    raise ConfigError(
+                        f"Line {number} of {p} has {len(probs)} gold_prob values but "
+                        f"{len(flags)} correct flags; write one of each per epoch."
+                    )
                 recorder._data[str(row["id"])] = {
                     e: (v, bool(c)) for e, (v, c) in enumerate(zip(probs, flags, strict=False))
                 }
