@@ -9,10 +9,10 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	# torch is optional for users; the tests use it (scalars, examples). Pinned: a looser
-	# requirement pulls a multi-gigabyte CUDA build.
+	# torch is optional for users; the tests use it (scalars, examples, the HF Trainer). Pinned
+	# and installed first: a looser requirement (accelerate's) would pull a multi-gigabyte CUDA build.
 	$(BIN)/python -m pip install -q 'torch==2.13.0'
+	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
