@@ -9,6 +9,7 @@ import pytest
 
 import trialbook
 import trialbook.analysis
+import trialbook.cartography
 import trialbook.config
 import trialbook.evaluation
 import trialbook.evaluation.metrics
@@ -21,6 +22,7 @@ import trialbook.tracking
 PACKAGES = [
     trialbook,
     trialbook.analysis,
+    trialbook.cartography,
     trialbook.config,
     trialbook.evaluation,
     trialbook.evaluation.metrics,
@@ -60,7 +62,8 @@ def test_import_trialbook_loads_no_heavy_dependency() -> None:
     code = (
         "import sys, trialbook\n"
         "heavy = ['sqlalchemy', 'alembic', 'typer', 'rich', 'yaml', 'numpy', 'psutil', 'torch',\n"
-        "         'pandas', 'scipy', 'matplotlib', 'jinja2', 'pydantic', 'httpx', 'transformers']\n"
+        "         'pandas', 'scipy', 'matplotlib', 'jinja2', 'pydantic', 'httpx', 'transformers',\n"
+        "         'sklearn']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run(
