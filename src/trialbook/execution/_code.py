@@ -105,11 +105,38 @@ def _find_module(name: str, cwd: Path) -> importlib.machinery.ModuleSpec | None:
                 return None
         spec = importlib.util.find_spec(parts[0])
         for i in range(1, len(parts)):
-            locations = spec.submodule_search_locations if spec is not None else None
+            locations = _locations(spec)
             if not locations:
                 return None
-            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), locations)
+            fullname = ".".join(parts[: i + 1])
+            try:
+                spec = importlib.machinery.PathFinder.find_spec(fullname, locations)
+            except KeyError:
+                # A namespace package inside a namespace package: importlib wants the parent
+                # imported. Its folders are all we need (nothing is executed either way).
+                folders = [str(Path(loc) / parts[i]) for loc in locations]
+                folders = [f for f in folders if Path(f).is_dir()]
+                if not folders:
+                    return None
+                spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
+                spec.submodule_search_locations = folders
         return spec
+
+
+def _locations(spec: importlib.machinery.ModuleSpec | None) -> list[str]:
+    """Where a package's submodules live, as a plain list.
+
+    A namespace package (a folder without ``__init__.py``) that was never imported has a lazy
+    path object that looks its parent up in ``sys.modules`` (KeyError); its folders are the
+    ones found when the spec was made.
+    """
+    if spec is None or spec.submodule_search_locations is None:
+        return []
+    locations = spec.submodule_search_locations
+    try:
+        return list(locations)
+    except KeyError:
+        return [str(p) for p in getattr(locations, "_path", [])]
 
 
 def _module_suggestion(name: str, cwd: Path) -> str:
