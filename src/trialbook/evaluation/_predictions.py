@@ -65,35 +65,11 @@ class PredictionsFile:
         self.name = f"predictions:{self.path.name}"
 
     def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        try:
-            handle = self.path.open(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(
-                f"Predictions file {self.path} does not exist; check the path."
-            ) from None
-        except OSError as e:
-            raise ConfigError(f"Predictions file {self.path} cannot be read ({e}).") from e
-        with handle:
-            try:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        # Without the line break, so that the column is the file's own.
-                        obj = json.loads(line.rstrip("\r\n"))
-                    except ValueError as e:
-                        raise ConfigError(json_line_error(self.path, number, line, e)) from None
-                    if not isinstance(obj, dict):
-                        raise ConfigError(
-                            f"{self.path} line {number} is a JSON {type(obj).__name__}, not an "
-                            "object; write lines like "
-                            '{"id": "0", "prediction": "... #### 18"}.'
-                        )
-                    yield number, obj
-            except UnicodeDecodeError as e:
-                raise ConfigError(
-                    f"{self.path} is not UTF-8 text ({e}); save it as UTF-8 JSONL."
-                ) from None
+        return read_jsonl(
+            self.path,
+            what="Predictions file",
+            example='{"id": "0", "prediction": "... #### 18"}',
+        )
 
     def match(
         self,
@@ -207,6 +183,42 @@ def _id_range(ids: Sequence[str]) -> str:
     if not ids:
         return "nowhere: the split is empty"
     return f"{ids[0]!r} to {ids[-1]!r}" if len(ids) > 1 else repr(ids[0])
+
+
+def read_jsonl(
+    path: Path, *, what: str, example: str | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file, streamed.
+
+    Raises:
+        ConfigError: the file is missing, unreadable or not UTF-8, or a line is not a JSON
+            object; ``what`` ("Predictions file") names the file in the sentence, ``example``
+            shows a good line.
+    """
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist; check the path.") from None
+    except OSError as e:
+        raise ConfigError(f"{what} {path} cannot be read ({e}).") from e
+    with handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    # Without the line break, so that the column is the file's own.
+                    obj = json.loads(line.rstrip("\r\n"))
+                except ValueError as e:
+                    raise ConfigError(json_line_error(path, number, line, e)) from None
+                if not isinstance(obj, dict):
+                    fix = f"; write lines like {example}." if example else "."
+                    raise ConfigError(
+                        f"{path} line {number} is a JSON {type(obj).__name__}, not an object{fix}"
+                    )
+                yield number, obj
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path} is not UTF-8 text ({e}); save it as UTF-8 JSONL.") from None
 
 
 def json_line_error(path: Path, number: int, line: str, error: ValueError) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from trialbook.config._suggest import did_you_mean
 from trialbook.errors import ConfigError
 from trialbook.evaluation._benchmark import BaseBenchmark
-from trialbook.evaluation._predictions import json_line_error
+from trialbook.evaluation._predictions import read_jsonl
 from trialbook.evaluation.metrics import exact_match_score
 
 __all__ = ["JsonlBenchmark", "normalize_text"]
@@ -100,45 +100,28 @@ class JsonlBenchmark(BaseBenchmark):
     def _read(self) -> list[dict[str, Any]]:
         if self._rows is not None:
             return self._rows
-        try:
-            handle = self.path.open(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"Data file {self.path} does not exist; check the path.") from None
-        except OSError as e:
-            raise ConfigError(f"Data file {self.path} cannot be read ({e}).") from e
         rows: list[dict[str, Any]] = []
         seen: dict[str, int] = {}
-        with handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line.rstrip("\r\n"))
-                except ValueError as e:
-                    raise ConfigError(json_line_error(self.path, number, line, e)) from None
-                if not isinstance(obj, dict):
+        for number, obj in read_jsonl(self.path, what="Data file"):
+            for role, field in (
+                ("question", self.question_field),
+                ("answer", self.answer_field),
+                ("id", self.id_field),
+            ):
+                if field is not None and field not in obj:
+                    have = ", ".join(sorted(obj)) or "none"
                     raise ConfigError(
-                        f"{self.path} line {number} is a JSON {type(obj).__name__}, not an object."
+                        f"{self.path} line {number} has no {role} field {field!r} (its "
+                        f"fields: {have}); name the right one with --{role}-field."
                     )
-                for role, field in (
-                    ("question", self.question_field),
-                    ("answer", self.answer_field),
-                    ("id", self.id_field),
-                ):
-                    if field is not None and field not in obj:
-                        have = ", ".join(sorted(obj)) or "none"
-                        raise ConfigError(
-                            f"{self.path} line {number} has no {role} field {field!r} (its "
-                            f"fields: {have}); name the right one with --{role}-field."
-                        )
-                sid = str(obj[self.id_field]) if self.id_field else str(len(rows))
-                if sid in seen:
-                    raise ConfigError(
-                        f"{self.path} line {number} repeats id {sid!r} (first on line "
-                        f"{seen[sid]}); ids in {self.id_field!r} must be unique."
-                    )
-                seen[sid] = number
-                rows.append({**obj, "id": sid})
+            sid = str(obj[self.id_field]) if self.id_field else str(len(rows))
+            if sid in seen:
+                raise ConfigError(
+                    f"{self.path} line {number} repeats id {sid!r} (first on line "
+                    f"{seen[sid]}); ids in {self.id_field!r} must be unique."
+                )
+            seen[sid] = number
+            rows.append({**obj, "id": sid})
         if not rows:
             raise ConfigError(f"Data file {self.path} has no examples; write one JSON per line.")
         self._check_slice_fields(rows)
