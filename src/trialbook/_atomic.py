@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_write"]
+__all__ = ["atomic_open", "atomic_write", "current_umask"]
 
 _umask_lock = threading.Lock()
 
 
-def _umask() -> int:
+def current_umask() -> int:
     # os.umask can only be read by setting it; the lock keeps two threads from racing.
     with _umask_lock:
         mask = os.umask(0o022)
@@ -48,7 +48,7 @@ def atomic_open(
             f = os.fdopen(fd, mode, encoding="utf-8", newline=newline)
         with f:
             yield f
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

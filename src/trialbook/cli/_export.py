@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from trialbook._atomic import atomic_open, current_umask
 from trialbook.cli._options import RootOption, StoreOption, open_store
 from trialbook.cli._output import dumps, iso
 from trialbook.errors import ConfigError
@@ -402,7 +403,7 @@ def _atomic_file(path: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         try:
             os.replace(tmp, target)
         except OSError as e:
@@ -442,12 +443,6 @@ def _write_json(
 
 
 # --------------------------------------------------------------------------- output file
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 @contextmanager
 def _atomic_output(path: Path | None) -> Iterator[IO[str]]:
     """stdout, or a temporary file beside ``path`` renamed over it only when all went well."""
@@ -456,26 +451,13 @@ def _atomic_output(path: Path | None) -> Iterator[IO[str]]:
         return
     if path.is_dir():
         raise ConfigError(f"--output {path} is a folder; give a file name such as runs.json.")
-    target = path.absolute()
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with atomic_open(path.absolute(), newline="") as f:
+            yield f
     except OSError as e:
         raise ConfigError(
             f"Cannot write --output {path} ({e.strerror or e}); choose a path in a writable folder."
         ) from e
-    tmp_path = Path(tmp)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            yield f
-        os.chmod(tmp_path, 0o666 & ~_umask())
-        try:
-            os.replace(tmp_path, target)
-        except OSError as e:
-            raise ConfigError(
-                f"Cannot write --output {path} ({e.strerror or e}); choose another path."
-            ) from e
-    finally:
-        tmp_path.unlink(missing_ok=True)
 
 
 @contextmanager
