@@ -195,14 +195,30 @@ def enable_wal(engine: Engine) -> None:
     """Put a SQLite database in WAL mode (persistent in the file); a no-op elsewhere."""
     if engine.dialect.name != "sqlite" or sqlite_path(str(engine.url)) is None:
         return
+    import sqlite3
+    import time
+
+    # Switching to WAL needs the database to itself, and SQLite answers "database is locked"
+    # at once (no busy handler) while another process that is creating the same workspace
+    # still reads it. Retry within the busy timeout; whoever switches first wins for all.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
     with engine.connect() as conn:
         dbapi_conn = conn.connection.dbapi_connection
         assert dbapi_conn is not None
         cur = dbapi_conn.cursor()
         try:
-            mode = cur.execute("PRAGMA journal_mode").fetchone()
-            if mode and str(mode[0]).lower() != "wal":
-                cur.execute("PRAGMA journal_mode = WAL")
+            while True:
+                try:
+                    mode = cur.execute("PRAGMA journal_mode").fetchone()
+                    if mode and str(mode[0]).lower() != "wal":
+                        cur.execute("PRAGMA journal_mode = WAL")
+                    return
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) or time.monotonic() > deadline:
+                        raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
         finally:
             cur.close()
 
