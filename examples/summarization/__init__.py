@@ -1,0 +1,1 @@
+"""The summarisation example: extractive summaries of generated news scored with ROUGE."""
