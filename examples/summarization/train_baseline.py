@@ -55,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         run.log(metrics, step=0)
     scores = "  ".join(f"{key} {value:.4f}" for key, value in metrics.items())
     print(f"run {run.id} ({run.name}, seed {run.seed}): {scores}")
-    print(f"run folder: {run.path}")
+    folder = run.path.absolute()
+    cwd = Path.cwd()
+    print(f"run folder: {folder.relative_to(cwd) if folder.is_relative_to(cwd) else folder}")
     return 0
 
 
