@@ -211,7 +211,7 @@ def summarize_and_score(config: SummarizationConfig, run: Run) -> dict[str, floa
 
     checkpoint = run.checkpoint_dir / "summarizer.json"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    checkpoint.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     run.log_checkpoint(checkpoint, metrics=metrics)
     return metrics
 
