@@ -29,11 +29,16 @@ EXAMPLE = REPO / "examples" / "summarization"
 BASELINE = "examples/summarization/configs/baseline/lead_baseline.yaml"
 
 
-def _console_commands(doc: str) -> list[str]:
-    """The `$ ...` lines of the doc's console blocks, in order."""
+def _doc_steps(doc: str) -> list[str]:
+    """The doc's `$ ...` commands (of its console blocks) and its Python blocks, in order."""
     text = (REPO / "docs" / doc).read_text(encoding="utf-8")
-    blocks = re.findall(r"```console\n(.*?)```", text, re.DOTALL)
-    return [line[2:] for block in blocks for line in block.splitlines() if line.startswith("$ ")]
+    steps = []
+    for kind, body in re.findall(r"```(console|python)\n(.*?)```", text, re.DOTALL):
+        if kind == "python":
+            steps.append(body)
+        else:
+            steps.extend(line[2:] for line in body.splitlines() if line.startswith("$ "))
+    return steps
 
 
 @pytest.fixture
@@ -60,12 +65,16 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _run(command: str, capsys: pytest.CaptureFixture[str]) -> str:
-    """Run one documented command from the sandbox and return what it printed; it must succeed.
+    """Run one documented step from the sandbox and return what it printed; it must succeed.
 
     `trialbook ...` and `python examples/summarization/train_baseline.py ...` run in this
     process (their own processes would spend most of the test's time importing); anything
     else (ls, cat, head, mkdir) in a shell. Globs are expanded as a shell would.
     """
+    if "\n" in command:  # a Python block
+        capsys.readouterr()
+        exec(compile(command, "<doc>", "exec"), {})
+        return capsys.readouterr().out
     argv = []
     for arg in shlex.split(command):
         matches = sorted(glob.glob(arg)) if "*" in arg else [arg]
@@ -168,7 +177,7 @@ def test_centroid_scores_match_a_hand_computation() -> None:
 def test_reproducibility_doc_runs_and_the_run_folder_holds_seed_004s_files(
     sandbox: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    commands = _console_commands("reproducibility.md")
+    commands = _doc_steps("reproducibility.md")
     assert any(c.startswith("trialbook reproduce ") for c in commands)
     outputs = {c: _run(c, capsys) for c in commands}
 
@@ -227,7 +236,7 @@ def test_reproducibility_doc_runs_and_the_run_folder_holds_seed_004s_files(
 def test_experiments_directory_doc_runs_and_puts_everything_where_it_says(
     sandbox: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    commands = _console_commands("experiments-directory.md")
+    commands = _doc_steps("experiments-directory.md")
     assert any(c.startswith("trialbook run examples/summarization/configs/ ") for c in commands)
     outputs = [_run(c, capsys) for c in commands]
 
@@ -235,7 +244,10 @@ def test_experiments_directory_doc_runs_and_puts_everything_where_it_says(
     runs = trialbook.load_runs(workspace)
     assert sorted(runs["name"]) == ["centroid_tfidf"] * 3 + ["lead_baseline"] * 3
     assert set(runs["status"]) == {"completed"} and runs["group"].nunique() == 2
-    for folder in runs["folder"]:
+    with trialbook.open_store(workspace) as db:
+        folders = [record.folder for record in db.list_runs()]
+    assert len(folders) == 6
+    for folder in folders:
         for name in ("config.yaml", "meta.json", "summary.json", "stdout.log", "stderr.log"):
             assert (Path(folder) / name).is_file(), (folder, name)
         assert (Path(folder) / "checkpoint" / "summarizer.json").is_file()
@@ -251,8 +263,12 @@ def test_experiments_directory_doc_runs_and_puts_everything_where_it_says(
     html = (results / "reports" / "comparison.html").read_text(encoding="utf-8")
     assert "lead_baseline" in html and "centroid_tfidf" in html
     assert 'id="config-differences"' in html and 'id="significance"' in html
+    # Welch across the seeds, then the paired bootstrap over the 60 stories of seed 1.
     verdicts = [line for out in outputs for line in out.splitlines() if " is better than " in line]
-    assert len(verdicts) == 2 and all(v.startswith("centroid") for v in verdicts), outputs
+    seed_1 = runs[runs["seed"] == 1].set_index("name")["run_id"]
+    assert verdicts[0].startswith("centroid_tfidf is better than lead_baseline")
+    assert verdicts[1].startswith(f"{seed_1['centroid_tfidf']} is better than ")
+    assert "paired bootstrap" in verdicts[1] and "n = 60" in verdicts[1] and len(verdicts) == 2
 
 
 # --------------------------------------------------------------------------- mistakes
