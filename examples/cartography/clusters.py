@@ -3,8 +3,9 @@
     python -m examples.cartography.clusters experiments/cartography_output/clinc150
 
 reads ``embeddings.npz`` (one row per training example: the model's averaged word and bigram
-embedding) from that folder, reduces it to ``--components`` dimensions with PCA (HDBSCAN's
-density estimates degrade in high dimensions), clusters it with
+embedding) from that folder, scales each row to unit length (cosine geometry), reduces it to
+``--components`` dimensions with PCA (HDBSCAN's density estimates degrade in high dimensions),
+clusters it with
 ``trialbook.cartography.cluster_embeddings`` and writes ``cluster_assignments.csv`` beside it,
 which ``training.cluster_filter.cluster_assignments_path`` names. Exit status 2 with one
 sentence when the embeddings are missing.
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_FOLDER,
         help=f"the cartography output (default {DEFAULT_FOLDER})",
     )
-    parser.add_argument("--components", type=int, default=10, help="PCA dimensions (default 10)")
+    parser.add_argument("--components", type=int, default=30, help="PCA dimensions (default 30)")
     parser.add_argument("--min-cluster-size", type=int, default=10, help="HDBSCAN's (default 10)")
     options = parser.parse_args(argv)
 
@@ -60,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     stored = np.load(source)
     ids, x = stored["ids"].tolist(), stored["embeddings"].astype(float)
+    # Unit length first: on the raw vectors HDBSCAN found 2 clusters, on unit vectors about
+    # one per intent (139 clusters of 96% majority-intent purity on the full data).
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     x = x - x.mean(axis=0)
     # PCA by SVD: the directions of largest variance, so distances keep most of the structure
     _, _, vt = np.linalg.svd(x, full_matrices=False)

@@ -211,6 +211,7 @@ def _strategies(config: ClincConfig, train_ids: list[str]) -> Any:
         include_hard=c.include_hard,
         variability_threshold=c.variability_threshold,
         confidence_threshold=c.confidence_threshold,
+        ambiguous_fraction=c.ambiguous_fraction,
     )
 
 

@@ -56,6 +56,21 @@ def test_cartography_filter_keeps_top_ambiguous_plus_easy_and_hard() -> None:
     assert apply_strategies(cfg, METRICS, include_easy=False, include_hard=False).ids == ["d", "e"]
 
 
+def test_cartography_filter_regions_by_quantile() -> None:
+    # With many classes few examples vary by 0.2: a fixed cut-off leaves nothing to drop.
+    flat = METRICS.assign(variability=METRICS["variability"] / 10)
+    cfg = {
+        "cartography_filter": {"enabled": True, "cartography_output_dir": "x", "top_fraction": 0.17}
+    }
+    assert apply_strategies(cfg, flat).ids == list("abcdef")
+    # The most variable half is ambiguous (d, e, f); the filter keeps the top 17% (d) of all.
+    sel = apply_strategies(cfg, flat, ambiguous_fraction=0.5)
+    assert sel.ids == ["a", "b", "c", "d"]
+    assert sel.dropped["e"] == "cartography_filter: ambiguous, not in the top 1 by variability"
+    with pytest.raises(ConfigError, match=r"ambiguous_fraction 1\.5 is not in"):
+        apply_strategies(cfg, flat, ambiguous_fraction=1.5)
+
+
 def test_cluster_filter_excludes_noise_and_low_probability() -> None:
     cfg = TrainingConfig(
         cluster_filter=ClusterFilterConfig(

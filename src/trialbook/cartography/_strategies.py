@@ -55,12 +55,14 @@ def apply_strategies(
     include_hard: bool = True,
     variability_threshold: float = 0.2,
     confidence_threshold: float = 0.5,
+    ambiguous_fraction: float | None = None,
 ) -> Selection:
     """Apply every enabled strategy of ``training_config`` (a ``TrainingConfig`` or its dict).
 
     - cartography_filter: keep the ``top_fraction`` most variable (ambiguous) examples, plus the
       easy-to-learn (``include_easy``) and hard-to-learn (``include_hard``) regions of
-      :func:`assign_regions` with the given thresholds.
+      :func:`assign_regions` with the given thresholds (or, with ``ambiguous_fraction``, its
+      quantile cut-off: the most variable fraction is ambiguous, whatever its variability).
     - cluster_filter: drop examples whose cluster is in ``exclude_clusters`` or whose
       cluster probability is below ``min_cluster_probability`` (ids without an assignment are
       dropped too: they were not clustered).
@@ -116,6 +118,7 @@ def apply_strategies(
             metrics,
             variability_threshold=variability_threshold,
             confidence_threshold=confidence_threshold,
+            ambiguous_fraction=ambiguous_fraction,
         ).to_numpy()
         chosen |= include_easy & (region == "easy-to-learn")
         chosen |= include_hard & (region == "hard-to-learn")
