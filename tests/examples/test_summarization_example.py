@@ -27,6 +27,7 @@ from trialbook.cli import app
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "summarization"
 BASELINE = "examples/summarization/configs/baseline/lead_baseline.yaml"
+DIRECTORY_DOC = "experiments-directory.md"
 
 
 def _doc_steps(doc: str) -> list[str]:
@@ -39,6 +40,13 @@ def _doc_steps(doc: str) -> list[str]:
         else:
             steps.extend(line[2:] for line in body.splitlines() if line.startswith("$ "))
     return steps
+
+
+def _doc_output(doc: str, command: str) -> list[str]:
+    """The output the doc shows for `$ command`: its lines up to the next command."""
+    text = (REPO / "docs" / doc).read_text(encoding="utf-8")
+    after = text.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+    return after.split("\n$ ", 1)[0].splitlines()
 
 
 @pytest.fixture
@@ -64,16 +72,16 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def _run(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+def _run(command: str, capsys: pytest.CaptureFixture[str], namespace: dict[str, object]) -> str:
     """Run one documented step from the sandbox and return what it printed; it must succeed.
 
     `trialbook ...` and `python examples/summarization/train_baseline.py ...` run in this
     process (their own processes would spend most of the test's time importing); anything
     else (ls, cat, head, mkdir) in a shell. Globs are expanded as a shell would.
     """
-    if "\n" in command:  # a Python block
+    if "\n" in command:  # a Python block; the doc's blocks share their names, in order
         capsys.readouterr()
-        exec(compile(command, "<doc>", "exec"), {})
+        exec(compile(command, "<doc>", "exec"), namespace)
         return capsys.readouterr().out
     argv = []
     for arg in shlex.split(command):
@@ -179,7 +187,8 @@ def test_reproducibility_doc_runs_and_the_run_folder_holds_seed_004s_files(
 ) -> None:
     commands = _doc_steps("reproducibility.md")
     assert any(c.startswith("trialbook reproduce ") for c in commands)
-    outputs = {c: _run(c, capsys) for c in commands}
+    namespace: dict[str, object] = {}
+    outputs = {c: _run(c, capsys, namespace) for c in commands}
 
     results = sandbox / "results"
     with trialbook.open_store(results) as db:
@@ -225,6 +234,13 @@ def test_reproducibility_doc_runs_and_the_run_folder_holds_seed_004s_files(
     [treatment] = [r for r in runs.values() if r.experiment == "centroid_tfidf"]
     idf = json.loads(Path(treatment.folder, "checkpoint", "summarizer.json").read_text())
     assert idf["method"] == "centroid" and idf["n_documents"] == 150 and len(idf["idf"]) > 100
+    # The scores the doc shows are the scores measured.
+    scripted = [out for c, out in outputs.items() if c.startswith("python ")]
+    assert [out.splitlines()[0].split("): ")[1] for out in scripted] == [
+        "rouge1 0.3745  rouge2 0.1899  rougeL 0.3154",
+        "rouge1 0.5098  rouge2 0.2654  rougeL 0.4375",
+        "rouge1 0.3745  rouge2 0.1899  rougeL 0.3154",
+    ]
     [check] = [out for c, out in outputs.items() if c.startswith("trialbook reproduce ")]
     assert "All 3 metric(s) match." in check
     [plan] = [out for c, out in outputs.items() if "--dry-run" in c]
@@ -236,9 +252,10 @@ def test_reproducibility_doc_runs_and_the_run_folder_holds_seed_004s_files(
 def test_experiments_directory_doc_runs_and_puts_everything_where_it_says(
     sandbox: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    commands = _doc_steps("experiments-directory.md")
+    commands = _doc_steps(DIRECTORY_DOC)
     assert any(c.startswith("trialbook run examples/summarization/configs/ ") for c in commands)
-    outputs = [_run(c, capsys) for c in commands]
+    namespace: dict[str, object] = {}
+    outputs = [_run(c, capsys, namespace) for c in commands]
 
     workspace = sandbox / "experiments"
     runs = trialbook.load_runs(workspace)
@@ -263,6 +280,13 @@ def test_experiments_directory_doc_runs_and_puts_everything_where_it_says(
     html = (results / "reports" / "comparison.html").read_text(encoding="utf-8")
     assert "lead_baseline" in html and "centroid_tfidf" in html
     assert 'id="config-differences"' in html and 'id="significance"' in html
+    # The numbers the doc shows are the numbers measured: the ROUGE table, ROUGE-L per topic.
+    table = "trialbook report lead_baseline centroid_tfidf --format md"
+    assert outputs[commands.index(table)].splitlines() == _doc_output(DIRECTORY_DOC, table)
+    [topics] = [c for c in commands if "slices_from_samples" in c]
+    shown = [line[2:] for line in topics.splitlines() if line.startswith("# ")]
+    assert outputs[commands.index(topics)].splitlines() == shown
+
     # Welch across the seeds, then the paired bootstrap over the 60 stories of seed 1.
     verdicts = [line for out in outputs for line in out.splitlines() if " is better than " in line]
     seed_1 = runs[runs["seed"] == 1].set_index("name")["run_id"]
