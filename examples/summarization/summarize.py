@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from trialbook import Run
 
 BENCHMARK = "news_summaries"
-METHODS = ("lead", "centroid")
 _TOKEN = re.compile(r"[a-z0-9]+")
 # Words that carry no content: leaving them out keeps the centroid on names, numbers and facts.
 # fmt: off
@@ -152,6 +151,12 @@ class CentroidSummarizer:
     def to_dict(self) -> dict[str, Any]:
         return {"n_documents": self.n_documents, "idf": self.idf}
 
+    @classmethod
+    def from_checkpoint(cls, path: str | Path) -> CentroidSummarizer:
+        """The summariser a run saved as ``checkpoint/summarizer.json``, ready to summarise."""
+        saved = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(saved["idf"], saved["n_documents"])
+
 
 def load_documents(path: str | Path) -> list[dict[str, Any]]:
     with open(path, encoding="utf-8") as f:
@@ -204,8 +209,10 @@ def summarize_and_score(config: SummarizationConfig, run: Run) -> dict[str, floa
                 "picked": picked,
             }
         )
-    metrics = {key: float(np.mean([s[key] for s in samples])) for key in ("rouge1", "rouge2")} | {
-        "rougeL": float(np.mean([s["score"] for s in samples]))
+    metrics = {
+        "rouge1": float(np.mean([s["rouge1"] for s in samples])),
+        "rouge2": float(np.mean([s["rouge2"] for s in samples])),
+        "rougeL": float(np.mean([s["score"] for s in samples])),
     }
     run.log_evaluation(BENCHMARK, {"metrics": metrics, "samples": samples, "split": "test"})
 

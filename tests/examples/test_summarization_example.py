@@ -232,8 +232,17 @@ def test_reproducibility_doc_runs_and_the_run_folder_holds_seed_004s_files(
                for r in lead_runs}  # fmt: skip
     assert len(metrics) == 1
     [treatment] = [r for r in runs.values() if r.experiment == "centroid_tfidf"]
-    idf = json.loads(Path(treatment.folder, "checkpoint", "summarizer.json").read_text())
-    assert idf["method"] == "centroid" and idf["n_documents"] == 150 and len(idf["idf"]) > 100
+    checkpoint_path = Path(treatment.folder, "checkpoint", "summarizer.json")
+    saved = json.loads(checkpoint_path.read_text())
+    assert saved["method"] == "centroid" and saved["n_documents"] == 150 and len(saved["idf"]) > 100
+    # The checkpoint summarises as the run did: inference from the saved state.
+    restored = CentroidSummarizer.from_checkpoint(checkpoint_path)
+    documents = {row["id"]: row["sentences"] for row in splits()["test"]}
+    with trialbook.open_store(results) as db:
+        [evaluation] = db.evaluations(treatment.id)
+        treated = db.samples(evaluation.id)
+    for sample in treated[:10]:
+        assert restored.select(documents[sample.sample_id], 3) == sample.extra["picked"]
     # The scores the doc shows are the scores measured.
     scripted = [out for c, out in outputs.items() if c.startswith("python ")]
     assert [out.splitlines()[0].split("): ")[1] for out in scripted] == [
