@@ -22,6 +22,7 @@ including that the files a strategy needs exist, before anything runs.
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 import shutil
@@ -131,12 +132,23 @@ def missing_inputs(config: ClincConfig) -> None:
         section = getattr(t, strategy)
         if section.enabled:
             folder = Path(section.cartography_output_dir or "")
-            if not (folder / DYNAMICS_FILE).is_file() and not folder.is_file():
+            path = folder if folder.is_file() else folder / DYNAMICS_FILE
+            if not path.is_file():
                 fail(
                     ("training", strategy, "cartography_output_dir"),
                     str(section.cartography_output_dir),
                     f"Cartography metrics not found there (no {DYNAMICS_FILE}); run the "
                     f"cartography step first: `{cartography_command(config, folder)}`",
+                )
+            absent = _train_ids(config) - _recorded_ids(str(path), path.stat().st_mtime, "jsonl")
+            if absent:
+                command = cartography_command(config, folder)
+                fail(
+                    ("training", strategy, "cartography_output_dir"),
+                    str(section.cartography_output_dir),
+                    f"its {DYNAMICS_FILE} lacks {len(absent)} of this run's training examples "
+                    f"(e.g. {min(absent)!r}): it was recorded on other data; run the "
+                    f"cartography step with this run's data: `{command}`",
                 )
     if t.cluster_filter.enabled:
         target = Path(t.cluster_filter.cluster_assignments_path or "")
@@ -151,6 +163,51 @@ def missing_inputs(config: ClincConfig) -> None:
                 f"Cluster assignments not found there (no {CLUSTERS_FILE}); compute them "
                 f"first: {first}`{CLUSTERS_COMMAND} {shlex.quote(folder.as_posix())}`",
             )
+        path = target if target.is_file() else target / CLUSTERS_FILE
+        absent = _train_ids(config) - _recorded_ids(str(path), path.stat().st_mtime, "csv")
+        if absent:
+            folder = target.parent if target.suffix == ".csv" else target
+            fail(
+                ("training", "cluster_filter", "cluster_assignments_path"),
+                str(t.cluster_filter.cluster_assignments_path),
+                f"its {CLUSTERS_FILE} lacks {len(absent)} of this run's training examples (e.g. "
+                f"{min(absent)!r}): it was computed on other data; run the cartography step "
+                f"with this run's data, then the cluster step: "
+                f"`{cartography_command(config, folder)}`, then "
+                f"`{CLUSTERS_COMMAND} {shlex.quote(folder.as_posix())}`",
+            )
+
+
+def _train_ids(config: ClincConfig) -> frozenset[str]:
+    return _train_ids_of(
+        config.data.path,
+        config.data.max_intents,
+        config.training.max_train_samples,
+        config.data.subset_seed,
+    )
+
+
+# Cached: `trialbook run` validates every planned config in one process (its preflight).
+@functools.lru_cache(maxsize=8)
+def _train_ids_of(
+    path: str | None, max_intents: int | None, max_train_samples: int | None, seed: int
+) -> frozenset[str]:
+    from examples.cartography import clinc
+
+    train = clinc.load_clinc(path, max_intents=max_intents)["train"]
+    return frozenset(clinc.subsample(train, max_train_samples, seed).ids)
+
+
+@functools.lru_cache(maxsize=8)
+def _recorded_ids(path: str, mtime: float, kind: str) -> frozenset[str]:
+    """The example ids in a training_dynamics.jsonl or cluster_assignments.csv (``mtime``
+    is part of the cache key, so a rewritten file is read again)."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        if kind == "csv":
+            return frozenset(row["id"] for row in csv.DictReader(f))
+        return frozenset(str(json.loads(line)["id"]) for line in f if line.strip())
 
 
 def cartography_command(config: ClincConfig, folder: Path) -> str:

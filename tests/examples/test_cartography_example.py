@@ -16,6 +16,7 @@ import pytest
 from examples.cartography import clinc
 
 import trialbook
+from trialbook.cartography import cartography_metrics, load_clusters
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = str(REPO / "examples" / "cartography" / "suite.yaml")
@@ -55,10 +56,10 @@ def test_data_ids_subsets_and_flips_are_stable() -> None:
     assert len(splits["test"]) == 3 * 30 + 1000
     assert clinc.subsample(train, 50, 0).ids == clinc.subsample(train, 50, 0).ids
     classes = sorted(set(train.labels))
-    a, b = clinc.subsample(train, 400, 0), clinc.subsample(train, 400, 0)
+    a, b = clinc.subsample(train, 300, 0), clinc.subsample(train, 300, 0)
     before = list(a.labels)
     flipped = clinc.flip_labels(a, 0.1, classes, seed=3)
-    assert flipped == clinc.flip_labels(b, 0.1, classes, seed=3) and len(flipped) == 40
+    assert flipped == clinc.flip_labels(b, 0.1, classes, seed=3) and len(flipped) == 30
     changed = {i for i, old, new in zip(a.ids, before, a.labels, strict=True) if old != new}
     assert changed == flipped
     # n-gram buckets come from crc32, not hash(): the same in every process
@@ -91,6 +92,12 @@ def test_clinc150_example_end_to_end(tmp_path: Path) -> None:
     assert step.returncode == 0, step.stdout + step.stderr
     assert (cwd / OUT / "training_dynamics.jsonl").is_file()
 
+    # Dynamics recorded on other data (10 intents) do not fit a 12-intent run: refused too.
+    other = _trialbook(cwd, "run", SUITE, "--suite", "minimal", "--max-intents", "12")
+    assert other.returncode == 2 and "lacks 200 of this run's training examples" in other.stderr
+    assert "cartography.yaml --suite clean --max-intents 12`" in other.stderr
+    assert "Traceback" not in other.stderr + other.stdout
+
     # 3. The cluster filter before the clusters exist names the cluster step.
     sample = _trialbook(cwd, "run", SUITE, "--suite", "sample", *TINY)
     assert sample.returncode == 2 and "Cluster assignments not found" in sample.stderr
@@ -98,7 +105,7 @@ def test_clinc150_example_end_to_end(tmp_path: Path) -> None:
     assert "Traceback" not in sample.stderr + sample.stdout
     clusters = _run(cwd, "-m", "examples.cartography.clusters", "--min-cluster-size", "5")
     assert clusters.returncode == 0, clusters.stderr
-    table = trialbook.cartography.load_clusters(cwd / OUT)
+    table = load_clusters(cwd / OUT)
     assert len(table) == 1100 and set(table.columns) >= {"id", "cluster", "probability"}
 
     # 4. The minimal suite: baseline and a cartography filter, scored on the test queries.
@@ -113,7 +120,8 @@ def test_clinc150_example_end_to_end(tmp_path: Path) -> None:
     assert (suite_runs["eval.clinc150.in_scope_accuracy"] > 0.5).all()  # 11 classes: chance 0.09
     filtered = suite_runs[suite_runs["name"] == "carto_top33"].iloc[0]
     assert 0 < filtered["params.train_examples"] < 1100
-    lines = (Path(filtered["folder"]) / "evaluations" / "clinc150.jsonl").read_text().splitlines()
+    (folder,) = (cwd / "ws").glob(f"carto_top33_{str(filtered['run_id'])[-6:]}")
+    lines = (folder / "evaluations" / "clinc150.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     assert len(lines) == 10 * 30 + 1000 and {"id", "correct", "intent"} <= set(first)
 
@@ -127,7 +135,7 @@ def test_clinc150_example_end_to_end(tmp_path: Path) -> None:
     probs = np.array([r["gold_prob"] for r in rows])
     correct = np.array([r["correct"] for r in rows], dtype=float)
     assert probs.shape == (1100, 3)
-    metrics = trialbook.cartography.cartography_metrics(cwd / OUT)
+    metrics = cartography_metrics(cwd / OUT)
     assert metrics["id"].tolist() == [r["id"] for r in rows]
     np.testing.assert_allclose(metrics["confidence"], probs.mean(axis=1))
     np.testing.assert_allclose(metrics["variability"], probs.std(axis=1))
