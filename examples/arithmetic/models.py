@@ -295,8 +295,10 @@ class HybridModel(nn.Module):
         # The number embedding (128-d) projected to the hidden size: the value stream.
         self.project = nn.Linear(emb.DIM, hidden, bias=False)
         self.route = nn.Linear(hidden, len(ROLES))  # arithmetic: each number's role
-        self.scale = nn.Linear(hidden, 1)  # units: log10 scale of a unit
-        self.offset = nn.Linear(hidden, 1)  # units: offset of a unit (x 100)
+        # units: a unit's log10 scale and offset (x 100), from its own characters only, so a
+        # unit has one scale whatever it is paired with (unseen pairs then convert right too).
+        self.scale = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.offset = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
         self.unit_out = nn.Linear(hidden, len(UNIT_NAMES))
         self.can_add = nn.Sequential(nn.Linear(4 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
         self.register_buffer(
@@ -413,12 +415,16 @@ class HybridModel(nn.Module):
                 (states * weight[..., None]).sum(1) / weight.sum(1, keepdim=True).clamp(min=1)
             )
         first, second = pooled
+        spelled = []
+        for slot in (1, 2):
+            chars = self.embed(batch.tokens) * (batch.slots == slot).float()[..., None]
+            spelled.append(chars.sum(1))
         numbers = batch.types == NUMBER
         value = torch.where(numbers, batch.values, torch.zeros_like(batch.values))
         value = value.gather(1, torch.argmax(numbers.to(torch.int8), dim=1, keepdim=True))[:, 0]
-        scale = (self.scale(first) - self.scale(second)).double()[:, 0]
-        offset_in = 100 * self.offset(first).double()[:, 0]
-        offset_out = 100 * self.offset(second).double()[:, 0]
+        scale = (self.scale(spelled[0]) - self.scale(spelled[1])).double()[:, 0]
+        offset_in = 100 * self.offset(spelled[0]).double()[:, 0]
+        offset_out = 100 * self.offset(spelled[1]).double()[:, 0]
         shifted = self._from_linear(self._to_linear(value) + self._to_linear(offset_in))
         magnitude = torch.pow(10.0, (self._from_log(self._to_log(shifted)) + scale).clamp(-30, 30))
         converted = torch.sign(shifted) * magnitude

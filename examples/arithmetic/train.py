@@ -163,5 +163,10 @@ def _train(config: ArithmeticConfig, run: Run, kind: str) -> dict[str, float]:
     )
     plot = plot_results({kind: results}, run.artifacts_dir / "id_vs_ood.png")
     run.log_artifact(plot, kind="plot")
-    final = {f"{split}/{k}": v for split, ms in results.items() for k, v in ms.items() if k != "n"}
+    final = {
+        f"{split}/{k}": v
+        for split, ms in results.items()
+        for k, v in ms.items()
+        if not k.startswith("n")
+    }
     return final
