@@ -58,6 +58,27 @@ def test_refs_grammar(ws: tuple[Path, dict[str, Any]]) -> None:
             resolve_refs(["base", f"group:{group_key}"], db)
 
 
+def test_ref_at_seed_names_one_run_of_a_group(ws: tuple[Path, dict[str, Any]]) -> None:
+    root, ids = ws
+    with trialbook.open_store(root) as db:
+        key = db.get_run(ids["tuned"][0]).group_key
+        first, second = resolve_refs(["base@2", f"group:{key[:8]}@3"], db)
+        seeds = {db.get_run(i).seed: i for i in ids["base"]}
+        assert first.kind == "run" and first.run_ids == [seeds[2]]
+        tuned = {db.get_run(i).seed: i for i in ids["tuned"]}
+        assert second.kind == "run" and second.run_ids == [tuned[3]]
+        with pytest.raises(RunNotFoundError, match=r"'graded-a' has no run with a seed; name it"):
+            resolve_refs(["graded-a@0"], db)
+        with pytest.raises(RunNotFoundError, match=r"seed 7 \(its seeds: 1, 2, 3\); .* 'base@1'"):
+            resolve_refs(["base@7"], db)
+        with pytest.raises(RunNotFoundError, match=r"'nope' is neither a run"):
+            resolve_refs(["nope@1"], db)
+        with pytest.raises(RunNotFoundError, match=r"'base@x' is neither a run"):
+            resolve_refs(["base@x"], db)
+    (result,) = significance(["base@1", "tuned@1"], root=root)
+    assert result.test == "mcnemar"
+
+
 def test_auto_on_two_runs_with_correctness_is_mcnemar_with_bootstrap_ci(
     ws: tuple[Path, dict[str, Any]],
 ) -> None:

@@ -58,6 +58,14 @@ def test_root_from_the_environment(cli: Cli, ws: Runs, monkeypatch: pytest.Monke
         (["--where", "max(metrics.acc)>=0.9"], "ba"),
         (["--where", "max(acc)>0.9"], "b"),
         (["--where", "min(loss) < 0.9", "--where", "params.optimizer=adam"], "a"),
+        (["--name", "beta"], "b"),
+        (["--name", "bet"], ""),
+        (["--name", "*a"], "cba"),
+        (["--name", "?LPHA"], "a"),
+        (["--name", "g*", "--status", "failed"], "c"),
+        (["--name", "a_ph*"], ""),  # _ and % are literal, not SQL wildcards
+        (["--seed", "2"], "b"),
+        (["--seed", "9"], ""),
         (["-e", "baseline", "--tag", "sweep", "--status", "completed", "-w", "acc>0.9"], "b"),
     ],
 )

@@ -10,6 +10,8 @@ The grammar, tried in this order:
   folder suffix) or unique name; a name shared by several runs of one seed group (the same
   config with different seeds) names that group.
 * an experiment name whose runs form one seed group.
+* any of these followed by ``@<seed>`` (``bow@1``, ``group:9c1e@2``) -- the completed run with
+  that seed in the group the rest names; tried only when the whole text names nothing.
 
 Groups hold their completed runs only: a failed or crashed seed has no final metrics.
 """
@@ -70,6 +72,37 @@ def _group(ref: str, key: str, runs: Sequence[RunRecord]) -> Entry:
 
 
 def _resolve_one(ref: str, store: Store) -> Entry:
+    try:
+        return _resolve_plain(ref, store)
+    except RunNotFoundError as e:
+        base, at, seed_text = ref.rpartition("@")
+        if isinstance(e, AmbiguousRunError) or not at or not base:
+            raise
+        try:
+            seed = int(seed_text)
+        except ValueError:
+            raise e from None
+        group = _resolve_plain(base, store)
+        runs = [r for r in group.runs if r.seed == seed]
+        if not runs:
+            seeds = sorted({r.seed for r in group.runs if r.seed is not None})
+            if not seeds:
+                raise RunNotFoundError(
+                    f"{base!r} has no run with a seed; name it without '@{seed_text}'."
+                ) from None
+            raise RunNotFoundError(
+                f"{base!r} has no completed run with seed {seed} (its seeds: "
+                f"{', '.join(map(str, seeds))}); pick one of those, e.g. '{base}@{seeds[0]}'."
+            ) from None
+        if len(runs) > 1:
+            raise AmbiguousRunError(
+                f"{ref!r} matches {len(runs)} runs ({', '.join(r.id for r in runs[:5])}); "
+                "pass a run id."
+            ) from None
+        return Entry(ref, "run", (runs[0],), runs[0].group_key)
+
+
+def _resolve_plain(ref: str, store: Store) -> Entry:
     if ref.startswith(_GROUP_PREFIX):
         prefix = ref[len(_GROUP_PREFIX) :]
         if not prefix:

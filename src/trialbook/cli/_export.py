@@ -393,6 +393,7 @@ def _parquet_frame(table: Table) -> Any:
 def _atomic_file(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path``, renamed over it only when the block succeeds."""
     target = path.absolute()
+    _make_parent(path)
     try:
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as e:
@@ -443,6 +444,17 @@ def _write_json(
 
 
 # --------------------------------------------------------------------------- output file
+def _make_parent(path: Path) -> None:
+    """Create the folders above ``--output`` (as ``report --out`` does)."""
+    try:
+        path.absolute().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(
+            f"Cannot create the folder of --output {path} ({e.strerror or e}); "
+            "choose a path in a writable folder."
+        ) from e
+
+
 @contextmanager
 def _atomic_output(path: Path | None) -> Iterator[IO[str]]:
     """stdout, or a temporary file beside ``path`` renamed over it only when all went well."""
@@ -451,6 +463,7 @@ def _atomic_output(path: Path | None) -> Iterator[IO[str]]:
         return
     if path.is_dir():
         raise ConfigError(f"--output {path} is a folder; give a file name such as runs.json.")
+    _make_parent(path)
     try:
         with atomic_open(path.absolute(), newline="") as f:
             yield f

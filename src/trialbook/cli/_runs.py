@@ -263,6 +263,19 @@ def ls(
         list[str] | None,
         typer.Option("--tag", "-t", metavar="TAG", help="Only runs with this tag (repeatable)."),
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="NAME",
+            help="Only runs with this name, or matching it as a pattern with * and ? "
+            "('lead*', ignoring case); quote a pattern in the shell.",
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", metavar="N", help="Only runs with this seed."),
+    ] = None,
     where: Annotated[
         list[str] | None,
         typer.Option(
@@ -335,6 +348,8 @@ def ls(
 
     query = RunQuery(
         experiment=experiment,
+        name=name,
+        seed=seed,
         statuses=_split_list(status),
         tags=_split_list(tag),
         params=tuple(c for c in conditions if isinstance(c, ParamCondition)),

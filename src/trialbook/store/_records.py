@@ -242,9 +242,12 @@ class RunQuery:
 
     ``order_by`` is a column (``started_at``, ``name``, ``duration``, ...) or
     ``metrics.<key>`` (optionally with ``order_agg``); runs without that metric sort last.
+    ``name`` matches the run name exactly, or as a shell-style pattern when it holds ``*`` or
+    ``?`` (``lead*``, ignoring case).
     """
 
     experiment: str | None = None
+    name: str | None = None
     statuses: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     group_key: str | None = None

@@ -564,6 +564,8 @@ class SQLStore(Store):
         stmt = self._run_select()
         if query.experiment is not None:
             stmt = stmt.where(e.c.name == query.experiment)
+        if query.name is not None:
+            stmt = stmt.where(_name_condition(r.c.name, query.name))
         if query.statuses:
             bad = [x for x in query.statuses if x not in RUN_STATUSES]
             if bad:
@@ -969,3 +971,12 @@ def _dataset(row: Any) -> Dataset:
         row.transform,
         row.created_at,
     )
+
+
+def _name_condition(column: Any, pattern: str) -> Any:
+    """``column`` equals ``pattern``, or matches it as a shell-style glob (``*``, ``?``),
+    ignoring case (ILIKE: SQLite's LIKE ignores ASCII case and PostgreSQL's does not)."""
+    if "*" not in pattern and "?" not in pattern:
+        return column == pattern
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(escaped.replace("*", "%").replace("?", "_"), escape="\\")
