@@ -301,6 +301,19 @@ def test_cli_overrides_apply_after_the_suite(write: Write) -> None:
     assert run.config["training"]["new"] == "x"
 
 
+def test_an_experiment_name_override_renames_a_config_but_not_a_suites_experiments(
+    write: Write,
+) -> None:
+    path = write("base.yaml", BASE)
+    (run,) = plan_runs([path], overrides=["experiment.name=renamed"]).runs
+    assert (run.name, run.experiment) == ("renamed", "renamed")
+    assert run.config["experiment"]["name"] == "renamed"
+    assert run.config_hash != plan_runs([path]).runs[0].config_hash
+    suite = write("s.yaml", "suite: s\nbase: base.yaml\nexperiments:\n  - a\n  - b\n")
+    with pytest.raises(ConfigError, match=r"'experiment.name=x' would give every experiment of"):
+        plan_runs([suite], overrides=["experiment.name=x"])
+
+
 def test_experiment_without_experiments_key_uses_the_base_name(write: Write) -> None:
     write("base.yaml", BASE)
     path = write("s.yaml", "suite: s\nbase: base.yaml\nseeds: [1, 2]\n")

@@ -35,6 +35,11 @@ def boom(config, run):
     raise ValueError("boom at value " + str(config.get("value")))
 
 
+def mistake(config, run):
+    from trialbook.errors import ConfigError
+    raise ConfigError("data.path 'nope.jsonl' does not exist;\\n  run `make data` first.")
+
+
 def sleepy(config, run):
     Path("sleepy-started").touch()
     time.sleep(120)

@@ -58,6 +58,19 @@ def test_six_runs_with_one_failing(ws: Workspace) -> None:
     assert done.pid is not None and done.pid != os.getpid() and done.started_at is not None
 
 
+def test_a_trialbook_error_in_the_entrypoint_is_one_line_on_stderr(ws: Workspace) -> None:
+    result = ws.runner().run(plan(planned("mistake")))
+
+    assert result.exit_code == 1
+    with ws.store() as db:
+        rec = db.get_run(result.outcomes[0].run_id or "")
+    stderr = (Path(rec.folder or "") / "stderr.log").read_text()
+    assert stderr == "error: data.path 'nope.jsonl' does not exist; run `make data` first.\n"
+    # The run keeps the whole story for `trialbook show`.
+    assert rec.status == "failed" and "Traceback" in (rec.error or "")
+    assert "ConfigError: data.path 'nope.jsonl'" in (rec.error or "")
+
+
 def test_stop_on_error_starts_nothing_after_the_failure_and_resume_runs_the_rest(
     ws: Workspace,
 ) -> None:

@@ -604,6 +604,19 @@ class _Planner:
         self._seen[run.config_hash] = run
         self.runs.append(run)
 
+    def _renamed(self, name: str, resolved: Mapping[str, Any], suite: Path | None) -> str:
+        """The experiment's name after an ``experiment.name=...`` override, if there is one."""
+        rename = [o for o in self.cli_overrides if o.path == ("experiment", "name")]
+        if not rename:
+            return name
+        if suite is not None:
+            raise ConfigError(
+                f"'{rename[-1].text}' would give every experiment of the suite {suite} one name; "
+                "rename experiments in the suite's experiments: list instead."
+            )
+        new = (resolved.get("experiment") or {}).get("name")
+        return new if isinstance(new, str) and new else name
+
     def expand(
         self,
         *,
@@ -637,6 +650,7 @@ class _Planner:
             resolved = apply_overrides(config, swept)
             resolved = apply_overrides(resolved, self.cli_overrides, source)
             resolved = apply_overrides(resolved, shortcuts, source)
+            name = self._renamed(name, resolved, file if block is not None else None)
             experiment = {**(resolved.get("experiment") or {}), **(block or {})}
             experiment.pop("name", None)
             # The name first, and the block first in a config that had none: config.yaml reads

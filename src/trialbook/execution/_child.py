@@ -237,6 +237,11 @@ def main() -> int:
     except _Taken as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_TAKEN
+    except TrialbookError as e:
+        # A user's mistake caught by trialbook inside the entrypoint (a missing cartography
+        # file, a bad value): one sentence on stderr; the run holds the traceback.
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
     except Exception as e:
         # The run already holds the traceback; stderr gets it without this file's frames.
         import traceback
