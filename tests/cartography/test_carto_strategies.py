@@ -54,6 +54,13 @@ def test_cartography_filter_keeps_top_ambiguous_plus_easy_and_hard() -> None:
     assert sel.ids == ["c", "d", "e"]
     assert sel.dropped["a"].startswith("cartography_filter: easy-to-learn")
     assert apply_strategies(cfg, METRICS, include_easy=False, include_hard=False).ids == ["d", "e"]
+    # The same settings from the config (seed 001 keeps them with the filter); arguments win.
+    section = {**cfg["cartography_filter"], "include_easy": False}
+    from_config = {"cartography_filter": section}
+    assert apply_strategies(from_config, METRICS).ids == ["c", "d", "e"]
+    assert apply_strategies(from_config, METRICS, include_easy=True).ids == list("abcde")
+    no_hard = {"cartography_filter": {**section, "include_hard": False}}
+    assert apply_strategies(no_hard, METRICS).ids == ["d", "e"]
 
 
 def test_cartography_filter_regions_by_quantile() -> None:
@@ -69,6 +76,13 @@ def test_cartography_filter_regions_by_quantile() -> None:
     assert sel.dropped["e"] == "cartography_filter: ambiguous, not in the top 1 by variability"
     with pytest.raises(ConfigError, match=r"ambiguous_fraction 1\.5 is not in"):
         apply_strategies(cfg, flat, ambiguous_fraction=1.5)
+    quantile = {"cartography_filter": {**cfg["cartography_filter"], "ambiguous_fraction": 0.5}}
+    assert apply_strategies(quantile, flat).ids == ["a", "b", "c", "d"]
+    with pytest.raises(ConfigError, match=r"cartography_filter\.ambiguous_fraction"):
+        apply_strategies(
+            {"cartography_filter": {**quantile["cartography_filter"], "ambiguous_fraction": 2}},
+            flat,
+        )
 
 
 def test_cluster_filter_excludes_noise_and_low_probability() -> None:

@@ -51,8 +51,8 @@ def apply_strategies(
     metrics: pd.DataFrame | None = None,
     clusters: pd.DataFrame | None = None,
     *,
-    include_easy: bool = True,
-    include_hard: bool = True,
+    include_easy: bool | None = None,
+    include_hard: bool | None = None,
     variability_threshold: float = 0.2,
     confidence_threshold: float = 0.5,
     ambiguous_fraction: float | None = None,
@@ -63,6 +63,8 @@ def apply_strategies(
       easy-to-learn (``include_easy``) and hard-to-learn (``include_hard``) regions of
       :func:`assign_regions` with the given thresholds (or, with ``ambiguous_fraction``, its
       quantile cut-off: the most variable fraction is ambiguous, whatever its variability).
+      ``include_easy``, ``include_hard`` and ``ambiguous_fraction`` default to the fields of
+      the same names in ``cartography_filter``; an argument given here wins.
     - cluster_filter: drop examples whose cluster is in ``exclude_clusters`` or whose
       cluster probability is below ``min_cluster_probability`` (ids without an assignment are
       dropped too: they were not clustered).
@@ -114,14 +116,19 @@ def apply_strategies(
         k = round(cfg.cartography_filter.top_fraction * len(ids))
         chosen = np.zeros(len(ids), dtype=bool)
         chosen[np.argsort(-variability, kind="stable")[:k]] = True
+        settings = cfg.cartography_filter
+        if ambiguous_fraction is None:
+            ambiguous_fraction = settings.ambiguous_fraction
+        easy = settings.include_easy if include_easy is None else include_easy
+        hard = settings.include_hard if include_hard is None else include_hard
         region = assign_regions(
             metrics,
             variability_threshold=variability_threshold,
             confidence_threshold=confidence_threshold,
             ambiguous_fraction=ambiguous_fraction,
         ).to_numpy()
-        chosen |= include_easy & (region == "easy-to-learn")
-        chosen |= include_hard & (region == "hard-to-learn")
+        chosen |= easy & (region == "easy-to-learn")
+        chosen |= hard & (region == "hard-to-learn")
         for i, c, r in zip(ids, chosen, region, strict=True):
             if not c:
                 drop(i, f"cartography_filter: {r}, not in the top {k} by variability")

@@ -52,9 +52,19 @@ class _NeedsCartography(_Strategy):
 
 
 class CartographyFilterConfig(_NeedsCartography):
-    """Keep the most ambiguous ``top_fraction`` of examples plus all easy and hard ones."""
+    """Keep the most ambiguous ``top_fraction`` of examples, plus the easy-to-learn and
+    hard-to-learn regions unless ``include_easy`` / ``include_hard`` say otherwise."""
 
     top_fraction: float = Field(default=0.33, gt=0, le=1)
+    include_easy: bool = Field(default=True, description="Also keep the easy-to-learn region.")
+    include_hard: bool = Field(default=True, description="Also keep the hard-to-learn region.")
+    ambiguous_fraction: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Regions by quantile: the most variable fraction is ambiguous (instead of "
+        "the fixed variability cut-off 0.2, which suits few classes).",
+    )
 
 
 class ClusterFilterConfig(_Strategy):
