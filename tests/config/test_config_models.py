@@ -52,6 +52,9 @@ def test_to_config_is_an_ordinary_trialbook_config() -> None:
         "enabled": True,
         "cartography_output_dir": "./cartography_output",
         "top_fraction": 0.25,
+        "include_easy": True,
+        "include_hard": True,
+        "ambiguous_fraction": None,
     }
     assert config["data"] == {"dataset": "squad"}
 
