@@ -297,3 +297,32 @@ def test_a_bad_config_value_is_one_sentence_and_exit_2_with_nothing_run(
     assert done.stderr.startswith("error: ") and words in done.stderr
     assert "Traceback" not in done.stderr
     assert not root.exists() or trialbook.load_runs(root).empty
+
+
+def test_both_models_answer_every_kind_of_units_question_in_the_expected_form() -> None:
+    torch = pytest.importorskip("torch")
+    from examples.arithmetic import models
+
+    torch.manual_seed(0)
+    rows = generate(_config("units"))["test_id"][:8]
+    assert {r["kind"] for r in rows} == {"convert", "can_add"}
+    hybrid = models.HybridModel(32, 1, 4, 0.0)
+    loss = models.hybrid_loss(hybrid, rows, "units")
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()  # type: ignore[no-untyped-call]
+    token_only = models.TokenOnlyModel(32, 1, 4, 0.0)
+    for answers in (
+        models.hybrid_predict(hybrid, rows, "units"),
+        models.token_only_predict(token_only, rows, 12),
+    ):
+        for row, answer in zip(rows, answers, strict=True):
+            if row["kind"] == "can_add":
+                continue  # the token-only model may write anything; the hybrid yes or no
+            # Constrained decoding: every numeric answer starts with a readable number.
+            assert re.match(r"-?\d", answer), (row["input"], answer)
+    hybrid_answers = models.hybrid_predict(hybrid, rows, "units")
+    for row, answer in zip(rows, hybrid_answers, strict=True):
+        if row["kind"] == "can_add":
+            assert answer in ("yes", "no")
+        else:
+            assert answer.split(" ")[1] in UNITS
