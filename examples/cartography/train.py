@@ -71,9 +71,6 @@ class CartographyConfig(BaseModel):
 
     record_dynamics: bool = False
     output_dir: str | None = Field(default=None, description="where the cartography step writes")
-    # What the cartography filter keeps besides the most ambiguous examples.
-    include_easy: bool = True
-    include_hard: bool = True
     # How the data map is split into regions (the filter and the noise check).
     ambiguous_fraction: float | None = Field(default=None, gt=0, le=1)
     variability_threshold: float = 0.2
@@ -264,8 +261,6 @@ def _strategies(config: ClincConfig, train_ids: list[str]) -> Any:
         t,
         metrics,
         clusters,
-        include_easy=c.include_easy,
-        include_hard=c.include_hard,
         variability_threshold=c.variability_threshold,
         confidence_threshold=c.confidence_threshold,
         ambiguous_fraction=c.ambiguous_fraction,
