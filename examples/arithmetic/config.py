@@ -29,7 +29,7 @@ class DataConfig(_Section):
     # arithmetic
     id_range: tuple[int, int] = (0, 99)
     ood_magnitude_range: tuple[float, float] = (10000, 99999)
-    max_ops: int = Field(2, ge=1)
+    max_ops: int = Field(2, ge=1, le=4)  # the hybrid sums over 4^max_ops parses per example
     ood_max_ops: int = Field(5, ge=1)
     operations: list[str] = Field(default_factory=lambda: ["+", "-", "*"])
     # units
