@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trialbook import TrainingConfig
 
@@ -55,6 +55,17 @@ class DataConfig(BaseModel):
     )
     noise_seed: int = 0
     subset_seed: int = Field(default=0, description="picks --max-train/eval-samples examples")
+
+    @field_validator("path")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        # Checked here so a wrong path is refused before any run starts, not a failed run.
+        if value is not None:
+            file = Path(value)
+            problem = _data_problem(value, file.stat().st_mtime if file.is_file() else 0.0)
+            if problem:
+                raise ValueError(problem)
+        return value
 
 
 class ModelConfig(BaseModel):
@@ -173,6 +184,41 @@ def missing_inputs(config: ClincConfig) -> None:
                 f"`{cartography_command(config, folder)}`, then "
                 f"`{CLUSTERS_COMMAND} {shlex.quote(folder.as_posix())}`",
             )
+
+
+@functools.lru_cache(maxsize=8)
+def _data_problem(path: str, mtime: float) -> str | None:
+    """Why ``path`` is not a CLINC150 data_full.json, or None (``mtime`` keys the cache)."""
+    if not Path(path).is_file():
+        return (
+            f"there is no such file (relative to {Path.cwd()}); give the path of a CLINC150 "
+            "data_full.json, or null for the shipped copy"
+        )
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return f"it cannot be read as JSON ({e}); give the path of a CLINC150 data_full.json"
+    parts = ("train", "val", "test", "oos_train", "oos_val", "oos_test")
+    absent = [p for p in parts if not isinstance(raw, dict) or not isinstance(raw.get(p), list)]
+    if absent:
+        return (
+            f"it has no {', '.join(absent)} list; CLINC150's data_full.json has the lists "
+            f"{', '.join(parts)} of [text, intent] pairs"
+        )
+    bad = next(
+        (
+            (p, n)
+            for p in parts
+            for n, item in enumerate(raw[p])
+            if not (
+                isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+            )
+        ),
+        None,
+    )
+    if bad is not None:
+        return f"its item {bad[0]}[{bad[1]}] is not a [text, intent] pair of strings"
+    return None
 
 
 def _train_ids(config: ClincConfig) -> frozenset[str]:

@@ -69,6 +69,46 @@ def test_data_ids_subsets_and_flips_are_stable() -> None:
     assert ids[3:] == [len(f.vocab) + zlib.crc32(g) % 1000 for g in (b"book a", b"a flight")]
 
 
+BAD_INPUT = {
+    # the arguments after `trialbook run`, and the message's tail
+    "no intents": (
+        [SUITE, "--suite", "minimal", "--max-intents", "0"],
+        "data.max_intents: got 0; expected greater than 0.",
+    ),
+    "typo'd key": (
+        [SUITE, "--suite", "minimal", "--set", "training.num_epochs=3"],
+        "did you mean 'training.num_train_epochs'?",
+    ),
+    "missing data": (
+        [STEP, "--suite", "clean", "data.path=nowhere/data_full.json"],
+        "data.path: got 'nowhere/data_full.json'; there is no such file",
+    ),
+    "noise above 1": (
+        [STEP, "--suite", "clean", "data.label_noise=1.5"],
+        "data.label_noise: got 1.5; expected less than 1.",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(BAD_INPUT))
+def test_bad_input_is_one_sentence_exit_2_and_nothing_written(
+    mistake: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from trialbook.cli import app
+
+    args, message = BAD_INPUT[mistake]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the config check imports the entrypoint
+    monkeypatch.delenv("TRIALBOOK_ROOT", raising=False)
+    result = CliRunner().invoke(app, ["run", *args, "--root", "ws"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow  # ~10 tiny trainings in subprocesses (~40 s)
 def test_clinc150_example_end_to_end(tmp_path: Path) -> None:
     cwd = tmp_path
