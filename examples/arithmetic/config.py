@@ -24,13 +24,13 @@ class DataConfig(_Section):
     """What to generate: sizes, value ranges and which tasks; ``seed`` fixes the data."""
 
     seed: int = 42
-    train_size: int = Field(1000, ge=1)
-    test_size: int = Field(200, ge=1)
+    train_size: int = Field(default=1000, ge=1)
+    test_size: int = Field(default=200, ge=1)
     # arithmetic
     id_range: tuple[int, int] = (0, 99)
     ood_magnitude_range: tuple[float, float] = (10000, 99999)
-    max_ops: int = Field(2, ge=1, le=4)  # the hybrid sums over 4^max_ops parses per example
-    ood_max_ops: int = Field(5, ge=1)
+    max_ops: int = Field(default=2, ge=1, le=4)  # the hybrid sums over 4^max_ops parses per example
+    ood_max_ops: int = Field(default=5, ge=1)
     operations: list[str] = Field(default_factory=lambda: ["+", "-", "*"])
     # units
     unit_types: list[str] = Field(default_factory=lambda: list(UNIT_TYPES))
@@ -80,10 +80,10 @@ class DataConfig(_Section):
 class ModelConfig(_Section):
     """The transformer both models share (the hybrid's router is this transformer)."""
 
-    hidden_dim: int = Field(128, ge=8)
-    num_layers: int = Field(2, ge=1)
-    num_heads: int = Field(4, ge=1)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    hidden_dim: int = Field(default=128, ge=8)
+    num_layers: int = Field(default=2, ge=1)
+    num_heads: int = Field(default=4, ge=1)
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> ModelConfig:
@@ -96,10 +96,10 @@ class ModelConfig(_Section):
 
 
 class TrainingConfig(_Section):
-    epochs: int = Field(20, ge=1)
-    batch_size: int = Field(32, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
-    threads: int = Field(1, ge=1)  # torch threads per run: runs go in parallel with --jobs
+    epochs: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0)
+    threads: int = Field(default=1, ge=1)  # torch threads per run: runs go in parallel with --jobs
 
 
 class PathsConfig(_Section):
@@ -114,7 +114,7 @@ class ArithmeticConfig(_Section):
 
     task: Literal["arithmetic", "units"]
     seed: int | None = None
-    data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    data: DataConfig = Field(default_factory=lambda: DataConfig())
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig())
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig())
     paths: PathsConfig

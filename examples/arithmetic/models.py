@@ -94,6 +94,7 @@ class TokenOnlyModel(nn.Module):
     """Decoder-only character transformer (causal self-attention over prompt and answer)."""
 
     kind = "token_only"
+    positions: torch.Tensor
 
     def __init__(self, hidden: int, layers: int, heads: int, dropout: float) -> None:
         super().__init__()
@@ -116,7 +117,8 @@ class TokenOnlyModel(nn.Module):
         heads = self.encoder.layers[0].self_attn.num_heads
         x = self.embed(tokens) + self.positions[positions]
         x = self.encoder(x, mask=mask.repeat_interleave(heads, dim=0))
-        return self.out(self.norm(x))
+        out: torch.Tensor = self.out(self.norm(x))
+        return out
 
 
 def _prompt(text: str) -> list[int]:
@@ -282,6 +284,10 @@ class HybridModel(nn.Module):
     """Router transformer + value stream through the algebraic embedding (see module doc)."""
 
     kind = "hybrid"
+    positions: torch.Tensor
+    linear_dir: torch.Tensor
+    log_dir: torch.Tensor
+    sign_dir: torch.Tensor
 
     def __init__(self, hidden: int, layers: int, heads: int, dropout: float) -> None:
         super().__init__()
@@ -339,7 +345,8 @@ class HybridModel(nn.Module):
             + self.types(batch.types)
             + self.positions[:length]
         )
-        return self.norm(self.encoder(x, src_key_padding_mask=batch.tokens == PAD))
+        states: torch.Tensor = self.norm(self.encoder(x, src_key_padding_mask=batch.tokens == PAD))
+        return states
 
     def _numbers(self, batch: HybridBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Each row's numbers in order, as (rows, count): role log-probabilities, values, and
