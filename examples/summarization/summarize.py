@@ -62,6 +62,26 @@ class DataConfig(BaseModel):
                 f"there is no such file in {Path.cwd()}; run from the repository root or fix "
                 "the path (`python examples/summarization/corpus.py` writes the data)"
             )
+        # Read here, so a file of another kind is refused before any run starts.
+        with open(value, encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    row = None
+                if not (
+                    isinstance(row, dict)
+                    and isinstance(row.get("sentences"), list)
+                    and all(isinstance(x, str) for x in row["sentences"])
+                    and all(isinstance(row.get(key), str) for key in ("id", "summary", "topic"))
+                ):
+                    raise ValueError(
+                        f"line {number} is not a JSON object with id, topic, sentences (a list "
+                        "of strings) and summary; give a file that "
+                        "`python examples/summarization/corpus.py` writes"
+                    )
         return value
 
     @field_validator("eval_size")

@@ -316,6 +316,11 @@ MISTAKES = {
         "data.test_path (line 11): got 'examples/summarization/data/tset.jsonl'; there is no "
         "such file in",
     ),
+    "not the data": (
+        ("data/test.jsonl", "configs/baseline/lead_baseline.yaml"),
+        "data.test_path (line 11): got 'examples/summarization/configs/baseline/"
+        "lead_baseline.yaml'; line 1 is not a JSON object with id, topic, sentences",
+    ),
 }
 
 
