@@ -14,6 +14,7 @@ sentence when the embeddings are missing.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -46,8 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     if not source.is_file():
         print(
             f"error: No sentence embeddings at {source}; run the cartography step first: "
-            "trialbook run examples/cartography/cartography.yaml --suite clean"
-            + ("" if folder.as_posix() == DEFAULT_FOLDER else f" cartography.output_dir={folder}"),
+            "`trialbook run examples/cartography/cartography.yaml --suite clean"
+            + (
+                ""
+                if folder.as_posix() == DEFAULT_FOLDER
+                else f" cartography.output_dir={shlex.quote(folder.as_posix())}"
+            )
+            + "`.",
             file=sys.stderr,
         )
         return 2
@@ -61,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     stored = np.load(source)
     ids, x = stored["ids"].tolist(), stored["embeddings"].astype(float)
+    if options.min_cluster_size > len(ids):
+        # HDBSCAN would raise a ValueError traceback for this.
+        print(
+            f"error: --min-cluster-size {options.min_cluster_size} is more than the "
+            f"{len(ids)} examples in {source}; use at most {len(ids)}.",
+            file=sys.stderr,
+        )
+        return 2
     # Unit length first: on the raw vectors HDBSCAN found 2 clusters, on unit vectors about
     # one per intent (139 clusters of 96% majority-intent purity on the full data).
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

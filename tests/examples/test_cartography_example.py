@@ -143,6 +143,9 @@ def test_clinc150_example_end_to_end(tmp_path: Path) -> None:
     assert sample.returncode == 2 and "Cluster assignments not found" in sample.stderr
     assert f"`python -m examples.cartography.clusters {OUT.as_posix()}`" in sample.stderr
     assert "Traceback" not in sample.stderr + sample.stdout
+    too_big = _run(cwd, "-m", "examples.cartography.clusters", "--min-cluster-size", "5000")
+    assert too_big.returncode == 2 and "Traceback" not in too_big.stderr
+    assert "is more than the 1100 examples" in too_big.stderr
     clusters = _run(cwd, "-m", "examples.cartography.clusters", "--min-cluster-size", "5")
     assert clusters.returncode == 0, clusters.stderr
     table = load_clusters(cwd / OUT)
