@@ -133,6 +133,7 @@ def test_clinc150_example_end_to_end(tmp_path: Path) -> None:
     assert (cwd / OUT / "training_dynamics.jsonl").is_file()
 
     # Dynamics recorded on other data (10 intents) do not fit a 12-intent run: refused too.
+    written = sorted(p.name for p in (cwd / "ws").iterdir())  # the two step runs and the index
     other = _trialbook(cwd, "run", SUITE, "--suite", "minimal", "--max-intents", "12")
     assert other.returncode == 2 and "lacks 200 of this run's training examples" in other.stderr
     assert "cartography.yaml --suite clean --max-intents 12`" in other.stderr
@@ -143,6 +144,8 @@ def test_clinc150_example_end_to_end(tmp_path: Path) -> None:
     assert sample.returncode == 2 and "Cluster assignments not found" in sample.stderr
     assert f"`python -m examples.cartography.clusters {OUT.as_posix()}`" in sample.stderr
     assert "Traceback" not in sample.stderr + sample.stdout
+    assert sorted(p.name for p in (cwd / "ws").iterdir()) == written  # no run folder added
+    assert len(trialbook.load_runs(cwd / "ws")) == 2  # and no run row
     too_big = _run(cwd, "-m", "examples.cartography.clusters", "--min-cluster-size", "5000")
     assert too_big.returncode == 2 and "Traceback" not in too_big.stderr
     assert "is more than the 1100 examples" in too_big.stderr
