@@ -5,7 +5,8 @@ reports can compare two runs sample by sample:
 
 * arithmetic: ``arithmetic/<split>`` with ``exact_match``, ``relative_error`` (the mean) and
   ``median_relative_error``; each sample's ``score`` is its relative error (lower is better;
-  ``correct`` is its exact match);
+  ``correct`` is its exact match), and each metric is also a sample field, so a paired test
+  on any of them compares the right per-sample values;
 * units: ``units/<split>`` for conversions (the same, plus ``dimensional_correctness``) and
   ``units_can_add/<split>`` for the can_add checks (``boolean_accuracy``; ``correct``).
 
@@ -49,6 +50,8 @@ def score_split(
         samples = []
         for row, prediction in numeric:
             error = relative_error(prediction, float(row["value"]))
+            # Every metric of the benchmark is also a sample field: a paired test on
+            # `exact_match` must not fall back to `score`, which is the relative error here.
             sample: dict[str, Any] = {
                 "id": row["id"],
                 "input": row["input"],
@@ -56,7 +59,9 @@ def score_split(
                 "reference": row["target"],
                 "correct": prediction == row["target"],
                 "score": error,
+                "exact_match": 1.0 if prediction == row["target"] else 0.0,
                 "relative_error": error,
+                "median_relative_error": error,
             }
             if task == "arithmetic":
                 sample["ops"] = row["ops"]
@@ -94,6 +99,7 @@ def score_split(
                     "prediction": p,
                     "reference": r["target"],
                     "correct": parse_boolean(p) == bool(r["label"]),
+                    "boolean_accuracy": 1.0 if parse_boolean(p) == bool(r["label"]) else 0.0,
                 }
                 for r, p in checks
             ],

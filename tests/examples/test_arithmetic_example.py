@@ -263,6 +263,8 @@ def test_the_suite_compares_both_models_over_two_seeds_through_the_cli(tmp_path:
     samples = store.evaluation_samples(hybrid_run, "arithmetic/test_ood_magnitude")
     assert len(samples) == 30
     assert all(s.score == s.extra["relative_error"] for s in samples)
+    # Each metric is a sample field too: a paired test on exact_match reads 0/1, not the score.
+    assert all(s.extra["exact_match"] == float(bool(s.correct)) for s in samples)
     assert [a.path.endswith("id_vs_ood.png") for a in store.artifacts(hybrid_run)] == [True]
     assert len(store.checkpoints(hybrid_run)) == 1
 
