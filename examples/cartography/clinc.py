@@ -278,8 +278,8 @@ def fit(
                 for group in opt.param_groups:
                     group["lr"] = lr
                 opt.zero_grad()
-            loss.backward()
-            sparse.step()
+            loss.backward()  # type: ignore[no-untyped-call]
+            sparse.step()  # type: ignore[no-untyped-call]
             dense.step()
             if on_step is not None:
                 on_step(step, float(loss.detach()))
