@@ -188,3 +188,37 @@ def test_repeated_sample_ids_are_refused(tmp_path: Path, monkeypatch: pytest.Mon
             db.log_evaluation(run_id, "gsm8k", {"accuracy": 1.0}, samples=samples)
         with pytest.raises(ConfigError, match=r"1 repeated sample ids on gsm8k \(first: 'a'\)"):
             significance(["r0", "r1"], store=db)
+
+
+def test_per_sample_values_must_measure_the_metric_tested(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The samples' score is a relative error (lower is better) and `correct` is exact match;
+    # the evaluation's first metric is exact_match. Reading the score as exact match would
+    # flip the verdict, so each is used only for the metric it averages to.
+    monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+    common: dict[str, Any] = {"root": tmp_path, "system_metrics": False, "capture_packages": False}
+    for name, hits, error in (("token", 2, 0.9), ("hybrid", 18, 0.01)):
+        samples = [
+            {
+                "id": f"s{i}",
+                "prediction": "p",
+                "reference": "r",
+                "correct": i < hits,
+                "score": error,
+            }
+            for i in range(20)
+        ]
+        metrics = {"exact_match": hits / 20, "relative_error": error, "bleu": 0.5}
+        with trialbook.start_run("arith", {"model": name}, name=name, **common) as run:
+            run.log_evaluation("ood", {"metrics": metrics, "samples": samples})
+
+    (em,) = significance(["token", "hybrid"], root=tmp_path, benchmark="ood")
+    assert em.metric == "exact_match" and em.test == "mcnemar"  # `correct` averages to it
+    assert em.verdict.startswith("hybrid is better than token")
+    (err,) = significance(
+        ["token", "hybrid"], root=tmp_path, benchmark="ood", metric="relative_error"
+    )
+    assert err.test == "paired-bootstrap" and err.verdict.startswith("hybrid is better")
+    with pytest.raises(ConfigError, match=r"do not measure 'bleu' \(correctness averages 0\.1 "):
+        significance(["token", "hybrid"], root=tmp_path, benchmark="ood", metric="bleu")

@@ -183,18 +183,55 @@ def numeric(value: Any) -> float | None:
     return float(value)
 
 
-def sample_scores(samples: Sequence[Sample], metric: str | None) -> tuple[list[float], bool]:
+def sample_scores(
+    samples: Sequence[Sample], metric: str | None, expected: float | None = None
+) -> tuple[list[float], bool]:
     """Per-sample values for ``metric`` and whether they are 0/1 correctness.
 
-    A metric the samples carry in ``extra`` wins; then correctness (for ``accuracy`` or no
-    metric); then the graded ``score``. Returns ``([], False)`` when none fits every sample.
+    A metric the samples carry in ``extra`` wins. Otherwise correctness stands for
+    ``accuracy`` (or no metric), and for another metric only when its mean is the evaluation's
+    value of that metric (``expected``); the graded ``score`` likewise stands for a named metric
+    only when it averages to ``expected`` (a benchmark's score is often not its first metric:
+    a relative error read as exact match would flip the verdict). Returns ``([], False)`` when
+    no per-sample values exist.
+
+    Raises:
+        ConfigError: the samples have scores, but they are not ``metric``.
     """
     if metric is not None:
         extra = [numeric(s.extra.get(metric)) for s in samples]
         if samples and all(v is not None for v in extra):
             return [float(v) for v in extra if v is not None], False
-    if metric in (None, "accuracy") and samples and all(s.correct is not None for s in samples):
-        return [1.0 if s.correct else 0.0 for s in samples], True
-    if samples and all(s.score is not None for s in samples):
-        return [float(s.score) for s in samples if s.score is not None], False
-    return [], False
+    if not samples:
+        return [], False
+    candidates: list[tuple[list[float], bool]] = []
+    if all(s.correct is not None for s in samples):
+        correct = [1.0 if s.correct else 0.0 for s in samples]
+        if metric in (None, "accuracy"):
+            return correct, True
+        candidates.append((correct, True))
+    if all(s.score is not None for s in samples):
+        candidates.append(([float(s.score) for s in samples if s.score is not None], False))
+    if not candidates:
+        return [], False
+    if metric is None:
+        return candidates[-1]
+    for values, binary in candidates:
+        if expected is not None and _same(sum(values) / len(values), expected):
+            return values, binary
+    means = " and ".join(
+        f"{'correctness' if binary else 'score'} averages {sum(v) / len(v):.4g}"
+        for v, binary in candidates
+    )
+    shown = "unknown" if expected is None else f"{expected:.4g}"
+    raise ConfigError(
+        f"The per-sample results do not measure {metric!r} ({means}; {metric} is {shown}); "
+        f"log {metric} with each sample, name the metric they measure with --metric, or "
+        "compare seed groups with --test welch."
+    )
+
+
+def _same(a: float, b: float) -> bool:
+    import math
+
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)

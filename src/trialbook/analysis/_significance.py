@@ -167,7 +167,12 @@ def _run_scores(
     if cache is not None and key in cache:
         return cache[key]
     samples = store.evaluation_samples(run_id, target.benchmark)
-    scores, binary = sample_scores(samples, target.metric)
+    ev = latest_evaluations(store, run_id).get(target.benchmark)
+    expected = numeric(ev.metrics.get(target.metric)) if ev is not None else None
+    try:
+        scores, binary = sample_scores(samples, target.metric, expected)
+    except ConfigError as e:
+        raise ConfigError(f"Run {run_id} on {target.benchmark}: {e}") from None
     got = ({s.sample_id: v for s, v in zip(samples, scores, strict=False)}, binary)
     if scores and len(got[0]) < len(samples):
         from collections import Counter
