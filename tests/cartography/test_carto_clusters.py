@@ -29,6 +29,13 @@ def test_two_blobs_and_an_outlier(tmp_path: Path) -> None:
 def test_failures_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"embeddings have shape \(2, 3\) but there are 3 ids"):
         cluster_embeddings(["a", "b", "c"], np.zeros((2, 3)))
+    with pytest.raises(ConfigError, match=r"min_cluster_size 4 does not fit 3 examples; .* 2 to 3"):
+        cluster_embeddings(["a", "b", "c"], np.zeros((3, 2)), min_cluster_size=4, path=tmp_path)
+    with pytest.raises(ConfigError, match=r"min_cluster_size 1 does not fit"):
+        cluster_embeddings(["a", "b", "c"], np.zeros((3, 2)), min_cluster_size=1)
+    with pytest.raises(ConfigError, match=r"min_cluster_size is 2\.5; pass a whole number"):
+        cluster_embeddings(["a", "b", "c"], np.zeros((3, 2)), min_cluster_size=2.5)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
     bad = tmp_path / "c.csv"
     bad.write_text("id,probability\na,1\n")
     with pytest.raises(ConfigError, match="has no 'cluster' column"):

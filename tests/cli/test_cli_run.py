@@ -127,6 +127,16 @@ def test_dry_run_shows_the_plan_and_writes_nothing(cli: Cli, cwd: Path) -> None:
     assert "2 run(s) would run." in rerun.stdout
 
 
+@pytest.mark.parametrize("value", ["-3", "-0.5"])
+def test_a_negative_shortcut_value_is_a_value_not_a_file(cli: Cli, cwd: Path, value: str) -> None:
+    result = cli("run", "suite.yaml", "--size", value, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert f"size: 0 -> {value}" in result.stdout
+    # ... while a flag followed by a short option still leaves the option alone.
+    flags = cli("run", "suite.yaml", "--dry-run", "-j", "2", "--size", "1")
+    assert flags.exit_code == 0, flags.stderr
+
+
 def test_suite_shortcuts_are_listed_in_help(cli: Cli, cwd: Path) -> None:
     result = cli("run", "suite.yaml", "--help")
     assert result.exit_code == 0

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["RunCommand", "reproduce", "run", "split_run_arguments"]
 
 _INT = re.compile(r"^-?\d+$")
+_NUMBER = re.compile(r"^-(\d|\.\d)")
 _PANEL = "Suite options"
 
 
@@ -119,8 +120,8 @@ def split_run_arguments(
             name, eq, value = token.partition("=")
             option = name.lstrip("-")
             if shortcuts is None:
-                if not eq and i < len(tokens) and not tokens[i].startswith("-"):
-                    i += 1  # its value
+                if not eq and i < len(tokens) and _value_like(tokens[i]):
+                    i += 1  # its value (a negative number too: the schema judges it)
                 continue
             if option not in shortcuts:
                 from trialbook.config._suggest import closest
@@ -150,6 +151,11 @@ def split_run_arguments(
         else:
             paths.append(token)
     return paths, overrides, values
+
+
+def _value_like(token: str) -> bool:
+    """Whether ``token`` after an option is its value rather than the next option."""
+    return not token.startswith("-") or _NUMBER.match(token) is not None
 
 
 def _known_options(ctx: ClickContext) -> list[str]:
