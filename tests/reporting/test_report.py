@@ -183,3 +183,24 @@ def test_sample_browser_is_capped_and_says_how_many_are_hidden(
     # Seed 1 of the baseline misses q2, q5, q8, ...: the first three errors by score, then id.
     assert [r[0] for r in rows] == ["error"] * 3
     assert "17 more samples not shown" in html
+
+
+def test_comparison_tests_every_benchmark_both_sides_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In-distribution and out-of-distribution splits logged as two benchmarks: one test each
+    # (it used to be none, with a note asking to choose one).
+    monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+    common = {"root": tmp_path, "system_metrics": False, "capture_packages": False}
+    for name, ood_hits in (("token", 3), ("hybrid", 27)):
+        with trialbook.start_run("arith", {"model": name}, name=name, **common) as run:
+            for split, hits in (("test_id", 20), ("test_ood", ood_hits)):
+                samples = [
+                    {"id": f"{split}{i}", "prediction": "p", "reference": "r", "correct": i < hits}
+                    for i in range(30)
+                ]
+                run.log_evaluation(split, {"metrics": {"accuracy": hits / 30}, "samples": samples})
+    with trialbook.open_store(tmp_path) as db:
+        text = "".join(_parse(render_report(["token", "hybrid"], db, images=False)).text)
+    assert "hybrid is better than token on test_ood accuracy" in text
+    assert "on test_id accuracy" in text and "No significance test" not in text

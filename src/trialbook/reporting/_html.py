@@ -338,7 +338,7 @@ def _comparison(
             cells.append({"value": text, "change": change})
         metrics.append({"key": key, "cells": cells})
     if len(entries) > 1:
-        tests, note = _significance(refs, db)
+        tests, note = _significance(refs, db, entries)
     else:  # one seed group: its seeds side by side, nothing to test against
         tests, note = [], "Name a second run or group to test the difference."
     keys_in_all = sorted(
@@ -359,16 +359,35 @@ def _comparison(
     }
 
 
-def _significance(refs: Sequence[str], db: Store) -> tuple[list[dict[str, str]], str | None]:
-    """STATS' significance() on the entries, or a note saying why there are no tests."""
+def _shared_benchmarks(db: Store, entries: Sequence[ReportEntry]) -> list[str]:
+    """The benchmarks every run of every entry was evaluated on, sorted."""
+    shared: set[str] | None = None
+    for entry in entries:
+        for run in entry.runs:
+            names = {ev.benchmark for ev in db.evaluations(run.id)}
+            shared = names if shared is None else shared & names
+    return sorted(shared or ())
+
+
+def _significance(
+    refs: Sequence[str], db: Store, entries: Sequence[ReportEntry]
+) -> tuple[list[dict[str, str]], str | None]:
+    """STATS' significance() on the entries -- once per benchmark they share (in-distribution
+    and out-of-distribution splits alike), else on a logged metric -- or a note saying why
+    there are no tests."""
     try:
         from trialbook.analysis._significance import significance
     except ImportError:
         return [], "Significance tests are not available in this installation of trialbook."
-    try:
-        results = significance(list(refs), store=db)
-    except TrialbookError as e:
-        return [], f"No significance test: {e}"
+    results = []
+    notes = []
+    benchmarks: list[str | None] = [*_shared_benchmarks(db, entries)] or [None]
+    for benchmark in benchmarks:
+        try:
+            results.extend(significance(list(refs), store=db, benchmark=benchmark))
+        except TrialbookError as e:
+            notes.append(f"No significance test{f' on {benchmark}' if benchmark else ''}: {e}")
+    note = " ".join(notes) or None
     rows = []
     for r in results:
         d = r.to_dict() if hasattr(r, "to_dict") else dict(vars(r))
@@ -385,7 +404,7 @@ def _significance(refs: Sequence[str], db: Store) -> tuple[list[dict[str, str]],
                 "verdict": str(d.get("verdict", "")),
             }
         )
-    return rows, None
+    return rows, note
 
 
 def render_report(
