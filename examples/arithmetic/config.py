@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 OPERATIONS = ("+", "-", "*", "/")
 UNIT_TYPES = ("length", "mass", "time", "temperature", "velocity")
@@ -37,23 +37,13 @@ class DataConfig(_Section):
     value_range: tuple[float, float] = (1, 1000)
     include_can_add: bool = True
 
-    @field_validator("operations")
+    @field_validator("operations", "unit_types")
     @classmethod
-    def _known_operations(cls, value: list[str]) -> list[str]:
-        bad = [op for op in value if op not in OPERATIONS]
-        if bad or not value:
+    def _known_names(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        allowed = OPERATIONS if info.field_name == "operations" else UNIT_TYPES
+        if not value or any(name not in allowed for name in value):
             raise ValueError(
-                f"operations must be a non-empty list of {', '.join(OPERATIONS)}; got {value}"
-            )
-        return value
-
-    @field_validator("unit_types")
-    @classmethod
-    def _known_unit_types(cls, value: list[str]) -> list[str]:
-        bad = [u for u in value if u not in UNIT_TYPES]
-        if bad or not value:
-            raise ValueError(
-                f"unit_types must be a non-empty list of {', '.join(UNIT_TYPES)}; got {value}"
+                f"{info.field_name} must be a non-empty list of {', '.join(allowed)}; got {value}"
             )
         return value
 
