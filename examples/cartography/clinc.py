@@ -240,9 +240,11 @@ def fit(
     weights: Any = None,
     on_epoch: Any = None,
     on_step: Any = None,
+    optimizer: str = "adam",
 ) -> None:
     """Mini-batch training with Adam (sparse for the embedding table, dense for the output
-    layer), the learning rate decaying linearly to 0 as in fastText.
+    layer) or, with ``optimizer="sgd"``, plain SGD as fastText itself trains (with batch size
+    1, its per-example updates); the learning rate decays linearly to 0 as in fastText.
 
     ``smoothing`` (per example, label-smoothing epsilon) mixes the one-hot target with the
     uniform distribution; ``weights`` (per example) multiply each example's loss.
@@ -256,8 +258,13 @@ def fit(
         np.zeros(n) if smoothing is None else np.asarray(smoothing), dtype=torch.float32
     )
     w = torch.as_tensor(np.ones(n) if weights is None else np.asarray(weights), dtype=torch.float32)
-    sparse = torch.optim.SparseAdam(list(model.embedding.parameters()), lr=learning_rate)
-    dense = torch.optim.Adam(list(model.out.parameters()), lr=learning_rate)
+    if optimizer == "sgd":
+        # SGD takes the embedding table's sparse gradients as they are.
+        sparse = torch.optim.SGD(list(model.embedding.parameters()), lr=learning_rate)
+        dense: Any = torch.optim.SGD(list(model.out.parameters()), lr=learning_rate)
+    else:
+        sparse = torch.optim.SparseAdam(list(model.embedding.parameters()), lr=learning_rate)
+        dense = torch.optim.Adam(list(model.out.parameters()), lr=learning_rate)
     steps_per_epoch = max(1, -(-n // batch_size))
     total = max(1, epochs * steps_per_epoch)
     rng = np.random.default_rng(seed)

@@ -28,7 +28,7 @@ import shlex
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -75,6 +75,9 @@ class ModelConfig(BaseModel):
     buckets: int = Field(default=131072, gt=0, description="hash buckets for word n-grams")
     word_ngrams: int = Field(default=2, ge=1)
     min_count: int = Field(default=1, ge=1)
+    optimizer: Literal["adam", "sgd"] = Field(
+        default="adam", description="adam (sparse Adam), or sgd as fastText trains"
+    )
 
 
 class CartographyConfig(BaseModel):
@@ -393,6 +396,7 @@ def train(config: ClincConfig, run: Any) -> dict[str, float]:
         weights=weights,
         on_epoch=on_epoch,
         on_step=on_step,
+        optimizer=config.model.optimizer,
     )
     train_seconds = time.monotonic() - started
 

@@ -192,3 +192,20 @@ def test_clinc150_example_end_to_end(tmp_path: Path) -> None:
     recall, share = noisy["metrics.noise/hard_recall"], noisy["metrics.noise/hard_fraction"]
     assert noisy["metrics.noise/flipped_fraction"] == pytest.approx(0.1, abs=0.001)
     assert recall >= 0.5 and recall > 3 * share, (recall, share)
+
+
+@pytest.mark.slow  # two training runs in subprocesses (~10 s)
+def test_the_fasttext_recipe_trains_with_sgd_one_example_at_a_time(tmp_path: Path) -> None:
+    baselines = str(REPO / "examples" / "cartography" / "baselines.yaml")
+    args = ["run", baselines, "--max-intents", "5", "--max-train-samples", "300", "--epochs", "2"]
+    result = _trialbook(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    runs = {r["name"]: r for r in trialbook.load_runs(tmp_path / "ws").to_dict("records")}
+    assert sorted(runs) == ["baseline", "fasttext_recipe"]
+    with trialbook.open_store(tmp_path / "ws") as db:
+        recipe = db.get_run(runs["fasttext_recipe"]["run_id"]).config
+    assert recipe["model"] == {**recipe["model"], "optimizer": "sgd", "word_ngrams": 1}
+    assert recipe["training"]["per_device_train_batch_size"] == 1
+    # Both learn the 5 intents well above chance (1/6 of the in-scope test queries).
+    for name in runs:
+        assert runs[name]["eval.clinc150.in_scope_accuracy"] > 0.5, name
