@@ -51,12 +51,14 @@ def _step(number: int, title: str) -> None:
     print(f"\n== {number}/4 {title} ==", flush=True)
 
 
-def _references(root: Path, names: tuple[str, str], train_size: int) -> tuple[list[str], list[str]]:
-    """The two seed groups (by name when that is unique in the workspace, else group:<key>)
-    and the seed-1 run of each, for this size of the demo."""
+def _references(
+    root: Path, names: tuple[str, str], train_size: int
+) -> tuple[list[str], list[str], list[str]]:
+    """The two seed groups (by name when that is unique in the workspace, else group:<key>),
+    the seed-1 run of each (``bow@1``) and its short id, for this size of the demo."""
     runs = trialbook.load_runs(root, statuses="completed")
     mine = runs[runs["params.data.train_size"] == train_size]
-    groups, singles = [], []
+    groups, singles, shorts = [], [], []
     for name in names:
         own = mine[mine["name"] == name]
         if own.empty:
@@ -64,8 +66,10 @@ def _references(root: Path, names: tuple[str, str], train_size: int) -> tuple[li
         unique = runs[runs["name"] == name]["group"].nunique() == 1
         groups.append(name if unique else f"group:{own['group'].iloc[0][:12]}")
         first = own.sort_values("seed").iloc[0]
-        singles.append(str(first["run_id"])[-6:])  # the short id `trialbook ls` shows
-    return groups, singles
+        # "<group>@<seed>": that seed's run of the group, as compare/significance/report take it
+        singles.append(f"{groups[-1]}@{int(first['seed'])}")
+        shorts.append(str(first["run_id"])[-6:])  # the short id `trialbook ls` shows
+    return groups, singles, shorts
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         ],
         root,
     )
-    groups, singles = _references(root, ("bow", "bigrams"), train_size)
+    groups, singles, shorts = _references(root, ("bow", "bigrams"), train_size)
 
     _step(2, "leaderboard: mean test accuracy over the seeds with 95% intervals")
     _trialbook(["leaderboard", "--benchmark", BENCHMARK, "--by", "group"], root)
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     print("Next, try:")
     print(f"  .venv/bin/trialbook ls --by group {where}")
     print(f"  .venv/bin/trialbook compare {' '.join(groups)} {where}")
-    print(f"  .venv/bin/trialbook show {singles[1]} {where}")
+    print(f"  .venv/bin/trialbook show {shorts[1]} {where}")
     print(f"  .venv/bin/trialbook report {' '.join(singles)} --out runs.html {where}")
     print(
         "Run the demo again to resume (completed runs are skipped); "
