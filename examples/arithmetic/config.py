@@ -8,12 +8,17 @@ status 2. The module imports pydantic only (no torch), so that check stays quick
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 OPERATIONS = ("+", "-", "*", "/")
 UNIT_TYPES = ("length", "mass", "time", "temperature", "velocity")
+FORMAT_VERSION = 1  # of the data folders' manifest.json
+MAX_LEN = 160  # tokens a model reads: <bos>, the input, <sep> and (token-only) the answer
+MAX_OPS = 4  # the hybrid's loss sums over 4^max_ops role assignments per training expression
 
 
 class _Section(BaseModel):
@@ -29,7 +34,7 @@ class DataConfig(_Section):
     # arithmetic
     id_range: tuple[int, int] = (0, 99)
     ood_magnitude_range: tuple[float, float] = (10000, 99999)
-    max_ops: int = Field(default=2, ge=1, le=4)  # the hybrid sums over 4^max_ops parses per example
+    max_ops: int = Field(default=2, ge=1)
     ood_max_ops: int = Field(default=5, ge=1)
     operations: list[str] = Field(default_factory=lambda: ["+", "-", "*"])
     # units
@@ -44,6 +49,17 @@ class DataConfig(_Section):
         if not value or any(name not in allowed for name in value):
             raise ValueError(
                 f"{info.field_name} must be a non-empty list of {', '.join(allowed)}; got {value}"
+            )
+        return value
+
+    @field_validator("max_ops")
+    @classmethod
+    def _few_ops(cls, value: int) -> int:
+        if value > MAX_OPS:
+            raise ValueError(
+                f"max_ops is at most {MAX_OPS}, because the hybrid's loss sums over "
+                f"4^max_ops role assignments per training expression; set data.max_ops to 1 to "
+                f"{MAX_OPS} (longer expressions belong in test_ood_length, data.ood_max_ops)"
             )
         return value
 
@@ -64,6 +80,18 @@ class DataConfig(_Section):
             raise ValueError(
                 f"ood_max_ops ({self.ood_max_ops}) must be larger than max_ops ({self.max_ops})"
             )
+        # The longest input must fit the models' MAX_LEN tokens (as characters for the
+        # token-only model), or their positions would run out.
+        for n_ops, high, fix in (
+            (self.ood_max_ops + 2, self.id_range[1], "data.ood_max_ops"),
+            (self.max_ops, self.ood_magnitude_range[1], "data.ood_magnitude_range"),
+        ):
+            longest = (n_ops + 1) * len(str(int(high))) + n_ops
+            if longest + 2 > MAX_LEN:
+                raise ValueError(
+                    f"the longest expression of these settings has {longest} characters, more "
+                    f"than the models read ({MAX_LEN - 2}); lower {fix}"
+                )
         return self
 
 
@@ -99,6 +127,42 @@ class PathsConfig(_Section):
     results_dir: str
 
 
+def data_manifest(task: str, data: DataConfig) -> dict[str, Any]:
+    """What a data folder's manifest.json records of the settings that made it."""
+    return {"format": FORMAT_VERSION, "task": task, "data": data.model_dump(mode="json")}
+
+
+def data_folder_problem(task: str, data: DataConfig, folder: Path) -> str | None:
+    """Why ``folder`` cannot serve this config's data (it holds data made with other
+    settings), or None when it holds this data or none at all."""
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        found = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        found = None
+    if not isinstance(found, dict):
+        return (
+            f"paths.data_dir {str(folder)!r} holds an unreadable manifest.json; set "
+            "paths.data_dir to another folder, or delete that one to regenerate it"
+        )
+    expected = data_manifest(task, data)
+    if {k: found.get(k) for k in expected} == expected:
+        return None
+    recorded = found.get("data")
+    old: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+    changed = sorted(
+        k for k in set(old) | set(expected["data"]) if old.get(k) != expected["data"].get(k)
+    )
+    what = ", ".join("data." + k for k in changed) if changed else "task or format"
+    return (
+        f"paths.data_dir {str(folder)!r} holds {found.get('task')} data generated with other "
+        f"settings ({what} differ); set paths.data_dir (--data-dir) to another folder, or "
+        "delete that one to regenerate it"
+    )
+
+
 class ArithmeticConfig(_Section):
     """One config of the example: ``task`` picks the data (arithmetic or units)."""
 
@@ -108,3 +172,15 @@ class ArithmeticConfig(_Section):
     model: ModelConfig = Field(default_factory=lambda: ModelConfig())
     training: TrainingConfig = Field(default_factory=lambda: TrainingConfig())
     paths: PathsConfig
+
+    @field_validator("paths")
+    @classmethod
+    def _data_folder_fits(cls, value: PathsConfig, info: ValidationInfo) -> PathsConfig:
+        # Checked here, so `trialbook run` refuses before any run starts (a data folder of
+        # other settings would otherwise be a failed run); ensure_data checks again.
+        task, data = info.data.get("task"), info.data.get("data")
+        if task is not None and data is not None:
+            problem = data_folder_problem(task, data, Path(value.data_dir))
+            if problem:
+                raise ValueError(problem)
+        return value

@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from examples.arithmetic.config import ArithmeticConfig
+from examples.arithmetic.config import ArithmeticConfig, data_folder_problem, data_manifest
 
 from trialbook import ConfigError
 
 ARITHMETIC_SPLITS = ("train", "test_id", "test_ood_magnitude", "test_ood_length")
 UNITS_SPLITS = ("train", "test_id", "test_ood_magnitude", "test_ood_types")
-FORMAT_VERSION = 1
 
 # unit: (dimension, factor to the base unit, offset): base = (x + offset) * factor
 UNITS: dict[str, tuple[str, float, float]] = {
@@ -290,14 +289,6 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def _manifest(config: ArithmeticConfig) -> dict[str, Any]:
-    return {
-        "format": FORMAT_VERSION,
-        "task": config.task,
-        "data": config.data.model_dump(mode="json"),
-    }
-
-
 def data_dir(config: ArithmeticConfig) -> Path:
     return Path(config.paths.data_dir)
 
@@ -314,7 +305,10 @@ def write_data(config: ArithmeticConfig, splits: dict[str, list[dict[str, Any]]]
         ) from e
     for name, rows in splits.items():
         _atomic_write(folder / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    manifest = {**_manifest(config), "splits": {k: len(v) for k, v in splits.items()}}
+    manifest = {
+        **data_manifest(config.task, config.data),
+        "splits": {k: len(v) for k, v in splits.items()},
+    }
     _atomic_write(folder / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return folder
 
@@ -331,21 +325,10 @@ def ensure_data(config: ArithmeticConfig) -> dict[str, list[dict[str, Any]]]:
     would train on the wrong data, overwriting them could break another experiment's runs.
     """
     folder = data_dir(config)
-    manifest_path = folder / "manifest.json"
-    if manifest_path.is_file():
-        found = json.loads(manifest_path.read_text(encoding="utf-8"))
-        expected = _manifest(config)
-        if {k: found.get(k) for k in expected} != expected:
-            changed = sorted(
-                k
-                for k in set(found.get("data", {})) | set(expected["data"])
-                if found.get("data", {}).get(k) != expected["data"].get(k)
-            ) or ["task"]
-            raise ConfigError(
-                f"paths.data_dir {str(folder)!r} holds {found.get('task')} data generated with "
-                f"other settings ({', '.join('data.' + k for k in changed)} differ); set "
-                "paths.data_dir to another folder, or delete that one to regenerate it."
-            )
+    problem = data_folder_problem(config.task, config.data, folder)
+    if problem:
+        raise ConfigError(problem + ".")
+    if (folder / "manifest.json").is_file():
         return {name: read_split(folder, name) for name in splits_of(config.task)}
     splits = generate(config)
     write_data(config, splits)

@@ -16,7 +16,8 @@ and writes
 
 When the whole suite runs at once (``--jobs 2``), an ``evaluate`` run may start while a
 training run of its seed is still running: it waits for it (polling the Store). With no such
-run at all, it stops with the command to run first.
+run at all, it stops with the command to run first (one sentence, naming both models when
+both are missing), before it writes anything.
 """
 
 from __future__ import annotations
@@ -59,29 +60,48 @@ def training_config(config: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def find_training_run(
-    store: Store, config: dict[str, Any], model: str, seed: int | None
-) -> RunRecord:
+    store: Store, config: dict[str, Any], model: str
+) -> tuple[RunRecord | None, str]:
     """The latest completed training run of ``model`` for this config, waiting while one is
-    queued or running; ConfigError naming the command when there is none."""
+    queued or running; ``(None, why)`` when there is none."""
     wanted = config_hash(training_config(config, model))
     started = time.monotonic()
     while True:
         runs = store.list_runs(RunQuery(config_hash=wanted))
         done = [r for r in runs if r.status == "completed"]
         if done:
-            return max(done, key=lambda r: r.ended_at or 0.0)
+            return max(done, key=lambda r: r.ended_at or 0.0), ""
         waited = time.monotonic() - started
         running = any(r.status == "running" for r in runs) and waited < WAIT_RUNNING
         queued = any(r.status == "queued" for r in runs) and waited < WAIT_QUEUED
         if not (running or queued):
             failed = [r for r in runs if r.status in ("failed", "crashed", "killed")]
-            why = f"its last attempt {failed[0].status}" if failed else "none has run"
-            raise ConfigError(
-                f"No completed {model} run with seed {seed} and this config in the workspace "
-                f"({why}); train it first with the same file, seeds and overrides, e.g. "
-                f"`trialbook run <suite file> --suite {model} --seeds {seed}`."
-            )
+            return None, f"its last attempt {failed[0].status}" if failed else "none has run"
         time.sleep(POLL)
+
+
+def training_runs(store: Store, config: dict[str, Any], seed: int | None) -> dict[str, RunRecord]:
+    """Both models' training runs of this seed and config; one ConfigError naming the command
+    to run first when any is missing."""
+    found: dict[str, RunRecord] = {}
+    missing: dict[str, str] = {}
+    for model in MODELS:
+        record, why = find_training_run(store, config, model)
+        if record is None:
+            missing[model] = why
+        else:
+            found[model] = record
+    if missing:
+        names = " and ".join(missing)
+        whys = "; ".join(f"{model}: {why}" for model, why in missing.items())
+        suite = next(iter(missing)) if len(missing) == 1 else "compare"
+        raise ConfigError(
+            f"No completed {names} run{'s' if len(missing) > 1 else ''} of seed {seed} with "
+            f"this config in the workspace ({whys}); train first with the same suite file and "
+            f"overrides: `trialbook run <suite file> --suite {suite} --seeds {seed}`, then "
+            "evaluate again."
+        )
+    return found
 
 
 def _load(record: RunRecord, store: Store) -> tuple[Any, int]:
@@ -133,11 +153,11 @@ def evaluate(config: ArithmeticConfig, run: Run) -> dict[str, float]:
     from examples.arithmetic.train import score_and_record
 
     torch.set_num_threads(int(config.training.threads))
+    # The training runs first: without them, this run fails before it writes anything.
+    records = training_runs(run.store, dict(run.config), config.seed)
     splits = ensure_data(config)
-    plain = dict(run.config)
     found: dict[str, dict[str, dict[str, float]]] = {}
-    for model in MODELS:
-        record = find_training_run(run.store, plain, model, config.seed)
+    for model, record in records.items():
         run.log_params({f"{model}_run": record.id})
         network, limit = _load(record, run.store)
         found[model] = score_and_record(

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 from examples.arithmetic import embedding as emb
+from examples.arithmetic.config import MAX_LEN
 from examples.arithmetic.data import UNIT_NAMES, UNITS, format_number
 from torch import nn
 
@@ -47,7 +48,7 @@ SPECIALS = 5
 VOCAB = SPECIALS + 95  # printable ASCII 32..126
 OTHER, NUMBER, OPERATOR, UNIT = 0, 1, 2, 3
 NUMBER_SPAN = re.compile(r"\d+(?:\.\d+)?")
-MAX_LEN = 160
+
 # A number's role in an expression, from the operator on its left:
 # (starts a new additive term, that term's sign, exponent of the number within its term).
 ROLES = ("+", "-", "*", "/")
@@ -388,8 +389,16 @@ class HybridModel(nn.Module):
 
     def arithmetic(self, batch: HybridBatch) -> torch.Tensor:
         """The predicted value of each expression: every number takes its most likely role."""
+        return self.arithmetic_with_roles(batch)[0]
+
+    def arithmetic_with_roles(self, batch: HybridBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The predicted values and whether each is an integer by the predicted roles: integer
+        operands and no number routed to ``/`` (the answer is then printed as an integer)."""
         log_probs, values, valid = self._numbers(batch)
-        return self.combine(values, valid, torch.argmax(log_probs, dim=-1))
+        roles = torch.argmax(log_probs, dim=-1)
+        divides = ((roles == ROLES.index("/")) & valid)[:, 1:].any(dim=1)
+        integral = ((values == values.round()) | ~valid).all(dim=1)
+        return self.combine(values, valid, roles), integral & ~divides
 
     def arithmetic_loss(self, batch: HybridBatch, target: torch.Tensor) -> torch.Tensor:
         """Minus the log-probability of the roles whose value is the answer, summed over every
@@ -475,8 +484,10 @@ def hybrid_predict(
         chunk = rows[start : start + batch]
         b = HybridBatch(chunk, task)
         if task == "arithmetic":
-            for row, value in zip(chunk, model.arithmetic(b).tolist(), strict=True):
-                exact = "/" not in str(row["input"]) and math.isfinite(value)
+            # Whether to print an integer follows from the learned roles, never from the text.
+            values, integral = model.arithmetic_with_roles(b)
+            for value, whole in zip(values.tolist(), integral.tolist(), strict=True):
+                exact = whole and math.isfinite(value)
                 out.append(str(round(value)) if exact else format_number(value))
             continue
         result, unit_logits, can_add = model.units(b)

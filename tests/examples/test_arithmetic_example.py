@@ -21,6 +21,7 @@ from examples.arithmetic.data import (
     generate,
     held_out_pairs,
 )
+from pydantic import ValidationError
 
 import trialbook
 
@@ -120,7 +121,11 @@ def test_data_folders_are_written_once_and_never_silently_reused_for_other_setti
         "train.jsonl",
     ]
     assert ensure_data(config) == first  # read back, not regenerated
-    other = _config("arithmetic", tmp_path, train_size=301)
+    # The config itself refuses the folder (so `trialbook run` stops before any run) ...
+    with pytest.raises(ValidationError, match=r"data\.train_size differ.*paths\.data_dir"):
+        _config("arithmetic", tmp_path, train_size=301)
+    # ... and so does reading it, for a config that skipped validation.
+    other = config.model_copy(update={"data": config.data.model_copy(update={"train_size": 301})})
     with pytest.raises(trialbook.ConfigError, match=r"data\.train_size differ.*paths\.data_dir"):
         ensure_data(other)
     assert json.loads((folder / "manifest.json").read_text())["data"]["train_size"] == 300
@@ -183,6 +188,12 @@ def test_the_hybrid_value_stream_is_exact_at_magnitudes_never_trained_on() -> No
     with torch.no_grad():
         assert float(model.arithmetic_loss(batch, target)) < 1e-3
         assert float(model.arithmetic_loss(batch, target * 3)) > 1
+    # The answer's form follows the learned roles, never the text: routed as "+", "8/2" is
+    # 10, printed as an integer; routed as "/", "8*2" is 4.0, printed by format_number.
+    for text, role, answer in (("8/2", "+", "10"), ("8*2", "/", "4"), ("7*3", "/", "2.33333")):
+        forced = torch.tensor([[[9.0 if r == role else -9.0 for r in models.ROLES]] * 3])
+        model.route = lambda states, forced=forced: forced  # type: ignore[assignment,method-assign,misc]
+        assert models.hybrid_predict(model, [{"input": text}], "arithmetic") == [answer]
     assert models.hybrid_tokens("12+345", "arithmetic") == [
         (models.NUM, models.NUMBER, 12.0, 0),
         (models.char_id("+"), models.OPERATOR, 0.0, 0),
@@ -216,7 +227,13 @@ def test_the_suite_compares_both_models_over_two_seeds_through_the_cli(tmp_path:
     assert early.returncode == 1, early.stdout + early.stderr
     (failed,) = trialbook.load_runs(root)["run_id"]
     error = trialbook.open_store(root).get_run(failed).error or ""
-    assert "No completed token_only run with seed 1" in error and "--suite token_only" in error
+    assert error.strip().endswith(
+        "No completed token_only and hybrid runs of seed 1 with this config in the workspace "
+        "(token_only: none has run; hybrid: none has run); train first with the same suite file "
+        "and overrides: `trialbook run <suite file> --suite compare --seeds 1`, then evaluate "
+        "again."
+    )
+    assert not (tmp_path / "data").exists() and not (tmp_path / "results").exists()
 
     done = _trialbook(
         "run", SMALL, "--seeds", "1", "2", "--jobs", "2", *TINY, *paths, "--root", str(root)
@@ -290,21 +307,31 @@ def test_the_suite_compares_both_models_over_two_seeds_through_the_cli(tmp_path:
 
 
 @pytest.mark.parametrize(
-    ("override", "words"),
+    ("options", "words"),
     [
-        ("model.hidden_dim=30", "hidden_dim 30 is not divisible by num_heads 4"),
-        ("task=algebra", "task"),
+        (["--set", "model.hidden_dim=30"], "hidden_dim 30 is not divisible by num_heads 4"),
+        (["--set", "task=algebra"], "task: got 'algebra'; expected 'arithmetic' or 'units'"),
+        (["--train-size", "-5"], "data.train_size: got -5; expected greater than or equal to 1"),
+        (["--set", "data.max_ops=5"], "max_ops is at most 4, because the hybrid's loss sums"),
+        (["--set", "data.ood_max_ops=60"], "more than the models read (158); lower data.ood_max"),
+        # The data folder holds data of other settings (made below with 100 examples).
+        (["--train-size", "120"], "holds arithmetic data generated with other settings (data.t"),
     ],
 )
 def test_a_bad_config_value_is_one_sentence_and_exit_2_with_nothing_run(
-    tmp_path: Path, override: str, words: str
+    tmp_path: Path, options: list[str], words: str
 ) -> None:
-    root = tmp_path / "ws"
-    done = _trialbook("run", SMALL, "--suite", "hybrid", "--set", override, "--root", str(root))
+    root, data = tmp_path / "ws", tmp_path / "data"
+    ensure_data(_config("arithmetic", tmp_path, train_size=100, test_size=20, id_range=[0, 99]))
+    before = sorted(p.name for p in data.iterdir())
+    paths = ["--data-dir", str(data), "--results-dir", str(tmp_path / "results")]
+    done = _trialbook("run", SMALL, "--suite", "hybrid", *options, *paths, "--root", str(root))
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("error: ") and words in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert not root.exists() or trialbook.load_runs(root).empty
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    assert sorted(p.name for p in data.iterdir()) == before
 
 
 def test_both_models_answer_every_kind_of_units_question_in_the_expected_form() -> None:
