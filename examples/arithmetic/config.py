@@ -163,6 +163,48 @@ def data_folder_problem(task: str, data: DataConfig, folder: Path) -> str | None
     )
 
 
+def result_settings(
+    task: str, data: DataConfig, model: ModelConfig, training: TrainingConfig
+) -> dict[str, Any]:
+    """The settings a results file records: everything that changes the numbers (not the
+    thread count), so that results of other settings never share a merged file."""
+    return {
+        "task": task,
+        "data": data.model_dump(mode="json"),
+        "model": model.model_dump(mode="json"),
+        "training": training.model_dump(mode="json", exclude={"threads"}),
+    }
+
+
+def results_folder_problem(expected: dict[str, Any], folder: Path) -> str | None:
+    """Why ``folder`` cannot take this config's results (a results file there records other
+    settings), or None."""
+    for path in sorted(folder.glob("*/seed_*/evaluation_results.json")):
+        try:
+            found = json.loads(path.read_text(encoding="utf-8")).get("settings")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if not isinstance(found, dict) or found == expected:
+            continue
+        changed = []
+        for section, want in expected.items():
+            got = found.get(section)
+            if not isinstance(want, dict):
+                changed += [section] if got != want else []
+                continue
+            got = got if isinstance(got, dict) else {}
+            changed += [
+                f"{section}.{k}" for k in sorted(set(want) | set(got)) if got.get(k) != want.get(k)
+            ]
+        return (
+            f"paths.results_dir {str(folder)!r} holds results of other settings "
+            f"({', '.join(changed) or 'settings'} differ, in {path.parent.parent.name}/"
+            f"{path.parent.name}); set paths.results_dir (--results-dir) to another folder, or "
+            "delete that one"
+        )
+    return None
+
+
 class ArithmeticConfig(_Section):
     """One config of the example: ``task`` picks the data (arithmetic or units)."""
 
@@ -179,8 +221,13 @@ class ArithmeticConfig(_Section):
         # Checked here, so `trialbook run` refuses before any run starts (a data folder of
         # other settings would otherwise be a failed run); ensure_data checks again.
         task, data = info.data.get("task"), info.data.get("data")
-        if task is not None and data is not None:
-            problem = data_folder_problem(task, data, Path(value.data_dir))
-            if problem:
-                raise ValueError(problem)
+        model, training = info.data.get("model"), info.data.get("training")
+        if task is None or data is None or model is None or training is None:
+            return value
+        problem = data_folder_problem(task, data, Path(value.data_dir))
+        problem = problem or results_folder_problem(
+            result_settings(task, data, model, training), Path(value.results_dir)
+        )
+        if problem:
+            raise ValueError(problem)
         return value

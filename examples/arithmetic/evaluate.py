@@ -175,5 +175,5 @@ def evaluate(config: ArithmeticConfig, run: Run) -> dict[str, float]:
         for model, splits_ in found.items()
         for split, metrics in splits_.items()
         for key, value in metrics.items()
-        if key != "n" and math.isfinite(value)
+        if key != "n" and not key.startswith("n_") and math.isfinite(value)
     }

@@ -67,6 +67,7 @@ def score_and_record(
 ) -> dict[str, dict[str, float]]:
     """Score the test splits; log evaluations (training runs) or metrics (``evaluate``); write
     evaluation_results.json of this model and seed; return split -> metrics."""
+    from examples.arithmetic.config import result_settings
     from examples.arithmetic.scoring import atomic_write_json, results_path, score_split
 
     results: dict[str, dict[str, float]] = {}
@@ -87,6 +88,8 @@ def score_and_record(
             "model": kind,
             "seed": config.seed,
             "run_id": run.id,
+            # What made these numbers: a config of other settings refuses this results_dir.
+            "settings": result_settings(config.task, config.data, config.model, config.training),
             "splits": results,
         },
     )

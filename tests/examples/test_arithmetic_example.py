@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from examples.arithmetic import embedding as emb
-from examples.arithmetic.config import ArithmeticConfig
+from examples.arithmetic.config import ArithmeticConfig, result_settings
 from examples.arithmetic.data import (
     UNITS,
     convert,
@@ -129,6 +129,21 @@ def test_data_folders_are_written_once_and_never_silently_reused_for_other_setti
     with pytest.raises(trialbook.ConfigError, match=r"data\.train_size differ.*paths\.data_dir"):
         ensure_data(other)
     assert json.loads((folder / "manifest.json").read_text())["data"]["train_size"] == 300
+
+
+def test_a_results_folder_holding_results_of_other_settings_is_refused(tmp_path: Path) -> None:
+    config = _config("arithmetic", tmp_path)
+    settings = result_settings(config.task, config.data, config.model, config.training)
+    seed_file = tmp_path / "results" / "hybrid" / "seed_1" / "evaluation_results.json"
+    seed_file.parent.mkdir(parents=True)
+    seed_file.write_text(json.dumps({"settings": settings, "splits": {}}))
+    assert _config("arithmetic", tmp_path).paths.results_dir == str(tmp_path / "results")
+    # The thread count does not change the numbers; the epochs do.
+    raw = {**config.model_dump(), "training": {"threads": 2}}
+    ArithmeticConfig.model_validate(raw)
+    raw["training"] = {"epochs": 5}
+    with pytest.raises(ValidationError, match=r"\(training\.epochs differ, in hybrid/seed_1\)"):
+        ArithmeticConfig.model_validate(raw)
 
 
 # ------------------------------------------------------------------ the number embedding
