@@ -29,6 +29,13 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 run.log_evaluation("gsm8k", {"metrics": {"accuracy": 1 - loss}})
     with trialbook.start_run("solo", {"lr": 0.5}, seed=7, name="once", **common) as run:
         run.log({"loss": 0.9}, step=0)
+    # A seed of lr0.1 that diverged: a failed run, which is no part of the group's numbers.
+    with (
+        pytest.raises(FloatingPointError),
+        trialbook.start_run("sweep", {"lr": 0.1}, seed=4, name="lr0.1", **common) as run,
+    ):
+        run.log({"loss": 9.9}, step=0)
+        raise FloatingPointError("diverged")
     yield root
 
 
@@ -53,6 +60,15 @@ def test_json_has_one_entry_per_group_with_scipy_intervals(cli: Cli, root: Path)
     # One seed: a mean, but no spread and no interval.
     once = groups["once"]["metrics"]["metrics.loss"]  # type: ignore[index]
     assert once == {"mean": 0.9, "std": None, "ci_low": None, "ci_high": None}
+
+
+def test_failed_runs_count_only_when_asked_for(cli: Cli, root: Path) -> None:
+    groups = {g["name"]: g for g in _groups(cli, root, "--status", "completed,failed")}
+    g = groups["lr0.1"]
+    assert (g["n"], g["seeds"]) == (4, [1, 2, 3, 4])
+    assert g["metrics"]["metrics.loss"]["mean"] == pytest.approx(2.775)  # type: ignore[index]
+    failed = {g["name"]: g for g in _groups(cli, root, "--status", "failed")}
+    assert set(failed) == {"lr0.1"} and failed["lr0.1"]["n"] == 1
 
 
 def test_groups_sort_best_first_by_their_mean_and_limit_counts_groups(cli: Cli, root: Path) -> None:

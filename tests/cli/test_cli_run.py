@@ -25,6 +25,11 @@ def train(config, run):
     return {"eval_accuracy": round(random.random(), 6), "size": config.get("size", 0)}
 
 
+def mistake(config, run):
+    from trialbook.errors import ConfigError
+    raise ConfigError("data.path 'x.jsonl' does not exist; run `make data` first.")
+
+
 def noisy(config, run):
     return {"eval_accuracy": int.from_bytes(os.urandom(4), "little") / 2**32}
 """
@@ -86,6 +91,14 @@ def test_six_runs_one_failing_exits_1_and_records_the_traceback(cli: Cli, cwd: P
     failed = next(r for r in runs if r.status == "failed")
     assert "Traceback" in (failed.error or "") and "seed 3 diverged" in (failed.error or "")
     assert all(r.config["fail_on_seed"] == 3 for r in runs)
+
+
+def test_a_trialbook_error_in_a_run_shows_as_its_sentence(cli: Cli, cwd: Path) -> None:
+    result = cli("run", "exp.yaml", "experiment.entrypoint=tasks:mistake")
+    assert result.exit_code == 1
+    line = next(ln for ln in result.stdout.splitlines() if "failed exp seed=1 in" in ln)
+    assert line.endswith(": data.path 'x.jsonl' does not exist; run `make data` first.")
+    assert "trialbook.errors" not in result.stdout + result.stderr
 
 
 def test_stop_on_error_leaves_the_rest_queued_and_a_rerun_resumes(cli: Cli, cwd: Path) -> None:

@@ -201,6 +201,25 @@ def test_validator_errors_keep_their_text() -> None:
         validate_config({"fraction": 3}, Checked)
 
 
+def test_a_section_check_says_what_is_wrong_without_dumping_the_section() -> None:
+    class Paths(BaseModel):
+        data_dir: str
+        results_dir: str
+
+        @pydantic.model_validator(mode="after")
+        def _apart(self) -> Paths:
+            if self.data_dir == self.results_dir:
+                raise ValueError("data_dir and results_dir must differ")
+            return self
+
+    class Config(BaseModel):
+        paths: Paths
+
+    with pytest.raises(ConfigError) as info:
+        validate_config({"paths": {"data_dir": "d" * 80, "results_dir": "d" * 80}}, Config)
+    assert str(info.value).endswith("paths: data_dir and results_dir must differ.")
+
+
 def test_union_members_do_not_leak_into_the_key_path() -> None:
     class U(BaseModel):
         x: int | bool

@@ -318,9 +318,10 @@ def ls(
         typer.Option(
             "--by",
             metavar="run|group",
-            help="run: one row per run. group: one row per seed group (runs of an experiment "
-            "with the same config except the seed) with n, the seeds, and mean ± std and a "
-            "confidence interval of the sorted metric (else of the main metrics).",
+            help="run: one row per run. group: one row per seed group (completed runs of an "
+            "experiment with the same config except the seed; --status for others) with n, the "
+            "seeds, and mean ± std and a confidence interval of the sorted metric (else of the "
+            "main metrics).",
         ),
     ] = ListBy.run,
     ci: Annotated[
@@ -346,11 +347,16 @@ def ls(
     conditions = [parse_condition(c) for c in where or ()]
     order = parse_sort(sort)
 
+    statuses = _split_list(status)
+    if by is ListBy.group and not statuses:
+        # A seed group is its completed runs (as compare and significance read it): a failed
+        # or retried seed must not count in n, the seeds or the means.
+        statuses = ("completed",)
     query = RunQuery(
         experiment=experiment,
         name=name,
         seed=seed,
-        statuses=_split_list(status),
+        statuses=statuses,
         tags=_split_list(tag),
         params=tuple(c for c in conditions if isinstance(c, ParamCondition)),
         metrics=tuple(c for c in conditions if isinstance(c, MetricCondition)),

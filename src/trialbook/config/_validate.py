@@ -147,7 +147,12 @@ def _describe_error(err: Any, data: Mapping[str, Any], schema: type) -> Problem:
         msg = "expected " + msg[len("Input should be ") :]
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
-    return loc, f"got {_show(err.get('input'))}; {msg}"
+    given = err.get("input")
+    if isinstance(given, Mapping) and kind == "value_error":
+        # A whole section failed a check of its own: the message says what; a cut-off dump
+        # of the section would not.
+        return loc, msg
+    return loc, f"got {_show(given)}; {msg}"
 
 
 def _data_loc(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:

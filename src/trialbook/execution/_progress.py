@@ -8,6 +8,7 @@ the executor calls from its output threads; implementations lock what they share
 from __future__ import annotations
 
 import math
+import re
 import sys
 import threading
 import time
@@ -98,7 +99,9 @@ def _first_line(error: str | None) -> str:
     lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
     if not lines:
         return ""
-    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    # trialbook's own errors are sentences for the user; the class path adds nothing.
+    return re.sub(r"^trialbook\.errors\.\w+: ", "", line)
 
 
 def _metric_keys(outcomes: Sequence[RunOutcome]) -> list[str]:
