@@ -150,6 +150,7 @@ def test_compare_experiments_gives_n_mean_and_std_per_experiment(ws: Ws) -> None
 
     assert list(out.index) == ["baseline", "ablation"]
     assert list(out["n"]) == [2, 2]
+    assert list(out["completed"]) == [2, 1]  # ablation's second run failed
     assert out.loc["baseline", "metrics.loss.mean"] == pytest.approx(0.4)
     assert out.loc["baseline", "metrics.loss.std"] == pytest.approx(pd.Series([0.5, 0.3]).std())
     # NaN (the diverged run) is left out of the mean.

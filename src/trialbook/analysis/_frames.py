@@ -275,8 +275,8 @@ def compare_experiments(
         metrics: Metric names as :func:`resolve_metric` reads them (default: every
             ``metrics.`` and ``eval.`` column).
 
-    Returns a frame indexed by experiment with the column ``n`` and ``<column>.mean`` /
-    ``<column>.std`` per metric (std is NaN for a single run).
+    Returns a frame indexed by experiment with the columns ``n`` (runs), ``completed`` (of
+    them) and ``<column>.mean`` / ``<column>.std`` per metric (std is NaN for a single run).
 
     Raises:
         ConfigError: an experiment or a metric is not in ``df``.
@@ -306,6 +306,10 @@ def compare_experiments(
     grouped = values.groupby(sub["experiment"])
     out: pd.DataFrame = pd.DataFrame(index=pd.Index(names, name="experiment"))
     out["n"] = sub.groupby("experiment").size().reindex(names).fillna(0).astype(int)
+    if "success" in sub:
+        # n counts every run; how many of them completed is the other half of the story.
+        done = sub["success"].astype(bool).groupby(sub["experiment"]).sum()
+        out["completed"] = done.reindex(names).fillna(0).astype(int)
     means, stds = grouped.mean(), grouped.std(ddof=1)
     for col in cols:
         out[f"{col}.mean"] = means[col].reindex(names) if col in means else math.nan
