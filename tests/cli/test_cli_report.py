@@ -46,6 +46,8 @@ def test_report_errors_are_sentences_and_write_nothing(cli: Cli, ws: Runs, tmp_p
     out = tmp_path / "r.html"
     assert_user_error(cli("report", ws.a.id, "--root", ws.root), "needs --out")
     assert_user_error(cli("report", "nope", "--out", out, "--root", ws.root), "'nope'")
+    md = cli("report", ws.a.id, ws.b.id, "--format", "md", "--metric", "acc", "--root", ws.root)
+    assert_user_error(md, "--format md prints every metric, so drop --metric")
     assert not out.exists()
 
 

@@ -204,3 +204,42 @@ def test_comparison_tests_every_benchmark_both_sides_share(
         text = "".join(_parse(render_report(["token", "hybrid"], db, images=False)).text)
     assert "hybrid is better than token on test_ood accuracy" in text
     assert "on test_id accuracy" in text and "No significance test" not in text
+
+
+def test_metric_chooses_what_the_comparison_tests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+    common = {"root": tmp_path, "system_metrics": False, "capture_packages": False}
+    for name, error in (("token", 0.9), ("hybrid", 0.01)):
+        with trialbook.start_run("arith", {"model": name}, name=name, **common) as run:
+            for split in ("test_id", "test_ood"):
+                samples = [
+                    {
+                        "id": f"{i}",
+                        "prediction": "p",
+                        "reference": "r",
+                        "correct": i % 2 == 0,
+                        "relative_error": error + i / 1000,
+                    }
+                    for i in range(30)
+                ]
+                metrics = {"exact_match": 0.5, "relative_error": error + 29 / 2000}
+                run.log_evaluation(split, {"metrics": metrics, "samples": samples})
+    with trialbook.open_store(tmp_path) as db:
+        text = "".join(
+            _parse(
+                render_report(["token", "hybrid"], db, images=False, metric="relative_error")
+            ).text
+        )
+        assert "hybrid is better than token on test_ood relative_error" in text
+        assert (
+            "on test_id relative_error" in text
+            and "exact_match" not in text.split("Significance")[-1]
+        )
+        with pytest.raises(
+            trialbook.ConfigError,
+            match=r"the metric .relative_eror.; did you mean .relative_error.\?",
+        ):
+            render_report(["token", "hybrid"], db, images=False, metric="relative_eror")
+    assert not list(tmp_path.glob("*.html"))

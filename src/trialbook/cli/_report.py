@@ -62,6 +62,15 @@ def report(
         ReportFormat,
         typer.Option("--format", help="html: the full report; md or latex: a metrics table."),
     ] = ReportFormat.html,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            metavar="M",
+            help="The metric the significance tests compare, on every shared benchmark that "
+            "has it (default: each benchmark's accuracy, else its first metric).",
+        ),
+    ] = None,
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
@@ -71,12 +80,17 @@ def report(
     """
     from trialbook.reporting._html import report as write_report
 
+    if fmt is not ReportFormat.html and metric is not None:
+        raise ConfigError(
+            f"--metric chooses the significance tests of an HTML report; --format {fmt.value} "
+            "prints every metric, so drop --metric."
+        )
     if fmt is ReportFormat.html and out is None:
         raise ConfigError("trialbook report needs --out FILE.html for an HTML report.")
     with open_store(ctx, root, store) as db:
         if fmt is ReportFormat.html:
             assert out is not None
-            path = write_report(refs, out, store=db, title=title)
+            path = write_report(refs, out, store=db, title=title, metric=metric)
             typer.echo(f"wrote {path}")
             return
         text = _table(refs, db, fmt)

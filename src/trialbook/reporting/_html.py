@@ -306,7 +306,11 @@ def _disagreements(db: Store, entries: Sequence[ReportEntry]) -> list[dict[str, 
 
 
 def _comparison(
-    db: Store, entries: Sequence[ReportEntry], refs: Sequence[str], images: bool
+    db: Store,
+    entries: Sequence[ReportEntry],
+    refs: Sequence[str],
+    images: bool,
+    metric: str | None = None,
 ) -> dict[str, Any]:
     configs = [_group_config(e) for e in entries]
     keys = sorted(set().union(*configs))
@@ -338,7 +342,7 @@ def _comparison(
             cells.append({"value": text, "change": change})
         metrics.append({"key": key, "cells": cells})
     if len(entries) > 1:
-        tests, note = _significance(refs, db, entries)
+        tests, note = _significance(refs, db, entries, metric)
     else:  # one seed group: its seeds side by side, nothing to test against
         tests, note = [], "Name a second run or group to test the difference."
     keys_in_all = sorted(
@@ -369,23 +373,47 @@ def _shared_benchmarks(db: Store, entries: Sequence[ReportEntry]) -> list[str]:
     return sorted(shared or ())
 
 
+def _has_metric(db: Store, run_id: str, benchmark: str, metric: str) -> bool:
+    latest = [ev for ev in db.evaluations(run_id) if ev.benchmark == benchmark]
+    return bool(latest) and isinstance(latest[-1].metrics.get(metric), int | float)
+
+
 def _significance(
-    refs: Sequence[str], db: Store, entries: Sequence[ReportEntry]
+    refs: Sequence[str], db: Store, entries: Sequence[ReportEntry], metric: str | None = None
 ) -> tuple[list[dict[str, str]], str | None]:
     """STATS' significance() on the entries -- once per benchmark they share (in-distribution
-    and out-of-distribution splits alike), else on a logged metric -- or a note saying why
-    there are no tests."""
+    and out-of-distribution splits alike) on ``metric`` (default: each benchmark's accuracy or
+    first metric), else on a logged metric -- or a note saying why there are no tests."""
     try:
         from trialbook.analysis._significance import significance
     except ImportError:
         return [], "Significance tests are not available in this installation of trialbook."
     results = []
     notes = []
-    benchmarks: list[str | None] = [*_shared_benchmarks(db, entries)] or [None]
+    shared = _shared_benchmarks(db, entries)
+    if metric is not None and shared:
+        first = entries[0].runs[0].id
+        with_metric = [b for b in shared if _has_metric(db, first, b, metric)]
+        if not with_metric:
+            import difflib
+
+            known = sorted(
+                {k for ev in db.evaluations(first) if ev.benchmark in shared for k in ev.metrics}
+            )
+            close = difflib.get_close_matches(metric, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"they have {', '.join(known)}."
+            raise ConfigError(
+                f"No benchmark both sides share ({', '.join(shared)}) has the metric "
+                f"{metric!r}; {hint}"
+            )
+        shared = with_metric
+    benchmarks: list[str | None] = [*shared] or [None]
     for benchmark in benchmarks:
         try:
-            results.extend(significance(list(refs), store=db, benchmark=benchmark))
+            results.extend(significance(list(refs), store=db, benchmark=benchmark, metric=metric))
         except TrialbookError as e:
+            if metric is not None and not shared:
+                raise  # the metric asked for is nowhere: the user's mistake, not a note
             notes.append(f"No significance test{f' on {benchmark}' if benchmark else ''}: {e}")
     note = " ".join(notes) or None
     rows = []
@@ -408,7 +436,12 @@ def _significance(
 
 
 def render_report(
-    refs: Sequence[str], db: Store, *, title: str | None = None, images: bool = True
+    refs: Sequence[str],
+    db: Store,
+    *,
+    title: str | None = None,
+    images: bool = True,
+    metric: str | None = None,
 ) -> str:
     """The report's HTML as a string (see :func:`report`); ``images=False`` skips the plots."""
     import jinja2
@@ -426,7 +459,7 @@ def render_report(
         context["run"] = _single(db, entries[0], images)
         default_title = f"Run {entries[0].runs[0].name}"
     else:
-        context["cmp"] = _comparison(db, entries, refs, images)
+        context["cmp"] = _comparison(db, entries, refs, images, metric)
         default_title = " vs ".join(e.label for e in entries)
     context["title"] = title or default_title
     env = jinja2.Environment(
@@ -446,6 +479,7 @@ def report(
     root: str | os.PathLike[str] | None = None,
     store: Store | None = None,
     title: str | None = None,
+    metric: str | None = None,
 ) -> Path:
     """Write a self-contained HTML report of runs or seed groups to ``out``; returns its path.
 
@@ -469,9 +503,9 @@ def report(
         from trialbook._workspace import open_store
 
         with open_store(root) as db:
-            html = render_report(refs, db, title=title)
+            html = render_report(refs, db, title=title, metric=metric)
     else:
-        html = render_report(refs, store, title=title)
+        html = render_report(refs, store, title=title, metric=metric)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, html)
