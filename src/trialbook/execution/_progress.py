@@ -161,6 +161,14 @@ class _Counts:
         self.durations: list[float] = []
         self.started = time.monotonic()
 
+    def record(self, outcome: RunOutcome, retrying: bool) -> None:
+        """Count a finished attempt (a retried one is not done yet) and its duration."""
+        if not retrying:
+            self.done += 1
+            self.failed += outcome.failed
+        if outcome.duration is not None:
+            self.durations.append(outcome.duration)
+
     def begin(self, decisions: Sequence[PlanDecision], jobs: int) -> str:
         """Reset for a plan; return the opening line."""
         self.total = sum(d.will_run for d in decisions)
@@ -219,11 +227,7 @@ class PlainProgress(ProgressReporter):
 
     def finished(self, outcome: RunOutcome, retrying: bool = False) -> None:
         c = self._counts
-        if not retrying:
-            c.done += 1
-            c.failed += outcome.failed
-        if outcome.duration is not None:
-            c.durations.append(outcome.duration)
+        c.record(outcome, retrying)
         what = f"{outcome.status} {label(outcome.planned)} in {fmt_seconds(outcome.duration)}"
         if outcome.failed:
             what += f": {_first_line(outcome.error)}"
@@ -331,11 +335,7 @@ class RichProgress(ProgressReporter):
             self._active.pop(outcome.run_id or "", None)
             self._metrics.pop(outcome.run_id or "", None)
             c = self._counts
-            if not retrying:
-                c.done += 1
-                c.failed += outcome.failed
-            if outcome.duration is not None:
-                c.durations.append(outcome.duration)
+            c.record(outcome, retrying)
             done = c.done
         style = _STATUS_STYLES.get(outcome.status, "dim")
         line = Text.assemble(

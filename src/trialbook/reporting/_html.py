@@ -365,17 +365,10 @@ def _comparison(
 
 def _shared_benchmarks(db: Store, entries: Sequence[ReportEntry]) -> list[str]:
     """The benchmarks every run of every entry was evaluated on, sorted."""
-    shared: set[str] | None = None
-    for entry in entries:
-        for run in entry.runs:
-            names = {ev.benchmark for ev in db.evaluations(run.id)}
-            shared = names if shared is None else shared & names
-    return sorted(shared or ())
-
-
-def _has_metric(db: Store, run_id: str, benchmark: str, metric: str) -> bool:
-    latest = [ev for ev in db.evaluations(run_id) if ev.benchmark == benchmark]
-    return bool(latest) and isinstance(latest[-1].metrics.get(metric), int | float)
+    ids = [run.id for entry in entries for run in entry.runs]
+    evaluations = db.bulk_evaluations(ids)
+    names = [{ev.benchmark for ev in evaluations.get(i, [])} for i in ids]
+    return sorted(set.intersection(*names)) if names else []
 
 
 def _significance(
@@ -392,14 +385,12 @@ def _significance(
     notes = []
     shared = _shared_benchmarks(db, entries)
     if metric is not None and shared:
-        first = entries[0].runs[0].id
-        with_metric = [b for b in shared if _has_metric(db, first, b, metric)]
+        latest = _latest(db, entries[0].runs[0].id)
+        with_metric = [b for b in shared if isinstance(latest[b].metrics.get(metric), int | float)]
         if not with_metric:
             import difflib
 
-            known = sorted(
-                {k for ev in db.evaluations(first) if ev.benchmark in shared for k in ev.metrics}
-            )
+            known = sorted({k for b in shared for k in latest[b].metrics})
             close = difflib.get_close_matches(metric, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"they have {', '.join(known)}."
             raise ConfigError(
