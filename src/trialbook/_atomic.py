@@ -1,13 +1,16 @@
 """Writing files so that readers see the old or the new content, never half of it.
 
 Every file trialbook writes (run folder files, reports, exports, plots) goes through
-:func:`atomic_open`: a temporary file beside the target, renamed over it only when writing
-succeeded, with the permissions a plain ``open`` would have given (``mkstemp`` makes files
-readable by their owner only).
+:func:`atomic_open`: a temporary file beside the target, flushed to disk (``fsync``) and
+renamed over it only when writing succeeded, with the permissions a plain ``open`` would have
+given (``mkstemp`` makes files readable by their owner only); the folder is fsynced after the
+rename so that the new name survives a power cut too. A failed write (a full disk) leaves the
+old file as it was and no temporary file behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -48,11 +51,27 @@ def atomic_open(
             f = os.fdopen(fd, mode, encoding="utf-8", newline=newline)
         with f:
             yield f
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_folder(target.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; not every system can open a folder to sync it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: str | os.PathLike[str], text: str) -> None:
