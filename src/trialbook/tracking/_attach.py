@@ -249,18 +249,10 @@ def attach_run(
         RunNotFoundError / RunStateError: the run is not there or not attachable.
         WorkspaceError / StoreError: the workspace or database cannot be used.
     """
-    from trialbook.tracking._start import (
-        _DEFAULT_FLUSH,
-        _DEFAULT_HEARTBEAT,
-        _env_flag,
-        _env_float,
-        _open_run,
-    )
+    from trialbook.tracking._settings import tracking_settings
+    from trialbook.tracking._start import _open_run
 
-    flush = _env_float("TRIALBOOK_FLUSH_INTERVAL", _DEFAULT_FLUSH)
-    heartbeat = _env_float("TRIALBOOK_HEARTBEAT_INTERVAL", _DEFAULT_HEARTBEAT)
-    if system_metrics is None:
-        system_metrics = _env_flag("TRIALBOOK_SYSTEM_METRICS", True)
+    settings = tracking_settings(system_metrics=system_metrics)
     workspace = Workspace.resolve(root, store)
     if db is None:
         db = workspace.open_store()
@@ -274,9 +266,7 @@ def attach_run(
         db,
         attached.folder,
         attached.meta,
-        flush=flush,
-        heartbeat=heartbeat,
-        system_metrics=system_metrics,
+        settings=settings,
         metric_goals=metric_goals,
     )
 

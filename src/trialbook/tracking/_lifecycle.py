@@ -5,24 +5,35 @@ status the exit deserves: ``failed`` after an uncaught exception (its traceback 
 ``killed`` after SIGTERM or Ctrl-C, ``completed`` otherwise. SIGTERM is turned into
 ``SystemExit(143)`` so that ``with`` blocks and ``finally`` clauses run and flush.
 A process killed with SIGKILL cannot run anything: readers detect it (see liveness).
+
+A process forked while runs are open (``multiprocessing`` with ``fork``, DataLoader workers)
+inherits them but owns none: the fork hook empties the list of runs to finish and tells each
+run it is in a child (:meth:`Run._after_fork`); a child that logs flushes its points at exit
+(:func:`at_child_exit`), through ``multiprocessing``'s finalizers (its children leave through
+``os._exit``, which skips ``atexit``) and ``atexit`` (plain ``os.fork`` children).
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import sys
 import threading
 import traceback
+import weakref
+from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from trialbook.tracking._run import Run
 
-__all__ = ["register", "unregister"]
+__all__ = ["at_child_exit", "register", "track", "unregister"]
 
 _active: list[Run] = []
+#: Every Run object alive in this process (opened here, inherited or unpickled).
+_known: weakref.WeakSet[Run] = weakref.WeakSet()
 _lock = threading.Lock()
 _installed = False
 _uncaught: tuple[type[BaseException], str] | None = None
@@ -81,6 +92,39 @@ def register(run: Run) -> None:
     with _lock:
         _install()
         _active.append(run)
+        _known.add(run)
+
+
+def track(run: Run) -> None:
+    """Know about ``run`` (one this process did not open) for forks made from here."""
+    with _lock:
+        _known.add(run)
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    _active.clear()  # the parent finishes its runs; this process finishes none
+    for run in list(_known):
+        run._after_fork()
+
+
+def at_child_exit(callback: Callable[[], None]) -> None:
+    """Call ``callback`` when this (child) process exits, however it exits normally."""
+    import multiprocessing.util
+
+    done = threading.Event()
+
+    def once() -> None:
+        if not done.is_set():
+            done.set()
+            callback()
+
+    multiprocessing.util.Finalize(None, once, exitpriority=0)
+    atexit.register(once)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def unregister(run: Any) -> None:

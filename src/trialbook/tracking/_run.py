@@ -8,28 +8,43 @@ import math
 import numbers
 import os
 import shutil
+import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from trialbook._metrics import metric_goal
-from trialbook._types import MetricsInput, RunStatus
-from trialbook.errors import ConfigError, MetricValueError, RunStateError, StoreError
+from trialbook._types import FINISHED_STATUSES, MetricsInput, RunStatus
+from trialbook.errors import (
+    ConfigError,
+    MetricValueError,
+    RunStateError,
+    StoreError,
+    TrialbookError,
+)
 from trialbook.store._base import Store
 from trialbook.store._records import Artifact, Checkpoint, Dataset, Evaluation, RunRecord, Sample
 from trialbook.tracking import _lifecycle
 from trialbook.tracking._folder import RunFolder
 from trialbook.tracking._provenance import count_rows, path_digest
-from trialbook.tracking._writer import STEP_KEY, TIME_KEY, MetricWriter
+from trialbook.tracking._writer import STEP_KEY, TIME_KEY, MetricWriter, is_disk_full
 
-__all__ = ["Run", "write_summary"]
+__all__ = ["FrozenConfig", "Run", "write_summary"]
+
+#: The order finish statuses are listed in messages.
+_FINAL = ("completed", "failed", "killed", "crashed")
 
 _MAX_STEP = 2**63
+
+
+def _short(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _coerce(key: Any, value: Any) -> float:
@@ -52,13 +67,87 @@ def _coerce(key: Any, value: Any) -> float:
             scalar = item()
             if isinstance(scalar, bool | numbers.Real):
                 return float(scalar)
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
     raise MetricValueError(
-        f"Metric {key!r} got {shown} ({type(value).__name__}), which is not a number; log "
+        f"Metric {key!r} got {_short(value)} ({type(value).__name__}), which is not a number; log "
         "ints, floats or NumPy/torch scalars, and put text in the config, notes or an artifact."
     )
+
+
+def _read_only(*_args: Any, **_kwargs: Any) -> Any:
+    raise ConfigError(
+        "run.config is read-only: it is what the run was started with (config.yaml and the "
+        "config hash say the same); record values decided later with run.log_params({...})."
+    )
+
+
+class FrozenConfig(dict[str, Any]):
+    """``run.config``: the run's config as a dict that cannot be changed (nested mappings and
+    lists too), so that it always agrees with config.yaml, the database and the hash.
+
+    ``copy.deepcopy(run.config)`` and ``dict(run.config)`` give ordinary dicts.
+    """
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+    __ior__ = _read_only
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> FrozenConfig:
+        return cls((k, _freeze(v)) for k, v in config.items())
+
+    def copy(self) -> dict[str, Any]:
+        return _thaw(self)  # type: ignore[no-any-return]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return _thaw(self)  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (_thaw(self),))
+
+
+class FrozenList(list[Any]):
+    """A list inside ``run.config``: read-only like the config."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+    append = extend = insert = pop = remove = clear = sort = reverse = _read_only
+
+    def copy(self) -> list[Any]:
+        return _thaw(self)  # type: ignore[no-any-return]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return _thaw(self)  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (_thaw(self),))
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return FrozenConfig.of(value)
+    if isinstance(value, list):
+        return FrozenList(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _register_yaml() -> None:
+    # yaml.safe_dump(run.config) works like it does for the dict it was made from.
+    import yaml
+
+    yaml.SafeDumper.add_representer(FrozenConfig, yaml.SafeDumper.represent_dict)
+    yaml.SafeDumper.add_representer(FrozenList, yaml.SafeDumper.represent_list)
+
+
+_register_yaml()
 
 
 class Run:
@@ -68,6 +157,12 @@ class Run:
     writes through to the Store and the run folder at once. Use it as a context manager: a
     normal exit marks the run ``completed``, an exception ``failed`` (traceback saved),
     Ctrl-C or SIGTERM ``killed``.
+
+    In another process (a forked ``multiprocessing`` child such as a DataLoader worker, or a
+    spawned one that received the Run pickled) ``log`` and the other ``log_*`` methods work:
+    on first use there the run gets its own database connection and writer, whose points are
+    flushed every ``flush_interval`` and when that process exits. Only the process that
+    opened the run finishes it; ``finish`` elsewhere just flushes.
     """
 
     def __init__(
@@ -82,9 +177,20 @@ class Run:
         system_monitor: Any | None = None,
         metric_goals: Mapping[str, str] | None = None,
         owns_store: bool = True,
+        store_retry: float = 60.0,
     ) -> None:
         self.record = record
-        self.store = store
+        self._store = store
+        self._store_url: str | None = getattr(store, "url", None)
+        self._flush_interval = flush_interval
+        self._store_retry = store_retry
+        self._config = FrozenConfig.of(record.config)
+        self._opener_pid = os.getpid()
+        self._child = False  # True in a process other than the one that opened the run
+        self._adopted = False  # a child has its own store and writer
+        self._adopt_lock = threading.Lock()
+        self._inherited: list[Any] = []
+        self._rejected_reported: dict[str, int] = {}
         self.folder = folder
         self._meta = meta
         self._goals = dict(metric_goals or {})
@@ -102,8 +208,11 @@ class Run:
             flush_interval=flush_interval,
             heartbeat_interval=heartbeat_interval,
             on_tick=self._sample_system if system_monitor is not None else None,
+            on_rejected=self._on_rejected,
         )
-        self._append = self._writer.buffer.append
+        # The bound append run.log calls; swapped (never checked per call) to report a
+        # rejected metric name or to set up a child process on its first log.
+        self._append: Callable[[dict[Any, Any]], None] = self._writer.buffer.append
         self._writer.start()
         _lifecycle.register(self)
 
@@ -121,8 +230,16 @@ class Run:
         return self.record.experiment
 
     @property
-    def config(self) -> Mapping[str, Any]:
-        return self.record.config
+    def config(self) -> FrozenConfig:
+        """The run's config, read-only (record later decisions with :meth:`log_params`)."""
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        """The Store this run writes to (in a child process, that process's own)."""
+        if self._child and not self._adopted:
+            self._adopt()
+        return self._store
 
     @property
     def seed(self) -> int | None:
@@ -171,13 +288,21 @@ class Run:
         elif type(step) is not int or not -_MAX_STEP <= step < _MAX_STEP:
             step = self._coerce_step(step)
         self._next_step = step + 1
-        for key, value in metrics.items():
-            # Only exact floats skip conversion: an int may be too large for the database.
-            if type(value) is not float or type(key) is not str:
-                values = {k: _coerce(k, v) for k, v in metrics.items()}
-                break
-        else:
-            values = metrics.copy() if type(metrics) is dict else dict(metrics)
+        try:
+            for key, value in metrics.items():
+                # Only exact floats skip conversion: an int may be too large for the database.
+                if type(value) is not float or type(key) is not str:
+                    values = {k: _coerce(k, v) for k, v in metrics.items()}
+                    break
+            else:
+                values = metrics.copy() if type(metrics) is dict else dict(metrics)
+        except AttributeError:
+            if hasattr(metrics, "items"):
+                raise
+            raise MetricValueError(
+                f"run.log takes a mapping of names to numbers, got a {type(metrics).__name__} "
+                f"({_short(metrics)}); pass e.g. run.log({{'loss': 0.5}})."
+            ) from None
         # Step and time ride in the dict under non-string keys (metric names are strings):
         # one atomic append, and no tuple per call (allocating one triggered garbage
         # collections that doubled the cost of this method).
@@ -214,13 +339,44 @@ class Run:
             self._system_step += 1
 
     def flush(self) -> None:
-        """Write everything logged so far to the Store now."""
+        """Write everything logged so far (in this process) to the Store now."""
+        if self._child and not self._adopted:
+            return  # nothing logged in this process yet
         self._writer.flush()
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record extra params besides the config (flattened keys, any JSON value)."""
         self._check_open()
-        self.store.log_params(self.id, dict(params))
+        self._store.log_params(self.id, dict(params))
+
+    # ----------------------------------------------------------------- rejected names
+    def _on_rejected(self, key: str, count: int) -> None:
+        """Called by the writer thread when it refuses a metric name: the next ``log`` call
+        raises (the swap costs run.log nothing while names are good)."""
+        self._append = self._raise_rejected
+
+    def _rejected_message(self) -> str | None:
+        new = {
+            k: n - self._rejected_reported.get(k, 0)
+            for k, n in self._writer.rejected.items()
+            if n > self._rejected_reported.get(k, 0)
+        }
+        if not new:
+            return None
+        self._rejected_reported.update(self._writer.rejected)
+        shown = ", ".join(f"{k!r} ({n} point{'s' if n != 1 else ''})" for k, n in new.items())
+        return (
+            f"Run {self.id}: metric names must not be empty; the points logged under {shown} "
+            "were not stored. Use a name such as 'train/loss'."
+        )
+
+    def _raise_rejected(self, values: dict[Any, Any]) -> None:
+        self._append = self._writer.buffer.append
+        message = self._rejected_message()
+        if message is None:  # pragma: no cover - reported by finish meanwhile
+            self._append(values)
+            return
+        raise MetricValueError(message + " (Nothing from this call was stored either.)")
 
     # ----------------------------------------------------------------- evaluations
     def log_evaluation(
@@ -234,7 +390,7 @@ class Run:
         ``evaluations/<benchmark>.jsonl`` in the run folder.
         """
         self._check_open()
-        evaluation, samples = store_evaluation(self.store, self.id, benchmark, result, split)
+        evaluation, samples = store_evaluation(self._store, self.id, benchmark, result, split)
         if samples:
             self.folder.write_samples(benchmark, (_sample_json(s) for s in samples))
         self._write_summary()
@@ -249,17 +405,32 @@ class Run:
     ) -> Checkpoint:
         """Record a saved checkpoint (a file or folder) with its size and sha256."""
         self._check_open()
-        p = Path(path)
-        if not p.exists():
+        given = Path(path)
+        if not given.exists():
             raise ConfigError(
-                f"Checkpoint {p} does not exist; save the model first, e.g. under "
+                f"Checkpoint {given} does not exist; save the model first, e.g. under "
                 f"{self.checkpoint_dir}."
+            )
+        p = given.resolve()
+        if self._escapes(given, p):
+            raise ConfigError(
+                f"Checkpoint {given} is written as a path inside the run folder but is really "
+                f"{p}, outside it ('..' or a symlink); save it under {self.checkpoint_dir}, or "
+                f"pass {p} itself to record a checkpoint kept elsewhere."
             )
         digest, size = path_digest(p)
         plain = {k: float(_coerce(k, v)) for k, v in (metrics or {}).items()}
-        return self.store.log_checkpoint(
-            self.id, str(p.absolute()), step=step, size=size, sha256=digest, metrics=plain
+        return self._store.log_checkpoint(
+            self.id, str(p), step=step, size=size, sha256=digest, metrics=plain
         )
+
+    def _escapes(self, given: Path, resolved: Path) -> bool:
+        """``given`` is spelled as a path in the run folder but ``resolved`` is outside it."""
+        run = self.path.resolve()
+        spelled_inside = self.path.absolute() in given.absolute().parents or run in (
+            given.absolute().parents
+        )
+        return spelled_inside and resolved != run and run not in resolved.parents
 
     def log_artifact(
         self, path: str | os.PathLike[str], kind: str | None = None, *, copy: bool = True
@@ -267,20 +438,27 @@ class Run:
         """Record a file; with ``copy`` (default) one outside the run folder is copied into
         ``artifacts/`` so the run folder stays self-contained."""
         self._check_open()
-        p = Path(path)
-        if not p.exists():
-            raise ConfigError(f"Artifact {p} does not exist; write it before logging it.")
-        if copy and self.path.absolute() not in p.absolute().parents:
+        given = Path(path)
+        if not given.exists():
+            raise ConfigError(f"Artifact {given} does not exist; write it before logging it.")
+        # Resolved first: a path spelled inside the run folder ('artifacts/../../x' or a
+        # symlink) that leads outside it is copied in like any outside file.
+        p = given.resolve()
+        run = self.path.resolve()
+        if p == run or p in run.parents:
+            raise ConfigError(
+                f"Artifact {given} is the run folder or contains it; log the files or "
+                "folders inside it instead."
+            )
+        if copy and run not in p.parents:
             target = self.artifacts_dir / p.name
             if p.is_dir():
                 shutil.copytree(p, target, dirs_exist_ok=True)
             else:
                 shutil.copy2(p, target)
-            p = target
+            p = target.resolve()
         digest, size = path_digest(p)
-        return self.store.log_artifact(
-            self.id, str(p.absolute()), kind=kind, size=size, sha256=digest
-        )
+        return self._store.log_artifact(self.id, str(p), kind=kind, size=size, sha256=digest)
 
     def log_dataset(
         self,
@@ -293,11 +471,16 @@ class Run:
         """Declare a data file the run uses: its sha256, size and rows are recorded, with its
         lineage (``parent`` dataset name and the ``transform`` that made it)."""
         self._check_open()
+        if self._child:
+            raise RunStateError(
+                f"log_dataset writes the run's meta.json, which belongs to the process that "
+                f"opened run {self.id} (pid {self._opener_pid}); declare datasets there."
+            )
         p = Path(path)
         if not p.exists():
             raise ConfigError(f"Dataset file {p} does not exist; check the path.")
         digest, size = path_digest(p)
-        dataset = self.store.log_dataset(
+        dataset = self._store.log_dataset(
             self.id,
             name or p.stem,
             str(p.absolute()),
@@ -328,9 +511,28 @@ class Run:
             raise RunStateError(
                 f"Run {self.id} has finished ({self._status}); start a new run to log more."
             )
+        if self._child and not self._adopted:
+            self._adopt()
 
     def finish(self, status: RunStatus = "completed", error: str | None = None) -> None:
-        """Flush, write summary.json and mark the run ``status``. Safe to call twice."""
+        """Flush, write summary.json and mark the run ``status`` (completed, failed, killed
+        or crashed). Safe to call twice. In a process other than the one that opened the
+        run, it only flushes that process's points.
+
+        Raises:
+            ConfigError: ``status`` is not a final status (nothing changes; call again).
+            StoreError: some metric points could not be stored; the message says how many,
+                where they were saved and how many were lost. The run is finished all the same.
+            MetricValueError: points under an empty metric name were refused (named).
+        """
+        if status not in FINISHED_STATUSES:
+            raise ConfigError(
+                f"Unknown final status {status!r}; use one of {', '.join(_FINAL)} "
+                "(the run is still open)."
+            )
+        if self._child:
+            self.flush()
+            return
         with self._finish_lock:
             if self._finished:
                 return
@@ -340,28 +542,175 @@ class Run:
         if self._monitor is not None:
             with contextlib.suppress(Exception):
                 self._sample_system()
-        try:
-            self._writer.flush()
-        except Exception as e:
-            lost = self._writer.dump_unwritten(self.path / "unflushed_metrics.jsonl")
-            self._status = status
-            raise StoreError(
-                f"Run {self.id}: {lost} metric points could not be stored ({e}); they are "
-                f"saved in {self.path / 'unflushed_metrics.jsonl'}."
-            ) from e
+        problems: list[str] = []
+        cause: BaseException | None = None
+        lost = self._drain()
+        if lost is not None:
+            problems.append(lost[0])
+            cause = lost[1]
+            error = f"{error}\n{lost[0]}" if error else lost[0]
         ended = time.time()
         duration = time.monotonic() - self._started_monotonic
-        self.store.finish_run(self.id, status, ended, duration, error)
+        try:
+            self._retrying(lambda: self._store.finish_run(self.id, status, ended, duration, error))
+        except Exception as e:
+            if not problems:
+                self._status = status
+                self._close()
+                raise
+            problems.append(
+                f"The run could not be marked {status} in the database either ({e}); readers "
+                "will see it as crashed."
+            )
         self._status = status
-        self._write_summary(ended=ended, duration=duration, error=error)
+        try:
+            self._write_summary(ended=ended, duration=duration, error=error)
+        except (OSError, TrialbookError) as e:
+            if not problems:
+                self._close()
+                raise
+            problems.append(f"summary.json could not be written ({e}).")
+        self._close()
+        if problems:
+            raise StoreError(" ".join(problems)) from cause
+        rejected = self._rejected_message()
+        if rejected is not None:
+            raise MetricValueError(rejected)
+
+    def _close(self) -> None:
         if self._owns_store:
-            self.store.close()
+            self._store.close()
+
+    def _retrying(self, write: Callable[[], object]) -> None:
+        """``write``, retried while the disk is full, for up to ``store_retry`` seconds."""
+        deadline = time.monotonic() + self._store_retry
+        while True:
+            try:
+                write()
+                return
+            except Exception as e:
+                left = deadline - time.monotonic()
+                if left <= 0 or not is_disk_full(e):
+                    raise
+                time.sleep(min(left, 0.5))
+
+    def _drain(self) -> tuple[str, BaseException | None] | None:
+        """Store every queued point, waiting up to ``store_retry`` seconds for a full disk to
+        get space back; failing that, save them to the rescue files. Returns the sentence
+        that says what happened when not every point was stored."""
+        try:
+            self._writer.drain(self._store_retry)
+        except Exception as e:
+            rescue = (
+                self.path / "unflushed_metrics.jsonl",
+                Path(tempfile.gettempdir()) / f"trialbook-{self.id}-unflushed_metrics.jsonl",
+            )
+            saved, lost = self._writer.dump_unwritten(rescue)
+            return _lost_sentence(self.id, saved, lost, e), e
+        if self._writer.points_dropped:
+            return _lost_sentence(self.id, [], self._writer.points_dropped, None), None
+        return None
+
+    # ----------------------------------------------------------------- other processes
+    def _after_fork(self) -> None:
+        """In a child forked while this run was open (``os.register_at_fork``): the writer
+        thread and the database connection belong to the parent, so the first use here makes
+        its own (:meth:`_adopt`). The parent's queued points stay the parent's."""
+        self._child = True
+        self._adopted = False
+        self._adopt_lock = threading.Lock()
+        self._finish_lock = threading.Lock()
+        self._monitor = None
+        # Never used, closed or collected here: closing the parent's SQLite connection in
+        # the child is what SQLite warns against.
+        inherited = getattr(self, "_store", None)
+        if inherited is not None:
+            self._inherited.append(inherited)
+        if not self._finished:
+            self._append = self._first_append
+
+    def _first_append(self, values: dict[Any, Any]) -> None:
+        self._adopt()
+        self._append(values)
+
+    def _adopt(self) -> None:
+        """First use in a process other than the opener's: open the Store again, check the
+        run is still running, start this process's writer and flush it at exit."""
+        with self._adopt_lock:
+            if self._adopted:
+                return
+            if self._store_url is None:
+                raise RunStateError(
+                    f"Run {self.id} was opened in process {self._opener_pid} with a Store "
+                    "that cannot be reopened in another process; log from that process."
+                )
+            from trialbook.store._connect import connect
+
+            store = connect(self._store_url)
+            try:
+                status = store.get_run(self.id).status
+                if status != "running":
+                    raise RunStateError(
+                        f"Run {self.id} is {status}; another process can log into it only "
+                        "while the process that opened it has not finished it."
+                    )
+                writer = MetricWriter(
+                    store,
+                    self.id,
+                    flush_interval=self._flush_interval,
+                    heartbeat_interval=float("inf"),  # the opener keeps the heartbeat
+                    on_rejected=self._on_rejected,
+                )
+                writer.start()
+            except BaseException:
+                store.close()
+                raise
+            self._store = store
+            self._writer = writer
+            self._owns_store = True
+            self._append = writer.buffer.append
+            self._adopted = True
+            _lifecycle.at_child_exit(self._exit_child)
+
+    def _exit_child(self) -> None:
+        """At a child's exit: store its points (or save them to the rescue file and say so
+        on stderr, the only place left to say it)."""
+        import sys
+
+        if not self._adopted:
+            return
+        self._adopted = False
+        self._writer.stop()
+        lost = self._drain()
+        rejected = self._rejected_message()
+        with contextlib.suppress(Exception):
+            self._store.close()
+        for message in (lost[0] if lost else None, rejected):
+            if message:
+                print(f"trialbook (process {os.getpid()}): {message}", file=sys.stderr)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (a spawned process, a DataLoader worker with ``spawn``): the copy
+        re-attaches to the same run id in the process that unpickles it (see the class
+        docstring)."""
+        state = {
+            "record": self.record,
+            "folder": str(self.folder.path),
+            "store_url": self._store_url,
+            "flush_interval": self._flush_interval,
+            "store_retry": self._store_retry,
+            "goals": self._goals,
+            "status": self._status,
+            "finished": self._finished,
+            "opener_pid": self._opener_pid,
+        }
+        return (_reattach, (state,))
 
     def _write_summary(
         self, ended: float | None = None, duration: float | None = None, error: str | None = None
     ) -> None:
         write_summary(
-            self.store,
+            self._store,
             self.folder,
             self.record,
             status=self._status,
@@ -394,6 +743,44 @@ class Run:
                 self.finish("failed", error=f"SystemExit({code!r})")
         else:
             self.finish("failed", error="".join(traceback.format_exception(exc_type, exc, tb)))
+
+
+def _reattach(state: dict[str, Any]) -> Run:
+    """A Run unpickled in another process: a handle on the same run id (see Run.__reduce__)."""
+    run = Run.__new__(Run)
+    run.record = state["record"]
+    run.folder = RunFolder(Path(state["folder"]))
+    run._store_url = state["store_url"]
+    run._flush_interval = state["flush_interval"]
+    run._store_retry = state["store_retry"]
+    run._config = FrozenConfig.of(run.record.config)
+    run._opener_pid = state["opener_pid"]
+    run._goals = dict(state["goals"])
+    run._status = state["status"]
+    run._finished = state["finished"]
+    run._meta = {}
+    run._owns_store = True
+    run._monitor = None
+    run._system_step = 0
+    run._started_monotonic = time.monotonic()
+    run._next_step = 0
+    run._inherited = []
+    run._rejected_reported = {}
+    run._after_fork()
+    _lifecycle.track(run)
+    return run
+
+
+def _lost_sentence(
+    run_id: str, saved: list[tuple[Path, int]], lost: int, error: BaseException | None
+) -> str:
+    total = sum(n for _, n in saved) + lost
+    why = f" ({error})" if error is not None else " (too many were waiting in memory)"
+    parts = [f"Run {run_id}: {total} metric points could not be stored in the database{why}"]
+    if saved:
+        parts.append("saved " + " and ".join(f"{n} to {p}" for p, n in saved))
+    parts.append(f"{lost} {'were' if lost != 1 else 'was'} lost" if lost else "none were lost")
+    return "; ".join(parts) + "."
 
 
 def write_summary(
@@ -525,6 +912,24 @@ def store_evaluation(
             f"The result for {benchmark!r} has no metrics; pass a mapping like "
             "{'metrics': {'accuracy': 0.7}, 'samples': [...]}."
         )
+    numbers_only: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if type(key) is not str or not key.strip():
+            raise MetricValueError(
+                f"The result for {benchmark!r} has the metric name {key!r}; metric names "
+                "must be non-empty strings such as 'accuracy'."
+            )
+        if type(value) in (float, bool) or (type(value) is int and -_MAX_STEP <= value < _MAX_STEP):
+            numbers_only[key] = value  # kept as given (an int stays an int)
+            continue
+        try:
+            numbers_only[key] = _coerce(key, value)
+        except MetricValueError:
+            raise MetricValueError(
+                f"The result for {benchmark!r} has {key!r}: {_short(value)} "
+                f"({type(value).__name__}), which is not a number; metrics must be numbers "
+                "(put text in the samples or the run's notes)."
+            ) from None
     raw_samples = data.get("samples") or data.get("per_sample") or []
     samples = [_sample(s, i) for i, s in enumerate(raw_samples)]
     raw_timing = data.get("timing")
@@ -533,7 +938,7 @@ def store_evaluation(
     evaluation = store.log_evaluation(
         run_id,
         benchmark,
-        dict(metrics),
+        numbers_only,
         split=split or data.get("split"),
         n=data.get("n", data.get("num_samples")),
         duration=float(duration) if isinstance(duration, numbers.Real) else None,

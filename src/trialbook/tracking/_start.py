@@ -21,37 +21,18 @@ from trialbook.tracking._attach import RUN_ID_ENV, try_attach
 from trialbook.tracking._folder import RunFolder, folder_name
 from trialbook.tracking._provenance import GitInfo, collect_environment, git_info
 from trialbook.tracking._run import Run
+from trialbook.tracking._settings import TrackingSettings, tracking_settings
 
-__all__ = ["build_meta", "new_run_id", "start_run"]
+__all__ = ["build_meta", "check_config_shape", "new_run_id", "normalize_tags", "start_run"]
 
-_DEFAULT_FLUSH = 0.2
-_DEFAULT_HEARTBEAT = 5.0
+#: Deeper configs are refused: nobody writes one, and walking it would exhaust the stack.
+MAX_CONFIG_DEPTH = 100
 
 
 def new_run_id(now: float | None = None) -> str:
     """A sortable id: UTC ``YYYYmmdd_HHMMSS`` and six random hex digits."""
     stamp = datetime.fromtimestamp(now or time.time(), tz=timezone.utc).strftime("%Y%m%d_%H%M%S")
     return f"{stamp}_{secrets.token_hex(3)}"
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number; set it to seconds, e.g. 0.2.") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be positive; set it to seconds, e.g. 0.2.")
-    return value
-
-
-def _env_flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    return raw.strip().lower() not in ("0", "false", "no", "off")
 
 
 def build_meta(
@@ -94,7 +75,7 @@ def start_run(
     seed: int | None = None,
     name: str | None = None,
     notes: str | None = None,
-    tags: Iterable[str] = (),
+    tags: Iterable[str] | Mapping[str, Any] = (),
     description: str | None = None,
     hypothesis: str | None = None,
     root: str | os.PathLike[str] | None = None,
@@ -114,7 +95,8 @@ def start_run(
         seed: the run's seed; stored in the config as ``seed`` (runs that differ only by
             seed form a seed group).
         name: a display name; defaults to the experiment name.
-        notes, tags: free text and labels, searchable with ``trialbook ls``.
+        notes, tags: free text and labels, searchable with ``trialbook ls``. ``tags`` is a
+            list of strings, or a mapping stored as ``key=value`` tags.
         root, store: the workspace folder and store URL (see :class:`trialbook.Workspace`).
         system_metrics: sample CPU %, RSS and GPU memory in the background
             (default on; ``TRIALBOOK_SYSTEM_METRICS=0`` turns it off).
@@ -129,7 +111,13 @@ def start_run(
         ConfigError: a bad config, seed or option. WorkspaceError / StoreError: the
         workspace or database cannot be used. Nothing is created when these are raised.
     """
-    plain = to_plain_config(config)
+    check_config_shape(config)
+    try:
+        plain = to_plain_config(config)
+    except RecursionError:  # a dataclass or model nested past Python's stack
+        raise ConfigError(
+            f"The config nests deeper than {MAX_CONFIG_DEPTH} levels; flatten it."
+        ) from None
     raw_block = plain.get("experiment")
     exp_block: Mapping[str, Any] = raw_block if isinstance(raw_block, Mapping) else {}
     experiment = experiment or exp_block.get("name") or "default"
@@ -150,11 +138,8 @@ def start_run(
         if cfg_seed is not None and (isinstance(cfg_seed, bool) or not isinstance(cfg_seed, int)):
             raise ConfigError(f"The config's seed must be an integer, got {cfg_seed!r}.")
         seed = cfg_seed
-    tag_tuple = tuple(dict.fromkeys(str(t) for t in tags))
-    flush = flush_interval or _env_float("TRIALBOOK_FLUSH_INTERVAL", _DEFAULT_FLUSH)
-    heartbeat = _env_float("TRIALBOOK_HEARTBEAT_INTERVAL", _DEFAULT_HEARTBEAT)
-    if system_metrics is None:
-        system_metrics = _env_flag("TRIALBOOK_SYSTEM_METRICS", True)
+    tag_tuple = normalize_tags(tags)
+    settings = tracking_settings(flush_interval=flush_interval, system_metrics=system_metrics)
     for key, goal in (metric_goals or {}).items():
         if goal not in ("min", "max"):
             raise ConfigError(f"metric_goals[{key!r}] is {goal!r}; use 'min' or 'max'.")
@@ -182,9 +167,7 @@ def start_run(
                 db,
                 claimed.folder,
                 claimed.meta,
-                flush=flush,
-                heartbeat=heartbeat,
-                system_metrics=system_metrics,
+                settings=settings,
                 metric_goals=metric_goals,
             )
     db = workspace.open_store(create=True)
@@ -234,9 +217,7 @@ def start_run(
             db,
             folder,
             meta,
-            flush=flush,
-            heartbeat=heartbeat,
-            system_metrics=system_metrics,
+            settings=settings,
             metric_goals=metric_goals,
         )
     except BaseException:
@@ -250,15 +231,13 @@ def _open_run(
     folder: RunFolder,
     meta: dict[str, Any],
     *,
-    flush: float,
-    heartbeat: float,
-    system_metrics: bool,
+    settings: TrackingSettings,
     metric_goals: Mapping[str, str] | None,
 ) -> Run:
     """The live Run over a record this process owns (created or attached to)."""
     try:
         monitor = None
-        if system_metrics:
+        if settings.system_metrics:
             from trialbook.tracking._system import SystemMonitor
 
             monitor = SystemMonitor(os.getpid())
@@ -268,14 +247,98 @@ def _open_run(
             db,
             folder,
             meta=meta,
-            flush_interval=flush,
-            heartbeat_interval=heartbeat,
+            flush_interval=settings.flush_interval,
+            heartbeat_interval=settings.heartbeat_interval,
+            store_retry=settings.store_retry,
             system_monitor=monitor,
             metric_goals=metric_goals,
         )
     except BaseException:
         db.close()
         raise
+
+
+def normalize_tags(tags: Any) -> tuple[str, ...]:
+    """Tags as stored: a list of non-empty strings (duplicates dropped, order kept), or a
+    mapping turned into ``key=value`` tags (the key/value tags MLflow and W&B users know).
+
+    Raises:
+        ConfigError: a single string, or a tag that is not a non-empty string (or, in a
+            mapping, a key that is not a string or a value that is not a scalar).
+    """
+    if isinstance(tags, str | bytes):
+        raise ConfigError(
+            f"tags={tags!r} is a single string, which would become one tag per character; "
+            f"pass a list, e.g. tags=[{tags!r}]."
+        )
+    if isinstance(tags, Mapping):
+        items: list[str] = []
+        for key, value in tags.items():
+            if not isinstance(key, str) or not key.strip() or "=" in key:
+                raise ConfigError(
+                    f"Tag key {key!r} must be a non-empty string without '='; "
+                    "pass tags={'team': 'nlp'}."
+                )
+            if value is None:
+                items.append(key)
+            elif isinstance(value, str | int | float) and not isinstance(value, bool):
+                items.append(f"{key}={value}")
+            elif isinstance(value, bool):
+                items.append(f"{key}={str(value).lower()}")
+            else:
+                raise ConfigError(
+                    f"Tag {key!r} has the value {value!r} ({type(value).__name__}); tag "
+                    "values must be strings or numbers."
+                )
+        return tuple(dict.fromkeys(items))
+    try:
+        values = list(tags)
+    except TypeError:
+        raise ConfigError(
+            f"tags={tags!r} is not a list of strings; pass e.g. tags=['baseline']."
+        ) from None
+    for tag in values:
+        if not isinstance(tag, str) or not tag.strip():
+            raise ConfigError(
+                f"Tag {tag!r} ({type(tag).__name__}) is not a non-empty string; pass tags "
+                f"as strings, e.g. tags=['baseline', 'lr-{1e-4:g}']."
+            )
+    return tuple(dict.fromkeys(values))
+
+
+def check_config_shape(config: Any) -> None:
+    """Refuse config mappings with non-string keys or nested past :data:`MAX_CONFIG_DEPTH`.
+
+    Walks plain mappings, lists and tuples without recursion, so a config thousands of levels
+    deep (or one that contains itself) is one sentence, not a RecursionError. Dataclasses and
+    pydantic models have string field names and are checked by ``to_plain_config``.
+
+    Raises:
+        ConfigError: names the key, or the depth.
+    """
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(config, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_CONFIG_DEPTH:
+            shown = ".".join(str(p) for p in path[:5])
+            raise ConfigError(
+                f"The config nests deeper than {MAX_CONFIG_DEPTH} levels (under {shown}...); "
+                "flatten it."
+            )
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    where = ".".join(str(p) for p in path) or "the top level"
+                    raise ConfigError(
+                        f"Config key {key!r} (type {type(key).__name__}, at {where}) is not a "
+                        f"string; config keys must be strings, e.g. {str(key)!r}."
+                    )
+                if isinstance(item, Mapping | list | tuple):
+                    stack.append((item, (*path, key)))
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, Mapping | list | tuple):
+                    stack.append((item, (*path, i)))
 
 
 def _remove_folder(path: Path) -> None:

@@ -2,25 +2,33 @@
 
 ``Run.log`` only appends to a deque (thread-safe, no lock); this thread wakes every
 ``flush_interval`` seconds, turns the entries into points and writes them in one
-transaction. Points that cannot be written stay queued and are retried, so a slow or
-briefly locked database delays data but never drops it.
+transaction. Points that cannot be written stay queued in memory and are retried (less
+often while the database keeps failing, at most every :data:`MAX_BACKOFF` seconds), so a
+slow, locked or full database delays data but does not drop it. Two bounds: at most
+:data:`MAX_PENDING` points are kept in memory (newer ones are counted as dropped and
+reported at finish), and ``finish`` waits a bounded time for a full disk to get space back
+(:meth:`MetricWriter.drain`) before the points go to a rescue file
+(:meth:`MetricWriter.dump_unwritten`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
 from trialbook.store._base import Store
 
-__all__ = ["STEP_KEY", "TIME_KEY", "MetricWriter"]
+__all__ = ["MAX_PENDING", "STEP_KEY", "TIME_KEY", "MetricWriter", "is_disk_full"]
 
 logger = logging.getLogger("trialbook")
 
@@ -38,6 +46,33 @@ Columns = dict[str, tuple[list[int], list[float], list[float]]]
 #: At most this many points per transaction, so one flush never holds the lock for long.
 MAX_BATCH = 50_000
 
+#: Points kept in memory while the database cannot be written (~100 bytes each).
+MAX_PENDING = 10_000_000
+
+#: Longest wait between two retries of a database that keeps failing.
+MAX_BACKOFF = 5.0
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it was raised from) says the disk or quota is full."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if getattr(current, "sqlite_errorname", None) == "SQLITE_FULL":
+            return True
+        if getattr(current, "pgcode", None) == "53100" or getattr(current, "sqlstate", None) in (
+            "53100",
+        ):
+            return True
+        text = str(current).lower()
+        if "disk is full" in text or "no space left" in text:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
 
 class MetricWriter:
     """Owns the buffer of one run and the thread that flushes it."""
@@ -51,6 +86,7 @@ class MetricWriter:
         heartbeat_interval: float = 5.0,
         on_tick: Callable[[], None] | None = None,
         tick_interval: float = 10.0,
+        on_rejected: Callable[[str, int], None] | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -67,8 +103,16 @@ class MetricWriter:
             target=self._loop, name=f"trialbook-writer-{run_id}", daemon=True
         )
         self.points_written = 0
+        #: Points not kept because more than MAX_PENDING were waiting for the database.
+        self.points_dropped = 0
+        #: Points under metric names refused at first sight (an empty name), per name.
+        self.rejected: dict[str, int] = {}
+        self._on_rejected = on_rejected
+        self._known: set[str] = set()
         self.last_error: BaseException | None = None
         self._warned = False
+        self._backoff = 0.0
+        self._retry_at = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -77,8 +121,10 @@ class MetricWriter:
         next_beat = time.monotonic() + self.heartbeat_interval
         next_tick = time.monotonic() + (self._tick_interval if self._on_tick else float("inf"))
         while not self._stop.wait(self.flush_interval):
-            self.flush(raise_errors=False)
             now = time.monotonic()
+            if now >= self._retry_at:
+                self.flush(raise_errors=False)
+                now = time.monotonic()
             if now >= next_tick and self._on_tick is not None:
                 next_tick = now + self._tick_interval
                 try:
@@ -117,6 +163,8 @@ class MetricWriter:
                         [entries[i][key] for i in idx],
                         [times[i] for i in idx],
                     )
+        if not columns.keys() <= self._known:
+            self._check_new_keys(columns)
         if pending:
             for key, (st, va, ti) in columns.items():
                 old = pending.get(key)
@@ -125,6 +173,18 @@ class MetricWriter:
                 )
             return pending
         return columns
+
+    def _check_new_keys(self, columns: Columns) -> None:
+        """Metric names seen for the first time: refuse empty ones (Run.log's fast path does
+        not look at names; this runs once per name, in this thread)."""
+        for key in columns.keys() - self._known:
+            if key.strip():
+                self._known.add(key)
+                continue
+            count = len(columns.pop(key)[0])
+            self.rejected[key] = self.rejected.get(key, 0) + count
+            if self._on_rejected is not None:
+                self._on_rejected(key, count)
 
     def flush(self, raise_errors: bool = True) -> int:
         """Write everything logged so far; return how many points were written."""
@@ -136,9 +196,11 @@ class MetricWriter:
                     self.store.log_metric_columns(self.run_id, chunk)
                 except Exception as e:
                     # Keep what was not written; the next flush retries it.
-                    self._pending = _merge(chunks[i:])
+                    self._pending = self._bounded(_merge(chunks[i:]))
                     self.points_written += written
                     self.last_error = e
+                    self._backoff = min(MAX_BACKOFF, max(2 * self._backoff, self.flush_interval))
+                    self._retry_at = time.monotonic() + self._backoff
                     if raise_errors:
                         raise
                     self._warn(e)
@@ -146,12 +208,66 @@ class MetricWriter:
                 written += sum(len(c[0]) for c in chunk.values())
             self.points_written += written
             self.last_error = None
+            self._backoff = 0.0
+            self._retry_at = 0.0
             return written
+
+    def _bounded(self, columns: Columns) -> Columns:
+        """Keep at most MAX_PENDING points (the oldest); count the rest as dropped."""
+        room = MAX_PENDING
+        for key, (st, va, ti) in list(columns.items()):
+            if len(st) > room:
+                self.points_dropped += len(st) - room
+                if room:
+                    columns[key] = (st[:room], va[:room], ti[:room])
+                else:
+                    del columns[key]
+                if not self._dropped_warned:
+                    self._dropped_warned = True
+                    logger.error(
+                        "trialbook: run %s: more than %d metric points are waiting for the "
+                        "database; newer points are dropped (finish reports how many).",
+                        self.run_id,
+                        MAX_PENDING,
+                    )
+            room = max(0, room - len(st))
+        return columns
+
+    _dropped_warned = False
+
+    def drain(self, retry_for: float) -> None:
+        """Flush everything, retrying for up to ``retry_for`` seconds while the disk is full.
+
+        Raises:
+            Exception: the Store's error, when it is not a full disk or space did not come
+                back in time; the points stay queued (see :meth:`dump_unwritten`).
+        """
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                self.flush()
+                return
+            except Exception as e:
+                left = deadline - time.monotonic()
+                if left <= 0 or not is_disk_full(e):
+                    raise
+                self._warn(e)
+                time.sleep(min(left, 0.5))
 
     def _warn(self, error: BaseException) -> None:
         if not self._warned:
             self._warned = True
-            logger.warning("trialbook: writing run %s failed, will retry: %s", self.run_id, error)
+            if is_disk_full(error):
+                logger.warning(
+                    "trialbook: run %s: the disk holding the database is full; metric points "
+                    "are kept in memory and retried until space comes back (%s).",
+                    self.run_id,
+                    error,
+                )
+            else:
+                logger.warning(
+                    "trialbook: writing run %s failed, will retry: %s", self.run_id, error
+                )
 
     def stop(self) -> None:
         """Stop the thread (it finishes the flush it is in). Call :meth:`flush` after."""
@@ -159,21 +275,72 @@ class MetricWriter:
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=30)
 
-    def dump_unwritten(self, path: Path) -> int:
-        """Save points that could not be stored as JSONL, so nothing is lost silently."""
+    def dump_unwritten(self, paths: Sequence[Path]) -> tuple[list[tuple[Path, int]], int]:
+        """Save the points that could not be stored as JSONL lines (``key``, ``step``,
+        ``value`` as text, ``time``), filling ``paths`` in turn: when the first is on a full
+        disk, what does not fit goes to the next. Only whole lines are kept in each file.
+
+        Returns ``([(path, points saved there), ...], points lost)``; the lost count includes
+        points dropped earlier because too many were waiting (:data:`MAX_PENDING`).
+        """
         with self._lock:
             columns = self._take()
-            count = 0
-            with path.open("a", encoding="utf-8") as f:
-                for key, (steps, values, times) in columns.items():
-                    for step, value, at in zip(steps, values, times, strict=True):
-                        record = {"key": key, "step": step, "value": repr(value), "time": at}
-                        f.write(json.dumps(record) + "\n")
-                        count += 1
-            return count
+            lines = [
+                (
+                    json.dumps({"key": key, "step": step, "value": repr(value), "time": at}) + "\n"
+                ).encode()
+                for key, (steps, values, times) in columns.items()
+                for step, value, at in zip(steps, values, times, strict=True)
+            ]
+            saved: list[tuple[Path, int]] = []
+            done = 0
+            for path in paths:
+                if done == len(lines):
+                    break
+                count = _append_lines(path, lines[done:])
+                if count:
+                    saved.append((path, count))
+                    done += count
+            return saved, len(lines) - done + self.points_dropped
 
     def stats(self) -> dict[str, Any]:
         return {"points_written": self.points_written, "queued": len(self.buffer)}
+
+
+def _append_lines(path: Path, lines: Sequence[bytes]) -> int:
+    """Append ``lines`` to ``path``; return how many were written whole (a full disk stops
+    it, and the partial line is cut off). The file is fsynced."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    except OSError:
+        return 0
+    done = 0
+    try:
+        good = os.fstat(fd).st_size
+        step = 1024
+        while done < len(lines):
+            block = b"".join(lines[done : done + step])
+            view = memoryview(block)
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError:
+                if step == 1:
+                    break
+                # Write what fits line by line from the last whole line on.
+                os.ftruncate(fd, good)
+                step = 1
+                continue
+            good += len(block)
+            done += min(step, len(lines) - done)
+        os.ftruncate(fd, good)
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return done
 
 
 def _merge(chunks: list[Columns]) -> Columns:
