@@ -340,6 +340,10 @@ def _append_lines(path: Path, lines: Sequence[bytes]) -> int:
         pass
     finally:
         os.close(fd)
+    if done == 0:
+        with contextlib.suppress(OSError):
+            if path.stat().st_size == 0:
+                path.unlink()  # no 0-byte rescue file that looks like "nothing was lost"
     return done
 
 
