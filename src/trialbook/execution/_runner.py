@@ -247,6 +247,11 @@ class Runner:
         """
         if not plan.runs:
             raise ConfigError("The plan has no runs; check the suite's experiments and seeds.")
+        # Every run's process reads these variables (TRIALBOOK_FLUSH_INTERVAL, ...): a bad one
+        # is refused here, before any run folder exists, not by each run as it starts.
+        from trialbook.tracking._settings import tracking_settings
+
+        tracking_settings()
         seen: set[tuple[str | None, str | None, str]] = set()
         typed: list[tuple[str, str, Mapping[str, Any], str | None]] = []
         for planned in plan.runs:
