@@ -298,3 +298,30 @@ def test_log_dataset_in_a_child_process_is_refused(tmp_path: Path) -> None:
             os._exit(0)
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 7
+
+
+# ------------------------------------------------------------------ trialbook run
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_trialbook_run_refuses_a_bad_flush_interval_before_making_anything(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "tasks.py").write_text("def train(config, run):\n    run.log({'x': 1.0})\n")
+    (tmp_path / "exp.yaml").write_text("experiment:\n  name: exp\n  entrypoint: tasks:train\n")
+    env = {**os.environ, "TRIALBOOK_FLUSH_INTERVAL": "abc", "TRIALBOOK_SYSTEM_METRICS": "0"}
+    command = [sys.executable, "-m", "trialbook", "run", "exp.yaml", "--root", "ws"]
+    proc = subprocess.run(
+        command + (["--dry-run"] if dry_run else []),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "TRIALBOOK_FLUSH_INTERVAL='abc' is not a number" in lines[0]
+    assert not (tmp_path / "ws").exists()
