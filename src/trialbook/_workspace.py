@@ -99,7 +99,7 @@ class Workspace:
 
         if create:
             self.ensure_writable()
-        return connect(self.store_url, create=create)
+        return connect(self.store_url, create=create, root=self.root)
 
 
 def open_store(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Literal
@@ -15,7 +16,7 @@ from trialbook.errors import (
     StoreError,
     WorkspaceError,
 )
-from trialbook.store import _dialect
+from trialbook.store import _dialect, _integrity
 from trialbook.store._liveness import LivenessPolicy
 from trialbook.store._schema import KNOWN_REVISIONS, SCHEMA_REVISION, metadata
 from trialbook.store._sql import SQLStore
@@ -56,7 +57,9 @@ def schema_state(url: str) -> tuple[SchemaState, str | None]:
     path = _dialect.sqlite_path(url)
     if path is not None and not path.exists():
         return "empty", None  # without connecting, which would create the file
-    engine = _dialect.make_engine(url)
+    if path is not None:
+        _check_sqlite_file(url, create=False)
+    engine = _dialect.make_engine(url, read_only=path if path and _read_only(path) else None)
     try:
         with engine.connect() as conn:
             return _state(conn)
@@ -81,8 +84,18 @@ def _check_sqlite_file(url: str, create: bool) -> None:
                 f"The folder {path.parent} does not exist; create it or choose another --root."
             )
         return
-    with path.open("rb") as f:
-        head = f.read(16)
+    if path.is_dir():
+        raise WorkspaceError(
+            f"{path} is a folder, not a database file; move it aside or point --root "
+            "(TRIALBOOK_ROOT) or --store (TRIALBOOK_STORE) elsewhere."
+        )
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except OSError as e:
+        raise WorkspaceError(
+            f"Cannot read the database {path} ({e.strerror or e}); check its permissions."
+        ) from e
     if head and head != b"SQLite format 3\x00":
         raise NotATrialbookDatabase(
             f"{path} is not a SQLite database (it may be corrupt or another kind of file); "
@@ -90,12 +103,29 @@ def _check_sqlite_file(url: str, create: bool) -> None:
         )
 
 
-def connect(url: str, *, create: bool = False, liveness: LivenessPolicy | None = None) -> SQLStore:
+def _read_only(path: Path) -> bool:
+    """An existing SQLite file this process cannot write (or whose folder it cannot)."""
+    return path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def connect(
+    url: str,
+    *,
+    create: bool = False,
+    liveness: LivenessPolicy | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> SQLStore:
     """Open the Store at ``url``, checking that its schema is the one this trialbook expects.
 
     Args:
         url: any SQLAlchemy URL (``sqlite:///experiments/trialbook.db``, ``postgresql://...``).
         create: create the schema when the database is empty (missing SQLite files too).
+        root: the workspace folder; run folders inside it are stored relative to it, and
+            read back as absolute paths inside it (default: a SQLite file's folder).
+
+    A SQLite file that cannot be written is opened read-only: reads work, writes raise
+    WorkspaceError. A writable one that changed since it was last found clean is checked
+    with ``PRAGMA quick_check`` first (see :mod:`trialbook.store._integrity`).
 
     Raises:
         WorkspaceError: the SQLite file is missing (and not ``create``) or cannot be written.
@@ -103,7 +133,25 @@ def connect(url: str, *, create: bool = False, liveness: LivenessPolicy | None =
         SchemaVersionError: the schema is older (run ``trialbook db upgrade``) or newer.
     """
     _check_sqlite_file(url, create)
-    engine = _dialect.make_engine(url)
+    path = _dialect.sqlite_path(url)
+    if root is None and path is not None:
+        root = path.absolute().parent
+    read_only = None
+    clean: str | None = None
+    checked = False
+    if path is not None and not path.exists():
+        clean = "created"  # a new file is clean: record it at close
+    if path is not None and _read_only(path):
+        read_only = (
+            f"The workspace database {path} is read-only here, so it can be read but not "
+            "written; copy the workspace somewhere writable (or fix its permissions) to "
+            "add to it."
+        )
+    elif path is not None and path.is_file() and path.stat().st_size:
+        clean, checked, problems = _integrity.check_at_open(path)
+        if problems:
+            raise NotATrialbookDatabase(_dialect.damaged_message(url, "; ".join(problems)))
+    engine = _dialect.make_engine(url, read_only=path if read_only else None)
     try:
         with engine.connect() as conn:
             state, version = _state(conn)
@@ -113,6 +161,8 @@ def connect(url: str, *, create: bool = False, liveness: LivenessPolicy | None =
                     f"The database {_where(url)} has no trialbook tables yet; run "
                     f"`trialbook db upgrade{_store_flag(url)}` to create them."
                 )
+            if read_only is not None:
+                raise WorkspaceError(read_only)
             _initialise(engine.execution_options(**{_dialect.WRITE: True}))
         elif state != "current":
             raise _state_error(url, state, version)
@@ -122,7 +172,11 @@ def connect(url: str, *, create: bool = False, liveness: LivenessPolicy | None =
     except BaseException:
         engine.dispose()
         raise
-    return SQLStore(engine, url, liveness)
+    if checked and clean is not None and path is not None:
+        _integrity.record_clean(path, clean)
+    store = SQLStore(engine, url, liveness, root=root, read_only=read_only)
+    store.clean_identity = clean
+    return store
 
 
 def _initialise(engine: object) -> None:
@@ -149,10 +203,7 @@ def _where(url: str) -> str:
 
 
 def _store_flag(url: str) -> str:
-    path = _dialect.sqlite_path(url)
-    if path is not None and path.name == "trialbook.db":
-        return f" --root {path.parent}"
-    return f" --store '{url}'"
+    return _dialect.store_flag(url)
 
 
 def _state_error(url: str, state: SchemaState, version: str | None) -> StoreError:
@@ -172,10 +223,14 @@ def _state_error(url: str, state: SchemaState, version: str | None) -> StoreErro
     )
 
 
-def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
+def upgrade(
+    url: str, revision: str = "head", *, root: str | os.PathLike[str] | None = None
+) -> tuple[str | None, str]:
     """Migrate the database at ``url`` to ``revision``; returns (before, after) revisions.
 
     An empty database gets the whole schema. A foreign or newer database is refused.
+    ``root`` is the workspace folder (default: a SQLite file's folder); tb0002 stores the
+    run folders inside it relative to it.
     """
     from alembic import command
     from alembic.config import Config
@@ -188,6 +243,13 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
             raise WorkspaceError(
                 f"No trialbook database at {path}; nothing to upgrade. Start a run to create it."
             )
+        if _read_only(path):
+            raise WorkspaceError(
+                f"The database {path} is read-only here, so it cannot be upgraded; copy the "
+                "workspace somewhere writable (or fix its permissions) first."
+            )
+        if root is None:
+            root = path.absolute().parent
     engine = _dialect.make_engine(url)
     try:
         with engine.connect() as conn:
@@ -199,6 +261,7 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
         cfg.set_main_option("sqlalchemy.url", url)
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
+            cfg.attributes["workspace_root"] = None if root is None else Path(root).absolute()
             command.upgrade(cfg, revision)
         _dialect.enable_wal(engine)
         with engine.connect() as conn:

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, exc, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
-from trialbook.errors import NotATrialbookDatabase, StoreError, WorkspaceError
+from trialbook.errors import ConfigError, NotATrialbookDatabase, StoreError, WorkspaceError
 
 __all__ = [
     "WRITE",
+    "damaged_message",
     "database_bytes",
     "enable_wal",
     "executemany",
@@ -32,6 +33,7 @@ __all__ = [
     "is_transient",
     "make_engine",
     "metrics_insert_sql",
+    "parse_url",
     "sqlite_path",
     "summary_upsert_sql",
     "translate",
@@ -45,25 +47,85 @@ WRITE = "trialbook_write"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
 
+#: What to install for PostgreSQL (the ``postgres`` extra brings psycopg 3).
+POSTGRES_INSTALL = "pip install 'trialbook[postgres]'"
+
+
+def parse_url(url: str) -> URL:
+    """The SQLAlchemy URL of a store; a string that is not one is one sentence.
+
+    ``postgresql://`` means psycopg 3 (the driver of the ``postgres`` extra); SQLAlchemy's own
+    default would be psycopg2.
+    """
+    try:
+        u = make_url(url)
+    except (exc.ArgumentError, ValueError) as e:
+        raise ConfigError(
+            f"--store {url!r} is not a database URL; use sqlite:///path/to/trialbook.db or "
+            "postgresql://user@host/dbname (TRIALBOOK_STORE takes the same)."
+        ) from e
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    return u
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL; None for other databases and in-memory SQLite."""
-    u = make_url(url)
+    u = parse_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine configured for concurrent tracking on this database."""
-    u = make_url(url)
+def _create_engine(u: URL, **kwargs: Any) -> Engine:
+    """create_engine, with a missing driver or an unknown database as one sentence."""
+    try:
+        return create_engine(u, **kwargs)
+    except (ImportError, exc.NoSuchModuleError) as e:
+        where = u.render_as_string(hide_password=True)
+        if u.get_backend_name() == "postgresql":
+            raise StoreError(
+                f"The store {where} is PostgreSQL, whose driver is not installed ({e}); "
+                f"run {POSTGRES_INSTALL}."
+            ) from e
+        raise StoreError(
+            f"The store {where} names a database trialbook does not support ({e}); use "
+            "sqlite:///path/to/trialbook.db or postgresql://user@host/dbname."
+        ) from e
+
+
+def make_engine(url: str, *, read_only: Path | None = None) -> Engine:
+    """An engine configured for concurrent tracking on this database.
+
+    ``read_only``: the SQLite file to open read-only (``mode=ro``; ``immutable=1`` when its
+    folder cannot be written either, since SQLite then cannot make its ``-shm`` file).
+    """
+    u = parse_url(url)
     if u.get_backend_name() != "sqlite":
-        return create_engine(u, pool_pre_ping=True)
+        return _create_engine(u, pool_pre_ping=True)
     memory = not u.database or u.database == ":memory:"
-    engine = create_engine(
-        u,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-        poolclass=StaticPool if memory else None,
-    )
+    if read_only is not None:
+        import sqlite3
+        from urllib.parse import quote
+
+        mode = "mode=ro" if os.access(read_only.parent, os.W_OK) else "immutable=1"
+        uri = f"file:{quote(str(read_only.absolute()))}?{mode}"
+
+        def _open() -> sqlite3.Connection:
+            return sqlite3.connect(
+                uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
+
+        engine = create_engine("sqlite://", creator=_open)
+    else:
+        engine = _create_engine(
+            u,
+            connect_args={
+                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "check_same_thread": False,
+            },
+            poolclass=StaticPool if memory else None,
+        )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -283,7 +345,11 @@ def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
     low = msg.lower()
     path = sqlite_path(url)
     where = str(path) if path else _safe_url(url)
-    if "file is not a database" in low or "malformed" in low or "not a database" in low:
+    if "malformed" in low or (
+        "not a database" in low and path is not None and _has_sqlite_header(path)
+    ):
+        return NotATrialbookDatabase(damaged_message(url, msg))
+    if "file is not a database" in low or "not a database" in low:
         return NotATrialbookDatabase(
             f"{where} is not a readable SQLite database ({msg}); move it aside or point "
             "--root/--store at another workspace."
@@ -297,7 +363,40 @@ def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
 
 
 def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return parse_url(url).render_as_string(hide_password=True)
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def store_flag(url: str) -> str:
+    """The option that names this store on the command line (``--root DIR`` for a
+    workspace's own trialbook.db, else ``--store URL``)."""
+    path = sqlite_path(url)
+    if path is not None and path.name == "trialbook.db":
+        return f" --root {path.parent}"
+    return f" --store '{_safe_url(url)}'"
+
+
+def damaged_message(url: str, detail: str) -> str:
+    """The one sentence for a database SQLite reports damaged, naming the two commands."""
+    path = sqlite_path(url)
+    where = str(path) if path else _safe_url(url)
+    if path is not None:
+        from trialbook.store._integrity import forget_check
+
+        forget_check(path)  # the next open checks the whole file again
+    flag = store_flag(url)
+    return (
+        f"The database {where} is damaged ({detail.rstrip('.')}), so trialbook will not write "
+        f"to it; run `trialbook db check{flag}` to see the damage and "
+        f"`trialbook db recover{flag}` to copy what is readable into a new database."
+    )
 
 
 def database_bytes(conn: Connection, url: str) -> int | None:

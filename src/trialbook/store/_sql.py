@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import random
 import threading
 import time
@@ -29,11 +30,18 @@ from sqlalchemy.pool import StaticPool
 
 from trialbook._types import RUN_STATUSES, RunStatus
 from trialbook.config._hash import flatten_config
-from trialbook.errors import ConfigError, RunNotFoundError
+from trialbook.errors import (
+    ConfigError,
+    NotATrialbookDatabase,
+    RunNotFoundError,
+    StoreError,
+    WorkspaceError,
+)
 from trialbook.store import _dialect
 from trialbook.store import _schema as s
 from trialbook.store._base import UPDATABLE_RUN_FIELDS, MetricColumns, Store
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
+from trialbook.store._paths import WorkspacePaths
 from trialbook.store._records import (
     Artifact,
     Checkpoint,
@@ -73,6 +81,23 @@ _RUN_ORDER_COLUMNS = {
     "experiment",
 }
 _RETRY_SECONDS = 300.0
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def check_int64(field: str, value: Any) -> None:
+    """The last line of defence before the driver: an integer the database cannot hold is
+    one sentence naming the field, not the driver's OverflowError."""
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not _INT64_MIN <= value <= _INT64_MAX
+    ):
+        bits = value.bit_length()
+        shown = str(value) if bits < 200 else f"a {bits}-bit integer"
+        raise StoreError(
+            f"{field} = {shown} does not fit in 64 bits, the largest integer the database "
+            f"holds; use a value between {_INT64_MIN} and {_INT64_MAX}."
+        )
 
 
 def encode_param(value: Any) -> tuple[str, float | None]:
@@ -109,10 +134,25 @@ class SQLStore(Store):
     constructor itself touches nothing.
     """
 
-    def __init__(self, engine: Engine, url: str, liveness: LivenessPolicy | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        url: str,
+        liveness: LivenessPolicy | None = None,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        read_only: str | None = None,
+    ) -> None:
         super().__init__(liveness)
         self.engine = engine
         self.url = url
+        #: Run folders inside this root are stored relative to it (see _paths).
+        self.paths = WorkspacePaths(root)
+        #: Why this Store refuses writes (a read-only workspace), or None.
+        self.read_only = read_only
+        #: Set by connect when the SQLite file was found clean at open: close() then records
+        #: the file as it leaves it as clean (see _integrity), sparing the next open a check.
+        self.clean_identity: str | None = None
         self._writer_engine = engine.execution_options(**{_dialect.WRITE: True})
         # Immutable once assigned, so safe to cache for the life of the Store.
         self._run_nums: dict[str, int] = {}
@@ -130,10 +170,18 @@ class SQLStore(Store):
             with self._serial, self.engine.connect() as conn:
                 yield conn
         except sa_exc.SQLAlchemyError as e:
-            raise _dialect.translate(e, self.url) from e
+            raise self._translate(e) from e
+
+    def _translate(self, error: sa_exc.SQLAlchemyError) -> Exception:
+        out = _dialect.translate(error, self.url)
+        if isinstance(out, NotATrialbookDatabase):
+            self.clean_identity = None  # found damaged: never record it as clean at close
+        return out
 
     def _write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one write transaction, retrying lock errors with backoff."""
+        if self.read_only is not None:
+            raise WorkspaceError(self.read_only)
         deadline = time.monotonic() + _RETRY_SECONDS
         delay = 0.01
         while True:
@@ -145,10 +193,16 @@ class SQLStore(Store):
                     time.sleep(delay * (1 + random.random()))
                     delay = min(delay * 2, 1.0)
                     continue
-                raise _dialect.translate(e, self.url) from e
+                raise self._translate(e) from e
 
     def close(self) -> None:
         self.engine.dispose()
+        path = _dialect.sqlite_path(self.url)
+        if self.clean_identity is not None and path is not None:
+            from trialbook.store._integrity import record_clean
+
+            self.clean_identity = None
+            record_clean(path)
 
     # ----------------------------------------------------------------- experiments
     def ensure_experiment(
@@ -215,7 +269,7 @@ class SQLStore(Store):
                     git_commit=run.git_commit,
                     git_branch=run.git_branch,
                     git_dirty=run.git_dirty,
-                    folder=run.folder,
+                    folder=self.paths.to_stored(run.folder),
                 )
             )
             if run.tags:
@@ -225,6 +279,8 @@ class SQLStore(Store):
             if param_rows:
                 conn.execute(s.params.insert(), param_rows)
 
+        check_int64("seed", run.seed)
+        check_int64("pid", run.pid)
         param_rows = _param_rows(run.id, flatten_config(run.config))
         self._write(tx)
         return self._get_by_id(run.id)
@@ -238,6 +294,10 @@ class SQLStore(Store):
                 f"Unknown run status {fields['status']!r}; use one of {', '.join(RUN_STATUSES)}."
             )
         values = dict(fields)
+        for name, value in values.items():
+            check_int64(name, value)
+        if "folder" in values:
+            values["folder"] = self.paths.to_stored(values["folder"])
         tags = values.get("tags")
         if tags is not None:
             values["tags"] = json.dumps(list(tags))
@@ -347,6 +407,7 @@ class SQLStore(Store):
         samples: Iterable[Sample] = (),
     ) -> Evaluation:
         created = time.time()
+        check_int64("evaluation n", n)
         sample_rows = [
             {
                 "position": i,
@@ -406,13 +467,15 @@ class SQLStore(Store):
     ) -> Checkpoint:
         created = time.time()
         metrics = dict(metrics or {})
+        check_int64("checkpoint step", step)
+        check_int64("checkpoint size", size)
 
         def tx(conn: Connection) -> None:
             self._require_run(conn, run_id)
             conn.execute(
                 s.checkpoints.insert().values(
                     run_id=run_id,
-                    path=path,
+                    path=self.paths.to_stored(path),
                     step=step,
                     size=size,
                     sha256=sha256,
@@ -434,13 +497,14 @@ class SQLStore(Store):
         sha256: str | None = None,
     ) -> Artifact:
         created = time.time()
+        check_int64("artifact size", size)
 
         def tx(conn: Connection) -> None:
             self._require_run(conn, run_id)
             conn.execute(
                 s.artifacts.insert().values(
                     run_id=run_id,
-                    path=path,
+                    path=self.paths.to_stored(path),
                     kind=kind,
                     size=size,
                     sha256=sha256,
@@ -521,6 +585,9 @@ class SQLStore(Store):
         return ids
 
     # ----------------------------------------------------------------- runs (read)
+    def _record(self, row: Any) -> RunRecord:
+        return _run(row, self.paths)
+
     def _require_run(self, conn: Connection, run_id: str) -> None:
         if conn.execute(select(s.runs.c.id).where(s.runs.c.id == run_id)).first() is None:
             raise RunNotFoundError(f"No run with id {run_id!r}; list runs with `trialbook ls`.")
@@ -534,7 +601,7 @@ class SQLStore(Store):
             row = conn.execute(self._run_select().where(s.runs.c.id == run_id)).first()
         if row is None:
             raise RunNotFoundError(f"No run with id {run_id!r}; list runs with `trialbook ls`.")
-        return _run(row)
+        return self._record(row)
 
     def _lookup_runs(self, ref: str) -> list[RunRecord]:
         r = s.runs
@@ -557,7 +624,7 @@ class SQLStore(Store):
                 rows = conn.execute(
                     self._run_select().where(r.c.name == ref).order_by(r.c.started_at).limit(50)
                 ).all()
-        return [_run(row) for row in rows]
+        return [self._record(row) for row in rows]
 
     def _list_runs(self, query: RunQuery) -> list[RunRecord]:
         r, e, m, p = s.runs, s.experiments, s.metric_summary, s.params
@@ -619,7 +686,7 @@ class SQLStore(Store):
             stmt = stmt.limit(query.limit)
         with self._read() as conn:
             rows = conn.execute(stmt).all()
-        return [_run(row) for row in rows]
+        return [self._record(row) for row in rows]
 
     def _running_processes(self) -> list[RunningProcess]:
         r = s.runs
@@ -803,7 +870,7 @@ class SQLStore(Store):
         return [
             Checkpoint(
                 row.run_id,
-                row.path,
+                self.paths.from_stored(row.path) or row.path,
                 row.step,
                 row.size,
                 row.sha256,
@@ -820,7 +887,14 @@ class SQLStore(Store):
                 select(a).where(a.c.run_id == run_id).order_by(a.c.created_at, a.c.id)
             ).all()
         return [
-            Artifact(row.run_id, row.path, row.kind, row.size, row.sha256, row.created_at)
+            Artifact(
+                row.run_id,
+                self.paths.from_stored(row.path) or row.path,
+                row.kind,
+                row.size,
+                row.sha256,
+                row.created_at,
+            )
             for row in rows
         ]
 
@@ -867,6 +941,7 @@ class SQLStore(Store):
 def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for key, value in params.items():
+        check_int64(f"param {key!r}", value)
         txt, num = encode_param(value)
         rows.append({"run_id": run_id, "key": key, "value": txt, "value_num": num})
     return rows
@@ -886,6 +961,8 @@ def _summarise(
     steps = list(steps)
     values = list(values)
     last_step = max(steps)
+    check_int64(f"metric {key!r} step", last_step)
+    check_int64(f"metric {key!r} step", min(steps))
     # The latest logged point at the highest step.
     last = values[len(steps) - 1 - steps[::-1].index(last_step)]
     finite = [v for v in values if v == v]
@@ -920,7 +997,7 @@ def _agg_col(table: Any, agg: str) -> Any:
     return table.c[agg]
 
 
-def _run(row: Any) -> RunRecord:
+def _run(row: Any, paths: WorkspacePaths) -> RunRecord:
     return RunRecord(
         id=row.id,
         experiment=row.experiment_name,
@@ -941,7 +1018,7 @@ def _run(row: Any) -> RunRecord:
         git_commit=row.git_commit,
         git_branch=row.git_branch,
         git_dirty=row.git_dirty,
-        folder=row.folder,
+        folder=paths.from_stored(row.folder),
         error=row.error,
     )
 

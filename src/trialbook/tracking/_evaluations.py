@@ -8,12 +8,31 @@ from pathlib import Path
 from typing import Any
 
 from trialbook._workspace import Workspace
+from trialbook.errors import WorkspaceError
 from trialbook.store._base import Store
 from trialbook.store._records import Evaluation
 from trialbook.tracking._folder import RunFolder
 from trialbook.tracking._run import _sample_json, store_evaluation
 
-__all__ = ["add_evaluation"]
+__all__ = ["add_evaluation", "require_folder"]
+
+
+def require_folder(folder: str | None, run_id: str) -> Path | None:
+    """The run's folder, which must exist when the run has one: writing only to the database
+    would leave the folder's summary.json and evaluations/ silently out of date.
+
+    Raises:
+        WorkspaceError: the run names a folder that is not there.
+    """
+    if not folder:
+        return None
+    path = Path(folder)
+    if not path.is_dir():
+        raise WorkspaceError(
+            f"The folder of run {run_id}, {path}, is missing, so nothing was recorded; "
+            "restore it (or open the workspace it was moved to with --root) and try again."
+        )
+    return path
 
 
 def add_evaluation(
@@ -42,14 +61,16 @@ def add_evaluation(
     Raises:
         RunNotFoundError / AmbiguousRunError: ``run`` matches no run or several.
         ConfigError: ``result`` has no metrics.
+        WorkspaceError: the run's folder is missing (nothing is recorded).
     """
     owned = store is None
     db = Workspace.resolve(root, url).open_store(create=False) if store is None else store
     try:
         record = db.get_run(run)
+        path = require_folder(record.folder, record.id)
         evaluation, samples = store_evaluation(db, record.id, benchmark, result, split)
-        if record.folder and Path(record.folder).is_dir():
-            folder = RunFolder(Path(record.folder))
+        if path is not None:
+            folder = RunFolder(path)
             if samples:
                 folder.write_samples(benchmark, (_sample_json(s) for s in samples))
             summary = folder.read_json(folder.summary_path)

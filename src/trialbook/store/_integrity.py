@@ -1,0 +1,112 @@
+"""Noticing a damaged SQLite file cheaply at open, and checking one thoroughly.
+
+A full ``PRAGMA quick_check`` reads every page (about a second per GB, see bench/README.md),
+far too slow for every ``trialbook ls``. So it runs only when the file is not the one last
+found clean: after a clean check, and when a Store that opened a clean file closes, the
+file's identity (inode, size, modification time) is written to ``<db>-checked`` beside it.
+An open whose file still matches that stamp skips the check (one ``stat`` and one small
+read); any other change (a crash, a copy, a stray write) makes the next open check again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+__all__ = [
+    "check_at_open",
+    "file_identity",
+    "forget_check",
+    "integrity_problems",
+    "open_readonly",
+    "record_clean",
+    "stamp_path",
+]
+
+_SUFFIX = "-checked"
+
+
+def stamp_path(db: Path) -> Path:
+    """Where the identity of the file last found clean is kept."""
+    return db.with_name(db.name + _SUFFIX)
+
+
+def file_identity(db: Path) -> str | None:
+    """inode, size and mtime (ns) of the database file; None when it cannot be read."""
+    try:
+        st = os.stat(db)
+    except OSError:
+        return None
+    return f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
+def record_clean(db: Path, identity: str | None = None) -> None:
+    """Remember that ``db`` (as it is now, or as ``identity``) was found clean; best effort."""
+    identity = identity or file_identity(db)
+    if identity is None or _stamped(db, identity):
+        return
+    stamp = stamp_path(db)
+    tmp = stamp.with_name(f".{stamp.name}.{os.getpid()}")
+    try:
+        tmp.write_text(identity + "\n", encoding="ascii")
+        os.replace(tmp, stamp)
+    except OSError:
+        # Read-only folder or full disk: the next open checks again, which is only slower.
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def forget_check(db: Path) -> None:
+    """Drop the stamp, so that the next open checks the whole file again."""
+    with contextlib.suppress(OSError):
+        stamp_path(db).unlink()
+
+
+def _stamped(db: Path, identity: str) -> bool:
+    try:
+        return stamp_path(db).read_text(encoding="ascii").strip() == identity
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def open_readonly(db: Path) -> sqlite3.Connection:
+    """A read-only connection that neither creates nor changes anything."""
+    mode = "mode=ro" if os.access(db.parent, os.W_OK) else "immutable=1"
+    return sqlite3.connect(f"file:{quote(str(db.absolute()))}?{mode}", uri=True, timeout=60)
+
+
+def integrity_problems(db: Path, *, quick: bool, limit: int = 20) -> list[str]:
+    """What ``PRAGMA quick_check`` (or the slower ``integrity_check``) reports; [] when clean.
+
+    A file SQLite cannot even read reports the error it gives.
+    """
+    pragma = "quick_check" if quick else "integrity_check"
+    try:
+        conn = open_readonly(db)
+        try:
+            rows = conn.execute(f"PRAGMA {pragma}({int(limit)})").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        return [str(e)]
+    problems = [str(r[0]) for r in rows]
+    return [] if problems == ["ok"] else problems
+
+
+def check_at_open(db: Path) -> tuple[str | None, bool, list[str]]:
+    """Check ``db`` unless it is the file last found clean.
+
+    Returns the identity found clean (None when damaged), whether it was checked just now
+    (the caller records it with :func:`record_clean` once it accepts the file), and the
+    problems found.
+    """
+    identity = file_identity(db)
+    if identity is None or _stamped(db, identity):
+        return identity, False, []
+    problems = integrity_problems(db, quick=True, limit=3)
+    if problems:
+        return None, True, problems
+    return identity, True, []
