@@ -481,7 +481,7 @@ def test_a_run_taken_by_another_process_is_left_alone(ws: Workspace) -> None:
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         with trialbook.open_store(ws.root, create=True) as db:
-            rec = runner._queue(db, p, ())
+            rec, _ = runner._queue(db, p, ())
             # Another `trialbook run` of the same plan got there first.
             db.update_run(rec.id, status="running", pid=sleeper.pid, host=socket.gethostname())
         env = {
@@ -496,7 +496,7 @@ def test_a_run_taken_by_another_process_is_left_alone(ws: Workspace) -> None:
             capture_output=True,
             text=True,
         )
-        assert runner.preview(plan(p))[0].action == "busy"  # a new invocation skips it
+        assert runner.preview(plan(p))[0].action == "busy"  # a new invocation waits for it
         assert child.returncode == EXIT_TAKEN, child.stderr
         assert f"is running in process {sleeper.pid}" in child.stderr
         with trialbook.open_store(ws.root) as db:
