@@ -4,6 +4,12 @@ Only PyYAML's safe loader is used. Two of its YAML 1.1 habits are fixed, as Omeg
 because they bite ML configs: ``1e-4`` is a float (YAML 1.1 reads it as a string) and
 ``2024-01-31`` stays a string (YAML 1.1 makes it a date, which cannot be hashed or saved).
 Duplicate keys, which PyYAML silently collapses to the last one, are refused.
+
+Hostile or broken files are refused in a fraction of a second, before anything is built from
+them: a file over :data:`MAX_CONFIG_BYTES` (``/dev/zero`` included, read no further), nesting
+deeper than :data:`MAX_DEPTH`, an alias that contains itself (``a: &a [*a]``), and aliases
+that expand to more than :data:`MAX_ALIAS_EXPANSION` values (a "billion laughs" bomb of a few
+hundred bytes).
 """
 
 from __future__ import annotations
@@ -21,7 +27,23 @@ from trialbook.errors import ConfigError
 if TYPE_CHECKING:
     import yaml
 
-__all__ = ["ConfigSource", "KeyPath", "load_config", "parse_yaml", "read_config"]
+__all__ = [
+    "MAX_ALIAS_EXPANSION",
+    "MAX_CONFIG_BYTES",
+    "MAX_DEPTH",
+    "ConfigSource",
+    "KeyPath",
+    "load_config",
+    "parse_yaml",
+    "read_config",
+]
+
+#: The largest config file read (10 MiB): a config holds settings; data belongs in files it names.
+MAX_CONFIG_BYTES = 10 * 2**20
+#: The deepest nesting of mappings and lists in a config (real configs stay under ten).
+MAX_DEPTH = 100
+#: The most values a config may hold once its aliases (``*name``) are expanded.
+MAX_ALIAS_EXPANSION = 100_000
 
 #: A key path into a config: mapping keys (str) and sequence indices (int).
 KeyPath = tuple[str | int, ...]
@@ -48,7 +70,25 @@ def _loader() -> type[yaml.SafeLoader]:
         import yaml
 
         class _ConfigLoader(yaml.SafeLoader):
-            pass
+            """Counts nesting and aliases while composing, so a bomb is refused before it
+            is walked or built."""
+
+            depth = 0
+            aliases = 0
+
+            def compose_node(self, parent: Any, index: Any) -> Any:
+                if self.check_event(yaml.AliasEvent):
+                    self.aliases += 1
+                    return super().compose_node(parent, index)
+                if self.check_event(yaml.ScalarEvent):
+                    return super().compose_node(parent, index)
+                self.depth += 1
+                try:
+                    if self.depth > MAX_DEPTH:
+                        raise _TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+                    return super().compose_node(parent, index)
+                finally:
+                    self.depth -= 1
 
         _ConfigLoader.add_implicit_resolver(
             "tag:yaml.org,2002:float", _FLOAT, list("-+0123456789.")
@@ -127,7 +167,12 @@ def read_config(path: str | os.PathLike[str]) -> ConfigSource:
             "to `trialbook run` to run every config in it."
         )
     try:
-        text = p.read_text(encoding="utf-8")
+        # Read one byte past the limit, never the whole of an endless file (/dev/zero).
+        with p.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(_too_large(str(p)))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(
             f"Config file {p} is not UTF-8 text ({e.reason}); save it as UTF-8."
@@ -152,12 +197,20 @@ def parse_yaml(text: str, path: Path | None = None, *, empty_ok: bool = False) -
     import yaml
 
     name = str(path) if path is not None else "<config>"
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(_too_large(name))
     loader = _loader()(text)
     try:
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as e:
             raise ConfigError(_yaml_message(name, e)) from None
+        except _TooDeep as e:
+            raise ConfigError(
+                f"{name}:{e.mark.line + 1}:{e.mark.column + 1}: the config nests deeper than "
+                f"{MAX_DEPTH} levels of mappings and lists here; flatten it, or keep such data "
+                "in a file the config names by path."
+            ) from None
         except yaml.YAMLError as e:  # pragma: no cover - PyYAML marks every parse error
             raise ConfigError(f"{name}: not valid YAML ({e}).") from None
         if node is None:
@@ -171,6 +224,8 @@ def parse_yaml(text: str, path: Path | None = None, *, empty_ok: bool = False) -
                 f"{name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: a config must "
                 f"be a mapping of keys to values (e.g. `seed: 42`), not {_node_kind(node)}."
             )
+        if getattr(loader, "aliases", 0):
+            _check_aliases(node, name)
         lines: dict[KeyPath, tuple[int, int]] = {}
         _walk(loader, node, (), lines, name)
         try:
@@ -182,6 +237,76 @@ def parse_yaml(text: str, path: Path | None = None, *, empty_ok: bool = False) -
     source = ConfigSource(data, path, lines)
     _check_reserved(source)
     return source
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: Any) -> None:
+        super().__init__()
+        self.mark = mark
+
+
+def _too_large(name: str) -> str:
+    return (
+        f"Config file {name} is larger than {MAX_CONFIG_BYTES // 2**20} MB; a config holds "
+        "settings, so keep large data in files the config names by path."
+    )
+
+
+def _check_aliases(root: Any, name: str) -> None:
+    """Refuse an alias that contains itself, and aliases that expand the config beyond
+    ``MAX_ALIAS_EXPANSION`` values or ``MAX_DEPTH`` levels.
+
+    Shared nodes are counted once each (memoised), and the walk keeps its own stack, so a
+    bomb costs time in the number of distinct nodes, not in its expansion.
+    """
+    import yaml
+
+    def children(node: Any) -> list[Any]:
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        if isinstance(node, yaml.MappingNode):
+            return [n for pair in node.value for n in pair]
+        return []
+
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    entered: set[int] = set()  # on the path from the root: reaching one again is a cycle
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            entered.discard(key)
+            kids = children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            level = 0 if isinstance(node, yaml.ScalarNode) else 1
+            depth[key] = level + max((depth[id(k)] for k in kids), default=0)
+            where = f"{name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+            if size[key] > MAX_ALIAS_EXPANSION:
+                raise ConfigError(
+                    f"{where}: the aliases (*name) here expand the config to more than "
+                    f"{MAX_ALIAS_EXPANSION:,} values; write the values out, or keep such data "
+                    "in a file the config names by path."
+                )
+            if depth[key] > MAX_DEPTH:
+                raise ConfigError(
+                    f"{where}: through its aliases (*name) the config nests deeper than "
+                    f"{MAX_DEPTH} levels of mappings and lists here; flatten it."
+                )
+            continue
+        if key in size:
+            continue
+        entered.add(key)
+        stack.append((node, True))
+        for kid in children(node):
+            if id(kid) in entered:
+                raise ConfigError(
+                    f"{name}:{kid.start_mark.line + 1}:{kid.start_mark.column + 1}: this "
+                    "anchor (&name) contains an alias to itself, which would make the config "
+                    "infinitely deep; refer to it only from outside its own value."
+                )
+            if id(kid) not in size:
+                stack.append((kid, False))
 
 
 def _yaml_message(name: str, e: Any) -> str:
