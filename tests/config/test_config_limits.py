@@ -122,3 +122,63 @@ lists: [*defaults, *defaults, *defaults]
     assert data["large"] == data["lists"][2] == {"lr": 0.1, "layers": [64, 64]}
     # A small bomb, under the limit, is just a config.
     assert len(parse_yaml(_bomb(levels=4, fan=9)).data["d"]) == 9
+
+
+# --------------------------------------------------------------------------- seeds and integers
+BASE = "experiment: {name: e, entrypoint: 'tasks:main'}\nseed: 1\nsteps: 10\n"
+BIG = "99999999999999999999999"
+
+SEED_CASES = {
+    "negative --seeds": (BASE, ["--seeds", "-5"], "--seeds: seed -5 is out of range"),
+    "--seeds above 2**32-1": (BASE, ["--seeds", "4294967296"], "seed 4294967296 is out of range"),
+    "--seeds beyond 64 bits": (BASE, ["--seeds", BIG], f"seed {BIG} is out of range"),
+    "negative seed in the file": (
+        BASE.replace("seed: 1", "seed: -1"),
+        [],
+        "config.yaml (line 2): seed -1 is out of range",
+    ),
+    "seed beyond 64 bits in the file": (
+        BASE.replace("seed: 1", f"seed: {BIG}"),
+        [],
+        f"In config.yaml (line 2), seed = {BIG} does not fit in 64 bits",
+    ),
+    "suite seeds out of range": (
+        None,
+        [],
+        "suite.yaml (line 3): seed 4294967296 is out of range",
+    ),
+    "an integer beyond 64 bits in a list": (
+        BASE + f"schedule: {{steps: [1, {BIG}]}}\n",
+        [],
+        f"In config.yaml (line 4), schedule.steps[1] = {BIG} does not fit in 64 bits",
+    ),
+    "a 5000-digit integer": (
+        BASE + "huge: " + "7" * 5000 + "\n",
+        [],
+        "In config.yaml (line 4), huge is an integer of 5000 digits",
+    ),
+    "an override beyond 64 bits": (
+        BASE,
+        [f"steps={BIG}"],
+        f"In override 'steps={BIG}', the value = {BIG} does not fit in 64 bits",
+    ),
+    "a seed override out of range": (BASE, ["seed=-3"], "config.yaml (line 2): seed -3"),
+}
+
+
+@pytest.mark.parametrize("case", list(SEED_CASES))
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "run"])
+def test_bad_seeds_and_huge_integers_are_refused_while_planning(
+    tmp_path: Path, case: str, dry_run: bool
+) -> None:
+    text, args, said = SEED_CASES[case]
+    (tmp_path / "config.yaml").write_text(BASE if text is None else text, encoding="utf-8")
+    (tmp_path / "suite.yaml").write_text(
+        "suite: s\nbase: config.yaml\nseeds: [1, 4294967296]\n", encoding="utf-8"
+    )
+    target = "suite.yaml" if text is None else "config.yaml"
+    result = _run(tmp_path, target, *args, *(["--dry-run"] if dry_run else []))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0], lines
+    assert not (tmp_path / "ws").exists()  # no workspace, database or run folder

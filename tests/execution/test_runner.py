@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -526,3 +527,21 @@ def test_rich_progress_draws_the_results_table(ws: Workspace) -> None:
     assert "eval_accuracy" in text and "0.5" in text
     assert "ValueError: boom at value None" in text
     assert "2 run(s): 1 completed, 1 failed" in text
+
+
+@pytest.mark.parametrize(
+    ("run", "said"),
+    [
+        (planned(seed=-1), "seed -1 is out of range"),
+        (planned(seed=2**32), "seed 4294967296 is out of range"),
+        (planned(steps=[1, 2**70]), f"steps[1] = {2**70} does not fit in 64 bits"),
+    ],
+)
+def test_a_plan_built_in_python_is_checked_before_anything_is_written(
+    ws: Workspace, run: PlannedRun, said: str
+) -> None:
+    runner = ws.runner()
+    for attempt in (runner.preview, runner.run):
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            attempt(plan(run))
+    assert not ws.root.exists()

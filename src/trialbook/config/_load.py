@@ -28,13 +28,19 @@ if TYPE_CHECKING:
     import yaml
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "MAX_ALIAS_EXPANSION",
     "MAX_CONFIG_BYTES",
     "MAX_DEPTH",
     "ConfigSource",
     "KeyPath",
+    "int64_message",
+    "int64_overflow",
+    "key_text",
     "load_config",
     "parse_yaml",
+    "parse_yaml_value",
     "read_config",
 ]
 
@@ -75,6 +81,8 @@ def _loader() -> type[yaml.SafeLoader]:
 
             depth = 0
             aliases = 0
+            #: False for an override's value: its messages name no line.
+            in_file = True
 
             def compose_node(self, parent: Any, index: Any) -> Any:
                 if self.check_event(yaml.AliasEvent):
@@ -202,15 +210,9 @@ def parse_yaml(text: str, path: Path | None = None, *, empty_ok: bool = False) -
     loader = _loader()(text)
     try:
         try:
-            node = loader.get_single_node()
+            node = _compose(loader, name)
         except yaml.MarkedYAMLError as e:
             raise ConfigError(_yaml_message(name, e)) from None
-        except _TooDeep as e:
-            raise ConfigError(
-                f"{name}:{e.mark.line + 1}:{e.mark.column + 1}: the config nests deeper than "
-                f"{MAX_DEPTH} levels of mappings and lists here; flatten it, or keep such data "
-                "in a file the config names by path."
-            ) from None
         except yaml.YAMLError as e:  # pragma: no cover - PyYAML marks every parse error
             raise ConfigError(f"{name}: not valid YAML ({e}).") from None
         if node is None:
@@ -224,12 +226,9 @@ def parse_yaml(text: str, path: Path | None = None, *, empty_ok: bool = False) -
                 f"{name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: a config must "
                 f"be a mapping of keys to values (e.g. `seed: 42`), not {_node_kind(node)}."
             )
-        if getattr(loader, "aliases", 0):
-            _check_aliases(node, name)
         lines: dict[KeyPath, tuple[int, int]] = {}
-        _walk(loader, node, (), lines, name)
         try:
-            data = loader.construct_document(node)
+            data = _checked_value(loader, node, name, lines)
         except yaml.MarkedYAMLError as e:
             raise ConfigError(_yaml_message(name, e)) from None
     finally:
@@ -237,6 +236,46 @@ def parse_yaml(text: str, path: Path | None = None, *, empty_ok: bool = False) -
     source = ConfigSource(data, path, lines)
     _check_reserved(source)
     return source
+
+
+def parse_yaml_value(text: str, name: str) -> Any:
+    """One YAML value (an override's), under the same limits as a config file: nesting,
+    aliases, integers that fit in 64 bits, string keys. ``name`` names it in messages.
+
+    Raises:
+        yaml.YAMLError: the text is not valid YAML (the caller words the message).
+        ConfigError: it breaks one of the limits.
+    """
+    loader: Any = _loader()(text)
+    loader.in_file = False
+    try:
+        node = _compose(loader, name)
+        return None if node is None else _checked_value(loader, node, name, {})
+    finally:
+        loader.dispose()
+
+
+def _compose(loader: Any, name: str) -> Any:
+    """The document's node graph (None when empty); nesting is limited while composing."""
+    try:
+        return loader.get_single_node()
+    except _TooDeep as e:
+        raise ConfigError(
+            f"{name}:{e.mark.line + 1}:{e.mark.column + 1}: the config nests deeper than "
+            f"{MAX_DEPTH} levels of mappings and lists here; flatten it, or keep such data "
+            "in a file the config names by path."
+        ) from None
+
+
+def _checked_value(
+    loader: Any, node: Any, name: str, lines: dict[KeyPath, tuple[int, int]]
+) -> Any:
+    """Check the composed ``node`` (aliases, keys, integers; key lines into ``lines``), then
+    build it (a tag the safe loader refuses raises its ``yaml.MarkedYAMLError``)."""
+    if getattr(loader, "aliases", 0):
+        _check_aliases(node, name)
+    _walk(loader, node, (), lines, name)
+    return loader.construct_document(node)
 
 
 class _TooDeep(Exception):
@@ -333,9 +372,13 @@ def _node_kind(node: Any) -> str:
 def _walk(
     loader: Any, node: Any, prefix: KeyPath, lines: dict[KeyPath, tuple[int, int]], name: str
 ) -> None:
-    """Record the line of every key and refuse duplicate or non-string keys."""
+    """Record the line of every key and refuse duplicate or non-string keys, and integers
+    beyond 64 bits (no database column holds them, and params are stored)."""
     import yaml
 
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int":
+        _check_int(loader, node, prefix, name)
+        return
     if isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             item_path = (*prefix, i)
@@ -371,6 +414,58 @@ def _walk(
         key_path = (*prefix, key)
         lines[key_path] = (line, column)
         _walk(loader, value_node, key_path, lines, name)
+
+
+#: The integers a database column holds (SQLite and PostgreSQL BIGINT).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def int64_message(where: str, key: str, value: int) -> str:
+    """The sentence for an integer beyond 64 bits at ``key`` (``where``: file and line)."""
+    shown = str(value) if value.bit_length() <= 256 else f"a {value.bit_length()}-bit integer"
+    return (
+        f"In {where}, {key or 'the value'} = {shown} does not fit in 64 bits, the largest "
+        f"integer a run's params hold; use a value from {INT64_MIN} to {INT64_MAX}, or write "
+        "it as a float or a quoted string."
+    )
+
+
+def key_text(path: KeyPath) -> str:
+    """``("training", "steps", 1)`` -> ``training.steps[1]``."""
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in path).lstrip(".")
+
+
+def int64_overflow(value: Any, path: KeyPath = ()) -> tuple[str, int] | None:
+    """The first integer beyond 64 bits in plain config data, as ``(key, value)``; or None.
+    (Files are checked as they load, with lines; this is for data built in Python.)"""
+    stack: list[tuple[KeyPath, Any]] = [(path, value)]
+    while stack:
+        at, item = stack.pop()
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not INT64_MIN <= item <= INT64_MAX:
+                return key_text(at), item
+        elif isinstance(item, Mapping):
+            stack.extend(((*at, str(k)), v) for k, v in reversed(list(item.items())))
+        elif isinstance(item, list | tuple):
+            stack.extend(((*at, i), v) for i, v in reversed(list(enumerate(item))))
+    return None
+
+
+def _check_int(loader: Any, node: Any, prefix: KeyPath, name: str) -> None:
+    digits = node.value.replace("_", "").lstrip("+-")
+    # Longer than any 64-bit literal (0b + 64 digits): too big, and never handed to int(),
+    # which refuses more than 4300 digits with a ValueError.
+    value = 2**64 if len(digits) > 66 else loader.construct_object(node)
+    if not INT64_MIN <= value <= INT64_MAX:
+        key = key_text(prefix)
+        where = f"{name} (line {node.start_mark.line + 1})" if loader.in_file else name
+        if len(digits) > 66:
+            raise ConfigError(
+                f"In {where}, {key or 'the value'} is an integer of {len(digits)} digits, "
+                f"which does not fit in 64 bits, the largest integer a run's params hold; use "
+                f"a value from {INT64_MIN} to {INT64_MAX}, or write it as a quoted string."
+            )
+        raise ConfigError(int64_message(where, key, value))
 
 
 def _check_reserved(source: ConfigSource) -> None:

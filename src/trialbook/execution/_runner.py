@@ -38,7 +38,9 @@ from typing import Any, Literal, cast
 from trialbook._types import FINISHED_STATUSES
 from trialbook._workspace import Workspace
 from trialbook.config._experiment import experiment_block
+from trialbook.config._load import int64_message, int64_overflow
 from trialbook.config._plan import Plan, PlannedRun
+from trialbook.config._suite import check_seed
 from trialbook.errors import ConfigError, StoreError, WorkspaceError
 from trialbook.execution._child import EXIT_TAKEN
 from trialbook.execution._code import check_code
@@ -287,6 +289,14 @@ class Runner:
         seen: set[tuple[str | None, str | None, str]] = set()
         typed: list[tuple[str, str, Mapping[str, Any], str | None]] = []
         for planned in plan.runs:
+            # plan_runs checked these while planning; a plan built in Python is checked here,
+            # before a database or run folder exists.
+            where = str(planned.source) if planned.source is not None else "the plan"
+            if planned.seed is not None:
+                check_seed(planned.seed, f"{where} (run {planned.name})")
+            overflow = int64_overflow(planned.config)
+            if overflow is not None:
+                raise ConfigError(int64_message(f"{where} (run {planned.name})", *overflow))
             block = experiment_block(planned.config)
             if block.entrypoint is not None:
                 source = str(planned.source) if planned.source is not None else None
