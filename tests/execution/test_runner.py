@@ -545,3 +545,19 @@ def test_a_plan_built_in_python_is_checked_before_anything_is_written(
         with pytest.raises(ConfigError, match=re.escape(said)):
             attempt(plan(run))
     assert not ws.root.exists()
+
+
+def test_an_unstorable_return_value_fails_the_run_naming_its_key(ws: Workspace) -> None:
+    result = ws.runner().run(plan(planned("unstorable")))
+    (outcome,) = result.outcomes
+    assert outcome.status == "failed" and result.exit_code == 1
+    sentence = outcome.error.strip().splitlines()[-1] if outcome.error else ""
+    assert sentence.endswith(
+        "Entrypoint tasks:unstorable returned values that cannot be stored: 'eval.model' "
+        "(a Model), 'huge' (an int too large for a float); return numbers, text, booleans, "
+        "None or lists of them (the 4 other value(s) it returned were stored)."
+    )
+    # What could be stored was: NaN is a number like any other.
+    assert outcome.metrics.keys() == {"acc", "loss", "eval.f1"}
+    with ws.store() as db:
+        assert db.params(outcome.run_id or "")["result.note"] == "kept"
