@@ -160,7 +160,7 @@ def test_load_reports_missing_and_malformed_files(tmp_path: Path) -> None:
 
     broken = tmp_path / "broken.yaml"
     broken.write_text("experiment:\n  name: [x\n")
-    with pytest.raises(ConfigError, match=r"broken\.yaml:\d+:\d+: malformed YAML"):
+    with pytest.raises(ConfigError, match=r"broken\.yaml:\d+:\d+: .*fix the YAML syntax there"):
         ExperimentConfig.load(broken)
 
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trialbook.config import Override, apply_overrides, parse_override
-from trialbook.config._load import parse_yaml
+from trialbook.config._load import _FLOAT, parse_yaml
 from trialbook.errors import ConfigError
 
 BASE: dict[str, Any] = {
@@ -264,9 +264,16 @@ values = st.recursive(
 )
 
 
+class _Dumper(yaml.SafeDumper):
+    """Quotes strings the config loader reads as floats (``0E0``), as YAML 1.2 does."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
 def _yaml_text(value: Any) -> str:
     """How a user would write the value on the command line (flow-style YAML)."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, width=10**6).strip()
     return text.removesuffix("...").strip()
 
 

@@ -80,6 +80,20 @@ def rendezvous(config, run):
     return {"eval_accuracy": 1.0}
 
 
+class Model:
+    pass
+
+
+def unstorable(config, run):
+    return {
+        "acc": 0.5,
+        "loss": float("nan"),
+        "eval": {"f1": 0.25, "model": Model()},
+        "note": "kept",
+        "huge": 10**400,
+    }
+
+
 def seeds(config, run):
     import random
     return {"draw": random.random(), "hash": hash("trialbook") % 1000}

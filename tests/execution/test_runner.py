@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -481,7 +482,7 @@ def test_a_run_taken_by_another_process_is_left_alone(ws: Workspace) -> None:
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         with trialbook.open_store(ws.root, create=True) as db:
-            rec = runner._queue(db, p, ())
+            rec, _ = runner._queue(db, p, ())
             # Another `trialbook run` of the same plan got there first.
             db.update_run(rec.id, status="running", pid=sleeper.pid, host=socket.gethostname())
         env = {
@@ -496,7 +497,7 @@ def test_a_run_taken_by_another_process_is_left_alone(ws: Workspace) -> None:
             capture_output=True,
             text=True,
         )
-        assert runner.preview(plan(p))[0].action == "busy"  # a new invocation skips it
+        assert runner.preview(plan(p))[0].action == "busy"  # a new invocation waits for it
         assert child.returncode == EXIT_TAKEN, child.stderr
         assert f"is running in process {sleeper.pid}" in child.stderr
         with trialbook.open_store(ws.root) as db:
@@ -526,3 +527,37 @@ def test_rich_progress_draws_the_results_table(ws: Workspace) -> None:
     assert "eval_accuracy" in text and "0.5" in text
     assert "ValueError: boom at value None" in text
     assert "2 run(s): 1 completed, 1 failed" in text
+
+
+@pytest.mark.parametrize(
+    ("run", "said"),
+    [
+        (planned(seed=-1), "seed -1 is out of range"),
+        (planned(seed=2**32), "seed 4294967296 is out of range"),
+        (planned(steps=[1, 2**70]), f"steps[1] = {2**70} does not fit in 64 bits"),
+    ],
+)
+def test_a_plan_built_in_python_is_checked_before_anything_is_written(
+    ws: Workspace, run: PlannedRun, said: str
+) -> None:
+    runner = ws.runner()
+    for attempt in (runner.preview, runner.run):
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            attempt(plan(run))
+    assert not ws.root.exists()
+
+
+def test_an_unstorable_return_value_fails_the_run_naming_its_key(ws: Workspace) -> None:
+    result = ws.runner().run(plan(planned("unstorable")))
+    (outcome,) = result.outcomes
+    assert outcome.status == "failed" and result.exit_code == 1
+    sentence = outcome.error.strip().splitlines()[-1] if outcome.error else ""
+    assert sentence.endswith(
+        "Entrypoint tasks:unstorable returned values that cannot be stored: 'eval.model' "
+        "(a Model), 'huge' (an int too large for a float); return numbers, text, booleans, "
+        "None or lists of them (the 4 other value(s) it returned were stored)."
+    )
+    # What could be stored was: NaN is a number like any other.
+    assert outcome.metrics.keys() == {"acc", "loss", "eval.f1"}
+    with ws.store() as db:
+        assert db.params(outcome.run_id or "")["result.note"] == "kept"

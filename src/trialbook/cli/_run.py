@@ -171,7 +171,7 @@ def _action(decision: PlanDecision) -> Styled:
         "run": Styled("run", "cyan"),
         "resume": Styled(f"run (queued {short})", "cyan"),
         "skip": Styled(f"skip: completed {short}", "dim"),
-        "busy": Styled(f"skip: running {short}", "yellow"),
+        "busy": Styled(f"wait: running {short} (another runner)", "yellow"),
         "duplicate": Styled("skip: duplicate", "dim"),
     }[decision.action]
 
@@ -200,11 +200,14 @@ def _print_plan(out: Output, plan: Plan, decisions: Sequence[PlanDecision]) -> N
         rows,
     )
     to_run = sum(d.will_run for d in decisions)
-    skipped = len(decisions) - to_run
+    waiting = sum(d.action == "busy" for d in decisions)
+    skipped = len(decisions) - to_run - waiting
     out.line()
     for note in plan.notes:
         out.line(f"note: {note}")
     suffix = f", {skipped} skipped" if skipped else ""
+    if waiting:
+        suffix += f", {waiting} running in another runner (waited for)"
     out.line(f"{to_run} run(s) would run{suffix}. Nothing was started (--dry-run).")
 
 

@@ -246,7 +246,7 @@ class ExperimentConfig(BaseModel):
         Raises:
             ConfigError: the file is missing or malformed, or does not fit these classes.
         """
-        import yaml
+        from trialbook.config._load import read_config
 
         p = Path(path)
         if not p.is_file():
@@ -254,14 +254,8 @@ class ExperimentConfig(BaseModel):
                 f"Config file {p} does not exist; save one with ExperimentConfig.save() or "
                 "check the path."
             )
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(p)
-            problem = getattr(e, "problem", None) or str(e)
-            raise ConfigError(f"{where}: malformed YAML ({problem}); fix the file.") from None
-        return cls.from_config(data, source=str(p))
+        # The one YAML reader: safe, with the size, nesting and alias limits.
+        return cls.from_config(read_config(p).data, source=str(p))
 
 
 def _suggest(parts: list[str]) -> str | None:

@@ -154,13 +154,13 @@ def parse_value(raw: str, text: str | None = None) -> Any:
     """
     import yaml
 
-    from trialbook.config._load import _loader
+    from trialbook.config._load import parse_yaml_value
 
     stripped = raw.strip()
     if stripped == "":
         return ""
     try:
-        value = yaml.load(stripped, Loader=_loader())  # a SafeLoader subclass
+        value = parse_yaml_value(stripped, f"override '{text or raw}'")
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(

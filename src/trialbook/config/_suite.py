@@ -48,6 +48,7 @@ from trialbook.errors import ConfigError
 
 __all__ = [
     "SUITE_DIRS",
+    "check_seed",
     "format_changes",
     "plan_configs",
     "plan_runs",
@@ -305,11 +306,24 @@ def _parse_seeds(value: Any, where: str) -> tuple[int, ...]:
     return _check_seeds(seeds, where)
 
 
+def check_seed(seed: int, where: str) -> None:
+    """A seed every generator accepts, checked when planning (before any run folder exists)."""
+    from trialbook.tracking._seed import _SEED_LIMIT
+
+    if not 0 <= seed < _SEED_LIMIT:
+        shown = str(seed) if seed.bit_length() <= 256 else f"of {seed.bit_length()} bits"
+        raise ConfigError(
+            f"{where}: seed {shown} is out of range; use an integer from 0 to "
+            f"{_SEED_LIMIT - 1} (the range NumPy accepts)."
+        )
+
+
 def _check_seeds(seeds: Sequence[int], where: str) -> tuple[int, ...]:
     if not seeds:
         raise ConfigError(f"{where}: the list of seeds is empty; give at least one seed.")
     seen: set[int] = set()
     for s in seeds:
+        check_seed(s, where)
         if s in seen:
             raise ConfigError(f"{where}: seed {s} is listed twice; list each seed once.")
         seen.add(s)
@@ -665,7 +679,7 @@ class _Planner:
                 f"{'.'.join(k.path)}={_show(v)}" for k, v in zip(sweep, point, strict=True)
             )
             display = f"{name}[{label}]" if label else name
-            for seed in self._seeds_for(resolved, seeds, display):
+            for seed in self._seeds_for(resolved, seeds, display, source):
                 run_config = copy.deepcopy(resolved)
                 if seed is not None:
                     run_config["seed"] = seed
@@ -683,7 +697,11 @@ class _Planner:
                 )
 
     def _seeds_for(
-        self, config: Mapping[str, Any], seeds: tuple[int, ...] | None, name: str
+        self,
+        config: Mapping[str, Any],
+        seeds: tuple[int, ...] | None,
+        name: str,
+        source: ConfigSource | None,
     ) -> Sequence[int | None]:
         if self.cli_seeds is not None:
             return self.cli_seeds
@@ -694,6 +712,8 @@ class _Planner:
             raise ConfigError(
                 f"The seed of {name} is {seed!r}; a seed must be an integer such as 42."
             )
+        if seed is not None:
+            check_seed(seed, source.where("seed") if source is not None else f"{name}'s config")
         return [seed]
 
 

@@ -94,31 +94,60 @@ def _schema_checked(function: Callable[..., Any], source: ConfigSource) -> Any:
     return validate_config(source.data, schema, source)
 
 
-def _final_metrics(result: Any, entrypoint: str) -> tuple[dict[str, float], dict[str, Any]]:
-    """``(metrics, params)`` from what the entrypoint returned: numbers become final metrics,
-    anything else (text, lists) is kept as ``result.<key>`` params."""
-    from trialbook.config._hash import flatten_config, to_plain_config
-    from trialbook.errors import ConfigError
+def _final_metrics(
+    result: Any, entrypoint: str
+) -> tuple[dict[str, float], dict[str, Any], dict[str, str]]:
+    """``(metrics, params, unstorable)`` from what the entrypoint returned.
+
+    Numbers (NaN and infinities included) become final metrics, nested mappings flattened
+    (``{"eval": {"acc": 0.9}}`` gives ``eval.acc``); text, booleans, None and lists of them
+    are kept as ``result.<key>`` params. Anything else (an object, bytes, an array, a number
+    too large for a float) cannot be stored: ``unstorable`` maps its key to its type.
+    """
+    from trialbook.config._hash import _plain, _to_mapping
+    from trialbook.config._suggest import a_or_an
+    from trialbook.errors import ConfigError, MetricValueError
 
     if result is None:
-        return {}, {}
+        return {}, {}, {}
     if isinstance(result, numbers.Real) and not isinstance(result, bool):
-        return {"result": float(result)}, {}
-    try:
-        plain = to_plain_config(result)
-    except ConfigError:
-        raise ConfigError(
+        result = {"result": result}
+    top = _to_mapping(result)
+    if top is None:
+        raise MetricValueError(
             f"Entrypoint {entrypoint} returned {type(result).__name__}; return a mapping of "
             "final metrics such as {'eval_accuracy': 0.91}, or None."
-        ) from None
+        )
     metrics: dict[str, float] = {}
     params: dict[str, Any] = {}
-    for key, value in flatten_config(plain).items():
-        if isinstance(value, numbers.Real) and not isinstance(value, bool):
-            metrics[key] = float(value)
+    unstorable: dict[str, str] = {}
+    stack: list[tuple[str, Any]] = [(str(k), v) for k, v in reversed(list(top.items()))]
+    while stack:
+        key, value = stack.pop()
+        nested = None if isinstance(value, str | bytes) else _to_mapping(value)
+        if nested:
+            stack.extend((f"{key}.{k}", v) for k, v in reversed(list(nested.items())))
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            try:
+                metrics[key] = float(value)
+            except (OverflowError, ValueError, TypeError):
+                unstorable[key] = f"{a_or_an(type(value).__name__)} too large for a float"
         else:
-            params[f"result.{key}"] = value
-    return metrics, params
+            try:
+                params[f"result.{key}"] = _plain(value, key)
+            except ConfigError:
+                unstorable[key] = a_or_an(type(value).__name__)
+    return metrics, params, unstorable
+
+
+def _unstorable_message(entrypoint: str, unstorable: dict[str, str], kept: int) -> str:
+    shown = ", ".join(f"'{k}' ({what})" for k, what in list(unstorable.items())[:5])
+    more = f" and {len(unstorable) - 5} more" if len(unstorable) > 5 else ""
+    return (
+        f"Entrypoint {entrypoint} returned values that cannot be stored: {shown}{more}; return "
+        f"numbers, text, booleans, None or lists of them (the {kept} other value(s) it "
+        "returned were stored)."
+    )
 
 
 def _run_entrypoint(db: Store, run_id: str, entrypoint: str, source: ConfigSource) -> int:
@@ -144,11 +173,18 @@ def _run_entrypoint(db: Store, run_id: str, entrypoint: str, source: ConfigSourc
             _seed_loaded(run.seed)
         checked = _schema_checked(function, source)
         result = function(checked, run)
-        metrics, params = _final_metrics(result, entrypoint)
+        metrics, params, unstorable = _final_metrics(result, entrypoint)
         if metrics:
             run.log(metrics)
         if params:
             run.log_params(params)
+        if unstorable:
+            from trialbook.errors import MetricValueError
+
+            # The run fails with this sentence; what could be stored is kept.
+            raise MetricValueError(
+                _unstorable_message(entrypoint, unstorable, len(metrics) + len(params))
+            )
     return 0
 
 

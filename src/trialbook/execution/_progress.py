@@ -142,6 +142,9 @@ def summary_line(result: SuiteResult) -> str:
     ]
     parts = ", ".join(f"{n} {what}" for n, what in counts if n)
     took = fmt_seconds(result.duration)
+    elsewhere = [o for o in result.by_another_runner if o.status != "skipped"]
+    if elsewhere:
+        parts += f" ({len(elsewhere)} of them by another runner)"
     text = f"{len(result.outcomes)} run(s): {parts or 'nothing to do'} in {took}."
     if result.interrupted:
         text += " Interrupted: run the same command again to resume."
@@ -171,7 +174,8 @@ class _Counts:
 
     def begin(self, decisions: Sequence[PlanDecision], jobs: int) -> str:
         """Reset for a plan; return the opening line."""
-        self.total = sum(d.will_run for d in decisions)
+        # Runs another runner holds are waited for, and count as work left.
+        self.total = sum(d.will_run or d.action == "busy" for d in decisions)
         self.jobs = jobs
         skipped = len(decisions) - self.total
         note = f" ({skipped} skipped)" if skipped else ""
@@ -229,6 +233,8 @@ class PlainProgress(ProgressReporter):
         c = self._counts
         c.record(outcome, retrying)
         what = f"{outcome.status} {label(outcome.planned)} in {fmt_seconds(outcome.duration)}"
+        if outcome.by_another_runner:
+            what += f" ({outcome.reason})"
         if outcome.failed:
             what += f": {_first_line(outcome.error)}"
         if retrying:
@@ -343,6 +349,8 @@ class RichProgress(ProgressReporter):
             (outcome.status, style),
             f" {label(outcome.planned)} in {fmt_seconds(outcome.duration)}",
         )
+        if outcome.by_another_runner:
+            line.append(f" ({outcome.reason})", style="dim")
         if outcome.failed:
             line.append(f": {_first_line(outcome.error)}")
         if retrying:

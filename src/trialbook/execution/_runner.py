@@ -6,6 +6,14 @@ was interrupted, is reused (same id and folder); anything else becomes a new ``q
 with its folder and config.yaml. All of this happens before the first process starts, so the
 whole plan is visible in ``trialbook ls``. Then each run gets its own process (see
 ``_child.py``), and the Runner records what a process that died could not record itself.
+
+Several runners may work on one plan at once (the same suite started twice, or on several
+machines sharing one database): queueing re-checks for a run of the same config hash and seed
+in the same transaction (:meth:`Store.queue_run`), and a queued run is started only by the
+runner that moved it from ``queued`` to ``running`` (:meth:`Store.claim_queued_run`, one
+conditional update). A runner waits for the planned runs another runner holds and reports
+their outcomes as run by another runner, so that when any of them returns, the whole plan has
+ended and its exit status speaks for every run.
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
 import sys
 import threading
 import time
@@ -28,15 +38,18 @@ from typing import Any, Literal, cast
 from trialbook._types import FINISHED_STATUSES
 from trialbook._workspace import Workspace
 from trialbook.config._experiment import experiment_block
+from trialbook.config._load import int64_message, int64_overflow
 from trialbook.config._plan import Plan, PlannedRun
+from trialbook.config._suite import check_seed
 from trialbook.errors import ConfigError, StoreError, WorkspaceError
 from trialbook.execution._child import EXIT_TAKEN
 from trialbook.execution._code import check_code
 from trialbook.execution._executor import Executor, Task, TaskHandle, TaskResult
 from trialbook.execution._local import LocalExecutor
 from trialbook.execution._preflight import check_schemas
-from trialbook.execution._progress import ProgressReporter, make_progress
+from trialbook.execution._progress import ProgressReporter, label, make_progress
 from trialbook.store._base import Store
+from trialbook.store._liveness import process_start_time
 from trialbook.store._records import NewRun, RunQuery, RunRecord
 from trialbook.tracking._attach import LAUNCHED_BY_ENV, RUN_ID_ENV
 from trialbook.tracking._folder import RunFolder, folder_name
@@ -59,6 +72,11 @@ CHILD_MODULE = "trialbook.execution._child"
 METRICS_FILE = "metrics.json"
 #: Lines of stderr kept in the error of a run whose process failed without saying why.
 _STDERR_TAIL = 20
+#: Seconds between looks at the runs another runner holds.
+_WATCH_POLL = 0.5
+#: Seconds a run another runner holds stays failed, with no newer attempt, before it counts as
+#: failed here (its runner may be about to retry it).
+_RETRY_GRACE = 3.0
 #: Statuses that count as a failure for the exit status and ``--stop-on-error``.
 FAILED_STATUSES = frozenset({"failed", "crashed", "killed"})
 
@@ -71,15 +89,18 @@ class PlanDecision:
     """What the Runner will do with one planned run.
 
     ``action`` is ``"run"`` (a new run), ``"resume"`` (reuse the queued run ``run_id`` left by
-    an interrupted invocation), ``"skip"`` (a completed run ``run_id`` has the same config
-    hash and seed), ``"busy"`` (run ``run_id`` with the same hash and seed is running right
-    now, e.g. in another ``trialbook run``) or ``"duplicate"`` (an earlier entry of the same
-    plan has the same config hash and seed).
+    an interrupted invocation or queued by another runner), ``"skip"`` (a completed run
+    ``run_id`` has the same config hash and seed), ``"busy"`` (run ``run_id`` with the same
+    hash and seed is running right now, e.g. in another ``trialbook run``: waited for) or
+    ``"duplicate"`` (an earlier entry of the same plan has the same config hash and seed).
     """
 
     planned: PlannedRun
     action: Action
     run_id: str | None = None
+    #: Ids of the runs with the same config hash and seed seen when deciding: a run queued
+    #: later by another runner is not among them, which is how queueing notices it.
+    seen: tuple[str, ...] = ()
 
     @property
     def will_run(self) -> bool:
@@ -94,6 +115,8 @@ class RunOutcome:
     ``"queued"`` (never started: ``--stop-on-error`` or Ctrl-C). ``metrics`` holds the last
     value of each metric (system metrics left out). ``attempts`` counts the processes
     started for it (more than one with ``retries``); ``run_id`` is the last attempt's run.
+    ``by_another_runner``: another runner working on the same plan ran it (``attempts`` is
+    0 here); this runner waited for it.
     """
 
     planned: PlannedRun
@@ -104,6 +127,7 @@ class RunOutcome:
     error: str | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     reason: str | None = None
+    by_another_runner: bool = False
 
     @property
     def name(self) -> str:
@@ -150,6 +174,11 @@ class SuiteResult:
         return self._with("queued")
 
     @property
+    def by_another_runner(self) -> list[RunOutcome]:
+        """Runs of this plan that another runner ran while this one waited for them."""
+        return [o for o in self.outcomes if o.by_another_runner]
+
+    @property
     def ok(self) -> bool:
         return not self.interrupted and not self.failed
 
@@ -159,6 +188,16 @@ class SuiteResult:
         if self.interrupted:
             return 128 + (self.signal or signal.SIGINT)
         return 1 if self.failed else 0
+
+
+@dataclass
+class _Watched:
+    """A planned run another runner holds (``run_id``), which this runner waits for."""
+
+    planned: PlannedRun
+    run_id: str
+    #: When this runner first saw the run failed with no newer attempt (monotonic clock).
+    failed_since: float | None = None
 
 
 @dataclass
@@ -255,6 +294,14 @@ class Runner:
         seen: set[tuple[str | None, str | None, str]] = set()
         typed: list[tuple[str, str, Mapping[str, Any], str | None]] = []
         for planned in plan.runs:
+            # plan_runs checked these while planning; a plan built in Python is checked here,
+            # before a database or run folder exists.
+            where = str(planned.source) if planned.source is not None else "the plan"
+            if planned.seed is not None:
+                check_seed(planned.seed, f"{where} (run {planned.name})")
+            overflow = int64_overflow(planned.config)
+            if overflow is not None:
+                raise ConfigError(int64_message(f"{where} (run {planned.name})", *overflow))
             block = experiment_block(planned.config)
             if block.entrypoint is not None:
                 source = str(planned.source) if planned.source is not None else None
@@ -297,15 +344,16 @@ class Runner:
             by_status: dict[str, list[RunRecord]] = {}
             for rec in existing:
                 by_status.setdefault(rec.status, []).append(rec)
+            seen = tuple(r.id for r in existing)
             if by_status.get("completed") and not self.rerun:
-                decisions.append(PlanDecision(planned, "skip", by_status["completed"][0].id))
+                decisions.append(PlanDecision(planned, "skip", by_status["completed"][0].id, seen))
             elif by_status.get("queued"):
                 oldest = min(by_status["queued"], key=lambda r: r.id)
-                decisions.append(PlanDecision(planned, "resume", oldest.id))
+                decisions.append(PlanDecision(planned, "resume", oldest.id, seen))
             elif by_status.get("running") and not self.rerun:
-                decisions.append(PlanDecision(planned, "busy", by_status["running"][0].id))
+                decisions.append(PlanDecision(planned, "busy", by_status["running"][0].id, seen))
             else:
-                decisions.append(PlanDecision(planned, "run"))
+                decisions.append(PlanDecision(planned, "run", seen=seen))
         return decisions
 
     @staticmethod
@@ -329,12 +377,25 @@ class Runner:
         db = self.workspace.open_store(create=True)
         try:
             decisions = self._decide(db, plan)
-            items = [self._prepare(db, i, d) for i, d in enumerate(decisions) if d.will_run]
             outcomes = self._skipped_outcomes(db, decisions)
+            items: list[_Item] = []
+            # Planned runs another runner holds, by plan index: waited for, not run here.
+            watched: dict[int, _Watched] = {
+                i: _Watched(d.planned, d.run_id)
+                for i, d in enumerate(decisions)
+                if d.action == "busy" and d.run_id is not None
+            }
+            for i, d in enumerate(decisions):
+                if d.will_run:
+                    prepared = self._prepare(db, i, d)
+                    if isinstance(prepared, _Item):
+                        items.append(prepared)
+                    else:  # another runner queued it meanwhile, and holds or finished it
+                        watched[i] = _Watched(d.planned, prepared.id)
             own_executor = self._executor is None
             reporter = make_progress(self.progress, self.executor.max_parallel)
             try:
-                interrupted = self._execute(db, items, outcomes, reporter, decisions)
+                interrupted = self._execute(db, items, watched, outcomes, reporter, decisions)
             finally:
                 if own_executor:
                     # Stops anything a Ctrl-C left between launch and bookkeeping.
@@ -352,8 +413,11 @@ class Runner:
             db.close()
 
     def _skipped_outcomes(self, db: Store, decisions: list[PlanDecision]) -> dict[int, RunOutcome]:
-        """Outcomes of what will not run, with the metrics of the run that made it so."""
-        skipped = {i: d for i, d in enumerate(decisions) if not d.will_run}
+        """Outcomes of what will not run, with the metrics of the run that made it so (runs
+        another runner holds are waited for instead)."""
+        skipped = {
+            i: d for i, d in enumerate(decisions) if not d.will_run and d.action != "busy"
+        }
         ids = [d.run_id for d in skipped.values() if d.run_id is not None]
         metrics = self._live_metrics(db, ids) if ids else {}
         outcomes: dict[int, RunOutcome] = {}
@@ -369,7 +433,9 @@ class Runner:
             )
         return outcomes
 
-    def _prepare(self, db: Store, index: int, decision: PlanDecision) -> _Item:
+    def _prepare(self, db: Store, index: int, decision: PlanDecision) -> _Item | RunRecord:
+        """The item to run, or the run of another runner that is in the way (see
+        :meth:`Store.queue_run`): queued there, it becomes our item, which we may claim."""
         planned = decision.planned
         if decision.action == "resume" and decision.run_id is not None:
             rec = db.get_run(decision.run_id)
@@ -379,42 +445,69 @@ class Runner:
                 RunFolder(folder).path.mkdir(parents=True, exist_ok=True)
                 RunFolder(folder).write_config(planned.config)
             return _Item(index, planned, rec.id, folder)
-        rec = self._queue(db, planned, self.tags)
+        rec, created = self._queue(db, planned, self.tags, known=decision.seen)
+        if not created and rec.status != "queued":
+            return rec
         return _Item(index, planned, rec.id, Path(rec.folder or ""))
 
     def _queue(
-        self, db: Store, planned: PlannedRun, tags: Sequence[str], notes: str | None = None
-    ) -> RunRecord:
-        """A new ``queued`` run with its folder and config.yaml."""
+        self,
+        db: Store,
+        planned: PlannedRun,
+        tags: Sequence[str],
+        notes: str | None = None,
+        known: Sequence[str] | None = None,
+    ) -> tuple[RunRecord, bool]:
+        """A new ``queued`` run with its folder and config.yaml, and True; or, with ``known``
+        (the runs of this config hash and seed seen when deciding), the run another runner
+        created meanwhile, and False (see :meth:`Store.queue_run`). Without ``known`` (a
+        retry) the run is always created."""
         block = experiment_block(planned.config)
         run_id = new_run_id()
         folder = RunFolder(self.workspace.root / folder_name(planned.name, run_id.rsplit("_")[-1]))
         folder.create()
         try:
             folder.write_config(planned.config)
-            record = db.create_run(
-                NewRun(
-                    id=run_id,
-                    experiment=planned.experiment,
-                    name=planned.name,
-                    config=planned.config,
-                    config_hash=planned.config_hash,
-                    group_key=planned.group_key,
-                    status="queued",
-                    seed=planned.seed,
-                    notes=notes,
-                    tags=tuple(dict.fromkeys((*block.tags, *tags))),
-                    folder=str(folder.path),
-                )
+            new = NewRun(
+                id=run_id,
+                experiment=planned.experiment,
+                name=planned.name,
+                config=planned.config,
+                config_hash=planned.config_hash,
+                group_key=planned.group_key,
+                status="queued",
+                seed=planned.seed,
+                notes=notes,
+                tags=tuple(dict.fromkeys((*block.tags, *tags))),
+                folder=str(folder.path),
             )
+            if known is None:
+                record, created = db.create_run(new), True
+            else:
+                record, created = db.queue_run(new, known=known)
         except BaseException:
-            import shutil
-
             shutil.rmtree(folder.path, ignore_errors=True)
             raise
+        if not created:
+            shutil.rmtree(folder.path, ignore_errors=True)  # another runner's run is used
+            return record, False
         if block.description or block.hypothesis:
             db.ensure_experiment(planned.experiment, block.description, block.hypothesis)
-        return record
+        return record, True
+
+    def _claim(self, db: Store, item: _Item) -> bool:
+        """Move the item's run from ``queued`` to ``running`` on behalf of this process, unless
+        another runner did first. The child takes the run over from its parent (see
+        ``tracking._attach.claim_run``); a runner that dies before that leaves the run to crash
+        detection, like any run whose process died."""
+        pid = os.getpid()
+        return db.claim_queued_run(
+            item.run_id,
+            host=socket.gethostname(),
+            pid=pid,
+            pid_started_at=process_start_time(pid),
+            at=time.time(),
+        )
 
     def _task(self, item: _Item) -> Task:
         env = {
@@ -445,6 +538,7 @@ class Runner:
         self,
         db: Store,
         items: list[_Item],
+        watched: dict[int, _Watched],
         outcomes: dict[int, RunOutcome],
         reporter: ProgressReporter,
         decisions: list[PlanDecision],
@@ -456,6 +550,8 @@ class Runner:
         stopping = False
         interrupted = False
         reporter.start(decisions, executor.max_parallel)
+        for w in watched.values():
+            reporter.message(_waiting(w))
 
         def on_output(task: Task, stream: Literal["stdout", "stderr"], line: str) -> None:
             item = by_key.get(task.key)
@@ -463,6 +559,7 @@ class Runner:
                 reporter.output(item.planned, stream, line)
 
         last_refresh = 0.0
+        last_watch = 0.0
         self._signal = signal.SIGINT
 
         def on_sigterm() -> None:
@@ -470,17 +567,26 @@ class Runner:
 
         with _interrupt_on_sigterm(on_sigterm):
             try:
-                while queue or inflight:
+                while inflight or ((queue or watched) and not stopping):
                     while queue and not stopping and len(inflight) < executor.max_parallel:
                         item = queue.popleft()
+                        if not self._claim(db, item):
+                            # Another runner started it first; wait for it there.
+                            watched[item.index] = _Watched(item.planned, item.run_id)
+                            reporter.message(_waiting(watched[item.index]))
+                            continue
                         item.started_mono = time.monotonic()
                         by_key[item.run_id] = item
                         inflight[item.run_id] = (item, executor.submit(self._task(item), on_output))
                         reporter.started(item.planned, item.run_id, item.attempt)
-                    if not inflight:
-                        break
-                    handles = [h for _, h in inflight.values()]
-                    for result in executor.wait(handles, timeout=reporter.refresh_interval):
+                    if inflight:
+                        handles = [h for _, h in inflight.values()]
+                        results = executor.wait(handles, timeout=reporter.refresh_interval)
+                    else:
+                        results = []
+                        if watched and not stopping:
+                            time.sleep(_WATCH_POLL)  # nothing of ours runs: only waiting
+                    for result in results:
                         item = inflight[result.key][0]
                         outcome = self._finalize(db, item, result)
                         del inflight[result.key]
@@ -493,6 +599,13 @@ class Runner:
                         if outcome.failed and self.stop_on_error:
                             stopping = True
                     now = time.monotonic()
+                    if watched and not stopping and now - last_watch >= _WATCH_POLL:
+                        last_watch = now
+                        for index, outcome in self._check_watched(db, watched, queue):
+                            outcomes[index] = outcome
+                            reporter.finished(outcome)
+                            if outcome.failed and self.stop_on_error:
+                                stopping = True
                     if inflight and now - last_refresh >= reporter.refresh_interval:
                         last_refresh = now
                         reporter.refresh(self._live_metrics(db, list(inflight)))
@@ -509,7 +622,63 @@ class Runner:
                 if interrupted
                 else "stopped after a failure",
             )
+        for index, w in watched.items():
+            outcomes[index] = RunOutcome(
+                w.planned,
+                "skipped",
+                run_id=w.run_id,
+                reason=f"left to another runner (run {_short(w.run_id)})",
+                by_another_runner=True,
+            )
         return interrupted
+
+    def _check_watched(
+        self, db: Store, watched: dict[int, _Watched], queue: deque[_Item]
+    ) -> list[tuple[int, RunOutcome]]:
+        """The outcomes of watched runs that ended (and stop being watched). A watched run
+        found queued (its runner stopped before starting it) joins this runner's queue."""
+        ended: list[tuple[int, RunOutcome]] = []
+        for index, w in list(watched.items()):
+            rec = db.get_run(w.run_id)
+            if rec.status == "queued":
+                del watched[index]
+                queue.append(_Item(index, w.planned, rec.id, Path(rec.folder or "")))
+                continue
+            if rec.status not in FINISHED_STATUSES:
+                continue
+            if rec.status != "completed":
+                # The other runner may try again (--retries): follow its next attempt, and
+                # give it a moment to make one before calling this the outcome.
+                newer = [
+                    r
+                    for r in self._same_runs(db, w.planned)
+                    if r.id > rec.id and r.status not in FINISHED_STATUSES
+                ]
+                if newer:
+                    w.run_id, w.failed_since = newer[0].id, None
+                    continue
+                now = time.monotonic()
+                if w.failed_since is None:
+                    w.failed_since = now
+                if now - w.failed_since < _RETRY_GRACE:
+                    continue
+            del watched[index]
+            ended.append(
+                (
+                    index,
+                    RunOutcome(
+                        w.planned,
+                        cast(OutcomeStatus, rec.status),
+                        run_id=rec.id,
+                        duration=rec.duration,
+                        error=rec.error,
+                        metrics=self._live_metrics(db, [rec.id]).get(rec.id, {}),
+                        reason=f"by another runner, run {_short(rec.id)}",
+                        by_another_runner=True,
+                    ),
+                )
+            )
+        return ended
 
     def _signal_name(self) -> str:
         return "SIGTERM" if self._signal == signal.SIGTERM else "Ctrl-C"
@@ -539,7 +708,7 @@ class Runner:
             reporter.finished(outcome)
 
     def _retry(self, db: Store, item: _Item) -> _Item:
-        record = self._queue(
+        record, _ = self._queue(
             db,
             item.planned,
             (*self.tags, "retry"),
@@ -646,10 +815,20 @@ class Runner:
             db.log_metrics(rec.id, series)
 
 
+def _short(run_id: str) -> str:
+    return run_id.rsplit("_", 1)[-1]
+
+
+def _waiting(watched: _Watched) -> str:
+    return (
+        f"Waiting for {label(watched.planned)}: another runner has it "
+        f"(run {_short(watched.run_id)})."
+    )
+
+
 def _reason(decision: PlanDecision) -> str:
     return {
         "skip": f"completed before as run {decision.run_id}",
-        "busy": f"running now as run {decision.run_id}",
         "duplicate": "listed twice in the plan (same config and seed)",
     }.get(decision.action, "")
 

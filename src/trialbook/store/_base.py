@@ -354,3 +354,40 @@ class Store(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # ----------------------------------------------------------------- claiming planned runs
+    # Several runners (`trialbook run` of one suite, on one machine or on many sharing one
+    # database) must together run each planned (config hash, seed) once: a runner queues a
+    # planned run only if no other runner got there first, and starts a queued run only after
+    # claiming it. Both are single atomic steps in the database, never file locks.
+    @abc.abstractmethod
+    def queue_run(self, run: NewRun, *, known: Iterable[str] = ()) -> tuple[RunRecord, bool]:
+        """Create ``run`` unless another run with its config hash and seed is in the way.
+
+        ``known`` are the ids of the runs with that config hash and seed that the caller saw
+        when it decided to create this one (say, a completed run ``--rerun`` runs again). Any
+        other run with that pair is in the way: another runner queued, claimed or finished it
+        meanwhile. The check and the insert are one atomic step: of several processes queueing
+        the same pair at once, on one machine or several sharing the database, exactly one
+        creates a run and the others get that run back.
+
+        Returns:
+            ``(record, True)`` for the new run, or ``(existing, False)`` with the run in the
+            way: the oldest queued one, else a running one, else the newest.
+        """
+
+    @abc.abstractmethod
+    def claim_queued_run(
+        self, run_id: str, *, host: str, pid: int, pid_started_at: float | None, at: float
+    ) -> bool:
+        """Mark the run ``running`` on behalf of process ``pid`` on ``host``, if it is still
+        ``queued``; True when this call did.
+
+        One conditional update: of several processes claiming one run at once, exactly one
+        gets True. The claim sets host, pid, pid_started_at and heartbeat_at (``at``), so
+        crash detection covers a claimed run whose process dies before it starts the run;
+        ``started_at`` is left for the process that runs it.
+
+        Raises:
+            RunNotFoundError: no run has this id.
+        """

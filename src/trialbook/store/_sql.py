@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -23,6 +24,7 @@ from sqlalchemy import (
     literal,
     nulls_last,
     select,
+    text,
     update,
 )
 from sqlalchemy import exc as sa_exc
@@ -937,6 +939,92 @@ class SQLStore(Store):
             url=self.url,
         )
 
+
+    # ----------------------------------------------------------------- claiming planned runs
+    def queue_run(self, run: NewRun, *, known: Iterable[str] = ()) -> tuple[RunRecord, bool]:
+        ignore = set(known)
+        r = s.runs
+
+        def tx(conn: Connection) -> tuple[str, RunRecord | None]:
+            if conn.dialect.name == "postgresql":
+                # Under READ COMMITTED two transactions could both find nothing and both
+                # insert; this lock, held until commit, makes check and insert one step per
+                # (config hash, seed) across every machine. SQLite needs none: a write
+                # transaction (BEGIN IMMEDIATE) already excludes every other writer.
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": _pair_lock_key(run.config_hash, run.seed)},
+                )
+            same_seed = r.c.seed.is_(None) if run.seed is None else r.c.seed == run.seed
+            rows = conn.execute(
+                select(r.c.id, r.c.status)
+                .where(r.c.config_hash == run.config_hash, same_seed)
+                .order_by(r.c.id)
+            ).all()
+            others = [(row.id, row.status) for row in rows if row.id not in ignore]
+            if others:
+                return _in_the_way(others), None
+            # create_run's own code, inside this transaction.
+            return run.id, _InTransaction(self, conn).create_run(run)
+
+        run_id, created = self._write(tx)
+        return (created, True) if created is not None else (self._get_by_id(run_id), False)
+
+    def claim_queued_run(
+        self, run_id: str, *, host: str, pid: int, pid_started_at: float | None, at: float
+    ) -> bool:
+        r = s.runs
+
+        def tx(conn: Connection) -> bool:
+            res = conn.execute(
+                update(r)
+                .where(r.c.id == run_id, r.c.status == "queued")
+                .values(
+                    status="running",
+                    host=host,
+                    pid=pid,
+                    pid_started_at=pid_started_at,
+                    heartbeat_at=at,
+                )
+            )
+            if not res.rowcount:
+                self._require_run(conn, run_id)
+            return bool(res.rowcount)
+
+        return self._write(tx)
+
+
+class _InTransaction(SQLStore):
+    """The Store of ``store``, with every read and write on ``conn`` inside its open
+    transaction: lets :meth:`SQLStore.queue_run` create a run with ``create_run``'s own code
+    after its check, in one atomic step."""
+
+    def __init__(self, store: SQLStore, conn: Connection) -> None:
+        self.__dict__.update(store.__dict__)
+        self._conn = conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        yield self._conn
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        return fn(self._conn)
+
+
+def _pair_lock_key(config_hash: str, seed: int | None) -> int:
+    """A signed 64-bit advisory-lock key for one (config hash, seed) pair."""
+    digest = hashlib.sha256(f"trialbook-queue\0{config_hash}\0{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _in_the_way(runs: Sequence[tuple[str, str]]) -> str:
+    """Of the runs sharing a planned run's (config hash, seed), oldest first: the oldest
+    queued one (a runner may still claim it), else a running one, else the newest."""
+    for status in ("queued", "running"):
+        for run_id, run_status in runs:
+            if run_status == status:
+                return run_id
+    return runs[-1][0]
 
 def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []

@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from trialbook.store._base import Store
 from trialbook.store._connect import connect
 from trialbook.store._liveness import LivenessPolicy
+from trialbook.store._records import NewRun
 
 __all__ = ["POSTGRES_URL_ENV", "STORE_BACKENDS", "BackendUnavailable", "make_store"]
 
 #: Environment variable with the URL of a PostgreSQL server whose user may create databases.
 POSTGRES_URL_ENV = "TRIALBOOK_TEST_POSTGRES_URL"
+
+T = TypeVar("T")
 
 StoreFactory = Callable[[Path, LivenessPolicy | None], AbstractContextManager[Store]]
 
@@ -114,3 +121,112 @@ def make_store(
         ) from None
     with factory(Path(tmp_path), liveness) as store:
         yield store
+
+
+# ----------------------------------------------------------------- contract: claiming runs
+# What lets several runners share one database (issue 9): Store.queue_run and
+# Store.claim_queued_run are atomic. A backend passes these checks with several Stores open
+# on one database (or one Store shared by every thread, for a database only one Store sees).
+
+
+def _new_queued_run(config_hash: str, seed: int | None, n: int) -> NewRun:
+    return NewRun(
+        id=f"20260101_000000_{n:06x}",
+        experiment="claims",
+        name="claims",
+        config={"seed": seed},
+        config_hash=config_hash,
+        group_key="claims",
+        status="queued",
+        seed=seed,
+    )
+
+
+def _race(stores: Sequence[Store], workers: int, job: Callable[[Store, int], T]) -> list[T]:
+    """``job(store, i)`` in ``workers`` threads released at once; results in order of ``i``."""
+    barrier = threading.Barrier(workers)
+    results: dict[int, T] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = job(stores[i % len(stores)], i)
+        except BaseException as e:  # reported below, in the caller's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(workers)]
+
+
+def check_queue_run_is_atomic(stores: Sequence[Store], workers: int = 8) -> None:
+    """Workers queueing one (config hash, seed) at once create exactly one run between them,
+    and all get that run back; a run named in ``known`` is not in the way, any other is.
+
+    Raises:
+        AssertionError: the backend broke the contract.
+    """
+    outcomes = _race(
+        stores, workers, lambda store, i: store.queue_run(_new_queued_run("h-race", 7, i))
+    )
+    created = [record.id for record, new in outcomes if new]
+    assert len(created) == 1, f"{len(created)} of {workers} racing queue_run calls created a run"
+    assert {record.id for record, _ in outcomes} == set(created), "callers got different runs"
+    store = stores[0]
+    assert [r.id for r in store.list_runs(config_hash="h-race")] == created
+    # A finished run the caller knew of is not in the way (a --rerun); one it did not know is.
+    store.finish_run(created[0], "completed", ended_at=1.0, duration=1.0)
+    again, new = store.queue_run(_new_queued_run("h-race", 7, 1000), known=created)
+    assert new and again.status == "queued", "a known run blocked queue_run"
+    same, new = store.queue_run(_new_queued_run("h-race", 7, 1001), known=created)
+    assert not new and same.id == again.id, "an unknown queued run did not block queue_run"
+    # The seed is part of the pair, None included.
+    other_seed, new = store.queue_run(_new_queued_run("h-race", None, 1002))
+    assert new and other_seed.seed is None
+    blocked, new = store.queue_run(_new_queued_run("h-race", None, 1003))
+    assert not new and blocked.id == other_seed.id
+
+
+def check_claim_is_atomic(stores: Sequence[Store], workers: int = 8) -> None:
+    """Workers claiming one queued run at once: exactly one succeeds and the run is
+    ``running`` under its pid; a claim of a run that is not queued fails; an unknown run id
+    raises RunNotFoundError.
+
+    Raises:
+        AssertionError: the backend broke the contract.
+    """
+    from trialbook.errors import RunNotFoundError
+
+    store = stores[0]
+    run, _ = store.queue_run(_new_queued_run("h-claim", 1, 0))
+    # This process on this host, so the claimed run stays alive for crash detection; each
+    # worker's heartbeat time tells the winner.
+    host, pid = socket.gethostname(), os.getpid()
+    wins = _race(
+        stores,
+        workers,
+        lambda s, i: s.claim_queued_run(
+            run.id, host=host, pid=pid, pid_started_at=None, at=time.time() + i
+        ),
+    )
+    assert wins.count(True) == 1, f"{wins.count(True)} of {workers} racing claims succeeded"
+    after = store.get_run(run.id)
+    assert after.status == "running" and after.pid == pid and after.host == host
+    assert after.heartbeat_at is not None
+    assert after.started_at is None, "a claim must leave started_at to the process that runs"
+    assert not store.claim_queued_run(run.id, host="h", pid=1, pid_started_at=None, at=2.0)
+    try:
+        store.claim_queued_run("no-such-run", host="h", pid=1, pid_started_at=None, at=2.0)
+    except RunNotFoundError:
+        pass
+    else:
+        raise AssertionError("claim_queued_run of an unknown run id did not raise")
+
+
+__all__ += ["check_claim_is_atomic", "check_queue_run_is_atomic"]
