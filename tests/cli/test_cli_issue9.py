@@ -40,3 +40,74 @@ def test_evaluate_refuses_null_and_nan_predictions_and_writes_nothing(
     before = _tree(tmp_path)
     assert_user_error(cli("evaluate", "gsm8k", "--predictions", "p.jsonl", "-n", "2"), fragment)
     assert _tree(tmp_path) == before  # no workspace, no database, no run folder
+
+
+# -- C: names and tags that would break a table ---------------------------------------------------
+
+HOSTILE_NAMES = ["two\nlines", "tab\there", "esc\x1b[31mred", "[/]", "N" * 10_000]
+
+
+@pytest.fixture(scope="module")
+def hostile_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import trialbook
+
+    root = tmp_path_factory.mktemp("hostile") / "ws"
+    for i, name in enumerate(HOSTILE_NAMES):
+        with trialbook.start_run(
+            "[/]" if i == 3 else "exp",
+            {"lr": 0.1},
+            name=name,
+            tags=[name, "ok"],
+            root=root,
+            system_metrics=False,
+            capture_packages=False,
+        ) as run:
+            run.log({"acc": 0.5 + i / 10})
+            samples = [{"id": "1", "prediction": "1", "reference": "1", "correct": True}]
+            run.log_evaluation("gsm8k", {"metrics": {"accuracy": 0.5}, "samples": samples})
+    return root
+
+
+def _one_line_each(text: str) -> list[str]:
+    lines = text.rstrip("\n").split("\n")
+    assert not any(c in text for c in "\x1b\r\t"), text[:500]
+    assert max(len(line) for line in lines) < 1100, "a 10,000-character name was printed whole"
+    return lines
+
+
+def test_ls_keeps_one_row_per_run_whatever_the_names(cli: Cli, hostile_ws: Path) -> None:
+    result = cli("ls", "--root", hostile_ws)
+    assert result.exit_code == 0, result.stderr
+    lines = _one_line_each(result.stdout)
+    assert len(lines) == 1 + len(HOSTILE_NAMES)
+    assert any("two\\nlines" in line for line in lines)
+    assert any("esc\\x1b[31mred" in line for line in lines)
+    assert any("N" * 90 + "\u2026" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["show", "N" * 10_000], id="show-long-name"),
+        pytest.param(["show", "two\nlines"], id="show-newline"),
+        pytest.param(["leaderboard", "--metric", "acc"], id="leaderboard"),
+        pytest.param(["stats"], id="stats"),
+        pytest.param(["analyze", "--out-dir", "out"], id="analyze"),
+    ],
+)
+def test_other_tables_keep_one_line_per_row(
+    cli: Cli, hostile_ws: Path, tmp_path: Path, args: list[str]
+) -> None:
+    result = cli(*args, "--root", hostile_ws)
+    assert result.exit_code == 0, result.stderr
+    _one_line_each(result.stdout)
+
+
+def test_compare_of_hostile_runs_prints_escaped_labels(cli: Cli, hostile_ws: Path) -> None:
+    import trialbook
+
+    with trialbook.open_store(hostile_ws) as db:
+        ids = [r.short_id for r in db.list_runs()]
+    result = cli("compare", *ids, "--root", hostile_ws)
+    assert result.exit_code == 0, result.stderr
+    _one_line_each(result.stdout)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from trialbook._format import printable
 from trialbook.cli import _analysis, _db, _evaluate, _export, _report, _run, _runs, _stats
 from trialbook.cli._options import GlobalOptions, RootOption, StoreOption
 from trialbook.errors import TrialbookError
@@ -26,7 +27,8 @@ class _TrialbookGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except TrialbookError as e:
-            message = " ".join(str(e).split()) or type(e).__name__
+            # One line, and nothing from the user's input (a run name) drives the terminal.
+            message = printable(" ".join(str(e).split())) or type(e).__name__
             label = typer.style("error:", fg="red", bold=True)
             typer.echo(f"{label} {message}", err=True)
             raise typer.Exit(EXIT_USER_ERROR) from None
