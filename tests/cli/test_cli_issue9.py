@@ -111,3 +111,30 @@ def test_compare_of_hostile_runs_prints_escaped_labels(cli: Cli, hostile_ws: Pat
     result = cli("compare", *ids, "--root", hostile_ws)
     assert result.exit_code == 0, result.stderr
     _one_line_each(result.stdout)
+
+
+# -- B: report tables -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["md", "latex"])
+def test_report_tables_escape_a_script_run_name(cli: Cli, tmp_path: Path, fmt: str) -> None:
+    import trialbook
+
+    root = tmp_path / "ws"
+    names = ("<script>alert(1)</script>", "a|b\nc")
+    for name in names:
+        with trialbook.start_run(
+            "exp", {}, name=name, root=root, system_metrics=False, capture_packages=False
+        ) as run:
+            run.log({"acc": 0.5})
+    result = cli("report", *names, "--format", fmt, "--root", root)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "<script>" not in result.stdout
+    if fmt == "md":
+        assert len(lines) == 4
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in result.stdout
+        assert "a\\|b\\\\nc" in result.stdout
+    else:
+        assert "\\textless{}script\\textgreater{}" in result.stdout
+        assert "a\\textbar{}b\\textbackslash{}nc" in result.stdout
