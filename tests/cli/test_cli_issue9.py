@@ -138,3 +138,49 @@ def test_report_tables_escape_a_script_run_name(cli: Cli, tmp_path: Path, fmt: s
     else:
         assert "\\textless{}script\\textgreater{}" in result.stdout
         assert "a\\textbar{}b\\textbackslash{}nc" in result.stdout
+
+
+# -- D: integers beyond 64 bits, negative counts, and click's own usage errors -------------------
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["ls", "--limit", HUGE], ["'--limit'", f"{HUGE} is beyond what a 64-bit integer holds"]),
+        (["ls", "--limit", "-1"], ["'--limit'", "must be at least 1, not -1"]),
+        (["ls", "--limit", "0"], ["must be at least 1, not 0"]),
+        (["ls", "--limit", "1.5"], ["'1.5' is not a whole number"]),
+        (["ls", "--limit", "9" * 5000], ["is not a whole number"]),  # beyond int()'s digits
+        (["ls", "--seed", "-" + HUGE], ["'--seed'", "(-9,223,372,036,854,775,808)"]),
+        (["leaderboard", "--top", HUGE], ["'--top'", "64-bit"]),
+        (["leaderboard", "--seed", "-5"], ["'--seed'", "must be at least 0, not -5"]),
+        (["significance", "a", "b", "--seed", HUGE], ["'--seed'", "64-bit"]),
+        (["significance", "a", "b", "--resamples", "99999999999"], ["at most 10,000,000"]),
+        (["evaluate", "gsm8k", "--predictions", "p.jsonl", "-n", HUGE], ["'--num-samples'"]),
+        (["evaluate", "gsm8k", "--predictions", "p.jsonl", "--batch-size", HUGE], ["64-bit"]),
+        (["evaluate", "gsm8k", "--predictions", "p.jsonl", "--shots", HUGE], ["'--shots'"]),
+        (["ls", "--no-such-option"], ["No such option: --no-such-option", "trialbook ls --help"]),
+        (["no-such-command"], ["No such command 'no-such-command'", "'trialbook --help'"]),
+        (["--bad", "ls"], ["No such option: --bad"]),
+        (["show"], ["Missing argument 'RUN'", "trialbook show --help"]),
+    ],
+)
+def test_bad_integers_and_usage_errors_are_one_line_and_touch_nothing(
+    cli: Cli, tmp_path: Path, args: list[str], fragments: list[str]
+) -> None:
+    import trialbook
+
+    root = tmp_path / "ws"
+    with trialbook.start_run("e", {}, root=root, system_metrics=False, capture_packages=False):
+        pass
+    (tmp_path / "p.jsonl").write_text('{"id": "0", "prediction": "#### 18"}\n')
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    assert_user_error(cli(*args, "--root", root) if args[0] != "--bad" else cli(*args), *fragments)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+
+
+def test_no_arguments_still_prints_the_help(cli: Cli) -> None:
+    result = cli()  # click's NoArgsIsHelpError is a usage error that is not turned into one line
+    assert "Commands:" in result.stderr and "error:" not in result.stderr

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer._click import Context as ClickContext  # Typer ships its own copy of click
+from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 
 from trialbook._format import printable
@@ -20,18 +22,51 @@ __all__ = ["EXIT_USER_ERROR", "app", "main"]
 EXIT_USER_ERROR = 2
 
 
+def _fail(message: str) -> NoReturn:
+    # One line, and nothing from the user's input (a run name) drives the terminal.
+    message = printable(" ".join(message.split()))
+    label = typer.style("error:", fg="red", bold=True)
+    typer.echo(f"{label} {message}", err=True)
+    raise typer.Exit(EXIT_USER_ERROR)
+
+
+def _usage_sentence(e: UsageError) -> str:
+    """Click's usage error (an unknown option, a value of the wrong type, a missing argument)
+    as one sentence pointing at the command's help, instead of click's four-line block."""
+    where = e.ctx.command_path if e.ctx is not None else "trialbook"
+    # A parser's ValueError (see _options.int64) reaches click through Pydantic's wording.
+    message = e.format_message().replace("Value error, ", "").rstrip(".")
+    return f"{message}; see '{where} --help'."
+
+
 class _TrialbookGroup(TyperGroup):
-    """The root command group; turns trialbook's own errors into a message and exit 2."""
+    """The root command group; turns trialbook's own errors and click's usage errors into one
+    ``error:`` line and exit 2."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> ClickContext:
+        # The group's own options (trialbook --root X --bad ls) are parsed here.
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as e:
+            if _is_help(e):
+                raise
+            _fail(_usage_sentence(e))
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except TrialbookError as e:
-            # One line, and nothing from the user's input (a run name) drives the terminal.
-            message = printable(" ".join(str(e).split())) or type(e).__name__
-            label = typer.style("error:", fg="red", bold=True)
-            typer.echo(f"{label} {message}", err=True)
-            raise typer.Exit(EXIT_USER_ERROR) from None
+            _fail(str(e) or type(e).__name__)
+        except UsageError as e:
+            if _is_help(e):
+                raise
+            _fail(_usage_sentence(e))
+
+
+def _is_help(e: UsageError) -> bool:
+    # `trialbook` or a group without a command prints its help (click >= 8.2 raises it as a
+    # usage error, NoArgsIsHelpError).
+    return type(e).__name__ == "NoArgsIsHelpError"
 
 
 app = typer.Typer(

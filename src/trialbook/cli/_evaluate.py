@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, workspace
+from trialbook.cli._options import JsonOption, RootOption, StoreOption, int64, workspace
 from trialbook.cli._output import Column, Output, fmt_duration, fmt_number, print_json
 from trialbook.errors import ConfigError, WorkspaceError
 
@@ -70,6 +70,7 @@ def evaluate(
         typer.Option(
             "--batch-size",
             metavar="N",
+            parser=int64(),
             help="Prompts per model call (default: the model's own).",
             rich_help_panel=_SOURCE,
         ),
@@ -83,6 +84,7 @@ def evaluate(
             "--num-samples",
             "-n",
             metavar="N",
+            parser=int64(),
             help="Evaluate only the first N examples.",
             rich_help_panel=_BENCH,
         ),
@@ -101,6 +103,7 @@ def evaluate(
         typer.Option(
             "--shots",
             metavar="0|8",
+            parser=int64(),
             help="GSM8K: 0 or 8 chain-of-thought examples in the prompt (default 0).",
             rich_help_panel=_BENCH,
         ),
