@@ -3,6 +3,11 @@ leave nothing half-written."""
 
 from __future__ import annotations
 
+import errno
+import json
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -184,3 +189,208 @@ def test_bad_integers_and_usage_errors_are_one_line_and_touch_nothing(
 def test_no_arguments_still_prints_the_help(cli: Cli) -> None:
     result = cli()  # click's NoArgsIsHelpError is a usage error that is not turned into one line
     assert "Commands:" in result.stderr and "error:" not in result.stderr
+
+
+# -- E: a full disk -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MB tmpfs (root only); skipped where mounting is refused, except on CI."""
+    path = tmp_path / "disk"
+    path.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        reason = f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def _fill(disk: Path, leave: int = 0) -> Path:
+    """Fill ``disk`` up, then free ``leave`` bytes again."""
+    filler = disk / "filler"
+    chunk = b"\0" * 65536
+    with filler.open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+    if leave:
+        os.truncate(filler, max(filler.stat().st_size - leave, 0))
+    return filler
+
+
+def _temp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def _workspace_with_a_run(root: Path, store: str | None = None) -> str:
+    import trialbook
+
+    with trialbook.start_run(
+        "exp", {}, name="a", root=root, store=store, system_metrics=False, capture_packages=False
+    ) as run:
+        run.log({"acc": 0.5})
+    return run.id
+
+
+def _gsm8k_predictions(path: Path, n: int) -> Path:
+    from trialbook.evaluation import GSM8K
+
+    rows = GSM8K().load_dataset("test", num_samples=n)
+    path.write_text(
+        "".join(json.dumps({"id": r["id"], "prediction": r["solution"]}) + "\n" for r in rows)
+    )
+    return path
+
+
+def _evaluations(root: Path, run_id: str, store: str | None = None) -> int:
+    import trialbook
+
+    with trialbook.open_store(root, store) as db:
+        return len(db.evaluations(run_id))
+
+
+def test_evaluate_into_a_workspace_on_a_full_disk_is_one_sentence(
+    cli: Cli, disk: Path, tmp_path: Path
+) -> None:
+    root = disk / "ws"
+    run_id = _workspace_with_a_run(root)
+    preds = _gsm8k_predictions(tmp_path / "p.jsonl", 50)
+    filler = _fill(disk)
+
+    line = assert_user_error(
+        cli("evaluate", "gsm8k", "--predictions", preds, "-n", "50", "--run", "a", "--root", root),
+        "no space is left on its disk",
+        "Free some space there",
+    )
+    assert str(root / "trialbook.db") in line
+    assert _temp_files(disk) == []
+    filler.unlink()
+    assert _evaluations(root, run_id) == 0
+
+
+def test_evaluate_says_what_it_kept_when_the_run_folder_is_on_a_full_disk(
+    cli: Cli, disk: Path, tmp_path: Path
+) -> None:
+    # The database on a disk with room, the run folders on the full one: the Store's rows
+    # are written, the per-sample file cannot be.
+    root, store = disk / "ws", f"sqlite:///{tmp_path / 'index.db'}"
+    run_id = _workspace_with_a_run(root, store)
+    summary = (next(root.glob("a_*")) / "summary.json").read_text()
+    preds = _gsm8k_predictions(tmp_path / "p.jsonl", 300)
+    _fill(disk)
+
+    line = assert_user_error(
+        cli(
+            "evaluate",
+            "gsm8k",
+            "--predictions",
+            preds,
+            "-n",
+            "300",
+            "--run",
+            "a",
+            "--root",
+            root,
+            "--store",
+            store,
+        ),
+        "no space is left on its disk",
+        f"The gsm8k evaluation is in the database under run {run_id}",
+    )
+    assert "Traceback" not in line
+    assert _temp_files(disk) == []
+    folder = next(root.glob("a_*"))
+    assert not (folder / "evaluations" / "gsm8k.jsonl").exists()
+    assert (folder / "summary.json").read_text() == summary
+    assert _evaluations(root, run_id, store) == 1
+
+
+@pytest.mark.parametrize("leave", [0, 64 * 1024])
+def test_evaluate_as_a_new_run_on_a_full_disk_says_what_became_of_the_run(
+    cli: Cli, disk: Path, tmp_path: Path, leave: int
+) -> None:
+    import trialbook
+
+    root, store = disk / "ws", f"sqlite:///{tmp_path / 'index.db'}"
+    _workspace_with_a_run(root, store)
+    preds = _gsm8k_predictions(tmp_path / "p.jsonl", 300)
+    _fill(disk, leave=leave)  # 64 KiB: room for the new run's folder, not for its samples
+    args = ["evaluate", "gsm8k", "--predictions", str(preds), "-n", "300"]
+
+    line = assert_user_error(
+        cli(*args, "--root", root, "--store", store), "no space is left on its disk"
+    )
+    assert _temp_files(disk) == []
+    with trialbook.open_store(root, store) as db:
+        runs = {r.name: r for r in db.list_runs()}
+        if leave == 0:
+            assert "No run was created." in line
+            assert list(runs) == ["a"]
+            assert [p.name for p in root.iterdir() if p.is_dir()] == [Path(runs["a"].folder).name]
+        else:
+            new = runs["gsm8k-p"]
+            assert f"The gsm8k evaluation is in the database under run {new.id}" in line
+            assert "(the new run is marked failed)" in line
+            assert new.status == "failed" and len(db.evaluations(new.id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "output"),
+    [
+        (["report", "a", "--out", "{disk}/r.html"], "r.html"),
+        (["report", "a", "--format", "md", "--out", "{disk}/r.md"], "r.md"),
+        (["export", "a", "--output", "{disk}/e.json"], "e.json"),
+        (["export", "--all", "--format", "csv", "--output", "{disk}/e.csv"], "e.csv"),
+        (["analyze", "--out-dir", "{disk}/an"], "an"),
+    ],
+)
+def test_outputs_on_a_full_disk_are_one_sentence_and_leave_nothing(
+    cli: Cli, disk: Path, tmp_path: Path, args: list[str], output: str
+) -> None:
+    root = tmp_path / "ws"
+    _workspace_with_a_run(root)
+    (disk / "an").mkdir()
+    _fill(disk)
+    before = sorted(disk.rglob("*"))
+
+    line = assert_user_error(
+        cli(*(a.replace("{disk}", str(disk)) for a in args), "--root", root),
+        str(disk / output),
+        "No space left on device",
+    )
+    assert "Traceback" not in line
+    assert sorted(disk.rglob("*")) == before  # no file, no temporary file
+
+
+def test_run_into_a_workspace_on_a_full_disk_is_one_sentence(
+    cli: Cli, disk: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "tasks.py").write_text(
+        "def train(config, run):\n    run.log({'loss': 1.0})\n    return {'acc': 0.5}\n"
+    )
+    (tmp_path / "exp.yaml").write_text(
+        "experiment:\n  name: exp\n  entrypoint: tasks:train\nseed: 1\n"
+    )
+    root = disk / "ws"
+    _workspace_with_a_run(root)
+    filler = _fill(disk)
+
+    assert_user_error(cli("run", "exp.yaml", "--root", root), "no space is left on its disk")
+    filler.unlink()
+    import trialbook
+
+    with trialbook.open_store(root) as db:
+        assert [r.name for r in db.list_runs()] == ["a"]

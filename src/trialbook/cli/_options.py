@@ -27,6 +27,7 @@ __all__ = [
     "INT64_MIN",
     "GlobalOptions",
     "JsonOption",
+    "PartialWrite",
     "RootOption",
     "StoreOption",
     "int64",
@@ -102,18 +103,30 @@ JsonOption = Annotated[
 ]
 
 
+class PartialWrite(Exception):
+    """A command's write failed part-way (raised ``from`` the failure); ``kept`` says what was
+    kept and where, and the app's error handler adds it to its sentence for the failure."""
+
+    def __init__(self, kept: str) -> None:
+        super().__init__(kept)
+        self.kept = kept
+
+
 @dataclass
 class GlobalOptions:
     """``--root`` / ``--store`` given before the command name; kept on the click context."""
 
     root: Path | None = None
     store: str | None = None
+    #: The workspace the command resolved (the error handler names it when a write fails).
+    resolved: Workspace | None = None
 
 
 def workspace(ctx: typer.Context, root: Path | None, store: str | None) -> Workspace:
     """The workspace named by the command's options, else the global ones, else the defaults."""
     glob = ctx.find_object(GlobalOptions) or GlobalOptions()
-    return Workspace.resolve(root or glob.root, store or glob.store)
+    glob.resolved = Workspace.resolve(root or glob.root, store or glob.store)
+    return glob.resolved
 
 
 @contextmanager
