@@ -1,11 +1,18 @@
-"""Numbers as people read them in tables (the CLI, reports and printed summaries)."""
+"""Numbers and user text as people read them in tables (the CLI, reports and printed
+summaries)."""
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
-__all__ = ["fmt_number"]
+__all__ = ["clip", "fmt_number", "printable"]
+
+#: Characters that move the cursor, end a line, ring the bell, start a terminal escape
+#: sequence or reorder text on screen (C0, DEL, C1, line/paragraph separators, bidi controls).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def fmt_number(value: Any) -> str:
@@ -23,3 +30,25 @@ def fmt_number(value: Any) -> str:
     if value.is_integer() and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.4g}"
+
+
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with control characters written as visible escapes (``\\n``, ``\\t``,
+    ``\\x1b``, ``\\u202e``), so that user text (a run name, a tag) can neither break a row
+    nor drive the terminal. Characters in ``keep`` (say ``"\\n"``) are left as they are."""
+    if _CONTROL.search(text) is None:  # the usual case, without building a new string
+        return text
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        if char in keep:
+            return char
+        code = ord(char)
+        return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+    return _CONTROL.sub(escape, text)
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one an ellipsis when it was cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "\u2026"

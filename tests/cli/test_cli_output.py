@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import trialbook.cli
 from trialbook.cli._output import (
+    CELL_WIDTH,
     Column,
     Output,
     Styled,
@@ -157,3 +158,47 @@ def test_rich_table_keeps_user_text_literal_and_drops_optional_columns_to_fit() 
     assert "[bold]x" in text  # not read as markup
     assert "loss" in text
     assert "acc" not in text  # left out: 24 columns fit id, status and loss only
+
+
+# -- issue 9: user text that would break a row or drive the terminal ----------------------------
+
+HOSTILE = ["two\nlines", "tab\there", "cr\rback", "esc\x1b[31mred", "rtl\u202eevil", "L" * 10_000]
+
+
+@pytest.mark.parametrize("rich", [False, True])
+def test_every_row_stays_one_line_with_control_characters_escaped(rich: bool) -> None:
+    buf = io.StringIO()
+    out = Output(rich=rich, file=buf)
+    if rich:
+        out.console.width = 200
+    columns = [Column("id"), Column("name", overflow="ellipsis", min_width=8), Column("tag")]
+
+    out.table(columns, [[str(i), name, name] for i, name in enumerate(HOSTILE)])
+
+    lines = buf.getvalue().rstrip("\n").split("\n")
+    assert len(lines) == 1 + (1 if rich else 0) + len(HOSTILE)  # header, rich's rule, rows
+    text = buf.getvalue()
+    for escaped in ("two\\nlines", "tab\\there", "cr\\rback", "esc\\x1b[31mred", "rtl\\u202eevil"):
+        assert escaped in text
+    assert "\x1b" not in text and "\r" not in text and "\t" not in text and "\u202e" not in text
+    assert max(len(line) for line in lines) < 250  # the 10,000-character name was cut
+    assert "L" * 20 in text and "\u2026" in text
+
+
+def test_plain_cells_are_cut_at_cell_width_with_an_ellipsis() -> None:
+    buf = io.StringIO()
+    Output(rich=False, file=buf).table([Column("name")], [["x" * (CELL_WIDTH + 1)], ["y" * 5]])
+    lines = buf.getvalue().splitlines()
+    assert lines[1] == "x" * (CELL_WIDTH - 1) + "\u2026"
+    assert lines[2] == "yyyyy"
+
+
+def test_fields_headings_and_lines_escape_control_characters() -> None:
+    buf = io.StringIO()
+    out = Output(rich=False, file=buf)
+    out.heading("run a\nb")
+    out.fields([("name", "two\nlines"), ("notes", "bell\x07")])
+    out.line("esc\x1b]0;title\x07")
+    assert buf.getvalue() == (
+        "run a\\nb\nname   two\\nlines\nnotes  bell\\x07\nesc\\x1b]0;title\\x07\n"
+    )

@@ -105,3 +105,31 @@ def test_template_naming_a_missing_field(data: Path) -> None:
     bench = JsonlBenchmark(data, question_field="q", answer_field="a", prompt_template="{context}")
     with pytest.raises(ConfigError, match="names 'context' which example '0' lacks"):
         bench.format_prompt(bench.load_dataset()[0])
+
+
+@pytest.mark.parametrize(
+    ("row", "fragment"),
+    [
+        ({"q": None, "a": "y"}, "the question field 'q' is null, not a string"),
+        ({"q": ["x"], "a": "y"}, "the question field 'q' is [\"x\"], not a string"),
+        ({"q": "x", "a": None}, "the answer field 'a' is null, not a string, number or bool"),
+        ({"q": "x", "a": {"v": 1}}, "the answer field 'a' is {\"v\": 1}"),
+        ({"q": "x", "a": [["y"]]}, "the answer field 'a' is [[\"y\"]]"),
+        ({"q": "x", "a": "y", "k": None}, "the id field 'k' is null, not a string or an integer"),
+        ({"q": "x", "a": "y", "k": 1.5}, "the id field 'k' is 1.5"),
+    ],
+)
+def test_null_and_structured_values_where_text_belongs_are_refused(
+    row: dict[str, object], fragment: str, tmp_path: Path
+) -> None:
+    path = _file(tmp_path / "d.jsonl", [{"q": "fine", "a": 1, "k": 0}, {"k": 1, **row}])
+    with pytest.raises(ConfigError) as err:
+        JsonlBenchmark(path, question_field="q", answer_field="a", id_field="k").load_dataset()
+    assert f"{path} line 2: {fragment}" in str(err.value)
+
+
+def test_a_bare_nan_in_a_data_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"q": "x", "a": 1}\n{"q": "y", "a": NaN}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"line 2 holds a bare NaN, which is not JSON"):
+        JsonlBenchmark(path, question_field="q", answer_field="a").load_dataset()

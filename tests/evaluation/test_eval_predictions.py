@@ -91,7 +91,7 @@ def test_num_samples_ignores_predictions_beyond_it(
     ("lines", "fragment"),
     [
         (['{"id": "0", "prediction": "x"}', "{not json"], "line 2, column 2 is not valid JSON"),
-        (['{"id": "0", "prediction": "x"}', "", "[1, 2]"], "line 3 is a JSON list"),
+        (['{"id": "0", "prediction": "x"}', "", "[1, 2]"], "line 3 is a JSON array"),
         (['{"id": "0"}'], "line 1 has no 'prediction'"),
         (['{"prediction": "x"}'], "line 1 names no example; add 'id', 'index'"),
         (['{"id": "nope", "prediction": "x"}'], "line 1: id 'nope' is not in the gsm8k split"),
@@ -144,3 +144,54 @@ def test_file_is_read_lazily(tmp_path: Path) -> None:
     # Building the source reads nothing: a bad path fails only when it is used.
     source = PredictionsFile(tmp_path / "later.jsonl")
     assert source.path.name == "later.jsonl"
+
+
+# -- issue 9: values that are not JSON, or not text where text is expected ---------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ('{"id": "0", "prediction": null}', "line 2: 'prediction' is null; write the model's"),
+        ('{"id": "0", "output": null}', "line 2: 'output' is null"),
+        ('{"id": "0", "prediction": NaN}', "line 2 holds a bare NaN, which is not JSON"),
+        ('{"id": "0", "prediction": "x", "score": -Infinity}', "line 2 holds a bare -Infinity"),
+        ('{"id": "0", "prediction": Infinity}', 'as a string ("Infinity")'),
+        ('{"id": "0", "prediction": ["a", "b"]}', "'prediction' is a JSON array, not text"),
+        ('{"id": "0", "prediction": {"text": "18"}}', "'prediction' is a JSON object, not text"),
+        ('{"id": ["0"], "prediction": "x"}', "'id' is a JSON array (['0']), not a string or an"),
+        ('{"id": 0.5, "prediction": "x"}', "'id' is a JSON number (0.5), not a string or an"),
+        ('{"id": true, "prediction": "x"}', "'id' is a JSON boolean (True)"),
+        ('{"question": {"q": 1}, "prediction": "x"}', "'question' is a JSON object"),
+        ("[" * 100_000 + "]" * 100_000, "line 2 nests deeper than Python can read"),
+    ],
+)
+def test_null_nan_and_non_text_values_are_refused_with_the_line(
+    line: str, fragment: str, tmp_path: Path
+) -> None:
+    path = _write(tmp_path / "p.jsonl", ['{"id": "1", "prediction": "#### 5"}', line])
+    with pytest.raises(ConfigError) as err:
+        evaluate(PredictionsFile(path, allow_missing=True), "gsm8k", progress=False)
+    assert fragment in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_bools_are_scored_as_their_json_text(tmp_path: Path) -> None:
+    data = _write(tmp_path / "d.jsonl", [{"q": "Is water wet?", "a": True}])
+    path = _write(tmp_path / "p.jsonl", [{"index": 0, "prediction": True}])
+    result = evaluate(
+        PredictionsFile(path),
+        "jsonl",
+        path=data,
+        question_field="q",
+        answer_field="a",
+        ignore_case=False,
+        progress=False,
+    )
+    assert result.samples[0].output == "true"
+    assert result.samples[0].correct is True
+
+
+def test_a_folder_given_as_the_file_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"is a folder; give the JSONL file inside it"):
+        evaluate(PredictionsFile(tmp_path), "gsm8k", progress=False)

@@ -8,14 +8,17 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, open_store
+from trialbook.cli._options import JsonOption, RootOption, StoreOption, int64, open_store
 from trialbook.cli._output import Cell, Column, Output, Styled, fmt_number, jsonable, print_json
 
 if TYPE_CHECKING:
     from trialbook.analysis._compare import Comparison, MetricRow
     from trialbook.analysis._stats import TestResult
 
-__all__ = ["compare", "leaderboard", "significance"]
+__all__ = ["MAX_RESAMPLES", "compare", "leaderboard", "significance"]
+
+#: The most --resamples a significance test takes (the default is 10,000).
+MAX_RESAMPLES = 10_000_000
 
 _REFS_HELP = (
     "Two or more runs (id, id prefix, short id or name) or seed groups ('group:<key prefix>', "
@@ -59,14 +62,19 @@ def leaderboard(
     ctx: typer.Context,
     benchmark: BenchmarkOption = None,
     metric: MetricOption = None,
-    top: Annotated[int | None, typer.Option("--top", "-n", help="Show the first N entries.")] = 20,
+    top: Annotated[
+        int | None,
+        typer.Option("--top", "-n", parser=int64(), help="Show the first N entries."),
+    ] = 20,
     by: Annotated[
         str, typer.Option("--by", help="Rank single runs ('run') or seed groups ('group').")
     ] = "run",
     experiment: Annotated[
         str | None, typer.Option("--experiment", "-e", help="Only this experiment's runs.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap tests.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", parser=int64(min=0), help="Seed of the bootstrap tests.")
+    ] = 0,
     as_json: JsonOption = False,
     root: RootOption = None,
     store: StoreOption = None,
@@ -269,9 +277,17 @@ def significance(
             "scores, Welch across seeds for groups), bootstrap, permutation, mcnemar or welch.",
         ),
     ] = "auto",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling tests.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", parser=int64(min=0), help="Seed of the resampling tests.")
+    ] = 0,
     resamples: Annotated[
-        int, typer.Option("--resamples", help="Bootstrap / permutation resamples.")
+        int,
+        typer.Option(
+            "--resamples",
+            # Each resample is held in memory: a billion would exhaust it before any answer.
+            parser=int64(max=MAX_RESAMPLES),
+            help=f"Bootstrap / permutation resamples (at most {MAX_RESAMPLES:,}).",
+        ),
     ] = 10_000,
     as_json: JsonOption = False,
     root: RootOption = None,

@@ -1,17 +1,27 @@
-"""The ``trialbook`` command: the Typer app, its global options, and the one place where a
-:class:`~trialbook.errors.TrialbookError` becomes ``error: <message>`` on stderr and exit status 2.
+"""The ``trialbook`` command: the Typer app, its global options, and the one place where an
+error becomes ``error: <message>`` on stderr and exit status 2: a
+:class:`~trialbook.errors.TrialbookError`, click's usage errors, and a failure to write (a full
+disk, a file that cannot be written) that no command turned into its own sentence.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import errno
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer._click import Context as ClickContext  # Typer ships its own copy of click
+from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 
+from trialbook._format import printable
 from trialbook.cli import _analysis, _db, _evaluate, _export, _report, _run, _runs, _stats
-from trialbook.cli._options import GlobalOptions, RootOption, StoreOption
-from trialbook.errors import TrialbookError
+from trialbook.cli._options import GlobalOptions, PartialWrite, RootOption, StoreOption
+from trialbook.errors import StoreError, TrialbookError
 
 __all__ = ["EXIT_USER_ERROR", "app", "main"]
 
@@ -19,17 +29,159 @@ __all__ = ["EXIT_USER_ERROR", "app", "main"]
 EXIT_USER_ERROR = 2
 
 
+def _fail(message: str) -> NoReturn:
+    # One line, and nothing from the user's input (a run name) drives the terminal.
+    message = printable(" ".join(message.split()))
+    label = typer.style("error:", fg="red", bold=True)
+    typer.echo(f"{label} {message}", err=True)
+    raise typer.Exit(EXIT_USER_ERROR)
+
+
+def _usage_sentence(e: UsageError) -> str:
+    """Click's usage error (an unknown option, a value of the wrong type, a missing argument)
+    as one sentence pointing at the command's help, instead of click's four-line block."""
+    where = e.ctx.command_path if e.ctx is not None else "trialbook"
+    # A parser's ValueError (see _options.int64) reaches click through Pydantic's wording.
+    message = e.format_message().replace("Value error, ", "").rstrip(".")
+    return f"{message}; see '{where} --help'."
+
+
+# -- a failure to write ----------------------------------------------------------------------------
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL, _SQLITE_IOERR = 13, 10  # primary result codes (the low byte of extended ones)
+_PG_DISK_FULL = "53100"
+#: A SQLite I/O error counts as a full disk when less than this is left on the database's disk.
+_NEARLY_FULL = 1 << 20
+# atomic_open's temporary file: ".<name>.<random>.tmp" beside <name>.
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[^.]+\.tmp$")
+
+
+def _chain(e: BaseException) -> Iterator[BaseException]:
+    """``e`` and every exception behind it (causes, contexts, SQLAlchemy's ``orig``)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [e]
+    while todo:
+        x = todo.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        yield x
+        for nxt in (x.__cause__, x.__context__, getattr(x, "orig", None)):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+
+
+def _available(path: Path) -> int | None:
+    """Bytes an unprivileged user could still write on ``path``'s disk; None if unknown."""
+    for folder in (path, *path.parents):
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            continue
+        return st.f_bavail * st.f_frsize
+    return None
+
+
+def _full_disk(e: BaseException, workspace: Any) -> tuple[bool, str | None]:
+    """Whether ``e`` comes from a full disk (or quota), and the file it names if any."""
+    io_error = False
+    for x in _chain(e):
+        if isinstance(x, OSError) and x.errno in _FULL_ERRNOS:
+            return True, None if x.filename is None else os.fsdecode(x.filename)
+        code = getattr(x, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
+            return True, None
+        io_error = io_error or (isinstance(code, int) and code & 0xFF == _SQLITE_IOERR)
+        if _PG_DISK_FULL in (getattr(x, "sqlstate", None), getattr(x, "pgcode", None)):
+            return True, None
+    if io_error and workspace is not None:
+        from trialbook.store._dialect import sqlite_path
+
+        # SQLite reports a WAL index it cannot grow as an I/O error, not as SQLITE_FULL.
+        db = sqlite_path(workspace.store_url)
+        left = _available(db.parent) if db is not None else None
+        return left is not None and left < _NEARLY_FULL, None
+    return False, None
+
+
+def _target(filename: str) -> str:
+    """The file a write was for: atomic_open's temporary name is shown as its target's."""
+    path = Path(filename)
+    match = _TEMP_NAME.match(path.name)
+    return str(path.with_name(match["name"])) if match else str(path)
+
+
+def _write_failure(e: BaseException, ctx: Any, kept: str = "") -> str | None:
+    """The sentence for a failure to write that no command explained (``kept``: what the
+    command kept of its work), else None."""
+    glob = ctx.find_object(GlobalOptions) if ctx is not None else None
+    ws = glob.resolved if glob is not None else None
+    full, filename = _full_disk(e, ws)
+    if full:
+        if filename is not None:
+            what = _target(filename)
+        elif isinstance(e, TrialbookError) and ws is not None:
+            from trialbook.store._dialect import sqlite_path
+
+            what = f"the database {sqlite_path(ws.store_url) or ws.store_url}"
+        elif ws is not None:
+            what = f"a file in {ws.root}"
+        else:
+            what = "a file"
+        return (
+            f"Cannot write {what}: no space is left on its disk. {kept} Free some space there "
+            "(or use a workspace or output path on another disk) and run the command again."
+        )
+    if isinstance(e, OSError) and not isinstance(e, TrialbookError) and e.errno is not None:
+        what = f" {_target(os.fsdecode(e.filename))}" if e.filename is not None else ""
+        return (
+            f"Cannot use{what}: {e.strerror or e}. {kept} Check the path and its permissions, "
+            "or choose another."
+        )
+    return None
+
+
 class _TrialbookGroup(TyperGroup):
-    """The root command group; turns trialbook's own errors into a message and exit 2."""
+    """The root command group; turns trialbook's own errors and click's usage errors into one
+    ``error:`` line and exit 2."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> ClickContext:
+        # The group's own options (trialbook --root X --bad ls) are parsed here.
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as e:
+            if _is_help(e):
+                raise
+            _fail(_usage_sentence(e))
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except PartialWrite as e:
+            cause = e.__cause__ if e.__cause__ is not None else e
+            _fail(_write_failure(cause, ctx, e.kept) or f"{cause} {e.kept}")
+        except StoreError as e:
+            # The Store's own sentence for a full disk ("database or disk is full") says
+            # nothing of what to do.
+            _fail(_write_failure(e, ctx) or str(e) or type(e).__name__)
         except TrialbookError as e:
-            message = " ".join(str(e).split()) or type(e).__name__
-            label = typer.style("error:", fg="red", bold=True)
-            typer.echo(f"{label} {message}", err=True)
-            raise typer.Exit(EXIT_USER_ERROR) from None
+            _fail(str(e) or type(e).__name__)
+        except OSError as e:
+            sentence = _write_failure(e, ctx)
+            if sentence is None:
+                raise
+            _fail(sentence)
+        except UsageError as e:
+            if _is_help(e):
+                raise
+            _fail(_usage_sentence(e))
+
+
+def _is_help(e: UsageError) -> bool:
+    # `trialbook` or a group without a command prints its help (click >= 8.2 raises it as a
+    # usage error, NoArgsIsHelpError).
+    return type(e).__name__ == "NoArgsIsHelpError"
 
 
 app = typer.Typer(

@@ -11,9 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, workspace
+from trialbook.cli._options import (
+    JsonOption,
+    PartialWrite,
+    RootOption,
+    StoreOption,
+    int64,
+    workspace,
+)
 from trialbook.cli._output import Column, Output, fmt_duration, fmt_number, print_json
-from trialbook.errors import ConfigError, WorkspaceError
+from trialbook.errors import ConfigError, StoreError, WorkspaceError
 
 if TYPE_CHECKING:
     from trialbook._workspace import Workspace
@@ -70,6 +77,7 @@ def evaluate(
         typer.Option(
             "--batch-size",
             metavar="N",
+            parser=int64(),
             help="Prompts per model call (default: the model's own).",
             rich_help_panel=_SOURCE,
         ),
@@ -83,6 +91,7 @@ def evaluate(
             "--num-samples",
             "-n",
             metavar="N",
+            parser=int64(),
             help="Evaluate only the first N examples.",
             rich_help_panel=_BENCH,
         ),
@@ -101,6 +110,7 @@ def evaluate(
         typer.Option(
             "--shots",
             metavar="0|8",
+            parser=int64(),
             help="GSM8K: 0 or 8 chain-of-thought examples in the prompt (default 0).",
             rich_help_panel=_BENCH,
         ),
@@ -276,8 +286,11 @@ def _evaluate_and_record(
     if target is not None:
         from trialbook.tracking import add_evaluation
 
-        with ws.open_store(create=False) as db:
-            add_evaluation(target, bench.name, result, store=db)
+        try:
+            with ws.open_store(create=False) as db:
+                add_evaluation(target, bench.name, result, store=db)
+        except (OSError, StoreError) as e:
+            raise PartialWrite(_what_was_kept(e, target, bench.name)) from e
         run_id = target
     else:
         import trialbook
@@ -293,17 +306,49 @@ def _evaluate_and_record(
             "model": model,
             "predictions": None if predictions is None else str(predictions),
         }
-        with trialbook.start_run(
-            experiment or DEFAULT_EXPERIMENT,
-            config,
-            name=f"{bench.name}-{_source_name(source, model, predictions)}",
-            root=ws.root,
-            store=ws.store_url,
-            system_metrics=False,
-        ) as new_run:
-            new_run.log_evaluation(bench.name, result)
-            run_id = new_run.id
+        created: str | None = None
+        failed: BaseException | None = None
+        try:
+            with trialbook.start_run(
+                experiment or DEFAULT_EXPERIMENT,
+                config,
+                name=f"{bench.name}-{_source_name(source, model, predictions)}",
+                root=ws.root,
+                store=ws.store_url,
+                system_metrics=False,
+            ) as new_run:
+                created = new_run.id
+                try:
+                    new_run.log_evaluation(bench.name, result)
+                except (OSError, StoreError) as e:
+                    failed = e
+                    raise
+                run_id = new_run.id
+        except (OSError, StoreError) as e:
+            # A full disk: the handler in _app.py says so; this says what was kept.
+            if created is None:
+                kept = "No run was created."
+            elif failed is None:
+                kept = (
+                    f"The evaluation is recorded in the new run {created}, but the run could "
+                    "not be marked finished."
+                )
+            else:
+                kept = _what_was_kept(failed, created, bench.name, new=True)
+            raise PartialWrite(kept) from e
     return run_id, result
+
+
+def _what_was_kept(error: BaseException, run_id: str, benchmark: str, new: bool = False) -> str:
+    """What a failed recording left behind. The Store's rows are written in one transaction
+    before the run folder's files, so a StoreError means no row was kept."""
+    failed = " (the new run is marked failed)" if new else ""
+    if isinstance(error, StoreError):
+        return f"Nothing of the {benchmark} evaluation was recorded in run {run_id}{failed}."
+    return (
+        f"The {benchmark} evaluation is in the database under run {run_id}{failed}, but its "
+        "per-sample file in the run folder's evaluations/ or summary.json is not up to date."
+    )
 
 
 def _check_writable(root: Path) -> None:

@@ -1,4 +1,5 @@
-"""The options every command shares (``--root``, ``--store``) and what they open.
+"""The options every command shares (``--root``, ``--store``), what they open, and the type
+of every integer option (:func:`int64`).
 
 Both options are accepted before the command (``trialbook --root runs ls``) and after it
 (``trialbook ls --root runs``); the later one wins. Environment variables and pyproject.toml
@@ -7,29 +8,73 @@ defaults are applied by :meth:`trialbook.Workspace.resolve`, after both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from trialbook._format import clip
 from trialbook._workspace import Workspace
 
 if TYPE_CHECKING:
     from trialbook.store import Store
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "GlobalOptions",
     "JsonOption",
+    "PartialWrite",
     "RootOption",
     "StoreOption",
+    "int64",
     "open_store",
     "workspace",
 ]
 
 _PANEL = "Workspace"
+
+#: The integers SQLite (and PostgreSQL's BIGINT, and numpy's seeds) can hold.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def int64(min: int | None = None, max: int | None = None) -> Callable[[Any], int]:
+    """The parser of every integer option and argument: a whole number that fits in 64 bits
+    (so that ``--limit 99999999999999999999`` is refused before it reaches SQLite) and lies
+    within ``min``..``max``. Use it as ``typer.Option(..., parser=int64(min=1))``.
+
+    A refusal is a usage error naming the option, which the app prints as one ``error:``
+    line with exit status 2.
+    """
+    low = INT64_MIN if min is None else min
+    high = INT64_MAX if max is None else max
+
+    def parse(value: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value  # a default
+        else:
+            text = str(value).strip()
+            try:
+                number = int(text, 10)
+            except ValueError:
+                raise ValueError(f"{clip(text, 40)!r} is not a whole number") from None
+        if not INT64_MIN <= number <= INT64_MAX:
+            bound = INT64_MAX if number > 0 else INT64_MIN
+            raise ValueError(
+                f"{clip(str(number), 40)} is beyond what a 64-bit integer holds ({bound:,})"
+            )
+        if number < low:
+            raise ValueError(f"must be at least {low:,}, not {number:,}")
+        if number > high:
+            raise ValueError(f"must be at most {high:,}, not {number:,}")
+        return number
+
+    return parse
+
 
 RootOption = Annotated[
     Path | None,
@@ -58,18 +103,30 @@ JsonOption = Annotated[
 ]
 
 
+class PartialWrite(Exception):
+    """A command's write failed part-way (raised ``from`` the failure); ``kept`` says what was
+    kept and where, and the app's error handler adds it to its sentence for the failure."""
+
+    def __init__(self, kept: str) -> None:
+        super().__init__(kept)
+        self.kept = kept
+
+
 @dataclass
 class GlobalOptions:
     """``--root`` / ``--store`` given before the command name; kept on the click context."""
 
     root: Path | None = None
     store: str | None = None
+    #: The workspace the command resolved (the error handler names it when a write fails).
+    resolved: Workspace | None = None
 
 
 def workspace(ctx: typer.Context, root: Path | None, store: str | None) -> Workspace:
     """The workspace named by the command's options, else the global ones, else the defaults."""
     glob = ctx.find_object(GlobalOptions) or GlobalOptions()
-    return Workspace.resolve(root or glob.root, store or glob.store)
+    glob.resolved = Workspace.resolve(root or glob.root, store or glob.store)
+    return glob.resolved
 
 
 @contextmanager

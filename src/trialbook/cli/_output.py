@@ -2,6 +2,11 @@
 
 Commands describe what to show (headings, key/value fields, tables, text blocks); :class:`Output`
 decides how. Rich is imported only when stdout is a terminal, so piped use stays light.
+
+Every string passes through here on its way out, so this is where user text is made safe to
+print: control characters (a newline or an escape sequence in a run name) are shown as escapes,
+and a table cell longer than :data:`CELL_WIDTH` is cut with an ellipsis, so that a table keeps
+one line per row. ``--json`` prints values as they are.
 """
 
 from __future__ import annotations
@@ -11,17 +16,18 @@ import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
 
-from trialbook._format import fmt_number
+from trialbook._format import clip, fmt_number, printable
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.text import Text
 
 __all__ = [
+    "CELL_WIDTH",
     "STATUS_STYLES",
     "Cell",
     "Column",
@@ -45,6 +51,12 @@ STATUS_STYLES: Mapping[str, str] = {
     "crashed": "magenta",
     "killed": "yellow",
 }
+
+
+#: The most characters a table cell shows (a 10,000-character run name is cut with an ellipsis);
+#: columns that fold (paths, ids, metric lists) and ``show``'s fields keep up to FOLD_WIDTH.
+CELL_WIDTH = 100
+FOLD_WIDTH = 1000
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,21 @@ Cell: TypeAlias = "str | Styled"
 
 def _plain(cell: Cell) -> str:
     return cell.text if isinstance(cell, Styled) else cell
+
+
+def _safe(cell: Cell, keep: str = "", width: int | None = None) -> Cell:
+    """``cell`` with control characters escaped (but those in ``keep``) and cut to ``width``."""
+    text = printable(_plain(cell), keep)
+    if width is not None:
+        text = clip(text, width)
+    return Styled(text, cell.style) if isinstance(cell, Styled) else text
+
+
+def _one_line(columns: Sequence[Column], row: Sequence[Cell]) -> list[Cell]:
+    return [
+        _safe(cell, width=FOLD_WIDTH if col.overflow == "fold" else CELL_WIDTH)
+        for col, cell in zip(columns, row, strict=True)
+    ]
 
 
 class Output:
@@ -107,7 +134,9 @@ class Output:
 
     # ----------------------------------------------------------------- building blocks
     def line(self, text: Cell = "") -> None:
-        """One line of text (user data is never read as rich markup)."""
+        """One line of text (user data is never read as rich markup; control characters but
+        tabs are shown as escapes)."""
+        text = _safe(text, keep="\t")
         if self.rich:
             self.console.print(self._text(text), soft_wrap=True)
         else:
@@ -121,10 +150,12 @@ class Output:
         self.line(Styled(title, "bold underline") if self.rich else title)
 
     def fields(self, pairs: Sequence[tuple[str, Cell]], indent: int = 0) -> None:
-        """``key  value`` lines with the values lined up."""
+        """``key  value`` lines with the values lined up, one line each (a newline in a value
+        is shown as ``\\n``, like every control character; cut at FOLD_WIDTH)."""
         self._started = True
         if not pairs:
             return
+        pairs = [(printable(key), _safe(value, width=FOLD_WIDTH)) for key, value in pairs]
         if self.rich:
             from rich.table import Table
 
@@ -138,10 +169,7 @@ class Output:
         width = max(len(key) for key, _ in pairs)
         pad = " " * indent
         for key, value in pairs:
-            lines = _plain(value).splitlines() or [""]
-            self.file.write(f"{pad}{key.ljust(width)}  {lines[0]}".rstrip() + "\n")
-            for more in lines[1:]:
-                self.file.write(f"{pad}{' ' * width}  {more}".rstrip() + "\n")
+            self.file.write(f"{pad}{key.ljust(width)}  {_plain(value)}".rstrip() + "\n")
 
     def table(
         self,
@@ -156,6 +184,8 @@ class Output:
         left out before the others are squeezed.
         """
         self._started = True
+        columns = [replace(c, header=clip(printable(c.header), CELL_WIDTH)) for c in columns]
+        rows = [_one_line(columns, row) for row in rows]
         if self.rich:
             from rich import box
             from rich.table import Table

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,7 @@ from typing import Annotated
 import typer
 
 from trialbook.cli._options import RootOption, StoreOption, open_store, workspace
+from trialbook.cli._output import Cell, Column, Output
 from trialbook.errors import ConfigError
 
 __all__ = ["analyze", "report"]
@@ -137,9 +137,6 @@ def analyze(
 ) -> None:
     """Summarise runs per experiment and seed group; write results.csv, all_results.json and
     experiment_results.png to the workspace."""
-    from rich.console import Console
-    from rich.table import Table
-
     from trialbook.reporting._analyze import analyze as run_analysis
     from trialbook.reporting._analyze import open_files
 
@@ -155,29 +152,31 @@ def analyze(
             out_dir=out_dir if out_dir is not None else ws.root,
             ci="t" if ci == "t" else "bootstrap",
         )
-    # Piped output (a file, a pager) keeps whole cells instead of rich's 80-column default.
-    width = None if sys.stdout.isatty() else 1000
-    console = Console(highlight=False, soft_wrap=True, width=width)
-    exp = Table(title="Experiments", title_justify="left")
+    # Through Output like every other table: names are never read as rich markup, control
+    # characters are escaped and 10,000-character names cut.
+    out = Output()
+    out.heading("Experiments")
     frame = result.experiments.reset_index()
-    for col in frame.columns:
-        exp.add_column(str(col))
-    for row in frame.itertuples(index=False):
-        exp.add_row(*(_cell(v) for v in row))
-    console.print(exp)
-    groups = Table(title="Seed groups (mean [95% CI])", title_justify="left")
-    for col in ("experiment", "name", "n", *result.metrics):
-        groups.add_column(col)
+    out.table(
+        [Column(str(col)) for col in frame.columns],
+        [[_cell(v) for v in row] for row in frame.itertuples(index=False)],
+    )
+    out.heading("Seed groups (mean [95% CI])")
+    rows: list[list[Cell]] = []
     for _, g in result.groups.iterrows():
-        cells = [str(g.get("experiment", "")), str(g.get("name", "")), str(g.get("n", ""))]
+        cells: list[Cell] = [
+            str(g.get("experiment", "")),
+            str(g.get("name", "")),
+            str(g.get("n", "")),
+        ]
         for m in result.metrics:
             mean, low, high = (g.get(f"{m}.{s}") for s in ("mean", "ci_low", "ci_high"))
             text = _cell(mean)
             if low == low and low is not None:
                 text += f" [{_cell(low)}, {_cell(high)}]"
             cells.append(text)
-        groups.add_row(*cells)
-    console.print(groups)
+        rows.append(cells)
+    out.table([Column(col) for col in ("experiment", "name", "n", *result.metrics)], rows)
     for path in result.files:
         typer.echo(f"wrote {path}")
     if show_plots:

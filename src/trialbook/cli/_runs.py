@@ -21,7 +21,7 @@ import typer
 
 from trialbook._types import MetricAgg
 from trialbook.cli._export import RunDetails, load_details, run_document, run_fields
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, open_store
+from trialbook.cli._options import JsonOption, RootOption, StoreOption, int64, open_store
 from trialbook.cli._output import (
     STATUS_STYLES,
     Cell,
@@ -274,7 +274,7 @@ def ls(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", metavar="N", help="Only runs with this seed."),
+        typer.Option("--seed", metavar="N", parser=int64(), help="Only runs with this seed."),
     ] = None,
     where: Annotated[
         list[str] | None,
@@ -311,7 +311,13 @@ def ls(
     ] = None,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most N runs (groups)."),
+        typer.Option(
+            "--limit",
+            "-n",
+            metavar="N",
+            parser=int64(min=1),
+            help="Show at most N runs (groups).",
+        ),
     ] = None,
     by: Annotated[
         ListBy,

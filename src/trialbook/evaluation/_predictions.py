@@ -93,26 +93,16 @@ class PredictionsFile:
             count += 1
             # A run's own evaluations/<benchmark>.jsonl holds the extracted answer in
             # 'prediction' and the raw text in 'output': the raw output is what is scored.
-            if "output" in obj:
-                prediction = obj["output"]
-            elif "prediction" in obj:
-                prediction = obj["prediction"]
-            else:
+            field = "output" if "output" in obj else "prediction"
+            if field not in obj:
                 raise ConfigError(
                     f"{self.path} line {number} has no 'prediction'; every line needs "
                     "'prediction' (or the raw 'output') and one of 'id', 'index' or "
                     "'question'."
                 )
-            if prediction is None:
-                prediction = ""
-            elif not isinstance(prediction, str):
-                prediction = (
-                    json.dumps(prediction)
-                    if isinstance(prediction, dict | list)
-                    else str(prediction)
-                )
+            prediction = self._text(number, field, obj[field])
             if obj.get("id") is not None:
-                key = str(obj["id"])
+                key = _key(self.path, number, "id", obj["id"])
                 found = by_id.get(key)
                 what = f"id {key!r}"
             elif obj.get("index") is not None:
@@ -131,7 +121,9 @@ class PredictionsFile:
                         q = benchmark.question(s)
                         if q is not None:
                             by_question.setdefault(q, []).append(i)
-                candidates = by_question.get(str(obj["question"]), [])
+                candidates = by_question.get(
+                    _key(self.path, number, "question", obj["question"]), []
+                )
                 # Repeated questions in a dataset take predictions in order.
                 found = next((i for i in candidates if outputs[i] is None), None)
                 if found is None and candidates:
@@ -171,8 +163,51 @@ class PredictionsFile:
             )
         return MatchedPredictions(outputs=outputs, missing=missing, lines=count)
 
+    def _text(self, number: int, field: str, value: Any) -> str:
+        """The text to score from ``field`` of line ``number``: a string as it is, a number or
+        a bool as its JSON text (``18``, ``true``, as a model would have written it)."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float):  # bool included; NaN never gets here (read_jsonl)
+            return json.dumps(value)
+        if value is None:
+            raise ConfigError(
+                f"{self.path} line {number}: {field!r} is null; write the model's output as a "
+                'string ("" for an empty output), or leave the line out and pass '
+                "--allow-missing (allow_missing=True)."
+            )
+        raise ConfigError(
+            f"{self.path} line {number}: {field!r} is a JSON {_json_type(value)}, not text; "
+            "write the model's output as one string."
+        )
+
     def __repr__(self) -> str:
         return f"PredictionsFile({str(self.path)!r}, allow_missing={self.allow_missing})"
+
+
+def _json_type(value: Any) -> str:
+    names = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _key(path: Path, number: int, field: str, value: Any) -> str:
+    """An ``id`` or ``question`` as text: a string, or an integer id written as a number."""
+    if isinstance(value, str) or (
+        field == "id" and isinstance(value, int) and not isinstance(value, bool)
+    ):
+        return str(value)
+    want = "a string or an integer" if field == "id" else "a string"
+    raise ConfigError(
+        f"{path} line {number}: {field!r} is a JSON {_json_type(value)} ({_clip(repr(value))}), "
+        f"not {want}; write the example's {field} as {want}."
+    )
 
 
 def _clip(text: str, width: int = 60) -> str:
@@ -199,8 +234,12 @@ def read_jsonl(
         handle = path.open(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} does not exist; check the path.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder; give the JSONL file inside it.") from None
     except OSError as e:
-        raise ConfigError(f"{what} {path} cannot be read ({e}).") from e
+        raise ConfigError(
+            f"{what} {path} cannot be read ({e.strerror or e}); check its permissions."
+        ) from None
     with handle:
         try:
             for number, line in enumerate(handle, start=1):
@@ -208,17 +247,38 @@ def read_jsonl(
                     continue
                 try:
                     # Without the line break, so that the column is the file's own.
-                    obj = json.loads(line.rstrip("\r\n"))
+                    obj = json.loads(line.rstrip("\r\n"), parse_constant=_refuse_constant)
+                except _NotJson as e:
+                    raise ConfigError(
+                        f"{path} line {number} holds a bare {e.literal}, which is not JSON "
+                        f'(Python wrote it); write it as a string ("{e.literal}") or null, '
+                        "or write the file with json.dumps(..., allow_nan=False)."
+                    ) from None
+                except RecursionError:
+                    raise ConfigError(
+                        f"{path} line {number} nests deeper than Python can read; flatten it."
+                    ) from None
                 except ValueError as e:
                     raise ConfigError(json_line_error(path, number, line, e)) from None
                 if not isinstance(obj, dict):
                     fix = f"; write lines like {example}." if example else "."
                     raise ConfigError(
-                        f"{path} line {number} is a JSON {type(obj).__name__}, not an object{fix}"
+                        f"{path} line {number} is a JSON {_json_type(obj)}, not an object{fix}"
                     )
                 yield number, obj
         except UnicodeDecodeError as e:
             raise ConfigError(f"{path} is not UTF-8 text ({e}); save it as UTF-8 JSONL.") from None
+
+
+class _NotJson(ValueError):
+    def __init__(self, literal: str) -> None:
+        super().__init__(literal)
+        self.literal = literal
+
+
+def _refuse_constant(literal: str) -> Any:
+    # json.loads accepts NaN, Infinity and -Infinity, which no JSON parser outside Python does.
+    raise _NotJson(literal)
 
 
 def json_line_error(path: Path, number: int, line: str, error: ValueError) -> str:

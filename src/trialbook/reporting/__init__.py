@@ -26,6 +26,7 @@ _LAZY = {
     "find_training_dynamics": "trialbook.reporting._plots",
     "latex_escape": "trialbook.reporting._tables",
     "load_training_dynamics": "trialbook.reporting._plots",
+    "markdown_escape": "trialbook.reporting._tables",
     "plot_curves": "trialbook.reporting._plots",
     "plot_data_map": "trialbook.reporting._plots",
     "plot_metric_bars": "trialbook.reporting._plots",
@@ -48,6 +49,7 @@ __all__ = [
     "find_training_dynamics",
     "latex_escape",
     "load_training_dynamics",
+    "markdown_escape",
     "plot_curves",
     "plot_data_map",
     "plot_metric_bars",
@@ -77,7 +79,13 @@ if TYPE_CHECKING:
         save_figure,
         slices_from_samples,
     )
-    from trialbook.reporting._tables import latex_escape, summary_table, to_latex, to_markdown
+    from trialbook.reporting._tables import (
+        latex_escape,
+        markdown_escape,
+        summary_table,
+        to_latex,
+        to_markdown,
+    )
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

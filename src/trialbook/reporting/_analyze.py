@@ -12,6 +12,7 @@ import shutil
 import sys
 import webbrowser
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -68,11 +69,6 @@ def _jsonable(value: Any) -> Any:
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [_jsonable(row) for row in df.to_dict(orient="records")]
-
-
-def _write_atomic(path: Path, write: Any) -> None:
-    with atomic_open(path, newline="") as f:
-        write(f)
 
 
 def _figure(groups: pd.DataFrame, metrics: Sequence[str]) -> Any:
@@ -155,12 +151,28 @@ def analyze(
         "experiments": _records(summary.reset_index()),
     }
     figure = _figure(groups, columns)
-
-    from trialbook.reporting._plots import save_figure
-
-    _write_atomic(csv_path, lambda f: df.to_csv(f, index=False))
-    _write_atomic(json_path, lambda f: json.dump(document, f, indent=2, default=str))
-    png, svg = save_figure(figure, folder / "experiment_results.png")
+    png, svg = folder / "experiment_results.png", folder / "experiment_results.svg"
+    writers: list[tuple[Path, str, Any]] = [
+        (csv_path, "w", lambda f: df.to_csv(f, index=False)),
+        (json_path, "w", lambda f: json.dump(document, f, indent=2, default=str)),
+        (png, "wb", lambda f: figure.savefig(f, format="png", dpi=110)),
+        (svg, "wb", lambda f: figure.savefig(f, format="svg", dpi=110)),
+    ]
+    # All four or none: each goes to a temporary file, and they are renamed into place only
+    # when every one was written (a full disk leaves the previous analysis as it was).
+    try:
+        with ExitStack() as stack:
+            for path, mode, write in writers:
+                write(
+                    stack.enter_context(
+                        atomic_open(path, mode, newline="" if mode == "w" else None)
+                    )
+                )
+    except OSError as e:
+        raise ConfigError(
+            f"Cannot write the analysis to {folder} ({e.strerror or e}); nothing was written "
+            "there. Free some space or choose another --out-dir (out_dir=...)."
+        ) from e
     return AnalysisResult(df, groups, summary, columns, [csv_path, json_path, png, svg])
 
 

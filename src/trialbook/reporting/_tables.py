@@ -2,7 +2,9 @@
 
 Hand-written rather than ``DataFrame.to_markdown`` / ``Styler.to_latex`` so the output is exact
 and stable across pandas versions (the former also needs ``tabulate``), and so every cell is
-escaped the same way.
+escaped the same way: a run named ``<script>alert(1)</script>`` or ``a | b`` is text in the
+rendered table, never markup, and a newline cannot end a row (control characters are written
+as visible escapes, ``\\n``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,20 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from trialbook._format import printable
+from trialbook.errors import ConfigError
+
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["format_cell", "latex_escape", "summary_table", "to_latex", "to_markdown"]
+__all__ = [
+    "format_cell",
+    "latex_escape",
+    "markdown_escape",
+    "summary_table",
+    "to_latex",
+    "to_markdown",
+]
 
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -28,8 +40,20 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    # Not special, but printed as other glyphs (¡ ¿ —) in LaTeX's default OT1 font encoding.
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
 }
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
+# A label is a name LaTeX reads verbatim: these would end it or start a command.
+_LATEX_LABEL_BAD = re.compile(r"[\\{}%#$&~^\s]")
+
+# Backslash, code spans, emphasis, links/images, GFM tables and strikethrough; an underscore
+# only at a word's edge (inside a word, as in run_name, GFM never reads it as emphasis).
+_MARKDOWN_RE = re.compile(r"[\\`*\[\]|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+# '&' only where it would start a character reference (&lt;), so that '50% & #1' stays as is.
+_ENTITY_RE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 
 
 def format_cell(value: Any, digits: int = 3) -> str:
@@ -65,8 +89,22 @@ def _numeric(df: pd.DataFrame) -> list[bool]:
     return [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
 
 
+def markdown_escape(text: str) -> str:
+    """``text`` as literal text in a Markdown table cell or heading: control characters as
+    visible escapes, ``<`` ``>`` (and ``&`` starting a reference) as HTML entities, and the
+    characters Markdown reads as syntax (``\\ ` * _ [ ] | ~``) backslash-escaped.
+
+    >>> print(markdown_escape("<b>x</b> | [y](javascript:z)"))
+    &lt;b&gt;x&lt;/b&gt; \\| \\[y\\](javascript:z)
+    """
+    text = _ENTITY_RE.sub("&amp;", printable(text))
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_RE.sub(lambda m: "\\" + m.group(), text)
+
+
 def to_markdown(df: pd.DataFrame, *, digits: int = 3, index: bool = False) -> str:
-    """A GitHub-flavoured Markdown table; numeric columns right-aligned, ``|`` escaped.
+    """A GitHub-flavoured Markdown table; numeric columns right-aligned, every cell and
+    heading escaped with :func:`markdown_escape`.
 
     >>> import pandas as pd
     >>> print(to_markdown(pd.DataFrame({"run": ["a"], "acc": [0.5]})), end="")
@@ -78,16 +116,17 @@ def to_markdown(df: pd.DataFrame, *, digits: int = 3, index: bool = False) -> st
     align = ([False] if index else []) + _numeric(df)
 
     def line(cells: Sequence[str]) -> str:
-        escaped = [c.replace("|", r"\|").replace("\n", " ") for c in cells]
-        return "| " + " | ".join(escaped) + " |"
+        return "| " + " | ".join(markdown_escape(c) for c in cells) + " |"
 
     rule = "| " + " | ".join("---:" if a else "---" for a in align) + " |"
     return "\n".join([line(header), rule, *(line(r) for r in rows)]) + "\n"
 
 
 def latex_escape(text: str) -> str:
-    """``text`` with LaTeX's special characters escaped (``_ % & # $ { } ~ ^ \\``)."""
-    return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], text)
+    """``text`` with LaTeX's special characters escaped (``_ % & # $ { } ~ ^ \\``, and
+    ``< > |``, which the default font prints as other glyphs); control characters are
+    written as visible escapes (a newline in a cell would otherwise end its paragraph)."""
+    return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], printable(text))
 
 
 def to_latex(
@@ -112,6 +151,11 @@ def to_latex(
     \\bottomrule
     \\end{tabular}
     """
+    if label is not None and (not label or _LATEX_LABEL_BAD.search(label)):
+        raise ConfigError(
+            f"LaTeX label {label!r} is empty or holds a space or one of \\ {{ }} % # $ & ~ ^; "
+            "use letters, digits and : - _ . such as 'tab:main'."
+        )
     header, rows = _rows(df, digits, index)
     align = ([False] if index else []) + _numeric(df)
     spec = "".join("r" if a else "l" for a in align)

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,7 @@ class JsonlBenchmark(BaseBenchmark):
                         f"{self.path} line {number} has no {role} field {field!r} (its "
                         f"fields: {have}); name the right one with --{role}-field."
                     )
+            self._check_types(number, obj)
             sid = str(obj[self.id_field]) if self.id_field else str(len(rows))
             if sid in seen:
                 raise ConfigError(
@@ -127,6 +128,36 @@ class JsonlBenchmark(BaseBenchmark):
         self._check_slice_fields(rows)
         self._rows = rows
         return rows
+
+    def _check_types(self, number: int, obj: Mapping[str, Any]) -> None:
+        """Refuse a question, answer or id of a JSON type that would be scored as its Python
+        text (``None``, ``{'a': 1}``) instead of what the user meant."""
+
+        def scalar(value: Any) -> bool:
+            return isinstance(value, str | int | float)  # bool is an int
+
+        def answer(value: Any) -> bool:
+            return scalar(value) or (isinstance(value, list) and all(map(scalar, value)))
+
+        def sample_id(value: Any) -> bool:
+            return isinstance(value, str) or (
+                isinstance(value, int) and not isinstance(value, bool)
+            )
+
+        wanted: list[tuple[str, str | None, Callable[[Any], bool], str]] = [
+            ("question", self.question_field, lambda value: isinstance(value, str), "a string"),
+            ("answer", self.answer_field, answer, "a string, number or bool, or a list of them"),
+            ("id", self.id_field, sample_id, "a string or an integer"),
+        ]
+        for role, field, ok, want in wanted:
+            if field is None or ok(obj[field]):
+                continue
+            value = obj[field]
+            shown = "null" if value is None else json.dumps(value)[:60]
+            raise ConfigError(
+                f"{self.path} line {number}: the {role} field {field!r} is {shown}, not {want}; "
+                "fix that line or leave the example out."
+            )
 
     def _check_slice_fields(self, rows: list[dict[str, Any]]) -> None:
         """Refuse a field to slice by that no example has (a typo would otherwise give no
