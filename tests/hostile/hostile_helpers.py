@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,6 +211,7 @@ HUGE = "99999999999999999999999"  # beyond 64 bits
 class CliCase:
     """``trialbook ARGS`` must fail with one ``error:`` line naming ``names`` and change nothing.
 
+    ``prepare`` (if any) damages the case's world before the snapshot.
     ``{ws}``, ``{tmp}``, ``{alpha}`` (a run's full id), ``{alpha6}`` (its short id) ... in args,
     names and files are replaced before the run. ``files`` are written into the case's folder
     first (inputs, so they are part of the "before" snapshot).
@@ -222,11 +223,13 @@ class CliCase:
     files: Mapping[str, str | bytes] | None = None
     env: Mapping[str, str] | None = None
     xfail: str | None = None
+    prepare: Callable[[Case], object] | None = None
 
 
 def c(id: str, *args: str, names: Sequence[str] = (), files: Mapping[str, str | bytes] | None
-      = None, env: Mapping[str, str] | None = None, xfail: str | None = None) -> CliCase:
-    return CliCase(id, tuple(args), tuple(names), files, env, xfail)
+      = None, env: Mapping[str, str] | None = None, xfail: str | None = None,
+      prepare: Callable[[Case], object] | None = None) -> CliCase:
+    return CliCase(id, tuple(args), tuple(names), files, env, xfail, prepare)
 
 
 def params(cases: Sequence[CliCase]) -> list[object]:
@@ -257,6 +260,8 @@ def check_cli_case(case: Case, x: CliCase) -> None:
     for relative, content in (x.files or {}).items():
         case.write(fill(relative, values),
                    fill(content, values) if isinstance(content, str) else content)
+    if x.prepare is not None:
+        x.prepare(case)
     args = [fill(a, values) for a in x.args]
     env = {k: fill(v, values) for k, v in (x.env or {}).items()}
     before = case.snap()
