@@ -127,22 +127,38 @@ def cli(args: Sequence[str | Path], env: Mapping[str, str] | None = None) -> Out
     return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
-def cli_process(args: Sequence[str | Path], *, cwd: Path, timeout: float = 10,
-                env: Mapping[str, str] | None = None,
-                stdin: bytes | None = None) -> Outcome:
-    """``trialbook ARGS`` in a child process, killed after ``timeout`` seconds (the test then
-    fails on the TimeoutExpired); 2 GB of address space at most, so a bomb cannot take the
-    machine down."""
-    full_env = {k: v for k, v in os.environ.items() if k not in TRIALBOOK_ENV}
-    full_env.update(env or {})
-    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
-            "import sys; from trialbook.cli import main; sys.argv[0] = 'trialbook'; main()")
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *[str(a) for a in args]],
-        cwd=cwd, env=full_env, input=stdin, capture_output=True, timeout=timeout,
-    )
-    return Outcome(proc.returncode, proc.stdout.decode(errors="replace"),
-                   proc.stderr.decode(errors="replace"))
+#: The child's preamble: 2 GB of address space at most, so a bomb cannot take the machine down.
+_CHILD = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
+          "import sys; from trialbook.cli import main; sys.argv[0] = 'trialbook'; main()")
+
+
+def start_child(args: Sequence[str | Path], *, cwd: Path, out: Path) -> subprocess.Popen[bytes]:
+    """``trialbook ARGS`` in a child process writing its stdout and stderr into the folder
+    ``out`` (files, not pipes: a child must never block on a full pipe); collect it with
+    :func:`finish_child`."""
+    env = {k: v for k, v in os.environ.items() if k not in TRIALBOOK_ENV}
+    # A crash prints a plain traceback: rich's rendering of a RecursionError takes seconds.
+    env["_TYPER_STANDARD_TRACEBACK"] = "1"
+    with (out / "stdout").open("wb") as stdout, (out / "stderr").open("wb") as stderr:
+        return subprocess.Popen([sys.executable, "-c", _CHILD, *[str(a) for a in args]],
+                                cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
+                                stderr=stderr)
+
+
+def finish_child(child: subprocess.Popen[bytes], out: Path, deadline: float) -> Outcome | None:
+    """The child's outcome, or None (after killing it) when it is still running at
+    ``deadline`` (a time.monotonic() value)."""
+    import time
+
+    try:
+        child.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        return None
+    return Outcome(child.returncode,
+                   (out / "stdout").read_bytes().decode(errors="replace"),
+                   (out / "stderr").read_bytes().decode(errors="replace"))
 
 
 def assert_one_line_error(outcome: Outcome, *fragments: str) -> str:
