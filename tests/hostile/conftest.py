@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile_helpers import SCRIPTED, TRIALBOOK_ENV, Base, Case, cli
+from hostile_helpers import SCRIPTED, TRIALBOOK_ENV, Base, Case, cli, copy_workspace
 
 import trialbook
 
@@ -57,6 +56,6 @@ def case(base: Base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Case:
     for name in TRIALBOOK_ENV:
         monkeypatch.delenv(name, raising=False)
     ws = tmp_path / "ws"
-    shutil.copytree(base.root, ws)
+    copy_workspace(base.root, ws)
     monkeypatch.chdir(tmp_path)
     return Case(tmp_path, ws, base)

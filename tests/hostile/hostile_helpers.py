@@ -113,6 +113,26 @@ def assert_unchanged(before: Snapshot, after: Snapshot) -> None:
     assert before.rows == after.rows, (before.rows, after.rows)
 
 
+def copy_workspace(source: Path, target: Path) -> None:
+    """A copy of ``source`` that refers only to itself: paths the database holds under
+    ``source`` are rewritten to ``target``, so that a case can never write into the shared
+    workspace (a case that xfails would otherwise pollute the cases after it)."""
+    shutil.copytree(source, target)
+    con = sqlite3.connect(target / "trialbook.db")
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for column in con.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if "TEXT" in column[2].upper() or "CHAR" in column[2].upper():
+                    con.execute(
+                        f'UPDATE "{table}" SET "{column[1]}" = replace("{column[1]}", ?, ?) '
+                        f'WHERE "{column[1]}" LIKE ?',
+                        (str(source), str(target), f"{source}%"))
+        con.commit()
+    finally:
+        con.close()
+
+
 @dataclass(frozen=True)
 class Outcome:
     exit_code: int

@@ -5,7 +5,6 @@ with 2 GB of address space and a deadline of a few seconds: each must end at onc
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from hostile_helpers import (
     Snapshot,
     assert_one_line_error,
     assert_unchanged,
+    copy_workspace,
     finish_child,
     snapshot,
     start_child,
@@ -35,7 +35,7 @@ FIFO = ("found by corpus: a config path that is a FIFO with no writer blocks for
 
 HEAD = "experiment:\n  name: bomb\n  command: python -c pass\n"
 LAUGHS = HEAD + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-    f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+    f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
 
 
 def text(content: str) -> Callable[[Path], str]:
@@ -92,7 +92,7 @@ def ended(base: Base, tmp_path_factory: pytest.TempPathFactory) -> dict[str, End
     results = {}
     for case in CASES:
         tmp = tmp_path_factory.mktemp(case.id)
-        shutil.copytree(base.root, tmp / "ws")
+        copy_workspace(base.root, tmp / "ws")
         file = case.make(tmp)
         out = tmp_path_factory.mktemp(f"{case.id}-output")
         before = snapshot(tmp, base.root)

@@ -29,7 +29,7 @@ def test_snapshot_sees_a_byte_changed_in_place(case: Case) -> None:
     original = weights.read_bytes()
     try:
         weights.write_bytes(b"\1" + original[1:])
-        with pytest.raises(AssertionError, match="model.pt"):
+        with pytest.raises(AssertionError, match=r"model\.pt"):
             assert_unchanged(before, case.snap())
     finally:
         weights.write_bytes(original)

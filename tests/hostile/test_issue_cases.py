@@ -203,12 +203,14 @@ def test_dry_run_into_a_new_root_creates_nothing(case: Case) -> None:
 @pytest.mark.xfail(strict=True, reason="issue 9 item 2: run folders are absolute, so a copied "
                    "workspace writes into the original")
 def test_evaluate_into_a_copied_workspace_leaves_the_original_untouched(case: Case) -> None:
+    copy = case.tmp / "copy"
+    shutil.copytree(case.ws, copy)  # `cp -a ws copy` (case.ws refers only to itself)
     case.write("p.jsonl", '{"id": "0", "prediction": "#### 18"}\n')
-    original = snapshot(case.base.root)
+    original = snapshot(case.ws)
     outcome = cli(["evaluate", "gsm8k", "-n", "1", "--predictions", case.tmp / "p.jsonl",
-                   "--run", "alpha", "--root", case.ws])
+                   "--run", "alpha", "--root", copy])
     assert outcome.exit_code == 0, outcome
-    assert_unchanged(original, snapshot(case.base.root))
+    assert_unchanged(original, snapshot(case.ws))
 
 
 @pytest.mark.xfail(strict=True, reason="issue 9 item 2: a command that would write into a "
