@@ -1,0 +1,177 @@
+"""Hostile input to the reading commands (ls, show, compare, significance, leaderboard, stats,
+export, report, analyze, benchmarks, db): one ``error:`` line, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+from hostile_helpers import CLICK_USAGE, HUGE, Case, CliCase, c, check_cli_case, params
+
+W = ("--root", "{ws}")
+
+BIG_INT = ("issue 9 tracebacks list: integer options beyond 64 bits (--limit 99...) give a "
+           "traceback instead of one sentence")
+NEGATIVE_SEED = ("found by corpus: a negative --seed for the resampling tests reaches numpy "
+                 "and ends in a ValueError traceback")
+NAN_TIMEOUT = ("found by corpus: --timeout nan is accepted: the run starts and is killed at "
+               "once ('timed out after nan s'), exit 1")
+SORT_TYPO = ("found by corpus: --sort with a metric no run has (a typo) is accepted silently: "
+             "exit 0 and an empty column instead of a did-you-mean")
+EXPERIMENT_TYPO = ("found by corpus: an experiment name that does not exist (a typo) is not "
+                   "named: an empty result with exit 0, or an unrelated message")
+
+LS = [
+    c("ls-status-typo", "ls", *W, "--status", "finished", names=["finished"]),
+    c("ls-status-prefix", "ls", *W, "--status", "complete", names=["complete"]),
+    c("ls-status-empty-in-list", "ls", *W, "--status", "completed,,bogus", names=["bogus"]),
+    c("ls-where-double-op", "ls", *W, "--where", "loss<<0.5", names=["loss<<0.5"]),
+    c("ls-where-no-op", "ls", *W, "--where", "loss", names=["loss"]),
+    c("ls-where-no-key", "ls", *W, "--where", "=1", names=["=1"]),
+    c("ls-where-unclosed-paren", "ls", *W, "--where", "min(loss<0.5", names=["min(loss"]),
+    c("ls-where-unknown-function", "ls", *W, "--where", "avg(loss)<0.5", names=["avg"]),
+    c("ls-where-empty", "ls", *W, "--where", "", names=[]),
+    c("ls-where-text-order", "ls", *W, "--where", "loss<abc", names=["abc"]),
+    c("ls-sort-typo", "ls", *W, "--sort", "nme", names=["nme"], xfail=SORT_TYPO),
+    c("ls-sort-unclosed-paren", "ls", *W, "--sort", "min(loss", names=["min(loss"]),
+    c("ls-sort-unknown-function", "ls", *W, "--sort", "mean(loss)", names=["mean"]),
+    c("ls-by-typo", "ls", *W, "--by", "grp", names=["grp"], xfail=CLICK_USAGE),
+    c("ls-ci-typo", "ls", *W, "--by", "group", "--ci", "boot", names=["boot"], xfail=CLICK_USAGE),
+    c("ls-level-above-one", "ls", *W, "--by", "group", "--level", "1.5", names=["1.5"]),
+    c("ls-level-zero", "ls", *W, "--by", "group", "--level", "0", names=["0"]),
+    c("ls-level-negative", "ls", *W, "--by", "group", "--level", "-0.5", names=["-0.5"]),
+    c("ls-level-nan", "ls", *W, "--by", "group", "--level", "nan", names=["nan"]),
+    c("ls-level-inf", "ls", *W, "--by", "group", "--level", "inf", names=["inf"]),
+    c("ls-limit-zero", "ls", *W, "--limit", "0", names=["0"], xfail=CLICK_USAGE),
+    c("ls-limit-negative", "ls", *W, "--limit", "-1", names=["-1"], xfail=CLICK_USAGE),
+    c("ls-limit-text", "ls", *W, "--limit", "ten", names=["ten"], xfail=CLICK_USAGE),
+    c("ls-limit-beyond-64-bits", "ls", *W, "--limit", HUGE, names=[HUGE], xfail=BIG_INT),
+    c("ls-seed-beyond-64-bits", "ls", *W, "--seed", HUGE, names=[HUGE], xfail=BIG_INT),
+    c("ls-option-typo", "ls", *W, "--limt", "3", names=["--limt"], xfail=CLICK_USAGE),
+    c("ls-json-with-garbage-arg", "ls", *W, "extra", names=["extra"], xfail=CLICK_USAGE),
+    c("ls-experiment-typo", "ls", *W, "--experiment", "basline", names=["basline"],
+      xfail=EXPERIMENT_TYPO),
+]
+
+SHOW = [
+    c("show-unknown-run", "show", *W, "nosuchrun", names=["nosuchrun"]),
+    c("show-ambiguous-prefix", "show", *W, "2026", names=["2026"]),
+    c("show-empty-ref", "show", *W, "", names=[]),
+    c("show-glob-ref", "show", *W, "*", names=["*"]),
+    c("show-short-id-typo", "show", *W, "zzzzzz", names=["zzzzzz"]),
+    c("show-no-argument", "show", *W, names=["RUN"], xfail=CLICK_USAGE),
+    c("show-control-chars-ref", "show", *W, "a\nb\x1b[31m", names=[]),
+]
+
+COMPARE = [
+    c("compare-one-ref", "compare", *W, "alpha", names=["two"]),
+    c("compare-unknown-second", "compare", *W, "alpha", "nosuch", names=["nosuch"]),
+    c("compare-unknown-group", "compare", *W, "alpha", "group:ffffffff", names=["ffffffff"]),
+    c("compare-empty-group", "compare", *W, "alpha", "group:", names=["group:"]),
+    c("compare-ambiguous-prefix", "compare", *W, "alpha", "2026", names=["2026"]),
+]
+
+SIGNIFICANCE = [
+    c("sig-one-ref", "significance", *W, "alpha", names=["two"]),
+    c("sig-unknown-ref", "significance", *W, "alpha", "nosuch", names=["nosuch"]),
+    c("sig-test-typo", "significance", *W, "alpha", "beta", "--test", "ttest", names=["ttest"]),
+    c("sig-metric-typo", "significance", *W, "alpha", "beta", "--metric", "acuracy",
+      names=["acuracy"]),
+    c("sig-benchmark-typo", "significance", *W, "alpha", "beta", "--benchmark", "gsm8kk",
+      names=["gsm8kk"]),
+    c("sig-resamples-zero", "significance", *W, "alpha", "beta", "--test", "bootstrap",
+      "--resamples", "0", names=["0"]),
+    c("sig-resamples-negative", "significance", *W, "alpha", "beta", "--test", "bootstrap",
+      "--resamples", "-5", names=["-5"]),
+    c("sig-resamples-beyond-64-bits", "significance", *W, "alpha", "beta", "--test",
+      "bootstrap", "--resamples", HUGE, names=[HUGE], xfail=BIG_INT),
+    c("sig-seed-negative", "significance", *W, "alpha", "beta", "--test", "bootstrap",
+      "--seed", "-1", names=["-1"], xfail=NEGATIVE_SEED),
+    c("sig-welch-on-single-runs", "significance", *W, "alpha", "beta", "--test", "welch",
+      names=["Welch", "alpha"]),
+]
+
+LEADERBOARD = [
+    c("lb-metric-typo", "leaderboard", *W, "--benchmark", "gsm8k", "--metric", "acuracy",
+      names=["acuracy"]),
+    c("lb-training-metric-typo", "leaderboard", *W, "--metric", "los", names=["los"]),
+    c("lb-benchmark-typo", "leaderboard", *W, "--benchmark", "gsm8kk", names=["gsm8kk"]),
+    c("lb-top-zero", "leaderboard", *W, "--benchmark", "gsm8k", "--top", "0", names=["0"]),
+    c("lb-top-negative", "leaderboard", *W, "--benchmark", "gsm8k", "--top", "-3",
+      names=["-3"]),
+    c("lb-by-typo", "leaderboard", *W, "--benchmark", "gsm8k", "--by", "seed", names=["seed"]),
+    c("lb-experiment-typo", "leaderboard", *W, "--benchmark", "gsm8k", "--experiment",
+      "basline", names=["basline"], xfail=EXPERIMENT_TYPO),
+    c("lb-seed-negative", "leaderboard", *W, "--benchmark", "gsm8k", "--seed", "-1",
+      names=["-1"], xfail=NEGATIVE_SEED),
+]
+
+EXPORT = [
+    c("export-no-run-no-all", "export", *W, names=["--all"], xfail=CLICK_USAGE),
+    c("export-unknown-run", "export", *W, "nosuch", names=["nosuch"]),
+    c("export-ambiguous-prefix", "export", *W, "2026", names=["2026"]),
+    c("export-format-typo", "export", *W, "alpha", "--format", "xml", names=["xml"],
+      xfail=CLICK_USAGE),
+    c("export-parquet-to-stdout", "export", *W, "alpha", "--format", "parquet",
+      names=["--output"]),
+    c("export-out-under-a-file", "export", *W, "alpha", "-o", "{tmp}/plain.txt/out.json",
+      names=["{tmp}/plain.txt"], files={"plain.txt": "x"}),
+    c("export-out-is-a-folder", "export", *W, "alpha", "-o", "{tmp}/outdir",
+      names=["{tmp}/outdir"], files={"outdir/keep": ""}),
+    c("export-samples-and-metrics", "export", *W, "alpha", "--samples", "--metrics",
+      names=["--samples"]),
+    c("export-experiment-typo", "export", *W, "--experiment", "basline", names=["basline"],
+      xfail=EXPERIMENT_TYPO),
+    c("export-run-and-all", "export", *W, "alpha", "--all", names=["--all"], xfail=CLICK_USAGE),
+]
+
+REPORT = [
+    c("report-html-without-out", "report", *W, "alpha", names=["--out"]),
+    c("report-unknown-run", "report", *W, "nosuch", "-o", "{tmp}/r.html", names=["nosuch"]),
+    c("report-format-typo", "report", *W, "alpha", "--format", "pdf", "-o", "{tmp}/r.pdf",
+      names=["pdf"], xfail=CLICK_USAGE),
+    c("report-out-under-a-file", "report", *W, "alpha", "-o", "{tmp}/plain.txt/r.html",
+      names=["{tmp}/plain.txt"], files={"plain.txt": "x"}),
+    c("report-out-is-a-folder", "report", *W, "alpha", "-o", "{tmp}/outdir",
+      names=["{tmp}/outdir"], files={"outdir/keep": ""}),
+    c("report-metric-typo", "report", *W, "alpha", "beta", "--metric", "acuracy",
+      "-o", "{tmp}/r.html", names=["acuracy"]),
+    c("report-second-unknown", "report", *W, "alpha", "nosuch", "-o", "{tmp}/r.html",
+      names=["nosuch"]),
+]
+
+ANALYZE = [
+    c("analyze-ci-typo", "analyze", *W, "--ci", "boot", names=["boot"]),
+    c("analyze-metric-typo", "analyze", *W, "--metric", "acuracy", "--out-dir", "{tmp}/out",
+      names=["acuracy"]),
+    c("analyze-experiment-typo", "analyze", *W, "--experiment", "basline", "--out-dir",
+      "{tmp}/out", names=["basline"]),
+    c("analyze-out-dir-is-a-file", "analyze", *W, "--out-dir", "{tmp}/plain.txt",
+      names=["{tmp}/plain.txt"], files={"plain.txt": "x"}),
+    c("analyze-out-dir-under-a-file", "analyze", *W, "--out-dir", "{tmp}/plain.txt/sub",
+      names=["{tmp}/plain.txt"], files={"plain.txt": "x"}),
+]
+
+OTHER = [
+    c("unknown-command", "lss", names=["lss"], xfail=CLICK_USAGE),
+    c("benchmarks-option-typo", "benchmarks", "--jsn", names=["--jsn"], xfail=CLICK_USAGE),
+    c("db-unknown-subcommand", "db", "frobnicate", names=["frobnicate"], xfail=CLICK_USAGE),
+    c("stats-option-typo", "stats", *W, "--jsno", names=["--jsno"], xfail=CLICK_USAGE),
+    c("reproduce-unknown-run", "reproduce", *W, "nosuch", names=["nosuch"]),
+    c("reproduce-tracked-run-without-entrypoint", "reproduce", *W, "alpha", names=["alpha"]),
+    c("reproduce-tolerance-negative", "reproduce", *W, "alpha", "--check", "--tolerance", "-1",
+      names=["-1"]),
+    c("reproduce-tolerance-nan", "reproduce", *W, "alpha", "--check", "--tolerance", "nan",
+      names=["nan"]),
+    c("reproduce-timeout-negative", "reproduce", *W, "scripted", "--timeout", "-5",
+      names=["-5"]),
+    c("reproduce-timeout-nan", "reproduce", *W, "scripted", "--timeout", "nan", names=["nan"],
+      xfail=NAN_TIMEOUT),
+    c("reproduce-timeout-zero", "reproduce", *W, "scripted", "--timeout", "0", names=["0"]),
+
+]
+
+CASES = LS + SHOW + COMPARE + SIGNIFICANCE + LEADERBOARD + EXPORT + REPORT + ANALYZE + OTHER
+
+
+@pytest.mark.parametrize("x", params(CASES))
+def test_reading_command_refuses_hostile_input_in_one_line(case: Case, x: CliCase) -> None:
+    check_cli_case(case, x)
