@@ -629,6 +629,13 @@ class Run:
         if not self._finished:
             self._append = self._first_append
 
+    def _fork_lock(self) -> threading.Lock | None:
+        """The lock a fork waits for (see MetricWriter.fork_lock), when this process has a
+        writer for the run."""
+        if self._child and not self._adopted:
+            return None
+        return self._writer.fork_lock
+
     def _first_append(self, values: dict[Any, Any]) -> None:
         self._adopt()
         self._append(values)
