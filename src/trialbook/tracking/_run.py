@@ -356,14 +356,15 @@ class Run:
         self._append = self._raise_rejected
 
     def _rejected_message(self) -> str | None:
+        counts = dict(self._writer.rejected)  # a snapshot: the writer thread may add to it
         new = {
             k: n - self._rejected_reported.get(k, 0)
-            for k, n in self._writer.rejected.items()
+            for k, n in counts.items()
             if n > self._rejected_reported.get(k, 0)
         }
         if not new:
             return None
-        self._rejected_reported.update(self._writer.rejected)
+        self._rejected_reported.update(counts)
         shown = ", ".join(f"{k!r} ({n} point{'s' if n != 1 else ''})" for k, n in new.items())
         return (
             f"Run {self.id}: metric names must not be empty; the points logged under {shown} "
@@ -555,8 +556,7 @@ class Run:
             self._retrying(lambda: self._store.finish_run(self.id, status, ended, duration, error))
         except Exception as e:
             if not problems:
-                self._status = status
-                self._close()
+                self._close()  # the run stays "running" here as in the database
                 raise
             problems.append(
                 f"The run could not be marked {status} in the database either ({e}); readers "
