@@ -325,3 +325,18 @@ def test_trialbook_run_refuses_a_bad_flush_interval_before_making_anything(
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "TRIALBOOK_FLUSH_INTERVAL='abc' is not a number" in lines[0]
     assert not (tmp_path / "ws").exists()
+
+
+def test_finish_says_so_when_summary_json_cannot_be_written(tmp_path: Path) -> None:
+    import shutil
+
+    from trialbook.errors import StoreError
+
+    run = trialbook.start_run("exp", root=tmp_path, **FAST)
+    run.log({"loss": 1.0})
+    shutil.rmtree(run.path)  # the run folder vanished under the run
+    with pytest.raises(StoreError, match=r"is completed, but its summary.json could not be"):
+        run.finish()
+    store = trialbook.open_store(tmp_path)
+    assert store.get_run(run.id).status == "completed"
+    assert store.metric_history(run.id, "loss").values == (1.0,)

@@ -187,3 +187,29 @@ def test_an_atomic_write_into_a_full_disk_keeps_the_old_file(disk: Path) -> None
     assert info.value.errno == errno.ENOSPC
     assert target.read_text() == "old"
     assert sorted(p.name for p in disk.iterdir()) == ["ballast", "summary.json"]
+
+
+def test_points_beyond_the_memory_bound_are_dropped_and_counted(
+    disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("trialbook.tracking._writer.MAX_PENDING", 2000)
+    monkeypatch.setenv("TRIALBOOK_STORE_RETRY", "0")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    root = disk / "ws"
+    run = trialbook.start_run("full", root=root, flush_interval=0.05, **FAST)
+    _fill(disk)
+    _log(run, 3000)
+    _wait_for_full(run)
+    with pytest.raises(StoreError) as info:
+        run.finish()
+    rescued = _rescued(tmp_path / f"trialbook-{run.id}-unflushed_metrics.jsonl")
+    rescued += _rescued(run.path / "unflushed_metrics.jsonl")
+    pattern = r"(\d+) metric points could not be stored.*; (\d+) were lost"
+    counts = re.search(pattern, str(info.value))
+    assert counts is not None, str(info.value)
+    failed, lost = int(counts.group(1)), int(counts.group(2))
+    # (a few points may have fitted into space SQLite already had)
+    assert _stored(root, run.id) + failed == 3000
+    assert len(rescued) == 2000 and lost == failed - 2000 > 0
+    steps = sorted(r["step"] for r in rescued)
+    assert steps == list(range(steps[0], steps[0] + 2000))  # the oldest are kept

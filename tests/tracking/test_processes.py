@@ -55,7 +55,7 @@ SCRIPT = textwrap.dedent(
     def main():
         with trialbook.start_run(
             "procs", root=root, system_metrics=False, capture_packages=False,
-            flush_interval=0.05,
+            flush_interval=0.01 if mode == "manyforks" else 0.05,
         ) as run:
             print(run.id, flush=True)
             run.log({"parent": 1.0}, step=0)
@@ -79,6 +79,16 @@ SCRIPT = textwrap.dedent(
                 )
                 seen = sorted(int(i) for batch in loader for i in batch)
                 assert seen == list(range(64))
+            elif mode == "manyforks":
+                # Forks while the writer is busy flushing: no child may hang in the database.
+                ctx = mp.get_context("fork")
+                for k in range(20):
+                    for i in range(3000):
+                        run.log({"busy": float(i)}, step=k * 3000 + i)
+                    p = ctx.Process(target=child, args=(run, k))
+                    p.start()
+                    p.join(60)
+                    assert p.exitcode == 0, (k, p.exitcode)
             elif mode == "osfork":
                 pid = os.fork()
                 if pid == 0:
@@ -133,6 +143,15 @@ def test_multiprocessing_children_log_into_the_run(script: Path, tmp_path: Path,
     summary = json.loads((Path(run.folder or "") / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["metrics"]["child1"] == 99.0
     assert len(store.list_runs()) == 1
+
+
+def test_forks_made_while_the_writer_is_flushing_never_hang(script: Path, tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    run_id = _run(script, "manyforks", root)
+    store = trialbook.open_store(root)
+    for k in range(20):
+        assert store.metric_history(run_id, f"child{k}").steps == tuple(range(100))
+    assert store.metric_history(run_id, "busy").steps == tuple(range(60_000))
 
 
 @pytest.mark.parametrize("context", ["fork", "spawn"])

@@ -101,9 +101,27 @@ def track(run: Run) -> None:
         _known.add(run)
 
 
+#: Writer locks taken before a fork, released after it in the parent.
+_held: list[threading.Lock] = []
+
+
+def _before_fork() -> None:
+    for run in list(_known):
+        lock = run._fork_lock()
+        # Bounded: a flush stuck on a locked database must not block the fork forever.
+        if lock is not None and lock.acquire(timeout=10):
+            _held.append(lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _held:
+        _held.pop().release()
+
+
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()  # another thread may have held it at the fork
+    _held.clear()  # the parent's writers' locks: this process gets writers of its own
     _active.clear()  # the parent finishes its runs; this process finishes none
     for run in list(_known):
         run._after_fork()
@@ -124,7 +142,11 @@ def at_child_exit(callback: Callable[[], None]) -> None:
     atexit.register(once)
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
 
 
 def unregister(run: Any) -> None:

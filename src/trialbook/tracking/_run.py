@@ -356,14 +356,15 @@ class Run:
         self._append = self._raise_rejected
 
     def _rejected_message(self) -> str | None:
+        counts = dict(self._writer.rejected)  # a snapshot: the writer thread may add to it
         new = {
             k: n - self._rejected_reported.get(k, 0)
-            for k, n in self._writer.rejected.items()
+            for k, n in counts.items()
             if n > self._rejected_reported.get(k, 0)
         }
         if not new:
             return None
-        self._rejected_reported.update(self._writer.rejected)
+        self._rejected_reported.update(counts)
         shown = ", ".join(f"{k!r} ({n} point{'s' if n != 1 else ''})" for k, n in new.items())
         return (
             f"Run {self.id}: metric names must not be empty; the points logged under {shown} "
@@ -544,7 +545,9 @@ class Run:
                 self._sample_system()
         problems: list[str] = []
         cause: BaseException | None = None
-        lost = self._drain()
+        # One deadline for everything finish writes: a full disk is waited for once.
+        deadline = time.monotonic() + self._store_retry
+        lost = self._drain(deadline)
         if lost is not None:
             problems.append(lost[0])
             cause = lost[1]
@@ -552,11 +555,12 @@ class Run:
         ended = time.time()
         duration = time.monotonic() - self._started_monotonic
         try:
-            self._retrying(lambda: self._store.finish_run(self.id, status, ended, duration, error))
+            self._retrying(
+                lambda: self._store.finish_run(self.id, status, ended, duration, error), deadline
+            )
         except Exception as e:
             if not problems:
-                self._status = status
-                self._close()
+                self._close()  # the run stays "running" here as in the database
                 raise
             problems.append(
                 f"The run could not be marked {status} in the database either ({e}); readers "
@@ -564,12 +568,14 @@ class Run:
             )
         self._status = status
         try:
-            self._write_summary(ended=ended, duration=duration, error=error)
+            self._retrying(
+                lambda: self._write_summary(ended=ended, duration=duration, error=error), deadline
+            )
         except (OSError, TrialbookError) as e:
-            if not problems:
-                self._close()
-                raise
-            problems.append(f"summary.json could not be written ({e}).")
+            problems.append(
+                f"Run {self.id} is {status}, but its summary.json could not be written ({e})."
+            )
+            cause = cause or e
         self._close()
         if problems:
             raise StoreError(" ".join(problems)) from cause
@@ -581,9 +587,9 @@ class Run:
         if self._owns_store:
             self._store.close()
 
-    def _retrying(self, write: Callable[[], object]) -> None:
-        """``write``, retried while the disk is full, for up to ``store_retry`` seconds."""
-        deadline = time.monotonic() + self._store_retry
+    @staticmethod
+    def _retrying(write: Callable[[], object], deadline: float) -> None:
+        """``write``, retried while the disk is full, until ``deadline`` (monotonic)."""
         while True:
             try:
                 write()
@@ -594,12 +600,12 @@ class Run:
                     raise
                 time.sleep(min(left, 0.5))
 
-    def _drain(self) -> tuple[str, BaseException | None] | None:
-        """Store every queued point, waiting up to ``store_retry`` seconds for a full disk to
-        get space back; failing that, save them to the rescue files. Returns the sentence
-        that says what happened when not every point was stored."""
+    def _drain(self, deadline: float) -> tuple[str, BaseException | None] | None:
+        """Store every queued point, waiting until ``deadline`` for a full disk to get space
+        back; failing that, save them to the rescue files. Returns the sentence that says
+        what happened when not every point was stored."""
         try:
-            self._writer.drain(self._store_retry)
+            self._writer.drain(max(0.0, deadline - time.monotonic()))
         except Exception as e:
             rescue = (
                 self.path / "unflushed_metrics.jsonl",
@@ -628,6 +634,13 @@ class Run:
             self._inherited.append(inherited)
         if not self._finished:
             self._append = self._first_append
+
+    def _fork_lock(self) -> threading.Lock | None:
+        """The lock a fork waits for (see MetricWriter.fork_lock), when this process has a
+        writer for the run."""
+        if self._child and not self._adopted:
+            return None
+        return self._writer.fork_lock
 
     def _first_append(self, values: dict[Any, Any]) -> None:
         self._adopt()
@@ -681,7 +694,7 @@ class Run:
             return
         self._adopted = False
         self._writer.stop()
-        lost = self._drain()
+        lost = self._drain(time.monotonic() + self._store_retry)
         rejected = self._rejected_message()
         with contextlib.suppress(Exception):
             self._store.close()

@@ -134,7 +134,8 @@ class MetricWriter:
             if now >= next_beat:
                 next_beat = now + self.heartbeat_interval
                 try:
-                    self.store.update_run(self.run_id, heartbeat_at=time.time())
+                    with self._lock:  # see fork_lock
+                        self.store.update_run(self.run_id, heartbeat_at=time.time())
                 except Exception as e:
                     self._warn(e)
 
@@ -173,6 +174,13 @@ class MetricWriter:
                 )
             return pending
         return columns
+
+    @property
+    def fork_lock(self) -> threading.Lock:
+        """Held by this thread whenever it is inside the database library. A fork waits for
+        it, so that a child never starts with SQLite's internal mutexes held by a thread
+        that does not exist there (its first database call would hang)."""
+        return self._lock
 
     def _check_new_keys(self, columns: Columns) -> None:
         """Metric names seen for the first time: refuse empty ones (Run.log's fast path does
