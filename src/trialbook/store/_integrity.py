@@ -73,8 +73,19 @@ def _stamped(db: Path, identity: str) -> bool:
 
 
 def open_readonly(db: Path) -> sqlite3.Connection:
-    """A read-only connection that neither creates nor changes anything."""
-    mode = "mode=ro" if os.access(db.parent, os.W_OK) else "immutable=1"
+    """A connection to an existing file that runs only reads.
+
+    Where the file and its folder can be written it is an ordinary connection: a read-only
+    one would leave SQLite's -wal and -shm files behind, which the last ordinary connection
+    removes as it closes. Elsewhere ``mode=ro`` (``immutable=1`` when the folder is read-only
+    too, since SQLite could not even make its -shm file there).
+    """
+    if os.access(db, os.W_OK) and os.access(db.parent, os.W_OK):
+        mode = "mode=rw"
+    elif os.access(db.parent, os.W_OK):
+        mode = "mode=ro"
+    else:
+        mode = "immutable=1"
     return sqlite3.connect(f"file:{quote(str(db.absolute()))}?{mode}", uri=True, timeout=60)
 
 
