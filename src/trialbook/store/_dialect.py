@@ -35,6 +35,7 @@ __all__ = [
     "metrics_insert_sql",
     "parse_url",
     "require_driver",
+    "schema_lock",
     "sqlite_path",
     "summary_upsert_sql",
     "translate",
@@ -271,6 +272,23 @@ def summary_upsert_sql(conn: Connection) -> str:
     """
     marks = ", ".join([_mark(conn)] * 9)
     return _SUMMARY_UPSERT.format(marks=marks, lower=_LOWER, higher=_HIGHER)
+
+
+#: The key of the PostgreSQL advisory lock held while the schema is created or migrated
+#: (any 64-bit number that other applications on the same database are unlikely to use).
+SCHEMA_LOCK_KEY = 0x7472_6961_6C62_6B01  # "trialbk" + 1
+
+
+def schema_lock(conn: Connection) -> None:
+    """Serialise schema creation and migration between processes, until the transaction ends.
+
+    PostgreSQL: ``pg_advisory_xact_lock``; without it, processes creating the tables of an
+    empty database at once collide on its catalog ("duplicate key value violates unique
+    constraint pg_type_typname_nsp_index"). SQLite needs nothing: a write transaction
+    (``BEGIN IMMEDIATE``) already holds the whole file.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
 
 
 def enable_wal(engine: Engine) -> None:
