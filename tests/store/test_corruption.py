@@ -108,6 +108,28 @@ def test_a_clean_close_records_the_file_as_checked(ws: Path) -> None:
     assert stamp_path(db).read_text().strip() == file_identity(db)
 
 
+def test_writes_keep_the_stamp_current_while_the_store_stays_open(ws: Path) -> None:
+    """A suite's writers move the WAL into the file (checkpoints) while other processes keep
+    it open: each write re-stamps, so the next open is not made to check the whole file."""
+    db = ws / "trialbook.db"
+    reader = connect(f"sqlite:///{db}")  # keeps the database open, as a runner does
+    writer = connect(f"sqlite:///{db}")
+    try:
+        run_id = reader.get_run("r0").id
+        size = db.stat().st_size
+        for i in range(30):  # ~6 MB of points: past SQLite's 1000-page autocheckpoint
+            steps = list(range(POINTS + i * 10_000, POINTS + (i + 1) * 10_000))
+            writer.log_metric_columns(
+                run_id, {"loss": (steps, [1.0] * len(steps), [0.0] * len(steps))}
+            )
+        assert db.stat().st_size > size  # the file itself changed, not only the WAL
+        assert stamp_path(db).read_text().strip() == file_identity(db)
+    finally:
+        writer.close()
+        reader.close()
+    assert stamp_path(db).read_text().strip() == file_identity(db)
+
+
 def test_garbage_in_the_middle_is_noticed_and_ls_and_run_write_nothing(ws: Path) -> None:
     db = ws / "trialbook.db"
     garbage_at_half(db)
