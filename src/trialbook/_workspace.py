@@ -96,7 +96,9 @@ class Workspace:
     def open_store(self, create: bool = False) -> Store:
         """Open this workspace's Store; with ``create``, make the folder and database."""
         from trialbook.store._connect import connect
+        from trialbook.store._dialect import require_driver
 
+        require_driver(self.store_url)  # before anything is created
         if create:
             self.ensure_writable()
         return connect(self.store_url, create=create, root=self.root)

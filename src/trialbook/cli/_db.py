@@ -1,19 +1,23 @@
-"""``trialbook db upgrade`` and ``trialbook db status``: the schema of the workspace's database."""
+"""``trialbook db upgrade`` / ``status`` (the schema of the workspace's database), ``check``
+(SQLite's integrity check) and ``recover`` (a new database from what is readable)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
+from trialbook._workspace import Workspace
 from trialbook.cli._options import JsonOption, RootOption, StoreOption, workspace
 from trialbook.cli._output import Output, Styled, print_json
 from trialbook.cli._stats import safe_url
-from trialbook.errors import WorkspaceError
+from trialbook.errors import ConfigError, WorkspaceError
 
 __all__ = ["app"]
 
 app = typer.Typer(
     name="db",
-    help="Inspect and migrate the workspace's database schema.",
+    help="Inspect, migrate, check and recover the workspace's database.",
     no_args_is_help=True,
 )
 
@@ -36,7 +40,7 @@ def upgrade(
 
     ws = workspace(ctx, root, store)
     where = _where(ws.store_url, ws.db_path)
-    before, after = upgrade_store(ws.store_url)
+    before, after = upgrade_store(ws.store_url, root=ws.root)
     if before == after:
         typer.echo(f"The database {where} is already at revision {after} (current).")
     else:
@@ -88,3 +92,121 @@ def status(
             ("state", Styled(f"{state} ({advice})", "green" if state == "current" else "yellow")),
         ]
     )
+
+
+def _sqlite_file(
+    ctx: typer.Context, root: Path | None, store: str | None, command: str
+) -> tuple[Workspace, Path]:
+    ws = workspace(ctx, root, store)
+    path = ws.db_path
+    if path is None:
+        raise ConfigError(
+            f"`trialbook db {command}` works on a SQLite file; {safe_url(ws.store_url)} is "
+            "not one (PostgreSQL checks its own pages: see its amcheck extension)."
+        )
+    if path.is_dir() or not path.exists():
+        raise WorkspaceError(
+            f"No database file at {path}; point --root (TRIALBOOK_ROOT) or --store "
+            "(TRIALBOOK_STORE) at an existing workspace."
+        )
+    return ws, path
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    root: RootOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Run SQLite's full integrity check on the workspace's database (reads every page).
+
+    Exit status 0 when it is clean, 1 when it is damaged (then run `trialbook db recover`).
+    """
+    from trialbook.store import _dialect, _integrity
+
+    ws, path = _sqlite_file(ctx, root, store, "check")
+    url = ws.store_url
+    identity = _integrity.file_identity(path)
+    problems = _integrity.integrity_problems(path, quick=False, limit=100)
+    flag = _dialect.store_flag(url)
+    if as_json:
+        print_json({"database": str(path), "ok": not problems, "problems": problems})
+    if not problems:
+        _integrity.record_clean(path, identity)
+        if not as_json:
+            typer.echo(f"The database {path} passed SQLite's integrity check.")
+        return
+    _integrity.forget_check(path)
+    if not as_json:
+        for line in problems:
+            typer.echo(line)
+        typer.echo(
+            f"error: the database {path} is damaged ({len(problems)} problem(s) above); run "
+            f"`trialbook db recover{flag}` to copy what is readable into a new database "
+            "(the damaged file is kept beside it).",
+            err=True,
+        )
+    raise typer.Exit(1)
+
+
+@app.command("recover")
+def recover(
+    ctx: typer.Context,
+    force: bool = typer.Option(
+        False, "--force", help="Rebuild the database even when it passes the integrity check."
+    ),
+    root: RootOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Copy what is readable of a damaged database into a new one, and fill in from the run
+    folders what it lost.
+
+    The damaged file is renamed to trialbook.db.damaged-<time> beside the new one (never
+    deleted). Stop every trialbook process using the workspace first. Runs whose rows were
+    lost come back from their folders (config.yaml, meta.json, summary.json, evaluations/)
+    with their final metrics, but without their metric histories, which only the database held.
+    """
+    from trialbook.store import _integrity
+    from trialbook.store._recover import recover as recover_db
+
+    ws, path = _sqlite_file(ctx, root, store, "recover")
+    if not force and not _integrity.integrity_problems(path, quick=False, limit=1):
+        typer.echo(
+            f"The database {path} passed SQLite's integrity check; nothing to recover "
+            "(--force rebuilds it anyway)."
+        )
+        return
+    report = recover_db(path, ws.root)
+    copied = report.copied
+    typer.echo(f"Recovered {path}; the damaged file is now {report.damaged_copy}.")
+    typer.echo(
+        f"  copied: {copied.get('runs', 0)} run(s), {copied.get('metrics', 0)} metric "
+        f"point(s), {copied.get('evaluations', 0)} evaluation(s), "
+        f"{copied.get('samples', 0)} sample(s)"
+    )
+    if report.rebuilt_runs:
+        with_points = len(report.rebuilt_with_points)
+        typer.echo(
+            f"  rebuilt from their folders: {len(report.rebuilt_runs)} run(s) "
+            f"({with_points} with their metric points, the others with final metrics only): "
+            f"{', '.join(report.rebuilt_runs)}"
+        )
+    if report.rebuilt_evaluations:
+        typer.echo(f"  evaluations rebuilt from summary.json: {len(report.rebuilt_evaluations)}")
+    lost = {t: r for t, r in report.lost.items() if r}
+    for table, ranges in sorted(lost.items()):
+        shown = ", ".join(
+            "all" if a == -(2**63) else f"{a}-{'end' if b is None else b}" for a, b in ranges[:5]
+        )
+        more = f" and {len(ranges) - 5} more" if len(ranges) > 5 else ""
+        typer.echo(f"  unreadable in {table}: rowids {shown}{more}")
+    for table, n in sorted(report.orphans.items()):
+        typer.echo(
+            f"  dropped from {table}: {n} row(s) of runs or evaluations that were lost (they "
+            "stay in the damaged file)"
+        )
+    for name in report.unreadable_folders:
+        typer.echo(f"  could not read the run folder {name}")
+    if not lost and not report.orphans and not report.unreadable_folders:
+        typer.echo("  nothing was lost.")

@@ -184,6 +184,7 @@ def _initialise(engine: object) -> None:
 
     assert isinstance(engine, Engine)
     with engine.begin() as conn:
+        _dialect.schema_lock(conn)
         # Re-check inside the write transaction: another process may have won the race.
         state, version = _state(conn)
         if state == "current":
@@ -260,6 +261,7 @@ def upgrade(
         cfg.set_main_option("script_location", "trialbook.store:_migrations")
         cfg.set_main_option("sqlalchemy.url", url)
         with engine.begin() as conn:
+            _dialect.schema_lock(conn)
             cfg.attributes["connection"] = conn
             cfg.attributes["workspace_root"] = None if root is None else Path(root).absolute()
             command.upgrade(cfg, revision)

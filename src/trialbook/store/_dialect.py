@@ -34,6 +34,8 @@ __all__ = [
     "make_engine",
     "metrics_insert_sql",
     "parse_url",
+    "require_driver",
+    "schema_lock",
     "sqlite_path",
     "summary_upsert_sql",
     "translate",
@@ -77,21 +79,40 @@ def sqlite_path(url: str) -> Path | None:
     return Path(u.database)
 
 
+def require_driver(url: str) -> None:
+    """Check, without connecting, that the URL parses and its driver can be imported.
+
+    Raises:
+        ConfigError: not a URL. StoreError: the driver is missing (naming what to install).
+    """
+    u = parse_url(url)
+    if u.get_backend_name() == "sqlite":
+        return
+    try:
+        u.get_dialect().import_dbapi()
+    except (ImportError, exc.NoSuchModuleError) as e:
+        raise _driver_error(u, e) from e
+
+
+def _driver_error(u: URL, e: Exception) -> StoreError:
+    where = u.render_as_string(hide_password=True)
+    if u.get_backend_name() == "postgresql":
+        return StoreError(
+            f"The store {where} is PostgreSQL, whose driver is not installed ({e}); "
+            f"run {POSTGRES_INSTALL}."
+        )
+    return StoreError(
+        f"The store {where} names a database trialbook does not support ({e}); use "
+        "sqlite:///path/to/trialbook.db or postgresql://user@host/dbname."
+    )
+
+
 def _create_engine(u: URL, **kwargs: Any) -> Engine:
     """create_engine, with a missing driver or an unknown database as one sentence."""
     try:
         return create_engine(u, **kwargs)
     except (ImportError, exc.NoSuchModuleError) as e:
-        where = u.render_as_string(hide_password=True)
-        if u.get_backend_name() == "postgresql":
-            raise StoreError(
-                f"The store {where} is PostgreSQL, whose driver is not installed ({e}); "
-                f"run {POSTGRES_INSTALL}."
-            ) from e
-        raise StoreError(
-            f"The store {where} names a database trialbook does not support ({e}); use "
-            "sqlite:///path/to/trialbook.db or postgresql://user@host/dbname."
-        ) from e
+        raise _driver_error(u, e) from e
 
 
 def make_engine(url: str, *, read_only: Path | None = None) -> Engine:
@@ -251,6 +272,23 @@ def summary_upsert_sql(conn: Connection) -> str:
     """
     marks = ", ".join([_mark(conn)] * 9)
     return _SUMMARY_UPSERT.format(marks=marks, lower=_LOWER, higher=_HIGHER)
+
+
+#: The key of the PostgreSQL advisory lock held while the schema is created or migrated
+#: (any 64-bit number that other applications on the same database are unlikely to use).
+SCHEMA_LOCK_KEY = 0x7472_6961_6C62_6B01  # "trialbk" + 1
+
+
+def schema_lock(conn: Connection) -> None:
+    """Serialise schema creation and migration between processes, until the transaction ends.
+
+    PostgreSQL: ``pg_advisory_xact_lock``; without it, processes creating the tables of an
+    empty database at once collide on its catalog ("duplicate key value violates unique
+    constraint pg_type_typname_nsp_index"). SQLite needs nothing: a write transaction
+    (``BEGIN IMMEDIATE``) already holds the whole file.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
 
 
 def enable_wal(engine: Engine) -> None:

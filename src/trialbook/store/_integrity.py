@@ -1,11 +1,12 @@
 """Noticing a damaged SQLite file cheaply at open, and checking one thoroughly.
 
-A full ``PRAGMA quick_check`` reads every page (about a second per GB, see bench/README.md),
-far too slow for every ``trialbook ls``. So it runs only when the file is not the one last
-found clean: after a clean check, and when a Store that opened a clean file closes, the
-file's identity (inode, size, modification time) is written to ``<db>-checked`` beside it.
-An open whose file still matches that stamp skips the check (one ``stat`` and one small
-read); any other change (a crash, a copy, a stray write) makes the next open check again.
+A full ``PRAGMA quick_check`` reads every page (seconds per GB, see bench/README.md), far
+too slow for every ``trialbook ls``. So it runs only when the file is not the one last found
+clean: after a clean check, after each write transaction of a Store that opened a clean file,
+and when such a Store closes, the file's identity (inode, size, modification time) is written
+to ``<db>-checked`` beside it (only when it changed: a stat and a 40-byte read otherwise). An
+open whose file still matches that stamp skips the check; any other change (a crash, a copy,
+a stray write) makes the next open check again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -49,7 +51,7 @@ def record_clean(db: Path, identity: str | None = None) -> None:
     if identity is None or _stamped(db, identity):
         return
     stamp = stamp_path(db)
-    tmp = stamp.with_name(f".{stamp.name}.{os.getpid()}")
+    tmp = stamp.with_name(f".{stamp.name}.{os.getpid()}.{threading.get_ident()}")
     try:
         tmp.write_text(identity + "\n", encoding="ascii")
         os.replace(tmp, stamp)
@@ -73,8 +75,19 @@ def _stamped(db: Path, identity: str) -> bool:
 
 
 def open_readonly(db: Path) -> sqlite3.Connection:
-    """A read-only connection that neither creates nor changes anything."""
-    mode = "mode=ro" if os.access(db.parent, os.W_OK) else "immutable=1"
+    """A connection to an existing file that runs only reads.
+
+    Where the file and its folder can be written it is an ordinary connection: a read-only
+    one would leave SQLite's -wal and -shm files behind, which the last ordinary connection
+    removes as it closes. Elsewhere ``mode=ro`` (``immutable=1`` when the folder is read-only
+    too, since SQLite could not even make its -shm file there).
+    """
+    if os.access(db, os.W_OK) and os.access(db.parent, os.W_OK):
+        mode = "mode=rw"
+    elif os.access(db.parent, os.W_OK):
+        mode = "mode=ro"
+    else:
+        mode = "immutable=1"
     return sqlite3.connect(f"file:{quote(str(db.absolute()))}?{mode}", uri=True, timeout=60)
 
 

@@ -155,6 +155,7 @@ class SQLStore(Store):
         #: Set by connect when the SQLite file was found clean at open: close() then records
         #: the file as it leaves it as clean (see _integrity), sparing the next open a check.
         self.clean_identity: str | None = None
+        self._sqlite_file = _dialect.sqlite_path(url)
         self._writer_engine = engine.execution_options(**{_dialect.WRITE: True})
         # Immutable once assigned, so safe to cache for the life of the Store.
         self._run_nums: dict[str, int] = {}
@@ -189,7 +190,10 @@ class SQLStore(Store):
         while True:
             try:
                 with self._serial, self._writer_engine.begin() as conn:
-                    return fn(conn)
+                    result = fn(conn)
+                if self.clean_identity is not None:
+                    self._stamp_clean()
+                return result
             except sa_exc.SQLAlchemyError as e:
                 if _dialect.is_transient(e) and time.monotonic() < deadline:
                     time.sleep(delay * (1 + random.random()))
@@ -197,14 +201,21 @@ class SQLStore(Store):
                     continue
                 raise self._translate(e) from e
 
-    def close(self) -> None:
-        self.engine.dispose()
-        path = _dialect.sqlite_path(self.url)
-        if self.clean_identity is not None and path is not None:
+    def _stamp_clean(self) -> None:
+        """Record the file as this Store leaves it as clean (it was found clean at open and
+        every transaction since succeeded), so that the next open need not check it; after a
+        checkpoint moved the WAL into the file this is what spares the next open a check."""
+        path = self._sqlite_file
+        if path is not None:
             from trialbook.store._integrity import record_clean
 
-            self.clean_identity = None
             record_clean(path)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.clean_identity is not None:
+            self.clean_identity = None
+            self._stamp_clean()
 
     # ----------------------------------------------------------------- experiments
     def ensure_experiment(

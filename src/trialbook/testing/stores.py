@@ -9,9 +9,14 @@ test suite can skip it.
 
 from __future__ import annotations
 
+import glob
 import os
+import random
 import secrets
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +29,13 @@ from trialbook.store._connect import connect
 from trialbook.store._liveness import LivenessPolicy
 from trialbook.store._records import NewRun
 
-__all__ = ["POSTGRES_URL_ENV", "STORE_BACKENDS", "BackendUnavailable", "make_store"]
+__all__ = [
+    "POSTGRES_URL_ENV",
+    "STORE_BACKENDS",
+    "BackendUnavailable",
+    "local_postgres",
+    "make_store",
+]
 
 #: Environment variable with the URL of a PostgreSQL server whose user may create databases.
 POSTGRES_URL_ENV = "TRIALBOOK_TEST_POSTGRES_URL"
@@ -230,3 +241,77 @@ def check_claim_is_atomic(stores: Sequence[Store], workers: int = 8) -> None:
 
 
 __all__ += ["check_claim_is_atomic", "check_queue_run_is_atomic"]
+def _postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs: ``TRIALBOOK_TEST_PG_BIN``, the one holding
+    ``initdb`` on PATH, or the newest /usr/lib/postgresql/*/bin (Debian, Ubuntu)."""
+    configured = os.environ.get("TRIALBOOK_TEST_PG_BIN")
+    if configured:
+        return Path(configured)
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
+    return Path(candidates[-1]).parent if candidates else None
+
+
+@contextmanager
+def local_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server, for as long as the block runs; yields the admin URL
+    (``postgresql+psycopg://postgres@/postgres?host=<socket folder>&port=<port>``).
+
+    The data folder is a new temporary folder; the server listens on a Unix socket only.
+    PostgreSQL refuses to run as root, so as root it runs as ``nobody``.
+
+    Raises:
+        BackendUnavailable: no PostgreSQL binaries, no psycopg, or the server did not start.
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as e:
+        raise BackendUnavailable(
+            f"psycopg is not installed ({e}); pip install 'trialbook[postgres]'."
+        ) from e
+    bindir = _postgres_bin()
+    if bindir is None or not (bindir / "initdb").exists():
+        raise BackendUnavailable(
+            "No PostgreSQL server programs (initdb, pg_ctl) found; install postgresql or set "
+            "TRIALBOOK_TEST_PG_BIN to their folder."
+        )
+    as_user: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="trialbook-pg-"))
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "nobody", "--"]
+        shutil.chown(folder, "nobody")
+    data, sock = folder / "data", folder / "sock"
+    port = random.randint(20000, 60000)
+    pg_ctl = [*as_user, str(bindir / "pg_ctl"), "-D", str(data)]
+    started = False
+    try:
+        subprocess.run([*as_user, "mkdir", str(sock)], check=True)
+        initdb = subprocess.run(
+            [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+            capture_output=True,
+            text=True,
+            cwd="/",
+        )
+        if initdb.returncode != 0:
+            raise BackendUnavailable(f"initdb failed: {initdb.stderr.strip()[-500:]}")
+        options = f"-k {sock} -c listen_addresses='' -p {port} -c max_connections=100"
+        start = subprocess.run(
+            [*pg_ctl, "-l", str(folder / "server.log"), "-w", "-t", "60", "-o", options, "start"],
+            capture_output=True,
+            text=True,
+            cwd="/",
+        )
+        if start.returncode != 0:
+            log = (folder / "server.log").read_text(errors="replace")[-500:]
+            raise BackendUnavailable(f"the PostgreSQL server did not start: {log.strip()}")
+        started = True
+        yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={port}"
+    finally:
+        if started:
+            subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True, cwd="/")
+        shutil.rmtree(folder, ignore_errors=True)
