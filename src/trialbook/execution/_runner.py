@@ -254,7 +254,8 @@ class Runner:
     ) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise ConfigError(f"--jobs must be a whole number of at least 1, got {jobs!r}.")
-        if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+        # `not timeout > 0` also refuses NaN, which would stop every run at once.
+        if timeout is not None and (not isinstance(timeout, int | float) or not timeout > 0):
             raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout!r}.")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ConfigError(f"--retries must be a whole number of 0 or more, got {retries!r}.")
