@@ -11,16 +11,24 @@ import pytest
 
 from trialbook.store import Store, connect
 from trialbook.testing import STORE_BACKENDS, BackendUnavailable, make_store
-from trialbook.testing.stores import check_claim_is_atomic, check_queue_run_is_atomic
+from trialbook.testing.stores import (
+    _postgresql,
+    check_claim_is_atomic,
+    check_queue_run_is_atomic,
+)
 
 
-@pytest.fixture(params=STORE_BACKENDS)
+@pytest.fixture(params=[*STORE_BACKENDS, "postgresql"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Store]]:
     """Four Stores on one database (its own connections each), or the one Store when the
-    database is private to it (in-memory SQLite)."""
+    database is private to it (in-memory SQLite). PostgreSQL runs where
+    TRIALBOOK_TEST_POSTGRES_URL names a server (it is not in STORE_BACKENDS until CI has one)."""
     with ExitStack() as stack:
         try:
-            first = stack.enter_context(make_store(request.param, tmp_path))
+            if request.param == "postgresql":
+                first = stack.enter_context(_postgresql(tmp_path, None))
+            else:
+                first = stack.enter_context(make_store(request.param, tmp_path))
         except BackendUnavailable as e:
             pytest.skip(str(e))
         url = getattr(first, "url", "")

@@ -69,6 +69,9 @@ class TaskResult:
         started_at: epoch seconds when the process started; None if it never started.
         duration: seconds from start to exit (0 if it never started).
         error: why the executor could not start the process (e.g. the program is missing).
+        output_error: what of the process's output never reached ``stdout_path`` /
+            ``stderr_path`` and why (a full disk); the output was still drained and passed
+            to the callback, so the process never blocked on it.
     """
 
     key: str
@@ -79,6 +82,7 @@ class TaskResult:
     started_at: float | None = None
     duration: float = 0.0
     error: str | None = None
+    output_error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -107,7 +111,9 @@ class Executor(abc.ABC):
     * ``submit`` returns at once. The task starts as soon as fewer than :attr:`max_parallel`
       tasks of this executor are running; until then it waits in the backend's queue.
     * Each task's output goes, line by line, to its ``stdout_path`` / ``stderr_path`` (opened
-      for appending) and to the ``on_output`` callback given to ``submit``.
+      for appending) and to the ``on_output`` callback given to ``submit``. When a file cannot
+      be written (a full disk), the output is still read to the end and passed to the
+      callback, and the result's ``output_error`` says what was lost.
     * A task that runs longer than its ``timeout`` is stopped: the backend asks it to stop
       (SIGTERM to its whole process group locally) and kills it after :attr:`grace` seconds.
       Its result has ``timed_out=True``.

@@ -39,6 +39,8 @@ class _Job:
         self.cancelled = False
         self.stopping = False
         self.timers: list[threading.Timer] = []
+        #: Why part of the output never reached its file (a full disk), by stream.
+        self.output_errors: dict[str, str] = {}
 
     @property
     def task(self) -> Task:
@@ -184,10 +186,20 @@ class LocalExecutor(Executor):
     def _pump(
         job: _Job, pipe: IO[bytes], sink: IO[bytes], stream: Literal["stdout", "stderr"]
     ) -> None:
+        lost = 0
         try:
             for line in iter(pipe.readline, b""):
-                sink.write(line)
-                sink.flush()
+                # The pipe is drained to the end whatever happens to the file: a child whose
+                # pipe fills up would block forever.
+                if lost:
+                    lost += len(line)
+                else:
+                    try:
+                        sink.write(line)
+                        sink.flush()
+                    except OSError as e:
+                        lost = len(line)
+                        job.output_errors[stream] = e.strerror or str(e)
                 if job.on_output is not None:
                     text = line.decode("utf-8", errors="replace").rstrip("\r\n")
                     # A failing callback must not stop the copy: the child would block on a
@@ -195,8 +207,15 @@ class LocalExecutor(Executor):
                     with contextlib.suppress(Exception):
                         job.on_output(job.task, stream, text)
         finally:
-            sink.close()
+            with contextlib.suppress(OSError):  # the same full disk, already recorded
+                sink.close()
             pipe.close()
+            if lost:
+                path = job.task.stdout_path if stream == "stdout" else job.task.stderr_path
+                job.output_errors[stream] = (
+                    f"{path} is incomplete: the last {lost:,} bytes of the run's {stream} "
+                    f"could not be written ({job.output_errors[stream]})"
+                )
 
     def _watch(self, job: _Job, pumps: list[threading.Thread]) -> None:
         assert job.proc is not None
@@ -233,6 +252,7 @@ class LocalExecutor(Executor):
                 started_at=job.started_at,
                 duration=duration,
                 error=error,
+                output_error="; ".join(job.output_errors.values()) or None,
             )
             self._running -= 1
             self._cond.notify_all()

@@ -19,6 +19,7 @@ ended and its exit status speaks for every run.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -41,7 +42,7 @@ from trialbook.config._experiment import experiment_block
 from trialbook.config._load import int64_message, int64_overflow
 from trialbook.config._plan import Plan, PlannedRun
 from trialbook.config._suite import check_seed
-from trialbook.errors import ConfigError, StoreError, WorkspaceError
+from trialbook.errors import ConfigError, StoreError, TrialbookError, WorkspaceError
 from trialbook.execution._child import EXIT_TAKEN
 from trialbook.execution._code import check_code
 from trialbook.execution._executor import Executor, Task, TaskHandle, TaskResult
@@ -253,7 +254,8 @@ class Runner:
     ) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise ConfigError(f"--jobs must be a whole number of at least 1, got {jobs!r}.")
-        if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+        # `not timeout > 0` also refuses NaN, which would stop every run at once.
+        if timeout is not None and (not isinstance(timeout, int | float) or not timeout > 0):
             raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout!r}.")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ConfigError(f"--retries must be a whole number of 0 or more, got {retries!r}.")
@@ -370,10 +372,35 @@ class Runner:
 
         Raises:
             ConfigError: bad code or options (see :meth:`check`); nothing has been written.
-            WorkspaceError / StoreError: the workspace or database cannot be used.
+            WorkspaceError / StoreError: the workspace or database cannot be used (a full
+                disk is a WorkspaceError that says so); runs still running are stopped.
         """
         started = time.monotonic()
         self.check(plan)
+        try:
+            return self._run(plan, started)
+        except TrialbookError as e:
+            if isinstance(e, StoreError | WorkspaceError) and _disk_full(e):
+                raise WorkspaceError(self._disk_full_message(e)) from e
+            raise
+        except OSError as e:
+            # The Runner's own writes: run folders, config.yaml.
+            if _disk_full(e):
+                raise WorkspaceError(self._disk_full_message(e)) from e
+            where = f" ({e.filename})" if e.filename else ""
+            raise WorkspaceError(
+                f"Cannot write to the workspace {self.workspace.root}{where}: "
+                f"{e.strerror or e}; fix that and run the same command again to resume."
+            ) from e
+
+    def _disk_full_message(self, error: BaseException) -> str:
+        return (
+            f"The disk holding the workspace {self.workspace.root} is full "
+            f"({_disk_full(error)}); free space and run the same command again: completed "
+            "runs are kept, and the rest resume."
+        )
+
+    def _run(self, plan: Plan, started: float) -> SuiteResult:
         db = self.workspace.open_store(create=True)
         try:
             decisions = self._decide(db, plan)
@@ -590,6 +617,11 @@ class Runner:
                         item = inflight[result.key][0]
                         outcome = self._finalize(db, item, result)
                         del inflight[result.key]
+                        if result.output_error:
+                            reporter.message(
+                                f"{label(item.planned)} (run {_short(item.run_id)}): "
+                                f"{result.output_error}."
+                            )
                         if outcome.failed and item.attempt <= self.retries:
                             queue.appendleft(self._retry(db, item))
                             reporter.finished(outcome, retrying=True)
@@ -813,6 +845,19 @@ class Runner:
         }
         if series:
             db.log_metrics(rec.id, series)
+
+
+def _disk_full(error: BaseException) -> str | None:
+    """What the system said, when ``error`` (or an error it was raised from) is a full disk."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return seen.strerror or "No space left on device"
+        text = str(seen).lower()
+        if "database or disk is full" in text or "no space left on device" in text:
+            return "no space left on device"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _short(run_id: str) -> str:

@@ -953,6 +953,11 @@ class SQLStore(Store):
 
     # ----------------------------------------------------------------- claiming planned runs
     def queue_run(self, run: NewRun, *, known: Iterable[str] = ()) -> tuple[RunRecord, bool]:
+        if run.seed is not None and not -(2**63) <= run.seed < 2**63:
+            # The lookup below would hand the driver an integer it cannot bind.
+            raise ConfigError(
+                f"Seed {run.seed} does not fit in 64 bits; use a seed from 0 to 4294967295."
+            )
         ignore = set(known)
         r = s.runs
 
