@@ -394,3 +394,43 @@ def test_run_into_a_workspace_on_a_full_disk_is_one_sentence(
 
     with trialbook.open_store(root) as db:
         assert [r.name for r in db.list_runs()] == ["a"]
+
+
+# -- other hostile input -------------------------------------------------------------------------
+
+
+def test_a_10000_character_argument_is_named_by_its_start_and_end(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    _workspace_with_a_run(root)
+    value = "a" * 5000 + "z" * 5000
+    line = assert_user_error(cli("show", value, "--root", root), "No run matches")
+    assert len(line) < 600
+    assert "'" + "a" * 99 + "\u2026" + "z" * 98 + "';" in line
+    assert "(10,003 characters)" in line
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, "line 1 is longer than 16,777,216 characters"),  # /dev/zero: no line break, ever
+        (b"\x00\x01\xff\xfe", "is not UTF-8 text"),
+        (b"", "is empty"),
+        (b"\n\n  \n", "is empty"),
+        ("folder", "is a folder; give the JSONL file inside it"),
+    ],
+)
+def test_predictions_that_are_not_a_jsonl_file_are_one_sentence(
+    cli: Cli, tmp_path: Path, content: bytes | str | None, fragment: str
+) -> None:
+    if content is None:
+        path = Path("/dev/zero")
+    elif content == "folder":
+        path = tmp_path / "preds"
+        path.mkdir()
+    else:
+        assert isinstance(content, bytes)
+        path = tmp_path / "p.jsonl"
+        path.write_bytes(content)
+    before = _tree(tmp_path)
+    assert_user_error(cli("evaluate", "gsm8k", "--predictions", path), fragment)
+    assert _tree(tmp_path) == before

@@ -29,9 +29,20 @@ __all__ = ["EXIT_USER_ERROR", "app", "main"]
 EXIT_USER_ERROR = 2
 
 
+#: A run of more characters than this without a space (a 10,000-character argument quoted in
+#: a message) is shown as its start and end.
+_LONGEST_WORD = 200
+
+
 def _fail(message: str) -> NoReturn:
     # One line, and nothing from the user's input (a run name) drives the terminal.
     message = printable(" ".join(message.split()))
+    half = _LONGEST_WORD // 2
+    message = re.sub(
+        rf"\S{{{_LONGEST_WORD + 1},}}",
+        lambda m: f"{m[0][:half]}\u2026{m[0][-half:]} ({len(m[0]):,} characters)",
+        message,
+    )
     label = typer.style("error:", fg="red", bold=True)
     typer.echo(f"{label} {message}", err=True)
     raise typer.Exit(EXIT_USER_ERROR)

@@ -17,6 +17,9 @@ __all__ = ["MatchedPredictions", "PredictionsFile"]
 
 #: How many missing or unknown ids an error message names.
 _SHOW = 5
+#: The longest line a JSONL file may have (characters): far beyond any real example, and a
+#: stop for files with no line breaks at all (/dev/zero, a binary dump) before memory runs out.
+MAX_LINE = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -242,7 +245,13 @@ def read_jsonl(
         ) from None
     with handle:
         try:
-            for number, line in enumerate(handle, start=1):
+            lines = iter(lambda: handle.readline(MAX_LINE + 1), "")
+            for number, line in enumerate(lines, start=1):
+                if len(line) > MAX_LINE:
+                    raise ConfigError(
+                        f"{path} line {number} is longer than {MAX_LINE:,} characters; "
+                        "write one JSON object per line (is it a JSONL file?)."
+                    )
                 if not line.strip():
                     continue
                 try:
