@@ -168,6 +168,7 @@ HUGE = "99999999999999999999"
         (["evaluate", "gsm8k", "--predictions", "p.jsonl", "--shots", HUGE], ["'--shots'"]),
         (["ls", "--no-such-option"], ["No such option: --no-such-option", "trialbook ls --help"]),
         (["no-such-command"], ["No such command 'no-such-command'", "'trialbook --help'"]),
+        (["lss"], ["No such command 'lss'. Did you mean 'ls'? See 'trialbook --help'."]),
         (["--bad", "ls"], ["No such option: --bad"]),
         (["show"], ["Missing argument 'RUN'", "trialbook show --help"]),
     ],

@@ -54,6 +54,8 @@ def _usage_sentence(e: UsageError) -> str:
     where = e.ctx.command_path if e.ctx is not None else "trialbook"
     # A parser's ValueError (see _options.int64) reaches click through Pydantic's wording.
     message = e.format_message().replace("Value error, ", "").rstrip(".")
+    if message.endswith("?"):  # "No such command 'lss'. Did you mean 'ls'?"
+        return f"{message} See '{where} --help'."
     return f"{message}; see '{where} --help'."
 
 
