@@ -10,8 +10,11 @@ from typing import Any
 __all__ = ["clip", "fmt_number", "printable"]
 
 #: Characters that move the cursor, end a line, ring the bell, start a terminal escape
-#: sequence or reorder text on screen (C0, DEL, C1, line/paragraph separators, bidi controls).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: sequence or reorder text on screen (C0, DEL, C1, line/paragraph separators, bidi controls),
+#: and lone surrogates (bytes of a non-UTF-8 file name or argument), which cannot be printed.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
