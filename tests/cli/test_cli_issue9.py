@@ -435,3 +435,27 @@ def test_predictions_that_are_not_a_jsonl_file_are_one_sentence(
     before = _tree(tmp_path)
     assert_user_error(cli("evaluate", "gsm8k", "--predictions", path), fragment)
     assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "command", [["show"], ["ls", "--experiment"], ["report", "--out", "r.html"]]
+)
+def test_an_argument_that_is_not_utf8_is_one_sentence(
+    cli: Cli, tmp_path: Path, command: list[str]
+) -> None:
+    # What Python makes of the bytes b"\xff\xfe" in sys.argv (os.fsdecode: lone surrogates).
+    root = tmp_path / "ws"
+    _workspace_with_a_run(root)
+    before = _tree(tmp_path)
+    assert_user_error(
+        cli(*command, os.fsdecode(b"\xff\xfe"), "--root", root),
+        "An argument holds bytes that are not UTF-8 text ('\\udcff\\udcfe')",
+    )
+    assert _tree(tmp_path) == before
+
+
+def test_a_non_utf8_predictions_path_is_named_printably(cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / os.fsdecode(b"caf\xe9.jsonl")
+    assert_user_error(
+        cli("evaluate", "gsm8k", "--predictions", missing), "caf\\udce9.jsonl does not exist"
+    )

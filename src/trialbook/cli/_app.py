@@ -185,6 +185,16 @@ class _TrialbookGroup(TyperGroup):
             if sentence is None:
                 raise
             _fail(sentence)
+        except UnicodeEncodeError as e:
+            # Python keeps the bytes of a non-UTF-8 argument as lone surrogates, which
+            # neither SQLite nor a UTF-8 file can hold.
+            if "surrogates" not in str(e.reason):
+                raise
+            bad = printable(e.object[max(e.start - 20, 0) : e.end + 20])
+            _fail(
+                f"An argument holds bytes that are not UTF-8 text ('{bad}'); pass names and "
+                "values in UTF-8 (check the terminal's or the script's encoding)."
+            )
         except UsageError as e:
             if _is_help(e):
                 raise
