@@ -229,9 +229,9 @@ def read_jsonl(
     """``(line number, object)`` for each non-blank line of a JSONL file, streamed.
 
     Raises:
-        ConfigError: the file is missing, unreadable or not UTF-8, or a line is not a JSON
-            object; ``what`` ("Predictions file") names the file in the sentence, ``example``
-            shows a good line.
+        ConfigError: the file is missing, a folder, unreadable or not UTF-8, or a line is
+            too long, not JSON (a bare NaN included) or not a JSON object; ``what``
+            ("Predictions file") names the file in the sentence, ``example`` shows a good line.
     """
     try:
         handle = path.open(encoding="utf-8")
@@ -277,6 +277,11 @@ def read_jsonl(
                 yield number, obj
         except UnicodeDecodeError as e:
             raise ConfigError(f"{path} is not UTF-8 text ({e}); save it as UTF-8 JSONL.") from None
+        except OSError as e:  # a read error part-way (an I/O error, a vanished network file)
+            raise ConfigError(
+                f"{what} {path} could not be read to the end ({e.strerror or e}); check the "
+                "file and try again."
+            ) from e
 
 
 class _NotJson(ValueError):
