@@ -147,9 +147,9 @@ def _write_failure(e: BaseException, ctx: Any, kept: str = "") -> str | None:
             "(or use a workspace or output path on another disk) and run the command again."
         )
     if isinstance(e, OSError) and not isinstance(e, TrialbookError) and e.errno is not None:
-        what = f" {_target(os.fsdecode(e.filename))}" if e.filename is not None else ""
+        what = _target(os.fsdecode(e.filename)) if e.filename is not None else "a file"
         return (
-            f"Cannot use{what}: {e.strerror or e}. {kept} Check the path and its permissions, "
+            f"Cannot use {what}: {e.strerror or e}. {kept} Check the path and its permissions, "
             "or choose another."
         )
     return None
