@@ -459,3 +459,11 @@ def test_a_non_utf8_predictions_path_is_named_printably(cli: Cli, tmp_path: Path
     assert_user_error(
         cli("evaluate", "gsm8k", "--predictions", missing), "caf\\udce9.jsonl does not exist"
     )
+
+
+def test_an_os_error_no_command_explained_is_one_sentence(cli: Cli, tmp_path: Path) -> None:
+    # A 10,000-character --root: the operating system refuses the name (ENAMETOOLONG).
+    line = assert_user_error(
+        cli("ls", "--root", tmp_path / ("r" * 10_000)), "File name too long", "Check the path"
+    )
+    assert "(10,0" in line  # the name is shown by its start and end
