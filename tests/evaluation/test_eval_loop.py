@@ -173,3 +173,19 @@ def test_outputs_that_are_not_text_are_refused(outputs: Any, fragment: str, kind
 def test_numbers_are_scored_as_their_text() -> None:
     result = evaluate(lambda prompts: [18, 3.0], "gsm8k", num_samples=2, progress=False)
     assert [s.output for s in result.samples] == ["18", "3.0"]
+
+
+def test_progress_label_is_text_not_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    model = Recorder()
+    model.name = "[/]\x1b[31m"  # a closing tag with nothing to close raised MarkupError
+    assert evaluate(model, "gsm8k", num_samples=2, progress=True).n == 2
+    assert "[/]\\x1b[31m" in err.getvalue()

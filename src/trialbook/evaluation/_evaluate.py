@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from trialbook._format import clip, printable
 from trialbook.errors import ConfigError, ModelError, TrialbookError
 from trialbook.evaluation._benchmark import BaseBenchmark
 from trialbook.evaluation._model import Model, as_model, model_texts
@@ -249,7 +250,8 @@ def _progress_bar(total: int, label: str, enabled: bool) -> Iterator[_Advance]:
     )
 
     with Progress(
-        TextColumn("{task.description}"),
+        # A benchmark or model name is text, never rich markup ("[/]" would raise).
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -257,5 +259,5 @@ def _progress_bar(total: int, label: str, enabled: bool) -> Iterator[_Advance]:
         console=Console(file=sys.stderr),
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=total)
+        task = bar.add_task(clip(printable(label), 60), total=total)
         yield lambda n: bar.advance(task, n)
