@@ -39,7 +39,8 @@ def printable(text: str, keep: str = "") -> str:
     """``text`` with control characters written as visible escapes (``\\n``, ``\\t``,
     ``\\x1b``, ``\\u202e``), so that user text (a run name, a tag) can neither break a row
     nor drive the terminal. Characters in ``keep`` (say ``"\\n"``) are left as they are."""
-    if _CONTROL.search(text) is None:  # the usual case, without building a new string
+    # str.isprintable is False for every character _CONTROL matches (and for a few more).
+    if text.isprintable() or _CONTROL.search(text) is None:
         return text
 
     def escape(match: re.Match[str]) -> str:
