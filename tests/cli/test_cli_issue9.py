@@ -467,3 +467,14 @@ def test_an_os_error_no_command_explained_is_one_sentence(cli: Cli, tmp_path: Pa
         cli("ls", "--root", tmp_path / ("r" * 10_000)), "File name too long", "Check the path"
     )
     assert "(10,0" in line  # the name is shown by its start and end
+
+
+def test_a_used_up_quota_is_named_and_a_temporary_file_shows_as_its_target() -> None:
+    from trialbook.cli._app import _write_failure
+
+    error = OSError(errno.EDQUOT, "Disk quota exceeded", "/data/ws/.summary.json.k2j3h4.tmp")
+    sentence = _write_failure(error, None)
+    assert sentence is not None
+    assert sentence.startswith(
+        "Cannot write /data/ws/summary.json: your disk quota there is used up."
+    )
