@@ -10,8 +10,11 @@ from typing import Any
 __all__ = ["clip", "fmt_number", "printable"]
 
 #: Characters that move the cursor, end a line, ring the bell, start a terminal escape
-#: sequence or reorder text on screen (C0, DEL, C1, line/paragraph separators, bidi controls).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: sequence or reorder text on screen (C0, DEL, C1, line/paragraph separators, bidi controls),
+#: and lone surrogates (bytes of a non-UTF-8 file name or argument), which cannot be printed.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
@@ -36,7 +39,8 @@ def printable(text: str, keep: str = "") -> str:
     """``text`` with control characters written as visible escapes (``\\n``, ``\\t``,
     ``\\x1b``, ``\\u202e``), so that user text (a run name, a tag) can neither break a row
     nor drive the terminal. Characters in ``keep`` (say ``"\\n"``) are left as they are."""
-    if _CONTROL.search(text) is None:  # the usual case, without building a new string
+    # str.isprintable is False for every character _CONTROL matches (and for a few more).
+    if text.isprintable() or _CONTROL.search(text) is None:
         return text
 
     def escape(match: re.Match[str]) -> str:

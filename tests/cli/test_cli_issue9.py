@@ -168,6 +168,7 @@ HUGE = "99999999999999999999"
         (["evaluate", "gsm8k", "--predictions", "p.jsonl", "--shots", HUGE], ["'--shots'"]),
         (["ls", "--no-such-option"], ["No such option: --no-such-option", "trialbook ls --help"]),
         (["no-such-command"], ["No such command 'no-such-command'", "'trialbook --help'"]),
+        (["lss"], ["No such command 'lss'. Did you mean 'ls'? See 'trialbook --help'."]),
         (["--bad", "ls"], ["No such option: --bad"]),
         (["show"], ["Missing argument 'RUN'", "trialbook show --help"]),
     ],
@@ -394,3 +395,86 @@ def test_run_into_a_workspace_on_a_full_disk_is_one_sentence(
 
     with trialbook.open_store(root) as db:
         assert [r.name for r in db.list_runs()] == ["a"]
+
+
+# -- other hostile input -------------------------------------------------------------------------
+
+
+def test_a_10000_character_argument_is_named_by_its_start_and_end(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    _workspace_with_a_run(root)
+    value = "a" * 5000 + "z" * 5000
+    line = assert_user_error(cli("show", value, "--root", root), "No run matches")
+    assert len(line) < 600
+    assert "'" + "a" * 99 + "\u2026" + "z" * 98 + "';" in line
+    assert "(10,003 characters)" in line
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, "line 1 is longer than 16,777,216 characters"),  # /dev/zero: no line break, ever
+        (b"\x00\x01\xff\xfe", "is not UTF-8 text"),
+        (b"", "is empty"),
+        (b"\n\n  \n", "is empty"),
+        ("folder", "is a folder; give the JSONL file inside it"),
+    ],
+)
+def test_predictions_that_are_not_a_jsonl_file_are_one_sentence(
+    cli: Cli, tmp_path: Path, content: bytes | str | None, fragment: str
+) -> None:
+    if content is None:
+        path = Path("/dev/zero")
+    elif content == "folder":
+        path = tmp_path / "preds"
+        path.mkdir()
+    else:
+        assert isinstance(content, bytes)
+        path = tmp_path / "p.jsonl"
+        path.write_bytes(content)
+    before = _tree(tmp_path)
+    assert_user_error(cli("evaluate", "gsm8k", "--predictions", path), fragment)
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "command", [["show"], ["ls", "--experiment"], ["report", "--out", "r.html"]]
+)
+def test_an_argument_that_is_not_utf8_is_one_sentence(
+    cli: Cli, tmp_path: Path, command: list[str]
+) -> None:
+    # What Python makes of the bytes b"\xff\xfe" in sys.argv (os.fsdecode: lone surrogates).
+    root = tmp_path / "ws"
+    _workspace_with_a_run(root)
+    before = _tree(tmp_path)
+    assert_user_error(
+        cli(*command, os.fsdecode(b"\xff\xfe"), "--root", root),
+        "An argument holds bytes that are not UTF-8 text ('\\udcff\\udcfe')",
+    )
+    assert _tree(tmp_path) == before
+
+
+def test_a_non_utf8_predictions_path_is_named_printably(cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / os.fsdecode(b"caf\xe9.jsonl")
+    assert_user_error(
+        cli("evaluate", "gsm8k", "--predictions", missing), "caf\\udce9.jsonl does not exist"
+    )
+
+
+def test_an_os_error_no_command_explained_is_one_sentence(cli: Cli, tmp_path: Path) -> None:
+    # A 10,000-character --root: the operating system refuses the name (ENAMETOOLONG).
+    line = assert_user_error(
+        cli("ls", "--root", tmp_path / ("r" * 10_000)), "File name too long", "Check the path"
+    )
+    assert "(10,0" in line  # the name is shown by its start and end
+
+
+def test_a_used_up_quota_is_named_and_a_temporary_file_shows_as_its_target() -> None:
+    from trialbook.cli._app import _write_failure
+
+    error = OSError(errno.EDQUOT, "Disk quota exceeded", "/data/ws/.summary.json.k2j3h4.tmp")
+    sentence = _write_failure(error, None)
+    assert sentence is not None
+    assert sentence.startswith(
+        "Cannot write /data/ws/summary.json: your disk quota there is used up."
+    )

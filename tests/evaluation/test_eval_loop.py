@@ -134,3 +134,58 @@ def test_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setattr(sys, "stderr", quiet)
     evaluate(Recorder(), "gsm8k", num_samples=3, progress=False)
     assert quiet.getvalue() == ""
+
+
+# -- issue 9: outputs that are not text -----------------------------------------------------------
+
+
+class Returns(Model):
+    """A Model subclass returning ``outputs`` for every batch."""
+
+    name = "returns"
+    batch_size = 2
+
+    def __init__(self, outputs: Any) -> None:
+        self.outputs = outputs
+
+    def generate(self, prompts: Sequence[str]) -> list[str]:
+        return self.outputs  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("outputs", "fragment"),
+    [
+        (["#### 18", None], "returned None for prompt 2 of a batch of 2"),
+        ([{"text": "18"}, "x"], "returned a dict for prompt 1 of a batch of 2"),
+        (["x", True], "returned a bool for prompt 2"),
+        ("ab", "returned a str for a batch of 2 prompts"),
+        (None, "returned None for a batch of 2 prompts"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["function", "Model"])
+def test_outputs_that_are_not_text_are_refused(outputs: Any, fragment: str, kind: str) -> None:
+    model: Any = (lambda prompts: outputs) if kind == "function" else Returns(outputs)
+    with pytest.raises(ConfigError, match=fragment) as err:
+        evaluate(model, "gsm8k", num_samples=2, progress=False)
+    assert "return a list with one string per prompt ('' for no answer)" in str(err.value)
+
+
+def test_numbers_are_scored_as_their_text() -> None:
+    result = evaluate(lambda prompts: [18, 3.0], "gsm8k", num_samples=2, progress=False)
+    assert [s.output for s in result.samples] == ["18", "3.0"]
+
+
+def test_progress_label_is_text_not_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    model = Recorder()
+    model.name = "[/]\x1b[31m"  # a closing tag with nothing to close raised MarkupError
+    assert evaluate(model, "gsm8k", num_samples=2, progress=True).n == 2
+    assert "[/]\\x1b[31m" in err.getvalue()

@@ -195,3 +195,10 @@ def test_bools_are_scored_as_their_json_text(tmp_path: Path) -> None:
 def test_a_folder_given_as_the_file_is_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"is a folder; give the JSONL file inside it"):
         evaluate(PredictionsFile(tmp_path), "gsm8k", progress=False)
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc/self/mem")
+def test_a_read_error_part_way_is_one_sentence() -> None:
+    # /proc/self/mem opens but fails to read at offset 0 (EIO): a file that breaks mid-read.
+    with pytest.raises(ConfigError, match=r"mem could not be read to the end \(Input/output"):
+        evaluate(PredictionsFile("/proc/self/mem"), "gsm8k", progress=False)

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer._click import Context as ClickContext  # Typer ships its own copy of click
-from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 
 from trialbook._format import printable
@@ -28,21 +26,39 @@ __all__ = ["EXIT_USER_ERROR", "app", "main"]
 #: Exit status for a user's mistake (bad option, unknown run, unusable workspace), as click uses.
 EXIT_USER_ERROR = 2
 
+#: Click's usage error (unknown option, bad value, missing argument). Found from the public
+#: typer.BadParameter: recent Typer ships its own copy of click (typer._click), older Typer
+#: uses click itself.
+UsageError: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+#: A run of more characters than this without a space (a 10,000-character argument quoted in
+#: a message) is shown as its start and end.
+_LONGEST_WORD = 200
+
 
 def _fail(message: str) -> NoReturn:
     # One line, and nothing from the user's input (a run name) drives the terminal.
     message = printable(" ".join(message.split()))
+    half = _LONGEST_WORD // 2
+    message = re.sub(
+        rf"\S{{{_LONGEST_WORD + 1},}}",
+        lambda m: f"{m[0][:half]}\u2026{m[0][-half:]} ({len(m[0]):,} characters)",
+        message,
+    )
     label = typer.style("error:", fg="red", bold=True)
     typer.echo(f"{label} {message}", err=True)
     raise typer.Exit(EXIT_USER_ERROR)
 
 
-def _usage_sentence(e: UsageError) -> str:
+def _usage_sentence(e: Any) -> str:
     """Click's usage error (an unknown option, a value of the wrong type, a missing argument)
     as one sentence pointing at the command's help, instead of click's four-line block."""
     where = e.ctx.command_path if e.ctx is not None else "trialbook"
     # A parser's ValueError (see _options.int64) reaches click through Pydantic's wording.
     message = e.format_message().replace("Value error, ", "").rstrip(".")
+    if message.endswith("?"):  # "No such command 'lss'. Did you mean 'ls'?"
+        return f"{message} See '{where} --help'."
     return f"{message}; see '{where} --help'."
 
 
@@ -83,26 +99,29 @@ def _available(path: Path) -> int | None:
     return None
 
 
-def _full_disk(e: BaseException, workspace: Any) -> tuple[bool, str | None]:
-    """Whether ``e`` comes from a full disk (or quota), and the file it names if any."""
+def _full_disk(e: BaseException, workspace: Any) -> tuple[str | None, str | None]:
+    """What ran out behind ``e`` ("no space is left on its disk", "your disk quota there is
+    used up"; None when nothing did) and the file it names, if any."""
+    disk = "no space is left on its disk"
     io_error = False
     for x in _chain(e):
         if isinstance(x, OSError) and x.errno in _FULL_ERRNOS:
-            return True, None if x.filename is None else os.fsdecode(x.filename)
+            what = "your disk quota there is used up" if x.errno == errno.EDQUOT else disk
+            return what, None if x.filename is None else os.fsdecode(x.filename)
         code = getattr(x, "sqlite_errorcode", None)
         if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
-            return True, None
+            return disk, None
         io_error = io_error or (isinstance(code, int) and code & 0xFF == _SQLITE_IOERR)
         if _PG_DISK_FULL in (getattr(x, "sqlstate", None), getattr(x, "pgcode", None)):
-            return True, None
+            return disk, None
     if io_error and workspace is not None:
         from trialbook.store._dialect import sqlite_path
 
         # SQLite reports a WAL index it cannot grow as an I/O error, not as SQLITE_FULL.
         db = sqlite_path(workspace.store_url)
         left = _available(db.parent) if db is not None else None
-        return left is not None and left < _NEARLY_FULL, None
-    return False, None
+        return (disk if left is not None and left < _NEARLY_FULL else None), None
+    return None, None
 
 
 def _target(filename: str) -> str:
@@ -118,7 +137,7 @@ def _write_failure(e: BaseException, ctx: Any, kept: str = "") -> str | None:
     glob = ctx.find_object(GlobalOptions) if ctx is not None else None
     ws = glob.resolved if glob is not None else None
     full, filename = _full_disk(e, ws)
-    if full:
+    if full is not None:
         if filename is not None:
             what = _target(filename)
         elif isinstance(e, TrialbookError) and ws is not None:
@@ -130,13 +149,13 @@ def _write_failure(e: BaseException, ctx: Any, kept: str = "") -> str | None:
         else:
             what = "a file"
         return (
-            f"Cannot write {what}: no space is left on its disk. {kept} Free some space there "
-            "(or use a workspace or output path on another disk) and run the command again."
+            f"Cannot write {what}: {full}. {kept} Free some space there (or use a workspace or "
+            "output path on another disk) and run the command again."
         )
     if isinstance(e, OSError) and not isinstance(e, TrialbookError) and e.errno is not None:
-        what = f" {_target(os.fsdecode(e.filename))}" if e.filename is not None else ""
+        what = _target(os.fsdecode(e.filename)) if e.filename is not None else "a file"
         return (
-            f"Cannot use{what}: {e.strerror or e}. {kept} Check the path and its permissions, "
+            f"Cannot use {what}: {e.strerror or e}. {kept} Check the path and its permissions, "
             "or choose another."
         )
     return None
@@ -146,7 +165,7 @@ class _TrialbookGroup(TyperGroup):
     """The root command group; turns trialbook's own errors and click's usage errors into one
     ``error:`` line and exit 2."""
 
-    def make_context(self, *args: Any, **kwargs: Any) -> ClickContext:
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
         # The group's own options (trialbook --root X --bad ls) are parsed here.
         try:
             return super().make_context(*args, **kwargs)
@@ -172,13 +191,23 @@ class _TrialbookGroup(TyperGroup):
             if sentence is None:
                 raise
             _fail(sentence)
+        except UnicodeEncodeError as e:
+            # Python keeps the bytes of a non-UTF-8 argument as lone surrogates, which
+            # neither SQLite nor a UTF-8 file can hold.
+            if "surrogates" not in str(e.reason):
+                raise
+            bad = printable(e.object[max(e.start - 20, 0) : e.end + 20])
+            _fail(
+                f"An argument holds bytes that are not UTF-8 text ('{bad}'); pass names and "
+                "values in UTF-8 (check the terminal's or the script's encoding)."
+            )
         except UsageError as e:
             if _is_help(e):
                 raise
             _fail(_usage_sentence(e))
 
 
-def _is_help(e: UsageError) -> bool:
+def _is_help(e: Any) -> bool:
     # `trialbook` or a group without a command prints its help (click >= 8.2 raises it as a
     # usage error, NoArgsIsHelpError).
     return type(e).__name__ == "NoArgsIsHelpError"

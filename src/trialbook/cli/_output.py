@@ -89,7 +89,10 @@ def _plain(cell: Cell) -> str:
 
 def _safe(cell: Cell, keep: str = "", width: int | None = None) -> Cell:
     """``cell`` with control characters escaped (but those in ``keep``) and cut to ``width``."""
-    text = printable(_plain(cell), keep)
+    text = _plain(cell)
+    if text.isprintable() and (width is None or len(text) <= width):
+        return cell  # the usual cell, returned without a copy (tables of 10,000 runs)
+    text = printable(text, keep)
     if width is not None:
         text = clip(text, width)
     return Styled(text, cell.style) if isinstance(cell, Styled) else text

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from trialbook._format import clip, printable
 from trialbook.errors import ConfigError, ModelError, TrialbookError
 from trialbook.evaluation._benchmark import BaseBenchmark
-from trialbook.evaluation._model import Model, as_model
+from trialbook.evaluation._model import Model, as_model, model_texts
 from trialbook.evaluation._predictions import PredictionsFile
 from trialbook.evaluation._records import EvaluationResult, SampleResult, Timing
 from trialbook.evaluation.metrics import slice_metrics
@@ -147,15 +148,11 @@ def _run_model(
                     raise ModelError(_model_failure(model.name, e)) from e
                 elapsed = time.perf_counter() - t0
                 model_seconds += elapsed
-                if len(outputs) != len(batch):
-                    raise ConfigError(
-                        f"Model {model.name!r} returned {len(outputs)} texts for "
-                        f"{len(batch)} prompts; return exactly one text per prompt, in order."
-                    )
+                outputs = model_texts(model.name, outputs, len(batch))
                 latency = elapsed / len(batch)
                 for offset, output in enumerate(outputs):
                     i = start + offset
-                    scored = bench.score(data[i], str(output), position=i, prompt=batch[offset])
+                    scored = bench.score(data[i], output, position=i, prompt=batch[offset])
                     results.append(_with_latency(scored, latency))
                 advance(len(batch))
     finally:
@@ -253,7 +250,8 @@ def _progress_bar(total: int, label: str, enabled: bool) -> Iterator[_Advance]:
     )
 
     with Progress(
-        TextColumn("{task.description}"),
+        # A benchmark or model name is text, never rich markup ("[/]" would raise).
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -261,5 +259,5 @@ def _progress_bar(total: int, label: str, enabled: bool) -> Iterator[_Advance]:
         console=Console(file=sys.stderr),
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=total)
+        task = bar.add_task(clip(printable(label), 60), total=total)
         yield lambda n: bar.advance(task, n)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from trialbook.errors import ConfigError
 
-__all__ = ["CallableModel", "Model", "as_model"]
+__all__ = ["CallableModel", "Model", "as_model", "model_texts"]
 
 
 class Model(ABC):
@@ -52,13 +52,43 @@ class CallableModel(Model):
         self.batch_size = batch_size
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
-        out = list(self.fn(list(prompts)))
-        if len(out) != len(prompts):
+        return model_texts(self.name, self.fn(list(prompts)), len(prompts))
+
+
+def model_texts(name: str, outputs: Any, size: int) -> list[str]:
+    """A model's outputs for a batch of ``size`` prompts as texts: strings as they are,
+    numbers as their text. Anything else (None, a dict, one string for the whole batch) is
+    refused rather than scored as its Python text ('None').
+
+    Raises:
+        ConfigError: naming the model, what it returned and for which prompt.
+    """
+    fix = "return a list with one string per prompt ('' for no answer), in order"
+    if isinstance(outputs, str | bytes) or not isinstance(outputs, Iterable):
+        raise ConfigError(
+            f"Model {name!r} returned {_kind(outputs)} for a batch of {size} prompts; {fix}."
+        )
+    texts = []
+    for i, output in enumerate(outputs):
+        if isinstance(output, str):
+            texts.append(output)
+        elif isinstance(output, int | float) and not isinstance(output, bool):
+            texts.append(str(output))
+        else:
             raise ConfigError(
-                f"Model {self.name!r} returned {len(out)} texts for {len(prompts)} prompts; "
-                "return exactly one text per prompt, in order."
+                f"Model {name!r} returned {_kind(output)} for prompt {i + 1} of a batch of "
+                f"{size}; {fix}."
             )
-        return [str(text) for text in out]
+    if len(texts) != size:
+        raise ConfigError(
+            f"Model {name!r} returned {len(texts)} texts for {size} prompts; return exactly "
+            "one text per prompt, in order."
+        )
+    return texts
+
+
+def _kind(value: Any) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def as_model(obj: Any) -> Model:

@@ -17,6 +17,9 @@ __all__ = ["MatchedPredictions", "PredictionsFile"]
 
 #: How many missing or unknown ids an error message names.
 _SHOW = 5
+#: The longest line a JSONL file may have (characters): far beyond any real example, and a
+#: stop for files with no line breaks at all (/dev/zero, a binary dump) before memory runs out.
+MAX_LINE = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -226,9 +229,9 @@ def read_jsonl(
     """``(line number, object)`` for each non-blank line of a JSONL file, streamed.
 
     Raises:
-        ConfigError: the file is missing, unreadable or not UTF-8, or a line is not a JSON
-            object; ``what`` ("Predictions file") names the file in the sentence, ``example``
-            shows a good line.
+        ConfigError: the file is missing, a folder, unreadable or not UTF-8, or a line is
+            too long, not JSON (a bare NaN included) or not a JSON object; ``what``
+            ("Predictions file") names the file in the sentence, ``example`` shows a good line.
     """
     try:
         handle = path.open(encoding="utf-8")
@@ -242,7 +245,13 @@ def read_jsonl(
         ) from None
     with handle:
         try:
-            for number, line in enumerate(handle, start=1):
+            lines = iter(lambda: handle.readline(MAX_LINE + 1), "")
+            for number, line in enumerate(lines, start=1):
+                if len(line) > MAX_LINE:
+                    raise ConfigError(
+                        f"{path} line {number} is longer than {MAX_LINE:,} characters; "
+                        "write one JSON object per line (is it a JSONL file?)."
+                    )
                 if not line.strip():
                     continue
                 try:
@@ -268,6 +277,11 @@ def read_jsonl(
                 yield number, obj
         except UnicodeDecodeError as e:
             raise ConfigError(f"{path} is not UTF-8 text ({e}); save it as UTF-8 JSONL.") from None
+        except OSError as e:  # a read error part-way (an I/O error, a vanished network file)
+            raise ConfigError(
+                f"{what} {path} could not be read to the end ({e.strerror or e}); check the "
+                "file and try again."
+            ) from e
 
 
 class _NotJson(ValueError):
