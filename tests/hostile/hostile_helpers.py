@@ -299,9 +299,10 @@ def fill(text: str, values: Mapping[str, str]) -> str:
     return text
 
 
-def check_cli_case(case: Case, x: CliCase) -> None:
-    """Run one CliCase in ``case``'s world and assert the three rules."""
-    values = {"ws": str(case.ws), "tmp": str(case.tmp)}
+def check_cli_case(case: Case, x: CliCase, **extra: Path) -> None:
+    """Run one CliCase in ``case``'s world and assert the three rules; ``extra`` names more
+    placeholders (``ro=...``)."""
+    values = {"ws": str(case.ws), "tmp": str(case.tmp), **{k: str(v) for k, v in extra.items()}}
     for name, run_id in case.ids.items():
         values[name] = run_id
         values[name + "6"] = run_id[-6:]
