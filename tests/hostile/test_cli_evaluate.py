@@ -34,6 +34,8 @@ PREDICTIONS = [
     c("predictions-missing", *EV, names=["p.jsonl"]),
     c("predictions-is-a-folder", *EV, names=["p.jsonl"], files={"p.jsonl/x": "1"}),
     c("predictions-empty", *EV, names=["p.jsonl"], files=preds("")),
+    c("predictions-dev-null", "evaluate", "gsm8k", *W, "-n", "2", "--predictions", "/dev/null",
+      names=["/dev/null"]),
     c("predictions-binary", *EV, names=["p.jsonl"], files=preds(bytes(range(256)) * 4)),
     c("predictions-not-utf8", *EV, names=["p.jsonl"],
       files=preds(GOOD.replace("18", "caf\xe9").encode("latin-1"))),

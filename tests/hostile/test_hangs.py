@@ -33,6 +33,8 @@ YAML_LIMITS = ("issue 9 tracebacks list: YAML recursive aliases, alias bombs, /d
 FIFO = ("found by corpus: a config path that is a FIFO with no writer blocks forever in open() "
         "(like /dev/zero, a file that is not a regular file should be refused)")
 
+DEV_ZERO = ("found by corpus: evaluate reads a predictions or data file of /dev/zero forever "
+            "(the issue names only `trialbook run /dev/zero`)")
 RESAMPLES = ("found by corpus: significance --resamples 1000000000 allocates 8-15 GB at once: a "
              "MemoryError traceback here (2 GB limit), swapping or the OOM killer elsewhere")
 
@@ -82,6 +84,12 @@ CASES = [
     Hang("dev-zero", args("run", "/dev/zero"), ("/dev/zero",), YAML_LIMITS),
     Hang("fifo-without-writer", fifo, ("exp.yaml",), FIFO),
     Hang("suite-bases-in-a-cycle", suite_cycle, ("a.yaml",)),
+    Hang("evaluate-predictions-dev-zero",
+         args("evaluate", "gsm8k", "-n", "1", "--predictions", "/dev/zero"), ("/dev/zero",),
+         DEV_ZERO),
+    Hang("evaluate-jsonl-data-dev-zero",
+         args("evaluate", "jsonl", "--data", "/dev/zero", "--model", "python:json:dumps"),
+         ("/dev/zero",), DEV_ZERO),
     Hang("significance-a-billion-resamples",
          args("significance", "alpha", "beta", "--test", "bootstrap", "--resamples", "1000000000"),
          ("1000000000",), RESAMPLES),
