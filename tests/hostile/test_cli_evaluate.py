@@ -16,6 +16,9 @@ JL = ("evaluate", "jsonl", *W, "--data", "{tmp}/d.jsonl", "--question-field", "q
 NULL_NAN = ("issue 9 tracebacks list: evaluate predictions with \"prediction\": null or a bare "
             "NaN are refused with the line number")
 
+DATA_TYPES = ("found by corpus: a jsonl dataset line whose answer is null or whose question is "
+              "a list is accepted and scored (as predictions with null are, issue 9)")
+
 
 def preds(text: str | bytes) -> dict[str, str | bytes]:
     return {"p.jsonl": text}
@@ -89,6 +92,13 @@ DATASETS = [
     c("jsonl-data-missing", *JL, names=["d.jsonl"], files=preds(GOOD)),
     c("jsonl-data-empty", *JL, names=["d.jsonl"], files=data("")),
     c("jsonl-data-not-json", *JL, names=["line 2"], files=data(DATA.splitlines()[0] + "\n{x\n")),
+    c("jsonl-data-truncated-last-line", *JL, names=["line 2"],
+      files=data(DATA.splitlines()[0] + '\n{"q": "2+2", "a"')),
+    c("jsonl-data-line-is-a-list", *JL, names=["line 1"], files=data("[1, 2]\n" + DATA)),
+    c("jsonl-answer-null", *JL, names=["line 1"],
+      files=data('{"q": "1+1", "a": null}\n' + DATA.splitlines()[1]), xfail=DATA_TYPES),
+    c("jsonl-question-is-a-list", *JL, names=["line 1"],
+      files=data('{"q": ["1+1"], "a": "2"}\n' + DATA.splitlines()[1]), xfail=DATA_TYPES),
     c("jsonl-question-field-typo", *JL[:-4], "--question-field", "qq", "--answer-field", "a",
       "--predictions", "{tmp}/p.jsonl", names=["qq"], files=data(DATA)),
     c("jsonl-answer-field-typo", *JL[:-4], "--question-field", "q", "--answer-field", "aa",
