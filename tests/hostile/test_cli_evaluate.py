@@ -120,6 +120,14 @@ MODELS = [
       "python:json:nosuchfunction", names=["nosuchfunction"]),
     c("model-without-function", "evaluate", "gsm8k", *W, "-n", "2", "--model", "python:json",
       names=["python:json"]),
+    c("model-hf-folder-missing", "evaluate", "gsm8k", *W, "-n", "1", "--model",
+      "hf:{tmp}/nomodel", names=["{tmp}/nomodel"]),
+    c("model-folder-without-config", "evaluate", "gsm8k", *W, "-n", "1", "--model",
+      "{tmp}/emptymodel", names=["{tmp}/emptymodel"], files={"emptymodel/weights.bin": b"0"}),
+    c("model-openai-not-a-url", "evaluate", "gsm8k", *W, "-n", "1", "--model",
+      "openai:notaurl?model=x", names=["notaurl"]),
+    c("model-openai-without-model", "evaluate", "gsm8k", *W, "-n", "1", "--model",
+      "openai:http://127.0.0.1:1/v1", names=["?model="]),
     c("model-empty", "evaluate", "gsm8k", *W, "-n", "2", "--model", "", names=["model spec"]),
 ]
 
