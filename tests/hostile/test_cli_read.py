@@ -3,6 +3,8 @@ export, report, analyze, benchmarks, db): one ``error:`` line, exit 2, nothing w
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hostile_helpers import CLICK_USAGE, HUGE, Case, CliCase, c, check_cli_case, params
 
@@ -176,7 +178,30 @@ OTHER = [
 
 ]
 
-CASES = LS + SHOW + COMPARE + SIGNIFICANCE + LEADERBOARD + EXPORT + REPORT + ANALYZE + OTHER
+def run_file(name: str, text: str | None) -> Callable[[Case], object]:
+    """Damage (or remove, when ``text`` is None) a file of the scripted run's folder."""
+    def damage(case: Case) -> None:
+        path = next(case.ws.glob(f"scripted_*/{name}"))
+        if text is None:
+            path.unlink()
+        else:
+            path.write_text(text, encoding="utf-8")
+    return damage
+
+
+DAMAGED_FOLDER = [
+    c("reproduce-config-yaml-garbage", "reproduce", *W, "scripted", names=["config.yaml"],
+      prepare=run_file("config.yaml", "a: [1\n")),
+    c("reproduce-config-yaml-missing", "reproduce", *W, "scripted", names=["config.yaml"],
+      prepare=run_file("config.yaml", None)),
+    c("reproduce-config-yaml-without-command", "reproduce", *W, "scripted",
+      names=["config.yaml"], prepare=run_file("config.yaml", "seed: 5\nlr: 0.1\n")),
+    c("reproduce-config-yaml-is-a-list", "reproduce", *W, "scripted", names=["config.yaml"],
+      prepare=run_file("config.yaml", "- 1\n")),
+]
+
+CASES = (DAMAGED_FOLDER + LS + SHOW + COMPARE + SIGNIFICANCE + LEADERBOARD + EXPORT + REPORT
+         + ANALYZE + OTHER)
 
 
 @pytest.mark.parametrize("x", params(CASES))
