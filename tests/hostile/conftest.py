@@ -55,6 +55,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Base]:
 def case(base: Base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Case:
     for name in TRIALBOOK_ENV:
         monkeypatch.delenv(name, raising=False)
+    # No case may reach the network: a model spec that slipped through must fail offline.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     ws = tmp_path / "ws"
     copy_workspace(base.root, ws)
     monkeypatch.chdir(tmp_path)

@@ -8,6 +8,7 @@ folder created, removed or changed, no database row added or removed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -19,7 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from typer.testing import CliRunner
+import click
+import click.testing
+import typer
+import typer.main
 
 from trialbook.cli import app
 
@@ -140,10 +144,18 @@ class Outcome:
     stderr: str
 
 
+@functools.cache
+def _command() -> click.Command:
+    # typer rebuilds the click command from the app on every invoke (~50 ms of signature
+    # parsing); the commands are stateless, so the corpus builds it once.
+    return typer.main.get_command(app)
+
+
 def cli(args: Sequence[str | Path], env: Mapping[str, str] | None = None) -> Outcome:
     """``trialbook ARGS`` in this process; an exception that escapes is re-raised."""
-    result = CliRunner().invoke(app, [str(a) for a in args], env=dict(env or {}),
-                                catch_exceptions=False)
+    result = click.testing.CliRunner().invoke(
+        _command(), [str(a) for a in args], env=dict(env or {}), catch_exceptions=False,
+        prog_name="trialbook")
     return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
@@ -287,9 +299,10 @@ def fill(text: str, values: Mapping[str, str]) -> str:
     return text
 
 
-def check_cli_case(case: Case, x: CliCase) -> None:
-    """Run one CliCase in ``case``'s world and assert the three rules."""
-    values = {"ws": str(case.ws), "tmp": str(case.tmp)}
+def check_cli_case(case: Case, x: CliCase, **extra: Path) -> None:
+    """Run one CliCase in ``case``'s world and assert the three rules; ``extra`` names more
+    placeholders (``ro=...``)."""
+    values = {"ws": str(case.ws), "tmp": str(case.tmp), **{k: str(v) for k, v in extra.items()}}
     for name, run_id in case.ids.items():
         values[name] = run_id
         values[name + "6"] = run_id[-6:]

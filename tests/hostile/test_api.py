@@ -78,6 +78,8 @@ CONFIG = ("issue 9 Python-API list: a config with non-string keys or 2,000 level
 BIG = ("issue 9 tracebacks list: integers beyond 64 bits reaching SQLite give one sentence "
        "(ConfigError)")
 STORE_URL = "issue 9 tracebacks list: store='notaurl' gives one sentence"
+API_SEED = ("found by corpus: start_run(seed=-5) and seed=2**32 are accepted and stored, while "
+            "seed_everything refuses them (and issue 9 has the runner refuse them at plan time)")
 DB_FOLDER = "issue 9 tracebacks list: a trialbook.db that is a folder gives one sentence"
 
 START = [
@@ -100,6 +102,11 @@ START = [
             ("fast",), xfail=FLUSH),
     ApiCase("seed-text", lambda w: start(w, seed="1"), ConfigError, ("1",)),
     ApiCase("seed-float", lambda w: start(w, seed=1.5), ConfigError, ("1.5",)),
+    ApiCase("seed-negative", lambda w: start(w, seed=-5), ConfigError, ("-5",),
+            xfail=API_SEED),
+    ApiCase("seed-above-32-bits", lambda w: start(w, seed=2**32), ConfigError,
+            (str(2**32),), xfail=API_SEED),
+    ApiCase("seed-bool", lambda w: start(w, seed=True), ConfigError, ("True",)),
     ApiCase("seed-beyond-64-bits", lambda w: start(w, seed=2**70), ConfigError,
             (str(2**70),), xfail=BIG),
     ApiCase("metric-goal-typo", lambda w: start(w, metric_goals={"loss": "down"}),
@@ -170,6 +177,32 @@ OTHER = [
             lambda w: trialbook.report("alpha", w.write("plain.txt", "x") / "r.html",
                                        root=w.ws),
             TrialbookError, ("plain.txt",)),
+    ApiCase("leaderboard-top-negative",
+            lambda w: trialbook.leaderboard(benchmark="gsm8k", top=-1, root=w.ws), ConfigError,
+            ("-1",)),
+    ApiCase("significance-resamples-zero",
+            lambda w: trialbook.significance(["alpha", "beta"], test="bootstrap", resamples=0,
+                                             root=w.ws), ConfigError, ("0",)),
+    ApiCase("significance-level-nan",
+            lambda w: trialbook.significance(["alpha", "beta"], level=math.nan, root=w.ws),
+            ConfigError, ("nan",)),
+    ApiCase("compare-one-ref", lambda w: trialbook.compare(["alpha"], root=w.ws), ConfigError),
+    ApiCase("seed-everything-negative", lambda w: trialbook.seed_everything(-1), ConfigError,
+            ("-1",)),
+    ApiCase("seed-everything-beyond-64-bits", lambda w: trialbook.seed_everything(2**70),
+            ConfigError, (str(2**70),)),
+    ApiCase("load-runs-status-typo-in-list",
+            lambda w: trialbook.load_runs(w.ws, statuses=["completed", "finishd"]), ConfigError,
+            ("finishd",)),
+    ApiCase("evaluate-benchmark-typo",
+            lambda w: trialbook.evaluate(lambda prompt: "1", "gsm8kk", progress=False),
+            ConfigError, ("gsm8kk",)),
+    ApiCase("evaluate-num-samples-negative",
+            lambda w: trialbook.evaluate(lambda prompt: "1", "gsm8k", num_samples=-1,
+                                         progress=False), ConfigError, ("-1",)),
+    ApiCase("evaluate-option-typo",
+            lambda w: trialbook.evaluate(lambda prompt: "1", "gsm8k", num_samples=1, shot=8,
+                                         progress=False), ConfigError, ("shot",)),
     ApiCase("plan-runs-missing-file", lambda w: trialbook.plan_runs([w.tmp / "nope.yaml"]),
             ConfigError, ("nope.yaml",)),
 ]

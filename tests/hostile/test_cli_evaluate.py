@@ -16,6 +16,9 @@ JL = ("evaluate", "jsonl", *W, "--data", "{tmp}/d.jsonl", "--question-field", "q
 NULL_NAN = ("issue 9 tracebacks list: evaluate predictions with \"prediction\": null or a bare "
             "NaN are refused with the line number")
 
+DATA_TYPES = ("found by corpus: a jsonl dataset line whose answer is null or whose question is "
+              "a list is accepted and scored (as predictions with null are, issue 9)")
+
 
 def preds(text: str | bytes) -> dict[str, str | bytes]:
     return {"p.jsonl": text}
@@ -34,6 +37,8 @@ PREDICTIONS = [
     c("predictions-missing", *EV, names=["p.jsonl"]),
     c("predictions-is-a-folder", *EV, names=["p.jsonl"], files={"p.jsonl/x": "1"}),
     c("predictions-empty", *EV, names=["p.jsonl"], files=preds("")),
+    c("predictions-dev-null", "evaluate", "gsm8k", *W, "-n", "2", "--predictions", "/dev/null",
+      names=["/dev/null"]),
     c("predictions-binary", *EV, names=["p.jsonl"], files=preds(bytes(range(256)) * 4)),
     c("predictions-not-utf8", *EV, names=["p.jsonl"],
       files=preds(GOOD.replace("18", "caf\xe9").encode("latin-1"))),
@@ -87,6 +92,13 @@ DATASETS = [
     c("jsonl-data-missing", *JL, names=["d.jsonl"], files=preds(GOOD)),
     c("jsonl-data-empty", *JL, names=["d.jsonl"], files=data("")),
     c("jsonl-data-not-json", *JL, names=["line 2"], files=data(DATA.splitlines()[0] + "\n{x\n")),
+    c("jsonl-data-truncated-last-line", *JL, names=["line 2"],
+      files=data(DATA.splitlines()[0] + '\n{"q": "2+2", "a"')),
+    c("jsonl-data-line-is-a-list", *JL, names=["line 1"], files=data("[1, 2]\n" + DATA)),
+    c("jsonl-answer-null", *JL, names=["line 1"],
+      files=data('{"q": "1+1", "a": null}\n' + DATA.splitlines()[1]), xfail=DATA_TYPES),
+    c("jsonl-question-is-a-list", *JL, names=["line 1"],
+      files=data('{"q": ["1+1"], "a": "2"}\n' + DATA.splitlines()[1]), xfail=DATA_TYPES),
     c("jsonl-question-field-typo", *JL[:-4], "--question-field", "qq", "--answer-field", "a",
       "--predictions", "{tmp}/p.jsonl", names=["qq"], files=data(DATA)),
     c("jsonl-answer-field-typo", *JL[:-4], "--question-field", "q", "--answer-field", "aa",
@@ -108,6 +120,14 @@ MODELS = [
       "python:json:nosuchfunction", names=["nosuchfunction"]),
     c("model-without-function", "evaluate", "gsm8k", *W, "-n", "2", "--model", "python:json",
       names=["python:json"]),
+    c("model-hf-folder-missing", "evaluate", "gsm8k", *W, "-n", "1", "--model",
+      "hf:{tmp}/nomodel", names=["{tmp}/nomodel"]),
+    c("model-folder-without-config", "evaluate", "gsm8k", *W, "-n", "1", "--model",
+      "{tmp}/emptymodel", names=["{tmp}/emptymodel"], files={"emptymodel/weights.bin": b"0"}),
+    c("model-openai-not-a-url", "evaluate", "gsm8k", *W, "-n", "1", "--model",
+      "openai:notaurl?model=x", names=["notaurl"]),
+    c("model-openai-without-model", "evaluate", "gsm8k", *W, "-n", "1", "--model",
+      "openai:http://127.0.0.1:1/v1", names=["?model="]),
     c("model-empty", "evaluate", "gsm8k", *W, "-n", "2", "--model", "", names=["model spec"]),
 ]
 

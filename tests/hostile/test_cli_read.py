@@ -3,6 +3,8 @@ export, report, analyze, benchmarks, db): one ``error:`` line, exit 2, nothing w
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hostile_helpers import CLICK_USAGE, HUGE, Case, CliCase, c, check_cli_case, params
 
@@ -31,6 +33,7 @@ LS = [
     c("ls-where-empty", "ls", *W, "--where", "", names=[]),
     c("ls-where-text-order", "ls", *W, "--where", "loss<abc", names=["abc"]),
     c("ls-sort-typo", "ls", *W, "--sort", "nme", names=["nme"], xfail=SORT_TYPO),
+    c("ls-sort-empty", "ls", *W, "--sort", "", names=["''"]),
     c("ls-sort-unclosed-paren", "ls", *W, "--sort", "min(loss", names=["min(loss"]),
     c("ls-sort-unknown-function", "ls", *W, "--sort", "mean(loss)", names=["mean"]),
     c("ls-by-typo", "ls", *W, "--by", "grp", names=["grp"], xfail=CLICK_USAGE),
@@ -57,6 +60,7 @@ SHOW = [
     c("show-empty-ref", "show", *W, "", names=[]),
     c("show-glob-ref", "show", *W, "*", names=["*"]),
     c("show-short-id-typo", "show", *W, "zzzzzz", names=["zzzzzz"]),
+    c("show-id-beyond-64-bits", "show", *W, HUGE, names=[HUGE]),
     c("show-no-argument", "show", *W, names=["RUN"], xfail=CLICK_USAGE),
     c("show-control-chars-ref", "show", *W, "a\nb\x1b[31m", names=[]),
 ]
@@ -66,12 +70,15 @@ COMPARE = [
     c("compare-unknown-second", "compare", *W, "alpha", "nosuch", names=["nosuch"]),
     c("compare-unknown-group", "compare", *W, "alpha", "group:ffffffff", names=["ffffffff"]),
     c("compare-empty-group", "compare", *W, "alpha", "group:", names=["group:"]),
+    c("compare-same-run-twice", "compare", *W, "alpha", "alpha", names=["alpha"]),
+    c("compare-same-run-by-name-and-id", "compare", *W, "alpha", "{alpha}", names=["alpha"]),
     c("compare-ambiguous-prefix", "compare", *W, "alpha", "2026", names=["2026"]),
 ]
 
 SIGNIFICANCE = [
     c("sig-one-ref", "significance", *W, "alpha", names=["two"]),
     c("sig-unknown-ref", "significance", *W, "alpha", "nosuch", names=["nosuch"]),
+    c("sig-same-run-twice", "significance", *W, "alpha", "alpha", names=["alpha"]),
     c("sig-test-typo", "significance", *W, "alpha", "beta", "--test", "ttest", names=["ttest"]),
     c("sig-metric-typo", "significance", *W, "alpha", "beta", "--metric", "acuracy",
       names=["acuracy"]),
@@ -134,6 +141,8 @@ REPORT = [
       names=["{tmp}/outdir"], files={"outdir/keep": ""}),
     c("report-metric-typo", "report", *W, "alpha", "beta", "--metric", "acuracy",
       "-o", "{tmp}/r.html", names=["acuracy"]),
+    c("report-same-run-twice", "report", *W, "alpha", "alpha", "-o", "{tmp}/r.html",
+      names=["alpha"]),
     c("report-second-unknown", "report", *W, "alpha", "nosuch", "-o", "{tmp}/r.html",
       names=["nosuch"]),
 ]
@@ -169,7 +178,30 @@ OTHER = [
 
 ]
 
-CASES = LS + SHOW + COMPARE + SIGNIFICANCE + LEADERBOARD + EXPORT + REPORT + ANALYZE + OTHER
+def run_file(name: str, text: str | None) -> Callable[[Case], object]:
+    """Damage (or remove, when ``text`` is None) a file of the scripted run's folder."""
+    def damage(case: Case) -> None:
+        path = next(case.ws.glob(f"scripted_*/{name}"))
+        if text is None:
+            path.unlink()
+        else:
+            path.write_text(text, encoding="utf-8")
+    return damage
+
+
+DAMAGED_FOLDER = [
+    c("reproduce-config-yaml-garbage", "reproduce", *W, "scripted", names=["config.yaml"],
+      prepare=run_file("config.yaml", "a: [1\n")),
+    c("reproduce-config-yaml-missing", "reproduce", *W, "scripted", names=["config.yaml"],
+      prepare=run_file("config.yaml", None)),
+    c("reproduce-config-yaml-without-command", "reproduce", *W, "scripted",
+      names=["config.yaml"], prepare=run_file("config.yaml", "seed: 5\nlr: 0.1\n")),
+    c("reproduce-config-yaml-is-a-list", "reproduce", *W, "scripted", names=["config.yaml"],
+      prepare=run_file("config.yaml", "- 1\n")),
+]
+
+CASES = (DAMAGED_FOLDER + LS + SHOW + COMPARE + SIGNIFICANCE + LEADERBOARD + EXPORT + REPORT
+         + ANALYZE + OTHER)
 
 
 @pytest.mark.parametrize("x", params(CASES))

@@ -107,6 +107,12 @@ SEEDS = [
     c("seeds-option-text", *RUN, "--seeds", "abc", names=["abc"], files=EXP, xfail=CLICK_USAGE),
     c("seeds-option-and-seed-override", *RUN, "--seeds", "4", "seed=3", names=["seed"],
       files=EXP),
+    c("seeds-option-beyond-64-bits-new-root", "run", "{tmp}/exp.yaml", "--root", "{tmp}/fresh",
+      "--seeds", HUGE, names=[HUGE], files=EXP, xfail=SEED_PLAN),
+    c("seed-beyond-64-bits-new-root", "run", "{tmp}/exp.yaml", "--root", "{tmp}/fresh",
+      names=[HUGE], files=cfg(SCRIPTED.replace("seed: 5", f"seed: {HUGE}")), xfail=SEED_PLAN),
+    c("seeds-option-negative-new-root", "run", "{tmp}/exp.yaml", "--root", "{tmp}/fresh",
+      "--seeds", "-1", names=["-1"], files=EXP, xfail=SEED_PLAN),
     c("suite-seeds-negative", *S, names=["-1"],
       files=suite(SUITE.replace("experiments:", "seeds: [-1]\nexperiments:")), xfail=SEED_PLAN),
 ]

@@ -33,33 +33,42 @@ YAML_LIMITS = ("issue 9 tracebacks list: YAML recursive aliases, alias bombs, /d
 FIFO = ("found by corpus: a config path that is a FIFO with no writer blocks forever in open() "
         "(like /dev/zero, a file that is not a regular file should be refused)")
 
+DEV_ZERO = ("found by corpus: evaluate reads a predictions or data file of /dev/zero forever "
+            "(the issue names only `trialbook run /dev/zero`)")
+RESAMPLES = ("found by corpus: significance --resamples 1000000000 allocates 8-15 GB at once: a "
+             "MemoryError traceback here (2 GB limit), swapping or the OOM killer elsewhere")
+
 HEAD = "experiment:\n  name: bomb\n  command: python -c pass\n"
 LAUGHS = HEAD + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
 
 
-def text(content: str) -> Callable[[Path], str]:
-    def make(tmp: Path) -> str:
+def text(content: str) -> Callable[[Path], list[str]]:
+    def make(tmp: Path) -> list[str]:
         (tmp / "exp.yaml").write_text(content, encoding="utf-8")
-        return str(tmp / "exp.yaml")
+        return ["run", str(tmp / "exp.yaml")]
     return make
 
 
-def fifo(tmp: Path) -> str:
+def fifo(tmp: Path) -> list[str]:
     os.mkfifo(tmp / "exp.yaml")
-    return str(tmp / "exp.yaml")
+    return ["run", str(tmp / "exp.yaml")]
 
 
-def suite_cycle(tmp: Path) -> str:
+def suite_cycle(tmp: Path) -> list[str]:
     (tmp / "a.yaml").write_text("suite: a\nbase: b.yaml\n", encoding="utf-8")
     (tmp / "b.yaml").write_text("suite: b\nbase: a.yaml\n", encoding="utf-8")
-    return str(tmp / "a.yaml")
+    return ["run", str(tmp / "a.yaml")]
+
+
+def args(*words: str) -> Callable[[Path], list[str]]:
+    return lambda tmp: list(words)
 
 
 @dataclass(frozen=True)
 class Hang:
     id: str
-    make: Callable[[Path], str]  # writes the input into the case folder, returns the FILE arg
+    make: Callable[[Path], list[str]]  # writes the inputs into the case folder; the arguments
     names: tuple[str, ...]
     xfail: str | None = None
 
@@ -72,9 +81,21 @@ CASES = [
          ("exp.yaml",), YAML_LIMITS),
     Hang("config-over-10-mb", text(SCRIPTED + "# padding\n" * 1_100_000), ("exp.yaml",),
          YAML_LIMITS),
-    Hang("dev-zero", lambda tmp: "/dev/zero", ("/dev/zero",), YAML_LIMITS),
+    Hang("dev-zero", args("run", "/dev/zero"), ("/dev/zero",), YAML_LIMITS),
     Hang("fifo-without-writer", fifo, ("exp.yaml",), FIFO),
     Hang("suite-bases-in-a-cycle", suite_cycle, ("a.yaml",)),
+    Hang("evaluate-predictions-dev-zero",
+         args("evaluate", "gsm8k", "-n", "1", "--predictions", "/dev/zero"), ("/dev/zero",),
+         DEV_ZERO),
+    Hang("evaluate-jsonl-data-dev-zero",
+         args("evaluate", "jsonl", "--data", "/dev/zero", "--model", "python:json:dumps"),
+         ("/dev/zero",), DEV_ZERO),
+    Hang("significance-a-billion-resamples",
+         args("significance", "alpha", "beta", "--test", "bootstrap", "--resamples", "1000000000"),
+         ("1000000000",), RESAMPLES),
+    Hang("significance-permutation-a-billion-resamples",
+         args("significance", "alpha", "beta", "--test", "permutation", "--resamples",
+              "1000000000"), ("1000000000",), RESAMPLES),
 ]
 
 
@@ -93,10 +114,10 @@ def ended(base: Base, tmp_path_factory: pytest.TempPathFactory) -> dict[str, End
     for case in CASES:
         tmp = tmp_path_factory.mktemp(case.id)
         copy_workspace(base.root, tmp / "ws")
-        file = case.make(tmp)
+        words = case.make(tmp)
         out = tmp_path_factory.mktemp(f"{case.id}-output")
         before = snapshot(tmp, base.root)
-        child = start_child(["run", file, "--root", tmp / "ws"], cwd=tmp, out=out)
+        child = start_child([*words, "--root", tmp / "ws"], cwd=tmp, out=out)
         outcome = finish_child(child, out, time.monotonic() + DEADLINE)
         results[case.id] = Ended(outcome, before, snapshot(tmp, base.root))
     return results

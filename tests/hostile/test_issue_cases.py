@@ -268,3 +268,15 @@ def test_read_only_workspace_refuses_writes_in_one_line(read_only: Case, args: l
                   + ["--root", read_only.ws])
     assert_one_line_error(outcome, str(read_only.ws))
     assert_unchanged(before, read_only.snap())
+
+
+# -- a run folder whose files were damaged by hand ----------------------------------------------
+
+@pytest.mark.parametrize("name", ["meta.json", "summary.json"])
+def test_show_reads_a_run_whose_json_file_is_damaged(case: Case, name: str) -> None:
+    next(case.ws.glob(f"scripted_*/{name}")).write_text("{garbage", encoding="utf-8")
+    before = case.snap()
+    outcome = cli(["show", "scripted", "--root", case.ws])
+    assert outcome.exit_code == 0, outcome
+    assert "Traceback" not in outcome.stderr
+    assert_unchanged(before, case.snap())
