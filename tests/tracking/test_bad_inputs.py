@@ -173,7 +173,8 @@ def test_log_of_something_that_is_not_a_mapping_names_it(tmp_path: Path, metrics
     ("metrics", "match"),
     [
         ({"acc": "high"}, r"'acc': 'high' \(str\), which is not a number"),
-        ({"acc": None}, r"'acc': None \(NoneType\)"),
+        ({"per_type": {"math": "high"}}, r"'per_type.math': 'high' \(str\)"),
+        ({"acc": object()}, r"'acc': <object object"),
         ({"acc": [0.5]}, r"'acc': \[0.5\] \(list\)"),
         ({"": 0.5}, r"metric name ''"),
     ],
@@ -184,8 +185,9 @@ def test_evaluation_metrics_that_are_not_numbers_are_refused(
     with trialbook.start_run("exp", root=tmp_path, **FAST) as run:
         with pytest.raises(MetricValueError, match=match):
             run.log_evaluation("gsm8k", {"metrics": metrics})
-        ok = run.log_evaluation("gsm8k", {"metrics": {"acc": 0.5, "n": 3, "np": _np_scalar()}})
-    assert dict(ok.metrics) == {"acc": 0.5, "n": 3, "np": 0.25}
+        good = {"acc": 0.5, "n": 3, "np": _np_scalar(), "none": None, "per": {"math": 0.8}}
+        ok = run.log_evaluation("gsm8k", {"metrics": good})
+    assert dict(ok.metrics) == {"acc": 0.5, "n": 3, "np": 0.25, "none": None, "per": {"math": 0.8}}
     assert [e.benchmark for e in trialbook.open_store(tmp_path).evaluations(run.id)] == ["gsm8k"]
 
 

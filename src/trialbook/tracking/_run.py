@@ -925,24 +925,6 @@ def store_evaluation(
             f"The result for {benchmark!r} has no metrics; pass a mapping like "
             "{'metrics': {'accuracy': 0.7}, 'samples': [...]}."
         )
-    numbers_only: dict[str, Any] = {}
-    for key, value in metrics.items():
-        if type(key) is not str or not key.strip():
-            raise MetricValueError(
-                f"The result for {benchmark!r} has the metric name {key!r}; metric names "
-                "must be non-empty strings such as 'accuracy'."
-            )
-        if type(value) in (float, bool) or (type(value) is int and -_MAX_STEP <= value < _MAX_STEP):
-            numbers_only[key] = value  # kept as given (an int stays an int)
-            continue
-        try:
-            numbers_only[key] = _coerce(key, value)
-        except MetricValueError:
-            raise MetricValueError(
-                f"The result for {benchmark!r} has {key!r}: {_short(value)} "
-                f"({type(value).__name__}), which is not a number; metrics must be numbers "
-                "(put text in the samples or the run's notes)."
-            ) from None
     raw_samples = data.get("samples") or data.get("per_sample") or []
     samples = [_sample(s, i) for i, s in enumerate(raw_samples)]
     raw_timing = data.get("timing")
@@ -951,13 +933,49 @@ def store_evaluation(
     evaluation = store.log_evaluation(
         run_id,
         benchmark,
-        numbers_only,
+        _evaluation_metrics(benchmark, metrics),
         split=split or data.get("split"),
         n=data.get("n", data.get("num_samples")),
         duration=float(duration) if isinstance(duration, numbers.Real) else None,
         samples=samples,
     )
     return evaluation, samples
+
+
+def _evaluation_metrics(
+    benchmark: str, metrics: Mapping[Any, Any], prefix: str = ""
+) -> dict[str, Any]:
+    """The metrics as stored: numbers (ints kept as ints, NumPy/torch scalars as floats),
+    ``None`` for a metric that could not be computed, and mappings of those (``per_type``
+    breakdowns); anything else is refused, naming the metric.
+
+    Raises:
+        MetricValueError: a name that is not a non-empty string, or a value of another kind.
+    """
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if type(key) is not str or not key.strip():
+            raise MetricValueError(
+                f"The result for {benchmark!r} has the metric name {prefix}{key!r}; metric "
+                "names must be non-empty strings such as 'accuracy'."
+            )
+        plain = type(value) in (float, bool) or (
+            type(value) is int and -_MAX_STEP <= value < _MAX_STEP
+        )
+        if value is None or plain:
+            out[key] = value
+        elif isinstance(value, Mapping):
+            out[key] = _evaluation_metrics(benchmark, value, f"{prefix}{key}.")
+        else:
+            try:
+                out[key] = _coerce(key, value)
+            except MetricValueError:
+                raise MetricValueError(
+                    f"The result for {benchmark!r} has {prefix + key!r}: {_short(value)} "
+                    f"({type(value).__name__}), which is not a number; metrics must be numbers "
+                    "(put text in the samples or the run's notes)."
+                ) from None
+    return out
 
 
 def _sample(raw: Any, position: int) -> Sample:
