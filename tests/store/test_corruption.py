@@ -294,3 +294,26 @@ def test_db_check_and_recover_refuse_a_missing_database(tmp_path: Path) -> None:
             cli(tmp_path, "db", command, "--root", tmp_path / "nope"), "No database file at"
         )
     assert listing(tmp_path) == []
+
+
+def test_a_file_that_is_no_longer_sqlite_at_all_is_rebuilt_from_the_run_folders(
+    ws: Path,
+) -> None:
+    db = ws / "trialbook.db"
+    with connect(f"sqlite:///{db}") as store:
+        names = sorted(r.name for r in store.list_runs())
+    db.write_bytes(random.Random(1).randbytes(100_000))
+    one_error_line(
+        cli(ws.parent, "ls", "--root", ws), "is not a SQLite database", "trialbook db recover"
+    )
+
+    result = cli(ws.parent, "db", "recover", "--root", ws)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "unreadable in runs: rowids all" in result.stdout
+    (aside,) = ws.glob("trialbook.db.damaged-*[0-9]")
+    assert aside.read_bytes() == random.Random(1).randbytes(100_000)
+    with connect(f"sqlite:///{db}") as store:
+        runs = store.list_runs()
+        assert sorted(r.name for r in runs) == names
+        assert all(len(store.evaluations(r.id)) == 1 for r in runs)

@@ -99,7 +99,9 @@ def _check_sqlite_file(url: str, create: bool) -> None:
     if head and head != b"SQLite format 3\x00":
         raise NotATrialbookDatabase(
             f"{path} is not a SQLite database (it may be corrupt or another kind of file); "
-            "move it aside or choose another --root."
+            "move it aside or choose another --root, or run "
+            f"`trialbook db recover{_store_flag(url)}` to set it aside and rebuild the index "
+            "from the run folders."
         )
 
 

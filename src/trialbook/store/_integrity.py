@@ -88,7 +88,9 @@ def open_readonly(db: Path) -> sqlite3.Connection:
         mode = "mode=ro"
     else:
         mode = "immutable=1"
-    return sqlite3.connect(f"file:{quote(str(db.absolute()))}?{mode}", uri=True, timeout=60)
+    conn = sqlite3.connect(f"file:{quote(str(db.absolute()))}?{mode}", uri=True, timeout=60)
+    conn.execute("PRAGMA query_only = ON")  # closing may still checkpoint committed WAL pages
+    return conn
 
 
 def integrity_problems(db: Path, *, quick: bool, limit: int = 20) -> list[str]:
