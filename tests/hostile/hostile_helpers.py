@@ -1,9 +1,17 @@
-"""The hostile corpus's harness: a snapshot of everything on disk, the one-line error check,
-and the in-process and subprocess ways of running ``trialbook``.
+"""The hostile corpus's harness (issue 9): a snapshot of everything on disk, the one-line error
+check, the in-process and child-process ways of running ``trialbook``, and the case table.
 
-Every case takes a snapshot of its folder (and of the shared workspace it was copied from)
-before the hostile input and again after, and asserts that the two are equal: no file or
-folder created, removed or changed, no database row added or removed.
+Every case asserts three things: the exit status (2 for a user's mistake; the right
+``TrialbookError`` subclass from the Python API), that stderr is one ``error: `` line without
+"Traceback" naming the bad value, and that nothing was created or half-written: a snapshot of
+the case's folder and of the shared workspace (every entry's kind, size and sha256; each SQLite
+file's row count per table) before and after must be equal.
+
+Adding a case: one ``c(id, *args, names=[...])`` line in the table of its command (``{ws}``,
+``{tmp}``, ``{alpha}`` ... are filled in; ``files=`` writes inputs, ``prepare=`` damages the
+workspace). A case that fails today keeps its assertion and gets ``xfail=REASON`` (strict):
+"issue 9 item N: ..." when an issue-9 fix is under way, "found by corpus: ..." for a new bug.
+When the fix lands the case XPASSes, which fails the run until the mark is removed.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ class ApiCase:
     error: type[TrialbookError]
     names: tuple[str, ...] = ()
     xfail: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def api_params(cases: list[ApiCase]) -> list[object]:
@@ -78,6 +79,8 @@ CONFIG = ("issue 9 Python-API list: a config with non-string keys or 2,000 level
 BIG = ("issue 9 tracebacks list: integers beyond 64 bits reaching SQLite give one sentence "
        "(ConfigError)")
 STORE_URL = "issue 9 tracebacks list: store='notaurl' gives one sentence"
+SYSTEM_ENV = ("found by corpus: TRIALBOOK_SYSTEM_METRICS=maybe is accepted silently (read as a "
+              "boolean without saying so)")
 API_SEED = ("found by corpus: start_run(seed=-5) and seed=2**32 are accepted and stored, while "
             "seed_everything refuses them (and issue 9 has the runner refuse them at plan time)")
 DB_FOLDER = "issue 9 tracebacks list: a trialbook.db that is a folder gives one sentence"
@@ -100,6 +103,17 @@ START = [
             ("nan",), xfail=FLUSH),
     ApiCase("flush-interval-text", lambda w: start(w, flush_interval="fast"), ConfigError,
             ("fast",), xfail=FLUSH),
+    ApiCase("flush-interval-env-text", lambda w: start(w), ConfigError, ("abc",),
+            env=(("TRIALBOOK_FLUSH_INTERVAL", "abc"),)),
+    ApiCase("flush-interval-env-nan", lambda w: start(w), ConfigError, ("nan",), xfail=FLUSH,
+            env=(("TRIALBOOK_FLUSH_INTERVAL", "nan"),)),
+    ApiCase("flush-interval-env-inf", lambda w: start(w), ConfigError, ("inf",), xfail=FLUSH,
+            env=(("TRIALBOOK_FLUSH_INTERVAL", "inf"),)),
+    ApiCase("flush-interval-env-zero", lambda w: start(w), ConfigError, ("0",),
+            env=(("TRIALBOOK_FLUSH_INTERVAL", "0"),)),
+    ApiCase("system-metrics-env-not-a-boolean", lambda w: start(w, system_metrics=None),
+            ConfigError, ("maybe",), xfail=SYSTEM_ENV,
+            env=(("TRIALBOOK_SYSTEM_METRICS", "maybe"),)),
     ApiCase("seed-text", lambda w: start(w, seed="1"), ConfigError, ("1",)),
     ApiCase("seed-float", lambda w: start(w, seed=1.5), ConfigError, ("1.5",)),
     ApiCase("seed-negative", lambda w: start(w, seed=-5), ConfigError, ("-5",),
@@ -209,7 +223,11 @@ OTHER = [
 
 
 @pytest.mark.parametrize("x", api_params(START + OTHER))
-def test_api_refuses_hostile_input_and_writes_nothing(case: Case, x: ApiCase) -> None:
+def test_api_refuses_hostile_input_and_writes_nothing(
+    case: Case, x: ApiCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in x.env:
+        monkeypatch.setenv(name, value)
     # Inputs the call names (plain.txt, dbdir) are made before the first snapshot.
     case.write("plain.txt", "x")
     case.write("dup.yaml", "a: 1\na: 2\n")
