@@ -61,6 +61,11 @@ class Snapshot:
     rows: Mapping[str, Mapping[str, int] | str]
 
 
+#: The store's record of the file it last found clean: rewritten whenever a copied or changed
+#: database is opened and checked again; the database itself is compared, so skip the stamp.
+_BOOKKEEPING = ("trialbook.db-checked",)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -103,6 +108,8 @@ def snapshot(*roots: Path) -> Snapshot:
             for d in dirnames:
                 files[str(here / d)] = ("dir", 0, "")
             for name in filenames:
+                if name.endswith(_BOOKKEEPING):
+                    continue
                 path = here / name
                 if path.is_symlink() or not path.is_file():
                     files[str(path)] = ("other", 0, "")
