@@ -342,3 +342,18 @@ def test_finish_says_so_when_summary_json_cannot_be_written(tmp_path: Path) -> N
     store = trialbook.open_store(tmp_path)
     assert store.get_run(run.id).status == "completed"
     assert store.metric_history(run.id, "loss").values == (1.0,)
+
+
+def test_files_in_a_symlinked_workspace_are_recorded_under_the_run_folder_as_named(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "ws").symlink_to(tmp_path / "real")
+    with trialbook.start_run("exp", root=tmp_path / "ws", **FAST) as run:
+        (run.checkpoint_dir / "model.pt").write_bytes(b"w")
+        checkpoint = run.log_checkpoint(run.checkpoint_dir / "model.pt")
+        (run.artifacts_dir / "plot.png").write_bytes(b"p")
+        artifact = run.log_artifact(run.artifacts_dir / "plot.png")
+    assert checkpoint.path == str(run.checkpoint_dir.absolute() / "model.pt")
+    assert artifact.path == str(run.artifacts_dir.absolute() / "plot.png")
+    assert str(tmp_path / "ws") in checkpoint.path

@@ -422,8 +422,16 @@ class Run:
         digest, size = path_digest(p)
         plain = {k: float(_coerce(k, v)) for k, v in (metrics or {}).items()}
         return self._store.log_checkpoint(
-            self.id, str(p), step=step, size=size, sha256=digest, metrics=plain
+            self.id, str(self._recorded(p)), step=step, size=size, sha256=digest, metrics=plain
         )
+
+    def _recorded(self, resolved: Path) -> Path:
+        """The path to record: inside the run folder, spelled from the run folder's path as
+        the Store knows it (a symlinked workspace stays as it was named); elsewhere, real."""
+        run = self.path.resolve()
+        if run in resolved.parents:
+            return self.path.absolute() / resolved.relative_to(run)
+        return resolved
 
     def _escapes(self, given: Path, resolved: Path) -> bool:
         """``given`` is spelled as a path in the run folder but ``resolved`` is outside it."""
@@ -459,7 +467,9 @@ class Run:
                 shutil.copy2(p, target)
             p = target.resolve()
         digest, size = path_digest(p)
-        return self._store.log_artifact(self.id, str(p), kind=kind, size=size, sha256=digest)
+        return self._store.log_artifact(
+            self.id, str(self._recorded(p)), kind=kind, size=size, sha256=digest
+        )
 
     def log_dataset(
         self,
