@@ -229,7 +229,6 @@ class Base:
     ids: dict[str, str]
 
 
-
 @dataclass(frozen=True)
 class Case:
     """One case's world: ``tmp`` is its folder and working directory, ``ws`` a copy of the
@@ -254,7 +253,6 @@ class Case:
         else:
             path.write_text(content, encoding="utf-8")
         return path
-
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ and numeric options (one ``error:`` line, exit 2, no run, no evaluation, no file
 from __future__ import annotations
 
 import pytest
-from hostile_helpers import CLICK_USAGE, HUGE, Case, CliCase, c, check_cli_case, params
+from hostile_helpers import HUGE, Case, CliCase, c, check_cli_case, params
 
 W = ("--root", "{ws}")
 GOOD = '{"id": "0", "prediction": "#### 18"}\n{"id": "1", "prediction": "#### 3"}\n'
@@ -12,12 +12,6 @@ EV = ("evaluate", "gsm8k", *W, "-n", "2", "--predictions", "{tmp}/p.jsonl")
 DATA = '{"q": "1+1", "a": "2", "k": "x"}\n{"q": "2+2", "a": "4", "k": "y"}\n'
 JL = ("evaluate", "jsonl", *W, "--data", "{tmp}/d.jsonl", "--question-field", "q",
       "--answer-field", "a", "--predictions", "{tmp}/p.jsonl")
-
-NULL_NAN = ("issue 9 tracebacks list: evaluate predictions with \"prediction\": null or a bare "
-            "NaN are refused with the line number")
-
-DATA_TYPES = ("found by corpus: a jsonl dataset line whose answer is null or whose question is "
-              "a list is accepted and scored (as predictions with null are, issue 9)")
 
 
 def preds(text: str | bytes) -> dict[str, str | bytes]:
@@ -56,11 +50,9 @@ PREDICTIONS = [
       files=preds(GOOD + '{"id": "99999999", "prediction": "#### 5"}\n')),
     c("predictions-missing-example", *EV, names=["1"], files=preds(GOOD.splitlines()[0])),
     c("prediction-null", *EV, names=["line 1"],
-      files=preds('{"id": "0", "prediction": null}\n' + GOOD.splitlines()[1]),
-      xfail=NULL_NAN),
+      files=preds('{"id": "0", "prediction": null}\n' + GOOD.splitlines()[1])),
     c("prediction-bare-nan", *EV, names=["line 1"],
-      files=preds('{"id": "0", "prediction": NaN}\n' + GOOD.splitlines()[1]),
-      xfail=NULL_NAN),
+      files=preds('{"id": "0", "prediction": NaN}\n' + GOOD.splitlines()[1])),
     c("prediction-id-is-a-list", *EV, names=["line 1"],
       files=preds('{"id": [0], "prediction": "#### 18"}\n' + GOOD.splitlines()[1])),
 ]
@@ -70,8 +62,7 @@ OPTIONS = [
     c("num-samples-negative", *EV, "-n", "-1", names=["-1"], files=preds(GOOD)),
     # A number beyond the split means the whole split: the missing predictions are named.
     c("num-samples-beyond-64-bits", *EV, "-n", HUGE, names=["1317"], files=preds(GOOD)),
-    c("num-samples-text", *EV, "-n", "two", names=["two"], files=preds(GOOD),
-      xfail=CLICK_USAGE),
+    c("num-samples-text", *EV, "-n", "two", names=["two"], files=preds(GOOD)),
     c("batch-size-zero", *EV, "--batch-size", "0", names=["0"], files=preds(GOOD)),
     c("batch-size-negative", *EV, "--batch-size", "-4", names=["-4"], files=preds(GOOD)),
     c("split-typo", *EV, "--split", "tset", names=["tset"], files=preds(GOOD)),
@@ -96,9 +87,9 @@ DATASETS = [
       files=data(DATA.splitlines()[0] + '\n{"q": "2+2", "a"')),
     c("jsonl-data-line-is-a-list", *JL, names=["line 1"], files=data("[1, 2]\n" + DATA)),
     c("jsonl-answer-null", *JL, names=["line 1"],
-      files=data('{"q": "1+1", "a": null}\n' + DATA.splitlines()[1]), xfail=DATA_TYPES),
+      files=data('{"q": "1+1", "a": null}\n' + DATA.splitlines()[1])),
     c("jsonl-question-is-a-list", *JL, names=["line 1"],
-      files=data('{"q": ["1+1"], "a": "2"}\n' + DATA.splitlines()[1]), xfail=DATA_TYPES),
+      files=data('{"q": ["1+1"], "a": "2"}\n' + DATA.splitlines()[1])),
     c("jsonl-question-field-typo", *JL[:-4], "--question-field", "qq", "--answer-field", "a",
       "--predictions", "{tmp}/p.jsonl", names=["qq"], files=data(DATA)),
     c("jsonl-answer-field-typo", *JL[:-4], "--question-field", "q", "--answer-field", "aa",

@@ -84,8 +84,6 @@ def test_start_run_in_read_only_root_raises_workspace_error(case: Case, ro: Path
 FULL_CLI = ("issue 9 item 3: `trialbook run` / `evaluate` on a full disk give one sentence and "
             "exit 2 and write nothing (today: one line, but trialbook.db-wal and -shm are left "
             "behind)")
-FULL_ANALYZE = ("issue 9 item 3 (the CLI area: any command on a full disk is one sentence): "
-                "analyze --out-dir on a full disk ends in an OSError traceback")
 
 FULL = [
     c("export-to-full-disk", "export", "--all", "--root", "{ws}", "-o", "{full}/x.json",
@@ -95,7 +93,7 @@ FULL = [
     c("report-to-full-disk", "report", "alpha", "--root", "{ws}", "-o", "{full}/r.html",
       names=["{full}"]),
     c("analyze-to-full-disk", "analyze", "--root", "{ws}", "--out-dir", "{full}",
-      names=["{full}"], xfail=FULL_ANALYZE),
+      names=["{full}"]),
     c("evaluate-into-run-on-full-disk", "evaluate", "gsm8k", "-n", "1", "--predictions",
       "{tmp}/p.jsonl", "--run", "alpha", "--root", "{full}/ws", names=["{full}"], files=PRED,
       xfail=FULL_CLI),

@@ -16,11 +16,7 @@ NOWS = ("--root", "{tmp}/nows")
 STORE_URL = ("issue 9 tracebacks list: --store notaurl and a postgresql:// URL without the "
              "driver give one sentence (naming the extra to install)")
 DB_FOLDER = "issue 9 tracebacks list: a trialbook.db that is a folder gives one sentence"
-CORRUPT = ("issue 9 item 5: writes to a database damaged in the middle are refused with one "
-           "sentence naming trialbook db check / db recover")
 
-OTHER_DIALECT = ("found by corpus: --store with another SQLAlchemy dialect whose driver is not "
-                 "installed (oracle://...) ends in a ModuleNotFoundError traceback")
 RUN_MAKES_ROOT = ("found by corpus: `run --store sqlite:///bad.db` with a garbage or foreign "
                   "database creates ./experiments (the run folders' root) before refusing")
 
@@ -79,13 +75,10 @@ MISSING_WORKSPACE = [
 ]
 
 STORES = [
-    c("store-not-a-url-ls", "ls", "--store", "notaurl", names=["notaurl"], xfail=STORE_URL),
-    c("store-not-a-url-stats", "stats", "--store", "notaurl", names=["notaurl"],
-      xfail=STORE_URL),
-    c("store-not-a-url-from-env", "ls", names=["notaurl"], env={"TRIALBOOK_STORE": "notaurl"},
-      xfail=STORE_URL),
-    c("store-unknown-dialect", "ls", "--store", "oracle://h@127.0.0.1:1/x", names=["oracle"],
-      xfail=OTHER_DIALECT),
+    c("store-not-a-url-ls", "ls", "--store", "notaurl", names=["notaurl"]),
+    c("store-not-a-url-stats", "stats", "--store", "notaurl", names=["notaurl"]),
+    c("store-not-a-url-from-env", "ls", names=["notaurl"], env={"TRIALBOOK_STORE": "notaurl"}),
+    c("store-unknown-dialect", "ls", "--store", "oracle://h@127.0.0.1:1/x", names=["oracle"]),
     c("store-sqlite-in-memory", "ls", "--store", "sqlite://", names=["sqlite://"]),
     c("store-sqlite-missing-folder", "ls", "--store", "sqlite:///{tmp}/nodir/x.db",
       names=["{tmp}/nodir/x.db"]),
@@ -108,22 +101,21 @@ STORES = [
     c("store-foreign-sqlite-db-upgrade", "db", "upgrade", "--store",
       "sqlite:///{tmp}/foreign.db", names=["{tmp}/foreign.db"], prepare=foreign_db),
     c("db-is-a-folder-ls", "ls", "--root", "{tmp}/dbdir", names=["trialbook.db"],
-      prepare=db_folder, xfail=DB_FOLDER),
+      prepare=db_folder),
     c("db-is-a-folder-stats", "stats", "--root", "{tmp}/dbdir", names=["trialbook.db"],
-      prepare=db_folder, xfail=DB_FOLDER),
+      prepare=db_folder),
     c("db-is-a-folder-run", "run", "{tmp}/exp.yaml", "--root", "{tmp}/dbdir",
-      names=["trialbook.db"], files=EXP, prepare=db_folder, xfail=DB_FOLDER),
+      names=["trialbook.db"], files=EXP, prepare=db_folder),
     c("db-truncated-ls", "ls", "--root", "{ws}", names=["trialbook.db"], prepare=truncate_db),
     c("db-truncated-show", "show", "alpha", "--root", "{ws}", names=["trialbook.db"],
       prepare=truncate_db),
     c("db-truncated-run", "run", "{tmp}/exp.yaml", "--root", "{ws}", names=["trialbook.db"],
       files=EXP, prepare=truncate_db),
     c("db-damaged-middle-run", "run", "{tmp}/exp.yaml", "--root", "{ws}",
-      names=["trialbook db"], files=EXP, prepare=damage_db_middle, xfail=CORRUPT),
+      names=["trialbook db"], files=EXP, prepare=damage_db_middle),
     c("db-damaged-middle-evaluate", "evaluate", "gsm8k", "-n", "1", "--predictions",
       "{tmp}/p.jsonl", "--run", "alpha", "--root", "{ws}", names=["trialbook db"],
-      files={"p.jsonl": '{"id": "0", "prediction": "#### 18"}\n'}, prepare=damage_db_middle,
-      xfail=CORRUPT),
+      files={"p.jsonl": '{"id": "0", "prediction": "#### 18"}\n'}, prepare=damage_db_middle),
 ]
 
 CASES = MISSING_WORKSPACE + STORES
@@ -138,8 +130,6 @@ def test_unusable_workspace_or_store_is_one_line_and_untouched(case: Case, x: Cl
 PG_DRIVERS = ("psycopg", "psycopg2", "pg8000", "asyncpg")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 tracebacks list: a postgresql:// URL without "
-                   "the driver gives one sentence naming the extra to install")
 @pytest.mark.parametrize("args", [["ls"], ["run", "{tmp}/exp.yaml"]], ids=["ls", "run"])
 def test_postgres_url_without_the_driver_names_the_extra(
     case: Case, args: list[str], monkeypatch: pytest.MonkeyPatch

@@ -28,13 +28,9 @@ from hostile_helpers import (
 #: asks for these to be refused "in well under a second".
 DEADLINE = 3.0
 
-YAML_LIMITS = ("issue 9 tracebacks list: YAML recursive aliases, alias bombs, /dev/zero, "
-               "configs over 10 MB or nested deeper than a few hundred levels are refused at once")
 FIFO = ("found by corpus: a config path that is a FIFO with no writer blocks forever in open() "
         "(like /dev/zero, a file that is not a regular file should be refused)")
 
-DEV_ZERO = ("found by corpus: evaluate reads a predictions or data file of /dev/zero forever "
-            "(the issue names only `trialbook run /dev/zero`)")
 RESAMPLES = ("found by corpus: significance --resamples 1000000000 allocates 8-15 GB at once: a "
              "MemoryError traceback here (2 GB limit), swapping or the OOM killer elsewhere")
 
@@ -74,22 +70,20 @@ class Hang:
 
 
 CASES = [
-    Hang("recursive-alias", text(HEAD + "a: &a [*a]\n"), ("exp.yaml",), YAML_LIMITS),
-    Hang("recursive-mapping-alias", text(HEAD + "a: &a {b: *a}\n"), ("exp.yaml",), YAML_LIMITS),
-    Hang("alias-bomb-389-bytes", text(LAUGHS), ("exp.yaml",), YAML_LIMITS),
+    Hang("recursive-alias", text(HEAD + "a: &a [*a]\n"), ("exp.yaml",)),
+    Hang("recursive-mapping-alias", text(HEAD + "a: &a {b: *a}\n"), ("exp.yaml",)),
+    Hang("alias-bomb-389-bytes", text(LAUGHS), ("exp.yaml",)),
     Hang("nested-5000-deep", text(HEAD + "a: " + "[" * 5000 + "]" * 5000 + "\n"),
-         ("exp.yaml",), YAML_LIMITS),
-    Hang("config-over-10-mb", text(SCRIPTED + "# padding\n" * 1_100_000), ("exp.yaml",),
-         YAML_LIMITS),
-    Hang("dev-zero", args("run", "/dev/zero"), ("/dev/zero",), YAML_LIMITS),
+         ("exp.yaml",)),
+    Hang("config-over-10-mb", text(SCRIPTED + "# padding\n" * 1_100_000), ("exp.yaml",)),
+    Hang("dev-zero", args("run", "/dev/zero"), ("/dev/zero",)),
     Hang("fifo-without-writer", fifo, ("exp.yaml",), FIFO),
     Hang("suite-bases-in-a-cycle", suite_cycle, ("a.yaml",)),
     Hang("evaluate-predictions-dev-zero",
-         args("evaluate", "gsm8k", "-n", "1", "--predictions", "/dev/zero"), ("/dev/zero",),
-         DEV_ZERO),
+         args("evaluate", "gsm8k", "-n", "1", "--predictions", "/dev/zero"), ("/dev/zero",)),
     Hang("evaluate-jsonl-data-dev-zero",
          args("evaluate", "jsonl", "--data", "/dev/zero", "--model", "python:json:dumps"),
-         ("/dev/zero",), DEV_ZERO),
+         ("/dev/zero",)),
     Hang("significance-a-billion-resamples",
          args("significance", "alpha", "beta", "--test", "bootstrap", "--resamples", "1000000000"),
          ("1000000000",), RESAMPLES),

@@ -41,8 +41,6 @@ def stored(case: Case, run_id: str) -> trialbook.RunRecord:
 
 # -- item 6: finish with an unknown status ------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 6: Run.finish('FINISHED') leaves the run "
-                   "marked finished in memory; validate before changing state")
 def test_finish_with_unknown_status_changes_nothing_and_the_run_still_finishes(
     case: Case,
 ) -> None:
@@ -77,8 +75,6 @@ EDITS: dict[str, Callable[[dict[str, Any]], object]] = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 7: run.config edits are lost silently; "
-                   "read-only (naming log_params) or persisted")
 @pytest.mark.parametrize("edit", list(EDITS), ids=list(EDITS))
 def test_run_config_edit_is_refused_or_kept_everywhere(case: Case, edit: str) -> None:
     with start(case) as run:
@@ -105,10 +101,7 @@ def test_run_config_edit_is_refused_or_kept_everywhere(case: Case, edit: str) ->
 
 # -- item 8: artifacts whose path leaves the run folder -----------------------------------------
 
-ESCAPE = "issue 9 item 8: a path under artifacts/ that resolves outside the run folder"
 
-
-@pytest.mark.xfail(strict=True, reason=ESCAPE)
 @pytest.mark.parametrize("method", ["log_artifact", "log_checkpoint"])
 def test_path_escaping_the_run_folder_is_copied_in_or_refused(case: Case, method: str) -> None:
     escaped = case.write("escaped.txt", "outside")
@@ -130,8 +123,6 @@ def test_path_escaping_the_run_folder_is_copied_in_or_refused(case: Case, method
 
 # -- Python API: tags ---------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 9 Python-API list: tags={'team': 'nlp'} drops "
-                   "the value silently; store key=value tags or raise ConfigError")
 def test_tags_as_a_mapping_keep_their_values_or_are_refused(case: Case) -> None:
     before = case.snap()
     try:
@@ -145,8 +136,6 @@ def test_tags_as_a_mapping_keep_their_values_or_are_refused(case: Case) -> None:
 
 # -- CLI: rows a terminal or a Markdown renderer would break on ---------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 9 tracebacks list: ls keeps one row per run for a "
-                   "name holding a newline or 10,000 characters (escaped, cut with an ellipsis)")
 def test_ls_keeps_one_row_per_run_for_hostile_names(case: Case) -> None:
     for name in ("two\nlines", "bell\x07and\x1b[31mred", "x" * 10_000):
         with start(case, name=name):
@@ -159,8 +148,6 @@ def test_ls_keeps_one_row_per_run_for_hostile_names(case: Case) -> None:
     assert max(len(row) for row in rows) < 300
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 tracebacks list: Markdown reports escape HTML "
-                   "in every cell")
 def test_markdown_report_escapes_html_in_every_cell(case: Case) -> None:
     for i in range(2):
         with start(case, name=f"<script>alert({i})</script>", seed=i) as run:
@@ -174,8 +161,6 @@ def test_markdown_report_escapes_html_in_every_cell(case: Case) -> None:
 
 # -- runner: an entrypoint that returns something that cannot be stored -------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 9 tracebacks list: an entrypoint returning a value "
-                   "that cannot be stored: name the key")
 def test_entrypoint_returning_an_unstorable_value_names_the_key(case: Case) -> None:
     case.write("hostile_entry.py",
                "def train(config, run):\n    return {'ok': 1.0, 'acc_unstorable': object()}\n")
@@ -200,8 +185,6 @@ def test_dry_run_into_a_new_root_creates_nothing(case: Case) -> None:
 
 # -- item 2: a copy never writes into its original; a missing run folder is named --------------
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 2: run folders are absolute, so a copied "
-                   "workspace writes into the original")
 def test_evaluate_into_a_copied_workspace_leaves_the_original_untouched(case: Case) -> None:
     copy = case.tmp / "copy"
     shutil.copytree(case.ws, copy)  # `cp -a ws copy` (case.ws refers only to itself)
@@ -213,8 +196,6 @@ def test_evaluate_into_a_copied_workspace_leaves_the_original_untouched(case: Ca
     assert_unchanged(original, snapshot(case.ws))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 2: a command that would write into a "
-                   "missing run folder says so (exit 2) instead of writing only to the database")
 def test_evaluate_into_a_run_whose_folder_is_missing_is_refused(case: Case) -> None:
     with start(case, name="gone") as run:
         pass
@@ -246,7 +227,6 @@ READ_ONLY = ("issue 9 tracebacks list: a read-only workspace can be read (ls, sh
              "--out elsewhere); only writes are refused")
 
 
-@pytest.mark.xfail(strict=True, reason=READ_ONLY)
 @pytest.mark.parametrize("args", [
     ["ls"], ["show", "alpha"], ["report", "alpha", "-o", "{tmp}/r.html"],
 ], ids=["ls", "show", "report-out-elsewhere"])
