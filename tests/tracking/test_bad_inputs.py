@@ -131,6 +131,41 @@ def test_a_good_flush_interval_variable_is_used(
     assert tracking_settings(flush_interval=2).flush_interval == 2.0
 
 
+@pytest.mark.parametrize("raw", ["maybe", "2", "enabled"])
+def test_a_system_metrics_variable_that_is_neither_on_nor_off_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("TRIALBOOK_SYSTEM_METRICS", raw)
+    with pytest.raises(ConfigError, match=f"TRIALBOOK_SYSTEM_METRICS={raw!r}"):
+        trialbook.start_run("exp", root=tmp_path, capture_packages=False)
+    assert _runs(tmp_path) == [] and _folders(tmp_path) == []
+
+
+@pytest.mark.parametrize(("raw", "on"), [("0", False), ("off", False), (" No ", False),
+                                         ("1", True), ("TRUE", True), ("on", True), ("", True)])
+def test_a_system_metrics_variable_reads_the_usual_yes_no_words(
+    monkeypatch: pytest.MonkeyPatch, raw: str, on: bool
+) -> None:
+    monkeypatch.setenv("TRIALBOOK_SYSTEM_METRICS", raw)
+    assert tracking_settings().system_metrics is on
+
+
+@pytest.mark.parametrize("seed", [-5, 2**32, 2**70])
+def test_a_seed_out_of_range_is_refused_before_anything_is_made(
+    tmp_path: Path, seed: int
+) -> None:
+    # The same check (config._suite.check_seed) the Runner makes at plan time.
+    _refused(tmp_path, rf"seed {seed} is out of range; use an integer from 0 to 4294967295",
+             seed=seed)
+    _refused(tmp_path, rf"seed {seed} is out of range", config={"seed": seed})
+
+
+def test_the_largest_seed_is_kept(tmp_path: Path) -> None:
+    with trialbook.start_run("exp", root=tmp_path, seed=2**32 - 1, **FAST) as run:
+        pass
+    assert trialbook.open_store(tmp_path).get_run(run.id).seed == 2**32 - 1
+
+
 # ------------------------------------------------------------------ run.log
 def test_an_empty_metric_name_is_refused_and_the_good_points_are_kept(tmp_path: Path) -> None:
     run = trialbook.start_run("exp", root=tmp_path, flush_interval=0.05, **FAST)
@@ -195,6 +230,81 @@ def _np_scalar() -> Any:
     import numpy as np
 
     return np.float32(0.25)
+
+
+# ------------------------------------------------------------------ log_params
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ("lr=1", r"log_params takes a mapping .* not 'lr=1' \(str\)"),
+        ([("lr", 1)], r"not \[\('lr', 1\)\] \(list\)"),
+        ({1: 2}, r"log_params: Config key 1 \(type int"),
+        ({"f": object()}, r"log_params: Config value 'f' is a object"),
+        ({"a": {"b": {2: 1}}}, r"Config key 2 .* at a\.b"),
+        (_deep(2000), r"deeper than 100 levels"),
+    ],
+)
+def test_log_params_refuses_what_start_run_refuses_and_stores_nothing(
+    tmp_path: Path, params: Any, match: str
+) -> None:
+    with trialbook.start_run("exp", {"lr": 0.1}, root=tmp_path, **FAST) as run:
+        before = trialbook.open_store(tmp_path).params(run.id)
+        with pytest.raises(ConfigError, match=match):
+            run.log_params(params)
+    assert trialbook.open_store(tmp_path).params(run.id) == before
+
+
+def test_log_params_stores_plain_values(tmp_path: Path) -> None:
+    with trialbook.start_run("exp", root=tmp_path, **FAST) as run:
+        run.log_params({"batch": 32, "path": Path("/data/x"), "layers": (1, 2), "opt.name": "adam"})
+    params = trialbook.open_store(tmp_path).params(run.id)
+    assert (params["batch"], params["path"], params["opt.name"]) == (32, "/data/x", "adam")
+    assert list(params["layers"]) == [1, 2]
+
+
+# ------------------------------------------------------------------ log_evaluation
+@pytest.mark.parametrize("benchmark", ["", "   "])
+def test_an_evaluation_without_a_benchmark_name_is_refused(
+    tmp_path: Path, benchmark: str
+) -> None:
+    with (
+        trialbook.start_run("exp", root=tmp_path, **FAST) as run,
+        pytest.raises(ConfigError, match=f"benchmark name {benchmark!r} is empty"),
+    ):
+        run.log_evaluation(benchmark, {"metrics": {"acc": 1.0}})
+    assert trialbook.open_store(tmp_path).evaluations(run.id) == []
+    assert list(run.path.glob("evaluations/*")) == []
+
+
+def test_evaluation_samples_sharing_an_id_are_refused_naming_it(tmp_path: Path) -> None:
+    samples = [{"id": "a", "correct": True}, {"id": "b", "correct": True},
+               {"id": "a", "correct": False}]
+    with trialbook.start_run("exp", root=tmp_path, **FAST) as run:
+        with pytest.raises(ConfigError, match=r"two samples with the id 'a' \(samples 0 and 2\)"):
+            run.log_evaluation("gsm8k", {"metrics": {"acc": 1.0}, "samples": samples})
+        # samples without ids are numbered by position, which never collides
+        run.log_evaluation("gsm8k", {"metrics": {"acc": 1.0},
+                                     "samples": [{"correct": True}, {"correct": False}]})
+    evaluations = trialbook.open_store(tmp_path).evaluations(run.id)
+    assert len(evaluations) == 1
+    ids = [s.sample_id for s in trialbook.open_store(tmp_path).samples(evaluations[0].id)]
+    assert ids == ["0", "1"]
+
+
+# ------------------------------------------------------------------ log_checkpoint
+@pytest.mark.parametrize(("step", "match"), [("x", r"step must be an integer, got 'x'"),
+                                             (1.5, r"got 1\.5"),
+                                             (2**70, r"step 1180591620717411303424 is outside")])
+def test_a_checkpoint_step_that_is_not_an_integer_is_refused(
+    tmp_path: Path, step: Any, match: str
+) -> None:
+    with trialbook.start_run("exp", root=tmp_path, **FAST) as run:
+        weights = run.checkpoint_dir / "w.pt"
+        weights.write_bytes(b"\0" * 16)
+        with pytest.raises(ConfigError, match=match):
+            run.log_checkpoint(weights, step=step)
+        run.log_checkpoint(weights, step=3)
+    assert [c.step for c in trialbook.open_store(tmp_path).checkpoints(run.id)] == [3]
 
 
 # ------------------------------------------------------------------ finish

@@ -345,9 +345,28 @@ class Run:
         self._writer.flush()
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Record extra params besides the config (flattened keys, any JSON value)."""
+        """Record extra params besides the config (flattened keys such as ``"training.lr"``;
+        numbers, strings, booleans, lists or mappings as values).
+
+        Raises:
+            ConfigError: ``params`` is not a mapping, a key is not a string or a value cannot
+                be stored (the check ``start_run`` makes of a config); nothing is stored.
+        """
+        from trialbook.config._hash import to_plain_config
+        from trialbook.tracking._start import check_config_shape  # _start imports this module
+
         self._check_open()
-        self._store.log_params(self.id, dict(params))
+        if not isinstance(params, Mapping):
+            raise ConfigError(
+                f"log_params takes a mapping of names to values, not {_short(params)} "
+                f"({type(params).__name__}); pass e.g. run.log_params({{'lr': 1e-4}})."
+            )
+        try:
+            check_config_shape(params)
+            plain = to_plain_config(params)
+        except ConfigError as e:
+            raise ConfigError(f"log_params: {e}") from None
+        self._store.log_params(self.id, plain)
 
     # ----------------------------------------------------------------- rejected names
     def _on_rejected(self, key: str, count: int) -> None:
@@ -404,8 +423,15 @@ class Run:
         step: int | None = None,
         metrics: Mapping[str, Any] | None = None,
     ) -> Checkpoint:
-        """Record a saved checkpoint (a file or folder) with its size and sha256."""
+        """Record a saved checkpoint (a file or folder) with its size and sha256.
+
+        Raises:
+            ConfigError: the path does not exist or leads outside the run folder; ``step`` is
+                not an integer (the same check as :meth:`log`'s).
+        """
         self._check_open()
+        if step is not None and (type(step) is not int or not -_MAX_STEP <= step < _MAX_STEP):
+            step = self._coerce_step(step)
         given = Path(path)
         if not given.exists():
             raise ConfigError(
@@ -924,6 +950,11 @@ def store_evaluation(
     Raises:
         ConfigError: the result has no metrics, or a sample is malformed.
     """
+    if not isinstance(benchmark, str) or not benchmark.strip():
+        raise ConfigError(
+            f"The benchmark name {benchmark!r} is empty; name what was evaluated, e.g. "
+            "run.log_evaluation('gsm8k', result)."
+        )
     data = _result_dict(result)
     metrics = data.get("metrics")
     if metrics is None:
@@ -937,6 +968,7 @@ def store_evaluation(
         )
     raw_samples = data.get("samples") or data.get("per_sample") or []
     samples = [_sample(s, i) for i, s in enumerate(raw_samples)]
+    _check_unique_ids(benchmark, samples)
     raw_timing = data.get("timing")
     timing: Mapping[str, Any] = raw_timing if isinstance(raw_timing, Mapping) else {}
     duration = data.get("duration", timing.get("total", timing.get("total_seconds")))
@@ -986,6 +1018,23 @@ def _evaluation_metrics(
                     "(put text in the samples or the run's notes)."
                 ) from None
     return out
+
+
+def _check_unique_ids(benchmark: str, samples: list[Sample]) -> None:
+    """Paired tests match two runs' samples by id, so an id must name one sample.
+
+    Raises:
+        ConfigError: two samples share an id; names it and both positions.
+    """
+    first: dict[str, int] = {}
+    for position, sample in enumerate(samples):
+        earlier = first.setdefault(sample.sample_id, position)
+        if earlier != position:
+            raise ConfigError(
+                f"The result for {benchmark!r} has two samples with the id "
+                f"{sample.sample_id!r} (samples {earlier} and {position}); give each sample "
+                "its own id (paired tests match samples across runs by id)."
+            )
 
 
 def _sample(raw: Any, position: int) -> Sample:

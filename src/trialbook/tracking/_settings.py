@@ -81,11 +81,22 @@ def _env_seconds(name: str, default: float, *, lowest: float) -> float:
     return _seconds(raw.strip(), lowest=lowest, source=name)
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _env_flag(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
-    if raw is None or raw == "":
+    if raw is None or not raw.strip():
         return default
-    return raw.strip().lower() not in ("0", "false", "no", "off")
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ConfigError(
+        f"{name}={raw!r} is neither on nor off; set it to 1 or 0 (true/false, yes/no, on/off)."
+    )
 
 
 def tracking_settings(
@@ -94,8 +105,8 @@ def tracking_settings(
     """The settings from the arguments, else the environment, else the defaults.
 
     Raises:
-        ConfigError: an interval (argument or variable) is not a number of seconds in range;
-            the message names it.
+        ConfigError: an interval (argument or variable) is not a number of seconds in range,
+            or ``TRIALBOOK_SYSTEM_METRICS`` is not a yes/no word; the message names it.
     """
     if flush_interval is None:
         flush = _env_seconds(FLUSH_INTERVAL_ENV, _DEFAULT_FLUSH, lowest=_MIN_INTERVAL)

@@ -13,6 +13,7 @@ from typing import Any
 
 from trialbook._workspace import Workspace
 from trialbook.config._hash import config_hash, group_key, to_plain_config
+from trialbook.config._suite import check_seed
 from trialbook.errors import ConfigError
 from trialbook.store._base import Store
 from trialbook.store._liveness import process_start_time
@@ -128,6 +129,7 @@ def start_run(
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigError(f"seed must be an integer, got {seed!r}; pass seed=42.")
+        check_seed(seed, "start_run")
         if "seed" in plain and plain["seed"] != seed:
             raise ConfigError(
                 f"seed={seed} disagrees with the config's seed {plain['seed']!r}; pass one of them."
@@ -137,6 +139,8 @@ def start_run(
         cfg_seed = plain["seed"]
         if cfg_seed is not None and (isinstance(cfg_seed, bool) or not isinstance(cfg_seed, int)):
             raise ConfigError(f"The config's seed must be an integer, got {cfg_seed!r}.")
+        if cfg_seed is not None:
+            check_seed(cfg_seed, "The config")
         seed = cfg_seed
     tag_tuple = normalize_tags(tags)
     settings = tracking_settings(flush_interval=flush_interval, system_metrics=system_metrics)
