@@ -171,6 +171,10 @@ HUGE = "99999999999999999999"
         (["lss"], ["No such command 'lss'. Did you mean 'ls'? See 'trialbook --help'."]),
         (["--bad", "ls"], ["No such option: --bad"]),
         (["show"], ["Missing argument 'RUN'", "trialbook show --help"]),
+        # Typer checks plain int options with Pydantic, whose message leaves the value out.
+        (["run", "e.yaml", "--jobs", "two"], ["'--jobs'", "valid integer", "(got 'two')"]),
+        (["run", "e.yaml", "--seeds", "abc"], ["'--seeds'", "(got 'abc')"]),
+        (["run", "e.yaml", "--seeds=4,x"], ["'--seeds'", "(got 'x')"]),
     ],
 )
 def test_bad_integers_and_usage_errors_are_one_line_and_touch_nothing(
@@ -182,6 +186,7 @@ def test_bad_integers_and_usage_errors_are_one_line_and_touch_nothing(
     with trialbook.start_run("e", {}, root=root, system_metrics=False, capture_packages=False):
         pass
     (tmp_path / "p.jsonl").write_text('{"id": "0", "prediction": "#### 18"}\n')
+    (tmp_path / "e.yaml").write_text("experiment:\n  name: e\n  command: python -c pass\n")
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     assert_user_error(cli(*args, "--root", root) if args[0] != "--bad" else cli(*args), *fragments)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before

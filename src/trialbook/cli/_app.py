@@ -57,9 +57,29 @@ def _usage_sentence(e: Any) -> str:
     where = e.ctx.command_path if e.ctx is not None else "trialbook"
     # A parser's ValueError (see _options.int64) reaches click through Pydantic's wording.
     message = e.format_message().replace("Value error, ", "").rstrip(".")
+    refused = _refused_input(e)
+    if refused and repr(refused) not in message:
+        message = f"{message} (got {refused!r})"
     if message.endswith("?"):  # "No such command 'lss'. Did you mean 'ls'?"
         return f"{message} See '{where} --help'."
     return f"{message}; see '{where} --help'."
+
+
+def _refused_input(e: Any) -> str | None:
+    """The text an option refused when Typer checked it with Pydantic (``int`` options), whose
+    message ("Input should be a valid integer") leaves the value out."""
+    errors = getattr(e.__cause__, "errors", None)
+    if not callable(errors):
+        return None
+    try:
+        details = errors()
+    except Exception:  # not Pydantic's ValidationError after all
+        return None
+    for detail in details if isinstance(details, list) else ():
+        value = detail.get("input") if isinstance(detail, dict) else None
+        if isinstance(value, str):
+            return value
+    return None
 
 
 # -- a failure to write ----------------------------------------------------------------------------

@@ -59,6 +59,9 @@ def _expand_seeds(args: list[str]) -> list[str]:
                 while i < len(args) and all(_INT.match(v) for v in args[i].split(",") if v):
                     values.extend(v for v in args[i].split(",") if v)
                     i += 1
+            if not values and i < len(args) and not args[i].startswith("-"):
+                values = [args[i]]  # not a seed ('--seeds abc'): the option reports it
+                i += 1
             if not values:
                 values = [""]  # let the option itself report the missing value
             for value in values:
