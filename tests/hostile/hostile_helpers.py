@@ -258,13 +258,6 @@ class Case:
 # ---------------------------------------------------------------------------------------------
 # The case table of CLI inputs.
 
-#: A reason shared by every case whose mistake click itself reports (an unknown option, a value
-#: of the wrong type, a missing argument): click prints four lines (Usage, Try, a blank line,
-#: Error) instead of one ``error: `` line.
-CLICK_USAGE = ("found by corpus: click's own usage errors (unknown option or command, wrong "
-               "type, out of range, missing argument) print click's 4-line Usage/Try/Error "
-               "block instead of one 'error: ' line")
-
 HUGE = "99999999999999999999999"  # beyond 64 bits
 
 

@@ -60,8 +60,9 @@ PREDICTIONS = [
 OPTIONS = [
     c("num-samples-zero", *EV, "-n", "0", names=["0"], files=preds(GOOD)),
     c("num-samples-negative", *EV, "-n", "-1", names=["-1"], files=preds(GOOD)),
-    # A number beyond the split means the whole split: the missing predictions are named.
-    c("num-samples-beyond-64-bits", *EV, "-n", HUGE, names=["1317"], files=preds(GOOD)),
+    # Refused as an integer no database holds (the message names the limit with commas).
+    c("num-samples-beyond-64-bits", *EV, "-n", HUGE, names=[HUGE, "9,223,372,036,854,775,807"],
+      files=preds(GOOD)),
     c("num-samples-text", *EV, "-n", "two", names=["two"], files=preds(GOOD)),
     c("batch-size-zero", *EV, "--batch-size", "0", names=["0"], files=preds(GOOD)),
     c("batch-size-negative", *EV, "--batch-size", "-4", names=["-4"], files=preds(GOOD)),

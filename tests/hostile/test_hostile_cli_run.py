@@ -4,7 +4,7 @@ one ``error:`` line, exit 2, no run folder, no row, no workspace when there was 
 from __future__ import annotations
 
 import pytest
-from hostile_helpers import CLICK_USAGE, HUGE, SCRIPTED, Case, CliCase, c, check_cli_case, params
+from hostile_helpers import HUGE, SCRIPTED, Case, CliCase, c, check_cli_case, params
 
 W = ("--root", "{ws}")
 # Not the workspace's own scripted run (that one would be skipped as completed).
@@ -103,7 +103,7 @@ SEEDS = [
       files=EXP),
     c("seeds-option-beyond-64-bits-dry-run", *RUN, "--seeds", HUGE, "--dry-run", names=[HUGE],
       files=EXP),
-    c("seeds-option-text", *RUN, "--seeds", "abc", names=["abc"], files=EXP, xfail=CLICK_USAGE),
+    c("seeds-option-text", *RUN, "--seeds", "abc", names=["abc"], files=EXP),
     c("seeds-option-and-seed-override", *RUN, "--seeds", "4", "seed=3", names=["seed"],
       files=EXP),
     c("seeds-option-beyond-64-bits-new-root", "run", "{tmp}/exp.yaml", "--root", "{tmp}/fresh",
@@ -133,7 +133,7 @@ OVERRIDES = [
 OPTIONS = [
     c("jobs-zero", *RUN, "--jobs", "0", names=["0"], files=EXP),
     c("jobs-negative", *RUN, "--jobs", "-1", names=["-1"], files=EXP),
-    c("jobs-text", *RUN, "--jobs", "two", names=["two"], files=EXP, xfail=CLICK_USAGE),
+    c("jobs-text", *RUN, "--jobs", "two", names=["two"], files=EXP),
     c("timeout-negative", *RUN, "--timeout", "-1", names=["-1"], files=EXP),
     c("timeout-zero", *RUN, "--timeout", "0", names=["0"], files=EXP),
     c("timeout-nan", *RUN, "--timeout", "nan", names=["nan"], files=EXP),

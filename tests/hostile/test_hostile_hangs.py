@@ -31,9 +31,6 @@ DEADLINE = 3.0
 FIFO = ("found by corpus: a config path that is a FIFO with no writer blocks forever in open() "
         "(like /dev/zero, a file that is not a regular file should be refused)")
 
-RESAMPLES = ("found by corpus: significance --resamples 1000000000 allocates 8-15 GB at once: a "
-             "MemoryError traceback here (2 GB limit), swapping or the OOM killer elsewhere")
-
 HEAD = "experiment:\n  name: bomb\n  command: python -c pass\n"
 LAUGHS = HEAD + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
@@ -86,10 +83,10 @@ CASES = [
          ("/dev/zero",)),
     Hang("significance-a-billion-resamples",
          args("significance", "alpha", "beta", "--test", "bootstrap", "--resamples", "1000000000"),
-         ("1000000000",), RESAMPLES),
+         ("1,000,000,000",)),  # the message writes numbers with thousands separators
     Hang("significance-permutation-a-billion-resamples",
          args("significance", "alpha", "beta", "--test", "permutation", "--resamples",
-              "1000000000"), ("1000000000",), RESAMPLES),
+              "1000000000"), ("1,000,000,000",)),
 ]
 
 
