@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,6 +86,28 @@ def test_relative_missing_file_names_the_working_directory(
 def test_directory_instead_of_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a directory, not a config file"):
         read_config(tmp_path)
+
+
+def test_a_named_pipe_is_refused_without_opening_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "exp.yaml"
+    os.mkfifo(fifo)
+    # Opening the pipe would wait for a writer: one comes after 5 s, so that a regression
+    # fails this test (the pipe reads as empty) instead of hanging the suite.
+    writer = threading.Timer(5.0, lambda: os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)))
+    writer.start()
+    try:
+        with pytest.raises(ConfigError, match=r"exp\.yaml is a named pipe \(FIFO\), not a config"):
+            read_config(fifo)
+    finally:
+        writer.cancel()
+
+
+def test_a_socket_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "exp.yaml"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        with pytest.raises(ConfigError, match=r"exp\.yaml is a socket, not a config file"):
+            read_config(path)
 
 
 def test_not_utf8(tmp_path: Path) -> None:

@@ -6,16 +6,17 @@ because they bite ML configs: ``1e-4`` is a float (YAML 1.1 reads it as a string
 Duplicate keys, which PyYAML silently collapses to the last one, are refused.
 
 Hostile or broken files are refused in a fraction of a second, before anything is built from
-them: a file over :data:`MAX_CONFIG_BYTES` (``/dev/zero`` included, read no further), nesting
-deeper than :data:`MAX_DEPTH`, an alias that contains itself (``a: &a [*a]``), and aliases
-that expand to more than :data:`MAX_ALIAS_EXPANSION` values (a "billion laughs" bomb of a few
-hundred bytes).
+them: a named pipe or a socket (never opened), a file over :data:`MAX_CONFIG_BYTES`
+(``/dev/zero`` included, read no further), nesting deeper than :data:`MAX_DEPTH`, an alias
+that contains itself (``a: &a [*a]``), and aliases that expand to more than
+:data:`MAX_ALIAS_EXPANSION` values (a "billion laughs" bomb of a few hundred bytes).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,10 +161,11 @@ def read_config(path: str | os.PathLike[str]) -> ConfigSource:
     """Read a YAML config file into a :class:`ConfigSource` (data plus key lines).
 
     Raises:
-        ConfigError: the file is missing, is a directory, is not valid YAML (the message starts
-            with ``path:line:column:``), does not hold a mapping, repeats a key, has a key that
-            is not a string, a top-level ``seed`` that is not an integer, or an ``experiment:``
-            block that is not a mapping.
+        ConfigError: the file is missing, is a directory, a named pipe or a socket (refused
+            without opening it: a pipe nobody writes to would block), is not valid YAML (the
+            message starts with ``path:line:column:``), does not hold a mapping, repeats a key,
+            has a key that is not a string, a top-level ``seed`` that is not an integer, or an
+            ``experiment:`` block that is not a mapping.
     """
     p = Path(path)
     if not p.exists():
@@ -173,6 +175,12 @@ def read_config(path: str | os.PathLike[str]) -> ConfigSource:
         raise ConfigError(
             f"{p} is a directory, not a config file; give a .yaml file, or pass the directory "
             "to `trialbook run` to run every config in it."
+        )
+    kind = _special_kind(p)
+    if kind is not None:
+        # Refused before opening: opening a FIFO without a writer blocks forever.
+        raise ConfigError(
+            f"{p} is {kind}, not a config file; save the config to a .yaml file and give that."
         )
     try:
         # Read one byte past the limit, never the whole of an endless file (/dev/zero).
@@ -190,6 +198,20 @@ def read_config(path: str | os.PathLike[str]) -> ConfigSource:
             f"Config file {p} cannot be read ({e.strerror}); check its permissions."
         ) from None
     return parse_yaml(text, p)
+
+
+def _special_kind(path: Path) -> str | None:
+    """What ``path`` is when reading it could block (a FIFO, a socket), else None. Character
+    devices such as ``/dev/zero`` are read, up to the size limit."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # opening it reports the problem
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
