@@ -94,11 +94,26 @@ class Workspace:
             ) from e
 
     def open_store(self, create: bool = False) -> Store:
-        """Open this workspace's Store; with ``create``, make the folder and database."""
+        """Open this workspace's Store; with ``create``, make the folder and database.
+
+        An existing SQLite file is opened (and so checked) before the folder is made: a
+        ``--store`` that is refused creates nothing.
+        """
         from trialbook.store._connect import connect
         from trialbook.store._dialect import require_driver
 
         require_driver(self.store_url)  # before anything is created
+        path = self.db_path
+        if create and path is not None and path.exists():
+            # An existing file is checked first (garbage or someone else's tables are refused)
+            # so that a refused --store leaves no workspace folder made for it behind.
+            store = connect(self.store_url, create=True, root=self.root)
+            try:
+                self.ensure_writable()
+            except BaseException:
+                store.close()
+                raise
+            return store
         if create:
             self.ensure_writable()
         return connect(self.store_url, create=create, root=self.root)

@@ -113,6 +113,41 @@ def test_a_trialbook_db_that_is_a_folder_is_one_sentence(cwd: Path, command: lis
     assert tree(cwd) == before
 
 
+def _foreign(path: Path) -> None:
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE people (name TEXT)")
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("kind", ["garbage", "foreign"])
+def test_run_into_a_refused_store_file_makes_no_workspace_folder(cwd: Path, kind: str) -> None:
+    db = cwd / "other.db"
+    if kind == "garbage":
+        db.write_bytes(b"x" * 4096)
+    else:
+        _foreign(db)
+    before = tree(cwd)
+    # No --root: the workspace would be ./experiments, which must not be made for a store
+    # that is refused.
+    one_error_line(cli(cwd, "run", "exp.yaml", "--store", f"sqlite:///{db}"), str(db))
+    assert tree(cwd) == before
+    with pytest.raises(StoreError, match=r"other\.db"):
+        trialbook.start_run("exp", root=cwd / "ws", store=f"sqlite:///{db}", **COMMON)
+    assert tree(cwd) == before
+
+
+def test_an_existing_store_elsewhere_gets_a_new_workspace_folder(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    connect(url, create=True).close()
+    with trialbook.start_run("exp", root=tmp_path / "ws", store=url, **COMMON) as run:
+        pass
+    assert run.path.parent == tmp_path / "ws"
+    assert [r.id for r in connect(url).list_runs()] == [run.id]
+
+
 @pytest.fixture
 def read_only_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A workspace with one finished run, on a tmpfs remounted read-only (as an archive on a
