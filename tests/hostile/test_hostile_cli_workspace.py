@@ -17,9 +17,6 @@ STORE_URL = ("issue 9 tracebacks list: --store notaurl and a postgresql:// URL w
              "driver give one sentence (naming the extra to install)")
 DB_FOLDER = "issue 9 tracebacks list: a trialbook.db that is a folder gives one sentence"
 
-RUN_MAKES_ROOT = ("found by corpus: `run --store sqlite:///bad.db` with a garbage or foreign "
-                  "database creates ./experiments (the run folders' root) before refusing")
-
 
 def db_folder(case: Case) -> None:
     (case.tmp / "dbdir" / "trialbook.db").mkdir(parents=True)
@@ -87,8 +84,7 @@ STORES = [
     c("store-garbage-ls", "ls", "--store", "sqlite:///{tmp}/garbage.db",
       names=["{tmp}/garbage.db"], files={"garbage.db": os.urandom(4096)}),
     c("store-garbage-run", "run", "{tmp}/exp.yaml", "--store", "sqlite:///{tmp}/garbage.db",
-      names=["{tmp}/garbage.db"], files={"garbage.db": b"x" * 4096, **EXP},
-      xfail=RUN_MAKES_ROOT),
+      names=["{tmp}/garbage.db"], files={"garbage.db": b"x" * 4096, **EXP}),
     c("store-garbage-db-upgrade", "db", "upgrade", "--store", "sqlite:///{tmp}/garbage.db",
       names=["{tmp}/garbage.db"], files={"garbage.db": b"x" * 4096}),
     c("store-text-file-ls", "ls", "--store", "sqlite:///{tmp}/notes.txt",
@@ -96,8 +92,7 @@ STORES = [
     c("store-foreign-sqlite-ls", "ls", "--store", "sqlite:///{tmp}/foreign.db",
       names=["{tmp}/foreign.db"], prepare=foreign_db),
     c("store-foreign-sqlite-run", "run", "{tmp}/exp.yaml", "--store",
-      "sqlite:///{tmp}/foreign.db", names=["{tmp}/foreign.db"], files=EXP, prepare=foreign_db,
-      xfail=RUN_MAKES_ROOT),
+      "sqlite:///{tmp}/foreign.db", names=["{tmp}/foreign.db"], files=EXP, prepare=foreign_db),
     c("store-foreign-sqlite-db-upgrade", "db", "upgrade", "--store",
       "sqlite:///{tmp}/foreign.db", names=["{tmp}/foreign.db"], prepare=foreign_db),
     c("db-is-a-folder-ls", "ls", "--root", "{tmp}/dbdir", names=["trialbook.db"],
