@@ -61,9 +61,15 @@ class Snapshot:
     rows: Mapping[str, Mapping[str, int] | str]
 
 
-#: The store's record of the file it last found clean: rewritten whenever a copied or changed
-#: database is opened and checked again; the database itself is compared, so skip the stamp.
-_BOOKKEEPING = ("trialbook.db-checked",)
+#: Files that are bookkeeping, not data, so the snapshot skips them:
+#: - the store's record of the file it last found clean (``trialbook.db-checked``), rewritten
+#:   whenever a copied or changed database is opened and checked again;
+#: - SQLite's own journal files (``-wal``, ``-shm``), which any connection to a database in WAL
+#:   mode may create, and which a process that cannot finish cleanly (a full disk) leaves
+#:   behind; SQLite reads them back at the next open.
+#: What they hold is still compared: :func:`_row_counts` counts each database's rows with its
+#: ``-wal`` applied, so a row that reached the WAL is a change the snapshot sees.
+_BOOKKEEPING = ("trialbook.db-checked", ".db-wal", ".db-shm")
 
 
 def _sha256(path: Path) -> str:

@@ -81,10 +81,6 @@ def test_start_run_in_read_only_root_raises_workspace_error(case: Case, ro: Path
     assert case.snap() == before
 
 
-FULL_CLI = ("issue 9 item 3: `trialbook run` / `evaluate` on a full disk give one sentence and "
-            "exit 2 and write nothing (today: one line, but trialbook.db-wal and -shm are left "
-            "behind)")
-
 FULL = [
     c("export-to-full-disk", "export", "--all", "--root", "{ws}", "-o", "{full}/x.json",
       names=["{full}"]),
@@ -95,12 +91,11 @@ FULL = [
     c("analyze-to-full-disk", "analyze", "--root", "{ws}", "--out-dir", "{full}",
       names=["{full}"]),
     c("evaluate-into-run-on-full-disk", "evaluate", "gsm8k", "-n", "1", "--predictions",
-      "{tmp}/p.jsonl", "--run", "alpha", "--root", "{full}/ws", names=["{full}"], files=PRED,
-      xfail=FULL_CLI),
+      "{tmp}/p.jsonl", "--run", "alpha", "--root", "{full}/ws", names=["{full}"], files=PRED),
     c("evaluate-new-run-on-full-disk", "evaluate", "gsm8k", "-n", "1", "--predictions",
-      "{tmp}/p.jsonl", "--root", "{full}/ws", names=["{full}"], files=PRED, xfail=FULL_CLI),
+      "{tmp}/p.jsonl", "--root", "{full}/ws", names=["{full}"], files=PRED),
     c("run-on-full-disk", "run", "{tmp}/exp.yaml", "--root", "{full}/ws", names=["{full}"],
-      files=EXP, xfail=FULL_CLI),
+      files=EXP),
 ]
 
 

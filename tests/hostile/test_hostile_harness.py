@@ -61,3 +61,25 @@ def test_snapshot_sees_one_metric_point_in_an_open_run(case: Case) -> None:
 def test_one_line_check_refuses_what_is_not_one_error_line(outcome: Outcome) -> None:
     with pytest.raises(AssertionError):
         assert_one_line_error(outcome)
+
+
+def test_snapshot_skips_sqlite_journal_files_but_sees_a_row_only_in_the_wal(case: Case) -> None:
+    import sqlite3
+
+    db = case.ws / "trialbook.db"
+    before = case.snap()
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        con.execute("PRAGMA wal_autocheckpoint = 0")  # the row stays in trialbook.db-wal
+        con.execute("CREATE TABLE scratch (x)")
+        con.execute("INSERT INTO scratch VALUES (1)")
+        con.commit()
+        after = case.snap()
+        assert (case.ws / "trialbook.db-wal").stat().st_size > 0
+    finally:
+        con.close()
+    assert (str(db) + "-wal") not in after.files and (str(db) + "-shm") not in after.files
+    assert after.files[str(db)] == before.files[str(db)]  # the database file itself: untouched
+    with pytest.raises(AssertionError, match="scratch"):
+        assert_unchanged(before, after)
