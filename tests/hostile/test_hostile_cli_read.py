@@ -10,8 +10,6 @@ from hostile_helpers import HUGE, Case, CliCase, c, check_cli_case, params
 
 W = ("--root", "{ws}")
 
-NAN_TIMEOUT = ("found by corpus: --timeout nan is accepted: the run starts and is killed at "
-               "once ('timed out after nan s'), exit 1")
 #: Typos in filters are issue 10 (item 4), not issue 9: these stay strict xfails until it lands.
 SORT_TYPO = ("issue 10 item 4: --sort with a metric no run has (a typo) is accepted silently: "
              "exit 0 and an empty column instead of a did-you-mean")

@@ -19,10 +19,6 @@ def cfg(text: str | bytes) -> dict[str, str | bytes]:
     return {"exp.yaml": text}
 
 
-STORE_URL = "issue 9 tracebacks list: --store notaurl gives one sentence"
-NAN_TIMEOUT = ("found by corpus: --timeout nan is accepted: the run starts and is killed at "
-               "once ('timed out after nan s'), exit 1")
-
 SUITE = """suite: hostile
 base: exp.yaml
 experiments:

@@ -13,10 +13,6 @@ from hostile_helpers import SCRIPTED, Case, CliCase, c, check_cli_case, params
 EXP = {"exp.yaml": SCRIPTED.replace("lr: 0.1", "lr: 0.4")}
 NOWS = ("--root", "{tmp}/nows")
 
-STORE_URL = ("issue 9 tracebacks list: --store notaurl and a postgresql:// URL without the "
-             "driver give one sentence (naming the extra to install)")
-DB_FOLDER = "issue 9 tracebacks list: a trialbook.db that is a folder gives one sentence"
-
 
 def db_folder(case: Case) -> None:
     (case.tmp / "dbdir" / "trialbook.db").mkdir(parents=True)

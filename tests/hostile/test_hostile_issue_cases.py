@@ -223,10 +223,6 @@ def read_only(case: Case) -> Iterator[Case]:
         subprocess.run(["umount", case.ws], check=True)
 
 
-READ_ONLY = ("issue 9 tracebacks list: a read-only workspace can be read (ls, show, report "
-             "--out elsewhere); only writes are refused")
-
-
 @pytest.mark.parametrize("args", [
     ["ls"], ["show", "alpha"], ["report", "alpha", "-o", "{tmp}/r.html"],
 ], ids=["ls", "show", "report-out-elsewhere"])
