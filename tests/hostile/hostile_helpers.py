@@ -13,10 +13,11 @@ workspace). A case that fails today keeps its assertion and gets ``xfail=REASON`
 "issue N item M: ..." when a fix is planned in an issue, "found by corpus: ..." for a new bug.
 When the fix lands the case XPASSes, which fails the run until the mark is removed.
 
-Counts when issue 9 was merged: 402 cases in the ``test_hostile_*`` files (79 Python API, 335
-command line, hangs and faults), besides the 10 tests of ``test_hostile_harness.py`` that
-check the harness itself. 398 pass; 4 are strict xfails, all issue 10 item 4 (a typo in a
-filter: ``ls --sort nme``, ``--experiment basline`` on ``ls``, ``leaderboard`` and ``export``).
+Counts when issue 9 was merged: 402 cases in the ``test_hostile_*`` files (79 Python API;
+323 command line, hangs, faults and the issue's own cases), besides the 10 tests of
+``test_hostile_harness.py`` that check the harness itself. 398 pass; 4 are strict xfails, all
+issue 10 item 4 (a typo in a filter: ``ls --sort nme``, ``--experiment basline`` on ``ls``,
+``leaderboard`` and ``export``).
 """
 
 from __future__ import annotations
