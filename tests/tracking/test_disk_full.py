@@ -22,8 +22,8 @@ import pytest
 
 import trialbook
 from trialbook._atomic import atomic_write
+from trialbook._disk import is_disk_full
 from trialbook.errors import StoreError
-from trialbook.tracking._writer import is_disk_full
 
 pytestmark = pytest.mark.slow
 

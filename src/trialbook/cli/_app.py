@@ -9,13 +9,13 @@ from __future__ import annotations
 import errno
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
+from trialbook._disk import error_chain, full_disk_cause
 from trialbook._format import printable
 from trialbook.cli import _analysis, _db, _evaluate, _export, _report, _run, _runs, _stats
 from trialbook.cli._options import GlobalOptions, PartialWrite, RootOption, StoreOption
@@ -84,28 +84,11 @@ def _refused_input(e: Any) -> str | None:
 
 # -- a failure to write ----------------------------------------------------------------------------
 
-_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
-_SQLITE_FULL, _SQLITE_IOERR = 13, 10  # primary result codes (the low byte of extended ones)
-_PG_DISK_FULL = "53100"
+_SQLITE_IOERR = 10  # the primary result code (the low byte of an extended one)
 #: A SQLite I/O error counts as a full disk when less than this is left on the database's disk.
 _NEARLY_FULL = 1 << 20
 # atomic_open's temporary file: ".<name>.<random>.tmp" beside <name>.
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[^.]+\.tmp$")
-
-
-def _chain(e: BaseException) -> Iterator[BaseException]:
-    """``e`` and every exception behind it (causes, contexts, SQLAlchemy's ``orig``)."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [e]
-    while todo:
-        x = todo.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        yield x
-        for nxt in (x.__cause__, x.__context__, getattr(x, "orig", None)):
-            if isinstance(nxt, BaseException):
-                todo.append(nxt)
 
 
 def _available(path: Path) -> int | None:
@@ -124,16 +107,15 @@ def _full_disk(e: BaseException, workspace: Any) -> tuple[str | None, str | None
     used up"; None when nothing did) and the file it names, if any."""
     disk = "no space is left on its disk"
     io_error = False
-    for x in _chain(e):
-        if isinstance(x, OSError) and x.errno in _FULL_ERRNOS:
-            what = "your disk quota there is used up" if x.errno == errno.EDQUOT else disk
-            return what, None if x.filename is None else os.fsdecode(x.filename)
+    cause = full_disk_cause(e)
+    if isinstance(cause, OSError):
+        what = "your disk quota there is used up" if cause.errno == errno.EDQUOT else disk
+        return what, None if cause.filename is None else os.fsdecode(cause.filename)
+    if cause is not None:
+        return disk, None
+    for x in error_chain(e):
         code = getattr(x, "sqlite_errorcode", None)
-        if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
-            return disk, None
         io_error = io_error or (isinstance(code, int) and code & 0xFF == _SQLITE_IOERR)
-        if _PG_DISK_FULL in (getattr(x, "sqlstate", None), getattr(x, "pgcode", None)):
-            return disk, None
     if io_error and workspace is not None:
         from trialbook.store._dialect import sqlite_path
 

@@ -19,7 +19,6 @@ ended and its exit status speaks for every run.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Literal, cast
 
+from trialbook._disk import full_disk_cause
 from trialbook._types import FINISHED_STATUSES
 from trialbook._workspace import Workspace
 from trialbook.config._experiment import experiment_block
@@ -849,15 +849,12 @@ class Runner:
 
 def _disk_full(error: BaseException) -> str | None:
     """What the system said, when ``error`` (or an error it was raised from) is a full disk."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
-            return seen.strerror or "No space left on device"
-        text = str(seen).lower()
-        if "database or disk is full" in text or "no space left on device" in text:
-            return "no space left on device"
-        seen = seen.__cause__ or seen.__context__
-    return None
+    cause = full_disk_cause(error)
+    if cause is None:
+        return None
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return "no space left on device"
 
 
 def _short(run_id: str) -> str:

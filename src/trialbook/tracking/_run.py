@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from trialbook._disk import is_disk_full
 from trialbook._metrics import metric_goal
 from trialbook._types import FINISHED_STATUSES, MetricsInput, RunStatus
 from trialbook.errors import (
@@ -32,7 +33,7 @@ from trialbook.store._records import Artifact, Checkpoint, Dataset, Evaluation, 
 from trialbook.tracking import _lifecycle
 from trialbook.tracking._folder import RunFolder
 from trialbook.tracking._provenance import count_rows, path_digest
-from trialbook.tracking._writer import STEP_KEY, TIME_KEY, MetricWriter, is_disk_full
+from trialbook.tracking._writer import STEP_KEY, TIME_KEY, MetricWriter
 
 __all__ = ["FrozenConfig", "Run", "write_summary"]
 

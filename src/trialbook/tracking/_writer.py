@@ -14,7 +14,6 @@ reported at finish), and ``finish`` waits a bounded time for a full disk to get 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -26,9 +25,10 @@ from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
+from trialbook._disk import is_disk_full
 from trialbook.store._base import Store
 
-__all__ = ["MAX_PENDING", "STEP_KEY", "TIME_KEY", "MetricWriter", "is_disk_full"]
+__all__ = ["MAX_PENDING", "STEP_KEY", "TIME_KEY", "MetricWriter"]
 
 logger = logging.getLogger("trialbook")
 
@@ -51,27 +51,6 @@ MAX_PENDING = 10_000_000
 
 #: Longest wait between two retries of a database that keeps failing.
 MAX_BACKOFF = 5.0
-
-
-def is_disk_full(error: BaseException) -> bool:
-    """Whether ``error`` (or an error it was raised from) says the disk or quota is full."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if getattr(current, "sqlite_errorname", None) == "SQLITE_FULL":
-            return True
-        if getattr(current, "pgcode", None) == "53100" or getattr(current, "sqlstate", None) in (
-            "53100",
-        ):
-            return True
-        text = str(current).lower()
-        if "disk is full" in text or "no space left" in text:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 class MetricWriter:
