@@ -7,15 +7,13 @@ middle of the file, or over the page holding a table. Real `trialbook` processes
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import sqlite3
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from store_helpers import cli, one_error_line
 
 import trialbook
 from trialbook.errors import NotATrialbookDatabase
@@ -25,30 +23,6 @@ from trialbook.store._integrity import file_identity, stamp_path
 COMMON = {"system_metrics": False, "capture_packages": False}
 POINTS = 20_000
 RUNS = 4
-
-
-def cli(cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TRIALBOOK_SYSTEM_METRICS": "0"}
-    for name in ("TRIALBOOK_ROOT", "TRIALBOOK_STORE", "TRIALBOOK_RUN_ID"):
-        env.pop(name, None)
-    return subprocess.run(
-        [sys.executable, "-m", "trialbook", *(str(a) for a in args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def one_error_line(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def sha(path: Path) -> str:

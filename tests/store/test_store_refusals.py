@@ -4,47 +4,18 @@ read-only workspace (which still reads), and integers the database cannot hold."
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from store_helpers import cli, one_error_line
 
 import trialbook
 from trialbook.errors import StoreError, WorkspaceError
 from trialbook.store import NewRun, connect
 
 COMMON = {"system_metrics": False, "capture_packages": False}
-
-
-def cli(cwd: Path, *args: str | Path, prelude: str = "") -> subprocess.CompletedProcess[str]:
-    """`trialbook ARGS` in a fresh process; ``prelude`` runs first (e.g. to hide a module)."""
-    env = {**os.environ, "TRIALBOOK_SYSTEM_METRICS": "0"}
-    for name in ("TRIALBOOK_ROOT", "TRIALBOOK_STORE", "TRIALBOOK_RUN_ID"):
-        env.pop(name, None)
-    code = (
-        f"{prelude}\nimport sys\nfrom trialbook.cli import main\nsys.argv[0] = 'trialbook'\nmain()"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code, *(str(a) for a in args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def one_error_line(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def tree(folder: Path) -> list[str]:
