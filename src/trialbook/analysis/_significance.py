@@ -9,13 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from trialbook.analysis._refs import (
-    Entry,
-    latest_evaluations,
-    numeric,
-    resolve_refs,
-    sample_scores,
-)
+from trialbook.analysis._refs import Entry, resolve_refs
+from trialbook.analysis._samples import latest_evaluations, numeric, sample_scores
 from trialbook.analysis._stats import (
     TestResult,
     holm,
