@@ -219,6 +219,8 @@ def test_per_sample_values_must_measure_the_metric_tested(
     (err,) = significance(
         ["token", "hybrid"], root=tmp_path, benchmark="ood", metric="relative_error"
     )
-    assert err.test == "paired-bootstrap" and err.verdict.startswith("hybrid is better")
+    # 20 graded pairs: below 50 auto runs the exact sign-flip test, not the bootstrap.
+    assert err.test == "permutation" and err.exact
+    assert err.verdict.startswith("hybrid is better")
     with pytest.raises(ConfigError, match=r"do not measure 'bleu' \(correctness averages 0\.1 "):
         significance(["token", "hybrid"], root=tmp_path, benchmark="ood", metric="bleu")

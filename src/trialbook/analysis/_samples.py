@@ -12,7 +12,14 @@ from trialbook.errors import ConfigError
 if TYPE_CHECKING:
     from trialbook.store import Evaluation, Sample, Store
 
-__all__ = ["latest_evaluations", "numeric", "sample_scores"]
+__all__ = [
+    "declared_field",
+    "field_values",
+    "latest_evaluations",
+    "numeric",
+    "sample_scores",
+]
+
 
 def latest_evaluations(store: Store, run_id: str) -> dict[str, Evaluation]:
     """The latest evaluation of a run per benchmark."""
@@ -26,25 +33,73 @@ def numeric(value: Any) -> float | None:
     return float(value)
 
 
+def field_values(samples: Sequence[Sample], field: str) -> tuple[list[float], bool] | None:
+    """Every sample's value of ``field`` (``"correct"``, ``"score"`` or a key of ``extra``) as
+    floats, and whether they are 0/1 correctness (the field holds booleans); None when a
+    sample lacks the field or holds something that is not a number there."""
+    if not samples:
+        return None
+    if field == "correct":
+        if any(s.correct is None for s in samples):
+            return None
+        return [1.0 if s.correct else 0.0 for s in samples], True
+    if field == "score":
+        scores = [s.score for s in samples]
+        if any(v is None for v in scores):
+            return None
+        return [float(v) for v in scores if v is not None], False
+    raw = [s.extra.get(field) for s in samples]
+    if all(isinstance(v, bool) for v in raw):
+        return [1.0 if v else 0.0 for v in raw], True
+    values = [numeric(v) for v in raw]
+    if any(v is None for v in values):
+        return None
+    return [float(v) for v in values if v is not None], False
+
+
+def declared_field(benchmark: str | None, metric: str | None) -> str | None:
+    """The per-sample field that benchmark ``benchmark`` (its registered name) declares for
+    ``metric`` in :attr:`~trialbook.evaluation.BaseBenchmark.metric_fields`; None when the
+    benchmark is not registered in this process or declares nothing for the metric."""
+    if benchmark is None or metric is None:
+        return None
+    from trialbook.evaluation._registry import BenchmarkRegistry
+
+    return BenchmarkRegistry.metric_field(benchmark, metric)
+
+
 def sample_scores(
-    samples: Sequence[Sample], metric: str | None, expected: float | None = None
+    samples: Sequence[Sample],
+    metric: str | None,
+    expected: float | None = None,
+    *,
+    benchmark: str | None = None,
 ) -> tuple[list[float], bool]:
     """Per-sample values for ``metric`` and whether they are 0/1 correctness.
 
-    A metric the samples carry in ``extra`` wins. Otherwise correctness stands for
-    ``accuracy`` (or no metric), and for another metric only when its mean is the evaluation's
-    value of that metric (``expected``); the graded ``score`` likewise stands for a named metric
-    only when it averages to ``expected`` (a benchmark's score is often not its first metric:
-    a relative error read as exact match would flip the verdict). Returns ``([], False)`` when
-    no per-sample values exist.
+    First the field the evaluation's benchmark declares for the metric (``metric_fields`` of
+    the benchmark registered as ``benchmark``: GSM8K's ``accuracy_flexible`` is backed by
+    each sample's ``correct_flexible``), when every sample has it. Then today's rules for
+    benchmarks that declare nothing (results logged from a dict, a plugin not installed
+    here): a metric the samples carry in ``extra`` under its own name wins; otherwise
+    correctness stands for ``accuracy`` (or no metric), and for another metric only when its
+    mean is the evaluation's value of that metric (``expected``); the graded ``score``
+    likewise stands for a named metric only when it averages to ``expected`` (a benchmark's
+    score is often not its first metric: a relative error read as exact match would flip the
+    verdict). Returns ``([], False)`` when no per-sample values exist.
 
     Raises:
         ConfigError: the samples have scores, but they are not ``metric``.
     """
+    field = declared_field(benchmark, metric)
+    if field is not None:
+        got = field_values(samples, field)
+        if got is not None:
+            return got
     if metric is not None:
-        extra = [numeric(s.extra.get(metric)) for s in samples]
-        if samples and all(v is not None for v in extra):
-            return [float(v) for v in extra if v is not None], False
+        got = field_values(samples, metric) if metric not in ("correct", "score") else None
+        if got is not None:
+            return got
     if not samples:
         return [], False
     candidates: list[tuple[list[float], bool]] = []
@@ -67,10 +122,18 @@ def sample_scores(
         for v, binary in candidates
     )
     shown = "unknown" if expected is None else f"{expected:.4g}"
+    where = (
+        f"{benchmark} declares no per-sample field for it"
+        if benchmark is not None and field is None
+        else f"the samples lack {field!r}, the field {benchmark} declares for it"
+        if field is not None
+        else "no benchmark declares a per-sample field for it"
+    )
     raise ConfigError(
-        f"The per-sample results do not measure {metric!r} ({means}; {metric} is {shown}); "
-        f"log {metric} with each sample, name the metric they measure with --metric, or "
-        "compare seed groups with --test welch."
+        f"The per-sample results do not measure {metric!r} ({means}; {metric} is {shown}; "
+        f"{where}); log {metric} with each sample (or declare it in the benchmark's "
+        "metric_fields), name the metric they measure with --metric, or compare seed groups "
+        "with --test welch."
     )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from trialbook.analysis._refs import Entry, resolve_refs
 from trialbook.analysis._samples import latest_evaluations, numeric, sample_scores
 from trialbook.analysis._stats import (
+    BOOTSTRAP_MIN_N,
     TestResult,
     holm,
     mcnemar_exact,
@@ -165,7 +166,7 @@ def _run_scores(
     ev = latest_evaluations(store, run_id).get(target.benchmark)
     expected = numeric(ev.metrics.get(target.metric)) if ev is not None else None
     try:
-        scores, binary = sample_scores(samples, target.metric, expected)
+        scores, binary = sample_scores(samples, target.metric, expected, benchmark=target.benchmark)
     except ConfigError as e:
         raise ConfigError(f"Run {run_id} on {target.benchmark}: {e}") from None
     got = ({s.sample_id: v for s, v in zip(samples, scores, strict=False)}, binary)
@@ -243,16 +244,47 @@ def _one(
         )
     if paired is not None:
         x, y, binary = paired
-        if test == "permutation":
-            return permutation_test(
+        n = len(x)
+        if test == "permutation" or (test == "auto" and not binary and n < BOOTSTRAP_MIN_N):
+            result = permutation_test(
                 x, y, resamples=resamples, level=level, seed=seed, labels=labels
             )
+            if test == "auto":
+                how = (
+                    "every sign flip, exactly"
+                    if result.exact
+                    else f"{resamples:,} random sign flips"
+                )
+                result = replace(
+                    result,
+                    note=f"auto chose the paired permutation test ({how}): the {n} pairs "
+                    f"have graded scores and n < {BOOTSTRAP_MIN_N}, where the paired "
+                    "bootstrap rejects too often",
+                )
+            return result
         boot = paired_bootstrap(x, y, resamples=resamples, level=level, seed=seed, labels=labels)
         if test == "mcnemar" or (test == "auto" and binary):
             mc = mcnemar_exact(x, y, level=level, labels=labels)
+            note = (
+                f"auto chose the exact McNemar test: both runs have 0/1 correctness on the "
+                f"same {n} samples"
+                if test == "auto"
+                else None
+            )
             # McNemar's p with the bootstrap's interval of the difference (same seed, same data).
             return replace(
-                mc, ci_low=boot.ci_low, ci_high=boot.ci_high, seed=seed, resamples=resamples
+                mc,
+                ci_low=boot.ci_low,
+                ci_high=boot.ci_high,
+                seed=seed,
+                resamples=resamples,
+                note=note,
+            )
+        if test == "auto":
+            boot = replace(
+                boot,
+                note=f"auto chose the paired bootstrap: the {n} pairs have graded scores and "
+                f"n >= {BOOTSTRAP_MIN_N}, where its p-values are close to calibrated",
             )
         return boot
     if test == "auto" and a.kind == "run" and b.kind == "run" and target.benchmark is not None:
@@ -263,7 +295,17 @@ def _one(
         )
     va = entry_values(a, store, target)
     vb = entry_values(b, store, target)
-    return welch_t_test(va, vb, level=level, labels=labels)
+    result = welch_t_test(va, vb, level=level, labels=labels)
+    if test == "auto":
+        why = (
+            "a seed group is compared"
+            if "group" in (a.kind, b.kind)
+            else f"{target.metric} is a logged training metric"
+        )
+        result = replace(
+            result, note=f"auto chose Welch's t-test across seeds: {why}, one value per run"
+        )
+    return result
 
 
 def significance(
@@ -282,8 +324,12 @@ def significance(
 
     ``refs`` are runs or seed groups (see :func:`resolve_refs`). ``test="auto"`` uses the exact
     McNemar test (with the paired bootstrap interval) when two runs have 0/1 correctness on the
-    same samples, the paired bootstrap for graded per-sample scores, and Welch's t-test across
-    seeds for groups. With more than one comparison every result gets a Holm-adjusted p-value.
+    same samples; for graded per-sample scores the paired permutation test (exact below 21
+    non-zero differences) when there are fewer than 50 pairs and the paired bootstrap from 50
+    on; and Welch's t-test across seeds for groups. Each result's ``note`` says which test
+    ran and why. A metric's per-sample values come from the field its benchmark declares
+    (``BaseBenchmark.metric_fields``). With more than one comparison every result gets a
+    Holm-adjusted p-value.
     ``store`` is a Store or a store URL; ``root`` a workspace folder.
 
     Raises:
@@ -310,6 +356,11 @@ def significance(
             for e in entries[1:]
         ]
     if len(results) > 1:
-        adjusted = holm([r.p_value for r in results])
-        results = [replace(r, p_adjusted=p) for r, p in zip(results, adjusted, strict=True)]
+        import math
+
+        # A NaN p (no verdict) takes no part in the correction and gets no adjusted p.
+        kept = [i for i, r in enumerate(results) if not math.isnan(r.p_value)]
+        adjusted = holm([results[i].p_value for i in kept])
+        for i, p in zip(kept, adjusted, strict=True):
+            results[i] = replace(results[i], p_adjusted=p)
     return results

@@ -46,6 +46,14 @@ class TestResult:
     Haldane 0.5 correction when a count is zero) for McNemar, and Hedges' g (Cohen's d with the
     small-sample correction) for Welch; ``effect_name`` says which. ``p_adjusted`` is set when
     several comparisons were corrected together (Holm).
+
+    ``exact`` is True when the p-value was computed exactly (McNemar; the permutation test
+    when it enumerated every sign flip). ``note`` says why this test ran (set when
+    :func:`~trialbook.analysis.significance` chose it, or when a named test is known to
+    misbehave on data this small). ``no_verdict`` is one sentence saying why the result
+    cannot support a verdict (one pair, a sample so small that no test can reach the level,
+    a p-value that could not be computed); then :attr:`significant` is False and the verdict
+    says "No verdict".
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -72,10 +80,16 @@ class TestResult:
     metric: str | None = None
     benchmark: str | None = None
     n_b: int | None = None
+    exact: bool = False
+    note: str | None = None
+    no_verdict: str | None = None
 
     @property
     def significant(self) -> bool:
-        """Whether the (adjusted, when set) p-value is below ``1 - level``."""
+        """Whether the (adjusted, when set) p-value is below ``1 - level``; never when the
+        result gives no verdict (``no_verdict``) or the p-value is NaN."""
+        if self.no_verdict is not None:
+            return False
         p = self.p_adjusted if self.p_adjusted is not None else self.p_value
         return p < 1 - self.level
 
@@ -98,6 +112,8 @@ def _fmt(x: float, scale: float) -> str:
 
 
 def _fmt_p(p: float) -> str:
+    if math.isnan(p):
+        return "p = NaN"
     if p < 0.001:
         return "p < 0.001"
     return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
@@ -106,6 +122,7 @@ def _fmt_p(p: float) -> str:
 _TEST_LABELS = {
     "paired-bootstrap": "paired bootstrap",
     "permutation": "paired permutation test",
+    "permutation-exact": "exact paired permutation test",
     "mcnemar": "exact McNemar test",
     "welch": "Welch's t-test",
 }
@@ -125,8 +142,17 @@ def verdict(r: TestResult) -> str:
     p = r.p_adjusted if r.p_adjusted is not None else r.p_value
     p_text = _fmt_p(p) + (" (Holm-adjusted)" if r.p_adjusted is not None else "")
     n_text = f"n = {r.n:,}" if r.n_b is None else f"n = {r.n:,} and {r.n_b:,} seeds"
-    stats = f"{_TEST_LABELS[r.test]} {p_text}, {n_text}"
+    label = _TEST_LABELS["permutation-exact" if r.test == "permutation" and r.exact else r.test]
+    stats = f"{label} {p_text}, {n_text}"
     ci = f"{level} CI {_fmt(r.ci_low, scale)} to {_fmt(r.ci_high, scale)}"
+    reason = r.no_verdict
+    if reason is None and math.isnan(p):
+        reason = "the p-value could not be computed (NaN)"
+    if reason is not None:
+        return (
+            f"No verdict on {r.a} vs {r.b}{on}: {reason} "
+            f"({r.b} - {r.a} = {_fmt(r.difference, scale)}{unit}; {stats})."
+        )
     if not r.significant or r.difference == 0:
         return (
             f"No significant difference between {r.a} and {r.b}{on} "
@@ -235,6 +261,59 @@ def _bootstrap_means(d: np.ndarray, resamples: int, rng: np.random.Generator) ->
     return out
 
 
+#: Up to this many non-zero paired differences the permutation test enumerates every sign
+#: flip exactly (2**20 = 1,048,576 sums: about 10 ms and 8 MB); beyond, it draws
+#: ``resamples`` random ones.
+EXACT_SIGN_FLIPS = 20
+
+#: Below this many graded pairs ``significance(test="auto")`` runs the permutation test, not
+#: the paired bootstrap. The bootstrap's p behaves like a z-test on the sd with divisor n, so
+#: under the null it rejects about P(|t(n-1)| > 1.96 sqrt((n-1)/n)) of the time at the 0.05
+#: level: 0.071 at n = 20, 0.064 at 30, 0.058 at 50, 0.054 at 100 (measured: 0.09 at n = 10,
+#: 0.061 at 20, 0.058 at 50, 0.054 at 100; tests/analysis/test_calibration.py).
+BOOTSTRAP_MIN_N = 50
+
+
+def unreachable(n: int, level: float) -> str | None:
+    """Why no paired test of ``n`` pairs can reach ``level``, or None when one can.
+
+    A test that keeps each pair's |difference| and asks only about its sign (the sign-flip
+    permutation test, McNemar) can give no p-value below 2 / 2**n: the observed signs and
+    their mirror image are always the two most extreme of the 2**n. At the 0.05 level that
+    rules out n <= 5; at n = 1 nothing can reach any level.
+    """
+    alpha = 1 - level
+    smallest = 2.0 ** (1 - n)
+    if smallest <= alpha:
+        return None
+    if n <= 1:
+        return f"with n = {n} pair no test can reach p < {alpha:g}; compare more samples"
+    return (
+        f"with n = {n} pairs the smallest p-value an exact test can give is {smallest:.3g}, "
+        f"above {alpha:g}; compare more samples"
+    )
+
+
+def _bootstrap_note(n: int) -> str | None:
+    if n >= BOOTSTRAP_MIN_N:
+        return None
+    return (
+        f"the paired bootstrap rejects too often below n = {BOOTSTRAP_MIN_N} (about "
+        f"{_bootstrap_null_rate(n):.2f} of null comparisons at the 0.05 level for n = {n}); "
+        "--test permutation is exact"
+    )
+
+
+def _bootstrap_null_rate(n: int) -> float:
+    """The paired bootstrap's approximate null rejection rate at the 0.05 level (see
+    :data:`BOOTSTRAP_MIN_N`)."""
+    from scipy import stats
+
+    if n < 2:
+        return 1.0
+    return float(2 * stats.t.sf(1.959964 * math.sqrt((n - 1) / n), n - 1))
+
+
 # --------------------------------------------------------------------------- tests
 def paired_bootstrap(
     a: ArrayLike,
@@ -253,6 +332,12 @@ def paired_bootstrap(
     difference (the null shifted to a zero mean), with the usual +1 correction so p > 0.
     0/1 scores use an exact multinomial shortcut, so 10,000 resamples of 10,000 pairs take
     milliseconds.
+
+    Small samples: the bootstrap treats the n pairs as the population, so its p-value is too
+    small when n is small (under the null it rejects about 0.12 of the time at n = 10 and
+    0.064 at n = 30 at the 0.05 level); the result's ``note`` says so below n = 50, and
+    :func:`permutation_test` is exact there. With n so small that no test can reach the level
+    (n = 1; n <= 5 at 0.05) the result gives no verdict (``no_verdict``).
     """
     import numpy as np
 
@@ -294,6 +379,8 @@ def paired_bootstrap(
         level=level,
         seed=seed,
         resamples=resamples,
+        note=_bootstrap_note(int(d.size)),
+        no_verdict=unreachable(int(d.size), level),
     )
 
 
@@ -306,10 +393,17 @@ def permutation_test(
     seed: int = 0,
     labels: tuple[str, str] = ("A", "B"),
 ) -> TestResult:
-    """Paired permutation test (approximate randomisation): swap each pair's A and B scores
-    with probability 1/2, ``resamples`` times; p is the share of shuffles whose mean difference
-    is at least as far from zero as the observed one (+1 correction). The interval of the
-    difference is the paired bootstrap's, from the same seed.
+    """Paired sign-flip permutation test of the mean difference ``b - a``.
+
+    Under the null each pair's difference is as likely to have either sign. With at most
+    :data:`EXACT_SIGN_FLIPS` (20) non-zero differences every one of the ``2**m`` sign
+    vectors is enumerated and p is the exact share whose |sum| is at least the observed one
+    (``exact=True``; pairs with a zero difference flip to themselves and leave p unchanged).
+    Beyond that, ``resamples`` random sign vectors are drawn and p = (k + 1) / (resamples + 1),
+    k the number at least as extreme: never 0, and valid (not anti-conservative) for any
+    number of resamples. The interval of the difference is the paired bootstrap's, from the
+    same seed. With n so small that no test can reach the level (n = 1; n <= 5 at 0.05) the
+    result gives no verdict (``no_verdict``).
     """
     import numpy as np
 
@@ -317,13 +411,20 @@ def permutation_test(
     _check_resamples(resamples)
     x, y = _paired(a, b)
     d = y - x
-    obs = float(d.mean())
     n = d.size
     rng = np.random.default_rng(seed)
     nz = d[d != 0]
-    tol = 1e-12 * max(1.0, float(np.abs(d).max()))
+    observed = abs(float(nz.sum()))
+    # Sums that equal the observed one in exact arithmetic may differ in the last bits.
+    tol = 1e-9 * float(np.abs(nz).sum())
+    exact = nz.size <= EXACT_SIGN_FLIPS
     if nz.size == 0:
         p = 1.0
+    elif exact:
+        sums = np.zeros(1)
+        for v in nz:
+            sums = np.concatenate((sums + v, sums - v))
+        p = int(np.count_nonzero(np.abs(sums) >= observed - tol)) / sums.size
     else:
         values, counts = np.unique(np.abs(nz), return_counts=True)
         extreme = 0
@@ -333,7 +434,7 @@ def permutation_test(
             for v, c in zip(values, counts, strict=True):
                 plus = rng.binomial(int(c), 0.5, size=resamples)
                 total += v * (2 * plus - int(c))
-            extreme = int(np.count_nonzero(np.abs(total) / n >= abs(obs) - tol))
+            extreme = int(np.count_nonzero(np.abs(total) >= observed - tol))
         else:
             per_chunk = max(1, _CHUNK_CELLS // nz.size)
             total_nz = float(nz.sum())
@@ -343,10 +444,17 @@ def permutation_test(
                 raw = rng.integers(0, 256, size=(stop - start, (nz.size + 7) // 8), dtype=np.uint8)
                 bits = np.unpackbits(raw, axis=1, count=nz.size).astype(np.float64)
                 sums = 2.0 * (bits @ nz) - total_nz
-                extreme += int(np.count_nonzero(np.abs(sums) / n >= abs(obs) - tol))
+                extreme += int(np.count_nonzero(np.abs(sums) >= observed - tol))
         p = (1 + extreme) / (resamples + 1)
     boot = paired_bootstrap(x, y, resamples=resamples, level=level, seed=seed, labels=labels)
-    return replace(boot, test="permutation", p_value=min(1.0, p))
+    return replace(
+        boot,
+        test="permutation",
+        p_value=min(1.0, p),
+        exact=bool(exact),
+        note=None,
+        no_verdict=unreachable(int(n), level),
+    )
 
 
 def mcnemar_exact(
@@ -406,6 +514,8 @@ def mcnemar_exact(
         effect_name="odds ratio (B right & A wrong) / (A right & B wrong)",
         statistic=float(min(b01, b10)),
         level=level,
+        exact=True,
+        no_verdict=unreachable(n, level),
     )
 
 
@@ -433,6 +543,13 @@ def welch_t_test(
                 f"Welch's t-test needs at least 2 seeds per group, but {label} has n={arr.size}; "
                 "run more seeds or compare per-sample scores with --test bootstrap."
             )
+    # Everything is computed on the values divided by a power of two near their largest
+    # magnitude: dividing by a power of two is exact, so t, df and p are bit for bit those of
+    # the unscaled data wherever that data neither overflows (squares of 1e155) nor underflows
+    # (squares of 1e-200); the difference and its interval are scaled back.
+    top = float(max(np.abs(x).max(), np.abs(y).max()))
+    scale = 1.0 if top == 0 else math.ldexp(1.0, math.frexp(top)[1])
+    x, y = x / scale, y / scale
     na, nb = x.size, y.size
     va, vb = float(x.var(ddof=1)), float(y.var(ddof=1))
     diff = float(y.mean() - x.mean())
@@ -466,24 +583,29 @@ def welch_t_test(
         se_g = math.sqrt((na + nb) / (na * nb) + g * g / (2 * (na + nb)))
         z = float(stats.norm.ppf(1 - alpha / 2))
         glo, ghi = g - z * se_g, g + z * se_g
+    # A NaN p stays NaN (clipping would turn it into 0, "significant") and gives no verdict.
+    no_verdict = (
+        f"the p-value could not be computed (t = {t:g}, df = {df:g})" if math.isnan(p) else None
+    )
     return TestResult(
         test="welch",
         a=labels[0],
         b=labels[1],
         n=int(na),
         n_b=int(nb),
-        mean_a=float(np.mean(x)),
-        mean_b=float(np.mean(y)),
-        difference=diff,
-        ci_low=lo,
-        ci_high=hi,
-        p_value=min(1.0, max(0.0, p)),
+        mean_a=float(np.mean(x)) * scale,
+        mean_b=float(np.mean(y)) * scale,
+        difference=diff * scale,
+        ci_low=lo * scale,
+        ci_high=hi * scale,
+        p_value=p if math.isnan(p) else min(1.0, max(0.0, p)),
         effect_size=g,
         effect_ci_low=glo,
         effect_ci_high=ghi,
         effect_name="Hedges' g",
         statistic=t,
         level=level,
+        no_verdict=no_verdict,
     )
 
 

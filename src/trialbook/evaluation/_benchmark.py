@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from trialbook.evaluation._records import SampleResult
 
@@ -40,12 +40,21 @@ class BaseBenchmark(ABC):
         splits: the splits :meth:`load_dataset` accepts (empty: not declared, not checked).
         slice_fields: example fields the results are sliced by when present
             (``category``, ``language``, ``difficulty``).
+        metric_fields: metric name -> the per-sample field whose mean over the samples is
+            that metric: ``"correct"``, ``"score"`` or a key the samples carry in ``extra``
+            (GSM8K: ``{"accuracy_flexible": "correct_flexible", ...}``). Paired significance
+            tests, ``compare`` and reports read a metric's per-sample values from it (a
+            boolean field is 0/1 correctness and gets McNemar's test). The default backs
+            ``accuracy`` by ``correct``; a graded benchmark (:meth:`check_answer` returns
+            floats) declares ``{"accuracy": "score"}``. A metric with no per-sample value
+            (a corpus BLEU, a median) is left out.
     """
 
     name: str = "benchmark"
     description: str = ""
     splits: tuple[str, ...] = ()
     slice_fields: tuple[str, ...] = ()
+    metric_fields: ClassVar[Mapping[str, str]] = {"accuracy": "correct"}
 
     def __init__(self, name: str | None = None) -> None:
         if name is not None:

@@ -7,7 +7,7 @@ import importlib
 import inspect
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -198,6 +198,29 @@ class BenchmarkRegistry:
         if bench.name == BaseBenchmark.name:
             bench.name = name
         return bench
+
+    @classmethod
+    def metric_field(cls, name: str, metric: str) -> str | None:
+        """The per-sample field benchmark ``name`` declares for ``metric`` (its
+        :attr:`BaseBenchmark.metric_fields`), None when ``name`` is not registered, its plugin
+        does not load, it is a factory function without the attribute, or it declares nothing
+        for ``metric``. Never raises and logs nothing: analysis asks this of every stored
+        evaluation name, most of which (results logged from a dict) name no benchmark."""
+        cls._load()
+        with cls._lock:
+            entry = cls._factories.get(name)
+            if isinstance(entry, str):
+                module, _, attr = entry.partition(":")
+                try:
+                    entry = getattr(importlib.import_module(module), attr)
+                except Exception:  # a broken built-in or plugin: the caller's fallback rules
+                    return None
+                cls._factories[name] = entry
+        fields = getattr(entry, "metric_fields", None)
+        if not isinstance(fields, Mapping):
+            return None
+        field = fields.get(metric)
+        return field if isinstance(field, str) else None
 
     @classmethod
     def info(cls, name: str) -> BenchmarkInfo:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from trialbook.errors import ConfigError
 from trialbook.evaluation._benchmark import BaseBenchmark
@@ -158,6 +158,13 @@ class GSM8K(BaseBenchmark):
     name = "gsm8k"
     description = "Grade-school math word problems (OpenAI, MIT); numeric final answer"
     splits = ("test", "train")
+    metric_fields: ClassVar[Mapping[str, str]] = {
+        "accuracy": "correct",
+        "accuracy_strict": "correct_strict",
+        "accuracy_flexible": "correct_flexible",
+        "format_compliance": "format_ok",
+        "partial_accuracy": "partial",
+    }
 
     def __init__(self, extraction: Extraction = "strict", shots: int = 0) -> None:
         super().__init__()
