@@ -216,6 +216,62 @@ def paired_scores(
     return [sa[k] for k in ids], [sb[k] for k in ids], ba and bb
 
 
+def paired_test(
+    x: Sequence[float],
+    y: Sequence[float],
+    binary: bool,
+    test: TestChoice,
+    *,
+    seed: int = 0,
+    level: float = 0.95,
+    resamples: int = 10_000,
+    labels: tuple[str, str] = ("A", "B"),
+) -> TestResult:
+    """The test ``test`` on per-sample values ``x`` and ``y`` of the same samples (``binary``:
+    both are 0/1 correctness). ``"auto"`` picks McNemar for 0/1 correctness, the sign-flip
+    permutation test for fewer than :data:`BOOTSTRAP_MIN_N` graded pairs, the paired
+    bootstrap from there on, and says why in the result's ``note``."""
+    if test == "welch":
+        raise ConfigError("Welch's t-test compares seed groups, not paired samples.")
+    n = len(x)
+    if test == "permutation" or (test == "auto" and not binary and n < BOOTSTRAP_MIN_N):
+        result = permutation_test(x, y, resamples=resamples, level=level, seed=seed, labels=labels)
+        if test == "auto":
+            how = "every sign flip, exactly" if result.exact else f"{resamples:,} random sign flips"
+            result = replace(
+                result,
+                note=f"auto chose the paired permutation test ({how}): the {n} pairs "
+                f"have graded scores and n < {BOOTSTRAP_MIN_N}, where the paired "
+                "bootstrap rejects too often",
+            )
+        return result
+    boot = paired_bootstrap(x, y, resamples=resamples, level=level, seed=seed, labels=labels)
+    if test == "mcnemar" or (test == "auto" and binary):
+        mc = mcnemar_exact(x, y, level=level, labels=labels)
+        note = (
+            f"auto chose the exact McNemar test: both runs have 0/1 correctness on the "
+            f"same {n} samples"
+            if test == "auto"
+            else None
+        )
+        # McNemar's p with the bootstrap's interval of the difference (same seed, same data).
+        return replace(
+            mc,
+            ci_low=boot.ci_low,
+            ci_high=boot.ci_high,
+            seed=seed,
+            resamples=resamples,
+            note=note,
+        )
+    if test == "auto":
+        boot = replace(
+            boot,
+            note=f"auto chose the paired bootstrap: the {n} pairs have graded scores and "
+            f"n >= {BOOTSTRAP_MIN_N}, where its p-values are close to calibrated",
+        )
+    return boot
+
+
 def _one(
     a: Entry,
     b: Entry,
@@ -244,49 +300,9 @@ def _one(
         )
     if paired is not None:
         x, y, binary = paired
-        n = len(x)
-        if test == "permutation" or (test == "auto" and not binary and n < BOOTSTRAP_MIN_N):
-            result = permutation_test(
-                x, y, resamples=resamples, level=level, seed=seed, labels=labels
-            )
-            if test == "auto":
-                how = (
-                    "every sign flip, exactly"
-                    if result.exact
-                    else f"{resamples:,} random sign flips"
-                )
-                result = replace(
-                    result,
-                    note=f"auto chose the paired permutation test ({how}): the {n} pairs "
-                    f"have graded scores and n < {BOOTSTRAP_MIN_N}, where the paired "
-                    "bootstrap rejects too often",
-                )
-            return result
-        boot = paired_bootstrap(x, y, resamples=resamples, level=level, seed=seed, labels=labels)
-        if test == "mcnemar" or (test == "auto" and binary):
-            mc = mcnemar_exact(x, y, level=level, labels=labels)
-            note = (
-                f"auto chose the exact McNemar test: both runs have 0/1 correctness on the "
-                f"same {n} samples"
-                if test == "auto"
-                else None
-            )
-            # McNemar's p with the bootstrap's interval of the difference (same seed, same data).
-            return replace(
-                mc,
-                ci_low=boot.ci_low,
-                ci_high=boot.ci_high,
-                seed=seed,
-                resamples=resamples,
-                note=note,
-            )
-        if test == "auto":
-            boot = replace(
-                boot,
-                note=f"auto chose the paired bootstrap: the {n} pairs have graded scores and "
-                f"n >= {BOOTSTRAP_MIN_N}, where its p-values are close to calibrated",
-            )
-        return boot
+        return paired_test(
+            x, y, binary, test, seed=seed, level=level, resamples=resamples, labels=labels
+        )
     if test == "auto" and a.kind == "run" and b.kind == "run" and target.benchmark is not None:
         raise ConfigError(
             f"{a.label} and {b.label} have no per-sample scores on {target.benchmark} for a "

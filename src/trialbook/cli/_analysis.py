@@ -238,13 +238,14 @@ def _render_result(r: TestResult, out: Output) -> None:
     resampled = f"{r.resamples:,} resamples, seed {r.seed}" if r.resamples else ""
     test = r.test + (f" ({resampled})" if resampled else "")
     ci = f"{pct} CI {_num(r.ci_low)} to {_num(r.ci_high)}"
-    if r.test == "mcnemar":
-        # The exact test resamples nothing; only its interval comes from a paired bootstrap.
-        test = "mcnemar (exact)"
+    if r.test == "mcnemar" or (r.test == "permutation" and r.exact):
+        # The exact tests resample nothing; only their interval comes from a paired bootstrap.
+        test = f"{r.test} (exact)"
         if resampled:
             ci += f"; paired bootstrap, {resampled}"
     pairs: list[tuple[str, Cell]] = [
         ("test", test),
+        *([("why", r.note)] if r.note else []),
         ("n", f"{r.n:,}" if r.n_b is None else f"{r.n} and {r.n_b} seeds"),
         (f"mean {r.a}", _num(r.mean_a)),
         (f"mean {r.b}", _num(r.mean_b)),
