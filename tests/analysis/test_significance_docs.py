@@ -44,6 +44,7 @@ def test_python_examples_and_console_output(
     assert "+0.077 (+12.6%)" in printed
     verdict = "B is better than A by 25.0 points (95% CI 20.8 to 29.2; paired bootstrap p < 0.001"
     assert f"{verdict}, n = 400)." in printed
+    assert "No verdict on A vs B: with n = 1 pair no test can reach p < 0.05;" in printed
 
     runner = CliRunner()
     consoles = _blocks("console")

@@ -189,8 +189,9 @@ def paired_scores(
 ) -> tuple[list[float], list[float], bool] | None:
     """Per-sample values of two runs matched by sample id (and whether both are 0/1), or None
     when either has no per-sample values. Raises when their sample ids differ. ``cache``
-    keeps each run's scores for the next call (the leaderboard tests one leader many times)."""
-    if a.kind != "run" or b.kind != "run" or target.benchmark is None:
+    keeps each run's scores for the next call (the leaderboard tests one leader many times).
+    A seed group of one run counts as that run (an experiment evaluated once)."""
+    if len(a.runs) != 1 or len(b.runs) != 1 or target.benchmark is None:
         return None
     got = []
     for e in (a, b):
@@ -286,7 +287,7 @@ def _one(
     labels = (a.label, b.label)
     paired = None if test == "welch" else paired_scores(a, b, store, target, cache)
     if test in ("bootstrap", "permutation", "mcnemar") and paired is None:
-        who = a if a.kind == "group" else b if b.kind == "group" else None
+        who = a if len(a.runs) > 1 else b if len(b.runs) > 1 else None
         reason = (
             f"{who.label} is a seed group of {len(who.runs)} runs"
             if who is not None
@@ -303,7 +304,7 @@ def _one(
         return paired_test(
             x, y, binary, test, seed=seed, level=level, resamples=resamples, labels=labels
         )
-    if test == "auto" and a.kind == "run" and b.kind == "run" and target.benchmark is not None:
+    if test == "auto" and len(a.runs) == len(b.runs) == 1 and target.benchmark is not None:
         raise ConfigError(
             f"{a.label} and {b.label} have no per-sample scores on {target.benchmark} for a "
             "paired test, and single runs have too few seeds for Welch; evaluate with "
