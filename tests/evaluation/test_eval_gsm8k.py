@@ -77,6 +77,13 @@ def test_questions_as_predictions_score_about_zero(tmp_path: Path) -> None:
         ("-3", "-3"),
         ("0.25", "0.25"),
         ("18.", "18"),
+        ("-0", "0"),
+        ("0.00", "0"),
+        ("\u22125", "-5"),
+        ("1/2", "0.5"),
+        ("4/2", "2"),
+        ("1/3", "1/3"),
+        ("1/0", None),
         ("abc", None),
         (None, None),
     ],
@@ -105,12 +112,46 @@ def test_numbers_compare_numerically() -> None:
         ("#### 5\n#### 6", "6", "6"),
         ("It is 4.\n#### 4\n\nQ: Next question has 99 apples\nA: 99", "4", "4"),
         ("no numbers at all", None, None),
+        # Issue 10 item 12: each decision on odd answers.
+        ("#### 1/2", "0.5", "0.5"),  # a fraction is its value, never the integer 1
+        ("The answer is \u22125.", None, "-5"),  # U+2212 is a minus in both extractions
+        ("#### \u22125", "-5", "-5"),
+        ("#### -0", "0", "0"),  # -0 is 0
+        ("#### 3,5", None, None),  # commas only as thousands separators: not 35, not 3 or 5
+        ("I had 2 apples.\n#### 3,5", None, "2"),
+        ("#### 1,234", "1234", "1234"),
+        ("#### $-5", "-5", "-5"),
+        ("It costs -$5", None, "-5"),
+        ("The answer is 16-3=13.", None, "13"),  # a number followed by = is a step
+        ("She has 16-3=13 eggs left", None, "13"),
+        ("#### 16 - 3 = 13", "13", "13"),
+        ("3, 5 and 7", None, "7"),
         ("", None, None),
     ],
 )
 def test_extractions(text: str, strict: str | None, flexible: str | None) -> None:
     assert extract_strict(text) == strict
     assert extract_flexible(text) == flexible
+
+
+@pytest.mark.parametrize(
+    ("output", "gold", "correct"),
+    [
+        ("#### 1/2", "1", False),
+        ("#### 4/2", "2", True),
+        ("#### -0", "0", True),
+        ("#### \u22127", "-7", True),
+        ("#### 3,5", "35", False),
+        ("#### $-5", "-5", True),
+        ("The answer is 16-3=13.", "13", True),
+    ],
+)
+def test_odd_answers_are_scored_as_decided(output: str, gold: str, correct: bool) -> None:
+    sample = {"id": "x", "question": "q", "solution": f"#### {gold}", "answer": gold}
+    flexible = GSM8K(extraction="flexible").score(sample, output, position=0, prompt="q")
+    assert flexible.correct is correct and flexible.extra["correct_flexible"] is correct
+    if output.startswith("####"):
+        assert flexible.extra["correct_strict"] is correct
 
 
 def test_intermediate_results_from_calculator_annotations() -> None:

@@ -36,10 +36,22 @@ Extraction = Literal["strict", "flexible"]
 #: How the 8-shot exemplars are drawn from the train split: ``random.Random(SHOTS_SEED)``.
 SHOTS_SEED = 1234
 
-_NUM = r"-?\$?\s?(?:\d[\d,]*(?:\.\d+)?|\.\d+)"
-_STRICT = re.compile(rf"^\s*####\s*({_NUM})", re.MULTILINE)
-_ANSWER_IS = re.compile(rf"[Tt]he (?:final )?answer is:?\s*\**\s*({_NUM})")
-_A_COLON = re.compile(rf"^\s*A:\s*({_NUM})\s*\.?\s*$", re.MULTILINE)
+# A number as a model writes one: an optional sign and dollar sign in either order ("-$5",
+# "$-5"), digits with commas only as thousands separators ("1,234", never "3,5"), an optional
+# decimal part, and an optional "/digits" (a fraction, read as its value). It does not start
+# inside another number ("3,5", "1.5") and is not followed by "=": in "16-3=13" the final
+# answer is 13.
+_NUM = (
+    r"(?<![\d.,])(?:-\s?\$|\$\s?-|-|\$)?\s?"
+    r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:/\d+)?"
+    r"(?!,?\d|\.\d|/\d|\s*=)"
+)
+# An arithmetic chain before the result ("16 - 3 = "): skipped so the number after the last
+# "=" is read.
+_CHAIN = r"(?:[\d.,$+\-*/×÷x() \t]*=\s*)*"
+_STRICT = re.compile(rf"^\s*####\s*{_CHAIN}({_NUM})", re.MULTILINE)
+_ANSWER_IS = re.compile(rf"[Tt]he (?:final )?answer is:?\s*\**\s*{_CHAIN}({_NUM})")
+_A_COLON = re.compile(rf"^\s*A:\s*{_CHAIN}({_NUM})\s*\.?\s*$", re.MULTILINE)
 _ANY_NUMBER = re.compile(_NUM)
 _ANNOTATION = re.compile(r"<<[^<>]*?=([^<>]*)>>")
 # A model continuing the few-shot pattern writes the next question; what follows is ignored.
@@ -52,16 +64,41 @@ _ZERO_SHOT = (
 
 
 def normalize_number(text: str | None) -> str | None:
-    """``"$1,234.50"`` -> ``"1234.5"``; None when ``text`` is not a number."""
+    """``"$1,234.50"`` -> ``"1234.5"``; None when ``text`` is not a number.
+
+    A Unicode minus (U+2212) is a minus; ``-0`` is ``0``; a fraction is its value (``"1/2"``
+    -> ``"0.5"``, ``"4/2"`` -> ``"2"``, ``"1/3"`` stays ``"1/3"``), so it never equals an
+    integer it is not.
+    """
     if text is None:
         return None
-    cleaned = text.replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
+    cleaned = (
+        text.replace("\u2212", "-").replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
+    )
+    numerator, slash, denominator = cleaned.partition("/")
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
+        value = Decimal(numerator)
+        if slash:
+            from fractions import Fraction
+
+            exact = Fraction(value) / Fraction(Decimal(denominator))
+            if exact.denominator == 1:
+                value = Decimal(exact.numerator)
+            else:
+                q = exact.denominator
+                while q % 2 == 0:
+                    q //= 2
+                while q % 5 == 0:
+                    q //= 5
+                if q != 1:  # no finite decimal: keep the reduced fraction
+                    return f"{exact.numerator}/{exact.denominator}"
+                value = Decimal(exact.numerator) / Decimal(exact.denominator)
+    except (InvalidOperation, ValueError, ZeroDivisionError):
         return None
     if not value.is_finite():
         return None
+    if value == 0:
+        return "0"  # "-0" and "0.00" alike
     if value == value.to_integral_value():
         return str(value.quantize(Decimal(1)))
     return format(value.normalize(), "f")
@@ -74,6 +111,8 @@ def numbers_equal(a: str | None, b: str | None) -> bool:
 
 
 def _cut(text: str) -> str:
+    """The output up to a next few-shot question, with a Unicode minus read as a minus."""
+    text = text.replace("\u2212", "-")
     m = _NEXT_QUESTION.search(text)
     return text[: m.start()] if m else text
 
@@ -86,7 +125,8 @@ def extract_strict(text: str) -> str | None:
 
 def extract_flexible(text: str) -> str | None:
     """The answer stated most explicitly: the last ``#### N`` line, else the last
-    "The answer is N", else the last line "A: N", else the last number in the text."""
+    "The answer is N", else the last line "A: N", else the last number in the text (a number
+    followed by ``=`` is a step, not an answer)."""
     text = _cut(text)
     for pattern in (_STRICT, _ANSWER_IS, _A_COLON, _ANY_NUMBER):
         found = pattern.findall(text)
@@ -99,9 +139,11 @@ def extract_flexible(text: str) -> str | None:
 
 def intermediate_results(solution: str) -> list[str]:
     """The results of a gold solution's calculator annotations (``<<48/2=24>>`` -> ``"24"``),
-    normalised, in order; unparsable ones are skipped."""
+    normalised, in order; unparsable ones and fractions (``<<3/4=3/4>>``) are skipped."""
     out = []
     for raw in _ANNOTATION.findall(solution):
+        if "/" in raw:  # a fraction ("3/4"): partial_accuracy's number search reads 3 and 4
+            continue
         value = normalize_number(raw.strip())
         if value is not None:
             out.append(value)
