@@ -15,7 +15,14 @@ from trialbook import (
     SoftWeightingConfig,
     TrainingConfig,
 )
-from trialbook.cartography import DynamicsRecorder, Selection, apply_strategies, cluster_embeddings
+from trialbook.cartography import (
+    DynamicsRecorder,
+    Selection,
+    apply_strategies,
+    assign_regions,
+    cluster_embeddings,
+)
+from trialbook.cartography._regions import top_count
 from trialbook.errors import ConfigError
 
 # a, b: easy; c: hard; d, e, f: ambiguous with decreasing variability.
@@ -47,7 +54,7 @@ def test_baseline_keeps_everything_unweighted() -> None:
 
 def test_cartography_filter_keeps_top_ambiguous_plus_easy_and_hard() -> None:
     cfg = {
-        "cartography_filter": {"enabled": True, "cartography_output_dir": "x", "top_fraction": 0.34}
+        "cartography_filter": {"enabled": True, "cartography_output_dir": "x", "top_fraction": 0.33}
     }
     assert apply_strategies(cfg, METRICS).ids == [*list("abcdef")[:3], "d", "e"]
     sel = apply_strategies(cfg, METRICS, include_easy=False)
@@ -67,10 +74,10 @@ def test_cartography_filter_regions_by_quantile() -> None:
     # With many classes few examples vary by 0.2: a fixed cut-off leaves nothing to drop.
     flat = METRICS.assign(variability=METRICS["variability"] / 10)
     cfg = {
-        "cartography_filter": {"enabled": True, "cartography_output_dir": "x", "top_fraction": 0.17}
+        "cartography_filter": {"enabled": True, "cartography_output_dir": "x", "top_fraction": 0.16}
     }
     assert apply_strategies(cfg, flat).ids == list("abcdef")
-    # The most variable half is ambiguous (d, e, f); the filter keeps the top 17% (d) of all.
+    # The most variable half is ambiguous (d, e, f); the filter keeps the top 16% (d) of all.
     sel = apply_strategies(cfg, flat, ambiguous_fraction=0.5)
     assert sel.ids == ["a", "b", "c", "d"]
     assert sel.dropped["e"] == "cartography_filter: ambiguous, not in the top 1 by variability"
@@ -121,13 +128,13 @@ def test_label_smoothing_and_soft_weighting_follow_variability() -> None:
 def test_strategies_combine() -> None:
     cfg = TrainingConfig(
         cartography_filter=CartographyFilterConfig(
-            enabled=True, cartography_output_dir="x", top_fraction=0.2
+            enabled=True, cartography_output_dir="x", top_fraction=0.16
         ),
         cluster_filter=ClusterFilterConfig(enabled=True, cluster_assignments_path="x"),
         soft_weighting=SoftWeightingConfig(enabled=True, cartography_output_dir="x"),
     )
     sel = apply_strategies(cfg, METRICS, CLUSTERS)
-    # cartography keeps a, b, c (easy/hard) and d (top 20%); clusters drop c (noise).
+    # cartography keeps a, b, c (easy/hard) and d (top 16%: 1 of 6); clusters drop c (noise).
     assert sel.ids == ["a", "b", "d"]
     assert set(sel.weights) == {"a", "b", "d"} and set(sel.dropped) == {"c", "e", "f"}
 
@@ -144,7 +151,7 @@ def test_metrics_and_clusters_load_from_configured_paths(tmp_path: Path) -> None
         "cartography_filter": {
             "enabled": True,
             "cartography_output_dir": str(tmp_path / "cartography_output"),
-            "top_fraction": 0.34,
+            "top_fraction": 0.33,
         },
         "cluster_filter": {"enabled": True, "cluster_assignments_path": str(tmp_path / "clusters")},
     }
@@ -179,3 +186,44 @@ def test_bad_config_dict_and_repeated_ids() -> None:
         apply_strategies({}, pd.concat([METRICS, METRICS]))
     with pytest.raises(ConfigError, match=r"needs the examples"):
         apply_strategies({})
+
+
+@pytest.mark.parametrize(
+    ("fraction", "n", "k"),
+    [
+        (0.05, 10, 1),  # round() gave 0 here: at least one example when the fraction is > 0
+        (0.3, 10, 3),  # not 4: the float product is 3.0000000000000004, the fraction 3/10
+        (0.25, 100, 25),  # the reference implementation keeps int(f * n) + 1 = 26
+        (0.33, 1000, 330),
+        (0.331, 1000, 331),
+        (0.34, 6, 3),  # ceil(2.04): never fewer than the fraction asked for
+        (1.0, 7, 7),
+        (0.5, 0, 0),
+    ],
+)
+def test_top_count_is_the_ceiling_of_fraction_times_n(fraction: float, n: int, k: int) -> None:
+    assert top_count(fraction, n) == k
+
+
+def test_top_five_percent_of_ten_keeps_one_ambiguous_example() -> None:
+    ten = pd.DataFrame(
+        {
+            "id": [f"x{i}" for i in range(10)],
+            "confidence": [0.5] * 10,
+            "variability": [0.01 * i for i in range(10)],
+        }
+    )
+    cfg = {
+        "cartography_filter": {
+            "enabled": True,
+            "cartography_output_dir": "x",
+            "top_fraction": 0.05,
+            "include_easy": False,
+            "include_hard": False,
+        }
+    }
+    sel = apply_strategies(cfg, ten, ambiguous_fraction=0.05)
+    assert sel.ids == ["x9"]
+    assert sel.dropped["x8"] == "cartography_filter: easy-to-learn, not in the top 1 by variability"
+    regions = assign_regions(ten, ambiguous_fraction=0.05)
+    assert regions.tolist().count("ambiguous") == 1 and regions[9] == "ambiguous"

@@ -79,7 +79,7 @@ def apply_strategies(
     import numpy as np
 
     from trialbook.cartography._clusters import load_clusters
-    from trialbook.cartography._regions import assign_regions
+    from trialbook.cartography._regions import assign_regions, top_count
 
     cfg = _config(training_config)
     needs_metrics = [
@@ -113,7 +113,7 @@ def apply_strategies(
     if cfg.cartography_filter.enabled:
         assert metrics is not None
         variability = _column(metrics, "variability").to_numpy(dtype=float)
-        k = round(cfg.cartography_filter.top_fraction * len(ids))
+        k = top_count(cfg.cartography_filter.top_fraction, len(ids))
         chosen = np.zeros(len(ids), dtype=bool)
         chosen[np.argsort(-variability, kind="stable")[:k]] = True
         settings = cfg.cartography_filter
