@@ -274,8 +274,9 @@ def significance(
         typer.Option(
             "--test",
             "-t",
-            help="auto (McNemar for 0/1 per-sample correctness, paired bootstrap for graded "
-            "scores, Welch across seeds for groups), bootstrap, permutation, mcnemar or welch.",
+            help="auto (McNemar for 0/1 per-sample correctness; for graded scores the exact "
+            "permutation test below 50 samples, else the paired bootstrap; Welch across seeds "
+            "for groups), bootstrap, permutation, mcnemar or welch.",
         ),
     ] = "auto",
     seed: Annotated[
