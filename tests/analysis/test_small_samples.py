@@ -144,7 +144,7 @@ def test_the_bootstrap_over_rejects_at_ten_pairs_which_is_why_auto_avoids_it() -
 
 
 # --------------------------------------------------------------------------- Welch
-@pytest.mark.parametrize("scale", [1e155, 1e-200, 1e300, 1e-300])
+@pytest.mark.parametrize("scale", [1e155, 1e-200, 1e300, 1e-300, 1e307])
 def test_welch_p_at_extreme_magnitudes_equals_the_p_of_the_rescaled_data(scale: float) -> None:
     a = [1.0, 2.0, 3.0, 2.5]
     b = [1.5, 2.5, 2.9, 3.1, 2.2]
@@ -157,6 +157,13 @@ def test_welch_p_at_extreme_magnitudes_equals_the_p_of_the_rescaled_data(scale: 
     assert big.ci_low == pytest.approx(plain.ci_low * scale, rel=1e-13)
     assert big.significant == plain.significant is False
     assert 0 < big.p_value < 1
+
+
+def test_welch_near_the_largest_float_does_not_overflow() -> None:
+    plain = welch_t_test([1.0, 1.2, 1.1], [1.5, 1.6, 1.7])
+    huge = welch_t_test([1.0e308, 1.2e308, 1.1e308], [1.5e308, 1.6e308, 1.7e308])
+    assert huge.p_value == pytest.approx(plain.p_value, rel=1e-12)
+    assert huge.difference == pytest.approx(5e307, rel=1e-12) and huge.significant
 
 
 def test_welch_still_matches_scipy_at_ordinary_magnitudes() -> None:
