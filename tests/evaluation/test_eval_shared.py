@@ -104,6 +104,35 @@ class TestEveryBenchmark:
         summary = json.loads((run.path / "summary.json").read_text())
         assert summary["evaluations"][case.benchmark.name]["metrics"]["accuracy"] == 1.0
 
+    def test_each_declared_per_sample_field_averages_to_its_metric(
+        self, case: BenchmarkCase, tmp_path: Path
+    ) -> None:
+        from trialbook.analysis._samples import field_values
+
+        data = {case.benchmark.format_prompt(s): s for s in case.benchmark.load_dataset(case.split)}
+        order = list(data)
+
+        def mixed(prompts: list[str]) -> list[str]:
+            # Right on every third example, so each metric is strictly between 0 and 1.
+            return [
+                (case.right if order.index(p) % 3 == 0 else case.wrong)(data[p]) for p in prompts
+            ]
+
+        result = evaluate(mixed, case.benchmark, num_samples=N, progress=False)
+        with trialbook.start_run(
+            "shared", {}, root=tmp_path / "ws", system_metrics=False, capture_packages=False
+        ) as run:
+            run.log_evaluation(case.benchmark.name, result)
+        with trialbook.open_store(tmp_path / "ws") as db:
+            stored = db.evaluation_samples(run.id, case.benchmark.name)
+        fields = case.benchmark.metric_fields
+        assert "accuracy" in fields and set(fields) <= set(result.metrics)
+        for metric, field in fields.items():
+            got = field_values(stored, field)
+            assert got is not None, f"{metric}: the stored samples lack {field!r}"
+            assert sum(got[0]) / len(got[0]) == pytest.approx(result.metrics[metric])
+        assert 0 < result.metrics["accuracy"] < 1
+
     def test_slices_cover_every_sample(self, case: BenchmarkCase) -> None:
         result = evaluate(_oracle(case, "right"), case.benchmark, num_samples=N, progress=False)
         for field in case.benchmark.slice_fields:
