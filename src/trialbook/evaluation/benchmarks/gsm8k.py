@@ -20,6 +20,7 @@ from trialbook.evaluation._benchmark import BaseBenchmark
 from trialbook.evaluation._records import SampleResult
 from trialbook.evaluation._scoring import mean
 from trialbook.evaluation.metrics import accuracy, partial_accuracy_score
+from trialbook.evaluation.metrics._numeric import ascii_minus
 
 __all__ = [
     "GSM8K",
@@ -73,7 +74,7 @@ def normalize_number(text: str | None) -> str | None:
     if text is None:
         return None
     cleaned = (
-        text.replace("\u2212", "-").replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
+        ascii_minus(text).replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
     )
     numerator, slash, denominator = cleaned.partition("/")
     try:
@@ -111,8 +112,9 @@ def numbers_equal(a: str | None, b: str | None) -> bool:
 
 
 def _cut(text: str) -> str:
-    """The output up to a next few-shot question, with a Unicode minus read as a minus."""
-    text = text.replace("\u2212", "-")
+    """The output up to a next few-shot question, with a Unicode minus (U+2212, and the other
+    dashes metrics.find_numbers reads as minus) written as ``-``."""
+    text = ascii_minus(text)
     m = _NEXT_QUESTION.search(text)
     return text[: m.start()] if m else text
 

@@ -35,7 +35,9 @@ _MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-", "\ufe63": "-", "\uff
 Number = float | int | str
 
 
-def _ascii_minus(text: str) -> str:
+def ascii_minus(text: str) -> str:
+    """``text`` with every minus sign written as ``-`` (U+2212, the en dash, the small and
+    full-width hyphen-minus); GSM8K's extraction reads minus signs the same way."""
     # str.translate walks the text in Python-level steps; most answers are ASCII already.
     return text if text.isascii() else text.translate(_MINUS_SIGNS)
 
@@ -52,7 +54,7 @@ def find_numbers(text: str) -> list[float]:
     decimals (also ``.5``) and exponents: ``"It cost $1,234.50, up 3% from -2e3"`` gives
     ``[1234.5, 3.0, -2000.0]``. Fractions are not combined here (``"48/2"`` is 48 and 2).
     """
-    return [_to_float(m) for m in _NUMBER.finditer(_ascii_minus(text))]
+    return [_to_float(m) for m in _NUMBER.finditer(ascii_minus(text))]
 
 
 def parse_number(value: Number) -> float | None:
@@ -70,7 +72,7 @@ def parse_number(value: Number) -> float | None:
             return float(value)
         except OverflowError:  # an int beyond a float's range
             return math.inf if value > 0 else -math.inf
-    text = _ascii_minus(str(value))
+    text = ascii_minus(str(value))
     match = _NUMBER.search(text)
     if match is None:
         return None
