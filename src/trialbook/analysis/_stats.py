@@ -262,7 +262,7 @@ def _bootstrap_means(d: np.ndarray, resamples: int, rng: np.random.Generator) ->
 
 
 #: Up to this many non-zero paired differences the permutation test enumerates every sign
-#: flip exactly (2**20 = 1,048,576 sums: about 10 ms and 8 MB); beyond, it draws
+#: flip exactly (2**20 = 1,048,576 sums: under 0.1 s and 16 MB); beyond, it draws
 #: ``resamples`` random ones.
 EXACT_SIGN_FLIPS = 20
 
