@@ -61,7 +61,10 @@ def test_leaderboard_table_and_json(cli: Cli, sw: tuple[Path, dict[str, Any]]) -
         "run",
     )
     rows = doc["rows"]
-    assert len(rows) == 3 and rows[0]["rank"] == 1 and rows[0]["tied"] is True
+    # The first 3 ranked runs, then the first 3 runs no test can use (one: no per-sample scores).
+    assert [r["rank"] is None for r in rows] == [False] * 3 + [True] and rows[0]["rank"] == 1
+    assert rows[0]["tied"] is True
+    assert (rows[3]["entry"], rows[3]["note"]) == ("no-samples", "no per-sample scores")
     assert rows[0]["status"] == "leader"
     assert rows[0]["id"] in ids["tuned"] and rows[0]["p_value"] is None
 

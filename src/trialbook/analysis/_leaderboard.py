@@ -354,15 +354,15 @@ def _rank_and_test(
     if k:
         tied[0] = True
         leader = _entry(out, 0, by, runs)
-        lead_value = out.at[0, "value"]
+        value = [float(v) for v in out["value"]]
         tested: list[tuple[int, TestResult]] = []
         for i in range(1, k):
             if i > tie_tests:
                 notes[i] = notes[i] or f"beyond the first {tie_tests} tested"
-                tied[i] = True if out.at[i, "value"] == lead_value else None
+                tied[i] = True if value[i] == value[0] else None
                 continue
             if notes[i]:  # the plain ranking: nothing is testable
-                tied[i] = True if out.at[i, "value"] == lead_value else None
+                tied[i] = True if value[i] == value[0] else None
                 continue
             other = _entry(out, i, by, runs)
             try:
@@ -380,7 +380,7 @@ def _rank_and_test(
                 # No test applies to this pair (other sample ids): tied on an equal value,
                 # else untested (None) -- not "not tied", which only a test can say.
                 notes[i] = "no test against the leader applies"
-                tied[i] = True if out.at[i, "value"] == lead_value else None
+                tied[i] = True if value[i] == value[0] else None
                 continue
             tested.append((i, res))
         adjusted = holm([r.p_value for _, r in tested]) if tested else []
