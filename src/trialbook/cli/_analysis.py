@@ -54,12 +54,6 @@ def _signed(value: float | None) -> str:
     return text if text.startswith("-") else f"+{text}"
 
 
-def _pct(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    return f"{value * 100:+.1f}%"
-
-
 # --------------------------------------------------------------------------- leaderboard
 def leaderboard(
     ctx: typer.Context,
@@ -197,12 +191,13 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
 
 # --------------------------------------------------------------------------- compare
 def _value_cell(row: MetricRow, i: int, kinds: tuple[str, ...]) -> Cell:
+    from trialbook.analysis._compare import format_relative
+
     text = _num(row.values[i])
     if kinds[i] == "group" and row.values[i] is not None:
         text += f" (n={row.n[i]})"
     if i > 0 and row.change[i] is not None:
-        rel = f", {_pct(row.relative[i])}" if row.relative[i] is not None else ""
-        text += f" [{_signed(row.change[i])}{rel}]"
+        text += f" [{_signed(row.change[i])}, {format_relative(row.relative[i])}]"
     if row.best == i:
         return Styled(text + " *", "bold green")
     return text
@@ -237,16 +232,9 @@ def _render_compare(c: Comparison, out: Output) -> None:
             [[r.metric, *(_value_cell(r, i, c.kinds) for i in range(len(labels)))] for r in rows],
             indent=2,
         )
-        win, margin, primary = c.winner.get(table), c.margin.get(table), c.primary.get(table)
-        row = next((r for r in rows if r.metric == primary), None)
-        if row is None:
-            continue
-        lacking = [labels[i] for i, v in enumerate(row.values) if v is None]
-        among = f"; {', '.join(lacking)} not measured" if lacking else ""
-        if win is None:
-            out.line(f"  no winner on {primary}: the values are equal{among}")
-        else:
-            out.line(f"  winner: {win} ({primary}, by {_num(margin)} over the next best{among})")
+        verdict = c.verdicts.get(table)
+        if verdict is not None:
+            out.line(f"  {verdict.text}")
 
 
 def compare(
