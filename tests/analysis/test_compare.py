@@ -87,6 +87,7 @@ def test_single_runs_with_per_sample_scores_get_the_paired_test(
     assert v.test == r.test == "mcnemar" and v.p_value == r.p_value < 0.05
     assert v.winner == b and v.n == (1, 1)
     assert v.text.startswith(f"winner: {b} (accuracy, by ") and "exact McNemar test" in v.text
+    assert v.text.endswith(", n=300 samples)")
     # Graded scores: the paired bootstrap, seed 0, 10,000 resamples.
     v = compare(["graded-a", "graded-b"], root=root).verdicts["summ"]
     (r,) = significance(["graded-b", "graded-a"], root=root)

@@ -103,7 +103,7 @@ class Verdict:
     run each without per-sample scores) and ``p_value`` is the largest (adjusted) p-value of
     those tests. ``n`` is each entry's number of runs with the metric (seeds, for groups).
     ``text`` is the sentence the CLI prints: ``winner: ...`` or ``no clear difference
-    (n=3): ...``.
+    (n=3): ...`` (``n=3`` runs per entry; ``n=500 samples`` for a paired test of two runs).
     """
 
     metric: str
@@ -322,6 +322,9 @@ def _verdict(
     ps = holm([r.p_value for r in results]) if len(results) > 1 else [results[0].p_value]
     p = max(ps)
     test = results[0].test
+    # Paired tests count samples (the same in every pair); Welch counts runs per entry.
+    n_label = f"n={results[0].n:,} samples" if results[0].n_b is None else _n_text(n)
+    unclear = f"no clear difference ({n_label})"
     # A winner needs every test significant and each interval of (other - ahead) on the
     # losing side of 0 (a p-value and a resampled interval can disagree).
     beyond = all((r.ci_high < 0) if row.goal == "max" else (r.ci_low > 0) for r in results)
@@ -329,7 +332,7 @@ def _verdict(
     if p < 1 - LEVEL and beyond:
         text = (
             f"winner: {ahead} ({row.metric}, by {fmt_number(margin)} over the next best; "
-            f"{held}, {_n_text(n)}{among})"
+            f"{held}, {n_label}{among})"
         )
         return Verdict(row.metric, ahead, margin, ahead, test, p, n, text)
     text = f"{unclear}: {lead}, within the noise ({held}){among}"
