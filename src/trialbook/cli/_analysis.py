@@ -80,9 +80,11 @@ def leaderboard(
 
     An entry is tied when a test against the leader (McNemar / paired bootstrap on per-sample
     scores for runs, Welch across seeds for groups; Holm-corrected) finds no significant
-    difference at 95%; "no" when it does; "untested" when it could not be tested (no
-    per-sample scores, one seed, beyond the first 20). Groups show the mean over seeds with a
-    95% t-interval. --json prints one object: benchmark, metric, goal, by and rows.
+    difference at 95%; "no" when it does; "untested" when it could not be tested (beyond the
+    first 20, other sample ids). Entries no test can use (a group of one run, a run without
+    per-sample scores) are listed apart, unranked, and never switch off the others' tests.
+    Groups show the mean over seeds with a 95% t-interval. --json prints one object:
+    benchmark, metric, goal, by and rows (rank null for the entries listed apart).
     """
     from trialbook.analysis._leaderboard import leaderboard as build
     from trialbook.errors import ConfigError
@@ -245,7 +247,13 @@ def compare(
     store: StoreOption = None,
 ) -> None:
     """Show runs or seed groups side by side: the config keys that differ, and each
-    benchmark's metrics with the change against the first entry and the winner marked *."""
+    benchmark's metrics with the change against the first entry (the best value marked *).
+
+    A winner is named only when the test significance would run (Welch across seeds, a
+    paired test on per-sample scores) finds the difference significant at 95%; otherwise
+    "no clear difference (n=3)". The relative change is n/a unless the first entry's value
+    is positive and the other's between 0 and 10 times it.
+    """
     from trialbook.analysis._compare import compare as build
 
     with open_store(ctx, root, store) as db:
