@@ -87,6 +87,11 @@ def test_top_keeps_the_first_ranked_and_the_first_unranked(
     lb = leaderboard(benchmark="quiz", by="group", root=root, top=1)
     assert list(lb["entry"]) == ["strong", "lucky"]
     assert list(lb["status"]) == ["leader", "untested"]
+    # By run, runs are read best first until the ranked rows are found: lucky (best, no
+    # per-sample scores) is listed apart; runs below the shown ones are not read.
+    lb = leaderboard(benchmark="quiz", root=root, top=2)
+    assert list(lb["entry"]) == ["strong", "strong", "lucky"]
+    assert list(lb["note"]) == ["", "", "no per-sample scores"]
 
 
 def test_a_run_without_per_sample_scores_first_does_not_switch_off_the_paired_tests(

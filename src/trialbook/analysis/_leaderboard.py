@@ -288,27 +288,32 @@ def _entry(frame: pd.DataFrame, i: int, by: str, runs: dict[str, list[RunRecord]
 
 
 def _untestable(
-    frame: pd.DataFrame, db: Store, target: Target, by: str, cache: ScoreCache
+    frame: pd.DataFrame, db: Store, target: Target, by: str, cache: ScoreCache, need: int
 ) -> dict[int, str]:
     """``{row: why}`` for the rows no test can use against any other entry: a group of one
-    run, or (by run) a run without usable per-sample scores. By run only the first
-    :data:`CHECK_LIMIT` rows are read (the others are left to the pairwise test)."""
+    run, or (by run) a run without usable per-sample scores. By run, the rows are read best
+    first only until ``need`` testable ones are found (at most :data:`CHECK_LIMIT` rows): the
+    rows after them are neither tested nor shown apart."""
     out: dict[int, str] = {}
     if by == "group":
         for i, n in enumerate(frame["n"]):
             if int(n) < 2:
                 out[i] = "one run"
         return out
+    if target.benchmark is None:  # a logged metric has no per-sample values
+        return dict.fromkeys(range(len(frame)), "no per-sample scores")
+    found = 0
     for i in range(min(len(frame), CHECK_LIMIT)):
-        if target.benchmark is None:
-            out[i] = "no per-sample scores"
-            continue
+        if found >= need:
+            break
         try:
             scores, _ = _run_scores(str(frame.at[i, "id"]), db, target, cache)
         except ConfigError:
             out[i] = "per-sample scores unusable"
             continue
-        if not scores:
+        if scores:
+            found += 1
+        else:
             out[i] = "no per-sample scores"
     return out
 
@@ -333,7 +338,9 @@ def _rank_and_test(
 
     cache: ScoreCache = {}
     n_rows = len(frame)
-    why = _untestable(frame, db, target, by, cache) if n_rows else {}
+    # The leader and the tested rows must be testable; rows past them are only shown.
+    need = tie_tests + 1 if top is None else min(top, tie_tests + 1)
+    why = _untestable(frame, db, target, by, cache, need) if n_rows else {}
     apart = [i for i in range(n_rows) if i in why]
     ranked = [i for i in range(n_rows) if i not in why]
     if not ranked:
