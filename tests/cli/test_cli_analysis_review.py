@@ -42,7 +42,8 @@ def test_cli_names_the_metric_both_have(cli: Cli, ws: tuple[Path, dict[str, str]
     # One run each: b is ahead, but nothing can say the difference is not noise.
     assert (
         "  no clear difference (n=1): b is ahead on loss by 0.1, but no test applies (a test "
-        "needs seed groups of 2 or more runs, or runs with per-sample scores)\n"
+        "needs seed groups of 2 or more runs, or runs with per-sample scores on the same "
+        "samples)\n"
     ) in res.stdout
     assert "winner" not in res.stdout
     assert table_row(res.stdout, "eval_accuracy")[-1] == "-"

@@ -297,12 +297,10 @@ def _verdict(
     if row.best is None:
         text = f"{unclear}: the values of {row.metric} are equal{among}"
         return Verdict(row.metric, None, None, None, "", None, n, text)
+    values = [v for v in row.values if v is not None]
     best = row.values[row.best]
-    assert best is not None
-    others = [row.values[i] for i in have if i != row.best]
-    runner_up = max(others) if row.goal == "max" else min(others)  # type: ignore[type-var]
-    assert runner_up is not None
-    margin = abs(best - runner_up)
+    assert best is not None  # row.best indexes a value
+    margin = abs(best - (sorted(values, reverse=row.goal == "max")[1]))
     ahead = entries[row.best].label
     lead = f"{ahead} is ahead on {row.metric} by {fmt_number(margin)}"
     target = Target(None if table == LOGGED else table, row.metric)
@@ -316,11 +314,12 @@ def _verdict(
     except ConfigError:
         text = (
             f"{unclear}: {lead}, but no test applies (a test needs seed groups of 2 or more "
-            f"runs, or runs with per-sample scores){among}"
+            f"runs, or runs with per-sample scores on the same samples){among}"
         )
         return Verdict(row.metric, ahead, margin, None, "", None, n, text)
     ps = holm([r.p_value for r in results]) if len(results) > 1 else [results[0].p_value]
-    p = max(ps)
+    # The largest adjusted p decides; a NaN one (no spread at all) decides nothing.
+    p = math.nan if any(math.isnan(x) for x in ps) else max(ps)
     test = results[0].test
     # Paired tests count samples (the same in every pair); Welch counts runs per entry.
     n_label = f"n={results[0].n:,} samples" if results[0].n_b is None else _n_text(n)
