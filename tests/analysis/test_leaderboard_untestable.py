@@ -170,3 +170,25 @@ def test_cli_shows_the_unranked_apart_with_their_note(
         ("lucky", None, "untested", "one run"),
         ("quick", None, "untested", "one run"),
     ]
+
+
+def test_cli_says_once_when_nothing_can_be_tested(
+    ws: tuple[Path, dict[str, list[float]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from trialbook.cli import app
+
+    root, _ = ws
+    monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+    args = ["leaderboard", "--root", str(root), "-b", "quiz", "--by", "group", "-e", "solo"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert "note" not in lines[1] and [line.split()[1] for line in lines[2:4]] == [
+        "lucky",
+        "quick",
+    ]
+    assert lines[4:] == [
+        "No entry can be tested (one run): a ranking by value only; run more seeds to rank a group."
+    ]

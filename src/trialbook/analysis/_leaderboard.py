@@ -300,8 +300,8 @@ def _untestable(
             if int(n) < 2:
                 out[i] = "one run"
         return out
-    if target.benchmark is None:  # a logged metric has no per-sample values
-        return dict.fromkeys(range(len(frame)), "no per-sample scores")
+    if target.benchmark is None:  # a logged metric has one value per run, no samples
+        return dict.fromkeys(range(len(frame)), "one value per run")
     found = 0
     for i in range(min(len(frame), CHECK_LIMIT)):
         if found >= need:

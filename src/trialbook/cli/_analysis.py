@@ -110,6 +110,7 @@ _APART_HINTS = {
     "one run": "run more seeds to rank a group",
     "no per-sample scores": "evaluate with per-sample results to rank a run",
     "per-sample scores unusable": "see `trialbook significance` for why",
+    "one value per run": "--by group tests seed groups across their seeds",
 }
 
 
@@ -167,7 +168,9 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
         head += [Column("95% CI", "right"), Column("n", "right")]
     # One-run groups have no interval: the table of the unranked leaves the column out.
     apart_head = [c for c in head if c.header != "95% CI"]
-    noted = any(r["note"] for r in ranked)
+    # Nothing testable (every ranked row has the same reason): say it once, not per row.
+    plain = len({r["note"] for r in ranked}) == 1 and bool(ranked[0]["note"])
+    noted = not plain and any(r["note"] for r in ranked)
     columns = [Column("rank", "right"), *head, Column("p vs leader", "right"), Column("tied")]
     if noted:
         columns.append(Column("note", overflow="fold"))
@@ -177,6 +180,13 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
         row = [str(r["rank"]), *cells(r), p, marks[str(r["status"])]]
         rows.append([*row, str(r["note"])] if noted else row)
     out.table(columns, rows, optional=3 if noted else 2)
+    if plain:
+        reason = str(ranked[0]["note"])
+        hint = _APART_HINTS.get(reason)
+        out.line(
+            f"No entry can be tested ({reason}): a ranking by value only"
+            + (f"; {hint}." if hint else ".")
+        )
     if apart:
         why = list(dict.fromkeys(str(r["note"]) for r in apart))
         hints = "; ".join(_APART_HINTS[w] for w in why if w in _APART_HINTS)
