@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 import trialbook
@@ -168,3 +170,19 @@ def test_cli_and_json_show_the_same(
     assert (verdict["ahead"], verdict["winner"], verdict["n"]) == ("close", None, [3, 3])
     loss = next(r for r in doc["tables"]["logged metrics"] if r["metric"] == "loss")
     assert loss["relative"] == [0.0, None]
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+)
+def test_relative_change_is_bounded_or_none(base: float, value: float) -> None:
+    rel = relative_change(base, value)
+    if rel is None:
+        assert not (math.isfinite(base) and math.isfinite(value)) or not (
+            base > 0 and 0 <= value <= 10 * base
+        )
+        assert format_relative(rel) == "n/a"
+    else:
+        assert -1.0 <= rel <= 9.0 and rel == (value - base) / base
+        assert format_relative(rel).endswith("%") and "e" not in format_relative(rel)
