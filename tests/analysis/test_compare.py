@@ -73,3 +73,22 @@ def test_no_common_measurement_and_too_few_refs(ws: tuple[Path, dict[str, Any]])
         compare(["graded-a", "mmlu-only"], root=root)
     with pytest.raises(ConfigError, match=r"at least two runs or groups, got 1"):
         compare(["base"], root=root)
+
+
+def test_single_runs_with_per_sample_scores_get_the_paired_test(
+    ws: tuple[Path, dict[str, Any]],
+) -> None:
+    from trialbook.analysis import significance
+
+    root, ids = ws
+    a, b = ids["base"][0], ids["tuned"][0]
+    v = compare([a, b], root=root).verdicts["gsm8k"]
+    (r,) = significance([b, a], root=root)  # the test compare runs: the entry ahead first
+    assert v.test == r.test == "mcnemar" and v.p_value == r.p_value < 0.05
+    assert v.winner == b and v.n == (1, 1)
+    assert v.text.startswith(f"winner: {b} (accuracy, by ") and "exact McNemar test" in v.text
+    assert v.text.endswith(", n=300 samples)")
+    # Graded scores: the paired bootstrap, seed 0, 10,000 resamples.
+    v = compare(["graded-a", "graded-b"], root=root).verdicts["summ"]
+    (r,) = significance(["graded-b", "graded-a"], root=root)
+    assert v.test == r.test and v.p_value == r.p_value and v.winner == "graded-b"

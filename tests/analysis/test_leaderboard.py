@@ -29,7 +29,10 @@ def test_runs_ranked_descending_with_ties_tested_against_the_leader(
 ) -> None:
     root, ids = ws
     lb = leaderboard(benchmark="gsm8k", root=root)
-    assert list(lb["value"]) == sorted(lb["value"], reverse=True)
+    # The ranked rows, best first; the run without per-sample scores after them, unranked.
+    ranked = lb[lb["rank"].notna()]
+    assert list(ranked["value"]) == sorted(ranked["value"], reverse=True)
+    assert list(lb[lb["rank"].isna()]["entry"]) == ["no-samples"]
     assert lb["rank"].iloc[0] == 1 and bool(lb["tied"].iloc[0])
     leader = lb["id"].iloc[0]
     tested = lb[lb["test"] != ""]

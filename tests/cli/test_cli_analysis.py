@@ -61,7 +61,17 @@ def test_leaderboard_table_and_json(cli: Cli, sw: tuple[Path, dict[str, Any]]) -
         "run",
     )
     rows = doc["rows"]
-    assert len(rows) == 3 and rows[0]["rank"] == 1 and rows[0]["tied"] is True
+    # The first 3 ranked runs; no-samples (0.61, no per-sample scores) ranks below them.
+    assert [r["rank"] is None for r in rows] == [False] * 3 and rows[0]["rank"] == 1
+    assert rows[0]["tied"] is True
+    rows = json.loads(cli("leaderboard", "--root", root, "-b", "gsm8k", "--json").stdout)["rows"]
+    assert (rows[-1]["entry"], rows[-1]["rank"], rows[-1]["note"]) == (
+        "no-samples",
+        None,
+        "no per-sample scores",
+    )
+    assert all(r["rank"] is not None for r in rows[:-1])
+    rows = doc["rows"]
     assert rows[0]["status"] == "leader"
     assert rows[0]["id"] in ids["tuned"] and rows[0]["p_value"] is None
 

@@ -39,7 +39,13 @@ def test_cli_names_the_metric_both_have(cli: Cli, ws: tuple[Path, dict[str, str]
     res = cli("compare", "a", "b", "--root", root)
     assert res.exit_code == 0, res.stderr
     assert "eval_accuracy" in res.stdout and "values are equal" not in res.stdout
-    assert "winner: b (loss, by 0.1 over the next best)" in res.stdout
+    # One run each: b is ahead, but nothing can say the difference is not noise.
+    assert (
+        "  no clear difference (n=1): b is ahead on loss by 0.1, but no test applies (a test "
+        "needs seed groups of 2 or more runs, or runs with per-sample scores on the same "
+        "samples)\n"
+    ) in res.stdout
+    assert "winner" not in res.stdout
     assert table_row(res.stdout, "eval_accuracy")[-1] == "-"
     res = cli("compare", "b", "c", "--root", root)
     assert res.exit_code == 2 and "Traceback" not in res.stderr + res.stdout

@@ -153,3 +153,20 @@ def test_latex_escapes_control_characters_and_refuses_a_bad_label() -> None:
     assert "a\\textbackslash{}n\\textbackslash{}nb \\textless{}c\\textgreater{}" in text
     with pytest.raises(ConfigError, match=r"LaTeX label 'tab:a}b' .* such as 'tab:main'"):
         to_latex(pd.DataFrame({"x": [1]}), label="tab:a}b")
+
+
+def test_a_leaderboard_frame_renders_its_unranked_rows_with_an_empty_rank() -> None:
+    import pandas as pd
+
+    from trialbook.reporting import to_latex, to_markdown
+
+    # rank is a nullable integer: <NA> for the entries listed apart (one-run groups).
+    board = pd.DataFrame(
+        {
+            "rank": pd.array([1, None], dtype="Int64"),
+            "entry": ["a", "quick"],
+            "note": ["", "one run"],
+        }
+    )
+    assert to_markdown(board).splitlines()[2:] == ["| 1 | a |  |", "|  | quick | one run |"]
+    assert "NA" not in to_latex(board)

@@ -1,5 +1,9 @@
-"""``compare``: runs or seed groups side by side -- the config keys that differ, and each
-benchmark's metrics with the change against the first entry and the winner per metric."""
+"""``compare``: runs or seed groups side by side -- the config keys that differ, each
+benchmark's metrics with the change against the first entry, and per table a winner only when
+a test says the difference is not noise.
+
+It also owns the relative change (:func:`relative_change`, :func:`format_relative`) that every
+change column (this table, the HTML report's comparison) shows."""
 
 from __future__ import annotations
 
@@ -10,16 +14,58 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trialbook.analysis._refs import Entry, latest_evaluations, numeric, resolve_refs
-from trialbook.analysis._significance import store_scope
+from trialbook.analysis._significance import ScoreCache, Target, _one, store_scope
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
+    from trialbook.analysis._stats import TestResult
     from trialbook.store import Store
 
-__all__ = ["Comparison", "MetricRow", "compare"]
+__all__ = [
+    "Comparison",
+    "MetricRow",
+    "Verdict",
+    "compare",
+    "format_relative",
+    "relative_change",
+]
 
 _MISSING = object()
 LOGGED = "logged metrics"
+
+#: The largest ratio value / baseline a relative change is given for (at most +900%).
+MAX_RATIO = 10.0
+#: The confidence level of compare's tests (a winner needs p < 1 - LEVEL, Holm-adjusted).
+LEVEL = 0.95
+
+
+def relative_change(base: float | None, value: float | None) -> float | None:
+    """``(value - base) / base`` as a fraction, or None where a percentage would mislead.
+
+    Defined only when the baseline is positive and the value lies between 0 and
+    :data:`MAX_RATIO` times the baseline (so between -100% and +900%): a baseline at or below
+    zero (a log-likelihood, a centred score) has no meaningful ratio, a change of sign is not
+    a percentage, and a baseline near zero compared with the value (a loss of 0.0001 against
+    0.02 would read "+19900%") turns noise into huge numbers. Where it is None the absolute
+    difference is the one to read.
+
+    >>> relative_change(0.5, 0.6)
+    0.19999999999999996
+    >>> relative_change(0.0001, 0.02) is None, relative_change(-2.0, -1.0) is None
+    (True, True)
+    """
+    if base is None or value is None or not (math.isfinite(base) and math.isfinite(value)):
+        return None
+    if base <= 0 or value < 0 or value > MAX_RATIO * base:
+        return None
+    return (value - base) / base
+
+
+def format_relative(relative: float | None) -> str:
+    """A :func:`relative_change` as text: ``+12.6%``, or ``n/a`` where it is None."""
+    if relative is None or not math.isfinite(relative):
+        return "n/a"
+    return f"{relative * 100:+.1f}%"
 
 
 @dataclass(frozen=True)
@@ -28,9 +74,11 @@ class MetricRow:
 
     ``values`` are the runs' values or, for groups, the means over seeds (``n`` runs each;
     None where an entry lacks the metric). ``change`` and ``relative`` are against the first
-    entry (``relative`` a fraction, None when the first is 0 or missing). ``best`` is the index
-    of the winning entry (among those with a value) by the metric's direction (``goal``), None
-    when fewer than two have a value or those values are equal.
+    entry (``relative`` a fraction from :func:`relative_change`: None unless the first is
+    positive and the value within 0 and 10 times it). ``best`` is the index of the best value
+    (among the entries with one) by the metric's direction (``goal``), None when fewer than
+    two have a value or those values are equal; it says who is ahead, not that the difference
+    is real (see :class:`Verdict`).
     """
 
     metric: str
@@ -43,25 +91,64 @@ class MetricRow:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """Whether a table's primary metric has a clear winner.
+
+    ``ahead`` is the entry with the best value (None when fewer than two entries have one or
+    the values are equal) and ``margin`` how far it is ahead of the next best. ``winner`` is
+    ``ahead`` only when it is significantly better than every other entry with a value: the
+    test :func:`trialbook.significance` would run (``test="auto"``: Welch's t-test across
+    seeds for groups, a paired test on per-sample scores for runs), at 95% and Holm-adjusted
+    when there are several others. ``test`` names it (empty when no test applies, e.g. one
+    run each without per-sample scores) and ``p_value`` is the largest (adjusted) p-value of
+    those tests. ``n`` is each entry's number of runs with the metric (seeds, for groups).
+    ``text`` is the sentence the CLI prints: ``winner: ...`` or ``no clear difference
+    (n=3): ...`` (``n=3`` runs per entry; ``n=500 samples`` for a paired test of two runs).
+    """
+
+    metric: str
+    ahead: str | None
+    margin: float | None
+    winner: str | None
+    test: str
+    p_value: float | None
+    n: tuple[int, ...]
+    text: str
+
+
+@dataclass(frozen=True)
 class Comparison:
     """The result of :func:`compare`.
 
     ``config`` holds the differing keys only: ``{key: (value per entry)}`` (``None`` where an
     entry lacks the key; keys that differ within a group, such as its seed, are left out).
     ``tables`` maps each benchmark (and ``"logged metrics"`` for final training metrics) to
-    its rows. ``winner`` is per table: the entry best on its primary metric (``accuracy`` or
-    its first, among the metrics two or more entries have; the winner is among those with a
-    value), with ``margin`` = how much better than the next best. ``primary`` names that metric
-    per table.
+    its rows. ``verdicts`` holds one :class:`Verdict` per table, on its primary metric
+    (``accuracy`` or its first, among the metrics two or more entries have); ``winner``,
+    ``margin`` and ``primary`` are its fields per table (``winner`` None unless the
+    difference is significant).
     """
 
     entries: tuple[str, ...]
     kinds: tuple[str, ...]
     config: dict[str, tuple[Any, ...]]
     tables: dict[str, list[MetricRow]]
-    winner: dict[str, str | None]
-    margin: dict[str, float | None]
-    primary: dict[str, str] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+
+    @property
+    def winner(self) -> dict[str, str | None]:
+        """``{table: winner}``: the entry significantly best on the primary metric, or None."""
+        return {t: v.winner for t, v in self.verdicts.items()}
+
+    @property
+    def margin(self) -> dict[str, float | None]:
+        """``{table: how far the entry ahead is ahead of the next best}``."""
+        return {t: v.margin for t, v in self.verdicts.items()}
+
+    @property
+    def primary(self) -> dict[str, str]:
+        """``{table: its primary metric}``."""
+        return {t: v.metric for t, v in self.verdicts.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -70,9 +157,10 @@ class Comparison:
             "kinds": list(self.kinds),
             "config": {k: list(v) for k, v in self.config.items()},
             "tables": {b: [asdict(r) for r in rows] for b, rows in self.tables.items()},
-            "winner": dict(self.winner),
-            "margin": dict(self.margin),
-            "primary": dict(self.primary),
+            "winner": self.winner,
+            "margin": self.margin,
+            "primary": self.primary,
+            "verdicts": {t: {**asdict(v), "n": list(v.n)} for t, v in self.verdicts.items()},
         }
 
 
@@ -109,9 +197,7 @@ def _row(metric: str, per_entry: Sequence[list[float] | None]) -> MetricRow:
     n = tuple(len(v) if v else 0 for v in per_entry)
     base = values[0]
     change = tuple(None if base is None or v is None else v - base for v in values)
-    relative = tuple(
-        None if c is None or base is None or base == 0 else c / abs(base) for c in change
-    )
+    relative = tuple(relative_change(base, v) for v in values)
     have = [(v, i) for i, v in enumerate(values) if v is not None and math.isfinite(v)]
     best = None
     # A winner only among the entries that have the metric: "-" beats or ties nothing.
@@ -142,12 +228,27 @@ def compare(
         entries = resolve_refs(refs, db)
         params = [_entry_params(e, db) for e in entries]
         metrics = [_entry_metrics(e, db) for e in entries]
+        tables = _tables(entries, metrics)
+        cache: ScoreCache = {}
+        verdicts = {t: _verdict(t, rows, entries, db, cache) for t, rows in tables.items()}
     keys = sorted({k for p in params for k in p})
     config = {
         k: tuple(p.get(k) for p in params)
         for k in keys
         if len({repr(p.get(k, _MISSING)) for p in params}) > 1
     }
+    return Comparison(
+        entries=tuple(e.label for e in entries),
+        kinds=tuple(e.kind for e in entries),
+        config=config,
+        tables=tables,
+        verdicts=verdicts,
+    )
+
+
+def _tables(
+    entries: Sequence[Entry], metrics: Sequence[dict[str, dict[str, list[float]]]]
+) -> dict[str, list[MetricRow]]:
     names = [t for t in sorted({t for m in metrics for t in m}) if t != LOGGED]
     if any(LOGGED in m for m in metrics):
         names.append(LOGGED)
@@ -167,32 +268,71 @@ def compare(
             f"The entries have no benchmark in common ({has}) and no logged metric in common; "
             "evaluate them on the same benchmark first."
         )
-    winner: dict[str, str | None] = {}
-    margin: dict[str, float | None] = {}
-    primary_of: dict[str, str] = {}
-    for table, rows in tables.items():
-        # The primary metric is one at least two entries have: accuracy, else the first such.
-        complete = [r for r in rows if sum(v is not None for v in r.values) >= 2]
-        # (a table is kept only when it has one, so ``complete`` is not empty).
-        primary = next((r for r in complete if r.metric == "accuracy"), complete[0])
-        primary_of[table] = primary.metric
-        if primary.best is None:
-            winner[table], margin[table] = None, None
-            continue
-        win = primary.values[primary.best]
-        others = [v for i, v in enumerate(primary.values) if i != primary.best and v is not None]
-        winner[table] = entries[primary.best].label
-        margin[table] = (
-            abs(win - (max(others) if primary.goal == "max" else min(others)))
-            if win is not None and others
-            else None
+    return tables
+
+
+def _n_text(n: Sequence[int]) -> str:
+    """``n=3`` when every entry has 3 runs, else ``n=3 and 2`` / ``n=3, 3 and 2``."""
+    if len(set(n)) == 1:
+        return f"n={n[0]}"
+    parts = [str(x) for x in n]
+    return f"n={', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _verdict(
+    table: str, rows: Sequence[MetricRow], entries: Sequence[Entry], db: Store, cache: ScoreCache
+) -> Verdict:
+    from trialbook._format import fmt_number
+    from trialbook.analysis._stats import _TEST_LABELS, _fmt_p, holm
+
+    # The primary metric is one at least two entries have: accuracy, else the first such
+    # (a table is kept only when it has one).
+    complete = [r for r in rows if sum(v is not None for v in r.values) >= 2]
+    row = next((r for r in complete if r.metric == "accuracy"), complete[0])
+    have = [i for i, v in enumerate(row.values) if v is not None]
+    n = tuple(row.n[i] for i in have)
+    lacking = [entries[i].label for i, v in enumerate(row.values) if v is None]
+    among = f"; {', '.join(lacking)} not measured" if lacking else ""
+    unclear = f"no clear difference ({_n_text(n)})"
+    if row.best is None:
+        text = f"{unclear}: the values of {row.metric} are equal{among}"
+        return Verdict(row.metric, None, None, None, "", None, n, text)
+    values = [v for v in row.values if v is not None]
+    best = row.values[row.best]
+    assert best is not None  # row.best indexes a value
+    margin = abs(best - (sorted(values, reverse=row.goal == "max")[1]))
+    ahead = entries[row.best].label
+    lead = f"{ahead} is ahead on {row.metric} by {fmt_number(margin)}"
+    target = Target(None if table == LOGGED else table, row.metric)
+    results: list[TestResult] = []
+    try:
+        for i in have:
+            if i != row.best:
+                results.append(
+                    _one(entries[row.best], entries[i], db, target, "auto", 0, LEVEL, 10_000, cache)
+                )
+    except ConfigError:
+        text = (
+            f"{unclear}: {lead}, but no test applies (a test needs seed groups of 2 or more "
+            f"runs, or runs with per-sample scores on the same samples){among}"
         )
-    return Comparison(
-        entries=tuple(e.label for e in entries),
-        kinds=tuple(e.kind for e in entries),
-        config=config,
-        tables=tables,
-        winner=winner,
-        margin=margin,
-        primary=primary_of,
-    )
+        return Verdict(row.metric, ahead, margin, None, "", None, n, text)
+    ps = holm([r.p_value for r in results]) if len(results) > 1 else [results[0].p_value]
+    # The largest adjusted p decides; a NaN one (no spread at all) decides nothing.
+    p = math.nan if any(math.isnan(x) for x in ps) else max(ps)
+    test = results[0].test
+    # Paired tests count samples (the same in every pair); Welch counts runs per entry.
+    n_label = f"n={results[0].n:,} samples" if results[0].n_b is None else _n_text(n)
+    unclear = f"no clear difference ({n_label})"
+    # A winner needs every test significant and each interval of (other - ahead) on the
+    # losing side of 0 (a p-value and a resampled interval can disagree).
+    beyond = all((r.ci_high < 0) if row.goal == "max" else (r.ci_low > 0) for r in results)
+    held = f"{_TEST_LABELS.get(test, test)} {_fmt_p(p)}" + (" (Holm)" if len(ps) > 1 else "")
+    if p < 1 - LEVEL and beyond:
+        text = (
+            f"winner: {ahead} ({row.metric}, by {fmt_number(margin)} over the next best; "
+            f"{held}, {n_label}{among})"
+        )
+        return Verdict(row.metric, ahead, margin, ahead, test, p, n, text)
+    text = f"{unclear}: {lead}, within the noise ({held}){among}"
+    return Verdict(row.metric, ahead, margin, None, test, p, n, text)

@@ -1,18 +1,24 @@
 """``leaderboard``: runs or seed groups ranked by one metric, with the entries that are not
 significantly different from the leader marked ``tied``.
 
-The tie rule: each of the first ``tie_tests`` entries after the leader is tested against the
-leader -- the paired test of :func:`trialbook.analysis.significance` (McNemar for 0/1
-correctness, else the paired bootstrap) when both runs have per-sample scores, Welch's t-test
-across seeds for groups -- and the p-values are corrected together with Holm. ``status`` says
-what came of it:
+Only entries that a test can use are ranked: a seed group needs at least two runs (Welch's
+t-test across seeds), a run needs per-sample scores (the paired test of
+:func:`trialbook.analysis.significance`: McNemar for 0/1 correctness, else the paired
+bootstrap). The others -- a group of one run, a run without per-sample scores -- come after the
+ranked rows, unranked (``rank`` <NA>), with ``note`` saying why (``one run``, ``no per-sample
+scores``), so an untestable entry with the best value never switches off the tests of the
+rest. When no entry is testable the board is a plain ranking by value.
 
-* ``leader`` -- the first row (``tied`` True: it is tied with itself);
+The tie rule: the leader is the first ranked row; each of the first ``tie_tests`` ranked rows
+after it is tested against it, and the p-values are corrected together with Holm. ``status``
+says what came of it:
+
+* ``leader`` -- the first ranked row (``tied`` True: it is tied with itself);
 * ``tied`` -- its adjusted p-value is at least ``1 - level`` (``tied`` True);
 * ``behind`` -- significantly worse than the leader (``tied`` False);
-* ``untested`` -- not tested (``tied`` None): beyond ``tie_tests``, or not testable (a run
-  without per-sample scores, a group with one seed); an untestable entry whose value equals
-  the leader's is ``tied``.
+* ``untested`` -- not tested (``tied`` None; ``note`` says why): shown apart as untestable,
+  beyond ``tie_tests``, or no test applies to it and the leader (other sample ids); a ranked
+  untested entry whose value equals the leader's is ``tied``.
 
 The frame's ``attrs`` name what is ranked: ``benchmark`` (None for a logged metric),
 ``metric``, ``goal`` (``max`` or ``min``) and ``by``.
@@ -26,7 +32,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook.analysis._refs import Entry, numeric
-from trialbook.analysis._significance import ScoreCache, Target, _one, store_scope
+from trialbook.analysis._significance import (
+    ScoreCache,
+    Target,
+    _one,
+    _run_scores,
+    store_scope,
+)
 from trialbook.analysis._stats import TestResult, holm, welch_t_test
 from trialbook.errors import ConfigError
 
@@ -53,6 +65,7 @@ COLUMNS = [
     "p_adjusted",
     "tied",
     "status",
+    "note",
 ]
 
 
@@ -152,7 +165,9 @@ def leaderboard(
     Groups show the mean over seeds with ``n``, ``std`` and a t-interval. See the module
     docstring for the ``tied`` and ``status`` rule and the ``attrs`` naming what is ranked.
     Columns: ``rank, entry, kind, id, experiment, value, n, std, ci_low, ci_high, test,
-    p_value, p_adjusted, tied, status``.
+    p_value, p_adjusted, tied, status, note``; ``rank`` is a nullable integer, <NA> for the
+    untestable rows shown after the ranked ones. ``top`` keeps the first ``top`` ranked rows
+    and the first ``top`` untestable ones.
     """
     import numpy as np
     import pandas as pd
@@ -186,9 +201,7 @@ def leaderboard(
             frame = frame.sort_values(
                 ["value", "id"], ascending=[not descending, True], kind="stable"
             ).reset_index(drop=True)
-            frame["rank"] = _ranks(frame, descending)
-            if top is not None:
-                frame = frame.head(top).copy()
+            # Which rows are shown depends on which can be tested, so every row gets its record.
             wanted = list(frame["id"])
             if not by_id and len(wanted) <= 200:
                 by_id = {rid: db.get_run(rid) for rid in wanted}
@@ -236,21 +249,23 @@ def leaderboard(
             frame = frame.sort_values(
                 ["value", "entry", "id"], ascending=[not descending, True, True], kind="stable"
             ).reset_index(drop=True)
-            frame["rank"] = _ranks(frame, descending)
-        frame["test"] = ""
-        frame["p_value"] = np.nan
-        frame["p_adjusted"] = np.nan
-        frame["tied"] = None
-        frame["status"] = "untested"
-        if len(frame):
-            members: dict[str, list[RunRecord]] = {}
-            for rid, r, _ in rows:
-                members.setdefault(rid if by == "run" else r.group_key, []).append(r)
-            shown = len(frame) if top is None else min(top, len(frame))
-            count = min(shown, tie_tests + 1)
-            _mark_ties(frame, db, target, by, members, values, count, level, seed, resamples)
-    if top is not None:
-        frame = frame.head(top)
+        members: dict[str, list[RunRecord]] = {}
+        for rid, r, _ in rows:
+            members.setdefault(rid if by == "run" else r.group_key, []).append(r)
+        frame = _rank_and_test(
+            frame,
+            db,
+            target,
+            by,
+            members,
+            values,
+            descending,
+            top,
+            tie_tests,
+            level,
+            seed,
+            resamples,
+        )
     result: pd.DataFrame = frame[COLUMNS].copy()
     result.attrs = {
         "benchmark": target.benchmark,
@@ -261,11 +276,8 @@ def leaderboard(
     return result
 
 
-def _ranks(frame: pd.DataFrame, descending: bool) -> Any:
-    """1 + how many values are strictly better: equal values share a rank."""
-    if not len(frame):
-        return []
-    return frame["value"].rank(method="min", ascending=not descending).astype(int)
+#: By run, how many rows (best first) are read for per-sample scores to find the testable ones.
+CHECK_LIMIT = 200
 
 
 def _entry(frame: pd.DataFrame, i: int, by: str, runs: dict[str, list[RunRecord]]) -> Entry:
@@ -275,56 +287,120 @@ def _entry(frame: pd.DataFrame, i: int, by: str, runs: dict[str, list[RunRecord]
     return Entry(label, "run" if by == "run" else "group", members, members[0].group_key)
 
 
-def _mark_ties(
+def _untestable(
+    frame: pd.DataFrame, db: Store, target: Target, by: str, cache: ScoreCache, need: int
+) -> dict[int, str]:
+    """``{row: why}`` for the rows no test can use against any other entry: a group of one
+    run, or (by run) a run without usable per-sample scores. By run, the rows are read best
+    first only until ``need`` testable ones are found (at most :data:`CHECK_LIMIT` rows): the
+    rows after them are neither tested nor shown apart."""
+    out: dict[int, str] = {}
+    if by == "group":
+        for i, n in enumerate(frame["n"]):
+            if int(n) < 2:
+                out[i] = "one run"
+        return out
+    if target.benchmark is None:  # a logged metric has one value per run, no samples
+        return dict.fromkeys(range(len(frame)), "one value per run")
+    found = 0
+    for i in range(min(len(frame), CHECK_LIMIT)):
+        if found >= need:
+            break
+        try:
+            scores, _ = _run_scores(str(frame.at[i, "id"]), db, target, cache)
+        except ConfigError:
+            out[i] = "per-sample scores unusable"
+            continue
+        if scores:
+            found += 1
+        else:
+            out[i] = "no per-sample scores"
+    return out
+
+
+def _rank_and_test(
     frame: pd.DataFrame,
     db: Store,
     target: Target,
     by: str,
     runs: dict[str, list[RunRecord]],
     run_values: dict[str, float],
-    count: int,
+    descending: bool,
+    top: int | None,
+    tie_tests: int,
     level: float,
     seed: int,
     resamples: int,
-) -> None:
+) -> pd.DataFrame:
+    """Rank the testable rows, test the first ``tie_tests`` after the leader against it, and
+    put the untestable rows after them, unranked (see the module docstring)."""
     import pandas as pd
 
-    leader = _entry(frame, 0, by, runs)
-    values = frame["value"].to_numpy()
-    tied: list[bool | None] = [True if i == 0 else None for i in range(len(frame))]
-    tests = [""] * len(frame)
-    p_raw = [math.nan] * len(frame)
-    p_adj = [math.nan] * len(frame)
-    tested: list[tuple[int, TestResult]] = []
     cache: ScoreCache = {}
-    for i in range(1, count):
-        other = _entry(frame, i, by, runs)
-        try:
-            if by == "group":
-                # Welch on the values already read, instead of reading each run again.
-                res = welch_t_test(
-                    [run_values[r.id] for r in leader.runs],
-                    [run_values[r.id] for r in other.runs],
-                    level=level,
-                    labels=(leader.label, other.label),
-                )
-            else:
-                res = _one(leader, other, db, target, "auto", seed, level, resamples, cache)
-        except ConfigError:
-            # Not testable (no per-sample scores, one seed): tied on an equal value, else
-            # untested (None) -- not "not tied", which only a test can say.
-            tied[i] = True if values[i] == values[0] else None
-            continue
-        tested.append((i, res))
-    adjusted = holm([r.p_value for _, r in tested]) if tested else []
-    for (i, res), p in zip(tested, adjusted, strict=True):
-        tests[i], p_raw[i], p_adj[i] = res.test, res.p_value, p
-        tied[i] = bool(p >= 1 - level)
-    frame["test"] = tests
-    frame["p_value"] = p_raw
-    frame["p_adjusted"] = p_adj
-    frame["tied"] = pd.Series(tied, index=frame.index, dtype=object)
-    frame["status"] = [
-        "leader" if i == 0 else "untested" if t is None else "tied" if t else "behind"
+    n_rows = len(frame)
+    # The leader and the tested rows must be testable; rows past them are only shown.
+    need = tie_tests + 1 if top is None else min(top, tie_tests + 1)
+    why = _untestable(frame, db, target, by, cache, need) if n_rows else {}
+    apart = [i for i in range(n_rows) if i in why]
+    ranked = [i for i in range(n_rows) if i not in why]
+    if not ranked:
+        # Nothing can be tested: a plain ranking by value, every row after the first untested.
+        ranked, apart = apart, []
+    if top is not None:
+        ranked, apart = ranked[:top], apart[:top]
+    order = ranked + apart
+    out: pd.DataFrame = frame.iloc[order].reset_index(drop=True)
+    k = len(ranked)
+    ranks = out["value"].iloc[:k].rank(method="min", ascending=not descending)
+    out["rank"] = pd.array([*ranks.astype(int), *([None] * len(apart))], dtype="Int64")
+    notes = [why.get(i, "") for i in order]
+    tied: list[bool | None] = [None] * len(out)
+    tests = [""] * len(out)
+    p_raw = [math.nan] * len(out)
+    p_adj = [math.nan] * len(out)
+    if k:
+        tied[0] = True
+        leader = _entry(out, 0, by, runs)
+        value = [float(v) for v in out["value"]]
+        tested: list[tuple[int, TestResult]] = []
+        for i in range(1, k):
+            if i > tie_tests:
+                notes[i] = notes[i] or f"beyond the first {tie_tests} tested"
+                tied[i] = True if value[i] == value[0] else None
+                continue
+            if notes[i]:  # the plain ranking: nothing is testable
+                tied[i] = True if value[i] == value[0] else None
+                continue
+            other = _entry(out, i, by, runs)
+            try:
+                if by == "group":
+                    # Welch on the values already read, instead of reading each run again.
+                    res = welch_t_test(
+                        [run_values[r.id] for r in leader.runs],
+                        [run_values[r.id] for r in other.runs],
+                        level=level,
+                        labels=(leader.label, other.label),
+                    )
+                else:
+                    res = _one(leader, other, db, target, "auto", seed, level, resamples, cache)
+            except ConfigError:
+                # No test applies to this pair (other sample ids): tied on an equal value,
+                # else untested (None) -- not "not tied", which only a test can say.
+                notes[i] = "no test against the leader applies"
+                tied[i] = True if value[i] == value[0] else None
+                continue
+            tested.append((i, res))
+        adjusted = holm([r.p_value for _, r in tested]) if tested else []
+        for (i, res), p in zip(tested, adjusted, strict=True):
+            tests[i], p_raw[i], p_adj[i] = res.test, res.p_value, p
+            tied[i] = bool(p >= 1 - level)
+    out["test"] = tests
+    out["p_value"] = p_raw
+    out["p_adjusted"] = p_adj
+    out["tied"] = pd.Series(tied, index=out.index, dtype=object)
+    out["status"] = [
+        "leader" if i == 0 and k else "untested" if t is None else "tied" if t else "behind"
         for i, t in enumerate(tied)
     ]
+    out["note"] = notes
+    return out

@@ -4,7 +4,8 @@ by side, and test runs and seed groups (see :mod:`trialbook.analysis`)."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -12,6 +13,8 @@ from trialbook.cli._options import JsonOption, RootOption, StoreOption, int64, o
 from trialbook.cli._output import Cell, Column, Output, Styled, fmt_number, jsonable, print_json
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from trialbook.analysis._compare import Comparison, MetricRow
     from trialbook.analysis._stats import TestResult
 
@@ -51,12 +54,6 @@ def _signed(value: float | None) -> str:
     return text if text.startswith("-") else f"+{text}"
 
 
-def _pct(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    return f"{value * 100:+.1f}%"
-
-
 # --------------------------------------------------------------------------- leaderboard
 def leaderboard(
     ctx: typer.Context,
@@ -83,12 +80,13 @@ def leaderboard(
 
     An entry is tied when a test against the leader (McNemar / paired bootstrap on per-sample
     scores for runs, Welch across seeds for groups; Holm-corrected) finds no significant
-    difference at 95%; "no" when it does; "untested" when it could not be tested (no
-    per-sample scores, one seed, beyond the first 20). Groups show the mean over seeds with a
-    95% t-interval. --json prints one object: benchmark, metric, goal, by and rows.
+    difference at 95%; "no" when it does; "untested" when it could not be tested (beyond the
+    first 20, other sample ids). Entries no test can use (a group of one run, a run without
+    per-sample scores) are listed apart, unranked, and never switch off the others' tests.
+    Groups show the mean over seeds with a 95% t-interval. --json prints one object:
+    benchmark, metric, goal, by and rows (rank null for the entries listed apart).
     """
     from trialbook.analysis._leaderboard import leaderboard as build
-    from trialbook.analysis._refs import group_ref
     from trialbook.errors import ConfigError
 
     if by not in ("run", "group"):
@@ -104,6 +102,23 @@ def leaderboard(
             seed=seed,
             store=db,
         )
+    _render_leaderboard(frame, by, as_json)
+
+
+#: What to do about each reason an entry is shown apart, unranked.
+_APART_HINTS = {
+    "one run": "run more seeds to rank a group",
+    "no per-sample scores": "evaluate with per-sample results to rank a run",
+    "per-sample scores unusable": "see `trialbook significance` for why",
+    "one value per run": "--by group tests seed groups across their seeds",
+}
+
+
+def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
+    import pandas as pd
+
+    from trialbook.analysis._refs import group_ref
+
     what = " ".join(x for x in (frame.attrs.get("benchmark"), frame.attrs.get("metric")) if x)
     goal = "higher" if frame.attrs.get("goal", "max") == "max" else "lower"
     title = f"Leaderboard: {what} ({goal} is better), by {by}"
@@ -111,6 +126,10 @@ def leaderboard(
     records = frame.to_dict(orient="records")
     for r in records:
         r["id"] = group_ref(str(r["id"])) if groups else r["id"]
+        # Missing numbers (NaN) and the unranked rows' rank (<NA>) are JSON null.
+        for k, v in r.items():
+            if v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                r[k] = None
     if as_json:
         print_json(
             {
@@ -118,13 +137,7 @@ def leaderboard(
                 "metric": frame.attrs.get("metric"),
                 "goal": frame.attrs.get("goal"),
                 "by": by,
-                "rows": [
-                    {
-                        k: (None if isinstance(v, float) and math.isnan(v) else v)
-                        for k, v in r.items()
-                    }
-                    for r in records
-                ],
+                "rows": records,
             }
         )
         return
@@ -133,38 +146,70 @@ def leaderboard(
     if frame.empty:
         out.line("no completed run has that metric")
         return
-    columns = [Column("rank", "right"), Column("entry", overflow="ellipsis", min_width=8)]
-    columns += [Column("group" if groups else "run")]
-    columns += [Column("value", "right")]
-    if groups:
-        columns += [Column("95% CI", "right"), Column("n", "right")]
-    columns += [Column("p vs leader", "right"), Column("tied")]
+    ranked = [r for r in records if r["rank"] is not None]
+    apart = [r for r in records if r["rank"] is None]
     marks: dict[str, Cell] = {
         "leader": Styled("leader", "bold green"),
         "tied": Styled("tied", "yellow"),
         "behind": "no",
         "untested": Styled("untested", "dim"),
     }
+
+    def cells(r: Mapping[Any, Any], ci: bool = True) -> list[Cell]:
+        row: list[Cell] = [str(r["entry"]), str(r["id"]), _num(r["value"])]
+        if groups and ci:
+            low, high = r["ci_low"], r["ci_high"]
+            row.append("-" if low is None else f"{_num(low)} to {_num(high)}")
+        return [*row, str(r["n"])] if groups else row
+
+    head = [Column("entry", overflow="ellipsis", min_width=8), Column("group" if groups else "run")]
+    head += [Column("value", "right")]
+    if groups:
+        head += [Column("95% CI", "right"), Column("n", "right")]
+    # One-run groups have no interval: the table of the unranked leaves the column out.
+    apart_head = [c for c in head if c.header != "95% CI"]
+    # Nothing testable (every ranked row has the same reason): say it once, not per row.
+    plain = len({r["note"] for r in ranked}) == 1 and bool(ranked[0]["note"])
+    noted = not plain and any(r["note"] for r in ranked)
+    columns = [Column("rank", "right"), *head, Column("p vs leader", "right"), Column("tied")]
+    if noted:
+        columns.append(Column("note", overflow="fold"))
     rows: list[list[Cell]] = []
-    for r in records:
-        row: list[Cell] = [str(r["rank"]), str(r["entry"]), str(r["id"]), _num(r["value"])]
-        if groups:
-            ci = "-" if math.isnan(r["ci_low"]) else f"{_num(r['ci_low'])} to {_num(r['ci_high'])}"
-            row += [ci, str(r["n"])]
-        p = "-" if math.isnan(r["p_adjusted"]) else _num(r["p_adjusted"])
-        row += [p, marks[str(r["status"])]]
-        rows.append(row)
-    out.table(columns, rows, optional=2)
+    for r in ranked:
+        p = "-" if r["p_adjusted"] is None else _num(r["p_adjusted"])
+        row = [str(r["rank"]), *cells(r), p, marks[str(r["status"])]]
+        rows.append([*row, str(r["note"])] if noted else row)
+    out.table(columns, rows, optional=3 if noted else 2)
+    if plain:
+        reason = str(ranked[0]["note"])
+        hint = _APART_HINTS.get(reason)
+        out.line(
+            f"No entry can be tested ({reason}): a ranking by value only"
+            + (f"; {hint}." if hint else ".")
+        )
+    if apart:
+        why = list(dict.fromkeys(str(r["note"]) for r in apart))
+        hints = "; ".join(_APART_HINTS[w] for w in why if w in _APART_HINTS)
+        out.line()
+        out.line(
+            f"Not ranked ({len(apart)}): no test can use {'it' if len(apart) == 1 else 'them'}, "
+            f"so {'it does' if len(apart) == 1 else 'they do'} not take part in the tests above"
+            + (f"; {hints}." if hints else ".")
+        )
+        out.table(
+            [*apart_head, Column("note")], [[*cells(r, ci=False), str(r["note"])] for r in apart]
+        )
 
 
 # --------------------------------------------------------------------------- compare
 def _value_cell(row: MetricRow, i: int, kinds: tuple[str, ...]) -> Cell:
+    from trialbook.analysis._compare import format_relative
+
     text = _num(row.values[i])
     if kinds[i] == "group" and row.values[i] is not None:
         text += f" (n={row.n[i]})"
     if i > 0 and row.change[i] is not None:
-        rel = f", {_pct(row.relative[i])}" if row.relative[i] is not None else ""
-        text += f" [{_signed(row.change[i])}{rel}]"
+        text += f" [{_signed(row.change[i])}, {format_relative(row.relative[i])}]"
     if row.best == i:
         return Styled(text + " *", "bold green")
     return text
@@ -199,16 +244,9 @@ def _render_compare(c: Comparison, out: Output) -> None:
             [[r.metric, *(_value_cell(r, i, c.kinds) for i in range(len(labels)))] for r in rows],
             indent=2,
         )
-        win, margin, primary = c.winner.get(table), c.margin.get(table), c.primary.get(table)
-        row = next((r for r in rows if r.metric == primary), None)
-        if row is None:
-            continue
-        lacking = [labels[i] for i, v in enumerate(row.values) if v is None]
-        among = f"; {', '.join(lacking)} not measured" if lacking else ""
-        if win is None:
-            out.line(f"  no winner on {primary}: the values are equal{among}")
-        else:
-            out.line(f"  winner: {win} ({primary}, by {_num(margin)} over the next best{among})")
+        verdict = c.verdicts.get(table)
+        if verdict is not None:
+            out.line(f"  {verdict.text}")
 
 
 def compare(
@@ -219,7 +257,13 @@ def compare(
     store: StoreOption = None,
 ) -> None:
     """Show runs or seed groups side by side: the config keys that differ, and each
-    benchmark's metrics with the change against the first entry and the winner marked *."""
+    benchmark's metrics with the change against the first entry (the best value marked *).
+
+    A winner is named only when the test significance would run (Welch across seeds, a
+    paired test on per-sample scores) finds the difference significant at 95%; otherwise
+    "no clear difference (n=3)". The relative change is n/a unless the first entry's value
+    is positive and the other's between 0 and 10 times it.
+    """
     from trialbook.analysis._compare import compare as build
 
     with open_store(ctx, root, store) as db:

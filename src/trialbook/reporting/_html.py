@@ -312,6 +312,8 @@ def _comparison(
     images: bool,
     metric: str | None = None,
 ) -> dict[str, Any]:
+    from trialbook.analysis._compare import format_relative, relative_change
+
     configs = [_group_config(e) for e in entries]
     keys = sorted(set().union(*configs))
     missing = object()
@@ -336,9 +338,9 @@ def _comparison(
             text = _show(v[0]) + (f" ± {std:.3g}" if not math.isnan(std) else "")
             change = ""
             if i > 0 and base is not None:
-                diff = v[0] - base[0]
-                rel = f" ({diff / abs(base[0]):+.1%})" if base[0] else ""
-                change = f"{diff:+.4g}{rel}"
+                # The relative part is n/a where a percentage would mislead (relative_change).
+                rel = format_relative(relative_change(base[0], v[0]))
+                change = f"{v[0] - base[0]:+.4g} ({rel})"
             cells.append({"value": text, "change": change})
         metrics.append({"key": key, "cells": cells})
     if len(entries) > 1:

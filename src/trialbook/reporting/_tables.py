@@ -57,8 +57,9 @@ _ENTITY_RE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 
 
 def format_cell(value: Any, digits: int = 3) -> str:
-    """A cell as text: floats with ``digits`` decimals, NaN/None as an empty cell."""
-    if value is None:
+    """A cell as text: floats with ``digits`` decimals, NaN/None/<NA> as an empty cell."""
+    # pandas' missing value (a leaderboard's unranked rows) without importing pandas here.
+    if value is None or type(value).__name__ == "NAType":
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
