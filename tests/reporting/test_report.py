@@ -58,13 +58,14 @@ def test_single_run_report_sections(ws: Workspace, tmp_path: Path) -> None:
     out = report(ws.base[0], tmp_path / "run.html", root=ws.root, title="Base, seed 1")
     html = out.read_text(encoding="utf-8")
     page = _parse(html)
+    # The data map comes right after the overview, before any long table.
     assert page.sections == [
         "overview",
+        "data-map",
         "config",
         "provenance",
         "metrics",
         "evaluations",
-        "data-map",
     ]
     text = "".join(page.text)
     assert "Base, seed 1" in text
@@ -153,19 +154,20 @@ def test_run_comparison_lists_the_samples_that_changed(ws: Workspace, db: trialb
     ]
     block = html.split('id="disagreements"')[1].split("</section>")[0]
     # Baseline seed 1 misses q2, q5, q8, q11, q14, q17; treatment seed 1 misses q0, q4, q9,
-    # q14, q19: four regressions (listed first) and five fixes; q14 is wrong in both.
+    # q14, q19: four regressions (listed first) and five fixes; q14 is wrong in both. Ids
+    # sort with their numbers read as numbers (q2 before q11).
     assert "4 right in the baseline only (regressions), 5 right in the treatment only" in block
     ids = re.findall(r'<tr class="(?:error|ok)"><td>([^<]+)</td><td>(\w+)</td>', block)
     assert ids == [
         ("q0", "regression"),
-        ("q19", "regression"),
         ("q4", "regression"),
         ("q9", "regression"),
-        ("q11", "fix"),
-        ("q17", "fix"),
+        ("q19", "regression"),
         ("q2", "fix"),
         ("q5", "fix"),
         ("q8", "fix"),
+        ("q11", "fix"),
+        ("q17", "fix"),
     ]
     # Groups have no single prediction per sample: no such section.
     groups = render_report(["base", "treat"], db, images=False)

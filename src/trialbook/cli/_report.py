@@ -71,6 +71,15 @@ def report(
             "has it (default: each benchmark's accuracy, else its first metric).",
         ),
     ] = None,
+    max_curves: Annotated[
+        int | None,
+        typer.Option(
+            "--max-curves",
+            metavar="N",
+            help="Draw at most N curves (default 12); the report names the ones left out.",
+            show_default=False,
+        ),
+    ] = None,
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
@@ -78,6 +87,7 @@ def report(
 
     The HTML file needs no network: plots are inlined, every name and value is escaped.
     """
+    from trialbook.reporting._html import MAX_CURVES
     from trialbook.reporting._html import report as write_report
 
     if fmt is not ReportFormat.html and metric is not None:
@@ -85,12 +95,24 @@ def report(
             f"--metric chooses the significance tests of an HTML report; --format {fmt.value} "
             "prints every metric, so drop --metric."
         )
+    if fmt is not ReportFormat.html and max_curves is not None:
+        raise ConfigError(
+            f"--max-curves limits the curves of an HTML report; --format {fmt.value} draws "
+            "none, so drop --max-curves."
+        )
     if fmt is ReportFormat.html and out is None:
         raise ConfigError("trialbook report needs --out FILE.html for an HTML report.")
     with open_store(ctx, root, store) as db:
         if fmt is ReportFormat.html:
             assert out is not None
-            path = write_report(refs, out, store=db, title=title, metric=metric)
+            path = write_report(
+                refs,
+                out,
+                store=db,
+                title=title,
+                metric=metric,
+                max_curves=MAX_CURVES if max_curves is None else max_curves,
+            )
             typer.echo(f"wrote {path}")
             return
         text = _table(refs, db, fmt)

@@ -13,7 +13,10 @@ import io
 import json
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as _field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +32,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DYNAMICS_FILE",
+    "REGION_THRESHOLDS",
+    "CurvePanel",
+    "CurvePanels",
     "TrainingDynamics",
+    "curve_order",
+    "data_map_regions",
     "figure_data_uri",
     "find_training_dynamics",
     "load_training_dynamics",
+    "min_curve_points",
+    "plot_curve_panels",
     "plot_curves",
     "plot_data_map",
     "plot_metric_bars",
@@ -147,6 +157,17 @@ def curve_frame(histories: Sequence[MetricHistory]) -> pd.DataFrame:
     return unique
 
 
+def _histories(
+    db: Store, labelled: Mapping[str, Sequence[RunRecord]], metric: str
+) -> dict[str, list[MetricHistory]]:
+    """Label -> the histories of ``metric`` its runs logged (labels without any left out)."""
+    series = {
+        label: [h for h in (db.metric_history(r.id, metric) for r in recs) if h.steps]
+        for label, recs in labelled.items()
+    }
+    return {label: hs for label, hs in series.items() if hs}
+
+
 def plot_curves(
     runs_or_df: RunsArg,
     metric: str,
@@ -168,34 +189,42 @@ def plot_curves(
     run. ``out`` also saves the figure (PNG and SVG). Raises ConfigError when no run logged
     ``metric``.
     """
-    import numpy as np
-
-    if band not in ("std", "sem", "ci"):
-        raise ConfigError(f"Unknown band {band!r}; use 'std', 'sem' or 'ci'.")
+    _check_band(band)
     db, close = _open_db(root, store)
     try:
         labelled = _runs_by_label(runs_or_df, by_group or isinstance(runs_or_df, Mapping), db)
-        series = {
-            label: [h for h in (db.metric_history(r.id, metric) for r in recs) if h.steps]
-            for label, recs in labelled.items()
-        }
+        series = _histories(db, labelled, metric)
         known = sorted({k for recs in labelled.values() for r in recs for k in _keys(db, r.id)})
     finally:
         if close:
             db.close()
-    series = {label: hs for label, hs in series.items() if hs}
     if not series:
         hint = difflib.get_close_matches(metric, known, n=1)
         fix = f"did you mean {hint[0]!r}?" if hint else f"the runs logged: {', '.join(known)}."
         raise ConfigError(f"No run logged the metric {metric!r}; {fix}")
+    return _finish(_draw_curves(series, metric, band), out)
+
+
+def _check_band(band: str) -> None:
+    if band not in ("std", "sem", "ci"):
+        raise ConfigError(f"Unknown band {band!r}; use 'std', 'sem' or 'ci'.")
+
+
+def _draw_curves(series: Mapping[str, Sequence[MetricHistory]], metric: str, band: str) -> Figure:
+    import numpy as np
 
     fig = _new_figure()
     ax = fig.add_subplot()
     for label, histories in series.items():
         frame = curve_frame(histories)
         mean = frame.mean(axis=1)
+        # A series of one point draws no line: a marker shows where it is.
+        marker = "o" if len(frame.index) == 1 else None
         (line,) = ax.plot(
-            frame.index, mean.to_numpy(), label=_plain(f"{label} (n={frame.shape[1]})")
+            frame.index,
+            mean.to_numpy(),
+            label=_plain(f"{label} (n={frame.shape[1]})"),
+            marker=marker,
         )
         if frame.shape[1] >= 2:
             spread = frame.std(axis=1, ddof=1)
@@ -220,7 +249,117 @@ def plot_curves(
     ax.set_title(_plain(metric))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    return _finish(fig, out)
+    return fig
+
+
+#: First words of metric names that are measured on held-out data (``val/loss``,
+#: ``eval_accuracy``, ``test_id/exact_match``): drawn after the training curves.
+_HELD_OUT = re.compile(r"^(val|valid|validation|eval|evaluation|dev|test)(?=$|[/_.\-])")
+_TRAIN = ("", "train", "training")
+
+
+def min_curve_points(metric: str) -> int:
+    """The fewest distinct steps a series of ``metric`` needs to be drawn as a curve: 2, and 3
+    for ``system/*`` (the system sampler logs once at the start and once at the end of a
+    short run, and a line between those two is not a curve worth a panel)."""
+    return 3 if metric.startswith("system/") else 2
+
+
+def curve_order(metric: str, primary: str | None = None) -> tuple[int, str]:
+    """Where ``metric``'s panel goes among a report's curves (sort by this key): the training
+    loss, then ``primary`` (the compared metric, matched on the name after the last ``/``),
+    then the other training metrics, then held-out ones (``val/``, ``eval/``, ``test``...),
+    then ``system/*``; alphabetically within each."""
+    if metric.startswith("system/"):
+        return 4, metric
+    prefix, _, base = metric.rpartition("/")
+    if base in ("loss", "train_loss", "training_loss") and prefix in _TRAIN:
+        return 0, metric
+    if primary is not None and (
+        metric == primary or base == primary.rpartition("/")[2].rpartition(".")[2]
+    ):
+        return 1, metric
+    return (3 if _HELD_OUT.match(metric) else 2), metric
+
+
+@dataclass(frozen=True)
+class CurvePanel:
+    """One drawn panel: the metric, the distinct steps of each line (label -> points), the
+    figure."""
+
+    metric: str
+    points: Mapping[str, int]
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class CurvePanels:
+    """What :func:`plot_curve_panels` drew and what it did not, so a caller can say so.
+
+    ``panels`` are in drawing order; ``single_value`` are the metrics with too few points for
+    a curve (:func:`min_curve_points`; their values belong in a table); ``left_out`` are the
+    metrics that have a curve but were beyond ``max_panels``, in the order they would follow.
+    """
+
+    panels: list[CurvePanel] = _field(default_factory=list)
+    single_value: list[str] = _field(default_factory=list)
+    left_out: list[str] = _field(default_factory=list)
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metrics drawn, in order."""
+        return [p.metric for p in self.panels]
+
+
+def plot_curve_panels(
+    runs_or_df: RunsArg,
+    metrics: Sequence[str] | None = None,
+    *,
+    primary: str | None = None,
+    max_panels: int | None = None,
+    by_group: bool = True,
+    band: str = "std",
+    root: str | os.PathLike[str] | None = None,
+    store: Store | None = None,
+) -> CurvePanels:
+    """One :func:`plot_curves` figure per metric that has a curve, most telling first.
+
+    ``metrics`` defaults to every metric the runs logged. A metric is drawn when at least one
+    of its lines has :func:`min_curve_points` distinct steps; the others are returned as
+    ``single_value``. Panels are ordered by :func:`curve_order` (the training loss, then
+    ``primary``, then other training metrics, held-out metrics, ``system/*``); beyond
+    ``max_panels`` (None: no limit) the rest are returned as ``left_out``, never dropped
+    without a trace. Nothing is raised for a metric no run logged: it has no points, so it is
+    in ``single_value``.
+    """
+    _check_band(band)
+    if max_panels is not None and max_panels < 0:
+        raise ConfigError(f"max_panels is {max_panels}; pass 0 or more, or None for every curve.")
+    db, close = _open_db(root, store)
+    try:
+        labelled = _runs_by_label(runs_or_df, by_group or isinstance(runs_or_df, Mapping), db)
+        if metrics is None:
+            runs = [r for recs in labelled.values() for r in recs]
+            metrics = sorted({k for r in runs for k in _keys(db, r.id)})
+        drawable: list[tuple[str, dict[str, list[MetricHistory]], dict[str, int]]] = []
+        single: list[str] = []
+        for metric in dict.fromkeys(metrics):
+            series = _histories(db, labelled, metric)
+            points = {label: len(curve_frame(hs).index) for label, hs in series.items()}
+            if max(points.values(), default=0) >= min_curve_points(metric):
+                drawable.append((metric, series, points))
+            else:
+                single.append(metric)
+    finally:
+        if close:
+            db.close()
+    drawable.sort(key=lambda item: curve_order(item[0], primary))
+    keep = len(drawable) if max_panels is None else max_panels
+    panels = [
+        CurvePanel(metric, points, _draw_curves(series, metric, band))
+        for metric, series, points in drawable[:keep]
+    ]
+    return CurvePanels(panels, single, [metric for metric, _, _ in drawable[keep:]])
 
 
 def _keys(db: Store, run_id: str) -> list[str]:
@@ -431,16 +570,41 @@ def find_training_dynamics(record: RunRecord, db: Store) -> Path | None:
     return None
 
 
+def data_map_regions(
+    confidence: Sequence[float] | np.ndarray[Any, Any],
+    variability: Sequence[float] | np.ndarray[Any, Any],
+) -> dict[str, int]:
+    """How many examples fall in each region of the data map (region -> count, in the order
+    easy-to-learn, ambiguous, hard-to-learn), by :func:`trialbook.cartography.assign_regions`
+    with its default thresholds (:data:`REGION_THRESHOLDS`)."""
+    import pandas as pd
+
+    from trialbook.cartography import REGIONS, assign_regions
+
+    frame = pd.DataFrame({"confidence": confidence, "variability": variability})
+    counts = assign_regions(frame, **REGION_THRESHOLDS).value_counts()
+    return {region: int(counts.get(region, 0)) for region in REGIONS}
+
+
+#: The thresholds the reports' data map draws and counts regions by: assign_regions' defaults.
+REGION_THRESHOLDS: Mapping[str, float] = {"variability_threshold": 0.2, "confidence_threshold": 0.5}
+
+
 def plot_data_map(
     confidence: Sequence[float] | np.ndarray[Any, Any],
     variability: Sequence[float] | np.ndarray[Any, Any],
     correctness: Sequence[float] | np.ndarray[Any, Any] | None = None,
     out: str | os.PathLike[str] | None = None,
+    *,
+    regions: bool = False,
 ) -> Figure:
     """The dataset-cartography data map: variability (x) against confidence (y), one point per
     example, coloured by correctness (the fraction of epochs predicted right) when given.
 
-    Raises ConfigError when the arrays differ in length or are empty.
+    ``regions`` also draws the region boundaries of :data:`REGION_THRESHOLDS` (ambiguous right
+    of the variability line; easy-to-learn above and hard-to-learn below the confidence line)
+    with each region's count (:func:`data_map_regions`). Raises ConfigError when the arrays
+    differ in length or are empty.
     """
     import numpy as np
 
@@ -477,5 +641,22 @@ def plot_data_map(
     ax.set_title("Data map")
     ax.set_xlim(left=0.0)
     ax.set_ylim(0.0, 1.0 if math.isfinite(float(conf.max())) and conf.max() <= 1 else None)
+    if regions:
+        _draw_regions(ax, data_map_regions(conf, var), float(np.nanmax(var)))
     ax.grid(alpha=0.3)
     return _finish(fig, out)
+
+
+def _draw_regions(ax: Any, counts: Mapping[str, int], widest: float) -> None:
+    v_line = REGION_THRESHOLDS["variability_threshold"]
+    c_line = REGION_THRESHOLDS["confidence_threshold"]
+    # The ambiguous side stays in view even when no example reaches it (a model that
+    # converged in one epoch): an empty region is drawn and counted as 0.
+    right = max(widest, v_line) * 1.1 or 1.0
+    ax.set_xlim(0.0, right)
+    ax.axvline(v_line, color="0.3", linestyle="--", linewidth=1)
+    ax.plot([0.0, v_line], [c_line, c_line], color="0.3", linestyle="--", linewidth=1)
+    style = {"fontsize": "small", "bbox": {"facecolor": "white", "alpha": 0.8, "linewidth": 0}}
+    ax.text(0.01 * right, 0.97, f"easy-to-learn: {counts['easy-to-learn']}", va="top", **style)
+    ax.text(0.01 * right, 0.03, f"hard-to-learn: {counts['hard-to-learn']}", va="bottom", **style)
+    ax.text(v_line + 0.01 * right, 0.5, f"ambiguous: {counts['ambiguous']}", va="center", **style)
