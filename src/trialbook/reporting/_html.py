@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook._atomic import atomic_write
 from trialbook.errors import ConfigError, TrialbookError
+from trialbook.reporting._plots import INPUT_KEYS, natural_key
 
 if TYPE_CHECKING:
     from trialbook.store import Evaluation, RunRecord, Sample, Store
@@ -30,11 +30,8 @@ __all__ = ["ReportEntry", "render_report", "report"]
 MAX_CURVES = 12
 #: Samples shown per evaluation in the browser (errors first); the count of the rest is said.
 MAX_SAMPLES = 500
-#: Where a sample's input is found among its stored fields (the first that holds text): the
-#: evaluation records' ``input`` (SampleResult.input), then the names datasets give it.
-INPUT_KEYS = ("input", "question", "query", "prompt", "review", "text", "document", "source")
 #: Characters of a sample's text shown in a table cell; the rest opens on a click.
-TEXT_WIDTH = 160
+TEXT_WIDTH = 120
 
 
 @dataclass(frozen=True)
@@ -110,16 +107,6 @@ def _provenance(record: RunRecord) -> list[tuple[str, str]]:
         ("folder", record.folder),
     ]
     return [(k, _show(v)) for k, v in rows if v not in (None, "")]
-
-
-def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
-    """Sort key reading runs of digits as numbers: ``q2`` before ``q10``, ``"9"`` before
-    ``"10"``."""
-    return tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part)
-        for part in re.split(r"(\d+)", text)
-        if part
-    )
 
 
 def sample_input(sample: Sample) -> str:

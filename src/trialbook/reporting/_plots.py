@@ -53,8 +53,22 @@ __all__ = [
 
 #: The run artifact (or file in the run folder) holding per-example training dynamics.
 DYNAMICS_FILE = "training_dynamics.jsonl"
+#: Where a sample's input is found among its stored fields (the first that holds text): the
+#: evaluation records' ``input`` (SampleResult.input), then the names datasets give it. Free
+#: text, never a slice.
+INPUT_KEYS = ("input", "question", "query", "prompt", "review", "text", "document", "source")
 
 RunsArg = Any  # DataFrame | Sequence[RunRecord | str] | Mapping[str, Sequence[RunRecord | str]]
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key reading runs of digits as numbers: ``q2`` before ``q10``, ``"9"`` before
+    ``"10"``."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", text)
+        if part
+    )
 
 
 def _plain(text: object) -> str:
@@ -256,6 +270,8 @@ def _draw_curves(series: Mapping[str, Sequence[MetricHistory]], metric: str, ban
 #: ``eval_accuracy``, ``test_id/exact_match``): drawn after the training curves.
 _HELD_OUT = re.compile(r"^(val|valid|validation|eval|evaluation|dev|test)(?=$|[/_.\-])")
 _TRAIN = ("", "train", "training")
+#: Bookkeeping that grows with the step (``epoch``): drawn after the metrics, before system/*.
+_COUNTERS = ("epoch", "step", "global_step", "iteration", "examples_seen")
 
 
 def min_curve_points(metric: str) -> int:
@@ -269,10 +285,12 @@ def curve_order(metric: str, primary: str | None = None) -> tuple[int, str]:
     """Where ``metric``'s panel goes among a report's curves (sort by this key): the training
     loss, then ``primary`` (the compared metric, matched on the name after the last ``/``),
     then the other training metrics, then held-out ones (``val/``, ``eval/``, ``test``...),
-    then ``system/*``; alphabetically within each."""
+    then counters (``epoch``, ``step``), then ``system/*``; alphabetically within each."""
     if metric.startswith("system/"):
-        return 4, metric
+        return 5, metric
     prefix, _, base = metric.rpartition("/")
+    if base in _COUNTERS:
+        return 4, metric
     if base in ("loss", "train_loss", "training_loss") and prefix in _TRAIN:
         return 0, metric
     if primary is not None and (
@@ -444,7 +462,8 @@ def slices_from_samples(
     "n"}.
 
     ``fields`` defaults to every key of the samples' ``extra`` whose values are scalars taking
-    at most ``max_values`` distinct values (a sample id or free text is not a slice).
+    2 to ``max_values`` distinct values, two samples or more per value on average, and that is
+    not an input (:data:`INPUT_KEYS`): a sample id or free text is not a slice.
     """
     values: dict[str, dict[str, list[Sample]]] = {}
     for s in samples:
@@ -453,10 +472,14 @@ def slices_from_samples(
                 values.setdefault(key, {}).setdefault(str(value), []).append(s)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for key, groups in values.items():
-        if fields is None and (len(groups) > max_values or len(groups) < 2):
+        if fields is None and (
+            key in INPUT_KEYS
+            or not 2 <= len(groups) <= max_values
+            or 2 * len(groups) > sum(len(members) for members in groups.values())
+        ):
             continue
         out[key] = {}
-        for value, members in sorted(groups.items()):
+        for value, members in sorted(groups.items(), key=lambda item: natural_key(item[0])):
             row: dict[str, float] = {"n": float(len(members))}
             correct = [m.correct for m in members if m.correct is not None]
             scores = [m.score for m in members if m.score is not None]
