@@ -144,7 +144,12 @@ def _runs_by_label(runs: RunsArg, by_group: bool, db: Store) -> dict[str, list[R
         renamed: dict[str, list[RunRecord]] = {}
         for label, recs in out.items():
             names = {r.name for r in recs}
-            nice = f"{recs[0].experiment}/{next(iter(names))}" if len(names) == 1 else label
+            name = next(iter(names))
+            nice = (
+                label
+                if len(names) != 1
+                else (name if name == recs[0].experiment else f"{recs[0].experiment}/{name}")
+            )
             renamed[nice if nice not in renamed else label] = recs
         out = renamed
     return out
@@ -404,11 +409,25 @@ def _mean_column(groups_df: pd.DataFrame, metric: str) -> str:
 
 
 def _group_labels(groups_df: pd.DataFrame) -> list[str]:
+    """``experiment/name`` per group, or the name alone when it is the experiment's."""
     labels = []
     for _, row in groups_df.iterrows():
         parts = [str(row[c]) for c in ("experiment", "name") if c in row and row[c] == row[c]]
+        if len(parts) == 2 and parts[0] == parts[1]:
+            parts = parts[:1]
         labels.append("/".join(parts) or str(row.get("group", "?"))[:8])
     return labels
+
+
+#: plot_metric_bars draws horizontal bars above this many groups (their names stay readable).
+HORIZONTAL_ABOVE = 8
+
+
+def metric_bar_labels(groups_df: pd.DataFrame, metric: str) -> list[str]:
+    """The groups :func:`plot_metric_bars` draws for ``metric``: those with a value, labelled
+    as on the plot (in ``groups_df`` order)."""
+    col = _mean_column(groups_df, metric)
+    return _group_labels(groups_df[groups_df[f"{col}.mean"].notna()])
 
 
 def plot_metric_bars(
@@ -417,41 +436,79 @@ def plot_metric_bars(
     out: str | os.PathLike[str] | None = None,
     *,
     ax: Any = None,
+    horizontal: bool | None = None,
 ) -> Figure:
-    """One bar per seed group: the mean of ``metric`` with its confidence interval.
+    """One bar per seed group that has a value of ``metric``: its mean with its confidence
+    interval.
 
     ``groups_df`` is the frame from :func:`trialbook.seed_groups` (columns ``<col>.mean``,
     ``<col>.ci_low``, ``<col>.ci_high``); ``metric`` may omit the ``metrics.`` or
-    ``eval.<benchmark>.`` prefix when that is unambiguous. Groups of one run have no interval
-    and show a bare bar. ``ax`` draws into an existing Axes (its figure is returned).
+    ``eval.<benchmark>.`` prefix when that is unambiguous. A group without a value (it never
+    logged the metric) gets no bar at all; groups of one run have no interval and show a bare
+    bar. Bars are horizontal when ``horizontal`` is true, or by default above
+    :data:`HORIZONTAL_ABOVE` groups. ``ax`` draws into an existing Axes (its figure is
+    returned). Raises ConfigError when no group has a value.
     """
     import numpy as np
 
     col = _mean_column(groups_df, metric)
-    means = groups_df[f"{col}.mean"].to_numpy(dtype=float)
-    low = groups_df.get(f"{col}.ci_low")
-    high = groups_df.get(f"{col}.ci_high")
+    # One colour per experiment, so the groups of an experiment read as a block; the colours
+    # come from the whole frame, so an experiment keeps its colour in every panel.
+    experiments = (
+        list(groups_df["experiment"]) if "experiment" in groups_df else [""] * len(groups_df)
+    )
+    palette = {e: f"C{i % 10}" for i, e in enumerate(dict.fromkeys(experiments))}
+    has_value = groups_df[f"{col}.mean"].notna().to_numpy()
+    if not has_value.any():
+        raise ConfigError(f"No group has a value of {col!r}; choose a metric the groups logged.")
+    rows = groups_df[has_value]
+    colors = [palette[e] for e, keep in zip(experiments, has_value, strict=True) if keep]
+    means = rows[f"{col}.mean"].to_numpy(dtype=float)
+    low = rows.get(f"{col}.ci_low")
+    high = rows.get(f"{col}.ci_high")
     lows = low.to_numpy(dtype=float) if low is not None else np.full_like(means, np.nan)
     highs = high.to_numpy(dtype=float) if high is not None else np.full_like(means, np.nan)
     # matplotlib draws no error bar for NaN, which is what a group of one run should show.
-    yerr = np.vstack([means - lows, highs - means])
+    err = np.vstack([means - lows, highs - means])
+    if horizontal is None:
+        horizontal = len(means) > HORIZONTAL_ABOVE
     if ax is None:
-        fig = _new_figure(max(4.0, 1.0 + 0.9 * len(means)), 4.0)
+        size = bar_panel_size(len(means), horizontal)
+        fig = _new_figure(*size)
         ax = fig.add_subplot()
     else:
         fig = ax.figure
-    labels = _group_labels(groups_df)
-    x = np.arange(len(means))
-    # One colour per experiment, so the groups of an experiment read as a block.
-    experiments = list(groups_df["experiment"]) if "experiment" in groups_df else [""] * len(x)
-    palette = {e: f"C{i % 10}" for i, e in enumerate(dict.fromkeys(experiments))}
-    colors = [palette[e] for e in experiments]
-    ax.bar(x, means, yerr=yerr, capsize=4, color=colors, alpha=0.85)
-    ax.set_xticks(x, [_plain(t) for t in labels], rotation=30 if len(labels) > 3 else 0)
-    ax.set_ylabel(_plain(col))
-    ax.set_title(_plain(f"{col} (mean, 95% CI)"))
-    ax.grid(axis="y", alpha=0.3)
+    labels = [_plain(t) for t in _group_labels(rows)]
+    at = np.arange(len(means))
+    # eval.<benchmark>.<metric>: the benchmark on the title's first line, the metric below.
+    source, name = (
+        col[len("eval.") :].rpartition(".")[::2] if col.startswith("eval.") else ("", col)
+    )
+    if horizontal:
+        bars = ax.barh(at, means, xerr=err, capsize=3, color=colors, alpha=0.85)
+        ax.set_yticks(at, labels)
+        ax.invert_yaxis()  # the first group on top, as in the tables
+        ax.set_xlabel(_plain(name))
+        ax.grid(axis="x", alpha=0.3)
+    else:
+        bars = ax.bar(at, means, yerr=err, capsize=4, color=colors, alpha=0.85)
+        long = len(labels) > 3 or max(len(t) for t in labels) > 12
+        ax.set_xticks(at, labels, rotation=30 if long else 0, ha="right" if long else "center")
+        ax.set_ylabel(_plain(name))
+        ax.grid(axis="y", alpha=0.3)
+    # The value on each bar: a mean of 0 is a bar too, not a missing one.
+    ax.bar_label(bars, labels=[f"{m:.3g}" for m in means], fontsize="small", padding=2)
+    title = f"{source}\n{name} (mean, 95% CI)" if source else f"{name}\n(mean, 95% CI)"
+    ax.set_title(_plain(title), fontsize="medium")
     return _finish(fig, out)
+
+
+def bar_panel_size(bars: int, horizontal: bool) -> tuple[float, float]:
+    """Width and height in inches of one panel of ``bars`` bars: it grows with the bars up to
+    a cap (8 inches wide, 14 tall), so a figure stays readable and of sensible size."""
+    if horizontal:
+        return 6.5, min(14.0, max(3.0, 1.4 + 0.32 * bars))
+    return min(8.0, max(3.6, 1.4 + 0.75 * bars)), 4.2
 
 
 # --------------------------------------------------------------------------- slices
