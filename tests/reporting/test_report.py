@@ -245,3 +245,103 @@ def test_metric_chooses_what_the_comparison_tests(
         ):
             render_report(["token", "hybrid"], db, images=False, metric="relative_eror")
     assert not list(tmp_path.glob("*.html"))
+
+
+def test_sample_tables_show_the_input_cut_with_the_whole_on_expand(tmp_path: Path) -> None:
+    long = "Natalia sold clips to 48 of her friends in April, " * 6  # 300 characters
+    samples = [
+        {
+            "id": str(i),
+            "input": long if i == 3 else f"question {i}",
+            "prediction": "1",
+            "reference": "2",
+            "correct": False,
+        }
+        for i in range(1, 13)
+    ]
+    # A dataset's own name for the input is found too (here SampleResult-less "question").
+    other = [
+        {
+            "id": "a",
+            "question": "<b>what?</b>",
+            "prediction": "x",
+            "reference": "x",
+            "correct": True,
+        }
+    ]
+    with trialbook.start_run("inputs", {}, root=tmp_path, system_metrics=False) as run:
+        run.log_evaluation("gsm8k", {"metrics": {"accuracy": 0.0}, "samples": samples})
+        run.log_evaluation("other", {"metrics": {"accuracy": 1.0}, "samples": other})
+    with trialbook.open_store(tmp_path) as db:
+        html = render_report([run.id], db, images=False)
+    gsm8k = html.split("<h3>gsm8k</h3>")[1].split("<h3>")[0]
+    assert "<th>input</th>" in gsm8k
+    # Ids that are numbers sort as numbers (all are errors with score 0): 1, 2, ..., 10, 11, 12.
+    ids = re.findall(r'<tr class="error"><td>([^<]+)</td>', gsm8k)
+    assert ids == [str(i) for i in range(1, 13)]
+    # The long input shows its first 120 characters and opens on the whole, without a script.
+    cell = gsm8k.split("<td>3</td>")[1].split("</tr>")[0]
+    assert f"<details><summary>{long[:120].rstrip()}…</summary>{long}</details>" in cell
+    assert "<details>" not in gsm8k.split("<td>4</td>")[1].split("</tr>")[0]
+    assert "&lt;b&gt;what?&lt;/b&gt;" in html.split("<h3>other</h3>")[1]
+    assert html.count("<script") == 1
+
+
+def test_inputs_and_ids_are_not_slices() -> None:
+    from trialbook.reporting import slices_from_samples
+    from trialbook.store import Sample
+
+    samples = [
+        Sample(str(i), "1", "1", 1.0, True, {"input": f"q{i % 10}", "uid": f"u{i}", "ops": i % 3})
+        for i in range(20)
+    ]
+    slices = slices_from_samples(samples)
+    # "input" is free text (never a slice); "uid" has a value per sample; "ops" is a slice,
+    # its values in numeric order.
+    assert list(slices) == ["ops"]
+    assert list(slices["ops"]) == ["0", "1", "2"]
+
+
+def test_the_data_map_comes_first_with_its_regions_and_counts(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from trialbook.reporting import data_map_regions, plot_data_map
+
+    # 5 easy (always right), 2 ambiguous (changing), 3 hard (always wrong) examples.
+    probs = [[0.9, 0.9, 0.9]] * 5 + [[0.1, 0.9, 0.1]] * 2 + [[0.1, 0.1, 0.1]] * 3
+    with trialbook.start_run("carto", {}, root=tmp_path, system_metrics=False) as run:
+        (run.path / "training_dynamics.jsonl").write_text(
+            "".join(json.dumps({"id": str(i), "gold_prob": p}) + "\n" for i, p in enumerate(probs)),
+            encoding="utf-8",
+        )
+        samples = [
+            {"id": str(i), "prediction": "a", "reference": "b", "correct": False}
+            for i in range(600)
+        ]
+        run.log_evaluation("clinc", {"metrics": {"accuracy": 0.0}, "samples": samples})
+    with trialbook.open_store(tmp_path) as db:
+        html = render_report([run.id], db)
+    page = _parse(html)
+    assert page.sections[:2] == ["overview", "data-map"]
+    assert html.index('id="data-map"') < html.index('class="samples"')
+    regions = html.split('id="data-map"')[1].split("</table>")[0]
+    rows = re.findall(
+        r'<tr><td>([\w-]+)</td><td class="num">(\d+)</td><td class="num">([\d.%]+)', regions
+    )
+    assert rows == [
+        ("easy-to-learn", "5", "50.0%"),
+        ("ambiguous", "2", "20.0%"),
+        ("hard-to-learn", "3", "30.0%"),
+    ]
+    assert "ambiguous at variability ≥ 0.2, else easy-to-learn at confidence ≥ 0.5" in html
+    # The figure draws the two boundaries and the counts.
+    conf = [sum(p) / 3 for p in probs]
+    var = [float(np.std(p)) for p in probs]
+    assert data_map_regions(conf, var) == {"easy-to-learn": 5, "ambiguous": 2, "hard-to-learn": 3}
+    ax = plot_data_map(conf, var, regions=True).axes[0]
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == ["ambiguous: 2", "easy-to-learn: 5", "hard-to-learn: 3"]
+    assert [round(x, 6) for x in ax.lines[0].get_xdata()] == [0.2, 0.2]  # the variability line
+    assert not plot_data_map(conf, var).axes[0].texts  # regions only when asked
