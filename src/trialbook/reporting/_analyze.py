@@ -127,15 +127,17 @@ def _figure(groups: pd.DataFrame, metrics: Sequence[str]) -> tuple[Any, dict[str
         fig = Figure(figsize=(6.0, 2.0), layout="constrained")
         fig.text(0.5, 0.5, "No group has a value of the metrics analysed.", ha="center")
         return fig, panels
-    most = max(len(labels) for labels in panels.values())
-    horizontal = most > HORIZONTAL_ABOVE
-    width, height = bar_panel_size(most, horizontal)
+    # Each panel lies the way its own bars read best; the grid's cells fit the largest.
+    sizes = [
+        bar_panel_size(len(labels), len(labels) > HORIZONTAL_ABOVE) for labels in panels.values()
+    ]
+    width, height = max(w for w, _ in sizes), max(h for _, h in sizes)
     columns = max(1, min(len(panels), 3, int(MAX_FIGURE_WIDTH // width)))
     rows = math.ceil(len(panels) / columns)
     fig = Figure(figsize=(width * columns, height * rows), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax, metric in zip(axes, panels, strict=False):
-        plot_metric_bars(groups, metric, ax=ax, horizontal=horizontal)
+        plot_metric_bars(groups, metric, ax=ax)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     return fig, panels
