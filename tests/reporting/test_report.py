@@ -345,3 +345,26 @@ def test_the_data_map_comes_first_with_its_regions_and_counts(tmp_path: Path) ->
     assert texts == ["ambiguous: 2", "easy-to-learn: 5", "hard-to-learn: 3"]
     assert [round(x, 6) for x in ax.lines[0].get_xdata()] == [0.2, 0.2]  # the variability line
     assert not plot_data_map(conf, var).axes[0].texts  # regions only when asked
+
+
+def test_a_few_shot_preamble_every_input_shares_is_left_out_of_the_short_text(
+    tmp_path: Path,
+) -> None:
+    preamble = "".join(f"Q: example {i}?\nA: worked answer {i}.\n\n" for i in range(8))
+    samples = [
+        {
+            "id": f"q{i}",
+            "input": f"{preamble}Q: how many apples in box {i}?\nA:",
+            "prediction": "1",
+            "reference": "2",
+            "correct": False,
+        }
+        for i in range(3)
+    ]
+    with trialbook.start_run("fewshot", {}, root=tmp_path, system_metrics=False) as run:
+        run.log_evaluation("gsm8k", {"metrics": {"accuracy": 0.0}, "samples": samples})
+    with trialbook.open_store(tmp_path) as db:
+        html = render_report([run.id], db, images=False)
+    full = f"{preamble}Q: how many apples in box 1?\nA:"
+    # What differs from row to row is shown; the whole prompt opens on a click.
+    assert f"<details><summary>…Q: how many apples in box 1?\nA:</summary>{full}</details>" in html

@@ -118,11 +118,32 @@ def sample_input(sample: Sample) -> str:
     return ""
 
 
-def _text(value: str | None) -> dict[str, Any]:
-    """A table cell's text: the first TEXT_WIDTH characters and, when cut, the whole."""
+def _text(value: str | None, skip: int = 0) -> dict[str, Any]:
+    """A table cell's text: what fits in TEXT_WIDTH characters (after the first ``skip``, a
+    preamble every row shares) and, when that is not all of it, the whole on expand."""
     full = value or ""
-    cut = len(full) > TEXT_WIDTH
-    return {"short": full[:TEXT_WIDTH].rstrip() if cut else full, "full": full, "cut": cut}
+    rest = full[skip:]
+    if not skip and len(rest) <= TEXT_WIDTH:
+        return {"short": full, "full": full, "cut": False}
+    short = rest[:TEXT_WIDTH].rstrip() + ("…" if len(rest) > TEXT_WIDTH else "")
+    return {"short": ("…" if skip else "") + short, "full": full, "cut": True}
+
+
+def shared_preamble(texts: Sequence[str]) -> int:
+    """How many leading characters all of ``texts`` share (a few-shot prompt's examples),
+    cut back to the last line break (else a word's end); 0 for fewer than two texts or under
+    40 characters, so that a table shows what differs from row to row."""
+    if len(texts) < 2:
+        return 0
+    # The texts' common prefix is that of the first and the last in sorted order.
+    low, high = min(texts), max(texts)
+    same = next((i for i, (x, y) in enumerate(zip(low, high, strict=False)) if x != y), len(low))
+    prefix = low[:same]
+    if len(prefix) < 40 or any(len(t) == len(prefix) for t in texts):
+        return 0
+    # Back to the last line break (the shared examples end there), else to a word's end.
+    end = prefix.rfind("\n") if "\n" in prefix else prefix.rfind(" ")
+    return end + 1 if end >= 0 else 0
 
 
 def _sample_rows(samples: Sequence[Sample]) -> tuple[list[dict[str, Any]], int]:
@@ -134,13 +155,14 @@ def _sample_rows(samples: Sequence[Sample]) -> tuple[list[dict[str, Any]], int]:
         return rank, score, natural_key(s.sample_id)
 
     ordered = sorted(samples, key=order)
+    skip = shared_preamble([sample_input(s) for s in samples])
     rows = [
         {
             "id": s.sample_id,
             "correct": "" if s.correct is None else ("yes" if s.correct else "no"),
             "error": s.correct is False,
             "score": "" if s.score is None else f"{s.score:.4g}",
-            "input": _text(sample_input(s)),
+            "input": _text(sample_input(s), skip),
             "prediction": _text(s.prediction),
             "reference": _text(s.reference),
         }
@@ -341,7 +363,7 @@ def _disagreements(db: Store, entries: Sequence[ReportEntry]) -> list[dict[str, 
                 {
                     "id": sid,
                     "change": "regression" if ca else "fix",
-                    "input": _text(sample_input(a[sid]) or sample_input(b[sid])),
+                    "input": sample_input(a[sid]) or sample_input(b[sid]),
                     "baseline": _text(a[sid].prediction),
                     "treatment": _text(b[sid].prediction),
                     "reference": _text(a[sid].reference or b[sid].reference),
@@ -350,6 +372,9 @@ def _disagreements(db: Store, entries: Sequence[ReportEntry]) -> list[dict[str, 
         if not a.keys() & b.keys():
             continue
         rows.sort(key=lambda r: (r["change"] != "regression", natural_key(r["id"])))
+        skip = shared_preamble([sample_input(x) for x in a.values()])
+        for row in rows:
+            row["input"] = _text(row["input"], skip)
         blocks.append(
             {
                 "benchmark": bench,
