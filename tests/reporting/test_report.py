@@ -300,6 +300,19 @@ def test_inputs_and_ids_are_not_slices() -> None:
     # its values in numeric order.
     assert list(slices) == ["ops"]
     assert list(slices["ops"]) == ["0", "1", "2"]
+    # True/false fields are per-sample results (gsm8k's correct_strict), not slices; the
+    # fields a benchmark declared (SampleResult.fields, stored as extra["fields"]) are.
+    graded = [
+        Sample(str(i), "1", "1", 1.0, True, {"correct_strict": i % 2 == 0, "level": i % 4})
+        for i in range(20)
+    ]
+    assert list(slices_from_samples(graded)) == ["level"]
+    assert list(slices_from_samples(graded, ["correct_strict"])) == ["correct_strict"]
+    declared = [
+        Sample(str(i), "1", "1", 1.0, True, {"fields": {"topic": "ab"[i % 2]}, "level": i % 4})
+        for i in range(20)
+    ]
+    assert list(slices_from_samples(declared)) == ["topic"]
 
 
 def test_the_data_map_comes_first_with_its_regions_and_counts(tmp_path: Path) -> None:

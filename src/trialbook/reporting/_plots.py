@@ -14,7 +14,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as _field
 from pathlib import Path
@@ -518,13 +518,27 @@ def slices_from_samples(
     """Per-slice scores recomputed from stored samples: field -> value -> {"accuracy", "score",
     "n"}.
 
-    ``fields`` defaults to every key of the samples' ``extra`` whose values are scalars taking
-    2 to ``max_values`` distinct values, two samples or more per value on average, and that is
-    not an input (:data:`INPUT_KEYS`): a sample id or free text is not a slice.
+    ``fields`` defaults to the slice fields a benchmark declared (``SampleResult.fields``,
+    stored under ``extra["fields"]``) when the samples have them, else to every key of the
+    samples' ``extra`` whose values are text or integers (a true/false field such as
+    ``correct_strict`` is a per-sample result, not a slice) taking 2 to ``max_values``
+    distinct values, two samples or more per value on average, and that is not an input
+    (:data:`INPUT_KEYS`): a sample id or free text is not a slice. Named ``fields`` are looked
+    up in both places, whatever their values.
     """
+    declared = any(isinstance(s.extra.get("fields"), Mapping) for s in samples)
     values: dict[str, dict[str, list[Sample]]] = {}
     for s in samples:
-        for key, value in s.extra.items():
+        own = s.extra.get("fields")
+        own = own if isinstance(own, Mapping) else {}
+        candidates: Iterable[tuple[str, Any]]
+        if fields is not None:
+            candidates = {**s.extra, **own}.items()
+        elif declared:
+            candidates = own.items()
+        else:
+            candidates = ((k, v) for k, v in s.extra.items() if not isinstance(v, bool))
+        for key, value in candidates:
             if (fields is None or key in fields) and isinstance(value, str | int | bool):
                 values.setdefault(key, {}).setdefault(str(value), []).append(s)
     out: dict[str, dict[str, dict[str, float]]] = {}
