@@ -58,13 +58,14 @@ def test_single_run_report_sections(ws: Workspace, tmp_path: Path) -> None:
     out = report(ws.base[0], tmp_path / "run.html", root=ws.root, title="Base, seed 1")
     html = out.read_text(encoding="utf-8")
     page = _parse(html)
+    # The data map comes right after the overview, before any long table.
     assert page.sections == [
         "overview",
+        "data-map",
         "config",
         "provenance",
         "metrics",
         "evaluations",
-        "data-map",
     ]
     text = "".join(page.text)
     assert "Base, seed 1" in text
@@ -153,19 +154,20 @@ def test_run_comparison_lists_the_samples_that_changed(ws: Workspace, db: trialb
     ]
     block = html.split('id="disagreements"')[1].split("</section>")[0]
     # Baseline seed 1 misses q2, q5, q8, q11, q14, q17; treatment seed 1 misses q0, q4, q9,
-    # q14, q19: four regressions (listed first) and five fixes; q14 is wrong in both.
+    # q14, q19: four regressions (listed first) and five fixes; q14 is wrong in both. Ids
+    # sort with their numbers read as numbers (q2 before q11).
     assert "4 right in the baseline only (regressions), 5 right in the treatment only" in block
     ids = re.findall(r'<tr class="(?:error|ok)"><td>([^<]+)</td><td>(\w+)</td>', block)
     assert ids == [
         ("q0", "regression"),
-        ("q19", "regression"),
         ("q4", "regression"),
         ("q9", "regression"),
-        ("q11", "fix"),
-        ("q17", "fix"),
+        ("q19", "regression"),
         ("q2", "fix"),
         ("q5", "fix"),
         ("q8", "fix"),
+        ("q11", "fix"),
+        ("q17", "fix"),
     ]
     # Groups have no single prediction per sample: no such section.
     groups = render_report(["base", "treat"], db, images=False)
@@ -243,3 +245,139 @@ def test_metric_chooses_what_the_comparison_tests(
         ):
             render_report(["token", "hybrid"], db, images=False, metric="relative_eror")
     assert not list(tmp_path.glob("*.html"))
+
+
+def test_sample_tables_show_the_input_cut_with_the_whole_on_expand(tmp_path: Path) -> None:
+    long = "Natalia sold clips to 48 of her friends in April, " * 6  # 300 characters
+    samples = [
+        {
+            "id": str(i),
+            "input": long if i == 3 else f"question {i}",
+            "prediction": "1",
+            "reference": "2",
+            "correct": False,
+        }
+        for i in range(1, 13)
+    ]
+    # A dataset's own name for the input is found too (here SampleResult-less "question").
+    other = [
+        {
+            "id": "a",
+            "question": "<b>what?</b>",
+            "prediction": "x",
+            "reference": "x",
+            "correct": True,
+        }
+    ]
+    with trialbook.start_run("inputs", {}, root=tmp_path, system_metrics=False) as run:
+        run.log_evaluation("gsm8k", {"metrics": {"accuracy": 0.0}, "samples": samples})
+        run.log_evaluation("other", {"metrics": {"accuracy": 1.0}, "samples": other})
+    with trialbook.open_store(tmp_path) as db:
+        html = render_report([run.id], db, images=False)
+    gsm8k = html.split("<h3>gsm8k</h3>")[1].split("<h3>")[0]
+    assert "<th>input</th>" in gsm8k
+    # Ids that are numbers sort as numbers (all are errors with score 0): 1, 2, ..., 10, 11, 12.
+    ids = re.findall(r'<tr class="error"><td>([^<]+)</td>', gsm8k)
+    assert ids == [str(i) for i in range(1, 13)]
+    # The long input shows its first 120 characters and opens on the whole, without a script.
+    cell = gsm8k.split("<td>3</td>")[1].split("</tr>")[0]
+    assert f"<details><summary>{long[:120].rstrip()}…</summary>{long}</details>" in cell
+    assert "<details>" not in gsm8k.split("<td>4</td>")[1].split("</tr>")[0]
+    assert "&lt;b&gt;what?&lt;/b&gt;" in html.split("<h3>other</h3>")[1]
+    assert html.count("<script") == 1
+
+
+def test_inputs_and_ids_are_not_slices() -> None:
+    from trialbook.reporting import slices_from_samples
+    from trialbook.store import Sample
+
+    samples = [
+        Sample(str(i), "1", "1", 1.0, True, {"input": f"q{i % 10}", "uid": f"u{i}", "ops": i % 3})
+        for i in range(20)
+    ]
+    slices = slices_from_samples(samples)
+    # "input" is free text (never a slice); "uid" has a value per sample; "ops" is a slice,
+    # its values in numeric order.
+    assert list(slices) == ["ops"]
+    assert list(slices["ops"]) == ["0", "1", "2"]
+    # True/false fields are per-sample results (gsm8k's correct_strict), not slices; the
+    # fields a benchmark declared (SampleResult.fields, stored as extra["fields"]) are.
+    graded = [
+        Sample(str(i), "1", "1", 1.0, True, {"correct_strict": i % 2 == 0, "level": i % 4})
+        for i in range(20)
+    ]
+    assert list(slices_from_samples(graded)) == ["level"]
+    assert list(slices_from_samples(graded, ["correct_strict"])) == ["correct_strict"]
+    declared = [
+        Sample(str(i), "1", "1", 1.0, True, {"fields": {"topic": "ab"[i % 2]}, "level": i % 4})
+        for i in range(20)
+    ]
+    assert list(slices_from_samples(declared)) == ["topic"]
+
+
+def test_the_data_map_comes_first_with_its_regions_and_counts(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from trialbook.reporting import data_map_regions, plot_data_map
+
+    # 5 easy (always right), 2 ambiguous (changing), 3 hard (always wrong) examples.
+    probs = [[0.9, 0.9, 0.9]] * 5 + [[0.1, 0.9, 0.1]] * 2 + [[0.1, 0.1, 0.1]] * 3
+    with trialbook.start_run("carto", {}, root=tmp_path, system_metrics=False) as run:
+        (run.path / "training_dynamics.jsonl").write_text(
+            "".join(json.dumps({"id": str(i), "gold_prob": p}) + "\n" for i, p in enumerate(probs)),
+            encoding="utf-8",
+        )
+        samples = [
+            {"id": str(i), "prediction": "a", "reference": "b", "correct": False}
+            for i in range(600)
+        ]
+        run.log_evaluation("clinc", {"metrics": {"accuracy": 0.0}, "samples": samples})
+    with trialbook.open_store(tmp_path) as db:
+        html = render_report([run.id], db)
+    page = _parse(html)
+    assert page.sections[:2] == ["overview", "data-map"]
+    assert html.index('id="data-map"') < html.index('class="samples"')
+    regions = html.split('id="data-map"')[1].split("</table>")[0]
+    rows = re.findall(
+        r'<tr><td>([\w-]+)</td><td class="num">(\d+)</td><td class="num">([\d.%]+)', regions
+    )
+    assert rows == [
+        ("easy-to-learn", "5", "50.0%"),
+        ("ambiguous", "2", "20.0%"),
+        ("hard-to-learn", "3", "30.0%"),
+    ]
+    assert "ambiguous at variability ≥ 0.2, else easy-to-learn at confidence ≥ 0.5" in html
+    # The figure draws the two boundaries and the counts.
+    conf = [sum(p) / 3 for p in probs]
+    var = [float(np.std(p)) for p in probs]
+    assert data_map_regions(conf, var) == {"easy-to-learn": 5, "ambiguous": 2, "hard-to-learn": 3}
+    ax = plot_data_map(conf, var, regions=True).axes[0]
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == ["ambiguous: 2", "easy-to-learn: 5", "hard-to-learn: 3"]
+    assert [round(x, 6) for x in ax.lines[0].get_xdata()] == [0.2, 0.2]  # the variability line
+    assert not plot_data_map(conf, var).axes[0].texts  # regions only when asked
+
+
+def test_a_few_shot_preamble_every_input_shares_is_left_out_of_the_short_text(
+    tmp_path: Path,
+) -> None:
+    preamble = "".join(f"Q: example {i}?\nA: worked answer {i}.\n\n" for i in range(8))
+    samples = [
+        {
+            "id": f"q{i}",
+            "input": f"{preamble}Q: how many apples in box {i}?\nA:",
+            "prediction": "1",
+            "reference": "2",
+            "correct": False,
+        }
+        for i in range(3)
+    ]
+    with trialbook.start_run("fewshot", {}, root=tmp_path, system_metrics=False) as run:
+        run.log_evaluation("gsm8k", {"metrics": {"accuracy": 0.0}, "samples": samples})
+    with trialbook.open_store(tmp_path) as db:
+        html = render_report([run.id], db, images=False)
+    full = f"{preamble}Q: how many apples in box 1?\nA:"
+    # What differs from row to row is shown; the whole prompt opens on a click.
+    assert f"<details><summary>…Q: how many apples in box 1?\nA:</summary>{full}</details>" in html

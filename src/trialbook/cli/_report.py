@@ -71,6 +71,15 @@ def report(
             "has it (default: each benchmark's accuracy, else its first metric).",
         ),
     ] = None,
+    max_curves: Annotated[
+        int | None,
+        typer.Option(
+            "--max-curves",
+            metavar="N",
+            help="Draw at most N curves (default 12); the report names the ones left out.",
+            show_default=False,
+        ),
+    ] = None,
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
@@ -78,6 +87,7 @@ def report(
 
     The HTML file needs no network: plots are inlined, every name and value is escaped.
     """
+    from trialbook.reporting._html import MAX_CURVES
     from trialbook.reporting._html import report as write_report
 
     if fmt is not ReportFormat.html and metric is not None:
@@ -85,12 +95,24 @@ def report(
             f"--metric chooses the significance tests of an HTML report; --format {fmt.value} "
             "prints every metric, so drop --metric."
         )
+    if fmt is not ReportFormat.html and max_curves is not None:
+        raise ConfigError(
+            f"--max-curves limits the curves of an HTML report; --format {fmt.value} draws "
+            "none, so drop --max-curves."
+        )
     if fmt is ReportFormat.html and out is None:
         raise ConfigError("trialbook report needs --out FILE.html for an HTML report.")
     with open_store(ctx, root, store) as db:
         if fmt is ReportFormat.html:
             assert out is not None
-            path = write_report(refs, out, store=db, title=title, metric=metric)
+            path = write_report(
+                refs,
+                out,
+                store=db,
+                title=title,
+                metric=metric,
+                max_curves=MAX_CURVES if max_curves is None else max_curves,
+            )
             typer.echo(f"wrote {path}")
             return
         text = _table(refs, db, fmt)
@@ -115,13 +137,22 @@ def analyze(
         list[str] | None,
         typer.Option("--experiment", "-e", help="Only this experiment (repeatable)."),
     ] = None,
+    benchmark: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--benchmark",
+            "-b",
+            metavar="NAME",
+            help="Only runs evaluated on this benchmark, and its metrics (repeatable).",
+        ),
+    ] = None,
     metric: Annotated[
         list[str] | None,
         typer.Option(
             "--metric",
             "-m",
-            help="Metric to summarise (repeatable; default every evaluation metric, else every "
-            "final training metric).",
+            help="Metric to summarise and draw (repeatable; default: the evaluation metrics "
+            "of the runs analysed, else their final training metrics).",
         ),
     ] = None,
     ci: Annotated[str, typer.Option("--ci", help="Interval: t (Student t) or bootstrap.")] = "t",
@@ -148,35 +179,69 @@ def analyze(
             ws.root,
             db,
             experiments=experiment,
+            benchmarks=benchmark,
             metrics=metric,
             out_dir=out_dir if out_dir is not None else ws.root,
             ci="t" if ci == "t" else "bootstrap",
         )
-    # Through Output like every other table: names are never read as rich markup, control
-    # characters are escaped and 10,000-character names cut.
-    out = Output()
+    # Through Output like every other table (names are never read as rich markup, control
+    # characters are escaped), and always laid out by rich: the tables fit the terminal's
+    # width (COLUMNS, or 80 when piped) however many metrics and groups there are.
+    out = Output(rich=True)
     out.heading("Experiments")
-    frame = result.experiments.reset_index()
+    experiments = result.experiments
     out.table(
-        [Column(str(col)) for col in frame.columns],
-        [[_cell(v) for v in row] for row in frame.itertuples(index=False)],
+        [
+            Column("experiment", overflow="fold"),
+            Column("runs", "right"),
+            Column("completed", "right"),
+            Column("groups", "right"),
+        ],
+        [
+            [
+                str(name),
+                str(int(row["n"])),
+                str(int(row["completed"])) if "completed" in row else "",
+                str(int((result.groups["experiment"] == name).sum())),
+            ]
+            for name, row in experiments.iterrows()
+        ],
     )
-    out.heading("Seed groups (mean [95% CI])")
-    rows: list[list[Cell]] = []
-    for _, g in result.groups.iterrows():
-        cells: list[Cell] = [
-            str(g.get("experiment", "")),
-            str(g.get("name", "")),
-            str(g.get("n", "")),
-        ]
-        for m in result.metrics:
+    for m in result.metrics:
+        out.heading(f"Seed groups on {m}")
+        rows: list[list[Cell]] = []
+        for _, g in result.groups.iterrows():
             mean, low, high = (g.get(f"{m}.{s}") for s in ("mean", "ci_low", "ci_high"))
-            text = _cell(mean)
-            if low == low and low is not None:
-                text += f" [{_cell(low)}, {_cell(high)}]"
-            cells.append(text)
-        rows.append(cells)
-    out.table([Column(col) for col in ("experiment", "name", "n", *result.metrics)], rows)
+            if mean is None or mean != mean:
+                continue  # the group has no value of this metric
+            interval = f"[{_cell(low)}, {_cell(high)}]" if low == low and low is not None else ""
+            rows.append(
+                [
+                    str(g.get("experiment", "")),
+                    str(g.get("name", "")),
+                    str(g.get("n", "")),
+                    _cell(mean),
+                    interval,
+                ]
+            )
+        out.table(
+            [
+                Column("experiment", overflow="fold"),
+                Column("name", overflow="fold"),
+                Column("n", "right"),
+                Column("mean", "right"),
+                Column("95% CI"),
+            ],
+            rows,
+        )
+    out.line()
+    if result.left_out:
+        _say(
+            out,
+            f"experiment_results.png draws {len(result.panels)} of {len(result.metrics)} "
+            f"metrics; not drawn: {', '.join(result.left_out)}. Choose what to draw with "
+            "--metric M (repeatable).",
+        )
     for path in result.files:
         typer.echo(f"wrote {path}")
     if show_plots:
@@ -186,6 +251,16 @@ def analyze(
                 "No display to open plots on; the figures are in "
                 + ", ".join(str(p) for p in figures)
             )
+
+
+def _say(out: Output, text: str) -> None:
+    """A sentence wrapped to the terminal's width (between words only)."""
+    import textwrap
+
+    for line in textwrap.wrap(
+        text, width=out.console.width, break_long_words=False, break_on_hyphens=False
+    ):
+        out.line(line)
 
 
 def _cell(value: object) -> str:

@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 
 __all__ = ["AnalysisResult", "analyze", "default_metrics", "open_files"]
 
-#: Metrics drawn in experiment_results.png at most (one panel each).
+#: Metrics drawn in experiment_results.png at most when none are named (one panel each); the
+#: result names the others (``left_out``). Metrics named with ``metrics=`` are all drawn.
 MAX_PANELS = 6
+#: The widest experiment_results.png gets, in inches (panels wrap onto more rows instead).
+MAX_FIGURE_WIDTH = 16.0
 
 
 @dataclass
@@ -40,17 +43,51 @@ class AnalysisResult:
     experiments: pd.DataFrame
     metrics: list[str]
     files: list[Path] = field(default_factory=list)
+    #: The panels of experiment_results.png: metric -> the groups drawn (those with a value),
+    #: in drawing order.
+    panels: dict[str, list[str]] = field(default_factory=dict)
+    #: Metrics summarised but not drawn (beyond MAX_PANELS when none were named).
+    left_out: list[str] = field(default_factory=list)
 
 
 def default_metrics(df: pd.DataFrame) -> list[str]:
-    """Evaluation metrics when any run has one, else the final training metrics (numeric)."""
+    """The metrics to analyze when none are named, from the runs of ``df`` only: evaluation
+    metrics when any run has one, else the final training metrics (numeric, not ``system/*``).
+
+    Ordered by what to look at first: each benchmark's headline metric (``accuracy``, else
+    its first metric by name), then the others, each by how many runs have it (most first),
+    then by name.
+    """
     import pandas as pd
 
     def numeric(cols: list[str]) -> list[str]:
         return [c for c in cols if pd.api.types.is_numeric_dtype(df[c]) and df[c].notna().any()]
 
     evals = numeric([c for c in df.columns if str(c).startswith("eval.")])
-    return evals or numeric([c for c in df.columns if str(c).startswith("metrics.")])
+    if not evals:
+        return sorted(
+            numeric(
+                [
+                    c
+                    for c in df.columns
+                    if str(c).startswith("metrics.") and not str(c).startswith("metrics.system/")
+                ]
+            ),
+            key=lambda c: (-int(df[c].notna().sum()), c),
+        )
+    by_benchmark: dict[str, list[str]] = {}
+    for col in sorted(evals):
+        by_benchmark.setdefault(_benchmark_of(col), []).append(col)
+    headline = {
+        cols[0] if f"eval.{b}.accuracy" not in cols else f"eval.{b}.accuracy"
+        for b, cols in by_benchmark.items()
+    }
+    return sorted(evals, key=lambda c: (c not in headline, -int(df[c].notna().sum()), c))
+
+
+def _benchmark_of(column: str) -> str:
+    """``eval.<benchmark>.<metric>`` -> ``<benchmark>`` (a benchmark name may hold dots)."""
+    return column[len("eval.") :].rpartition(".")[0]
 
 
 def _jsonable(value: Any) -> Any:
@@ -71,21 +108,78 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [_jsonable(row) for row in df.to_dict(orient="records")]
 
 
-def _figure(groups: pd.DataFrame, metrics: Sequence[str]) -> Any:
+def _figure(groups: pd.DataFrame, metrics: Sequence[str]) -> tuple[Any, dict[str, list[str]]]:
+    """One bar panel per metric, each with the groups that have a value; panels wrap onto
+    rows so the figure is at most MAX_FIGURE_WIDTH inches wide. Returns the figure and its
+    panels (metric -> the groups drawn)."""
     from matplotlib.figure import Figure
 
-    from trialbook.reporting._plots import plot_metric_bars
+    from trialbook.reporting._plots import (
+        HORIZONTAL_ABOVE,
+        bar_panel_size,
+        metric_bar_labels,
+        plot_metric_bars,
+    )
 
-    shown = list(metrics)[:MAX_PANELS]
-    width = max(5.0, 0.9 * len(groups) + 2.0)
-    fig = Figure(figsize=(width * min(len(shown), 2), 4.0 * math.ceil(len(shown) / 2)))
-    fig.set_layout_engine("constrained")
-    axes = fig.subplots(math.ceil(len(shown) / 2), min(len(shown), 2), squeeze=False).ravel()
-    for ax, metric in zip(axes, shown, strict=False):
+    panels = {m: metric_bar_labels(groups, m) for m in metrics}
+    panels = {m: labels for m, labels in panels.items() if labels}
+    if not panels:
+        fig = Figure(figsize=(6.0, 2.0), layout="constrained")
+        fig.text(0.5, 0.5, "No group has a value of the metrics analysed.", ha="center")
+        return fig, panels
+    # Each panel lies the way its own bars read best; the grid's cells fit the largest.
+    sizes = [
+        bar_panel_size(len(labels), len(labels) > HORIZONTAL_ABOVE) for labels in panels.values()
+    ]
+    width, height = max(w for w, _ in sizes), max(h for _, h in sizes)
+    columns = max(1, min(len(panels), 3, int(MAX_FIGURE_WIDTH // width)))
+    rows = math.ceil(len(panels) / columns)
+    fig = Figure(figsize=(width * columns, height * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, metric in zip(axes, panels, strict=False):
         plot_metric_bars(groups, metric, ax=ax)
-    for ax in axes[len(shown) :]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
-    return fig
+    return fig, panels
+
+
+def _scope_benchmarks(df: pd.DataFrame, benchmarks: Sequence[str]) -> pd.DataFrame:
+    """The runs of ``df`` evaluated on any of ``benchmarks``; ConfigError names a benchmark
+    none of them was evaluated on."""
+    import pandas as pd
+
+    evaluated: dict[str, pd.Series] = {}  # benchmark -> which runs have one of its values
+    for col in df.columns:
+        if str(col).startswith("eval."):
+            has = df[col].notna()
+            name = _benchmark_of(str(col))
+            evaluated[name] = evaluated[name] | has if name in evaluated else has
+    evaluated = {name: has for name, has in evaluated.items() if has.any()}
+    for name in benchmarks:
+        if name not in evaluated:
+            known = sorted(evaluated)
+            hint = difflib.get_close_matches(name, known, n=1)
+            fix = (
+                f"did you mean {hint[0]!r}?"
+                if hint
+                else f"they were evaluated on {', '.join(known)}."
+                if known
+                else "none of them was evaluated; run `trialbook evaluate` first."
+            )
+            raise ConfigError(f"None of the runs to analyze was evaluated on {name!r}; {fix}")
+    keep = pd.concat([evaluated[name] for name in benchmarks], axis=1).any(axis=1)
+    scoped: pd.DataFrame = df[keep].reset_index(drop=True)
+    return scoped
+
+
+def _resolve(df: pd.DataFrame, metric: str, benchmarks: Sequence[str] | None) -> str:
+    """A metric name as the user gave it -> its column, looked up in ``benchmarks`` first."""
+    from trialbook.analysis import resolve_metric
+
+    for name in benchmarks or ():
+        if f"eval.{name}.{metric}" in df.columns:
+            return f"eval.{name}.{metric}"
+    return resolve_metric(df, metric)
 
 
 def analyze(
@@ -93,6 +187,7 @@ def analyze(
     store: Store | None = None,
     *,
     experiments: Sequence[str] | None = None,
+    benchmarks: Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     ci: Literal["t", "bootstrap"] = "t",
@@ -101,14 +196,19 @@ def analyze(
     ``all_results.json`` (runs, seed groups and per-experiment summaries) and
     ``experiment_results.png`` / ``.svg`` (metric bars with 95% intervals per seed group).
 
-    Files go to ``out_dir`` (default: the workspace root). ``experiments`` keeps those
-    experiments only; ``metrics`` are metric names as :func:`trialbook.resolve_metric` takes
-    them (default: every evaluation metric, else every final training metric). Raises
-    ConfigError for an unknown experiment or metric, or when there are no runs; then nothing
-    is written.
+    Scope: ``experiments`` keeps those experiments' runs, ``benchmarks`` the runs evaluated on
+    any of those benchmarks; metric columns no scoped run has are dropped. ``metrics`` are
+    metric names as :func:`trialbook.resolve_metric` takes them (looked up in ``benchmarks``
+    first); by default :func:`default_metrics` of the scoped runs (with ``benchmarks``, their
+    metrics only). The figure has one panel per metric with the groups that have a value
+    (no empty bars): every named metric, or the first :data:`MAX_PANELS` defaults (the
+    others are in ``left_out``).
+
+    Files go to ``out_dir`` (default: the workspace root). Raises ConfigError for an unknown
+    experiment, benchmark or metric, or when there are no runs; then nothing is written.
     """
     from trialbook._workspace import Workspace
-    from trialbook.analysis import compare_experiments, load_runs, resolve_metric, seed_groups
+    from trialbook.analysis import compare_experiments, load_runs, seed_groups
 
     df = load_runs(root, store)
     if df.empty:
@@ -124,7 +224,27 @@ def analyze(
                 fix = f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(known)}."
                 raise ConfigError(f"Unknown experiment {name!r}; {fix}")
         df = df[df["experiment"].isin(list(experiments))].reset_index(drop=True)
-    columns = [resolve_metric(df, m) for m in metrics] if metrics else default_metrics(df)
+    if benchmarks:
+        df = _scope_benchmarks(df, benchmarks)
+    # Metrics only other runs logged are not this analysis' (and would be empty bars).
+    empty = [
+        c
+        for c in df.columns
+        if str(c).startswith(("metrics.", "eval.", "best.")) and df[c].isna().all()
+    ]
+    df = df.drop(columns=empty)
+    if metrics:
+        columns = list(dict.fromkeys(_resolve(df, m, benchmarks) for m in metrics))
+        drawn = columns
+    else:
+        scoped = df
+        if benchmarks:
+            own = tuple(f"eval.{b}." for b in benchmarks)
+            scoped = df[
+                [c for c in df.columns if not str(c).startswith("eval.") or str(c).startswith(own)]
+            ]
+        columns = default_metrics(scoped)
+        drawn = columns[:MAX_PANELS]
     if not columns:
         raise ConfigError(
             "The runs have no numeric metrics to analyze; log metrics with run.log() or "
@@ -132,6 +252,7 @@ def analyze(
         )
     groups = seed_groups(df, columns, ci=ci)
     summary = compare_experiments(df, metrics=columns)
+    figure, panels = _figure(groups, drawn)
 
     folder = Path(out_dir) if out_dir is not None else Workspace.resolve(root).root
     try:
@@ -150,7 +271,6 @@ def analyze(
         "groups": _records(groups),
         "experiments": _records(summary.reset_index()),
     }
-    figure = _figure(groups, columns)
     png, svg = folder / "experiment_results.png", folder / "experiment_results.svg"
     writers: list[tuple[Path, str, Any]] = [
         (csv_path, "w", lambda f: df.to_csv(f, index=False)),
@@ -173,7 +293,15 @@ def analyze(
             f"Cannot write the analysis to {folder} ({e.strerror or e}); nothing was written "
             "there. Free some space or choose another --out-dir (out_dir=...)."
         ) from e
-    return AnalysisResult(df, groups, summary, columns, [csv_path, json_path, png, svg])
+    return AnalysisResult(
+        df,
+        groups,
+        summary,
+        columns,
+        [csv_path, json_path, png, svg],
+        panels,
+        [c for c in columns if c not in panels],
+    )
 
 
 def has_display() -> bool:

@@ -18,16 +18,20 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook._atomic import atomic_write
 from trialbook.errors import ConfigError, TrialbookError
+from trialbook.reporting._plots import INPUT_KEYS, natural_key
 
 if TYPE_CHECKING:
     from trialbook.store import Evaluation, RunRecord, Sample, Store
 
 __all__ = ["ReportEntry", "render_report", "report"]
 
-#: Curves drawn per report at most (one figure each); the rest are listed in the metrics table.
+#: Curves drawn per report by default (one figure each); the report names the curves beyond
+#: it and how to draw them (``max_curves=`` / ``--max-curves``).
 MAX_CURVES = 12
 #: Samples shown per evaluation in the browser (errors first); the count of the rest is said.
 MAX_SAMPLES = 500
+#: Characters of a sample's text shown in a table cell; the rest opens on a click.
+TEXT_WIDTH = 120
 
 
 @dataclass(frozen=True)
@@ -105,21 +109,62 @@ def _provenance(record: RunRecord) -> list[tuple[str, str]]:
     return [(k, _show(v)) for k, v in rows if v not in (None, "")]
 
 
+def sample_input(sample: Sample) -> str:
+    """The sample's input (prompt, question, review...) as stored, or "" when it has none."""
+    for key in INPUT_KEYS:
+        value = sample.extra.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _text(value: str | None, skip: int = 0) -> dict[str, Any]:
+    """A table cell's text: what fits in TEXT_WIDTH characters (after the first ``skip``, a
+    preamble every row shares) and, when that is not all of it, the whole on expand."""
+    full = value or ""
+    rest = full[skip:]
+    if not skip and len(rest) <= TEXT_WIDTH:
+        return {"short": full, "full": full, "cut": False}
+    short = rest[:TEXT_WIDTH].rstrip() + ("…" if len(rest) > TEXT_WIDTH else "")
+    return {"short": ("…" if skip else "") + short, "full": full, "cut": True}
+
+
+def shared_preamble(texts: Sequence[str]) -> int:
+    """How many leading characters all of ``texts`` share (a few-shot prompt's examples),
+    cut back to the last line break (else a word's end); 0 for fewer than two texts or under
+    40 characters, so that a table shows what differs from row to row."""
+    if len(texts) < 2:
+        return 0
+    # The texts' common prefix is that of the first and the last in sorted order.
+    low, high = min(texts), max(texts)
+    same = next((i for i, (x, y) in enumerate(zip(low, high, strict=False)) if x != y), len(low))
+    prefix = low[:same]
+    if len(prefix) < 40 or any(len(t) == len(prefix) for t in texts):
+        return 0
+    # Back to the last line break (the shared examples end there), else to a word's end.
+    end = prefix.rfind("\n") if "\n" in prefix else prefix.rfind(" ")
+    return end + 1 if end >= 0 else 0
+
+
 def _sample_rows(samples: Sequence[Sample]) -> tuple[list[dict[str, Any]], int]:
-    # Errors first, then the lowest scores: what a reader of a report looks for first.
-    def order(s: Sample) -> tuple[int, float]:
+    # Errors first, then the lowest scores: what a reader of a report looks for first; ties
+    # in id order, numbers as numbers.
+    def order(s: Sample) -> tuple[int, float, tuple[tuple[int, int, str], ...]]:
         rank = 0 if s.correct is False else (2 if s.correct else 1)
-        return rank, s.score if s.score is not None and math.isfinite(s.score) else math.inf
+        score = s.score if s.score is not None and math.isfinite(s.score) else math.inf
+        return rank, score, natural_key(s.sample_id)
 
     ordered = sorted(samples, key=order)
+    skip = shared_preamble([sample_input(s) for s in samples])
     rows = [
         {
             "id": s.sample_id,
             "correct": "" if s.correct is None else ("yes" if s.correct else "no"),
             "error": s.correct is False,
             "score": "" if s.score is None else f"{s.score:.4g}",
-            "prediction": s.prediction or "",
-            "reference": s.reference or "",
+            "input": _text(sample_input(s), skip),
+            "prediction": _text(s.prediction),
+            "reference": _text(s.reference),
         }
         for s in ordered[:MAX_SAMPLES]
     ]
@@ -147,28 +192,49 @@ def _evaluation_block(db: Store, ev: Evaluation, images: bool) -> dict[str, Any]
         "when": _time(ev.created_at),
         "metrics": [(k, _show(v)) for k, v in sorted(flatten(ev.metrics).items())],
         "samples": rows,
+        "has_input": any(r["input"]["full"] for r in rows),
         "hidden": hidden,
         "errors": sum(1 for s in samples if s.correct is False),
         "slice_img": slice_img,
     }
 
 
-def _curves(db: Store, entries: Sequence[ReportEntry], keys: Sequence[str]) -> list[Any]:
-    from trialbook.reporting._plots import figure_data_uri, plot_curves
+def _curves(
+    db: Store,
+    entries: Sequence[ReportEntry],
+    *,
+    primary: str | None,
+    max_curves: int | None,
+) -> dict[str, Any]:
+    """The curve panels of every metric the entries logged (plot_curve_panels) and what the
+    report says about those it did not draw."""
+    from trialbook.reporting._plots import figure_data_uri, plot_curve_panels
 
-    out = []
-    mapping = {e.label: list(e.runs) for e in entries}
-    for key in list(keys)[:MAX_CURVES]:
-        try:
-            fig = plot_curves(mapping, key, store=db)
-        except ConfigError:
-            continue
-        out.append({"metric": key, "img": figure_data_uri(fig)})
-    return out
+    drawn = plot_curve_panels(
+        {e.label: list(e.runs) for e in entries},
+        primary=primary,
+        max_panels=max_curves,
+        store=db,
+    )
+    return {
+        "panels": [
+            {
+                "metric": p.metric,
+                "img": figure_data_uri(p.figure),
+                "points": ", ".join(f"{label}: {n}" for label, n in p.points.items()),
+            }
+            for p in drawn.panels
+        ],
+        "single_value": drawn.single_value,
+        "left_out": drawn.left_out,
+        "all": len(drawn.panels) + len(drawn.left_out),
+    }
 
 
-def _data_map(db: Store, record: RunRecord) -> str | None:
+def _data_map(db: Store, record: RunRecord) -> dict[str, Any] | None:
     from trialbook.reporting._plots import (
+        REGION_THRESHOLDS,
+        data_map_regions,
         figure_data_uri,
         find_training_dynamics,
         load_training_dynamics,
@@ -179,10 +245,22 @@ def _data_map(db: Store, record: RunRecord) -> str | None:
     if path is None:
         return None
     dyn = load_training_dynamics(path)
-    return figure_data_uri(plot_data_map(dyn.confidence, dyn.variability, dyn.correctness))
+    fig = plot_data_map(dyn.confidence, dyn.variability, dyn.correctness, regions=True)
+    counts = data_map_regions(dyn.confidence, dyn.variability)
+    total = sum(counts.values())
+    return {
+        "img": figure_data_uri(fig),
+        "regions": [(region, n, f"{n / total:.1%}") for region, n in counts.items()],
+        "total": total,
+        "variability": _show(REGION_THRESHOLDS["variability_threshold"]),
+        "confidence": _show(REGION_THRESHOLDS["confidence_threshold"]),
+        "path": str(path),
+    }
 
 
-def _single(db: Store, entry: ReportEntry, images: bool) -> dict[str, Any]:
+def _single(
+    db: Store, entry: ReportEntry, images: bool, primary: str | None, max_curves: int | None
+) -> dict[str, Any]:
     record = entry.runs[0]
     summaries = db.metric_summaries([record.id]).get(record.id, {})
     config = flatten(record.config)
@@ -223,7 +301,7 @@ def _single(db: Store, entry: ReportEntry, images: bool) -> dict[str, Any]:
         ],
         "provenance": _provenance(record),
         "metrics": metrics,
-        "curves": _curves(db, [entry], sorted(summaries)) if images else [],
+        "curves": _curves(db, [entry], primary=primary, max_curves=max_curves) if images else None,
         "evaluations": [_evaluation_block(db, ev, images) for ev in db.evaluations(record.id)],
         "data_map": _data_map(db, record) if images else None,
     }
@@ -276,7 +354,7 @@ def _disagreements(db: Store, entries: Sequence[ReportEntry]) -> list[dict[str, 
     for bench in sorted(set(base) & set(treat)):
         a = {x.sample_id: x for x in db.samples(base[bench].id)}
         b = {x.sample_id: x for x in db.samples(treat[bench].id)}
-        rows = []
+        rows: list[dict[str, Any]] = []
         for sid in a.keys() & b.keys():
             ca, cb = a[sid].correct, b[sid].correct
             if ca is None or cb is None or ca == cb:
@@ -285,20 +363,25 @@ def _disagreements(db: Store, entries: Sequence[ReportEntry]) -> list[dict[str, 
                 {
                     "id": sid,
                     "change": "regression" if ca else "fix",
-                    "baseline": a[sid].prediction or "",
-                    "treatment": b[sid].prediction or "",
-                    "reference": a[sid].reference or b[sid].reference or "",
+                    "input": sample_input(a[sid]) or sample_input(b[sid]),
+                    "baseline": _text(a[sid].prediction),
+                    "treatment": _text(b[sid].prediction),
+                    "reference": _text(a[sid].reference or b[sid].reference),
                 }
             )
         if not a.keys() & b.keys():
             continue
-        rows.sort(key=lambda r: (r["change"] != "regression", r["id"]))
+        rows.sort(key=lambda r: (r["change"] != "regression", natural_key(r["id"])))
+        skip = shared_preamble([sample_input(x) for x in a.values()])
+        for row in rows:
+            row["input"] = _text(row["input"], skip)
         blocks.append(
             {
                 "benchmark": bench,
                 "fixes": sum(r["change"] == "fix" for r in rows),
                 "regressions": sum(r["change"] == "regression" for r in rows),
                 "rows": rows[:MAX_SAMPLES],
+                "has_input": any(r["input"]["full"] for r in rows[:MAX_SAMPLES]),
                 "hidden": max(0, len(rows) - MAX_SAMPLES),
             }
         )
@@ -311,6 +394,7 @@ def _comparison(
     refs: Sequence[str],
     images: bool,
     metric: str | None = None,
+    max_curves: int | None = MAX_CURVES,
 ) -> dict[str, Any]:
     from trialbook.analysis._compare import format_relative, relative_change
 
@@ -347,20 +431,14 @@ def _comparison(
         tests, note = _significance(refs, db, entries, metric)
     else:  # one seed group: its seeds side by side, nothing to test against
         tests, note = [], "Name a second run or group to test the difference."
-    keys_in_all = sorted(
-        set.intersection(
-            *(
-                set(db.metric_summaries([r.id for r in e.runs]).get(e.runs[0].id, {}))
-                for e in entries
-            )
-        )
-    )
     return {
         "config_diffs": diffs,
         "metrics": metrics,
         "tests": tests,
         "tests_note": note,
-        "curves": _curves(db, entries, keys_in_all) if images else [],
+        "curves": _curves(db, entries, primary=metric or "accuracy", max_curves=max_curves)
+        if images
+        else None,
         "disagreements": _disagreements(db, entries),
     }
 
@@ -428,6 +506,14 @@ def _significance(
     return rows, note
 
 
+def _check_max_curves(max_curves: int | None) -> None:
+    if max_curves is not None and max_curves < 0:
+        raise ConfigError(
+            f"--max-curves {max_curves} is negative; pass 0 or more (max_curves=None in Python "
+            "draws every curve)."
+        )
+
+
 def render_report(
     refs: Sequence[str],
     db: Store,
@@ -435,10 +521,12 @@ def render_report(
     title: str | None = None,
     images: bool = True,
     metric: str | None = None,
+    max_curves: int | None = MAX_CURVES,
 ) -> str:
     """The report's HTML as a string (see :func:`report`); ``images=False`` skips the plots."""
     import jinja2
 
+    _check_max_curves(max_curves)
     entries = _entries(refs, db)
     mode: Literal["single", "compare"] = (
         "single" if len(entries) == 1 and len(entries[0].runs) == 1 else "compare"
@@ -449,10 +537,10 @@ def render_report(
         "generated": _time(datetime.now(timezone.utc).timestamp()),
     }
     if mode == "single":
-        context["run"] = _single(db, entries[0], images)
+        context["run"] = _single(db, entries[0], images, metric or "accuracy", max_curves)
         default_title = f"Run {entries[0].runs[0].name}"
     else:
-        context["cmp"] = _comparison(db, entries, refs, images, metric)
+        context["cmp"] = _comparison(db, entries, refs, images, metric, max_curves)
         default_title = " vs ".join(e.label for e in entries)
     context["title"] = title or default_title
     env = jinja2.Environment(
@@ -473,6 +561,7 @@ def report(
     store: Store | None = None,
     title: str | None = None,
     metric: str | None = None,
+    max_curves: int | None = MAX_CURVES,
 ) -> Path:
     """Write a self-contained HTML report of runs or seed groups to ``out``; returns its path.
 
@@ -481,9 +570,15 @@ def report(
     map when the run has ``training_dynamics.jsonl``. Two or more references (runs or groups,
     as ``trialbook compare`` takes them; the first is the baseline): the config keys that
     differ, metrics side by side with the change from the baseline, significance tests and the
-    curves overlaid. The file is written atomically; nothing is written when a reference is
-    wrong.
+    curves overlaid.
+
+    Curves are drawn for the metrics with at least two steps (three for ``system/*``), the
+    training loss first, then ``metric`` (default ``accuracy``), the other training metrics,
+    held-out ones and ``system/*``; at most ``max_curves`` (None: all), and the report names
+    those it leaves out. The file is written atomically; nothing is written when a reference
+    is wrong.
     """
+    _check_max_curves(max_curves)
     refs = [refs] if isinstance(refs, str) else list(refs)
     if not refs:
         raise ConfigError(
@@ -496,9 +591,9 @@ def report(
         from trialbook._workspace import open_store
 
         with open_store(root) as db:
-            html = render_report(refs, db, title=title, metric=metric)
+            html = render_report(refs, db, title=title, metric=metric, max_curves=max_curves)
     else:
-        html = render_report(refs, store, title=title, metric=metric)
+        html = render_report(refs, store, title=title, metric=metric, max_curves=max_curves)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, html)
