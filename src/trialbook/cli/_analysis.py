@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, int64, open_store
+from trialbook.cli._options import (
+    JsonOption,
+    RootOption,
+    StoreOption,
+    SuiteOption,
+    WhereOption,
+    int64,
+    open_store,
+)
 from trialbook.cli._output import Cell, Column, Output, Styled, fmt_number, jsonable, print_json
 
 if TYPE_CHECKING:
@@ -75,6 +83,8 @@ def leaderboard(
     seed: Annotated[
         int, typer.Option("--seed", parser=int64(min=0), help="Seed of the bootstrap tests.")
     ] = 0,
+    suite: SuiteOption = None,
+    where: WhereOption = None,
     as_json: JsonOption = False,
     root: RootOption = None,
     store: StoreOption = None,
@@ -102,8 +112,13 @@ def leaderboard(
             by=mode,
             experiment=experiment,
             seed=seed,
+            suite=suite,
+            where=where,
             store=db,
         )
+    note = frame.attrs.get("note")
+    if note:
+        typer.echo(note, err=True)
     what = " ".join(x for x in (frame.attrs.get("benchmark"), frame.attrs.get("metric")) if x)
     goal = "higher" if frame.attrs.get("goal", "max") == "max" else "lower"
     title = f"Leaderboard: {what} ({goal} is better), by {by}"
@@ -118,6 +133,7 @@ def leaderboard(
                 "metric": frame.attrs.get("metric"),
                 "goal": frame.attrs.get("goal"),
                 "by": by,
+                "note": note,
                 "rows": [
                     {
                         k: (None if isinstance(v, float) and math.isnan(v) else v)

@@ -30,6 +30,8 @@ __all__ = [
     "PartialWrite",
     "RootOption",
     "StoreOption",
+    "SuiteOption",
+    "WhereOption",
     "int64",
     "open_store",
     "workspace",
@@ -95,6 +97,30 @@ StoreOption = Annotated[
         "(default <root>/trialbook.db; env TRIALBOOK_STORE).",
         show_default=False,
         rich_help_panel=_PANEL,
+    ),
+]
+SuiteOption = Annotated[
+    str | None,
+    typer.Option(
+        "--suite",
+        metavar="NAME",
+        help="Only runs planned from this suite file (its suite: name, e.g. demo; "
+        "`trialbook show RUN` lists a run's suite:<name> tag).",
+        show_default=False,
+    ),
+]
+WhereOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        "-w",
+        metavar="COND",
+        help="Only runs where COND holds (repeatable; all must hold). COND is KEY OP VALUE: "
+        "params.lr=0.001, params.optimizer=adam, loss<0.5 (a bare key is a metric's last "
+        "value), metrics.loss<0.5, min(loss)<0.5, max(metrics.acc)>=0.9. OP is one of "
+        "== != < <= > >=. VALUE is a number, true/false/null, or text. Quote the whole "
+        "COND in the shell. A key no run has is an error with a did-you-mean.",
+        show_default=False,
     ),
 ]
 JsonOption = Annotated[
