@@ -16,6 +16,7 @@ from trialbook.cli._options import (
     WhereOption,
     int64,
     open_store,
+    resolve_names,
 )
 from trialbook.cli._output import Cell, Column, Output, Styled, fmt_number, jsonable, print_json
 
@@ -30,7 +31,9 @@ MAX_RESAMPLES = 10_000_000
 
 _REFS_HELP = (
     "Two or more runs (id, id prefix, short id or name) or seed groups ('group:<key prefix>', "
-    "a name shared by one group's seeds, or an experiment holding one group)."
+    "an experiment or a name shared by its seeds, 'suite/experiment'). A name that fits "
+    "several groups means the newest one that has the benchmark or metric compared; a note "
+    "on stderr says which and lists the others."
 )
 BenchmarkOption = Annotated[
     str | None, typer.Option("--benchmark", "-b", help="Benchmark whose metric to use.")
@@ -230,6 +233,8 @@ def _render_compare(c: Comparison, out: Output) -> None:
 def compare(
     ctx: typer.Context,
     refs: Annotated[list[str], typer.Argument(metavar="REF", help=_REFS_HELP, show_default=False)],
+    suite: SuiteOption = None,
+    where: WhereOption = None,
     as_json: JsonOption = False,
     root: RootOption = None,
     store: StoreOption = None,
@@ -239,9 +244,11 @@ def compare(
     from trialbook.analysis._compare import compare as build
 
     with open_store(ctx, root, store) as db:
-        result = build(refs, store=db)
+        entries = resolve_names(ctx, db, refs, suite=suite, where=where)
+        result = build(entries, store=db)
     if as_json:
-        print_json(jsonable(result.to_dict()))
+        notes = [n for e in entries for n in e.notes]
+        print_json(jsonable({**result.to_dict(), "notes": notes}))
         return
     _render_compare(result, Output())
 
@@ -305,6 +312,8 @@ def significance(
             help=f"Bootstrap / permutation resamples (at most {MAX_RESAMPLES:,}).",
         ),
     ] = 10_000,
+    suite: SuiteOption = None,
+    where: WhereOption = None,
     as_json: JsonOption = False,
     root: RootOption = None,
     store: StoreOption = None,
@@ -321,8 +330,11 @@ def significance(
     if test not in TESTS:
         raise ConfigError(f"Unknown --test {test!r}; choose one of {', '.join(TESTS)}.")
     with open_store(ctx, root, store) as db:
+        entries = resolve_names(
+            ctx, db, refs, suite=suite, where=where, benchmark=benchmark, metric=metric
+        )
         results = run_tests(
-            refs,
+            entries,
             benchmark=benchmark,
             metric=metric,
             test=test,  # type: ignore[arg-type]  # checked against TESTS above
@@ -331,7 +343,13 @@ def significance(
             store=db,
         )
     if as_json:
-        print_json([r.to_dict() for r in results])
+        # Each result with the notes of its two entries (which group a name stood for).
+        print_json(
+            [
+                {**r.to_dict(), "notes": [*entries[0].notes, *other.notes]}
+                for r, other in zip(results, entries[1:], strict=True)
+            ]
+        )
         return
     out = Output()
     for r in results:

@@ -20,6 +20,7 @@ from trialbook._format import clip
 from trialbook._workspace import Workspace
 
 if TYPE_CHECKING:
+    from trialbook.analysis._refs import Entry
     from trialbook.store import Store
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "WhereOption",
     "int64",
     "open_store",
+    "paste_command",
+    "resolve_names",
     "workspace",
 ]
 
@@ -167,3 +170,73 @@ def open_store(ctx: typer.Context, root: Path | None, store: str | None) -> Iter
         yield db
     finally:
         db.close()
+
+
+def paste_command(ctx: typer.Context, swap: tuple[str, str] | None = None) -> str:
+    """The command being run, as a line to paste, with the argument ``swap[0]`` replaced by
+    ``swap[1]`` (how an ambiguous name's error shows the command that names one group)."""
+    import shlex
+
+    import click
+
+    def text(value: Any) -> str:
+        return str(value.value if hasattr(value, "value") else value)
+
+    words = ["trialbook", ctx.info_name or ""]
+    options: list[str] = []
+    glob = ctx.find_object(GlobalOptions) or GlobalOptions()
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if isinstance(param, click.Argument):
+            values = value if isinstance(value, list | tuple) else [value]
+            for v in values:
+                if v is not None:
+                    v = text(v)
+                    words.append(swap[1] if swap is not None and v == swap[0] else v)
+            continue
+        if not isinstance(param, click.Option) or value is None or value == param.default:
+            continue
+        if param.is_flag:
+            if value:
+                options.append(param.opts[0])
+            elif param.secondary_opts:
+                options.append(param.secondary_opts[0])
+            continue
+        for v in value if param.multiple else [value]:
+            options += [param.opts[0], text(v)]
+    for name, value in (("--root", glob.root), ("--store", glob.store)):
+        if value is not None and name not in options:
+            options += [name, str(value)]
+    return shlex.join([*words, *options])
+
+
+def resolve_names(
+    ctx: typer.Context,
+    db: Store,
+    refs: list[str],
+    *,
+    suite: str | None,
+    where: list[str] | None,
+    benchmark: str | None = None,
+    metric: str | None = None,
+) -> list[Entry]:
+    """The entries ``refs`` name (see :func:`trialbook.analysis.resolve_refs`), with each
+    entry's notes (which of several groups a name stands for, runs left out) on stderr. A
+    name no rule can resolve is an error that ends with the command to paste."""
+    from trialbook.analysis._refs import resolve_refs
+    from trialbook.analysis._scope import Scope
+    from trialbook.errors import AmbiguousNameError
+
+    try:
+        entries = resolve_refs(
+            refs, db, scope=Scope.of(suite, where), benchmark=benchmark, metric=metric
+        )
+    except AmbiguousNameError as e:
+        line = paste_command(ctx, (e.name, e.choices[0]))
+        raise AmbiguousNameError(
+            f"{str(e).rstrip('.')}, as in `{line}`.", name=e.name, choices=e.choices
+        ) from None
+    for entry in entries:
+        for note in entry.notes:
+            typer.echo(f"note: {note}", err=True)
+    return entries
