@@ -58,21 +58,25 @@ def _why(run: RunRecord) -> str:
     return "a retry" if "retry" in run.tags else "a rerun"
 
 
-def left_out_note(left_out: Sequence[RunRecord], name: str | None = None) -> str | None:
+def left_out_note(
+    left_out: Sequence[RunRecord], name: str | None = None, kept: Iterable[RunRecord] = ()
+) -> str | None:
     """One sentence saying which runs one-run-per-seed left out, or None when none were:
-    ``1 older run of seed 42 left out of baseline (a reproduction); a group counts one run per
-    seed, the newest completed.``"""
+    ``1 older run of seed 1 left out of 'baseline', replaced by a reproduction: a group
+    counts one run per seed, the newest completed.`` ``kept`` are the runs counted, so the
+    sentence can say what replaced each left-out run (a reproduction, a retry or a rerun)."""
     if not left_out:
         return None
     from trialbook.analysis._refs import group_ref
 
+    newer = {(r.group_key, r.seed): r for r in kept}
+    whats = sorted({_why(newer.get((r.group_key, r.seed), r)) for r in left_out})
     by_seed = sorted({r.seed for r in left_out if r.seed is not None})
-    whats = sorted({_why(r) for r in left_out})
     groups = {r.group_key for r in left_out}
     where = (
         f" of {name}"
         if name is not None
-        else f" of {group_ref(next(iter(groups)))} ({left_out[0].name})"
+        else f" of {left_out[0].name} ({group_ref(next(iter(groups)))})"
         if len(groups) == 1
         else f" in {len(groups)} groups"
     )
@@ -80,8 +84,8 @@ def left_out_note(left_out: Sequence[RunRecord], name: str | None = None) -> str
     seeds = ", ".join(map(str, by_seed[:6])) + (", ..." if len(by_seed) > 6 else "")
     return (
         f"{n} older run{'s' if n > 1 else ''} of seed{'s' if len(by_seed) > 1 else ''} {seeds} "
-        f"left out{where} ({' or '.join(whats)}); a group counts one run per seed, the newest "
-        "completed."
+        f"left out{where}, replaced by {' or '.join(whats)}: a group counts one run per seed, "
+        "the newest completed."
     )
 
 

@@ -181,6 +181,7 @@ def leaderboard(
         by_id: dict[str, RunRecord] = {}
         target: Target | None = None
         left_out: list[RunRecord] = []
+        kept_runs: list[RunRecord] = []
         if benchmark is not None and scope.empty:
             # One query for every run's latest result on the benchmark; run records are read
             # only for the rows shown (by run) or for their group keys (by group).
@@ -221,6 +222,7 @@ def leaderboard(
                 by_id = {r.id: r for r in db.list_runs(completed)}
             # One run per seed, the newest completed: a reproduction is not another seed.
             kept, left = one_run_per_seed(list(by_id.values()))
+            kept_runs = kept
             counted = {r.id for r in kept}
             rows = [(rid, by_id[rid], v) for rid, v in values.items() if rid in counted]
             ranked = {r.group_key for _, r, _ in rows}
@@ -273,7 +275,7 @@ def leaderboard(
         "goal": "max" if descending else "min",
         "by": by,
         "left_out": [r.id for r in left_out],
-        "note": left_out_note(left_out),
+        "note": left_out_note(left_out, kept=kept_runs),
     }
     return result
 

@@ -85,7 +85,7 @@ class Entry:
         from trialbook.analysis._groups import left_out_note
 
         out = [self.note] if self.note else []
-        left = left_out_note(self.left_out, repr(self.label))
+        left = left_out_note(self.left_out, repr(self.label), self.runs)
         return [*out, left] if left else out
 
 
@@ -344,7 +344,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
-def _describe(c: _Candidate, diff: Mapping[str, Any], *, experiment: bool, keys: int = 2) -> str:
+def _describe(c: _Candidate, diff: Mapping[str, Any], *, experiment: bool, keys: int = 3) -> str:
     parts = [f"experiment {c.experiment}"] if experiment else []
     if c.suites:
         parts.append(f"suite {', '.join(c.suites)}")
@@ -395,7 +395,8 @@ def _decide(item: Entry | _Choice, others: Sequence[Entry | _Choice], store: Sto
         why.append(item.need.describe())
     if best.affinity and any(c.affinity < best.affinity for c in cands if c.has == best.has):
         why.append("same suite as the other names")
-    why.append("newest")
+    if len(tied) > 1:
+        why.append("newest")
     rest = [_describe(c, d, experiment=False) for c, d in zip(cands[1:], diffs[1:], strict=True)]
     shown = rest[:3] + ([f"{len(rest) - 3} more"] if len(rest) > 3 else [])
     example = next((f"`{s}/{best.experiment}`" for c in cands[1:] for s in c.suites), None)

@@ -121,7 +121,7 @@ def leaderboard(
         )
     note = frame.attrs.get("note")
     if note:
-        typer.echo(note, err=True)
+        typer.echo(f"note: {note}", err=True)
     what = " ".join(x for x in (frame.attrs.get("benchmark"), frame.attrs.get("metric")) if x)
     goal = "higher" if frame.attrs.get("goal", "max") == "max" else "lower"
     title = f"Leaderboard: {what} ({goal} is better), by {by}"

@@ -177,8 +177,6 @@ def paste_command(ctx: typer.Context, swap: tuple[str, str] | None = None) -> st
     ``swap[1]`` (how an ambiguous name's error shows the command that names one group)."""
     import shlex
 
-    import click
-
     def text(value: Any) -> str:
         return str(value.value if hasattr(value, "value") else value)
 
@@ -187,23 +185,26 @@ def paste_command(ctx: typer.Context, swap: tuple[str, str] | None = None) -> st
     glob = ctx.find_object(GlobalOptions) or GlobalOptions()
     for param in ctx.command.params:
         value = ctx.params.get(param.name or "")
-        if isinstance(param, click.Argument):
+        # Duck-typed: typer may carry its own copy of click's classes.
+        kind = getattr(param, "param_type_name", "")
+        if kind == "argument":
             values = value if isinstance(value, list | tuple) else [value]
             for v in values:
                 if v is not None:
                     v = text(v)
                     words.append(swap[1] if swap is not None and v == swap[0] else v)
             continue
-        if not isinstance(param, click.Option) or value is None or value == param.default:
+        if kind != "option" or value is None or value == param.default or value == ():
             continue
-        if param.is_flag:
+        opts: Any = param
+        if opts.is_flag:
             if value:
-                options.append(param.opts[0])
-            elif param.secondary_opts:
-                options.append(param.secondary_opts[0])
+                options.append(opts.opts[0])
+            elif opts.secondary_opts:
+                options.append(opts.secondary_opts[0])
             continue
-        for v in value if param.multiple else [value]:
-            options += [param.opts[0], text(v)]
+        for v in value if opts.multiple else [value]:
+            options += [opts.opts[0], text(v)]
     for name, value in (("--root", glob.root), ("--store", glob.store)):
         if value is not None and name not in options:
             options += [name, str(value)]

@@ -531,9 +531,10 @@ def _ls_groups(
         rows.append(row)
     Output().table(columns, rows, optional=2 * len(metrics))
     left = [records[rid] for g in shown for rid in g["left_out"] if rid in records]
-    note = left_out_note(left)
+    gone = {r.id for r in left}
+    note = left_out_note(left, kept=[r for r in records.values() if r.id not in gone])
     if note is not None:
-        typer.echo(note, err=True)
+        typer.echo(f"note: {note}", err=True)
 
 
 # --------------------------------------------------------------------------- show
