@@ -217,6 +217,10 @@ def check_names(
                 f"No experiment {experiment!r}; {hint} (list them with `trialbook ls --by group`)"
             )
     scope = scope or Scope()
+    if not scope.empty and store.list_runs(scope.query(limit=1)):
+        # Some run is in the suite and meets every condition, so every name in it exists:
+        # the common case costs one indexed query, not a read of every key.
+        scope = Scope()
     needs_runs = scope.suite is not None or scope.conditions or metrics
     if not needs_runs:
         return
