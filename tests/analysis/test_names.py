@@ -122,3 +122,31 @@ def test_scope_reads_the_where_grammar_once(root: Path) -> None:
             check_names(db, scope=Scope.of("demo"))
         with pytest.raises(ConfigError, match=r"'los' \(--where 'los<1'\); did you mean 'loss'"):
             check_names(db, scope=Scope.of(where="los<1"))
+
+
+def test_names_resolve_to_groups_of_one_suite_when_they_can(tmp_path: Path) -> None:
+    """``a`` is newest in s2 but ``b`` in s1 (a rerun): both are taken from s1, the newest
+    suite that has both, not one from each."""
+    root = tmp_path / "experiments"
+    common = {"root": root, "system_metrics": False, "capture_packages": False}
+
+    def run(experiment: str, suite: str, seed: int) -> None:
+        config = {"x": experiment, "from": suite}
+        with trialbook.start_run(
+            experiment, config, seed=seed, tags=[suite_tag(suite)], name=experiment, **common
+        ) as r:
+            r.log({"loss": 0.5}, step=0)
+
+    for suite in ("s1", "s2"):
+        for experiment in ("a", "b"):
+            for seed in (1, 2):
+                run(experiment, suite, seed)
+    run("b", "s1", 1)  # a rerun: s1's b is now the newest group of b
+    with trialbook.open_store(root) as db:
+        alone = resolve_refs(["a"], db)[0]
+        a, b = resolve_refs(["a", "b"], db)
+    assert "suite:s2" in alone.runs[0].tags  # alone, the newest group of a
+    assert {t for r in (*a.runs, *b.runs) for t in r.tags} == {"suite:s1"}
+    assert a.note is not None and "(suite s1, 2 runs, same suite as the other names)" in a.note
+    assert b.note is not None and "(suite s1, 2 runs, same suite as the other names)" in b.note
+    assert len(b.left_out) == 1

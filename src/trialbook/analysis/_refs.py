@@ -13,9 +13,10 @@ The grammar, tried in this order:
   folder suffix) or unique name.
 * a name shared by several runs, or an experiment's name -- the seed group those runs form.
   When they form several groups (the same experiment in two suites, a sweep, a changed
-  config), the newest group that has what the command needs is used -- by its newest
-  completed run, preferring a group evaluated on the ``benchmark`` (or with the ``metric``)
-  the command compares, then one that shares a suite with the other references -- and the
+  config), one is used: a group evaluated on the ``benchmark`` (or with the ``metric``) the
+  command compares, then one of the suite all the references can come from (the newest such
+  suite; else one sharing a suite with most other references), then the newest by its newest
+  completed run -- and the
   :class:`Entry` carries a ``note`` saying which group was used and which others exist.
   Groups of different experiments with equal standing are not guessed between: that is an
   :class:`~trialbook.errors.AmbiguousNameError` listing them with the config keys that tell
@@ -360,19 +361,60 @@ def _rank(c: _Candidate) -> tuple[bool, int, float, str]:
     return (c.has, c.affinity, c.newest, c.key)
 
 
-def _decide(item: Entry | _Choice, others: Sequence[Entry | _Choice], store: Store) -> Entry:
+def _suites_of(runs: Sequence[RunRecord]) -> set[str]:
+    from trialbook.config._plan import suite_of
+
+    return {s for r in runs for s in suite_of(r.tags)}
+
+
+def _shared_suite(read: Sequence[Entry | _Choice]) -> str | None:
+    """The suite every reference can be taken from (each fixed entry is in it, each ambiguous
+    name has a group in it that has what the command needs, when one has), the newest such;
+    None when there is none or nothing is ambiguous."""
+    if not any(isinstance(x, _Choice) for x in read):
+        return None
+    newest: dict[str, float] = {}
+    allowed: set[str] | None = None
+    for x in read:
+        if isinstance(x, Entry):
+            have = _suites_of(x.runs)
+            if have:  # a run or group without a suite constrains nothing
+                allowed = have if allowed is None else allowed & have
+            continue
+        useful = [c for c in x.candidates if c.has] or list(x.candidates)
+        have = set()
+        for c in useful:
+            for suite in c.suites:
+                have.add(suite)
+                newest[suite] = max(newest.get(suite, 0.0), c.newest)
+        allowed = have if allowed is None else allowed & have
+    if not allowed:
+        return None
+    return max(sorted(allowed), key=lambda suite: newest.get(suite, 0.0))
+
+
+def _decide(
+    item: Entry | _Choice,
+    others: Sequence[Entry | _Choice],
+    store: Store,
+    shared: str | None = None,
+) -> Entry:
     """The entry a reference stands for, picking among several groups (see the module
-    docstring) with a note, or raising AmbiguousNameError when no rule can pick."""
+    docstring) with a note, or raising AmbiguousNameError when no rule can pick. ``shared``
+    is the suite all references can come from, preferred when there is one."""
     if isinstance(item, Entry):
         return item
-    other_suites = []
-    for o in others:
-        runs = o.runs if isinstance(o, Entry) else [r for c in o.candidates for r in c.runs]
-        other_suites.append(_Candidate("", tuple(runs), (), 0.0).suites if runs else ())
-    cands = [
-        replace(c, affinity=sum(1 for s in other_suites if set(s) & set(c.suites)))
-        for c in item.candidates
-    ]
+    if shared is not None:
+        cands = [replace(c, affinity=int(shared in c.suites)) for c in item.candidates]
+    else:
+        other_suites = []
+        for o in others:
+            runs = o.runs if isinstance(o, Entry) else [r for c in o.candidates for r in c.runs]
+            other_suites.append(_suites_of(runs))
+        cands = [
+            replace(c, affinity=sum(1 for s in other_suites if s & set(c.suites)))
+            for c in item.candidates
+        ]
     cands.sort(key=_rank, reverse=True)
     best = cands[0]
     tied = [c for c in cands if (c.has, c.affinity) == (best.has, best.affinity)]
@@ -442,8 +484,9 @@ def resolve_refs(
         check_names(store, scope=scope)
     need = _Need(benchmark, metric)
     read = [r if isinstance(r, Entry) else _read_one(r, store, scope, need) for r in refs]
+    shared = _shared_suite(read)
     entries = [
-        _decide(item, [o for j, o in enumerate(read) if j != i], store)
+        _decide(item, [o for j, o in enumerate(read) if j != i], store, shared)
         for i, item in enumerate(read)
     ]
     seen: dict[tuple[str, ...], str] = {}
