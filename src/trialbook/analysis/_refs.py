@@ -107,9 +107,7 @@ class _Candidate:
 
     @property
     def suites(self) -> tuple[str, ...]:
-        from trialbook.config._plan import suite_of
-
-        return tuple(sorted({s for r in self.runs for s in suite_of(r.tags)}))
+        return tuple(sorted(_suites_of(self.runs)))
 
     def entry(self, label: str, note: str | None = None) -> Entry:
         return Entry(label, "group", self.runs, self.key, note, self.left_out)
@@ -188,14 +186,12 @@ def _candidates(runs: Sequence[RunRecord], need: _Need, store: Store) -> list[_C
 
 def _scoped_runs(store: Store, scope: Scope, ref: str) -> list[RunRecord]:
     """The runs of the scope named ``ref`` (by run name) or of the experiment ``ref``."""
-    from dataclasses import replace as _replace
-
     base = scope.query()
     seen: dict[str, RunRecord] = {}
-    for r in store.list_runs(_replace(base, experiment=ref)):
+    for r in store.list_runs(replace(base, experiment=ref)):
         seen[r.id] = r
     if not any(c in ref for c in "*?"):  # a pattern is not a name here
-        for r in store.list_runs(_replace(base, name=ref)):
+        for r in store.list_runs(replace(base, name=ref)):
             seen[r.id] = r
     return list(seen.values())
 
