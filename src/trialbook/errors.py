@@ -14,6 +14,7 @@ The tree::
     │   └── NotATrialbookDatabase         a corrupt or foreign database file
     ├── RunNotFoundError (LookupError)    no run matches an id, prefix or name
     │   └── AmbiguousRunError             a prefix or name matches several runs
+    │       └── AmbiguousNameError        a name fits seed groups no rule chooses between
     ├── RunStateError (RuntimeError)      a run used after it finished, or twice
     └── ModelError (RuntimeError)         a model cannot generate (endpoint unreachable...)
 """
@@ -21,6 +22,7 @@ The tree::
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousNameError",
     "AmbiguousRunError",
     "ConfigError",
     "MetricValueError",
@@ -69,6 +71,17 @@ class RunNotFoundError(TrialbookError, LookupError):
 
 class AmbiguousRunError(RunNotFoundError):
     """An id prefix or name matches more than one run."""
+
+
+class AmbiguousNameError(AmbiguousRunError):
+    """A name fits several seed groups and no rule picks one (groups of different
+    experiments); ``choices`` are their ``group:<key>`` references, which the CLI turns into
+    the command to paste."""
+
+    def __init__(self, message: str, *, name: str, choices: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.name = name
+        self.choices = choices
 
 
 class RunStateError(TrialbookError, RuntimeError):

@@ -40,7 +40,14 @@ def test_untested_entries_are_not_reported_as_not_tied(ws: tuple[Path, dict[str,
 def test_attrs_name_what_is_ranked(ws: tuple[Path, dict[str, Any]]) -> None:
     root, _ = ws
     lb = leaderboard(metric="loss", root=root, by="group")
-    assert lb.attrs == {"benchmark": None, "metric": "loss", "goal": "min", "by": "group"}
+    assert lb.attrs == {
+        "benchmark": None,
+        "metric": "loss",
+        "goal": "min",
+        "by": "group",
+        "left_out": [],
+        "note": None,
+    }
 
 
 def test_printed_group_references_resolve(

@@ -18,7 +18,7 @@ from trialbook.analysis import (
     significance,
     welch_t_test,
 )
-from trialbook.errors import AmbiguousRunError, ConfigError, RunNotFoundError
+from trialbook.errors import ConfigError, RunNotFoundError
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,18 @@ def test_refs_grammar(ws: tuple[Path, dict[str, Any]]) -> None:
         assert short.run_ids == [ids["graded-a"]]
         (summ,) = resolve_refs(["mmlu-only"], db)
         assert summ.kind == "run"
-        with pytest.raises(AmbiguousRunError, match=r"Experiment 'sft' holds 3 seed groups"):
-            resolve_refs(["sft"], db)
+        # An experiment of several groups: the newest, with a note naming the others...
+        (sft,) = resolve_refs(["sft"], db)
+        assert sft.kind == "group" and sft.run_ids == [ids["shifted"]]
+        assert sft.note is not None
+        assert sft.note.startswith("'sft' names 3 seed groups; using group:")
+        assert "(1 run, newest); others: group:" in sft.note
+        assert "lr=0.0003" in sft.note and "lora.rank=16" in sft.note
+        assert sft.note.endswith("-- pass `group:<key>` or `suite/experiment` to pick another.")
+        # ...the newest that has what the command compares (shifted logged no loss).
+        (with_loss,) = resolve_refs(["sft"], db, metric="loss")
+        assert sorted(with_loss.run_ids) == sorted(ids["tuned"])
+        assert "has loss, newest" in (with_loss.note or "")
         with pytest.raises(RunNotFoundError, match=r"'nope' is neither a run.*`trialbook ls`"):
             resolve_refs(["nope"], db)
         with pytest.raises(RunNotFoundError, match=r"No seed group's key starts with 'zzzz'"):

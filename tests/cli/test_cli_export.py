@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from cli_helpers import Cli, Runs, assert_user_error
 
+import trialbook
 from trialbook.errors import StoreError
 
 
@@ -75,8 +76,18 @@ def test_export_experiment_implies_all(cli: Cli, ws: Runs) -> None:
     assert [d["id"] for d in docs] == [ws.a.id, ws.b.id]
 
 
-def test_export_empty_selection_is_an_empty_list(cli: Cli, ws: Runs) -> None:
-    assert strict_json(cli("export", "-e", "nope", "--root", ws.root).stdout) == []
+def test_export_empty_selection_is_an_empty_list(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "experiments"
+    with trialbook.open_store(root, create=True) as db:
+        db.ensure_experiment("planned")  # an experiment without runs yet
+    assert strict_json(cli("export", "-e", "planned", "--root", root).stdout) == []
+
+
+def test_export_of_a_misspelt_experiment_is_a_did_you_mean(cli: Cli, ws: Runs) -> None:
+    result = cli("export", "-e", "basline", "--root", ws.root)
+
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: No experiment 'basline'; did you mean 'baseline'?")
 
 
 def test_export_csv(cli: Cli, ws: Runs) -> None:

@@ -44,7 +44,7 @@ def test_root_from_the_environment(cli: Cli, ws: Runs, monkeypatch: pytest.Monke
         (["--tag", "sweep", "--tag", "best"], "b"),
         (["-e", "baseline"], "ba"),
         (["--experiment", "ablation"], "c"),
-        (["--experiment", "nope"], ""),
+        (["--experiment", "ablation", "--where", "params.optimizer!=adam"], ""),
         (["--where", "params.lr=0.001"], "a"),
         (["--where", "params.lr == 0.001"], "a"),
         (["--where", "params.optimizer=adam"], "ca"),
@@ -165,7 +165,7 @@ def test_json_writes_non_finite_values_as_strings(cli: Cli, ws: Runs) -> None:
 
 
 def test_json_with_no_match_is_an_empty_list(cli: Cli, ws: Runs) -> None:
-    result = cli("ls", "--root", ws.root, "--json", "-e", "nope")
+    result = cli("ls", "--root", ws.root, "--json", "-e", "ablation", "--seed", "9")
 
     assert json.loads(result.stdout) == []
 

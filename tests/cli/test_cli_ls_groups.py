@@ -130,8 +130,9 @@ def test_bad_options_are_one_sentence(cli: Cli, root: Path) -> None:
 
 
 def test_no_matching_runs_say_so(cli: Cli, root: Path) -> None:
-    result = cli("ls", "--root", root, "--by", "group", "-e", "nothing")
+    # An experiment that exists, with a seed none of its runs has.
+    result = cli("ls", "--root", root, "--by", "group", "-e", "solo", "--seed", "99")
     assert result.exit_code == 0
     assert result.stdout == ""
     assert "No runs match." in result.stderr
-    assert _groups(cli, root, "-e", "nothing") == []
+    assert _groups(cli, root, "-e", "solo", "--seed", "99") == []

@@ -80,6 +80,10 @@ def test_resolved_configs(data_dir: Path) -> None:
     baseline = by_name[("baseline", 43)].config
     assert baseline["seed"] == 43
     assert baseline["experiment"]["name"] == "baseline"
+    # The suite adds only its own tag (descriptive: the config hash leaves tags out).
+    assert baseline["experiment"]["tags"] == [*base["experiment"]["tags"], "suite:cartography"]
+    assert config_hash({**baseline, "seed": base.get("seed")}) == config_hash(base)
+    baseline = {**baseline, "experiment": {**baseline["experiment"], "tags": ["squad", "electra"]}}
     assert {k: v for k, v in baseline.items() if k != "seed"} == {
         k: v for k, v in base.items() if k != "seed"
     }
@@ -87,7 +91,7 @@ def test_resolved_configs(data_dir: Path) -> None:
     smoothing = by_name[("label_smoothing", 42)].config
     assert smoothing["training"]["label_smoothing"]["enabled"] is True
     assert smoothing["experiment"]["description"] == "Per-example label smoothing"
-    assert smoothing["experiment"]["tags"] == ["squad", "electra", "smoothing"]
+    assert smoothing["experiment"]["tags"] == ["squad", "electra", "smoothing", "suite:cartography"]
     assert smoothing["experiment"]["entrypoint"] == "examples.toy_train:train"
     assert next(iter(smoothing)) == "experiment"
 

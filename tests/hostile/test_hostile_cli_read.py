@@ -10,12 +10,6 @@ from hostile_helpers import HUGE, Case, CliCase, c, check_cli_case, params
 
 W = ("--root", "{ws}")
 
-#: Typos in filters are issue 10 (item 4), not issue 9: these stay strict xfails until it lands.
-SORT_TYPO = ("issue 10 item 4: --sort with a metric no run has (a typo) is accepted silently: "
-             "exit 0 and an empty column instead of a did-you-mean")
-EXPERIMENT_TYPO = ("issue 10 item 4: an experiment name that does not exist (a typo) is not "
-                   "named: an empty result with exit 0, or an unrelated message")
-
 LS = [
     c("ls-status-typo", "ls", *W, "--status", "finished", names=["finished"]),
     c("ls-status-prefix", "ls", *W, "--status", "complete", names=["complete"]),
@@ -27,7 +21,7 @@ LS = [
     c("ls-where-unknown-function", "ls", *W, "--where", "avg(loss)<0.5", names=["avg"]),
     c("ls-where-empty", "ls", *W, "--where", "", names=[]),
     c("ls-where-text-order", "ls", *W, "--where", "loss<abc", names=["abc"]),
-    c("ls-sort-typo", "ls", *W, "--sort", "nme", names=["nme"], xfail=SORT_TYPO),
+    c("ls-sort-typo", "ls", *W, "--sort", "nme", names=["nme"]),
     c("ls-sort-empty", "ls", *W, "--sort", "", names=["''"]),
     c("ls-sort-unclosed-paren", "ls", *W, "--sort", "min(loss", names=["min(loss"]),
     c("ls-sort-unknown-function", "ls", *W, "--sort", "mean(loss)", names=["mean"]),
@@ -45,8 +39,7 @@ LS = [
     c("ls-seed-beyond-64-bits", "ls", *W, "--seed", HUGE, names=[HUGE]),
     c("ls-option-typo", "ls", *W, "--limt", "3", names=["--limt"]),
     c("ls-json-with-garbage-arg", "ls", *W, "extra", names=["extra"]),
-    c("ls-experiment-typo", "ls", *W, "--experiment", "basline", names=["basline"],
-      xfail=EXPERIMENT_TYPO),
+    c("ls-experiment-typo", "ls", *W, "--experiment", "basline", names=["basline"]),
 ]
 
 SHOW = [
@@ -101,7 +94,7 @@ LEADERBOARD = [
       names=["-3"]),
     c("lb-by-typo", "leaderboard", *W, "--benchmark", "gsm8k", "--by", "seed", names=["seed"]),
     c("lb-experiment-typo", "leaderboard", *W, "--benchmark", "gsm8k", "--experiment",
-      "basline", names=["basline"], xfail=EXPERIMENT_TYPO),
+      "basline", names=["basline"]),
     c("lb-seed-negative", "leaderboard", *W, "--benchmark", "gsm8k", "--seed", "-1",
       names=["-1"]),
 ]
@@ -119,8 +112,7 @@ EXPORT = [
       names=["{tmp}/outdir"], files={"outdir/keep": ""}),
     c("export-samples-and-metrics", "export", *W, "alpha", "--samples", "--metrics",
       names=["--samples"]),
-    c("export-experiment-typo", "export", *W, "--experiment", "basline", names=["basline"],
-      xfail=EXPERIMENT_TYPO),
+    c("export-experiment-typo", "export", *W, "--experiment", "basline", names=["basline"]),
     c("export-run-and-all", "export", *W, "alpha", "--all", names=["--all"]),
 ]
 

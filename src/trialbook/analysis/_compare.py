@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trialbook.analysis._refs import Entry, latest_evaluations, numeric, resolve_refs
+from trialbook.analysis._scope import Scope
 from trialbook.analysis._significance import ScoreCache, Target, _one, store_scope
 from trialbook.errors import ConfigError
 
@@ -208,12 +209,15 @@ def _row(metric: str, per_entry: Sequence[list[float] | None]) -> MetricRow:
 
 
 def compare(
-    refs: Sequence[str],
+    refs: Sequence[str | Entry],
     *,
+    suite: str | None = None,
+    where: Sequence[str] | str | None = None,
     root: str | os.PathLike[str] | None = None,
     store: Store | str | None = None,
 ) -> Comparison:
-    """Compare runs or seed groups (see :func:`trialbook.analysis.resolve_refs`).
+    """Compare runs or seed groups (see :func:`trialbook.analysis.resolve_refs`; ``suite``
+    and ``where`` narrow the names to a suite's runs where the conditions hold).
 
     Raises:
         ConfigError: fewer than two references, or nothing measured in common.
@@ -225,7 +229,7 @@ def compare(
             "e.g. `trialbook compare RUN_A RUN_B`."
         )
     with store_scope(root, store) as db:
-        entries = resolve_refs(refs, db)
+        entries = resolve_refs(refs, db, scope=Scope.of(suite, where))
         params = [_entry_params(e, db) for e in entries]
         metrics = [_entry_metrics(e, db) for e in entries]
         tables = _tables(entries, metrics)

@@ -31,7 +31,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from trialbook.analysis._groups import left_out_note, one_run_per_seed
 from trialbook.analysis._refs import Entry, numeric
+from trialbook.analysis._scope import Scope, check_names
 from trialbook.analysis._significance import (
     ScoreCache,
     Target,
@@ -154,6 +156,8 @@ def leaderboard(
     seed: int = 0,
     resamples: int = 10_000,
     tie_tests: int = 20,
+    suite: str | None = None,
+    where: Sequence[str] | str | None = None,
     root: str | os.PathLike[str] | None = None,
     store: Store | str | None = None,
 ) -> pd.DataFrame:
@@ -168,6 +172,12 @@ def leaderboard(
     p_value, p_adjusted, tied, status, note``; ``rank`` is a nullable integer, <NA> for the
     untestable rows shown after the ranked ones. ``top`` keeps the first ``top`` ranked rows
     and the first ``top`` untestable ones.
+
+    ``suite`` and ``where`` (the ``ls --where`` grammar) rank only the runs of that suite
+    where the conditions hold; an experiment, suite or key that no run has is a ConfigError
+    with a did-you-mean. A group counts one run per seed, the newest completed
+    (:func:`~trialbook.analysis._groups.one_run_per_seed`); ``attrs["left_out"]`` lists the
+    ids of the older runs of a seed it left out and ``attrs["note"]`` says so in a sentence.
     """
     import numpy as np
     import pandas as pd
@@ -180,9 +190,14 @@ def leaderboard(
     if top is not None and top < 1:
         raise ConfigError(f"--top must be at least 1, got {top}.")
     with store_scope(root, store) as db:
+        scope = Scope.of(suite, where)
+        check_names(db, experiment=experiment, scope=scope)
+        completed = scope.query(experiment=experiment, statuses=("completed",))
         by_id: dict[str, RunRecord] = {}
         target: Target | None = None
-        if benchmark is not None:
+        left_out: list[RunRecord] = []
+        kept_runs: list[RunRecord] = []
+        if benchmark is not None and scope.empty:
             # One query for every run's latest result on the benchmark; run records are read
             # only for the rows shown (by run) or for their group keys (by group).
             latest = db.latest_evaluations(benchmark, experiment=experiment)
@@ -190,7 +205,7 @@ def leaderboard(
                 evals = {rid: {benchmark: ev.metrics} for rid, ev in latest.items()}
                 target, values = _target(evals, db, list(evals), benchmark, metric)
         if target is None:
-            by_id = {r.id: r for r in db.list_runs(experiment=experiment, statuses=("completed",))}
+            by_id = {r.id: r for r in db.list_runs(completed)}
             evals = bulk_latest_evaluations(db, list(by_id))
             target, values = _target(evals, db, list(by_id), benchmark, metric)
         descending = metric_goal(target.metric) == "max"
@@ -206,9 +221,7 @@ def leaderboard(
             if not by_id and len(wanted) <= 200:
                 by_id = {rid: db.get_run(rid) for rid in wanted}
             elif not by_id:
-                by_id = {
-                    r.id: r for r in db.list_runs(experiment=experiment, statuses=("completed",))
-                }
+                by_id = {r.id: r for r in db.list_runs(completed)}
             frame["entry"] = [by_id[rid].name for rid in wanted]
             frame["kind"] = "run"
             frame["experiment"] = [by_id[rid].experiment for rid in wanted]
@@ -219,10 +232,14 @@ def leaderboard(
             rows = [(rid, by_id[rid], values[rid]) for rid in wanted]
         else:
             if not by_id:
-                by_id = {
-                    r.id: r for r in db.list_runs(experiment=experiment, statuses=("completed",))
-                }
-            rows = [(rid, by_id[rid], v) for rid, v in values.items() if rid in by_id]
+                by_id = {r.id: r for r in db.list_runs(completed)}
+            # One run per seed, the newest completed: a reproduction is not another seed.
+            kept, left = one_run_per_seed(list(by_id.values()))
+            kept_runs = kept
+            counted = {r.id for r in kept}
+            rows = [(rid, by_id[rid], v) for rid, v in values.items() if rid in counted]
+            ranked = {r.group_key for _, r, _ in rows}
+            left_out = [r for r in left if r.group_key in ranked]
             raw = pd.DataFrame(
                 {
                     "id": [r.group_key for _, r, _ in rows],
@@ -272,6 +289,8 @@ def leaderboard(
         "metric": target.metric,
         "goal": "max" if descending else "min",
         "by": by,
+        "left_out": [r.id for r in left_out],
+        "note": left_out_note(left_out, kept=kept_runs),
     }
     return result
 

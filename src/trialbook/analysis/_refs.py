@@ -1,35 +1,54 @@
-"""What a user's reference (``run_3f2a``, ``group:9c1e``, ``baseline``) names: one run or a seed
-group, as an :class:`Entry` that compare, significance and reports read values from.
+"""What a user's reference (``run_3f2a``, ``group:9c1e``, ``baseline``, ``demo/bow``) names:
+one run or a seed group, as an :class:`Entry` that compare, significance and reports read
+values from.
 
 The grammar, tried in this order:
 
 * ``group:<prefix>`` -- the seed group whose group key starts with ``<prefix>`` (shown in
   this form by ``trialbook ls --by group``, ``trialbook show`` and ``leaderboard --by group``);
   the prefix must name one group.
+* ``<suite>/<name>`` -- ``<name>`` among the runs of one suite only (the ``suite:<suite>``
+  tag every run planned from a suite file carries), e.g. ``demo/bow``.
 * a run reference as ``trialbook show`` takes it -- full id, unique id prefix, short id (the
-  folder suffix) or unique name; a name shared by several runs of one seed group (the same
-  config with different seeds) names that group.
-* an experiment name whose runs form one seed group.
+  folder suffix) or unique name.
+* a name shared by several runs, or an experiment's name -- the seed group those runs form.
+  When they form several groups (the same experiment in two suites, a sweep, a changed
+  config), one is used: a group evaluated on the ``benchmark`` (or with the ``metric``) the
+  command compares, then one of the suite all the references can come from (the newest such
+  suite; else one sharing a suite with most other references), then the newest by its newest
+  completed run -- and the
+  :class:`Entry` carries a ``note`` saying which group was used and which others exist.
+  Groups of different experiments with equal standing are not guessed between: that is an
+  :class:`~trialbook.errors.AmbiguousNameError` listing them with the config keys that tell
+  them apart.
 * any of these followed by ``@<seed>`` (``bow@1``, ``group:9c1e@2``) -- the completed run with
   that seed in the group the rest names; tried only when the whole text names nothing.
 
-Groups hold their completed runs only: a failed or crashed seed has no final metrics.
+A :class:`~trialbook.analysis._scope.Scope` (``--suite``, ``--where``) narrows every name to
+the runs it holds; ``group:`` keys and run ids name exactly what they say.
+
+Groups hold their completed runs only (a failed or crashed seed has no final metrics), one
+run per seed: the newest completed (a reproduction or a retry of a seed is not another seed;
+see :func:`~trialbook.analysis._groups.one_run_per_seed`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
-from trialbook.errors import AmbiguousRunError, ConfigError, RunNotFoundError
+from trialbook.errors import AmbiguousNameError, AmbiguousRunError, ConfigError, RunNotFoundError
 
 if TYPE_CHECKING:
+    from trialbook.analysis._scope import Scope
     from trialbook.store import RunRecord, Store
 
 __all__ = ["Entry", "group_ref", "resolve_refs"]
 
 _GROUP_PREFIX = "group:"
+#: Keys that describe a run without changing it: never what tells two groups apart.
+_DESCRIPTIVE = ("seed", "experiment.tags", "experiment.description", "experiment.hypothesis")
 
 
 def group_ref(key: str) -> str:
@@ -43,46 +62,216 @@ class Entry:
     """One side of a comparison: a single run or the runs of one seed group.
 
     ``label`` is what the user typed (or the run's name for leaderboard rows); ``runs`` are the
-    runs it stands for (one for a run).
+    runs it stands for (one for a run; for a group its completed runs, one per seed).
+    ``note`` says how a name that fits several groups was resolved (which group, which
+    others exist); ``left_out`` are the older runs of a seed the group does not count.
     """
 
     label: str
     kind: Literal["run", "group"]
     runs: tuple[RunRecord, ...]
     group_key: str
+    note: str | None = None
+    left_out: tuple[RunRecord, ...] = ()
 
     @property
     def run_ids(self) -> list[str]:
         """The ids of the entry's runs."""
         return [r.id for r in self.runs]
 
+    @property
+    def notes(self) -> list[str]:
+        """The sentences worth showing a user about this entry (how it was chosen, what one
+        run per seed left out)."""
+        from trialbook.analysis._groups import left_out_note
 
-def _completed(runs: Sequence[RunRecord]) -> tuple[RunRecord, ...]:
-    return tuple(sorted((r for r in runs if r.status == "completed"), key=lambda r: r.id))
+        out = [self.note] if self.note else []
+        left = left_out_note(self.left_out, repr(self.label), self.runs)
+        return [*out, left] if left else out
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A seed group a name may mean."""
+
+    key: str
+    runs: tuple[RunRecord, ...]  # completed, one per seed
+    left_out: tuple[RunRecord, ...]
+    newest: float
+    has: bool = True  # has what the command needs
+    affinity: int = 0  # other references it shares a suite with
+
+    @property
+    def experiment(self) -> str:
+        return self.runs[0].experiment
+
+    @property
+    def suites(self) -> tuple[str, ...]:
+        return tuple(sorted(_suites_of(self.runs)))
+
+    def entry(self, label: str, note: str | None = None) -> Entry:
+        return Entry(label, "group", self.runs, self.key, note, self.left_out)
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """A name that fits several groups, decided once every reference is read."""
+
+    ref: str
+    candidates: tuple[_Candidate, ...]
+    need: _Need
+
+
+@dataclass(frozen=True)
+class _Need:
+    """What the command compares, so that a group that has it is preferred."""
+
+    benchmark: str | None = None
+    metric: str | None = None
+
+    def met_by(self, runs: Sequence[RunRecord], store: Store) -> bool:
+        if self.benchmark is None and self.metric is None:
+            return True
+        ids = [r.id for r in runs]
+        for evs in store.bulk_evaluations(ids).values():
+            for ev in evs:
+                if self.benchmark is not None and ev.benchmark != self.benchmark:
+                    continue
+                if self.metric is None or numeric(ev.metrics.get(self.metric)) is not None:
+                    return True
+        if self.benchmark is None and self.metric is not None:
+            sums = store.metric_summaries(ids, [self.metric])
+            return any(self.metric in per for per in sums.values())
+        return False
+
+    def describe(self) -> str:
+        if self.benchmark is not None:
+            return f"evaluated on {self.benchmark}"
+        return f"has {self.metric}"
+
+
+def _newest(runs: Sequence[RunRecord]) -> float:
+    return max((r.ended_at or r.started_at or 0.0) for r in runs)
+
+
+def _completed(runs: Sequence[RunRecord]) -> tuple[tuple[RunRecord, ...], tuple[RunRecord, ...]]:
+    from trialbook.analysis._groups import one_run_per_seed
+
+    done = sorted((r for r in runs if r.status == "completed"), key=lambda r: r.id)
+    kept, left = one_run_per_seed(done)
+    return tuple(kept), tuple(left)
 
 
 def _group(ref: str, key: str, runs: Sequence[RunRecord]) -> Entry:
-    done = _completed(runs)
+    done, left = _completed(runs)
     if not done:
         raise ConfigError(
             f"Group {ref!r} has no completed runs (statuses: "
             f"{', '.join(sorted({r.status for r in runs}))}); wait for them or pick another group."
         )
-    return Entry(ref, "group", done, key)
+    return Entry(ref, "group", done, key, None, left)
 
 
-def _resolve_one(ref: str, store: Store) -> Entry:
+def _candidates(runs: Sequence[RunRecord], need: _Need, store: Store) -> list[_Candidate]:
+    by_key: dict[str, list[RunRecord]] = {}
+    for r in runs:
+        by_key.setdefault(r.group_key, []).append(r)
+    out = []
+    for key, members in by_key.items():
+        done, left = _completed(members)
+        if done:
+            out.append(_Candidate(key, done, left, _newest(done), need.met_by(done, store)))
+    return out
+
+
+def _scoped_runs(store: Store, scope: Scope, ref: str) -> list[RunRecord]:
+    """The runs of the scope named ``ref`` (by run name) or of the experiment ``ref``."""
+    base = scope.query()
+    seen: dict[str, RunRecord] = {}
+    for r in store.list_runs(replace(base, experiment=ref)):
+        seen[r.id] = r
+    if not any(c in ref for c in "*?"):  # a pattern is not a name here
+        for r in store.list_runs(replace(base, name=ref)):
+            seen[r.id] = r
+    return list(seen.values())
+
+
+def _not_found(ref: str, scope: Scope) -> RunNotFoundError:
+    if scope.empty:
+        return RunNotFoundError(
+            f"{ref!r} is neither a run (id, prefix, short id or name), a group "
+            "('group:<key prefix>') nor an experiment; list them with `trialbook ls`."
+        )
+    return RunNotFoundError(
+        f"{ref!r} names no run of {scope.describe()}; list them with "
+        f"`trialbook ls{' --suite ' + scope.suite if scope.suite else ''}`, or drop the scope."
+    )
+
+
+def _by_name(ref: str, store: Store, scope: Scope, need: _Need) -> Entry | _Choice:
+    """A run by id or unique name, else the seed group(s) a name or experiment stands for."""
+    run: RunRecord | None = None
+    ambiguous: AmbiguousRunError | None = None
     try:
-        return _resolve_plain(ref, store)
+        run = store.get_run(ref)
+    except AmbiguousRunError as e:
+        ambiguous = e
+    except RunNotFoundError:
+        pass
+    if run is not None and run.name != ref:
+        return Entry(ref, "run", (run,), run.group_key)  # an id, id prefix or short id
+    runs = _scoped_runs(store, scope, ref)
+    if not runs:
+        if ambiguous is not None:
+            raise ambiguous  # an id prefix of several runs, not a name
+        raise _not_found(ref, scope)
+    if run is not None and [r.id for r in runs] == [run.id]:
+        return Entry(ref, "run", (run,), run.group_key)  # a unique name
+    candidates = _candidates(runs, need, store)
+    if not candidates:
+        return _group(ref, runs[0].group_key, runs)  # raises: no completed runs
+    if len(candidates) == 1:
+        return candidates[0].entry(ref)
+    return _Choice(ref, tuple(candidates), need)
+
+
+def _suite_part(ref: str, store: Store, scope: Scope) -> tuple[str, Scope] | None:
+    """``demo/bow`` -> (``bow``, the scope narrowed to the suite demo), when demo is a suite."""
+    from trialbook.config._plan import suite_tag
+
+    suite, slash, rest = ref.partition("/")
+    if not slash or not suite or not rest:
+        return None
+    if not store.list_runs(tags=(suite_tag(suite),), limit=1):
+        return None
+    return rest, replace(scope, suite=suite)
+
+
+def _read_plain(ref: str, store: Store, scope: Scope, need: _Need) -> Entry | _Choice:
+    if ref.startswith(_GROUP_PREFIX):
+        return _group_by_key(ref, store)
+    split = _suite_part(ref, store, scope)
+    if split is not None:
+        rest, narrowed = split
+        got = _read_plain(rest, store, narrowed, need)
+        return replace(got, label=ref) if isinstance(got, Entry) else replace(got, ref=ref)
+    return _by_name(ref, store, scope, need)
+
+
+def _read_one(ref: str, store: Store, scope: Scope, need: _Need) -> Entry | _Choice:
+    try:
+        return _read_plain(ref, store, scope, need)
     except RunNotFoundError as e:
         base, at, seed_text = ref.rpartition("@")
         if isinstance(e, AmbiguousRunError) or not at or not base:
+            if "/" in ref and not isinstance(e, AmbiguousRunError):
+                raise _unknown_suite(ref, store) from None
             raise
         try:
             seed = int(seed_text)
         except ValueError:
             raise e from None
-        group = _resolve_plain(base, store)
+        group = _decide(_read_one(base, store, scope, need), [], store)
         runs = [r for r in group.runs if r.seed == seed]
         if not runs:
             seeds = sorted({r.seed for r in group.runs if r.seed is not None})
@@ -94,71 +283,208 @@ def _resolve_one(ref: str, store: Store) -> Entry:
                 f"{base!r} has no completed run with seed {seed} (its seeds: "
                 f"{', '.join(map(str, seeds))}); pick one of those, e.g. '{base}@{seeds[0]}'."
             ) from None
-        if len(runs) > 1:
-            raise AmbiguousRunError(
-                f"{ref!r} matches {len(runs)} runs ({', '.join(r.id for r in runs[:5])}); "
-                "pass a run id."
-            ) from None
-        return Entry(ref, "run", (runs[0],), runs[0].group_key)
+        # A group holds one run per seed, so the seed names one run.
+        return Entry(ref, "run", (runs[0],), runs[0].group_key, group.note)
 
 
-def _resolve_plain(ref: str, store: Store) -> Entry:
-    if ref.startswith(_GROUP_PREFIX):
-        prefix = ref[len(_GROUP_PREFIX) :]
-        if not prefix:
-            raise ConfigError(
-                "'group:' needs a group key prefix, e.g. 'group:9c1e'; "
-                "list groups with `trialbook ls --by group`."
-            )
-        runs = [r for r in store.list_runs() if r.group_key.startswith(prefix)]
-        found = sorted({r.group_key for r in runs})
-        if not found:
-            raise RunNotFoundError(
-                f"No seed group's key starts with {prefix!r}; "
-                "list groups with `trialbook ls --by group`."
-            )
-        if len(found) > 1:
-            raise AmbiguousRunError(
-                f"{ref!r} matches {len(found)} groups ({', '.join(k[:12] for k in found[:5])}); "
-                "pass a longer key prefix."
-            )
-        return _group(ref, found[0], [r for r in runs if r.group_key == found[0]])
-    try:
-        run = store.get_run(ref)
-        return Entry(ref, "run", (run,), run.group_key)
-    except AmbiguousRunError:
-        named = [r for r in store.list_runs() if r.name == ref]
-        keys = {r.group_key for r in named}
-        if named and len(keys) == 1:
-            return _group(ref, keys.pop(), named)
-        raise
-    except RunNotFoundError:
-        runs = store.list_runs(experiment=ref)
-        if not runs:
-            raise RunNotFoundError(
-                f"{ref!r} is neither a run (id, prefix, short id or name), a group "
-                "('group:<key prefix>') nor an experiment; list them with `trialbook ls`."
-            ) from None
-        keys = {r.group_key for r in runs}
-        if len(keys) > 1:
-            raise AmbiguousRunError(
-                f"Experiment {ref!r} holds {len(keys)} seed groups; name one as "
-                f"'group:<key prefix>' (keys: {', '.join(sorted(k[:8] for k in keys)[:5])})."
-            ) from None
-        return _group(ref, keys.pop(), runs)
+def _unknown_suite(ref: str, store: Store) -> RunNotFoundError:
+    from trialbook.analysis._scope import known_suites, suggest_key
+
+    suite = ref.partition("/")[0]
+    suites = known_suites(store.list_runs())
+    match = suggest_key(suite, suites)
+    hint = (
+        f"did you mean '{match}/{ref.partition('/')[2]}'?"
+        if match
+        else f"the suites here: {', '.join(suites)}."
+        if suites
+        else "no run here was planned from a suite file."
+    )
+    return RunNotFoundError(f"{ref!r} names no run, and {suite!r} is not a suite; {hint}")
 
 
-def resolve_refs(refs: Sequence[str], store: Store) -> list[Entry]:
+def _group_by_key(ref: str, store: Store) -> Entry:
+    prefix = ref[len(_GROUP_PREFIX) :]
+    if not prefix:
+        raise ConfigError(
+            "'group:' needs a group key prefix, e.g. 'group:9c1e'; "
+            "list groups with `trialbook ls --by group`."
+        )
+    runs = [r for r in store.list_runs() if r.group_key.startswith(prefix)]
+    found = sorted({r.group_key for r in runs})
+    if not found:
+        raise RunNotFoundError(
+            f"No seed group's key starts with {prefix!r}; "
+            "list groups with `trialbook ls --by group`."
+        )
+    if len(found) > 1:
+        raise AmbiguousRunError(
+            f"{ref!r} matches {len(found)} groups ({', '.join(k[:12] for k in found[:5])}); "
+            "pass a longer key prefix."
+        )
+    return _group(ref, found[0], [r for r in runs if r.group_key == found[0]])
+
+
+# --------------------------------------------------------------------------- choosing
+def _differences(cands: Sequence[_Candidate], store: Store) -> list[dict[str, Any]]:
+    """Per candidate, the flattened config keys whose value differs among the candidates."""
+    params = store.bulk_params([c.runs[0].id for c in cands])
+    flat = [params.get(c.runs[0].id, {}) for c in cands]
+    keys = sorted({k for p in flat for k in p if not k.startswith(_DESCRIPTIVE)})
+    missing = object()
+    differing = [k for k in keys if len({repr(p.get(k, missing)) for p in flat}) > 1]
+    return [{k: p.get(k) for k in differing} for p in flat]
+
+
+def _show(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _describe(c: _Candidate, diff: Mapping[str, Any], *, experiment: bool, keys: int = 3) -> str:
+    parts = [f"experiment {c.experiment}"] if experiment else []
+    if c.suites:
+        parts.append(f"suite {', '.join(c.suites)}")
+    parts.append(f"{len(c.runs)} run{'s' if len(c.runs) != 1 else ''}")
+    shown = list(diff.items())[:keys]
+    parts += [f"{k}={_show(v)}" for k, v in shown]
+    if len(diff) > keys:
+        parts.append(f"+{len(diff) - keys} more keys")
+    return f"{group_ref(c.key)} ({', '.join(parts)})"
+
+
+def _rank(c: _Candidate) -> tuple[bool, int, float, str]:
+    return (c.has, c.affinity, c.newest, c.key)
+
+
+def _suites_of(runs: Sequence[RunRecord]) -> set[str]:
+    from trialbook.config._plan import suite_of
+
+    return {s for r in runs for s in suite_of(r.tags)}
+
+
+def _shared_suite(read: Sequence[Entry | _Choice]) -> str | None:
+    """The suite every reference can be taken from (each fixed entry is in it, each ambiguous
+    name has a group in it that has what the command needs, when one has), the newest such;
+    None when there is none or nothing is ambiguous."""
+    if not any(isinstance(x, _Choice) for x in read):
+        return None
+    newest: dict[str, float] = {}
+    allowed: set[str] | None = None
+    for x in read:
+        if isinstance(x, Entry):
+            have = _suites_of(x.runs)
+            if have:  # a run or group without a suite constrains nothing
+                allowed = have if allowed is None else allowed & have
+            continue
+        useful = [c for c in x.candidates if c.has] or list(x.candidates)
+        have = set()
+        for c in useful:
+            for suite in c.suites:
+                have.add(suite)
+                newest[suite] = max(newest.get(suite, 0.0), c.newest)
+        allowed = have if allowed is None else allowed & have
+    if not allowed:
+        return None
+    return max(sorted(allowed), key=lambda suite: newest.get(suite, 0.0))
+
+
+def _decide(
+    item: Entry | _Choice,
+    others: Sequence[Entry | _Choice],
+    store: Store,
+    shared: str | None = None,
+) -> Entry:
+    """The entry a reference stands for, picking among several groups (see the module
+    docstring) with a note, or raising AmbiguousNameError when no rule can pick. ``shared``
+    is the suite all references can come from, preferred when there is one."""
+    if isinstance(item, Entry):
+        return item
+    if shared is not None:
+        cands = [replace(c, affinity=int(shared in c.suites)) for c in item.candidates]
+    else:
+        other_suites = []
+        for o in others:
+            runs = o.runs if isinstance(o, Entry) else [r for c in o.candidates for r in c.runs]
+            other_suites.append(_suites_of(runs))
+        cands = [
+            replace(c, affinity=sum(1 for s in other_suites if s & set(c.suites)))
+            for c in item.candidates
+        ]
+    cands.sort(key=_rank, reverse=True)
+    best = cands[0]
+    tied = [c for c in cands if (c.has, c.affinity) == (best.has, best.affinity)]
+    diffs = _differences(cands, store)
+    experiments = sorted({c.experiment for c in tied})
+    if len(experiments) > 1:
+        listed = "; ".join(
+            _describe(c, d, experiment=True) for c, d in zip(cands, diffs, strict=True)
+        )
+        raise AmbiguousNameError(
+            f"{item.ref!r} names {len(cands)} seed groups of {len(experiments)} experiments "
+            f"({', '.join(experiments)}) and none is preferred: {listed}; name one as "
+            f"'{group_ref(best.key)}'.",
+            name=item.ref,
+            choices=tuple(group_ref(c.key) for c in cands),
+        )
+    why = [f"suite {', '.join(best.suites)}"] if best.suites else []
+    why.append(f"{len(best.runs)} run{'s' if len(best.runs) != 1 else ''}")
+    if best.has and not all(c.has for c in cands):
+        why.append(item.need.describe())
+    if best.affinity and any(c.affinity < best.affinity for c in cands if c.has == best.has):
+        why.append("same suite as the other names")
+    if len(tied) > 1:
+        why.append("newest")
+    rest = [_describe(c, d, experiment=False) for c, d in zip(cands[1:], diffs[1:], strict=True)]
+    shown = rest[:3] + ([f"{len(rest) - 3} more"] if len(rest) > 3 else [])
+    example = next((f"`{s}/{best.experiment}`" for c in cands[1:] for s in c.suites), None)
+    pick = f"`group:<key>` or `suite/experiment`{f' (e.g. {example})' if example else ''}"
+    note = (
+        f"{item.ref!r} names {len(cands)} seed groups; using {group_ref(best.key)} "
+        f"({', '.join(why)}); others: {', '.join(shown)} -- pass {pick} to pick another."
+    )
+    return best.entry(item.ref, note)
+
+
+def resolve_refs(
+    refs: Sequence[str | Entry],
+    store: Store,
+    *,
+    scope: Scope | None = None,
+    benchmark: str | None = None,
+    metric: str | None = None,
+) -> list[Entry]:
     """The entries the references name, in order (see the module docstring for the grammar).
+
+    Args:
+        refs: References as a user types them; an :class:`Entry` (already resolved) is kept.
+        store: The Store to read.
+        scope: Narrow names to a suite and ``--where`` conditions.
+        benchmark, metric: What the command compares: among several groups a name fits, one
+            that has it is preferred.
 
     Raises:
         RunNotFoundError: a reference names nothing.
-        AmbiguousRunError: a reference names several runs or groups.
-        ConfigError: no references, or the same entry named twice.
+        AmbiguousRunError: a reference names several runs or groups (an
+            :class:`~trialbook.errors.AmbiguousNameError` lists the groups when no rule
+            picks one).
+        ConfigError: no references, the same entry named twice, or an unknown suite or key
+            in the scope.
     """
+    from trialbook.analysis._scope import Scope, check_names
+
     if not refs:
         raise ConfigError("Name at least one run or group, e.g. `trialbook compare RUN_A RUN_B`.")
-    entries = [_resolve_one(ref, store) for ref in refs]
+    scope = scope or Scope()
+    if not scope.empty:
+        check_names(store, scope=scope)
+    need = _Need(benchmark, metric)
+    read = [r if isinstance(r, Entry) else _read_one(r, store, scope, need) for r in refs]
+    shared = _shared_suite(read)
+    entries = [
+        _decide(item, [o for j, o in enumerate(read) if j != i], store, shared)
+        for i, item in enumerate(read)
+    ]
     seen: dict[tuple[str, ...], str] = {}
     for e in entries:
         ids = tuple(e.run_ids)

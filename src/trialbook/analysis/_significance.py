@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from trialbook.analysis._refs import Entry, resolve_refs
 from trialbook.analysis._samples import latest_evaluations, numeric, sample_scores
+from trialbook.analysis._scope import Scope
 from trialbook.analysis._stats import (
     BOOTSTRAP_MIN_N,
     TestResult,
@@ -326,7 +327,7 @@ def _one(
 
 
 def significance(
-    refs: Sequence[str],
+    refs: Sequence[str | Entry],
     *,
     benchmark: str | None = None,
     metric: str | None = None,
@@ -334,6 +335,8 @@ def significance(
     seed: int = 0,
     level: float = 0.95,
     resamples: int = 10_000,
+    suite: str | None = None,
+    where: Sequence[str] | str | None = None,
     root: str | os.PathLike[str] | None = None,
     store: Store | str | None = None,
 ) -> list[TestResult]:
@@ -347,7 +350,10 @@ def significance(
     ran and why. A metric's per-sample values come from the field its benchmark declares
     (``BaseBenchmark.metric_fields``). With more than one comparison every result gets a
     Holm-adjusted p-value.
-    ``store`` is a Store or a store URL; ``root`` a workspace folder.
+    ``store`` is a Store or a store URL; ``root`` a workspace folder. ``suite`` and ``where``
+    narrow the names to a suite's runs where the conditions hold; a name that fits several
+    seed groups resolves to the newest one evaluated on ``benchmark`` (see
+    :func:`resolve_refs`).
 
     Raises:
         ConfigError: fewer than two references, an unknown test, no common benchmark, sample
@@ -362,7 +368,9 @@ def significance(
             "e.g. `trialbook significance RUN_A RUN_B`."
         )
     with store_scope(root, store) as db:
-        entries = resolve_refs(refs, db)
+        entries = resolve_refs(
+            refs, db, scope=Scope.of(suite, where), benchmark=benchmark, metric=metric
+        )
         target = choose_target(entries, db, benchmark, metric)
         results = [
             replace(

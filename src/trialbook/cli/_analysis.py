@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, int64, open_store
+from trialbook.cli._options import (
+    JsonOption,
+    RootOption,
+    StoreOption,
+    SuiteOption,
+    WhereOption,
+    int64,
+    open_store,
+    resolve_names,
+)
 from trialbook.cli._output import Cell, Column, Output, Styled, fmt_number, jsonable, print_json
 
 if TYPE_CHECKING:
@@ -25,7 +34,9 @@ MAX_RESAMPLES = 10_000_000
 
 _REFS_HELP = (
     "Two or more runs (id, id prefix, short id or name) or seed groups ('group:<key prefix>', "
-    "a name shared by one group's seeds, or an experiment holding one group)."
+    "an experiment or a name shared by its seeds, 'suite/experiment'). A name that fits "
+    "several groups means the newest one that has the benchmark or metric compared; a note "
+    "on stderr says which and lists the others."
 )
 BenchmarkOption = Annotated[
     str | None, typer.Option("--benchmark", "-b", help="Benchmark whose metric to use.")
@@ -72,6 +83,8 @@ def leaderboard(
     seed: Annotated[
         int, typer.Option("--seed", parser=int64(min=0), help="Seed of the bootstrap tests.")
     ] = 0,
+    suite: SuiteOption = None,
+    where: WhereOption = None,
     as_json: JsonOption = False,
     root: RootOption = None,
     store: StoreOption = None,
@@ -100,6 +113,8 @@ def leaderboard(
             by=mode,
             experiment=experiment,
             seed=seed,
+            suite=suite,
+            where=where,
             store=db,
         )
     _render_leaderboard(frame, by, as_json)
@@ -119,6 +134,9 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
 
     from trialbook.analysis._refs import group_ref
 
+    note = frame.attrs.get("note")
+    if note:
+        typer.echo(f"note: {note}", err=True)
     what = " ".join(x for x in (frame.attrs.get("benchmark"), frame.attrs.get("metric")) if x)
     goal = "higher" if frame.attrs.get("goal", "max") == "max" else "lower"
     title = f"Leaderboard: {what} ({goal} is better), by {by}"
@@ -137,6 +155,7 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
                 "metric": frame.attrs.get("metric"),
                 "goal": frame.attrs.get("goal"),
                 "by": by,
+                "note": note,
                 "rows": records,
             }
         )
@@ -252,6 +271,8 @@ def _render_compare(c: Comparison, out: Output) -> None:
 def compare(
     ctx: typer.Context,
     refs: Annotated[list[str], typer.Argument(metavar="REF", help=_REFS_HELP, show_default=False)],
+    suite: SuiteOption = None,
+    where: WhereOption = None,
     as_json: JsonOption = False,
     root: RootOption = None,
     store: StoreOption = None,
@@ -267,9 +288,11 @@ def compare(
     from trialbook.analysis._compare import compare as build
 
     with open_store(ctx, root, store) as db:
-        result = build(refs, store=db)
+        entries = resolve_names(ctx, db, refs, suite=suite, where=where)
+        result = build(entries, store=db)
     if as_json:
-        print_json(jsonable(result.to_dict()))
+        notes = [n for e in entries for n in e.notes]
+        print_json(jsonable({**result.to_dict(), "notes": notes}))
         return
     _render_compare(result, Output())
 
@@ -335,6 +358,8 @@ def significance(
             help=f"Bootstrap / permutation resamples (at most {MAX_RESAMPLES:,}).",
         ),
     ] = 10_000,
+    suite: SuiteOption = None,
+    where: WhereOption = None,
     as_json: JsonOption = False,
     root: RootOption = None,
     store: StoreOption = None,
@@ -351,8 +376,11 @@ def significance(
     if test not in TESTS:
         raise ConfigError(f"Unknown --test {test!r}; choose one of {', '.join(TESTS)}.")
     with open_store(ctx, root, store) as db:
+        entries = resolve_names(
+            ctx, db, refs, suite=suite, where=where, benchmark=benchmark, metric=metric
+        )
         results = run_tests(
-            refs,
+            entries,
             benchmark=benchmark,
             metric=metric,
             test=test,  # type: ignore[arg-type]  # checked against TESTS above
@@ -361,7 +389,13 @@ def significance(
             store=db,
         )
     if as_json:
-        print_json([r.to_dict() for r in results])
+        # Each result with the notes of its two entries (which group a name stood for).
+        print_json(
+            [
+                {**r.to_dict(), "notes": [*entries[0].notes, *other.notes]}
+                for r, other in zip(results, entries[1:], strict=True)
+            ]
+        )
         return
     out = Output()
     for r in results:

@@ -597,8 +597,11 @@ def export(
         if run is not None:
             records = [db.get_run(run)]
         else:
+            from trialbook.analysis._scope import check_names
             from trialbook.store import RunQuery
 
+            # A misspelt experiment is a did-you-mean, not an empty export.
+            check_names(db, experiment=experiment)
             records = db.list_runs(
                 RunQuery(experiment=experiment, order_by="started_at", descending=False)
             )

@@ -20,6 +20,7 @@ from trialbook._format import clip
 from trialbook._workspace import Workspace
 
 if TYPE_CHECKING:
+    from trialbook.analysis._refs import Entry
     from trialbook.store import Store
 
 __all__ = [
@@ -30,8 +31,12 @@ __all__ = [
     "PartialWrite",
     "RootOption",
     "StoreOption",
+    "SuiteOption",
+    "WhereOption",
     "int64",
     "open_store",
+    "paste_command",
+    "resolve_names",
     "workspace",
 ]
 
@@ -97,6 +102,30 @@ StoreOption = Annotated[
         rich_help_panel=_PANEL,
     ),
 ]
+SuiteOption = Annotated[
+    str | None,
+    typer.Option(
+        "--suite",
+        metavar="NAME",
+        help="Only runs planned from this suite file (its suite: name, e.g. demo; "
+        "`trialbook show RUN` lists a run's suite:<name> tag).",
+        show_default=False,
+    ),
+]
+WhereOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        "-w",
+        metavar="COND",
+        help="Only runs where COND holds (repeatable; all must hold). COND is KEY OP VALUE: "
+        "params.lr=0.001, params.optimizer=adam, loss<0.5 (a bare key is a metric's last "
+        "value), metrics.loss<0.5, min(loss)<0.5, max(metrics.acc)>=0.9. OP is one of "
+        "== != < <= > >=. VALUE is a number, true/false/null, or text. Quote the whole "
+        "COND in the shell. A key no run has is an error with a did-you-mean.",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[
     bool,
     typer.Option("--json", help="Print machine-readable JSON only."),
@@ -141,3 +170,74 @@ def open_store(ctx: typer.Context, root: Path | None, store: str | None) -> Iter
         yield db
     finally:
         db.close()
+
+
+def paste_command(ctx: typer.Context, swap: tuple[str, str] | None = None) -> str:
+    """The command being run, as a line to paste, with the argument ``swap[0]`` replaced by
+    ``swap[1]`` (how an ambiguous name's error shows the command that names one group)."""
+    import shlex
+
+    def text(value: Any) -> str:
+        return str(value.value if hasattr(value, "value") else value)
+
+    words = ["trialbook", ctx.info_name or ""]
+    options: list[str] = []
+    glob = ctx.find_object(GlobalOptions) or GlobalOptions()
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        # Duck-typed: typer may carry its own copy of click's classes.
+        kind = getattr(param, "param_type_name", "")
+        if kind == "argument":
+            values = value if isinstance(value, list | tuple) else [value]
+            for v in values:
+                if v is not None:
+                    v = text(v)
+                    words.append(swap[1] if swap is not None and v == swap[0] else v)
+            continue
+        if kind != "option" or value is None or value == param.default or value == ():
+            continue
+        opts: Any = param
+        if opts.is_flag:
+            if value:
+                options.append(opts.opts[0])
+            elif opts.secondary_opts:
+                options.append(opts.secondary_opts[0])
+            continue
+        for v in value if opts.multiple else [value]:
+            options += [opts.opts[0], text(v)]
+    for name, value in (("--root", glob.root), ("--store", glob.store)):
+        if value is not None and name not in options:
+            options += [name, str(value)]
+    return shlex.join([*words, *options])
+
+
+def resolve_names(
+    ctx: typer.Context,
+    db: Store,
+    refs: list[str],
+    *,
+    suite: str | None,
+    where: list[str] | None,
+    benchmark: str | None = None,
+    metric: str | None = None,
+) -> list[Entry]:
+    """The entries ``refs`` name (see :func:`trialbook.analysis.resolve_refs`), with each
+    entry's notes (which of several groups a name stands for, runs left out) on stderr. A
+    name no rule can resolve is an error that ends with the command to paste."""
+    from trialbook.analysis._refs import resolve_refs
+    from trialbook.analysis._scope import Scope
+    from trialbook.errors import AmbiguousNameError
+
+    try:
+        entries = resolve_refs(
+            refs, db, scope=Scope.of(suite, where), benchmark=benchmark, metric=metric
+        )
+    except AmbiguousNameError as e:
+        line = paste_command(ctx, (e.name, e.choices[0]))
+        raise AmbiguousNameError(
+            f"{str(e).rstrip('.')}, as in `{line}`.", name=e.name, choices=e.choices
+        ) from None
+    for entry in entries:
+        for note in entry.notes:
+            typer.echo(f"note: {note}", err=True)
+    return entries

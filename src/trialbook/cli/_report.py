@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from trialbook.cli._options import RootOption, StoreOption, open_store, workspace
+from trialbook.cli._options import (
+    RootOption,
+    StoreOption,
+    SuiteOption,
+    WhereOption,
+    open_store,
+    resolve_names,
+    workspace,
+)
 from trialbook.cli._output import Cell, Column, Output
 from trialbook.errors import ConfigError
 
@@ -22,7 +30,7 @@ class ReportFormat(str, Enum):
     latex = "latex"
 
 
-def _table(refs: list[str], db: object, fmt: ReportFormat) -> str:
+def _table(refs: list[Any], db: object, fmt: ReportFormat) -> str:
     """The metrics of the references side by side, one row per entry, as Markdown or LaTeX."""
     import pandas as pd
 
@@ -80,6 +88,8 @@ def report(
             show_default=False,
         ),
     ] = None,
+    suite: SuiteOption = None,
+    where: WhereOption = None,
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
@@ -103,10 +113,11 @@ def report(
     if fmt is ReportFormat.html and out is None:
         raise ConfigError("trialbook report needs --out FILE.html for an HTML report.")
     with open_store(ctx, root, store) as db:
+        entries = resolve_names(ctx, db, refs, suite=suite, where=where, metric=metric)
         if fmt is ReportFormat.html:
             assert out is not None
             path = write_report(
-                refs,
+                entries,
                 out,
                 store=db,
                 title=title,
@@ -115,7 +126,7 @@ def report(
             )
             typer.echo(f"wrote {path}")
             return
-        text = _table(refs, db, fmt)
+        text = _table(entries, db, fmt)
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -156,6 +167,8 @@ def analyze(
         ),
     ] = None,
     ci: Annotated[str, typer.Option("--ci", help="Interval: t (Student t) or bootstrap.")] = "t",
+    suite: SuiteOption = None,
+    where: WhereOption = None,
     show_plots: Annotated[
         bool, typer.Option("--show-plots", help="Open the figure when done.")
     ] = False,
@@ -183,6 +196,8 @@ def analyze(
             metrics=metric,
             out_dir=out_dir if out_dir is not None else ws.root,
             ci="t" if ci == "t" else "bootstrap",
+            suite=suite,
+            where=where,
         )
     # Through Output like every other table (names are never read as rich markup, control
     # characters are escaped), and always laid out by rich: the tables fit the terminal's

@@ -20,8 +20,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from trialbook._types import MetricAgg
+from trialbook.analysis._scope import WHERE_GRAMMAR, Scope, check_names, parse_condition
 from trialbook.cli._export import RunDetails, load_details, run_document, run_fields
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, int64, open_store
+from trialbook.cli._options import (
+    JsonOption,
+    RootOption,
+    StoreOption,
+    SuiteOption,
+    WhereOption,
+    int64,
+    open_store,
+)
 from trialbook.cli._output import (
     STATUS_STYLES,
     Cell,
@@ -45,22 +54,8 @@ if TYPE_CHECKING:
         RunRecord,
     )
 
-__all__ = ["Sort", "ls", "parse_condition", "parse_sort", "show"]
+__all__ = ["WHERE_GRAMMAR", "Sort", "ls", "parse_condition", "parse_sort", "show"]
 
-WHERE_GRAMMAR = (
-    "write KEY OP VALUE, where KEY is params.<name>, a metric (loss, metrics.loss) or "
-    "min(...)/max(...)/last(...) of a metric, and OP is one of == != < <= > >= "
-    "(e.g. params.lr=0.001, loss<0.5, max(metrics.acc)>=0.9)"
-)
-
-_CONDITION = re.compile(
-    r"""\s*
-    (?: (?P<agg>min|max|last)\(\s*(?P<agg_key>[^()\s]+)\s*\)
-      | (?P<key>[^\s<>=!()]+) )
-    \s*(?P<op>==|!=|<=|>=|=|<|>)\s*
-    (?P<value>(?![<>=!]).*?)\s*""",
-    re.VERBOSE,
-)
 _AGG_KEY = re.compile(r"\s*(?P<agg>min|max|last)\(\s*(?P<key>[^()\s]+)\s*\)\s*")
 
 #: ``--sort`` names that are run columns; anything else is a metric.
@@ -91,68 +86,6 @@ class IntervalKind(str, Enum):
 
 #: Other metrics shown in the ls table besides the sorted one.
 _EXTRA_METRICS = 3
-
-
-# --------------------------------------------------------------------------- --where
-def _parse_value(raw: str) -> Any:
-    """A number when it reads as one, true/false/null as JSON, quoted or other text as text."""
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-        return raw[1:-1]
-    if raw in ("true", "false", "null"):
-        return json.loads(raw)
-    try:
-        return int(raw)
-    except ValueError:
-        pass
-    try:
-        number = float(raw)
-    except ValueError:
-        return raw
-    return raw if math.isnan(number) else number
-
-
-def parse_condition(text: str) -> ParamCondition | MetricCondition:
-    """``params.lr=0.001``, ``loss<0.5``, ``metrics.loss<0.5``, ``min(loss)<0.5``,
-    ``max(metrics.acc)>=0.9`` as the Store's condition objects.
-
-    Raises:
-        ConfigError: the text does not follow the grammar (the message names it).
-    """
-    from trialbook.store import MetricCondition, ParamCondition
-
-    m = _CONDITION.fullmatch(text)
-    if m is None or not m["value"]:
-        raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
-    agg: MetricAgg | None = m["agg"]  # type: ignore[assignment]
-    key: str = m["agg_key"] or m["key"]
-    op = "==" if m["op"] == "=" else m["op"]
-    value = _parse_value(m["value"])
-    if key.startswith("params."):
-        name = key[len("params.") :]
-        if not name:
-            raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
-        if agg is not None:
-            raise ConfigError(
-                f"Cannot read --where {text!r}: min/max/last apply to metrics, not params; "
-                f"{WHERE_GRAMMAR}."
-            )
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not is_number and op not in ("==", "!="):
-            raise ConfigError(
-                f"--where {text!r} compares the text {value!r} with {op!r}; use = or != for "
-                "text, or compare with a number."
-            )
-        return ParamCondition(name, op, value)
-    if key.startswith("metrics."):
-        key = key[len("metrics.") :]
-    if not key:
-        raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(
-            f"--where {text!r} compares metric {key!r} with {value!r}, which is not a number; "
-            "metrics compare with numbers, e.g. loss<0.5."
-        )
-    return MetricCondition(key, op, float(value), agg or "last")
 
 
 # --------------------------------------------------------------------------- --sort
@@ -238,6 +171,23 @@ def _metric_columns(
     return columns
 
 
+def _check_filters(
+    db: Any, matched: bool, sort_seen: bool, query: RunQuery, order: Sort, scope: Scope
+) -> None:
+    """A typo in a filter is an error with a did-you-mean, not "No runs match.": when nothing
+    matched, or no listed run has the sorted metric, check that every name exists somewhere."""
+    if matched and (sort_seen or order.metric is None):
+        return
+    metrics = [(order.metric, "--sort")] if order.metric is not None and not sort_seen else []
+    check_names(
+        db,
+        experiment=None if matched else query.experiment,
+        scope=Scope() if matched else scope,
+        metrics=metrics,
+        also=RUN_SORT_COLUMNS if metrics else (),
+    )
+
+
 def _status_cell(status: str) -> Styled:
     return Styled(status, STATUS_STYLES.get(status))
 
@@ -276,19 +226,8 @@ def ls(
         int | None,
         typer.Option("--seed", metavar="N", parser=int64(), help="Only runs with this seed."),
     ] = None,
-    where: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--where",
-            "-w",
-            metavar="COND",
-            help="Only runs where COND holds (repeatable; all must hold). COND is KEY OP VALUE: "
-            "params.lr=0.001, params.optimizer=adam, loss<0.5 (a bare key is a metric's last "
-            "value), metrics.loss<0.5, min(loss)<0.5, max(metrics.acc)>=0.9. OP is one of "
-            "== != < <= > >=. VALUE is a number, true/false/null, or text. Quote the whole "
-            "COND in the shell.",
-        ),
-    ] = None,
+    where: WhereOption = None,
+    suite: SuiteOption = None,
     sort: Annotated[
         str,
         typer.Option(
@@ -348,9 +287,9 @@ def ls(
     store: StoreOption = None,
 ) -> None:
     """List runs, newest first, with their status and main metrics (or seed groups: --by group)."""
-    from trialbook.store import MetricCondition, ParamCondition, RunQuery
 
-    conditions = [parse_condition(c) for c in where or ()]
+    scope = Scope.of(suite, where)
+    conditions = list(scope.conditions)
     order = parse_sort(sort)
 
     statuses = _split_list(status)
@@ -358,14 +297,12 @@ def ls(
         # A seed group is its completed runs (as compare and significance read it): a failed
         # or retried seed must not count in n, the seeds or the means.
         statuses = ("completed",)
-    query = RunQuery(
+    query = scope.query(
         experiment=experiment,
         name=name,
         seed=seed,
         statuses=statuses,
         tags=_split_list(tag),
-        params=tuple(c for c in conditions if isinstance(c, ParamCondition)),
-        metrics=tuple(c for c in conditions if isinstance(c, MetricCondition)),
         order_by=order.order_by,
         order_agg=order.agg,
         descending=order.default_descending() if descending is None else descending,
@@ -375,11 +312,15 @@ def ls(
         raise ConfigError("--ci and --level describe seed-group intervals; add --by group.")
     if by is ListBy.group:
         with open_store(ctx, root, store) as db:
-            _ls_groups(db, query, order, conditions, ci.value, level, as_json)
+            _ls_groups(db, query, order, scope, ci.value, level, as_json)
         return
     with open_store(ctx, root, store) as db:
         records = db.list_runs(query)
         summaries = db.metric_summaries([r.id for r in records]) if records else {}
+        sort_seen = order.metric is not None and any(
+            order.metric in summaries.get(r.id, {}) for r in records
+        )
+        _check_filters(db, bool(records), sort_seen, query, order, scope)
 
     if as_json:
         print_json(
@@ -449,8 +390,9 @@ def _group_metric_columns(
         prefix = "metrics." if order.agg == "last" else "best."
         col = f"{prefix}{order.metric}"
         if col not in present:
+            # In the workspace (else the check above named the typo), not in these runs.
             raise ConfigError(
-                f"No run here logged the metric {order.metric!r} that --sort names; "
+                f"No run listed here logged the metric {order.metric!r} that --sort names; "
                 "see `trialbook ls` for the metrics, or sort by a run column."
             )
         return [(order.label, col)]
@@ -479,23 +421,33 @@ def _ls_groups(
     db: Any,
     query: RunQuery,
     order: Sort,
-    conditions: Sequence[ParamCondition | MetricCondition],
+    scope: Scope,
     ci: str,
     level: float,
     as_json: bool,
 ) -> None:
-    """``ls --by group``: one row per seed group, in the order of the runs (or best first)."""
+    """``ls --by group``: one row per seed group, in the order of the runs (or best first);
+    a group counts one run per seed, the newest completed, and says what it left out."""
     from dataclasses import replace
 
     from trialbook.analysis._frames import load_runs
-    from trialbook.analysis._groups import seed_groups
+    from trialbook.analysis._groups import left_out_note, seed_groups
     from trialbook.analysis._intervals import check_level
+    from trialbook.config._plan import suite_of
 
     check_level(level)
     limit = query.limit
     df = load_runs(store=db, query=replace(query, limit=None))
-    metrics = _group_metric_columns(df, order, conditions) if len(df) else []
+    records = {r.id: r for r in db.list_runs(replace(query, limit=None))} if len(df) else {}
+    sort_seen = order.metric is not None and f"metrics.{order.metric}" in df.columns
+    _check_filters(db, bool(records), sort_seen, query, order, scope)
+    metrics = _group_metric_columns(df, order, scope.conditions) if len(df) else []
     groups = seed_groups(df, [col for _, col in metrics], ci=ci, level=level)  # type: ignore[arg-type]
+    suites: dict[str, list[str]] = {}
+    for r in records.values():
+        for name in suite_of(r.tags):
+            if name not in suites.setdefault(r.group_key, []):
+                suites[r.group_key].append(name)
     if order.metric is not None and len(groups):
         # Best first by the group mean (the runs' order would rank by a single seed).
         col = f"{metrics[0][1]}.mean"
@@ -518,6 +470,8 @@ def _ls_groups(
                     "name": g["name"],
                     "n": int(g["n"]),
                     "seeds": list(g["seeds"]),
+                    "left_out": list(g["left_out"]),
+                    "suites": suites.get(str(g["group"]), []),
                     "metrics": {
                         col: {
                             stat: number(g[f"{col}.{stat}"])
@@ -542,10 +496,14 @@ def _ls_groups(
         Column("n", "right"),
         Column("seeds", overflow="ellipsis", min_width=5),
     ]
+    shown = groups.to_dict("records")
+    any_left = any(g["left_out"] for g in shown)
+    if any_left:
+        columns.append(Column("left out", "right"))
     for header, _ in metrics:
         columns += [Column(f"{header} mean ± std", "right"), Column(f"{pct} CI", "right")]
     rows: list[list[Cell]] = []
-    for g in groups.to_dict("records"):
+    for g in shown:
         row: list[Cell] = [
             _group_ref(str(g["group"])),
             g["experiment"],
@@ -553,6 +511,8 @@ def _ls_groups(
             str(g["n"]),
             ",".join(str(s) for s in g["seeds"]) or "-",
         ]
+        if any_left:
+            row.append(str(len(g["left_out"])))
         for _, col in metrics:
             mean, std = g[f"{col}.mean"], g[f"{col}.std"]
             low, high = g[f"{col}.ci_low"], g[f"{col}.ci_high"]
@@ -570,6 +530,11 @@ def _ls_groups(
                 )
         rows.append(row)
     Output().table(columns, rows, optional=2 * len(metrics))
+    left = [records[rid] for g in shown for rid in g["left_out"] if rid in records]
+    gone = {r.id for r in left}
+    note = left_out_note(left, kept=[r for r in records.values() if r.id not in gone])
+    if note is not None:
+        typer.echo(f"note: {note}", err=True)
 
 
 # --------------------------------------------------------------------------- show

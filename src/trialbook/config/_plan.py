@@ -7,12 +7,20 @@ lets the two sides evolve separately.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MISSING", "Plan", "PlannedRun"]
+__all__ = [
+    "MISSING",
+    "SUITE_TAG_PREFIX",
+    "Plan",
+    "PlannedRun",
+    "suite_name",
+    "suite_of",
+    "suite_tag",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,35 @@ class Plan:
     shortcuts: Mapping[str, str] = field(default_factory=dict)
     suite: str | None = None
     notes: tuple[str, ...] = ()
+
+
+#: Runs planned from a suite file carry the tag ``suite:<name>`` (see :func:`suite_tag`).
+SUITE_TAG_PREFIX = "suite:"
+
+#: File stems too generic to name a suite: ``examples/demo/suite.yaml`` is the ``demo`` suite.
+_GENERIC_STEMS = frozenset({"suite", "suites", "config", "configs", "experiments"})
+
+
+def suite_name(declared: str | None, path: Path | None) -> str:
+    """The name a suite's runs are tagged with: the file's own ``suite:`` name, else its file
+    stem, else (for a generic stem such as ``suite.yaml``) the name of its folder."""
+    if declared:
+        return declared
+    if path is None:
+        return "suite"
+    if path.stem.lower() in _GENERIC_STEMS and path.parent.name:
+        return path.parent.name
+    return path.stem
+
+
+def suite_tag(name: str) -> str:
+    """The tag of the runs planned from the suite ``name``: ``suite:<name>``."""
+    return f"{SUITE_TAG_PREFIX}{name}"
+
+
+def suite_of(tags: Iterable[str]) -> tuple[str, ...]:
+    """The suites a run's tags name (usually one; none for a run not planned from a suite)."""
+    return tuple(t[len(SUITE_TAG_PREFIX) :] for t in tags if t.startswith(SUITE_TAG_PREFIX))
 
 
 class _Missing:

@@ -42,7 +42,8 @@ from trialbook.config._overrides import (
     parse_override,
     parse_value,
 )
-from trialbook.config._plan import MISSING, Plan, PlannedRun
+from trialbook.config._plan import MISSING, Plan, PlannedRun, suite_tag
+from trialbook.config._plan import suite_name as tagged_suite_name
 from trialbook.config._suggest import closest, did_you_mean
 from trialbook.errors import ConfigError
 
@@ -820,6 +821,7 @@ def _plan_suite(
             )
             raise ConfigError(f"Unknown suite '{selected}' in {suite.path}{fix}")
     base = apply_overrides(suite.base.data, suite.overrides, suite.where(("set",)))
+    tag = suite_tag(tagged_suite_name(suite.name, suite.source.path))
     shortcuts = [
         Override(
             suite.shortcuts[name].op,
@@ -842,9 +844,11 @@ def _plan_suite(
             block["description"] = entry.description
         if entry.hypothesis is not None:
             block["hypothesis"] = entry.hypothesis
-        if entry.tags:
-            current = config.get("experiment", {}).get("tags") or []
-            block["tags"] = list(dict.fromkeys([*current, *entry.tags]))
+        # Every run records its suite (a descriptive tag: the config hash ignores it), so that
+        # `ls --suite` and `suite/experiment` references find it, and a reproduction from the
+        # run's config.yaml keeps it.
+        current = config.get("experiment", {}).get("tags") or []
+        block["tags"] = list(dict.fromkeys([*current, *entry.tags, tag]))
         planner.expand(
             name=entry.name,
             config=config,

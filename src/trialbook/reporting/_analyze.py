@@ -191,6 +191,8 @@ def analyze(
     metrics: Sequence[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     ci: Literal["t", "bootstrap"] = "t",
+    suite: str | None = None,
+    where: Sequence[str] | str | None = None,
 ) -> AnalysisResult:
     """Summarise a workspace's runs and write ``results.csv`` (one row per run),
     ``all_results.json`` (runs, seed groups and per-experiment summaries) and
@@ -204,13 +206,25 @@ def analyze(
     (no empty bars): every named metric, or the first :data:`MAX_PANELS` defaults (the
     others are in ``left_out``).
 
+    ``suite`` and ``where`` (the ``ls --where`` grammar) keep the runs of that suite where the
+    conditions hold (a suite or key no run has: ConfigError).
+
     Files go to ``out_dir`` (default: the workspace root). Raises ConfigError for an unknown
     experiment, benchmark or metric, or when there are no runs; then nothing is written.
     """
     from trialbook._workspace import Workspace
     from trialbook.analysis import compare_experiments, load_runs, seed_groups
+    from trialbook.analysis._scope import Scope, check_names
+    from trialbook.analysis._significance import store_scope
 
-    df = load_runs(root, store)
+    scope = Scope.of(suite, where)
+    if not scope.empty:
+        with store_scope(root, store) as db:
+            check_names(db, scope=scope)
+    query = None if scope.empty else scope.query(order_by="started_at", descending=False)
+    df = load_runs(root, store, query=query)
+    if df.empty and not scope.empty:
+        raise ConfigError(f"No run of {scope.describe()} to analyze; widen --suite/--where.")
     if df.empty:
         raise ConfigError(
             "There are no runs to analyze in this workspace; run experiments first or pass "

@@ -21,6 +21,7 @@ from trialbook.errors import ConfigError, TrialbookError
 from trialbook.reporting._plots import INPUT_KEYS, natural_key
 
 if TYPE_CHECKING:
+    from trialbook.analysis._refs import Entry
     from trialbook.store import Evaluation, RunRecord, Sample, Store
 
 __all__ = ["ReportEntry", "render_report", "report"]
@@ -44,11 +45,11 @@ class ReportEntry:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _entries(refs: Sequence[str], db: Store) -> list[ReportEntry]:
+def _entries(refs: Sequence[str | Entry], db: Store) -> list[ReportEntry]:
     try:
         from trialbook.analysis._refs import resolve_refs
     except ImportError:  # the statistics module is optional for a report of runs
-        return [ReportEntry(ref, (db.get_run(ref),)) for ref in refs]
+        return [ReportEntry(str(ref), (db.get_run(str(ref)),)) for ref in refs]
     return [ReportEntry(e.label, tuple(e.runs), e.kind) for e in resolve_refs(refs, db)]
 
 
@@ -391,7 +392,7 @@ def _disagreements(db: Store, entries: Sequence[ReportEntry]) -> list[dict[str, 
 def _comparison(
     db: Store,
     entries: Sequence[ReportEntry],
-    refs: Sequence[str],
+    refs: Sequence[str | Entry],
     images: bool,
     metric: str | None = None,
     max_curves: int | None = MAX_CURVES,
@@ -452,7 +453,10 @@ def _shared_benchmarks(db: Store, entries: Sequence[ReportEntry]) -> list[str]:
 
 
 def _significance(
-    refs: Sequence[str], db: Store, entries: Sequence[ReportEntry], metric: str | None = None
+    refs: Sequence[str | Entry],
+    db: Store,
+    entries: Sequence[ReportEntry],
+    metric: str | None = None,
 ) -> tuple[list[dict[str, str]], str | None]:
     """STATS' significance() on the entries -- once per benchmark they share (in-distribution
     and out-of-distribution splits alike) on ``metric`` (default: each benchmark's accuracy or
@@ -515,7 +519,7 @@ def _check_max_curves(max_curves: int | None) -> None:
 
 
 def render_report(
-    refs: Sequence[str],
+    refs: Sequence[str | Entry],
     db: Store,
     *,
     title: str | None = None,
@@ -554,7 +558,7 @@ def render_report(
 
 
 def report(
-    refs: Sequence[str] | str,
+    refs: Sequence[str | Entry] | str,
     out: str | os.PathLike[str],
     *,
     root: str | os.PathLike[str] | None = None,

@@ -1,0 +1,282 @@
+"""Which runs a command looks at: ``--suite`` and the ``--where`` grammar (one owner for
+``ls``, ``leaderboard``, ``compare``, ``significance``, ``report`` and ``analyze``), and the
+check that a name a user typed exists in some run of the workspace.
+
+A filter whose key, experiment or suite exists nowhere is a typo, not an empty answer:
+:func:`check_names` turns it into one sentence with a did-you-mean, while a filter over names
+that exist but match nothing stays an empty result ("No runs match.").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from trialbook.config._plan import suite_of, suite_tag
+from trialbook.config._suggest import closest
+from trialbook.errors import ConfigError
+
+if TYPE_CHECKING:
+    from trialbook._types import MetricAgg
+    from trialbook.store import MetricCondition, ParamCondition, RunQuery, RunRecord, Store
+
+__all__ = [
+    "WHERE_GRAMMAR",
+    "Scope",
+    "check_names",
+    "known_suites",
+    "parse_condition",
+    "suggest_key",
+]
+
+WHERE_GRAMMAR = (
+    "write KEY OP VALUE, where KEY is params.<name>, a metric (loss, metrics.loss) or "
+    "min(...)/max(...)/last(...) of a metric, and OP is one of == != < <= > >= "
+    "(e.g. params.lr=0.001, loss<0.5, max(metrics.acc)>=0.9)"
+)
+
+_CONDITION = re.compile(
+    r"""\s*
+    (?: (?P<agg>min|max|last)\(\s*(?P<agg_key>[^()\s]+)\s*\)
+      | (?P<key>[^\s<>=!()]+) )
+    \s*(?P<op>==|!=|<=|>=|=|<|>)\s*
+    (?P<value>(?![<>=!]).*?)\s*""",
+    re.VERBOSE,
+)
+
+
+def _parse_value(raw: str) -> Any:
+    """A number when it reads as one, true/false/null as JSON, quoted or other text as text."""
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        return raw[1:-1]
+    if raw in ("true", "false", "null"):
+        return json.loads(raw)
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        number = float(raw)
+    except ValueError:
+        return raw
+    return raw if math.isnan(number) else number
+
+
+def parse_condition(text: str) -> ParamCondition | MetricCondition:
+    """``params.lr=0.001``, ``loss<0.5``, ``metrics.loss<0.5``, ``min(loss)<0.5``,
+    ``max(metrics.acc)>=0.9`` as the Store's condition objects.
+
+    Raises:
+        ConfigError: the text does not follow the grammar (the message names it).
+    """
+    from trialbook.store import MetricCondition, ParamCondition
+
+    m = _CONDITION.fullmatch(text)
+    if m is None or not m["value"]:
+        raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
+    agg: MetricAgg | None = m["agg"]  # type: ignore[assignment]
+    key: str = m["agg_key"] or m["key"]
+    op = "==" if m["op"] == "=" else m["op"]
+    value = _parse_value(m["value"])
+    if key.startswith("params."):
+        name = key[len("params.") :]
+        if not name:
+            raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
+        if agg is not None:
+            raise ConfigError(
+                f"Cannot read --where {text!r}: min/max/last apply to metrics, not params; "
+                f"{WHERE_GRAMMAR}."
+            )
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number and op not in ("==", "!="):
+            raise ConfigError(
+                f"--where {text!r} compares the text {value!r} with {op!r}; use = or != for "
+                "text, or compare with a number."
+            )
+        return ParamCondition(name, op, value)
+    if key.startswith("metrics."):
+        key = key[len("metrics.") :]
+    if not key:
+        raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(
+            f"--where {text!r} compares metric {key!r} with {value!r}, which is not a number; "
+            "metrics compare with numbers, e.g. loss<0.5."
+        )
+    return MetricCondition(key, op, float(value), agg or "last")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The runs a command considers: those of one suite (``suite``, the name a suite file
+    gives its runs, see :func:`trialbook.config._plan.suite_name`) where every ``--where``
+    condition holds. An empty scope is the whole workspace.
+
+    Build it with :meth:`of`, which parses the conditions (``ConfigError`` on bad grammar).
+    """
+
+    suite: str | None = None
+    where: tuple[str, ...] = ()
+    conditions: tuple[ParamCondition | MetricCondition, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def of(cls, suite: str | None = None, where: Iterable[str] | str | None = None) -> Scope:
+        """A scope from ``--suite`` and ``--where`` texts (one text or several)."""
+        texts = (where,) if isinstance(where, str) else tuple(where or ())
+        if suite is not None and not suite.strip():
+            raise ConfigError("--suite needs a suite name, e.g. --suite demo.")
+        return cls(suite, texts, tuple(parse_condition(t) for t in texts))
+
+    @property
+    def empty(self) -> bool:
+        """True when the scope is the whole workspace."""
+        return self.suite is None and not self.where
+
+    def query(self, base: RunQuery | None = None, **fields: Any) -> RunQuery:
+        """``base`` (or a new RunQuery with ``fields``) narrowed to the scope."""
+        from trialbook.store import MetricCondition, ParamCondition, RunQuery
+
+        q = replace(base, **fields) if base is not None else RunQuery(**fields)
+        tags = (*q.tags, suite_tag(self.suite)) if self.suite is not None else q.tags
+        return replace(
+            q,
+            tags=tags,
+            params=(*q.params, *(c for c in self.conditions if isinstance(c, ParamCondition))),
+            metrics=(*q.metrics, *(c for c in self.conditions if isinstance(c, MetricCondition))),
+        )
+
+    def describe(self) -> str:
+        """``suite demo, where params.lr<0.1`` (empty for the whole workspace)."""
+        parts = [f"suite {self.suite}"] if self.suite is not None else []
+        parts += [f"where {w}" for w in self.where]
+        return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- name checks
+def suggest_key(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate a mistyped key most likely means (see :func:`closest`), also when the
+    word abbreviates the last part of a dotted key (``lr`` -> ``params.training.learning_rate``)."""
+    pool = sorted(set(candidates))
+    match = closest(word, pool)
+    if match is not None:
+        return match
+    leaves: dict[str, list[str]] = {}
+    for c in pool:
+        leaves.setdefault(c.rpartition(".")[2], []).append(c)
+    leaf = closest(word.rpartition(".")[2], [k for k, v in leaves.items() if len(v) == 1])
+    return leaves[leaf][0] if leaf is not None else None
+
+
+def _hint(word: str, candidates: Iterable[str], fallback: str) -> str:
+    match = suggest_key(word, candidates)
+    return f"did you mean {match!r}?" if match is not None else fallback
+
+
+def known_suites(runs: Iterable[RunRecord]) -> list[str]:
+    """The suites the runs were planned from (their ``suite:`` tags), sorted."""
+    return sorted({s for r in runs for s in suite_of(r.tags)})
+
+
+def _param_keys(store: Store, ids: Sequence[str]) -> set[str]:
+    return {k for per in store.bulk_params(ids).values() for k in per}
+
+
+def _metric_keys(store: Store, ids: Sequence[str], keys: Sequence[str] | None = None) -> set[str]:
+    return {k for per in store.metric_summaries(ids, keys).values() for k in per}
+
+
+def check_names(
+    store: Store,
+    *,
+    experiment: str | None = None,
+    scope: Scope | None = None,
+    metrics: Sequence[tuple[str, str]] = (),
+    also: Iterable[str] = (),
+) -> None:
+    """Raise a did-you-mean for a name that exists in no run of the workspace.
+
+    Checks ``experiment``, the scope's suite and the keys of its ``--where`` conditions, and
+    ``metrics`` (``(key, what)`` pairs, ``what`` naming the option, e.g. ``"--sort"``);
+    ``also`` are more names a mistyped metric may have meant (``ls --sort``'s run columns).
+    Names that exist are accepted even when the filters together match nothing.
+
+    Raises:
+        ConfigError: one sentence naming the unknown name and the closest known one.
+    """
+    from trialbook.store import MetricCondition
+
+    if experiment is not None:
+        known = [e.name for e in store.list_experiments()]
+        if experiment not in known:
+            hint = _hint(experiment, known, f"known: {', '.join(known[:8]) or 'none yet'}.")
+            raise ConfigError(
+                f"No experiment {experiment!r}; {hint} (list them with `trialbook ls --by group`)"
+            )
+    scope = scope or Scope()
+    if not scope.empty and store.list_runs(scope.query(limit=1)):
+        # Some run is in the suite and meets every condition, so every name in it exists:
+        # the common case costs one indexed query, not a read of every key.
+        scope = Scope()
+    needs_runs = scope.suite is not None or scope.conditions or metrics
+    if not needs_runs:
+        return
+    if scope.suite is not None and store.list_runs(tags=(suite_tag(scope.suite),), limit=1):
+        runs: list[RunRecord] | None = None
+    else:
+        runs = store.list_runs()
+    if scope.suite is not None and runs is not None:
+        suites = known_suites(runs)
+        if scope.suite not in suites:
+            fallback = (
+                f"the suites here: {', '.join(suites)}."
+                if suites
+                else "no run here was planned from a suite file (`trialbook run suite.yaml`)."
+            )
+            raise ConfigError(
+                f"No run belongs to the suite {scope.suite!r}; "
+                f"{_hint(scope.suite, suites, fallback)}"
+            )
+    wanted = [(c.key, f"--where {w!r}") for c, w in zip(scope.conditions, scope.where, strict=True)]
+    if not wanted and not metrics:
+        return
+    ids = [r.id for r in (runs if runs is not None else store.list_runs())]
+    metric_names = [
+        *(
+            (c.key, w)
+            for c, (_, w) in zip(scope.conditions, wanted, strict=True)
+            if isinstance(c, MetricCondition)
+        ),
+        *metrics,
+    ]
+    param_names = [
+        (c.key, w)
+        for c, (_, w) in zip(scope.conditions, wanted, strict=True)
+        if not isinstance(c, MetricCondition)
+    ]
+    have_metrics = _metric_keys(store, ids, [k for k, _ in metric_names]) if metric_names else set()
+    missing_metric = next(((k, w) for k, w in metric_names if k not in have_metrics), None)
+    missing_param: tuple[str, str] | None = None
+    params: set[str] = set()
+    if param_names:
+        params = _param_keys(store, ids)
+        missing_param = next(((k, w) for k, w in param_names if k not in params), None)
+    if missing_param is not None:
+        key, where = missing_param
+        candidates = {f"params.{p}" for p in params}
+        hint = _hint(f"params.{key}", candidates, "see a run's params with `trialbook show RUN`.")
+        raise ConfigError(f"No run in this workspace has the param {key!r} ({where}); {hint}")
+    if missing_metric is not None:
+        key, where = missing_metric
+        every = _metric_keys(store, ids)
+        if not params:
+            params = _param_keys(store, ids)
+        candidates = {*every, *(f"params.{p}" for p in params)}
+        candidates |= set(also)
+        raise ConfigError(
+            f"No run in this workspace logged the metric {key!r} ({where}); "
+            + _hint(key, candidates, "see the metrics with `trialbook ls` or `trialbook show RUN`.")
+        )
