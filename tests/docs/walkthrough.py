@@ -52,9 +52,6 @@ _CLINC = "--max-intents 10 --epochs 2"
 #: A documented command -> the command the walkthrough runs instead (tiny data, fewer epochs).
 TINY: dict[str, str] = {
     "make demo": ".venv/bin/python examples/demo/run_demo.py --tiny",
-    ".venv/bin/python examples/demo/run_demo.py --root /tmp/demo --jobs 1": (
-        ".venv/bin/python examples/demo/run_demo.py --tiny --root experiments/demo-tmp --jobs 1"
-    ),
     "F=examples/arithmetic/configs/arithmetic_small.yaml": (
         "F=examples/arithmetic/configs/arithmetic_small.yaml"
     ),
@@ -110,6 +107,12 @@ NOT_RUN_AT: dict[tuple[str, str], str] = {
     ("docs/cartography.md", "trialbook run examples/cartography/suite.yaml --suite sample"): (
         "shows the error of skipping the cluster step, which the walkthrough ran; "
         "tests/examples/test_cartography_example.py checks that error"
+    ),
+    ("docs/demo.md", "make demo"): (
+        "the README's first command again (it resumes); tests/examples/test_demo.py runs the demo"
+    ),
+    ("docs/demo.md", ".venv/bin/python examples/demo/run_demo.py --root /tmp/demo --jobs 1"): (
+        "the same demo in another folder (~20 s); tests/examples/test_demo.py runs it with --root"
     ),
     ("docs/analysis.md", "trialbook ls --by group --sort loss"): (
         "lists the workspace the page's Python example builds; "
