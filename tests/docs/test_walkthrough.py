@@ -134,6 +134,8 @@ def _resolve(text: str, repo: Path, env: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Ran]]:
+    if not (REPO / ".git").exists():
+        pytest.skip("the walkthrough copies a git checkout (git ls-files); this is none")
     repo = tmp_path_factory.mktemp("walkthrough") / "repo"
     _copy_repo(repo)
     # `.venv/bin/trialbook`, as `make` leaves it: a folder (which .gitignore ignores) whose
