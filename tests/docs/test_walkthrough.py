@@ -5,8 +5,9 @@ output of a command it runs as written, every metric value shown is printed agai
 the docs leaves the checkout clean (no file git would see), so later runs record a clean
 provenance.
 
-Python blocks are not run here: the pages' complete programs are run by the tests of their
-area (tests/*/test_*_docs.py); the README's are sketches (``train_step()`` is the reader's).
+Python blocks that are complete programs (they start with an import) run too, in the same
+workspace, except on the pages whose area tests run them in a workspace of their own
+(walkthrough.PYTHON_ELSEWHERE); the README's are sketches (``train_step()`` is the reader's).
 """
 
 from __future__ import annotations
@@ -146,18 +147,22 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Ran]]:
     env = _environment(repo)
     ran: list[Ran] = []
     for command in all_commands():
-        if not_run_reason(command.text, command.page) is not None:
+        if not_run_reason(command.text, command.page, command.python) is not None:
             continue
         text = TINY.get(command.text, command.text)
-        if "=" in text.split()[0] and len(text.split()) == 1:  # NAME=value: for the block
-            name, value = text.split("=", 1)
-            env[name] = value
-            continue
-        text = _resolve(text, repo, env)
+        if command.python:
+            argv = [sys.executable, "-c", text]
+        else:
+            if "=" in text.split()[0] and len(text.split()) == 1:  # NAME=value: for the page
+                name, value = text.split("=", 1)
+                env[name] = value
+                continue
+            text = _resolve(text, repo, env)
+            argv = ["bash", "-c", text]
         start = time.monotonic()
         try:
             done = subprocess.run(
-                ["bash", "-c", text],
+                argv,
                 cwd=repo,
                 env=env,
                 capture_output=True,
@@ -251,7 +256,8 @@ def test_commands_are_read_with_continuations_comments_and_documented_errors(
         "```\n```console\n"
         "$ trialbook run x.yaml\nerror: No such file\n"
         "$ trialbook ls\nid  acc\nab  0.8325  1.5s\n"
-        "```\n```python\nprint('not a command')\n```\n",
+        "```\n```python\nprint('a sketch: no import')\n```\n"
+        "```python\nimport math\nprint(round(math.pi, 4))\n# 3.1416\n```\n",
         encoding="utf-8",
     )
     monkeypatch.setattr("walkthrough.REPO", tmp_path)
@@ -261,5 +267,7 @@ def test_commands_are_read_with_continuations_comments_and_documented_errors(
         ("trialbook ls -w 'name=a#b'", 2, 6),
         ("trialbook run x.yaml", 2, 9),
         ("trialbook ls", 0, 11),
+        ("import math\nprint(round(math.pi, 4))\n# 3.1416", 0, 19),
     ]
     assert documented_numbers(found[3]) == ["0.8325"]
+    assert found[4].python and documented_numbers(found[4]) == ["3.1416"]

@@ -3,7 +3,11 @@ the order a new user meets them, and the declared, reviewed table of what the te
 
 A command is a line of a ```bash block (a trailing ``\\`` joins the next line; ``NAME=value``
 lines set a variable for the rest of the block) or a ``$ ``-line of a ```console block, whose
-following lines are the output the page shows. A command is expected to exit 0, except:
+following lines are the output the page shows. A ```python block that is a complete program
+(it starts with an import) is one command too, run with the venv's python; the ``# ...`` lines
+that end it are the output it shows. Python blocks of the pages in PYTHON_ELSEWHERE are run by
+their area's tests instead, in their own workspaces, and those in PYTHON_NOT_RUN are sketches.
+A command is expected to exit 0, except:
 
 - a ```console command whose shown output starts with ``error:`` (a documented refusal: exit 2);
 - a command carrying the comment ``# exits N`` (N its documented status).
@@ -141,6 +145,23 @@ NOT_RUN_PATTERNS: dict[str, str] = {
     ),
 }
 
+#: Pages whose Python blocks their area's tests run, in order, in a workspace of their own (the
+#: blocks build runs named as the page needs: baseline, bigger-lr, ...) -> the test.
+PYTHON_ELSEWHERE: dict[str, str] = {
+    "docs/analysis.md": "tests/analysis/test_significance_docs.py",
+    "docs/reports.md": "tests/reporting/test_report_docs.py",
+    "docs/evaluation.md": "tests/evaluation/test_eval_docs.py",
+    "docs/metrics.md": "tests/evaluation/test_eval_metrics_docs.py",
+    "docs/models.md": "tests/evaluation/test_eval_models_docs.py",
+    "docs/configs.md": "tests/config/test_config_docs.py",
+    "docs/cartography.md": "tests/cartography/test_carto_docs.py",
+}
+
+#: A Python block that starts with an import but is a sketch (page, its first line) -> why.
+PYTHON_NOT_RUN: dict[tuple[str, str], str] = {
+    ("README.md", "import trialbook"): "a sketch: train_step(), samples and save_model are yours",
+}
+
 #: A run id a page writes as an example -> the run the walkthrough puts in its place, as
 #: ``trialbook ls`` filter options (the newest matching run).
 PLACEHOLDERS: dict[str, str] = {
@@ -170,6 +191,7 @@ class Command:
     expected_exit: int = 0
     output: list[str] = field(default_factory=list)  # what a console block shows after it
     console: bool = False
+    python: bool = False
 
     @property
     def where(self) -> str:
@@ -205,6 +227,24 @@ def commands(page: str) -> list[Command]:
     i = 0
     while i < len(lines):
         fence = lines[i].strip()
+        if fence == "```python":
+            start = i + 1
+            i += 1
+            body: list[str] = []
+            while i < len(lines) and lines[i].strip() != "```":
+                body.append(lines[i])
+                i += 1
+            i += 1
+            if body and body[0].startswith(("import ", "from ")):
+                code = "\n".join(body)
+                # the comment lines that end the block: the output it shows
+                shown: list[str] = []
+                for line in reversed(body):
+                    if not line.startswith("# "):
+                        break
+                    shown.insert(0, line[2:])
+                found.append(Command(page, start + 1, code, output=shown, python=True))
+            continue
         if fence not in ("```bash", "```console"):
             i += 1
             continue
@@ -238,7 +278,11 @@ def all_commands() -> list[Command]:
     return [c for page in PAGES for c in commands(page)]
 
 
-def not_run_reason(text: str, page: str = "") -> str | None:
+def not_run_reason(text: str, page: str = "", python: bool = False) -> str | None:
+    if python:
+        if page in PYTHON_ELSEWHERE:
+            return f"run by {PYTHON_ELSEWHERE[page]}"
+        return PYTHON_NOT_RUN.get((page, text.splitlines()[0]))
     if (page, text) in NOT_RUN_AT:
         return NOT_RUN_AT[(page, text)]
     if text in NOT_RUN:
@@ -263,12 +307,15 @@ def documented_numbers(command: Command) -> list[str]:
 
 def stale_entries() -> list[str]:
     """Table entries that no page's command uses any more."""
-    texts = [c.text for c in all_commands()]
+    texts = [c.text for c in all_commands() if not c.python]
     stale = [f"TINY[{k!r}]" for k in TINY if k not in texts]
     stale += [f"NOT_RUN[{k!r}]" for k in NOT_RUN if k not in texts]
     stale += [f"NO_NUMBERS[{k!r}]" for k in NO_NUMBERS if k not in texts]
     at = {(c.page, c.text) for c in all_commands()}
     stale += [f"NOT_RUN_AT[{k!r}]" for k in NOT_RUN_AT if k not in at]
+    firsts = {(c.page, c.text.splitlines()[0]) for c in all_commands() if c.python}
+    stale += [f"PYTHON_NOT_RUN[{k!r}]" for k in PYTHON_NOT_RUN if k not in firsts]
+    stale += [f"PYTHON_ELSEWHERE[{k!r}]" for k in PYTHON_ELSEWHERE if k not in PAGES]
     stale += [
         f"NOT_RUN_PATTERNS[{k!r}]"
         for k in NOT_RUN_PATTERNS
