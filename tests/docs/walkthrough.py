@@ -2,7 +2,7 @@
 the order a new user meets them, and the declared, reviewed table of what the test changes.
 
 A command is a line of a ```bash block (a trailing ``\\`` joins the next line; ``NAME=value``
-lines set a variable for the rest of the block) or a ``$ ``-line of a ```console block, whose
+lines set a variable for the commands after them) or a ``$ ``-line of a ```console block, whose
 following lines are the output the page shows. A ```python block that is a complete program
 (it starts with an import) is one command too, run with the venv's python; the ``# ...`` lines
 that end it are the output it shows. Python blocks of the pages in PYTHON_ELSEWHERE are run by
@@ -56,9 +56,6 @@ _CLINC = "--max-intents 10 --epochs 2"
 #: A documented command -> the command the walkthrough runs instead (tiny data, fewer epochs).
 TINY: dict[str, str] = {
     "make demo": ".venv/bin/python examples/demo/run_demo.py --tiny",
-    "F=examples/arithmetic/configs/arithmetic_small.yaml": (
-        "F=examples/arithmetic/configs/arithmetic_small.yaml"
-    ),
     ".venv/bin/trialbook run $F --suite data": f".venv/bin/trialbook run $F --suite data {_ARITH}",
     ".venv/bin/trialbook run $F --suite token_only": (
         f".venv/bin/trialbook run $F --suite token_only {_ARITH}"
