@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: install demo test walkthrough lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# trialbook (and the examples' dependencies) in .venv; then `source .venv/bin/activate`.
+install: $(STAMP)
+	@echo "trialbook is in $(BIN); put it on your PATH with: source $(BIN)/activate"
+
 demo: $(STAMP)
 	$(BIN)/python examples/demo/run_demo.py
 
@@ -22,6 +26,10 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest -p no:cacheprovider
+
+# Every command of README.md and docs/*.md, in order, in one workspace (tests/docs/).
+walkthrough: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider tests/docs
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from typing import Any
 
-__all__ = ["clip", "fmt_number", "printable"]
+__all__ = ["clip", "fmt_duration", "fmt_number", "printable"]
 
 #: Characters that move the cursor, end a line, ring the bell, start a terminal escape
 #: sequence or reorder text on screen (C0, DEL, C1, line/paragraph separators, bidi controls),
@@ -33,6 +34,35 @@ def fmt_number(value: Any) -> str:
     if value.is_integer() and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.4g}"
+
+
+def fmt_duration(seconds: float | None, running_since: float | None = None) -> str:
+    """A duration as every command and report shows it: ``12.3s``, ``4m05s``, ``2h03m``,
+    ``3d04h``; a running run shows its time so far with ``+``; unknown is ``-``.
+
+    A run's duration is RunRecord.duration, the run's own started -> ended (see
+    trialbook.store.RunRecord); ``trialbook run``, ``ls``, ``show`` and reports all show it
+    through this function."""
+    suffix = ""
+    if seconds is not None and math.isnan(seconds):
+        seconds = None
+    if seconds is None:
+        if running_since is None:
+            return "-"
+        seconds = max(0.0, time.time() - running_since)
+        suffix = "+"
+    if seconds < 60:
+        text = f"{seconds:.1f}s"
+    elif seconds < 3600:
+        m, s = divmod(int(seconds), 60)
+        text = f"{m}m{s:02d}s"
+    elif seconds < 86400:
+        h, rest = divmod(int(seconds), 3600)
+        text = f"{h}h{rest // 60:02d}m"
+    else:
+        d, rest = divmod(int(seconds), 86400)
+        text = f"{d}d{rest // 3600:02d}h"
+    return text + suffix
 
 
 def printable(text: str, keep: str = "") -> str:

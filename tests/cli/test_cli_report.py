@@ -44,11 +44,26 @@ def test_report_markdown_and_latex_tables(cli: Cli, ws: Runs, tmp_path: Path) ->
 
 def test_report_errors_are_sentences_and_write_nothing(cli: Cli, ws: Runs, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
-    assert_user_error(cli("report", ws.a.id, "--root", ws.root), "needs --out")
     assert_user_error(cli("report", "nope", "--out", out, "--root", ws.root), "'nope'")
     md = cli("report", ws.a.id, ws.b.id, "--format", "md", "--metric", "acc", "--root", ws.root)
     assert_user_error(md, "--format md prints every metric, so drop --metric")
     assert not out.exists()
+
+
+def test_an_html_report_without_out_goes_under_the_workspace_and_says_where(
+    cli: Cli, ws: Runs
+) -> None:
+    reports = Path(ws.root) / "reports"
+    assert_user_error(cli("report", "nope", "--root", ws.root), "'nope'")
+    assert not reports.exists()  # a wrong reference writes nothing, not even the folder
+    result = cli("report", "alpha", "beta", "--root", ws.root)
+    assert result.exit_code == 0, result.stderr
+    path = reports / "alpha_vs_beta.html"
+    assert result.stdout == f"wrote {path}\n"
+    assert "alpha" in path.read_text(encoding="utf-8")
+    one = cli("report", ws.a.id, "--root", ws.root)
+    assert one.exit_code == 0, one.stderr
+    assert (reports / f"{ws.a.id}.html").is_file()
 
 
 def test_analyze_writes_the_three_files(cli: Cli, ws: Runs, tmp_path: Path) -> None:

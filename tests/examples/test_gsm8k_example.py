@@ -135,9 +135,9 @@ def test_readme_sequence_runs_and_stores_what_it_says(
     assert "lr_large" in leaderboard and "lr_small" in leaderboard
     assert "learning_rate" in compare
     assert "n = 30" in significance
-    report = Path("gsm8k.html").read_text(encoding="utf-8")
+    report = Path("experiments/gsm8k.html").read_text(encoding="utf-8")
     assert "lr_small" in report and "lr_large" in report
-    lines = Path("oracle.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = Path("experiments/oracle.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(x)["id"] for x in lines] == [str(i) for i in range(30)]
     capsys.readouterr()
 

@@ -117,7 +117,6 @@ EXPORT = [
 ]
 
 REPORT = [
-    c("report-html-without-out", "report", *W, "alpha", names=["--out"]),
     c("report-unknown-run", "report", *W, "nosuch", "-o", "{tmp}/r.html", names=["nosuch"]),
     c("report-format-typo", "report", *W, "alpha", "--format", "pdf", "-o", "{tmp}/r.pdf",
       names=["pdf"]),

@@ -246,10 +246,31 @@ def _global_options(
         ),
     ] = False,
 ) -> None:
-    """A lab notebook for machine-learning experiments: list, inspect and export runs.
+    """trialbook: a lab notebook for machine-learning experiments.
+
+    Every run is tracked (step metrics, params, checkpoints, evaluations with per-sample
+    results, git and environment), kept in a run folder you can read and reproduce from, and
+    indexed in a database for queries, seed-group statistics, significance tests and reports.
+
+    \b
+    Commands, by what they are for:
+      run experiments   run, reproduce
+      look at runs      ls, show, stats, export
+      evaluate models   benchmarks, evaluate
+      is B better?      leaderboard, compare, significance
+      write reports     report, analyze
+      the workspace     db (status, upgrade, check, recover)
+
+    \b
+    A first session (the README's):
+      trialbook run examples/configs/suite.yaml --suite minimal --seeds 42 43 44
+      trialbook ls --by group
+      trialbook significance baseline label_smoothing
 
     The workspace is ./experiments unless --root (or TRIALBOOK_ROOT) says otherwise; every
-    command also accepts --root and --store after its name.
+    command also accepts --root and --store after its name. Reports and analyze files go under
+    the workspace unless you say where. `trialbook COMMAND --help` explains a command;
+    README.md and docs/ explain the rest.
     """
     ctx.obj = GlobalOptions(root, store)
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
 
-from trialbook._format import clip, fmt_number, printable
+from trialbook._format import clip, fmt_duration, fmt_number, printable
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -305,28 +304,6 @@ def fmt_time(ts: float | None, seconds: bool = False) -> str:
     if seconds:
         return dt.strftime("%Y-%m-%d %H:%M:%S")
     return dt.strftime("%m-%d %H:%M" if dt.year == datetime.now().year else "%Y-%m-%d")
-
-
-def fmt_duration(seconds: float | None, running_since: float | None = None) -> str:
-    """``12.3s``, ``4m05s``, ``2h03m``, ``3d04h``; a running run shows time so far with ``+``."""
-    suffix = ""
-    if seconds is None:
-        if running_since is None:
-            return "-"
-        seconds = max(0.0, time.time() - running_since)
-        suffix = "+"
-    if seconds < 60:
-        text = f"{seconds:.1f}s"
-    elif seconds < 3600:
-        m, s = divmod(int(seconds), 60)
-        text = f"{m}m{s:02d}s"
-    elif seconds < 86400:
-        h, rest = divmod(int(seconds), 3600)
-        text = f"{h}h{rest // 60:02d}m"
-    else:
-        d, rest = divmod(int(seconds), 86400)
-        text = f"{d}d{rest // 3600:02d}h"
-    return text + suffix
 
 
 def fmt_bytes(size: int | None) -> str:

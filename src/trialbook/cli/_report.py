@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -62,7 +63,10 @@ def report(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="File to write (HTML: required; md/latex: default stdout)."
+            "--out",
+            "-o",
+            help="File to write (HTML default: <workspace>/reports/<refs>.html, e.g. "
+            "experiments/reports/baseline_vs_label_smoothing.html; md/latex default: stdout).",
         ),
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
@@ -111,7 +115,7 @@ def report(
             "none, so drop --max-curves."
         )
     if fmt is ReportFormat.html and out is None:
-        raise ConfigError("trialbook report needs --out FILE.html for an HTML report.")
+        out = default_report_path(workspace(ctx, root, store).root, refs)
     with open_store(ctx, root, store) as db:
         entries = resolve_names(ctx, db, refs, suite=suite, where=where, metric=metric)
         if fmt is ReportFormat.html:
@@ -140,6 +144,16 @@ def report(
                 f"Cannot write the table to {out} ({e.strerror or e}); choose another --out."
             ) from None
         typer.echo(f"wrote {out}")
+
+
+def default_report_path(root: Path, refs: list[str]) -> Path:
+    """Where an HTML report goes without ``--out``: ``<workspace>/reports/<a>_vs_<b>.html``,
+    under the workspace so that following the docs never writes into a source checkout."""
+    names = [re.sub(r"[^\w.@-]+", "_", ref).strip("._") or "run" for ref in refs]
+    stem = "_vs_".join(names)
+    if len(stem) > 120:  # many references: a file name every file system takes
+        stem = f"{stem[:100]}_and_{len(refs)}_entries"
+    return root / "reports" / f"{stem}.html"
 
 
 def analyze(

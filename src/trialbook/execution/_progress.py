@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Literal
 
+from trialbook._format import fmt_duration
+
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
@@ -72,18 +74,6 @@ def label(planned: PlannedRun) -> str:
     return planned.name + ("" if planned.seed is None else f" seed={planned.seed}")
 
 
-def fmt_seconds(seconds: float | None) -> str:
-    if seconds is None or math.isnan(seconds):
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
 def fmt_value(value: float) -> str:
     if math.isnan(value) or math.isinf(value):
         return str(value)
@@ -125,7 +115,7 @@ def results_rows(outcomes: Sequence[RunOutcome]) -> tuple[list[str], list[list[s
                 o.name,
                 "-" if o.seed is None else str(o.seed),
                 o.status,
-                fmt_seconds(o.duration),
+                fmt_duration(o.duration),
                 *(fmt_value(o.metrics[k]) if k in o.metrics else "-" for k in keys),
                 (o.run_id or "-").rsplit("_", 1)[-1],
             ]
@@ -141,7 +131,7 @@ def summary_line(result: SuiteResult) -> str:
         (len(result.queued), "still queued"),
     ]
     parts = ", ".join(f"{n} {what}" for n, what in counts if n)
-    took = fmt_seconds(result.duration)
+    took = fmt_duration(result.duration)
     elsewhere = [o for o in result.by_another_runner if o.status != "skipped"]
     if elsewhere:
         parts += f" ({len(elsewhere)} of them by another runner)"
@@ -232,7 +222,7 @@ class PlainProgress(ProgressReporter):
     def finished(self, outcome: RunOutcome, retrying: bool = False) -> None:
         c = self._counts
         c.record(outcome, retrying)
-        what = f"{outcome.status} {label(outcome.planned)} in {fmt_seconds(outcome.duration)}"
+        what = f"{outcome.status} {label(outcome.planned)} in {fmt_duration(outcome.duration)}"
         if outcome.by_another_runner:
             what += f" ({outcome.reason})"
         if outcome.failed:
@@ -291,9 +281,9 @@ class RichProgress(ProgressReporter):
             "  ",
             f"remaining {remaining}",
             "  ",
-            (f"elapsed {fmt_seconds(time.monotonic() - c.started)}", "dim"),
+            (f"elapsed {fmt_duration(time.monotonic() - c.started)}", "dim"),
             "  ",
-            (f"ETA {fmt_seconds(eta)}" if eta is not None else "", "dim"),
+            (f"ETA {fmt_duration(eta)}" if eta is not None else "", "dim"),
         )
         table = Table(box=None, show_header=bool(active), pad_edge=False)
         table.add_column("running", style="cyan", no_wrap=True)
@@ -303,7 +293,7 @@ class RichProgress(ProgressReporter):
         for run_id, (planned, since) in active:
             values = metrics.get(run_id, {})
             shown = "  ".join(f"{k}={fmt_value(v)}" for k, v in list(values.items())[:4])
-            table.add_row(Text(label(planned)), fmt_seconds(now - since), Text(shown))
+            table.add_row(Text(label(planned)), fmt_duration(now - since), Text(shown))
         return Group(header, table)
 
     def start(self, decisions: Sequence[PlanDecision], jobs: int) -> None:
@@ -347,7 +337,7 @@ class RichProgress(ProgressReporter):
         line = Text.assemble(
             (f"[{done}/{c.total}] ", "dim"),
             (outcome.status, style),
-            f" {label(outcome.planned)} in {fmt_seconds(outcome.duration)}",
+            f" {label(outcome.planned)} in {fmt_duration(outcome.duration)}",
         )
         if outcome.by_another_runner:
             line.append(f" ({outcome.reason})", style="dim")

@@ -777,6 +777,7 @@ class Runner:
             )
         folder = RunFolder(item.folder)
         status: str = rec.status
+        claimed = status != "queued"  # its process started the run (and set started_at)
         error = rec.error
         fix: tuple[str, str | None] | None = None
         if result.cancelled or result.timed_out:
@@ -803,7 +804,12 @@ class Runner:
         if fix is not None:
             status, error = fix
             ended = time.time()
-            duration = result.duration if result.started_at is not None else 0.0
+            # One definition everywhere (ls, show, reports, this runner's lines): the run's
+            # own started -> ended; the process's wall time only for a run it never started.
+            if claimed and rec.started_at is not None:
+                duration = max(0.0, ended - rec.started_at)
+            else:
+                duration = result.duration if result.started_at is not None else 0.0
             db.update_run(
                 rec.id,
                 status=status,
@@ -827,8 +833,8 @@ class Runner:
             final,
             run_id=rec.id,
             attempts=item.attempt,
-            # The process's wall time, start-up included: what the user waited for.
-            duration=result.duration if result.started_at is not None else rec.duration,
+            # The duration the Store has (ls, show and reports show the same): the run's own.
+            duration=rec.duration if rec.duration is not None else result.duration,
             error=error,
             metrics=metrics,
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook._atomic import atomic_write
+from trialbook._format import fmt_duration
 from trialbook.errors import ConfigError, TrialbookError
 from trialbook.reporting._plots import INPUT_KEYS, natural_key
 
@@ -286,7 +287,7 @@ def _single(
         ("tags", ", ".join(record.tags)),
         ("started", _time(record.started_at)),
         ("ended", _time(record.ended_at)),
-        ("duration", "" if record.duration is None else f"{record.duration:.1f} s"),
+        ("duration", "" if record.duration is None else fmt_duration(record.duration)),
         ("error", record.error or ""),
     ]
     return {

@@ -49,6 +49,12 @@ class RunRecord:
     """One run as stored: identity, status, config and provenance summary.
 
     Times are epoch seconds (UTC); :attr:`started` and :attr:`ended` give datetimes.
+
+    ``duration`` is the run's own time, ``ended_at - started_at`` in seconds: from when its
+    process started it (for a run ``trialbook run`` queued, when a process claimed it, so the
+    time it waited for a free job is not in it) to when it finished; for a crashed run, to its
+    last heartbeat. None while it runs. ``trialbook run``, ``ls``, ``show`` and reports all
+    show this one number, through ``trialbook._format.fmt_duration``.
     """
 
     id: str

@@ -105,7 +105,9 @@ def claim_run(
         raise RunStateError(f"Run {run_id} has no run folder; it cannot be attached to.")
     folder = RunFolder(Path(record.folder))
     now = time.time()
-    started = record.started_at or now
+    # A run's duration is its own started -> ended: a queued run starts when a process claims
+    # it, not when the runner planned it (the time it waited for a free job is not its own).
+    started = now if record.status == "queued" else (record.started_at or now)
     git = git_info(exclude=[workspace.root])
     env = collect_environment(include_packages=capture_packages)
     meta = build_meta(record.id, record.experiment, record.name, record.seed, started, git, env)

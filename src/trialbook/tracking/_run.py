@@ -590,7 +590,12 @@ class Run:
             cause = lost[1]
             error = f"{error}\n{lost[0]}" if error else lost[0]
         ended = time.time()
-        duration = time.monotonic() - self._started_monotonic
+        # RunRecord.duration is ended_at - started_at, the run's own time (see its docstring).
+        started = self.record.started_at
+        if started is not None:
+            duration = max(0.0, ended - started)
+        else:
+            duration = time.monotonic() - self._started_monotonic
         try:
             self._retrying(
                 lambda: self._store.finish_run(self.id, status, ended, duration, error), deadline
