@@ -34,36 +34,6 @@ from walkthrough import (
     stale_entries,
 )
 
-#: A documented command (page, text) that fails today because of an item of issue 10 another
-#: engineer fixes -> the item. Each is a strict xfail in test_known_failures_of_issue_10: remove
-#: the entry once that item's branch is merged.
-_ITEM_1 = "issue 10 item 1: a name several seed groups share"
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("docs/reports.md", "trialbook report baseline label_smoothing"): _ITEM_1,
-    ("docs/reports.md", "trialbook report baseline label_smoothing --format md"): _ITEM_1,
-    (
-        "docs/reports.md",
-        "trialbook report baseline label_smoothing --format latex -o "
-        "experiments/reports/results.tex",
-    ): _ITEM_1,
-    (
-        "docs/cartography.md",
-        "trialbook significance baseline carto_top33 carto_no_hard label_smoothing "
-        "soft_weighting --benchmark clinc150 --metric in_scope_accuracy",
-    ): _ITEM_1,
-    (
-        "docs/cartography.md",
-        "trialbook report baseline carto_top33 --out experiments/report.html",
-    ): _ITEM_1,
-    ("docs/cli.md", "trialbook compare baseline label_smoothing"): _ITEM_1,
-    (
-        "docs/cli.md",
-        "trialbook report baseline label_smoothing --out experiments/reports/comparison.html",
-    ): _ITEM_1,
-    ("docs/cli.md", "trialbook report token_only hybrid --metric relative_error"): _ITEM_1,
-    ("docs/cli.md", "trialbook report baseline label_smoothing --format latex"): _ITEM_1,
-}
-
 #: Seconds one command may take (the slowest, the CLINC suite on tiny settings, takes ~40 s).
 TIMEOUT = 300
 
@@ -205,7 +175,7 @@ def test_every_documented_command_runs_in_order_in_one_workspace(
     assert len(ran) > 100  # the walkthrough reached every page
     # and compared the numbers of the pages' console blocks
     assert sum(len(documented_numbers(r.command)) for r in ran) > 100
-    problems = [p for r in ran if r.key not in KNOWN_FAILURES and (p := _problem(r))]
+    problems = [p for r in ran if (p := _problem(r))]
     assert not problems, "\n".join(problems)
 
 
@@ -222,26 +192,8 @@ def test_following_the_docs_leaves_the_checkout_clean(walk: tuple[Path, list[Ran
     assert status == "", f"the documented commands left files git sees:\n{status}"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "key",
-    [
-        pytest.param(key, marks=pytest.mark.xfail(strict=True, reason=item))
-        for key, item in KNOWN_FAILURES.items()
-    ],
-    ids=lambda key: f"{key[0]}: {key[1]}",
-)
-def test_known_failures_of_issue_10(walk: tuple[Path, list[Ran]], key: tuple[str, str]) -> None:
-    _, ran = walk
-    outcomes = [r for r in ran if r.key == key]
-    assert outcomes, f"{key[0]} runs `{key[1]}` no more; remove it from KNOWN_FAILURES"
-    problems = [p for r in outcomes if (p := _problem(r))]
-    assert not problems, "\n".join(problems)
-
-
 def test_the_tables_name_only_commands_the_pages_hold() -> None:
     assert stale_entries() == []
-    assert set(KNOWN_FAILURES) <= {(c.page, c.text) for c in all_commands()}
 
 
 def test_commands_are_read_with_continuations_comments_and_documented_errors(
