@@ -331,9 +331,18 @@ def _differences(cands: Sequence[_Candidate], store: Store) -> list[dict[str, An
     params = store.bulk_params([c.runs[0].id for c in cands])
     flat = [params.get(c.runs[0].id, {}) for c in cands]
     keys = sorted({k for p in flat for k in p if not k.startswith(_DESCRIPTIVE)})
-    missing = object()
-    differing = [k for k in keys if len({repr(p.get(k, missing)) for p in flat}) > 1]
-    return [{k: p.get(k) for k in differing} for p in flat]
+    differing = [k for k in keys if len({repr(p.get(k, _ABSENT)) for p in flat}) > 1]
+    return [{k: p.get(k, _ABSENT) for k in differing} for p in flat]
+
+
+class _Absent:
+    """A config key the candidate does not have (a value of None is a real null)."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _Absent()
 
 
 def _show(value: Any) -> str:
@@ -346,10 +355,15 @@ def _describe(c: _Candidate, diff: Mapping[str, Any], *, experiment: bool, keys:
     if c.suites:
         parts.append(f"suite {', '.join(c.suites)}")
     parts.append(f"{len(c.runs)} run{'s' if len(c.runs) != 1 else ''}")
-    shown = list(diff.items())[:keys]
-    parts += [f"{k}={_show(v)}" for k, v in shown]
-    if len(diff) > keys:
-        parts.append(f"+{len(diff) - keys} more keys")
+    # Keys it sets first; the keys only the others have, as their top-level sections.
+    present = [(k, v) for k, v in diff.items() if v is not _ABSENT]
+    parts += [f"{k}={_show(v)}" for k, v in present[:keys]]
+    if len(present) > keys:
+        parts.append(f"+{len(present) - keys} more keys")
+    absent = list(dict.fromkeys(k.split(".")[0] for k, v in diff.items() if v is _ABSENT))
+    if absent:
+        more = f" +{len(absent) - keys} more" if len(absent) > keys else ""
+        parts.append(f"no {', '.join(f'{a}.*' for a in absent[:keys])}{more}")
     return f"{group_ref(c.key)} ({', '.join(parts)})"
 
 
