@@ -234,3 +234,45 @@ def test_per_sample_values_must_measure_the_metric_tested(
     assert err.verdict.startswith("hybrid is better")
     with pytest.raises(ConfigError, match=r"do not measure 'bleu' \(correctness averages 0\.1 "):
         significance(["token", "hybrid"], root=tmp_path, benchmark="ood", metric="bleu")
+
+
+def _logged_groups(root: Path, metrics: dict[str, list[float]]) -> None:
+    """Two 3-seed experiments that log final metrics and were never evaluated on a benchmark."""
+    for name, values in metrics.items():
+        for seed, value in enumerate(values, start=1):
+            with trialbook.start_run(
+                name, {"lr": 0.1}, seed=seed, root=root, system_metrics=False
+            ) as run:
+                run.log({"eval_accuracy": value, "eval_loss": 1 - value}, step=1)
+
+
+def test_groups_without_a_benchmark_are_compared_on_their_one_logged_accuracy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+    root = tmp_path / "experiments"
+    a, b = [0.80, 0.82, 0.81], [0.86, 0.88, 0.87]
+    _logged_groups(root, {"base": a, "tuned": b})
+    (result,) = significance(["base", "tuned"], root=root)
+    assert result.test == "welch"
+    assert result.metric == "eval_accuracy"
+    expected = stats.ttest_ind(b, a, equal_var=False).pvalue
+    assert result.p_value == pytest.approx(expected, rel=1e-12)
+
+
+def test_without_a_benchmark_or_one_accuracy_the_error_lists_the_shared_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+    root = tmp_path / "experiments"
+    for name in ("base", "tuned"):
+        for seed in (1, 2):
+            with trialbook.start_run(
+                name, {"lr": 0.1}, seed=seed, root=root, system_metrics=False
+            ) as run:
+                run.log({"train_accuracy": 0.9, "val_accuracy": 0.8 + seed / 100}, step=1)
+    with pytest.raises(ConfigError) as err:
+        significance(["base", "tuned"], root=root)
+    assert str(err.value).endswith(
+        "compare a logged metric with --metric (they all log: train_accuracy, val_accuracy)."
+    )

@@ -159,6 +159,8 @@ def _completed(runs: Sequence[RunRecord]) -> tuple[tuple[RunRecord, ...], tuple[
 
     done = sorted((r for r in runs if r.status == "completed"), key=lambda r: r.id)
     kept, left = one_run_per_seed(done)
+    # In seed order, as a person reads them (runs started together have random id tails).
+    kept = sorted(kept, key=lambda r: (r.seed is None, r.seed or 0, r.id))
     return tuple(kept), tuple(left)
 
 

@@ -99,12 +99,20 @@ def choose_target(
         elif metric is not None and _has_logged_metric(entries, store, metric):
             return Target(None, metric)
         else:
+            shared = _shared_logged_metrics(entries, store) if metric is None else []
+            accuracy = [m for m in shared if _is_accuracy(m)]
+            if not any(per_entry) and len(accuracy) == 1:
+                # Nothing evaluated on a benchmark: the one logged accuracy is what they measure.
+                return Target(None, accuracy[0])
             has = "; ".join(
                 f"{e.label}: {_names(h)}" for e, h in zip(entries, per_entry, strict=True)
             )
+            more = f" and {len(shared) - 8} more" if len(shared) > 8 else ""
+            listed = _names(shared[:8]) + more
+            they_log = f" (they all log: {listed})" if shared else ""
             raise ConfigError(
                 f"The entries have no benchmark in common ({has}); evaluate them on the same "
-                "benchmark, or compare a logged metric with --metric."
+                f"benchmark, or compare a logged metric with --metric{they_log}."
             )
     ev = latest_evaluations(store, entries[0].runs[0].id).get(benchmark)
     if ev is None:  # a group whose first run lacks it; any run that has it will do
@@ -127,6 +135,20 @@ def choose_target(
         hint = f"did you mean {close[0]!r}?" if close else f"it has: {_names(numbers)}."
         raise ConfigError(f"Unknown metric {metric!r} on {benchmark}; {hint}")
     return Target(benchmark, metric)
+
+
+def _is_accuracy(metric: str) -> bool:
+    last = metric.replace(".", "/").rsplit("/", 1)[-1]
+    return last == "accuracy" or last.endswith("_accuracy")
+
+
+def _shared_logged_metrics(entries: Sequence[Entry], store: Store) -> list[str]:
+    """The logged metrics every run of every entry has (system metrics left out)."""
+    ids = [r.id for e in entries for r in e.runs]
+    sums = store.metric_summaries(ids)
+    keys = [set(sums.get(i, {})) for i in ids]
+    common = set.intersection(*keys) if keys else set()
+    return sorted(k for k in common if not k.startswith("system/"))
 
 
 def _has_logged_metric(entries: Sequence[Entry], store: Store, metric: str) -> bool:
