@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  .venv/bin/trialbook ls --by group {where}")
     print(f"  .venv/bin/trialbook compare {' '.join(groups)} {where}")
     print(f"  .venv/bin/trialbook show {shorts[1]} {where}")
-    print(f"  .venv/bin/trialbook report {' '.join(singles)} --out runs.html {where}")
+    # No --out: the report goes under the workspace (<root>/reports/), never into the checkout.
+    print(f"  .venv/bin/trialbook report {' '.join(singles)} {where}")
     print(
         "Run the demo again to resume (completed runs are skipped); "
         "delete the folder to start over."

@@ -1,10 +1,11 @@
-"""Write a predictions JSONL for the shipped GSM8K test split from one of the example models.
+r"""Write a predictions JSONL for the shipped GSM8K test split from one of the example models.
 
 Each line is ``{"id": ..., "prediction": ...}`` with the id the GSM8K benchmark uses (the
 0-based line number in the split) and the model's raw output text. Score the file with::
 
-    python examples/gsm8k/make_predictions.py --model oracle --num_samples 100 --out oracle.jsonl
-    trialbook evaluate gsm8k --predictions oracle.jsonl -n 100 --experiment baselines
+    python examples/gsm8k/make_predictions.py --model oracle --num_samples 100 \
+        --out experiments/oracle.jsonl
+    trialbook evaluate gsm8k --predictions experiments/oracle.jsonl -n 100 --experiment baselines
 
 The prompts are the benchmark's own (zero-shot), so the file scores as ``--model`` would.
 """

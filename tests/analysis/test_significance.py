@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,12 @@ def test_refs_grammar(ws: tuple[Path, dict[str, Any]]) -> None:
         assert sft.note.startswith("'sft' names 3 seed groups; using group:")
         assert "(1 run, newest); others: group:" in sft.note
         assert "lr=0.0003" in sft.note and "lora.rank=16" in sft.note
-        assert sft.note.endswith("-- pass `group:<key>` or `suite/experiment` to pick another.")
+        # No suite tells these groups apart, so the note names a group key to paste.
+        paste = r"-- pass `group:<key>` \(e\.g\. `(group:\w+)`\) to pick another\.$"
+        tail = re.search(paste, sft.note)
+        assert tail is not None, sft.note
+        (other,) = resolve_refs([tail.group(1)], db)
+        assert other.kind == "group" and other.run_ids != sft.run_ids
         # ...the newest that has what the command compares (shifted logged no loss).
         (with_loss,) = resolve_refs(["sft"], db, metric="loss")
         assert sorted(with_loss.run_ids) == sorted(ids["tuned"])
@@ -275,4 +281,18 @@ def test_without_a_benchmark_or_one_accuracy_the_error_lists_the_shared_metrics(
         significance(["base", "tuned"], root=root)
     assert str(err.value).endswith(
         "compare a logged metric with --metric (they all log: train_accuracy, val_accuracy)."
+    )
+
+
+def test_a_misspelt_logged_metric_gets_a_did_you_mean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+    root = tmp_path / "experiments"
+    _logged_groups(root, {"base": [0.80, 0.82], "tuned": [0.86, 0.88]})
+    with pytest.raises(ConfigError) as err:
+        significance(["base", "tuned"], metric="eval_acuracy", root=root)
+    assert str(err.value) == (
+        "No benchmark the entries share has 'eval_acuracy', and not every run logged it; did "
+        "you mean 'eval_accuracy'? (they all log: eval_accuracy, eval_loss)."
     )

@@ -300,6 +300,17 @@ def test_ls_by_group_counts_one_run_per_seed(cli: Cli, shared: Path) -> None:
             "'clnc/baseline' names no run, and 'clnc' is not a suite; did you mean "
             "'clinc/baseline'?",
         ),
+        (
+            ["significance", "basline", "other", "--benchmark", "clinc150"],
+            "'basline' is neither a run (id, prefix, short id or name), a group ('group:<key "
+            "prefix>') nor an experiment; did you mean 'baseline'?",
+        ),
+        (["compare", "baseline", "othr"], "nor an experiment; did you mean 'other'?"),
+        (["report", "basline"], "nor an experiment; did you mean 'baseline'?"),
+        (
+            ["leaderboard", "--metric", "los"],
+            "No run logged 'los' or has it in an evaluation; did you mean 'loss'?",
+        ),
     ],
 )
 def test_a_typo_in_a_filter_is_one_sentence_with_a_did_you_mean(

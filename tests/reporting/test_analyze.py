@@ -74,13 +74,15 @@ def test_benchmark_scopes_runs_and_metrics(root: Path, tmp_path: Path) -> None:
 
 def test_the_whole_workspace_draws_only_groups_with_a_value(root: Path, tmp_path: Path) -> None:
     result = analyze(root, out_dir=tmp_path)
-    # Each benchmark's headline metric first (the most-run first), then the others.
+    # Each benchmark's headline metric first (the most-run first), then the others, then the
+    # logged metrics of the runs never evaluated (the data step): nothing is dropped unsaid.
     assert result.metrics == [
         "eval.clinc150.accuracy",
         "eval.reviews.accuracy",
         "eval.arithmetic/test_id.exact_match",
         "eval.clinc150.in_scope_accuracy",
         "eval.arithmetic/test_id.relative_error",
+        "metrics.train/loss",
     ]
     assert result.panels == {
         "eval.clinc150.accuracy": CLINC,
@@ -88,6 +90,8 @@ def test_the_whole_workspace_draws_only_groups_with_a_value(root: Path, tmp_path
         "eval.arithmetic/test_id.exact_match": ["token_only", "hybrid"],
         "eval.clinc150.in_scope_accuracy": CLINC,
         "eval.arithmetic/test_id.relative_error": ["token_only", "hybrid"],
+        # every group logged it, the data step among them
+        "metrics.train/loss": ["bow", "bigrams", "token_only", "hybrid", *CLINC, "data"],
     }
     # Ten groups in a panel: horizontal bars, one per group; the figure stays a sensible size.
     width, height = _png_size(tmp_path / "experiment_results.png")
@@ -157,3 +161,20 @@ def _png_size(path: Path) -> tuple[int, int]:
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", header[16:24])
     return int(width), int(height)
+
+
+def test_groups_of_one_name_are_told_apart_by_their_key() -> None:
+    import pandas as pd
+
+    from trialbook.reporting._plots import metric_bar_labels
+
+    groups = pd.DataFrame(
+        {
+            "group": ["aaaaaa111", "bbbbbb222", "cccccc333"],
+            "experiment": ["baseline", "baseline", "other"],
+            "name": ["baseline", "baseline", "other"],
+            "metrics.acc.mean": [0.8, 0.9, 0.7],
+        }
+    )
+    labels = metric_bar_labels(groups, "acc")
+    assert labels == ["baseline (aaaaaa)", "baseline (bbbbbb)", "other"]

@@ -191,3 +191,17 @@ def test_max_curves_is_checked_before_anything_is_written(shared: Shared, tmp_pa
     html = out.read_text(encoding="utf-8")
     assert _captions(html) == ["train/loss"]
     assert "1 of 3 curves drawn; 2 more not drawn: val/accuracy, val/loss." in html
+
+
+def test_a_report_of_evaluations_only_says_why_there_are_no_curves(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    for name, accuracy in (("calculator", 0.75), ("oracle", 0.99)):
+        with trialbook.start_run(name, {"model": name}, root=root, **COMMON) as run:
+            run.log_evaluation("quiz", {"accuracy": accuracy})
+    with trialbook.open_store(root) as db:
+        drawn = plot_curve_panels(["calculator", "oracle"], store=db)
+        html = render_report(["calculator", "oracle"], db)
+    assert drawn.panels == [] and drawn.single_value == [] and drawn.left_out == []
+    curves = html.split('id="curves"')[1].split("</section>")[0]
+    assert "<img" not in curves
+    assert "No curves: no metric was logged over steps (only evaluations" in curves

@@ -105,9 +105,15 @@ def _target(
                 f"({', '.join(with_metric)}); choose one with --benchmark."
             )
         if not with_metric:
+            from trialbook.config._suggest import closest
+
+            known = {k for per in store.metric_summaries(run_ids).values() for k in per}
+            known |= {k for per in evals.values() for m in per.values() for k in m}
+            hint = closest(metric, known)
+            guess = f"did you mean {hint!r}? " if hint else ""
             raise ConfigError(
-                f"No run logged {metric!r} or has it in an evaluation; see `trialbook show RUN` "
-                "for the metric names."
+                f"No run logged {metric!r} or has it in an evaluation; {guess}see `trialbook "
+                "show RUN` for the metric names."
             )
         benchmark = with_metric[0]
     if benchmark is None:

@@ -198,11 +198,16 @@ def _scoped_runs(store: Store, scope: Scope, ref: str) -> list[RunRecord]:
     return list(seen.values())
 
 
-def _not_found(ref: str, scope: Scope) -> RunNotFoundError:
+def _not_found(ref: str, scope: Scope, store: Store) -> RunNotFoundError:
     if scope.empty:
+        from trialbook.config._suggest import closest
+
+        names = {e.name for e in store.list_experiments()} | {r.name for r in store.list_runs()}
+        hint = closest(ref, names)
+        guess = f"did you mean {hint!r}? " if hint else ""
         return RunNotFoundError(
             f"{ref!r} is neither a run (id, prefix, short id or name), a group "
-            "('group:<key prefix>') nor an experiment; list them with `trialbook ls`."
+            f"('group:<key prefix>') nor an experiment; {guess}list them with `trialbook ls`."
         )
     return RunNotFoundError(
         f"{ref!r} names no run of {scope.describe()}; list them with "
@@ -226,7 +231,7 @@ def _by_name(ref: str, store: Store, scope: Scope, need: _Need) -> Entry | _Choi
     if not runs:
         if ambiguous is not None:
             raise ambiguous  # an id prefix of several runs, not a name
-        raise _not_found(ref, scope)
+        raise _not_found(ref, scope, store)
     if run is not None and [r.id for r in runs] == [run.id]:
         return Entry(ref, "run", (run,), run.group_key)  # a unique name
     candidates = _candidates(runs, need, store)
@@ -453,8 +458,16 @@ def _decide(
         why.append("newest")
     rest = [_describe(c, d, experiment=False) for c, d in zip(cands[1:], diffs[1:], strict=True)]
     shown = rest[:3] + ([f"{len(rest) - 3} more"] if len(rest) > 3 else [])
-    example = next((f"`{s}/{best.experiment}`" for c in cands[1:] for s in c.suites), None)
-    pick = f"`group:<key>` or `suite/experiment`{f' (e.g. {example})' if example else ''}"
+    # `suite/experiment` picks another group only from a suite the chosen one is not in.
+    example = next(
+        (f"`{s}/{best.experiment}`" for c in cands[1:] for s in c.suites if s not in best.suites),
+        None,
+    )
+    pick = (
+        f"`group:<key>` or `suite/experiment` (e.g. {example})"
+        if example
+        else f"`group:<key>` (e.g. `{group_ref(cands[1].key)}`)"
+    )
     note = (
         f"{item.ref!r} names {len(cands)} seed groups; using {group_ref(best.key)} "
         f"({', '.join(why)}); others: {', '.join(shown)} -- pass {pick} to pick another."

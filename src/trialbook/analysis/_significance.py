@@ -99,7 +99,17 @@ def choose_target(
         elif metric is not None and _has_logged_metric(entries, store, metric):
             return Target(None, metric)
         else:
-            shared = _shared_logged_metrics(entries, store) if metric is None else []
+            shared = _shared_logged_metrics(entries, store)
+            if metric is not None:
+                from trialbook.config._suggest import closest
+
+                hint = closest(metric, shared)
+                guess = f"did you mean {hint!r}? " if hint else ""
+                they = f"they all log: {_names(shared[:8])}" if shared else "they share none"
+                raise ConfigError(
+                    f"No benchmark the entries share has {metric!r}, and not every run logged "
+                    f"it; {guess}({they})."
+                )
             accuracy = [m for m in shared if _is_accuracy(m)]
             if not any(per_entry) and len(accuracy) == 1:
                 # Nothing evaluated on a benchmark: the one logged accuracy is what they measure.

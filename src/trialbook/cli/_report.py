@@ -195,6 +195,7 @@ def analyze(
 ) -> None:
     """Summarise runs per experiment and seed group; write results.csv, all_results.json and
     experiment_results.png to the workspace."""
+    from trialbook.analysis._refs import group_ref
     from trialbook.reporting._analyze import analyze as run_analysis
     from trialbook.reporting._analyze import open_files
 
@@ -248,6 +249,7 @@ def analyze(
                 [
                     str(g.get("experiment", "")),
                     str(g.get("name", "")),
+                    group_ref(str(g.get("group", ""))),
                     str(g.get("n", "")),
                     _cell(mean),
                     interval,
@@ -257,6 +259,7 @@ def analyze(
             [
                 Column("experiment", overflow="fold"),
                 Column("name", overflow="fold"),
+                Column("group"),
                 Column("n", "right"),
                 Column("mean", "right"),
                 Column("95% CI"),

@@ -51,30 +51,33 @@ class AnalysisResult:
 
 
 def default_metrics(df: pd.DataFrame) -> list[str]:
-    """The metrics to analyze when none are named, from the runs of ``df`` only: evaluation
-    metrics when any run has one, else the final training metrics (numeric, not ``system/*``).
+    """The metrics to analyze when none are named, from the runs of ``df`` only: the
+    evaluation metrics, plus the final training metrics (numeric, not ``system/*``) of the runs
+    that were never evaluated on a benchmark (so a workspace of evaluated and logged-only runs
+    shows both).
 
     Ordered by what to look at first: each benchmark's headline metric (``accuracy``, else
-    its first metric by name), then the others, each by how many runs have it (most first),
-    then by name.
+    its first metric by name) and the logged-only runs' accuracies (``accuracy`` or
+    ``*_accuracy``), then the other evaluation metrics, then the other logged metrics; each
+    part by how many runs have it (most first), then by name.
     """
     import pandas as pd
 
-    def numeric(cols: list[str]) -> list[str]:
-        return [c for c in cols if pd.api.types.is_numeric_dtype(df[c]) and df[c].notna().any()]
+    def numeric(frame: pd.DataFrame, cols: list[str]) -> list[str]:
+        return [
+            c for c in cols if pd.api.types.is_numeric_dtype(df[c]) and frame[c].notna().any()
+        ]
 
-    evals = numeric([c for c in df.columns if str(c).startswith("eval.")])
-    if not evals:
-        return sorted(
-            numeric(
-                [
-                    c
-                    for c in df.columns
-                    if str(c).startswith("metrics.") and not str(c).startswith("metrics.system/")
-                ]
-            ),
-            key=lambda c: (-int(df[c].notna().sum()), c),
-        )
+    evals = numeric(df, [c for c in df.columns if str(c).startswith("eval.")])
+    unevaluated = df[df[evals].isna().all(axis=1)] if evals else df
+    logged = numeric(
+        unevaluated,
+        [
+            c
+            for c in df.columns
+            if str(c).startswith("metrics.") and not str(c).startswith("metrics.system/")
+        ],
+    )
     by_benchmark: dict[str, list[str]] = {}
     for col in sorted(evals):
         by_benchmark.setdefault(_benchmark_of(col), []).append(col)
@@ -82,7 +85,13 @@ def default_metrics(df: pd.DataFrame) -> list[str]:
         cols[0] if f"eval.{b}.accuracy" not in cols else f"eval.{b}.accuracy"
         for b, cols in by_benchmark.items()
     }
-    return sorted(evals, key=lambda c: (c not in headline, -int(df[c].notna().sum()), c))
+    headline |= {c for c in logged if c.rsplit(".", 1)[-1].split("/")[-1].endswith("accuracy")}
+
+    def order(c: str) -> tuple[int, int, str]:
+        part = 0 if c in headline else (1 if c in evals else 2)
+        return (part, -int(df[c].notna().sum()), c)
+
+    return sorted([*evals, *logged], key=order)
 
 
 def _benchmark_of(column: str) -> str:

@@ -416,7 +416,12 @@ def _group_labels(groups_df: pd.DataFrame) -> list[str]:
         if len(parts) == 2 and parts[0] == parts[1]:
             parts = parts[:1]
         labels.append("/".join(parts) or str(row.get("group", "?"))[:8])
-    return labels
+    # Two groups of one experiment and name (another suite, another config): their key tells
+    # them apart, as `group:<key>` names them on the command line.
+    repeated = {label for label in labels if labels.count(label) > 1}
+    keys = [str(row.get("group", ""))[:6] for _, row in groups_df.iterrows()]
+    pairs = zip(labels, keys, strict=True)
+    return [f"{label} ({key})" if label in repeated else label for label, key in pairs]
 
 
 #: plot_metric_bars draws horizontal bars above this many groups (their names stay readable).
