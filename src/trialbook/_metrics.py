@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-__all__ = ["metric_goal"]
+__all__ = ["is_accuracy", "metric_goal"]
 
 _LOWER_IS_BETTER = (
     "loss",
@@ -31,3 +31,14 @@ def metric_goal(key: str) -> Literal["min", "max"]:
     """
     low = key.lower().rsplit("/", 1)[-1]
     return "min" if any(word in low for word in _LOWER_IS_BETTER) else "max"
+
+
+def is_accuracy(key: str) -> bool:
+    """True for an accuracy by its name: ``accuracy`` or ``*_accuracy`` as the last part of a
+    key (``eval_accuracy``, ``metrics.val/accuracy``, ``eval.clinc150.in_scope_accuracy``).
+
+    Used where a metric has to be chosen for the user: the one accuracy that seed groups never
+    evaluated on a benchmark are tested on, and the headline metrics of ``analyze``.
+    """
+    last = key.replace(".", "/").rsplit("/", 1)[-1]
+    return last == "accuracy" or last.endswith("_accuracy")

@@ -110,7 +110,9 @@ def choose_target(
                     f"No benchmark the entries share has {metric!r}, and not every run logged "
                     f"it; {guess}({they})."
                 )
-            accuracy = [m for m in shared if _is_accuracy(m)]
+            from trialbook._metrics import is_accuracy
+
+            accuracy = [m for m in shared if is_accuracy(m)]
             if not any(per_entry) and len(accuracy) == 1:
                 # Nothing evaluated on a benchmark: the one logged accuracy is what they measure.
                 return Target(None, accuracy[0])
@@ -145,11 +147,6 @@ def choose_target(
         hint = f"did you mean {close[0]!r}?" if close else f"it has: {_names(numbers)}."
         raise ConfigError(f"Unknown metric {metric!r} on {benchmark}; {hint}")
     return Target(benchmark, metric)
-
-
-def _is_accuracy(metric: str) -> bool:
-    last = metric.replace(".", "/").rsplit("/", 1)[-1]
-    return last == "accuracy" or last.endswith("_accuracy")
 
 
 def _shared_logged_metrics(entries: Sequence[Entry], store: Store) -> list[str]:

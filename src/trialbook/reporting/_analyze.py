@@ -57,11 +57,13 @@ def default_metrics(df: pd.DataFrame) -> list[str]:
     shows both).
 
     Ordered by what to look at first: each benchmark's headline metric (``accuracy``, else
-    its first metric by name) and the logged-only runs' accuracies (``accuracy`` or
-    ``*_accuracy``), then the other evaluation metrics, then the other logged metrics; each
-    part by how many runs have it (most first), then by name.
+    its first metric by name) and the logged-only runs' accuracies
+    (:func:`~trialbook._metrics.is_accuracy`), then the other evaluation metrics, then the other
+    logged metrics; each part by how many runs have it (most first), then by name.
     """
     import pandas as pd
+
+    from trialbook._metrics import is_accuracy
 
     def numeric(frame: pd.DataFrame, cols: list[str]) -> list[str]:
         return [
@@ -85,7 +87,7 @@ def default_metrics(df: pd.DataFrame) -> list[str]:
         cols[0] if f"eval.{b}.accuracy" not in cols else f"eval.{b}.accuracy"
         for b, cols in by_benchmark.items()
     }
-    headline |= {c for c in logged if c.rsplit(".", 1)[-1].split("/")[-1].endswith("accuracy")}
+    headline |= {c for c in logged if is_accuracy(c)}
 
     def order(c: str) -> tuple[int, int, str]:
         part = 0 if c in headline else (1 if c in evals else 2)
