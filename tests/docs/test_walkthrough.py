@@ -46,10 +46,6 @@ class Ran:
     output: str
     seconds: float
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.command.page, self.command.text)
-
 
 def _copy_repo(dest: Path) -> None:
     """The files git would commit (tracked, or new and not ignored), in a fresh git repository
