@@ -21,6 +21,12 @@ The tree::
 
 from __future__ import annotations
 
+from typing import Any
+
+# Helpers that look through an exception's chain (not exceptions, so not in __all__).
+from trialbook._disk import error_chain as error_chain
+from trialbook._disk import full_disk_cause as full_disk_cause
+
 __all__ = [
     "AmbiguousNameError",
     "AmbiguousRunError",
@@ -38,7 +44,22 @@ __all__ = [
 
 
 class TrialbookError(Exception):
-    """Root of every exception trialbook raises on purpose."""
+    """Root of every exception trialbook raises on purpose.
+
+    The message is in the library's words: it names the Python parameter (``jobs=0``), never
+    a command-line flag or command. Two optional fields say what it is about, so that a caller
+    (the CLI, the dashboard) can put it in its own words:
+
+    * ``parameter``: the name of the parameter whose value is wrong (``"jobs"``, ``"out"``,
+      ``"root"``), as the function that raised spells it; the CLI maps it to its flag
+      (``--jobs``) in one place (``trialbook.cli._errors``).
+    * ``value``: the value that was refused.
+    """
+
+    def __init__(self, message: str = "", *, parameter: str | None = None, value: Any = None):
+        super().__init__(message)
+        self.parameter = parameter
+        self.value = value
 
 
 class ConfigError(TrialbookError, ValueError):
@@ -91,3 +112,4 @@ class RunStateError(TrialbookError, RuntimeError):
 class ModelError(TrialbookError, RuntimeError):
     """A model being evaluated cannot generate: its endpoint is unreachable, refuses the API
     key, times out or keeps failing."""
+

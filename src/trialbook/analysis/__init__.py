@@ -19,6 +19,8 @@ from trialbook._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
+    "is_accuracy": "trialbook._metrics",
+    "metric_goal": "trialbook._metrics",
     "Comparison": "trialbook.analysis._compare",
     "Entry": "trialbook.analysis._refs",
     "MetricRow": "trialbook.analysis._compare",
@@ -53,10 +55,12 @@ __all__ = [
     "compare_experiments",
     "group_interval",
     "holm",
+    "is_accuracy",
     "leaderboard",
     "load_experiment_results",
     "load_runs",
     "mcnemar_exact",
+    "metric_goal",
     "paired_bootstrap",
     "permutation_test",
     "print_results_summary",
@@ -69,6 +73,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from trialbook._metrics import is_accuracy, metric_goal
     from trialbook.analysis._compare import Comparison, MetricRow, compare
     from trialbook.analysis._frames import (
         compare_experiments,

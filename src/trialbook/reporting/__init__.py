@@ -18,6 +18,10 @@ from trialbook._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
+    "clip": "trialbook._format",
+    "fmt_duration": "trialbook._format",
+    "fmt_number": "trialbook._format",
+    "printable": "trialbook._format",
     "DYNAMICS_FILE": "trialbook.reporting._plots",
     "REGION_THRESHOLDS": "trialbook.reporting._plots",
     "AnalysisResult": "trialbook.reporting._analyze",
@@ -55,10 +59,13 @@ __all__ = [
     "CurvePanels",
     "TrainingDynamics",
     "analyze",
+    "clip",
     "curve_order",
     "data_map_regions",
     "figure_data_uri",
     "find_training_dynamics",
+    "fmt_duration",
+    "fmt_number",
     "latex_escape",
     "load_training_dynamics",
     "markdown_escape",
@@ -68,6 +75,7 @@ __all__ = [
     "plot_data_map",
     "plot_metric_bars",
     "plot_slices",
+    "printable",
     "render_report",
     "report",
     "save_figure",
@@ -78,6 +86,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from trialbook._format import clip, fmt_duration, fmt_number, printable
     from trialbook.reporting._analyze import AnalysisResult, analyze
     from trialbook.reporting._html import render_report, report
     from trialbook.reporting._plots import (

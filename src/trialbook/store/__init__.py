@@ -3,8 +3,11 @@
 Open one with :func:`connect` (a SQLAlchemy URL) or :func:`trialbook.open_store` (a workspace).
 """
 
+from trialbook._types import FINISHED_STATUSES, RUN_STATUSES, MetricAgg, RunStatus
+from trialbook._workspace import DEFAULT_ROOT, Workspace
 from trialbook.store._base import MetricColumns, MetricSeries, Store
 from trialbook.store._connect import connect, schema_state, upgrade
+from trialbook.store._dialect import sqlite_path
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._records import (
     Artifact,
@@ -26,6 +29,9 @@ from trialbook.store._schema import SCHEMA_REVISION
 from trialbook.store._sql import SQLStore
 
 __all__ = [
+    "DEFAULT_ROOT",
+    "FINISHED_STATUSES",
+    "RUN_STATUSES",
     "SCHEMA_REVISION",
     "Artifact",
     "Checkpoint",
@@ -33,6 +39,7 @@ __all__ = [
     "Evaluation",
     "Experiment",
     "LivenessPolicy",
+    "MetricAgg",
     "MetricColumns",
     "MetricCondition",
     "MetricHistory",
@@ -42,12 +49,15 @@ __all__ = [
     "ParamCondition",
     "RunQuery",
     "RunRecord",
+    "RunStatus",
     "RunningProcess",
     "SQLStore",
     "Sample",
     "Store",
     "StoreStats",
+    "Workspace",
     "connect",
     "schema_state",
+    "sqlite_path",
     "upgrade",
 ]
