@@ -1,4 +1,4 @@
-"""Review fixes: compare never declares a winner or equality on a metric an entry lacks, and
+"""Compare never declares a winner or equality on a metric an entry lacks, and
 entries with nothing in common are one sentence."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Review fixes: the leaderboard says which entries were tested against the leader, marks the
+"""The leaderboard says which entries were tested against the leader, marks the
 leader as such, names what it ranks, and prints groups as references compare takes."""
 
 from __future__ import annotations

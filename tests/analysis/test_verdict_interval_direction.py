@@ -1,4 +1,4 @@
-"""Review fixes: a verdict's interval is stated in the direction of its claim."""
+"""A verdict's interval is stated in the direction of its claim."""
 
 from __future__ import annotations
 

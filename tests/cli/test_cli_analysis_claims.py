@@ -1,4 +1,5 @@
-"""Review fixes in compare / significance / leaderboard output (issue 5)."""
+"""What compare / significance / leaderboard print: the metric both entries have, no
+resamples for McNemar, group references that resolve."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""What a review of the evaluation framework reproduced (issue 4): raw outputs kept per
-sample, a run's own samples re-scored as predictions, --slice-by typos, model exceptions,
-train-split shots, JSON error positions and list references."""
+"""Evaluation edge cases: raw outputs kept per sample, a run's own samples re-scored as
+predictions, --slice-by typos, model exceptions, train-split shots, JSON error positions
+and list references."""
 
 from __future__ import annotations
 
