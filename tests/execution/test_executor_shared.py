@@ -1,222 +1,28 @@
-"""The Executor contract, run against every backend in EXECUTOR_BACKENDS (the interface only)."""
+"""The Executor contract (:class:`trialbook.testing.ExecutorContract`) on every built-in
+backend in ``EXECUTOR_BACKENDS``: one subclass per backend, each building its Executor with
+``make_executor``."""
 
 from __future__ import annotations
 
-import signal
-import sys
-import threading
-import time
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-import pytest
-
-from trialbook.execution import Executor, Task, TaskResult
-from trialbook.testing import BackendUnavailable
-from trialbook.testing.executors import EXECUTOR_BACKENDS, make_executor
-
-DEADLINE = 30.0
+from trialbook.execution import Executor
+from trialbook.testing import EXECUTOR_BACKENDS, ExecutorContract, make_executor
 
 
-@pytest.fixture(params=EXECUTOR_BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+class BuiltInExecutor(ExecutorContract):
+    backend: str
+
+    def make_executor(
+        self, tmp_path: Path, *, max_parallel: int, grace: float
+    ) -> AbstractContextManager[Executor]:
+        return make_executor(self.backend, tmp_path, max_parallel=max_parallel, grace=grace)
 
 
-@pytest.fixture
-def executor(backend: str, tmp_path: Path) -> Iterator[Executor]:
-    try:
-        with make_executor(backend, tmp_path, max_parallel=2, grace=2.0) as ex:
-            yield ex
-    except BackendUnavailable as e:
-        pytest.skip(str(e))
+class TestLocalExecutor(BuiltInExecutor):
+    backend = "local"
 
 
-def task(tmp_path: Path, key: str, code: str, timeout: float | None = None) -> Task:
-    return Task(
-        key=key,
-        argv=(sys.executable, "-c", code),
-        cwd=tmp_path,
-        stdout_path=tmp_path / f"{key}.out",
-        stderr_path=tmp_path / f"{key}.err",
-        env={"TB_TEST_KEY": key},
-        timeout=timeout,
-    )
-
-
-def wait_for_file(path: Path) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
-
-
-def test_exit_codes_output_files_and_env(executor: Executor, tmp_path: Path) -> None:
-    lines: list[tuple[str, str, str]] = []
-    lock = threading.Lock()
-
-    def on_output(t: Task, stream: str, line: str) -> None:
-        with lock:
-            lines.append((t.key, stream, line))
-
-    code = (
-        "import os, sys\n"
-        "print('hello', os.environ['TB_TEST_KEY'])\n"
-        "print('second line')\n"
-        "print('oops', file=sys.stderr)\n"
-        "sys.exit(3)\n"
-    )
-    result = executor.run(task(tmp_path, "a", code), on_output)
-    assert result.key == "a" and result.exit_code == 3 and result.signal is None
-    assert not result.ok and not result.timed_out and not result.cancelled
-    assert result.started_at is not None and result.duration > 0
-    assert (tmp_path / "a.out").read_text() == "hello a\nsecond line\n"
-    assert (tmp_path / "a.err").read_text() == "oops\n"
-    assert [x for x in lines if x[1] == "stdout"] == [
-        ("a", "stdout", "hello a"),
-        ("a", "stdout", "second line"),
-    ]
-    assert ("a", "stderr", "oops") in lines
-
-    ok = executor.run(task(tmp_path, "b", "pass"))
-    assert ok.ok and ok.exit_code == 0
-
-
-def test_output_files_are_appended_to(executor: Executor, tmp_path: Path) -> None:
-    (tmp_path / "a.out").write_text("earlier\n")
-    executor.run(task(tmp_path, "a", "print('later')"))
-    assert (tmp_path / "a.out").read_text() == "earlier\nlater\n"
-
-
-def test_death_by_signal_is_reported(executor: Executor, tmp_path: Path) -> None:
-    code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
-    result = executor.run(task(tmp_path, "k", code))
-    assert result.exit_code is None and result.signal == signal.SIGKILL
-    assert result.signal_name == "SIGKILL" and not result.ok
-    assert not result.timed_out and not result.cancelled
-
-
-def test_timeout_stops_the_task_and_says_so(executor: Executor, tmp_path: Path) -> None:
-    result = executor.run(task(tmp_path, "slow", "import time; time.sleep(60)", timeout=0.3))
-    assert result.timed_out and not result.ok and not result.cancelled
-    assert result.signal == signal.SIGTERM or result.exit_code not in (0, None)
-
-
-def test_a_task_ignoring_sigterm_is_killed_after_grace(backend: str, tmp_path: Path) -> None:
-    ready = tmp_path / "ready"
-    code = (
-        "import signal, time\n"
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        f"open({str(ready)!r}, 'w').close()\n"
-        "time.sleep(60)\n"
-    )
-    try:
-        with make_executor(backend, tmp_path, grace=0.2) as executor:
-            handle = executor.submit(task(tmp_path, "stubborn", code))
-            wait_for_file(ready)
-            executor.cancel(handle)
-            [result] = executor.wait_all([handle])
-    except BackendUnavailable as e:
-        pytest.skip(str(e))
-    assert result.cancelled and result.signal == signal.SIGKILL
-
-
-def test_cancel_stops_a_running_task_and_its_children(executor: Executor, tmp_path: Path) -> None:
-    marker = tmp_path / "grandchild.pid"
-    code = (
-        "import subprocess, sys, time\n"
-        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-        f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
-        "time.sleep(60)\n"
-    )
-    handle = executor.submit(task(tmp_path, "c", code))
-    wait_for_file(marker)
-    while not marker.read_text():
-        time.sleep(0.01)
-    executor.cancel(handle)
-    [result] = executor.wait_all([handle])
-    assert result.cancelled and not result.ok
-    grandchild = int(marker.read_text())
-    deadline = time.monotonic() + DEADLINE
-    while _alive(grandchild):
-        assert time.monotonic() < deadline, "the task's child outlived it"
-        time.sleep(0.01)
-
-
-def _alive(pid: int) -> bool:
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def test_tasks_beyond_max_parallel_wait_their_turn_and_can_be_cancelled(
-    executor: Executor, tmp_path: Path
-) -> None:
-    n = executor.max_parallel
-    release = tmp_path / "release"
-    blockers = [
-        executor.submit(
-            task(
-                tmp_path,
-                f"block{i}",
-                f"import os, time\nopen('started{i}', 'w')\n"
-                f"while not os.path.exists({str(release)!r}): time.sleep(0.01)\n",
-            )
-        )
-        for i in range(n)
-    ]
-    queued = executor.submit(task(tmp_path, "queued", "open('queued-ran', 'w')"))
-    never = executor.submit(task(tmp_path, "never", "open('never-ran', 'w')"))
-    for i in range(n):
-        wait_for_file(tmp_path / f"started{i}")
-    assert executor.wait([queued, never], timeout=0.2) == []
-    assert not (tmp_path / "queued-ran").exists()
-
-    executor.cancel(never)
-    [cancelled] = executor.wait([never])
-    assert cancelled.cancelled and cancelled.started_at is None and cancelled.exit_code is None
-
-    release.touch()
-    results = executor.wait_all([*blockers, queued])
-    assert all(r.ok for r in results)
-    assert (tmp_path / "queued-ran").exists() and not (tmp_path / "never-ran").exists()
-
-
-def test_wait_returns_finished_results_in_order_and_again(
-    executor: Executor, tmp_path: Path
-) -> None:
-    a = executor.submit(task(tmp_path, "a", "pass"))
-    b = executor.submit(task(tmp_path, "b", "raise SystemExit(1)"))
-    results = executor.wait_all([b, a])
-    assert [r.key for r in results] == ["b", "a"]
-    assert [r.exit_code for r in results] == [1, 0]
-    again: list[TaskResult] = executor.wait([a, b])
-    assert [r.key for r in again] == ["a", "b"]
-
-
-def test_a_program_that_cannot_start_gives_a_result(executor: Executor, tmp_path: Path) -> None:
-    missing = Task(
-        key="m",
-        argv=(str(tmp_path / "no-such-program"),),
-        cwd=tmp_path,
-        stdout_path=tmp_path / "m.out",
-        stderr_path=tmp_path / "m.err",
-    )
-    result = executor.run(missing)
-    assert not result.ok and result.error and "no-such-program" in result.error
-
-
-def test_duplicate_keys_are_refused(executor: Executor, tmp_path: Path) -> None:
-    executor.run(task(tmp_path, "dup", "pass"))
-    with pytest.raises(ValueError, match="dup"):
-        executor.submit(task(tmp_path, "dup", "pass"))
-
-
-def test_cancelling_a_finished_task_changes_nothing(executor: Executor, tmp_path: Path) -> None:
-    handle = executor.submit(task(tmp_path, "f", "pass"))
-    [first] = executor.wait_all([handle])
-    executor.cancel(handle)
-    assert executor.wait([handle]) == [first]
+def test_every_built_in_backend_runs_the_contract() -> None:
+    assert sorted(c.backend for c in BuiltInExecutor.__subclasses__()) == sorted(EXECUTOR_BACKENDS)

@@ -2,7 +2,7 @@
 
 A backend implements :meth:`Executor.submit`, :meth:`Executor.wait` and :meth:`Executor.cancel`
 over the frozen records :class:`Task` and :class:`TaskResult`; the Runner knows nothing else
-about it. ``trialbook.testing.executors`` holds the test suite every backend must pass.
+about it. :class:`trialbook.testing.ExecutorContract` holds the tests every backend must pass.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 ``BENCHMARK_BACKENDS`` names the benchmarks; :func:`make_benchmark` builds one as a
 :class:`BenchmarkCase`: the benchmark plus two functions that write, for any example, an output
 the benchmark must score as right and one it must score as wrong. Adding a benchmark to the
-shared suite is one entry in ``_FACTORIES``. A plugin's own tests can reuse the suite by
-building a :class:`BenchmarkCase` for their benchmark (see tests/evaluation/test_eval_shared.py).
+shared suite is one entry in ``_FACTORIES``. A plugin's own tests run the same suite by
+subclassing :class:`trialbook.testing.BenchmarkContract` with a :class:`BenchmarkCase` for
+their benchmark.
 """
 
 from __future__ import annotations

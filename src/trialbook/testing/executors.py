@@ -4,7 +4,8 @@
 (Ray, Slurm) is one entry in ``_FACTORIES``: a context manager that takes a temporary folder,
 the number of tasks to run at once and the stop grace period, and yields a ready Executor. A
 backend that needs something this machine lacks raises
-:class:`~trialbook.testing.BackendUnavailable` so the suite can skip it.
+:class:`~trialbook.testing.BackendUnavailable` so the suite can skip it. The tests themselves
+are :class:`trialbook.testing.ExecutorContract`.
 """
 
 from __future__ import annotations

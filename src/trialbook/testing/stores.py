@@ -4,7 +4,9 @@
 entry in ``_FACTORIES``: a context manager that takes a temporary folder and yields an empty,
 schema-checked Store. A backend that needs a server (PostgreSQL, whose factory reads
 ``TRIALBOOK_TEST_POSTGRES_URL``) raises :class:`BackendUnavailable` when none is configured, so a
-test suite can skip it.
+test suite can skip it. The tests themselves are :class:`trialbook.testing.StoreContract`; the
+claim checks below (``check_queue_run_is_atomic``, ``check_claim_is_atomic``) need several
+Stores on one database and take them as arguments.
 """
 
 from __future__ import annotations
