@@ -243,6 +243,8 @@ def check_claim_is_atomic(stores: Sequence[Store], workers: int = 8) -> None:
 
 
 __all__ += ["check_claim_is_atomic", "check_queue_run_is_atomic"]
+
+
 def _postgres_bin() -> Path | None:
     """The folder of PostgreSQL's server programs: ``TRIALBOOK_TEST_PG_BIN``, the one holding
     ``initdb`` on PATH, or the newest /usr/lib/postgresql/*/bin (Debian, Ubuntu)."""
