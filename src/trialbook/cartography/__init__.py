@@ -2,7 +2,7 @@
 
 Record the gold-label probability of every training example at each epoch, then derive
 confidence, variability and correctness, the three regions of the data map and the training
-strategies of seed 001 (cartography filter, cluster filter, label smoothing, soft weighting)::
+strategies built on them (cartography filter, cluster filter, label smoothing, soft weighting)::
 
     from trialbook.cartography import DynamicsRecorder, apply_strategies, cartography_metrics
 

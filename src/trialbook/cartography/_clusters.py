@@ -76,8 +76,8 @@ def cluster_embeddings(
 
 def load_clusters(path: str | os.PathLike[str] | None) -> pd.DataFrame:
     """Read cluster assignments (a ``.csv`` with id, cluster, probability, or the folder
-    holding ``cluster_assignments.csv``); missing ones are seed 001's "Cluster assignments not
-    found" error with the call that computes them."""
+    holding ``cluster_assignments.csv``); missing ones are a "Cluster assignments not found"
+    error naming the call that computes them."""
     import pandas as pd
 
     p = Path(path) if path else None

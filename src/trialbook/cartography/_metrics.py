@@ -52,8 +52,8 @@ def cartography_metrics(dynamics: DynamicsRecorder | str | os.PathLike[str]) -> 
 
 def load_metrics(cartography_output_dir: str | os.PathLike[str] | None) -> pd.DataFrame:
     """The metrics of the ``training_dynamics.jsonl`` in ``cartography_output_dir`` (a folder or
-    the file itself); a missing file is seed 001's "Cartography metrics not found" error with the
-    call that records them."""
+    the file itself); a missing file is a "Cartography metrics not found" error naming the call
+    that records them."""
     path = Path(cartography_output_dir) if cartography_output_dir else None
     if path is None or not (path.is_file() or (path / "training_dynamics.jsonl").is_file()):
         raise ConfigError(

@@ -1,4 +1,5 @@
-"""Seed 001's data strategies on cartography metrics, combinable in one training config."""
+"""Data strategies on cartography metrics (filters, label smoothing, soft weighting),
+combinable in one training config."""
 
 from __future__ import annotations
 

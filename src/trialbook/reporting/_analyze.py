@@ -1,4 +1,4 @@
-"""``analyze()``: seed 001's analyze mode -- summary statistics per experiment and seed group,
+"""``analyze()``: a workspace at a glance -- summary statistics per experiment and seed group,
 ``results.csv``, ``all_results.json`` and ``experiment_results.png`` in the workspace.
 """
 

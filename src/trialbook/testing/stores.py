@@ -137,7 +137,7 @@ def make_store(
 
 
 # ----------------------------------------------------------------- contract: claiming runs
-# What lets several runners share one database (issue 9): Store.queue_run and
+# What lets several runners share one database: Store.queue_run and
 # Store.claim_queued_run are atomic. A backend passes these checks with several Stores open
 # on one database (or one Store shared by every thread, for a database only one Store sees).
 
