@@ -4,10 +4,13 @@ backend in ``EXECUTOR_BACKENDS``: one subclass per backend, each building its Ex
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from trialbook.execution import Executor
+import pytest
+
+from trialbook.execution import Executor, LocalExecutor, OutputCallback, Task, TaskHandle
 from trialbook.testing import EXECUTOR_BACKENDS, ExecutorContract, make_executor
 
 
@@ -26,3 +29,15 @@ class TestLocalExecutor(BuiltInExecutor):
 
 def test_every_built_in_backend_runs_the_contract() -> None:
     assert sorted(c.backend for c in BuiltInExecutor.__subclasses__()) == sorted(EXECUTOR_BACKENDS)
+
+
+class _EnvDropping(LocalExecutor):
+    """Breaks a rule: the task's environment variables never reach its process."""
+
+    def submit(self, task: Task, on_output: OutputCallback | None = None) -> TaskHandle:
+        return super().submit(dataclasses.replace(task, env={}), on_output)
+
+
+def test_the_contract_fails_an_executor_that_breaks_a_rule(tmp_path: Path) -> None:
+    with _EnvDropping(1) as executor, pytest.raises(AssertionError):
+        ExecutorContract().test_exit_codes_output_files_and_env(executor, tmp_path)

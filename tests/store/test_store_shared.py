@@ -6,6 +6,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+import pytest
+
 from trialbook.store import LivenessPolicy, Store
 from trialbook.testing import STORE_BACKENDS, StoreContract, make_store
 
@@ -27,3 +29,21 @@ class TestSqliteMemoryStore(BuiltInStore):
 
 def test_every_built_in_backend_runs_the_contract() -> None:
     assert sorted(c.backend for c in BuiltInStore.__subclasses__()) == sorted(STORE_BACKENDS)
+
+
+def test_the_contract_fails_a_store_that_breaks_a_rule(tmp_path: Path) -> None:
+    with make_store("sqlite-memory", tmp_path) as store:
+        by_name = store.list_experiments
+        store.list_experiments = lambda: list(reversed(by_name()))  # type: ignore[method-assign]
+        with pytest.raises(AssertionError):
+            StoreContract().test_list_experiments_is_by_name_and_includes_those_create_run_made(
+                store
+            )
+
+
+def test_a_contract_without_make_store_says_what_to_override(tmp_path: Path) -> None:
+    class TestForgotten(StoreContract):
+        pass
+
+    with pytest.raises(NotImplementedError, match=r"TestForgotten must override make_store"):
+        TestForgotten().make_store(tmp_path, LivenessPolicy())
