@@ -1,5 +1,5 @@
 """``trialbook report`` (self-contained HTML, or Markdown / LaTeX tables) and
-``trialbook analyze`` (summary statistics and a results table for the whole workspace)."""
+``trialbook analyze`` (seed 001's analyze mode)."""
 
 from __future__ import annotations
 
