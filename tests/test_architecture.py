@@ -71,13 +71,16 @@ class Module:
 class Import:
     """One imported thing: ``source`` (a dotted module name as written, made absolute),
     ``name`` (the name imported from it, or None for ``import source``), ``target`` (the most
-    specific module of the tree it loads) and the line."""
+    specific module of the tree it loads), the line, and the local name it binds (``bound``)
+    to the dotted thing ``bound_to``."""
 
     module: Module
     line: int
     source: str
     name: str | None
     target: str | None
+    bound: str
+    bound_to: str
 
     def where(self) -> str:
         return f"{self.module.shown}:{self.line}"
@@ -136,7 +139,9 @@ def imports_of(module: Module, modules: dict[str, Module]) -> list[Import]:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 target = _most_specific(alias.name, modules)
-                found.append(Import(module, node.lineno, alias.name, None, target))
+                top = alias.name.split(".")[0]
+                bound, bound_to = (alias.asname, alias.name) if alias.asname else (top, top)
+                found.append(Import(module, node.lineno, alias.name, None, target, bound, bound_to))
         elif isinstance(node, ast.ImportFrom):
             source = node.module or ""
             if node.level:
@@ -146,7 +151,8 @@ def imports_of(module: Module, modules: dict[str, Module]) -> list[Import]:
             for alias in node.names:
                 full = f"{source}.{alias.name}"
                 target = full if full in modules else _most_specific(source, modules)
-                found.append(Import(module, node.lineno, source, alias.name, target))
+                bound = alias.asname or alias.name
+                found.append(Import(module, node.lineno, source, alias.name, target, bound, full))
     return sorted(found, key=lambda i: (i.line, i.source, i.name or ""))
 
 
@@ -277,7 +283,37 @@ def cli_private_imports(modules: dict[str, Module]) -> list[str]:
                 f"{imp.where()}: {imp.module.name} imports the private name {what} "
                 "[rule: cli/ imports only public library names]"
             )
+    for module in modules.values():
+        if _in(module.name, CLI):
+            messages.extend(_private_attributes(module, modules))
     return messages
+
+
+def _private_attributes(module: Module, modules: dict[str, Module]) -> list[str]:
+    """Uses of ``x._private`` where ``x`` is bound by an import from the library outside
+    cli/ (``import trialbook`` then ``trialbook._workspace``, ``from trialbook.store import
+    Store`` then ``Store._hook``): the same rule as importing the private name."""
+    library: dict[str, str] = {}
+    for imp in imports_of(module, modules):
+        if _in(imp.bound_to, "trialbook") and not _in(imp.bound_to, CLI):
+            library[imp.bound] = imp.bound_to
+    found: list[tuple[int, str]] = []
+    for node in _runtime_nodes(_parse(module.path)):
+        if not isinstance(node, ast.Attribute) or not _private(node.attr):
+            continue
+        chain: list[str] = [node.attr]
+        value = node.value
+        while isinstance(value, ast.Attribute):
+            chain.append(value.attr)
+            value = value.value
+        if isinstance(value, ast.Name) and value.id in library:
+            used = ".".join([library[value.id], *reversed(chain)])
+            found.append((node.lineno, used))
+    return [
+        f"{module.shown}:{line}: {module.name} uses the private name {used} "
+        "[rule: cli/ imports only public library names]"
+        for line, used in sorted(found)
+    ]
 
 
 def cli_sizes(modules: dict[str, Module]) -> list[str]:
@@ -483,6 +519,36 @@ def test_checker_flags_cli_imports_of_private_modules_and_names(tmp_path: Path) 
     assert "trialbook.store._base.Store from a private module (_base)" in messages[0]
     assert "the private name trialbook.analysis._frames" in messages[1]
     assert all("trialbook.cli._app" in m for m in messages)
+
+
+def test_checker_flags_cli_uses_of_private_attributes(tmp_path: Path) -> None:
+    modules = tree(
+        tmp_path,
+        _packages("cli", "store")
+        | {
+            "trialbook/_workspace.py": "",
+            "trialbook/store/_base.py": "",
+            "trialbook/cli/_output.py": "",
+            "trialbook/cli/_db.py": (
+                "import trialbook\n"
+                "import trialbook.store as st\n"
+                "from trialbook.store import Store\n"
+                "from trialbook.cli import _output\n"
+                "x = trialbook._workspace.find()\n"  # line 5
+                "y = st._base.Store\n"  # line 6
+                "z = Store._get_run(1).__class__\n"  # line 7
+                "w = _output._table, trialbook.__version__, st.Store\n"  # cli, dunder, public
+            ),
+        },
+    )
+    messages = cli_private_imports(modules)
+    assert len(messages) == 3, messages
+    assert "_db.py:5: trialbook.cli._db uses the private name trialbook._workspace" in messages[0]
+    assert "_db.py:6: trialbook.cli._db uses the private name trialbook.store._base" in messages[1]
+    assert (
+        "_db.py:7: trialbook.cli._db uses the private name trialbook.store.Store._get_run"
+        in (messages[2])
+    )
 
 
 def test_checker_flags_big_cli_modules_and_long_functions(tmp_path: Path) -> None:
