@@ -32,6 +32,7 @@ The contracts need pytest and load only when used; ``make_store``, ``make_execut
 ``make_benchmark`` build trialbook's own backends by name (``STORE_BACKENDS``, ...).
 """
 
+import sys
 from typing import TYPE_CHECKING
 
 from trialbook._lazy import lazy_attributes
@@ -76,3 +77,12 @@ _LAZY = {
 }
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)
+
+if "pytest" in sys.modules:
+    # Under pytest, a contract's failed assert shows its values (as in the user's own test
+    # files); the rewrite has to be registered before the contract modules are imported.
+    sys.modules["pytest"].register_assert_rewrite(
+        "trialbook.testing.benchmark_contract",
+        "trialbook.testing.executor_contract",
+        "trialbook.testing.store_contract",
+    )
