@@ -28,7 +28,8 @@ may raise :class:`BackendUnavailable` to skip the tests where the backend cannot
             finally:
                 executor.close()
 
-The contracts need pytest and load only when used; ``make_store``, ``make_executor`` and
+The contracts need pytest and load only when used (under pytest their failed asserts show
+the values compared, as in your own test files); ``make_store``, ``make_executor`` and
 ``make_benchmark`` build trialbook's own backends by name (``STORE_BACKENDS``, ...).
 """
 
