@@ -174,8 +174,8 @@ def read_config(path: str | os.PathLike[str]) -> ConfigSource:
         raise ConfigError(f"Config file {p} does not exist; check the path{relative}.")
     if p.is_dir():
         raise ConfigError(
-            f"{p} is a directory, not a config file; give a .yaml file, or pass the directory "
-            "to `trialbook run` to run every config in it."
+            f"{p} is a directory, not a config file; give a .yaml file, or plan the whole "
+            "directory (plan_runs) to run every config in it."
         )
     kind = _special_kind(p)
     if kind is not None:
