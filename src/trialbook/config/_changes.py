@@ -10,20 +10,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from trialbook.config._hash import flatten_config, same_setting
+from trialbook.config._hash import DESCRIPTIVE_KEYS, flatten_config, same_setting
 from trialbook.config._plan import MISSING, PlannedRun
 
 __all__ = ["config_changes", "format_changes", "format_value"]
 
-# Keys that describe a run rather than configure it: not "changes".
-_DESCRIPTIVE = frozenset(
-    {
-        "seed",
-        "experiment.name",
-        "experiment.description",
-        "experiment.hypothesis",
-        "experiment.tags",
-    }
+# What names or describes a run rather than configures it is not a change.
+_NOT_CHANGES = frozenset(
+    {"seed", "experiment.name", *(f"experiment.{key}" for key in DESCRIPTIVE_KEYS)}
 )
 
 
@@ -39,7 +33,7 @@ def config_changes(
     after = flatten_config(config)
     changes: dict[str, tuple[Any, Any]] = {}
     for key in [*before, *(k for k in after if k not in before)]:
-        if key in _DESCRIPTIVE:
+        if key in _NOT_CHANGES:
             continue
         old, new = before.get(key, MISSING), after.get(key, MISSING)
         if old is MISSING or new is MISSING or not same_setting(old, new):

@@ -24,6 +24,7 @@ from typing import Any
 from trialbook.errors import ConfigError
 
 __all__ = [
+    "DESCRIPTIVE_KEYS",
     "canonical_setting",
     "config_hash",
     "flatten_config",
@@ -138,14 +139,14 @@ def same_setting(a: Any, b: Any) -> bool:
 
 #: Keys of the ``experiment:`` block that describe a run without changing what it does: editing
 #: a description must not make a suite run everything again.
-_DESCRIPTIVE_KEYS = frozenset({"description", "hypothesis", "tags"})
+DESCRIPTIVE_KEYS = frozenset({"description", "hypothesis", "tags"})
 
 
 def _hashed_part(config: Mapping[str, Any]) -> Mapping[str, Any]:
     block = config.get("experiment")
-    if not isinstance(block, Mapping) or not _DESCRIPTIVE_KEYS & set(block):
+    if not isinstance(block, Mapping) or not DESCRIPTIVE_KEYS & set(block):
         return config
-    kept = {k: v for k, v in block.items() if k not in _DESCRIPTIVE_KEYS}
+    kept = {k: v for k, v in block.items() if k not in DESCRIPTIVE_KEYS}
     return {**config, "experiment": kept}
 
 
