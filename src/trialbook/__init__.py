@@ -57,7 +57,7 @@ _LAZY = {
     "load_experiment_results": "trialbook.analysis._frames",
     "load_runs": "trialbook.analysis._frames",
     "open_store": "trialbook._workspace",
-    "plan_runs": "trialbook.config._suite",
+    "plan_runs": "trialbook.config",
     "print_results_summary": "trialbook.analysis._frames",
     "report": "trialbook.reporting._html",
     "run_experiments_from_list": "trialbook.execution._from_list",
@@ -129,6 +129,7 @@ if TYPE_CHECKING:
     from trialbook.analysis._groups import seed_groups
     from trialbook.analysis._leaderboard import leaderboard
     from trialbook.analysis._significance import significance
+    from trialbook.config import plan_runs
     from trialbook.config._load import load_config
     from trialbook.config._models import (
         CartographyFilterConfig,
@@ -139,7 +140,6 @@ if TYPE_CHECKING:
         TrainingConfig,
     )
     from trialbook.config._overrides import apply_overrides
-    from trialbook.config._suite import plan_runs
     from trialbook.config._validate import validate_config
     from trialbook.errors import (
         AmbiguousRunError,

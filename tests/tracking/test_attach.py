@@ -15,7 +15,7 @@ import pytest
 import trialbook
 from trialbook.config import config_hash, group_key
 from trialbook.store import NewRun
-from trialbook.tracking._attach import RUN_ID_ENV
+from trialbook.tracking._attach import RUN_ID_ENV, config_differences
 from trialbook.tracking._folder import RunFolder, folder_name
 from trialbook.tracking._start import new_run_id
 
@@ -254,3 +254,36 @@ def test_a_second_sigterm_does_not_interrupt_finishing(tmp_path: Path) -> None:
     with trialbook.open_store(tmp_path) as db:
         rec = db.get_run(proc.stdout.strip())
     assert rec.status == "killed"
+
+
+@pytest.mark.parametrize(
+    ("runner", "script", "conflict"),
+    [(1, True, True), (1, 1.0, False), (True, 1, True), (0.5, 0.5, False), ("1", 1, True)],
+)
+def test_config_differences_use_the_config_hash_rule(
+    runner: Any, script: Any, conflict: bool
+) -> None:
+    extra, conflicting = config_differences({"lr": runner}, {"lr": script, "new": 2})
+    assert extra == {"new": 2}
+    assert conflicting == ({"lr": script} if conflict else {})
+    nan = float("nan")
+    assert config_differences({"lr": nan}, {"lr": nan}) == ({}, {})
+
+
+def test_a_boolean_over_an_integer_setting_warns_when_attaching(
+    tmp_path: Path, monkeypatch: Any, recwarn: pytest.WarningsRecorder
+) -> None:
+    queued = {**CONFIG, "lr": 1}
+    monkeypatch.setenv(RUN_ID_ENV, _queue(tmp_path, queued))
+    with (
+        pytest.warns(UserWarning, match=r"differs .* in lr; the run keeps"),
+        trialbook.start_run(config={**queued, "lr": True}, root=tmp_path, **FAST) as run,
+    ):
+        pass
+    with trialbook.open_store(tmp_path) as db:
+        assert db.params(run.id)["script.lr"] is True
+    monkeypatch.setenv(RUN_ID_ENV, _queue(tmp_path, queued))
+    recwarn.clear()
+    with trialbook.start_run(config={**queued, "lr": 1.0}, root=tmp_path, **FAST):
+        pass
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]

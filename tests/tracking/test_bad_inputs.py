@@ -154,7 +154,7 @@ def test_a_system_metrics_variable_reads_the_usual_yes_no_words(
 def test_a_seed_out_of_range_is_refused_before_anything_is_made(
     tmp_path: Path, seed: int
 ) -> None:
-    # The same check (config._suite.check_seed) the Runner makes at plan time.
+    # The same check (trialbook._seeds.check_seed) the Runner makes at plan time.
     _refused(tmp_path, rf"seed {seed} is out of range; use an integer from 0 to 4294967295",
              seed=seed)
     _refused(tmp_path, rf"seed {seed} is out of range", config={"seed": seed})

@@ -304,7 +304,8 @@ def run(
 
     tokens = list(arguments or [])
     paths, _, _ = split_run_arguments(tokens, [], None)
-    shortcuts = suite_shortcuts(paths, suite) if paths or suite else {}
+    own = [o.removeprefix("--") for o in _known_options(ctx)]
+    shortcuts = suite_shortcuts(paths, suite, reserved=own) if paths or suite else {}
     paths, overrides, values = split_run_arguments(tokens, _known_options(ctx), shortcuts)
     if not paths and suite is None:
         raise ConfigError(

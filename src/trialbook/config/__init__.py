@@ -1,17 +1,20 @@
 """Experiment configs: loading YAML, overrides, validation, hashes, suites and the run plan."""
 
+from trialbook.config._changes import format_changes
 from trialbook.config._experiment import EXPERIMENT_KEYS, ExperimentBlock, experiment_block
-from trialbook.config._hash import config_hash, flatten_config, group_key, to_plain_config
+from trialbook.config._hash import (
+    canonical_setting,
+    config_hash,
+    flatten_config,
+    group_key,
+    same_setting,
+    to_plain_config,
+)
+from trialbook.config._inputs import SUITE_DIRS
 from trialbook.config._load import ConfigSource, load_config, read_config
 from trialbook.config._overrides import Override, apply_overrides, parse_override
 from trialbook.config._plan import MISSING, Plan, PlannedRun
-from trialbook.config._suite import (
-    SUITE_DIRS,
-    format_changes,
-    plan_configs,
-    plan_runs,
-    suite_shortcuts,
-)
+from trialbook.config._planning import plan_configs, plan_runs, suite_shortcuts
 from trialbook.config._validate import schema_of, validate_config
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "Plan",
     "PlannedRun",
     "apply_overrides",
+    "canonical_setting",
     "config_hash",
     "experiment_block",
     "flatten_config",
@@ -34,6 +38,7 @@ __all__ = [
     "plan_configs",
     "plan_runs",
     "read_config",
+    "same_setting",
     "schema_of",
     "suite_shortcuts",
     "to_plain_config",

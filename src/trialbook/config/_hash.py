@@ -1,7 +1,12 @@
-"""Config normalisation, flattening and stable hashing.
+"""Config normalisation, flattening, stable hashing and the one "same setting" rule.
 
 The config hash ignores key order and formatting; the group key is the hash of the config
 without its top-level ``seed``, so runs that differ only by seed share it.
+
+Two values are the same setting exactly when the hash says so (:func:`same_setting`): a whole
+float equals the int (``1`` and ``1.0``), a boolean is not a number (``true`` is not ``1``),
+NaN equals NaN, mappings compare without key order and lists in order. Sweep de-duplication,
+the change reports of a plan, ``~key=value`` overrides and attach-mode conflicts all use it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,15 @@ from typing import Any
 
 from trialbook.errors import ConfigError
 
-__all__ = ["config_hash", "flatten_config", "group_key", "to_plain_config"]
+__all__ = [
+    "DESCRIPTIVE_KEYS",
+    "canonical_setting",
+    "config_hash",
+    "flatten_config",
+    "group_key",
+    "same_setting",
+    "to_plain_config",
+]
 
 
 def to_plain_config(config: Any) -> dict[str, Any]:
@@ -105,16 +118,35 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+def canonical_setting(value: Any) -> str:
+    """The text the config hash sees for ``value``: equal texts are the same setting.
+
+    ``canonical_setting(1) == canonical_setting(1.0)``; ``canonical_setting(True)`` differs
+    from both.
+    """
+    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def same_setting(a: Any, b: Any) -> bool:
+    """Whether two config values are the same setting, by the config hash's rule.
+
+    ``1`` and ``1.0`` are the same (a YAML ``1.0`` and ``1`` configure the same thing); ``True``
+    and ``1`` are not (a flag is not a count), nor are ``"1"`` and ``1``; NaN is the same as NaN;
+    mappings compare without regard to key order, lists element by element.
+    """
+    return canonical_setting(a) == canonical_setting(b)
+
+
 #: Keys of the ``experiment:`` block that describe a run without changing what it does: editing
 #: a description must not make a suite run everything again.
-_DESCRIPTIVE_KEYS = frozenset({"description", "hypothesis", "tags"})
+DESCRIPTIVE_KEYS = frozenset({"description", "hypothesis", "tags"})
 
 
 def _hashed_part(config: Mapping[str, Any]) -> Mapping[str, Any]:
     block = config.get("experiment")
-    if not isinstance(block, Mapping) or not _DESCRIPTIVE_KEYS & set(block):
+    if not isinstance(block, Mapping) or not DESCRIPTIVE_KEYS & set(block):
         return config
-    kept = {k: v for k, v in block.items() if k not in _DESCRIPTIVE_KEYS}
+    kept = {k: v for k, v in block.items() if k not in DESCRIPTIVE_KEYS}
     return {**config, "experiment": kept}
 
 
@@ -124,9 +156,7 @@ def config_hash(config: Mapping[str, Any]) -> str:
     The ``experiment:`` block's description, hypothesis and tags are left out: they describe
     the run, they do not change it. Its name, entrypoint and command count.
     """
-    blob = json.dumps(
-        _canonical(_hashed_part(config)), sort_keys=True, separators=(",", ":"), default=str
-    )
+    blob = canonical_setting(_hashed_part(config))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

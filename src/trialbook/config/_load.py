@@ -36,6 +36,7 @@ __all__ = [
     "MAX_DEPTH",
     "ConfigSource",
     "KeyPath",
+    "check_reserved",
     "int64_message",
     "int64_overflow",
     "key_text",
@@ -173,8 +174,8 @@ def read_config(path: str | os.PathLike[str]) -> ConfigSource:
         raise ConfigError(f"Config file {p} does not exist; check the path{relative}.")
     if p.is_dir():
         raise ConfigError(
-            f"{p} is a directory, not a config file; give a .yaml file, or pass the directory "
-            "to `trialbook run` to run every config in it."
+            f"{p} is a directory, not a config file; give a .yaml file, or plan the whole "
+            "directory (plan_runs) to run every config in it."
         )
     kind = _special_kind(p)
     if kind is not None:
@@ -256,7 +257,7 @@ def parse_yaml(text: str, path: Path | None = None, *, empty_ok: bool = False) -
     finally:
         loader.dispose()
     source = ConfigSource(data, path, lines)
-    _check_reserved(source)
+    check_reserved(source)
     return source
 
 
@@ -289,9 +290,7 @@ def _compose(loader: Any, name: str) -> Any:
         ) from None
 
 
-def _checked_value(
-    loader: Any, node: Any, name: str, lines: dict[KeyPath, tuple[int, int]]
-) -> Any:
+def _checked_value(loader: Any, node: Any, name: str, lines: dict[KeyPath, tuple[int, int]]) -> Any:
     """Check the composed ``node`` (aliases, keys, integers; key lines into ``lines``), then
     build it (a tag the safe loader refuses raises its ``yaml.MarkedYAMLError``)."""
     if getattr(loader, "aliases", 0):
@@ -490,7 +489,12 @@ def _check_int(loader: Any, node: Any, prefix: KeyPath, name: str) -> None:
         raise ConfigError(int64_message(where, key, value))
 
 
-def _check_reserved(source: ConfigSource) -> None:
+def check_reserved(source: ConfigSource) -> None:
+    """Check the keys trialbook owns: ``seed`` is an integer, ``experiment:`` a valid block.
+
+    Raises:
+        ConfigError: naming the key's line in ``source``.
+    """
     data = source.data
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

@@ -22,13 +22,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from trialbook.config._hash import same_setting
 from trialbook.config._suggest import a_or_an, closest
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
     from trialbook.config._load import ConfigSource
 
-__all__ = ["Override", "OverrideOp", "apply_overrides", "parse_override"]
+__all__ = [
+    "Override",
+    "OverrideOp",
+    "apply_overrides",
+    "key_candidates",
+    "parse_key",
+    "parse_override",
+    "parse_value",
+    "split_prefix",
+]
 
 #: What an override does: set an existing key, add a new one, set-or-add, or remove.
 OverrideOp = Literal["set", "add", "force", "remove"]
@@ -89,8 +99,8 @@ class Override:
                 f"Override key {key!r} is not a string; write dotted keys such as "
                 "training.learning_rate."
             )
-        op, bare = _split_prefix(key)
-        path = _parse_key(bare, f"{key}: {value!r}")
+        op, bare = split_prefix(key)
+        path = parse_key(bare, f"{key}: {value!r}")
         if op == "remove" and value is None:
             value = _NO_VALUE
         return cls(
@@ -98,14 +108,20 @@ class Override:
         )
 
 
-def _split_prefix(text: str) -> tuple[OverrideOp, str]:
+def split_prefix(text: str) -> tuple[OverrideOp, str]:
+    """``"+a.b"`` -> ``("add", "a.b")``: the operation a key's prefix asks for, and the key."""
     for prefix, op in _PREFIXES:
         if text.startswith(prefix):
             return op, text[len(prefix) :]
     return "set", text
 
 
-def _parse_key(key: str, text: str) -> tuple[str, ...]:
+def parse_key(key: str, text: str) -> tuple[str, ...]:
+    """``"a.b"`` -> ``("a", "b")``; ``text`` is the whole override, for messages.
+
+    Raises:
+        ConfigError: an empty key, an empty part (``a..b``) or a part that is not a plain name.
+    """
     if not key:
         raise ConfigError(f"Override '{text}' has no key; {_GRAMMAR}.")
     parts = tuple(key.split("."))
@@ -131,18 +147,18 @@ def parse_override(text: str) -> Override:
     """
     if not isinstance(text, str):
         raise ConfigError(f"Override {text!r} is not text; {_GRAMMAR}.")
-    op, rest = _split_prefix(text.strip())
+    op, rest = split_prefix(text.strip())
     key, sep, raw = rest.partition("=")
     key = key.strip()
     if not sep and op != "remove":
         if not key:
             raise ConfigError(f"Override '{text}' has no key; {_GRAMMAR}.")
-        _parse_key(key, text)
+        parse_key(key, text)
         raise ConfigError(
             f"Override '{text}' has no value; write {key}=VALUE to set it, +{key}=VALUE to "
             f"add it or ~{key} to remove it."
         )
-    path = _parse_key(key, text)
+    path = parse_key(key, text)
     value = parse_value(raw, text) if sep else _NO_VALUE
     return Override(op, path, value, text)
 
@@ -190,14 +206,14 @@ def _coerce(item: str | Override) -> Override:
     return item if isinstance(item, Override) else parse_override(item)
 
 
-def _candidates(config: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Every dotted key in the config, sections included, for did-you-mean."""
+def key_candidates(config: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Every dotted key in the config, sections included, for a did-you-mean."""
     keys: list[str] = []
     for key, value in config.items():
         full = f"{prefix}{key}"
         keys.append(full)
         if isinstance(value, Mapping):
-            keys.extend(_candidates(value, full + "."))
+            keys.extend(key_candidates(value, full + "."))
     return keys
 
 
@@ -265,20 +281,13 @@ def _apply_one(config: dict[str, Any], ov: Override, source: ConfigSource | str 
     else:
         if not exists:
             raise _unknown(config, ov, source)
-        if ov.has_value and not _same(node[leaf], ov.value):
+        if ov.has_value and not same_setting(node[leaf], ov.value):
             raise ConfigError(
                 f"Override '{ov.text}' removes '{ov.key}' only if its value is "
                 f"{_format_value(ov.value)}, but it is {_format_value(node[leaf])}"
                 f"{_in(source, ov.path)}; write ~{ov.key} to remove it whatever its value."
             )
         del node[leaf]
-
-
-def _same(a: Any, b: Any) -> bool:
-    # True == 1 and 1 == 1.0 in Python, but they are different settings in a config.
-    return json.dumps(a, sort_keys=True, default=repr) == json.dumps(
-        b, sort_keys=True, default=repr
-    )
 
 
 def _describe(value: Any) -> str:
@@ -291,7 +300,7 @@ def _describe(value: Any) -> str:
 def _unknown(
     config: Mapping[str, Any], ov: Override, source: ConfigSource | str | None
 ) -> ConfigError:
-    match = closest(ov.key, _candidates(config))
+    match = closest(ov.key, key_candidates(config))
     head = f"Unknown config key '{ov.key}'{_in(source)} (from override '{ov.text}')"
     if ov.op == "remove":
         tail = f"; did you mean '{match}'?" if match else "; there is nothing to remove."

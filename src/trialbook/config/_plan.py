@@ -60,7 +60,7 @@ class Plan:
         runs: the planned runs (experiments × sweep points × seeds), in launch order.
         shortcuts: option name -> config key declared by the suite (e.g.
             ``{"max-train-samples": "training.max_train_samples"}``).
-        suite: the named suite selected with ``--suite``, if any.
+        suite: the named suite selected (``plan_runs(suite=...)``), if any.
         notes: sentences worth showing before running, e.g. that a run listed twice (the
             same config and seed) is planned once.
     """

@@ -26,7 +26,7 @@ from trialbook.errors import ConfigError
 if TYPE_CHECKING:
     from trialbook.config._load import ConfigSource
 
-__all__ = ["schema_of", "validate_config"]
+__all__ = ["data_loc", "schema_of", "validate_config"]
 
 T = TypeVar("T")
 
@@ -131,7 +131,7 @@ Problem = tuple[tuple[str | int, ...], str]
 
 
 def _describe_error(err: Any, data: Mapping[str, Any], schema: type) -> Problem:
-    loc = _data_loc(tuple(err["loc"]), data)
+    loc = data_loc(tuple(err["loc"]), data)
     kind = err["type"]
     if kind == "missing":
         parent = _lookup(data, loc[:-1])
@@ -155,8 +155,10 @@ def _describe_error(err: Any, data: Mapping[str, Any], schema: type) -> Problem:
     return loc, f"got {_show(given)}; {msg}"
 
 
-def _data_loc(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
-    """Drop the parts pydantic adds for union members and validators (``'int'``,
+def data_loc(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
+    """A pydantic error's location as a key path into ``data``.
+
+    Drop the parts pydantic adds for union members and validators (``'int'``,
     ``'function-after[...]'``): keep the path as far as it goes in the data, plus one missing
     key at the end."""
     kept: list[str | int] = []

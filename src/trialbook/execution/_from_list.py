@@ -7,8 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from trialbook.config import load_config
-from trialbook.config._suite import plan_configs
+from trialbook.config import load_config, plan_configs
 from trialbook.errors import ConfigError
 from trialbook.execution._runner import Runner, SuiteResult
 

@@ -36,12 +36,12 @@ from types import FrameType
 from typing import Any, Literal, cast
 
 from trialbook._disk import full_disk_cause
+from trialbook._seeds import check_seed
 from trialbook._types import FINISHED_STATUSES
 from trialbook._workspace import Workspace
 from trialbook.config._experiment import experiment_block
 from trialbook.config._load import int64_message, int64_overflow
 from trialbook.config._plan import Plan, PlannedRun
-from trialbook.config._suite import check_seed
 from trialbook.errors import ConfigError, StoreError, TrialbookError, WorkspaceError
 from trialbook.execution._child import EXIT_TAKEN
 from trialbook.execution._code import check_code

@@ -22,7 +22,6 @@ When the run is not in the workspace ``start_run`` resolves, or is already finis
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 import warnings
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trialbook._workspace import Workspace
-from trialbook.config._hash import flatten_config
+from trialbook.config._hash import flatten_config, same_setting
 from trialbook.errors import RunNotFoundError, RunStateError, TrialbookError
 from trialbook.store._base import Store
 from trialbook.store._liveness import process_start_time
@@ -168,15 +167,9 @@ def config_differences(
     for key, value in flatten_config(script_config).items():
         if key not in ours:
             extra[key] = value
-        elif not _same(ours[key], value):
+        elif not same_setting(ours[key], value):
             conflicting[key] = value
     return extra, conflicting
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return bool(a == b)
 
 
 def try_attach(

@@ -10,12 +10,10 @@ import numbers
 import os
 import random
 
+from trialbook._seeds import SEED_LIMIT as _SEED_LIMIT
 from trialbook.errors import ConfigError
 
 __all__ = ["seed_everything"]
-
-# NumPy's legacy global generator accepts seeds in [0, 2**32).
-_SEED_LIMIT = 2**32
 
 
 def _validate_seed(seed: object) -> int:

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from trialbook._seeds import check_seed
 from trialbook._workspace import Workspace
 from trialbook.config._hash import config_hash, group_key, to_plain_config
-from trialbook.config._suite import check_seed
 from trialbook.errors import ConfigError
 from trialbook.store._base import Store
 from trialbook.store._liveness import process_start_time
