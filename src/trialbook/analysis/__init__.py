@@ -41,7 +41,12 @@ _LAZY = {
     "resolve_refs": "trialbook.analysis._refs",
     "seed_groups": "trialbook.analysis._groups",
     "significance": "trialbook.analysis._significance",
+    "t_critical": "trialbook.analysis._intervals",
+    "t_half_width": "trialbook.analysis._intervals",
     "t_interval": "trialbook.analysis._intervals",
+    "check_level": "trialbook.analysis._intervals",
+    "group_ref": "trialbook.analysis._groups",
+    "left_out_note": "trialbook.analysis._groups",
     "welch_t_test": "trialbook.analysis._stats",
 }
 
@@ -51,12 +56,15 @@ __all__ = [
     "MetricRow",
     "TestResult",
     "bootstrap_interval",
+    "check_level",
     "compare",
     "compare_experiments",
     "group_interval",
+    "group_ref",
     "holm",
     "is_accuracy",
     "leaderboard",
+    "left_out_note",
     "load_experiment_results",
     "load_runs",
     "mcnemar_exact",
@@ -68,6 +76,8 @@ __all__ = [
     "resolve_refs",
     "seed_groups",
     "significance",
+    "t_critical",
+    "t_half_width",
     "t_interval",
     "welch_t_test",
 ]
@@ -82,8 +92,14 @@ if TYPE_CHECKING:
         print_results_summary,
         resolve_metric,
     )
-    from trialbook.analysis._groups import group_interval, seed_groups
-    from trialbook.analysis._intervals import bootstrap_interval, t_interval
+    from trialbook.analysis._groups import group_interval, group_ref, left_out_note, seed_groups
+    from trialbook.analysis._intervals import (
+        bootstrap_interval,
+        check_level,
+        t_critical,
+        t_half_width,
+        t_interval,
+    )
     from trialbook.analysis._leaderboard import leaderboard
     from trialbook.analysis._refs import Entry, resolve_refs
     from trialbook.analysis._significance import significance

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook.analysis._groups import left_out_note, one_run_per_seed
+from trialbook.analysis._intervals import t_half_width
 from trialbook.analysis._refs import Entry, numeric
 from trialbook.analysis._scope import Scope, check_names
 from trialbook.analysis._significance import (
@@ -187,7 +188,6 @@ def leaderboard(
     """
     import numpy as np
     import pandas as pd
-    from scipy import stats
 
     from trialbook._metrics import metric_goal
 
@@ -263,10 +263,7 @@ def leaderboard(
                 value=("value", "mean"),
             ).reset_index()
             frame["kind"] = "group"
-            n = frame["n"].to_numpy(dtype=float)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                half = stats.t.ppf(0.5 + level / 2, n - 1) * frame["std"].to_numpy() / np.sqrt(n)
-            half = np.where(n >= 2, half, np.nan)
+            half = t_half_width(frame["std"].to_numpy(), frame["n"].to_numpy(), level)
             frame["ci_low"] = frame["value"] - half
             frame["ci_high"] = frame["value"] + half
             frame = frame.sort_values(

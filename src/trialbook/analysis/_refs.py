@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from trialbook.analysis._groups import GROUP_PREFIX, group_ref, left_out_note, one_run_per_seed
 from trialbook.errors import AmbiguousNameError, AmbiguousRunError, ConfigError, RunNotFoundError
 
 if TYPE_CHECKING:
@@ -46,15 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Entry", "group_ref", "resolve_refs"]
 
-_GROUP_PREFIX = "group:"
 #: Keys that describe a run without changing it: never what tells two groups apart.
 _DESCRIPTIVE = ("seed", "experiment.tags", "experiment.description", "experiment.hypothesis")
-
-
-def group_ref(key: str) -> str:
-    """The reference that names a seed group, as ``ls --by group`` and the leaderboard print
-    it: ``group:`` and the key's first 12 characters (``group:b05b7a6e50c7``)."""
-    return f"{_GROUP_PREFIX}{key[:12]}"
 
 
 @dataclass(frozen=True)
@@ -83,8 +77,6 @@ class Entry:
     def notes(self) -> list[str]:
         """The sentences worth showing a user about this entry (how it was chosen, what one
         run per seed left out)."""
-        from trialbook.analysis._groups import left_out_note
-
         out = [self.note] if self.note else []
         left = left_out_note(self.left_out, repr(self.label), self.runs)
         return [*out, left] if left else out
@@ -155,8 +147,6 @@ def _newest(runs: Sequence[RunRecord]) -> float:
 
 
 def _completed(runs: Sequence[RunRecord]) -> tuple[tuple[RunRecord, ...], tuple[RunRecord, ...]]:
-    from trialbook.analysis._groups import one_run_per_seed
-
     done = sorted((r for r in runs if r.status == "completed"), key=lambda r: r.id)
     kept, left = one_run_per_seed(done)
     # In seed order, as a person reads them (runs started together have random id tails).
@@ -255,7 +245,7 @@ def _suite_part(ref: str, store: Store, scope: Scope) -> tuple[str, Scope] | Non
 
 
 def _read_plain(ref: str, store: Store, scope: Scope, need: _Need) -> Entry | _Choice:
-    if ref.startswith(_GROUP_PREFIX):
+    if ref.startswith(GROUP_PREFIX):
         return _group_by_key(ref, store)
     split = _suite_part(ref, store, scope)
     if split is not None:
@@ -311,7 +301,7 @@ def _unknown_suite(ref: str, store: Store) -> RunNotFoundError:
 
 
 def _group_by_key(ref: str, store: Store) -> Entry:
-    prefix = ref[len(_GROUP_PREFIX) :]
+    prefix = ref[len(GROUP_PREFIX) :]
     if not prefix:
         raise ConfigError(
             "'group:' needs a group key prefix, e.g. 'group:9c1e'; "
