@@ -20,6 +20,7 @@ from trialbook._lazy import lazy_attributes
 _LAZY = {
     "clip": "trialbook._format",
     "fmt_duration": "trialbook._format",
+    "fmt_mean_std": "trialbook._format",
     "fmt_number": "trialbook._format",
     "printable": "trialbook._format",
     "DYNAMICS_FILE": "trialbook.reporting._plots",
@@ -65,6 +66,7 @@ __all__ = [
     "figure_data_uri",
     "find_training_dynamics",
     "fmt_duration",
+    "fmt_mean_std",
     "fmt_number",
     "latex_escape",
     "load_training_dynamics",
@@ -86,7 +88,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from trialbook._format import clip, fmt_duration, fmt_number, printable
+    from trialbook._format import clip, fmt_duration, fmt_mean_std, fmt_number, printable
     from trialbook.reporting._analyze import AnalysisResult, analyze
     from trialbook.reporting._html import render_report, report
     from trialbook.reporting._plots import (
