@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook.analysis._groups import left_out_note, one_run_per_seed
 from trialbook.analysis._intervals import t_half_width
-from trialbook.analysis._refs import Entry, numeric
+from trialbook.analysis._refs import Entry
+from trialbook.analysis._samples import bulk_latest_evaluations, numeric
 from trialbook.analysis._scope import Scope, check_names
 from trialbook.analysis._significance import (
     ScoreCache,
@@ -70,18 +71,6 @@ COLUMNS = [
     "status",
     "note",
 ]
-
-
-def bulk_latest_evaluations(
-    store: Store, run_ids: Sequence[str]
-) -> dict[str, dict[str, Mapping[str, Any]]]:
-    """``{run_id: {benchmark: metrics}}`` of the latest evaluations, read in bulk."""
-    out: dict[str, dict[str, Mapping[str, Any]]] = {}
-    for rid, evs in store.bulk_evaluations(run_ids).items():
-        if evs:
-            # Oldest first: later evaluations of a benchmark overwrite earlier ones.
-            out[rid] = {e.benchmark: e.metrics for e in evs}
-    return out
 
 
 def _target(
@@ -212,7 +201,10 @@ def leaderboard(
                 target, values = _target(evals, db, list(evals), benchmark, metric)
         if target is None:
             by_id = {r.id: r for r in db.list_runs(completed)}
-            evals = bulk_latest_evaluations(db, list(by_id))
+            evals = {
+                rid: {bench: ev.metrics for bench, ev in per.items()}
+                for rid, per in bulk_latest_evaluations(db, list(by_id)).items()
+            }
             target, values = _target(evals, db, list(by_id), benchmark, metric)
         descending = metric_goal(target.metric) == "max"
         if by == "run":

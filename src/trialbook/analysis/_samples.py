@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from trialbook.store import Evaluation, Sample, Store
 
 __all__ = [
+    "bulk_latest_evaluations",
     "declared_field",
     "field_values",
     "latest_evaluations",
@@ -22,8 +23,22 @@ __all__ = [
 
 
 def latest_evaluations(store: Store, run_id: str) -> dict[str, Evaluation]:
-    """The latest evaluation of a run per benchmark."""
-    return {ev.benchmark: ev for ev in store.evaluations(run_id)}
+    """The latest evaluation of a run per benchmark (see
+    :func:`trialbook.store.latest_by_benchmark`)."""
+    from trialbook.store import latest_by_benchmark
+
+    return latest_by_benchmark(store.evaluations(run_id))
+
+
+def bulk_latest_evaluations(
+    store: Store, run_ids: Sequence[str]
+) -> dict[str, dict[str, Evaluation]]:
+    """``{run_id: {benchmark: latest evaluation}}`` for many runs, read in one bulk query;
+    runs without an evaluation are left out."""
+    from trialbook.store import latest_by_benchmark
+
+    out = {rid: latest_by_benchmark(evs) for rid, evs in store.bulk_evaluations(run_ids).items()}
+    return {rid: per for rid, per in out.items() if per}
 
 
 def numeric(value: Any) -> float | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook._atomic import atomic_write
 from trialbook._format import fmt_duration
+from trialbook.analysis._samples import latest_evaluations
 from trialbook.errors import ConfigError, TrialbookError
 from trialbook.reporting._plots import INPUT_KEYS, natural_key
 
@@ -318,7 +319,7 @@ def _entry_values(db: Store, entry: ReportEntry) -> dict[str, tuple[float, float
     for run in entry.runs:
         for key, s in summaries.get(run.id, {}).items():
             values.setdefault(f"metrics.{key}", []).append(s.last)
-        for bench, ev in _latest(db, run.id).items():
+        for bench, ev in latest_evaluations(db, run.id).items():
             for key, v in flatten(ev.metrics).items():
                 if isinstance(v, int | float) and not isinstance(v, bool):
                     values.setdefault(f"eval.{bench}.{key}", []).append(float(v))
@@ -338,20 +339,12 @@ def _group_config(entry: ReportEntry) -> dict[str, Any]:
     }
 
 
-def _latest(db: Store, run_id: str) -> dict[str, Evaluation]:
-    latest: dict[str, Evaluation] = {}
-    for ev in db.evaluations(run_id):
-        if ev.benchmark not in latest or ev.created_at >= latest[ev.benchmark].created_at:
-            latest[ev.benchmark] = ev
-    return latest
-
-
 def _disagreements(db: Store, entries: Sequence[ReportEntry]) -> list[dict[str, Any]]:
     """Per benchmark both single runs evaluated: the samples one got right and the other not,
     the baseline's wins (regressions) first."""
     if len(entries) != 2 or any(len(e.runs) != 1 for e in entries):
         return []
-    base, treat = (_latest(db, e.runs[0].id) for e in entries)
+    base, treat = (latest_evaluations(db, e.runs[0].id) for e in entries)
     blocks = []
     for bench in sorted(set(base) & set(treat)):
         a = {x.sample_id: x for x in db.samples(base[bench].id)}
@@ -470,7 +463,7 @@ def _significance(
     notes = []
     shared = _shared_benchmarks(db, entries)
     if metric is not None and shared:
-        latest = _latest(db, entries[0].runs[0].id)
+        latest = latest_evaluations(db, entries[0].runs[0].id)
         with_metric = [b for b in shared if isinstance(latest[b].metrics.get(metric), int | float)]
         if not with_metric:
             import difflib
