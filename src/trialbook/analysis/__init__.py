@@ -21,6 +21,9 @@ from trialbook._lazy import lazy_attributes
 _LAZY = {
     "is_accuracy": "trialbook._metrics",
     "metric_goal": "trialbook._metrics",
+    "TESTS": "trialbook.analysis._significance",
+    "format_relative": "trialbook.analysis._compare",
+    "relative_change": "trialbook.analysis._compare",
     "Comparison": "trialbook.analysis._compare",
     "Entry": "trialbook.analysis._refs",
     "MetricRow": "trialbook.analysis._compare",
@@ -51,6 +54,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "TESTS",
     "Comparison",
     "Entry",
     "MetricRow",
@@ -59,6 +63,7 @@ __all__ = [
     "check_level",
     "compare",
     "compare_experiments",
+    "format_relative",
     "group_interval",
     "group_ref",
     "holm",
@@ -72,6 +77,7 @@ __all__ = [
     "paired_bootstrap",
     "permutation_test",
     "print_results_summary",
+    "relative_change",
     "resolve_metric",
     "resolve_refs",
     "seed_groups",
@@ -84,7 +90,13 @@ __all__ = [
 
 if TYPE_CHECKING:
     from trialbook._metrics import is_accuracy, metric_goal
-    from trialbook.analysis._compare import Comparison, MetricRow, compare
+    from trialbook.analysis._compare import (
+        Comparison,
+        MetricRow,
+        compare,
+        format_relative,
+        relative_change,
+    )
     from trialbook.analysis._frames import (
         compare_experiments,
         load_experiment_results,
@@ -102,7 +114,7 @@ if TYPE_CHECKING:
     )
     from trialbook.analysis._leaderboard import leaderboard
     from trialbook.analysis._refs import Entry, resolve_refs
-    from trialbook.analysis._significance import significance
+    from trialbook.analysis._significance import TESTS, significance
     from trialbook.analysis._stats import (
         TestResult,
         holm,
