@@ -68,7 +68,7 @@ def test_mcnemar_odds_ratio_and_interval() -> None:
 
 
 def test_mcnemar_refuses_graded_scores() -> None:
-    with pytest.raises(ConfigError, match=r"b_correct\[1\] is 0.5.*--test bootstrap"):
+    with pytest.raises(ConfigError, match=r"b_correct\[1\] is 0.5.*test='bootstrap'"):
         mcnemar_exact([1, 0, 1], [1, 0.5, 0])
 
 

@@ -226,7 +226,8 @@ def compare(
     if len(refs) < 2:
         raise ConfigError(
             f"Compare needs at least two runs or groups, got {len(refs)}; "
-            "e.g. `trialbook compare RUN_A RUN_B`."
+            "name a baseline and what to compare with it.",
+            parameter="refs",
         )
     with store_scope(root, store) as db:
         entries = resolve_refs(refs, db, scope=Scope.of(suite, where))

@@ -117,7 +117,11 @@ _KEYS = ["experiment", "group"]
 
 def _check_ci(ci: str) -> None:
     if ci not in ("t", "bootstrap"):
-        raise ConfigError(f"Unknown interval {ci!r}; use 't' (Student-t) or 'bootstrap'.")
+        raise ConfigError(
+            f"Unknown interval {ci!r}; use 't' (Student-t) or 'bootstrap'.",
+            parameter="ci",
+            value=ci,
+        )
 
 
 def _columns(df: pd.DataFrame, metrics: Sequence[str] | str | None) -> list[str]:
@@ -265,7 +269,11 @@ def group_interval(
     col = resolve_metric(df, metric)
     keys = sorted({str(k) for k in df["group"] if str(k).startswith(group)}) if len(df) else []
     if not keys:
-        raise ConfigError(f"No seed group {group!r}; list groups with `trialbook ls --by group`.")
+        raise ConfigError(
+            f"No seed group {group!r}; the frame's 'group' column holds the keys.",
+            parameter="group",
+            value=group,
+        )
     if len(keys) > 1:
         raise ConfigError(
             f"Group {group!r} matches {len(keys)} groups ({', '.join(k[:12] for k in keys[:5])}); "

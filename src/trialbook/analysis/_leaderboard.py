@@ -92,7 +92,8 @@ def _target(
         if len(with_metric) > 1:
             raise ConfigError(
                 f"{metric!r} is a metric of {len(with_metric)} benchmarks "
-                f"({', '.join(with_metric)}); choose one with --benchmark."
+                f"({', '.join(with_metric)}); choose one with benchmark=NAME.",
+                parameter="benchmark",
             )
         if not with_metric:
             from trialbook.config._suggest import closest
@@ -102,16 +103,19 @@ def _target(
             hint = closest(metric, known)
             guess = f"did you mean {hint!r}? " if hint else ""
             raise ConfigError(
-                f"No run logged {metric!r} or has it in an evaluation; {guess}see `trialbook "
-                "show RUN` for the metric names."
+                f"No run logged {metric!r} or has it in an evaluation; {guess}a run's metric "
+                "names are its metric_summaries() and evaluations() keys.",
+                parameter="metric",
+                value=metric,
             )
         benchmark = with_metric[0]
     if benchmark is None:
         if len(benches) != 1:
             what = f"runs are evaluated on {', '.join(benches)}" if benches else "no evaluations"
             raise ConfigError(
-                f"Choose what to rank by: {what}; pass --benchmark and/or --metric "
-                "(a logged metric such as loss)."
+                f"Choose what to rank by: {what}; pass benchmark=NAME and/or metric=NAME "
+                "(a logged metric such as loss).",
+                parameter="benchmark",
             )
         benchmark = benches[0]
     if benchmark not in benches:
@@ -132,7 +136,9 @@ def _target(
 
         close = difflib.get_close_matches(metric, metrics, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"it has: {', '.join(metrics)}."
-        raise ConfigError(f"Unknown metric {metric!r} on {benchmark}; {hint}")
+        raise ConfigError(
+            f"Unknown metric {metric!r} on {benchmark}; {hint}", parameter="metric", value=metric
+        )
     values: dict[str, float] = {}
     for rid, per in evals.items():
         v = numeric(per.get(benchmark, {}).get(metric))
@@ -181,9 +187,9 @@ def leaderboard(
     from trialbook._metrics import metric_goal
 
     if by not in ("run", "group"):
-        raise ConfigError(f"--by must be 'run' or 'group', got {by!r}.")
+        raise ConfigError(f"by={by!r} must be 'run' or 'group'.", parameter="by", value=by)
     if top is not None and top < 1:
-        raise ConfigError(f"--top must be at least 1, got {top}.")
+        raise ConfigError(f"top={top} must be at least 1.", parameter="top", value=top)
     with store_scope(root, store) as db:
         scope = Scope.of(suite, where)
         check_names(db, experiment=experiment, scope=scope)

@@ -194,14 +194,18 @@ def _not_found(ref: str, scope: Scope, store: Store) -> RunNotFoundError:
 
         names = {e.name for e in store.list_experiments()} | {r.name for r in store.list_runs()}
         hint = closest(ref, names)
-        guess = f"did you mean {hint!r}? " if hint else ""
+        guess = f"; did you mean {hint!r}?" if hint else "."
         return RunNotFoundError(
             f"{ref!r} is neither a run (id, prefix, short id or name), a group "
-            f"('group:<key prefix>') nor an experiment; {guess}list them with `trialbook ls`."
+            f"('group:<key prefix>') nor an experiment{guess}",
+            parameter="refs",
+            value=ref,
         )
     return RunNotFoundError(
-        f"{ref!r} names no run of {scope.describe()}; list them with "
-        f"`trialbook ls{' --suite ' + scope.suite if scope.suite else ''}`, or drop the scope."
+        f"{ref!r} names no run of {scope.describe()}; name another, or widen the scope "
+        "(suite=, where=).",
+        parameter="refs",
+        value=ref,
     )
 
 
@@ -304,15 +308,16 @@ def _group_by_key(ref: str, store: Store) -> Entry:
     prefix = ref[len(GROUP_PREFIX) :]
     if not prefix:
         raise ConfigError(
-            "'group:' needs a group key prefix, e.g. 'group:9c1e'; "
-            "list groups with `trialbook ls --by group`."
+            "'group:' needs a group key prefix, e.g. 'group:9c1e' (the seed_groups frame's "
+            "'group' column holds the keys).",
+            parameter="refs",
+            value=ref,
         )
     runs = [r for r in store.list_runs() if r.group_key.startswith(prefix)]
     found = sorted({r.group_key for r in runs})
     if not found:
         raise RunNotFoundError(
-            f"No seed group's key starts with {prefix!r}; "
-            "list groups with `trialbook ls --by group`."
+            f"No seed group's key starts with {prefix!r}.", parameter="refs", value=ref
         )
     if len(found) > 1:
         raise AmbiguousRunError(
@@ -493,7 +498,9 @@ def resolve_refs(
     from trialbook.analysis._scope import Scope, check_names
 
     if not refs:
-        raise ConfigError("Name at least one run or group, e.g. `trialbook compare RUN_A RUN_B`.")
+        raise ConfigError(
+            "refs is empty; name at least one run or group.", parameter="refs", value=[]
+        )
     scope = scope or Scope()
     if not scope.empty:
         check_names(store, scope=scope)

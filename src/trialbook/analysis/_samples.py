@@ -147,8 +147,8 @@ def sample_scores(
     raise ConfigError(
         f"The per-sample results do not measure {metric!r} ({means}; {metric} is {shown}; "
         f"{where}); log {metric} with each sample (or declare it in the benchmark's "
-        "metric_fields), name the metric they measure with --metric, or compare seed groups "
-        "with --test welch."
+        "metric_fields), name the metric they measure with metric=NAME, or compare seed groups "
+        "with test='welch'."
     )
 
 

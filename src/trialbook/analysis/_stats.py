@@ -301,7 +301,7 @@ def _bootstrap_note(n: int) -> str | None:
     return (
         f"the paired bootstrap rejects too often below n = {BOOTSTRAP_MIN_N} (about "
         f"{_bootstrap_null_rate(n):.2f} of null comparisons at the 0.05 level for n = {n}); "
-        "--test permutation is exact"
+        "test='permutation' is exact"
     )
 
 
@@ -484,7 +484,7 @@ def mcnemar_exact(
         if bad.size:
             raise ConfigError(
                 f"McNemar needs correct/incorrect (0/1) outcomes, but {name}[{int(bad[0])}] is "
-                f"{arr[bad[0]]:g}; use --test bootstrap for graded scores."
+                f"{arr[bad[0]]:g}; use test='bootstrap' for graded scores."
             )
     n = int(x.size)
     b01 = int(np.count_nonzero((x == 0) & (y == 1)))
@@ -542,7 +542,7 @@ def welch_t_test(
         if arr.size < 2:
             raise ConfigError(
                 f"Welch's t-test needs at least 2 seeds per group, but {label} has n={arr.size}; "
-                "run more seeds or compare per-sample scores with --test bootstrap."
+                "run more seeds or compare per-sample scores with test='bootstrap'."
             )
     # Everything is computed on the values divided by a power of two near their largest
     # magnitude: dividing by a power of two is exact, so t, df and p are bit for bit those of

@@ -228,7 +228,9 @@ def plot_curves(
 
 def _check_band(band: str) -> None:
     if band not in ("std", "sem", "ci"):
-        raise ConfigError(f"Unknown band {band!r}; use 'std', 'sem' or 'ci'.")
+        raise ConfigError(
+            f"Unknown band {band!r}; use 'std', 'sem' or 'ci'.", parameter="band", value=band
+        )
 
 
 def _draw_curves(series: Mapping[str, Sequence[MetricHistory]], metric: str, band: str) -> Figure:
@@ -408,7 +410,9 @@ def _mean_column(groups_df: pd.DataFrame, metric: str) -> str:
         )
     hint = difflib.get_close_matches(metric, bases, n=1)
     fix = f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(sorted(bases)) or 'none'}."
-    raise ConfigError(f"Unknown metric {metric!r} in the groups frame; {fix}")
+    raise ConfigError(
+        f"Unknown metric {metric!r} in the groups frame; {fix}", parameter="metric", value=metric
+    )
 
 
 def _group_labels(groups_df: pd.DataFrame) -> list[str]:
