@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from trialbook.analysis._groups import left_out_note, one_run_per_seed
 from trialbook.analysis._intervals import t_half_width
 from trialbook.analysis._refs import Entry
-from trialbook.analysis._samples import bulk_latest_evaluations, numeric
+from trialbook.analysis._samples import bulk_latest_evaluations, choose_metric, numeric
 from trialbook.analysis._scope import Scope, check_names
 from trialbook.analysis._significance import (
     ScoreCache,
@@ -127,18 +127,7 @@ def _target(
     metrics = sorted(
         {k for per in evals.values() for k, v in per.get(benchmark, {}).items() if numeric(v)}
     )
-    if metric is None:
-        if not metrics:
-            raise ConfigError(f"The {benchmark} evaluations have no numeric metric to rank by.")
-        metric = "accuracy" if "accuracy" in metrics else metrics[0]
-    elif metric not in metrics:
-        import difflib
-
-        close = difflib.get_close_matches(metric, metrics, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"it has: {', '.join(metrics)}."
-        raise ConfigError(
-            f"Unknown metric {metric!r} on {benchmark}; {hint}", parameter="metric", value=metric
-        )
+    metric = choose_metric(benchmark, metrics, metric)
     values: dict[str, float] = {}
     for rid, per in evals.items():
         v = numeric(per.get(benchmark, {}).get(metric))

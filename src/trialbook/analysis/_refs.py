@@ -39,13 +39,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook.analysis._groups import GROUP_PREFIX, group_ref, left_out_note, one_run_per_seed
+from trialbook.analysis._samples import numeric
 from trialbook.errors import AmbiguousNameError, AmbiguousRunError, ConfigError, RunNotFoundError
 
 if TYPE_CHECKING:
     from trialbook.analysis._scope import Scope
     from trialbook.store import RunRecord, Store
 
-__all__ = ["Entry", "group_ref", "resolve_refs"]
+__all__ = ["Entry", "resolve_refs"]
 
 #: Keys that describe a run without changing it: never what tells two groups apart.
 _DESCRIPTIVE = ("seed", "experiment.tags", "experiment.description", "experiment.hypothesis")
@@ -521,11 +522,3 @@ def resolve_refs(
         seen[ids] = e.label
     return entries
 
-
-# The per-sample values moved to analysis/_samples.py; imported here so ``from
-# trialbook.analysis._refs import numeric`` keeps working.
-from trialbook.analysis._samples import (  # noqa: E402
-    latest_evaluations as latest_evaluations,
-)
-from trialbook.analysis._samples import numeric as numeric  # noqa: E402
-from trialbook.analysis._samples import sample_scores as sample_scores  # noqa: E402

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "bulk_latest_evaluations",
+    "choose_metric",
     "declared_field",
     "field_values",
     "latest_evaluations",
@@ -39,6 +40,25 @@ def bulk_latest_evaluations(
 
     out = {rid: latest_by_benchmark(evs) for rid, evs in store.bulk_evaluations(run_ids).items()}
     return {rid: per for rid, per in out.items() if per}
+
+
+def choose_metric(benchmark: str, numbers: Sequence[str], metric: str | None) -> str:
+    """The metric of ``benchmark`` to compare among its numeric metrics ``numbers``: ``metric``
+    when given (a ConfigError with a did-you-mean when the benchmark lacks it), else
+    ``accuracy`` when it has one, else its first."""
+    if metric is None:
+        if not numbers:
+            raise ConfigError(f"The {benchmark} evaluations have no numeric metric to compare.")
+        return "accuracy" if "accuracy" in numbers else numbers[0]
+    if metric not in numbers:
+        import difflib
+
+        close = difflib.get_close_matches(metric, numbers, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"it has: {', '.join(numbers)}."
+        raise ConfigError(
+            f"Unknown metric {metric!r} on {benchmark}; {hint}", parameter="metric", value=metric
+        )
+    return metric
 
 
 def numeric(value: Any) -> float | None:

@@ -10,7 +10,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from trialbook.analysis._refs import Entry, resolve_refs
-from trialbook.analysis._samples import latest_evaluations, numeric, sample_scores
+from trialbook.analysis._samples import (
+    choose_metric,
+    latest_evaluations,
+    numeric,
+    sample_scores,
+)
 from trialbook.analysis._scope import Scope
 from trialbook.analysis._stats import (
     BOOTSTRAP_MIN_N,
@@ -137,21 +142,7 @@ def choose_target(
             if benchmark in latest_evaluations(store, r.id)
         )
     numbers = [k for k, v in ev.metrics.items() if numeric(v) is not None]
-    if metric is None:
-        if not numbers:
-            raise ConfigError(
-                f"The {benchmark} evaluation has no numeric metric; nothing to compare."
-            )
-        metric = "accuracy" if "accuracy" in numbers else numbers[0]
-    elif metric not in numbers:
-        import difflib
-
-        close = difflib.get_close_matches(metric, numbers, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"it has: {_names(numbers)}."
-        raise ConfigError(
-            f"Unknown metric {metric!r} on {benchmark}; {hint}", parameter="metric", value=metric
-        )
-    return Target(benchmark, metric)
+    return Target(benchmark, choose_metric(benchmark, numbers, metric))
 
 
 def _shared_logged_metrics(entries: Sequence[Entry], store: Store) -> list[str]:

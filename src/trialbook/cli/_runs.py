@@ -371,7 +371,7 @@ def ls(
 # --------------------------------------------------------------------------- ls --by group
 def _group_ref(key: str) -> str:
     """How a group is shown: the reference compare, significance and report take."""
-    from trialbook.analysis._refs import group_ref
+    from trialbook.analysis import group_ref
 
     return group_ref(key)
 
