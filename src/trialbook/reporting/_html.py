@@ -409,7 +409,7 @@ def _significance(
     entries: Sequence[ReportEntry],
     metric: str | None = None,
 ) -> tuple[list[dict[str, str]], str | None]:
-    """STATS' significance() on the entries -- once per benchmark they share (in-distribution
+    """significance() on the entries -- once per benchmark they share (in-distribution
     and out-of-distribution splits alike) on ``metric`` (default: each benchmark's accuracy or
     first metric), else on a logged metric -- or a note saying why there are no tests."""
     try:
