@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-__all__ = ["clip", "fmt_duration", "fmt_number", "printable"]
+__all__ = ["clip", "fmt_duration", "fmt_mean_std", "fmt_number", "printable"]
 
 #: Characters that move the cursor, end a line, ring the bell, start a terminal escape
 #: sequence or reorder text on screen (C0, DEL, C1, line/paragraph separators, bidi controls),
@@ -34,6 +34,34 @@ def fmt_number(value: Any) -> str:
     if value.is_integer() and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.4g}"
+
+
+def fmt_mean_std(
+    mean: float | None, std: float | None, *, digits: int | None = None, missing: str = "-"
+) -> str:
+    """A mean over seeds and its standard deviation as every table shows it: ``0.4 ± 0.1``.
+
+    Both numbers are written alike: with :func:`fmt_number` (4 significant digits) by default,
+    or with ``digits`` fixed decimals (paper tables: ``0.600 ± 0.050``). The ``± std`` part is
+    left out when the spread is unknown (None or NaN: a single run), and a spread below float
+    noise (1e-12 of the mean, from identical seeds) is written as 0. A missing mean (None or
+    NaN) is ``missing``.
+
+    >>> fmt_mean_std(0.4, 0.1), fmt_mean_std(0.6, 0.05, digits=3), fmt_mean_std(0.5, None)
+    ('0.4 ± 0.1', '0.600 ± 0.050', '0.5')
+    """
+    if mean is None or math.isnan(mean):
+        return missing
+
+    def number(x: float) -> str:
+        return fmt_number(float(x)) if digits is None else f"{float(x):.{digits}f}"
+
+    text = number(mean)
+    if std is None or math.isnan(std):
+        return text
+    # Identical seeds give a spread of 1e-17, not 0: that is rounding, not a spread.
+    spread = 0.0 if abs(std) < 1e-12 * max(1.0, abs(mean)) else std
+    return f"{text} ± {number(spread)}"
 
 
 def fmt_duration(seconds: float | None, running_since: float | None = None) -> str:

@@ -89,8 +89,8 @@ def test_lower_is_better_for_losses_and_top(ws: tuple[Path, dict[str, Any]]) -> 
         ({"benchmark": "gsm8k", "metric": "acuracy"}, r"Unknown metric 'acuracy' on gsm8k"),
         ({"metric": "accuracy"}, r"'accuracy' is a metric of 2 benchmarks \(gsm8k, mmlu\)"),
         ({"metric": "nothing"}, r"No run logged 'nothing'"),
-        ({"benchmark": "gsm8k", "top": 0}, r"--top must be at least 1, got 0"),
-        ({"benchmark": "gsm8k", "by": "seed"}, r"--by must be 'run' or 'group', got 'seed'"),
+        ({"benchmark": "gsm8k", "top": 0}, r"^top=0 must be at least 1\.$"),
+        ({"benchmark": "gsm8k", "by": "seed"}, r"^by='seed' must be 'run' or 'group'\.$"),
     ],
 )
 def test_bad_input(ws: tuple[Path, dict[str, Any]], kwargs: dict[str, Any], message: str) -> None:

@@ -66,7 +66,7 @@ def test_refs_grammar(ws: tuple[Path, dict[str, Any]]) -> None:
         (with_loss,) = resolve_refs(["sft"], db, metric="loss")
         assert sorted(with_loss.run_ids) == sorted(ids["tuned"])
         assert "has loss, newest" in (with_loss.note or "")
-        with pytest.raises(RunNotFoundError, match=r"'nope' is neither a run.*`trialbook ls`"):
+        with pytest.raises(RunNotFoundError, match=r"'nope' is neither a run.*experiment\.$"):
             resolve_refs(["nope"], db)
         with pytest.raises(RunNotFoundError, match=r"No seed group's key starts with 'zzzz'"):
             resolve_refs(["group:zzzz"], db)
@@ -280,7 +280,7 @@ def test_without_a_benchmark_or_one_accuracy_the_error_lists_the_shared_metrics(
     with pytest.raises(ConfigError) as err:
         significance(["base", "tuned"], root=root)
     assert str(err.value).endswith(
-        "compare a logged metric with --metric (they all log: train_accuracy, val_accuracy)."
+        "compare a logged metric with metric=NAME (they all log: train_accuracy, val_accuracy)."
     )
 
 

@@ -68,7 +68,7 @@ def test_mcnemar_odds_ratio_and_interval() -> None:
 
 
 def test_mcnemar_refuses_graded_scores() -> None:
-    with pytest.raises(ConfigError, match=r"b_correct\[1\] is 0.5.*--test bootstrap"):
+    with pytest.raises(ConfigError, match=r"b_correct\[1\] is 0.5.*test='bootstrap'"):
         mcnemar_exact([1, 0, 1], [1, 0.5, 0])
 
 
@@ -199,9 +199,9 @@ def test_paired_input_errors(a: list[float], b: list[float], message: str) -> No
 
 
 def test_level_and_resamples_are_checked() -> None:
-    with pytest.raises(ConfigError, match=r"level must be between 0 and 1.*got 95"):
+    with pytest.raises(ConfigError, match=r"level 95 is not between 0 and 1"):
         paired_bootstrap([1], [1], level=95)
-    with pytest.raises(ConfigError, match=r"resamples must be at least 1.*got 0"):
+    with pytest.raises(ConfigError, match=r"resamples=0 must be at least 1"):
         permutation_test([1], [1], resamples=0)
 
 

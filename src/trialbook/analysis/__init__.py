@@ -21,6 +21,9 @@ from trialbook._lazy import lazy_attributes
 _LAZY = {
     "is_accuracy": "trialbook._metrics",
     "metric_goal": "trialbook._metrics",
+    "TESTS": "trialbook.analysis._significance",
+    "format_relative": "trialbook.analysis._compare",
+    "relative_change": "trialbook.analysis._compare",
     "Comparison": "trialbook.analysis._compare",
     "Entry": "trialbook.analysis._refs",
     "MetricRow": "trialbook.analysis._compare",
@@ -41,22 +44,32 @@ _LAZY = {
     "resolve_refs": "trialbook.analysis._refs",
     "seed_groups": "trialbook.analysis._groups",
     "significance": "trialbook.analysis._significance",
+    "t_critical": "trialbook.analysis._intervals",
+    "t_half_width": "trialbook.analysis._intervals",
     "t_interval": "trialbook.analysis._intervals",
+    "check_level": "trialbook.analysis._intervals",
+    "group_ref": "trialbook.analysis._groups",
+    "left_out_note": "trialbook.analysis._groups",
     "welch_t_test": "trialbook.analysis._stats",
 }
 
 __all__ = [
+    "TESTS",
     "Comparison",
     "Entry",
     "MetricRow",
     "TestResult",
     "bootstrap_interval",
+    "check_level",
     "compare",
     "compare_experiments",
+    "format_relative",
     "group_interval",
+    "group_ref",
     "holm",
     "is_accuracy",
     "leaderboard",
+    "left_out_note",
     "load_experiment_results",
     "load_runs",
     "mcnemar_exact",
@@ -64,17 +77,26 @@ __all__ = [
     "paired_bootstrap",
     "permutation_test",
     "print_results_summary",
+    "relative_change",
     "resolve_metric",
     "resolve_refs",
     "seed_groups",
     "significance",
+    "t_critical",
+    "t_half_width",
     "t_interval",
     "welch_t_test",
 ]
 
 if TYPE_CHECKING:
     from trialbook._metrics import is_accuracy, metric_goal
-    from trialbook.analysis._compare import Comparison, MetricRow, compare
+    from trialbook.analysis._compare import (
+        Comparison,
+        MetricRow,
+        compare,
+        format_relative,
+        relative_change,
+    )
     from trialbook.analysis._frames import (
         compare_experiments,
         load_experiment_results,
@@ -82,11 +104,17 @@ if TYPE_CHECKING:
         print_results_summary,
         resolve_metric,
     )
-    from trialbook.analysis._groups import group_interval, seed_groups
-    from trialbook.analysis._intervals import bootstrap_interval, t_interval
+    from trialbook.analysis._groups import group_interval, group_ref, left_out_note, seed_groups
+    from trialbook.analysis._intervals import (
+        bootstrap_interval,
+        check_level,
+        t_critical,
+        t_half_width,
+        t_interval,
+    )
     from trialbook.analysis._leaderboard import leaderboard
     from trialbook.analysis._refs import Entry, resolve_refs
-    from trialbook.analysis._significance import significance
+    from trialbook.analysis._significance import TESTS, significance
     from trialbook.analysis._stats import (
         TestResult,
         holm,

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trialbook.analysis._refs import Entry, latest_evaluations, numeric, resolve_refs
+from trialbook.analysis._refs import Entry, resolve_refs
+from trialbook.analysis._samples import latest_evaluations, numeric
 from trialbook.analysis._scope import Scope
 from trialbook.analysis._significance import ScoreCache, Target, _one, store_scope
 from trialbook.errors import ConfigError
@@ -226,7 +227,8 @@ def compare(
     if len(refs) < 2:
         raise ConfigError(
             f"Compare needs at least two runs or groups, got {len(refs)}; "
-            "e.g. `trialbook compare RUN_A RUN_B`."
+            "name a baseline and what to compare with it.",
+            parameter="refs",
         )
     with store_scope(root, store) as db:
         entries = resolve_refs(refs, db, scope=Scope.of(suite, where))

@@ -322,7 +322,7 @@ def print_results_summary(df: pd.DataFrame, metrics: Sequence[str] | None = None
     from rich.console import Console
     from rich.table import Table
 
-    from trialbook._format import fmt_number
+    from trialbook._format import fmt_mean_std, fmt_number
 
     summary = compare_experiments(df, metrics=metrics)
     cols = [c[: -len(".mean")] for c in summary.columns if c.endswith(".mean")]
@@ -340,12 +340,7 @@ def print_results_summary(df: pd.DataFrame, metrics: Sequence[str] | None = None
             fmt_number(runs["duration"].mean()),
         ]
         for col in cols:
-            mean, std = row[f"{col}.mean"], row[f"{col}.std"]
-            cells.append(
-                "-"
-                if math.isnan(mean)
-                else fmt_number(mean) + ("" if math.isnan(std) else f" ± {fmt_number(std)}")
-            )
+            cells.append(fmt_mean_std(row[f"{col}.mean"], row[f"{col}.std"]))
         table.add_row(*cells)
     # Piped output keeps whole cells instead of rich's 80-column default.
     Console(width=None if sys.stdout.isatty() else 1000).print(table)

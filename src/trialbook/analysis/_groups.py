@@ -11,7 +11,13 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from trialbook.analysis._frames import metric_columns, resolve_metric
-from trialbook.analysis._intervals import bootstrap_interval, check_level, finite_values
+from trialbook.analysis._intervals import (
+    bootstrap_interval,
+    check_level,
+    finite_values,
+    t_half_width,
+    t_interval,
+)
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -19,7 +25,24 @@ if TYPE_CHECKING:
 
     from trialbook.store import RunRecord
 
-__all__ = ["group_interval", "left_out_note", "one_run_per_seed", "seed_groups"]
+__all__ = [
+    "GROUP_PREFIX",
+    "group_interval",
+    "group_ref",
+    "left_out_note",
+    "one_run_per_seed",
+    "seed_groups",
+]
+
+#: What starts a reference to a seed group by its key (``group:9c1e``).
+GROUP_PREFIX = "group:"
+
+
+def group_ref(key: str) -> str:
+    """The reference that names a seed group, as ``ls --by group`` and the leaderboard print
+    it: ``group:`` and the key's first 12 characters (``group:b05b7a6e50c7``)."""
+    return f"{GROUP_PREFIX}{key[:12]}"
+
 
 #: (run id, group key, seed, completed, started_at) -- what the one-run-per-seed rule reads.
 RunKey = tuple[str, str, "int | None", bool, "float | None"]
@@ -67,8 +90,6 @@ def left_out_note(
     sentence can say what replaced each left-out run (a reproduction, a retry or a rerun)."""
     if not left_out:
         return None
-    from trialbook.analysis._refs import group_ref
-
     newer = {(r.group_key, r.seed): r for r in kept}
     whats = sorted({_why(newer.get((r.group_key, r.seed), r)) for r in left_out})
     by_seed = sorted({r.seed for r in left_out if r.seed is not None})
@@ -96,7 +117,11 @@ _KEYS = ["experiment", "group"]
 
 def _check_ci(ci: str) -> None:
     if ci not in ("t", "bootstrap"):
-        raise ConfigError(f"Unknown interval {ci!r}; use 't' (Student-t) or 'bootstrap'.")
+        raise ConfigError(
+            f"Unknown interval {ci!r}; use 't' (Student-t) or 'bootstrap'.",
+            parameter="ci",
+            value=ci,
+        )
 
 
 def _columns(df: pd.DataFrame, metrics: Sequence[str] | str | None) -> list[str]:
@@ -171,7 +196,6 @@ def seed_groups(
     """
     import numpy as np
     import pandas as pd
-    from scipy import stats
 
     _check_ci(ci)
     level = check_level(level)
@@ -205,11 +229,8 @@ def seed_groups(
         m = mean[col].to_numpy()
         sd = std[col].to_numpy()
         if ci == "t":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t = stats.t.ppf((1.0 + level) / 2.0, np.where(n >= 2, n - 1, 1))
-                half = np.where(sd == 0.0, 0.0, t * sd / np.sqrt(np.maximum(n, 1)))
-            low = np.where(n >= 2, m - half, np.nan)
-            high = np.where(n >= 2, m + half, np.nan)
+            half = t_half_width(sd, n, level)
+            low, high = m - half, m + half
         else:
             low = np.full(len(n), np.nan)
             high = np.full(len(n), np.nan)
@@ -243,14 +264,16 @@ def group_interval(
         ConfigError: no or several groups match, an unknown metric, or fewer than two seeds
             (the message names the group and its n).
     """
-    from trialbook.analysis._intervals import t_interval
-
     _check_ci(ci)
     level = check_level(level)
     col = resolve_metric(df, metric)
     keys = sorted({str(k) for k in df["group"] if str(k).startswith(group)}) if len(df) else []
     if not keys:
-        raise ConfigError(f"No seed group {group!r}; list groups with `trialbook ls --by group`.")
+        raise ConfigError(
+            f"No seed group {group!r}; the frame's 'group' column holds the keys.",
+            parameter="group",
+            value=group,
+        )
     if len(keys) > 1:
         raise ConfigError(
             f"Group {group!r} matches {len(keys)} groups ({', '.join(k[:12] for k in keys[:5])}); "

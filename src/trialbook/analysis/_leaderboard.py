@@ -32,7 +32,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook.analysis._groups import left_out_note, one_run_per_seed
-from trialbook.analysis._refs import Entry, numeric
+from trialbook.analysis._intervals import t_half_width
+from trialbook.analysis._refs import Entry
+from trialbook.analysis._samples import bulk_latest_evaluations, choose_metric, numeric
 from trialbook.analysis._scope import Scope, check_names
 from trialbook.analysis._significance import (
     ScoreCache,
@@ -71,18 +73,6 @@ COLUMNS = [
 ]
 
 
-def bulk_latest_evaluations(
-    store: Store, run_ids: Sequence[str]
-) -> dict[str, dict[str, Mapping[str, Any]]]:
-    """``{run_id: {benchmark: metrics}}`` of the latest evaluations, read in bulk."""
-    out: dict[str, dict[str, Mapping[str, Any]]] = {}
-    for rid, evs in store.bulk_evaluations(run_ids).items():
-        if evs:
-            # Oldest first: later evaluations of a benchmark overwrite earlier ones.
-            out[rid] = {e.benchmark: e.metrics for e in evs}
-    return out
-
-
 def _target(
     evals: dict[str, dict[str, Mapping[str, Any]]],
     store: Store,
@@ -102,7 +92,8 @@ def _target(
         if len(with_metric) > 1:
             raise ConfigError(
                 f"{metric!r} is a metric of {len(with_metric)} benchmarks "
-                f"({', '.join(with_metric)}); choose one with --benchmark."
+                f"({', '.join(with_metric)}); choose one with benchmark=NAME.",
+                parameter="benchmark",
             )
         if not with_metric:
             from trialbook.config._suggest import closest
@@ -112,16 +103,19 @@ def _target(
             hint = closest(metric, known)
             guess = f"did you mean {hint!r}? " if hint else ""
             raise ConfigError(
-                f"No run logged {metric!r} or has it in an evaluation; {guess}see `trialbook "
-                "show RUN` for the metric names."
+                f"No run logged {metric!r} or has it in an evaluation; {guess}a run's metric "
+                "names are its metric_summaries() and evaluations() keys.",
+                parameter="metric",
+                value=metric,
             )
         benchmark = with_metric[0]
     if benchmark is None:
         if len(benches) != 1:
             what = f"runs are evaluated on {', '.join(benches)}" if benches else "no evaluations"
             raise ConfigError(
-                f"Choose what to rank by: {what}; pass --benchmark and/or --metric "
-                "(a logged metric such as loss)."
+                f"Choose what to rank by: {what}; pass benchmark=NAME and/or metric=NAME "
+                "(a logged metric such as loss).",
+                parameter="benchmark",
             )
         benchmark = benches[0]
     if benchmark not in benches:
@@ -133,16 +127,7 @@ def _target(
     metrics = sorted(
         {k for per in evals.values() for k, v in per.get(benchmark, {}).items() if numeric(v)}
     )
-    if metric is None:
-        if not metrics:
-            raise ConfigError(f"The {benchmark} evaluations have no numeric metric to rank by.")
-        metric = "accuracy" if "accuracy" in metrics else metrics[0]
-    elif metric not in metrics:
-        import difflib
-
-        close = difflib.get_close_matches(metric, metrics, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"it has: {', '.join(metrics)}."
-        raise ConfigError(f"Unknown metric {metric!r} on {benchmark}; {hint}")
+    metric = choose_metric(benchmark, metrics, metric)
     values: dict[str, float] = {}
     for rid, per in evals.items():
         v = numeric(per.get(benchmark, {}).get(metric))
@@ -187,14 +172,13 @@ def leaderboard(
     """
     import numpy as np
     import pandas as pd
-    from scipy import stats
 
     from trialbook._metrics import metric_goal
 
     if by not in ("run", "group"):
-        raise ConfigError(f"--by must be 'run' or 'group', got {by!r}.")
+        raise ConfigError(f"by={by!r} must be 'run' or 'group'.", parameter="by", value=by)
     if top is not None and top < 1:
-        raise ConfigError(f"--top must be at least 1, got {top}.")
+        raise ConfigError(f"top={top} must be at least 1.", parameter="top", value=top)
     with store_scope(root, store) as db:
         scope = Scope.of(suite, where)
         check_names(db, experiment=experiment, scope=scope)
@@ -212,7 +196,10 @@ def leaderboard(
                 target, values = _target(evals, db, list(evals), benchmark, metric)
         if target is None:
             by_id = {r.id: r for r in db.list_runs(completed)}
-            evals = bulk_latest_evaluations(db, list(by_id))
+            evals = {
+                rid: {bench: ev.metrics for bench, ev in per.items()}
+                for rid, per in bulk_latest_evaluations(db, list(by_id)).items()
+            }
             target, values = _target(evals, db, list(by_id), benchmark, metric)
         descending = metric_goal(target.metric) == "max"
         if by == "run":
@@ -263,10 +250,7 @@ def leaderboard(
                 value=("value", "mean"),
             ).reset_index()
             frame["kind"] = "group"
-            n = frame["n"].to_numpy(dtype=float)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                half = stats.t.ppf(0.5 + level / 2, n - 1) * frame["std"].to_numpy() / np.sqrt(n)
-            half = np.where(n >= 2, half, np.nan)
+            half = t_half_width(frame["std"].to_numpy(), frame["n"].to_numpy(), level)
             frame["ci_low"] = frame["value"] - half
             frame["ci_high"] = frame["value"] + half
             frame = frame.sort_values(

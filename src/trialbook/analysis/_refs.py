@@ -38,23 +38,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from trialbook.analysis._groups import GROUP_PREFIX, group_ref, left_out_note, one_run_per_seed
+from trialbook.analysis._samples import numeric
 from trialbook.errors import AmbiguousNameError, AmbiguousRunError, ConfigError, RunNotFoundError
 
 if TYPE_CHECKING:
     from trialbook.analysis._scope import Scope
     from trialbook.store import RunRecord, Store
 
-__all__ = ["Entry", "group_ref", "resolve_refs"]
+__all__ = ["Entry", "resolve_refs"]
 
-_GROUP_PREFIX = "group:"
 #: Keys that describe a run without changing it: never what tells two groups apart.
 _DESCRIPTIVE = ("seed", "experiment.tags", "experiment.description", "experiment.hypothesis")
-
-
-def group_ref(key: str) -> str:
-    """The reference that names a seed group, as ``ls --by group`` and the leaderboard print
-    it: ``group:`` and the key's first 12 characters (``group:b05b7a6e50c7``)."""
-    return f"{_GROUP_PREFIX}{key[:12]}"
 
 
 @dataclass(frozen=True)
@@ -83,8 +78,6 @@ class Entry:
     def notes(self) -> list[str]:
         """The sentences worth showing a user about this entry (how it was chosen, what one
         run per seed left out)."""
-        from trialbook.analysis._groups import left_out_note
-
         out = [self.note] if self.note else []
         left = left_out_note(self.left_out, repr(self.label), self.runs)
         return [*out, left] if left else out
@@ -155,8 +148,6 @@ def _newest(runs: Sequence[RunRecord]) -> float:
 
 
 def _completed(runs: Sequence[RunRecord]) -> tuple[tuple[RunRecord, ...], tuple[RunRecord, ...]]:
-    from trialbook.analysis._groups import one_run_per_seed
-
     done = sorted((r for r in runs if r.status == "completed"), key=lambda r: r.id)
     kept, left = one_run_per_seed(done)
     # In seed order, as a person reads them (runs started together have random id tails).
@@ -204,14 +195,18 @@ def _not_found(ref: str, scope: Scope, store: Store) -> RunNotFoundError:
 
         names = {e.name for e in store.list_experiments()} | {r.name for r in store.list_runs()}
         hint = closest(ref, names)
-        guess = f"did you mean {hint!r}? " if hint else ""
+        guess = f"; did you mean {hint!r}?" if hint else "."
         return RunNotFoundError(
             f"{ref!r} is neither a run (id, prefix, short id or name), a group "
-            f"('group:<key prefix>') nor an experiment; {guess}list them with `trialbook ls`."
+            f"('group:<key prefix>') nor an experiment{guess}",
+            parameter="refs",
+            value=ref,
         )
     return RunNotFoundError(
-        f"{ref!r} names no run of {scope.describe()}; list them with "
-        f"`trialbook ls{' --suite ' + scope.suite if scope.suite else ''}`, or drop the scope."
+        f"{ref!r} names no run of {scope.describe()}; name another, or widen the scope "
+        "(suite=, where=).",
+        parameter="refs",
+        value=ref,
     )
 
 
@@ -255,7 +250,7 @@ def _suite_part(ref: str, store: Store, scope: Scope) -> tuple[str, Scope] | Non
 
 
 def _read_plain(ref: str, store: Store, scope: Scope, need: _Need) -> Entry | _Choice:
-    if ref.startswith(_GROUP_PREFIX):
+    if ref.startswith(GROUP_PREFIX):
         return _group_by_key(ref, store)
     split = _suite_part(ref, store, scope)
     if split is not None:
@@ -311,18 +306,19 @@ def _unknown_suite(ref: str, store: Store) -> RunNotFoundError:
 
 
 def _group_by_key(ref: str, store: Store) -> Entry:
-    prefix = ref[len(_GROUP_PREFIX) :]
+    prefix = ref[len(GROUP_PREFIX) :]
     if not prefix:
         raise ConfigError(
-            "'group:' needs a group key prefix, e.g. 'group:9c1e'; "
-            "list groups with `trialbook ls --by group`."
+            "'group:' needs a group key prefix, e.g. 'group:9c1e' (the seed_groups frame's "
+            "'group' column holds the keys).",
+            parameter="refs",
+            value=ref,
         )
     runs = [r for r in store.list_runs() if r.group_key.startswith(prefix)]
     found = sorted({r.group_key for r in runs})
     if not found:
         raise RunNotFoundError(
-            f"No seed group's key starts with {prefix!r}; "
-            "list groups with `trialbook ls --by group`."
+            f"No seed group's key starts with {prefix!r}.", parameter="refs", value=ref
         )
     if len(found) > 1:
         raise AmbiguousRunError(
@@ -503,7 +499,9 @@ def resolve_refs(
     from trialbook.analysis._scope import Scope, check_names
 
     if not refs:
-        raise ConfigError("Name at least one run or group, e.g. `trialbook compare RUN_A RUN_B`.")
+        raise ConfigError(
+            "refs is empty; name at least one run or group.", parameter="refs", value=[]
+        )
     scope = scope or Scope()
     if not scope.empty:
         check_names(store, scope=scope)
@@ -524,11 +522,3 @@ def resolve_refs(
         seen[ids] = e.label
     return entries
 
-
-# The per-sample values moved to analysis/_samples.py; imported here so ``from
-# trialbook.analysis._refs import numeric`` keeps working.
-from trialbook.analysis._samples import (  # noqa: E402
-    latest_evaluations as latest_evaluations,
-)
-from trialbook.analysis._samples import numeric as numeric  # noqa: E402
-from trialbook.analysis._samples import sample_scores as sample_scores  # noqa: E402

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from trialbook.store import Evaluation, Sample, Store
 
 __all__ = [
+    "bulk_latest_evaluations",
+    "choose_metric",
     "declared_field",
     "field_values",
     "latest_evaluations",
@@ -22,8 +24,41 @@ __all__ = [
 
 
 def latest_evaluations(store: Store, run_id: str) -> dict[str, Evaluation]:
-    """The latest evaluation of a run per benchmark."""
-    return {ev.benchmark: ev for ev in store.evaluations(run_id)}
+    """The latest evaluation of a run per benchmark (see
+    :func:`trialbook.store.latest_by_benchmark`)."""
+    from trialbook.store import latest_by_benchmark
+
+    return latest_by_benchmark(store.evaluations(run_id))
+
+
+def bulk_latest_evaluations(
+    store: Store, run_ids: Sequence[str]
+) -> dict[str, dict[str, Evaluation]]:
+    """``{run_id: {benchmark: latest evaluation}}`` for many runs, read in one bulk query;
+    runs without an evaluation are left out."""
+    from trialbook.store import latest_by_benchmark
+
+    out = {rid: latest_by_benchmark(evs) for rid, evs in store.bulk_evaluations(run_ids).items()}
+    return {rid: per for rid, per in out.items() if per}
+
+
+def choose_metric(benchmark: str, numbers: Sequence[str], metric: str | None) -> str:
+    """The metric of ``benchmark`` to compare among its numeric metrics ``numbers``: ``metric``
+    when given (a ConfigError with a did-you-mean when the benchmark lacks it), else
+    ``accuracy`` when it has one, else its first."""
+    if metric is None:
+        if not numbers:
+            raise ConfigError(f"The {benchmark} evaluations have no numeric metric to compare.")
+        return "accuracy" if "accuracy" in numbers else numbers[0]
+    if metric not in numbers:
+        import difflib
+
+        close = difflib.get_close_matches(metric, numbers, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"it has: {', '.join(numbers)}."
+        raise ConfigError(
+            f"Unknown metric {metric!r} on {benchmark}; {hint}", parameter="metric", value=metric
+        )
+    return metric
 
 
 def numeric(value: Any) -> float | None:
@@ -132,8 +167,8 @@ def sample_scores(
     raise ConfigError(
         f"The per-sample results do not measure {metric!r} ({means}; {metric} is {shown}; "
         f"{where}); log {metric} with each sample (or declare it in the benchmark's "
-        "metric_fields), name the metric they measure with --metric, or compare seed groups "
-        "with --test welch."
+        "metric_fields), name the metric they measure with metric=NAME, or compare seed groups "
+        "with test='welch'."
     )
 
 

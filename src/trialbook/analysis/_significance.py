@@ -10,7 +10,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from trialbook.analysis._refs import Entry, resolve_refs
-from trialbook.analysis._samples import latest_evaluations, numeric, sample_scores
+from trialbook.analysis._samples import (
+    choose_metric,
+    latest_evaluations,
+    numeric,
+    sample_scores,
+)
 from trialbook.analysis._scope import Scope
 from trialbook.analysis._stats import (
     BOOTSTRAP_MIN_N,
@@ -85,7 +90,9 @@ def choose_target(
             if benchmark not in have:
                 raise ConfigError(
                     f"{e.label} has no evaluation on {benchmark!r} (it has: {_names(have)}); "
-                    "pick a benchmark both have with --benchmark."
+                    "pick a benchmark both have with benchmark=NAME.",
+                    parameter="benchmark",
+                    value=benchmark,
                 )
     else:
         common = set.intersection(*per_entry) if per_entry else set()
@@ -94,7 +101,8 @@ def choose_target(
         elif len(common) > 1:
             raise ConfigError(
                 f"The entries share {len(common)} benchmarks ({_names(common)}); "
-                "choose one with --benchmark."
+                "choose one with benchmark=NAME.",
+                parameter="benchmark",
             )
         elif metric is not None and _has_logged_metric(entries, store, metric):
             return Target(None, metric)
@@ -124,7 +132,7 @@ def choose_target(
             they_log = f" (they all log: {listed})" if shared else ""
             raise ConfigError(
                 f"The entries have no benchmark in common ({has}); evaluate them on the same "
-                f"benchmark, or compare a logged metric with --metric{they_log}."
+                f"benchmark, or compare a logged metric with metric=NAME{they_log}."
             )
     ev = latest_evaluations(store, entries[0].runs[0].id).get(benchmark)
     if ev is None:  # a group whose first run lacks it; any run that has it will do
@@ -134,19 +142,7 @@ def choose_target(
             if benchmark in latest_evaluations(store, r.id)
         )
     numbers = [k for k, v in ev.metrics.items() if numeric(v) is not None]
-    if metric is None:
-        if not numbers:
-            raise ConfigError(
-                f"The {benchmark} evaluation has no numeric metric; nothing to compare."
-            )
-        metric = "accuracy" if "accuracy" in numbers else numbers[0]
-    elif metric not in numbers:
-        import difflib
-
-        close = difflib.get_close_matches(metric, numbers, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"it has: {_names(numbers)}."
-        raise ConfigError(f"Unknown metric {metric!r} on {benchmark}; {hint}")
-    return Target(benchmark, metric)
+    return Target(benchmark, choose_metric(benchmark, numbers, metric))
 
 
 def _shared_logged_metrics(entries: Sequence[Entry], store: Store) -> list[str]:
@@ -207,7 +203,7 @@ def _run_scores(
         raise ConfigError(
             f"Run {run_id} has {len(samples) - len(got[0])} repeated sample ids on "
             f"{target.benchmark} (first: {dup!r}); a paired test needs each sample once, so "
-            "re-evaluate it or use --test welch on seed groups."
+            "re-evaluate it or use test='welch' on seed groups."
         )
     if cache is not None:
         cache[key] = got
@@ -241,7 +237,7 @@ def paired_scores(
         raise ConfigError(
             f"A paired test needs the same samples in both runs, but their {target.benchmark} "
             f"sample ids differ: {'; '.join(parts)}; evaluate both on the same samples or use "
-            "--test welch on seed groups."
+            "test='welch' on seed groups."
         )
     ids = list(sa)
     return [sa[k] for k in ids], [sb[k] for k in ids], ba and bb
@@ -326,8 +322,10 @@ def _one(
             else f"{target.metric} is a logged training metric"
         )
         raise ConfigError(
-            f"--test {test} needs per-sample scores of two runs, but {reason}; "
-            "use --test welch for seed groups."
+            f"test={test!r} needs per-sample scores of two runs, but {reason}; "
+            "use test='welch' for seed groups.",
+            parameter="test",
+            value=test,
         )
     if paired is not None:
         x, y, binary = paired
@@ -390,11 +388,16 @@ def significance(
         RunNotFoundError: a reference names nothing.
     """
     if test not in TESTS:
-        raise ConfigError(f"Unknown test {test!r}; choose one of {', '.join(TESTS)}.")
+        raise ConfigError(
+            f"Unknown test {test!r}; choose one of {', '.join(TESTS)}.",
+            parameter="test",
+            value=test,
+        )
     if len(refs) < 2:
         raise ConfigError(
             f"A significance test needs at least two runs or groups, got {len(refs)}; "
-            "e.g. `trialbook significance RUN_A RUN_B`."
+            "name a baseline and what to test against it.",
+            parameter="refs",
         )
     with store_scope(root, store) as db:
         entries = resolve_refs(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from trialbook.analysis._intervals import check_level, t_critical
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -205,14 +206,13 @@ def _paired(a: ArrayLike, b: ArrayLike, minimum: int = 1) -> tuple[np.ndarray, n
     return x, y
 
 
-def _check_level(level: float) -> None:
-    if not 0 < level < 1:
-        raise ConfigError(f"level must be between 0 and 1 (e.g. 0.95), got {level}.")
-
-
 def _check_resamples(resamples: int) -> None:
     if resamples < 1:
-        raise ConfigError(f"resamples must be at least 1 (e.g. 10000), got {resamples}.")
+        raise ConfigError(
+            f"resamples={resamples} must be at least 1 (e.g. 10000).",
+            parameter="resamples",
+            value=resamples,
+        )
 
 
 def _d_z(d: np.ndarray) -> float:
@@ -301,7 +301,7 @@ def _bootstrap_note(n: int) -> str | None:
     return (
         f"the paired bootstrap rejects too often below n = {BOOTSTRAP_MIN_N} (about "
         f"{_bootstrap_null_rate(n):.2f} of null comparisons at the 0.05 level for n = {n}); "
-        "--test permutation is exact"
+        "test='permutation' is exact"
     )
 
 
@@ -342,7 +342,7 @@ def paired_bootstrap(
     """
     import numpy as np
 
-    _check_level(level)
+    check_level(level)
     _check_resamples(resamples)
     x, y = _paired(a, b)
     d = y - x
@@ -408,7 +408,7 @@ def permutation_test(
     """
     import numpy as np
 
-    _check_level(level)
+    check_level(level)
     _check_resamples(resamples)
     x, y = _paired(a, b)
     d = y - x
@@ -477,14 +477,14 @@ def mcnemar_exact(
     import numpy as np
     from scipy import stats
 
-    _check_level(level)
+    check_level(level)
     x, y = _paired(a_correct, b_correct)
     for name, arr in (("a_correct", x), ("b_correct", y)):
         bad = np.flatnonzero((arr != 0) & (arr != 1))
         if bad.size:
             raise ConfigError(
                 f"McNemar needs correct/incorrect (0/1) outcomes, but {name}[{int(bad[0])}] is "
-                f"{arr[bad[0]]:g}; use --test bootstrap for graded scores."
+                f"{arr[bad[0]]:g}; use test='bootstrap' for graded scores."
             )
     n = int(x.size)
     b01 = int(np.count_nonzero((x == 0) & (y == 1)))
@@ -536,13 +536,13 @@ def welch_t_test(
     import numpy as np
     from scipy import stats
 
-    _check_level(level)
+    check_level(level)
     x, y = _vector(a, "a"), _vector(b, "b")
     for label, arr in ((labels[0], x), (labels[1], y)):
         if arr.size < 2:
             raise ConfigError(
                 f"Welch's t-test needs at least 2 seeds per group, but {label} has n={arr.size}; "
-                "run more seeds or compare per-sample scores with --test bootstrap."
+                "run more seeds or compare per-sample scores with test='bootstrap'."
             )
     # Everything is computed on the values divided by a power of two near their largest
     # magnitude: dividing by a power of two is exact, so t, df and p are bit for bit those of
@@ -571,7 +571,7 @@ def welch_t_test(
         df = (u + w) ** 2 / (u * u / (na - 1) + w * w / (nb - 1))
         t = diff / math.sqrt(se2)
         p = float(2 * stats.t.sf(abs(t), df))
-        half = float(stats.t.ppf(1 - alpha / 2, df)) * math.sqrt(se2)
+        half = float(t_critical(level, df)) * math.sqrt(se2)
         lo, hi = diff - half, diff + half
     pooled_df = na + nb - 2
     sp = math.sqrt(((na - 1) * va + (nb - 1) * vb) / pooled_df)

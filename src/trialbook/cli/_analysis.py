@@ -24,8 +24,7 @@ from trialbook.cli._output import Cell, Column, Output, Styled, fmt_number, json
 if TYPE_CHECKING:
     import pandas as pd
 
-    from trialbook.analysis._compare import Comparison, MetricRow
-    from trialbook.analysis._stats import TestResult
+    from trialbook.analysis import Comparison, MetricRow, TestResult
 
 __all__ = ["MAX_RESAMPLES", "compare", "leaderboard", "significance"]
 
@@ -53,15 +52,11 @@ MetricOption = Annotated[
 
 
 def _num(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return fmt_number(float(value))
+    return "-" if value is None or _is_nan(value) else fmt_number(float(value))
 
 
 def _signed(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    text = fmt_number(float(value))
+    text = _num(value)  # "-" when missing
     return text if text.startswith("-") else f"+{text}"
 
 
@@ -99,7 +94,7 @@ def leaderboard(
     Groups show the mean over seeds with a 95% t-interval. --json prints one object:
     benchmark, metric, goal, by and rows (rank null for the entries listed apart).
     """
-    from trialbook.analysis._leaderboard import leaderboard as build
+    from trialbook.analysis import leaderboard as build
     from trialbook.errors import ConfigError
 
     if by not in ("run", "group"):
@@ -130,49 +125,54 @@ _APART_HINTS = {
 
 
 def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
-    import pandas as pd
-
-    from trialbook.analysis._refs import group_ref
-
     note = frame.attrs.get("note")
     if note:
         typer.echo(f"note: {note}", err=True)
+    records = _board_records(frame, by == "group")
+    if as_json:
+        attrs = {k: frame.attrs.get(k) for k in ("benchmark", "metric", "goal")}
+        print_json({**attrs, "by": by, "note": note, "rows": records})
+        return
     what = " ".join(x for x in (frame.attrs.get("benchmark"), frame.attrs.get("metric")) if x)
     goal = "higher" if frame.attrs.get("goal", "max") == "max" else "lower"
-    title = f"Leaderboard: {what} ({goal} is better), by {by}"
-    groups = by == "group"
-    records = frame.to_dict(orient="records")
-    for r in records:
-        r["id"] = group_ref(str(r["id"])) if groups else r["id"]
-        # Missing numbers (NaN) and the unranked rows' rank (<NA>) are JSON null.
-        for k, v in r.items():
-            if v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-                r[k] = None
-    if as_json:
-        print_json(
-            {
-                "benchmark": frame.attrs.get("benchmark"),
-                "metric": frame.attrs.get("metric"),
-                "goal": frame.attrs.get("goal"),
-                "by": by,
-                "note": note,
-                "rows": records,
-            }
-        )
-        return
     out = Output()
-    out.line(title)
+    out.line(f"Leaderboard: {what} ({goal} is better), by {by}")
     if frame.empty:
         out.line("no completed run has that metric")
         return
+    _board_tables(out, records, by == "group")
+
+
+def _board_records(frame: pd.DataFrame, groups: bool) -> list[dict[str, Any]]:
+    """The leaderboard's rows as JSON-ready dicts: a group's id as ``group:<key>``, missing
+    numbers (NaN) and the unranked rows' rank (<NA>) as None."""
+    import pandas as pd
+
+    from trialbook.analysis import group_ref
+
+    records = [{str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")]
+    for r in records:
+        r["id"] = group_ref(str(r["id"])) if groups else r["id"]
+        r.update({k: None for k, v in r.items() if v is pd.NA or _is_nan(v)})
+    return records
+
+
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+_MARKS: dict[str, Cell] = {
+    "leader": Styled("leader", "bold green"),
+    "tied": Styled("tied", "yellow"),
+    "behind": "no",
+    "untested": Styled("untested", "dim"),
+}
+
+
+def _board_tables(out: Output, records: list[dict[str, Any]], groups: bool) -> None:
+    """The ranked table, then the entries no test can use, apart and unranked."""
     ranked = [r for r in records if r["rank"] is not None]
     apart = [r for r in records if r["rank"] is None]
-    marks: dict[str, Cell] = {
-        "leader": Styled("leader", "bold green"),
-        "tied": Styled("tied", "yellow"),
-        "behind": "no",
-        "untested": Styled("untested", "dim"),
-    }
 
     def cells(r: Mapping[Any, Any], ci: bool = True) -> list[Cell]:
         row: list[Cell] = [str(r["entry"]), str(r["id"]), _num(r["value"])]
@@ -185,8 +185,6 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
     head += [Column("value", "right")]
     if groups:
         head += [Column("95% CI", "right"), Column("n", "right")]
-    # One-run groups have no interval: the table of the unranked leaves the column out.
-    apart_head = [c for c in head if c.header != "95% CI"]
     # Nothing testable (every ranked row has the same reason): say it once, not per row.
     plain = len({r["note"] for r in ranked}) == 1 and bool(ranked[0]["note"])
     noted = not plain and any(r["note"] for r in ranked)
@@ -196,7 +194,7 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
     rows: list[list[Cell]] = []
     for r in ranked:
         p = "-" if r["p_adjusted"] is None else _num(r["p_adjusted"])
-        row = [str(r["rank"]), *cells(r), p, marks[str(r["status"])]]
+        row = [str(r["rank"]), *cells(r), p, _MARKS[str(r["status"])]]
         rows.append([*row, str(r["note"])] if noted else row)
     out.table(columns, rows, optional=3 if noted else 2)
     if plain:
@@ -209,12 +207,15 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
     if apart:
         why = list(dict.fromkeys(str(r["note"]) for r in apart))
         hints = "; ".join(_APART_HINTS[w] for w in why if w in _APART_HINTS)
+        one = len(apart) == 1
         out.line()
         out.line(
-            f"Not ranked ({len(apart)}): no test can use {'it' if len(apart) == 1 else 'them'}, "
-            f"so {'it does' if len(apart) == 1 else 'they do'} not take part in the tests above"
+            f"Not ranked ({len(apart)}): no test can use {'it' if one else 'them'}, "
+            f"so {'it does' if one else 'they do'} not take part in the tests above"
             + (f"; {hints}." if hints else ".")
         )
+        # One-run groups have no interval: the table of the unranked leaves the column out.
+        apart_head = [c for c in head if c.header != "95% CI"]
         out.table(
             [*apart_head, Column("note")], [[*cells(r, ci=False), str(r["note"])] for r in apart]
         )
@@ -222,7 +223,7 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
 
 # --------------------------------------------------------------------------- compare
 def _value_cell(row: MetricRow, i: int, kinds: tuple[str, ...]) -> Cell:
-    from trialbook.analysis._compare import format_relative
+    from trialbook.analysis import format_relative
 
     text = _num(row.values[i])
     if kinds[i] == "group" and row.values[i] is not None:
@@ -234,6 +235,10 @@ def _value_cell(row: MetricRow, i: int, kinds: tuple[str, ...]) -> Cell:
     return text
 
 
+def _config_cell(value: object) -> str:
+    return _num(value) if isinstance(value, float) else "-" if value is None else str(value)
+
+
 def _render_compare(c: Comparison, out: Output) -> None:
     labels = list(c.entries)
     out.heading(f"comparing {len(labels)} entries")
@@ -242,16 +247,7 @@ def _render_compare(c: Comparison, out: Output) -> None:
     if c.config:
         out.table(
             [Column("key"), *(Column(label, overflow="fold") for label in labels)],
-            [
-                [
-                    key,
-                    *(
-                        _num(v) if isinstance(v, float) else str(v) if v is not None else "-"
-                        for v in values
-                    ),
-                ]
-                for key, values in c.config.items()
-            ],
+            [[key, *(_config_cell(v) for v in values)] for key, values in c.config.items()],
             indent=2,
         )
     else:
@@ -285,7 +281,7 @@ def compare(
     "no clear difference (n=3)". The relative change is n/a unless the first entry's value
     is positive and the other's between 0 and 10 times it.
     """
-    from trialbook.analysis._compare import compare as build
+    from trialbook.analysis import compare as build
 
     with open_store(ctx, root, store) as db:
         entries = resolve_names(ctx, db, refs, suite=suite, where=where)
@@ -369,8 +365,8 @@ def significance(
     Prints a plain-language verdict, the difference with its 95% CI, the p-value and an
     effect size with its interval. The same --seed gives the same numbers.
     """
-    from trialbook.analysis._significance import TESTS
-    from trialbook.analysis._significance import significance as run_tests
+    from trialbook.analysis import TESTS
+    from trialbook.analysis import significance as run_tests
     from trialbook.errors import ConfigError
 
     if test not in TESTS:

@@ -1,12 +1,13 @@
 """``trialbook report`` (self-contained HTML, or Markdown / LaTeX tables) and
-``trialbook analyze`` (seed 001's analyze mode)."""
+``trialbook analyze`` (per experiment and seed group: a table, results.csv, all_results.json and
+a figure)."""
 
 from __future__ import annotations
 
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +23,9 @@ from trialbook.cli._options import (
 from trialbook.cli._output import Cell, Column, Output
 from trialbook.errors import ConfigError
 
+if TYPE_CHECKING:
+    from trialbook.reporting import AnalysisResult
+
 __all__ = ["analyze", "report"]
 
 
@@ -31,67 +35,71 @@ class ReportFormat(str, Enum):
     latex = "latex"
 
 
-def _table(refs: list[Any], db: object, fmt: ReportFormat) -> str:
-    """The metrics of the references side by side, one row per entry, as Markdown or LaTeX."""
-    import pandas as pd
+RefsArgument = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="RUN|GROUP...",
+        help="One run for a run report; two or more runs or groups (group:<key prefix>, "
+        "or an experiment of one seed group) to compare, the first as the baseline.",
+        show_default=False,
+    ),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="File to write (HTML default: <workspace>/reports/<refs>.html, e.g. "
+        "experiments/reports/baseline_vs_label_smoothing.html; md/latex default: stdout).",
+    ),
+]
+TitleOption = Annotated[str | None, typer.Option("--title", help="Report title.")]
+FormatOption = Annotated[
+    ReportFormat,
+    typer.Option("--format", help="html: the full report; md or latex: a metrics table."),
+]
+ReportMetricOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metric",
+        metavar="M",
+        help="The metric the significance tests compare, on every shared benchmark that "
+        "has it (default: each benchmark's accuracy, else its first metric).",
+    ),
+]
+MaxCurvesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-curves",
+        metavar="N",
+        help="Draw at most N curves (default 12); the report names the ones left out.",
+        show_default=False,
+    ),
+]
 
-    from trialbook.reporting._html import _entries, _entry_values
-    from trialbook.reporting._tables import to_latex, to_markdown
 
-    rows = []
-    for entry in _entries(refs, db):  # type: ignore[arg-type]
-        values = _entry_values(db, entry)  # type: ignore[arg-type]
-        row: dict[str, object] = {"entry": entry.label, "n": len(entry.runs)}
-        for key, (mean, std, _n) in sorted(values.items()):
-            row[key] = f"{mean:.3f}" + (f" ± {std:.3f}" if std == std else "")
-        rows.append(row)
-    frame = pd.DataFrame(rows).fillna("")
-    return to_markdown(frame) if fmt is ReportFormat.md else to_latex(frame)
+def _html_only(fmt: ReportFormat, metric: str | None, max_curves: int | None) -> None:
+    """Refuse the options that only an HTML report uses with a table format."""
+    if metric is not None:
+        raise ConfigError(
+            f"--metric chooses the significance tests of an HTML report; --format {fmt.value} "
+            "prints every metric, so drop --metric."
+        )
+    if max_curves is not None:
+        raise ConfigError(
+            f"--max-curves limits the curves of an HTML report; --format {fmt.value} draws "
+            "none, so drop --max-curves."
+        )
 
 
 def report(
     ctx: typer.Context,
-    refs: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="RUN|GROUP...",
-            help="One run for a run report; two or more runs or groups (group:<key prefix>, "
-            "or an experiment of one seed group) to compare, the first as the baseline.",
-            show_default=False,
-        ),
-    ],
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="File to write (HTML default: <workspace>/reports/<refs>.html, e.g. "
-            "experiments/reports/baseline_vs_label_smoothing.html; md/latex default: stdout).",
-        ),
-    ] = None,
-    title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
-    fmt: Annotated[
-        ReportFormat,
-        typer.Option("--format", help="html: the full report; md or latex: a metrics table."),
-    ] = ReportFormat.html,
-    metric: Annotated[
-        str | None,
-        typer.Option(
-            "--metric",
-            metavar="M",
-            help="The metric the significance tests compare, on every shared benchmark that "
-            "has it (default: each benchmark's accuracy, else its first metric).",
-        ),
-    ] = None,
-    max_curves: Annotated[
-        int | None,
-        typer.Option(
-            "--max-curves",
-            metavar="N",
-            help="Draw at most N curves (default 12); the report names the ones left out.",
-            show_default=False,
-        ),
-    ] = None,
+    refs: RefsArgument,
+    out: OutOption = None,
+    title: TitleOption = None,
+    fmt: FormatOption = ReportFormat.html,
+    metric: ReportMetricOption = None,
+    max_curves: MaxCurvesOption = None,
     suite: SuiteOption = None,
     where: WhereOption = None,
     root: RootOption = None,
@@ -101,26 +109,18 @@ def report(
 
     The HTML file needs no network: plots are inlined, every name and value is escaped.
     """
-    from trialbook.reporting._html import MAX_CURVES
-    from trialbook.reporting._html import report as write_report
+    from trialbook.reporting import MAX_CURVES, metrics_table
+    from trialbook.reporting import report as write_report
 
-    if fmt is not ReportFormat.html and metric is not None:
-        raise ConfigError(
-            f"--metric chooses the significance tests of an HTML report; --format {fmt.value} "
-            "prints every metric, so drop --metric."
-        )
-    if fmt is not ReportFormat.html and max_curves is not None:
-        raise ConfigError(
-            f"--max-curves limits the curves of an HTML report; --format {fmt.value} draws "
-            "none, so drop --max-curves."
-        )
-    if fmt is ReportFormat.html and out is None:
+    if fmt is not ReportFormat.html:
+        _html_only(fmt, metric, max_curves)
+    elif out is None:
         out = default_report_path(workspace(ctx, root, store).root, refs)
     with open_store(ctx, root, store) as db:
         entries = resolve_names(ctx, db, refs, suite=suite, where=where, metric=metric)
         if fmt is ReportFormat.html:
             assert out is not None
-            path = write_report(
+            out = write_report(
                 entries,
                 out,
                 store=db,
@@ -128,22 +128,12 @@ def report(
                 metric=metric,
                 max_curves=MAX_CURVES if max_curves is None else max_curves,
             )
-            typer.echo(f"wrote {path}")
-            return
-        text = _table(entries, db, fmt)
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        from trialbook._atomic import atomic_write
-
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(out, text)
-        except OSError as e:
-            raise ConfigError(
-                f"Cannot write the table to {out} ({e.strerror or e}); choose another --out."
-            ) from None
-        typer.echo(f"wrote {out}")
+        else:
+            text = metrics_table(entries, fmt.value, out=out, store=db)
+            if out is None:
+                typer.echo(text, nl=False)
+                return
+    typer.echo(f"wrote {out}")
 
 
 def default_report_path(root: Path, refs: list[str]) -> Path:
@@ -195,9 +185,8 @@ def analyze(
 ) -> None:
     """Summarise runs per experiment and seed group; write results.csv, all_results.json and
     experiment_results.png to the workspace."""
-    from trialbook.analysis._refs import group_ref
-    from trialbook.reporting._analyze import analyze as run_analysis
-    from trialbook.reporting._analyze import open_files
+    from trialbook.reporting import analyze as run_analysis
+    from trialbook.reporting import open_files
 
     if ci != "t" and ci != "bootstrap":
         raise ConfigError(f"Unknown --ci {ci!r}; use 't' or 'bootstrap'.")
@@ -214,12 +203,24 @@ def analyze(
             suite=suite,
             where=where,
         )
-    # Through Output like every other table (names are never read as rich markup, control
-    # characters are escaped), and always laid out by rich: the tables fit the terminal's
-    # width (COLUMNS, or 80 when piped) however many metrics and groups there are.
+    _render_analysis(result)
+    if show_plots:
+        figures = [p for p in result.files if p.suffix == ".png"]
+        if not open_files(figures):
+            typer.echo(
+                "No display to open plots on; the figures are in "
+                + ", ".join(str(p) for p in figures)
+            )
+
+
+def _render_analysis(result: AnalysisResult) -> None:
+    """The experiments table, a seed-group table per metric, what was not drawn, the files.
+
+    Through Output like every other table (names are never read as rich markup, control
+    characters are escaped), and always laid out by rich: the tables fit the terminal's width
+    (COLUMNS, or 80 when piped) however many metrics and groups there are."""
     out = Output(rich=True)
     out.heading("Experiments")
-    experiments = result.experiments
     out.table(
         [
             Column("experiment", overflow="fold"),
@@ -234,27 +235,11 @@ def analyze(
                 str(int(row["completed"])) if "completed" in row else "",
                 str(int((result.groups["experiment"] == name).sum())),
             ]
-            for name, row in experiments.iterrows()
+            for name, row in result.experiments.iterrows()
         ],
     )
     for m in result.metrics:
         out.heading(f"Seed groups on {m}")
-        rows: list[list[Cell]] = []
-        for _, g in result.groups.iterrows():
-            mean, low, high = (g.get(f"{m}.{s}") for s in ("mean", "ci_low", "ci_high"))
-            if mean is None or mean != mean:
-                continue  # the group has no value of this metric
-            interval = f"[{_cell(low)}, {_cell(high)}]" if low == low and low is not None else ""
-            rows.append(
-                [
-                    str(g.get("experiment", "")),
-                    str(g.get("name", "")),
-                    group_ref(str(g.get("group", ""))),
-                    str(g.get("n", "")),
-                    _cell(mean),
-                    interval,
-                ]
-            )
         out.table(
             [
                 Column("experiment", overflow="fold"),
@@ -264,7 +249,7 @@ def analyze(
                 Column("mean", "right"),
                 Column("95% CI"),
             ],
-            rows,
+            _group_rows(result, m),
         )
     out.line()
     if result.left_out:
@@ -276,13 +261,29 @@ def analyze(
         )
     for path in result.files:
         typer.echo(f"wrote {path}")
-    if show_plots:
-        figures = [p for p in result.files if p.suffix == ".png"]
-        if not open_files(figures):
-            typer.echo(
-                "No display to open plots on; the figures are in "
-                + ", ".join(str(p) for p in figures)
-            )
+
+
+def _group_rows(result: AnalysisResult, metric: str) -> list[list[Cell]]:
+    """One row per seed group with a value of ``metric``: its mean and interval."""
+    from trialbook.analysis import group_ref
+
+    rows: list[list[Cell]] = []
+    for _, g in result.groups.iterrows():
+        mean, low, high = (g.get(f"{metric}.{s}") for s in ("mean", "ci_low", "ci_high"))
+        if mean is None or mean != mean:
+            continue  # the group has no value of this metric
+        interval = f"[{_cell(low)}, {_cell(high)}]" if low == low and low is not None else ""
+        rows.append(
+            [
+                str(g.get("experiment", "")),
+                str(g.get("name", "")),
+                group_ref(str(g.get("group", ""))),
+                str(g.get("n", "")),
+                _cell(mean),
+                interval,
+            ]
+        )
+    return rows
 
 
 def _say(out: Output, text: str) -> None:

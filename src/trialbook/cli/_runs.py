@@ -371,7 +371,7 @@ def ls(
 # --------------------------------------------------------------------------- ls --by group
 def _group_ref(key: str) -> str:
     """How a group is shown: the reference compare, significance and report take."""
-    from trialbook.analysis._refs import group_ref
+    from trialbook.analysis import group_ref
 
     return group_ref(key)
 
@@ -434,6 +434,7 @@ def _ls_groups(
     from trialbook.analysis._groups import left_out_note, seed_groups
     from trialbook.analysis._intervals import check_level
     from trialbook.config._plan import suite_of
+    from trialbook.reporting import fmt_mean_std
 
     check_level(level)
     limit = query.limit
@@ -516,11 +517,7 @@ def _ls_groups(
         for _, col in metrics:
             mean, std = g[f"{col}.mean"], g[f"{col}.std"]
             low, high = g[f"{col}.ci_low"], g[f"{col}.ci_high"]
-            row.append(
-                "-"
-                if math.isnan(mean)
-                else fmt_number(mean) + ("" if math.isnan(std) else f" ± {fmt_number(std)}")
-            )
+            row.append(fmt_mean_std(mean, std))
             # One seed has no interval: say why instead of a blank.
             if math.isnan(mean):
                 row.append("-")

@@ -20,8 +20,16 @@ from trialbook._lazy import lazy_attributes
 _LAZY = {
     "clip": "trialbook._format",
     "fmt_duration": "trialbook._format",
+    "fmt_mean_std": "trialbook._format",
     "fmt_number": "trialbook._format",
     "printable": "trialbook._format",
+    "MAX_CURVES": "trialbook.reporting._html",
+    "MetricValues": "trialbook.reporting._entries",
+    "ReportEntry": "trialbook.reporting._entries",
+    "entry_values": "trialbook.reporting._entries",
+    "metrics_table": "trialbook.reporting._entries",
+    "report_entries": "trialbook.reporting._entries",
+    "open_files": "trialbook.reporting._analyze",
     "DYNAMICS_FILE": "trialbook.reporting._plots",
     "REGION_THRESHOLDS": "trialbook.reporting._plots",
     "AnalysisResult": "trialbook.reporting._analyze",
@@ -53,23 +61,30 @@ _LAZY = {
 
 __all__ = [
     "DYNAMICS_FILE",
+    "MAX_CURVES",
     "REGION_THRESHOLDS",
     "AnalysisResult",
     "CurvePanel",
     "CurvePanels",
+    "MetricValues",
+    "ReportEntry",
     "TrainingDynamics",
     "analyze",
     "clip",
     "curve_order",
     "data_map_regions",
+    "entry_values",
     "figure_data_uri",
     "find_training_dynamics",
     "fmt_duration",
+    "fmt_mean_std",
     "fmt_number",
     "latex_escape",
     "load_training_dynamics",
     "markdown_escape",
+    "metrics_table",
     "min_curve_points",
+    "open_files",
     "plot_curve_panels",
     "plot_curves",
     "plot_data_map",
@@ -78,6 +93,7 @@ __all__ = [
     "printable",
     "render_report",
     "report",
+    "report_entries",
     "save_figure",
     "slices_from_samples",
     "summary_table",
@@ -86,9 +102,16 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from trialbook._format import clip, fmt_duration, fmt_number, printable
-    from trialbook.reporting._analyze import AnalysisResult, analyze
-    from trialbook.reporting._html import render_report, report
+    from trialbook._format import clip, fmt_duration, fmt_mean_std, fmt_number, printable
+    from trialbook.reporting._analyze import AnalysisResult, analyze, open_files
+    from trialbook.reporting._entries import (
+        MetricValues,
+        ReportEntry,
+        entry_values,
+        metrics_table,
+        report_entries,
+    )
+    from trialbook.reporting._html import MAX_CURVES, render_report, report
     from trialbook.reporting._plots import (
         DYNAMICS_FILE,
         REGION_THRESHOLDS,

@@ -235,11 +235,15 @@ def analyze(
     query = None if scope.empty else scope.query(order_by="started_at", descending=False)
     df = load_runs(root, store, query=query)
     if df.empty and not scope.empty:
-        raise ConfigError(f"No run of {scope.describe()} to analyze; widen --suite/--where.")
+        raise ConfigError(
+            f"No run of {scope.describe()} to analyze; widen suite= / where=.",
+            parameter="where" if scope.where else "suite",
+        )
     if df.empty:
         raise ConfigError(
             "There are no runs to analyze in this workspace; run experiments first or pass "
-            "--root for another workspace."
+            "root=PATH for another workspace.",
+            parameter="root",
         )
     if experiments:
         known = sorted(set(df["experiment"]))
@@ -247,7 +251,9 @@ def analyze(
             if name not in known:
                 hint = difflib.get_close_matches(name, known, n=1)
                 fix = f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(known)}."
-                raise ConfigError(f"Unknown experiment {name!r}; {fix}")
+                raise ConfigError(
+                    f"Unknown experiment {name!r}; {fix}", parameter="experiments", value=name
+                )
         df = df[df["experiment"].isin(list(experiments))].reset_index(drop=True)
     if benchmarks:
         df = _scope_benchmarks(df, benchmarks)
@@ -286,7 +292,10 @@ def analyze(
             raise PermissionError(13, "permission denied")
     except OSError as e:
         raise ConfigError(
-            f"Cannot write the analysis to {folder} ({e.strerror or e}); choose another --out-dir."
+            f"Cannot write the analysis to {folder} ({e.strerror or e}); choose another "
+            "out_dir=PATH.",
+            parameter="out_dir",
+            value=str(folder),
         ) from None
     csv_path = folder / "results.csv"
     json_path = folder / "all_results.json"
@@ -316,7 +325,9 @@ def analyze(
     except OSError as e:
         raise ConfigError(
             f"Cannot write the analysis to {folder} ({e.strerror or e}); nothing was written "
-            "there. Free some space or choose another --out-dir (out_dir=...)."
+            "there. Free some space or choose another out_dir=PATH.",
+            parameter="out_dir",
+            value=str(folder),
         ) from e
     return AnalysisResult(
         df,

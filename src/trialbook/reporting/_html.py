@@ -11,21 +11,21 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from trialbook._atomic import atomic_write
 from trialbook._format import fmt_duration
+from trialbook.analysis._samples import latest_evaluations
 from trialbook.errors import ConfigError, TrialbookError
+from trialbook.reporting._entries import ReportEntry, entry_values, report_entries, write_text
 from trialbook.reporting._plots import INPUT_KEYS, natural_key
 
 if TYPE_CHECKING:
     from trialbook.analysis._refs import Entry
     from trialbook.store import Evaluation, RunRecord, Sample, Store
 
-__all__ = ["ReportEntry", "render_report", "report"]
+__all__ = ["MAX_CURVES", "render_report", "report"]
 
 #: Curves drawn per report by default (one figure each); the report names the curves beyond
 #: it and how to draw them (``max_curves=`` / ``--max-curves``).
@@ -34,24 +34,6 @@ MAX_CURVES = 12
 MAX_SAMPLES = 500
 #: Characters of a sample's text shown in a table cell; the rest opens on a click.
 TEXT_WIDTH = 120
-
-
-@dataclass(frozen=True)
-class ReportEntry:
-    """One side of a report: a label and its runs (one run, or the runs of a seed group)."""
-
-    label: str
-    runs: tuple[RunRecord, ...]
-    kind: str = "run"
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _entries(refs: Sequence[str | Entry], db: Store) -> list[ReportEntry]:
-    try:
-        from trialbook.analysis._refs import resolve_refs
-    except ImportError:  # the statistics module is optional for a report of runs
-        return [ReportEntry(str(ref), (db.get_run(str(ref)),)) for ref in refs]
-    return [ReportEntry(e.label, tuple(e.runs), e.kind) for e in resolve_refs(refs, db)]
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -309,27 +291,6 @@ def _single(
     }
 
 
-def _entry_values(db: Store, entry: ReportEntry) -> dict[str, tuple[float, float, int]]:
-    """Metric -> (mean, std, n) over the entry's runs: final metrics and latest evaluations."""
-    import numpy as np
-
-    values: dict[str, list[float]] = {}
-    summaries = db.metric_summaries([r.id for r in entry.runs])
-    for run in entry.runs:
-        for key, s in summaries.get(run.id, {}).items():
-            values.setdefault(f"metrics.{key}", []).append(s.last)
-        for bench, ev in _latest(db, run.id).items():
-            for key, v in flatten(ev.metrics).items():
-                if isinstance(v, int | float) and not isinstance(v, bool):
-                    values.setdefault(f"eval.{bench}.{key}", []).append(float(v))
-    out = {}
-    for key, vs in values.items():
-        arr = np.asarray(vs, dtype=float)
-        std = float(arr.std(ddof=1)) if len(arr) > 1 else math.nan
-        out[key] = (float(arr.mean()), std, len(arr))
-    return out
-
-
 def _group_config(entry: ReportEntry) -> dict[str, Any]:
     """The config keys all the entry's runs agree on (a group's seeds differ in the seed)."""
     configs = [flatten(r.config) for r in entry.runs]
@@ -338,20 +299,12 @@ def _group_config(entry: ReportEntry) -> dict[str, Any]:
     }
 
 
-def _latest(db: Store, run_id: str) -> dict[str, Evaluation]:
-    latest: dict[str, Evaluation] = {}
-    for ev in db.evaluations(run_id):
-        if ev.benchmark not in latest or ev.created_at >= latest[ev.benchmark].created_at:
-            latest[ev.benchmark] = ev
-    return latest
-
-
 def _disagreements(db: Store, entries: Sequence[ReportEntry]) -> list[dict[str, Any]]:
     """Per benchmark both single runs evaluated: the samples one got right and the other not,
     the baseline's wins (regressions) first."""
     if len(entries) != 2 or any(len(e.runs) != 1 for e in entries):
         return []
-    base, treat = (_latest(db, e.runs[0].id) for e in entries)
+    base, treat = (latest_evaluations(db, e.runs[0].id) for e in entries)
     blocks = []
     for bench in sorted(set(base) & set(treat)):
         a = {x.sample_id: x for x in db.samples(base[bench].id)}
@@ -408,7 +361,7 @@ def _comparison(
         row = [c.get(key, missing) for c in configs]
         if any(v != row[0] for v in row[1:]):
             diffs.append((key, ["(absent)" if v is missing else _show(v) for v in row]))
-    values = [_entry_values(db, e) for e in entries]
+    values = [entry_values(db, e) for e in entries]
     metric_keys = sorted(set().union(*values))
     metrics = []
     for key in metric_keys:
@@ -419,15 +372,12 @@ def _comparison(
             if v is None:
                 cells.append({"value": "", "change": ""})
                 continue
-            # A spread below float noise (1e-16 from identical seeds) reads as zero.
-            std = 0.0 if abs(v[1]) < 1e-12 * max(1.0, abs(v[0])) else v[1]
-            text = _show(v[0]) + (f" ± {std:.3g}" if not math.isnan(std) else "")
             change = ""
             if i > 0 and base is not None:
                 # The relative part is n/a where a percentage would mislead (relative_change).
-                rel = format_relative(relative_change(base[0], v[0]))
-                change = f"{v[0] - base[0]:+.4g} ({rel})"
-            cells.append({"value": text, "change": change})
+                rel = format_relative(relative_change(base.mean, v.mean))
+                change = f"{v.mean - base.mean:+.4g} ({rel})"
+            cells.append({"value": v.text(), "change": change})
         metrics.append({"key": key, "cells": cells})
     if len(entries) > 1:
         tests, note = _significance(refs, db, entries, metric)
@@ -459,7 +409,7 @@ def _significance(
     entries: Sequence[ReportEntry],
     metric: str | None = None,
 ) -> tuple[list[dict[str, str]], str | None]:
-    """STATS' significance() on the entries -- once per benchmark they share (in-distribution
+    """significance() on the entries -- once per benchmark they share (in-distribution
     and out-of-distribution splits alike) on ``metric`` (default: each benchmark's accuracy or
     first metric), else on a logged metric -- or a note saying why there are no tests."""
     try:
@@ -470,7 +420,7 @@ def _significance(
     notes = []
     shared = _shared_benchmarks(db, entries)
     if metric is not None and shared:
-        latest = _latest(db, entries[0].runs[0].id)
+        latest = latest_evaluations(db, entries[0].runs[0].id)
         with_metric = [b for b in shared if isinstance(latest[b].metrics.get(metric), int | float)]
         if not with_metric:
             import difflib
@@ -514,8 +464,9 @@ def _significance(
 def _check_max_curves(max_curves: int | None) -> None:
     if max_curves is not None and max_curves < 0:
         raise ConfigError(
-            f"--max-curves {max_curves} is negative; pass 0 or more (max_curves=None in Python "
-            "draws every curve)."
+            f"max_curves={max_curves} is negative; pass 0 or more (None draws every curve).",
+            parameter="max_curves",
+            value=max_curves,
         )
 
 
@@ -532,7 +483,7 @@ def render_report(
     import jinja2
 
     _check_max_curves(max_curves)
-    entries = _entries(refs, db)
+    entries = report_entries(refs, db)
     mode: Literal["single", "compare"] = (
         "single" if len(entries) == 1 and len(entries[0].runs) == 1 else "compare"
     )
@@ -587,11 +538,15 @@ def report(
     refs = [refs] if isinstance(refs, str) else list(refs)
     if not refs:
         raise ConfigError(
-            "Name at least one run or group to report on, e.g. `trialbook report RUN`."
+            "refs is empty; name at least one run or group to report on.", parameter="refs"
         )
     target = Path(out)
     if target.is_dir():
-        raise ConfigError(f"--out {target} is a folder; give a file name such as report.html.")
+        raise ConfigError(
+            f"out={str(target)!r} is a folder; give a file name such as report.html.",
+            parameter="out",
+            value=str(target),
+        )
     if store is None:
         from trialbook._workspace import open_store
 
@@ -599,11 +554,5 @@ def report(
             html = render_report(refs, db, title=title, metric=metric, max_curves=max_curves)
     else:
         html = render_report(refs, store, title=title, metric=metric, max_curves=max_curves)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, html)
-    except OSError as e:
-        raise ConfigError(
-            f"Cannot write the report to {target} ({e.strerror or e}); choose another --out."
-        ) from None
+    write_text(target, html, "the report")
     return target

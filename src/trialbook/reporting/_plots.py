@@ -51,6 +51,8 @@ __all__ = [
     "slices_from_samples",
 ]
 
+#: The confidence level of the curves' ``band="ci"`` (a Student-t interval of the mean per step).
+CURVE_LEVEL = 0.95
 #: The run artifact (or file in the run folder) holding per-example training dynamics.
 DYNAMICS_FILE = "training_dynamics.jsonl"
 #: Where a sample's input is found among its stored fields (the first that holds text): the
@@ -226,11 +228,14 @@ def plot_curves(
 
 def _check_band(band: str) -> None:
     if band not in ("std", "sem", "ci"):
-        raise ConfigError(f"Unknown band {band!r}; use 'std', 'sem' or 'ci'.")
+        raise ConfigError(
+            f"Unknown band {band!r}; use 'std', 'sem' or 'ci'.", parameter="band", value=band
+        )
 
 
 def _draw_curves(series: Mapping[str, Sequence[MetricHistory]], metric: str, band: str) -> Figure:
     import numpy as np
+    import pandas as pd
 
     fig = _new_figure()
     ax = fig.add_subplot()
@@ -248,13 +253,13 @@ def _draw_curves(series: Mapping[str, Sequence[MetricHistory]], metric: str, ban
         if frame.shape[1] >= 2:
             spread = frame.std(axis=1, ddof=1)
             count = frame.count(axis=1)
-            if band in ("sem", "ci"):
+            if band == "sem":
                 spread = spread / np.sqrt(count)
-            if band == "ci":
-                from scipy import stats
+            elif band == "ci":
+                from trialbook.analysis import t_half_width
 
                 # A step only some seeds reached has fewer values: its own t quantile.
-                spread = spread * stats.t.ppf(0.975, np.maximum(count - 1, 1))
+                spread = pd.Series(t_half_width(spread, count, CURVE_LEVEL), index=frame.index)
             ax.fill_between(
                 frame.index,
                 (mean - spread).to_numpy(),
@@ -405,7 +410,9 @@ def _mean_column(groups_df: pd.DataFrame, metric: str) -> str:
         )
     hint = difflib.get_close_matches(metric, bases, n=1)
     fix = f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(sorted(bases)) or 'none'}."
-    raise ConfigError(f"Unknown metric {metric!r} in the groups frame; {fix}")
+    raise ConfigError(
+        f"Unknown metric {metric!r} in the groups frame; {fix}", parameter="metric", value=metric
+    )
 
 
 def _group_labels(groups_df: pd.DataFrame) -> list[str]:

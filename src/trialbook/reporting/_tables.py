@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from trialbook._format import printable
+from trialbook._format import fmt_mean_std, printable
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -203,12 +203,14 @@ def summary_table(
         if key in groups_df.columns:
             out[key] = groups_df[key].to_list()
     for col in cols:
-        cells = []
         stds = groups_df.get(f"{col}.std", [math.nan] * len(groups_df))
-        for mean, std in zip(groups_df[f"{col}.mean"], stds, strict=True):
-            text = format_cell(float(mean), digits)
-            if std == std and std is not None and text:
-                text += f" ± {format_cell(float(std), digits)}"
-            cells.append(text)
-        out[col] = cells
+        out[col] = [
+            fmt_mean_std(
+                float(mean),
+                None if std is None else float(std),
+                digits=digits,
+                missing="",
+            )
+            for mean, std in zip(groups_df[f"{col}.mean"], stds, strict=True)
+        ]
     return out  # type: ignore[no-any-return]

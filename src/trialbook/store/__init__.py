@@ -24,6 +24,7 @@ from trialbook.store._records import (
     RunRecord,
     Sample,
     StoreStats,
+    latest_by_benchmark,
 )
 from trialbook.store._schema import SCHEMA_REVISION
 from trialbook.store._sql import SQLStore
@@ -57,6 +58,7 @@ __all__ = [
     "StoreStats",
     "Workspace",
     "connect",
+    "latest_by_benchmark",
     "schema_state",
     "sqlite_path",
     "upgrade",

@@ -29,6 +29,7 @@ from trialbook.store._records import (
     RunRecord,
     Sample,
     StoreStats,
+    latest_by_benchmark,
 )
 
 __all__ = ["MetricColumns", "MetricSeries", "Store"]
@@ -314,9 +315,9 @@ class Store(abc.ABC):
         runs = self.list_runs(experiment=experiment, statuses=tuple(statuses))
         out: dict[str, Evaluation] = {}
         for rid, evs in self.bulk_evaluations([r.id for r in runs]).items():
-            for ev in evs:
-                if ev.benchmark == benchmark:
-                    out[rid] = ev  # oldest first: the last one wins
+            ev = latest_by_benchmark(evs).get(benchmark)
+            if ev is not None:
+                out[rid] = ev
         return out
 
     def evaluation_samples(self, run_id: str, benchmark: str) -> list[Sample]:
@@ -327,7 +328,7 @@ class Store(abc.ABC):
                 f"Run {run_id} has no evaluation on {benchmark!r}; "
                 "see `trialbook show` for its evaluations."
             )
-        return self.samples(evals[-1].id)
+        return self.samples(latest_by_benchmark(evals)[benchmark].id)
 
     def reap_dead_runs(self, force: bool = False) -> list[str]:
         """Mark ``running`` runs whose process is gone as ``crashed``; return their ids.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -25,6 +25,7 @@ __all__ = [
     "RunRecord",
     "Sample",
     "StoreStats",
+    "latest_by_benchmark",
 ]
 
 
@@ -145,6 +146,18 @@ class Evaluation:
     n: int | None
     duration: float | None
     created_at: float
+
+
+def latest_by_benchmark(evaluations: Iterable[Evaluation]) -> dict[str, Evaluation]:
+    """``{benchmark: its latest evaluation}``: per benchmark the evaluation created last, the
+    larger id breaking a tie (the later recorded). The one rule for "a run's latest result on
+    a benchmark", whatever order the evaluations come in."""
+    latest: dict[str, Evaluation] = {}
+    for ev in evaluations:
+        held = latest.get(ev.benchmark)
+        if held is None or (ev.created_at, ev.id) >= (held.created_at, held.id):
+            latest[ev.benchmark] = ev
+    return latest
 
 
 @dataclass(frozen=True)
