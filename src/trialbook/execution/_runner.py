@@ -39,6 +39,7 @@ from trialbook._disk import full_disk_cause
 from trialbook._types import FINISHED_STATUSES
 from trialbook._workspace import Workspace
 from trialbook.config._experiment import experiment_block
+from trialbook.config._hash import flatten_config
 from trialbook.config._load import int64_message, int64_overflow
 from trialbook.config._plan import Plan, PlannedRun
 from trialbook.config._suite import check_seed
@@ -507,6 +508,7 @@ class Runner:
                 notes=notes,
                 tags=tuple(dict.fromkeys((*block.tags, *tags))),
                 folder=str(folder.path),
+                params=flatten_config(planned.config),
             )
             if known is None:
                 record, created = db.create_run(new), True

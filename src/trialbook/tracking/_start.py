@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from trialbook._workspace import Workspace
-from trialbook.config._hash import config_hash, group_key, to_plain_config
+from trialbook.config._hash import config_hash, flatten_config, group_key, to_plain_config
 from trialbook.config._suite import check_seed
 from trialbook.errors import ConfigError
 from trialbook.store._base import Store
@@ -209,6 +209,7 @@ def start_run(
                     git_branch=git.branch if git else None,
                     git_dirty=git.dirty if git else None,
                     folder=str(folder.path),
+                    params=flatten_config(plain),
                 )
             )
             if description or hypothesis:
