@@ -185,7 +185,7 @@ def check_writable(root: Path) -> None:
     if problem is not None:
         raise WorkspaceError(
             f"Cannot write to the workspace {root} ({problem}); fix its permissions or "
-            "choose another root.",
+            "choose another with root=... (TRIALBOOK_ROOT).",
             parameter="root",
             value=root,
         )

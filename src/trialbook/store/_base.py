@@ -273,8 +273,9 @@ class Store(abc.ABC):
         matches = self._lookup_runs(ref)
         if not matches:
             raise RunNotFoundError(
-                f"No run matches {ref!r}; list runs with `trialbook ls` and pass an id, "
-                "a unique id prefix or a unique name."
+                f"No run matches {ref!r}; pass an id, a unique id prefix or a unique name.",
+                parameter="ref",
+                value=ref,
             )
         if len(matches) > 1:
             shown = ", ".join(r.id for r in matches[:5])
@@ -323,9 +324,12 @@ class Store(abc.ABC):
         """Per-sample results of a run's latest evaluation on ``benchmark``."""
         evals = self.evaluations(run_id, benchmark)
         if not evals:
+            have = sorted({e.benchmark for e in self.evaluations(run_id)})
             raise RunNotFoundError(
                 f"Run {run_id} has no evaluation on {benchmark!r}; "
-                "see `trialbook show` for its evaluations."
+                f"its evaluations: {', '.join(have) if have else 'none'}.",
+                parameter="benchmark",
+                value=benchmark,
             )
         return self.samples(evals[-1].id)
 
