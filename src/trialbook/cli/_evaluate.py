@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["benchmarks", "evaluate"]
 
-#: The experiment new evaluation runs go to when neither --run nor --experiment is given.
-DEFAULT_EXPERIMENT = "evaluate"
-
 _SOURCE = "Model or predictions"
 _RECORD = "Where the result is recorded"
 _BENCH = "Benchmark options"
