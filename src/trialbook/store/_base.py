@@ -104,8 +104,9 @@ class Store(abc.ABC):
     # ----------------------------------------------------------------- runs (write)
     @abc.abstractmethod
     def create_run(self, run: NewRun) -> RunRecord:
-        """Insert a run, its experiment (if new), its tags, and its config flattened into
-        params (``{"training": {"lr": 1}}`` gives the param ``training.lr``), atomically."""
+        """Insert a run, its experiment (if new), its tags, and its params (``run.params``:
+        the config flattened by the caller, ``{"training": {"lr": 1}}`` giving the param
+        ``training.lr``), atomically."""
 
     @abc.abstractmethod
     def update_run(self, run_id: str, **fields: Any) -> None:
