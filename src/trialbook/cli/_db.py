@@ -167,17 +167,17 @@ def recover(
     lost come back from their folders (config.yaml, meta.json, summary.json, evaluations/)
     with their final metrics, but without their metric histories, which only the database held.
     """
-    from trialbook.store import integrity_problems
-    from trialbook.tracking import recover_database
+    from trialbook.store import _integrity
+    from trialbook.tracking import recover_database as recover_db
 
     ws, path = _sqlite_file(ctx, root, store, "recover")
-    if not force and not integrity_problems(path, quick=False, limit=1):
+    if not force and not _integrity.integrity_problems(path, quick=False, limit=1):
         typer.echo(
             f"The database {path} passed SQLite's integrity check; nothing to recover "
             "(--force rebuilds it anyway)."
         )
         return
-    report = recover_database(path, ws.root)
+    report = recover_db(path, ws.root)
     copied = report.copied
     typer.echo(f"Recovered {path}; the damaged file is now {report.damaged_copy}.")
     typer.echo(

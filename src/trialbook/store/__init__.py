@@ -8,7 +8,6 @@ from trialbook._workspace import DEFAULT_ROOT, Workspace
 from trialbook.store._base import MetricColumns, MetricSeries, Store
 from trialbook.store._connect import connect, schema_state, upgrade
 from trialbook.store._dialect import sqlite_path
-from trialbook.store._integrity import integrity_problems
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._records import (
     Artifact,
@@ -61,7 +60,6 @@ __all__ = [
     "StoreStats",
     "Workspace",
     "connect",
-    "integrity_problems",
     "recover",
     "schema_state",
     "sqlite_path",
