@@ -58,7 +58,16 @@ from trialbook.store._records import (
     StoreStats,
 )
 
-__all__ = ["SQLStore", "decode_param", "encode_param"]
+__all__ = [
+    "SQLStore",
+    "check_status",
+    "decode_param",
+    "encode_param",
+    "evaluation_from_row",
+    "in_chunks",
+    "like_escape",
+    "no_run",
+]
 
 T = TypeVar("T")
 
