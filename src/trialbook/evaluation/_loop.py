@@ -75,11 +75,7 @@ def run_benchmark(
 
 def _check_count(name: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigError(
-            f"{name} must be a whole number of at least 1, got {value!r}.",
-            parameter=name,
-            value=value,
-        )
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}.")
 
 
 def _load(bench: BaseBenchmark, split: str, num_samples: int | None) -> list[dict[str, Any]]:
