@@ -327,15 +327,15 @@ def test_an_exception_in_a_python_model_is_one_sentence(cli: Cli, tmp_path: Path
 
 def test_openai_runs_are_named_after_the_model() -> None:
     pytest.importorskip("httpx")
-    from trialbook.cli._evaluate import _source_name
-    from trialbook.evaluation import CallableModel
+    from trialbook.evaluation import CallableModel, PredictionsFile
+    from trialbook.evaluation._workflow import _source_name
     from trialbook.evaluation.models import load_model
 
     spec = f"openai:http://127.0.0.1:{_closed_port()}/v1?model=qwen-7b"
-    assert _source_name(load_model(spec), spec, None) == "qwen-7b"
+    assert _source_name(load_model(spec), spec) == "qwen-7b"
     fn = CallableModel(lambda ps: ps, name="mymodels:answer")
-    assert _source_name(fn, "python:mymodels:answer", None) == "answer"
-    assert _source_name(None, None, Path("out/preds.jsonl")) == "preds"
+    assert _source_name(fn, "python:mymodels:answer") == "answer"
+    assert _source_name(PredictionsFile(Path("out/preds.jsonl")), None) == "preds"
 
 
 def test_json_output_stays_json_when_the_model_prints(cli: Cli, tmp_path: Path) -> None:

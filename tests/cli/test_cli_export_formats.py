@@ -138,16 +138,18 @@ def test_parquet_stores_mixed_and_nested_values_as_json_text(cli: Cli, tmp_path:
     with trialbook.open_store(root, create=True) as db:
         for i, value in enumerate([[1, 2], 3, "x"]):
             run_id = f"20260101_000000_{i:06d}"
+            config = {"layers": value, "lr": 1 if i == 0 else 0.5}
             db.create_run(
                 NewRun(
                     id=run_id,
                     experiment="exp",
                     name=f"r{i}",
-                    config={"layers": value, "lr": 1 if i == 0 else 0.5},
+                    config=config,
                     config_hash=f"h{i}",
                     group_key="g",
                     status="completed",
                     started_at=1e9 + i,
+                    params=config,
                 )
             )
         db.log_evaluation(

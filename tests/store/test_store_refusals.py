@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from store_helpers import cli, one_error_line
 
 import trialbook
-from trialbook.errors import StoreError, WorkspaceError
+from trialbook.errors import (
+    ConfigError,
+    RunNotFoundError,
+    StoreError,
+    TrialbookError,
+    WorkspaceError,
+)
 from trialbook.store import NewRun, connect
 
 COMMON = {"system_metrics": False, "capture_packages": False}
@@ -213,3 +221,54 @@ def test_integers_beyond_64_bits_are_refused_naming_the_field(tmp_path: Path) ->
         with pytest.raises(StoreError, match="pid = -18446744073709551616"):
             store.update_run(run_id, pid=-(2**64))
         assert store.get_run(run_id).seed == 2**63 - 1
+
+
+# -- the Store's errors in the library's words: parameters, never flags or commands ----------
+
+
+def _refusal(call: Callable[[], object], error: type[Exception]) -> TrialbookError:
+    with pytest.raises(error) as caught:
+        call()
+    refused = caught.value
+    assert isinstance(refused, TrialbookError)
+    assert "--" not in str(refused) and "trialbook ls" not in str(refused), str(refused)
+    return refused
+
+
+def test_a_store_url_that_is_not_a_url_names_the_parameter() -> None:
+    refused = _refusal(lambda: connect("notaurl"), ConfigError)
+
+    assert str(refused).startswith("store_url='notaurl' is not a database URL")
+    assert (refused.parameter, refused.value) == ("store_url", "notaurl")
+
+
+def test_a_missing_workspace_names_root_and_store_url(tmp_path: Path) -> None:
+    refused = _refusal(lambda: trialbook.open_store(tmp_path / "nowhere"), WorkspaceError)
+
+    assert "point root=... (TRIALBOOK_ROOT) or store_url=... (TRIALBOOK_STORE)" in str(refused)
+    assert refused.parameter == "store_url"
+
+
+def test_unknown_runs_and_statuses_name_the_parameter(tmp_path: Path) -> None:
+    with connect(f"sqlite:///{tmp_path / 'trialbook.db'}", create=True) as store:
+        store.create_run(_run())
+
+        missing = _refusal(lambda: store.get_run("nope"), RunNotFoundError)
+        assert str(missing) == (
+            "No run matches 'nope'; pass an id, a unique id prefix or a unique name."
+        )
+        assert (missing.parameter, missing.value) == ("ref", "nope")
+        unknown = _refusal(lambda: store.update_run("r_zzzzzz", notes="x"), RunNotFoundError)
+        assert str(unknown) == "No run with id 'r_zzzzzz'."
+        assert unknown.parameter == "run_id"
+        for call, parameter in [
+            (lambda: store.create_run(replace(_run(run_id="r_bbbbbb"), status="done")), "status"),  # type: ignore[arg-type]
+            (lambda: store.finish_run("r_aaaaaa", "done", 1.0, None), "status"),  # type: ignore[arg-type]
+            (lambda: store.list_runs(statuses=("done",)), "statuses"),
+        ]:
+            bad = _refusal(call, ConfigError)
+            assert str(bad).startswith("Unknown run status 'done'; use one of")
+            assert (bad.parameter, bad.value) == (parameter, "done")
+        assert [r.id for r in store.list_runs()] == ["r_aaaaaa"]
+        no_eval = _refusal(lambda: store.evaluation_samples("r_aaaaaa", "qa"), RunNotFoundError)
+        assert str(no_eval) == "Run r_aaaaaa has no evaluation on 'qa'; its evaluations: none."

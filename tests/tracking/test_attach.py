@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import trialbook
-from trialbook.config import config_hash, group_key
+from trialbook.config import config_hash, flatten_config, group_key
 from trialbook.store import NewRun
 from trialbook.tracking._attach import RUN_ID_ENV, config_differences
 from trialbook.tracking._folder import RunFolder, folder_name
@@ -48,6 +48,7 @@ def _queue(root: Path, config: dict[str, Any] = CONFIG) -> str:
                 status="queued",
                 seed=config.get("seed"),
                 folder=str(folder.path),
+                params=flatten_config(config),
             )
         )
     return run_id

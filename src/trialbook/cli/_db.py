@@ -168,7 +168,7 @@ def recover(
     with their final metrics, but without their metric histories, which only the database held.
     """
     from trialbook.store import _integrity
-    from trialbook.store._recover import recover as recover_db
+    from trialbook.tracking import recover_database as recover_db
 
     ws, path = _sqlite_file(ctx, root, store, "recover")
     if not force and not _integrity.integrity_problems(path, quick=False, limit=1):

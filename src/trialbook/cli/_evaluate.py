@@ -4,7 +4,6 @@ under a run) and ``trialbook benchmarks`` (what is registered)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,174 +19,185 @@ from trialbook.cli._options import (
     workspace,
 )
 from trialbook.cli._output import Column, Output, fmt_duration, fmt_number, print_json
-from trialbook.errors import ConfigError, StoreError, WorkspaceError
+from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
-    from trialbook._workspace import Workspace
-    from trialbook.evaluation import BaseBenchmark, EvaluationResult
+    from trialbook.evaluation import RecordedEvaluation
 
 __all__ = ["benchmarks", "evaluate"]
-
-#: The experiment new evaluation runs go to when neither --run nor --experiment is given.
-DEFAULT_EXPERIMENT = "evaluate"
 
 _SOURCE = "Model or predictions"
 _RECORD = "Where the result is recorded"
 _BENCH = "Benchmark options"
 
 
+def _option(*names: str, metavar: str | None = None, panel: str, help: str, **kw: Any) -> Any:
+    return typer.Option(*names, metavar=metavar, help=help, rich_help_panel=panel, **kw)
+
+
+_Benchmark = Annotated[
+    str,
+    typer.Argument(
+        metavar="BENCHMARK",
+        help="A registered benchmark (see `trialbook benchmarks`): gsm8k, jsonl, ...",
+    ),
+]
+_Model = Annotated[
+    str | None,
+    _option(
+        "--model",
+        metavar="SPEC",
+        panel=_SOURCE,
+        help="The model: hf:PATH, openai:URL?model=NAME or python:MODULE:FUNCTION.",
+    ),
+]
+_Predictions = Annotated[
+    Path | None,
+    _option(
+        "--predictions",
+        metavar="FILE",
+        panel=_SOURCE,
+        help="Saved outputs instead of a model: JSONL lines with 'prediction' and "
+        "'id', 'index' or 'question'.",
+    ),
+]
+_AllowMissing = Annotated[
+    bool,
+    _option(
+        "--allow-missing",
+        panel=_SOURCE,
+        help="With --predictions: score only the examples the file covers.",
+    ),
+]
+_BatchSize = Annotated[
+    int | None,
+    _option(
+        "--batch-size",
+        metavar="N",
+        parser=int64(),
+        panel=_SOURCE,
+        help="Prompts per model call (default: the model's own).",
+    ),
+]
+_Split = Annotated[str, _option("--split", metavar="S", panel=_BENCH, help="Dataset split.")]
+_NumSamples = Annotated[
+    int | None,
+    _option(
+        "--num-samples",
+        "-n",
+        metavar="N",
+        parser=int64(),
+        panel=_BENCH,
+        help="Evaluate only the first N examples.",
+    ),
+]
+_Extraction = Annotated[
+    str | None,
+    _option(
+        "--extraction",
+        metavar="strict|flexible",
+        panel=_BENCH,
+        help="GSM8K: how accuracy reads the answer (default strict: the '#### N' line).",
+    ),
+]
+_Shots = Annotated[
+    int | None,
+    _option(
+        "--shots",
+        metavar="0|8",
+        parser=int64(),
+        panel=_BENCH,
+        help="GSM8K: 0 or 8 chain-of-thought examples in the prompt (default 0).",
+    ),
+]
+_Data = Annotated[
+    Path | None,
+    _option("--data", metavar="FILE", panel=_BENCH, help="jsonl: the JSONL file to evaluate on."),
+]
+_QuestionField = Annotated[
+    str | None,
+    _option(
+        "--question-field",
+        metavar="NAME",
+        panel=_BENCH,
+        help="jsonl: the field with the question (default question).",
+    ),
+]
+_AnswerField = Annotated[
+    str | None,
+    _option(
+        "--answer-field",
+        metavar="NAME",
+        panel=_BENCH,
+        help="jsonl: the field with the answer (default answer).",
+    ),
+]
+_IdField = Annotated[
+    str | None,
+    _option(
+        "--id-field",
+        metavar="NAME",
+        panel=_BENCH,
+        help="jsonl: the field with each example's id (default: its position).",
+    ),
+]
+_Name = Annotated[
+    str | None,
+    _option(
+        "--name",
+        metavar="NAME",
+        panel=_BENCH,
+        help="jsonl: the evaluation's name (default: the file's stem).",
+    ),
+]
+_SliceBy = Annotated[
+    list[str] | None,
+    _option(
+        "--slice-by",
+        metavar="FIELD",
+        panel=_BENCH,
+        help="jsonl: also report the metrics per value of this field (repeatable).",
+    ),
+]
+_Run = Annotated[
+    str | None,
+    _option(
+        "--run",
+        metavar="RUN",
+        panel=_RECORD,
+        help="Add the evaluation to this run (id, prefix, short id or name; it may be finished).",
+    ),
+]
+_Experiment = Annotated[
+    str | None,
+    _option(
+        "--experiment",
+        metavar="NAME",
+        panel=_RECORD,
+        help="Record it as a new run of this experiment (default evaluate).",
+    ),
+]
+
+
 def evaluate(
     ctx: typer.Context,
-    benchmark: Annotated[
-        str,
-        typer.Argument(
-            metavar="BENCHMARK",
-            help="A registered benchmark (see `trialbook benchmarks`): gsm8k, jsonl, ...",
-        ),
-    ],
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            metavar="SPEC",
-            help="The model: hf:PATH, openai:URL?model=NAME or python:MODULE:FUNCTION.",
-            rich_help_panel=_SOURCE,
-        ),
-    ] = None,
-    predictions: Annotated[
-        Path | None,
-        typer.Option(
-            "--predictions",
-            metavar="FILE",
-            help="Saved outputs instead of a model: JSONL lines with 'prediction' and "
-            "'id', 'index' or 'question'.",
-            rich_help_panel=_SOURCE,
-        ),
-    ] = None,
-    allow_missing: Annotated[
-        bool,
-        typer.Option(
-            "--allow-missing",
-            help="With --predictions: score only the examples the file covers.",
-            rich_help_panel=_SOURCE,
-        ),
-    ] = False,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size",
-            metavar="N",
-            parser=int64(),
-            help="Prompts per model call (default: the model's own).",
-            rich_help_panel=_SOURCE,
-        ),
-    ] = None,
-    split: Annotated[
-        str, typer.Option("--split", metavar="S", help="Dataset split.", rich_help_panel=_BENCH)
-    ] = "test",
-    num_samples: Annotated[
-        int | None,
-        typer.Option(
-            "--num-samples",
-            "-n",
-            metavar="N",
-            parser=int64(),
-            help="Evaluate only the first N examples.",
-            rich_help_panel=_BENCH,
-        ),
-    ] = None,
-    extraction: Annotated[
-        str | None,
-        typer.Option(
-            "--extraction",
-            metavar="strict|flexible",
-            help="GSM8K: how accuracy reads the answer (default strict: the '#### N' line).",
-            rich_help_panel=_BENCH,
-        ),
-    ] = None,
-    shots: Annotated[
-        int | None,
-        typer.Option(
-            "--shots",
-            metavar="0|8",
-            parser=int64(),
-            help="GSM8K: 0 or 8 chain-of-thought examples in the prompt (default 0).",
-            rich_help_panel=_BENCH,
-        ),
-    ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data",
-            metavar="FILE",
-            help="jsonl: the JSONL file to evaluate on.",
-            rich_help_panel=_BENCH,
-        ),
-    ] = None,
-    question_field: Annotated[
-        str | None,
-        typer.Option(
-            "--question-field",
-            metavar="NAME",
-            help="jsonl: the field with the question (default question).",
-            rich_help_panel=_BENCH,
-        ),
-    ] = None,
-    answer_field: Annotated[
-        str | None,
-        typer.Option(
-            "--answer-field",
-            metavar="NAME",
-            help="jsonl: the field with the answer (default answer).",
-            rich_help_panel=_BENCH,
-        ),
-    ] = None,
-    id_field: Annotated[
-        str | None,
-        typer.Option(
-            "--id-field",
-            metavar="NAME",
-            help="jsonl: the field with each example's id (default: its position).",
-            rich_help_panel=_BENCH,
-        ),
-    ] = None,
-    name: Annotated[
-        str | None,
-        typer.Option(
-            "--name",
-            metavar="NAME",
-            help="jsonl: the evaluation's name (default: the file's stem).",
-            rich_help_panel=_BENCH,
-        ),
-    ] = None,
-    slice_by: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--slice-by",
-            metavar="FIELD",
-            help="jsonl: also report the metrics per value of this field (repeatable).",
-            rich_help_panel=_BENCH,
-        ),
-    ] = None,
-    run: Annotated[
-        str | None,
-        typer.Option(
-            "--run",
-            metavar="RUN",
-            help="Add the evaluation to this run (id, prefix, short id or name; it may be "
-            "finished).",
-            rich_help_panel=_RECORD,
-        ),
-    ] = None,
-    experiment: Annotated[
-        str | None,
-        typer.Option(
-            "--experiment",
-            metavar="NAME",
-            help=f"Record it as a new run of this experiment (default {DEFAULT_EXPERIMENT}).",
-            rich_help_panel=_RECORD,
-        ),
-    ] = None,
+    benchmark: _Benchmark,
+    model: _Model = None,
+    predictions: _Predictions = None,
+    allow_missing: _AllowMissing = False,
+    batch_size: _BatchSize = None,
+    split: _Split = "test",
+    num_samples: _NumSamples = None,
+    extraction: _Extraction = None,
+    shots: _Shots = None,
+    data: _Data = None,
+    question_field: _QuestionField = None,
+    answer_field: _AnswerField = None,
+    id_field: _IdField = None,
+    name: _Name = None,
+    slice_by: _SliceBy = None,
+    run: _Run = None,
+    experiment: _Experiment = None,
     as_json: JsonOption = False,
     root: RootOption = None,
     store: StoreOption = None,
@@ -207,17 +217,13 @@ def evaluate(
       trialbook evaluate jsonl --data qa.jsonl --question-field q --answer-field a
       --model python:mymodels:answer
     """
-    if (model is None) == (predictions is None):
-        raise ConfigError(
-            "Give exactly one of --model SPEC (a model to run) or --predictions FILE (saved "
-            "outputs)."
-        )
     if run is not None and experiment is not None:
         raise ConfigError(
-            "Give --run RUN (add to an existing run) or --experiment NAME (a new run), not both."
+            "Give --run RUN (add to an existing run) or --experiment NAME (a new run), not both.",
+            parameter="experiment",
+            value=experiment,
         )
-    if allow_missing and predictions is None:
-        raise ConfigError("--allow-missing applies to --predictions FILE; drop it with --model.")
+    source = _source(model, predictions, allow_missing)
     options = _benchmark_options(
         benchmark,
         extraction=extraction,
@@ -229,145 +235,44 @@ def evaluate(
         name=name,
         slice_fields=slice_by or None,
     )
+    from trialbook.evaluation import EvaluationNotRecorded, evaluate_and_record
 
-    from trialbook.evaluation import BenchmarkRegistry
-
-    bench = BenchmarkRegistry.get(benchmark, **options)
     ws = workspace(ctx, root, store)
-    target = None
-    if run is not None:
-        # Resolved before any work, so that a misspelt run costs nothing.
-        with ws.open_store(create=False) as db:
-            target = db.get_run(run).id
-    else:
-        _check_writable(ws.root)
-
     # With --json, stdout carries the one JSON object: whatever the model prints goes to
     # stderr while it loads and runs.
     quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     with quiet:
-        run_id, result = _evaluate_and_record(
-            ws, bench, benchmark, model, predictions, allow_missing, batch_size, split,
-            num_samples, target, experiment,
-        )  # fmt: skip
-    _report(result, run_id, as_json)
-
-
-def _evaluate_and_record(
-    ws: Workspace,
-    bench: BaseBenchmark,
-    benchmark: str,
-    model: str | None,
-    predictions: Path | None,
-    allow_missing: bool,
-    batch_size: int | None,
-    split: str,
-    num_samples: int | None,
-    target: str | None,
-    experiment: str | None,
-) -> tuple[str, EvaluationResult]:
-    """Run the evaluation and record it: under ``target`` or as a new run. Returns the run's
-    id and the result."""
-    from trialbook.evaluation import PredictionsFile
-    from trialbook.evaluation import evaluate as run_evaluation
-
-    source: Any
-    if predictions is not None:
-        source = PredictionsFile(predictions, allow_missing=allow_missing)
-    else:
-        from trialbook.evaluation.models import load_model
-
-        assert model is not None
-        source = load_model(model)
-    result = run_evaluation(
-        source, bench, split=split, num_samples=num_samples, batch_size=batch_size
-    )
-
-    if target is not None:
-        from trialbook.tracking import add_evaluation
-
         try:
-            with ws.open_store(create=False) as db:
-                add_evaluation(target, bench.name, result, store=db)
-        except (OSError, StoreError) as e:
-            raise PartialWrite(_what_was_kept(e, target, bench.name)) from e
-        run_id = target
-    else:
-        import trialbook
-
-        # The benchmark's options and the batch size, then what the user named on the
-        # command line (the spec, not the model's display name).
-        outcome = ("model", "missing", "missing_ids", "predictions")
-        config = {
-            **{k: v for k, v in result.config.items() if k not in outcome},
-            "benchmark": benchmark,
-            "split": split,
-            "num_samples": num_samples,
-            "model": model,
-            "predictions": None if predictions is None else str(predictions),
-        }
-        created: str | None = None
-        failed: BaseException | None = None
-        try:
-            with trialbook.start_run(
-                experiment or DEFAULT_EXPERIMENT,
-                config,
-                name=f"{bench.name}-{_source_name(source, model, predictions)}",
-                root=ws.root,
-                store=ws.store_url,
-                system_metrics=False,
-            ) as new_run:
-                created = new_run.id
-                try:
-                    new_run.log_evaluation(bench.name, result)
-                except (OSError, StoreError) as e:
-                    failed = e
-                    raise
-                run_id = new_run.id
-        except (OSError, StoreError) as e:
+            recorded = evaluate_and_record(
+                benchmark, source, split=split, num_samples=num_samples,
+                batch_size=batch_size, run=run, experiment=experiment, root=ws.root,
+                store_url=ws.store_url, **options,
+            )  # fmt: skip
+        except EvaluationNotRecorded as e:
             # A full disk: the handler in _app.py says so; this says what was kept.
-            if created is None:
-                kept = "No run was created."
-            elif failed is None:
-                kept = (
-                    f"The evaluation is recorded in the new run {created}, but the run could "
-                    "not be marked finished."
-                )
-            else:
-                kept = _what_was_kept(failed, created, bench.name, new=True)
-            raise PartialWrite(kept) from e
-    return run_id, result
+            raise PartialWrite(e.kept) from e.__cause__
+    if as_json:
+        print_json(recorded.to_dict())
+    else:
+        _render(recorded)
 
 
-def _what_was_kept(error: BaseException, run_id: str, benchmark: str, new: bool = False) -> str:
-    """What a failed recording left behind. The Store's rows are written in one transaction
-    before the run folder's files, so a StoreError means no row was kept."""
-    failed = " (the new run is marked failed)" if new else ""
-    if isinstance(error, StoreError):
-        return f"Nothing of the {benchmark} evaluation was recorded in run {run_id}{failed}."
-    return (
-        f"The {benchmark} evaluation is in the database under run {run_id}{failed}, but its "
-        "per-sample file in the run folder's evaluations/ or summary.json is not up to date."
-    )
-
-
-def _check_writable(root: Path) -> None:
-    """Refuse a workspace that cannot be written before evaluating, creating nothing."""
-    existing = root
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
-    problem = (
-        f"{existing} is not a folder"
-        if not existing.is_dir()
-        else f"{existing} is not writable"
-        if not os.access(existing, os.W_OK | os.X_OK)
-        else None
-    )
-    if problem is not None:
-        raise WorkspaceError(
-            f"Cannot write to the workspace {root} ({problem}); fix its permissions or "
-            "choose another with --root or TRIALBOOK_ROOT."
+def _source(model: str | None, predictions: Path | None, allow_missing: bool) -> Any:
+    """The model spec, or the predictions file, named on the command line."""
+    if (model is None) == (predictions is None):
+        raise ConfigError(
+            "Give exactly one of --model SPEC (a model to run) or --predictions FILE (saved "
+            "outputs)."
         )
+    if predictions is None:
+        if allow_missing:
+            raise ConfigError(
+                "--allow-missing applies to --predictions FILE; drop it with --model."
+            )
+        return model
+    from trialbook.evaluation import PredictionsFile
+
+    return PredictionsFile(predictions, allow_missing=allow_missing)
 
 
 def _benchmark_options(benchmark: str, **given: Any) -> dict[str, Any]:
@@ -405,37 +310,8 @@ def _benchmark_options(benchmark: str, **given: Any) -> dict[str, Any]:
     return options
 
 
-def _source_name(source: Any, model: str | None, predictions: Path | None) -> str:
-    """What a new run is named after (``<benchmark>-<this>``): the predictions file's stem,
-    else the model's name (an endpoint's model name, a model folder's name), the function's
-    name for a ``python:MODULE:FUNCTION`` spec."""
-    if predictions is not None:
-        return predictions.stem
-    name = str(getattr(source, "name", "") or "")
-    if model is not None and model.strip().lower().startswith("python:"):
-        name = name.rsplit(":", 1)[-1]
-    return name.strip() or "model"
-
-
-def _report(result: EvaluationResult, run_id: str, as_json: bool) -> None:
-    config = result.config
-    if as_json:
-        doc: dict[str, Any] = {
-            "benchmark": result.benchmark,
-            "split": result.split,
-            "n": result.n,
-            "metrics": dict(result.metrics),
-            "run_id": run_id,
-            "timing": result.timing.to_dict(),
-        }
-        if config.get("missing"):
-            doc["missing"] = config["missing"]
-        if result.slices:
-            doc["slices"] = {
-                f: {v: dict(m) for v, m in s.items()} for f, s in result.slices.items()
-            }
-        print_json(doc)
-        return
+def _render(recorded: RecordedEvaluation) -> None:
+    result, config = recorded.result, recorded.result.config
     out = Output()
     out.heading(f"{result.benchmark} ({result.split}, n={result.n})")
     out.table(
@@ -453,7 +329,7 @@ def _report(result: EvaluationResult, run_id: str, as_json: bool) -> None:
     fields = [
         ("model", str(config.get("model", "-"))),
         ("time", f"{fmt_duration(result.timing.total)} ({result.timing.throughput:.0f} samples/s)"),
-        ("run", run_id),
+        ("run", recorded.run_id),
     ]
     if config.get("missing"):
         fields.insert(

@@ -258,9 +258,9 @@ class BenchmarkRegistry:
         """Evaluate ``model`` on benchmark ``benchmark_name``; see
         :func:`trialbook.evaluation.evaluate`. ``options`` go to the benchmark
         (``extraction="flexible"``, ``shots=8`` for GSM8K)."""
-        from trialbook.evaluation._evaluate import evaluate
+        from trialbook.evaluation._loop import run_benchmark
 
-        return evaluate(
+        return run_benchmark(
             model,
             cls.get(benchmark_name, **options),
             split=split,

@@ -40,6 +40,7 @@ from trialbook._seeds import check_seed
 from trialbook._types import FINISHED_STATUSES
 from trialbook._workspace import Workspace
 from trialbook.config._experiment import experiment_block
+from trialbook.config._hash import flatten_config
 from trialbook.config._load import int64_message, int64_overflow
 from trialbook.config._plan import Plan, PlannedRun
 from trialbook.errors import ConfigError, StoreError, TrialbookError, WorkspaceError
@@ -507,6 +508,7 @@ class Runner:
                 notes=notes,
                 tags=tuple(dict.fromkeys((*block.tags, *tags))),
                 folder=str(folder.path),
+                params=flatten_config(planned.config),
             )
             if known is None:
                 record, created = db.create_run(new), True

@@ -26,6 +26,7 @@ from trialbook.store._records import (
     StoreStats,
     latest_by_benchmark,
 )
+from trialbook.store._recover import Recovery, RunIdentity, recover
 from trialbook.store._schema import SCHEMA_REVISION
 from trialbook.store._sql import SQLStore
 
@@ -48,6 +49,8 @@ __all__ = [
     "MetricSummary",
     "NewRun",
     "ParamCondition",
+    "Recovery",
+    "RunIdentity",
     "RunQuery",
     "RunRecord",
     "RunStatus",
@@ -59,6 +62,7 @@ __all__ = [
     "Workspace",
     "connect",
     "latest_by_benchmark",
+    "recover",
     "schema_state",
     "sqlite_path",
     "upgrade",

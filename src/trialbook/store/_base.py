@@ -105,8 +105,9 @@ class Store(abc.ABC):
     # ----------------------------------------------------------------- runs (write)
     @abc.abstractmethod
     def create_run(self, run: NewRun) -> RunRecord:
-        """Insert a run, its experiment (if new), its tags, and its config flattened into
-        params (``{"training": {"lr": 1}}`` gives the param ``training.lr``), atomically."""
+        """Insert a run, its experiment (if new), its tags, and its params (``run.params``:
+        the config flattened by the caller, ``{"training": {"lr": 1}}`` giving the param
+        ``training.lr``), atomically."""
 
     @abc.abstractmethod
     def update_run(self, run_id: str, **fields: Any) -> None:
@@ -274,8 +275,9 @@ class Store(abc.ABC):
         matches = self._lookup_runs(ref)
         if not matches:
             raise RunNotFoundError(
-                f"No run matches {ref!r}; list runs with `trialbook ls` and pass an id, "
-                "a unique id prefix or a unique name."
+                f"No run matches {ref!r}; pass an id, a unique id prefix or a unique name.",
+                parameter="ref",
+                value=ref,
             )
         if len(matches) > 1:
             shown = ", ".join(r.id for r in matches[:5])
@@ -324,9 +326,12 @@ class Store(abc.ABC):
         """Per-sample results of a run's latest evaluation on ``benchmark``."""
         evals = self.evaluations(run_id, benchmark)
         if not evals:
+            have = sorted({e.benchmark for e in self.evaluations(run_id)})
             raise RunNotFoundError(
                 f"Run {run_id} has no evaluation on {benchmark!r}; "
-                "see `trialbook show` for its evaluations."
+                f"its evaluations: {', '.join(have) if have else 'none'}.",
+                parameter="benchmark",
+                value=benchmark,
             )
         return self.samples(latest_by_benchmark(evals)[benchmark].id)
 

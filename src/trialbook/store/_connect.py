@@ -76,18 +76,24 @@ def _check_sqlite_file(url: str, create: bool) -> None:
     if not path.exists():
         if not create:
             raise WorkspaceError(
-                f"No trialbook database at {path}; start a run there first, or point --root "
-                "(TRIALBOOK_ROOT) or --store (TRIALBOOK_STORE) at an existing workspace."
+                f"No trialbook database at {path}; start a run there first, or point root=... "
+                "(TRIALBOOK_ROOT) or store_url=... (TRIALBOOK_STORE) at an existing workspace.",
+                parameter="store_url",
+                value=url,
             )
         if not path.parent.is_dir():
             raise WorkspaceError(
-                f"The folder {path.parent} does not exist; create it or choose another --root."
+                f"The folder {path.parent} does not exist; create it or choose another root=....",
+                parameter="root",
+                value=path.parent,
             )
         return
     if path.is_dir():
         raise WorkspaceError(
-            f"{path} is a folder, not a database file; move it aside or point --root "
-            "(TRIALBOOK_ROOT) or --store (TRIALBOOK_STORE) elsewhere."
+            f"{path} is a folder, not a database file; move it aside or point root=... "
+            "(TRIALBOOK_ROOT) or store_url=... (TRIALBOOK_STORE) elsewhere.",
+            parameter="store_url",
+            value=url,
         )
     try:
         with path.open("rb") as f:
@@ -99,9 +105,11 @@ def _check_sqlite_file(url: str, create: bool) -> None:
     if head and head != b"SQLite format 3\x00":
         raise NotATrialbookDatabase(
             f"{path} is not a SQLite database (it may be corrupt or another kind of file); "
-            "move it aside or choose another --root, or run "
+            "move it aside or choose another root=..., or run "
             f"`trialbook db recover{_store_flag(url)}` to set it aside and rebuild the index "
-            "from the run folders."
+            "from the run folders.",
+            parameter="root",
+            value=path.parent,
         )
 
 
@@ -222,7 +230,9 @@ def _state_error(url: str, state: SchemaState, version: str | None) -> StoreErro
         )
     return NotATrialbookDatabase(
         f"{_where(url)} is a database trialbook did not create (its tables are not "
-        "trialbook's); choose another --root or --store."
+        "trialbook's); choose another root=... or store_url=....",
+        parameter="store_url",
+        value=url,
     )
 
 

@@ -63,8 +63,10 @@ def parse_url(url: str) -> URL:
         u = make_url(url)
     except (exc.ArgumentError, ValueError) as e:
         raise ConfigError(
-            f"--store {url!r} is not a database URL; use sqlite:///path/to/trialbook.db or "
-            "postgresql://user@host/dbname (TRIALBOOK_STORE takes the same)."
+            f"store_url={url!r} is not a database URL; use sqlite:///path/to/trialbook.db or "
+            "postgresql://user@host/dbname (TRIALBOOK_STORE takes the same).",
+            parameter="store_url",
+            value=url,
         ) from e
     if u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg")
@@ -390,12 +392,16 @@ def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
     if "file is not a database" in low or "not a database" in low:
         return NotATrialbookDatabase(
             f"{where} is not a readable SQLite database ({msg}); move it aside or point "
-            "--root/--store at another workspace."
+            "root=.../store_url=... at another workspace.",
+            parameter="store_url",
+            value=url,
         )
     if "readonly" in low or "read-only" in low or "unable to open database" in low:
         return WorkspaceError(
             f"Cannot write to {where} ({msg}); check the folder's permissions or choose "
-            "another workspace with --root."
+            "another workspace with root=....",
+            parameter="root",
+            value=path.parent if path is not None else None,
         )
     return StoreError(f"The database {where} failed: {msg}.")
 

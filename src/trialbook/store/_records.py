@@ -214,7 +214,12 @@ class Dataset:
 
 @dataclass(frozen=True)
 class NewRun:
-    """What the Store needs to create a run."""
+    """What the Store needs to create a run.
+
+    ``params`` are the flattened config the run is found by (``params.lr > 0.01``), as
+    :func:`trialbook.config.flatten_config` makes them from ``config``; the caller computes
+    them (the Store does not interpret configs).
+    """
 
     id: str
     experiment: str
@@ -234,6 +239,7 @@ class NewRun:
     git_branch: str | None = None
     git_dirty: bool | None = None
     folder: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

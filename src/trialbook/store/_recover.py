@@ -22,20 +22,35 @@ import math
 import os
 import sqlite3
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from trialbook._types import RUN_STATUSES
 from trialbook.errors import StoreError, WorkspaceError
 from trialbook.store import _integrity
 from trialbook.store._schema import metadata
 
-__all__ = ["Recovery", "recover"]
+__all__ = ["Identify", "Recovery", "RunIdentity", "recover"]
 
 _BATCH = 2000
 _FOLDER_FILES = ("meta.json", "config.yaml", "summary.json")
+
+
+class RunIdentity(NamedTuple):
+    """What the Store indexes a rebuilt run by, computed from its config by the caller (the
+    Store does not interpret configs): its config hash, seed group key and flattened params."""
+
+    config_hash: str
+    group_key: str
+    params: Mapping[str, Any]
+
+
+#: ``identify(config, experiment)``: the :class:`RunIdentity` of a run of ``experiment``
+#: whose config.yaml holds ``config``.
+Identify = Callable[[Mapping[str, Any], str], RunIdentity]
 
 
 @dataclass
@@ -223,10 +238,11 @@ def _run_num(dst: sqlite3.Connection, run_id: str, orphans: dict[int, _Signature
     return int(top or 0) + 1
 
 
-def _rebuild_run(dst: sqlite3.Connection, folder: Path, meta: dict[str, Any], num: int) -> str:
+def _rebuild_run(
+    dst: sqlite3.Connection, folder: Path, meta: dict[str, Any], num: int, identify: Identify
+) -> str:
     import yaml
 
-    from trialbook.config._hash import config_hash, flatten_config, group_key
     from trialbook.store._sql import encode_param
 
     run_id = str(meta["run_id"])
@@ -236,9 +252,7 @@ def _rebuild_run(dst: sqlite3.Connection, folder: Path, meta: dict[str, Any], nu
         loaded = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
         config = loaded if isinstance(loaded, dict) else {}
     summary = _read_json(folder / "summary.json") or {}
-    block = config.get("experiment")
-    identity = {**config, "experiment": {**(block if isinstance(block, dict) else {}),
-                                          "name": experiment}}  # fmt: skip
+    identity = identify(config, experiment)
     git = meta.get("git") if isinstance(meta.get("git"), dict) else {}
     assert isinstance(git, dict)
     status = summary.get("status") if summary.get("status") in RUN_STATUSES else "crashed"
@@ -258,8 +272,8 @@ def _rebuild_run(dst: sqlite3.Connection, folder: Path, meta: dict[str, Any], nu
                 str(meta.get("name") or experiment),
                 status,
                 json.dumps(config, default=str),
-                config_hash(identity),
-                group_key(identity),
+                identity.config_hash,
+                identity.group_key,
                 meta.get("seed") if isinstance(meta.get("seed"), int) else None,
                 "Rebuilt from its run folder by `trialbook db recover`.",
                 json.dumps(["recovered"]),
@@ -278,7 +292,7 @@ def _rebuild_run(dst: sqlite3.Connection, folder: Path, meta: dict[str, Any], nu
         )
         dst.execute("INSERT OR IGNORE INTO run_tags VALUES (?, 'recovered')", (run_id,))
         kept = dst.execute("SELECT 1 FROM params WHERE run_id = ? LIMIT 1", (run_id,)).fetchone()
-        for key, value in () if kept else flatten_config(config).items():
+        for key, value in () if kept else identity.params.items():
             text_value, number = encode_param(value)
             dst.execute(
                 "INSERT OR IGNORE INTO params VALUES (?, ?, ?, ?)",
@@ -381,7 +395,9 @@ def _read_samples(path: Path) -> list[tuple[Any, ...]]:
 _SAMPLE_KEYS = {"id", "prediction", "reference", "correct", "score"}
 
 
-def _rebuild_from_folders(dst: sqlite3.Connection, root: Path, report: Recovery) -> None:
+def _rebuild_from_folders(
+    dst: sqlite3.Connection, root: Path, report: Recovery, identify: Identify
+) -> None:
     known = {str(r[0]): r[1] for r in dst.execute("SELECT id, folder FROM runs")}
     orphans = _orphan_points(dst)
     try:
@@ -400,7 +416,7 @@ def _rebuild_from_folders(dst: sqlite3.Connection, root: Path, report: Recovery)
         if run_id not in known:
             try:
                 before = len(orphans)
-                _rebuild_run(dst, folder, meta, _run_num(dst, run_id, orphans))
+                _rebuild_run(dst, folder, meta, _run_num(dst, run_id, orphans), identify)
                 if len(orphans) < before:
                     report.rebuilt_with_points.append(run_id)
             except (sqlite3.DatabaseError, OSError, ValueError) as e:
@@ -454,8 +470,11 @@ def _aside(db: Path) -> Path:
     return target
 
 
-def recover(db: Path, root: Path) -> Recovery:
+def recover(db: Path, root: Path, *, identify: Identify) -> Recovery:
     """Rebuild ``db`` from what is readable in it and from the run folders in ``root``.
+
+    ``identify`` gives a rebuilt run's config hash, group key and params from its config
+    (:func:`trialbook.tracking.recover_database` passes the ones runs are created with).
 
     The damaged file (and its -wal/-shm) is renamed to ``<db>.damaged-<time>``; the new
     database takes its place. Stop every trialbook process using the workspace first.
@@ -493,7 +512,7 @@ def recover(db: Path, root: Path) -> Recovery:
             finally:
                 src.close()
         _absolute_folders_to_relative(dst, root)
-        _rebuild_from_folders(dst, root, report)
+        _rebuild_from_folders(dst, root, report, identify)
         _drop_orphans(dst, report)
         problems = dst.execute("PRAGMA integrity_check").fetchall()
         if [r[0] for r in problems] != ["ok"]:

@@ -31,7 +31,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import StaticPool
 
 from trialbook._types import RUN_STATUSES, RunStatus
-from trialbook.config._hash import flatten_config
 from trialbook.errors import (
     ConfigError,
     NotATrialbookDatabase,
@@ -59,7 +58,16 @@ from trialbook.store._records import (
     StoreStats,
 )
 
-__all__ = ["SQLStore", "decode_param", "encode_param"]
+__all__ = [
+    "SQLStore",
+    "check_status",
+    "decode_param",
+    "encode_param",
+    "evaluation_from_row",
+    "in_chunks",
+    "like_escape",
+    "no_run",
+]
 
 T = TypeVar("T")
 
@@ -127,6 +135,41 @@ def _nan(v: float | None) -> float:
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, default=str, allow_nan=True)
+
+
+#: Ids per ``IN (...)`` list: SQLite limits the bound parameters of one statement.
+IN_CHUNK = 500
+
+
+def in_chunks(ids: Sequence[str], size: int = IN_CHUNK) -> Iterator[list[str]]:
+    """``ids`` in lists of at most ``size``, for ``column IN (...)`` reads of many runs."""
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def like_escape(text: str) -> str:
+    """``text`` with LIKE's wildcards (``%``, ``_``) and the escape character ``\\`` escaped,
+    for ``column.like(..., escape="\\")``: matched literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def check_status(status: object, *, parameter: str = "status") -> None:
+    """Refuse a run status that is not one of ``RUN_STATUSES``.
+
+    Raises:
+        ConfigError: naming the status and the known ones.
+    """
+    if status not in RUN_STATUSES:
+        raise ConfigError(
+            f"Unknown run status {status!r}; use one of {', '.join(RUN_STATUSES)}.",
+            parameter=parameter,
+            value=status,
+        )
+
+
+def no_run(run_id: str) -> RunNotFoundError:
+    """The error for a run id the Store does not hold."""
+    return RunNotFoundError(f"No run with id {run_id!r}.", parameter="run_id", value=run_id)
 
 
 class SQLStore(Store):
@@ -255,10 +298,7 @@ class SQLStore(Store):
 
     # ----------------------------------------------------------------- runs (write)
     def create_run(self, run: NewRun) -> RunRecord:
-        if run.status not in RUN_STATUSES:
-            raise ConfigError(
-                f"Unknown run status {run.status!r}; use one of {', '.join(RUN_STATUSES)}."
-            )
+        check_status(run.status)
 
         def tx(conn: Connection) -> None:
             exp = self._ensure_experiment(conn, run.experiment, None, None)
@@ -294,7 +334,7 @@ class SQLStore(Store):
 
         check_int64("seed", run.seed)
         check_int64("pid", run.pid)
-        param_rows = _param_rows(run.id, flatten_config(run.config))
+        param_rows = _param_rows(run.id, run.params)
         self._write(tx)
         return self._get_by_id(run.id)
 
@@ -302,10 +342,8 @@ class SQLStore(Store):
         unknown = set(fields) - UPDATABLE_RUN_FIELDS
         if unknown:
             raise TypeError(f"update_run cannot change {sorted(unknown)}")
-        if "status" in fields and fields["status"] not in RUN_STATUSES:
-            raise ConfigError(
-                f"Unknown run status {fields['status']!r}; use one of {', '.join(RUN_STATUSES)}."
-            )
+        if "status" in fields:
+            check_status(fields["status"])
         values = dict(fields)
         for name, value in values.items():
             check_int64(name, value)
@@ -318,7 +356,7 @@ class SQLStore(Store):
         def tx(conn: Connection) -> None:
             res = conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(**values))
             if res.rowcount == 0:
-                raise RunNotFoundError(f"No run with id {run_id!r}.")
+                raise no_run(run_id)
             if tags is not None:
                 conn.execute(s.run_tags.delete().where(s.run_tags.c.run_id == run_id))
                 if tags:
@@ -336,10 +374,7 @@ class SQLStore(Store):
         duration: float | None,
         error: str | None = None,
     ) -> bool:
-        if status not in RUN_STATUSES:
-            raise ConfigError(
-                f"Unknown run status {status!r}; use one of {', '.join(RUN_STATUSES)}."
-            )
+        check_status(status)
         r = s.runs
 
         def tx(conn: Connection) -> bool:
@@ -434,6 +469,9 @@ class SQLStore(Store):
             for i, smp in enumerate(samples)
         ]
 
+        metrics_json = _dumps(dict(metrics))
+        count = n if n is not None else (len(sample_rows) or None)
+
         def tx(conn: Connection) -> int:
             self._require_run(conn, run_id)
             res = conn.execute(
@@ -441,8 +479,8 @@ class SQLStore(Store):
                     run_id=run_id,
                     benchmark=benchmark,
                     split=split,
-                    metrics=_dumps(dict(metrics)),
-                    n=n if n is not None else (len(sample_rows) or None),
+                    metrics=metrics_json,
+                    n=count,
                     duration=duration,
                     created_at=created,
                 )
@@ -457,15 +495,8 @@ class SQLStore(Store):
             return eval_id
 
         eval_id = self._write(tx)
-        return Evaluation(
-            id=eval_id,
-            run_id=run_id,
-            benchmark=benchmark,
-            split=split,
-            metrics=dict(metrics),
-            n=n if n is not None else (len(sample_rows) or None),
-            duration=duration,
-            created_at=created,
+        return evaluation_from_row(
+            (eval_id, run_id, benchmark, split, metrics_json, count, duration, created)
         )
 
     def log_checkpoint(
@@ -576,7 +607,7 @@ class SQLStore(Store):
         if num is None:
             num = conn.execute(select(s.runs.c.num).where(s.runs.c.id == run_id)).scalar()
             if num is None:
-                raise RunNotFoundError(f"No run with id {run_id!r}; list runs with `trialbook ls`.")
+                raise no_run(run_id)
             self._run_nums[run_id] = num
         return int(num)
 
@@ -603,7 +634,7 @@ class SQLStore(Store):
 
     def _require_run(self, conn: Connection, run_id: str) -> None:
         if conn.execute(select(s.runs.c.id).where(s.runs.c.id == run_id)).first() is None:
-            raise RunNotFoundError(f"No run with id {run_id!r}; list runs with `trialbook ls`.")
+            raise no_run(run_id)
 
     def _run_select(self) -> Any:
         r, e = s.runs, s.experiments
@@ -613,7 +644,7 @@ class SQLStore(Store):
         with self._read() as conn:
             row = conn.execute(self._run_select().where(s.runs.c.id == run_id)).first()
         if row is None:
-            raise RunNotFoundError(f"No run with id {run_id!r}; list runs with `trialbook ls`.")
+            raise no_run(run_id)
         return self._record(row)
 
     def _lookup_runs(self, ref: str) -> list[RunRecord]:
@@ -622,7 +653,7 @@ class SQLStore(Store):
             rows = conn.execute(self._run_select().where(r.c.id == ref)).all()
             if not rows:
                 # LIKE with escaping, so '_' in ids is literal.
-                escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                escaped = like_escape(ref)
                 rows = conn.execute(
                     self._run_select().where(r.c.id.like(escaped + "%", escape="\\")).limit(50)
                 ).all()
@@ -647,11 +678,8 @@ class SQLStore(Store):
         if query.name is not None:
             stmt = stmt.where(_name_condition(r.c.name, query.name))
         if query.statuses:
-            bad = [x for x in query.statuses if x not in RUN_STATUSES]
-            if bad:
-                raise ConfigError(
-                    f"Unknown run status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}."
-                )
+            for status in query.statuses:
+                check_status(status, parameter="statuses")
             stmt = stmt.where(r.c.status.in_(query.statuses))
         if query.group_key is not None:
             stmt = stmt.where(r.c.group_key == query.group_key)
@@ -760,9 +788,8 @@ class SQLStore(Store):
         out: dict[str, dict[str, MetricSummary]] = {rid: {} for rid in run_ids}
         ids = list(run_ids)
         with self._read() as conn:
-            # Chunk the IN list: SQLite limits bound parameters per statement.
-            for i in range(0, len(ids), 500):
-                stmt = select(m).where(m.c.run_id.in_(ids[i : i + 500]))
+            for chunk in in_chunks(ids):
+                stmt = select(m).where(m.c.run_id.in_(chunk))
                 if keys is not None:
                     stmt = stmt.where(m.c.key.in_(list(keys)))
                 for row in conn.execute(stmt):
@@ -781,23 +808,22 @@ class SQLStore(Store):
 
     def evaluations(self, run_id: str, benchmark: str | None = None) -> list[Evaluation]:
         ev = s.evaluations
-        stmt = select(ev).where(ev.c.run_id == run_id)
+        stmt = select(*_evaluation_columns()).where(ev.c.run_id == run_id)
         if benchmark is not None:
             stmt = stmt.where(ev.c.benchmark == benchmark)
         with self._read() as conn:
             rows = conn.execute(stmt.order_by(ev.c.created_at, ev.c.id)).all()
-        return [_evaluation(row) for row in rows]
+        return [evaluation_from_row(row) for row in rows]
 
     def bulk_params(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         p = s.params
         out: dict[str, dict[str, Any]] = {rid: {} for rid in run_ids}
         ids = list(out)
         with self._read() as conn:
-            # Chunked like metric_summaries: SQLite limits bound parameters per statement.
-            for i in range(0, len(ids), 500):
+            for chunk in in_chunks(ids):
                 stmt = (
                     select(p.c.run_id, p.c.key, p.c.value)
-                    .where(p.c.run_id.in_(ids[i : i + 500]))
+                    .where(p.c.run_id.in_(chunk))
                     .order_by(p.c.run_id, p.c.key)
                 )
                 for run_id, key, value in conn.execute(stmt):
@@ -809,14 +835,14 @@ class SQLStore(Store):
         out: dict[str, list[Evaluation]] = {rid: [] for rid in run_ids}
         ids = list(out)
         with self._read() as conn:
-            for i in range(0, len(ids), 500):
+            for chunk in in_chunks(ids):
                 stmt = (
-                    select(ev)
-                    .where(ev.c.run_id.in_(ids[i : i + 500]))
+                    select(*_evaluation_columns())
+                    .where(ev.c.run_id.in_(chunk))
                     .order_by(ev.c.created_at, ev.c.id)
                 )
                 for row in conn.execute(stmt):
-                    out[row.run_id].append(_evaluation(row))
+                    out[row.run_id].append(evaluation_from_row(row))
         return out
 
     def latest_evaluations(
@@ -829,16 +855,7 @@ class SQLStore(Store):
         ev, r, e = s.evaluations, s.runs, s.experiments
         self.reap_dead_runs()
         stmt = (
-            select(
-                ev.c.id,
-                ev.c.run_id,
-                ev.c.benchmark,
-                ev.c.split,
-                ev.c.metrics,
-                ev.c.n,
-                ev.c.duration,
-                ev.c.created_at,
-            )
+            select(*_evaluation_columns())
             .join(r, r.c.id == ev.c.run_id)
             .where(ev.c.benchmark == benchmark, r.c.status.in_(list(statuses)))
             .order_by(ev.c.created_at, ev.c.id)
@@ -848,12 +865,8 @@ class SQLStore(Store):
         out: dict[str, Evaluation] = {}
         with self._read() as conn:
             rows = conn.execute(stmt).all()
-        # Unpacked rows: 10,000 rows read by attribute name cost more than the query.
-        for id_, run_id, bench, split, metrics, n, duration, created in rows:
-            # Oldest first: the last one wins.
-            out[run_id] = Evaluation(
-                id_, run_id, bench, split, json.loads(metrics), n, duration, created
-            )
+        for row in rows:
+            out[row[1]] = evaluation_from_row(row)  # oldest first: the last one wins
         return out
 
     def samples(self, evaluation_id: int) -> list[Sample]:
@@ -950,7 +963,6 @@ class SQLStore(Store):
             url=self.url,
         )
 
-
     # ----------------------------------------------------------------- claiming planned runs
     def queue_run(self, run: NewRun, *, known: Iterable[str] = ()) -> tuple[RunRecord, bool]:
         if run.seed is not None and not -(2**63) <= run.seed < 2**63:
@@ -1042,6 +1054,7 @@ def _in_the_way(runs: Sequence[tuple[str, str]]) -> str:
                 return run_id
     return runs[-1][0]
 
+
 def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for key, value in params.items():
@@ -1127,17 +1140,28 @@ def _run(row: Any, paths: WorkspacePaths) -> RunRecord:
     )
 
 
-def _evaluation(row: Any) -> Evaluation:
-    return Evaluation(
-        row.id,
-        row.run_id,
-        row.benchmark,
-        row.split,
-        json.loads(row.metrics),
-        row.n,
-        row.duration,
-        row.created_at,
+def _evaluation_columns() -> tuple[Any, ...]:
+    """The evaluations columns in the order :func:`evaluation_from_row` reads them."""
+    ev = s.evaluations
+    return (
+        ev.c.id,
+        ev.c.run_id,
+        ev.c.benchmark,
+        ev.c.split,
+        ev.c.metrics,
+        ev.c.n,
+        ev.c.duration,
+        ev.c.created_at,
     )
+
+
+def evaluation_from_row(row: Sequence[Any]) -> Evaluation:
+    """The one way an :class:`Evaluation` is built from stored values: ``row`` holds
+    (id, run_id, benchmark, split, metrics as JSON text, n, duration, created_at), the order
+    of :func:`_evaluation_columns`. Read by position: 10,000 rows read by attribute name
+    cost more than the query."""
+    id_, run_id, benchmark, split, metrics, n, duration, created = row
+    return Evaluation(id_, run_id, benchmark, split, json.loads(metrics), n, duration, created)
 
 
 def _dataset(row: Any) -> Dataset:
@@ -1159,5 +1183,5 @@ def _name_condition(column: Any, pattern: str) -> Any:
     ignoring case (ILIKE: SQLite's LIKE ignores ASCII case and PostgreSQL's does not)."""
     if "*" not in pattern and "?" not in pattern:
         return column == pattern
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = like_escape(pattern)
     return column.ilike(escaped.replace("*", "%").replace("?", "_"), escape="\\")

@@ -89,6 +89,7 @@ def new_run(
         "pid_started_at": _ME[1],
     }
     values.update(fields)
+    values.setdefault("params", flatten_config(values["config"]))
     return NewRun(
         id=run_id,
         experiment=experiment,

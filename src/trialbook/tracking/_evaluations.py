@@ -30,7 +30,9 @@ def require_folder(folder: str | None, run_id: str) -> Path | None:
     if not path.is_dir():
         raise WorkspaceError(
             f"The folder of run {run_id}, {path}, is missing, so nothing was recorded; "
-            "restore it (or open the workspace it was moved to with --root) and try again."
+            "restore it (or open the workspace it was moved to with root=...) and try again.",
+            parameter="root",
+            value=path,
         )
     return path
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from trialbook._seeds import check_seed
 from trialbook._workspace import Workspace
-from trialbook.config._hash import config_hash, group_key, to_plain_config
+from trialbook.config._hash import config_hash, flatten_config, group_key, to_plain_config
 from trialbook.errors import ConfigError
 from trialbook.store._base import Store
 from trialbook.store._liveness import process_start_time
@@ -209,6 +209,7 @@ def start_run(
                     git_branch=git.branch if git else None,
                     git_dirty=git.dirty if git else None,
                     folder=str(folder.path),
+                    params=flatten_config(plain),
                 )
             )
             if description or hypothesis:
