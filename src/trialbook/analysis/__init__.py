@@ -19,6 +19,13 @@ from trialbook._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
+    "group_ref": "trialbook.analysis._refs",
+    "check_names": "trialbook.analysis._scope",
+    "Scope": "trialbook.analysis._scope",
+    "list_runs": "trialbook.analysis._listing",
+    "list_groups": "trialbook.analysis._listing",
+    "RunListing": "trialbook.analysis._listing",
+    "GroupListing": "trialbook.analysis._listing",
     "is_accuracy": "trialbook._metrics",
     "metric_goal": "trialbook._metrics",
     "Comparison": "trialbook.analysis._compare",
@@ -28,6 +35,7 @@ _LAZY = {
     "bootstrap_interval": "trialbook.analysis._intervals",
     "compare": "trialbook.analysis._compare",
     "compare_experiments": "trialbook.analysis._frames",
+    "export_runs": "trialbook.analysis._export",
     "group_interval": "trialbook.analysis._groups",
     "holm": "trialbook.analysis._stats",
     "leaderboard": "trialbook.analysis._leaderboard",
@@ -48,15 +56,23 @@ _LAZY = {
 __all__ = [
     "Comparison",
     "Entry",
+    "GroupListing",
     "MetricRow",
+    "RunListing",
+    "Scope",
     "TestResult",
     "bootstrap_interval",
+    "check_names",
     "compare",
     "compare_experiments",
+    "export_runs",
     "group_interval",
+    "group_ref",
     "holm",
     "is_accuracy",
     "leaderboard",
+    "list_groups",
+    "list_runs",
     "load_experiment_results",
     "load_runs",
     "mcnemar_exact",
@@ -75,6 +91,7 @@ __all__ = [
 if TYPE_CHECKING:
     from trialbook._metrics import is_accuracy, metric_goal
     from trialbook.analysis._compare import Comparison, MetricRow, compare
+    from trialbook.analysis._export import export_runs
     from trialbook.analysis._frames import (
         compare_experiments,
         load_experiment_results,
@@ -85,7 +102,9 @@ if TYPE_CHECKING:
     from trialbook.analysis._groups import group_interval, seed_groups
     from trialbook.analysis._intervals import bootstrap_interval, t_interval
     from trialbook.analysis._leaderboard import leaderboard
-    from trialbook.analysis._refs import Entry, resolve_refs
+    from trialbook.analysis._listing import GroupListing, RunListing, list_groups, list_runs
+    from trialbook.analysis._refs import Entry, group_ref, resolve_refs
+    from trialbook.analysis._scope import Scope, check_names
     from trialbook.analysis._significance import significance
     from trialbook.analysis._stats import (
         TestResult,

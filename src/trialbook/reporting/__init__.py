@@ -22,6 +22,8 @@ _LAZY = {
     "fmt_duration": "trialbook._format",
     "fmt_number": "trialbook._format",
     "printable": "trialbook._format",
+    "json_text": "trialbook._values",
+    "jsonable": "trialbook._values",
     "DYNAMICS_FILE": "trialbook.reporting._plots",
     "REGION_THRESHOLDS": "trialbook.reporting._plots",
     "AnalysisResult": "trialbook.reporting._analyze",
@@ -66,6 +68,8 @@ __all__ = [
     "find_training_dynamics",
     "fmt_duration",
     "fmt_number",
+    "json_text",
+    "jsonable",
     "latex_escape",
     "load_training_dynamics",
     "markdown_escape",
@@ -87,6 +91,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from trialbook._format import clip, fmt_duration, fmt_number, printable
+    from trialbook._values import json_text, jsonable
     from trialbook.reporting._analyze import AnalysisResult, analyze
     from trialbook.reporting._html import render_report, report
     from trialbook.reporting._plots import (

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook._atomic import atomic_write
 from trialbook._format import fmt_duration
+from trialbook._values import flatten
 from trialbook.errors import ConfigError, TrialbookError
 from trialbook.reporting._plots import INPUT_KEYS, natural_key
 
@@ -54,18 +55,6 @@ def _entries(refs: Sequence[str | Entry], db: Store) -> list[ReportEntry]:
     return [ReportEntry(e.label, tuple(e.runs), e.kind) for e in resolve_refs(refs, db)]
 
 
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys: ``{"model": {"layers": 2}}`` -> ``{"model.layers": 2}``."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
-
-
 def _show(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -81,13 +70,9 @@ def _time(ts: float | None) -> str:
 
 
 def _meta(record: RunRecord) -> dict[str, Any]:
-    if not record.folder:
-        return {}
-    try:
-        data = json.loads((Path(record.folder) / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    from trialbook.tracking import RunFolder
+
+    return (RunFolder(Path(record.folder)).read_meta() if record.folder else None) or {}
 
 
 def _provenance(record: RunRecord) -> list[tuple[str, str]]:
