@@ -20,9 +20,8 @@ from trialbook.cli._output import (
     fmt_number,
     jsonable,
 )
-from trialbook.store import parse_condition, parse_sort
 from trialbook.errors import ConfigError
-from trialbook.store import MetricCondition, ParamCondition
+from trialbook.store import MetricCondition, ParamCondition, parse_condition, parse_sort
 
 
 def test_public_api_is_sorted_and_complete() -> None:
