@@ -662,7 +662,9 @@ class SQLStore(Store):
             else:
                 raise ConfigError(
                     f"Param condition {pc.key} {pc.op} {pc.value!r} compares text with "
-                    f"{pc.op!r}; use = or != for text, or give a number."
+                    f"{pc.op!r}; use = or != for text, or give a number.",
+                    parameter="params",
+                    value=pc,
                 )
             stmt = stmt.where(exists().where(p.c.run_id == r.c.id, p.c.key == pc.key, cmp))
         for mc in query.metrics:
