@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
 
-from trialbook._atomic import atomic_open
+from trialbook._atomic import atomic_open, current_umask
 from trialbook._values import json_text
 from trialbook.errors import ConfigError
 from trialbook.store._documents import (
@@ -281,10 +283,7 @@ def check_output(output: Path | None, fmt: ExportFormat) -> None:
         _require_pyarrow()
 
 
-@contextmanager
-def _atomic_output(output: Path, mode: str) -> Iterator[IO[Any]]:
-    """A temporary file beside ``output`` (its folders created), renamed over it only when
-    the block succeeds."""
+def _make_parent(output: Path) -> None:
     try:
         output.absolute().parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -294,11 +293,40 @@ def _atomic_output(output: Path, mode: str) -> Iterator[IO[Any]]:
             parameter="output",
             value=output,
         ) from e
+
+
+@contextmanager
+def _atomic_output(output: Path) -> Iterator[IO[str]]:
+    """A temporary text file beside ``output`` (its folders created), renamed over it only
+    when the block succeeds."""
+    _make_parent(output)
     try:
-        with atomic_open(output.absolute(), mode, newline="" if "b" not in mode else None) as f:
+        with atomic_open(output.absolute(), newline="") as f:
             yield f
     except OSError as e:
         raise _cannot_write(output, e) from e
+
+
+@contextmanager
+def _atomic_path(output: Path) -> Iterator[Path]:
+    """A temporary path beside ``output`` for a writer that takes a path (Parquet), renamed
+    over ``output`` only when the block succeeds."""
+    _make_parent(output)
+    target = output.absolute()
+    try:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _cannot_write(output, e) from e
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, target)
+    except OSError as e:
+        raise _cannot_write(output, e) from e
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def export_runs(
@@ -374,8 +402,8 @@ def _export(
         if fmt == "parquet":
             assert output is not None
             frame = _parquet_frame(table)
-            with _atomic_output(output, "wb") as f:
-                frame.to_parquet(f, index=False)
+            with _atomic_path(output) as tmp:
+                frame.to_parquet(tmp, index=False)
             return
 
         def write(out: IO[str]) -> None:
@@ -384,7 +412,7 @@ def _export(
     if output is None:
         write(file)
         return
-    with _atomic_output(output, "w") as f:
+    with _atomic_output(output) as f:
         write(f)
 
 
