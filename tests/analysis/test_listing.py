@@ -49,3 +49,12 @@ def test_a_sort_metric_no_run_logged_names_the_parameter(root: Path) -> None:
         list_runs(store, RunQuery.parse(sort="los"))
 
     assert "'los' (sort=...); did you mean 'loss'?" in str(info.value)
+    assert info.value.parameter == "sort"
+
+
+def test_a_where_key_no_run_has_names_the_parameter_and_its_text(root: Path) -> None:
+    with trialbook.open_store(root) as store, pytest.raises(ConfigError) as info:
+        list_runs(store, RunQuery(), Scope.of(where="params.lrr<1"))
+
+    assert "(where='params.lrr<1'); did you mean 'params.lr'?" in str(info.value)
+    assert (info.value.parameter, info.value.value) == ("where", "params.lrr<1")

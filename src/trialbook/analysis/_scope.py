@@ -89,6 +89,16 @@ def suggest_key(word: str, candidates: Iterable[str]) -> str | None:
     return leaves[leaf][0] if leaf is not None else None
 
 
+def _about(what: str) -> dict[str, Any]:
+    """The ``parameter`` and ``value`` fields of an error about ``what`` (``where='x<1'``,
+    ``sort=...``): the text before ``=`` names the parameter."""
+    name, _, value = what.partition("=")
+    if value == "...":
+        return {"parameter": name, "value": None}
+    quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""
+    return {"parameter": name, "value": value[1:-1] if quoted else value}
+
+
 def _hint(word: str, candidates: Iterable[str], fallback: str) -> str:
     match = suggest_key(word, candidates)
     return f"did you mean {match!r}?" if match is not None else fallback
@@ -118,7 +128,8 @@ def check_names(
     """Raise a did-you-mean for a name that exists in no run of the workspace.
 
     Checks ``experiment``, the scope's suite and the keys of its ``--where`` conditions, and
-    ``metrics`` (``(key, what)`` pairs, ``what`` naming the parameter, e.g. ``"sort=..."``);
+    ``metrics`` (``(key, what)`` pairs, ``what`` naming the parameter as ``name=...``, e.g.
+    ``"sort=..."``; the error's ``parameter`` is that name);
     ``also`` are more names a mistyped metric may have meant (``ls --sort``'s run columns).
     Names that exist are accepted even when the filters together match nothing.
 
@@ -132,7 +143,9 @@ def check_names(
         if experiment not in known:
             hint = _hint(experiment, known, f"known: {', '.join(known[:8]) or 'none yet'}.")
             raise ConfigError(
-                f"No experiment {experiment!r}; {hint} (list them with `trialbook ls --by group`)"
+                f"No experiment {experiment!r}; {hint} (list them with `trialbook ls --by group`)",
+                parameter="experiment",
+                value=experiment,
             )
     scope = scope or Scope()
     if not scope.empty and store.list_runs(scope.query(limit=1)):
@@ -156,7 +169,9 @@ def check_names(
             )
             raise ConfigError(
                 f"No run belongs to the suite {scope.suite!r}; "
-                f"{_hint(scope.suite, suites, fallback)}"
+                f"{_hint(scope.suite, suites, fallback)}",
+                parameter="suite",
+                value=scope.suite,
             )
     wanted = [(c.key, f"where={w!r}") for c, w in zip(scope.conditions, scope.where, strict=True)]
     if not wanted and not metrics:
@@ -186,7 +201,9 @@ def check_names(
         key, where = missing_param
         candidates = {f"params.{p}" for p in params}
         hint = _hint(f"params.{key}", candidates, "see a run's params with `trialbook show RUN`.")
-        raise ConfigError(f"No run in this workspace has the param {key!r} ({where}); {hint}")
+        raise ConfigError(
+            f"No run in this workspace has the param {key!r} ({where}); {hint}", **_about(where)
+        )
     if missing_metric is not None:
         key, where = missing_metric
         every = _metric_keys(store, ids)
@@ -194,7 +211,9 @@ def check_names(
             params = _param_keys(store, ids)
         candidates = {*every, *(f"params.{p}" for p in params)}
         candidates |= set(also)
+        fallback = "see the metrics with `trialbook ls` or `trialbook show RUN`."
         raise ConfigError(
             f"No run in this workspace logged the metric {key!r} ({where}); "
-            + _hint(key, candidates, "see the metrics with `trialbook ls` or `trialbook show RUN`.")
+            + _hint(key, candidates, fallback),
+            **_about(where),
         )
