@@ -190,3 +190,20 @@ def test_print_results_summary_keeps_whole_cells_when_piped(
     for i in range(8):
         assert f"a_rather_long_metric_name_{i}" in out
     assert "…" not in out
+
+
+def test_where_and_sort_read_the_ls_grammar(ws: Ws) -> None:
+    df = load_runs(ws.root, where=["params.lr<0.05", "max(acc)>=0.85"])
+    assert list(df["run_id"]) == [ws.ids["base2"]]
+
+    best_first = load_runs(ws.root, sort="min(loss)", statuses="completed")
+    assert list(best_first["run_id"]) == [ws.ids[k] for k in ("abl", "base2", "base1")]
+
+    query = trialbook.RunQuery(experiment="ablation")
+    assert list(load_runs(ws.root, query=query, where="loss>0.5")["run_id"]) == [ws.ids["abl"]]
+
+
+def test_a_where_typo_names_the_parameter(ws: Ws) -> None:
+    with pytest.raises(ConfigError, match=r"Cannot read where='lr'") as info:
+        load_runs(ws.root, where="lr")
+    assert info.value.parameter == "where"

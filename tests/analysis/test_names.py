@@ -112,15 +112,15 @@ def test_scope_reads_the_where_grammar_once(root: Path) -> None:
     assert (
         scope.describe() == "suite demo, where params.training.learning_rate<1, where min(loss)<0.5"
     )
-    with pytest.raises(ConfigError, match=r"Cannot read --where 'loss'"):
+    with pytest.raises(ConfigError, match=r"Cannot read where='loss'"):
         Scope.of(where="loss")
-    with pytest.raises(ConfigError, match=r"--suite needs a suite name"):
+    with pytest.raises(ConfigError, match=r"^suite needs a suite name"):
         Scope.of(" ")
     with trialbook.open_store(root) as db:
         check_names(db, experiment="e", scope=Scope.of(where="loss<1"))  # all exist
         with pytest.raises(ConfigError, match=r"No run belongs to the suite 'demo'; no run here"):
             check_names(db, scope=Scope.of("demo"))
-        with pytest.raises(ConfigError, match=r"'los' \(--where 'los<1'\); did you mean 'loss'"):
+        with pytest.raises(ConfigError, match=r"'los' \(where='los<1'\); did you mean 'loss'"):
             check_names(db, scope=Scope.of(where="los<1"))
 
 

@@ -110,7 +110,7 @@ def test_export_csv(cli: Cli, ws: Runs) -> None:
         "params.seed",
         "metrics.acc",
         "metrics.loss",
-        "gsm8k.accuracy",
+        "eval.gsm8k.accuracy",
     ]
     rows = list(reader)
     assert [r["id"] for r in rows] == [ws.a.id, ws.b.id, ws.c.id]
@@ -121,10 +121,10 @@ def test_export_csv(cli: Cli, ws: Runs) -> None:
         "adam",
         "2",
     )
-    assert (a["metrics.loss"], a["metrics.acc"], a["gsm8k.accuracy"]) == ("0.3", "0.9", "0.75")
+    assert (a["metrics.loss"], a["metrics.acc"], a["eval.gsm8k.accuracy"]) == ("0.3", "0.9", "0.75")
     assert (a["params.batch"], b["params.batch"]) == ("32", "")
-    assert (b["metrics.loss"], b["gsm8k.accuracy"]) == ("0.2", "0.5")
-    assert (c["status"], c["metrics.loss"], c["metrics.acc"], c["gsm8k.accuracy"]) == (
+    assert (b["metrics.loss"], b["eval.gsm8k.accuracy"]) == ("0.2", "0.5")
+    assert (c["status"], c["metrics.loss"], c["metrics.acc"], c["eval.gsm8k.accuracy"]) == (
         "failed",
         "Infinity",
         "",
@@ -198,7 +198,7 @@ def test_failed_export_leaves_the_old_file_and_no_temporary_file(
 ) -> None:
     out = tmp_path / "runs.json"
     out.write_text("old", encoding="utf-8")
-    from trialbook.cli import _export
+    from trialbook.analysis import _export
 
     real = _export.run_document
     calls = []
@@ -214,3 +214,31 @@ def test_failed_export_leaves_the_old_file_and_no_temporary_file(
     assert_user_error(cli("export", "--all", "-o", out, "--root", ws.root), "went away")
     assert out.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["runs.json"]
+
+
+def test_export_names_the_flat_columns_as_load_runs_does(
+    cli: Cli, ws: Runs, tmp_path: Path
+) -> None:
+    """Evaluations are ``eval.<benchmark>.<metric>`` in both (export wrote ``gsm8k.accuracy``),
+    and nested evaluation metrics become dotted keys in both."""
+    root = tmp_path / "experiments"
+    with trialbook.start_run(
+        "nested", {"lr": 0.1}, root=root, system_metrics=False, capture_packages=False
+    ) as run:
+        run.log({"loss": 0.5})
+        run.log_evaluation("mmlu", {"metrics": {"accuracy": 0.5, "per_subject": {"math": 0.25}}})
+    prefixes = ("params.", "metrics.", "eval.")
+
+    for workspace in (ws.root, root):
+        header = next(
+            csv.reader(io.StringIO(cli("export", "--all", "-f", "csv", "--root", workspace).stdout))
+        )
+        frame = trialbook.load_runs(workspace)
+
+        assert [c for c in header if c.startswith(prefixes)] == [
+            c for c in frame.columns if c.startswith(prefixes)
+        ]
+    assert [c for c in header if c.startswith("eval.")] == [
+        "eval.mmlu.accuracy",
+        "eval.mmlu.per_subject.math",
+    ]

@@ -26,8 +26,8 @@ def test_runs_as_parquet_match_the_csv_rows(cli: Cli, ws: Runs, tmp_path: Path) 
     assert list(df["params.lr"]) == [0.001, 0.01, 0.1]
     assert list(df["metrics.acc"][:2]) == [0.9, 0.95]
     assert math.isinf(df["metrics.loss"][2])
-    assert list(df["gsm8k.accuracy"][:2]) == [0.75, 0.5]
-    assert math.isnan(df["gsm8k.accuracy"][2])
+    assert list(df["eval.gsm8k.accuracy"][:2]) == [0.75, 0.5]
+    assert math.isnan(df["eval.gsm8k.accuracy"][2])
     rows = list(
         csv.DictReader(io.StringIO(cli("export", "--all", "--root", ws.root, "-f", "csv").stdout))
     )

@@ -20,9 +20,8 @@ from trialbook.cli._output import (
     fmt_number,
     jsonable,
 )
-from trialbook.cli._runs import parse_condition, parse_sort
 from trialbook.errors import ConfigError
-from trialbook.store import MetricCondition, ParamCondition
+from trialbook.store import MetricCondition, ParamCondition, parse_condition, parse_sort
 
 
 def test_public_api_is_sorted_and_complete() -> None:
@@ -202,3 +201,33 @@ def test_fields_headings_and_lines_escape_control_characters() -> None:
     assert buf.getvalue() == (
         "run a\\nb\nname   two\\nlines\nnotes  bell\\x07\nesc\\x1b]0;title\\x07\n"
     )
+
+
+def test_run_query_parse_reads_where_and_sort_as_ls_does() -> None:
+    from trialbook.store import RunQuery
+
+    query = RunQuery.parse(["params.lr<0.1", "max(acc)>=0.9"], "min(loss)", experiment="e")
+
+    assert query.experiment == "e"
+    assert query.params == (ParamCondition("lr", "<", 0.1),)
+    assert query.metrics == (MetricCondition("acc", ">=", 0.9, "max"),)
+    assert (query.order_by, query.order_agg, query.descending) == ("metrics.loss", "min", False)
+    assert query.sort == parse_sort("min(loss)")
+    assert RunQuery.parse(sort="name", descending=True).descending is True
+    assert RunQuery.parse(sort="started").order_by == "started_at"
+
+
+@pytest.mark.parametrize(
+    ("where", "sort", "parameter"),
+    [("loss", None, "where"), ("params.x<abc", None, "where"), ((), "loss<1", "sort")],
+)
+def test_run_query_parse_errors_name_the_parameter(
+    where: str | tuple[str, ...], sort: str | None, parameter: str
+) -> None:
+    from trialbook.store import RunQuery
+
+    with pytest.raises(ConfigError) as info:
+        RunQuery.parse(where, sort)
+
+    assert info.value.parameter == parameter
+    assert "--" not in str(info.value)

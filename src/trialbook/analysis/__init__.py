@@ -19,6 +19,12 @@ from trialbook._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
+    "check_names": "trialbook.analysis._scope",
+    "Scope": "trialbook.analysis._scope",
+    "list_runs": "trialbook.analysis._listing",
+    "list_groups": "trialbook.analysis._listing",
+    "RunListing": "trialbook.analysis._listing",
+    "GroupListing": "trialbook.analysis._listing",
     "is_accuracy": "trialbook._metrics",
     "metric_goal": "trialbook._metrics",
     "TESTS": "trialbook.analysis._significance",
@@ -31,6 +37,7 @@ _LAZY = {
     "bootstrap_interval": "trialbook.analysis._intervals",
     "compare": "trialbook.analysis._compare",
     "compare_experiments": "trialbook.analysis._frames",
+    "export_runs": "trialbook.analysis._export",
     "group_interval": "trialbook.analysis._groups",
     "holm": "trialbook.analysis._stats",
     "leaderboard": "trialbook.analysis._leaderboard",
@@ -57,12 +64,17 @@ __all__ = [
     "TESTS",
     "Comparison",
     "Entry",
+    "GroupListing",
     "MetricRow",
+    "RunListing",
+    "Scope",
     "TestResult",
     "bootstrap_interval",
     "check_level",
+    "check_names",
     "compare",
     "compare_experiments",
+    "export_runs",
     "format_relative",
     "group_interval",
     "group_ref",
@@ -70,6 +82,8 @@ __all__ = [
     "is_accuracy",
     "leaderboard",
     "left_out_note",
+    "list_groups",
+    "list_runs",
     "load_experiment_results",
     "load_runs",
     "mcnemar_exact",
@@ -97,6 +111,7 @@ if TYPE_CHECKING:
         format_relative,
         relative_change,
     )
+    from trialbook.analysis._export import export_runs
     from trialbook.analysis._frames import (
         compare_experiments,
         load_experiment_results,
@@ -113,7 +128,9 @@ if TYPE_CHECKING:
         t_interval,
     )
     from trialbook.analysis._leaderboard import leaderboard
+    from trialbook.analysis._listing import GroupListing, RunListing, list_groups, list_runs
     from trialbook.analysis._refs import Entry, resolve_refs
+    from trialbook.analysis._scope import Scope, check_names
     from trialbook.analysis._significance import TESTS, significance
     from trialbook.analysis._stats import (
         TestResult,

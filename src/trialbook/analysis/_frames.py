@@ -49,15 +49,6 @@ BASE_COLUMNS = (
 _METRIC_PREFIXES = ("metrics.", "best.", "eval.")
 
 
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    """Nested evaluation metrics (``{"per_type": {"math": 0.5}}``) as dotted keys."""
-    if isinstance(value, Mapping):
-        for key, inner in value.items():
-            _flatten(f"{prefix}.{key}", inner, out)
-    else:
-        out[prefix] = value
-
-
 def _row(
     record: RunRecord,
     params: Mapping[str, Any],
@@ -66,6 +57,7 @@ def _row(
     goals: dict[str, str],
 ) -> dict[str, Any]:
     from trialbook._metrics import metric_goal
+    from trialbook.store import flat_values
 
     row: dict[str, Any] = {
         "run_id": record.id,
@@ -79,19 +71,13 @@ def _row(
         "duration": record.duration,
         "success": record.status == "completed",
     }
-    for key, value in params.items():
-        row[f"params.{key}"] = value
+    row.update(flat_values(params, summaries, evaluations))
     for key, s in summaries.items():
-        row[f"metrics.{key}"] = s.last
         goal = goals.get(key)
         if goal is None:
             goal = goals[key] = metric_goal(key)
         best = s.min if goal == "min" else s.max
         row[f"best.{key}"] = math.nan if best is None else best
-    # Evaluations come oldest first, so the latest per benchmark wins.
-    for e in evaluations:
-        for key, value in e.metrics.items():
-            _flatten(f"eval.{e.benchmark}.{key}", value, row)
     return row
 
 
@@ -113,6 +99,8 @@ def _query(
     experiment: str | None,
     statuses: Iterable[str] | str | None,
     tags: Iterable[str] | str,
+    where: Iterable[str] | str,
+    sort: str | None,
 ) -> RunQuery:
     from trialbook.store import RunQuery
 
@@ -121,6 +109,14 @@ def _query(
     if query is not None:
         # A caller's own ordering and limit are kept.
         changes = {}
+    if where or sort is not None:
+        parsed = RunQuery.parse(where, sort)
+        changes["params"] = (*base.params, *parsed.params)
+        changes["metrics"] = (*base.metrics, *parsed.metrics)
+        if sort is not None:
+            changes.update(
+                order_by=parsed.order_by, order_agg=parsed.order_agg, descending=parsed.descending
+            )
     if experiment is not None:
         changes["experiment"] = experiment
     if statuses is not None:
@@ -137,6 +133,8 @@ def load_runs(
     experiment: str | None = None,
     statuses: Iterable[str] | str | None = None,
     tags: Iterable[str] | str = (),
+    where: Iterable[str] | str = (),
+    sort: str | None = None,
     query: RunQuery | None = None,
 ) -> pd.DataFrame:
     """Every run of a workspace as a DataFrame, one row per run, oldest first.
@@ -147,6 +145,11 @@ def load_runs(
         experiment: Only runs of this experiment.
         statuses: Only runs in these statuses (``"completed"`` or a list).
         tags: Only runs with all these tags.
+        where: Only runs where these conditions hold, in ``trialbook ls --where``'s grammar
+            (``params.lr=0.001``, ``loss<0.5``, ``max(metrics.acc)>=0.9``; see
+            :meth:`trialbook.store.RunQuery.parse`).
+        sort: Order the rows as ``trialbook ls --sort`` does (``name``, ``loss``,
+            ``min(loss)``; best first for a metric); default oldest first.
         query: A full :class:`~trialbook.RunQuery`; the arguments above refine it.
 
     Columns: ``run_id``, ``experiment``, ``name``, ``status``, ``seed``, ``group`` (the
@@ -154,8 +157,9 @@ def load_runs(
     (UTC timestamp), ``duration`` (seconds), ``success`` (status is completed), then
     ``params.<key>`` (flattened, values as logged), ``metrics.<key>`` (last value),
     ``best.<key>`` (min for loss-like names, else max) and ``eval.<benchmark>.<metric>``
-    (the latest evaluation per benchmark). An empty workspace gives an empty frame with
-    the base columns.
+    (the latest evaluation per benchmark, nested metrics as dotted keys); ``trialbook
+    export`` writes the same ``params.``, ``metrics.`` and ``eval.`` columns. An empty
+    workspace gives an empty frame with the base columns.
 
     Example::
 
@@ -166,7 +170,7 @@ def load_runs(
 
     from trialbook.store import Store
 
-    q = _query(query, experiment, statuses, tags)
+    q = _query(query, experiment, statuses, tags, where, sort)
     if isinstance(store, Store):
         db, owned = store, False
     else:

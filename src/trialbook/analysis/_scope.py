@@ -1,6 +1,7 @@
-"""Which runs a command looks at: ``--suite`` and the ``--where`` grammar (one owner for
-``ls``, ``leaderboard``, ``compare``, ``significance``, ``report`` and ``analyze``), and the
-check that a name a user typed exists in some run of the workspace.
+"""Which runs a command looks at: a suite and ``where`` conditions (one owner for ``ls``,
+``leaderboard``, ``compare``, ``significance``, ``report`` and ``analyze``; the grammar itself is
+:func:`trialbook.store.parse_condition`'s), and the check that a name a user typed exists in
+some run of the workspace.
 
 A filter whose key, experiment or suite exists nowhere is a typo, not an empty answer:
 :func:`check_names` turns it into one sentence with a did-you-mean, while a filter over names
@@ -9,9 +10,6 @@ that exist but match nothing stays an empty result ("No runs match.").
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -21,93 +19,9 @@ from trialbook.config._suggest import closest
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
-    from trialbook._types import MetricAgg
     from trialbook.store import MetricCondition, ParamCondition, RunQuery, RunRecord, Store
 
-__all__ = [
-    "WHERE_GRAMMAR",
-    "Scope",
-    "check_names",
-    "known_suites",
-    "parse_condition",
-    "suggest_key",
-]
-
-WHERE_GRAMMAR = (
-    "write KEY OP VALUE, where KEY is params.<name>, a metric (loss, metrics.loss) or "
-    "min(...)/max(...)/last(...) of a metric, and OP is one of == != < <= > >= "
-    "(e.g. params.lr=0.001, loss<0.5, max(metrics.acc)>=0.9)"
-)
-
-_CONDITION = re.compile(
-    r"""\s*
-    (?: (?P<agg>min|max|last)\(\s*(?P<agg_key>[^()\s]+)\s*\)
-      | (?P<key>[^\s<>=!()]+) )
-    \s*(?P<op>==|!=|<=|>=|=|<|>)\s*
-    (?P<value>(?![<>=!]).*?)\s*""",
-    re.VERBOSE,
-)
-
-
-def _parse_value(raw: str) -> Any:
-    """A number when it reads as one, true/false/null as JSON, quoted or other text as text."""
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-        return raw[1:-1]
-    if raw in ("true", "false", "null"):
-        return json.loads(raw)
-    try:
-        return int(raw)
-    except ValueError:
-        pass
-    try:
-        number = float(raw)
-    except ValueError:
-        return raw
-    return raw if math.isnan(number) else number
-
-
-def parse_condition(text: str) -> ParamCondition | MetricCondition:
-    """``params.lr=0.001``, ``loss<0.5``, ``metrics.loss<0.5``, ``min(loss)<0.5``,
-    ``max(metrics.acc)>=0.9`` as the Store's condition objects.
-
-    Raises:
-        ConfigError: the text does not follow the grammar (the message names it).
-    """
-    from trialbook.store import MetricCondition, ParamCondition
-
-    m = _CONDITION.fullmatch(text)
-    if m is None or not m["value"]:
-        raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
-    agg: MetricAgg | None = m["agg"]  # type: ignore[assignment]
-    key: str = m["agg_key"] or m["key"]
-    op = "==" if m["op"] == "=" else m["op"]
-    value = _parse_value(m["value"])
-    if key.startswith("params."):
-        name = key[len("params.") :]
-        if not name:
-            raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
-        if agg is not None:
-            raise ConfigError(
-                f"Cannot read --where {text!r}: min/max/last apply to metrics, not params; "
-                f"{WHERE_GRAMMAR}."
-            )
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not is_number and op not in ("==", "!="):
-            raise ConfigError(
-                f"--where {text!r} compares the text {value!r} with {op!r}; use = or != for "
-                "text, or compare with a number."
-            )
-        return ParamCondition(name, op, value)
-    if key.startswith("metrics."):
-        key = key[len("metrics.") :]
-    if not key:
-        raise ConfigError(f"Cannot read --where {text!r}; {WHERE_GRAMMAR}.")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(
-            f"--where {text!r} compares metric {key!r} with {value!r}, which is not a number; "
-            "metrics compare with numbers, e.g. loss<0.5."
-        )
-    return MetricCondition(key, op, float(value), agg or "last")
+__all__ = ["Scope", "check_names", "known_suites", "suggest_key"]
 
 
 @dataclass(frozen=True)
@@ -126,9 +40,13 @@ class Scope:
     @classmethod
     def of(cls, suite: str | None = None, where: Iterable[str] | str | None = None) -> Scope:
         """A scope from ``--suite`` and ``--where`` texts (one text or several)."""
+        from trialbook.store import parse_condition
+
         texts = (where,) if isinstance(where, str) else tuple(where or ())
         if suite is not None and not suite.strip():
-            raise ConfigError("--suite needs a suite name, e.g. --suite demo.")
+            raise ConfigError(
+                "suite needs a suite name, e.g. suite=demo.", parameter="suite", value=suite
+            )
         return cls(suite, texts, tuple(parse_condition(t) for t in texts))
 
     @property
@@ -171,6 +89,16 @@ def suggest_key(word: str, candidates: Iterable[str]) -> str | None:
     return leaves[leaf][0] if leaf is not None else None
 
 
+def _about(what: str) -> dict[str, Any]:
+    """The ``parameter`` and ``value`` fields of an error about ``what`` (``where='x<1'``,
+    ``sort=...``): the text before ``=`` names the parameter."""
+    name, _, value = what.partition("=")
+    if value == "...":
+        return {"parameter": name, "value": None}
+    quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""
+    return {"parameter": name, "value": value[1:-1] if quoted else value}
+
+
 def _hint(word: str, candidates: Iterable[str], fallback: str) -> str:
     match = suggest_key(word, candidates)
     return f"did you mean {match!r}?" if match is not None else fallback
@@ -200,7 +128,8 @@ def check_names(
     """Raise a did-you-mean for a name that exists in no run of the workspace.
 
     Checks ``experiment``, the scope's suite and the keys of its ``--where`` conditions, and
-    ``metrics`` (``(key, what)`` pairs, ``what`` naming the option, e.g. ``"--sort"``);
+    ``metrics`` (``(key, what)`` pairs, ``what`` naming the parameter as ``name=...``, e.g.
+    ``"sort=..."``; the error's ``parameter`` is that name);
     ``also`` are more names a mistyped metric may have meant (``ls --sort``'s run columns).
     Names that exist are accepted even when the filters together match nothing.
 
@@ -214,7 +143,9 @@ def check_names(
         if experiment not in known:
             hint = _hint(experiment, known, f"known: {', '.join(known[:8]) or 'none yet'}.")
             raise ConfigError(
-                f"No experiment {experiment!r}; {hint} (list them with `trialbook ls --by group`)"
+                f"No experiment {experiment!r}; {hint} (list them with `trialbook ls --by group`)",
+                parameter="experiment",
+                value=experiment,
             )
     scope = scope or Scope()
     if not scope.empty and store.list_runs(scope.query(limit=1)):
@@ -238,9 +169,11 @@ def check_names(
             )
             raise ConfigError(
                 f"No run belongs to the suite {scope.suite!r}; "
-                f"{_hint(scope.suite, suites, fallback)}"
+                f"{_hint(scope.suite, suites, fallback)}",
+                parameter="suite",
+                value=scope.suite,
             )
-    wanted = [(c.key, f"--where {w!r}") for c, w in zip(scope.conditions, scope.where, strict=True)]
+    wanted = [(c.key, f"where={w!r}") for c, w in zip(scope.conditions, scope.where, strict=True)]
     if not wanted and not metrics:
         return
     ids = [r.id for r in (runs if runs is not None else store.list_runs())]
@@ -268,7 +201,9 @@ def check_names(
         key, where = missing_param
         candidates = {f"params.{p}" for p in params}
         hint = _hint(f"params.{key}", candidates, "see a run's params with `trialbook show RUN`.")
-        raise ConfigError(f"No run in this workspace has the param {key!r} ({where}); {hint}")
+        raise ConfigError(
+            f"No run in this workspace has the param {key!r} ({where}); {hint}", **_about(where)
+        )
     if missing_metric is not None:
         key, where = missing_metric
         every = _metric_keys(store, ids)
@@ -276,7 +211,9 @@ def check_names(
             params = _param_keys(store, ids)
         candidates = {*every, *(f"params.{p}" for p in params)}
         candidates |= set(also)
+        fallback = "see the metrics with `trialbook ls` or `trialbook show RUN`."
         raise ConfigError(
             f"No run in this workspace logged the metric {key!r} ({where}); "
-            + _hint(key, candidates, "see the metrics with `trialbook ls` or `trialbook show RUN`.")
+            + _hint(key, candidates, fallback),
+            **_about(where),
         )

@@ -11,15 +11,13 @@ one line per row. ``--json`` prints values as they are.
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
 
-from trialbook._format import clip, fmt_duration, fmt_number, printable
+from trialbook.reporting import clip, fmt_duration, fmt_number, json_text, jsonable, printable
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -32,14 +30,13 @@ __all__ = [
     "Column",
     "Output",
     "Styled",
-    "dumps",
     "fmt_bytes",
     "fmt_duration",
     "fmt_number",
     "fmt_time",
-    "iso",
     "jsonable",
     "print_json",
+    "status_cell",
 ]
 
 STATUS_STYLES: Mapping[str, str] = {
@@ -56,6 +53,11 @@ STATUS_STYLES: Mapping[str, str] = {
 #: columns that fold (paths, ids, metric lists) and ``show``'s fields keep up to FOLD_WIDTH.
 CELL_WIDTH = 100
 FOLD_WIDTH = 1000
+
+
+def status_cell(status: str) -> Styled:
+    """A run status coloured as every command shows it."""
+    return Styled(status, STATUS_STYLES.get(status))
 
 
 @dataclass(frozen=True)
@@ -263,38 +265,12 @@ def _natural_widths(columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -
 
 
 # --------------------------------------------------------------------------- JSON
-def jsonable(value: Any) -> Any:
-    """``value`` made strictly JSON-compatible: NaN and infinities become the strings
-    ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``; mappings, tuples and lists are copied."""
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
-def dumps(value: Any, indent: int | None = 2) -> str:
-    """Strict JSON text (no NaN literals); unknown objects are written as strings."""
-    return json.dumps(
-        jsonable(value), indent=indent, ensure_ascii=False, allow_nan=False, default=str
-    )
-
-
 def print_json(value: Any, file: IO[str] | None = None) -> None:
-    """Write ``value`` as indented, strict JSON and nothing else."""
-    (file or sys.stdout).write(dumps(value) + "\n")
+    """Write ``value`` as indented, strict JSON (NaN as ``"NaN"``) and nothing else."""
+    (file or sys.stdout).write(json_text(value) + "\n")
 
 
 # --------------------------------------------------------------------------- formatting
-def iso(ts: float | None) -> str | None:
-    """An epoch time as ISO 8601 in UTC (``2026-11-23T19:33:01.123456+00:00``)."""
-    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
-
-
 def fmt_time(ts: float | None, seconds: bool = False) -> str:
     """An epoch time in local time: ``2026-11-23 19:33:01`` with ``seconds``, else compact
     (``11-23 19:33`` this year, ``2025-11-23`` before)."""

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
+from trialbook._values import flatten as flatten_config
 from trialbook.errors import ConfigError
 
 __all__ = [
@@ -90,18 +91,6 @@ def _plain(value: Any, path: str) -> Any:
         f"Config value {path!r} is a {type(value).__name__}, which cannot be saved to "
         "config.yaml; use numbers, strings, booleans, lists or mappings."
     )
-
-
-def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"training": {"lr": 1}}`` -> ``{"training.lr": 1}``; lists stay whole values."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        full = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten_config(value, full + "."))
-        else:
-            flat[full] = value
-    return flat
 
 
 def _canonical(value: Any) -> Any:

@@ -30,6 +30,8 @@ _LAZY = {
     "metrics_table": "trialbook.reporting._entries",
     "report_entries": "trialbook.reporting._entries",
     "open_files": "trialbook.reporting._analyze",
+    "json_text": "trialbook._values",
+    "jsonable": "trialbook._values",
     "DYNAMICS_FILE": "trialbook.reporting._plots",
     "REGION_THRESHOLDS": "trialbook.reporting._plots",
     "AnalysisResult": "trialbook.reporting._analyze",
@@ -79,6 +81,8 @@ __all__ = [
     "fmt_duration",
     "fmt_mean_std",
     "fmt_number",
+    "json_text",
+    "jsonable",
     "latex_escape",
     "load_training_dynamics",
     "markdown_escape",
@@ -103,6 +107,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from trialbook._format import clip, fmt_duration, fmt_mean_std, fmt_number, printable
+    from trialbook._values import json_text, jsonable
     from trialbook.reporting._analyze import AnalysisResult, analyze, open_files
     from trialbook.reporting._entries import (
         MetricValues,

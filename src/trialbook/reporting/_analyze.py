@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook._atomic import atomic_open
+from trialbook._values import jsonable
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -101,22 +102,8 @@ def _benchmark_of(column: str) -> str:
     return column[len("eval.") :].rpartition(".")[0]
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_jsonable(row) for row in df.to_dict(orient="records")]
+    return [jsonable(row) for row in df.to_dict(orient="records")]
 
 
 def _figure(groups: pd.DataFrame, metrics: Sequence[str]) -> tuple[Any, dict[str, list[str]]]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook._format import fmt_duration
+from trialbook._values import flatten
 from trialbook.analysis._samples import latest_evaluations
 from trialbook.errors import ConfigError, TrialbookError
 from trialbook.reporting._entries import ReportEntry, entry_values, report_entries, write_text
@@ -36,16 +37,6 @@ MAX_SAMPLES = 500
 TEXT_WIDTH = 120
 
 
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys: ``{"model": {"layers": 2}}`` -> ``{"model.layers": 2}``."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
 
 
 def _show(value: Any) -> str:
@@ -63,13 +54,9 @@ def _time(ts: float | None) -> str:
 
 
 def _meta(record: RunRecord) -> dict[str, Any]:
-    if not record.folder:
-        return {}
-    try:
-        data = json.loads((Path(record.folder) / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    from trialbook.tracking import RunFolder
+
+    return (RunFolder(Path(record.folder)).read_meta() if record.folder else None) or {}
 
 
 def _provenance(record: RunRecord) -> list[tuple[str, str]]:

@@ -4,23 +4,40 @@ Open one with :func:`connect` (a SQLAlchemy URL) or :func:`trialbook.open_store`
 """
 
 from trialbook._types import FINISHED_STATUSES, RUN_STATUSES, MetricAgg, RunStatus
+from trialbook._values import json_text, jsonable
 from trialbook._workspace import DEFAULT_ROOT, Workspace
 from trialbook.store._base import MetricColumns, MetricSeries, Store
 from trialbook.store._connect import connect, schema_state, upgrade
 from trialbook.store._dialect import sqlite_path
+from trialbook.store._documents import (
+    RunDetails,
+    flat_values,
+    iso,
+    load_details,
+    run_document,
+    run_fields,
+    sample_fields,
+)
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
+from trialbook.store._query import (
+    SORT_COLUMNS,
+    WHERE_GRAMMAR,
+    MetricCondition,
+    ParamCondition,
+    RunQuery,
+    Sort,
+    parse_condition,
+    parse_sort,
+)
 from trialbook.store._records import (
     Artifact,
     Checkpoint,
     Dataset,
     Evaluation,
     Experiment,
-    MetricCondition,
     MetricHistory,
     MetricSummary,
     NewRun,
-    ParamCondition,
-    RunQuery,
     RunRecord,
     Sample,
     StoreStats,
@@ -35,6 +52,8 @@ __all__ = [
     "FINISHED_STATUSES",
     "RUN_STATUSES",
     "SCHEMA_REVISION",
+    "SORT_COLUMNS",
+    "WHERE_GRAMMAR",
     "Artifact",
     "Checkpoint",
     "Dataset",
@@ -50,6 +69,7 @@ __all__ = [
     "NewRun",
     "ParamCondition",
     "Recovery",
+    "RunDetails",
     "RunIdentity",
     "RunQuery",
     "RunRecord",
@@ -57,12 +77,23 @@ __all__ = [
     "RunningProcess",
     "SQLStore",
     "Sample",
+    "Sort",
     "Store",
     "StoreStats",
     "Workspace",
     "connect",
+    "flat_values",
+    "iso",
+    "json_text",
+    "jsonable",
     "latest_by_benchmark",
+    "load_details",
+    "parse_condition",
+    "parse_sort",
     "recover",
+    "run_document",
+    "run_fields",
+    "sample_fields",
     "schema_state",
     "sqlite_path",
     "upgrade",

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from trialbook._types import MetricAgg, RunStatus
+from trialbook.store._query import MetricCondition, ParamCondition, RunQuery
 
 __all__ = [
     "Artifact",
@@ -240,50 +241,6 @@ class NewRun:
     git_dirty: bool | None = None
     folder: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ParamCondition:
-    """``params.<key> <op> <value>``; numbers compare numerically, anything else as text."""
-
-    key: str
-    op: str
-    value: Any
-
-
-@dataclass(frozen=True)
-class MetricCondition:
-    """``<agg>(metrics.<key>) <op> <value>``; a run without the metric never matches."""
-
-    key: str
-    op: str
-    value: float
-    agg: MetricAgg = "last"
-
-
-@dataclass(frozen=True)
-class RunQuery:
-    """Filters and ordering for :meth:`Store.list_runs`.
-
-    ``order_by`` is a column (``started_at``, ``name``, ``duration``, ...) or
-    ``metrics.<key>`` (optionally with ``order_agg``); runs without that metric sort last.
-    ``name`` matches the run name exactly, or as a shell-style pattern when it holds ``*`` or
-    ``?`` (``lead*``, ignoring case).
-    """
-
-    experiment: str | None = None
-    name: str | None = None
-    statuses: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    group_key: str | None = None
-    config_hash: str | None = None
-    seed: int | None = None
-    params: tuple[ParamCondition, ...] = ()
-    metrics: tuple[MetricCondition, ...] = ()
-    order_by: str = "started_at"
-    order_agg: MetricAgg = "last"
-    descending: bool = True
-    limit: int | None = None
 
 
 @dataclass(frozen=True)

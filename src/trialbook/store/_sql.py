@@ -43,6 +43,7 @@ from trialbook.store import _schema as s
 from trialbook.store._base import UPDATABLE_RUN_FIELDS, MetricColumns, Store
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._paths import WorkspacePaths
+from trialbook.store._query import ORDER_COLUMNS
 from trialbook.store._records import (
     Artifact,
     Checkpoint,
@@ -79,16 +80,6 @@ _OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "<=": lambda a, b: a <= b,
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
-}
-_RUN_ORDER_COLUMNS = {
-    "started_at",
-    "ended_at",
-    "duration",
-    "name",
-    "status",
-    "seed",
-    "id",
-    "experiment",
 }
 _RETRY_SECONDS = 300.0
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -699,7 +690,9 @@ class SQLStore(Store):
             else:
                 raise ConfigError(
                     f"Param condition {pc.key} {pc.op} {pc.value!r} compares text with "
-                    f"{pc.op!r}; use = or != for text, or give a number."
+                    f"{pc.op!r}; use = or != for text, or give a number.",
+                    parameter="params",
+                    value=pc,
                 )
             stmt = stmt.where(exists().where(p.c.run_id == r.c.id, p.c.key == pc.key, cmp))
         for mc in query.metrics:
@@ -715,12 +708,14 @@ class SQLStore(Store):
             ms = m.alias("order_summary")
             stmt = stmt.outerjoin(ms, and_(ms.c.run_id == r.c.id, ms.c.key == literal(key)))
             col = _agg_col(ms, query.order_agg)
-        elif order in _RUN_ORDER_COLUMNS:
+        elif order in ORDER_COLUMNS:
             col = e.c.name if order == "experiment" else r.c[order]
         else:
             raise ConfigError(
                 f"Cannot sort by {order!r}; use metrics.<key> or one of "
-                f"{', '.join(sorted(_RUN_ORDER_COLUMNS))}."
+                f"{', '.join(sorted(ORDER_COLUMNS))}.",
+                parameter="order_by",
+                value=order,
             )
         stmt = stmt.order_by(nulls_last(col.desc() if query.descending else col.asc()), r.c.id)
         if query.limit is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import yaml
 
 from trialbook._atomic import atomic_write
+from trialbook._values import jsonable
 
 __all__ = ["RunFolder", "folder_name"]
 
@@ -22,21 +22,6 @@ def folder_name(run_name: str, short_id: str) -> str:
     """``<run-name>_<short-id>`` with the name made safe for every filesystem."""
     safe = _UNSAFE.sub("-", run_name).strip("-.")[:60] or "run"
     return f"{safe}_{short_id}"
-
-
-def _json_default(obj: Any) -> Any:
-    return str(obj)
-
-
-def _jsonable(value: Any) -> Any:
-    """JSON has no NaN or infinity: write them as the strings "NaN", "Infinity", "-Infinity"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 class RunFolder:
@@ -83,7 +68,7 @@ class RunFolder:
     def write_json(self, path: Path, data: Mapping[str, Any]) -> None:
         atomic_write(
             path,
-            json.dumps(_jsonable(data), indent=2, default=_json_default, allow_nan=False) + "\n",
+            json.dumps(jsonable(data), indent=2, default=str, allow_nan=False) + "\n",
         )
 
     def write_meta(self, meta: Mapping[str, Any]) -> None:
@@ -93,10 +78,34 @@ class RunFolder:
         self.write_json(self.summary_path, summary)
 
     def read_json(self, path: Path) -> dict[str, Any]:
+        """The JSON object in ``path``; ``{}`` when the file is missing or holds no object.
+
+        Raises:
+            OSError: the file exists but cannot be read.
+            ValueError: the file is not JSON.
+        """
         if not path.exists():
             return {}
         data = json.loads(path.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {}
+
+    def read_meta(self) -> dict[str, Any] | None:
+        """meta.json (provenance: git, host, device, environment, command, data), or None
+        when the folder or file is gone, unreadable or not a JSON object."""
+        return self._read_or_none(self.meta_path)
+
+    def read_summary(self) -> dict[str, Any] | None:
+        """summary.json (the last and best metric values, the latest evaluations), or None
+        when the folder or file is gone, unreadable or not a JSON object."""
+        return self._read_or_none(self.summary_path)
+
+    @staticmethod
+    def _read_or_none(path: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def write_diff(self, diff: str) -> None:
         atomic_write(self.path / "diff.patch", diff)
@@ -106,7 +115,7 @@ class RunFolder:
         self.evaluations_dir.mkdir(exist_ok=True)
         path = self.evaluations_dir / f"{_UNSAFE.sub('-', benchmark)}.jsonl"
         lines = (
-            json.dumps(_jsonable(r), ensure_ascii=False, default=_json_default, allow_nan=False)
+            json.dumps(jsonable(r), ensure_ascii=False, default=str, allow_nan=False)
             for r in records
         )
         atomic_write(path, "".join(line + "\n" for line in lines))

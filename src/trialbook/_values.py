@@ -1,0 +1,61 @@
+"""Plain values as files and tables hold them: nested mappings as dotted keys, and JSON
+without NaN literals.
+
+One rule for NaN and infinities in every JSON trialbook writes (meta.json, summary.json,
+evaluation samples, ``show --json``, ``export``, ``analyze --json``): they become the strings
+``"NaN"``, ``"Infinity"`` and ``"-Infinity"``, so the file is strict JSON and the value is
+not lost (``null`` would read as "missing").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["flatten", "json_text", "jsonable"]
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys: ``{"training": {"lr": 1}}`` -> ``{"training.lr": 1}``.
+
+    Lists and empty mappings stay whole values; ``prefix`` is put before every key.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, full + "."))
+        else:
+            flat[full] = value
+    return flat
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` made strictly JSON-compatible: NaN and infinities become the strings
+    ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``; mappings, tuples and lists are copied (keys
+    as strings); numpy scalars become Python numbers and dates ISO 8601 text."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and hasattr(value, "dtype"):  # numpy scalars
+        return jsonable(value.item())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def json_text(value: Any, indent: int | None = 2) -> str:
+    """Strict JSON text of ``value`` (see :func:`jsonable`); unknown objects are written as
+    their ``str``."""
+    return json.dumps(
+        jsonable(value), indent=indent, ensure_ascii=False, allow_nan=False, default=str
+    )
