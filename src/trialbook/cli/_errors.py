@@ -1,0 +1,125 @@
+"""A library error in the command line's words: the one place where a
+:class:`~trialbook.errors.TrialbookError`'s sentence, written for Python callers, becomes the
+sentence ``trialbook`` prints.
+
+Library messages name Python parameters (``jobs=0``, ``out=...``) and carry the parameter in
+``error.parameter``. Here each parameter becomes the option of the command that was invoked
+(found by name among the click command's parameters, with :data:`FLAGS` for the names that
+differ), and errors of some types get a hint naming the command that helps
+(:func:`hint`). The spellings rewritten:
+
+* ``name=...`` (a literal ellipsis: "choose another root=...") becomes ``--name``;
+* ``name=True`` of an on/off option becomes ``--name``;
+* ``name=<value>`` becomes ``--name <value>`` (the value as the library wrote it);
+* the error's own ``parameter`` as the message's first word ("jobs must be at least 1")
+  becomes ``--jobs``.
+
+A parameter that is an argument of the command (``RUN``) is replaced by its value alone; a
+name the command does not take is left as the library wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from typer.core import TyperGroup
+
+from trialbook.errors import AmbiguousRunError, RunNotFoundError, TrialbookError
+
+__all__ = [
+    "FLAGS",
+    "CommandGroup",
+    "cli_message",
+    "hint",
+    "invoked_command",
+    "option_spellings",
+]
+
+#: Parameters whose Python name is not the name of the option that sets them on the command
+#: line (looked up when the invoked command has no parameter of that name).
+FLAGS: dict[str, str] = {
+    "store_url": "--store",
+    "url": "--store",
+}
+
+#: ``ctx.meta`` key (shared by a context and its children) under which the command groups
+#: record the command they invoke.
+_COMMAND_KEY = "trialbook.command"
+
+
+class CommandGroup(TyperGroup):
+    """A command group that records the (sub)command it invokes, so that an error handler
+    above it knows whose options to name (:func:`invoked_command`)."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            ctx.meta[_COMMAND_KEY] = command
+        return name, command, rest
+
+
+def invoked_command(ctx: Any) -> Any:
+    """The innermost command that ``ctx``'s groups invoked (a click command), else None."""
+    return ctx.meta.get(_COMMAND_KEY) if ctx is not None else None
+
+
+def option_spellings(command: Any) -> dict[str, tuple[str, bool]]:
+    """``python name -> (spelling, is_flag)`` for ``command``'s parameters (a click command,
+    or None): an option's first long name (``--out-dir``), and ``""`` for an argument."""
+    spellings: dict[str, tuple[str, bool]] = {}
+    for param in getattr(command, "params", None) or ():
+        name = getattr(param, "name", None)
+        if not name:
+            continue
+        # Duck-typed: typer may carry its own copy of click's classes.
+        if getattr(param, "param_type_name", "") == "argument":
+            spellings[name] = ("", False)
+            continue
+        opts = list(getattr(param, "opts", ()))
+        long = [o for o in opts if o.startswith("--")]
+        if long or opts:
+            spellings[name] = ((long or opts)[0], bool(getattr(param, "is_flag", False)))
+    return spellings
+
+
+def _rewrite(message: str, name: str, spelling: str, is_flag: bool, bare: bool) -> str:
+    """``message`` with the Python spelling of parameter ``name`` replaced by ``spelling``."""
+    before = r"(?<![\w.\-=`'\"])"
+    key = before + re.escape(name) + "="
+    if spelling:
+        message = re.sub(key + r"(?:\.\.\.|\u2026)", spelling, message)
+        if is_flag:
+            message = re.sub(key + r"True\b", spelling, message)
+    # "name=value" -> "--name value" (an argument: just the value).
+    message = re.sub(key + r"(?!=)", f"{spelling} " if spelling else "", message)
+    if bare and spelling:
+        message = re.sub("^" + re.escape(name) + r"(?![\w(=\-])", spelling, message)
+    return message
+
+
+def hint(error: TrialbookError, message: str) -> str:
+    """``message`` with the command-line hint for ``error``'s type, when it has none yet:
+    a run that is not found points at ``trialbook ls``."""
+    if (
+        isinstance(error, RunNotFoundError)
+        and not isinstance(error, AmbiguousRunError)
+        and "trialbook ls" not in message
+    ):
+        return f"{message.rstrip().rstrip('.')}; list runs with `trialbook ls`."
+    return message
+
+
+def cli_message(error: TrialbookError, command: Any = None) -> str:
+    """The sentence ``trialbook`` prints for ``error`` raised while ``command`` (the invoked
+    click command, or None) ran: its parameters spelled as the command's options, plus the
+    hint for its type."""
+    message = str(error) or type(error).__name__
+    spellings = option_spellings(command)
+    parameter = error.parameter
+    if parameter is not None and parameter not in spellings and parameter in FLAGS:
+        spellings[parameter] = (FLAGS[parameter], False)
+    for name, (spelling, is_flag) in spellings.items():
+        if name == parameter or f"{name}=" in message:
+            message = _rewrite(message, name, spelling, is_flag, bare=name == parameter)
+    return hint(error, message)
