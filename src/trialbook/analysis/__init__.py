@@ -24,6 +24,7 @@ _LAZY = {
     "Comparison": "trialbook.analysis._compare",
     "Entry": "trialbook.analysis._refs",
     "MetricRow": "trialbook.analysis._compare",
+    "Scope": "trialbook.analysis._scope",
     "TestResult": "trialbook.analysis._stats",
     "bootstrap_interval": "trialbook.analysis._intervals",
     "compare": "trialbook.analysis._compare",
@@ -49,6 +50,7 @@ __all__ = [
     "Comparison",
     "Entry",
     "MetricRow",
+    "Scope",
     "TestResult",
     "bootstrap_interval",
     "compare",
@@ -86,6 +88,7 @@ if TYPE_CHECKING:
     from trialbook.analysis._intervals import bootstrap_interval, t_interval
     from trialbook.analysis._leaderboard import leaderboard
     from trialbook.analysis._refs import Entry, resolve_refs
+    from trialbook.analysis._scope import Scope
     from trialbook.analysis._significance import significance
     from trialbook.analysis._stats import (
         TestResult,
