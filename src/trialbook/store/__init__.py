@@ -8,6 +8,7 @@ from trialbook._workspace import DEFAULT_ROOT, Workspace
 from trialbook.store._base import MetricColumns, MetricSeries, Store
 from trialbook.store._connect import connect, schema_state, upgrade
 from trialbook.store._dialect import sqlite_path
+from trialbook.store._integrity import check_database
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._records import (
     Artifact,
@@ -25,6 +26,7 @@ from trialbook.store._records import (
     Sample,
     StoreStats,
 )
+from trialbook.store._recover import Recovery, recover
 from trialbook.store._schema import SCHEMA_REVISION
 from trialbook.store._sql import SQLStore
 
@@ -47,6 +49,7 @@ __all__ = [
     "MetricSummary",
     "NewRun",
     "ParamCondition",
+    "Recovery",
     "RunQuery",
     "RunRecord",
     "RunStatus",
@@ -56,7 +59,9 @@ __all__ = [
     "Store",
     "StoreStats",
     "Workspace",
+    "check_database",
     "connect",
+    "recover",
     "schema_state",
     "sqlite_path",
     "upgrade",
