@@ -132,8 +132,8 @@ OTHER = [
     ApiCase("open-store-root-is-a-file",
             lambda w: trialbook.open_store(w.write("plain.txt", "x")), WorkspaceError,
             ("plain.txt",)),
-    ApiCase("open-store-not-a-url", lambda w: trialbook.open_store(url="notaurl"), ConfigError,
-            ("notaurl",)),
+    ApiCase("open-store-not-a-url", lambda w: trialbook.open_store(store_url="notaurl"),
+            ConfigError, ("notaurl",)),
     # The workspace's layout is wrong (a folder where the database file belongs), not the
     # database: a WorkspaceError, like a root that is a file.
     ApiCase("open-store-db-is-a-folder", lambda w: trialbook.open_store(db_folder(w)),

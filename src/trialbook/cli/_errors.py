@@ -79,7 +79,10 @@ def option_spellings(command: Any) -> dict[str, tuple[str, bool]]:
         opts = list(getattr(param, "opts", ()))
         long = [o for o in opts if o.startswith("--")]
         if long or opts:
-            spellings[name] = ((long or opts)[0], bool(getattr(param, "is_flag", False)))
+            spelling = ((long or opts)[0], bool(getattr(param, "is_flag", False)))
+            spellings[name] = spelling
+            # A Python keyword is given a trailing underscore (set_); the library says set.
+            spellings.setdefault(name.rstrip("_"), spelling)
     return spellings
 
 
