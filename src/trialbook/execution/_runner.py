@@ -253,7 +253,11 @@ class Runner:
         grace: float = 10.0,
     ) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-            raise ConfigError(f"--jobs must be a whole number of at least 1, got {jobs!r}.")
+            raise ConfigError(
+                f"jobs must be a whole number of at least 1, got {jobs!r}.",
+                parameter="jobs",
+                value=jobs,
+            )
         # `not timeout > 0` also refuses NaN, which would stop every run at once.
         if timeout is not None and (not isinstance(timeout, int | float) or not timeout > 0):
             raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout!r}.")
