@@ -591,7 +591,11 @@ def report(
         )
     target = Path(out)
     if target.is_dir():
-        raise ConfigError(f"--out {target} is a folder; give a file name such as report.html.")
+        raise ConfigError(
+            f"out={target} is a folder; give a file name such as report.html.",
+            parameter="out",
+            value=target,
+        )
     if store is None:
         from trialbook._workspace import open_store
 
