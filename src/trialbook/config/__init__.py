@@ -1,5 +1,9 @@
-"""Experiment configs: loading YAML, overrides, validation, hashes, suites and the run plan."""
+"""Experiment configs: loading YAML, overrides, validation, hashes, suites and the run plan,
+and the typed config models (``ExperimentConfig``, ``TrainingConfig`` and its strategies)."""
 
+from typing import TYPE_CHECKING
+
+from trialbook._lazy import lazy_attributes
 from trialbook.config._experiment import EXPERIMENT_KEYS, ExperimentBlock, experiment_block
 from trialbook.config._hash import config_hash, flatten_config, group_key, to_plain_config
 from trialbook.config._load import ConfigSource, load_config, read_config
@@ -14,15 +18,34 @@ from trialbook.config._suite import (
 )
 from trialbook.config._validate import schema_of, validate_config
 
+# The pydantic models load on first use (importing this package stays free of pydantic).
+_LAZY = {
+    name: "trialbook.config._models"
+    for name in (
+        "CartographyFilterConfig",
+        "ClusterFilterConfig",
+        "ExperimentConfig",
+        "LabelSmoothingConfig",
+        "SoftWeightingConfig",
+        "TrainingConfig",
+    )
+}
+
 __all__ = [
     "EXPERIMENT_KEYS",
     "MISSING",
     "SUITE_DIRS",
+    "CartographyFilterConfig",
+    "ClusterFilterConfig",
     "ConfigSource",
     "ExperimentBlock",
+    "ExperimentConfig",
+    "LabelSmoothingConfig",
     "Override",
     "Plan",
     "PlannedRun",
+    "SoftWeightingConfig",
+    "TrainingConfig",
     "apply_overrides",
     "config_hash",
     "experiment_block",
@@ -39,3 +62,15 @@ __all__ = [
     "to_plain_config",
     "validate_config",
 ]
+
+if TYPE_CHECKING:
+    from trialbook.config._models import (
+        CartographyFilterConfig,
+        ClusterFilterConfig,
+        ExperimentConfig,
+        LabelSmoothingConfig,
+        SoftWeightingConfig,
+        TrainingConfig,
+    )
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)
