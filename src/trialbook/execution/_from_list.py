@@ -53,7 +53,8 @@ def run_experiments_from_list(
 
     Example::
 
-        from trialbook import ExperimentConfig, TrainingConfig, run_experiments_from_list
+        from trialbook import ExperimentConfig, run_experiments_from_list
+        from trialbook.config import TrainingConfig
 
         experiments = [
             ExperimentConfig(name="baseline", entrypoint="train:train"),
