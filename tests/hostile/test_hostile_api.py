@@ -111,7 +111,7 @@ START = [
     ApiCase("root-under-a-file", lambda w: start(w, root=w.write("plain.txt", "x") / "ws"),
             WorkspaceError, ("plain.txt",)),
     # A store URL is configuration, so a malformed one is a ConfigError.
-    ApiCase("store-not-a-url", lambda w: start(w, store="notaurl"), ConfigError, ("notaurl",)),
+    ApiCase("store-not-a-url", lambda w: start(w, store_url="notaurl"), ConfigError, ("notaurl",)),
 ]
 
 # -- other entry points -------------------------------------------------------------------------

@@ -314,7 +314,7 @@ def _evaluate_and_record(
                 config,
                 name=f"{bench.name}-{_source_name(source, model, predictions)}",
                 root=ws.root,
-                store=ws.store_url,
+                store_url=ws.store_url,
                 system_metrics=False,
             ) as new_run:
                 created = new_run.id
