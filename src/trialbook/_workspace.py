@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
 
 from trialbook.errors import ConfigError, WorkspaceError
 
-__all__ = ["DEFAULT_ROOT", "Workspace", "open_store"]
+__all__ = ["DEFAULT_ROOT", "Workspace", "open_store", "store_scope"]
 
 DEFAULT_ROOT = "experiments"
 DB_NAME = "trialbook.db"
@@ -134,3 +136,36 @@ def open_store(
     when there is no database there and ``create`` is false.
     """
     return Workspace.resolve(root, store_url).open_store(create=create)
+
+
+@contextmanager
+def store_scope(
+    root: str | os.PathLike[str] | None = None,
+    store: Store | None = None,
+    store_url: str | None = None,
+) -> Iterator[Store]:
+    """``store`` when given (left open), else the existing Store of the workspace ``root`` /
+    the database at ``store_url``, closed afterwards: how a function taking ``root=``,
+    ``store=`` and ``store_url=`` gets its Store.
+
+    Raises:
+        ConfigError: ``store`` is not a Store (a URL goes in ``store_url``).
+        WorkspaceError: there is no database there.
+    """
+    from trialbook.store._base import Store as StoreBase
+
+    if store is not None:
+        if not isinstance(store, StoreBase):
+            raise ConfigError(
+                f"store={store!r} is not an open Store; pass a store URL as store_url=... "
+                "(or a workspace folder as root=...).",
+                parameter="store",
+                value=store,
+            )
+        yield store
+        return
+    db = open_store(root, store_url, create=False)
+    try:
+        yield db
+    finally:
+        db.close()
