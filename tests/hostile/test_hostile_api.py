@@ -202,6 +202,13 @@ OTHER = [
                                          progress=False), ConfigError, ("shot",)),
     ApiCase("plan-runs-missing-file", lambda w: trialbook.plan_runs([w.tmp / "nope.yaml"]),
             ConfigError, ("nope.yaml",)),
+    # store= takes an open Store; a URL there is refused naming store_url, not ignored.
+    ApiCase("load-runs-url-as-store",
+            lambda w: trialbook.load_runs(w.ws, store="sqlite:///x.db"), ConfigError,
+            ("store='sqlite:///x.db'", "store_url=")),
+    ApiCase("leaderboard-url-as-store",
+            lambda w: trialbook.leaderboard(benchmark="gsm8k", store="sqlite:///x.db"),
+            ConfigError, ("store_url=",)),
 ]
 
 
@@ -319,3 +326,14 @@ def test_run_method_refuses_hostile_input_and_stores_nothing(
     check_raises(x, lambda: x.call(run))
     run.flush()
     assert_unchanged(before, case.snap())
+
+
+def test_store_url_opens_the_database_a_url_names(case: Case, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    start(case, store_url=url)
+
+    runs = trialbook.load_runs(tmp_path / "no-workspace-here", store_url=url)
+
+    assert list(runs["experiment"]) == ["hostile"]
+    with trialbook.open_store(store_url=url) as db:
+        assert [r.experiment for r in db.list_runs()] == ["hostile"]
