@@ -227,9 +227,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from trialbook import __version__
+        import trialbook
 
-        typer.echo(f"trialbook {__version__}")
+        typer.echo(f"trialbook {trialbook.__version__}")
         raise typer.Exit()
 
 
