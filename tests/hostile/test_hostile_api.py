@@ -337,3 +337,36 @@ def test_store_url_opens_the_database_a_url_names(case: Case, tmp_path: Path) ->
     assert list(runs["experiment"]) == ["hostile"]
     with trialbook.open_store(store_url=url) as db:
         assert [r.experiment for r in db.list_runs()] == ["hostile"]
+
+
+def _regions_with_fraction(fraction: float) -> object:
+    import pandas as pd
+
+    from trialbook.cartography import assign_regions
+
+    metrics = pd.DataFrame({"confidence": [0.5, 0.9], "variability": [0.1, 0.3]})
+    return assign_regions(metrics, ambiguous_fraction=fraction)
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter", "value"),
+    [
+        (lambda w: trialbook.Runner(jobs=0, root=w.ws), "jobs", 0),
+        (lambda w: trialbook.load_runs(w.ws, store="sqlite:///x.db"), "store", "sqlite:///x.db"),
+        (lambda w: _regions_with_fraction(2.0), "ambiguous_fraction", 2.0),
+        (lambda w: trialbook.open_store(w.write("plain.txt", "x") / "ws", create=True), "root",
+         None),
+    ],
+    ids=["runner-jobs", "load-runs-store", "regions-fraction", "workspace-root"],
+)
+def test_library_error_names_its_parameter_not_a_flag(
+    case: Case, call: Callable[[Case], object], parameter: str, value: object
+) -> None:
+    with pytest.raises(TrialbookError) as info:
+        call(case)
+
+    assert info.value.parameter == parameter
+    if value is not None:
+        assert info.value.value == value
+    assert f"{parameter}" in str(info.value)
+    assert "--" not in str(info.value) and "trialbook " not in str(info.value)
