@@ -186,6 +186,43 @@ def test_run_not_found_gets_the_ls_hint_once_and_ambiguity_none() -> None:
     assert cli_message(AmbiguousRunError(ambiguous), show) == ambiguous
 
 
+def test_workspace_parameters_become_the_workspace_options_in_any_command() -> None:
+    from trialbook.cli._errors import cli_message
+    from trialbook.errors import WorkspaceError
+
+    error = WorkspaceError(
+        "No trialbook database at /w/trialbook.db; point root=... (TRIALBOOK_ROOT) or "
+        "store_url=... (TRIALBOOK_STORE) at an existing workspace."
+    )
+
+    for command in (_command("ls"), _command("db", "status"), None):
+        assert cli_message(error, command) == (
+            "No trialbook database at /w/trialbook.db; point --root (TRIALBOOK_ROOT) or "
+            "--store (TRIALBOOK_STORE) at an existing workspace."
+        )
+
+
+def test_old_database_gets_the_upgrade_command_naming_its_workspace(tmp_path: Path) -> None:
+    from trialbook.cli._errors import cli_message
+    from trialbook.errors import SchemaVersionError
+
+    url = f"sqlite:///{tmp_path / 'trialbook.db'}"
+    old = SchemaVersionError(f"The database {tmp_path} is at revision tb0001, older than tb0003.")
+
+    assert cli_message(old, _command("ls"), url) == (
+        f"The database {tmp_path} is at revision tb0001, older than tb0003; back it up and run "
+        f"`trialbook db upgrade --root {tmp_path}`."
+    )
+    other = "sqlite:///" + str(tmp_path / "runs.db")
+    assert cli_message(old, _command("ls"), other).endswith(
+        f"`trialbook db upgrade --store '{other}'`."
+    )
+    newer = SchemaVersionError("The database was written by a newer trialbook; upgrade it.")
+    assert cli_message(newer, _command("ls"), url) == str(newer)
+    said = SchemaVersionError("Old schema; run `trialbook db upgrade --root /w`.")
+    assert cli_message(said, _command("ls"), url) == str(said)
+
+
 def test_runner_jobs_error_names_the_parameter_in_python_and_the_flag_on_the_cli(
     cli: Cli, tmp_path: Path
 ) -> None:

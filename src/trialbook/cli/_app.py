@@ -162,6 +162,13 @@ def _write_failure(e: BaseException, ctx: Any, kept: str = "") -> str | None:
     return None
 
 
+def _sentence(e: TrialbookError, ctx: Any) -> str:
+    """``e`` in the words of the command that was running (see :mod:`trialbook.cli._errors`)."""
+    glob = ctx.find_object(GlobalOptions) if ctx is not None else None
+    ws = glob.resolved if glob is not None else None
+    return cli_message(e, invoked_command(ctx), None if ws is None else ws.store_url)
+
+
 class _TrialbookGroup(CommandGroup):
     """The root command group; turns trialbook's own errors and click's usage errors into one
     ``error:`` line and exit 2."""
@@ -184,9 +191,9 @@ class _TrialbookGroup(CommandGroup):
         except StoreError as e:
             # The Store's own sentence for a full disk ("database or disk is full") says
             # nothing of what to do.
-            _fail(_write_failure(e, ctx) or cli_message(e, invoked_command(ctx)))
+            _fail(_write_failure(e, ctx) or _sentence(e, ctx))
         except TrialbookError as e:
-            _fail(cli_message(e, invoked_command(ctx)))
+            _fail(_sentence(e, ctx))
         except OSError as e:
             sentence = _write_failure(e, ctx)
             if sentence is None:

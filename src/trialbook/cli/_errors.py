@@ -25,7 +25,13 @@ from typing import Any
 
 from typer.core import TyperGroup
 
-from trialbook.errors import AmbiguousRunError, RunNotFoundError, TrialbookError
+from trialbook.cli._options import store_flag
+from trialbook.errors import (
+    AmbiguousRunError,
+    RunNotFoundError,
+    SchemaVersionError,
+    TrialbookError,
+)
 
 __all__ = [
     "FLAGS",
@@ -36,11 +42,11 @@ __all__ = [
     "option_spellings",
 ]
 
-#: Parameters whose Python name is not the name of the option that sets them on the command
-#: line (looked up when the invoked command has no parameter of that name).
+#: Parameters whose Python name is not the name of an option of the invoked command, and the
+#: option that sets them (every command takes the workspace options).
 FLAGS: dict[str, str] = {
+    "root": "--root",
     "store_url": "--store",
-    "url": "--store",
 }
 
 #: ``ctx.meta`` key (shared by a context and its children) under which the command groups
@@ -101,28 +107,38 @@ def _rewrite(message: str, name: str, spelling: str, is_flag: bool, bare: bool) 
     return message
 
 
-def hint(error: TrialbookError, message: str) -> str:
-    """``message`` with the command-line hint for ``error``'s type, when it has none yet:
-    a run that is not found points at ``trialbook ls``."""
+def hint(error: TrialbookError, message: str, store_url: str | None = None) -> str:
+    """``message`` with the command-line hint for ``error``'s type, when it has none yet: a
+    run that is not found points at ``trialbook ls``; a database older than this trialbook
+    at ``trialbook db upgrade`` (with the options naming ``store_url``, the database the
+    command used)."""
+    end = message.rstrip().rstrip(".")
     if (
         isinstance(error, RunNotFoundError)
         and not isinstance(error, AmbiguousRunError)
         and "trialbook ls" not in message
     ):
-        return f"{message.rstrip().rstrip('.')}; list runs with `trialbook ls`."
+        return f"{end}; list runs with `trialbook ls`."
+    if (
+        isinstance(error, SchemaVersionError)
+        and "db upgrade" not in message
+        and "newer" not in message
+    ):
+        flag = store_flag(store_url) if store_url else ""
+        return f"{end}; back it up and run `trialbook db upgrade{flag}`."
     return message
 
 
-def cli_message(error: TrialbookError, command: Any = None) -> str:
+def cli_message(error: TrialbookError, command: Any = None, store_url: str | None = None) -> str:
     """The sentence ``trialbook`` prints for ``error`` raised while ``command`` (the invoked
-    click command, or None) ran: its parameters spelled as the command's options, plus the
-    hint for its type."""
+    click command, or None) ran on the database at ``store_url`` (if known): its parameters
+    spelled as the command's options, plus the hint for its type."""
     message = str(error) or type(error).__name__
     spellings = option_spellings(command)
+    for name, flag in FLAGS.items():
+        spellings.setdefault(name, (flag, False))
     parameter = error.parameter
-    if parameter is not None and parameter not in spellings and parameter in FLAGS:
-        spellings[parameter] = (FLAGS[parameter], False)
     for name, (spelling, is_flag) in spellings.items():
         if name == parameter or f"{name}=" in message:
             message = _rewrite(message, name, spelling, is_flag, bare=name == parameter)
-    return hint(error, message)
+    return hint(error, message, store_url)
