@@ -15,7 +15,8 @@ differ), and errors of some types get a hint naming the command that helps
   becomes ``--jobs``.
 
 A parameter that is an argument of the command (``RUN``) is replaced by its value alone; a
-name the command does not take is left as the library wrote it.
+name the command does not take (other than ``root`` and ``store_url``, the workspace options
+every command takes) is left as the library wrote it.
 """
 
 from __future__ import annotations
