@@ -3,10 +3,12 @@
 sentence ``trialbook`` prints.
 
 Library messages name Python parameters (``jobs=0``, ``out=...``) and carry the parameter in
-``error.parameter``. Here each parameter becomes the option of the command that was invoked
-(found by name among the click command's parameters, with :data:`FLAGS` for the names that
-differ), and errors of some types get a hint naming the command that helps
-(:func:`hint`). The spellings rewritten:
+``error.parameter``. Here that parameter becomes the option of the command that was invoked
+(found by name among the click command's parameters), as do ``root`` and ``store_url``
+(:data:`FLAGS`, the workspace options every command takes), and errors of some types get a
+hint naming the command that helps (:func:`hint`). Other ``name=value`` text is left alone:
+it may be an example of a model spec's options (``?model=NAME``, ``timeout=60``). The
+spellings rewritten:
 
 * ``name=...`` (a literal ellipsis: "choose another root=...") becomes ``--name``;
 * ``name=True`` of an on/off option becomes ``--name``;
@@ -15,8 +17,7 @@ differ), and errors of some types get a hint naming the command that helps
   becomes ``--jobs``.
 
 A parameter that is an argument of the command (``RUN``) is replaced by its value alone; a
-name the command does not take (other than ``root`` and ``store_url``, the workspace options
-every command takes) is left as the library wrote it.
+parameter the command does not take is left as the library wrote it.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def option_spellings(command: Any) -> dict[str, tuple[str, bool]]:
 
 def _rewrite(message: str, name: str, spelling: str, is_flag: bool, bare: bool) -> str:
     """``message`` with the Python spelling of parameter ``name`` replaced by ``spelling``."""
-    before = r"(?<![\w.\-=`'\"])"
+    # Not part of a longer name, a URL or a spec (openai:URL?model=NAME&timeout=60).
+    before = r"(?<![\w.\-=`'\"?&/:@$])"
     key = before + re.escape(name) + "="
     if spelling:
         message = re.sub(key + r"(?:\.\.\.|\u2026)", spelling, message)
@@ -139,7 +141,8 @@ def cli_message(error: TrialbookError, command: Any = None, store_url: str | Non
     for name, flag in FLAGS.items():
         spellings.setdefault(name, (flag, False))
     parameter = error.parameter
-    for name, (spelling, is_flag) in spellings.items():
-        if name == parameter or f"{name}=" in message:
+    for name in {*FLAGS, *([parameter] if parameter is not None else [])}:
+        if name in spellings:
+            spelling, is_flag = spellings[name]
             message = _rewrite(message, name, spelling, is_flag, bare=name == parameter)
     return hint(error, message, store_url)
