@@ -81,3 +81,42 @@ def test_errors_subclass_builtins() -> None:
     assert issubclass(errors.WorkspaceError, OSError)
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.TrialbookError)
+
+
+def test_top_level_keeps_the_names_a_first_session_tries() -> None:
+    first_tries = {
+        "ExperimentTracker", "ExperimentConfig", "Run", "start_run", "BenchmarkRegistry",
+        "BaseBenchmark", "load_config", "run_experiments_from_list", "seed_everything",
+        "compare_experiments", "load_experiment_results", "print_results_summary",
+        "open_store", "TrialbookError", "ConfigError",
+    }  # fmt: skip
+
+    assert first_tries <= set(trialbook.__all__)
+
+
+@pytest.mark.parametrize(
+    ("name", "home"),
+    [
+        ("TrainingConfig", trialbook.config),
+        ("CartographyFilterConfig", trialbook.config),
+        ("ClusterFilterConfig", trialbook.config),
+        ("LabelSmoothingConfig", trialbook.config),
+        ("SoftWeightingConfig", trialbook.config),
+        ("validate_config", trialbook.config),
+        ("RunFolder", trialbook.tracking),
+        ("SampleResult", trialbook.evaluation),
+    ],
+)
+def test_domain_names_live_in_their_subpackage_not_the_top_level(name: str, home: object) -> None:
+    assert name not in trialbook.__all__
+    with pytest.raises(AttributeError):
+        getattr(trialbook, name)
+    assert name in home.__all__  # type: ignore[attr-defined]
+    assert getattr(home, name).__name__ == name
+
+
+def test_importing_trialbook_config_loads_no_pydantic() -> None:
+    code = "import sys, trialbook.config; print('pydantic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert out.stdout.strip() == "False"

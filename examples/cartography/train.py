@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from trialbook import TrainingConfig
+from trialbook.config import TrainingConfig
 
 BENCHMARK = "clinc150"
 #: The cartography step and the cluster step, as the errors name them (run from the repo root).

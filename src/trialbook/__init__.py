@@ -8,6 +8,16 @@ Track a run::
         for step in range(100):
             run.log({"loss": 1 / (step + 1)}, step=step)
 
+The top level holds what a first session reaches for: tracking (``start_run``,
+``ExperimentTracker``, ``Run``), running configs (``load_config``, ``ExperimentConfig``,
+``run_experiments_from_list``, ``Runner``), evaluating (``BenchmarkRegistry``,
+``BaseBenchmark``, ``evaluate``), reading results back (``open_store``, ``load_runs``,
+``load_experiment_results``, ``compare_experiments``, ``seed_groups``, ``significance``,
+``report``...) and the errors to catch. Everything else lives in its subpackage:
+``trialbook.config`` (``TrainingConfig`` and its strategy models, ``validate_config``),
+``trialbook.tracking`` (``RunFolder``), ``trialbook.evaluation`` (``SampleResult``),
+``trialbook.store``, ``trialbook.analysis``, ``trialbook.reporting``, ``trialbook.cartography``.
+
 Everything below is imported lazily, so ``import trialbook`` stays fast.
 """
 
@@ -24,27 +34,20 @@ _LAZY = {
     "AmbiguousRunError": "trialbook.errors",
     "BaseBenchmark": "trialbook.evaluation._benchmark",
     "BenchmarkRegistry": "trialbook.evaluation._registry",
-    "CartographyFilterConfig": "trialbook.config._models",
-    "ClusterFilterConfig": "trialbook.config._models",
     "ConfigError": "trialbook.errors",
     "EvaluationResult": "trialbook.evaluation._records",
     "ExperimentConfig": "trialbook.config._models",
     "ExperimentTracker": "trialbook.tracking._tracker",
-    "LabelSmoothingConfig": "trialbook.config._models",
     "MetricValueError": "trialbook.errors",
     "Run": "trialbook.tracking._run",
-    "RunFolder": "trialbook.tracking._folder",
     "RunNotFoundError": "trialbook.errors",
     "RunQuery": "trialbook.store._records",
     "RunRecord": "trialbook.store._records",
     "RunStateError": "trialbook.errors",
     "Runner": "trialbook.execution._runner",
-    "SampleResult": "trialbook.evaluation._records",
     "SchemaVersionError": "trialbook.errors",
-    "SoftWeightingConfig": "trialbook.config._models",
     "Store": "trialbook.store._base",
     "StoreError": "trialbook.errors",
-    "TrainingConfig": "trialbook.config._models",
     "TrialbookError": "trialbook.errors",
     "Workspace": "trialbook._workspace",
     "WorkspaceError": "trialbook.errors",
@@ -65,34 +68,26 @@ _LAZY = {
     "seed_groups": "trialbook.analysis._groups",
     "significance": "trialbook.analysis._significance",
     "start_run": "trialbook.tracking._start",
-    "validate_config": "trialbook.config._validate",
 }
 
 __all__ = [
     "AmbiguousRunError",
     "BaseBenchmark",
     "BenchmarkRegistry",
-    "CartographyFilterConfig",
-    "ClusterFilterConfig",
     "ConfigError",
     "EvaluationResult",
     "ExperimentConfig",
     "ExperimentTracker",
-    "LabelSmoothingConfig",
     "MetricValueError",
     "Run",
-    "RunFolder",
     "RunNotFoundError",
     "RunQuery",
     "RunRecord",
     "RunStateError",
     "Runner",
-    "SampleResult",
     "SchemaVersionError",
-    "SoftWeightingConfig",
     "Store",
     "StoreError",
-    "TrainingConfig",
     "TrialbookError",
     "Workspace",
     "WorkspaceError",
@@ -114,7 +109,6 @@ __all__ = [
     "seed_groups",
     "significance",
     "start_run",
-    "validate_config",
 ]
 
 if TYPE_CHECKING:
@@ -131,16 +125,8 @@ if TYPE_CHECKING:
     from trialbook.analysis._significance import significance
     from trialbook.config import plan_runs
     from trialbook.config._load import load_config
-    from trialbook.config._models import (
-        CartographyFilterConfig,
-        ClusterFilterConfig,
-        ExperimentConfig,
-        LabelSmoothingConfig,
-        SoftWeightingConfig,
-        TrainingConfig,
-    )
+    from trialbook.config._models import ExperimentConfig
     from trialbook.config._overrides import apply_overrides
-    from trialbook.config._validate import validate_config
     from trialbook.errors import (
         AmbiguousRunError,
         ConfigError,
@@ -154,14 +140,13 @@ if TYPE_CHECKING:
     )
     from trialbook.evaluation._benchmark import BaseBenchmark
     from trialbook.evaluation._evaluate import evaluate
-    from trialbook.evaluation._records import EvaluationResult, SampleResult
+    from trialbook.evaluation._records import EvaluationResult
     from trialbook.evaluation._registry import BenchmarkRegistry
     from trialbook.execution._from_list import run_experiments_from_list
     from trialbook.execution._runner import Runner
     from trialbook.reporting._html import report
     from trialbook.store._base import Store
     from trialbook.store._records import RunQuery, RunRecord
-    from trialbook.tracking._folder import RunFolder
     from trialbook.tracking._run import Run
     from trialbook.tracking._seed import seed_everything
     from trialbook.tracking._start import start_run

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
 
 from trialbook.errors import ConfigError, WorkspaceError
 
-__all__ = ["DEFAULT_ROOT", "Workspace", "open_store"]
+__all__ = ["DEFAULT_ROOT", "Workspace", "open_store", "store_scope"]
 
 DEFAULT_ROOT = "experiments"
 DB_NAME = "trialbook.db"
@@ -55,21 +57,22 @@ class Workspace:
 
     @classmethod
     def resolve(
-        cls, root: str | os.PathLike[str] | None = None, store: str | None = None
+        cls, root: str | os.PathLike[str] | None = None, store_url: str | None = None
     ) -> Workspace:
+        """The workspace at ``root`` indexed by the database at ``store_url`` (a SQLAlchemy
+        URL), each defaulted as the class says."""
         root = root or os.environ.get("TRIALBOOK_ROOT") or None
-        store = store or os.environ.get("TRIALBOOK_STORE") or None
-        if root is None or store is None:
+        store_url = store_url or os.environ.get("TRIALBOOK_STORE") or None
+        if root is None or store_url is None:
             found = _pyproject_defaults(Path.cwd())
             if found is not None:
                 table, folder = found
                 if root is None and table.get("root"):
                     root = folder / str(table["root"])
-                if store is None and table.get("store"):
-                    store = str(table["store"])
+                if store_url is None and table.get("store"):
+                    store_url = str(table["store"])
         root_path = Path(root if root is not None else DEFAULT_ROOT).expanduser().absolute()
-        url = store or f"sqlite:///{root_path / DB_NAME}"
-        return cls(root_path, url)
+        return cls(root_path, store_url or f"sqlite:///{root_path / DB_NAME}")
 
     @property
     def db_path(self) -> Path | None:
@@ -90,14 +93,16 @@ class Workspace:
         except OSError as e:
             raise WorkspaceError(
                 f"Cannot write to the workspace {self.root} ({e.strerror or e}); fix its "
-                "permissions or choose another with --root or TRIALBOOK_ROOT."
+                "permissions or choose another with root=... or TRIALBOOK_ROOT.",
+                parameter="root",
+                value=self.root,
             ) from e
 
     def open_store(self, create: bool = False) -> Store:
         """Open this workspace's Store; with ``create``, make the folder and database.
 
         An existing SQLite file is opened (and so checked) before the folder is made: a
-        ``--store`` that is refused creates nothing.
+        ``store_url`` that is refused creates nothing.
         """
         from trialbook.store._connect import connect
         from trialbook.store._dialect import require_driver
@@ -106,7 +111,7 @@ class Workspace:
         path = self.db_path
         if create and path is not None and path.exists():
             # An existing file is checked first (garbage or someone else's tables are refused)
-            # so that a refused --store leaves no workspace folder made for it behind.
+            # so that a refused store_url leaves no workspace folder made for it behind.
             store = connect(self.store_url, create=True, root=self.root)
             try:
                 self.ensure_writable()
@@ -121,7 +126,7 @@ class Workspace:
 
 def open_store(
     root: str | os.PathLike[str] | None = None,
-    url: str | None = None,
+    store_url: str | None = None,
     *,
     create: bool = False,
 ) -> Store:
@@ -130,4 +135,37 @@ def open_store(
     Returns a :class:`trialbook.store.Store`. Raises :class:`~trialbook.errors.WorkspaceError`
     when there is no database there and ``create`` is false.
     """
-    return Workspace.resolve(root, url).open_store(create=create)
+    return Workspace.resolve(root, store_url).open_store(create=create)
+
+
+@contextmanager
+def store_scope(
+    root: str | os.PathLike[str] | None = None,
+    store: Store | None = None,
+    store_url: str | None = None,
+) -> Iterator[Store]:
+    """``store`` when given (left open), else the existing Store of the workspace ``root`` /
+    the database at ``store_url``, closed afterwards: how a function taking ``root=``,
+    ``store=`` and ``store_url=`` gets its Store.
+
+    Raises:
+        ConfigError: ``store`` is not a Store (a URL goes in ``store_url``).
+        WorkspaceError: there is no database there.
+    """
+    from trialbook.store._base import Store as StoreBase
+
+    if store is not None:
+        if not isinstance(store, StoreBase):
+            raise ConfigError(
+                f"store={store!r} is not an open Store; pass a store URL as store_url=... "
+                "(or a workspace folder as root=...).",
+                parameter="store",
+                value=store,
+            )
+        yield store
+        return
+    db = open_store(root, store_url, create=False)
+    try:
+        yield db
+    finally:
+        db.close()

@@ -54,6 +54,14 @@ class TrialbookError(Exception):
       ``"root"``), as the function that raised spells it; the CLI maps it to its flag
       (``--jobs``) in one place (``trialbook.cli._errors``).
     * ``value``: the value that was refused.
+
+    So that the CLI can put a message in its words, a message writes a parameter in one of
+    these ways: ``name=value`` (``"out=runs/ is a folder"``: the CLI says ``--out runs/``),
+    ``name=...`` for the parameter alone (``"choose another root=..."``: ``--root``),
+    ``name=True`` for an on/off parameter (``--force``), or, for the error's own
+    ``parameter``, the name as the message's first word (``"jobs must be at least 1"``).
+    A message does not tell Python users which command to run; the CLI adds such hints by
+    error type (after a :class:`RunNotFoundError`: "list runs with `trialbook ls`").
     """
 
     def __init__(self, message: str = "", *, parameter: str | None = None, value: Any = None):

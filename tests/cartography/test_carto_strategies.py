@@ -8,13 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialbook import (
-    CartographyFilterConfig,
-    ClusterFilterConfig,
-    LabelSmoothingConfig,
-    SoftWeightingConfig,
-    TrainingConfig,
-)
 from trialbook.cartography import (
     DynamicsRecorder,
     Selection,
@@ -23,6 +16,13 @@ from trialbook.cartography import (
     cluster_embeddings,
 )
 from trialbook.cartography._regions import top_count
+from trialbook.config import (
+    CartographyFilterConfig,
+    ClusterFilterConfig,
+    LabelSmoothingConfig,
+    SoftWeightingConfig,
+    TrainingConfig,
+)
 from trialbook.errors import ConfigError
 
 # a, b: easy; c: hard; d, e, f: ambiguous with decreasing variability.

@@ -245,7 +245,13 @@ def _workspace_with_a_run(root: Path, store: str | None = None) -> str:
     import trialbook
 
     with trialbook.start_run(
-        "exp", {}, name="a", root=root, store=store, system_metrics=False, capture_packages=False
+        "exp",
+        {},
+        name="a",
+        root=root,
+        store_url=store,
+        system_metrics=False,
+        capture_packages=False,
     ) as run:
         run.log({"acc": 0.5})
     return run.id

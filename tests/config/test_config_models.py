@@ -7,16 +7,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trialbook import (
+from trialbook import ConfigError
+from trialbook.config import (
     CartographyFilterConfig,
     ClusterFilterConfig,
-    ConfigError,
     ExperimentConfig,
     LabelSmoothingConfig,
     SoftWeightingConfig,
     TrainingConfig,
+    config_hash,
+    group_key,
 )
-from trialbook.config import config_hash, group_key
 
 
 def make_experiment(**training: object) -> ExperimentConfig:

@@ -8,7 +8,8 @@ import pytest
 import yaml
 from runner_helpers import Workspace
 
-from trialbook import ConfigError, ExperimentConfig, TrainingConfig, run_experiments_from_list
+from trialbook import ConfigError, ExperimentConfig, run_experiments_from_list
+from trialbook.config import TrainingConfig
 
 
 def test_runs_every_experiment_per_seed_and_resumes(ws: Workspace) -> None:

@@ -326,7 +326,7 @@ def test_package_entrypoints_are_found_without_running_the_package(ws: Workspace
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"jobs": 0}, "--jobs must be a whole number of at least 1, got 0"),
+        ({"jobs": 0}, "^jobs must be a whole number of at least 1, got 0"),
         ({"timeout": -1}, "--timeout must be a positive number of seconds"),
         ({"timeout": float("nan")}, "--timeout must be a positive number of seconds, got nan"),
         ({"retries": -2}, "--retries must be a whole number of 0 or more"),

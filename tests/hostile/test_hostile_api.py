@@ -111,7 +111,7 @@ START = [
     ApiCase("root-under-a-file", lambda w: start(w, root=w.write("plain.txt", "x") / "ws"),
             WorkspaceError, ("plain.txt",)),
     # A store URL is configuration, so a malformed one is a ConfigError.
-    ApiCase("store-not-a-url", lambda w: start(w, store="notaurl"), ConfigError, ("notaurl",)),
+    ApiCase("store-not-a-url", lambda w: start(w, store_url="notaurl"), ConfigError, ("notaurl",)),
 ]
 
 # -- other entry points -------------------------------------------------------------------------
@@ -132,8 +132,8 @@ OTHER = [
     ApiCase("open-store-root-is-a-file",
             lambda w: trialbook.open_store(w.write("plain.txt", "x")), WorkspaceError,
             ("plain.txt",)),
-    ApiCase("open-store-not-a-url", lambda w: trialbook.open_store(url="notaurl"), ConfigError,
-            ("notaurl",)),
+    ApiCase("open-store-not-a-url", lambda w: trialbook.open_store(store_url="notaurl"),
+            ConfigError, ("notaurl",)),
     # The workspace's layout is wrong (a folder where the database file belongs), not the
     # database: a WorkspaceError, like a root that is a file.
     ApiCase("open-store-db-is-a-folder", lambda w: trialbook.open_store(db_folder(w)),
@@ -202,6 +202,13 @@ OTHER = [
                                          progress=False), ConfigError, ("shot",)),
     ApiCase("plan-runs-missing-file", lambda w: trialbook.plan_runs([w.tmp / "nope.yaml"]),
             ConfigError, ("nope.yaml",)),
+    # store= takes an open Store; a URL there is refused naming store_url, not ignored.
+    ApiCase("load-runs-url-as-store",
+            lambda w: trialbook.load_runs(w.ws, store="sqlite:///x.db"), ConfigError,
+            ("store='sqlite:///x.db'", "store_url=")),
+    ApiCase("leaderboard-url-as-store",
+            lambda w: trialbook.leaderboard(benchmark="gsm8k", store="sqlite:///x.db"),
+            ConfigError, ("store_url=",)),
 ]
 
 
@@ -319,3 +326,47 @@ def test_run_method_refuses_hostile_input_and_stores_nothing(
     check_raises(x, lambda: x.call(run))
     run.flush()
     assert_unchanged(before, case.snap())
+
+
+def test_store_url_opens_the_database_a_url_names(case: Case, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    start(case, store_url=url)
+
+    runs = trialbook.load_runs(tmp_path / "no-workspace-here", store_url=url)
+
+    assert list(runs["experiment"]) == ["hostile"]
+    with trialbook.open_store(store_url=url) as db:
+        assert [r.experiment for r in db.list_runs()] == ["hostile"]
+
+
+def _regions_with_fraction(fraction: float) -> object:
+    import pandas as pd
+
+    from trialbook.cartography import assign_regions
+
+    metrics = pd.DataFrame({"confidence": [0.5, 0.9], "variability": [0.1, 0.3]})
+    return assign_regions(metrics, ambiguous_fraction=fraction)
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter", "value"),
+    [
+        (lambda w: trialbook.Runner(jobs=0, root=w.ws), "jobs", 0),
+        (lambda w: trialbook.load_runs(w.ws, store="sqlite:///x.db"), "store", "sqlite:///x.db"),
+        (lambda w: _regions_with_fraction(2.0), "ambiguous_fraction", 2.0),
+        (lambda w: trialbook.open_store(w.write("plain.txt", "x") / "ws", create=True), "root",
+         None),
+    ],
+    ids=["runner-jobs", "load-runs-store", "regions-fraction", "workspace-root"],
+)
+def test_library_error_names_its_parameter_not_a_flag(
+    case: Case, call: Callable[[Case], object], parameter: str, value: object
+) -> None:
+    with pytest.raises(TrialbookError) as info:
+        call(case)
+
+    assert info.value.parameter == parameter
+    if value is not None:
+        assert info.value.value == value
+    assert f"{parameter}" in str(info.value)
+    assert "--" not in str(info.value) and "trialbook " not in str(info.value)

@@ -114,14 +114,14 @@ def test_run_into_a_refused_store_file_makes_no_workspace_folder(cwd: Path, kind
     one_error_line(cli(cwd, "run", "exp.yaml", "--store", f"sqlite:///{db}"), str(db))
     assert tree(cwd) == before
     with pytest.raises(StoreError, match=r"other\.db"):
-        trialbook.start_run("exp", root=cwd / "ws", store=f"sqlite:///{db}", **COMMON)
+        trialbook.start_run("exp", root=cwd / "ws", store_url=f"sqlite:///{db}", **COMMON)
     assert tree(cwd) == before
 
 
 def test_an_existing_store_elsewhere_gets_a_new_workspace_folder(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     connect(url, create=True).close()
-    with trialbook.start_run("exp", root=tmp_path / "ws", store=url, **COMMON) as run:
+    with trialbook.start_run("exp", root=tmp_path / "ws", store_url=url, **COMMON) as run:
         pass
     assert run.path.parent == tmp_path / "ws"
     assert [r.id for r in connect(url).list_runs()] == [run.id]

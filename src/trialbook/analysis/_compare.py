@@ -215,7 +215,8 @@ def compare(
     suite: str | None = None,
     where: Sequence[str] | str | None = None,
     root: str | os.PathLike[str] | None = None,
-    store: Store | str | None = None,
+    store: Store | None = None,
+    store_url: str | None = None,
 ) -> Comparison:
     """Compare runs or seed groups (see :func:`trialbook.analysis.resolve_refs`; ``suite``
     and ``where`` narrow the names to a suite's runs where the conditions hold).
@@ -230,7 +231,7 @@ def compare(
             "name a baseline and what to compare with it.",
             parameter="refs",
         )
-    with store_scope(root, store) as db:
+    with store_scope(root, store, store_url) as db:
         entries = resolve_refs(refs, db, scope=Scope.of(suite, where))
         params = [_entry_params(e, db) for e in entries]
         metrics = [_entry_metrics(e, db) for e in entries]

@@ -128,8 +128,9 @@ def _query(
 
 def load_runs(
     root: str | os.PathLike[str] | None = None,
-    store: Store | str | None = None,
+    store: Store | None = None,
     *,
+    store_url: str | None = None,
     experiment: str | None = None,
     statuses: Iterable[str] | str | None = None,
     tags: Iterable[str] | str = (),
@@ -141,7 +142,7 @@ def load_runs(
 
     Args:
         root: The workspace folder (default ``./experiments`` or ``TRIALBOOK_ROOT``).
-        store: An open :class:`~trialbook.store.Store` (left open) or a store URL.
+        store: An open :class:`~trialbook.store.Store` (left open); ``store_url`` a store URL.
         experiment: Only runs of this experiment.
         statuses: Only runs in these statuses (``"completed"`` or a list).
         tags: Only runs with all these tags.
@@ -168,24 +169,15 @@ def load_runs(
     """
     import pandas as pd
 
-    from trialbook.store import Store
+    from trialbook._workspace import store_scope
 
     q = _query(query, experiment, statuses, tags, where, sort)
-    if isinstance(store, Store):
-        db, owned = store, False
-    else:
-        from trialbook._workspace import open_store
-
-        db, owned = open_store(root, store), True
-    try:
+    with store_scope(root, store, store_url) as db:
         records = db.list_runs(q)
         ids = [r.id for r in records]
         params = db.bulk_params(ids) if ids else {}
         summaries = db.metric_summaries(ids) if ids else {}
         evaluations = db.bulk_evaluations(ids) if ids else {}
-    finally:
-        if owned:
-            db.close()
     goals: dict[str, str] = {}
     rows = [
         _row(r, params.get(r.id, {}), summaries.get(r.id, {}), evaluations.get(r.id, ()), goals)

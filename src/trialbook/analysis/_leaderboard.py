@@ -150,7 +150,8 @@ def leaderboard(
     suite: str | None = None,
     where: Sequence[str] | str | None = None,
     root: str | os.PathLike[str] | None = None,
-    store: Store | str | None = None,
+    store: Store | None = None,
+    store_url: str | None = None,
 ) -> pd.DataFrame:
     """Completed runs (``by="run"``) or seed groups (``by="group"``) ranked by a metric.
 
@@ -179,7 +180,7 @@ def leaderboard(
         raise ConfigError(f"by={by!r} must be 'run' or 'group'.", parameter="by", value=by)
     if top is not None and top < 1:
         raise ConfigError(f"top={top} must be at least 1.", parameter="top", value=top)
-    with store_scope(root, store) as db:
+    with store_scope(root, store, store_url) as db:
         scope = Scope.of(suite, where)
         check_names(db, experiment=experiment, scope=scope)
         completed = scope.query(experiment=experiment, statuses=("completed",))

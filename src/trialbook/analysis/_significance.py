@@ -4,11 +4,11 @@ choosing the test from the data (``test="auto"``) and correcting with Holm when 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
+from trialbook._workspace import store_scope as store_scope
 from trialbook.analysis._refs import Entry, resolve_refs
 from trialbook.analysis._samples import (
     choose_metric,
@@ -35,22 +35,6 @@ __all__ = ["TESTS", "significance"]
 
 TestChoice = Literal["auto", "bootstrap", "permutation", "mcnemar", "welch"]
 TESTS: tuple[str, ...] = ("auto", "bootstrap", "permutation", "mcnemar", "welch")
-
-
-@contextmanager
-def store_scope(root: str | os.PathLike[str] | None, store: Store | str | None) -> Iterator[Store]:
-    """The given Store (left open), or the workspace's / URL's Store (closed afterwards)."""
-    from trialbook._workspace import open_store
-    from trialbook.store import Store as StoreBase
-
-    if isinstance(store, StoreBase):
-        yield store
-        return
-    db = open_store(root, store, create=False)
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 @dataclass(frozen=True)
@@ -365,7 +349,8 @@ def significance(
     suite: str | None = None,
     where: Sequence[str] | str | None = None,
     root: str | os.PathLike[str] | None = None,
-    store: Store | str | None = None,
+    store: Store | None = None,
+    store_url: str | None = None,
 ) -> list[TestResult]:
     """Test the first reference against each of the others; one :class:`TestResult` each.
 
@@ -377,10 +362,10 @@ def significance(
     ran and why. A metric's per-sample values come from the field its benchmark declares
     (``BaseBenchmark.metric_fields``). With more than one comparison every result gets a
     Holm-adjusted p-value.
-    ``store`` is a Store or a store URL; ``root`` a workspace folder. ``suite`` and ``where``
-    narrow the names to a suite's runs where the conditions hold; a name that fits several
-    seed groups resolves to the newest one evaluated on ``benchmark`` (see
-    :func:`resolve_refs`).
+    ``store`` is an open Store, ``store_url`` a store URL, ``root`` a workspace folder.
+    ``suite`` and ``where`` narrow the names to a suite's runs where the conditions hold; a
+    name that fits several seed groups resolves to the newest one evaluated on ``benchmark``
+    (see :func:`resolve_refs`).
 
     Raises:
         ConfigError: fewer than two references, an unknown test, no common benchmark, sample
@@ -399,7 +384,7 @@ def significance(
             "name a baseline and what to test against it.",
             parameter="refs",
         )
-    with store_scope(root, store) as db:
+    with store_scope(root, store, store_url) as db:
         entries = resolve_refs(
             refs, db, scope=Scope.of(suite, where), benchmark=benchmark, metric=metric
         )

@@ -46,16 +46,21 @@ def cluster_embeddings(
     if x.ndim != 2 or x.shape[0] != len(id_list):
         raise ConfigError(
             f"embeddings have shape {x.shape} but there are {len(id_list)} ids; pass one "
-            "embedding row per id."
+            "embedding row per id.",
+            parameter="embeddings",
         )
     if isinstance(min_cluster_size, bool) or not isinstance(min_cluster_size, int):
         raise ConfigError(
-            f"min_cluster_size is {min_cluster_size!r}; pass a whole number of at least 2."
+            f"min_cluster_size is {min_cluster_size!r}; pass a whole number of at least 2.",
+            parameter="min_cluster_size",
+            value=min_cluster_size,
         )
     if not 2 <= min_cluster_size <= len(id_list):
         raise ConfigError(
             f"min_cluster_size {min_cluster_size} does not fit {len(id_list)} examples; "
-            f"pass a value from 2 to {max(len(id_list), 2)}."
+            f"pass a value from 2 to {max(len(id_list), 2)}.",
+            parameter="min_cluster_size",
+            value=min_cluster_size,
         )
     import inspect
 

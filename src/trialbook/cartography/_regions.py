@@ -57,7 +57,9 @@ def assign_regions(
     if ambiguous_fraction is not None:
         if not 0 < ambiguous_fraction <= 1:
             raise ConfigError(
-                f"ambiguous_fraction {ambiguous_fraction} is not in (0, 1]; pass e.g. 0.33."
+                f"ambiguous_fraction {ambiguous_fraction} is not in (0, 1]; pass e.g. 0.33.",
+                parameter="ambiguous_fraction",
+                value=ambiguous_fraction,
             )
         k = top_count(ambiguous_fraction, len(variability))
         ambiguous = np.zeros(len(variability), dtype=bool)

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
 
-from trialbook._disk import error_chain, full_disk_cause
-from trialbook._format import printable
 from trialbook.cli import _analysis, _db, _evaluate, _export, _report, _run, _runs, _stats
+from trialbook.cli._errors import CommandGroup, cli_message, invoked_command
 from trialbook.cli._options import GlobalOptions, PartialWrite, RootOption, StoreOption
-from trialbook.errors import StoreError, TrialbookError
+from trialbook.errors import StoreError, TrialbookError, error_chain, full_disk_cause
+from trialbook.reporting import printable
 
 __all__ = ["EXIT_USER_ERROR", "app", "main"]
 
@@ -117,7 +116,7 @@ def _full_disk(e: BaseException, workspace: Any) -> tuple[str | None, str | None
         code = getattr(x, "sqlite_errorcode", None)
         io_error = io_error or (isinstance(code, int) and code & 0xFF == _SQLITE_IOERR)
     if io_error and workspace is not None:
-        from trialbook.store._dialect import sqlite_path
+        from trialbook.store import sqlite_path
 
         # SQLite reports a WAL index it cannot grow as an I/O error, not as SQLITE_FULL.
         db = sqlite_path(workspace.store_url)
@@ -143,7 +142,7 @@ def _write_failure(e: BaseException, ctx: Any, kept: str = "") -> str | None:
         if filename is not None:
             what = _target(filename)
         elif isinstance(e, TrialbookError) and ws is not None:
-            from trialbook.store._dialect import sqlite_path
+            from trialbook.store import sqlite_path
 
             what = f"the database {sqlite_path(ws.store_url) or ws.store_url}"
         elif ws is not None:
@@ -163,7 +162,14 @@ def _write_failure(e: BaseException, ctx: Any, kept: str = "") -> str | None:
     return None
 
 
-class _TrialbookGroup(TyperGroup):
+def _sentence(e: TrialbookError, ctx: Any) -> str:
+    """``e`` in the words of the command that was running (see :mod:`trialbook.cli._errors`)."""
+    glob = ctx.find_object(GlobalOptions) if ctx is not None else None
+    ws = glob.resolved if glob is not None else None
+    return cli_message(e, invoked_command(ctx), None if ws is None else ws.store_url)
+
+
+class _TrialbookGroup(CommandGroup):
     """The root command group; turns trialbook's own errors and click's usage errors into one
     ``error:`` line and exit 2."""
 
@@ -185,9 +191,9 @@ class _TrialbookGroup(TyperGroup):
         except StoreError as e:
             # The Store's own sentence for a full disk ("database or disk is full") says
             # nothing of what to do.
-            _fail(_write_failure(e, ctx) or str(e) or type(e).__name__)
+            _fail(_write_failure(e, ctx) or _sentence(e, ctx))
         except TrialbookError as e:
-            _fail(str(e) or type(e).__name__)
+            _fail(_sentence(e, ctx))
         except OSError as e:
             sentence = _write_failure(e, ctx)
             if sentence is None:
@@ -228,9 +234,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from trialbook import __version__
+        import trialbook
 
-        typer.echo(f"trialbook {__version__}")
+        typer.echo(f"trialbook {trialbook.__version__}")
         raise typer.Exit()
 
 

@@ -4,26 +4,38 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from trialbook._workspace import Workspace
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, workspace
+from trialbook.cli._errors import CommandGroup
+from trialbook.cli._options import (
+    JsonOption,
+    RootOption,
+    StoreOption,
+    safe_url,
+    store_flag,
+    workspace,
+)
 from trialbook.cli._output import Output, Styled, print_json
-from trialbook.cli._stats import safe_url
 from trialbook.errors import ConfigError, WorkspaceError
+
+if TYPE_CHECKING:
+    from trialbook.store import Workspace
 
 __all__ = ["app"]
 
 app = typer.Typer(
     name="db",
+    cls=CommandGroup,
     help="Inspect, migrate, check and recover the workspace's database.",
     no_args_is_help=True,
 )
 
 
-def _where(ws_url: str, db_path: object) -> str:
-    return str(db_path) if db_path is not None else safe_url(ws_url)
+def _database_label(ws: Workspace) -> str:
+    """The database as a message names it: its file, else its URL with the password masked."""
+    return str(ws.db_path) if ws.db_path is not None else safe_url(ws.store_url)
 
 
 @app.command("upgrade")
@@ -39,7 +51,7 @@ def upgrade(
     from trialbook.store import upgrade as upgrade_store
 
     ws = workspace(ctx, root, store)
-    where = _where(ws.store_url, ws.db_path)
+    where = _database_label(ws)
     before, after = upgrade_store(ws.store_url, root=ws.root)
     if before == after:
         typer.echo(f"The database {where} is already at revision {after} (current).")
@@ -58,7 +70,7 @@ def status(
     from trialbook.store import SCHEMA_REVISION, schema_state
 
     ws = workspace(ctx, root, store)
-    where = _where(ws.store_url, ws.db_path)
+    where = _database_label(ws)
     if ws.db_path is not None and not ws.db_path.is_file():
         # Connecting would create an empty file; a status check must not.
         raise WorkspaceError(
@@ -123,21 +135,17 @@ def check(
 
     Exit status 0 when it is clean, 1 when it is damaged (then run `trialbook db recover`).
     """
-    from trialbook.store import _dialect, _integrity
+    from trialbook.store import check_database
 
     ws, path = _sqlite_file(ctx, root, store, "check")
-    url = ws.store_url
-    identity = _integrity.file_identity(path)
-    problems = _integrity.integrity_problems(path, quick=False, limit=100)
-    flag = _dialect.store_flag(url)
+    problems = check_database(path, limit=100)
+    flag = store_flag(ws.store_url)
     if as_json:
         print_json({"database": str(path), "ok": not problems, "problems": problems})
     if not problems:
-        _integrity.record_clean(path, identity)
         if not as_json:
             typer.echo(f"The database {path} passed SQLite's integrity check.")
         return
-    _integrity.forget_check(path)
     if not as_json:
         for line in problems:
             typer.echo(line)
@@ -167,11 +175,11 @@ def recover(
     lost come back from their folders (config.yaml, meta.json, summary.json, evaluations/)
     with their final metrics, but without their metric histories, which only the database held.
     """
-    from trialbook.store import _integrity
+    from trialbook.store import check_database
     from trialbook.tracking import recover_database as recover_db
 
     ws, path = _sqlite_file(ctx, root, store, "recover")
-    if not force and not _integrity.integrity_problems(path, quick=False, limit=1):
+    if not force and not check_database(path, limit=1):
         typer.echo(
             f"The database {path} passed SQLite's integrity check; nothing to recover "
             "(--force rebuilds it anyway)."

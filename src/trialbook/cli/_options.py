@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from trialbook._format import clip
-from trialbook._workspace import Workspace
+from trialbook.reporting import clip
 
 if TYPE_CHECKING:
-    from trialbook.analysis._refs import Entry
-    from trialbook.store import Store
+    from trialbook.analysis import Entry
+    from trialbook.store import Store, Workspace
 
 __all__ = [
     "INT64_MAX",
@@ -37,6 +36,8 @@ __all__ = [
     "open_store",
     "paste_command",
     "resolve_names",
+    "safe_url",
+    "store_flag",
     "workspace",
 ]
 
@@ -153,9 +154,32 @@ class GlobalOptions:
 
 def workspace(ctx: typer.Context, root: Path | None, store: str | None) -> Workspace:
     """The workspace named by the command's options, else the global ones, else the defaults."""
+    from trialbook import Workspace
+
     glob = ctx.find_object(GlobalOptions) or GlobalOptions()
     glob.resolved = Workspace.resolve(root or glob.root, store or glob.store)
     return glob.resolved
+
+
+def safe_url(url: str) -> str:
+    """A store URL with any password masked, fit to print."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL has no password we could find either
+        return url
+
+
+def store_flag(store_url: str) -> str:
+    """The options that name this store on the command line, with a leading space:
+    `` --root DIR`` for a workspace's own trialbook.db, else `` --store 'URL'``."""
+    from trialbook.store import sqlite_path
+
+    path = sqlite_path(store_url)
+    if path is not None and path.name == "trialbook.db":
+        return f" --root {path.parent}"
+    return f" --store '{safe_url(store_url)}'"
 
 
 @contextmanager
@@ -224,8 +248,7 @@ def resolve_names(
     """The entries ``refs`` name (see :func:`trialbook.analysis.resolve_refs`), with each
     entry's notes (which of several groups a name stands for, runs left out) on stderr. A
     name no rule can resolve is an error that ends with the command to paste."""
-    from trialbook.analysis._refs import resolve_refs
-    from trialbook.analysis._scope import Scope
+    from trialbook.analysis import Scope, resolve_refs
     from trialbook.errors import AmbiguousNameError
 
     try:

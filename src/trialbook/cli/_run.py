@@ -326,7 +326,7 @@ def run(
     ws = workspace(ctx, root, store)
     runner = Runner(
         root=ws.root,
-        store=ws.store_url,
+        store_url=ws.store_url,
         jobs=jobs,
         timeout=timeout,
         retries=retries,
@@ -427,7 +427,7 @@ def reproduce(
     result = reproduce_run(
         run_ref,
         root=ws.root,
-        store=ws.store_url,
+        store_url=ws.store_url,
         check=check,
         tolerance=tolerance,
         ignore=ignore or (),

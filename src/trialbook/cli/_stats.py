@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, open_store
+from trialbook.cli._options import JsonOption, RootOption, StoreOption, open_store, safe_url
 from trialbook.cli._output import STATUS_STYLES, Cell, Column, Output, Styled, fmt_bytes, print_json
 
 __all__ = ["safe_url", "stats"]
-
-
-def safe_url(url: str) -> str:
-    """A store URL with any password masked, fit to print."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL has no password we could find either
-        return url
 
 
 def stats(
@@ -27,7 +17,7 @@ def stats(
     store: StoreOption = None,
 ) -> None:
     """Count runs, metric points, evaluations and samples in the store."""
-    from trialbook._types import RUN_STATUSES
+    from trialbook.store import RUN_STATUSES
 
     with open_store(ctx, root, store) as db:
         db.reap_dead_runs(force=True)  # so that "running" means running

@@ -1,5 +1,9 @@
-"""Experiment configs: loading YAML, overrides, validation, hashes, suites and the run plan."""
+"""Experiment configs: loading YAML, overrides, validation, hashes, suites and the run plan,
+and the typed config models (``ExperimentConfig``, ``TrainingConfig`` and its strategies)."""
 
+from typing import TYPE_CHECKING
+
+from trialbook._lazy import lazy_attributes
 from trialbook.config._changes import format_changes
 from trialbook.config._experiment import EXPERIMENT_KEYS, ExperimentBlock, experiment_block
 from trialbook.config._hash import (
@@ -17,15 +21,34 @@ from trialbook.config._plan import MISSING, Plan, PlannedRun
 from trialbook.config._planning import plan_configs, plan_runs, suite_shortcuts
 from trialbook.config._validate import schema_of, validate_config
 
+# The pydantic models load on first use (importing this package stays free of pydantic).
+_LAZY = {
+    name: "trialbook.config._models"
+    for name in (
+        "CartographyFilterConfig",
+        "ClusterFilterConfig",
+        "ExperimentConfig",
+        "LabelSmoothingConfig",
+        "SoftWeightingConfig",
+        "TrainingConfig",
+    )
+}
+
 __all__ = [
     "EXPERIMENT_KEYS",
     "MISSING",
     "SUITE_DIRS",
+    "CartographyFilterConfig",
+    "ClusterFilterConfig",
     "ConfigSource",
     "ExperimentBlock",
+    "ExperimentConfig",
+    "LabelSmoothingConfig",
     "Override",
     "Plan",
     "PlannedRun",
+    "SoftWeightingConfig",
+    "TrainingConfig",
     "apply_overrides",
     "canonical_setting",
     "config_hash",
@@ -44,3 +67,15 @@ __all__ = [
     "to_plain_config",
     "validate_config",
 ]
+
+if TYPE_CHECKING:
+    from trialbook.config._models import (
+        CartographyFilterConfig,
+        ClusterFilterConfig,
+        ExperimentConfig,
+        LabelSmoothingConfig,
+        SoftWeightingConfig,
+        TrainingConfig,
+    )
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

@@ -222,7 +222,7 @@ def _record_as_new_run(
             config,
             name=name,
             root=ws.root,
-            store=ws.store_url,
+            store_url=ws.store_url,
             system_metrics=False,
         ) as new_run:
             created = new_run.id

@@ -20,7 +20,7 @@ def run_experiments_from_list(
     seeds: Iterable[int] | None = None,
     overrides: Iterable[str] = (),
     root: str | os.PathLike[str] | None = None,
-    store: str | None = None,
+    store_url: str | None = None,
     jobs: int = 1,
     timeout: float | None = None,
     retries: int = 0,
@@ -39,7 +39,7 @@ def run_experiments_from_list(
             pydantic models, or paths of YAML config files, in the order to run them.
         seeds: run every experiment once per seed (default: each config's own ``seed``).
         overrides: ``a.b=1`` / ``+a.b=1`` / ``~a.b`` overrides applied to every experiment.
-        root, store: the workspace (default ``./experiments``).
+        root, store_url: the workspace (default ``./experiments``) and its store URL.
         jobs, timeout, retries, stop_on_error, rerun, progress: as for :class:`Runner`.
 
     Returns:
@@ -52,7 +52,8 @@ def run_experiments_from_list(
 
     Example::
 
-        from trialbook import ExperimentConfig, TrainingConfig, run_experiments_from_list
+        from trialbook import ExperimentConfig, run_experiments_from_list
+        from trialbook.config import TrainingConfig
 
         experiments = [
             ExperimentConfig(name="baseline", entrypoint="train:train"),
@@ -73,7 +74,7 @@ def run_experiments_from_list(
     plan = plan_configs(configs, seeds=seeds, overrides=overrides)
     runner = Runner(
         root=root,
-        store=store,
+        store_url=store_url,
         jobs=jobs,
         timeout=timeout,
         retries=retries,

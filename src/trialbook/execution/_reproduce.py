@@ -174,7 +174,7 @@ def reproduce(
     run: str,
     *,
     root: str | os.PathLike[str] | None = None,
-    store: str | None = None,
+    store_url: str | None = None,
     check: bool = False,
     tolerance: float = 1e-6,
     ignore: Sequence[str] = (),
@@ -189,7 +189,7 @@ def reproduce(
     """
     if not (isinstance(tolerance, int | float) and tolerance >= 0):
         raise ConfigError(f"--tolerance must be zero or a positive number, got {tolerance!r}.")
-    workspace = Workspace.resolve(root, store)
+    workspace = Workspace.resolve(root, store_url)
     with workspace.open_store() as db:
         original = db.get_run(run)
     folder = Path(original.folder or "")
@@ -217,7 +217,7 @@ def reproduce(
     )
     runner = Runner(
         root=workspace.root,
-        store=workspace.store_url,
+        store_url=workspace.store_url,
         rerun=True,
         timeout=timeout,
         progress=progress,

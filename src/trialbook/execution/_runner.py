@@ -218,7 +218,7 @@ class Runner:
     """Run a plan: skip what is done, queue the rest, execute it, record every outcome.
 
     Args:
-        root, store: the workspace folder and store URL (see :class:`trialbook.Workspace`).
+        root, store_url: the workspace folder and store URL (see :class:`trialbook.Workspace`).
         executor: where processes run; default ``LocalExecutor(jobs)``.
         jobs: processes at once on the default local executor (``--jobs``).
         timeout: seconds a run may take before it is stopped and marked ``killed``.
@@ -240,7 +240,7 @@ class Runner:
         self,
         *,
         root: str | os.PathLike[str] | None = None,
-        store: str | None = None,
+        store_url: str | None = None,
         executor: Executor | None = None,
         jobs: int = 1,
         timeout: float | None = None,
@@ -254,13 +254,17 @@ class Runner:
         grace: float = 10.0,
     ) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-            raise ConfigError(f"--jobs must be a whole number of at least 1, got {jobs!r}.")
+            raise ConfigError(
+                f"jobs must be a whole number of at least 1, got {jobs!r}.",
+                parameter="jobs",
+                value=jobs,
+            )
         # `not timeout > 0` also refuses NaN, which would stop every run at once.
         if timeout is not None and (not isinstance(timeout, int | float) or not timeout > 0):
             raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout!r}.")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ConfigError(f"--retries must be a whole number of 0 or more, got {retries!r}.")
-        self.workspace = Workspace.resolve(root, store)
+        self.workspace = Workspace.resolve(root, store_url)
         self._executor = executor
         self.jobs = jobs
         self.timeout = float(timeout) if timeout is not None else None

@@ -530,9 +530,9 @@ def report(
     target = Path(out)
     if target.is_dir():
         raise ConfigError(
-            f"out={str(target)!r} is a folder; give a file name such as report.html.",
+            f"out={target} is a folder; give a file name such as report.html.",
             parameter="out",
-            value=str(target),
+            value=target,
         )
     if store is None:
         from trialbook._workspace import open_store

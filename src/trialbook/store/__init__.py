@@ -18,6 +18,7 @@ from trialbook.store._documents import (
     run_fields,
     sample_fields,
 )
+from trialbook.store._integrity import check_database
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._query import (
     SORT_COLUMNS,
@@ -81,6 +82,7 @@ __all__ = [
     "Store",
     "StoreStats",
     "Workspace",
+    "check_database",
     "connect",
     "flat_values",
     "iso",

@@ -111,6 +111,22 @@ def integrity_problems(db: Path, *, quick: bool, limit: int = 20) -> list[str]:
     return [] if problems == ["ok"] else problems
 
 
+def check_database(db: Path, *, limit: int = 100) -> list[str]:
+    """SQLite's full integrity check of the database file ``db`` (reads every page): the
+    problems it reports (at most ``limit``), [] when the file is clean.
+
+    A clean file is remembered, so that opening it skips the check until it changes; a damaged
+    one is forgotten, so that the next open checks it again.
+    """
+    identity = file_identity(db)
+    problems = integrity_problems(db, quick=False, limit=limit)
+    if problems:
+        forget_check(db)
+    else:
+        record_clean(db, identity)
+    return problems
+
+
 def check_at_open(db: Path) -> tuple[str | None, bool, list[str]]:
     """Check ``db`` unless it is the file last found clean.
 

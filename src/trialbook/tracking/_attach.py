@@ -228,7 +228,7 @@ def attach_run(
     run_id: str,
     *,
     root: str | os.PathLike[str] | None = None,
-    store: str | None = None,
+    store_url: str | None = None,
     system_metrics: bool | None = None,
     capture_packages: bool = True,
     metric_goals: Mapping[str, str] | None = None,
@@ -248,7 +248,7 @@ def attach_run(
     from trialbook.tracking._start import _open_run
 
     settings = tracking_settings(system_metrics=system_metrics)
-    workspace = Workspace.resolve(root, store)
+    workspace = Workspace.resolve(root, store_url)
     if db is None:
         db = workspace.open_store()
     try:

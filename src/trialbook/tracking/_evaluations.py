@@ -45,7 +45,7 @@ def add_evaluation(
     split: str | None = None,
     store: Store | None = None,
     root: str | os.PathLike[str] | None = None,
-    url: str | None = None,
+    store_url: str | None = None,
 ) -> Evaluation:
     """Record ``result`` as evaluation ``benchmark`` of ``run``, whatever the run's status.
 
@@ -58,7 +58,7 @@ def add_evaluation(
     place in summary.json (the Store keeps both).
 
     Args:
-        store: an open Store to use (else the workspace's, from ``root`` / ``url``).
+        store: an open Store to use (else the workspace's, from ``root`` / ``store_url``).
 
     Raises:
         RunNotFoundError / AmbiguousRunError: ``run`` matches no run or several.
@@ -66,7 +66,7 @@ def add_evaluation(
         WorkspaceError: the run's folder is missing (nothing is recorded).
     """
     owned = store is None
-    db = Workspace.resolve(root, url).open_store(create=False) if store is None else store
+    db = Workspace.resolve(root, store_url).open_store(create=False) if store is None else store
     try:
         record = db.get_run(run)
         path = require_folder(record.folder, record.id)

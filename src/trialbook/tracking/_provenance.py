@@ -364,7 +364,9 @@ def path_digest(path: Path) -> tuple[str, int]:
     if not path.is_dir():
         raise ConfigError(
             f"Cannot digest {str(path)!r}: it is not a file or directory; "
-            "pass the path of an existing file or directory."
+            "pass the path of an existing file or directory.",
+            parameter="path",
+            value=path,
         )
     digest = hashlib.sha256()
     total = 0

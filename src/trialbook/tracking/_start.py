@@ -80,7 +80,7 @@ def start_run(
     description: str | None = None,
     hypothesis: str | None = None,
     root: str | os.PathLike[str] | None = None,
-    store: str | None = None,
+    store_url: str | None = None,
     system_metrics: bool | None = None,
     capture_packages: bool = True,
     metric_goals: Mapping[str, str] | None = None,
@@ -98,7 +98,7 @@ def start_run(
         name: a display name; defaults to the experiment name.
         notes, tags: free text and labels, searchable with ``trialbook ls``. ``tags`` is a
             list of strings, or a mapping stored as ``key=value`` tags.
-        root, store: the workspace folder and store URL (see :class:`trialbook.Workspace`).
+        root, store_url: the workspace folder and store URL (see :class:`trialbook.Workspace`).
         system_metrics: sample CPU %, RSS and GPU memory in the background
             (default on; ``TRIALBOOK_SYSTEM_METRICS=0`` turns it off).
         capture_packages: record installed package versions in meta.json.
@@ -152,7 +152,7 @@ def start_run(
     # configs: the experiment's name counts as part of the config (as it does in a config's own
     # experiment: block, which the Runner's plans always have).
     identity = {**plain, "experiment": {**exp_block, "name": experiment}}
-    workspace = Workspace.resolve(root, store)
+    workspace = Workspace.resolve(root, store_url)
     attach_id = os.environ.get(RUN_ID_ENV)
     if attach_id:
         # Launched by the Runner: track into its queued run (see tracking/_attach.py).

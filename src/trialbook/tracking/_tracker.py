@@ -37,7 +37,7 @@ class ExperimentTracker:
         backends: Sequence[str] = ("local",),
         *,
         root: str | os.PathLike[str] | None = None,
-        store: str | None = None,
+        store_url: str | None = None,
         experiment: str | None = None,
     ) -> None:
         unknown = [b for b in backends if b not in _BACKENDS]
@@ -49,7 +49,7 @@ class ExperimentTracker:
             raise ConfigError("backends is empty; pass backends=['local'].")
         self.backends = tuple(backends)
         self.root = root
-        self.store_url = store
+        self.store_url = store_url
         self.experiment = experiment
         self._run: Run | None = None
 
@@ -82,7 +82,7 @@ class ExperimentTracker:
             notes=notes,
             tags=tags,
             root=self.root,
-            store=self.store_url,
+            store_url=self.store_url,
             **options,
         )
         return self._run.id
