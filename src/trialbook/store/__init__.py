@@ -24,6 +24,7 @@ from trialbook.store._records import (
     RunRecord,
     Sample,
     StoreStats,
+    short_run_id,
 )
 from trialbook.store._schema import SCHEMA_REVISION
 from trialbook.store._sql import SQLStore
@@ -58,6 +59,7 @@ __all__ = [
     "Workspace",
     "connect",
     "schema_state",
+    "short_run_id",
     "sqlite_path",
     "upgrade",
 ]

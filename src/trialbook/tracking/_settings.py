@@ -1,4 +1,4 @@
-"""The writer's settings and the environment variables that set them, read in one place.
+"""The writer's settings and the environment variables tracking reads, in one place.
 
 ``start_run``, attach mode and the Runner's checks before it creates anything all call
 :func:`tracking_settings`, so a bad ``TRIALBOOK_FLUSH_INTERVAL`` is one sentence at the same
@@ -18,11 +18,21 @@ from trialbook.errors import ConfigError
 __all__ = [
     "FLUSH_INTERVAL_ENV",
     "HEARTBEAT_INTERVAL_ENV",
+    "LAUNCHED_BY_ENV",
+    "RUN_DIR_ENV",
+    "RUN_ID_ENV",
     "STORE_RETRY_ENV",
     "SYSTEM_METRICS_ENV",
     "TrackingSettings",
     "tracking_settings",
 ]
+
+#: Set by the Runner: the id of the queued run a process it launched should track into.
+RUN_ID_ENV = "TRIALBOOK_RUN_ID"
+#: Set by the Runner: the command line (JSON list) of the process that launched the run.
+LAUNCHED_BY_ENV = "TRIALBOOK_LAUNCHED_BY"
+#: Set by the Runner: the run's folder.
+RUN_DIR_ENV = "TRIALBOOK_RUN_DIR"
 
 FLUSH_INTERVAL_ENV = "TRIALBOOK_FLUSH_INTERVAL"
 HEARTBEAT_INTERVAL_ENV = "TRIALBOOK_HEARTBEAT_INTERVAL"
