@@ -5,6 +5,7 @@ from trialbook.config._hash import config_hash, flatten_config, group_key, to_pl
 from trialbook.config._load import ConfigSource, load_config, read_config
 from trialbook.config._overrides import Override, apply_overrides, parse_override
 from trialbook.config._plan import MISSING, Plan, PlannedRun
+from trialbook.config._suggest import closest
 from trialbook.config._suite import (
     SUITE_DIRS,
     format_changes,
@@ -24,6 +25,7 @@ __all__ = [
     "Plan",
     "PlannedRun",
     "apply_overrides",
+    "closest",
     "config_hash",
     "experiment_block",
     "flatten_config",

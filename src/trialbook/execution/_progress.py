@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Literal
 
 from trialbook._format import fmt_duration
+from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -410,4 +411,8 @@ def make_progress(
         return PlainProgress()
     if kind == "quiet":
         return ProgressReporter()
-    raise ValueError(f"progress must be auto, rich, plain or quiet, not {kind!r}")
+    raise ConfigError(
+        f"progress must be auto, rich, plain or quiet, not {kind!r}.",
+        parameter="progress",
+        value=kind,
+    )

@@ -188,7 +188,11 @@ def reproduce(
         config names no entrypoint or command (a run tracked by a script), or a bad option.
     """
     if not (isinstance(tolerance, int | float) and tolerance >= 0):
-        raise ConfigError(f"--tolerance must be zero or a positive number, got {tolerance!r}.")
+        raise ConfigError(
+            f"tolerance must be zero or a positive number, got {tolerance!r}.",
+            parameter="tolerance",
+            value=tolerance,
+        )
     workspace = Workspace.resolve(root, store)
     with workspace.open_store() as db:
         original = db.get_run(run)

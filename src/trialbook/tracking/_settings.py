@@ -64,22 +64,31 @@ class TrackingSettings:
     store_retry: float
 
 
-def _seconds(value: Any, *, lowest: float, source: str) -> float:
+def _seconds(value: Any, *, lowest: float, source: str, parameter: str | None = None) -> float:
+    """``value`` as seconds; ``source`` names it in messages (a variable or ``parameter``)."""
     if isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
             raise ConfigError(
-                f"{source}={value!r} is not a number; set it to seconds, e.g. 0.2."
+                f"{source}={value!r} is not a number; set it to seconds, e.g. 0.2.",
+                parameter=parameter,
+                value=value,
             ) from None
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         number = float(value)
     else:
-        raise ConfigError(f"{source}={value!r} is not a number; pass seconds, e.g. 0.2.")
+        raise ConfigError(
+            f"{source}={value!r} is not a number; pass seconds, e.g. 0.2.",
+            parameter=parameter,
+            value=value,
+        )
     if not (math.isfinite(number) and lowest <= number <= _MAX_INTERVAL):
         raise ConfigError(
             f"{source}={value!r} is out of range; use seconds between {lowest:g} and "
-            f"{_MAX_INTERVAL:g}, e.g. 0.2."
+            f"{_MAX_INTERVAL:g}, e.g. 0.2.",
+            parameter=parameter,
+            value=value,
         )
     return number
 
@@ -121,7 +130,8 @@ def tracking_settings(
     if flush_interval is None:
         flush = _env_seconds(FLUSH_INTERVAL_ENV, _DEFAULT_FLUSH, lowest=_MIN_INTERVAL)
     else:
-        flush = _seconds(flush_interval, lowest=_MIN_INTERVAL, source="flush_interval")
+        name = "flush_interval"
+        flush = _seconds(flush_interval, lowest=_MIN_INTERVAL, source=name, parameter=name)
     if system_metrics is None:
         system_metrics = _env_flag(SYSTEM_METRICS_ENV, True)
     return TrackingSettings(

@@ -190,7 +190,9 @@ def normalize_tags(tags: Any) -> tuple[str, ...]:
     if isinstance(tags, str | bytes):
         raise ConfigError(
             f"tags={tags!r} is a single string, which would become one tag per character; "
-            f"pass a list, e.g. tags=[{tags!r}]."
+            f"pass a list, e.g. tags=[{tags!r}].",
+            parameter="tags",
+            value=tags,
         )
     if isinstance(tags, Mapping):
         items: list[str] = []
@@ -198,7 +200,9 @@ def normalize_tags(tags: Any) -> tuple[str, ...]:
             if not isinstance(key, str) or not key.strip() or "=" in key:
                 raise ConfigError(
                     f"Tag key {key!r} must be a non-empty string without '='; "
-                    "pass tags={'team': 'nlp'}."
+                    "pass tags={'team': 'nlp'}.",
+                    parameter="tags",
+                    value=key,
                 )
             if value is None:
                 items.append(key)
@@ -209,19 +213,25 @@ def normalize_tags(tags: Any) -> tuple[str, ...]:
             else:
                 raise ConfigError(
                     f"Tag {key!r} has the value {value!r} ({type(value).__name__}); tag "
-                    "values must be strings or numbers."
+                    "values must be strings or numbers.",
+                    parameter="tags",
+                    value=value,
                 )
         return tuple(dict.fromkeys(items))
     try:
         values = list(tags)
     except TypeError:
         raise ConfigError(
-            f"tags={tags!r} is not a list of strings; pass e.g. tags=['baseline']."
+            f"tags={tags!r} is not a list of strings; pass e.g. tags=['baseline'].",
+            parameter="tags",
+            value=tags,
         ) from None
     for tag in values:
         if not isinstance(tag, str) or not tag.strip():
             raise ConfigError(
                 f"Tag {tag!r} ({type(tag).__name__}) is not a non-empty string; pass tags "
-                f"as strings, e.g. tags=['baseline', 'lr-{1e-4:g}']."
+                f"as strings, e.g. tags=['baseline', 'lr-{1e-4:g}'].",
+                parameter="tags",
+                value=tag,
             )
     return tuple(dict.fromkeys(values))
