@@ -245,10 +245,10 @@ def test_run_writes_the_resolved_config_and_logs(cli: Cli, cwd: Path) -> None:
 IMPORT_LOGGING_TASK = """
 import os
 
-# Every process that imports this module adds a line: the run's id, or "check" for the
-# schema check's process (the Runner removes TRIALBOOK_RUN_ID from its environment).
+# Every process that imports this module adds a line: the run's folder, or "check" for the
+# schema check's process (only the runs' processes have TRIALBOOK_RUN_DIR).
 with open(os.environ["IMPORT_LOG"], "a") as f:
-    f.write(os.environ.get("TRIALBOOK_RUN_ID", "check") + "\\n")
+    f.write(os.environ.get("TRIALBOOK_RUN_DIR", "check") + "\\n")
 
 
 def train(config, run):
@@ -268,5 +268,5 @@ def test_run_checks_the_plan_in_one_separate_process(
     assert result.exit_code == 0, result.stdout + result.stderr
     lines = log.read_text().splitlines()
     assert lines.count("check") == 1  # the schema check imported the module once
-    runs = {r.id for r in _runs(cwd / "experiments")} if not dry_run else set()
+    runs = [] if dry_run else [r.folder for r in _runs(cwd / "experiments")]
     assert sorted(line for line in lines if line != "check") == sorted(runs)

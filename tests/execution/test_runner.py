@@ -458,7 +458,7 @@ def test_a_declared_schema_validates_the_config_in_the_child(
 ) -> None:
     # The Runner's own check (tests/execution/test_preflight.py) refuses a bad config before
     # anything runs; the child validates again, for when that check could not import the module.
-    monkeypatch.setattr("trialbook.execution._runner.check_schemas", lambda items, cwd: None)
+    monkeypatch.setattr("trialbook.execution._prepare.check_schemas", lambda items, cwd: None)
     (ws.cwd / "typed.py").write_text(
         textwrap.dedent(
             """
@@ -598,5 +598,5 @@ def test_a_prepared_plan_is_not_checked_again_by_preview_or_run(ws: Workspace) -
         runner.run(plan(planned("ok", value=2)))
     (ws.cwd / "sub").mkdir()
     elsewhere = Runner(root=ws.root, cwd=ws.cwd / "sub", progress="quiet")
-    with pytest.raises(ConfigError, match="No module named 'tasks'|cannot find|not found"):
+    with pytest.raises(ConfigError, match="module 'tasks' of experiment 'exp' was not found"):
         elsewhere.run(prepared)

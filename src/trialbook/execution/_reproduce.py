@@ -206,7 +206,7 @@ def reproduce(
     block = experiment_block(config)
     if not block.entrypoint and not block.command:
         raise ConfigError(
-            f"Run {original.id} was tracked by its own script, not started by `trialbook run`: "
+            f"Run {original.id} was tracked by its own script, not started by the Runner: "
             f"{config_path} names no experiment.entrypoint or experiment.command; run your "
             f"script with --config {config_path}, or add one of them to a copy of the config."
         )

@@ -417,11 +417,11 @@ class Runner:
             }
             for i, d in enumerate(decisions):
                 if d.will_run:
-                    prepared = self._prepare(db, i, d)
-                    if isinstance(prepared, _Item):
-                        items.append(prepared)
+                    queued = self._queue_item(db, i, d)
+                    if isinstance(queued, _Item):
+                        items.append(queued)
                     else:  # another runner queued it meanwhile, and holds or finished it
-                        watched[i] = _Watched(d.planned, prepared.id)
+                        watched[i] = _Watched(d.planned, queued.id)
             own_executor = self._executor is None
             reporter = make_progress(self.progress, self.executor.max_parallel)
             try:
@@ -463,7 +463,7 @@ class Runner:
             )
         return outcomes
 
-    def _prepare(self, db: Store, index: int, decision: PlanDecision) -> _Item | RunRecord:
+    def _queue_item(self, db: Store, index: int, decision: PlanDecision) -> _Item | RunRecord:
         """The item to run, or the run of another runner that is in the way (see
         :meth:`Store.queue_run`): queued there, it becomes our item, which we may claim."""
         planned = decision.planned
