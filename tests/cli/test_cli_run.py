@@ -240,3 +240,33 @@ def test_run_writes_the_resolved_config_and_logs(cli: Cli, cwd: Path) -> None:
     assert saved["training"]["lr"] == 0.25 and saved["extra"] == 1 and "fail_on_seed" not in saved
     assert (folder / "stdout.log").read_text() == "trained 0.25\n"
     assert "trained 0.25" in result.stdout
+
+
+IMPORT_LOGGING_TASK = """
+import os
+
+# Every process that imports this module adds a line: the run's folder, or "check" for the
+# schema check's process (only the runs' processes have TRIALBOOK_RUN_DIR).
+with open(os.environ["IMPORT_LOG"], "a") as f:
+    f.write(os.environ.get("TRIALBOOK_RUN_DIR", "check") + "\\n")
+
+
+def train(config, run):
+    return {"x": 1.0}
+"""
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_run_checks_the_plan_in_one_separate_process(
+    cli: Cli, cwd: Path, monkeypatch: pytest.MonkeyPatch, dry_run: bool
+) -> None:
+    log = cwd / "imports.log"
+    monkeypatch.setenv("IMPORT_LOG", str(log))
+    (cwd / "logged.py").write_text(textwrap.dedent(IMPORT_LOGGING_TASK))
+    args = ["run", "exp.yaml", "experiment.entrypoint=logged:train", "--seeds", "1,2"]
+    result = cli(*args, *(["--dry-run"] if dry_run else []))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    lines = log.read_text().splitlines()
+    assert lines.count("check") == 1  # the schema check imported the module once
+    runs = [] if dry_run else [r.folder for r in _runs(cwd / "experiments")]
+    assert sorted(line for line in lines if line != "check") == sorted(runs)

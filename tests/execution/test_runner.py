@@ -326,15 +326,33 @@ def test_package_entrypoints_are_found_without_running_the_package(ws: Workspace
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"jobs": 0}, "^jobs must be a whole number of at least 1, got 0"),
-        ({"timeout": -1}, "--timeout must be a positive number of seconds"),
-        ({"timeout": float("nan")}, "--timeout must be a positive number of seconds, got nan"),
-        ({"retries": -2}, "--retries must be a whole number of 0 or more"),
+        ({"jobs": 0}, "jobs must be a whole number of at least 1, got 0"),
+        ({"timeout": -1}, "timeout must be a positive number of seconds"),
+        ({"timeout": float("nan")}, "timeout must be a positive number of seconds, got nan"),
+        ({"retries": -2}, "retries must be a whole number of 0 or more"),
+        ({"progress": "fancy"}, "progress must be auto, rich, plain or quiet, not 'fancy'"),
     ],
 )
-def test_bad_options(ws: Workspace, options: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+def test_bad_options_name_the_python_parameter_not_the_cli_flag(
+    ws: Workspace, options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{message}") as caught:
         Runner(root=ws.root, **options)  # type: ignore[arg-type]
+    ((name, value),) = options.items()
+    assert "--" not in str(caught.value)
+    assert caught.value.parameter == name
+    assert caught.value.value is value
+
+
+def test_executor_and_reproduce_options_name_their_parameters(ws: Workspace) -> None:
+    from trialbook.execution import LocalExecutor, reproduce
+
+    with pytest.raises(ConfigError, match=r"^max_jobs must be a whole number") as caught:
+        LocalExecutor(0)
+    assert caught.value.parameter == "max_jobs" and caught.value.value == 0
+    with pytest.raises(ConfigError, match=r"^tolerance must be zero or a positive") as caught:
+        reproduce("any", root=ws.root, tolerance=-1.0)
+    assert caught.value.parameter == "tolerance" and "--" not in str(caught.value)
 
 
 # --------------------------------------------------------------------------- interruption
@@ -440,7 +458,7 @@ def test_a_declared_schema_validates_the_config_in_the_child(
 ) -> None:
     # The Runner's own check (tests/execution/test_preflight.py) refuses a bad config before
     # anything runs; the child validates again, for when that check could not import the module.
-    monkeypatch.setattr("trialbook.execution._runner.check_schemas", lambda items, cwd: None)
+    monkeypatch.setattr("trialbook.execution._prepare.check_schemas", lambda items, cwd: None)
     (ws.cwd / "typed.py").write_text(
         textwrap.dedent(
             """
@@ -468,9 +486,9 @@ def test_a_declared_schema_validates_the_config_in_the_child(
 
 def test_the_child_and_attach_mode_agree_on_the_variable() -> None:
     from trialbook.execution import _child
-    from trialbook.tracking import _attach
+    from trialbook.tracking import _settings
 
-    assert _child.RUN_ID_ENV == _attach.RUN_ID_ENV
+    assert _child.RUN_ID_ENV == _settings.RUN_ID_ENV
 
 
 def test_a_run_taken_by_another_process_is_left_alone(ws: Workspace) -> None:
@@ -562,3 +580,23 @@ def test_an_unstorable_return_value_fails_the_run_naming_its_key(ws: Workspace) 
     assert outcome.metrics.keys() == {"acc", "loss", "eval.f1"}
     with ws.store() as db:
         assert db.params(outcome.run_id or "")["result.note"] == "kept"
+
+
+def test_a_prepared_plan_is_not_checked_again_by_preview_or_run(ws: Workspace) -> None:
+    runner = ws.runner()
+    prepared = runner.prepare(plan(planned("ok")))
+    assert runner.prepare(prepared) is prepared  # already checked from this cwd
+    # The function goes away after the check: a second check would refuse the plan, so the
+    # run failing in its own process shows that neither preview nor run checked it again.
+    (ws.cwd / "tasks.py").write_text("def other(config, run):\n    pass\n")
+    (decision,) = runner.preview(prepared)
+    assert decision.action == "run"
+    (outcome,) = runner.run(prepared).outcomes
+    assert outcome.status == "failed" and "'ok'" in (outcome.error or "")
+    # A plain plan is still checked, and a Runner with another cwd checks a prepared one.
+    with pytest.raises(ConfigError, match="defines no function 'ok'"):
+        runner.run(plan(planned("ok", value=2)))
+    (ws.cwd / "sub").mkdir()
+    elsewhere = Runner(root=ws.root, cwd=ws.cwd / "sub", progress="quiet")
+    with pytest.raises(ConfigError, match="module 'tasks' of experiment 'exp' was not found"):
+        elsewhere.run(prepared)

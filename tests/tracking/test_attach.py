@@ -15,9 +15,10 @@ import pytest
 import trialbook
 from trialbook.config import config_hash, flatten_config, group_key
 from trialbook.store import NewRun
-from trialbook.tracking._attach import RUN_ID_ENV, config_differences
+from trialbook.tracking._attach import config_differences
+from trialbook.tracking._create import new_run_id
 from trialbook.tracking._folder import RunFolder, folder_name
-from trialbook.tracking._start import new_run_id
+from trialbook.tracking._settings import RUN_ID_ENV
 
 FAST = {"system_metrics": False, "capture_packages": False}
 CONFIG = {"experiment": {"name": "exp"}, "lr": 0.1, "model": {"layers": 2}, "seed": 7}

@@ -2,174 +2,32 @@
 
 ``run`` takes config and suite files mixed with overrides (``training.lr=1e-4``, ``+new=1``,
 ``~key``) and the options that suites declare as shortcuts (``--max-train-samples 5000``);
-Typer's options are static, so the command accepts unknown options and sorts them out here,
-against ``suite_shortcuts(files)``, with a did-you-mean for anything unknown.
+``cli/_run_args.py`` reads that command line into a plan.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from typer.core import TyperCommand
 
 from trialbook.cli._options import RootOption, StoreOption, workspace
 from trialbook.cli._output import Column, Output, Styled, fmt_number
+from trialbook.cli._run_args import RunCommand, plan_from_arguments, split_run_arguments
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
-    # Typer ships its own copy of click; its types are the ones TyperCommand uses.
-    from typer._click import Context as ClickContext
-    from typer._click import HelpFormatter
-
     from trialbook.config import Plan
     from trialbook.execution import PlanDecision, ReproduceResult
 
 __all__ = ["RunCommand", "reproduce", "run", "split_run_arguments"]
 
-_INT = re.compile(r"^-?\d+$")
-_NUMBER = re.compile(r"^-(\d|\.\d)")
-_PANEL = "Suite options"
-
-
-def _is_override(token: str) -> bool:
-    """``a.b=1``, ``+a.b=1``, ``++a.b=1`` or ``~a.b`` (a path that exists is a path)."""
-    if Path(token).exists():
-        return False
-    return token.startswith(("~", "+")) or ("=" in token and not token.startswith("-"))
-
-
-def _expand_seeds(args: list[str]) -> list[str]:
-    """``--seeds 42 43 44`` and ``--seeds 42,43`` -> ``--seeds 42 --seeds 43 ...``."""
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if token == "--":
-            out.extend(args[i:])
-            break
-        name, eq, inline = token.partition("=")
-        if name == "--seeds":
-            values = inline.split(",") if eq else []
-            i += 1
-            if not eq:
-                while i < len(args) and all(_INT.match(v) for v in args[i].split(",") if v):
-                    values.extend(v for v in args[i].split(",") if v)
-                    i += 1
-            if not values and i < len(args) and not args[i].startswith("-"):
-                values = [args[i]]  # not a seed ('--seeds abc'): the option reports it
-                i += 1
-            if not values:
-                values = [""]  # let the option itself report the missing value
-            for value in values:
-                out.extend(["--seeds", value])
-            continue
-        out.append(token)
-        i += 1
-    return out
-
-
-class RunCommand(TyperCommand):
-    """``trialbook run``: variadic ``--seeds`` and the suite's shortcuts in ``--help``."""
-
-    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
-        ctx.meta["trialbook.raw_args"] = list(args)
-        return super().parse_args(ctx, _expand_seeds(args))
-
-    def format_help(self, ctx: ClickContext, formatter: HelpFormatter) -> None:
-        super().format_help(ctx, formatter)
-        raw = ctx.meta.get("trialbook.raw_args", [])
-        files = [a for a in raw if not a.startswith("-") and Path(a).is_file()]
-        suite = None
-        if "--suite" in raw and raw.index("--suite") + 1 < len(raw):
-            suite = raw[raw.index("--suite") + 1]
-        if not files and suite is None:
-            return
-        from trialbook.config import suite_shortcuts
-
-        try:
-            shortcuts = suite_shortcuts(files, suite)
-        except ConfigError:
-            return
-        if shortcuts:
-            with formatter.section(_PANEL):
-                formatter.write_dl(
-                    [(f"--{opt} VALUE", f"Sets {key}.") for opt, key in sorted(shortcuts.items())]
-                )
-
-
-def split_run_arguments(
-    tokens: Sequence[str], known_options: Sequence[str], shortcuts: dict[str, str] | None
-) -> tuple[list[str], list[str], dict[str, str]]:
-    """Sort ``trialbook run``'s free arguments into ``(paths, overrides, shortcut values)``.
-
-    ``shortcuts`` is None while the files are not known yet (only paths are collected).
-
-    Raises:
-        ConfigError: an option that is neither trialbook's nor a shortcut of the suites, or a
-            shortcut without a value.
-    """
-    paths: list[str] = []
-    overrides: list[str] = []
-    values: dict[str, str] = {}
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        i += 1
-        if token.startswith("-") and token != "-" and not _INT.match(token):
-            name, eq, value = token.partition("=")
-            option = name.lstrip("-")
-            if shortcuts is None:
-                if not eq and i < len(tokens) and _value_like(tokens[i]):
-                    i += 1  # its value (a negative number too: the schema judges it)
-                continue
-            if option not in shortcuts:
-                from trialbook.config._suggest import closest
-
-                candidates = [*known_options, *(f"--{s}" for s in shortcuts)]
-                match = closest(name, candidates)
-                fix = (
-                    f"; did you mean '{match}'?"
-                    if match
-                    else (
-                        "; see `trialbook run FILE --help` for the options (a suite's shortcuts "
-                        "are listed when its file is given)."
-                    )
-                )
-                raise ConfigError(f"Unknown option '{name}'{fix}")
-            if not eq:
-                if i >= len(tokens) or tokens[i].startswith("--"):
-                    raise ConfigError(
-                        f"Option '{name}' needs a value, e.g. {name} 5000 (it sets "
-                        f"{shortcuts[option]})."
-                    )
-                value = tokens[i]
-                i += 1
-            values[option] = value
-        elif _is_override(token):
-            overrides.append(token)
-        else:
-            paths.append(token)
-    return paths, overrides, values
-
-
-def _value_like(token: str) -> bool:
-    """Whether ``token`` after an option is its value rather than the next option."""
-    return not token.startswith("-") or _NUMBER.match(token) is not None
-
-
-def _known_options(ctx: ClickContext) -> list[str]:
-    names: list[str] = []
-    for param in ctx.command.get_params(ctx):
-        names.extend(o for o in getattr(param, "opts", []) if o.startswith("--"))
-    return names
-
 
 def _action(decision: PlanDecision) -> Styled:
-    short = (decision.run_id or "").rsplit("_", 1)[-1]
+    from trialbook.store import short_run_id
+
+    short = short_run_id(decision.run_id or "")
     return {
         "run": Styled("run", "cyan"),
         "resume": Styled(f"run (queued {short})", "cyan"),
@@ -214,83 +72,93 @@ def _print_plan(out: Output, plan: Plan, decisions: Sequence[PlanDecision]) -> N
     out.line(f"{to_run} run(s) would run{suffix}. Nothing was started (--dry-run).")
 
 
+# `trialbook run`'s own options, declared once here to keep its signature short.
+_Arguments = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="FILE... [KEY=VALUE | +KEY=VALUE | ~KEY]...",
+        help="Config files, suite files or folders of them, and overrides applied to every "
+        "run (training.learning_rate=1e-4 sets, +new.key=1 adds, ~key removes).",
+        show_default=False,
+    ),
+]
+_Suite = Annotated[
+    str | None,
+    typer.Option("--suite", metavar="NAME", help="Run this named suite of the suite file."),
+]
+_Seeds = Annotated[
+    list[int] | None,
+    typer.Option(
+        "--seeds",
+        metavar="SEED...",
+        help="Run every config once per seed: --seeds 42 43 44 (replaces the files' seeds).",
+        show_default=False,
+    ),
+]
+_Set = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="An override, as a bare KEY=VALUE argument would be (repeatable).",
+        show_default=False,
+    ),
+]
+_DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Print the plan (what runs, what is skipped as completed, each run's changes "
+        "from its base) and exit without running or writing anything.",
+    ),
+]
+_Rerun = Annotated[
+    bool, typer.Option("--rerun", help="Run again what already completed with the same config.")
+]
+_Jobs = Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Runs at the same time.")]
+_Timeout = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Stop a run after this long and mark it killed.",
+        show_default=False,
+    ),
+]
+_Retries = Annotated[
+    int,
+    typer.Option(
+        "--retries",
+        metavar="N",
+        help="Try a failed, crashed or timed-out run up to N more times (each attempt is "
+        "a run of its own).",
+    ),
+]
+_StopOnError = Annotated[
+    bool,
+    typer.Option(
+        "--stop-on-error",
+        help="After the first failed run, start nothing more (the rest stay queued).",
+    ),
+]
+_Executor = Annotated[
+    str, typer.Option("--executor", metavar="NAME", help="Where runs execute: local.")
+]
+
+
 def run(
     ctx: typer.Context,
-    arguments: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="FILE... [KEY=VALUE | +KEY=VALUE | ~KEY]...",
-            help="Config files, suite files or folders of them, and overrides applied to every "
-            "run (training.learning_rate=1e-4 sets, +new.key=1 adds, ~key removes).",
-            show_default=False,
-        ),
-    ] = None,
-    suite: Annotated[
-        str | None,
-        typer.Option("--suite", metavar="NAME", help="Run this named suite of the suite file."),
-    ] = None,
-    seeds: Annotated[
-        list[int] | None,
-        typer.Option(
-            "--seeds",
-            metavar="SEED...",
-            help="Run every config once per seed: --seeds 42 43 44 (replaces the files' seeds).",
-            show_default=False,
-        ),
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="An override, as a bare KEY=VALUE argument would be (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run",
-            help="Print the plan (what runs, what is skipped as completed, each run's changes "
-            "from its base) and exit without running or writing anything.",
-        ),
-    ] = False,
-    rerun: Annotated[
-        bool,
-        typer.Option("--rerun", help="Run again what already completed with the same config."),
-    ] = False,
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", metavar="N", help="Runs at the same time.")
-    ] = 1,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            metavar="SECONDS",
-            help="Stop a run after this long and mark it killed.",
-            show_default=False,
-        ),
-    ] = None,
-    retries: Annotated[
-        int,
-        typer.Option(
-            "--retries",
-            metavar="N",
-            help="Try a failed, crashed or timed-out run up to N more times (each attempt is "
-            "a run of its own).",
-        ),
-    ] = 0,
-    stop_on_error: Annotated[
-        bool,
-        typer.Option(
-            "--stop-on-error",
-            help="After the first failed run, start nothing more (the rest stay queued).",
-        ),
-    ] = False,
-    executor: Annotated[
-        str,
-        typer.Option("--executor", metavar="NAME", help="Where runs execute: local."),
-    ] = "local",
+    arguments: _Arguments = None,
+    suite: _Suite = None,
+    seeds: _Seeds = None,
+    set_: _Set = None,
+    dry_run: _DryRun = False,
+    rerun: _Rerun = False,
+    jobs: _Jobs = 1,
+    timeout: _Timeout = None,
+    retries: _Retries = 0,
+    stop_on_error: _StopOnError = False,
+    executor: _Executor = "local",
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
@@ -299,30 +167,13 @@ def run(
     completed, 1 when one failed, 2 for a mistake in the command or configs, 130 after Ctrl-C,
     143 after SIGTERM.
     """
-    from trialbook.config import plan_runs, suite_shortcuts
     from trialbook.execution import Runner
 
-    tokens = list(arguments or [])
-    paths, _, _ = split_run_arguments(tokens, [], None)
-    own = [o.removeprefix("--") for o in _known_options(ctx)]
-    shortcuts = suite_shortcuts(paths, suite, reserved=own) if paths or suite else {}
-    paths, overrides, values = split_run_arguments(tokens, _known_options(ctx), shortcuts)
-    if not paths and suite is None:
-        raise ConfigError(
-            "Give the config or suite files to run, e.g. trialbook run configs/exp.yaml, or "
-            "--suite NAME for suites/NAME.yaml."
-        )
     if executor != "local":
         raise ConfigError(
             f"Executor {executor!r} is not available in this version; use --executor local."
         )
-    plan = plan_runs(
-        paths,
-        suite=suite,
-        seeds=seeds or None,
-        overrides=[*overrides, *(set_ or [])],
-        shortcut_values=values,
-    )
+    plan = plan_from_arguments(ctx, list(arguments or []), suite=suite, seeds=seeds, sets=set_)
     ws = workspace(ctx, root, store)
     runner = Runner(
         root=ws.root,
@@ -333,15 +184,15 @@ def run(
         stop_on_error=stop_on_error,
         rerun=rerun,
     )
+    # Checked once (code, configs against schemas, settings); bad code is reported before
+    # the notes are printed, and neither preview nor run checks again.
+    prepared = runner.prepare(plan)
     if dry_run:
-        decisions = runner.preview(plan)
-        _print_plan(Output(), plan, decisions)
+        _print_plan(Output(), plan, runner.preview(prepared))
         return
-    runner.check(plan)  # bad code is reported before the notes are printed
     for note in plan.notes:
         typer.echo(f"note: {note}")
-    result = runner.run(plan)
-    raise typer.Exit(result.exit_code)
+    raise typer.Exit(runner.run(prepared).exit_code)
 
 
 def _print_checks(out: Output, result: ReproduceResult, tolerance: float) -> None:

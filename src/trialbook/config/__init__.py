@@ -19,6 +19,7 @@ from trialbook.config._load import ConfigSource, load_config, read_config
 from trialbook.config._overrides import Override, apply_overrides, parse_override
 from trialbook.config._plan import MISSING, Plan, PlannedRun
 from trialbook.config._planning import plan_configs, plan_runs, suite_shortcuts
+from trialbook.config._suggest import closest
 from trialbook.config._validate import schema_of, validate_config
 
 # The pydantic models load on first use (importing this package stays free of pydantic).
@@ -51,6 +52,7 @@ __all__ = [
     "TrainingConfig",
     "apply_overrides",
     "canonical_setting",
+    "closest",
     "config_hash",
     "experiment_block",
     "flatten_config",

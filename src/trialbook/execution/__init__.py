@@ -17,6 +17,7 @@ _LAZY = {
     "MetricCheck": "trialbook.execution._reproduce",
     "OutputCallback": "trialbook.execution._executor",
     "PlanDecision": "trialbook.execution._runner",
+    "PreparedPlan": "trialbook.execution._runner",
     "ProgressReporter": "trialbook.execution._progress",
     "ReproduceResult": "trialbook.execution._reproduce",
     "RunOutcome": "trialbook.execution._runner",
@@ -35,6 +36,7 @@ __all__ = [
     "MetricCheck",
     "OutputCallback",
     "PlanDecision",
+    "PreparedPlan",
     "ProgressReporter",
     "ReproduceResult",
     "RunOutcome",
@@ -59,7 +61,13 @@ if TYPE_CHECKING:
     from trialbook.execution._local import LocalExecutor
     from trialbook.execution._progress import ProgressReporter
     from trialbook.execution._reproduce import MetricCheck, ReproduceResult, reproduce
-    from trialbook.execution._runner import PlanDecision, Runner, RunOutcome, SuiteResult
+    from trialbook.execution._runner import (
+        PlanDecision,
+        PreparedPlan,
+        Runner,
+        RunOutcome,
+        SuiteResult,
+    )
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

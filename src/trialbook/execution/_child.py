@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from trialbook.config._load import ConfigSource
     from trialbook.store._base import Store
 
-#: Same as trialbook.tracking._attach.RUN_ID_ENV, which this module imports only in main().
+#: Same as trialbook.tracking._settings.RUN_ID_ENV (not imported: this module starts light).
 RUN_ID_ENV = "TRIALBOOK_RUN_ID"
 
 __all__ = ["main"]

@@ -189,7 +189,7 @@ def check_entrypoint(entrypoint: str, cwd: Path, where: str) -> None:
     spec = _find_module(module, cwd)
     if spec is None:
         fix = _module_suggestion(module, cwd) or (
-            "; check its name, or run trialbook from the folder that contains it."
+            "; check its name, or run from the folder that contains it."
         )
         raise ConfigError(f"Entrypoint module {module!r} of {where} was not found from {cwd}{fix}")
     origin = spec.origin

@@ -51,15 +51,23 @@ class LocalExecutor(Executor):
     """Run tasks as local subprocesses, at most ``max_jobs`` at once.
 
     Args:
-        max_jobs: how many processes run at the same time (``--jobs``).
+        max_jobs: how many processes run at the same time.
         grace: seconds between SIGTERM and SIGKILL when a task is stopped.
     """
 
     def __init__(self, max_jobs: int = 1, *, grace: float = 10.0) -> None:
         if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
-            raise ConfigError(f"--jobs must be a whole number of at least 1, got {max_jobs!r}.")
+            raise ConfigError(
+                f"max_jobs must be a whole number of at least 1, got {max_jobs!r}.",
+                parameter="max_jobs",
+                value=max_jobs,
+            )
         if grace < 0:
-            raise ConfigError(f"grace must be zero or more seconds, got {grace!r}.")
+            raise ConfigError(
+                f"grace must be zero or more seconds, got {grace!r}.",
+                parameter="grace",
+                value=grace,
+            )
         self._max_jobs = max_jobs
         self.grace = grace
         self._cond = threading.Condition()

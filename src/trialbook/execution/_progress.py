@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Literal
 
 from trialbook._format import fmt_duration
+from trialbook.errors import ConfigError
+from trialbook.store._records import short_run_id
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -117,7 +119,7 @@ def results_rows(outcomes: Sequence[RunOutcome]) -> tuple[list[str], list[list[s
                 o.status,
                 fmt_duration(o.duration),
                 *(fmt_value(o.metrics[k]) if k in o.metrics else "-" for k in keys),
-                (o.run_id or "-").rsplit("_", 1)[-1],
+                short_run_id(o.run_id or "-"),
             ]
         )
     return header, rows
@@ -209,7 +211,7 @@ class PlainProgress(ProgressReporter):
 
     def started(self, planned: PlannedRun, run_id: str, attempt: int) -> None:
         again = f", attempt {attempt}" if attempt > 1 else ""
-        short = run_id.rsplit("_", 1)[-1]
+        short = short_run_id(run_id)
         self._print(
             f"[{self._counts.done}/{self._counts.total}] started {label(planned)}"
             f" (run {short}{again})"
@@ -410,4 +412,8 @@ def make_progress(
         return PlainProgress()
     if kind == "quiet":
         return ProgressReporter()
-    raise ValueError(f"progress must be auto, rich, plain or quiet, not {kind!r}")
+    raise ConfigError(
+        f"progress must be auto, rich, plain or quiet, not {kind!r}.",
+        parameter="progress",
+        value=kind,
+    )

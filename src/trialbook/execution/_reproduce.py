@@ -188,7 +188,11 @@ def reproduce(
         config names no entrypoint or command (a run tracked by a script), or a bad option.
     """
     if not (isinstance(tolerance, int | float) and tolerance >= 0):
-        raise ConfigError(f"--tolerance must be zero or a positive number, got {tolerance!r}.")
+        raise ConfigError(
+            f"tolerance must be zero or a positive number, got {tolerance!r}.",
+            parameter="tolerance",
+            value=tolerance,
+        )
     workspace = Workspace.resolve(root, store_url)
     with workspace.open_store() as db:
         original = db.get_run(run)
@@ -202,7 +206,7 @@ def reproduce(
     block = experiment_block(config)
     if not block.entrypoint and not block.command:
         raise ConfigError(
-            f"Run {original.id} was tracked by its own script, not started by `trialbook run`: "
+            f"Run {original.id} was tracked by its own script, not started by the Runner: "
             f"{config_path} names no experiment.entrypoint or experiment.command; run your "
             f"script with --config {config_path}, or add one of them to a copy of the config."
         )

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -36,32 +35,33 @@ from types import FrameType
 from typing import Any, Literal, cast
 
 from trialbook._disk import full_disk_cause
-from trialbook._seeds import check_seed
 from trialbook._types import FINISHED_STATUSES
 from trialbook._workspace import Workspace
 from trialbook.config._experiment import experiment_block
-from trialbook.config._hash import flatten_config
-from trialbook.config._load import int64_message, int64_overflow
 from trialbook.config._plan import Plan, PlannedRun
 from trialbook.errors import ConfigError, StoreError, TrialbookError, WorkspaceError
 from trialbook.execution._child import EXIT_TAKEN
-from trialbook.execution._code import check_code
 from trialbook.execution._executor import Executor, Task, TaskHandle, TaskResult
 from trialbook.execution._local import LocalExecutor
-from trialbook.execution._preflight import check_schemas
+from trialbook.execution._prepare import PreparedPlan, prepare_plan
 from trialbook.execution._progress import ProgressReporter, label, make_progress
 from trialbook.store._base import Store
 from trialbook.store._liveness import process_start_time
-from trialbook.store._records import NewRun, RunQuery, RunRecord
-from trialbook.tracking._attach import LAUNCHED_BY_ENV, RUN_ID_ENV
-from trialbook.tracking._folder import RunFolder, folder_name
+from trialbook.store._records import RunQuery, RunRecord, short_run_id
+from trialbook.tracking._create import create_run
+from trialbook.tracking._folder import RunFolder
 from trialbook.tracking._run import write_summary
-from trialbook.tracking._start import new_run_id
+from trialbook.tracking._settings import (
+    LAUNCHED_BY_ENV,
+    RUN_DIR_ENV,
+    RUN_ID_ENV,
+)
 
 __all__ = [
     "CHILD_MODULE",
     "METRICS_FILE",
     "PlanDecision",
+    "PreparedPlan",
     "RunOutcome",
     "Runner",
     "SuiteResult",
@@ -81,6 +81,8 @@ _WATCH_POLL = 0.5
 _RETRY_GRACE = 3.0
 #: Statuses that count as a failure for the exit status and ``--stop-on-error``.
 FAILED_STATUSES = frozenset({"failed", "crashed", "killed"})
+
+_PROGRESS = ("auto", "rich", "plain", "quiet")
 
 Action = Literal["run", "resume", "skip", "busy", "duplicate"]
 OutcomeStatus = Literal["completed", "failed", "crashed", "killed", "queued", "skipped"]
@@ -220,7 +222,7 @@ class Runner:
     Args:
         root, store_url: the workspace folder and store URL (see :class:`trialbook.Workspace`).
         executor: where processes run; default ``LocalExecutor(jobs)``.
-        jobs: processes at once on the default local executor (``--jobs``).
+        jobs: processes at once on the default local executor.
         timeout: seconds a run may take before it is stopped and marked ``killed``.
         retries: extra attempts for a run that fails, crashes or times out; every attempt
             is a run of its own (tagged ``retry``), so no traceback is lost.
@@ -261,9 +263,23 @@ class Runner:
             )
         # `not timeout > 0` also refuses NaN, which would stop every run at once.
         if timeout is not None and (not isinstance(timeout, int | float) or not timeout > 0):
-            raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout!r}.")
+            raise ConfigError(
+                f"timeout must be a positive number of seconds, got {timeout!r}.",
+                parameter="timeout",
+                value=timeout,
+            )
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigError(f"--retries must be a whole number of 0 or more, got {retries!r}.")
+            raise ConfigError(
+                f"retries must be a whole number of 0 or more, got {retries!r}.",
+                parameter="retries",
+                value=retries,
+            )
+        if not isinstance(progress, ProgressReporter) and progress not in _PROGRESS:
+            raise ConfigError(
+                f"progress must be auto, rich, plain or quiet, not {progress!r}.",
+                parameter="progress",
+                value=progress,
+            )
         self.workspace = Workspace.resolve(root, store_url)
         self._executor = executor
         self.jobs = jobs
@@ -285,50 +301,31 @@ class Runner:
         return self._executor
 
     # ----------------------------------------------------------------- checking and planning
-    def check(self, plan: Plan) -> None:
-        """Check every run's code (entrypoint module and function, or command) and config.
+    def prepare(self, plan: Plan | PreparedPlan) -> PreparedPlan:
+        """Check the plan once (see :func:`~trialbook.execution._prepare.prepare_plan`) from
+        this Runner's ``cwd`` and return it ready for :meth:`run` and :meth:`preview`, which
+        then check nothing again. A plan already prepared from this ``cwd`` is returned as is.
 
         Raises:
             ConfigError: the first problem, as one sentence. Nothing has been written.
         """
-        if not plan.runs:
-            raise ConfigError("The plan has no runs; check the suite's experiments and seeds.")
-        # Every run's process reads these variables (TRIALBOOK_FLUSH_INTERVAL, ...): a bad one
-        # is refused here, before any run folder exists, not by each run as it starts.
-        from trialbook.tracking._settings import tracking_settings
+        return prepare_plan(plan, self.cwd)
 
-        tracking_settings()
-        seen: set[tuple[str | None, str | None, str]] = set()
-        typed: list[tuple[str, str, Mapping[str, Any], str | None]] = []
-        for planned in plan.runs:
-            # plan_runs checked these while planning; a plan built in Python is checked here,
-            # before a database or run folder exists.
-            where = str(planned.source) if planned.source is not None else "the plan"
-            if planned.seed is not None:
-                check_seed(planned.seed, f"{where} (run {planned.name})")
-            overflow = int64_overflow(planned.config)
-            if overflow is not None:
-                raise ConfigError(int64_message(f"{where} (run {planned.name})", *overflow))
-            block = experiment_block(planned.config)
-            if block.entrypoint is not None:
-                source = str(planned.source) if planned.source is not None else None
-                typed.append((planned.name, block.entrypoint, planned.config, source))
-            key = (block.entrypoint, block.command, planned.experiment)
-            if key in seen:
-                continue
-            seen.add(key)
-            check_code(planned.config, planned.experiment, self.cwd, planned.source)
-        # Configs against the entrypoints' declared schemas, in a separate process so the
-        # user's modules are never imported here.
-        check_schemas(typed, self.cwd)
+    def check(self, plan: Plan) -> None:
+        """Check the plan as :meth:`prepare` does, without keeping the result.
 
-    def preview(self, plan: Plan) -> list[PlanDecision]:
+        Raises:
+            ConfigError: the first problem, as one sentence. Nothing has been written.
+        """
+        prepare_plan(plan, self.cwd)
+
+    def preview(self, plan: Plan | PreparedPlan) -> list[PlanDecision]:
         """What :meth:`run` would do with each planned run; writes nothing.
 
         Raises:
-            ConfigError: as :meth:`check`.
+            ConfigError: as :meth:`check` (a :class:`PreparedPlan` is not checked again).
         """
-        self.check(plan)
+        plan = self.prepare(plan).plan
         try:
             db = self.workspace.open_store(create=False)
         except WorkspaceError:
@@ -369,11 +366,12 @@ class Runner:
         return [r for r in runs if r.seed == planned.seed]
 
     # ----------------------------------------------------------------- running
-    def run(self, plan: Plan) -> SuiteResult:
+    def run(self, plan: Plan | PreparedPlan) -> SuiteResult:
         """Execute the plan and return every run's outcome (see :class:`SuiteResult`).
 
-        Ctrl-C (or SIGTERM) stops launching, stops the running processes, marks their runs
-        ``killed`` and returns with ``interrupted`` set; the same plan run again resumes.
+        A plain plan is checked first (see :meth:`prepare`); a prepared one is not checked
+        again. Ctrl-C (or SIGTERM) stops launching, stops the running processes, marks their
+        runs ``killed`` and returns with ``interrupted`` set; the same plan run again resumes.
 
         Raises:
             ConfigError: bad code or options (see :meth:`check`); nothing has been written.
@@ -381,9 +379,9 @@ class Runner:
                 disk is a WorkspaceError that says so); runs still running are stopped.
         """
         started = time.monotonic()
-        self.check(plan)
+        prepared = self.prepare(plan)
         try:
-            return self._run(plan, started)
+            return self._run(prepared.plan, started)
         except TrialbookError as e:
             if isinstance(e, StoreError | WorkspaceError) and _disk_full(e):
                 raise WorkspaceError(self._disk_full_message(e)) from e
@@ -419,11 +417,11 @@ class Runner:
             }
             for i, d in enumerate(decisions):
                 if d.will_run:
-                    prepared = self._prepare(db, i, d)
-                    if isinstance(prepared, _Item):
-                        items.append(prepared)
+                    queued = self._queue_item(db, i, d)
+                    if isinstance(queued, _Item):
+                        items.append(queued)
                     else:  # another runner queued it meanwhile, and holds or finished it
-                        watched[i] = _Watched(d.planned, prepared.id)
+                        watched[i] = _Watched(d.planned, queued.id)
             own_executor = self._executor is None
             reporter = make_progress(self.progress, self.executor.max_parallel)
             try:
@@ -465,7 +463,7 @@ class Runner:
             )
         return outcomes
 
-    def _prepare(self, db: Store, index: int, decision: PlanDecision) -> _Item | RunRecord:
+    def _queue_item(self, db: Store, index: int, decision: PlanDecision) -> _Item | RunRecord:
         """The item to run, or the run of another runner that is in the way (see
         :meth:`Store.queue_run`): queued there, it becomes our item, which we may claim."""
         planned = decision.planned
@@ -495,38 +493,23 @@ class Runner:
         created meanwhile, and False (see :meth:`Store.queue_run`). Without ``known`` (a
         retry) the run is always created."""
         block = experiment_block(planned.config)
-        run_id = new_run_id()
-        folder = RunFolder(self.workspace.root / folder_name(planned.name, run_id.rsplit("_")[-1]))
-        folder.create()
-        try:
-            folder.write_config(planned.config)
-            new = NewRun(
-                id=run_id,
-                experiment=planned.experiment,
-                name=planned.name,
-                config=planned.config,
-                config_hash=planned.config_hash,
-                group_key=planned.group_key,
-                status="queued",
-                seed=planned.seed,
-                notes=notes,
-                tags=tuple(dict.fromkeys((*block.tags, *tags))),
-                folder=str(folder.path),
-                params=flatten_config(planned.config),
-            )
-            if known is None:
-                record, created = db.create_run(new), True
-            else:
-                record, created = db.queue_run(new, known=known)
-        except BaseException:
-            shutil.rmtree(folder.path, ignore_errors=True)
-            raise
-        if not created:
-            shutil.rmtree(folder.path, ignore_errors=True)  # another runner's run is used
-            return record, False
-        if block.description or block.hypothesis:
-            db.ensure_experiment(planned.experiment, block.description, block.hypothesis)
-        return record, True
+        created = create_run(
+            db,
+            self.workspace.root,
+            experiment=planned.experiment,
+            name=planned.name,
+            config=planned.config,
+            config_hash=planned.config_hash,
+            group_key=planned.group_key,
+            seed=planned.seed,
+            status="queued",
+            notes=notes,
+            tags=tuple(dict.fromkeys((*block.tags, *tags))),
+            description=block.description,
+            hypothesis=block.hypothesis,
+            known=known,
+        )
+        return created.record, created.created
 
     def _claim(self, db: Store, item: _Item) -> bool:
         """Move the item's run from ``queued`` to ``running`` on behalf of this process, unless
@@ -548,7 +531,7 @@ class Runner:
             RUN_ID_ENV: item.run_id,
             "TRIALBOOK_ROOT": str(self.workspace.root),
             "TRIALBOOK_STORE": self.workspace.store_url,
-            "TRIALBOOK_RUN_DIR": str(item.folder),
+            RUN_DIR_ENV: str(item.folder),
             "TRIALBOOK_RUNNER_PID": str(os.getpid()),
             LAUNCHED_BY_ENV: json.dumps(sys.argv),
             # Output reaches the files and the screen line by line, not at exit.
@@ -625,7 +608,7 @@ class Runner:
                         del inflight[result.key]
                         if result.output_error:
                             reporter.message(
-                                f"{label(item.planned)} (run {_short(item.run_id)}): "
+                                f"{label(item.planned)} (run {short_run_id(item.run_id)}): "
                                 f"{result.output_error}."
                             )
                         if outcome.failed and item.attempt <= self.retries:
@@ -665,7 +648,7 @@ class Runner:
                 w.planned,
                 "skipped",
                 run_id=w.run_id,
-                reason=f"left to another runner (run {_short(w.run_id)})",
+                reason=f"left to another runner (run {short_run_id(w.run_id)})",
                 by_another_runner=True,
             )
         return interrupted
@@ -711,7 +694,7 @@ class Runner:
                         duration=rec.duration,
                         error=rec.error,
                         metrics=self._live_metrics(db, [rec.id]).get(rec.id, {}),
-                        reason=f"by another runner, run {_short(rec.id)}",
+                        reason=f"by another runner, run {short_run_id(rec.id)}",
                         by_another_runner=True,
                     ),
                 )
@@ -869,14 +852,10 @@ def _disk_full(error: BaseException) -> str | None:
     return "no space left on device"
 
 
-def _short(run_id: str) -> str:
-    return run_id.rsplit("_", 1)[-1]
-
-
 def _waiting(watched: _Watched) -> str:
     return (
         f"Waiting for {label(watched.planned)}: another runner has it "
-        f"(run {_short(watched.run_id)})."
+        f"(run {short_run_id(watched.run_id)})."
     )
 
 

@@ -43,6 +43,7 @@ from trialbook.store._records import (
     Sample,
     StoreStats,
     latest_by_benchmark,
+    short_run_id,
 )
 from trialbook.store._recover import Recovery, RunIdentity, recover
 from trialbook.store._schema import SCHEMA_REVISION
@@ -97,6 +98,7 @@ __all__ = [
     "run_fields",
     "sample_fields",
     "schema_state",
+    "short_run_id",
     "sqlite_path",
     "upgrade",
 ]

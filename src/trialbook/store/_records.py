@@ -27,7 +27,14 @@ __all__ = [
     "Sample",
     "StoreStats",
     "latest_by_benchmark",
+    "short_run_id",
 ]
+
+
+def short_run_id(run_id: str) -> str:
+    """The random tail of a run id (``20260101_120000_9fbcd2`` -> ``9fbcd2``): the short id
+    in run folder names and tables."""
+    return run_id.rsplit("_", 1)[-1]
 
 
 def to_datetime(ts: float | None) -> datetime | None:
@@ -84,7 +91,7 @@ class RunRecord:
     @property
     def short_id(self) -> str:
         """The random tail of the id, used in folder names and tables."""
-        return self.id.rsplit("_", 1)[-1]
+        return short_run_id(self.id)
 
     @property
     def started(self) -> datetime | None:

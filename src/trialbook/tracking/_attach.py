@@ -27,7 +27,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trialbook._workspace import Workspace
 from trialbook.config._hash import flatten_config, same_setting
@@ -35,24 +35,20 @@ from trialbook.errors import RunNotFoundError, RunStateError, TrialbookError
 from trialbook.store._base import Store
 from trialbook.store._liveness import process_start_time
 from trialbook.store._records import RunRecord
+from trialbook.tracking._create import build_meta
 from trialbook.tracking._folder import RunFolder
+from trialbook.tracking._open import open_run
 from trialbook.tracking._provenance import collect_environment, git_info
-
-if TYPE_CHECKING:
-    from trialbook.tracking._run import Run
+from trialbook.tracking._run import Run
+from trialbook.tracking._settings import LAUNCHED_BY_ENV, RUN_ID_ENV, tracking_settings
 
 __all__ = [
-    "LAUNCHED_BY_ENV",
-    "RUN_ID_ENV",
     "AttachedRun",
     "attach_run",
     "claim_run",
     "config_differences",
     "try_attach",
 ]
-
-#: The id of the queued run a Runner-launched process should track into.
-RUN_ID_ENV = "TRIALBOOK_RUN_ID"
 
 _ATTACHABLE = ("queued", "running")
 
@@ -85,8 +81,6 @@ def claim_run(
         RunNotFoundError: no run has this id in the Store.
         RunStateError: the run is finished, or has no folder.
     """
-    from trialbook.tracking._start import build_meta
-
     record = db.get_run(run_id)
     if record.id != run_id:
         raise RunNotFoundError(f"No run with id {run_id!r} in {workspace.store_url}.")
@@ -244,9 +238,6 @@ def attach_run(
         RunNotFoundError / RunStateError: the run is not there or not attachable.
         WorkspaceError / StoreError: the workspace or database cannot be used.
     """
-    from trialbook.tracking._settings import tracking_settings
-    from trialbook.tracking._start import _open_run
-
     settings = tracking_settings(system_metrics=system_metrics)
     workspace = Workspace.resolve(root, store_url)
     if db is None:
@@ -256,7 +247,7 @@ def attach_run(
     except BaseException:
         db.close()
         raise
-    return _open_run(
+    return open_run(
         attached.record,
         db,
         attached.folder,
@@ -264,10 +255,6 @@ def attach_run(
         settings=settings,
         metric_goals=metric_goals,
     )
-
-
-#: Set by the Runner: the command line (JSON list) of the process that launched the run.
-LAUNCHED_BY_ENV = "TRIALBOOK_LAUNCHED_BY"
 
 
 def _launched_by() -> list[str] | None:

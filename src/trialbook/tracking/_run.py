@@ -354,7 +354,7 @@ class Run:
                 be stored (the check ``start_run`` makes of a config); nothing is stored.
         """
         from trialbook.config._hash import to_plain_config
-        from trialbook.tracking._start import check_config_shape  # _start imports this module
+        from trialbook.tracking._create import check_config_shape
 
         self._check_open()
         if not isinstance(params, Mapping):

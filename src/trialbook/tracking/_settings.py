@@ -1,4 +1,4 @@
-"""The writer's settings and the environment variables that set them, read in one place.
+"""The writer's settings and the environment variables tracking reads, in one place.
 
 ``start_run``, attach mode and the Runner's checks before it creates anything all call
 :func:`tracking_settings`, so a bad ``TRIALBOOK_FLUSH_INTERVAL`` is one sentence at the same
@@ -18,11 +18,21 @@ from trialbook.errors import ConfigError
 __all__ = [
     "FLUSH_INTERVAL_ENV",
     "HEARTBEAT_INTERVAL_ENV",
+    "LAUNCHED_BY_ENV",
+    "RUN_DIR_ENV",
+    "RUN_ID_ENV",
     "STORE_RETRY_ENV",
     "SYSTEM_METRICS_ENV",
     "TrackingSettings",
     "tracking_settings",
 ]
+
+#: Set by the Runner: the id of the queued run a process it launched should track into.
+RUN_ID_ENV = "TRIALBOOK_RUN_ID"
+#: Set by the Runner: the command line (JSON list) of the process that launched the run.
+LAUNCHED_BY_ENV = "TRIALBOOK_LAUNCHED_BY"
+#: Set by the Runner: the run's folder.
+RUN_DIR_ENV = "TRIALBOOK_RUN_DIR"
 
 FLUSH_INTERVAL_ENV = "TRIALBOOK_FLUSH_INTERVAL"
 HEARTBEAT_INTERVAL_ENV = "TRIALBOOK_HEARTBEAT_INTERVAL"
@@ -54,22 +64,31 @@ class TrackingSettings:
     store_retry: float
 
 
-def _seconds(value: Any, *, lowest: float, source: str) -> float:
+def _seconds(value: Any, *, lowest: float, source: str, parameter: str | None = None) -> float:
+    """``value`` as seconds; ``source`` names it in messages (a variable or ``parameter``)."""
     if isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
             raise ConfigError(
-                f"{source}={value!r} is not a number; set it to seconds, e.g. 0.2."
+                f"{source}={value!r} is not a number; set it to seconds, e.g. 0.2.",
+                parameter=parameter,
+                value=value,
             ) from None
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         number = float(value)
     else:
-        raise ConfigError(f"{source}={value!r} is not a number; pass seconds, e.g. 0.2.")
+        raise ConfigError(
+            f"{source}={value!r} is not a number; pass seconds, e.g. 0.2.",
+            parameter=parameter,
+            value=value,
+        )
     if not (math.isfinite(number) and lowest <= number <= _MAX_INTERVAL):
         raise ConfigError(
             f"{source}={value!r} is out of range; use seconds between {lowest:g} and "
-            f"{_MAX_INTERVAL:g}, e.g. 0.2."
+            f"{_MAX_INTERVAL:g}, e.g. 0.2.",
+            parameter=parameter,
+            value=value,
         )
     return number
 
@@ -111,7 +130,8 @@ def tracking_settings(
     if flush_interval is None:
         flush = _env_seconds(FLUSH_INTERVAL_ENV, _DEFAULT_FLUSH, lowest=_MIN_INTERVAL)
     else:
-        flush = _seconds(flush_interval, lowest=_MIN_INTERVAL, source="flush_interval")
+        name = "flush_interval"
+        flush = _seconds(flush_interval, lowest=_MIN_INTERVAL, source=name, parameter=name)
     if system_metrics is None:
         system_metrics = _env_flag(SYSTEM_METRICS_ENV, True)
     return TrackingSettings(

@@ -3,70 +3,20 @@
 from __future__ import annotations
 
 import os
-import secrets
-import sys
-import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from trialbook._seeds import check_seed
 from trialbook._workspace import Workspace
-from trialbook.config._hash import config_hash, flatten_config, group_key, to_plain_config
+from trialbook.config._hash import config_hash, group_key, to_plain_config
 from trialbook.errors import ConfigError
-from trialbook.store._base import Store
-from trialbook.store._liveness import process_start_time
-from trialbook.store._records import NewRun, RunRecord
-from trialbook.tracking._attach import RUN_ID_ENV, try_attach
-from trialbook.tracking._folder import RunFolder, folder_name
-from trialbook.tracking._provenance import GitInfo, collect_environment, git_info
+from trialbook.tracking._attach import try_attach
+from trialbook.tracking._create import MAX_CONFIG_DEPTH, check_config_shape, create_run
+from trialbook.tracking._open import open_run
 from trialbook.tracking._run import Run
-from trialbook.tracking._settings import TrackingSettings, tracking_settings
+from trialbook.tracking._settings import RUN_ID_ENV, tracking_settings
 
-__all__ = ["build_meta", "check_config_shape", "new_run_id", "normalize_tags", "start_run"]
-
-#: Deeper configs are refused: nobody writes one, and walking it would exhaust the stack.
-MAX_CONFIG_DEPTH = 100
-
-
-def new_run_id(now: float | None = None) -> str:
-    """A sortable id: UTC ``YYYYmmdd_HHMMSS`` and six random hex digits."""
-    stamp = datetime.fromtimestamp(now or time.time(), tz=timezone.utc).strftime("%Y%m%d_%H%M%S")
-    return f"{stamp}_{secrets.token_hex(3)}"
-
-
-def build_meta(
-    run_id: str,
-    experiment: str,
-    name: str,
-    seed: int | None,
-    started: float,
-    git: GitInfo | None,
-    env: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The content of meta.json: when, where and from which code and command a run started."""
-    return {
-        "run_id": run_id,
-        "experiment": experiment,
-        "name": name,
-        "start_time": datetime.fromtimestamp(started, tz=timezone.utc).isoformat(),
-        "seed": seed,
-        "host": env.get("host"),
-        "pid": os.getpid(),
-        "device": env.get("device"),
-        "command": list(sys.argv),
-        "git": None
-        if git is None
-        else {
-            "commit": git.commit,
-            "branch": git.branch,
-            "dirty": git.dirty,
-            "remote": git.remote,
-        },
-        "environment": dict(env),
-        "data": [],
-    }
+__all__ = ["normalize_tags", "start_run"]
 
 
 def start_run(
@@ -123,30 +73,23 @@ def start_run(
     exp_block: Mapping[str, Any] = raw_block if isinstance(raw_block, Mapping) else {}
     experiment = experiment or exp_block.get("name") or "default"
     if not isinstance(experiment, str) or not experiment.strip():
-        raise ConfigError(f"experiment must be a non-empty name, got {experiment!r}.")
+        raise ConfigError(
+            f"experiment must be a non-empty name, got {experiment!r}.",
+            parameter="experiment",
+            value=experiment,
+        )
     description = description or exp_block.get("description")
     hypothesis = hypothesis or exp_block.get("hypothesis")
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ConfigError(f"seed must be an integer, got {seed!r}; pass seed=42.")
-        check_seed(seed, "start_run")
-        if "seed" in plain and plain["seed"] != seed:
-            raise ConfigError(
-                f"seed={seed} disagrees with the config's seed {plain['seed']!r}; pass one of them."
-            )
-        plain["seed"] = seed
-    elif "seed" in plain:
-        cfg_seed = plain["seed"]
-        if cfg_seed is not None and (isinstance(cfg_seed, bool) or not isinstance(cfg_seed, int)):
-            raise ConfigError(f"The config's seed must be an integer, got {cfg_seed!r}.")
-        if cfg_seed is not None:
-            check_seed(cfg_seed, "The config")
-        seed = cfg_seed
+    seed = _run_seed(plain, seed)
     tag_tuple = normalize_tags(tags)
     settings = tracking_settings(flush_interval=flush_interval, system_metrics=system_metrics)
     for key, goal in (metric_goals or {}).items():
         if goal not in ("min", "max"):
-            raise ConfigError(f"metric_goals[{key!r}] is {goal!r}; use 'min' or 'max'.")
+            raise ConfigError(
+                f"metric_goals[{key!r}] is {goal!r}; use 'min' or 'max'.",
+                parameter="metric_goals",
+                value=goal,
+            )
 
     # Runs of different experiments never share a hash or a seed group, even with identical
     # configs: the experiment's name counts as part of the config (as it does in a config's own
@@ -166,7 +109,7 @@ def start_run(
         )
         if attached is not None:
             db, claimed = attached
-            return _open_run(
+            return open_run(
                 claimed.record,
                 db,
                 claimed.folder,
@@ -176,91 +119,64 @@ def start_run(
             )
     db = workspace.open_store(create=True)
     try:
-        started = time.time()
-        run_id = new_run_id(started)
-        run_name = name or experiment
-        folder = RunFolder(workspace.root / folder_name(run_name, run_id.rsplit("_", 1)[-1]))
-        git = git_info(exclude=[workspace.root])
-        env = collect_environment(include_packages=capture_packages)
-        pid = os.getpid()
-        folder.create()
-        try:
-            folder.write_config(plain)
-            meta = build_meta(run_id, experiment, run_name, seed, started, git, env)
-            folder.write_meta(meta)
-            if git is not None and git.dirty and git.diff:
-                folder.write_diff(git.diff)
-            record = db.create_run(
-                NewRun(
-                    id=run_id,
-                    experiment=experiment,
-                    name=run_name,
-                    config=plain,
-                    config_hash=config_hash(identity),
-                    group_key=group_key(identity),
-                    seed=seed,
-                    notes=notes,
-                    tags=tag_tuple,
-                    host=env.get("host"),
-                    pid=pid,
-                    pid_started_at=process_start_time(pid),
-                    started_at=started,
-                    git_commit=git.commit if git else None,
-                    git_branch=git.branch if git else None,
-                    git_dirty=git.dirty if git else None,
-                    folder=str(folder.path),
-                    params=flatten_config(plain),
-                )
+        created = create_run(
+            db,
+            workspace.root,
+            experiment=experiment,
+            name=name or experiment,
+            config=plain,
+            config_hash=config_hash(identity),
+            group_key=group_key(identity),
+            seed=seed,
+            notes=notes,
+            tags=tag_tuple,
+            description=description,
+            hypothesis=hypothesis,
+            capture_packages=capture_packages,
+        )
+    except BaseException:
+        db.close()
+        raise
+    return open_run(
+        created.record,
+        db,
+        created.folder,
+        created.meta or {},
+        settings=settings,
+        metric_goals=metric_goals,
+    )
+
+
+def _run_seed(plain: dict[str, Any], seed: Any) -> int | None:
+    """The run's seed from ``seed=`` or the config's ``seed`` (set in ``plain`` as well).
+
+    Raises:
+        ConfigError: not an integer, out of range, or the two disagree.
+    """
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigError(
+                f"seed must be an integer, got {seed!r}; pass seed=42.",
+                parameter="seed",
+                value=seed,
             )
-            if description or hypothesis:
-                db.ensure_experiment(experiment, description, hypothesis)
-        except BaseException:
-            _remove_folder(folder.path)
-            raise
-        return _open_run(
-            record,
-            db,
-            folder,
-            meta,
-            settings=settings,
-            metric_goals=metric_goals,
-        )
-    except BaseException:
-        db.close()
-        raise
-
-
-def _open_run(
-    record: RunRecord,
-    db: Store,
-    folder: RunFolder,
-    meta: dict[str, Any],
-    *,
-    settings: TrackingSettings,
-    metric_goals: Mapping[str, str] | None,
-) -> Run:
-    """The live Run over a record this process owns (created or attached to)."""
-    try:
-        monitor = None
-        if settings.system_metrics:
-            from trialbook.tracking._system import SystemMonitor
-
-            monitor = SystemMonitor(os.getpid())
-            monitor.sample()  # primes cpu_percent
-        return Run(
-            record,
-            db,
-            folder,
-            meta=meta,
-            flush_interval=settings.flush_interval,
-            heartbeat_interval=settings.heartbeat_interval,
-            store_retry=settings.store_retry,
-            system_monitor=monitor,
-            metric_goals=metric_goals,
-        )
-    except BaseException:
-        db.close()
-        raise
+        check_seed(seed, "start_run")
+        if "seed" in plain and plain["seed"] != seed:
+            raise ConfigError(
+                f"seed={seed} disagrees with the config's seed {plain['seed']!r}; "
+                "pass one of them.",
+                parameter="seed",
+                value=seed,
+            )
+        plain["seed"] = seed
+        return seed
+    cfg_seed = plain.get("seed")
+    if cfg_seed is None:
+        return None
+    if isinstance(cfg_seed, bool) or not isinstance(cfg_seed, int):
+        raise ConfigError(f"The config's seed must be an integer, got {cfg_seed!r}.")
+    check_seed(cfg_seed, "The config")
+    return cfg_seed
 
 
 def normalize_tags(tags: Any) -> tuple[str, ...]:
@@ -274,7 +190,9 @@ def normalize_tags(tags: Any) -> tuple[str, ...]:
     if isinstance(tags, str | bytes):
         raise ConfigError(
             f"tags={tags!r} is a single string, which would become one tag per character; "
-            f"pass a list, e.g. tags=[{tags!r}]."
+            f"pass a list, e.g. tags=[{tags!r}].",
+            parameter="tags",
+            value=tags,
         )
     if isinstance(tags, Mapping):
         items: list[str] = []
@@ -282,7 +200,9 @@ def normalize_tags(tags: Any) -> tuple[str, ...]:
             if not isinstance(key, str) or not key.strip() or "=" in key:
                 raise ConfigError(
                     f"Tag key {key!r} must be a non-empty string without '='; "
-                    "pass tags={'team': 'nlp'}."
+                    "pass tags={'team': 'nlp'}.",
+                    parameter="tags",
+                    value=key,
                 )
             if value is None:
                 items.append(key)
@@ -293,60 +213,25 @@ def normalize_tags(tags: Any) -> tuple[str, ...]:
             else:
                 raise ConfigError(
                     f"Tag {key!r} has the value {value!r} ({type(value).__name__}); tag "
-                    "values must be strings or numbers."
+                    "values must be strings or numbers.",
+                    parameter="tags",
+                    value=value,
                 )
         return tuple(dict.fromkeys(items))
     try:
         values = list(tags)
     except TypeError:
         raise ConfigError(
-            f"tags={tags!r} is not a list of strings; pass e.g. tags=['baseline']."
+            f"tags={tags!r} is not a list of strings; pass e.g. tags=['baseline'].",
+            parameter="tags",
+            value=tags,
         ) from None
     for tag in values:
         if not isinstance(tag, str) or not tag.strip():
             raise ConfigError(
                 f"Tag {tag!r} ({type(tag).__name__}) is not a non-empty string; pass tags "
-                f"as strings, e.g. tags=['baseline', 'lr-{1e-4:g}']."
+                f"as strings, e.g. tags=['baseline', 'lr-{1e-4:g}'].",
+                parameter="tags",
+                value=tag,
             )
     return tuple(dict.fromkeys(values))
-
-
-def check_config_shape(config: Any) -> None:
-    """Refuse config mappings with non-string keys or nested past :data:`MAX_CONFIG_DEPTH`.
-
-    Walks plain mappings, lists and tuples without recursion, so a config thousands of levels
-    deep (or one that contains itself) is one sentence, not a RecursionError. Dataclasses and
-    pydantic models have string field names and are checked by ``to_plain_config``.
-
-    Raises:
-        ConfigError: names the key, or the depth.
-    """
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(config, ())]
-    while stack:
-        value, path = stack.pop()
-        if len(path) > MAX_CONFIG_DEPTH:
-            shown = ".".join(str(p) for p in path[:5])
-            raise ConfigError(
-                f"The config nests deeper than {MAX_CONFIG_DEPTH} levels (under {shown}...); "
-                "flatten it."
-            )
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    where = ".".join(str(p) for p in path) or "the top level"
-                    raise ConfigError(
-                        f"Config key {key!r} (type {type(key).__name__}, at {where}) is not a "
-                        f"string; config keys must be strings, e.g. {str(key)!r}."
-                    )
-                if isinstance(item, Mapping | list | tuple):
-                    stack.append((item, (*path, key)))
-        elif isinstance(value, list | tuple):
-            for i, item in enumerate(value):
-                if isinstance(item, Mapping | list | tuple):
-                    stack.append((item, (*path, i)))
-
-
-def _remove_folder(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)

@@ -43,10 +43,14 @@ class ExperimentTracker:
         unknown = [b for b in backends if b not in _BACKENDS]
         if unknown:
             raise ConfigError(
-                f"Unknown tracker backend {unknown[0]!r}; available: {', '.join(_BACKENDS)}."
+                f"Unknown tracker backend {unknown[0]!r}; available: {', '.join(_BACKENDS)}.",
+                parameter="backends",
+                value=unknown[0],
             )
         if not backends:
-            raise ConfigError("backends is empty; pass backends=['local'].")
+            raise ConfigError(
+                "backends is empty; pass backends=['local'].", parameter="backends", value=backends
+            )
         self.backends = tuple(backends)
         self.root = root
         self.store_url = store_url
@@ -108,5 +112,9 @@ class ExperimentTracker:
         """Flush, write summary.json and mark the run with ``status``."""
         allowed = ("completed", "failed", "killed")
         if status not in allowed:
-            raise ConfigError(f"status {status!r} is not one of {', '.join(allowed)}.")
+            raise ConfigError(
+                f"status {status!r} is not one of {', '.join(allowed)}.",
+                parameter="status",
+                value=status,
+            )
         self.run.finish(status)
