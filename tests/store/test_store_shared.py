@@ -49,3 +49,23 @@ def test_a_contract_without_make_store_says_what_to_override(tmp_path: Path) -> 
 
     with pytest.raises(NotImplementedError, match=r"TestForgotten must override make_store"):
         TestForgotten().make_store(tmp_path, LivenessPolicy())
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("", pytest.skip.Exception), ("true", pytest.fail.Exception)]
+)
+def test_a_backend_that_cannot_be_built_is_skipped_but_fails_under_ci(
+    ci: str, outcome: type[BaseException], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from trialbook.testing import BackendUnavailable
+
+    class TestNoServer(StoreContract):
+        def make_store(
+            self, tmp_path: Path, liveness: LivenessPolicy
+        ) -> AbstractContextManager[Store]:
+            raise BackendUnavailable("no server at $TEST_STORE_URL")
+
+    monkeypatch.setenv("CI", ci)
+    fixture = TestNoServer.store.__wrapped__  # type: ignore[attr-defined]
+    with pytest.raises(outcome, match="no server at"):
+        next(fixture(TestNoServer(), tmp_path))

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trialbook._seeds import check_seed
 from trialbook.config._experiment import experiment_block
 from trialbook.config._load import int64_message, int64_overflow
 from trialbook.config._plan import Plan
-from trialbook.config._suite import check_seed
 from trialbook.errors import ConfigError
 from trialbook.execution._code import check_code
 from trialbook.execution._preflight import check_schemas

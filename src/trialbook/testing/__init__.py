@@ -14,7 +14,8 @@ its one factory method.
   loads a deterministic dataset, round-trips through a run; see :class:`BenchmarkCase`.
 
 Each factory returns a context manager (``contextlib.contextmanager`` or ``nullcontext``) and
-may raise :class:`BackendUnavailable` to skip the tests where the backend cannot run::
+may raise :class:`BackendUnavailable` to skip the tests where the backend cannot run (with
+``CI=true`` they fail instead)::
 
     from contextlib import contextmanager
     from trialbook.testing import ExecutorContract

@@ -19,8 +19,8 @@ under a name starting with ``Test``) and overrides :meth:`StoreContract.make_sto
 
 Every test talks to the abstract :class:`~trialbook.store.Store` only. A backend that cannot
 be built here raises :class:`~trialbook.testing.BackendUnavailable` from ``make_store`` and
-its tests are skipped. trialbook's own SQLite backends run through this class in
-tests/store/test_store_shared.py. Needs pytest.
+its tests are skipped (failed when ``CI=true``). trialbook's own SQLite backends run through
+this class in tests/store/test_store_shared.py. Needs pytest.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from trialbook.store import (
     Store,
 )
 from trialbook.store._liveness import process_start_time
-from trialbook.testing.stores import BackendUnavailable
+from trialbook.testing.stores import BackendUnavailable, skip_unavailable
 
 __all__ = ["GRACE", "StoreContract", "new_run"]
 
@@ -137,7 +137,8 @@ class StoreContract:
             liveness: the crash-detection policy the Store must use.
 
         Raises:
-            BackendUnavailable: the backend cannot be built here (the test is skipped).
+            BackendUnavailable: the backend cannot be built here (the test is skipped; with
+                ``CI=true`` it fails).
         """
         raise NotImplementedError(
             f"{type(self).__name__} must override make_store(tmp_path, liveness)."
@@ -149,7 +150,7 @@ class StoreContract:
             try:
                 built = stack.enter_context(self.make_store(tmp_path, LivenessPolicy(grace=GRACE)))
             except BackendUnavailable as e:
-                pytest.skip(str(e))
+                skip_unavailable(e)
             yield built
 
     # ------------------------------------------------------------------ experiments

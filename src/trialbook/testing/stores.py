@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from trialbook.store._base import Store
 from trialbook.store._connect import connect
@@ -49,6 +49,16 @@ StoreFactory = Callable[[Path, LivenessPolicy | None], AbstractContextManager[St
 
 class BackendUnavailable(Exception):
     """The backend needs something this machine lacks (a server URL, a driver)."""
+
+
+def skip_unavailable(error: BackendUnavailable) -> NoReturn:
+    """Skip the current test because its backend cannot be built here, or fail it when the
+    ``CI`` environment variable is ``true`` (in CI every backend must run, never be skipped)."""
+    import pytest
+
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"{error} (CI is set: a backend that cannot be built fails the test).")
+    pytest.skip(str(error))
 
 
 @contextmanager
