@@ -532,7 +532,7 @@ def report(
         raise ConfigError(
             f"out={target} is a folder; give a file name such as report.html.",
             parameter="out",
-            value=target,
+            value=str(target),
         )
     if store is None:
         from trialbook._workspace import open_store
