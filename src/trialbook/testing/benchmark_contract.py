@@ -42,8 +42,13 @@ from trialbook.testing.benchmarks import BenchmarkCase
 
 __all__ = ["BenchmarkContract"]
 
-#: How many examples each evaluation scores.
+#: How many examples each evaluation scores at most (a smaller split is scored whole).
 N = 12
+
+
+def _expected_n(case: BenchmarkCase) -> int:
+    """How many examples an evaluation of ``num_samples=N`` scores on the case's split."""
+    return len(case.benchmark.load_dataset(case.split, num_samples=N))
 
 
 def _oracle(case: BenchmarkCase, which: str) -> Callable[[list[str]], list[str]]:
@@ -112,7 +117,7 @@ class BenchmarkContract:
         assert [s.id for s in result.samples] == [
             case.benchmark.sample_id(d, i) for i, d in enumerate(data)
         ]
-        assert result.n == N
+        assert result.n == len(data)
         assert all(s.latency is not None and s.latency >= 0 for s in result.samples)
         assert result.timing.total >= result.timing.model >= 0
 
@@ -129,7 +134,7 @@ class BenchmarkContract:
                 )
         result = evaluate(PredictionsFile(path), case.benchmark, num_samples=N, progress=False)
         assert result.metrics["accuracy"] == 1.0
-        assert result.n == N
+        assert result.n == _expected_n(case)
         assert all(s.latency is None for s in result.samples)
         assert result.timing.model == 0.0
 
@@ -141,7 +146,7 @@ class BenchmarkContract:
         ) as run:
             run.log_evaluation(case.benchmark.name, result)
         lines = (run.path / "evaluations" / f"{case.benchmark.name}.jsonl").read_text().splitlines()
-        assert len(lines) == N
+        assert len(lines) == _expected_n(case)
         assert json.loads(lines[0])["correct"] is True
         summary = json.loads((run.path / "summary.json").read_text())
         assert summary["evaluations"][case.benchmark.name]["metrics"]["accuracy"] == 1.0
