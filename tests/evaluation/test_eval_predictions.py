@@ -49,7 +49,7 @@ def test_partial_file_names_how_many_and_which_ids_are_missing(
     message = str(err.value)
     assert "no prediction for 3 of the 1319 examples" in message
     assert "'3', '7', '100'" in message
-    assert "--allow-missing" in message
+    assert "pass allow_missing=True" in message and "--" not in message
 
 
 def test_many_missing_ids_are_cut_short(tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ def check_names(
         if experiment not in known:
             hint = _hint(experiment, known, f"known: {', '.join(known[:8]) or 'none yet'}.")
             raise ConfigError(
-                f"No experiment {experiment!r}; {hint} (list them with `trialbook ls --by group`)",
+                f"No experiment {experiment!r}; {hint}",
                 parameter="experiment",
                 value=experiment,
             )

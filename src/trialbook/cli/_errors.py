@@ -30,6 +30,7 @@ from typer.core import TyperGroup
 from trialbook.cli._options import store_flag
 from trialbook.errors import (
     AmbiguousRunError,
+    ConfigError,
     RunNotFoundError,
     SchemaVersionError,
     TrialbookError,
@@ -112,7 +113,8 @@ def _rewrite(message: str, name: str, spelling: str, is_flag: bool, bare: bool) 
 
 def hint(error: TrialbookError, message: str, store_url: str | None = None) -> str:
     """``message`` with the command-line hint for ``error``'s type, when it has none yet: a
-    run that is not found points at ``trialbook ls``; a database older than this trialbook
+    run that is not found points at ``trialbook ls``; an unknown experiment at
+    ``trialbook ls --by group``; a database older than this trialbook
     at ``trialbook db upgrade`` (with the options naming ``store_url``, the database the
     command used)."""
     end = message.rstrip().rstrip(".")
@@ -122,6 +124,12 @@ def hint(error: TrialbookError, message: str, store_url: str | None = None) -> s
         and "trialbook ls" not in message
     ):
         return f"{end}; list runs with `trialbook ls`."
+    if (
+        isinstance(error, ConfigError)
+        and error.parameter == "experiment"
+        and message.startswith("No experiment ")
+    ):
+        return f"{message.rstrip()} (list them with `trialbook ls --by group`)"
     if (
         isinstance(error, SchemaVersionError)
         and "db upgrade" not in message

@@ -161,8 +161,10 @@ class PredictionsFile:
             more = f" and {len(missing) - _SHOW} more" if len(missing) > _SHOW else ""
             raise ConfigError(
                 f"{self.path} has no prediction for {len(missing)} of the {limit} "
-                f"examples (ids {shown}{more}); add them, or pass --allow-missing "
-                "(allow_missing=True) to score only the covered examples."
+                f"examples (ids {shown}{more}); add them, or pass allow_missing=True to "
+                "score only the covered examples.",
+                parameter="allow_missing",
+                value=False,
             )
         return MatchedPredictions(outputs=outputs, missing=missing, lines=count)
 
@@ -177,7 +179,9 @@ class PredictionsFile:
             raise ConfigError(
                 f"{self.path} line {number}: {field!r} is null; write the model's output as a "
                 'string ("" for an empty output), or leave the line out and pass '
-                "--allow-missing (allow_missing=True)."
+                "allow_missing=True.",
+                parameter="allow_missing",
+                value=False,
             )
         raise ConfigError(
             f"{self.path} line {number}: {field!r} is a JSON {_json_type(value)}, not text; "
