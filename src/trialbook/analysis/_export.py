@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
 
 from trialbook._atomic import atomic_open, current_umask
-from trialbook._values import json_text
+from trialbook._values import json_text, jsonable
 from trialbook.errors import ConfigError
 from trialbook.store._documents import (
     flat_values,
@@ -177,11 +177,7 @@ def _csv_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return repr(value)
+        return repr(value) if math.isfinite(value) else str(jsonable(value))
     if isinstance(value, int | str):
         return str(value)
     return json_text(value, indent=None)

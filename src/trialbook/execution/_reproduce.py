@@ -10,7 +10,6 @@ possible explanations.
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,7 @@ from trialbook.config._plan import Plan, PlannedRun
 from trialbook.errors import ConfigError
 from trialbook.execution._runner import Runner, RunOutcome
 from trialbook.store._records import RunRecord
+from trialbook.tracking._folder import RunFolder
 
 __all__ = [
     "DEFAULT_IGNORE",
@@ -83,14 +83,6 @@ class ReproduceResult:
         if self.outcome.status != "completed" or self.mismatches:
             return 1
         return 0
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _number(value: Any) -> float | None:
@@ -233,12 +225,12 @@ def reproduce(
         return ReproduceResult(original, outcome, checked=check, interrupted=suite.interrupted)
     with workspace.open_store() as db:
         new_folder = Path(db.get_run(outcome.run_id).folder or "")
-    before = _read_json(folder / "summary.json").get("metrics") or {}
-    after = _read_json(new_folder / "summary.json").get("metrics") or {}
+    before = (RunFolder(folder).read_summary() or {}).get("metrics") or {}
+    after = (RunFolder(new_folder).read_summary() or {}).get("metrics") or {}
     checks = compare_metrics(before, after, tolerance, (*DEFAULT_IGNORE, *ignore))
     differences: list[str] = []
     if any(not c.match for c in checks):
         differences = environment_differences(
-            _read_json(folder / "meta.json"), _read_json(new_folder / "meta.json")
+            RunFolder(folder).read_meta() or {}, RunFolder(new_folder).read_meta() or {}
         )
     return ReproduceResult(original, outcome, tuple(checks), tuple(differences), checked=True)
