@@ -348,7 +348,7 @@ class _Absent:
 _ABSENT = _Absent()
 
 
-def _show(value: Any) -> str:
+def _clipped(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 24 else text[:21] + "..."
 
@@ -360,7 +360,7 @@ def _describe(c: _Candidate, diff: Mapping[str, Any], *, experiment: bool, keys:
     parts.append(f"{len(c.runs)} run{'s' if len(c.runs) != 1 else ''}")
     # Keys it sets first; the keys only the others have, as their top-level sections.
     present = [(k, v) for k, v in diff.items() if v is not _ABSENT]
-    parts += [f"{k}={_show(v)}" for k, v in present[:keys]]
+    parts += [f"{k}={_clipped(v)}" for k, v in present[:keys]]
     if len(present) > keys:
         parts.append(f"+{len(present) - keys} more keys")
     absent = list(dict.fromkeys(k.split(".")[0] for k, v in diff.items() if v is _ABSENT))

@@ -150,7 +150,7 @@ def sample_scores(
     if metric is None:
         return candidates[-1]
     for values, binary in candidates:
-        if expected is not None and _same(sum(values) / len(values), expected):
+        if expected is not None and _close_enough(sum(values) / len(values), expected):
             return values, binary
     means = " and ".join(
         f"{'correctness' if binary else 'score'} averages {sum(v) / len(v):.4g}"
@@ -172,7 +172,7 @@ def sample_scores(
     )
 
 
-def _same(a: float, b: float) -> bool:
+def _close_enough(a: float, b: float) -> bool:
     import math
 
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)

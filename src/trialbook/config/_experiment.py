@@ -41,7 +41,7 @@ class ExperimentBlock:
     command: str | None = None
 
 
-def _where(source: ConfigSource | None, key: str) -> str:
+def _at_key(source: ConfigSource | None, key: str) -> str:
     if source is None:
         return "the config"
     return source.where(("experiment", key))
@@ -56,7 +56,7 @@ def check_experiment_keys(block: Mapping[str, Any], source: ConfigSource | None 
                 "; put your own settings in a section of their own."
             )
             raise ConfigError(
-                f"Unknown key 'experiment.{key}' in {_where(source, str(key))}: the "
+                f"Unknown key 'experiment.{key}' in {_at_key(source, str(key))}: the "
                 f"experiment: block takes only {known}{fix}"
             )
 
@@ -74,13 +74,13 @@ def experiment_block(
     if block is None:
         if "experiment" in config:
             raise ConfigError(
-                f"In {_where(source, '')}, experiment: is empty; give it a mapping such as "
+                f"In {_at_key(source, '')}, experiment: is empty; give it a mapping such as "
                 "{name: baseline, entrypoint: 'examples.toy_train:train'} or remove it."
             )
         return ExperimentBlock()
     if not isinstance(block, Mapping):
         raise ConfigError(
-            f"In {_where(source, '')}, experiment: must be a mapping with name, entrypoint or "
+            f"In {_at_key(source, '')}, experiment: must be a mapping with name, entrypoint or "
             f"command, ..., not {block!r}."
         )
     check_experiment_keys(block, source)
@@ -89,12 +89,12 @@ def experiment_block(
         value = block.get(key)
         if value is not None and not isinstance(value, str):
             raise ConfigError(
-                f"In {_where(source, key)}, experiment.{key} must be a string, not "
+                f"In {_at_key(source, key)}, experiment.{key} must be a string, not "
                 f"{type(value).__name__} {value!r}; quote it if YAML read it as something else."
             )
         if key in ("name", "entrypoint", "command") and value is not None and not value.strip():
             raise ConfigError(
-                f"In {_where(source, key)}, experiment.{key} is empty; give a value or remove "
+                f"In {_at_key(source, key)}, experiment.{key} is empty; give a value or remove "
                 "the key."
             )
         text[key] = value
@@ -103,7 +103,7 @@ def experiment_block(
         tags = []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ConfigError(
-            f"In {_where(source, 'tags')}, experiment.tags must be a list of strings such as "
+            f"In {_at_key(source, 'tags')}, experiment.tags must be a list of strings such as "
             f"[baseline, cartography], not {tags!r}."
         )
     return ExperimentBlock(

@@ -152,7 +152,7 @@ def _describe_error(err: Any, data: Mapping[str, Any], schema: type) -> Problem:
         # A whole section failed a check of its own: the message says what; a cut-off dump
         # of the section would not.
         return loc, msg
-    return loc, f"got {_show(given)}; {msg}"
+    return loc, f"got {_short_repr(given)}; {msg}"
 
 
 def data_loc(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
@@ -229,7 +229,7 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
     return out or "(top level)"
 
 
-def _show(value: Any) -> str:
+def _short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

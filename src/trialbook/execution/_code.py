@@ -44,7 +44,7 @@ class RunCode:
     command: str | None = None
 
 
-def _where(experiment: str, source: Path | None) -> str:
+def _experiment_label(experiment: str, source: Path | None) -> str:
     return f"experiment {experiment!r}" + (f" ({source})" if source else "")
 
 
@@ -55,7 +55,7 @@ def run_code(config: Mapping[str, Any], experiment: str, source: Path | None = N
         ConfigError: neither or both are given, or the block is malformed.
     """
     block = experiment_block(config)
-    where = _where(experiment, source)
+    where = _experiment_label(experiment, source)
     if block.entrypoint and block.command:
         raise ConfigError(
             f"The {where} sets both experiment.entrypoint and experiment.command; keep one."
@@ -289,7 +289,7 @@ def check_command(command: str, cwd: Path, where: str) -> None:
 def check_code(config: Mapping[str, Any], experiment: str, cwd: Path, source: Path | None) -> None:
     """Everything the Runner checks about one run's code before launching anything."""
     code = run_code(config, experiment, source)
-    where = _where(experiment, source)
+    where = _experiment_label(experiment, source)
     if code.entrypoint is not None:
         check_entrypoint(code.entrypoint, cwd, where)
     elif code.command is not None:

@@ -39,7 +39,7 @@ TEXT_WIDTH = 120
 
 
 
-def _show(value: Any) -> str:
+def _cell_text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, list | tuple | dict):
@@ -77,7 +77,7 @@ def _provenance(record: RunRecord) -> list[tuple[str, str]]:
         ("gpu", ", ".join(str(g.get("name", g)) for g in env.get("gpu") or []) or None),
         ("folder", record.folder),
     ]
-    return [(k, _show(v)) for k, v in rows if v not in (None, "")]
+    return [(k, _cell_text(v)) for k, v in rows if v not in (None, "")]
 
 
 def sample_input(sample: Sample) -> str:
@@ -161,7 +161,7 @@ def _evaluation_block(db: Store, ev: Evaluation, images: bool) -> dict[str, Any]
         "split": ev.split or "",
         "n": "" if ev.n is None else ev.n,
         "when": _time(ev.created_at),
-        "metrics": [(k, _show(v)) for k, v in sorted(flatten(ev.metrics).items())],
+        "metrics": [(k, _cell_text(v)) for k, v in sorted(flatten(ev.metrics).items())],
         "samples": rows,
         "has_input": any(r["input"]["full"] for r in rows),
         "hidden": hidden,
@@ -223,8 +223,8 @@ def _data_map(db: Store, record: RunRecord) -> dict[str, Any] | None:
         "img": figure_data_uri(fig),
         "regions": [(region, n, f"{n / total:.1%}") for region, n in counts.items()],
         "total": total,
-        "variability": _show(REGION_THRESHOLDS["variability_threshold"]),
-        "confidence": _show(REGION_THRESHOLDS["confidence_threshold"]),
+        "variability": _cell_text(REGION_THRESHOLDS["variability_threshold"]),
+        "confidence": _cell_text(REGION_THRESHOLDS["confidence_threshold"]),
         "path": str(path),
     }
 
@@ -238,9 +238,9 @@ def _single(
     metrics = [
         {
             "key": key,
-            "last": _show(s.last),
-            "min": _show(s.min),
-            "max": _show(s.max),
+            "last": _cell_text(s.last),
+            "min": _cell_text(s.min),
+            "max": _cell_text(s.max),
             "count": s.count,
         }
         for key, s in sorted(summaries.items())
@@ -250,7 +250,7 @@ def _single(
         ("experiment", record.experiment),
         ("name", record.name),
         ("status", record.status),
-        ("seed", _show(record.seed)),
+        ("seed", _cell_text(record.seed)),
         ("group", record.group_key[:12]),
         ("config hash", record.config_hash[:12]),
         ("tags", ", ".join(record.tags)),
@@ -263,10 +263,10 @@ def _single(
         "record": record,
         "overview": [(k, v) for k, v in overview if v != ""],
         "notes": record.notes or "",
-        "config": [(k, _show(v)) for k, v in sorted(config.items())],
+        "config": [(k, _cell_text(v)) for k, v in sorted(config.items())],
         # The config is logged as params too; show only what the run logged besides it.
         "params": [
-            (k, _show(v))
+            (k, _cell_text(v))
             for k, v in sorted(flatten(db.params(record.id)).items())
             if k not in config or config[k] != v
         ],
@@ -347,7 +347,7 @@ def _comparison(
     for key in keys:
         row = [c.get(key, missing) for c in configs]
         if any(v != row[0] for v in row[1:]):
-            diffs.append((key, ["(absent)" if v is missing else _show(v) for v in row]))
+            diffs.append((key, ["(absent)" if v is missing else _cell_text(v) for v in row]))
     values = [entry_values(db, e) for e in entries]
     metric_keys = sorted(set().union(*values))
     metrics = []
@@ -436,12 +436,12 @@ def _significance(
             {
                 "test": str(d.get("test", "")),
                 "pair": f"{d.get('a', '')} vs {d.get('b', '')}",
-                "n": _show(d.get("n")),
-                "difference": _show(d.get("difference")),
-                "ci": f"[{_show(d.get('ci_low'))}, {_show(d.get('ci_high'))}]",
-                "p": _show(d.get("p_value")),
-                "p_adjusted": _show(d.get("p_adjusted")),
-                "effect": _show(d.get("effect_size")),
+                "n": _cell_text(d.get("n")),
+                "difference": _cell_text(d.get("difference")),
+                "ci": f"[{_cell_text(d.get('ci_low'))}, {_cell_text(d.get('ci_high'))}]",
+                "p": _cell_text(d.get("p_value")),
+                "p_adjusted": _cell_text(d.get("p_adjusted")),
+                "effect": _cell_text(d.get("effect_size")),
                 "verdict": str(d.get("verdict", "")),
             }
         )

@@ -168,7 +168,7 @@ def connect(
         if state == "empty":
             if not create:
                 raise SchemaVersionError(
-                    f"The database {_where(url)} has no trialbook tables yet; run "
+                    f"The database {_location(url)} has no trialbook tables yet; run "
                     f"`trialbook db upgrade{_store_flag(url)}` to create them."
                 )
             if read_only is not None:
@@ -208,7 +208,7 @@ def _initialise(engine: object) -> None:
     _dialect.enable_wal(engine)
 
 
-def _where(url: str) -> str:
+def _location(url: str) -> str:
     path = _dialect.sqlite_path(url)
     return str(path) if path else url
 
@@ -220,16 +220,16 @@ def _store_flag(url: str) -> str:
 def _state_error(url: str, state: SchemaState, version: str | None) -> StoreError:
     if state == "old":
         return SchemaVersionError(
-            f"The database {_where(url)} has schema {version}, older than this trialbook's "
+            f"The database {_location(url)} has schema {version}, older than this trialbook's "
             f"{SCHEMA_REVISION}; back it up and run `trialbook db upgrade{_store_flag(url)}`."
         )
     if state == "newer":
         return SchemaVersionError(
-            f"The database {_where(url)} has schema {version}, written by a newer trialbook "
+            f"The database {_location(url)} has schema {version}, written by a newer trialbook "
             f"(this one knows up to {SCHEMA_REVISION}); upgrade trialbook to read it."
         )
     return NotATrialbookDatabase(
-        f"{_where(url)} is a database trialbook did not create (its tables are not "
+        f"{_location(url)} is a database trialbook did not create (its tables are not "
         "trialbook's); choose another root=... or store_url=....",
         parameter="store_url",
         value=url,
@@ -283,7 +283,7 @@ def upgrade(
     except sa_exc.SQLAlchemyError as e:
         raise _dialect.translate(e, url) from e
     except sqlite3.Error as e:  # pragma: no cover - raw driver errors from alembic internals
-        raise StoreError(f"Upgrading {_where(url)} failed: {e}.") from e
+        raise StoreError(f"Upgrading {_location(url)} failed: {e}.") from e
     finally:
         engine.dispose()
     return before, after or SCHEMA_REVISION
