@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-__all__ = ["flatten", "json_text", "jsonable"]
+__all__ = ["flatten", "json_text", "jsonable", "read_json_object"]
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -59,3 +60,13 @@ def json_text(value: Any, indent: int | None = 2) -> str:
     return json.dumps(
         jsonable(value), indent=indent, ensure_ascii=False, allow_nan=False, default=str
     )
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (a run folder's meta.json or summary.json), or None when
+    the file is gone, unreadable or not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from trialbook._types import RUN_STATUSES
+from trialbook._values import read_json_object
 from trialbook.errors import StoreError, WorkspaceError
 from trialbook.store import _integrity
 from trialbook.store._schema import metadata
@@ -168,14 +169,6 @@ def _copy_tables(src: sqlite3.Connection, dst: sqlite3.Connection, report: Recov
 
 
 # ------------------------------------------------------------------ rebuilding from folders
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _epoch(iso: Any) -> float | None:
     if not isinstance(iso, str):
         return None
@@ -251,7 +244,7 @@ def _rebuild_run(
     if (folder / "config.yaml").is_file():
         loaded = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
         config = loaded if isinstance(loaded, dict) else {}
-    summary = _read_json(folder / "summary.json") or {}
+    summary = read_json_object(folder / "summary.json") or {}
     identity = identify(config, experiment)
     git = meta.get("git") if isinstance(meta.get("git"), dict) else {}
     assert isinstance(git, dict)
@@ -329,7 +322,7 @@ def _rebuild_run(
 def _rebuild_evaluations(
     dst: sqlite3.Connection, run_id: str, folder: Path, report: Recovery
 ) -> None:
-    summary = _read_json(folder / "summary.json") or {}
+    summary = read_json_object(folder / "summary.json") or {}
     listed = summary.get("evaluations")
     if not isinstance(listed, dict) or not listed:
         return
@@ -407,7 +400,7 @@ def _rebuild_from_folders(
     for folder in folders:
         if not any((folder / name).is_file() for name in _FOLDER_FILES):
             continue
-        meta = _read_json(folder / "meta.json")
+        meta = read_json_object(folder / "meta.json")
         run_id = None if meta is None else meta.get("run_id")
         if not isinstance(run_id, str) or not run_id:
             report.unreadable_folders.append(folder.name)

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from trialbook._atomic import atomic_write
-from trialbook._values import jsonable
+from trialbook._values import jsonable, read_json_object
 
 __all__ = ["RunFolder", "folder_name"]
 
@@ -92,20 +92,12 @@ class RunFolder:
     def read_meta(self) -> dict[str, Any] | None:
         """meta.json (provenance: git, host, device, environment, command, data), or None
         when the folder or file is gone, unreadable or not a JSON object."""
-        return self._read_or_none(self.meta_path)
+        return read_json_object(self.meta_path)
 
     def read_summary(self) -> dict[str, Any] | None:
         """summary.json (the last and best metric values, the latest evaluations), or None
         when the folder or file is gone, unreadable or not a JSON object."""
-        return self._read_or_none(self.summary_path)
-
-    @staticmethod
-    def _read_or_none(path: Path) -> dict[str, Any] | None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        return read_json_object(self.summary_path)
 
     def write_diff(self, diff: str) -> None:
         atomic_write(self.path / "diff.patch", diff)
