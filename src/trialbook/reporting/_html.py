@@ -459,7 +459,7 @@ def _check_max_curves(max_curves: int | None) -> None:
 
 def render_report(
     refs: Sequence[str | Entry],
-    db: Store,
+    store: Store,
     *,
     title: str | None = None,
     images: bool = True,
@@ -470,7 +470,7 @@ def render_report(
     import jinja2
 
     _check_max_curves(max_curves)
-    entries = report_entries(refs, db)
+    entries = report_entries(refs, store)
     mode: Literal["single", "compare"] = (
         "single" if len(entries) == 1 and len(entries[0].runs) == 1 else "compare"
     )
@@ -480,10 +480,10 @@ def render_report(
         "generated": _time(datetime.now(timezone.utc).timestamp()),
     }
     if mode == "single":
-        context["run"] = _single(db, entries[0], images, metric or "accuracy", max_curves)
+        context["run"] = _single(store, entries[0], images, metric or "accuracy", max_curves)
         default_title = f"Run {entries[0].runs[0].name}"
     else:
-        context["cmp"] = _comparison(db, entries, refs, images, metric, max_curves)
+        context["cmp"] = _comparison(store, entries, refs, images, metric, max_curves)
         default_title = " vs ".join(e.label for e in entries)
     context["title"] = title or default_title
     env = jinja2.Environment(

@@ -660,10 +660,10 @@ def load_training_dynamics(path: str | os.PathLike[str]) -> TrainingDynamics:
     return TrainingDynamics(ids, probs, correct)
 
 
-def find_training_dynamics(record: RunRecord, db: Store) -> Path | None:
+def find_training_dynamics(record: RunRecord, store: Store) -> Path | None:
     """The run's ``training_dynamics.jsonl``: a logged artifact of that name, else the file in
     the run folder (or its ``artifacts/``); None when the run has none."""
-    for artifact in db.artifacts(record.id):
+    for artifact in store.artifacts(record.id):
         if Path(artifact.path).name == DYNAMICS_FILE and Path(artifact.path).is_file():
             return Path(artifact.path)
     if record.folder:
