@@ -93,8 +93,9 @@ def test_bad_files(content: str, fragment: str, tmp_path: Path) -> None:
 
 
 def test_missing_file_path_and_split(tmp_path: Path, data: Path) -> None:
-    with pytest.raises(ConfigError, match="needs a data file; pass --data FILE"):
+    with pytest.raises(ConfigError, match="needs a data file; pass path=FILE") as err:
         JsonlBenchmark()
+    assert err.value.parameter == "path" and "--" not in str(err.value)
     with pytest.raises(ConfigError, match=r"nope\.jsonl does not exist"):
         JsonlBenchmark(tmp_path / "nope.jsonl").load_dataset()
     with pytest.raises(ConfigError, match="one split, 'test'"):

@@ -71,7 +71,7 @@ class JsonlBenchmark(BaseBenchmark):
     ) -> None:
         if path is None:
             raise ConfigError(
-                "The jsonl benchmark needs a data file; pass --data FILE (path=... in Python)."
+                "The jsonl benchmark needs a data file; pass path=FILE.", parameter="path"
             )
         self.path = Path(path)
         super().__init__(name or self.path.stem)
