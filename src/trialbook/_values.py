@@ -5,6 +5,11 @@ One rule for NaN and infinities in every JSON trialbook writes (meta.json, summa
 evaluation samples, ``show --json``, ``export``, ``analyze --json``): they become the strings
 ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``, so the file is strict JSON and the value is
 not lost (``null`` would read as "missing").
+
+``null`` keeps that meaning, and only that: a statistic that was not computed (the p-value of
+a comparison no test applies to, the interval of a group of one run) is ``null`` in the
+analysis commands' JSON (``TestResult.to_dict``, ``leaderboard --json``, ``ls --by group
+--json``); a value that was computed or logged and is NaN is ``"NaN"``.
 """
 
 from __future__ import annotations

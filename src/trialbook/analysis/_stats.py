@@ -100,7 +100,8 @@ class TestResult:
         return verdict(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field plus ``significant`` and ``verdict``."""
+        """A JSON-ready dict of every field plus ``significant`` and ``verdict``; a statistic
+        that was not computed (NaN here: no test applies) is None (see ``trialbook._values``)."""
         d = asdict(self)
         d["significant"] = self.significant
         d["verdict"] = self.verdict
