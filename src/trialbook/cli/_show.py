@@ -288,13 +288,10 @@ def show(
     folder's meta.json when the folder still exists.
     """
     from trialbook.store import load_details, run_document
-    from trialbook.tracking import RunFolder
 
     with open_store(ctx, root, store) as db:
         details = load_details(db, db.get_run(run))
-    folder = details.record.folder
-    meta = RunFolder(Path(folder)).read_meta() if folder else None
     if as_json:
-        print_json({**run_document(details), "provenance": meta})
+        print_json(run_document(details))
         return
-    _render_show(details, meta, Output())
+    _render_show(details, details.provenance, Output())

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trialbook._values import flatten
+from trialbook._values import flatten, read_json_object
 
 if TYPE_CHECKING:
     from trialbook.store._base import Store
@@ -47,7 +48,9 @@ def iso(ts: float | None) -> str | None:
 
 @dataclass(frozen=True)
 class RunDetails:
-    """Everything the Store knows about one run; history and samples only when asked for."""
+    """Everything the Store knows about one run; history and samples only when asked for,
+    and ``provenance``: the run folder's meta.json (git, host, device, environment, command,
+    data checksums), None when the folder or file is gone."""
 
     record: RunRecord
     params: dict[str, Any]
@@ -58,6 +61,7 @@ class RunDetails:
     datasets: list[Dataset]
     history: dict[str, MetricHistory] | None = None
     samples: dict[int, list[Sample]] | None = None
+    provenance: dict[str, Any] | None = None
 
 
 def load_details(
@@ -79,6 +83,8 @@ def load_details(
         datasets=store.datasets(record.id),
         history={k: store.metric_history(record.id, k) for k in metrics} if history else None,
         samples={e.id: store.samples(e.id) for e in evaluations} if samples else None,
+        # The folder's meta.json is the one record of provenance (the Store indexes only git).
+        provenance=read_json_object(Path(record.folder) / "meta.json") if record.folder else None,
     )
 
 
@@ -189,7 +195,9 @@ def _files(d: RunDetails) -> dict[str, list[dict[str, Any]]]:
 
 def run_document(d: RunDetails) -> dict[str, Any]:
     """One run as a JSON-ready dict: its fields, params, metric summaries, history (when
-    loaded), evaluations (with samples when loaded), checkpoints, artifacts and datasets.
+    loaded), evaluations (with samples when loaded), checkpoints, artifacts, datasets and
+    provenance (meta.json; null when the run folder is gone). ``trialbook show --json``,
+    ``trialbook export`` (json) and the dashboard all write this document.
 
     NaN and infinities are still floats; :func:`trialbook.store.json_text` writes them."""
     doc: dict[str, Any] = {
@@ -204,6 +212,7 @@ def run_document(d: RunDetails) -> dict[str, Any]:
         }
     doc["evaluations"] = [_evaluation(e, d.samples) for e in d.evaluations]
     doc.update(_files(d))
+    doc["provenance"] = d.provenance
     return doc
 
 
