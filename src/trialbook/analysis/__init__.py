@@ -19,6 +19,7 @@ from trialbook._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
+    "leaderboard_rows": "trialbook.analysis._leaderboard",
     "check_names": "trialbook.analysis._scope",
     "Scope": "trialbook.analysis._scope",
     "list_runs": "trialbook.analysis._listing",
@@ -81,6 +82,7 @@ __all__ = [
     "holm",
     "is_accuracy",
     "leaderboard",
+    "leaderboard_rows",
     "left_out_note",
     "list_groups",
     "list_runs",
@@ -127,7 +129,7 @@ if TYPE_CHECKING:
         t_half_width,
         t_interval,
     )
-    from trialbook.analysis._leaderboard import leaderboard
+    from trialbook.analysis._leaderboard import leaderboard, leaderboard_rows
     from trialbook.analysis._listing import GroupListing, RunListing, list_groups, list_runs
     from trialbook.analysis._refs import Entry, resolve_refs
     from trialbook.analysis._scope import Scope, check_names

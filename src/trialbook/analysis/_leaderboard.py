@@ -414,3 +414,25 @@ def _rank_and_test(
     ]
     out["note"] = notes
     return out
+
+
+def leaderboard_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A :func:`leaderboard` frame's rows as JSON-ready dicts (``leaderboard --json``, the
+    dashboard): a group's id as ``group:<key>``; missing numbers (NaN) and the unranked rows'
+    rank (<NA>) as None."""
+    import pandas as pd
+
+    from trialbook.analysis._groups import group_ref
+
+    groups = frame.attrs.get("by") == "group"
+    records = [{str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")]
+    for r in records:
+        r["id"] = group_ref(str(r["id"])) if groups else r["id"]
+        r.update(
+            {
+                k: None
+                for k, v in r.items()
+                if v is pd.NA or (isinstance(v, float) and math.isnan(v))
+            }
+        )
+    return records

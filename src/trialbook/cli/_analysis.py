@@ -128,7 +128,9 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
     note = frame.attrs.get("note")
     if note:
         typer.echo(f"note: {note}", err=True)
-    records = _board_records(frame, by == "group")
+    from trialbook.analysis import leaderboard_rows
+
+    records = leaderboard_rows(frame)
     if as_json:
         attrs = {k: frame.attrs.get(k) for k in ("benchmark", "metric", "goal")}
         print_json({**attrs, "by": by, "note": note, "rows": records})
@@ -141,20 +143,6 @@ def _render_leaderboard(frame: pd.DataFrame, by: str, as_json: bool) -> None:
         out.line("no completed run has that metric")
         return
     _board_tables(out, records, by == "group")
-
-
-def _board_records(frame: pd.DataFrame, groups: bool) -> list[dict[str, Any]]:
-    """The leaderboard's rows as JSON-ready dicts: a group's id as ``group:<key>``, missing
-    numbers (NaN) and the unranked rows' rank (<NA>) as None."""
-    import pandas as pd
-
-    from trialbook.analysis import group_ref
-
-    records = [{str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")]
-    for r in records:
-        r["id"] = group_ref(str(r["id"])) if groups else r["id"]
-        r.update({k: None for k, v in r.items() if v is pd.NA or _is_nan(v)})
-    return records
 
 
 def _is_nan(value: object) -> bool:

@@ -4,7 +4,6 @@ a figure)."""
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -115,6 +114,8 @@ def report(
     if fmt is not ReportFormat.html:
         _html_only(fmt, metric, max_curves)
     elif out is None:
+        from trialbook.reporting import default_report_path
+
         out = default_report_path(workspace(ctx, root, store).root, refs)
     with open_store(ctx, root, store) as db:
         entries = resolve_names(ctx, db, refs, suite=suite, where=where, metric=metric)
@@ -134,16 +135,6 @@ def report(
                 typer.echo(text, nl=False)
                 return
     typer.echo(f"wrote {out}")
-
-
-def default_report_path(root: Path, refs: list[str]) -> Path:
-    """Where an HTML report goes without ``--out``: ``<workspace>/reports/<a>_vs_<b>.html``,
-    under the workspace so that following the docs never writes into a source checkout."""
-    names = [re.sub(r"[^\w.@-]+", "_", ref).strip("._") or "run" for ref in refs]
-    stem = "_vs_".join(names)
-    if len(stem) > 120:  # many references: a file name every file system takes
-        stem = f"{stem[:100]}_and_{len(refs)}_entries"
-    return root / "reports" / f"{stem}.html"
 
 
 def analyze(

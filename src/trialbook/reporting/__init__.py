@@ -18,6 +18,7 @@ from trialbook._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
+    "default_report_path": "trialbook.reporting._html",
     "clip": "trialbook._format",
     "fmt_duration": "trialbook._format",
     "fmt_mean_std": "trialbook._format",
@@ -75,6 +76,7 @@ __all__ = [
     "clip",
     "curve_order",
     "data_map_regions",
+    "default_report_path",
     "entry_values",
     "figure_data_uri",
     "find_training_dynamics",
@@ -116,7 +118,7 @@ if TYPE_CHECKING:
         metrics_table,
         report_entries,
     )
-    from trialbook.reporting._html import MAX_CURVES, render_report, report
+    from trialbook.reporting._html import MAX_CURVES, default_report_path, render_report, report
     from trialbook.reporting._plots import (
         DYNAMICS_FILE,
         REGION_THRESHOLDS,

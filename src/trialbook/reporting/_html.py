@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -543,3 +544,14 @@ def report(
         html = render_report(refs, store, title=title, metric=metric, max_curves=max_curves)
     write_text(target, html, "the report")
     return target
+
+
+def default_report_path(root: Path, refs: list[str]) -> Path:
+    """Where a report of ``refs`` goes when no file is named (``trialbook report`` without
+    ``--out``): ``<root>/reports/<a>_vs_<b>.html``, under the workspace so that following the
+    docs never writes into a source checkout."""
+    names = [re.sub(r"[^\w.@-]+", "_", ref).strip("._") or "run" for ref in refs]
+    stem = "_vs_".join(names)
+    if len(stem) > 120:  # many references: a file name every file system takes
+        stem = f"{stem[:100]}_and_{len(refs)}_entries"
+    return root / "reports" / f"{stem}.html"
