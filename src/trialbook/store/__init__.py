@@ -3,22 +3,15 @@
 Open one with :func:`connect` (a SQLAlchemy URL) or :func:`trialbook.open_store` (a workspace).
 """
 
+from typing import TYPE_CHECKING
+
+from trialbook._lazy import lazy_attributes
 from trialbook._types import FINISHED_STATUSES, RUN_STATUSES, MetricAgg, RunStatus
 from trialbook._values import json_text, jsonable
 from trialbook._workspace import DEFAULT_ROOT, Workspace
 from trialbook.store._base import MetricColumns, MetricSeries, Store
 from trialbook.store._connect import connect, schema_state, upgrade
 from trialbook.store._dialect import sqlite_path
-from trialbook.store._documents import (
-    RunDetails,
-    flat_values,
-    iso,
-    load_details,
-    run_document,
-    run_fields,
-    sample_fields,
-)
-from trialbook.store._integrity import check_database
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._query import (
     SORT_COLUMNS,
@@ -45,7 +38,6 @@ from trialbook.store._records import (
     latest_by_benchmark,
     short_run_id,
 )
-from trialbook.store._recover import Recovery, RunIdentity, recover
 from trialbook.store._schema import SCHEMA_REVISION
 from trialbook.store._sql import SQLStore
 
@@ -102,3 +94,36 @@ __all__ = [
     "sqlite_path",
     "upgrade",
 ]
+
+# Read-side helpers load on first use: a run's process imports this package and needs none.
+_LAZY = {
+    **{
+        name: "trialbook.store._documents"
+        for name in (
+            "RunDetails",
+            "flat_values",
+            "iso",
+            "load_details",
+            "run_document",
+            "run_fields",
+            "sample_fields",
+        )
+    },
+    "check_database": "trialbook.store._integrity",
+    **{name: "trialbook.store._recover" for name in ("Recovery", "RunIdentity", "recover")},
+}
+
+if TYPE_CHECKING:
+    from trialbook.store._documents import (
+        RunDetails,
+        flat_values,
+        iso,
+        load_details,
+        run_document,
+        run_fields,
+        sample_fields,
+    )
+    from trialbook.store._integrity import check_database
+    from trialbook.store._recover import Recovery, RunIdentity, recover
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)
