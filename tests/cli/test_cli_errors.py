@@ -144,22 +144,48 @@ def _command(*path: str) -> object:
         (("run",), ("jobs must be at least 1.", "jobs"), "--jobs must be at least 1."),
         (("report",), ("out=/x is a folder.", "out"), "--out /x is a folder."),
         (("analyze",), ("choose another out_dir=....", "out_dir"), "choose another --out-dir."),
-        (("ls",), ("choose another root=... or TRIALBOOK_ROOT.", "root"),
-         "choose another --root or TRIALBOOK_ROOT."),
+        (
+            ("ls",),
+            ("choose another root=... or TRIALBOOK_ROOT.", "root"),
+            "choose another --root or TRIALBOOK_ROOT.",
+        ),
         (("ls",), ("store_url='x' is not a URL.", "store_url"), "--store 'x' is not a URL."),
-        (("db", "recover"), ("pass force=True to rebuild it.", "force"),
-         "pass --force to rebuild it."),
+        (
+            ("db", "recover"),
+            ("pass force=True to rebuild it.", "force"),
+            "pass --force to rebuild it.",
+        ),
         (("show",), ("run='zz' is not a run id.", "run"), "'zz' is not a run id."),
         (("run",), ("set=['lr'] needs KEY=VALUE.", "set"), "--set ['lr'] needs KEY=VALUE."),
         # Only the parameter's own spellings change: other words that contain it do not.
-        (("report",), ("out=/x is without space; out of room.", "out"),
-         "--out /x is without space; out of room."),
-        (("run",), ("timeout=3 is too short for lr=0.1.", "timeout"),
-         "--timeout 3 is too short for lr=0.1."),
-        # Another option's name=value is left alone: it may be a spec's option.
-        (("run",), ("retries=x: see timeout=60.", "retries"), "--retries x: see timeout=60."),
-        (("evaluate",), ("openai:URL names no model; add ?model=NAME.", "model"),
-         "openai:URL names no model; add ?model=NAME."),
+        (
+            ("report",),
+            ("out=/x is without space; out of room.", "out"),
+            "--out /x is without space; out of room.",
+        ),
+        (
+            ("run",),
+            ("timeout=3 is too short for lr=0.1.", "timeout"),
+            "--timeout 3 is too short for lr=0.1.",
+        ),
+        # Every option of the command written name=value becomes the option (a message may name
+        # several); inside a spec (after ? or &) it stays.
+        (("run",), ("retries=x: see timeout=60.", "retries"), "--retries x: see --timeout 60."),
+        (
+            ("leaderboard",),
+            ("pass benchmark=NAME and/or metric=NAME.", None),
+            "pass --benchmark NAME and/or --metric NAME.",
+        ),
+        (
+            ("significance",),
+            ("compare a logged metric with metric=NAME (they log: acc).", None),
+            "compare a logged metric with --metric NAME (they log: acc).",
+        ),
+        (
+            ("evaluate",),
+            ("openai:URL names no model; add ?model=NAME.", "model"),
+            "openai:URL names no model; add ?model=NAME.",
+        ),
         (("ls",), ("patience=0 must be positive.", "patience"), "patience=0 must be positive."),
     ],
     ids=lambda v: v if isinstance(v, str) else None,

@@ -116,7 +116,8 @@ def choose_target(
             they_log = f" (they all log: {listed})" if shared else ""
             raise ConfigError(
                 f"The entries have no benchmark in common ({has}); evaluate them on the same "
-                f"benchmark, or compare a logged metric with metric=NAME{they_log}."
+                f"benchmark, or compare a logged metric with metric=NAME{they_log}.",
+                parameter="metric",
             )
     ev = latest_evaluations(store, entries[0].runs[0].id).get(benchmark)
     if ev is None:  # a group whose first run lacks it; any run that has it will do

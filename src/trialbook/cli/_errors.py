@@ -6,9 +6,10 @@ Library messages name Python parameters (``jobs=0``, ``out=...``) and carry the 
 ``error.parameter``. Here that parameter becomes the option of the command that was invoked
 (found by name among the click command's parameters), as do ``root`` and ``store_url``
 (:data:`FLAGS`, the workspace options every command takes), and errors of some types get a
-hint naming the command that helps (:func:`hint`). Other ``name=value`` text is left alone:
-it may be an example of a model spec's options (``?model=NAME``, ``timeout=60``). The
-spellings rewritten:
+hint naming the command that helps (:func:`hint`). Any other option of the command written
+as ``name=...`` is rewritten too (a message may name several); text that is not an option of
+the command, or that sits inside a URL or spec (``?model=NAME&timeout=60``), is left alone.
+The spellings rewritten:
 
 * ``name=...`` (a literal ellipsis: "choose another root=...") becomes ``--name``;
 * ``name=True`` of an on/off option becomes ``--name``;
@@ -149,8 +150,10 @@ def cli_message(error: TrialbookError, command: Any = None, store_url: str | Non
     for name, flag in FLAGS.items():
         spellings.setdefault(name, (flag, False))
     parameter = error.parameter
-    for name in {*FLAGS, *([parameter] if parameter is not None else [])}:
-        if name in spellings:
-            spelling, is_flag = spellings[name]
-            message = _rewrite(message, name, spelling, is_flag, bare=name == parameter)
+    # Every option of the command written as ``name=...`` (a message may name several: "pass
+    # benchmark=NAME and/or metric=NAME"); only the error's own parameter as a bare first word.
+    # Longer names first, so that ``out_dir=`` is never read as ``dir=``.
+    for name in sorted(spellings, key=len, reverse=True):
+        spelling, is_flag = spellings[name]
+        message = _rewrite(message, name, spelling, is_flag, bare=name == parameter)
     return hint(error, message, store_url)
