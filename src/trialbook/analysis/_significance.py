@@ -96,11 +96,13 @@ def choose_target(
                 from trialbook.config._suggest import closest
 
                 hint = closest(metric, shared)
-                guess = f"did you mean {hint!r}? " if hint else ""
                 they = f"they all log: {_names(shared[:8])}" if shared else "they share none"
+                tail = f"; did you mean {hint!r}? ({they})" if hint else f" ({they})"
                 raise ConfigError(
                     f"No benchmark the entries share has {metric!r}, and not every run logged "
-                    f"it; {guess}({they})."
+                    f"it{tail}.",
+                    parameter="metric",
+                    value=metric,
                 )
             from trialbook._metrics import is_accuracy
 
