@@ -8,8 +8,7 @@ from pathlib import Path
 
 from cli_helpers import Cli, Runs, assert_user_error, table_row
 
-from trialbook.cli._stats import safe_url
-from trialbook.store import SCHEMA_REVISION
+from trialbook.store import SCHEMA_REVISION, safe_url
 
 
 def test_stats_counts(cli: Cli, ws: Runs) -> None:

@@ -13,8 +13,6 @@ from trialbook.cli._options import (
     JsonOption,
     RootOption,
     StoreOption,
-    safe_url,
-    store_flag,
     workspace,
 )
 from trialbook.cli._output import Output, Styled, print_json
@@ -35,6 +33,8 @@ app = typer.Typer(
 
 def _database_label(ws: Workspace) -> str:
     """The database as a message names it: its file, else its URL with the password masked."""
+    from trialbook.store import safe_url
+
     return str(ws.db_path) if ws.db_path is not None else safe_url(ws.store_url)
 
 
@@ -109,6 +109,8 @@ def status(
 def _sqlite_file(
     ctx: typer.Context, root: Path | None, store: str | None, command: str
 ) -> tuple[Workspace, Path]:
+    from trialbook.store import safe_url
+
     ws = workspace(ctx, root, store)
     path = ws.db_path
     if path is None:
@@ -135,7 +137,7 @@ def check(
 
     Exit status 0 when it is clean, 1 when it is damaged (then run `trialbook db recover`).
     """
-    from trialbook.store import check_database
+    from trialbook.store import check_database, store_flag
 
     ws, path = _sqlite_file(ctx, root, store, "check")
     problems = check_database(path, limit=100)

@@ -28,7 +28,6 @@ from typing import Any
 
 from typer.core import TyperGroup
 
-from trialbook.cli._options import store_flag
 from trialbook.errors import (
     AmbiguousRunError,
     ConfigError,
@@ -136,6 +135,8 @@ def hint(error: TrialbookError, message: str, store_url: str | None = None) -> s
         and "db upgrade" not in message
         and "newer" not in message
     ):
+        from trialbook.store import store_flag
+
         flag = store_flag(store_url) if store_url else ""
         return f"{end}; back it up and run `trialbook db upgrade{flag}`."
     return message

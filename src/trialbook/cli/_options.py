@@ -36,8 +36,6 @@ __all__ = [
     "open_store",
     "paste_command",
     "resolve_names",
-    "safe_url",
-    "store_flag",
     "workspace",
 ]
 
@@ -159,27 +157,6 @@ def workspace(ctx: typer.Context, root: Path | None, store: str | None) -> Works
     glob = ctx.find_object(GlobalOptions) or GlobalOptions()
     glob.resolved = Workspace.resolve(root or glob.root, store or glob.store)
     return glob.resolved
-
-
-def safe_url(url: str) -> str:
-    """A store URL with any password masked, fit to print."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL has no password we could find either
-        return url
-
-
-def store_flag(store_url: str) -> str:
-    """The options that name this store on the command line, with a leading space:
-    `` --root DIR`` for a workspace's own trialbook.db, else `` --store 'URL'``."""
-    from trialbook.store import sqlite_path
-
-    path = sqlite_path(store_url)
-    if path is not None and path.name == "trialbook.db":
-        return f" --root {path.parent}"
-    return f" --store '{safe_url(store_url)}'"
 
 
 @contextmanager

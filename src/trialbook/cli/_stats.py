@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from trialbook.cli._options import JsonOption, RootOption, StoreOption, open_store, safe_url
+from trialbook.cli._options import JsonOption, RootOption, StoreOption, open_store
 from trialbook.cli._output import STATUS_STYLES, Cell, Column, Output, Styled, fmt_bytes, print_json
 
-__all__ = ["safe_url", "stats"]
+__all__ = ["stats"]
 
 
 def stats(
@@ -28,6 +28,8 @@ def stats(
     }
     by_status.update({s: n for s, n in st.runs_by_status.items() if s not in by_status})
     total = sum(by_status.values())
+    from trialbook.store import safe_url
+
     url = safe_url(st.url)
     if as_json:
         print_json(

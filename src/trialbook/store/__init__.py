@@ -11,7 +11,7 @@ from trialbook._values import json_text, jsonable
 from trialbook._workspace import DEFAULT_ROOT, Workspace
 from trialbook.store._base import MetricColumns, MetricSeries, Store
 from trialbook.store._connect import connect, schema_state, upgrade
-from trialbook.store._dialect import sqlite_path
+from trialbook.store._dialect import safe_url, sqlite_path, store_flag
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._query import (
     SORT_COLUMNS,
@@ -88,10 +88,12 @@ __all__ = [
     "recover",
     "run_document",
     "run_fields",
+    "safe_url",
     "sample_fields",
     "schema_state",
     "short_run_id",
     "sqlite_path",
+    "store_flag",
     "upgrade",
 ]
 

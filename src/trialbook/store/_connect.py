@@ -17,6 +17,7 @@ from trialbook.errors import (
     WorkspaceError,
 )
 from trialbook.store import _dialect, _integrity
+from trialbook.store._dialect import store_flag
 from trialbook.store._liveness import LivenessPolicy
 from trialbook.store._schema import KNOWN_REVISIONS, SCHEMA_REVISION, metadata
 from trialbook.store._sql import SQLStore
@@ -106,7 +107,7 @@ def _check_sqlite_file(url: str, create: bool) -> None:
         raise NotATrialbookDatabase(
             f"{path} is not a SQLite database (it may be corrupt or another kind of file); "
             "move it aside or choose another root=..., or run "
-            f"`trialbook db recover{_store_flag(url)}` to set it aside and rebuild the index "
+            f"`trialbook db recover{store_flag(url)}` to set it aside and rebuild the index "
             "from the run folders.",
             parameter="root",
             value=path.parent,
@@ -169,7 +170,7 @@ def connect(
             if not create:
                 raise SchemaVersionError(
                     f"The database {_location(url)} has no trialbook tables yet; run "
-                    f"`trialbook db upgrade{_store_flag(url)}` to create them."
+                    f"`trialbook db upgrade{store_flag(url)}` to create them."
                 )
             if read_only is not None:
                 raise WorkspaceError(read_only)
@@ -213,15 +214,11 @@ def _location(url: str) -> str:
     return str(path) if path else url
 
 
-def _store_flag(url: str) -> str:
-    return _dialect.store_flag(url)
-
-
 def _state_error(url: str, state: SchemaState, version: str | None) -> StoreError:
     if state == "old":
         return SchemaVersionError(
             f"The database {_location(url)} has schema {version}, older than this trialbook's "
-            f"{SCHEMA_REVISION}; back it up and run `trialbook db upgrade{_store_flag(url)}`."
+            f"{SCHEMA_REVISION}; back it up and run `trialbook db upgrade{store_flag(url)}`."
         )
     if state == "newer":
         return SchemaVersionError(

@@ -35,8 +35,10 @@ __all__ = [
     "metrics_insert_sql",
     "parse_url",
     "require_driver",
+    "safe_url",
     "schema_lock",
     "sqlite_path",
+    "store_flag",
     "summary_upsert_sql",
     "translate",
     "upsert",
@@ -384,7 +386,7 @@ def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
     msg = str(orig if orig is not None else error).strip()
     low = msg.lower()
     path = sqlite_path(url)
-    where = str(path) if path else _safe_url(url)
+    where = str(path) if path else safe_url(url)
     if "malformed" in low or (
         "not a database" in low and path is not None and _has_sqlite_header(path)
     ):
@@ -406,8 +408,13 @@ def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
     return StoreError(f"The database {where} failed: {msg}.")
 
 
-def _safe_url(url: str) -> str:
-    return parse_url(url).render_as_string(hide_password=True)
+def safe_url(url: str) -> str:
+    """A store URL with any password masked, fit to print (an unparsable URL has no password
+    to find, and is returned as it is)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (exc.ArgumentError, ValueError):
+        return url
 
 
 def _has_sqlite_header(path: Path) -> bool:
@@ -424,13 +431,13 @@ def store_flag(url: str) -> str:
     path = sqlite_path(url)
     if path is not None and path.name == "trialbook.db":
         return f" --root {path.parent}"
-    return f" --store '{_safe_url(url)}'"
+    return f" --store '{safe_url(url)}'"
 
 
 def damaged_message(url: str, detail: str) -> str:
     """The one sentence for a database SQLite reports damaged, naming the two commands."""
     path = sqlite_path(url)
-    where = str(path) if path else _safe_url(url)
+    where = str(path) if path else safe_url(url)
     if path is not None:
         from trialbook.store._integrity import forget_check
 
