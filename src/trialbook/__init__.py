@@ -58,6 +58,7 @@ _LAZY = {
     "leaderboard": "trialbook.analysis._leaderboard",
     "load_config": "trialbook.config._load",
     "load_experiment_results": "trialbook.analysis._frames",
+    "load_history": "trialbook.analysis._history",
     "load_runs": "trialbook.analysis._frames",
     "open_store": "trialbook._workspace",
     "plan_runs": "trialbook.config",
@@ -99,6 +100,7 @@ __all__ = [
     "leaderboard",
     "load_config",
     "load_experiment_results",
+    "load_history",
     "load_runs",
     "open_store",
     "plan_runs",
@@ -121,6 +123,7 @@ if TYPE_CHECKING:
         print_results_summary,
     )
     from trialbook.analysis._groups import seed_groups
+    from trialbook.analysis._history import load_history
     from trialbook.analysis._leaderboard import leaderboard
     from trialbook.analysis._significance import significance
     from trialbook.config import plan_runs

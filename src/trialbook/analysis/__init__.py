@@ -19,6 +19,12 @@ from trialbook._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
+    "Curve": "trialbook.analysis._history",
+    "CurveX": "trialbook.analysis._history",
+    "Downsampled": "trialbook.analysis._history",
+    "downsample": "trialbook.analysis._history",
+    "load_history": "trialbook.analysis._history",
+    "read_curve": "trialbook.analysis._history",
     "leaderboard_rows": "trialbook.analysis._leaderboard",
     "check_names": "trialbook.analysis._scope",
     "Scope": "trialbook.analysis._scope",
@@ -64,6 +70,9 @@ _LAZY = {
 __all__ = [
     "TESTS",
     "Comparison",
+    "Curve",
+    "CurveX",
+    "Downsampled",
     "Entry",
     "GroupListing",
     "MetricRow",
@@ -75,6 +84,7 @@ __all__ = [
     "check_names",
     "compare",
     "compare_experiments",
+    "downsample",
     "export_runs",
     "format_relative",
     "group_interval",
@@ -87,12 +97,14 @@ __all__ = [
     "list_groups",
     "list_runs",
     "load_experiment_results",
+    "load_history",
     "load_runs",
     "mcnemar_exact",
     "metric_goal",
     "paired_bootstrap",
     "permutation_test",
     "print_results_summary",
+    "read_curve",
     "relative_change",
     "resolve_metric",
     "resolve_refs",
@@ -122,6 +134,14 @@ if TYPE_CHECKING:
         resolve_metric,
     )
     from trialbook.analysis._groups import group_interval, group_ref, left_out_note, seed_groups
+    from trialbook.analysis._history import (
+        Curve,
+        CurveX,
+        Downsampled,
+        downsample,
+        load_history,
+        read_curve,
+    )
     from trialbook.analysis._intervals import (
         bootstrap_interval,
         check_level,

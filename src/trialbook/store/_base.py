@@ -297,6 +297,13 @@ class Store(abc.ABC):
         self.reap_dead_runs()
         return self._list_runs(query)
 
+    def count_runs(self, query: RunQuery | None = None) -> int:
+        """How many runs match ``query``, ignoring its ``limit`` and ``offset``."""
+        from dataclasses import replace
+
+        query = replace(query or RunQuery(), limit=None, offset=0)
+        return len(self.list_runs(query))
+
     def bulk_params(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """``{run_id: flattened params}`` for many runs; backends read them in one query."""
         return {rid: self.params(rid) for rid in run_ids}

@@ -136,6 +136,8 @@ class RunQuery:
     order_agg: MetricAgg = "last"
     descending: bool = True
     limit: int | None = None
+    #: Runs to skip before the first one returned (paging with ``limit``).
+    offset: int = 0
 
     @classmethod
     def parse(

@@ -720,6 +720,8 @@ class SQLStore(Store):
         stmt = stmt.order_by(nulls_last(col.desc() if query.descending else col.asc()), r.c.id)
         if query.limit is not None:
             stmt = stmt.limit(query.limit)
+        if query.offset:
+            stmt = stmt.offset(query.offset)
         with self._read() as conn:
             rows = conn.execute(stmt).all()
         return [self._record(row) for row in rows]

@@ -1,0 +1,65 @@
+"""What every request of the dashboard shares: its settings and the open Store."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from trialbook._workspace import Workspace
+    from trialbook.store import Store
+
+__all__ = ["DashboardSettings", "DashboardState", "state_of"]
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """How a dashboard serves a workspace.
+
+    ``token``: when set, every request must carry it (``?token=`` once, then the cookie it
+    sets, or an ``Authorization: Bearer`` header); ``None`` serves without one (loopback
+    only). ``writable``: allow the writes the UI offers (tags, notes), each checked for
+    origin and CSRF token; read-only by default.
+    """
+
+    token: str | None = None
+    writable: bool = False
+
+
+class DashboardState:
+    """The workspace, its Store (opened once, shared by requests) and the settings."""
+
+    def __init__(self, workspace: Workspace, settings: DashboardSettings) -> None:
+        self.workspace = workspace
+        self.settings = settings
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def root(self) -> Path:
+        """The workspace folder; run folders are found relative to it."""
+        return self.workspace.root
+
+    @property
+    def store(self) -> Store:
+        """The Store, opened on first use."""
+        with self._lock:
+            if self._store is None:
+                self._store = self.workspace.open_store()
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+def state_of(request: Request) -> DashboardState:
+    """The :class:`DashboardState` of the application serving ``request`` (a dependency)."""
+    state: DashboardState = request.app.state.dashboard
+    return state
