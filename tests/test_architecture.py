@@ -36,22 +36,31 @@ FORBIDDEN_LAYERS: dict[str, tuple[str, ...]] = {
         "trialbook.analysis",
         "trialbook.reporting",
         "trialbook.cli",
+        "trialbook.dashboard",
     ),
     "trialbook.config": (
         "trialbook.execution",
         "trialbook.analysis",
         "trialbook.reporting",
         "trialbook.cli",
+        "trialbook.dashboard",
     ),
     "trialbook.tracking": (
         "trialbook.execution",
         "trialbook.analysis",
         "trialbook.reporting",
         "trialbook.cli",
+        "trialbook.dashboard",
     ),
+    "trialbook.analysis": ("trialbook.cli", "trialbook.dashboard"),
+    "trialbook.reporting": ("trialbook.cli", "trialbook.dashboard"),
+    "trialbook.dashboard": ("trialbook.cli",),
 }
 
 CLI = "trialbook.cli"
+#: The thin layers over the library: they parse input, call the library and render, so they
+#: import only its public modules and names (each may import anything of its own package).
+THIN_LAYERS = (CLI, "trialbook.dashboard")
 
 
 # --------------------------------------------------------------------------- the walk
@@ -262,40 +271,50 @@ def _private(name: str) -> bool:
 
 
 def cli_private_imports(modules: dict[str, Module]) -> list[str]:
-    """Imports in cli/ of a library module whose dotted path has a ``_`` component, or of a
-    name starting with ``_`` (dunders such as ``__version__`` excepted); anything from
-    ``trialbook.cli`` itself is allowed."""
+    """Imports in cli/ or dashboard/ of a library module whose dotted path has a ``_``
+    component, or of a name starting with ``_`` (dunders such as ``__version__`` excepted);
+    anything from the layer's own package is allowed."""
     messages = []
     for imp in all_imports(modules):
-        if not _in(imp.module.name, CLI) or not _in(imp.source, "trialbook"):
+        layer = _thin_layer(imp.module.name)
+        if layer is None or not _in(imp.source, "trialbook"):
             continue
-        if _in(imp.source, CLI) or (imp.target is not None and _in(imp.target, CLI)):
+        if _in(imp.source, layer) or (imp.target is not None and _in(imp.target, layer)):
             continue
+        short = layer.rsplit(".", 1)[-1]
         private_parts = [p for p in imp.source.split(".") if _private(p)]
         what = imp.source + (f".{imp.name}" if imp.name else "")
         if private_parts:
             messages.append(
                 f"{imp.where()}: {imp.module.name} imports {what} from a private module "
-                f"({'.'.join(private_parts)}) [rule: cli/ imports only public library modules]"
+                f"({'.'.join(private_parts)}) [rule: {short}/ imports only public library "
+                "modules]"
             )
         elif imp.name is not None and _private(imp.name):
             messages.append(
                 f"{imp.where()}: {imp.module.name} imports the private name {what} "
-                "[rule: cli/ imports only public library names]"
+                f"[rule: {short}/ imports only public library names]"
             )
     for module in modules.values():
-        if _in(module.name, CLI):
-            messages.extend(_private_attributes(module, modules))
+        layer = _thin_layer(module.name)
+        if layer is not None:
+            messages.extend(_private_attributes(module, modules, layer))
     return messages
 
 
-def _private_attributes(module: Module, modules: dict[str, Module]) -> list[str]:
+def _thin_layer(name: str) -> str | None:
+    return next((layer for layer in THIN_LAYERS if _in(name, layer)), None)
+
+
+def _private_attributes(
+    module: Module, modules: dict[str, Module], layer: str = CLI
+) -> list[str]:
     """Uses of ``x._private`` where ``x`` is bound by an import from the library outside
     cli/ (``import trialbook`` then ``trialbook._workspace``, ``from trialbook.store import
     Store`` then ``Store._hook``): the same rule as importing the private name."""
     library: dict[str, str] = {}
     for imp in imports_of(module, modules):
-        if _in(imp.bound_to, "trialbook") and not _in(imp.bound_to, CLI):
+        if _in(imp.bound_to, "trialbook") and not _in(imp.bound_to, layer):
             library[imp.bound] = imp.bound_to
     found: list[tuple[int, str]] = []
     for node in _runtime_nodes(_parse(module.path)):
@@ -311,7 +330,7 @@ def _private_attributes(module: Module, modules: dict[str, Module]) -> list[str]
             found.append((node.lineno, used))
     return [
         f"{module.shown}:{line}: {module.name} uses the private name {used} "
-        "[rule: cli/ imports only public library names]"
+        f"[rule: {layer.rsplit('.', 1)[-1]}/ imports only public library names]"
         for line, used in sorted(found)
     ]
 

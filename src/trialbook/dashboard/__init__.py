@@ -14,27 +14,14 @@ or build the application to mount or test it::
     app = create_app(root="./experiments")
 
 The server only serves what the library computes (run documents, queries, seed groups,
-significance, leaderboards, downsampled curves). Names are imported on first use, so importing
-this package loads neither FastAPI nor uvicorn.
+significance, leaderboards, downsampled curves). FastAPI and uvicorn are imported inside
+the functions, so importing this package loads neither.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from trialbook._lazy import lazy_attributes
-
-_LAZY = {
-    "DashboardSettings": "trialbook.dashboard._state",
-    "create_app": "trialbook.dashboard._app",
-    "serve": "trialbook.dashboard._serve",
-}
+from trialbook.dashboard._app import create_app
+from trialbook.dashboard._serve import serve
+from trialbook.dashboard._state import DashboardSettings
 
 __all__ = ["DashboardSettings", "create_app", "serve"]
-
-if TYPE_CHECKING:
-    from trialbook.dashboard._app import create_app
-    from trialbook.dashboard._serve import serve
-    from trialbook.dashboard._state import DashboardSettings
-
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

@@ -35,8 +35,8 @@ def create_app(
     from fastapi import FastAPI
 
     from trialbook import __version__
-    from trialbook._workspace import Workspace
     from trialbook.dashboard import _api_compare, _api_run, _api_runs, _errors, _pages, _security
+    from trialbook.store import Workspace
 
     ws = workspace or Workspace.resolve(root, store_url)
     state = DashboardState(ws, settings or DashboardSettings())
