@@ -378,9 +378,9 @@ class Store(abc.ABC):
         keys.sort(key=lambda k: (-counts[k], k))
         return KeyPage(tuple(keys[: max(limit, 0)]), len(keys))
 
-    def evaluation_keys(self, experiment: str | None = None) -> list[str]:
-        """``<benchmark>.<metric>`` of the evaluations of ``experiment``'s runs (of every
-        run when None), sorted; nested metrics as dotted keys. Read from each benchmark's
+    def evaluation_metrics(self, experiment: str | None = None) -> dict[str, list[str]]:
+        """``{benchmark: [metric, ...]}`` of the evaluations of ``experiment``'s runs (of every
+        run when None), both sorted; nested metrics as dotted keys. Read from each benchmark's
         latest evaluation, so a benchmark's metrics are assumed the same in every run."""
         from trialbook._values import flatten
 
@@ -391,7 +391,48 @@ class Store(abc.ABC):
                 have = latest.get(ev.benchmark)
                 if have is None or (ev.created_at, ev.id) > (have.created_at, have.id):
                     latest[ev.benchmark] = ev
-        return sorted(k for ev in latest.values() for k in flatten(ev.metrics, f"{ev.benchmark}."))
+        return {b: sorted(flatten(latest[b].metrics)) for b in sorted(latest)}
+
+    def run_counts(self, by: Literal["experiment", "status", "tag"]) -> dict[str, int]:
+        """How many runs each experiment, status or tag has (those with none left out),
+        sorted by name; counted in the database by backends."""
+        if by not in ("experiment", "status", "tag"):
+            from trialbook.errors import ConfigError
+
+            raise ConfigError(
+                f"by={by!r} must be 'experiment', 'status' or 'tag'.", parameter="by", value=by
+            )
+        counts: dict[str, int] = {}
+        for r in self.list_runs():
+            names = r.tags if by == "tag" else (r.experiment if by == "experiment" else r.status,)
+            for name in set(names):
+                counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def change_tags(
+        self, run_id: str, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> tuple[str, ...]:
+        """Add and remove tags of a run (kept in order, new ones last) and return its tags.
+
+        Raises:
+            ConfigError: a tag that is not a non-empty string of at most 255 characters.
+            RunNotFoundError: no run has this id.
+        """
+        from trialbook.errors import ConfigError
+
+        added, removed = list(add), set(remove)
+        for tag in added:
+            if not isinstance(tag, str) or not tag.strip() or len(tag) > 255:
+                raise ConfigError(
+                    f"Tag {str(tag)[:80]!r} must be a non-empty text of at most 255 characters.",
+                    parameter="tags",
+                    value=tag,
+                )
+        run = self.get_run(run_id)
+        tags = [t for t in run.tags if t not in removed]
+        tags += [t for t in dict.fromkeys(added) if t not in tags and t not in removed]
+        self.update_run(run.id, tags=tuple(tags))
+        return tuple(tags)
 
     def changed_runs(
         self, since: float | None, *, watch: Sequence[str] = (), limit: int = 500

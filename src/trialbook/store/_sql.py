@@ -798,7 +798,7 @@ class SQLStore(Store):
             total = int(conn.execute(select(func.count()).select_from(grouped)).scalar_one())
         return KeyPage(keys, total)
 
-    def evaluation_keys(self, experiment: str | None = None) -> list[str]:
+    def evaluation_metrics(self, experiment: str | None = None) -> dict[str, list[str]]:
         from trialbook._values import flatten
 
         ev, r, e = s.evaluations, s.runs, s.experiments
@@ -811,8 +811,26 @@ class SQLStore(Store):
             )
         stmt = select(ev.c.benchmark, ev.c.metrics).where(ev.c.id.in_(latest.scalar_subquery()))
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
-        return sorted(k for bench, text_ in rows for k in flatten(json.loads(text_), f"{bench}."))
+            rows = conn.execute(stmt.order_by(ev.c.benchmark)).all()
+        return {bench: sorted(flatten(json.loads(text_))) for bench, text_ in rows}
+
+    def run_counts(self, by: Literal["experiment", "status", "tag"]) -> dict[str, int]:
+        r, e, t = s.runs, s.experiments, s.run_tags
+        if by == "experiment":
+            stmt = (
+                select(e.c.name, func.count())
+                .select_from(r.join(e, e.c.id == r.c.experiment_id))
+                .group_by(e.c.name)
+            )
+        elif by == "status":
+            stmt = select(r.c.status, func.count()).group_by(r.c.status)
+        elif by == "tag":
+            stmt = select(t.c.tag, func.count()).group_by(t.c.tag)
+        else:
+            return super().run_counts(by)  # raises the ConfigError
+        self.reap_dead_runs()
+        with self._read() as conn:
+            return {str(name): int(n) for name, n in sorted(conn.execute(stmt).all())}
 
     def changed_runs(
         self, since: float | None, *, watch: Sequence[str] = (), limit: int = 500

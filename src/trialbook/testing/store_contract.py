@@ -804,14 +804,38 @@ class StoreContract:
         with pytest.raises(ConfigError, match="'columns'"):
             store.column_keys("columns")  # type: ignore[arg-type]
 
-    def test_evaluation_keys_are_benchmark_dot_metric(self, store: Store) -> None:
+    def test_evaluation_metrics_name_each_benchmarks_metrics(self, store: Store) -> None:
         run = store.create_run(new_run("20260101_120000_ev", experiment="a"))
         store.log_evaluation(run.id, "gsm8k", {"accuracy": 0.5, "by": {"easy": 0.7}})
         store.log_evaluation(run.id, "mmlu", {"acc": 0.3})
 
-        assert store.evaluation_keys() == ["gsm8k.accuracy", "gsm8k.by.easy", "mmlu.acc"]
-        assert store.evaluation_keys("a") == ["gsm8k.accuracy", "gsm8k.by.easy", "mmlu.acc"]
-        assert store.evaluation_keys("nope") == []
+        expected = {"gsm8k": ["accuracy", "by.easy"], "mmlu": ["acc"]}
+        assert store.evaluation_metrics() == expected
+        assert store.evaluation_metrics("a") == expected
+        assert store.evaluation_metrics("nope") == {}
+
+    def test_run_counts_by_experiment_status_and_tag(self, store: Store) -> None:
+        store.create_run(new_run("20260101_120000_t1", experiment="a", tags=("x", "y")))
+        store.create_run(new_run("20260101_120000_t2", experiment="a", tags=("x",)))
+        store.create_run(new_run("20260101_120000_t3", experiment="b"))
+        store.finish_run("20260101_120000_t3", "failed", time.time(), 1.0)
+
+        assert store.run_counts("experiment") == {"a": 2, "b": 1}
+        assert store.run_counts("status") == {"failed": 1, "running": 2}
+        assert store.run_counts("tag") == {"x": 2, "y": 1}
+        with pytest.raises(ConfigError, match="'colour'"):
+            store.run_counts("colour")  # type: ignore[arg-type]
+
+    def test_change_tags_adds_and_removes_keeping_order(self, store: Store) -> None:
+        run = store.create_run(new_run("20260101_120000_tg", tags=("a", "b")))
+
+        assert store.change_tags(run.id, add=["c", "a", "c"], remove=["b"]) == ("a", "c")
+        assert store.get_run(run.id).tags == ("a", "c")
+        assert store.list_runs(tags=("c",))[0].id == run.id
+        with pytest.raises(ConfigError, match="non-empty"):
+            store.change_tags(run.id, add=[" "])
+        with pytest.raises(RunNotFoundError):
+            store.change_tags("nothing-here", add=["x"])
 
     def test_changed_runs_are_those_started_beaten_or_ended_after_since(self, store: Store) -> None:
         assert store.last_change() is None
