@@ -152,7 +152,8 @@ class SecurityMiddleware:
                     )
                 if method in ("GET", "HEAD"):
                     rest = urlencode([(k, v) for k, v in query if k != "token"])
-                    return _login_redirect(str(scope.get("path", "/")), rest, token)
+                    raw = scope.get("raw_path") or str(scope.get("path", "/")).encode()
+                    return _login_redirect(bytes(raw).decode("latin-1"), rest, token)
             else:
                 auth = headers.get("authorization", "")
                 bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
