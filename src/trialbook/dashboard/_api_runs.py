@@ -368,23 +368,28 @@ def _auto_columns(store: Store, query: RunQuery, scope: Any, ids: list[str]) -> 
     return [*(f"params.{k}" for k in params.keys), *(f"metrics.{k}" for k in chosen)]
 
 
-def _values(store: Store, records: Sequence[RunRecord], columns: Sequence[str]) -> list[dict]:  # type: ignore[type-arg]
-    """``{column: value}`` per run for the asked columns only."""
+def _values(
+    store: Store, records: Sequence[RunRecord], columns: Sequence[str], also: str | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """``{column: value}`` per run for the asked columns only, and whether any run has the
+    metric ``also`` (the sorted one), read in the same query as the metric columns."""
     from trialbook.store import flat_values, latest_by_benchmark
 
     ids = [r.id for r in records]
     params_wanted = any(c.startswith("params.") for c in columns)
     metric_keys = [c[len("metrics.") :] for c in columns if c.startswith("metrics.")]
+    read_keys = list(dict.fromkeys([*metric_keys, *([also] if also is not None else [])]))
     evals_wanted = any(c.startswith("eval.") for c in columns)
     params = store.bulk_params(ids) if params_wanted and ids else {}
-    sums = store.metric_summaries(ids, metric_keys) if metric_keys and ids else {}
+    sums = store.metric_summaries(ids, read_keys) if read_keys and ids else {}
     evals = store.bulk_evaluations(ids) if evals_wanted and ids else {}
+    seen = also is not None and any(also in per for per in sums.values())
     rows = []
     for rid in ids:
         latest = sorted(latest_by_benchmark(evals.get(rid, [])).values(), key=lambda e: e.id)
         flat = flat_values(params.get(rid, {}), sums.get(rid, {}), latest)
         rows.append({c: _number(flat[c]) for c in columns if c in flat})
-    return rows
+    return rows, seen
 
 
 def _sort_text(query: RunQuery) -> str:
@@ -436,13 +441,10 @@ def runs(
     records = store.list_runs(query) if total else []
     ids = [r.id for r in records]
     metric = query.sort.metric
-    sort_seen = False
-    if metric is not None and ids:
-        sort_seen = any(store.metric_summaries(ids, [metric]).values())
+    shown = list(dict.fromkeys(columns)) or _auto_columns(store, query, scope, ids)
+    values, sort_seen = _values(store, records, shown, metric)
     if not total or (metric is not None and not sort_seen):
         _check_names(store, query, scope, sort_seen)
-    shown = list(dict.fromkeys(columns)) or _auto_columns(store, query, scope, ids)
-    values = _values(store, records, shown)
     return RunsPage(
         total=total,
         offset=offset,
