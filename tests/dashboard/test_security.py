@@ -60,7 +60,7 @@ def test_without_the_token_every_path_is_401(guarded: TestClient, path: str) -> 
 def test_a_wrong_token_is_401_however_it_comes(guarded: TestClient) -> None:
     assert guarded.get("/api/runs", params={"token": "nope"}).status_code == 401
     assert guarded.get("/api/runs", headers={"Authorization": "Bearer nope"}).status_code == 401
-    guarded.cookies.set("trialbook_token", "nope")
+    guarded.cookies.set("trialbook_token_8765", "nope")
     assert guarded.get("/api/runs").status_code == 401
 
 
@@ -70,9 +70,10 @@ def test_the_token_in_the_url_becomes_a_strict_http_only_cookie(guarded: TestCli
     assert response.status_code == 303
     assert response.headers["location"] == "/api/runs?limit=5"
     cookie = next(
-        v for v in response.headers.get_list("set-cookie") if v.startswith("trialbook_token=")
+        v for v in response.headers.get_list("set-cookie") if v.startswith("trialbook_token")
     )
-    assert f"trialbook_token={TOKEN}" in cookie
+    # Named by the server's port: two dashboards on one host keep their own tokens.
+    assert cookie.startswith(f"trialbook_token_8765={TOKEN};")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     followed = guarded.get("/api/runs", params={"limit": "5"})
     assert followed.status_code == 200 and followed.json()["total"] == 1
