@@ -368,3 +368,35 @@ def test_10000_runs_are_counted_and_paged_in_the_database(tmp_path: Path) -> Non
     assert losses == sorted(losses) and losses[0] == 0.0
     assert len(last["runs"]) == 50 and last["runs"][-1]["values"]["metrics.loss"] == 0.9999
     assert first["columns"] == ["params.lr", "metrics.loss"]
+
+
+HOSTILE = [
+    "<script>window.__pwned=1</script>",
+    "%_\\",
+    "' OR 1=1 --",
+    "params.x=\u0000",
+    "min(",
+    "é" * 300,
+    "metrics.",
+    "*?",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_parameters_are_answered_without_a_500(client: TestClient, text: str) -> None:
+    for path, params in [
+        ("/api/runs", {"where": text}),
+        ("/api/runs", {"sort": text}),
+        ("/api/runs", {"q": text[:200], "tag": text, "experiment": text}),
+        ("/api/runs", {"suite": text}),
+        ("/api/columns", {"q": text[:200], "experiment": text}),
+        ("/api/groups", {"metric": text, "where": text}),
+        ("/api/leaderboard", {"benchmark": text, "metric": text}),
+        ("/api/leaderboard", {"metric": text}),
+        ("/api/changes", {"cursor": text}),
+    ]:
+        response = client.get(path, params=params)
+        assert response.status_code in (200, 404, 422), (path, params, response.text)
+        if response.status_code != 200:
+            detail = response.json()["detail"]
+            assert isinstance(detail, str) and "Traceback" not in detail
