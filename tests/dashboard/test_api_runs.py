@@ -400,3 +400,27 @@ def test_hostile_parameters_are_answered_without_a_500(client: TestClient, text:
         if response.status_code != 200:
             detail = response.json()["detail"]
             assert isinstance(detail, str) and "Traceback" not in detail
+
+
+def test_the_openapi_schema_types_every_runs_endpoint(client: TestClient) -> None:
+    schema = ok(client.get("/api/openapi.json"))
+
+    expected = {
+        "/api/runs": "RunsPage",
+        "/api/facets": "Facets",
+        "/api/columns": "Columns",
+        "/api/groups": "Groups",
+        "/api/leaderboard": "Leaderboard",
+        "/api/changes": "Changes",
+    }
+    for path, model in expected.items():
+        response = schema["paths"][path]["get"]["responses"]["200"]
+        assert response["content"]["application/json"]["schema"]["$ref"].endswith(f"/{model}")
+    assert "post" in schema["paths"]["/api/runs/{ref}/tags"]
+    assert set(schema["components"]["schemas"]["RunRow"]["properties"]) >= {
+        "id",
+        "short_id",
+        "status",
+        "values",
+        "heartbeat_at",
+    }
