@@ -424,3 +424,18 @@ def test_the_openapi_schema_types_every_runs_endpoint(client: TestClient) -> Non
         "values",
         "heartbeat_at",
     }
+
+
+def test_a_groups_metric_counts_only_the_seeds_that_logged_it(tmp_path: Path) -> None:
+    root = tmp_path / "experiments"
+    for seed in (1, 2, 3):
+        with trialbook.start_run("e", {"lr": 0.1}, seed=seed, root=root, **COMMON) as run:
+            run.log({"loss": seed / 10, **({"extra": 1.0} if seed < 3 else {})})
+    with TestClient(create_app(root), base_url=BASE) as c:
+        body = ok(c.get("/api/groups", params={"metric": ["loss", "extra"]}))
+
+    group = body["groups"][0]
+    assert group["n"] == 3
+    assert group["metrics"]["metrics.loss"]["n"] == 3
+    assert group["metrics"]["metrics.extra"]["n"] == 2
+    assert group["metrics"]["metrics.extra"]["std"] == 0.0
