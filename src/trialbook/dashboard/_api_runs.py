@@ -431,7 +431,10 @@ def runs(
     suite: str | None = None,
     status: Annotated[list[str], Query()] = [],  # noqa: B006
     tag: Annotated[list[str], Query()] = [],  # noqa: B006
-    q: Annotated[str | None, Query(max_length=200, description="Name contains.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Name contains (ignoring case; * and ? are wildcards)."),
+    ] = None,
     offset: Offset = 0,
     limit: Limit = 100,
     columns: Annotated[list[str], Query(description="params.<k>, metrics.<k>, eval.<b>.<m>")] = [],  # noqa: B006
