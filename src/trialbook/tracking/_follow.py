@@ -166,8 +166,9 @@ def follow_run(
     skips what was written before the call (points and log text), as ``tail -f`` does.
     ``keys`` limits the metrics followed (default: every key, including ones that appear
     later). A point is new when its step is above the last step seen for its key, so a
-    point logged later at an older step is not reported. Updates with nothing new are not
-    yielded (except the last).
+    point logged later at an older step is not reported. The first update holds what was
+    there at the call (possibly nothing); later ones are yielded only when something is new
+    (and once more at the end).
 
     Raises:
         RunNotFoundError: no run has id ``run_id``.
@@ -191,6 +192,7 @@ def follow_run(
         if logs and folder:
             for s in LOG_STREAMS:
                 log_offsets[s] = _log_size(folder, s)
+    first = True
     while True:
         # Read the status first: what the run wrote before ending is then read below.
         status = store.get_run(record.id).status
@@ -207,8 +209,9 @@ def follow_run(
                     if chunk.offset >= chunk.size or chunk.offset == chunk.start:
                         break
         last = ended or not follow
-        if points or chunks or last:
+        if points or chunks or last or first:
             yield RunUpdate(status, tuple(points), tuple(chunks), last)
+        first = False
         if last:
             return
         sleep(interval)
