@@ -29,6 +29,13 @@ __all__ = ["DEFAULT_WATCH", "WatchCommand", "WatchOption", "redraw", "tail", "ui
 #: Seconds between redraws of ``ls --watch`` without a number.
 DEFAULT_WATCH = 2.0
 
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"must be a positive number of seconds, not {value:g}")
+    return value
+
+
 #: ``--watch [SECONDS]`` of a :class:`WatchCommand`.
 WatchOption = Annotated[
     float | None,
@@ -37,6 +44,7 @@ WatchOption = Annotated[
         metavar="[SECONDS]",
         help=f"Redraw the table in place every SECONDS (default {DEFAULT_WATCH:g}) until Ctrl-C.",
         show_default=False,
+        callback=_positive,
     ),
 ]
 
@@ -234,8 +242,6 @@ def redraw(render: Callable[[Output], Any], seconds: float, title: str) -> None:
     """Call ``render`` every ``seconds`` and show what it prints in place of the previous
     drawing (a rich Live display on a terminal; one drawing after another otherwise) until
     Ctrl-C."""
-    if seconds <= 0:
-        raise typer.BadParameter(f"must be a positive number of seconds, not {seconds:g}")
     try:
         if sys.stdout.isatty():
             _redraw_live(render, seconds, title)

@@ -35,7 +35,8 @@ def serve(
 
     A ``host`` other than loopback requires a token: ``token`` when given, else a random one
     is generated. ``on_ready`` receives the URL to open (with ``?token=`` when there is one)
-    once the server listens; ``open_browser`` opens it in the default browser. A resolved
+    once the server listens (it is called on the server's event loop: it must not block
+    or wait for a request); ``open_browser`` opens it in the default browser. A resolved
     ``workspace`` may be given instead of ``root``/``store_url``. ``port=0``
     takes a free port (the URL names it). Ctrl-C (SIGINT) stops the server and returns;
     requests in flight are finished first.
