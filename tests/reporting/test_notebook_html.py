@@ -181,3 +181,15 @@ def test_hostile_text_runs_no_script_in_a_browser(tmp_path: Path) -> None:
             skip_unavailable(BackendUnavailable(f"Chromium cannot start: {e}"))
         raise
     assert SCRIPT in text and HOSTILE in text
+
+
+def test_the_documented_example_prints_what_it_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "analysis.md"
+    text = doc.read_text(encoding="utf-8")
+    section = text[text.index("## Curves and notebook display") : text.index("## Leaderboard")]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    exec(compile(block, str(doc), "exec"), {})
+    shown = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+    assert capsys.readouterr().out.splitlines() == shown
