@@ -233,3 +233,33 @@ def test_ls_watch_without_seconds_takes_the_next_option(
 def test_ls_watch_refuses_json_and_non_positive_seconds(workspace: Path) -> None:
     assert_user_error(Cli()("ls", "--watch", "--json", "--root", workspace), "--watch")
     assert_user_error(Cli()("ls", "--watch", "0", "--root", workspace), "--watch")
+
+
+def test_ls_watch_on_a_terminal_redraws_in_place(workspace: Path) -> None:
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trialbook", "ls", "--watch", "0.2", "--root", str(workspace)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=_env(COLUMNS="120", TERM="xterm"),
+    )
+    os.close(follower)
+    screen = b""
+    try:
+        end = time.monotonic() + DEADLINE
+        while screen.count(b"alpha") < 3 and time.monotonic() < end:
+            if select.select([leader], [], [], 0.5)[0]:
+                screen += os.read(leader, 65536)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(DEADLINE) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+    assert screen.count(b"alpha") >= 3
+    assert b"\x1b[1A" in screen  # the cursor goes back up: the table is redrawn, not appended
+    assert b"Traceback" not in screen

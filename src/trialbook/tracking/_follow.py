@@ -194,8 +194,10 @@ def follow_run(
                 log_offsets[s] = _log_size(folder, s)
     first = True
     while True:
-        # Read the status first: what the run wrote before ending is then read below.
-        status = store.get_run(record.id).status
+        # Read the status first: what the run wrote before ending is then read below. (A
+        # queued run gets its folder when a process claims it.)
+        current = store.get_run(record.id)
+        status, folder = current.status, current.folder or folder
         ended = status in FINISHED_STATUSES
         points = _new_points(store, record.id, wanted, seen_steps, seen_counts) if metrics else []
         chunks: list[LogChunk] = []
