@@ -183,15 +183,20 @@ def list_groups(
     *,
     ci: str = "t",
     level: float = 0.95,
+    metrics: Sequence[str] | None = None,
 ) -> GroupListing:
     """The seed groups of the runs matching ``query`` narrowed to ``scope``, in the order of
     the runs (best first by the group mean for a metric sort), at most ``query.limit``.
 
     A group counts one run per seed, the newest completed; ``note`` says what it left out.
     ``ci`` is ``"t"`` (Student-t) or ``"bootstrap"``; ``level`` the confidence level.
+    ``metrics`` names the metrics to summarise (``loss``, ``metrics.loss``,
+    ``gsm8k.accuracy``; see :func:`~trialbook.analysis.resolve_metric`); by default the sorted
+    metric, else those of the conditions and the most common ones.
 
     Raises:
-        ConfigError: a bad ``level``, or a name that exists in no run (see :func:`list_runs`).
+        ConfigError: a bad ``level``, a metric no listed run has, or a name that exists in no
+            run (see :func:`list_runs`).
     """
     from trialbook.analysis._frames import load_runs
     from trialbook.analysis._groups import group_ref, left_out_note, seed_groups
@@ -207,8 +212,20 @@ def list_groups(
     order = query.sort
     sort_seen = order.metric is not None and f"metrics.{order.metric}" in df.columns
     _check_filters(store, bool(records), sort_seen, query, scope)
-    metrics = _group_metrics(df, query, scope.conditions) if len(df) else []
-    groups = seed_groups(df, [col for _, col in metrics], ci=ci, level=level)  # type: ignore[arg-type]
+    if metrics is not None and len(df):
+        from trialbook.analysis._frames import resolve_metric
+
+        # The sorted metric first: groups are ordered by the first summarised metric.
+        chosen: list[tuple[str, str]] = (
+            _group_metrics(df, query, ()) if query.sort.metric is not None else []
+        )
+        for name in dict.fromkeys(metrics):
+            col = resolve_metric(df, name)
+            if all(col != have for _, have in chosen):
+                chosen.append((name, col))
+    else:
+        chosen = _group_metrics(df, query, scope.conditions) if len(df) else []
+    groups = seed_groups(df, [col for _, col in chosen], ci=ci, level=level)  # type: ignore[arg-type]
     suites: dict[str, list[str]] = {}
     for r in records.values():
         for name in suite_of(r.tags):
@@ -217,7 +234,7 @@ def list_groups(
     if order.metric is not None and len(groups):
         # Best first by the group mean (the runs' order would rank by a single seed).
         groups = groups.sort_values(
-            f"{metrics[0][1]}.mean",
+            f"{chosen[0][1]}.mean",
             ascending=not query.descending,
             na_position="last",
             kind="stable",
@@ -229,4 +246,4 @@ def list_groups(
     gone = {r.id for r in left}
     note = left_out_note(left, kept=[r for r in records.values() if r.id not in gone])
     refs = {str(g["group"]): group_ref(str(g["group"])) for g in shown}
-    return GroupListing(groups, metrics, refs, suites, note, ci, level, records)
+    return GroupListing(groups, chosen, refs, suites, note, ci, level, records)

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from fastapi import Request
+# At run time, not only for type checkers: FastAPI reads state_of's annotation to know that
+# its parameter is the request (an unresolvable name would make it a required query field).
+from starlette.requests import Request
 
+if TYPE_CHECKING:
     from trialbook._workspace import Workspace
     from trialbook.store import Store
 
@@ -23,11 +25,14 @@ class DashboardSettings:
     ``token``: when set, every request must carry it (``?token=`` once, then the cookie it
     sets, or an ``Authorization: Bearer`` header); ``None`` serves without one (loopback
     only). ``writable``: allow the writes the UI offers (tags, notes), each checked for
-    origin and CSRF token; read-only by default.
+    origin and CSRF token; read-only by default. ``allowed_hosts``: host names (besides
+    loopback) a request's ``Host`` header may name when there is no token -- the host the
+    server is bound to; any other is refused (DNS rebinding).
     """
 
     token: str | None = None
     writable: bool = False
+    allowed_hosts: tuple[str, ...] = ()
 
 
 class DashboardState:
