@@ -142,6 +142,11 @@ def test_ui_off_loopback_generates_a_token_and_prints_it_in_the_url(
     (url,) = out.wait_for("http://")
     token = url.split("?token=", 1)[1]
     assert len(token) >= 32
+    port = url.split(":")[2].split("/")[0]
+    api = f"http://127.0.0.1:{port}/api/openapi.json"
+    assert httpx.get(api, timeout=DEADLINE).status_code == 401
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(api, headers=bearer, timeout=DEADLINE).status_code == 200
     proc.send_signal(signal.SIGINT)
     assert proc.wait(DEADLINE) == 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import secrets
 import socket
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
 
     from trialbook.store import Workspace
 
-__all__ = ["dashboard_url", "is_loopback", "serve"]
+__all__ = ["dashboard_url", "serve"]
 
 
 def serve(
@@ -49,6 +48,7 @@ def serve(
     import uvicorn
 
     from trialbook.dashboard._app import create_app
+    from trialbook.dashboard._security import is_loopback
     from trialbook.dashboard._state import DashboardSettings
 
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -64,9 +64,10 @@ def serve(
             parameter="token",
             value=token,
         )
-    if token is None and not is_loopback(host):
+    if token is None and not is_loopback(host.strip("[]").lower()):
         token = secrets.token_urlsafe(24)
-    settings = DashboardSettings(token=token, writable=writable)
+    # The bound host is the one a request's Host header may name besides loopback.
+    settings = DashboardSettings(token=token, writable=writable, allowed_hosts=(host,))
     sock = _listen(host, port)
     try:
         app = create_app(root, store_url, workspace=workspace, settings=settings)
@@ -143,16 +144,6 @@ def _listen(host: str, port: int) -> socket.socket:
         ) from e
     sock.set_inheritable(True)
     return sock
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` reaches only this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def dashboard_url(host: str, port: int, token: str | None = None) -> str:
