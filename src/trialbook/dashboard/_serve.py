@@ -80,9 +80,11 @@ def serve(
         if on_ready is not None:
             on_ready(url)
         if open_browser:
+            import threading
             import webbrowser
 
-            webbrowser.open(url)
+            # A browser can take its time to start (or be a terminal one): not on the loop.
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
@@ -154,5 +156,7 @@ def dashboard_url(host: str, port: int, token: str | None = None) -> str:
         shown = socket.gethostname()
     elif ":" in shown:
         shown = f"[{shown}]"
-    query = "" if token is None else f"?token={token}"
+    from urllib.parse import quote
+
+    query = "" if token is None else f"?token={quote(token, safe='')}"
     return f"http://{shown}:{port}/{query}"
