@@ -77,7 +77,8 @@ def ui(
             metavar="SECRET",
             envvar="TRIALBOOK_UI_TOKEN",
             help="Require this token (?token= in the URL once, then a cookie; or an "
-            "Authorization: Bearer header). Env TRIALBOOK_UI_TOKEN.",
+            "Authorization: Bearer header). The environment variable keeps it out of the "
+            "process list.",
             show_default=False,
         ),
     ] = None,
