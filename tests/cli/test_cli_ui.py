@@ -237,7 +237,8 @@ def test_ls_watch_without_seconds_takes_the_next_option(
 
 def test_ls_watch_refuses_json_and_non_positive_seconds(workspace: Path) -> None:
     assert_user_error(Cli()("ls", "--watch", "--json", "--root", workspace), "--watch")
-    assert_user_error(Cli()("ls", "--watch", "0", "--root", workspace), "--watch")
+    for bad in ("0", "-1", "nan", "inf"):
+        assert_user_error(Cli()("ls", "--watch", bad, "--root", workspace), "--watch")
 
 
 def test_ls_watch_on_a_terminal_redraws_in_place(workspace: Path) -> None:

@@ -31,8 +31,10 @@ DEFAULT_WATCH = 2.0
 
 
 def _positive(value: float | None) -> float | None:
-    if value is not None and not value > 0:
-        raise typer.BadParameter(f"must be a positive number of seconds, not {value:g}")
+    if value is not None and not 0 < value <= 86400:
+        raise typer.BadParameter(
+            f"must be a number of seconds above 0 and at most 86400 (a day), not {value:g}"
+        )
     return value
 
 
