@@ -138,6 +138,10 @@ NOT_RUN_PATTERNS: dict[str, str] = {
         "them there"
     ),
     r"^trialbook report RUN ": "a syntax line (RUN stands for a run)",
+    r"^trialbook ui\b|^trialbook ls .*--watch": (
+        "serves or redraws until Ctrl-C; tests/cli/test_cli_ui.py runs them as processes and "
+        "interrupts them"
+    ),
     r"--root /tmp/arith-ws|--root /tmp/units-ws": (
         "the full-size arithmetic and units runs (minutes); tests/examples runs them on tiny "
         "settings"

@@ -165,6 +165,12 @@ class Comparison:
             "verdicts": {t: {**asdict(v), "n": list(v.n)} for t, v in self.verdicts.items()},
         }
 
+    def _repr_html_(self) -> str:
+        """The comparison in a notebook: config differences, metrics, verdicts."""
+        from trialbook.reporting import notebook_html
+
+        return notebook_html(self)
+
 
 def _entry_params(entry: Entry, store: Store) -> dict[str, Any]:
     per_run = [store.params(r.id) for r in entry.runs]

@@ -125,6 +125,12 @@ class GroupListing:
             for g in self.groups.to_dict("records")
         ]
 
+    def _repr_html_(self) -> str:
+        """The groups in a notebook: a table and each group's mean and interval, plotted."""
+        from trialbook.reporting import notebook_html
+
+        return notebook_html(self)
+
 
 def _group_metrics(
     df: pd.DataFrame, query: RunQuery, conditions: Sequence[Any]

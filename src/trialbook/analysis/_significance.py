@@ -20,6 +20,7 @@ from trialbook.analysis._scope import Scope
 from trialbook.analysis._stats import (
     BOOTSTRAP_MIN_N,
     TestResult,
+    TestResults,
     holm,
     mcnemar_exact,
     paired_bootstrap,
@@ -408,4 +409,4 @@ def significance(
         adjusted = holm([results[i].p_value for i in kept])
         for i, p in zip(kept, adjusted, strict=True):
             results[i] = replace(results[i], p_adjusted=p)
-    return results
+    return TestResults(results)

@@ -107,6 +107,24 @@ class TestResult:
         d["verdict"] = self.verdict
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
 
+    def _repr_html_(self) -> str:
+        """The test in a notebook: its verdict, means, difference, p-value, effect."""
+        from trialbook.reporting import notebook_html
+
+        return notebook_html(self)
+
+
+class TestResults(list[TestResult]):
+    """The list :func:`~trialbook.analysis.significance` returns; in a notebook it shows each
+    test's verdict and numbers."""
+
+    __test__ = False
+
+    def _repr_html_(self) -> str:
+        from trialbook.reporting import notebook_html
+
+        return notebook_html(list(self)) if self else "<p>no tests</p>"
+
 
 def _fmt(x: float, scale: float) -> str:
     v = x * scale

@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from trialbook.cli import _analysis, _db, _evaluate, _export, _report, _run, _runs, _stats
+from trialbook.cli import _analysis, _db, _evaluate, _export, _report, _run, _runs, _stats, _ui
 from trialbook.cli._errors import CommandGroup, cli_message, invoked_command
 from trialbook.cli._options import GlobalOptions, PartialWrite, RootOption, StoreOption
 from trialbook.errors import StoreError, TrialbookError, error_chain, full_disk_cause
@@ -265,6 +265,7 @@ def _global_options(
       evaluate models   benchmarks, evaluate
       is B better?      leaderboard, compare, significance
       write reports     report, analyze
+      watch runs        ui (the dashboard), tail, ls --watch
       the workspace     db (status, upgrade, check, recover)
 
     \b
@@ -288,8 +289,9 @@ app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )(_run.run)
 app.command("reproduce")(_run.reproduce)
-app.command("ls")(_runs.ls)
-app.command("list", hidden=True)(_runs.ls)  # the name other trackers' users type first
+app.command("ls", cls=_ui.WatchCommand)(_runs.ls)
+# The name other trackers' users type first.
+app.command("list", hidden=True, cls=_ui.WatchCommand)(_runs.ls)
 app.command("show")(_runs.show)
 app.command("stats")(_stats.stats)
 app.command("export")(_export.export)
@@ -300,6 +302,8 @@ app.command("compare")(_analysis.compare)
 app.command("significance")(_analysis.significance)
 app.command("report")(_report.report)
 app.command("analyze")(_report.analyze)
+app.command("ui")(_ui.ui)
+app.command("tail")(_ui.tail)
 app.add_typer(_db.app, name="db")
 
 

@@ -10,6 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from enum import Enum
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,6 +23,7 @@ from trialbook.cli._options import (
     WhereOption,
     int64,
     open_store,
+    paste_command,
 )
 from trialbook.cli._output import (
     Cell,
@@ -34,12 +36,13 @@ from trialbook.cli._output import (
     status_cell,
 )
 from trialbook.cli._show import show
+from trialbook.cli._ui import WatchOption, redraw
 from trialbook.errors import ConfigError
 from trialbook.reporting import fmt_mean_std
 
 if TYPE_CHECKING:
-    from trialbook.analysis import GroupListing, RunListing
-    from trialbook.store import MetricAgg, MetricCondition, ParamCondition, RunQuery
+    from trialbook.analysis import GroupListing, RunListing, Scope
+    from trialbook.store import MetricAgg, MetricCondition, ParamCondition, RunQuery, Store
 
 __all__ = ["ls", "show"]
 
@@ -160,11 +163,12 @@ def ls(
         typer.Option("--level", metavar="P", help="With --by group: the confidence level."),
     ] = 0.95,
     as_json: JsonOption = False,
+    watch: WatchOption = None,
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
     """List runs, newest first, with their status and main metrics (or seed groups: --by group)."""
-    from trialbook.analysis import Scope, list_groups, list_runs
+    from trialbook.analysis import Scope
     from trialbook.store import RunQuery
 
     scope = Scope.of(suite, where)
@@ -185,17 +189,35 @@ def ls(
     )
     if by is ListBy.run and (ci is not IntervalKind.t or level != 0.95):
         raise ConfigError("--ci and --level describe seed-group intervals; add --by group.")
+    if watch is not None and as_json:
+        raise ConfigError("--watch redraws a table; leave out --json (or --watch).")
     with open_store(ctx, root, store) as db:
-        if by is ListBy.group:
-            groups = list_groups(db, query, scope, ci=ci.value, level=level)
+        draw = partial(_draw, db, query, scope, by, ci, level, as_json)
+        if watch is None:
+            draw()
         else:
-            runs = list_runs(db, query, scope)
+            redraw(draw, watch, paste_command(ctx))
+
+
+def _draw(
+    db: Store,
+    query: RunQuery,
+    scope: Scope,
+    by: ListBy,
+    ci: IntervalKind,
+    level: float,
+    as_json: bool,
+    out: Output | None = None,
+) -> None:
+    """List and render once (``out``: where ``ls --watch`` draws; else stdout)."""
+    from trialbook.analysis import list_groups, list_runs
+
     if by is ListBy.group:
-        _render_groups(groups, as_json)
+        _render_groups(list_groups(db, query, scope, ci=ci.value, level=level), as_json, out)
     elif as_json:
-        print_json(runs.documents())
+        print_json(list_runs(db, query, scope).documents())
     else:
-        _render_runs(runs, query, scope.conditions)
+        _render_runs(list_runs(db, query, scope), query, scope.conditions, out)
 
 
 def _metric_columns(
@@ -227,10 +249,13 @@ def _metric_columns(
 
 
 def _render_runs(
-    runs: RunListing, query: RunQuery, conditions: Sequence[ParamCondition | MetricCondition]
+    runs: RunListing,
+    query: RunQuery,
+    conditions: Sequence[ParamCondition | MetricCondition],
+    out: Output | None = None,
 ) -> None:
     if not runs.records:
-        typer.echo("No runs match.", err=True)
+        _none_match(out)
         return
     metric_cols = _metric_columns(query, conditions, runs.summaries)
     columns = [
@@ -260,17 +285,24 @@ def _render_runs(
             row.append(fmt_number(None if s is None else s.get(agg)))
         rows.append(row)
     # On a narrow terminal the extra metrics give way first, the sorted one last.
-    Output().table(columns, rows, optional=len(metric_cols))
+    (out or Output()).table(columns, rows, optional=len(metric_cols))
 
 
-def _render_groups(listing: GroupListing, as_json: bool) -> None:
+def _none_match(out: Output | None) -> None:
+    if out is None:
+        typer.echo("No runs match.", err=True)
+    else:
+        out.line("No runs match.")
+
+
+def _render_groups(listing: GroupListing, as_json: bool, out: Output | None = None) -> None:
     """``ls --by group``: one row per seed group, and the note of what one-run-per-seed left
-    out on stderr."""
+    out on stderr (in the drawing, with ``out``)."""
     if as_json:
         print_json(listing.documents())
         return
     if listing.groups.empty:
-        typer.echo("No runs match.", err=True)
+        _none_match(out)
         return
     columns = [
         Column("group"),
@@ -311,6 +343,8 @@ def _render_groups(listing: GroupListing, as_json: bool) -> None:
                 )
                 row += [fmt_mean_std(mean, std), interval]
         rows.append(row)
-    Output().table(columns, rows, optional=2 * len(listing.metrics))
-    if listing.note is not None:
+    (out or Output()).table(columns, rows, optional=2 * len(listing.metrics))
+    if listing.note is not None and out is not None:
+        out.line(f"note: {listing.note}")
+    elif listing.note is not None:
         typer.echo(f"note: {listing.note}", err=True)

@@ -18,6 +18,7 @@ from trialbook._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
+    "notebook_html": "trialbook.reporting._notebook",
     "default_report_path": "trialbook.reporting._html",
     "clip": "trialbook._format",
     "fmt_duration": "trialbook._format",
@@ -90,6 +91,7 @@ __all__ = [
     "markdown_escape",
     "metrics_table",
     "min_curve_points",
+    "notebook_html",
     "open_files",
     "plot_curve_panels",
     "plot_curves",
@@ -119,6 +121,7 @@ if TYPE_CHECKING:
         report_entries,
     )
     from trialbook.reporting._html import MAX_CURVES, default_report_path, render_report, report
+    from trialbook.reporting._notebook import notebook_html
     from trialbook.reporting._plots import (
         DYNAMICS_FILE,
         REGION_THRESHOLDS,

@@ -101,6 +101,12 @@ class RunRecord:
     def ended(self) -> datetime | None:
         return to_datetime(self.ended_at)
 
+    def _repr_html_(self) -> str:
+        """The run in a notebook: identity, status, timings, git, tags, notes and config."""
+        from trialbook._html import record_html
+
+        return record_html(self)
+
 
 @dataclass(frozen=True)
 class MetricSummary:
@@ -140,6 +146,12 @@ class MetricHistory:
 
     def finite_values(self) -> list[float]:
         return [v for v in self.values if not math.isnan(v)]
+
+    def _repr_html_(self) -> str:
+        """The series in a notebook: its range, last/min/max and a plot over steps."""
+        from trialbook._html import history_html
+
+        return history_html(self)
 
 
 @dataclass(frozen=True)

@@ -270,6 +270,13 @@ class Run:
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.experiment}/{self.name} {self._status}>"
 
+    def _repr_html_(self) -> str:
+        """The run in a notebook: its record, metrics and their curves, read from the Store
+        (points still in this process's buffer show after the next flush)."""
+        from trialbook._html import run_html
+
+        return run_html(self.store, self.id)
+
     # ----------------------------------------------------------------- metrics
     def log(self, metrics: MetricsInput, step: int | None = None) -> None:
         """Record metric values at ``step`` (the next step after the last one when omitted).
