@@ -1,6 +1,6 @@
 // Shared by every page: the JSON API, DOM building (text only), URL state, formatting.
 // Every user string reaches the page through textContent or an attribute set by setAttribute
-// on a fixed, non-script attribute: never through innerHTML.
+// on a fixed, non-script attribute: never parsed as HTML.
 
 /** Fetch `/api/<path>` with `params` (arrays repeat the key); throws Error(detail) on 4xx/5xx. */
 export async function api(path, params = {}, options = {}) {
