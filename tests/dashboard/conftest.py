@@ -91,7 +91,8 @@ def build_workspace(root: Path) -> Workspace:
                     recorder = DynamicsRecorder(run)
                     for epoch in range(3):
                         recorder.record(epoch, [f"ex{i}" for i in range(12)],
-                                        [min(0.99, 0.1 + i / 14 + epoch / 20) for i in range(12)],
+                                        [min(0.99, 0.05 + i / 14 + epoch * (i % 4) / 12)
+                                         for i in range(12)],
                                         [i % 3 != 0 for i in range(12)])
                     recorder.save()
                 ws.ids[name] = run.id

@@ -45,6 +45,17 @@ def _wait_points(page: Any, key: str, predicate: Any, timeout: float = 20.0) -> 
     return n
 
 
+def _until(page: Any, expression: str, timeout: float = 20.0) -> None:
+    """Wait until the JavaScript ``expression`` is true. Polled with ``page.evaluate``:
+    Playwright's own wait_for_function compiles its predicate with eval, which the
+    dashboard's Content-Security-Policy refuses (as it should)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(100)
+
+
 def _rows(page: Any, table: str) -> list[str]:
     return [r.inner_text() for r in page.query_selector_all(f"#{table} tbody tr")]
 
@@ -63,13 +74,13 @@ def test_the_runs_page_lists_runs_filters_with_the_ls_grammar_and_keeps_it_in_th
     tab.screenshot("runs")
     page.fill("#where", "params.lr=0.01")
     page.press("#where", "Enter")
-    page.wait_for_function("document.querySelectorAll('#runs-table tbody tr').length === 3")
+    _until(page, "document.querySelectorAll('#runs-table tbody tr').length === 3")
     names = [r.split("\n")[0] for r in _rows(page, "runs-table")]
     assert sorted(names) == ["tuned-s1", "tuned-s2", "tuned-s3"]
     assert parse_qs(urlparse(page.url).query)["where"] == ["params.lr=0.01"]
     # A pasted URL restores the filter.
     page = tab.open(page.url)
-    page.wait_for_function("document.querySelectorAll('#runs-table tbody tr').length === 3")
+    _until(page, "document.querySelectorAll('#runs-table tbody tr').length === 3")
     assert page.input_value("#where") == "params.lr=0.01"
     assert tab.errors == [] and tab.dialogs == []
 
@@ -84,7 +95,7 @@ def test_a_bad_filter_shows_the_servers_sentence(live: Any, tab: Any) -> None:
 def test_clicking_a_metric_header_sorts_by_it_in_the_url(live: Any, tab: Any) -> None:
     page = tab.open(live.url + "/?columns=metrics.loss&columns=params.lr")
     page.click("th[data-key='metrics.loss']")
-    page.wait_for_function("location.search.includes('sort=metrics.loss')")
+    _until(page, "location.search.includes('sort=metrics.loss')")
     page.wait_for_selector("th.sorted[data-key='metrics.loss']")
     column = page.eval_on_selector_all(
         "#runs-table tbody tr",
@@ -126,7 +137,7 @@ def test_the_x_axis_log_scale_and_smoothing_are_kept_in_the_url(
     )
     assert layout_type == "log"
     page.select_option("#x-axis", "step")
-    page.wait_for_function("!location.search.includes('x=')")
+    _until(page, "!location.search.includes('x=')")
 
 
 def test_the_per_sample_table_filters_wrong_answers_and_searches(
@@ -136,8 +147,8 @@ def test_the_per_sample_table_filters_wrong_answers_and_searches(
     page.wait_for_selector("#samples-table tbody tr")
     assert len(_rows(page, "samples-table")) == 10
     page.select_option("#sample-filter", "wrong")
-    page.wait_for_function("location.search.includes('filter=wrong')")
-    page.wait_for_function(
+    _until(page, "location.search.includes('filter=wrong')")
+    _until(page, 
         "[...document.querySelectorAll('#samples-table tbody tr')]"
         ".every(r => r.textContent.includes('wrong'))"
     )
@@ -146,7 +157,7 @@ def test_the_per_sample_table_filters_wrong_answers_and_searches(
     page.select_option("#sample-filter", "all")
     page.fill("#sample-search", "What is 3 + 3?")
     page.press("#sample-search", "Enter")
-    page.wait_for_function("document.querySelectorAll('#samples-table tbody tr').length === 1")
+    _until(page, "document.querySelectorAll('#samples-table tbody tr').length === 1")
     assert "What is 3 + 3?" in _rows(page, "samples-table")[0]
 
 
@@ -201,7 +212,7 @@ def test_the_leaderboard_page_ranks_the_benchmark(live: Any, tab: Any) -> None:
     assert page.input_value("#benchmark") == "gsm8k"
     tab.screenshot("leaderboard")
     page.select_option("#by", "group")
-    page.wait_for_function(
+    _until(page, 
         "document.querySelectorAll('#leaderboard-table tbody tr').length === 2")
     assert "by=group" in page.url
 
@@ -257,12 +268,12 @@ def test_a_running_runs_curve_and_log_grow_without_reloading_the_page(
         page.evaluate("window.__same_document = true")
         first = _wait_points(page, "loss", lambda n: n >= 5)
         _wait_points(page, "loss", lambda n: n >= first + 3)
-        page.wait_for_function("document.getElementById('log').textContent.includes('done')")
+        _until(page, "document.getElementById('log').textContent.includes('done')")
         tab.screenshot("run-live")
         stop.write_text("stop")
         assert child.wait(timeout=60) == 0
-        page.wait_for_function(
-            "document.getElementById('run-status').textContent === 'completed'", timeout=20_000
+        _until(page, 
+            "document.getElementById('run-status').textContent === 'completed'", timeout=20
         )
         with trialbook.open_store(root) as db:
             total = len(db.metric_history(run_id, "loss").steps)

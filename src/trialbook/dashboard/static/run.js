@@ -287,7 +287,9 @@ async function loadSamples() {
   filter.addEventListener("change", () => { state.filter = filter.value; state.soffset = 0; loadSamples(); });
   const search = el("input", { type: "search", id: "sample-search", placeholder: "search input, prediction, reference", value: state.sq });
   search.addEventListener("change", () => { state.sq = search.value; state.soffset = 0; loadSamples(); });
-  const extraKeys = [...new Set(data.rows.flatMap((r) => Object.keys(r.extra || {})))].slice(0, 4);
+  const shown = new Set(["index", "id", "input", "prediction", "reference", "correct", "score"]);
+  const extraKeys = [...new Set(data.rows.flatMap((r) => Object.keys(r.extra || {})))]
+    .filter((k) => !shown.has(k)).slice(0, 4);
   const rows = data.rows.map((r) => el("tr", {}, numCell(r.index), el("td", { class: "mono" }, r.id),
     el("td", { class: "text" }, fmtValue(r.input)), el("td", { class: "text" }, fmtValue(r.prediction)),
     el("td", { class: "text" }, fmtValue(r.reference)),
@@ -326,7 +328,7 @@ async function loadDataMap() {
     ` (label ${fmtValue(p.label)})`).slice(0, 300));
   draw(node, [{ type: "scatter", mode: "markers", x: points.map((p) => p.variability),
     y: points.map((p) => p.confidence), text: hover, hoverinfo: "text",
-    marker: { size: 6, color: points.map((p) => p.correctness), colorscale: "RdYlGn", cmin: 0, cmax: 1,
+    marker: { size: 6, color: points.map((p) => p.correctness), colorscale: [[0, "#cf222e"], [0.5, "#e3b341"], [1, "#1a7f37"]], cmin: 0, cmax: 1,
       colorbar: { title: { text: "correctness" } } } }],
   { height: 420, margin: { l: 56, r: 16, t: 10, b: 44 }, hovermode: "closest",
     xaxis: { title: { text: "variability" } }, yaxis: { title: { text: "confidence" } } });
@@ -343,25 +345,19 @@ async function loadDataMap() {
 
 // ---- files --------------------------------------------------------------------------------
 
-const IMAGE = /\.(png|jpe?g|gif|webp|svg)$/i;
-
-function relative(path) {
-  const p = String(path);
-  const folder = doc.folder ? String(doc.folder).replace(/\/+$/, "") + "/" : null;
-  return folder && p.startsWith(folder) ? p.slice(folder.length) : p.replace(/^\/+/, "");
-}
-
 function fileUrl(path) {
-  return "/api/" + R("/files/") + relative(path).split("/").map(encodeURIComponent).join("/");
+  return "/api/" + R("/files/") + String(path).split("/").map(encodeURIComponent).join("/");
 }
 
 function renderFiles() {
-  const files = doc.files || { checkpoints: doc.checkpoints || [], artifacts: doc.artifacts || [] };
+  const files = doc.files || { checkpoints: [], artifacts: [] };
+  const name = (f) => (f.path ? el("a", { href: fileUrl(f.path), download: f.name }, f.path)
+    : el("span", { title: "outside the run folder: not served" }, f.name));
   const list = (title, items, extra) => (items.length ? [el("h3", {}, title), el("div", { class: "table-wrap" },
-    el("table", {}, el("thead", {}, el("tr", {}, ["File", ...extra.map((x) => x[0]), "Size"].map((c) => el("th", {}, c)))),
+    el("table", { id: title.toLowerCase() }, el("thead", {}, el("tr", {}, ["File", ...extra.map((x) => x[0]), "Size"].map((c) => el("th", {}, c)))),
       el("tbody", {}, items.map((f) => el("tr", {},
-        el("td", { class: "text" }, el("a", { href: fileUrl(f.path), download: relative(f.path).split("/").pop() }, relative(f.path)),
-          IMAGE.test(String(f.path)) ? el("img", { class: "artifact", src: fileUrl(f.path), alt: relative(f.path), loading: "lazy" }) : null),
+        el("td", { class: "text" }, name(f),
+          f.image && f.path ? el("img", { class: "artifact", src: fileUrl(f.path), alt: f.name }) : null),
         extra.map((x) => el("td", {}, fmtValue(f[x[1]]))), numCell(f.size))))))] : []);
   const content = [...list("Checkpoints", files.checkpoints || [], [["Step", "step"]]),
     ...list("Artifacts", files.artifacts || [], [["Kind", "kind"]])];
