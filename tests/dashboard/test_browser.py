@@ -148,7 +148,7 @@ def test_the_per_sample_table_filters_wrong_answers_and_searches(
     assert len(_rows(page, "samples-table")) == 10
     page.select_option("#sample-filter", "wrong")
     _until(page, "location.search.includes('filter=wrong')")
-    _until(page, 
+    _until(page,
         "[...document.querySelectorAll('#samples-table tbody tr')]"
         ".every(r => r.textContent.includes('wrong'))"
     )
@@ -212,7 +212,7 @@ def test_the_leaderboard_page_ranks_the_benchmark(live: Any, tab: Any) -> None:
     assert page.input_value("#benchmark") == "gsm8k"
     tab.screenshot("leaderboard")
     page.select_option("#by", "group")
-    _until(page, 
+    _until(page,
         "document.querySelectorAll('#leaderboard-table tbody tr').length === 2")
     assert "by=group" in page.url
 
@@ -272,7 +272,7 @@ def test_a_running_runs_curve_and_log_grow_without_reloading_the_page(
         tab.screenshot("run-live")
         stop.write_text("stop")
         assert child.wait(timeout=60) == 0
-        _until(page, 
+        _until(page,
             "document.getElementById('run-status').textContent === 'completed'", timeout=20
         )
         with trialbook.open_store(root) as db:

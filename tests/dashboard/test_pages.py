@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from trialbook.dashboard import create_app
 from trialbook.dashboard import _pages as pages
+from trialbook.dashboard import create_app
 
 STATIC = Path(pages.__file__).with_name("static")
 PAGE_URLS = ["/", "/runs/baseline-s1", "/compare?runs=a&groups=group:b", "/leaderboard"]
