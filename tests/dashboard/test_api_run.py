@@ -394,6 +394,8 @@ with trialbook.start_run("live-sse", {"lr": 1}, root=sys.argv[1], system_metrics
     time.sleep(1.5)
     for step in range(5, 10):
         run.log({"acc": step / 10}, step=step)
+    for step in range(3):
+        run.log({"late": float(step)}, step=step)
     run.flush()
     with (Path(run.path) / "stdout.log").open("a", encoding="utf-8") as f:
         f.write("epoch 1 done\\n")
@@ -415,10 +417,15 @@ def _events(lines: list[str]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_events_stream_new_points_logs_and_status_until_the_run_ends(
-    ws: tuple[Path, dict[str, Any]], client: TestClient
+    ws: tuple[Path, dict[str, Any]], client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import subprocess
     import sys
+
+    from trialbook.dashboard import _api_run
+
+    # Look for new keys at every poll (not every 5 s) so the late metric arrives in time.
+    monkeypatch.setattr(_api_run, "KEY_REFRESH_POLLS", 1)
 
     env = {**os.environ}
     env.pop("TRIALBOOK_STORE", None)
@@ -441,10 +448,13 @@ def test_events_stream_new_points_logs_and_status_until_the_run_ends(
     kinds = [k for k, _ in events]
     assert kinds[0] == "status" and events[0][1] == {"status": "running"}
     assert events[-1] == ("status", {"status": "completed"})
-    steps = [x for k, d in events if k == "points" for x in d["x"]]
+    steps = [x for k, d in events if k == "points" and d["key"] == "acc" for x in d["x"]]
     assert steps == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
-    last = [d for k, d in events if k == "points"][-1]
-    assert last["key"] == "acc" and last["last_step"] == 9
+    last = [d for k, d in events if k == "points" and d["key"] == "acc"][-1]
+    assert last["last_step"] == 9
+    # A metric first logged after the stream opened arrives with all its points.
+    late = [x for k, d in events if k == "points" and d["key"] == "late" for x in d["x"]]
+    assert late == [0.0, 1.0, 2.0]
     logs = "".join(d["text"] for k, d in events if k == "log" and d["stream"] == "stdout")
     assert logs == "epoch 1 done\n"
 
