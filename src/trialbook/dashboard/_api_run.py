@@ -257,11 +257,11 @@ def _check_key(store: Store, record: RunRecord, key: str) -> None:
     """An unknown key is a 422 naming the close keys, except while the run may still log it."""
     if record.status in ("running", "queued"):
         return
-    summaries = store.metric_summaries([record.id]).get(record.id, {})
-    if key in summaries:
+    if key in store.metric_summaries([record.id], [key]).get(record.id, {}):
         return
     import difflib
 
+    summaries = store.metric_summaries([record.id]).get(record.id, {})
     close = difflib.get_close_matches(key, list(summaries), n=3)
     hint = (
         f"did you mean {', '.join(repr(c) for c in close)}?"
