@@ -377,3 +377,89 @@ def test_openapi_lists_the_run_endpoints_with_typed_responses(client: TestClient
         assert path in paths, path
     ok = paths["/api/runs/{ref}/history"]["get"]["responses"]["200"]
     assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/History"}
+
+
+# --------------------------------------------------------------------------- events
+LIVE_SCRIPT = """
+import sys, time
+from pathlib import Path
+import trialbook
+
+with trialbook.start_run("live-sse", {"lr": 1}, root=sys.argv[1], system_metrics=False,
+                         capture_packages=False) as run:
+    for step in range(5):
+        run.log({"acc": step / 10}, step=step)
+    run.flush()
+    print(run.id, flush=True)
+    time.sleep(1.5)
+    for step in range(5, 10):
+        run.log({"acc": step / 10}, step=step)
+    for step in range(3):
+        run.log({"late": float(step)}, step=step)
+    run.flush()
+    with (Path(run.path) / "stdout.log").open("a", encoding="utf-8") as f:
+        f.write("epoch 1 done\\n")
+    time.sleep(1.5)
+"""
+
+
+def _events(lines: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    import json
+
+    out: list[tuple[str, dict[str, Any]]] = []
+    event = ""
+    for line in lines:
+        if line.startswith("event: "):
+            event = line[len("event: ") :]
+        elif line.startswith("data: "):
+            out.append((event, json.loads(line[len("data: ") :])))
+    return out
+
+
+def test_events_stream_new_points_logs_and_status_until_the_run_ends(
+    ws: tuple[Path, dict[str, Any]], client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from trialbook.dashboard import _api_run
+
+    # Look for new keys at every poll (not every 5 s) so the late metric arrives in time.
+    monkeypatch.setattr(_api_run, "KEY_REFRESH_POLLS", 1)
+
+    env = {**os.environ}
+    env.pop("TRIALBOOK_STORE", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LIVE_SCRIPT, str(ws[0])],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+        assert run_id
+        with client.stream("GET", f"/api/runs/{run_id}/events?after_step=2") as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            events = _events(list(r.iter_lines()))
+    finally:
+        proc.wait(timeout=60)
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "status" and events[0][1] == {"status": "running"}
+    assert events[-1] == ("status", {"status": "completed"})
+    steps = [x for k, d in events if k == "points" and d["key"] == "acc" for x in d["x"]]
+    assert steps == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    last = [d for k, d in events if k == "points" and d["key"] == "acc"][-1]
+    assert last["last_step"] == 9
+    # A metric first logged after the stream opened arrives with all its points.
+    late = [x for k, d in events if k == "points" and d["key"] == "late" for x in d["x"]]
+    assert late == [0.0, 1.0, 2.0]
+    logs = "".join(d["text"] for k, d in events if k == "log" and d["stream"] == "stdout")
+    assert logs == "epoch 1 done\n"
+
+
+def test_events_of_a_finished_run_send_its_status_and_end(client: TestClient, rich: str) -> None:
+    with client.stream("GET", f"/api/runs/{rich}/events") as r:
+        events = _events(list(r.iter_lines()))
+    assert events == [("status", {"status": "completed"})]
