@@ -75,7 +75,7 @@ def test_the_runs_page_lists_runs_filters_with_the_ls_grammar_and_keeps_it_in_th
     page.fill("#where", "params.lr=0.01")
     page.press("#where", "Enter")
     _until(page, "document.querySelectorAll('#runs-table tbody tr').length === 3")
-    names = [r.split("\n")[0] for r in _rows(page, "runs-table")]
+    names = page.eval_on_selector_all("#runs-table td.name a", "a => a.map(x => x.textContent)")
     assert sorted(names) == ["tuned-s1", "tuned-s2", "tuned-s3"]
     assert parse_qs(urlparse(page.url).query)["where"] == ["params.lr=0.01"]
     # A pasted URL restores the filter.
@@ -155,6 +155,7 @@ def test_the_per_sample_table_filters_wrong_answers_and_searches(
     # baseline seed 2 got the first 5 of 10 right.
     assert len(_rows(page, "samples-table")) == 5
     page.select_option("#sample-filter", "all")
+    _until(page, "document.querySelectorAll('#samples-table tbody tr').length === 10")
     page.fill("#sample-search", "What is 3 + 3?")
     page.press("#sample-search", "Enter")
     _until(page, "document.querySelectorAll('#samples-table tbody tr').length === 1")

@@ -26,7 +26,7 @@ function save() {
 }
 
 function entryLabel(e) {
-  return e.kind === "group" ? `${e.label} (group, n=${e.run_ids.length})` : e.label;
+  return e.label;
 }
 
 function entryLink(e) {
@@ -77,14 +77,21 @@ function renderEntries(entries) {
 function renderVerdict(data) {
   const v = data.verdict;
   if (!v) {
-    replace(parts.verdict, el("p", { class: "muted" },
+    replace(parts.verdict, el("p", { class: "muted", id: "verdict-note" }, data.verdict_note ||
       "No verdict: a significance test needs exactly two entries with a metric in common."));
     return;
   }
+  const pairs = [
+    ["Metric", v.benchmark ? `${v.benchmark} ${v.metric || ""}` : v.metric],
+    ["Test", v.test],
+    ["Difference (B − A)", v.difference === null || v.difference === undefined ? null
+      : `${fmtNumber(v.difference)}  [${fmtNumber(v.ci_low)}, ${fmtNumber(v.ci_high)}]`],
+    ["p-value", v.p_value === null || v.p_value === undefined ? null : fmtNumber(v.p_value)],
+    [v.effect_name || "Effect", v.effect === null || v.effect === undefined ? null : fmtNumber(v.effect)],
+    ["Note", v.note],
+  ].filter(([, value]) => value !== null && value !== undefined && value !== "");
   replace(parts.verdict, el("div", { class: "verdict", id: "verdict" }, v.text),
-    el("dl", { class: "facts" }, ["test", "p_value", "effect", "ci_low", "ci_high"]
-      .filter((k) => v[k] !== null && v[k] !== undefined)
-      .flatMap((k) => [el("dt", {}, k.replace("_", " ")), el("dd", {}, fmtValue(v[k]))])));
+    el("dl", { class: "facts" }, pairs.flatMap(([k, value]) => [el("dt", {}, k), el("dd", {}, value)])));
 }
 
 function renderMetrics(data) {
@@ -114,7 +121,7 @@ function renderSamples(data) {
     replace(parts.samples, el("p", { class: "muted" }, "Changed samples are shown for two runs evaluated on a common benchmark."));
     return;
   }
-  const list = (title, rows, id) => [el("h3", {}, `${title} (${rows.length})`),
+  const list = (title, rows, id, n) => [el("h3", {}, `${title} (${n === undefined ? rows.length : n})`),
     rows.length ? el("div", { class: "table-wrap" }, el("table", { id },
       el("thead", {}, el("tr", {}, ["Id", "Input", "Reference", "A", "B"].map((h) => el("th", {}, h)))),
       el("tbody", {}, rows.map((r) => el("tr", {}, el("td", { class: "mono" }, r.id),
@@ -122,8 +129,8 @@ function renderSamples(data) {
         el("td", { class: "text" }, fmtValue(r.a)), el("td", { class: "text" }, fmtValue(r.b)))))))
       : el("p", { class: "muted" }, "None.")];
   replace(parts.samples, el("p", { class: "muted" }, `Benchmark ${c.benchmark}: A is the first entry, B the second.`),
-    ...list("Regressions: right in A, wrong in B", c.regressions || [], "regressions"),
-    ...list("Fixes: wrong in A, right in B", c.fixes || [], "fixes"));
+    ...list("Regressions: right in A, wrong in B", c.regressions || [], "regressions", c.n_regressions),
+    ...list("Fixes: wrong in A, right in B", c.fixes || [], "fixes", c.n_fixes));
 }
 
 async function drawCurves(keys) {

@@ -49,8 +49,9 @@ function entryCell(row) {
 }
 
 function tiedCell(row) {
-  if (row.tied === true) return el("td", { class: "right" }, row.rank === 1 ? "leader" : "tied");
-  if (row.tied === false) return el("td", { class: "muted" }, "behind");
+  const tied = row.tied_with_leader === undefined ? row.tied : row.tied_with_leader;
+  if (tied === true) return el("td", { class: "right" }, row.rank === 1 ? "leader" : "tied");
+  if (tied === false) return el("td", { class: "muted" }, "behind");
   return el("td", { class: "muted", title: row.note || "" }, "untested");
 }
 
