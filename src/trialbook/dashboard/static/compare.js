@@ -63,6 +63,7 @@ function build() {
 }
 
 function renderEntries(entries) {
+  parts.entryRefs = entries.map((e) => e.ref);
   const remove = (e) => {
     if (e.kind === "group") state.groups = state.groups.filter((g) => g !== e.ref);
     else state.runs = state.runs.filter((r) => r !== e.ref);
@@ -150,9 +151,12 @@ async function drawCurves(keys) {
   try {
     const data = await api("compare/history", { runs: state.runs, groups: state.groups, key: state.key,
       x: state.x, points: 500 });
+    // The same colour as the entry's chip above, whatever order the curves come in.
+    const refs = (parts.entryRefs || []);
     const traces = data.curves.flatMap((c, i) => curveTraces(
       { x: c.x, y: c.y, sampled: false },
-      { axis: state.x, color: COLORS[i % COLORS.length], name: c.kind === "group" ? `${c.label} (mean, n=${c.n})` : c.label,
+      { axis: state.x, color: COLORS[(refs.includes(c.ref) ? refs.indexOf(c.ref) : i) % COLORS.length],
+        name: c.kind === "group" ? `${c.label} (mean)` : c.label,
         band: c.y_low && c.y_high ? { low: c.y_low, high: c.y_high } : null }));
     draw(parts.chart, traces, lineLayout({ axis: state.x, log: state.log, legend: true, height: 420 }));
     parts.chart.dataset.curves = String(data.curves.length);

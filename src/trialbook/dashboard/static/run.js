@@ -64,7 +64,9 @@ function renderTimings() {
     ["Group", d.group_key ? "group:" + String(d.group_key).slice(0, 12) : null],
     ["Tags", (d.tags || []).length ? el("span", { class: "chips" }, d.tags.map((t) => el("span", { class: "chip" }, t))) : null],
     ["Started", fmtTime(d.started_at)], ["Ended", fmtTime(d.ended_at)],
-    ["Duration", fmtDuration(d.duration)], ["Last heartbeat", fmtTime(d.heartbeat_at)],
+    ["Duration", d.duration !== null && d.duration !== undefined ? fmtDuration(d.duration)
+      : d.status === "running" && d.timestamps && d.timestamps.started_at
+        ? `${fmtDuration(Date.now() / 1000 - d.timestamps.started_at)} so far` : null], ["Last heartbeat", fmtTime(d.heartbeat_at)],
     ["Host", d.host], ["PID", d.pid === null ? null : String(d.pid)],
     ["Folder", d.folder], ["Notes", d.notes],
   ]));
@@ -87,7 +89,7 @@ async function loadMetrics(search = "") {
   const find = el("input", { type: "search", placeholder: "search metrics", value: search });
   find.addEventListener("change", () => loadMetrics(find.value).catch((e) => showError(parts.curves, e)));
   replace(parts.metricList, el("div", { class: "toolbar" }, find,
-    el("span", { class: "muted" }, `${data.total} metrics`)),
+    el("span", { class: "muted" }, `${data.total} metric${data.total === 1 ? "" : "s"}`)),
   el("div", { class: "metric-list", id: "metric-list" }, train.map(choose)));
   replace(parts.summary, metrics.length ? el("div", { class: "table-wrap" }, el("table", { id: "metric-summary" },
     el("thead", {}, el("tr", {}, ["Metric", "Last", "Min", "Max", "Points", "Last step"].map((c) => el("th", {}, c)))),

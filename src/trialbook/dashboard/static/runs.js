@@ -285,7 +285,7 @@ function renderGroups(data, metrics) {
     || data.groups.some((g) => !(k in (g.params || {})))).map(([k]) => k));
   const head = el("tr", {}, el("th", {}, ""), el("th", {}, "Group"), el("th", {}, "Experiment"),
     el("th", {}, "n"), el("th", {}, "Seeds"), el("th", {}, "Params"),
-    metrics.map((m) => el("th", {}, `${m} mean ± std [95% CI]`)));
+    metrics.map((m) => el("th", {}, m, el("span", { class: "sub" }, "mean ± std [95% CI]"))));
   const rows = data.groups.map((g) => {
     const ref = g.ref || "group:" + String(g.group_key).slice(0, 12);
     const box = el("input", { type: "checkbox", "aria-label": "select group", "data-id": ref,
@@ -293,9 +293,9 @@ function renderGroups(data, metrics) {
     const params = Object.entries(g.params || {}).filter(([k]) => varying.has(k)).map(([k, v]) => el("span", { class: "chip" }, `${k}=${fmtValue(v)}`));
     return el("tr", { "data-id": ref }, el("td", {}, box),
       el("td", { class: "name" }, el("a", { href: "/compare" + queryString({ groups: [ref] }) }, g.name || ref),
-        el("div", { class: "muted mono" }, ref)),
+        el("div", { class: "muted mono ref" }, ref)),
       el("td", {}, g.experiment), el("td", { class: "num" }, String(g.n)),
-      el("td", { class: "mono" }, (g.seeds || []).join(", ")),
+      el("td", { class: "mono seeds" }, (g.seeds || []).join(", ")),
       el("td", {}, el("div", { class: "chips" }, params)),
       metrics.map((m) => {
         const s = (g.metrics || {})[m];
