@@ -100,10 +100,10 @@ def build_workspace(root: Path) -> Workspace:
                     run.log_artifact(image, kind="plot")
                     recorder = DynamicsRecorder(run)
                     for epoch in range(3):
-                        recorder.record(epoch, [f"ex{i}" for i in range(12)],
+                        recorder.record(epoch, [f"q{i}" for i in range(10)],
                                         [min(0.99, 0.05 + i / 14 + epoch * (i % 4) / 12)
-                                         for i in range(12)],
-                                        [i % 3 != 0 for i in range(12)])
+                                         for i in range(10)],
+                                        [i % 3 != 0 for i in range(10)])
                     recorder.save()
                 ws.ids[name] = run.id
     return ws

@@ -119,7 +119,10 @@ def test_a_run_opened_from_the_table_shows_its_curve_with_every_point(
     # The image artifact is shown and downloadable; the data map is drawn.
     page.wait_for_selector("img.artifact")
     _until(page, "document.querySelector('img.artifact').naturalWidth === 96")
-    page.wait_for_selector("#data-map .main-svg")
+    page.wait_for_selector("#data-map .scatterlayer .point")
+    # Hovering a point of the data map shows its example (the sample's input).
+    page.hover("#data-map .scatterlayer .point >> nth=0", force=True)  # under the drag layer
+    _until(page, "document.getElementById('data-map-example').textContent.includes('What is')")
     tab.screenshot("run")
     assert tab.errors == [] and tab.dialogs == []
 
@@ -319,9 +322,32 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
                  "correct": True},
             ]})
             if i == 0:
+                from trialbook.cartography import DynamicsRecorder
+
+                recorder = DynamicsRecorder(run)
+                for epoch in range(2):
+                    recorder.record(epoch, [payload, f"ok{i}"], [0.2 + epoch / 5, 0.9],
+                                    [False, True])
+                recorder.save()
                 run.finish("failed", error=f"Traceback (most recent call last):\n  {payload}\n")
         ids[payload] = run.id
     return root, ids
+
+
+def test_with_a_token_the_url_printed_opens_the_pages_and_without_it_is_refused(
+    workspace: Any, serve: Any, tab: Any
+) -> None:
+    server = serve(workspace.root, token="s3cret-token")
+    response = tab.page.goto(server.url + "/")
+    assert response is not None and response.status == 401
+    page = tab.open(server.url + "/?token=s3cret-token")
+    page.wait_for_selector("#runs-table tbody tr")
+    assert "token" not in page.url
+    assert len(_rows(page, "runs-table")) == 6
+    page.click("#runs-table a:text-is('tuned-s1')")
+    _until(page, "document.querySelector('main').dataset.loaded === 'true'")
+    assert _wait_points(page, "loss", lambda n: n >= 0) == LOSS_POINTS
+    assert tab.errors == []
 
 
 def test_the_hostile_corpus_renders_as_text_and_runs_no_script(
@@ -351,6 +377,16 @@ def test_the_hostile_corpus_renders_as_text_and_runs_no_script(
         hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
         assert not [h for h in hrefs if h.lower().startswith("javascript:")], path
         if path == f"/runs/{first}":
+            # The data map's hover label and example box show the hostile example as text.
+            page.wait_for_selector("#data-map .scatterlayer .point")
+            for point in range(2):
+                page.hover(f"#data-map .scatterlayer .point >> nth={point}", force=True)
+                page.wait_for_timeout(200)
+                if HOSTILE[0] in page.inner_text("#data-map-example"):
+                    break
+            assert HOSTILE[0] in page.inner_text("#data-map-example")
+            assert HOSTILE[0] in page.eval_on_selector("#data-map", "n => n.textContent")
+            assert page.evaluate("typeof window.__pwned") == "undefined"
             tab.screenshot("hostile-run")
     assert tab.dialogs == []
     assert tab.errors == []
