@@ -135,7 +135,8 @@ function renderSamples(data) {
 }
 
 async function drawCurves(keys) {
-  if (!state.key || !keys.includes(state.key)) state.key = keys[0] || "";
+  // Default: the loss when the entries logged one (curves that differ most often), else the first.
+  if (!state.key || !keys.includes(state.key)) state.key = keys.includes("loss") ? "loss" : keys[0] || "";
   save();
   const select = el("select", { id: "curve-key", "aria-label": "metric" },
     keys.map((k) => el("option", { value: k, selected: k === state.key }, k)));
