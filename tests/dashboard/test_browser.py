@@ -334,6 +334,37 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     return root, ids
 
 
+def test_tags_and_notes_are_edited_on_a_writable_dashboard_and_refused_on_a_read_only_one(
+    tmp_path: Path, serve: Any, tab: Any
+) -> None:
+    root = tmp_path / "experiments"
+    with trialbook.start_run("edit", {"lr": 0.1}, name="editable", tags=["old"], root=root,
+                             system_metrics=False, capture_packages=False) as run:
+        run.log({"loss": 1.0}, step=0)
+    read_only = serve(root)
+    page = tab.open(f"{read_only.url}/runs/{run.id}")
+    page.click("#edit-box summary")
+    page.fill("#notes", "should not be kept")
+    page.click("#save-edit")
+    assert "read-only" in page.wait_for_selector("#edit-message .error").inner_text()
+    writable = serve(root, writable=True)
+    page = tab.open(f"{writable.url}/runs/{run.id}")
+    page.click("#edit-box summary")
+    page.fill("#tag-add", "keep, <b>bold</b>")
+    page.fill("#notes", "lr too high <script>window.__pwned=1</script>")
+    page.click("#save-edit")
+    page.wait_for_selector("#edit-message >> text=Saved.")
+    with trialbook.open_store(root) as db:
+        stored = db.get_run(run.id)
+    assert set(stored.tags) == {"old", "keep", "<b>bold</b>"}
+    assert stored.notes == "lr too high <script>window.__pwned=1</script>"
+    assert "lr too high <script>" in page.inner_text("#timings")
+    page.click("#edit button[aria-label='remove tag'] >> nth=0")
+    _until(page, "document.querySelectorAll('#edit .chip').length === 2")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert tab.errors == []
+
+
 def test_with_a_token_the_url_printed_opens_the_pages_and_without_it_is_refused(
     workspace: Any, serve: Any, tab: Any
 ) -> None:
