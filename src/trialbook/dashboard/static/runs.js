@@ -114,7 +114,7 @@ function build() {
   parts.table = el("div", { class: "table-wrap", id: "table" });
   parts.pager = el("div", { class: "pager" });
   replace(main, el("h1", {}, "Runs"), form,
-    el("div", { class: "toolbar" }, parts.columnsBox, parts.compare, parts.selection, parts.live),
+    el("div", { class: "toolbar" }, parts.compare, parts.selection, parts.live, parts.columnsBox),
     parts.message, parts.pagerTop, parts.table, parts.pager);
   parts.columnsBox.addEventListener("toggle", () => {
     if (parts.columnsBox.open) loadColumnChoices("");
