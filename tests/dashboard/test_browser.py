@@ -274,11 +274,16 @@ def test_a_running_runs_curve_and_log_grow_without_reloading_the_page(
         _wait_points(page, "loss", lambda n: n >= first + 3)
         _until(page, "document.getElementById('log').textContent.includes('done')")
         tab.screenshot("run-live")
+        # The runs page, open in a second tab, shows the run's status change live too.
+        runs = page.context.new_page()
+        runs.goto(server.url + "/")
+        runs.wait_for_selector(f"#runs-table tr[data-id='{run_id}'] .status-running")
+        runs.evaluate("window.__same_document = true")
         stop.write_text("stop")
         assert child.wait(timeout=60) == 0
-        _until(page,
-            "document.getElementById('run-status').textContent === 'completed'", timeout=20
-        )
+        _until(page, "document.getElementById('run-status').textContent === 'completed'")
+        runs.wait_for_selector(f"#runs-table tr[data-id='{run_id}'] .status-completed")
+        assert runs.evaluate("window.__same_document") is True
         with trialbook.open_store(root) as db:
             total = len(db.metric_history(run_id, "loss").steps)
         _wait_points(page, "loss", lambda n: n == total)
