@@ -95,6 +95,9 @@ def build_workspace(root: Path) -> Workspace:
                 weights.write_bytes(b"\0" * 256)
                 run.log_checkpoint(weights, step=LOSS_POINTS - 1)
                 if name == "baseline-s1":
+                    for step in range(0, LOSS_POINTS, 10):  # as the sampler writes them
+                        run.log({"system/cpu_percent": 50.0 + step, "system/rss_mb": 300.0},
+                                step=step)
                     image = root.parent / "curve.png"
                     image.write_bytes(png())
                     run.log_artifact(image, kind="plot")

@@ -115,6 +115,10 @@ def test_a_run_opened_from_the_table_shows_its_curve_with_every_point(
     assert page.inner_text("#run-name").startswith("baseline-s1")
     assert _wait_points(page, "loss", lambda n: n >= 0) == LOSS_POINTS
     assert _wait_points(page, "acc", lambda n: n >= 0) == LOSS_POINTS
+    # System metrics are drawn apart from the training curves.
+    assert _wait_points(page, "system/cpu_percent", lambda n: n >= 0) == LOSS_POINTS // 10
+    assert page.query_selector("#system-charts .chart[data-key='system/cpu_percent']")
+    assert not page.query_selector("#charts .chart[data-key='system/cpu_percent']")
     assert "lr: 0.001" in page.inner_text("#config-yaml")
     # The image artifact is shown and downloadable; the data map is drawn.
     page.wait_for_selector("img.artifact")
