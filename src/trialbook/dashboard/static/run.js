@@ -118,7 +118,7 @@ async function loadMetrics(search = "") {
   const find = el("input", { type: "search", placeholder: "search metrics", value: search });
   find.addEventListener("change", () => loadMetrics(find.value).catch((e) => showError(parts.curves, e)));
   replace(parts.metricList, el("div", { class: "toolbar" }, find,
-    el("span", { class: "muted" }, `${data.total} metric${data.total === 1 ? "" : "s"}`)),
+    el("span", { class: "muted" }, `${data.total} metric${data.total === 1 ? "" : "s"}${system.length ? ` (${system.length} system)` : ""}`)),
   el("div", { class: "metric-list", id: "metric-list" }, train.map(choose)));
   replace(parts.summary, metrics.length ? el("div", { class: "table-wrap" }, el("table", { id: "metric-summary" },
     el("thead", {}, el("tr", {}, ["Metric", "Last", "Min", "Max", "Points", "Last step"].map((c) => el("th", {}, c)))),
