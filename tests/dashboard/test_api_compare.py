@@ -180,3 +180,46 @@ def test_compare_history_bad_requests(ws: tuple[Path, dict[str, Any]], client: T
     assert "nokey" in _detail(client.get(f"/api/compare/history?runs={a}&key=nokey"), 422)
     assert "x" in _detail(client.get(f"/api/compare/history?runs={a}&key=loss&x=epoch"), 422)
     assert "points" in _detail(client.get(f"/api/compare/history?runs={a}&key=loss&points=1"), 422)
+
+
+def test_two_hundred_runs_are_compared_with_bounded_curves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    from trialbook.store import NewRun
+
+    monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+    root = tmp_path / "experiments"
+    with trialbook.start_run("seed", {}, root=root, system_metrics=False, capture_packages=False):
+        pass
+    ids = []
+    with trialbook.open_store(root) as db:
+        for i in range(200):
+            record = db.create_run(
+                NewRun(
+                    id=uuid.uuid4().hex,
+                    experiment="many",
+                    name=f"r{i}",
+                    config={"i": i},
+                    config_hash=f"{i:064x}",
+                    group_key=f"{i:064x}",
+                    status="completed",
+                    params={"i": i},
+                )
+            )
+            steps = list(range(1000))
+            values = [i + s / 1000 for s in steps]
+            db.log_metric_columns(record.id, {"loss": (steps, values, [1e9 + s for s in steps])})
+            ids.append(record.id)
+    with TestClient(create_app(root=root)) as client:
+        q = "&".join(f"runs={i}" for i in ids)
+        body = client.get(f"/api/compare/history?{q}&key=loss").json()
+        assert body["points"] == 100  # max(50, 20000 // 200), below the 500 asked by default
+        assert len(body["curves"]) == 200
+        assert all(len(c["x"]) == 100 for c in body["curves"])
+        side = client.get(f"/api/compare?{q}").json()
+        assert len(side["entries"]) == 200
+        (loss,) = [m for m in side["metrics"] if m["metric"] == "metrics.loss"]
+        assert [v["mean"] for v in loss["values"]] == pytest.approx([i + 0.999 for i in range(200)])
+        assert len(side["config_differences"]) == 1
