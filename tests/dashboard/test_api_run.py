@@ -417,15 +417,10 @@ def _events(lines: list[str]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_events_stream_new_points_logs_and_status_until_the_run_ends(
-    ws: tuple[Path, dict[str, Any]], client: TestClient, monkeypatch: pytest.MonkeyPatch
+    ws: tuple[Path, dict[str, Any]], client: TestClient
 ) -> None:
     import subprocess
     import sys
-
-    from trialbook.dashboard import _api_run
-
-    # Look for new keys at every poll (not every 5 s) so the late metric arrives in time.
-    monkeypatch.setattr(_api_run, "KEY_REFRESH_POLLS", 1)
 
     env = {**os.environ}
     env.pop("TRIALBOOK_STORE", None)
