@@ -33,8 +33,6 @@ def client(ws: tuple[Path, dict[str, Any]]) -> Iterator[TestClient]:
 
 
 def _group(client: TestClient, ws: tuple[Path, dict[str, Any]], name: str) -> str:
-    # Read through the API: a second Store opened and closed in this process, then a CLI
-    # process, then start_run here made the server's SQLite connection fail (disk I/O error).
     key: str = client.get(f"/api/runs/{ws[1][name][0]}").json()["group_key"]
     return key
 
