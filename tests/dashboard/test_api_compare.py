@@ -17,6 +17,9 @@ from fastapi.testclient import TestClient
 import trialbook
 from trialbook.dashboard import create_app
 
+#: A loopback origin: the dashboard refuses other Host headers when it has no token.
+BASE = "http://127.0.0.1:8765"
+
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -28,7 +31,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[st
 
 @pytest.fixture(scope="module")
 def client(ws: tuple[Path, dict[str, Any]]) -> Iterator[TestClient]:
-    with TestClient(create_app(root=ws[0])) as c:
+    with TestClient(create_app(root=ws[0]), base_url=BASE) as c:
         yield c
 
 
@@ -210,7 +213,7 @@ def test_two_hundred_runs_are_compared_with_bounded_curves(
             values = [i + s / 1000 for s in steps]
             db.log_metric_columns(record.id, {"loss": (steps, values, [1e9 + s for s in steps])})
             ids.append(record.id)
-    with TestClient(create_app(root=root)) as client:
+    with TestClient(create_app(root=root), base_url=BASE) as client:
         q = "&".join(f"runs={i}" for i in ids)
         body = client.get(f"/api/compare/history?{q}&key=loss").json()
         assert body["points"] == 100  # max(50, 20000 // 200), below the 500 asked by default

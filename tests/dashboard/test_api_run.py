@@ -14,6 +14,9 @@ from fastapi.testclient import TestClient
 import trialbook
 from trialbook.dashboard import create_app
 
+#: A loopback origin: the dashboard refuses other Host headers when it has no token.
+BASE = "http://127.0.0.1:8765"
+
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -25,7 +28,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[st
 
 @pytest.fixture(scope="module")
 def client(ws: tuple[Path, dict[str, Any]]) -> Iterator[TestClient]:
-    with TestClient(create_app(root=ws[0])) as c:
+    with TestClient(create_app(root=ws[0]), base_url=BASE) as c:
         yield c
 
 
