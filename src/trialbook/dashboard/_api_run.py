@@ -52,8 +52,9 @@ MAX_LOG_BYTES = 1 << 20
 POLL_SECONDS = 0.5
 #: The most metric keys one event stream follows.
 MAX_STREAM_KEYS = 20
-#: Every how many polls an event stream following every metric looks for new keys (5 s).
-KEY_REFRESH_POLLS = 10
+#: Every how many polls an event stream following every metric looks for new keys. Every
+#: poll: it stops looking once it follows MAX_STREAM_KEYS, so the read stays small.
+KEY_REFRESH_POLLS = 1
 #: How long one event stream lasts at most (seconds); the page reconnects after.
 MAX_STREAM_SECONDS = 3600.0
 #: Files shown inline (images); everything else is sent as an attachment. SVG is not here:
@@ -604,7 +605,7 @@ class _Follower:
             and len(self.keys) < MAX_STREAM_KEYS
             and self.polls % KEY_REFRESH_POLLS == 0
         ):
-            # Every few seconds, pick up the metrics the run started logging since.
+            # Pick up the metrics the run started logging since.
             self._add_keys(self.store.metric_summaries([self.run_id]).get(self.run_id, {}))
         summaries = self.store.metric_summaries([self.run_id], self.keys).get(self.run_id, {})
         for key in self.keys:
@@ -666,9 +667,9 @@ async def get_events(
     last step), ``log`` (``{"stream","text","offset"}``, bytes written to stdout/stderr since
     the stream opened) and ``status`` (``{"status"}``: first the run's status, then every
     change). ``key`` (repeatable, at most 20) chooses the metrics; by default every metric but
-    the system ones (up to 20; one the run starts logging later is picked up within 5 s, with
-    all its points). The store is polled every 0.5 s; the stream ends after the run ends, when
-    the client disconnects, or after an hour (reconnect then)."""
+    the system ones (up to 20; one the run starts logging later is picked up at the next
+    poll, with all its points). The store is polled every 0.5 s; the stream ends after the
+    run ends, when the client disconnects, or after an hour (reconnect then)."""
     from starlette.concurrency import run_in_threadpool
 
     store = state.store

@@ -127,7 +127,7 @@ class Columns(BaseModel):
 
 class Stat(BaseModel):
     """A metric over a group's seeds: mean, std and a 95% interval (null when undefined),
-    and ``n``, the runs counted in the group."""
+    and ``n``, the group's runs that have a value of it."""
 
     mean: float | None
     std: float | None
@@ -392,6 +392,25 @@ def _values(
     return rows, seen
 
 
+def _metric_counts(store: Store, run_ids: Sequence[str], columns: Sequence[str]) -> Any:
+    """``present(column, ids, fallback)``: how many of ``ids`` have a value of a logged
+    metric column (``metrics.<key>``, ``best.<key>``), read in one query; other columns
+    (evaluations) give ``fallback``."""
+    keys = {c: c.split(".", 1)[1] for c in columns if c.startswith(("metrics.", "best."))}
+    sums = store.metric_summaries(list(run_ids), list(set(keys.values()))) if keys else {}
+
+    def present(column: str, ids: Sequence[str], fallback: int) -> int:
+        key = keys.get(column)
+        if key is None:
+            return fallback
+        found = [sums.get(i, {}).get(key) for i in ids]
+        if column.startswith("best."):
+            return sum(1 for v in found if v is not None and (v.min, v.max) != (None, None))
+        return sum(1 for v in found if v is not None and math.isfinite(v.last))
+
+    return present
+
+
 def _sort_text(query: RunQuery) -> str:
     sort = query.sort
     return sort.label if sort.metric is not None else query.order_by
@@ -412,7 +431,10 @@ def runs(
     suite: str | None = None,
     status: Annotated[list[str], Query()] = [],  # noqa: B006
     tag: Annotated[list[str], Query()] = [],  # noqa: B006
-    q: Annotated[str | None, Query(max_length=200, description="Name contains.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Name contains (ignoring case; * and ? are wildcards)."),
+    ] = None,
     offset: Offset = 0,
     limit: Limit = 100,
     columns: Annotated[list[str], Query(description="params.<k>, metrics.<k>, eval.<b>.<m>")] = [],  # noqa: B006
@@ -549,40 +571,38 @@ def groups(
     members: dict[tuple[str, str], list[str]] = {}
     for r in listing.records.values():
         members.setdefault((r.experiment, r.group_key), []).append(r.id)
-    first_ids = {}
-    out: list[Group] = []
+    counted: list[list[str]] = []
     for g in page:
-        left = [str(i) for i in g["left_out"]]
-        ids = [i for i in members.get((str(g["experiment"]), str(g["group"])), []) if i not in left]
-        if ids:
-            first_ids[str(g["group"])] = ids[0]
-        out.append(
-            Group(
-                group_key=str(g["group"]),
-                ref=listing.refs[str(g["group"])],
-                experiment=str(g["experiment"]),
-                name=str(g["name"]),
-                n=int(g["n"]),
-                run_ids=ids,
-                seeds=[int(s) for s in g["seeds"]],
-                left_out=left,
-                params={},
-                metrics={
-                    col: Stat(
-                        **{
-                            s: _number(float(g[f"{col}.{s}"]))
-                            for s in ("mean", "std", "ci_low", "ci_high")
-                        },
-                        n=int(g["n"]),
-                    )
-                    for _, col in listing.metrics
-                },
-            )
+        left = {str(i) for i in g["left_out"]}
+        key = (str(g["experiment"]), str(g["group"]))
+        counted.append([i for i in members.get(key, []) if i not in left])
+    every = [i for ids in counted for i in ids]
+    params = store.bulk_params([ids[0] for ids in counted if ids]) if every else {}
+    present = _metric_counts(store, every, [col for _, col in listing.metrics])
+    out = [
+        Group(
+            group_key=str(g["group"]),
+            ref=listing.refs[str(g["group"])],
+            experiment=str(g["experiment"]),
+            name=str(g["name"]),
+            n=int(g["n"]),
+            run_ids=ids,
+            seeds=[int(s) for s in g["seeds"]],
+            left_out=[str(i) for i in g["left_out"]],
+            params=_number(params.get(ids[0], {})) if ids else {},
+            metrics={
+                col: Stat(
+                    **{
+                        s: _number(float(g[f"{col}.{s}"]))
+                        for s in ("mean", "std", "ci_low", "ci_high")
+                    },
+                    n=present(col, ids, int(g["n"])),
+                )
+                for _, col in listing.metrics
+            },
         )
-    params = store.bulk_params(list(first_ids.values())) if first_ids else {}
-    for group in out:
-        rid = first_ids.get(group.group_key)
-        group.params = {k: _number(v) for k, v in params.get(rid, {}).items()} if rid else {}
+        for g, ids in zip(page, counted, strict=True)
+    ]
     return Groups(
         total=total,
         offset=offset,
