@@ -96,14 +96,19 @@ def _check_sqlite_file(url: str, create: bool) -> None:
             parameter="store_url",
             value=url,
         )
+    import sqlite3
+
+    from trialbook.store._integrity import is_sqlite_file
+
     try:
-        with path.open("rb") as f:
-            head = f.read(16)
-    except OSError as e:
+        # Through SQLite, not open(): see is_sqlite_file (another Store of this process).
+        ours = is_sqlite_file(path)
+    except (OSError, sqlite3.Error) as e:
+        reason = getattr(e, "strerror", None) or e
         raise WorkspaceError(
-            f"Cannot read the database {path} ({e.strerror or e}); check its permissions."
+            f"Cannot read the database {path} ({reason}); check its permissions."
         ) from e
-    if head and head != b"SQLite format 3\x00":
+    if not ours:
         raise NotATrialbookDatabase(
             f"{path} is not a SQLite database (it may be corrupt or another kind of file); "
             "move it aside or choose another root=..., or run "
