@@ -103,11 +103,13 @@ def _check_sqlite_file(url: str, create: bool) -> None:
     try:
         # Through SQLite, not open(): see is_sqlite_file (another Store of this process).
         ours = is_sqlite_file(path)
-    except (OSError, sqlite3.Error) as e:
-        reason = getattr(e, "strerror", None) or e
+    except OSError as e:
         raise WorkspaceError(
-            f"Cannot read the database {path} ({reason}); check its permissions."
+            f"Cannot read the database {path} ({e.strerror or e}); check its permissions."
         ) from e
+    except sqlite3.Error:
+        # A full disk, a damaged file...: the Store's own open reports it in its words.
+        return
     if not ours:
         raise NotATrialbookDatabase(
             f"{path} is not a SQLite database (it may be corrupt or another kind of file); "
