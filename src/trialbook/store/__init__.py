@@ -10,6 +10,7 @@ from trialbook._types import FINISHED_STATUSES, RUN_STATUSES, MetricAgg, RunStat
 from trialbook._values import json_text, jsonable
 from trialbook._workspace import DEFAULT_ROOT, Workspace
 from trialbook.store._base import MetricColumns, MetricSeries, Store
+from trialbook.store._buckets import MetricBuckets
 from trialbook.store._connect import connect, schema_state, upgrade
 from trialbook.store._dialect import safe_url, sqlite_path, store_flag
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
@@ -55,6 +56,7 @@ __all__ = [
     "Experiment",
     "LivenessPolicy",
     "MetricAgg",
+    "MetricBuckets",
     "MetricColumns",
     "MetricCondition",
     "MetricHistory",

@@ -41,6 +41,7 @@ from trialbook.errors import (
 from trialbook.store import _dialect
 from trialbook.store import _schema as s
 from trialbook.store._base import UPDATABLE_RUN_FIELDS, MetricColumns, Store
+from trialbook.store._buckets import MetricBuckets, bucket_points, bucket_width, check_buckets
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._paths import WorkspacePaths
 from trialbook.store._query import ORDER_COLUMNS
@@ -777,6 +778,60 @@ class SQLStore(Store):
         if None in values:  # NaN is stored as NULL
             values = tuple(math.nan if v is None else v for v in values)
         return MetricHistory(run_id, key, steps, values, times)
+
+    #: Histories of up to this many points are read whole and reduced in Python; longer
+    #: ones are reduced in the database (see ``_dialect.bucket_reduce``).
+    BUCKETS_READ_WHOLE = 10_000
+
+    def metric_buckets(
+        self, run_id: str, key: str, buckets: int, *, after_step: int | None = None
+    ) -> MetricBuckets:
+        check_buckets(buckets)
+        r, k, m = s.runs, s.metric_keys, s.metric_summary
+        empty = MetricBuckets(run_id, key, (), (), (), (), (), (), 0, None, None)
+        with self._read() as conn:
+            num = conn.execute(select(r.c.num).where(r.c.id == run_id)).scalar()
+            key_id = conn.execute(select(k.c.id).where(k.c.name == key)).scalar()
+            if num is None or key_id is None:
+                return empty
+            q = _dialect.bucket_sql(conn)
+            first = _dialect.fetchall(conn, q["first"], (num, key_id, -(2**63)))
+            if not first:
+                return empty
+            final = _dialect.fetchall(conn, q["final"], (num, key_id))[0]
+            first_time, hi = first[0][2], final[0]
+            if after_step is not None:
+                first = _dialect.fetchall(conn, q["first"], (num, key_id, after_step + 1))
+                if not first:
+                    return MetricBuckets(run_id, key, (), (), (), (), (), (), 0, first_time, hi)
+            lo = first[0][0]
+            count = conn.execute(
+                select(m.c["count"]).where(m.c.run_id == run_id, m.c.key == key)
+            ).scalar()
+            if count is None or count <= self.BUCKETS_READ_WHOLE:
+                rows = _dialect.fetchall(conn, q["rows"], (num, key_id, lo))
+                return bucket_points(
+                    run_id, key, rows, buckets, first_time=first_time, last_step=hi
+                )
+            width = bucket_width(lo, hi, buckets)
+            n = (hi - lo) // width + 1
+            reduced = _dialect.bucket_reduce(conn, num, key_id, lo, width, n)
+        if not reduced:
+            return MetricBuckets(run_id, key, (), (), (), (), (), (), 0, first_time, hi)
+        mins, maxs, counts, steps, values, times = zip(*reduced, strict=True)
+        return MetricBuckets(
+            run_id,
+            key,
+            steps,
+            tuple(math.nan if v is None else v for v in values),
+            times,
+            tuple(math.nan if v is None else v for v in mins),
+            tuple(math.nan if v is None else v for v in maxs),
+            counts,
+            sum(counts),
+            first_time,
+            hi,
+        )
 
     def metric_summaries(
         self, run_ids: Sequence[str], keys: Sequence[str] | None = None
