@@ -779,9 +779,11 @@ class SQLStore(Store):
             values = tuple(math.nan if v is None else v for v in values)
         return MetricHistory(run_id, key, steps, values, times)
 
-    #: Histories of up to this many points are read whole and reduced in Python; longer
-    #: ones are reduced in the database (see ``_dialect.bucket_reduce``).
-    BUCKETS_READ_WHOLE = 10_000
+    #: A history of at most ``max(BUCKETS_READ_WHOLE, 8 * buckets)`` points is read whole
+    #: and reduced in Python; a longer one is reduced in the database (see
+    #: ``_dialect.bucket_reduce``). On SQLite reading a point costs ~0.7 µs and a bucket's two
+    #: statements ~4.5 µs, so past 8 points per bucket the database wins.
+    BUCKETS_READ_WHOLE = 1000
 
     def metric_buckets(
         self, run_id: str, key: str, buckets: int, *, after_step: int | None = None
@@ -808,7 +810,7 @@ class SQLStore(Store):
             count = conn.execute(
                 select(m.c["count"]).where(m.c.run_id == run_id, m.c.key == key)
             ).scalar()
-            if count is None or count <= self.BUCKETS_READ_WHOLE:
+            if count is None or count <= max(self.BUCKETS_READ_WHOLE, 8 * buckets):
                 rows = _dialect.fetchall(conn, q["rows"], (num, key_id, lo))
                 return bucket_points(
                     run_id, key, rows, buckets, first_time=first_time, last_step=hi
