@@ -349,7 +349,7 @@ def bench_history(
                 body = history("loss")
                 res["mlflow_full"] = stats([time.perf_counter() - t0])
                 res["mlflow_full"]["points"] = len(body.get("metrics", []))
-            except Exception as e:  # noqa: BLE001 -- reported, not fatal
+            except Exception as e:
                 res["mlflow_full"] = {"error": repr(e)[:300]}
     return res
 
@@ -522,7 +522,7 @@ def bench_live(ours: Server, work: Path, size: dict[str, Any]) -> dict[str, Any]
                             errors.append(f"{name} {r.status_code}")
                             continue
                         body = r.json()
-                    except Exception as e:  # noqa: BLE001 -- counted
+                    except Exception as e:
                         errors.append(f"{name} {type(e).__name__}")
                         continue
                     lat[name].append(took)
@@ -620,7 +620,9 @@ def bench_browser(ours: Server, data: dict[str, Any]) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 page2.goto(ours.url + "/compare?" + query)
                 page2.wait_for_function(
-                    f"document.querySelectorAll('.js-plotly-plot .scatterlayer .trace').length >= {len(ids)}",
+                    "n => document.querySelectorAll("
+                    "'.js-plotly-plot .scatterlayer .trace').length >= n",
+                    arg=len(ids),
                     timeout=120_000,
                 )
                 ts.append(time.perf_counter() - t0)
@@ -772,36 +774,41 @@ def markdown(res: dict[str, Any]) -> str:
     notes = []
     if "history" in r and "trialbook_cold" in r["history"]:
         h = r["history"]["trialbook_cold"]
+        full = r["history"].get("mlflow_full", {})
         notes.append(
-            f"History: {h.get('points')} points drawn of {h.get('total')}, the spike kept: {h.get('spike_kept')}; "
-            f"MLflow's full read returned {r['history'].get('mlflow_full', {}).get('points')} points."
+            f"History: {h.get('points')} points drawn of {h.get('total')}, the spike kept: "
+            f"{h.get('spike_kept')}; MLflow's full read returned {full.get('points')} points."
         )
     if "wide" in r:
         w = r["wide"]
+        runs, cols, theirs = (
+            w.get(k, {}) for k in ("trialbook_runs", "trialbook_columns", "mlflow")
+        )
         notes.append(
-            f"Wide run: our runs response {w.get('trialbook_runs', {}).get('bytes')} bytes, columns "
-            f"{w.get('trialbook_columns', {}).get('bytes')} bytes (total_metrics "
-            f"{w.get('trialbook_columns', {}).get('total_metrics')}); MLflow's search "
-            f"{w.get('mlflow', {}).get('bytes')} bytes with {w.get('mlflow', {}).get('metrics')} metrics."
+            f"Wide run: our runs response {runs.get('bytes')} bytes, columns "
+            f"{cols.get('bytes')} bytes (total_metrics {cols.get('total_metrics')}); "
+            f"MLflow's search {theirs.get('bytes')} bytes with {theirs.get('metrics')} metrics."
         )
     if "compare" in r:
         c = r["compare"]
+        ours, seq = c.get("trialbook", {}), c.get("mlflow_parallel1", {})
         notes.append(
-            f"Compare: ours {c.get('trialbook', {}).get('curves')} curves of "
-            f"{c.get('trialbook', {}).get('points_per_curve')} points (first request "
-            f"{f(_ms(c.get('trialbook_first')))}); MLflow sequential "
-            f"{f(_ms(c.get('mlflow_parallel1')))} for {c.get('mlflow_parallel1', {}).get('points')} points."
+            f"Compare: ours {ours.get('curves')} curves of {ours.get('points_per_curve')} "
+            f"points (first request {f(_ms(c.get('trialbook_first')))}); MLflow one at a "
+            f"time {f(_ms(seq))} for {seq.get('points')} points."
         )
     if "live" in r:
         lv = r["live"]
+        nan = float("nan")
+        by = {k: round(v, 1) for k, v in lv.get("per_endpoint_p50_ms", {}).items()}
         notes.append(
-            f"Live: {lv.get('clients')} clients x {lv.get('seconds')} s on {lv.get('runs')} runs logging every 50 ms: "
-            f"{lv.get('requests')} requests, {lv.get('errors')} errors {lv.get('error_kinds')}, "
-            f"p50 {f(lv.get('p50_ms'))}, p99 {f(lv.get('p99_ms'))} (p50 by endpoint "
-            f"{ {k: round(v, 1) for k, v in lv.get('per_endpoint_p50_ms', {}).items()} } ms), "
-            f"freshness p50 {lv.get('freshness_p50_s', float('nan')):.2f} s, max "
-            f"{lv.get('freshness_max_s', float('nan')):.2f} s, server RSS "
-            f"{lv.get('rss_before_mb', float('nan')):.0f} -> max {lv.get('rss_max_mb') or float('nan'):.0f} MiB."
+            f"Live: {lv.get('clients')} clients x {lv.get('seconds')} s on {lv.get('runs')} "
+            f"runs logging every 50 ms: {lv.get('requests')} requests, {lv.get('errors')} "
+            f"errors {lv.get('error_kinds')}, p50 {f(lv.get('p50_ms'))}, p99 "
+            f"{f(lv.get('p99_ms'))} (p50 by endpoint, ms: {by}), freshness p50 "
+            f"{lv.get('freshness_p50_s', nan):.2f} s, max {lv.get('freshness_max_s', nan):.2f} "
+            f"s, server RSS {lv.get('rss_before_mb', nan):.0f} -> max "
+            f"{lv.get('rss_max_mb') or nan:.0f} MiB."
         )
     for name, err in res.get("errors", {}).items():
         notes.append(f"{name}: NOT MEASURED ({err})")
@@ -909,7 +916,7 @@ def main(argv: list[str] | None = None) -> int:
                         "compare": bench_compare,
                     }[name]
                     res["results"][name] = fn(ours, ml, data, size)
-            except Exception as e:  # noqa: BLE001 -- one benchmark failing does not stop the rest
+            except Exception as e:
                 res["errors"][name] = f"{type(e).__name__}: {str(e)[:300]}"
                 say(f"  {name} failed: {res['errors'][name]}")
     finally:
