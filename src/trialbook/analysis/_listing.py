@@ -177,15 +177,20 @@ def list_groups(
     *,
     ci: str = "t",
     level: float = 0.95,
+    metrics: Sequence[str] | None = None,
 ) -> GroupListing:
     """The seed groups of the runs matching ``query`` narrowed to ``scope``, in the order of
     the runs (best first by the group mean for a metric sort), at most ``query.limit``.
 
     A group counts one run per seed, the newest completed; ``note`` says what it left out.
     ``ci`` is ``"t"`` (Student-t) or ``"bootstrap"``; ``level`` the confidence level.
+    ``metrics`` names the metrics to summarise (``loss``, ``metrics.loss``,
+    ``gsm8k.accuracy``; see :func:`~trialbook.analysis.resolve_metric`); by default the sorted
+    metric, else those of the conditions and the most common ones.
 
     Raises:
-        ConfigError: a bad ``level``, or a name that exists in no run (see :func:`list_runs`).
+        ConfigError: a bad ``level``, a metric no listed run has, or a name that exists in no
+            run (see :func:`list_runs`).
     """
     from trialbook.analysis._frames import load_runs
     from trialbook.analysis._groups import group_ref, left_out_note, seed_groups
@@ -201,7 +206,18 @@ def list_groups(
     order = query.sort
     sort_seen = order.metric is not None and f"metrics.{order.metric}" in df.columns
     _check_filters(store, bool(records), sort_seen, query, scope)
-    metrics = _group_metrics(df, query, scope.conditions) if len(df) else []
+    if metrics is not None and len(df):
+        from trialbook.analysis._frames import resolve_metric
+
+        # The sorted metric first: groups are ordered by the first summarised metric.
+        chosen = _group_metrics(df, query, ()) if query.sort.metric is not None else []
+        for name in dict.fromkeys(metrics):
+            col = resolve_metric(df, name)
+            if all(col != have for _, have in chosen):
+                chosen.append((name, col))
+    else:
+        chosen = _group_metrics(df, query, scope.conditions) if len(df) else []
+    metrics = chosen
     groups = seed_groups(df, [col for _, col in metrics], ci=ci, level=level)  # type: ignore[arg-type]
     suites: dict[str, list[str]] = {}
     for r in records.values():

@@ -23,11 +23,14 @@ class DashboardSettings:
     ``token``: when set, every request must carry it (``?token=`` once, then the cookie it
     sets, or an ``Authorization: Bearer`` header); ``None`` serves without one (loopback
     only). ``writable``: allow the writes the UI offers (tags, notes), each checked for
-    origin and CSRF token; read-only by default.
+    origin and CSRF token; read-only by default. ``allowed_hosts``: host names (besides
+    loopback) a request's ``Host`` header may name when there is no token -- the host the
+    server is bound to; any other is refused (DNS rebinding).
     """
 
     token: str | None = None
     writable: bool = False
+    allowed_hosts: tuple[str, ...] = ()
 
 
 class DashboardState:

@@ -9,7 +9,7 @@ from trialbook._lazy import lazy_attributes
 from trialbook._types import FINISHED_STATUSES, RUN_STATUSES, MetricAgg, RunStatus
 from trialbook._values import json_text, jsonable
 from trialbook._workspace import DEFAULT_ROOT, Workspace
-from trialbook.store._base import MetricColumns, MetricSeries, Store
+from trialbook.store._base import KeyPage, MetricColumns, MetricSeries, Store, change_time
 from trialbook.store._buckets import MetricBuckets
 from trialbook.store._connect import connect, schema_state, upgrade
 from trialbook.store._dialect import safe_url, sqlite_path, store_flag
@@ -54,6 +54,7 @@ __all__ = [
     "Dataset",
     "Evaluation",
     "Experiment",
+    "KeyPage",
     "LivenessPolicy",
     "MetricAgg",
     "MetricBuckets",
@@ -77,6 +78,7 @@ __all__ = [
     "Store",
     "StoreStats",
     "Workspace",
+    "change_time",
     "check_database",
     "connect",
     "flat_values",

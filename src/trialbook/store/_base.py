@@ -11,7 +11,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from trialbook._types import RunStatus
 from trialbook.errors import AmbiguousRunError, RunNotFoundError, StoreError, WorkspaceError
@@ -33,7 +34,7 @@ from trialbook.store._records import (
     latest_by_benchmark,
 )
 
-__all__ = ["MetricColumns", "MetricSeries", "Store"]
+__all__ = ["KeyPage", "MetricColumns", "MetricSeries", "Store", "change_time"]
 
 #: A batch of points grouped by key: ``{key: [(step, value, time), ...]}``. NaN is allowed.
 MetricSeries = Mapping[str, Sequence[tuple[int, float, float]]]
@@ -41,6 +42,28 @@ MetricSeries = Mapping[str, Sequence[tuple[int, float, float]]]
 MetricColumns = Mapping[str, tuple[Sequence[int], Sequence[float], Sequence[float]]]
 
 logger = logging.getLogger("trialbook")
+
+
+@dataclass(frozen=True)
+class KeyPage:
+    """A capped list of param or metric keys (:meth:`Store.column_keys`): ``keys`` in the
+    order asked, and ``total``, how many keys matched before the cap."""
+
+    keys: tuple[str, ...]
+    total: int
+
+
+def change_time(run: RunRecord) -> float | None:
+    """When a run last changed as :meth:`Store.changed_runs` sees it: the latest of its
+    ``started_at``, ``heartbeat_at`` and ``ended_at`` (None when it has none of them, as a
+    queued run)."""
+    times = [t for t in (run.started_at, run.heartbeat_at, run.ended_at) if t is not None]
+    return max(times) if times else None
+
+
+def _search_matches(key: str, search: str | None) -> bool:
+    return search is None or search.lower() in key.lower()
+
 
 #: Fields of a run that :meth:`Store.update_run` may change.
 UPDATABLE_RUN_FIELDS = frozenset(
@@ -328,6 +351,143 @@ class Store(abc.ABC):
 
         query = replace(query or RunQuery(), limit=None, offset=0)
         return len(self.list_runs(query))
+
+    def column_keys(
+        self,
+        kind: Literal["params", "metrics"],
+        *,
+        experiment: str | None = None,
+        run_ids: Sequence[str] | None = None,
+        search: str | None = None,
+        varying: bool = False,
+        limit: int = 200,
+    ) -> KeyPage:
+        """The distinct param or metric keys of the runs of ``experiment`` (or of ``run_ids``,
+        or of every run), most common first, then by name, at most ``limit`` of them.
+
+        ``search`` keeps keys containing it (ignoring case). ``varying`` keeps only params
+        whose value differs among those runs or that some of them lack (for metrics it keeps
+        keys that some of the runs lack, or all when every run has them -- it is meant for
+        params). Backends count in the database, so a run with 10,000 metric keys costs one
+        query, not 10,000 records.
+        """
+        if kind not in ("params", "metrics"):
+            from trialbook.errors import ConfigError
+
+            raise ConfigError(
+                f"kind={kind!r} must be 'params' or 'metrics'.", parameter="kind", value=kind
+            )
+        ids = (
+            list(run_ids)
+            if run_ids is not None
+            else [r.id for r in self.list_runs(experiment=experiment)]
+        )
+        counts: dict[str, int] = {}
+        values: dict[str, set[str]] = {}
+        if kind == "params":
+            import json
+
+            for per in self.bulk_params(ids).values():
+                for key, value in per.items():
+                    counts[key] = counts.get(key, 0) + 1
+                    values.setdefault(key, set()).add(
+                        json.dumps(value, sort_keys=True, default=str)
+                    )
+        else:
+            for sums in self.metric_summaries(ids).values():
+                for key in sums:
+                    counts[key] = counts.get(key, 0) + 1
+        keys = [k for k in counts if _search_matches(k, search)]
+        if varying and kind == "params":
+            keys = [k for k in keys if len(values[k]) > 1 or counts[k] < len(ids)]
+        keys.sort(key=lambda k: (-counts[k], k))
+        return KeyPage(tuple(keys[: max(limit, 0)]), len(keys))
+
+    def evaluation_metrics(self, experiment: str | None = None) -> dict[str, list[str]]:
+        """``{benchmark: [metric, ...]}`` of the evaluations of ``experiment``'s runs (of every
+        run when None), both sorted; nested metrics as dotted keys. Read from each benchmark's
+        latest evaluation, so a benchmark's metrics are assumed the same in every run."""
+        from trialbook._values import flatten
+
+        runs = self.list_runs(experiment=experiment)
+        latest: dict[str, Evaluation] = {}
+        for evs in self.bulk_evaluations([r.id for r in runs]).values():
+            for ev in evs:
+                have = latest.get(ev.benchmark)
+                if have is None or (ev.created_at, ev.id) > (have.created_at, have.id):
+                    latest[ev.benchmark] = ev
+        return {b: sorted(flatten(latest[b].metrics)) for b in sorted(latest)}
+
+    def run_counts(self, by: Literal["experiment", "status", "tag"]) -> dict[str, int]:
+        """How many runs each experiment, status or tag has (those with none left out),
+        sorted by name; counted in the database by backends."""
+        if by not in ("experiment", "status", "tag"):
+            from trialbook.errors import ConfigError
+
+            raise ConfigError(
+                f"by={by!r} must be 'experiment', 'status' or 'tag'.", parameter="by", value=by
+            )
+        counts: dict[str, int] = {}
+        for r in self.list_runs():
+            names = r.tags if by == "tag" else (r.experiment if by == "experiment" else r.status,)
+            for name in set(names):
+                counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def change_tags(
+        self, run_id: str, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> tuple[str, ...]:
+        """Add and remove tags of a run (kept in order, new ones last) and return its tags.
+
+        Raises:
+            ConfigError: a tag that is not a non-empty string of at most 255 characters.
+            RunNotFoundError: no run has this id.
+        """
+        from trialbook.errors import ConfigError
+
+        added, removed = list(add), set(remove)
+        for tag in added:
+            if not isinstance(tag, str) or not tag.strip() or len(tag) > 255:
+                raise ConfigError(
+                    f"Tag {str(tag)[:80]!r} must be a non-empty text of at most 255 characters.",
+                    parameter="tags",
+                    value=tag,
+                )
+        run = self.get_run(run_id)
+        tags = [t for t in run.tags if t not in removed]
+        tags += [t for t in dict.fromkeys(added) if t not in tags and t not in removed]
+        self.update_run(run.id, tags=tuple(tags))
+        return tuple(tags)
+
+    def changed_runs(
+        self, since: float | None, *, watch: Sequence[str] = (), limit: int = 500
+    ) -> list[RunRecord]:
+        """Runs that changed after ``since`` (their :func:`change_time` is later), oldest
+        change first, at most ``limit``; plus those of ``watch`` (run ids) that are no longer
+        ``running`` -- a run marked ``crashed`` gets its last heartbeat as its end, which may
+        be before ``since``. ``since=None`` gives only the ``watch`` part.
+
+        Live views poll this with the latest change time they saw (:meth:`last_change`
+        before their first read). A writer whose clock runs behind the reader's may be seen
+        late; runs sharing one change time at the edge may come twice.
+        """
+        self.reap_dead_runs()
+        runs = self._list_runs(RunQuery())
+        changed = [
+            r for r in runs if since is not None and (t := change_time(r)) is not None and t > since
+        ]
+        changed.sort(key=lambda r: (change_time(r) or 0.0, r.id))
+        changed = changed[: max(limit, 0)]
+        seen = {r.id for r in changed}
+        wanted = set(watch)
+        ended = [r for r in runs if r.id in wanted and r.id not in seen and r.status != "running"]
+        return changed + ended
+
+    def last_change(self) -> float | None:
+        """The latest :func:`change_time` of any run (None without runs): the ``since`` a
+        live view starts from before it reads the runs it shows."""
+        times = [t for r in self._list_runs(RunQuery()) if (t := change_time(r)) is not None]
+        return max(times) if times else None
 
     def bulk_params(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """``{run_id: flattened params}`` for many runs; backends read them in one query."""

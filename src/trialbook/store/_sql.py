@@ -12,13 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     and_,
+    case,
     exists,
     func,
     literal,
@@ -40,7 +41,7 @@ from trialbook.errors import (
 )
 from trialbook.store import _dialect
 from trialbook.store import _schema as s
-from trialbook.store._base import UPDATABLE_RUN_FIELDS, MetricColumns, Store
+from trialbook.store._base import UPDATABLE_RUN_FIELDS, KeyPage, MetricColumns, Store
 from trialbook.store._buckets import MetricBuckets, bucket_points, bucket_width, check_buckets
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._paths import WorkspacePaths
@@ -662,9 +663,10 @@ class SQLStore(Store):
                 ).all()
         return [self._record(row) for row in rows]
 
-    def _list_runs(self, query: RunQuery) -> list[RunRecord]:
+    def _filtered(self, stmt: Any, query: RunQuery) -> Any:
+        """``stmt`` (a select over runs joined to experiments) narrowed to ``query``'s
+        filters; its order, limit and offset are left to the caller."""
         r, e, m, p = s.runs, s.experiments, s.metric_summary, s.params
-        stmt = self._run_select()
         if query.experiment is not None:
             stmt = stmt.where(e.c.name == query.experiment)
         if query.name is not None:
@@ -703,6 +705,11 @@ class SQLStore(Store):
                     m.c.run_id == r.c.id, m.c.key == mc.key, _op(mc.op)(col, float(mc.value))
                 )
             )
+        return stmt
+
+    def _list_runs(self, query: RunQuery) -> list[RunRecord]:
+        r, e, m = s.runs, s.experiments, s.metric_summary
+        stmt = self._filtered(self._run_select(), query)
         order = query.order_by
         if order.startswith("metrics."):
             key = order[len("metrics.") :]
@@ -726,6 +733,140 @@ class SQLStore(Store):
         with self._read() as conn:
             rows = conn.execute(stmt).all()
         return [self._record(row) for row in rows]
+
+    def count_runs(self, query: RunQuery | None = None) -> int:
+        """How many runs match ``query`` (its order, ``limit`` and ``offset`` ignored), counted
+        in the database."""
+        r, e = s.runs, s.experiments
+        query = query or RunQuery()
+        self.reap_dead_runs()
+        inner = self._filtered(
+            select(r.c.num).select_from(r.join(e, e.c.id == r.c.experiment_id)), query
+        )
+        with self._read() as conn:
+            return int(
+                conn.execute(select(func.count()).select_from(inner.subquery())).scalar_one()
+            )
+
+    def column_keys(
+        self,
+        kind: Literal["params", "metrics"],
+        *,
+        experiment: str | None = None,
+        run_ids: Sequence[str] | None = None,
+        search: str | None = None,
+        varying: bool = False,
+        limit: int = 200,
+    ) -> KeyPage:
+        if kind not in ("params", "metrics"):
+            return super().column_keys(kind, limit=limit)  # raises the ConfigError
+        r, e = s.runs, s.experiments
+        table = s.params if kind == "params" else s.metric_summary
+        key = table.c.key
+        runs_count = func.count()
+        stmt = select(key.label("key"), runs_count.label("n")).select_from(table)
+        of_runs: Any = None
+        if run_ids is not None:
+            ids = list(dict.fromkeys(run_ids))
+            if not ids:
+                return KeyPage((), 0)
+            stmt = stmt.where(table.c.run_id.in_(ids))
+            of_runs = literal(len(ids))
+        elif experiment is not None:
+            stmt = stmt.join(r, r.c.id == table.c.run_id).join(e, e.c.id == r.c.experiment_id)
+            stmt = stmt.where(e.c.name == experiment)
+            of_runs = (
+                select(func.count())
+                .select_from(r.join(e, e.c.id == r.c.experiment_id))
+                .where(e.c.name == experiment)
+                .scalar_subquery()
+            )
+        else:
+            of_runs = select(func.count()).select_from(r).scalar_subquery()
+        if search:
+            stmt = stmt.where(key.ilike(f"%{like_escape(search)}%", escape="\\"))
+        stmt = stmt.group_by(key)
+        if varying and kind == "params":
+            stmt = stmt.having(
+                (func.count(func.distinct(table.c.value)) > 1) | (runs_count < of_runs)
+            )
+        grouped = stmt.subquery()
+        page = (
+            select(grouped.c.key).order_by(grouped.c.n.desc(), grouped.c.key).limit(max(limit, 0))
+        )
+        with self._read() as conn:
+            keys = tuple(conn.execute(page).scalars())
+            total = int(conn.execute(select(func.count()).select_from(grouped)).scalar_one())
+        return KeyPage(keys, total)
+
+    def evaluation_metrics(self, experiment: str | None = None) -> dict[str, list[str]]:
+        from trialbook._values import flatten
+
+        ev, r, e = s.evaluations, s.runs, s.experiments
+        latest = select(func.max(ev.c.id)).group_by(ev.c.benchmark)
+        if experiment is not None:
+            latest = (
+                latest.join(r, r.c.id == ev.c.run_id)
+                .join(e, e.c.id == r.c.experiment_id)
+                .where(e.c.name == experiment)
+            )
+        stmt = select(ev.c.benchmark, ev.c.metrics).where(ev.c.id.in_(latest.scalar_subquery()))
+        with self._read() as conn:
+            rows = conn.execute(stmt.order_by(ev.c.benchmark)).all()
+        return {bench: sorted(flatten(json.loads(text_))) for bench, text_ in rows}
+
+    def run_counts(self, by: Literal["experiment", "status", "tag"]) -> dict[str, int]:
+        r, e, t = s.runs, s.experiments, s.run_tags
+        if by == "experiment":
+            stmt = (
+                select(e.c.name, func.count())
+                .select_from(r.join(e, e.c.id == r.c.experiment_id))
+                .group_by(e.c.name)
+            )
+        elif by == "status":
+            stmt = select(r.c.status, func.count()).group_by(r.c.status)
+        elif by == "tag":
+            stmt = select(t.c.tag, func.count()).group_by(t.c.tag)
+        else:
+            return super().run_counts(by)  # raises the ConfigError
+        self.reap_dead_runs()
+        with self._read() as conn:
+            return {str(name): int(n) for name, n in sorted(conn.execute(stmt).all())}
+
+    def changed_runs(
+        self, since: float | None, *, watch: Sequence[str] = (), limit: int = 500
+    ) -> list[RunRecord]:
+        r = s.runs
+        self.reap_dead_runs()
+        changed: list[RunRecord] = []
+        if since is not None:
+            when = _change_time_column()
+            stmt = (
+                self._run_select()
+                .where(
+                    (r.c.started_at > since) | (r.c.heartbeat_at > since) | (r.c.ended_at > since)
+                )
+                .order_by(when, r.c.id)
+                .limit(max(limit, 0))
+            )
+            with self._read() as conn:
+                changed = [self._record(row) for row in conn.execute(stmt)]
+        seen = {run.id for run in changed}
+        wanted = [rid for rid in dict.fromkeys(watch) if rid not in seen]
+        ended: list[RunRecord] = []
+        with self._read() as conn:
+            for chunk in in_chunks(wanted):
+                stmt = self._run_select().where(r.c.id.in_(chunk), r.c.status != "running")
+                ended += [self._record(row) for row in conn.execute(stmt.order_by(r.c.id))]
+        return changed + ended
+
+    def last_change(self) -> float | None:
+        r = s.runs
+        stmt = select(func.max(r.c.started_at), func.max(r.c.heartbeat_at), func.max(r.c.ended_at))
+        with self._read() as conn:
+            row = conn.execute(stmt).one()
+        times = [t for t in row if t is not None]
+        return max(times) if times else None
 
     def _running_processes(self) -> list[RunningProcess]:
         r = s.runs
@@ -1230,6 +1371,15 @@ def _dataset(row: Any) -> Dataset:
         row.transform,
         row.created_at,
     )
+
+
+def _change_time_column() -> Any:
+    """:func:`~trialbook.store._base.change_time` in SQL: the latest of a run's start,
+    heartbeat and end (NULLs ignored; -1 when all are NULL)."""
+    r = s.runs
+    a, b, c = (func.coalesce(x, -1.0) for x in (r.c.started_at, r.c.heartbeat_at, r.c.ended_at))
+    # CASE rather than GREATEST/MAX(a, b, c): one spelling for SQLite and PostgreSQL.
+    return case((and_(a >= b, a >= c), a), (b >= c, b), else_=c)
 
 
 def _name_condition(column: Any, pattern: str) -> Any:

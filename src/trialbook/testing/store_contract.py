@@ -798,6 +798,100 @@ class StoreContract:
         assert order(descending=False, limit=4) == ["b", "c", "a", "missing"]
 
     # ------------------------------------------------------------------ evaluations
+    # ------------------------------------------------------------------ paging, keys, changes
+    def test_count_runs_counts_every_match_whatever_the_page(self, store: Store) -> None:
+        now = time.time()
+        for i in range(7):
+            store.create_run(
+                new_run(
+                    f"20260101_120000_p{i}", experiment="a" if i < 5 else "b", started_at=now + i
+                )
+            )
+            store.log_metrics(f"20260101_120000_p{i}", {"loss": [(1, float(i), now)]})
+        query = RunQuery.parse(["loss<4"], sort="loss", experiment="a", limit=2, offset=1)
+
+        assert store.count_runs(query) == 4
+        assert store.count_runs() == 7
+        assert [r.name for r in store.list_runs(query)] == ["run", "run"]
+        assert [r.id[-2:] for r in store.list_runs(query)] == ["p1", "p2"]
+        assert [r.id[-2:] for r in store.list_runs(dataclasses.replace(query, offset=3))] == ["p3"]
+
+    def test_column_keys_count_search_cap_and_keep_varying_params(self, store: Store) -> None:
+        now = time.time()
+        for i in range(3):
+            rid = f"20260101_120000_k{i}"
+            config = {"lr": 0.1 * (i + 1), "opt": "adam", **({"extra": 1} if i == 0 else {})}
+            store.create_run(new_run(rid, experiment="a", config=config, started_at=now + i))
+            store.log_metrics(rid, {f"m{j}": [(1, 1.0, now)] for j in range(i + 1)})
+        store.create_run(new_run("20260101_120000_other", experiment="b", config={"z": 1}))
+
+        params = store.column_keys("params", experiment="a")
+        assert (params.keys, params.total) == (("lr", "opt", "extra"), 3)
+        varying = store.column_keys("params", experiment="a", varying=True)
+        assert varying.keys == ("lr", "extra")
+        metrics = store.column_keys("metrics", experiment="a", limit=2)
+        assert (metrics.keys, metrics.total) == (("m0", "m1"), 3)
+        assert store.column_keys("metrics", run_ids=["20260101_120000_k2"], search="M2").keys == (
+            "m2",
+        )
+        assert store.column_keys("params").total == 4
+        assert store.column_keys("params", run_ids=[]).total == 0
+        with pytest.raises(ConfigError, match="'columns'"):
+            store.column_keys("columns")  # type: ignore[arg-type]
+
+    def test_evaluation_metrics_name_each_benchmarks_metrics(self, store: Store) -> None:
+        run = store.create_run(new_run("20260101_120000_ev", experiment="a"))
+        store.log_evaluation(run.id, "gsm8k", {"accuracy": 0.5, "by": {"easy": 0.7}})
+        store.log_evaluation(run.id, "mmlu", {"acc": 0.3})
+
+        expected = {"gsm8k": ["accuracy", "by.easy"], "mmlu": ["acc"]}
+        assert store.evaluation_metrics() == expected
+        assert store.evaluation_metrics("a") == expected
+        assert store.evaluation_metrics("nope") == {}
+
+    def test_run_counts_by_experiment_status_and_tag(self, store: Store) -> None:
+        store.create_run(new_run("20260101_120000_t1", experiment="a", tags=("x", "y")))
+        store.create_run(new_run("20260101_120000_t2", experiment="a", tags=("x",)))
+        store.create_run(new_run("20260101_120000_t3", experiment="b"))
+        store.finish_run("20260101_120000_t3", "failed", time.time(), 1.0)
+
+        assert store.run_counts("experiment") == {"a": 2, "b": 1}
+        assert store.run_counts("status") == {"failed": 1, "running": 2}
+        assert store.run_counts("tag") == {"x": 2, "y": 1}
+        with pytest.raises(ConfigError, match="'colour'"):
+            store.run_counts("colour")  # type: ignore[arg-type]
+
+    def test_change_tags_adds_and_removes_keeping_order(self, store: Store) -> None:
+        run = store.create_run(new_run("20260101_120000_tg", tags=("a", "b")))
+
+        assert store.change_tags(run.id, add=["c", "a", "c"], remove=["b"]) == ("a", "c")
+        assert store.get_run(run.id).tags == ("a", "c")
+        assert store.list_runs(tags=("c",))[0].id == run.id
+        with pytest.raises(ConfigError, match="non-empty"):
+            store.change_tags(run.id, add=[" "])
+        with pytest.raises(RunNotFoundError):
+            store.change_tags("nothing-here", add=["x"])
+
+    def test_changed_runs_are_those_started_beaten_or_ended_after_since(self, store: Store) -> None:
+        assert store.last_change() is None
+        t = 1_800_000_000.0
+        for i in range(3):
+            store.create_run(new_run(f"20260101_120000_c{i}", started_at=t + i))
+        assert store.last_change() == t + 2
+
+        assert [r.id[-2:] for r in store.changed_runs(t)] == ["c1", "c2"]
+        assert store.changed_runs(t + 2) == []
+        store.update_run("20260101_120000_c0", heartbeat_at=t + 5)
+        store.finish_run("20260101_120000_c1", "completed", t + 4, 3.0)
+        assert [r.id[-2:] for r in store.changed_runs(t + 2)] == ["c1", "c0"]
+        assert [r.id[-2:] for r in store.changed_runs(t + 2, limit=1)] == ["c1"]
+        assert store.last_change() == t + 5
+        # A watched run that stopped running is reported even when its times are older.
+        assert [r.id[-2:] for r in store.changed_runs(t + 10, watch=["20260101_120000_c1"])] == [
+            "c1"
+        ]
+        assert store.changed_runs(None, watch=["20260101_120000_c2", "unknown"]) == []
+
     def test_evaluations_and_samples_round_trip(self, store: Store) -> None:
         run = store.create_run(new_run("20260101_120000_aaaaaa"))
         samples = [
