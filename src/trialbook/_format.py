@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-__all__ = ["clip", "fmt_duration", "fmt_mean_std", "fmt_number", "printable"]
+__all__ = ["clip", "fmt_duration", "fmt_mean_std", "fmt_number", "natural_key", "printable"]
 
 #: Characters that move the cursor, end a line, ring the bell, start a terminal escape
 #: sequence or reorder text on screen (C0, DEL, C1, line/paragraph separators, bidi controls),
@@ -114,3 +114,13 @@ def printable(text: str, keep: str = "") -> str:
 def clip(text: str, width: int) -> str:
     """``text`` cut to ``width`` characters, the last one an ellipsis when it was cut."""
     return text if len(text) <= width else text[: max(width - 1, 0)] + "\u2026"
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key reading runs of digits as numbers: ``q2`` before ``q10``, ``"9"`` before
+    ``"10"``."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", text)
+        if part
+    )

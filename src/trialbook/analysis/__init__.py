@@ -19,6 +19,17 @@ from trialbook._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY = {
+    "ChangedSample": "trialbook.analysis._samples",
+    "ChangedSamples": "trialbook.analysis._samples",
+    "changed_samples": "trialbook.analysis._samples",
+    "sample_input": "trialbook.analysis._samples",
+    "GroupCurve": "trialbook.analysis._curves",
+    "curve_points": "trialbook.analysis._curves",
+    "group_curve": "trialbook.analysis._curves",
+    "IntervalValue": "trialbook.analysis._compare",
+    "MetricIntervals": "trialbook.analysis._compare",
+    "differing_config": "trialbook.analysis._compare",
+    "metric_intervals": "trialbook.analysis._compare",
     "Curve": "trialbook.analysis._history",
     "CurveX": "trialbook.analysis._history",
     "Downsampled": "trialbook.analysis._history",
@@ -69,24 +80,33 @@ _LAZY = {
 
 __all__ = [
     "TESTS",
+    "ChangedSample",
+    "ChangedSamples",
     "Comparison",
     "Curve",
     "CurveX",
     "Downsampled",
     "Entry",
+    "GroupCurve",
     "GroupListing",
+    "IntervalValue",
+    "MetricIntervals",
     "MetricRow",
     "RunListing",
     "Scope",
     "TestResult",
     "bootstrap_interval",
+    "changed_samples",
     "check_level",
     "check_names",
     "compare",
     "compare_experiments",
+    "curve_points",
+    "differing_config",
     "downsample",
     "export_runs",
     "format_relative",
+    "group_curve",
     "group_interval",
     "group_ref",
     "holm",
@@ -101,6 +121,7 @@ __all__ = [
     "load_runs",
     "mcnemar_exact",
     "metric_goal",
+    "metric_intervals",
     "paired_bootstrap",
     "permutation_test",
     "print_results_summary",
@@ -108,6 +129,7 @@ __all__ = [
     "relative_change",
     "resolve_metric",
     "resolve_refs",
+    "sample_input",
     "seed_groups",
     "significance",
     "t_critical",
@@ -120,11 +142,16 @@ if TYPE_CHECKING:
     from trialbook._metrics import is_accuracy, metric_goal
     from trialbook.analysis._compare import (
         Comparison,
+        IntervalValue,
+        MetricIntervals,
         MetricRow,
         compare,
+        differing_config,
         format_relative,
+        metric_intervals,
         relative_change,
     )
+    from trialbook.analysis._curves import GroupCurve, curve_points, group_curve
     from trialbook.analysis._export import export_runs
     from trialbook.analysis._frames import (
         compare_experiments,
@@ -152,6 +179,12 @@ if TYPE_CHECKING:
     from trialbook.analysis._leaderboard import leaderboard, leaderboard_rows
     from trialbook.analysis._listing import GroupListing, RunListing, list_groups, list_runs
     from trialbook.analysis._refs import Entry, resolve_refs
+    from trialbook.analysis._samples import (
+        ChangedSample,
+        ChangedSamples,
+        changed_samples,
+        sample_input,
+    )
     from trialbook.analysis._scope import Scope, check_names
     from trialbook.analysis._significance import TESTS, significance
     from trialbook.analysis._stats import (

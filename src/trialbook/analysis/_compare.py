@@ -25,10 +25,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Comparison",
+    "IntervalValue",
+    "MetricIntervals",
     "MetricRow",
     "Verdict",
     "compare",
+    "differing_config",
     "format_relative",
+    "metric_intervals",
     "relative_change",
 ]
 
@@ -173,6 +177,22 @@ def _entry_params(entry: Entry, store: Store) -> dict[str, Any]:
     return {k: v for k, v in first.items() if all(p.get(k, _MISSING) == v for p in per_run[1:])}
 
 
+def _differing(params: Sequence[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    keys = sorted({k for p in params for k in p})
+    return {
+        k: tuple(p.get(k) for p in params)
+        for k in keys
+        if len({repr(p.get(k, _MISSING)) for p in params}) > 1
+    }
+
+
+def differing_config(entries: Sequence[Entry], store: Store) -> dict[str, tuple[Any, ...]]:
+    """The flattened config keys whose value differs among ``entries`` (runs or seed groups),
+    as :attr:`Comparison.config` holds them: ``{key: (value per entry)}``, None where an entry
+    lacks the key; keys that differ within a group (its seed) are left out."""
+    return _differing([_entry_params(e, store) for e in entries])
+
+
 def _entry_metrics(entry: Entry, store: Store) -> dict[str, dict[str, list[float]]]:
     """``{table: {metric: [value per run]}}``."""
     out: dict[str, dict[str, list[float]]] = {}
@@ -188,6 +208,61 @@ def _entry_metrics(entry: Entry, store: Store) -> dict[str, dict[str, list[float
             # CPU and memory samples describe the machine, not the model.
             if not k.startswith("system/"):
                 out.setdefault(LOGGED, {}).setdefault(k, []).append(s.last)
+    return out
+
+
+@dataclass(frozen=True)
+class IntervalValue:
+    """One entry's value of a metric: the ``mean`` over its ``n`` runs (the value itself for
+    one run) and the Student-t interval of that mean (None below two runs)."""
+
+    mean: float
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class MetricIntervals:
+    """One metric across entries (None where an entry lacks it). ``metric`` is the flat
+    column name: ``eval.<benchmark>.<metric>`` for an evaluation's metric (the latest
+    evaluation per benchmark), ``metrics.<key>`` for a logged metric's last value."""
+
+    metric: str
+    values: tuple[IntervalValue | None, ...]
+
+
+def metric_intervals(
+    entries: Sequence[Entry], store: Store, *, level: float = 0.95
+) -> list[MetricIntervals]:
+    """Every metric of ``entries`` side by side with its mean and interval per entry: the
+    evaluation metrics first (by benchmark), then the logged metrics (system metrics are left
+    out: they describe the machine). Each metric appears once, in the order first met."""
+    from trialbook.analysis._intervals import check_level, t_interval
+
+    level = check_level(level)
+    per_entry = [_entry_metrics(e, store) for e in entries]
+    tables = sorted({t for m in per_entry for t in m if t != LOGGED})
+    if any(LOGGED in m for m in per_entry):
+        tables.append(LOGGED)
+    out: list[MetricIntervals] = []
+    for table in tables:
+        prefix = "metrics." if table == LOGGED else f"eval.{table}."
+        keys = list(dict.fromkeys(k for m in per_entry for k in m.get(table, {})))
+        for key in keys:
+            values: list[IntervalValue | None] = []
+            for m in per_entry:
+                raw = m.get(table, {}).get(key)
+                finite = [v for v in raw or [] if math.isfinite(v)]
+                if not raw:
+                    values.append(None)
+                    continue
+                mean = sum(finite) / len(finite) if finite else math.nan
+                low = high = None
+                if len(finite) >= 2:
+                    low, high = t_interval(finite, level)
+                values.append(IntervalValue(mean, low, high, len(raw)))
+            out.append(MetricIntervals(prefix + key, tuple(values)))
     return out
 
 
@@ -238,12 +313,7 @@ def compare(
         tables = _tables(entries, metrics)
         cache: ScoreCache = {}
         verdicts = {t: _verdict(t, rows, entries, db, cache) for t, rows in tables.items()}
-    keys = sorted({k for p in params for k in p})
-    config = {
-        k: tuple(p.get(k) for p in params)
-        for k in keys
-        if len({repr(p.get(k, _MISSING)) for p in params}) > 1
-    }
+    config = _differing(params)
     return Comparison(
         entries=tuple(e.label for e in entries),
         kinds=tuple(e.kind for e in entries),

@@ -5,6 +5,7 @@ a metric."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trialbook.errors import ConfigError
@@ -13,14 +14,24 @@ if TYPE_CHECKING:
     from trialbook.store import Evaluation, Sample, Store
 
 __all__ = [
+    "INPUT_KEYS",
+    "ChangedSample",
+    "ChangedSamples",
     "bulk_latest_evaluations",
+    "changed_samples",
     "choose_metric",
     "declared_field",
     "field_values",
     "latest_evaluations",
     "numeric",
+    "sample_input",
     "sample_scores",
 ]
+
+#: Where a sample's input is found among its stored fields (the first that holds text): the
+#: evaluation records' ``input`` (SampleResult.input), then the names datasets give it. Free
+#: text, never a slice.
+INPUT_KEYS = ("input", "question", "query", "prompt", "review", "text", "document", "source")
 
 
 def latest_evaluations(store: Store, run_id: str) -> dict[str, Evaluation]:
@@ -176,3 +187,81 @@ def _close_enough(a: float, b: float) -> bool:
     import math
 
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def sample_input(sample: Sample) -> str:
+    """The sample's input (prompt, question, review...) as stored, or "" when it has none."""
+    for key in INPUT_KEYS:
+        value = sample.extra.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+@dataclass(frozen=True)
+class ChangedSample:
+    """One sample two runs disagree on: its input and reference and each run's prediction
+    (``a``: the baseline's, ``b``: the other run's)."""
+
+    id: str
+    input: str
+    reference: str | None
+    a: str | None
+    b: str | None
+
+
+@dataclass(frozen=True)
+class ChangedSamples:
+    """The samples of one benchmark whose correctness differs between two runs:
+    ``regressions`` (the baseline ``a`` right, ``b`` wrong) and ``fixes`` (``a`` wrong, ``b``
+    right), each in natural id order; ``shared`` is how many samples both runs have."""
+
+    benchmark: str
+    regressions: tuple[ChangedSample, ...]
+    fixes: tuple[ChangedSample, ...]
+    shared: int
+
+
+def changed_samples(
+    store: Store, run_a: str, run_b: str, benchmark: str | None = None
+) -> ChangedSamples | None:
+    """The samples that changed between two runs' latest evaluations on ``benchmark`` (by
+    default the first benchmark, alphabetically, that both evaluated with sample ids in
+    common); None when there is no such benchmark. Samples without correctness on either side
+    are not counted as changed.
+
+    Raises:
+        RunNotFoundError: ``benchmark`` is given and one of the runs has no evaluation on it.
+    """
+    from trialbook._format import natural_key
+
+    base, other = latest_evaluations(store, run_a), latest_evaluations(store, run_b)
+    if benchmark is not None:
+        for run_id, per in ((run_a, base), (run_b, other)):
+            if benchmark not in per:
+                store.evaluation_samples(run_id, benchmark)  # raises, naming what it has
+        names = [benchmark]
+    else:
+        names = sorted(set(base) & set(other))
+    for name in names:
+        a = {x.sample_id: x for x in store.samples(base[name].id)}
+        b = {x.sample_id: x for x in store.samples(other[name].id)}
+        shared = a.keys() & b.keys()
+        if not shared and benchmark is None:
+            continue
+        regressions: list[ChangedSample] = []
+        fixes: list[ChangedSample] = []
+        for sid in sorted(shared, key=natural_key):
+            ca, cb = a[sid].correct, b[sid].correct
+            if ca is None or cb is None or ca == cb:
+                continue
+            row = ChangedSample(
+                sid,
+                sample_input(a[sid]) or sample_input(b[sid]),
+                a[sid].reference if a[sid].reference is not None else b[sid].reference,
+                a[sid].prediction,
+                b[sid].prediction,
+            )
+            (regressions if ca else fixes).append(row)
+        return ChangedSamples(name, tuple(regressions), tuple(fixes), len(shared))
+    return None

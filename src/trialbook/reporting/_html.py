@@ -16,12 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from trialbook._format import fmt_duration
+from trialbook._format import fmt_duration, natural_key
 from trialbook._values import flatten
-from trialbook.analysis._samples import latest_evaluations
+from trialbook.analysis._samples import latest_evaluations, sample_input
 from trialbook.errors import ConfigError, TrialbookError
 from trialbook.reporting._entries import ReportEntry, entry_values, report_entries, write_text
-from trialbook.reporting._plots import INPUT_KEYS, natural_key
 
 if TYPE_CHECKING:
     from trialbook.analysis._refs import Entry
@@ -36,8 +35,6 @@ MAX_CURVES = 12
 MAX_SAMPLES = 500
 #: Characters of a sample's text shown in a table cell; the rest opens on a click.
 TEXT_WIDTH = 120
-
-
 
 
 def _cell_text(value: Any) -> str:
@@ -79,15 +76,6 @@ def _provenance(record: RunRecord) -> list[tuple[str, str]]:
         ("folder", record.folder),
     ]
     return [(k, _cell_text(v)) for k, v in rows if v not in (None, "")]
-
-
-def sample_input(sample: Sample) -> str:
-    """The sample's input (prompt, question, review...) as stored, or "" when it has none."""
-    for key in INPUT_KEYS:
-        value = sample.extra.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return ""
 
 
 def _text(value: str | None, skip: int = 0) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trialbook._atomic import atomic_open
+from trialbook._format import natural_key
+from trialbook.analysis._samples import INPUT_KEYS
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -55,22 +57,8 @@ __all__ = [
 CURVE_LEVEL = 0.95
 #: The run artifact (or file in the run folder) holding per-example training dynamics.
 DYNAMICS_FILE = "training_dynamics.jsonl"
-#: Where a sample's input is found among its stored fields (the first that holds text): the
-#: evaluation records' ``input`` (SampleResult.input), then the names datasets give it. Free
-#: text, never a slice.
-INPUT_KEYS = ("input", "question", "query", "prompt", "review", "text", "document", "source")
 
 RunsArg = Any  # DataFrame | Sequence[RunRecord | str] | Mapping[str, Sequence[RunRecord | str]]
-
-
-def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
-    """Sort key reading runs of digits as numbers: ``q2`` before ``q10``, ``"9"`` before
-    ``"10"``."""
-    return tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part)
-        for part in re.split(r"(\d+)", text)
-        if part
-    )
 
 
 def _plain(text: object) -> str:
