@@ -210,15 +210,16 @@ def list_groups(
         from trialbook.analysis._frames import resolve_metric
 
         # The sorted metric first: groups are ordered by the first summarised metric.
-        chosen = _group_metrics(df, query, ()) if query.sort.metric is not None else []
+        chosen: list[tuple[str, str]] = (
+            _group_metrics(df, query, ()) if query.sort.metric is not None else []
+        )
         for name in dict.fromkeys(metrics):
             col = resolve_metric(df, name)
             if all(col != have for _, have in chosen):
                 chosen.append((name, col))
     else:
         chosen = _group_metrics(df, query, scope.conditions) if len(df) else []
-    metrics = chosen
-    groups = seed_groups(df, [col for _, col in metrics], ci=ci, level=level)  # type: ignore[arg-type]
+    groups = seed_groups(df, [col for _, col in chosen], ci=ci, level=level)  # type: ignore[arg-type]
     suites: dict[str, list[str]] = {}
     for r in records.values():
         for name in suite_of(r.tags):
@@ -227,7 +228,7 @@ def list_groups(
     if order.metric is not None and len(groups):
         # Best first by the group mean (the runs' order would rank by a single seed).
         groups = groups.sort_values(
-            f"{metrics[0][1]}.mean",
+            f"{chosen[0][1]}.mean",
             ascending=not query.descending,
             na_position="last",
             kind="stable",
@@ -239,4 +240,4 @@ def list_groups(
     gone = {r.id for r in left}
     note = left_out_note(left, kept=[r for r in records.values() if r.id not in gone])
     refs = {str(g["group"]): group_ref(str(g["group"])) for g in shown}
-    return GroupListing(groups, metrics, refs, suites, note, ci, level, records)
+    return GroupListing(groups, chosen, refs, suites, note, ci, level, records)

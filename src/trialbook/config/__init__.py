@@ -17,7 +17,7 @@ from trialbook.config._hash import (
 from trialbook.config._inputs import SUITE_DIRS
 from trialbook.config._load import ConfigSource, load_config, read_config
 from trialbook.config._overrides import Override, apply_overrides, parse_override
-from trialbook.config._plan import MISSING, Plan, PlannedRun
+from trialbook.config._plan import MISSING, Plan, PlannedRun, suite_of
 from trialbook.config._planning import plan_configs, plan_runs, suite_shortcuts
 from trialbook.config._suggest import closest
 from trialbook.config._validate import schema_of, validate_config
@@ -65,6 +65,7 @@ __all__ = [
     "read_config",
     "same_setting",
     "schema_of",
+    "suite_of",
     "suite_shortcuts",
     "to_plain_config",
     "validate_config",

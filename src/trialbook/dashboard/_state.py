@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from fastapi import Request
+# At run time, not only for type checkers: FastAPI reads state_of's annotation to know that
+# its parameter is the request (an unresolvable name would make it a required query field).
+from starlette.requests import Request
 
+if TYPE_CHECKING:
     from trialbook._workspace import Workspace
     from trialbook.store import Store
 
