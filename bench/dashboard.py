@@ -613,7 +613,7 @@ def bench_browser(ours: Server, data: dict[str, Any]) -> dict[str, Any]:
                 page2.close()
             res["runs_page"] = stats(ts)
             ids = data["trialbook"]["compare_runs"]
-            query = "&".join(f"runs={i}" for i in ids) + "&metric=m0"
+            query = "&".join(f"runs={i}" for i in ids) + "&key=m0"
             ts = []
             for _ in range(3):
                 page2 = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -645,11 +645,12 @@ def _ms(d: dict[str, Any] | None, key: str = "p50_ms") -> float | None:
 def rows(res: dict[str, Any]) -> list[tuple[str, float | None, float | None, str, str]]:
     """(measurement, ours ms, MLflow ms, MLflow's call, target)."""
     r = res.get("results", {})
+    z = res["sizes"]
     out = []
     if "runs" in r:
         out.append(
             (
-                "Runs API: first page of 100 of 10,000 runs sorted by a metric (p50)",
+                f"Runs API: first page of 100 of {z['runs']:,} runs sorted by a metric (p50)",
                 _ms(r["runs"].get("trialbook")),
                 _ms(r["runs"].get("mlflow")),
                 "REST runs/search, order_by metrics.loss",
@@ -669,7 +670,8 @@ def rows(res: dict[str, Any]) -> list[tuple[str, float | None, float | None, str
         h = r["history"]
         out.append(
             (
-                "1,000,000-point metric downsampled to <= 2,000 points, cold (p50 of 7)",
+                f"{z['history_points']:,}-point metric downsampled to <= 2,000 points, "
+                "cold (p50 of 7)",
                 _ms(h.get("trialbook_cold")),
                 _ms(h.get("mlflow_full")),
                 "REST get-history, every point",
@@ -692,7 +694,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, float | None, float | None, str
         w = r["wide"]
         out.append(
             (
-                "Run with 10,000 metric keys: runs API of its experiment (p50)",
+                f"Run with {z['wide_keys']:,} metric keys: runs API of its experiment (p50)",
                 _ms(w.get("trialbook_runs")),
                 _ms(w.get("mlflow")),
                 "REST runs/search of the experiment",
@@ -701,7 +703,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, float | None, float | None, str
         )
         out.append(
             (
-                "Run with 10,000 metric keys: columns API (p50)",
+                f"Run with {z['wide_keys']:,} metric keys: columns API (p50)",
                 _ms(w.get("trialbook_columns")),
                 None,
                 "",
@@ -712,10 +714,11 @@ def rows(res: dict[str, Any]) -> list[tuple[str, float | None, float | None, str
         c = r["compare"]
         out.append(
             (
-                "Compare history of 200 runs (one metric of 10,000 steps each) (p50)",
+                f"Compare history of {z['compare_runs']} runs (one metric of "
+                f"{z['compare_steps']:,} steps each) (p50)",
                 _ms(c.get("trialbook")),
                 _ms(c.get("mlflow_parallel6")),
-                "200 x REST get-history, 6 in parallel",
+                f"{z['compare_runs']} x REST get-history, 6 in parallel",
                 "",
             )
         )
@@ -743,7 +746,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, float | None, float | None, str
         )
         out.append(
             (
-                "Chromium: compare page of 200 runs, chart drawn (p50)",
+                f"Chromium: compare page of {z['compare_runs']} runs, chart drawn (p50)",
                 _ms(b.get("compare_page")),
                 None,
                 "",
