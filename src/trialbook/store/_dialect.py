@@ -231,7 +231,8 @@ def history_sql(conn: Connection) -> str:
 
 
 def bucket_sql(conn: Connection) -> dict[str, str]:
-    """Statements for :meth:`SQLStore.metric_buckets`, parameters (run_num, key_id, ...):
+    """Statements for :meth:`SQLStore.metric_buckets`, parameters (run_num, key_id, ...)
+    except ``ids``: (run num, key id, point count) of a run id and key name.
 
     ``first``/``last``: the first/last (step, value, time) at or after / before a step
     (index seeks); ``final``: the last point; ``range``: min, max and count of values in
@@ -243,6 +244,9 @@ def bucket_sql(conn: Connection) -> dict[str, str]:
     tie = "rowid" if conn.dialect.name == "sqlite" else "time"
     where = f"run_num = {m} AND key_id = {m}"
     return {
+        "ids": 'SELECT r.num, k.id, (SELECT ms."count" FROM metric_summary ms '
+        f"WHERE ms.run_id = r.id AND ms.key = k.name) FROM runs r, metric_keys k "
+        f"WHERE r.id = {m} AND k.name = {m}",
         "first": f"SELECT step, value, time FROM metrics WHERE {where} AND step >= {m} "
         f"ORDER BY step, {tie} LIMIT 1",
         "last": f"SELECT step, value, time FROM metrics WHERE {where} AND step < {m} "

@@ -930,14 +930,13 @@ class SQLStore(Store):
         self, run_id: str, key: str, buckets: int, *, after_step: int | None = None
     ) -> MetricBuckets:
         check_buckets(buckets)
-        r, k, m = s.runs, s.metric_keys, s.metric_summary
         empty = MetricBuckets(run_id, key, (), (), (), (), (), (), 0, None, None)
         with self._read() as conn:
-            num = conn.execute(select(r.c.num).where(r.c.id == run_id)).scalar()
-            key_id = conn.execute(select(k.c.id).where(k.c.name == key)).scalar()
-            if num is None or key_id is None:
-                return empty
             q = _dialect.bucket_sql(conn)
+            found = _dialect.fetchall(conn, q["ids"], (run_id, key))
+            if not found:
+                return empty
+            num, key_id, count = found[0]
             first = _dialect.fetchall(conn, q["first"], (num, key_id, -(2**63)))
             if not first:
                 return empty
@@ -948,9 +947,6 @@ class SQLStore(Store):
                 if not first:
                     return MetricBuckets(run_id, key, (), (), (), (), (), (), 0, first_time, hi)
             lo = first[0][0]
-            count = conn.execute(
-                select(m.c["count"]).where(m.c.run_id == run_id, m.c.key == key)
-            ).scalar()
             if count is None or count <= max(self.BUCKETS_READ_WHOLE, 8 * buckets):
                 rows = _dialect.fetchall(conn, q["rows"], (num, key_id, lo))
                 return bucket_points(
