@@ -7,7 +7,9 @@ The dashboard, notebooks and reports read curves through these functions, so a
 
 from __future__ import annotations
 
-import math
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +33,26 @@ CurveX = Literal["step", "time", "relative"]
 MAX_POINTS = 20_000
 
 
+def _check_max_points(max_points: int) -> None:
+    if (
+        isinstance(max_points, bool)
+        or not isinstance(max_points, int)
+        or not 2 <= max_points <= MAX_POINTS
+    ):
+        raise TrialbookError(
+            f"max_points must be an integer between 2 and {MAX_POINTS}, got {max_points!r}.",
+            parameter="max_points",
+            value=max_points,
+        )
+
+
 @dataclass(frozen=True)
 class Downsampled:
-    """A series reduced to buckets: ``x``/``y`` the representative points (bucket means of
-    x, the last value in each bucket for y) and ``y_min``/``y_max`` the envelope of every
-    original point in each bucket, so spikes survive. ``total`` is the original length;
-    ``sampled`` is False when nothing had to be dropped (then ``y_min == y_max == y``)."""
+    """A series reduced to buckets: ``x``/``y`` each bucket's last point and
+    ``y_min``/``y_max`` the envelope of every original point in the bucket (NaN ignored;
+    NaN when the bucket holds only NaN), so spikes survive. ``total`` is the original
+    length; ``sampled`` is False when nothing had to be dropped (then
+    ``y_min == y_max == y``)."""
 
     x: tuple[float, ...]
     y: tuple[float, ...]
@@ -49,10 +65,11 @@ class Downsampled:
 def downsample(
     x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, max_points: int = 2000
 ) -> Downsampled:
-    """Reduce ``(x, y)`` to at most ``max_points`` buckets with a min/max envelope.
+    """Reduce ``(x, y)`` to at most ``max_points`` buckets of (nearly) equal point counts,
+    each drawn as its last point with the min/max envelope of all its points.
 
-    NaN values are ignored inside a bucket (a bucket of only NaN keeps NaN). ``x`` must be
-    sorted ascending.
+    ``x`` must be sorted ascending (it is not reordered). NaN values are ignored inside a
+    bucket; a bucket of only NaN keeps NaN. Infinities count as values.
 
     Raises:
         TrialbookError: ``max_points`` is below 2 or above :data:`MAX_POINTS`, or ``x`` and
@@ -60,14 +77,9 @@ def downsample(
     """
     import numpy as np
 
-    if not 2 <= max_points <= MAX_POINTS:
-        raise TrialbookError(
-            f"max_points must be between 2 and {MAX_POINTS}, got {max_points}.",
-            parameter="max_points",
-            value=max_points,
-        )
-    xs = np.asarray(x, dtype=float)
-    ys = np.asarray(y, dtype=float)
+    _check_max_points(max_points)
+    xs = np.asarray(x, dtype=float).ravel()
+    ys = np.asarray(y, dtype=float).ravel()
     if xs.shape != ys.shape:
         raise TrialbookError(
             f"x and y must have the same length, got {xs.size} and {ys.size}.",
@@ -79,19 +91,16 @@ def downsample(
         return Downsampled(tuple(xs.tolist()), t, t, t, n, False)
     edges = np.linspace(0, n, max_points + 1).astype(np.int64)
     starts = edges[:-1]
-    lengths = np.diff(edges)
-    with np.errstate(all="ignore"):
-        finite = np.where(np.isnan(ys), np.inf, ys)
-        mins = np.minimum.reduceat(finite, starts)
-        finite = np.where(np.isnan(ys), -np.inf, ys)
-        maxs = np.maximum.reduceat(finite, starts)
-        mean_x = np.add.reduceat(xs, starts) / lengths
-    mins = np.where(np.isinf(mins) & (mins > 0), np.nan, mins)
-    maxs = np.where(np.isinf(maxs) & (maxs < 0), np.nan, maxs)
-    last = ys[edges[1:] - 1]
+    nan = np.isnan(ys)
+    mins = np.minimum.reduceat(np.where(nan, np.inf, ys), starts)
+    maxs = np.maximum.reduceat(np.where(nan, -np.inf, ys), starts)
+    only_nan = np.add.reduceat(~nan, starts) == 0
+    mins[only_nan] = np.nan
+    maxs[only_nan] = np.nan
+    ends = edges[1:] - 1
     return Downsampled(
-        tuple(mean_x.tolist()),
-        tuple(last.tolist()),
+        tuple(xs[ends].tolist()),
+        tuple(ys[ends].tolist()),
         tuple(mins.tolist()),
         tuple(maxs.tolist()),
         n,
@@ -111,6 +120,41 @@ class Curve:
     last_step: int | None
 
 
+#: Curves of long histories kept for repeated reads (a page reloaded, several viewers): at
+#: most this many points in all, per store. Reads shorter than _CACHE_FROM points are cheap
+#: and never cached.
+_CACHE_POINTS = 250_000
+_CACHE_FROM = 50_000
+_CacheKey = tuple[str, str, str, int, "int | None"]
+_cache: weakref.WeakKeyDictionary[Any, OrderedDict[_CacheKey, tuple[Any, Curve]]]
+_cache = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def _cached(store: Store, key: _CacheKey, version: Any) -> Curve | None:
+    with _cache_lock:
+        entries = _cache.get(store)
+        if entries is None or key not in entries:
+            return None
+        seen, curve = entries[key]
+        if seen != version:
+            del entries[key]
+            return None
+        entries.move_to_end(key)
+        return curve
+
+
+def _remember(store: Store, key: _CacheKey, version: Any, curve: Curve) -> None:
+    with _cache_lock:
+        entries = _cache.setdefault(store, OrderedDict())
+        entries[key] = (version, curve)
+        entries.move_to_end(key)
+        size = sum(len(c.points.x) for _, c in entries.values())
+        while size > _CACHE_POINTS and len(entries) > 1:
+            _, (_, dropped) = entries.popitem(last=False)
+            size -= len(dropped.points.x)
+
+
 def read_curve(
     store: Store,
     run_id: str,
@@ -122,7 +166,16 @@ def read_curve(
 ) -> Curve:
     """One metric of one run as a :class:`Curve` of at most ``max_points`` points.
 
+    The steps are split into ``max_points`` buckets of equal width
+    (:meth:`trialbook.store.Store.metric_buckets`, reduced inside the database for long
+    histories); each drawn point is the last point logged in its bucket and ``y_min`` /
+    ``y_max`` are the bucket's envelope, so a single spike among 1,000,000 points is kept.
+    A history with no more steps than ``max_points`` comes back point by point. On the
+    ``relative`` axis x is the time since the metric's first point.
+
     ``after_step`` keeps only points logged after that step (a live view's increment).
+    ``last_step`` is the metric's last step over its whole history. Long histories are
+    cached (bounded) until the metric gets a new point.
 
     Raises:
         TrialbookError: ``x`` is not step, time or relative, or ``max_points`` is out of
@@ -132,24 +185,28 @@ def read_curve(
         raise TrialbookError(
             f"x must be step, time or relative, got {x!r}.", parameter="x", value=x
         )
-    history = store.metric_history(run_id, key)
-    steps, values, times = history.steps, history.values, history.times
-    if after_step is not None:
-        keep = [i for i, s in enumerate(steps) if s > after_step]
-        first_time = times[0] if times else 0.0
-        steps = tuple(steps[i] for i in keep)
-        values = tuple(values[i] for i in keep)
-        times = tuple(times[i] for i in keep)
-    else:
-        first_time = times[0] if times else 0.0
+    _check_max_points(max_points)
+    summary = store.metric_summaries([run_id], [key]).get(run_id, {}).get(key)
+    version = None if summary is None else (summary.count, summary.last_step)
+    cache_key: _CacheKey = (run_id, key, x, max_points, after_step)
+    use_cache = summary is not None and summary.count >= _CACHE_FROM
+    if use_cache:
+        hit = _cached(store, cache_key, version)
+        if hit is not None:
+            return hit
+    b = store.metric_buckets(run_id, key, max_points, after_step=after_step)
     if x == "step":
-        xs: Sequence[float] = steps
+        xs: tuple[float, ...] = tuple(float(v) for v in b.steps)
     elif x == "time":
-        xs = times
+        xs = b.times
     else:
-        xs = [t - first_time for t in times]
-    last = history.steps[-1] if history.steps else None
-    return Curve(run_id, key, x, downsample(xs, values, max_points), last)
+        start = b.first_time if b.first_time is not None else 0.0
+        xs = tuple(t - start for t in b.times)
+    points = Downsampled(xs, b.values, b.mins, b.maxs, b.total, b.sampled)
+    curve = Curve(run_id, key, x, points, b.last_step)
+    if use_cache:
+        _remember(store, cache_key, version, curve)
+    return curve
 
 
 def load_history(
@@ -170,13 +227,15 @@ def load_history(
     Raises:
         RunNotFoundError: a reference matches no run.
     """
+    import numpy as np
     import pandas as pd
 
     from trialbook._workspace import open_store
 
     refs: list[Any] = [runs] if isinstance(runs, str) or hasattr(runs, "id") else list(runs)
     wanted = [keys] if isinstance(keys, str) else (None if keys is None else list(keys))
-    frames: list[dict[str, Any]] = []
+    columns = ["run_id", "run_name", "key", "step", "value", "time", "relative_time"]
+    parts: list[pd.DataFrame] = []
     with open_store(root, store_url) as store:
         for ref in refs:
             record = ref if hasattr(ref, "id") else store.get_run(ref)
@@ -185,19 +244,26 @@ def load_history(
                 names = sorted(store.metric_summaries([record.id]).get(record.id, {}))
             for key in names:
                 h = store.metric_history(record.id, key)
-                start = h.times[0] if h.times else math.nan
-                for step, value, t in zip(h.steps, h.values, h.times, strict=True):
-                    frames.append(
-                        {
-                            "run_id": record.id,
-                            "run_name": record.name,
-                            "key": key,
-                            "step": step,
-                            "value": value,
-                            "time": t,
-                            "relative_time": t - start,
-                        }
-                    )
-    columns = ["run_id", "run_name", "key", "step", "value", "time", "relative_time"]
-    frame: pd.DataFrame = pd.DataFrame(frames, columns=columns)
+                if not h.steps:
+                    continue
+                times = np.asarray(h.times, dtype=float)
+                part = pd.DataFrame(
+                    {
+                        "step": np.asarray(h.steps, dtype=np.int64),
+                        "value": np.asarray(h.values, dtype=float),
+                        "time": times,
+                        "relative_time": times - times[0],
+                    }
+                )
+                part.insert(0, "key", key)
+                part.insert(0, "run_name", record.name)
+                part.insert(0, "run_id", record.id)
+                parts.append(part)
+    if not parts:
+        empty: pd.DataFrame = pd.DataFrame(
+            {c: pd.Series(dtype=object if c in columns[:3] else float) for c in columns}
+        )
+        empty["step"] = empty["step"].astype(np.int64)
+        return empty
+    frame: pd.DataFrame = pd.concat(parts, ignore_index=True)[columns]
     return frame

@@ -10,6 +10,7 @@ from trialbook._types import FINISHED_STATUSES, RUN_STATUSES, MetricAgg, RunStat
 from trialbook._values import json_text, jsonable
 from trialbook._workspace import DEFAULT_ROOT, Workspace
 from trialbook.store._base import KeyPage, MetricColumns, MetricSeries, Store, change_time
+from trialbook.store._buckets import MetricBuckets
 from trialbook.store._connect import connect, schema_state, upgrade
 from trialbook.store._dialect import safe_url, sqlite_path, store_flag
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
@@ -56,6 +57,7 @@ __all__ = [
     "KeyPage",
     "LivenessPolicy",
     "MetricAgg",
+    "MetricBuckets",
     "MetricColumns",
     "MetricCondition",
     "MetricHistory",

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from trialbook._types import RunStatus
 from trialbook.errors import AmbiguousRunError, RunNotFoundError, StoreError, WorkspaceError
+from trialbook.store._buckets import MetricBuckets, bucket_points, check_buckets
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._records import (
     Artifact,
@@ -242,6 +243,30 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def metric_history(self, run_id: str, key: str) -> MetricHistory:
         """Every point of one metric, by step then logging order (empty if none)."""
+
+    def metric_buckets(
+        self, run_id: str, key: str, buckets: int, *, after_step: int | None = None
+    ) -> MetricBuckets:
+        """One metric reduced to at most ``buckets`` step buckets, each with its last point
+        and the min, max and count of its points (see :class:`MetricBuckets`); only points
+        after ``after_step`` when it is given. Empty when the run or key has no points.
+
+        This version reads the whole history; SQL stores reduce it in the database.
+
+        Raises:
+            TrialbookError: ``buckets`` is not between 2 and 20,000.
+        """
+        check_buckets(buckets)
+        h = self.metric_history(run_id, key)
+        rows = zip(h.steps, h.values, h.times, strict=True)
+        return bucket_points(
+            run_id,
+            key,
+            (r for r in rows if after_step is None or r[0] > after_step),
+            buckets,
+            first_time=h.times[0] if h.times else None,
+            last_step=h.steps[-1] if h.steps else None,
+        )
 
     @abc.abstractmethod
     def metric_summaries(

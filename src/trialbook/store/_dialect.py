@@ -230,6 +230,84 @@ def history_sql(conn: Connection) -> str:
     )
 
 
+def bucket_sql(conn: Connection) -> dict[str, str]:
+    """Statements for :meth:`SQLStore.metric_buckets`, parameters (run_num, key_id, ...)
+    except ``ids``: (run num, key id, point count) of a run id and key name.
+
+    ``first``/``last``: the first/last (step, value, time) at or after / before a step
+    (index seeks); ``final``: the last point; ``range``: min, max and count of values in
+    ``[a, b)`` steps;
+    ``grouped``: min, max, count and last step of every bucket from step ``lo`` of width
+    ``w`` (params: lo, w, run_num, key_id, lo); ``rows``: the points from a step on.
+    """
+    m = _mark(conn)
+    tie = "rowid" if conn.dialect.name == "sqlite" else "time"
+    where = f"run_num = {m} AND key_id = {m}"
+    return {
+        "ids": 'SELECT r.num, k.id, (SELECT ms."count" FROM metric_summary ms '
+        f"WHERE ms.run_id = r.id AND ms.key = k.name) FROM runs r, metric_keys k "
+        f"WHERE r.id = {m} AND k.name = {m}",
+        "first": f"SELECT step, value, time FROM metrics WHERE {where} AND step >= {m} "
+        f"ORDER BY step, {tie} LIMIT 1",
+        "last": f"SELECT step, value, time FROM metrics WHERE {where} AND step < {m} "
+        f"ORDER BY step DESC, {tie} DESC LIMIT 1",
+        "final": f"SELECT step, value, time FROM metrics WHERE {where} "
+        f"ORDER BY step DESC, {tie} DESC LIMIT 1",
+        "range": f"SELECT min(value), max(value), count(*) FROM metrics WHERE {where} "
+        f"AND step >= {m} AND step < {m}",
+        "grouped": f"SELECT (step - {m}) / {m} AS b, min(value), max(value), count(*), "
+        f"max(step) FROM metrics WHERE {where} AND step >= {m} GROUP BY b ORDER BY b",
+        "rows": f"SELECT step, value, time FROM metrics WHERE {where} AND step >= {m} "
+        f"ORDER BY step, {tie}",
+    }
+
+
+def bucket_reduce(
+    conn: Connection,
+    run_num: int,
+    key_id: int,
+    lo: int,
+    width: int,
+    n: int,
+    *,
+    by_range: bool | None = None,
+) -> list[tuple[Any, ...]]:
+    """``(min, max, count, step, value, time)`` of each non-empty step bucket
+    ``[lo + i * width, lo + (i + 1) * width)``, ``i < n``, the last four of its last point.
+
+    SQLite scans each bucket's index range (its GROUP BY would sort a million rows in a
+    temporary B-tree); other databases group in one statement and then fetch the last points.
+    ``by_range`` chooses the way explicitly (tests run both on SQLite).
+    """
+    q = bucket_sql(conn)
+    out: list[tuple[Any, ...]] = []
+    with _raw_cursor(conn, q["range"]) as cursor:
+        if conn.dialect.name == "sqlite" if by_range is None else by_range:
+            for i in range(n):
+                a = lo + i * width
+                cursor.execute(q["range"], (run_num, key_id, a, a + width))
+                low, high, count = cursor.fetchone()
+                if count:
+                    cursor.execute(q["last"], (run_num, key_id, a + width))
+                    out.append((low, high, count, *cursor.fetchone()))
+            return out
+        cursor.execute(q["grouped"], (lo, width, run_num, key_id, lo))
+        groups = cursor.fetchall()
+        last: dict[int, tuple[Any, ...]] = {}
+        steps = [g[4] for g in groups]
+        for start in range(0, len(steps), 500):
+            chunk = steps[start : start + 500]
+            marks = ", ".join([_mark(conn)] * len(chunk))
+            sql = (
+                f"SELECT step, value, time FROM metrics WHERE run_num = {_mark(conn)} "
+                f"AND key_id = {_mark(conn)} AND step IN ({marks}) ORDER BY step, time"
+            )
+            cursor.execute(sql, (run_num, key_id, *chunk))
+            for row in cursor.fetchall():
+                last[row[0]] = tuple(row)  # the last logged at a step wins
+        return [(g[1], g[2], g[3], *last[g[4]]) for g in groups]
+
+
 def metrics_insert_sql(conn: Connection) -> str:
     """INSERT for (run_num, key_id, step, value, time) tuples in the driver's parameter style."""
     mark = _mark(conn)

@@ -42,6 +42,7 @@ from trialbook.errors import (
 from trialbook.store import _dialect
 from trialbook.store import _schema as s
 from trialbook.store._base import UPDATABLE_RUN_FIELDS, KeyPage, MetricColumns, Store
+from trialbook.store._buckets import MetricBuckets, bucket_points, bucket_width, check_buckets
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._paths import WorkspacePaths
 from trialbook.store._query import ORDER_COLUMNS
@@ -918,6 +919,58 @@ class SQLStore(Store):
         if None in values:  # NaN is stored as NULL
             values = tuple(math.nan if v is None else v for v in values)
         return MetricHistory(run_id, key, steps, values, times)
+
+    #: A history of at most ``max(BUCKETS_READ_WHOLE, 8 * buckets)`` points is read whole
+    #: and reduced in Python; a longer one is reduced in the database (see
+    #: ``_dialect.bucket_reduce``). On SQLite reading a point costs ~0.7 µs and a bucket's two
+    #: statements ~4.5 µs, so past 8 points per bucket the database wins.
+    BUCKETS_READ_WHOLE = 1000
+
+    def metric_buckets(
+        self, run_id: str, key: str, buckets: int, *, after_step: int | None = None
+    ) -> MetricBuckets:
+        check_buckets(buckets)
+        empty = MetricBuckets(run_id, key, (), (), (), (), (), (), 0, None, None)
+        with self._read() as conn:
+            q = _dialect.bucket_sql(conn)
+            found = _dialect.fetchall(conn, q["ids"], (run_id, key))
+            if not found:
+                return empty
+            num, key_id, count = found[0]
+            first = _dialect.fetchall(conn, q["first"], (num, key_id, -(2**63)))
+            if not first:
+                return empty
+            final = _dialect.fetchall(conn, q["final"], (num, key_id))[0]
+            first_time, hi = first[0][2], final[0]
+            if after_step is not None:
+                first = _dialect.fetchall(conn, q["first"], (num, key_id, after_step + 1))
+                if not first:
+                    return MetricBuckets(run_id, key, (), (), (), (), (), (), 0, first_time, hi)
+            lo = first[0][0]
+            if count is None or count <= max(self.BUCKETS_READ_WHOLE, 8 * buckets):
+                rows = _dialect.fetchall(conn, q["rows"], (num, key_id, lo))
+                return bucket_points(
+                    run_id, key, rows, buckets, first_time=first_time, last_step=hi
+                )
+            width = bucket_width(lo, hi, buckets)
+            n = (hi - lo) // width + 1
+            reduced = _dialect.bucket_reduce(conn, num, key_id, lo, width, n)
+        if not reduced:
+            return MetricBuckets(run_id, key, (), (), (), (), (), (), 0, first_time, hi)
+        mins, maxs, counts, steps, values, times = zip(*reduced, strict=True)
+        return MetricBuckets(
+            run_id,
+            key,
+            steps,
+            tuple(math.nan if v is None else v for v in values),
+            times,
+            tuple(math.nan if v is None else v for v in mins),
+            tuple(math.nan if v is None else v for v in maxs),
+            counts,
+            sum(counts),
+            first_time,
+            hi,
+        )
 
     def metric_summaries(
         self, run_ids: Sequence[str], keys: Sequence[str] | None = None

@@ -622,6 +622,41 @@ class StoreContract:
         assert set(s) == {"loss"}
         assert (s["loss"].min, s["loss"].max, s["loss"].count) == (0.5, 1.0, 3)
 
+    def test_metric_buckets_keep_each_buckets_last_point_and_envelope(self, store: Store) -> None:
+        run = store.create_run(new_run("20260101_120000_aaaaaa"))
+        # steps 0..9, step 4 logged twice (the second one is the last), a spike at 6, NaN at 8
+        points = [(i, float(i), 100.0 + i) for i in range(10)]
+        points[6] = (6, 99.0, 106.0)
+        points[8] = (8, NAN, 108.0)
+        points.insert(5, (4, -7.0, 104.5))
+        store.log_metrics(run.id, {"loss": points})
+
+        b = store.metric_buckets(run.id, "loss", 5)  # width 2: [0,1] [2,3] [4,5] [6,7] [8,9]
+        assert b.steps == (1, 3, 5, 7, 9)
+        assert b.values == (1.0, 3.0, 5.0, 7.0, 9.0)
+        assert b.times == (101.0, 103.0, 105.0, 107.0, 109.0)
+        assert b.mins == (0.0, 2.0, -7.0, 7.0, 9.0)
+        assert b.maxs == (1.0, 3.0, 5.0, 99.0, 9.0)
+        assert b.counts == (2, 2, 3, 2, 2)
+        assert (b.total, b.first_time, b.last_step, b.sampled) == (11, 100.0, 9, True)
+
+        whole = store.metric_buckets(run.id, "loss", 20)
+        assert whole.steps == (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+        assert whole.values[4] == -7.0  # the last point logged at step 4
+        assert (whole.mins[4], whole.maxs[4], whole.counts[4]) == (-7.0, 4.0, 2)
+        assert math.isnan(whole.values[8]) and math.isnan(whole.mins[8])
+
+        after = store.metric_buckets(run.id, "loss", 20, after_step=7)
+        assert (after.steps, after.total) == ((8, 9), 2)
+        assert (after.first_time, after.last_step) == (100.0, 9)
+        done = store.metric_buckets(run.id, "loss", 20, after_step=9)
+        assert (done.steps, done.total, done.last_step) == ((), 0, 9)
+
+        assert store.metric_buckets(run.id, "acc", 20).total == 0
+        assert store.metric_buckets("20260101_120000_ffffff", "loss", 20).steps == ()
+        with pytest.raises(TrialbookError, match="buckets must be"):
+            store.metric_buckets(run.id, "loss", 1)
+
     def test_log_metrics_of_an_unknown_run_raises_run_not_found(self, store: Store) -> None:
         with pytest.raises(RunNotFoundError):
             store.log_metrics("20260101_120000_ffffff", {"loss": [(0, 1.0, 1.0)]})
