@@ -8,8 +8,6 @@ Under ``CI=true`` a missing Chromium or Playwright fails the browser tests (thro
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import socket
 import threading
 import time
@@ -21,17 +19,7 @@ from typing import Any
 import pytest
 
 import trialbook
-from trialbook.testing import BackendUnavailable
-from trialbook.testing.stores import skip_unavailable
 
-CHROMIUM = os.environ.get("TRIALBOOK_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 TRIALBOOK_ENV = ("TRIALBOOK_ROOT", "TRIALBOOK_STORE", "TRIALBOOK_STORE_URL")
 
@@ -175,25 +163,6 @@ def serve() -> Iterator[Callable[..., LiveServer]]:
     """Start a dashboard over another workspace: ``serve(root, **settings)``."""
     with contextlib.ExitStack() as stack:
         yield lambda root, **settings: stack.enter_context(LiveServer(root, **settings))
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium (Debian's ``chromium``) driven by Playwright."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:
-        skip_unavailable(BackendUnavailable(f"Playwright is not installed ({e})."))
-    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
-        skip_unavailable(BackendUnavailable(
-            f"Chromium is not at {CHROMIUM}; install Debian's chromium package "
-            "(or set TRIALBOOK_TEST_CHROMIUM)."))
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @dataclass

@@ -16,7 +16,6 @@ from trialbook.analysis import compare, list_groups, significance
 from trialbook.errors import TrialbookError
 from trialbook.reporting import notebook_html
 from trialbook.store import RunQuery
-from trialbook.testing.stores import BackendUnavailable, skip_unavailable
 
 FAST: dict[str, Any] = {"system_metrics": False, "capture_packages": False}
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
@@ -139,11 +138,7 @@ def test_notebook_html_refuses_what_it_cannot_show() -> None:
     assert info.value.parameter == "obj"
 
 
-def test_hostile_text_runs_no_script_in_a_browser(tmp_path: Path) -> None:
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError as e:
-        skip_unavailable(BackendUnavailable(f"playwright is not installed ({e})"))
+def test_hostile_text_runs_no_script_in_a_browser(tmp_path: Path, browser: Any) -> None:
     with trialbook.start_run(
         HOSTILE, {"x": SCRIPT, "y": 'javascript:alert(1)"><svg onload=window.__pwned=1>'},
         name=SCRIPT, root=tmp_path, **FAST,
@@ -154,32 +149,17 @@ def test_hostile_text_runs_no_script_in_a_browser(tmp_path: Path) -> None:
         record = store.get_run(run.id)
         page = record._repr_html_() + run._repr_html_()
         page += store.metric_history(run.id, HOSTILE)._repr_html_()
+    context = browser.new_context()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--no-first-run",
-                ],
-            )
-            try:
-                tab = browser.new_page()
-                dialogs: list[str] = []
-                tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-                tab.set_content(f"<html><body>{page}</body></html>")
-                assert tab.evaluate("window.__pwned") is None
-                assert dialogs == []
-                text = tab.inner_text("body")
-            finally:
-                browser.close()
-    except Error as e:
-        if "Executable doesn't exist" in str(e) or "Failed to launch" in str(e):
-            skip_unavailable(BackendUnavailable(f"Chromium cannot start: {e}"))
-        raise
+        tab = context.new_page()
+        dialogs: list[str] = []
+        tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        tab.set_content(f"<html><body>{page}</body></html>")
+        assert tab.evaluate("window.__pwned") is None
+        assert dialogs == []
+        text = tab.inner_text("body")
+    finally:
+        context.close()
     assert SCRIPT in text and HOSTILE in text
 
 

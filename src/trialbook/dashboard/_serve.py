@@ -91,12 +91,34 @@ def serve(
     )
     server = _server(config, ready)
     try:
-        server.run(sockets=[sock])
+        _run(server, sock)
     except KeyboardInterrupt:
         # uvicorn shut down cleanly, then raised the SIGINT it caught again.
         pass
     finally:
         sock.close()
+
+
+def _run(server: Any, sock: socket.socket) -> None:
+    """Run ``server`` until it stops. When an event loop already runs in this thread (a
+    Jupyter kernel, an async caller), uvicorn cannot start its own here: it serves from a
+    worker thread instead, and Ctrl-C (KeyboardInterrupt here) asks it to shut down."""
+    import asyncio
+    import threading
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        server.run(sockets=[sock])
+        return
+    worker = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        server.should_exit = True
+        worker.join()
 
 
 def _server(config: Any, ready: Callable[[], None]) -> Any:

@@ -1,0 +1,50 @@
+"""Fixtures every test folder may use: one headless Chromium for the whole session.
+
+Playwright's sync API keeps an event loop running in the main thread while it is started, so
+the session shares one instance (a second ``sync_playwright()`` in the same process fails).
+Under ``CI=true`` a missing Chromium or Playwright fails the tests that use it (through
+:func:`trialbook.testing.skip_unavailable`); elsewhere they are skipped with the reason."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trialbook.testing import BackendUnavailable
+from trialbook.testing.stores import skip_unavailable
+
+CHROMIUM = os.environ.get("TRIALBOOK_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (Debian's ``chromium``) driven by Playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:
+        skip_unavailable(BackendUnavailable(f"Playwright is not installed ({e})."))
+    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
+        skip_unavailable(
+            BackendUnavailable(
+                f"Chromium is not at {CHROMIUM}; install Debian's chromium package "
+                "(or set TRIALBOOK_TEST_CHROMIUM)."
+            )
+        )
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
