@@ -111,14 +111,23 @@ def _run(server: Any, sock: socket.socket) -> None:
     except RuntimeError:
         server.run(sockets=[sock])
         return
-    worker = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    worker.start()
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        finally:
+            done.set()
+
+    # An Event, not Thread.join: a join interrupted by Ctrl-C can report the thread finished
+    # while it still shuts down (and the caller would close its socket under it).
+    threading.Thread(target=run, daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         server.should_exit = True
-        worker.join()
+        done.wait()
 
 
 def _server(config: Any, ready: Callable[[], None]) -> Any:
