@@ -100,7 +100,7 @@ def ui(
 
     It binds 127.0.0.1 unless --host says otherwise; reach it from another machine through
     SSH port forwarding (ssh -L 8765:127.0.0.1:8765 HOST) rather than opening it to the
-    network. The JSON API and its schema are at /api/docs and /api/openapi.json.
+    network. The JSON API's schema is at /api/openapi.json.
     """
     from trialbook.dashboard import serve
 

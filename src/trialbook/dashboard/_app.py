@@ -51,7 +51,8 @@ def create_app(
         title="trialbook dashboard",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # FastAPI's Swagger page loads its scripts from a CDN: not served (the schema is).
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )

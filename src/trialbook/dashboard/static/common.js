@@ -201,7 +201,7 @@ export function header(current) {
   const nav = document.getElementById("nav");
   if (!nav) return;
   const links = [["runs", "/", "Runs"], ["compare", "/compare", "Compare"],
-    ["leaderboard", "/leaderboard", "Leaderboard"], ["api", "/api/docs", "API"]];
+    ["leaderboard", "/leaderboard", "Leaderboard"], ["api", "/api/openapi.json", "API"]];
   replace(nav, el("a", { href: "/", class: "brand" }, "trialbook"),
     ...links.map(([key, href, label]) =>
       el("a", { href, class: key === current ? "current" : "" }, label)));
