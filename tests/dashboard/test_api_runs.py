@@ -368,3 +368,74 @@ def test_10000_runs_are_counted_and_paged_in_the_database(tmp_path: Path) -> Non
     assert losses == sorted(losses) and losses[0] == 0.0
     assert len(last["runs"]) == 50 and last["runs"][-1]["values"]["metrics.loss"] == 0.9999
     assert first["columns"] == ["params.lr", "metrics.loss"]
+
+
+HOSTILE = [
+    "<script>window.__pwned=1</script>",
+    "%_\\",
+    "' OR 1=1 --",
+    "params.x=\u0000",
+    "min(",
+    "é" * 300,
+    "metrics.",
+    "*?",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_parameters_are_answered_without_a_500(client: TestClient, text: str) -> None:
+    for path, params in [
+        ("/api/runs", {"where": text}),
+        ("/api/runs", {"sort": text}),
+        ("/api/runs", {"q": text[:200], "tag": text, "experiment": text}),
+        ("/api/runs", {"suite": text}),
+        ("/api/columns", {"q": text[:200], "experiment": text}),
+        ("/api/groups", {"metric": text, "where": text}),
+        ("/api/leaderboard", {"benchmark": text, "metric": text}),
+        ("/api/leaderboard", {"metric": text}),
+        ("/api/changes", {"cursor": text}),
+    ]:
+        response = client.get(path, params=params)
+        assert response.status_code in (200, 404, 422), (path, params, response.text)
+        if response.status_code != 200:
+            detail = response.json()["detail"]
+            assert isinstance(detail, str) and "Traceback" not in detail
+
+
+def test_the_openapi_schema_types_every_runs_endpoint(client: TestClient) -> None:
+    schema = ok(client.get("/api/openapi.json"))
+
+    expected = {
+        "/api/runs": "RunsPage",
+        "/api/facets": "Facets",
+        "/api/columns": "Columns",
+        "/api/groups": "Groups",
+        "/api/leaderboard": "Leaderboard",
+        "/api/changes": "Changes",
+    }
+    for path, model in expected.items():
+        response = schema["paths"][path]["get"]["responses"]["200"]
+        assert response["content"]["application/json"]["schema"]["$ref"].endswith(f"/{model}")
+    assert "post" in schema["paths"]["/api/runs/{ref}/tags"]
+    assert set(schema["components"]["schemas"]["RunRow"]["properties"]) >= {
+        "id",
+        "short_id",
+        "status",
+        "values",
+        "heartbeat_at",
+    }
+
+
+def test_a_groups_metric_counts_only_the_seeds_that_logged_it(tmp_path: Path) -> None:
+    root = tmp_path / "experiments"
+    for seed in (1, 2, 3):
+        with trialbook.start_run("e", {"lr": 0.1}, seed=seed, root=root, **COMMON) as run:
+            run.log({"loss": seed / 10, **({"extra": 1.0} if seed < 3 else {})})
+    with TestClient(create_app(root), base_url=BASE) as c:
+        body = ok(c.get("/api/groups", params={"metric": ["loss", "extra"]}))
+
+    group = body["groups"][0]
+    assert group["n"] == 3
+    assert group["metrics"]["metrics.loss"]["n"] == 3
+    assert group["metrics"]["metrics.extra"]["n"] == 2
+    assert group["metrics"]["metrics.extra"]["std"] == 0.0

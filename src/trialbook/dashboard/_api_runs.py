@@ -127,7 +127,7 @@ class Columns(BaseModel):
 
 class Stat(BaseModel):
     """A metric over a group's seeds: mean, std and a 95% interval (null when undefined),
-    and ``n``, the runs counted in the group."""
+    and ``n``, the group's runs that have a value of it."""
 
     mean: float | None
     std: float | None
@@ -368,23 +368,47 @@ def _auto_columns(store: Store, query: RunQuery, scope: Any, ids: list[str]) -> 
     return [*(f"params.{k}" for k in params.keys), *(f"metrics.{k}" for k in chosen)]
 
 
-def _values(store: Store, records: Sequence[RunRecord], columns: Sequence[str]) -> list[dict]:  # type: ignore[type-arg]
-    """``{column: value}`` per run for the asked columns only."""
+def _values(
+    store: Store, records: Sequence[RunRecord], columns: Sequence[str], also: str | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """``{column: value}`` per run for the asked columns only, and whether any run has the
+    metric ``also`` (the sorted one), read in the same query as the metric columns."""
     from trialbook.store import flat_values, latest_by_benchmark
 
     ids = [r.id for r in records]
     params_wanted = any(c.startswith("params.") for c in columns)
     metric_keys = [c[len("metrics.") :] for c in columns if c.startswith("metrics.")]
+    read_keys = list(dict.fromkeys([*metric_keys, *([also] if also is not None else [])]))
     evals_wanted = any(c.startswith("eval.") for c in columns)
     params = store.bulk_params(ids) if params_wanted and ids else {}
-    sums = store.metric_summaries(ids, metric_keys) if metric_keys and ids else {}
+    sums = store.metric_summaries(ids, read_keys) if read_keys and ids else {}
     evals = store.bulk_evaluations(ids) if evals_wanted and ids else {}
+    seen = also is not None and any(also in per for per in sums.values())
     rows = []
     for rid in ids:
         latest = sorted(latest_by_benchmark(evals.get(rid, [])).values(), key=lambda e: e.id)
         flat = flat_values(params.get(rid, {}), sums.get(rid, {}), latest)
         rows.append({c: _number(flat[c]) for c in columns if c in flat})
-    return rows
+    return rows, seen
+
+
+def _metric_counts(store: Store, run_ids: Sequence[str], columns: Sequence[str]) -> Any:
+    """``present(column, ids, fallback)``: how many of ``ids`` have a value of a logged
+    metric column (``metrics.<key>``, ``best.<key>``), read in one query; other columns
+    (evaluations) give ``fallback``."""
+    keys = {c: c.split(".", 1)[1] for c in columns if c.startswith(("metrics.", "best."))}
+    sums = store.metric_summaries(list(run_ids), list(set(keys.values()))) if keys else {}
+
+    def present(column: str, ids: Sequence[str], fallback: int) -> int:
+        key = keys.get(column)
+        if key is None:
+            return fallback
+        found = [sums.get(i, {}).get(key) for i in ids]
+        if column.startswith("best."):
+            return sum(1 for v in found if v is not None and (v.min, v.max) != (None, None))
+        return sum(1 for v in found if v is not None and math.isfinite(v.last))
+
+    return present
 
 
 def _sort_text(query: RunQuery) -> str:
@@ -407,7 +431,10 @@ def runs(
     suite: str | None = None,
     status: Annotated[list[str], Query()] = [],  # noqa: B006
     tag: Annotated[list[str], Query()] = [],  # noqa: B006
-    q: Annotated[str | None, Query(max_length=200, description="Name contains.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Name contains (ignoring case; * and ? are wildcards)."),
+    ] = None,
     offset: Offset = 0,
     limit: Limit = 100,
     columns: Annotated[list[str], Query(description="params.<k>, metrics.<k>, eval.<b>.<m>")] = [],  # noqa: B006
@@ -436,13 +463,10 @@ def runs(
     records = store.list_runs(query) if total else []
     ids = [r.id for r in records]
     metric = query.sort.metric
-    sort_seen = False
-    if metric is not None and ids:
-        sort_seen = any(store.metric_summaries(ids, [metric]).values())
+    shown = list(dict.fromkeys(columns)) or _auto_columns(store, query, scope, ids)
+    values, sort_seen = _values(store, records, shown, metric)
     if not total or (metric is not None and not sort_seen):
         _check_names(store, query, scope, sort_seen)
-    shown = list(dict.fromkeys(columns)) or _auto_columns(store, query, scope, ids)
-    values = _values(store, records, shown)
     return RunsPage(
         total=total,
         offset=offset,
@@ -547,40 +571,38 @@ def groups(
     members: dict[tuple[str, str], list[str]] = {}
     for r in listing.records.values():
         members.setdefault((r.experiment, r.group_key), []).append(r.id)
-    first_ids = {}
-    out: list[Group] = []
+    counted: list[list[str]] = []
     for g in page:
-        left = [str(i) for i in g["left_out"]]
-        ids = [i for i in members.get((str(g["experiment"]), str(g["group"])), []) if i not in left]
-        if ids:
-            first_ids[str(g["group"])] = ids[0]
-        out.append(
-            Group(
-                group_key=str(g["group"]),
-                ref=listing.refs[str(g["group"])],
-                experiment=str(g["experiment"]),
-                name=str(g["name"]),
-                n=int(g["n"]),
-                run_ids=ids,
-                seeds=[int(s) for s in g["seeds"]],
-                left_out=left,
-                params={},
-                metrics={
-                    col: Stat(
-                        **{
-                            s: _number(float(g[f"{col}.{s}"]))
-                            for s in ("mean", "std", "ci_low", "ci_high")
-                        },
-                        n=int(g["n"]),
-                    )
-                    for _, col in listing.metrics
-                },
-            )
+        left = {str(i) for i in g["left_out"]}
+        key = (str(g["experiment"]), str(g["group"]))
+        counted.append([i for i in members.get(key, []) if i not in left])
+    every = [i for ids in counted for i in ids]
+    params = store.bulk_params([ids[0] for ids in counted if ids]) if every else {}
+    present = _metric_counts(store, every, [col for _, col in listing.metrics])
+    out = [
+        Group(
+            group_key=str(g["group"]),
+            ref=listing.refs[str(g["group"])],
+            experiment=str(g["experiment"]),
+            name=str(g["name"]),
+            n=int(g["n"]),
+            run_ids=ids,
+            seeds=[int(s) for s in g["seeds"]],
+            left_out=[str(i) for i in g["left_out"]],
+            params=_number(params.get(ids[0], {})) if ids else {},
+            metrics={
+                col: Stat(
+                    **{
+                        s: _number(float(g[f"{col}.{s}"]))
+                        for s in ("mean", "std", "ci_low", "ci_high")
+                    },
+                    n=present(col, ids, int(g["n"])),
+                )
+                for _, col in listing.metrics
+            },
         )
-    params = store.bulk_params(list(first_ids.values())) if first_ids else {}
-    for group in out:
-        rid = first_ids.get(group.group_key)
-        group.params = {k: _number(v) for k, v in params.get(rid, {}).items()} if rid else {}
+        for g, ids in zip(page, counted, strict=True)
+    ]
     return Groups(
         total=total,
         offset=offset,

@@ -4,7 +4,8 @@ One ASGI middleware in front of every route (API, pages and static files alike) 
 this order:
 
 1. **Token** (when :attr:`DashboardSettings.token` is set): the request carries it as
-   ``Authorization: Bearer <token>``, as the ``trialbook_token`` cookie, or as ``?token=``.
+   ``Authorization: Bearer <token>``, as the ``trialbook_token_<port>`` cookie, or as
+   ``?token=``.
    A correct ``?token=`` on a GET sets that cookie (HttpOnly, SameSite=Strict) and redirects
    to the same path without it, so the token leaves the address bar and the history. Anything
    else is a 401 ``{"detail": ...}``. Tokens are compared in constant time.
@@ -55,7 +56,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: The cookie holding the access token after a ``?token=`` visit.
+#: The cookie holding the access token after a ``?token=`` visit, followed by ``_<port>``:
+#: browsers send a host's cookies to every port, and two dashboards on one machine must
+#: not overwrite each other's token.
 TOKEN_COOKIE = "trialbook_token"
 #: The double-submit CSRF cookie; writes echo it in :data:`CSRF_HEADER`.
 CSRF_COOKIE = "trialbook_csrf"
@@ -152,11 +155,14 @@ class SecurityMiddleware:
                     )
                 if method in ("GET", "HEAD"):
                     rest = urlencode([(k, v) for k, v in query if k != "token"])
-                    return _login_redirect(str(scope.get("path", "/")), rest, token)
+                    raw = scope.get("raw_path") or str(scope.get("path", "/")).encode()
+                    path = bytes(raw).decode("latin-1")
+                    return _login_redirect(path, rest, _token_cookie(scope), token)
             else:
                 auth = headers.get("authorization", "")
                 bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-                if not (_same(bearer, token) or _same(cookies.get(TOKEN_COOKIE), token)):
+                kept = cookies.get(_token_cookie(scope))
+                if not (_same(bearer, token) or _same(kept, token)):
                     return _error(
                         401,
                         "This dashboard needs its token; open the URL with ?token= that "
@@ -241,11 +247,18 @@ def _error(status: int, detail: str) -> ASGIApp:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-def _login_redirect(path: str, query: str, token: str) -> ASGIApp:
+def _token_cookie(scope: Scope) -> str:
+    """The token cookie's name on this server: ``trialbook_token_<port>``."""
+    server = scope.get("server")
+    port = server[1] if server and len(server) > 1 and server[1] is not None else ""
+    return f"{TOKEN_COOKIE}_{port}" if port else TOKEN_COOKIE
+
+
+def _login_redirect(path: str, query: str, cookie: str, token: str) -> ASGIApp:
     from starlette.responses import RedirectResponse
 
     # One leading slash: "//evil.example" as a Location would leave the server.
     target = "/" + path.lstrip("/\\") + (f"?{query}" if query else "")
     response = RedirectResponse(target, status_code=303)
-    response.headers.append("set-cookie", _cookie(TOKEN_COOKIE, token, True))
+    response.headers.append("set-cookie", _cookie(cookie, token, True))
     return response
