@@ -17,6 +17,9 @@ from fastapi.testclient import TestClient
 import trialbook
 from trialbook.dashboard import create_app
 
+#: A loopback origin: the dashboard refuses other Host headers when it has no token.
+BASE = "http://127.0.0.1:8765"
+
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -28,13 +31,11 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[st
 
 @pytest.fixture(scope="module")
 def client(ws: tuple[Path, dict[str, Any]]) -> Iterator[TestClient]:
-    with TestClient(create_app(root=ws[0])) as c:
+    with TestClient(create_app(root=ws[0]), base_url=BASE) as c:
         yield c
 
 
 def _group(client: TestClient, ws: tuple[Path, dict[str, Any]], name: str) -> str:
-    # Read through the API: a second Store opened and closed in this process, then a CLI
-    # process, then start_run here made the server's SQLite connection fail (disk I/O error).
     key: str = client.get(f"/api/runs/{ws[1][name][0]}").json()["group_key"]
     return key
 
@@ -180,3 +181,46 @@ def test_compare_history_bad_requests(ws: tuple[Path, dict[str, Any]], client: T
     assert "nokey" in _detail(client.get(f"/api/compare/history?runs={a}&key=nokey"), 422)
     assert "x" in _detail(client.get(f"/api/compare/history?runs={a}&key=loss&x=epoch"), 422)
     assert "points" in _detail(client.get(f"/api/compare/history?runs={a}&key=loss&points=1"), 422)
+
+
+def test_two_hundred_runs_are_compared_with_bounded_curves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    from trialbook.store import NewRun
+
+    monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+    root = tmp_path / "experiments"
+    with trialbook.start_run("seed", {}, root=root, system_metrics=False, capture_packages=False):
+        pass
+    ids = []
+    with trialbook.open_store(root) as db:
+        for i in range(200):
+            record = db.create_run(
+                NewRun(
+                    id=uuid.uuid4().hex,
+                    experiment="many",
+                    name=f"r{i}",
+                    config={"i": i},
+                    config_hash=f"{i:064x}",
+                    group_key=f"{i:064x}",
+                    status="completed",
+                    params={"i": i},
+                )
+            )
+            steps = list(range(1000))
+            values = [i + s / 1000 for s in steps]
+            db.log_metric_columns(record.id, {"loss": (steps, values, [1e9 + s for s in steps])})
+            ids.append(record.id)
+    with TestClient(create_app(root=root), base_url=BASE) as client:
+        q = "&".join(f"runs={i}" for i in ids)
+        body = client.get(f"/api/compare/history?{q}&key=loss").json()
+        assert body["points"] == 100  # max(50, 20000 // 200), below the 500 asked by default
+        assert len(body["curves"]) == 200
+        assert all(len(c["x"]) == 100 for c in body["curves"])
+        side = client.get(f"/api/compare?{q}").json()
+        assert len(side["entries"]) == 200
+        (loss,) = [m for m in side["metrics"] if m["metric"] == "metrics.loss"]
+        assert [v["mean"] for v in loss["values"]] == pytest.approx([i + 0.999 for i in range(200)])
+        assert len(side["config_differences"]) == 1

@@ -14,6 +14,9 @@ from fastapi.testclient import TestClient
 import trialbook
 from trialbook.dashboard import create_app
 
+#: A loopback origin: the dashboard refuses other Host headers when it has no token.
+BASE = "http://127.0.0.1:8765"
+
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -25,7 +28,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[st
 
 @pytest.fixture(scope="module")
 def client(ws: tuple[Path, dict[str, Any]]) -> Iterator[TestClient]:
-    with TestClient(create_app(root=ws[0])) as c:
+    with TestClient(create_app(root=ws[0]), base_url=BASE) as c:
         yield c
 
 
@@ -394,6 +397,8 @@ with trialbook.start_run("live-sse", {"lr": 1}, root=sys.argv[1], system_metrics
     time.sleep(1.5)
     for step in range(5, 10):
         run.log({"acc": step / 10}, step=step)
+    for step in range(3):
+        run.log({"late": float(step)}, step=step)
     run.flush()
     with (Path(run.path) / "stdout.log").open("a", encoding="utf-8") as f:
         f.write("epoch 1 done\\n")
@@ -441,10 +446,13 @@ def test_events_stream_new_points_logs_and_status_until_the_run_ends(
     kinds = [k for k, _ in events]
     assert kinds[0] == "status" and events[0][1] == {"status": "running"}
     assert events[-1] == ("status", {"status": "completed"})
-    steps = [x for k, d in events if k == "points" for x in d["x"]]
+    steps = [x for k, d in events if k == "points" and d["key"] == "acc" for x in d["x"]]
     assert steps == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
-    last = [d for k, d in events if k == "points"][-1]
-    assert last["key"] == "acc" and last["last_step"] == 9
+    last = [d for k, d in events if k == "points" and d["key"] == "acc"][-1]
+    assert last["last_step"] == 9
+    # A metric first logged after the stream opened arrives with all its points.
+    late = [x for k, d in events if k == "points" and d["key"] == "late" for x in d["x"]]
+    assert late == [0.0, 1.0, 2.0]
     logs = "".join(d["text"] for k, d in events if k == "log" and d["stream"] == "stdout")
     assert logs == "epoch 1 done\n"
 

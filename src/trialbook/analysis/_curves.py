@@ -44,19 +44,19 @@ class GroupCurve:
     level: float = 0.95
 
 
-def _series(store: Store, run_id: str, key: str, x: CurveX) -> tuple[np.ndarray, np.ndarray]:
-    """One run's points on the x axis ``x``, sorted by x, NaN values dropped."""
+def _series(
+    store: Store, run_id: str, key: str, x: CurveX, max_points: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One run's curve (:func:`~trialbook.analysis.read_curve`, at most ``max_points``
+    points) on the x axis ``x``, sorted by x, NaN values dropped."""
     import numpy as np
 
-    h = store.metric_history(run_id, key)
-    ys = np.asarray(h.values, dtype=float)
-    if x == "step":
-        xs = np.asarray(h.steps, dtype=float)
-    else:
-        xs = np.asarray(h.times, dtype=float)
-        if x == "relative" and xs.size:
-            xs = xs - xs[0]
-    keep = ~np.isnan(ys)
+    from trialbook.analysis._history import read_curve
+
+    points = read_curve(store, run_id, key, x=x, max_points=max_points).points
+    xs = np.asarray(points.x, dtype=float)
+    ys = np.asarray(points.y, dtype=float)
+    keep = ~(np.isnan(ys) | np.isnan(xs))
     xs, ys = xs[keep], ys[keep]
     order = np.argsort(xs, kind="stable")
     return xs[order], ys[order]
@@ -73,9 +73,11 @@ def group_curve(
 ) -> GroupCurve:
     """The mean of metric ``key`` over the runs ``run_ids`` with a ``level`` confidence band.
 
-    The grid is ``max_points`` evenly spaced x values from the smallest to the largest x any
-    run logged (fewer when the runs logged fewer distinct x values: then exactly those). Each
-    run's curve is linearly interpolated at the grid points inside its own x range and takes
+    Each run's curve is read with :func:`~trialbook.analysis.read_curve` (at most
+    ``max_points`` points, so a long history is reduced first). The grid is ``max_points``
+    evenly spaced x values from the smallest to the largest x of any run (fewer when the runs
+    have fewer distinct x values: then exactly those). Each run's curve is linearly
+    interpolated at the grid points inside its own x range and takes
     no part outside it, so a seed that stopped early does not pull the mean down. The band is
     ``mean +- t(level, k-1) * std / sqrt(k)`` over the ``k`` runs at that point.
 
@@ -102,7 +104,7 @@ def group_curve(
         raise TrialbookError(
             "run_ids is empty; pass the runs to average.", parameter="run_ids", value=[]
         )
-    series = [(rid, *_series(store, rid, key, x)) for rid in run_ids]
+    series = [(rid, *_series(store, rid, key, x, max_points)) for rid in run_ids]
     series = [s for s in series if s[1].size]
     if not series:
         return GroupCurve(key, x, (), (), (), (), (), (), 0, level)

@@ -314,7 +314,10 @@ def _group_by_key(ref: str, store: Store) -> Entry:
             parameter="refs",
             value=ref,
         )
-    runs = [r for r in store.list_runs() if r.group_key.startswith(prefix)]
+    # A whole key is one indexed query; a prefix scans the runs.
+    runs = store.list_runs(group_key=prefix) or [
+        r for r in store.list_runs() if r.group_key.startswith(prefix)
+    ]
     found = sorted({r.group_key for r in runs})
     if not found:
         raise RunNotFoundError(

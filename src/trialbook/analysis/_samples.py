@@ -258,7 +258,7 @@ def changed_samples(
             row = ChangedSample(
                 sid,
                 sample_input(a[sid]) or sample_input(b[sid]),
-                a[sid].reference if a[sid].reference is not None else b[sid].reference,
+                a[sid].reference or b[sid].reference,
                 a[sid].prediction,
                 b[sid].prediction,
             )

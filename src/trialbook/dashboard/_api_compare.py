@@ -208,7 +208,12 @@ def _changed(entries: list[Entry], store: Store, benchmark: str | None) -> Chang
 
     if len(entries) != 2 or any(e.kind != "run" for e in entries):
         return None
-    got = changed_samples(store, entries[0].run_ids[0], entries[1].run_ids[0], benchmark)
+    from trialbook.errors import RunNotFoundError
+
+    try:
+        got = changed_samples(store, entries[0].run_ids[0], entries[1].run_ids[0], benchmark)
+    except RunNotFoundError:  # one of the two was not evaluated on that benchmark
+        return None
     if got is None:
         return None
 

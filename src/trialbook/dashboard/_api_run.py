@@ -52,6 +52,9 @@ MAX_LOG_BYTES = 1 << 20
 POLL_SECONDS = 0.5
 #: The most metric keys one event stream follows.
 MAX_STREAM_KEYS = 20
+#: Every how many polls an event stream following every metric looks for new keys. Every
+#: poll: it stops looking once it follows MAX_STREAM_KEYS, so the read stays small.
+KEY_REFRESH_POLLS = 1
 #: How long one event stream lasts at most (seconds); the page reconnects after.
 MAX_STREAM_SECONDS = 3600.0
 #: Files shown inline (images); everything else is sent as an attachment. SVG is not here:
@@ -255,11 +258,11 @@ def _check_key(store: Store, record: RunRecord, key: str) -> None:
     """An unknown key is a 422 naming the close keys, except while the run may still log it."""
     if record.status in ("running", "queued"):
         return
-    summaries = store.metric_summaries([record.id]).get(record.id, {})
-    if key in summaries:
+    if key in store.metric_summaries([record.id], [key]).get(record.id, {}):
         return
     import difflib
 
+    summaries = store.metric_summaries([record.id]).get(record.id, {})
     close = difflib.get_close_matches(key, list(summaries), n=3)
     hint = (
         f"did you mean {', '.join(repr(c) for c in close)}?"
@@ -564,14 +567,30 @@ class _Follower:
         self.run_id = record.id
         self.folder = record.folder
         self.status = record.status
-        summaries = store.metric_summaries([record.id]).get(record.id, {})
-        if not keys:
-            keys = sorted(k for k in summaries if not k.startswith(SYSTEM_PREFIX))
+        self.after_step = after_step
+        self.follow_all = not keys
         self.keys = keys[:MAX_STREAM_KEYS]
-        self.steps: dict[str, int | None] = {
-            k: after_step if after_step is not None else _last(summaries.get(k)) for k in self.keys
-        }
+        self.steps: dict[str, int | None] = {}
+        self.polls = 0
+        self._add_keys(store.metric_summaries([record.id]).get(record.id, {}))
         self.offsets = {s: _log_size(self.folder, s) for s in ("stdout", "stderr")}
+
+    def _add_keys(self, summaries: Mapping[str, Any]) -> None:
+        """Follow the keys asked for, or (none asked for) every key but the system ones, up
+        to :data:`MAX_STREAM_KEYS`. A key known when the stream opens starts after
+        ``after_step`` (by default its last step then); one that appears later, from its
+        first point."""
+        if self.follow_all:
+            fresh = sorted(k for k in summaries if not k.startswith(SYSTEM_PREFIX))
+            self.keys = list(dict.fromkeys([*self.keys, *fresh]))[:MAX_STREAM_KEYS]
+        for k in self.keys:
+            if k not in self.steps:
+                if self.polls:  # a key that appeared since the stream opened
+                    self.steps[k] = None
+                elif self.after_step is not None:
+                    self.steps[k] = self.after_step
+                else:
+                    self.steps[k] = _last(summaries.get(k))
 
     def poll(self) -> list[str]:
         """The events since the last poll (blocking reads; run in a thread)."""
@@ -580,6 +599,14 @@ class _Follower:
 
         out: list[str] = []
         record = self.store.get_run(self.run_id)
+        self.polls += 1
+        if (
+            self.follow_all
+            and len(self.keys) < MAX_STREAM_KEYS
+            and self.polls % KEY_REFRESH_POLLS == 0
+        ):
+            # Pick up the metrics the run started logging since.
+            self._add_keys(self.store.metric_summaries([self.run_id]).get(self.run_id, {}))
         summaries = self.store.metric_summaries([self.run_id], self.keys).get(self.run_id, {})
         for key in self.keys:
             s = summaries.get(key)
@@ -640,8 +667,9 @@ async def get_events(
     last step), ``log`` (``{"stream","text","offset"}``, bytes written to stdout/stderr since
     the stream opened) and ``status`` (``{"status"}``: first the run's status, then every
     change). ``key`` (repeatable, at most 20) chooses the metrics; by default every metric but
-    the system ones. The store is polled every 0.5 s; the stream ends after the run ends, when
-    the client disconnects, or after an hour (reconnect then)."""
+    the system ones (up to 20; one the run starts logging later is picked up at the next
+    poll, with all its points). The store is polled every 0.5 s; the stream ends after the
+    run ends, when the client disconnects, or after an hour (reconnect then)."""
     from starlette.concurrency import run_in_threadpool
 
     store = state.store

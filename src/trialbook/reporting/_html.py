@@ -276,41 +276,37 @@ def _group_config(entry: ReportEntry) -> dict[str, Any]:
 
 
 def _disagreements(db: Store, entries: Sequence[ReportEntry]) -> list[dict[str, Any]]:
-    """Per benchmark both single runs evaluated: the samples one got right and the other not,
-    the baseline's wins (regressions) first."""
+    """Per benchmark both single runs evaluated: the samples one got right and the other not
+    (:func:`trialbook.analysis.changed_samples`), the baseline's wins (regressions) first."""
+    from trialbook.analysis import changed_samples
+
     if len(entries) != 2 or any(len(e.runs) != 1 for e in entries):
         return []
-    base, treat = (latest_evaluations(db, e.runs[0].id) for e in entries)
+    a_id, b_id = entries[0].runs[0].id, entries[1].runs[0].id
+    base, treat = latest_evaluations(db, a_id), latest_evaluations(db, b_id)
     blocks = []
     for bench in sorted(set(base) & set(treat)):
-        a = {x.sample_id: x for x in db.samples(base[bench].id)}
-        b = {x.sample_id: x for x in db.samples(treat[bench].id)}
-        rows: list[dict[str, Any]] = []
-        for sid in a.keys() & b.keys():
-            ca, cb = a[sid].correct, b[sid].correct
-            if ca is None or cb is None or ca == cb:
-                continue
-            rows.append(
-                {
-                    "id": sid,
-                    "change": "regression" if ca else "fix",
-                    "input": sample_input(a[sid]) or sample_input(b[sid]),
-                    "baseline": _text(a[sid].prediction),
-                    "treatment": _text(b[sid].prediction),
-                    "reference": _text(a[sid].reference or b[sid].reference),
-                }
-            )
-        if not a.keys() & b.keys():
+        got = changed_samples(db, a_id, b_id, bench)
+        if got is None or not got.shared:
             continue
-        rows.sort(key=lambda r: (r["change"] != "regression", natural_key(r["id"])))
-        skip = shared_preamble([sample_input(x) for x in a.values()])
-        for row in rows:
-            row["input"] = _text(row["input"], skip)
+        skip = shared_preamble([sample_input(x) for x in db.samples(base[bench].id)])
+        rows: list[dict[str, Any]] = [
+            {
+                "id": c.id,
+                "change": change,
+                "input": _text(c.input, skip),
+                "baseline": _text(c.a),
+                "treatment": _text(c.b),
+                "reference": _text(c.reference),
+            }
+            for change, items in (("regression", got.regressions), ("fix", got.fixes))
+            for c in items
+        ]
         blocks.append(
             {
                 "benchmark": bench,
-                "fixes": sum(r["change"] == "fix" for r in rows),
-                "regressions": sum(r["change"] == "regression" for r in rows),
+                "fixes": len(got.fixes),
+                "regressions": len(got.regressions),
                 "rows": rows[:MAX_SAMPLES],
                 "has_input": any(r["input"]["full"] for r in rows[:MAX_SAMPLES]),
                 "hidden": max(0, len(rows) - MAX_SAMPLES),

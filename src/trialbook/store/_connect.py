@@ -96,14 +96,21 @@ def _check_sqlite_file(url: str, create: bool) -> None:
             parameter="store_url",
             value=url,
         )
+    import sqlite3
+
+    from trialbook.store._integrity import is_sqlite_file
+
     try:
-        with path.open("rb") as f:
-            head = f.read(16)
+        # Through SQLite, not open(): see is_sqlite_file (another Store of this process).
+        ours = is_sqlite_file(path)
     except OSError as e:
         raise WorkspaceError(
             f"Cannot read the database {path} ({e.strerror or e}); check its permissions."
         ) from e
-    if head and head != b"SQLite format 3\x00":
+    except sqlite3.Error:
+        # A full disk, a damaged file...: the Store's own open reports it in its words.
+        return
+    if not ours:
         raise NotATrialbookDatabase(
             f"{path} is not a SQLite database (it may be corrupt or another kind of file); "
             "move it aside or choose another root=..., or run "

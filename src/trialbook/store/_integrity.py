@@ -23,6 +23,7 @@ __all__ = [
     "file_identity",
     "forget_check",
     "integrity_problems",
+    "is_sqlite_file",
     "open_readonly",
     "record_clean",
     "stamp_path",
@@ -91,6 +92,41 @@ def open_readonly(db: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(f"file:{quote(str(db.absolute()))}?{mode}", uri=True, timeout=60)
     conn.execute("PRAGMA query_only = ON")  # closing may still checkpoint committed WAL pages
     return conn
+
+
+def is_sqlite_file(db: Path) -> bool:
+    """Whether SQLite reads the existing file ``db`` as a database (an empty file is one).
+
+    SQLite is asked rather than the 16-byte header read with ``open()``: closing any
+    descriptor of a file drops every POSIX lock this process holds on it, including the locks
+    of the process's open SQLite connections to it. Another process could then believe it is
+    the last one using the database and delete its -wal and -shm files under those
+    connections, which then fail with "disk I/O error". SQLite keeps its own descriptors open
+    while a connection of this process holds locks, so opening through it is safe.
+
+    Raises:
+        PermissionError: the file cannot be read.
+        sqlite3.OperationalError: SQLite cannot open it for another reason.
+    """
+    import errno
+
+    if not os.access(db, os.R_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(db))
+    try:
+        conn = open_readonly(db)
+    except sqlite3.DatabaseError as e:
+        if "not a database" in str(e):
+            return False
+        raise
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as e:
+        if "not a database" in str(e):
+            return False
+        raise
+    finally:
+        conn.close()
+    return True
 
 
 def integrity_problems(db: Path, *, quick: bool, limit: int = 20) -> list[str]:
