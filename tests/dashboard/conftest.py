@@ -35,11 +35,21 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 TRIALBOOK_ENV = ("TRIALBOOK_ROOT", "TRIALBOOK_STORE", "TRIALBOOK_STORE_URL")
 
-# 1x1 PNG (a red pixel): an image artifact the run page shows inline.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
-    "0000000c4944415408d763f8cfc000000301010018dd8db00000000049454e44ae426082"
-)
+def png(width: int = 96, height: int = 48) -> bytes:
+    """A small PNG (a blue-to-red gradient): an image artifact the run page shows inline."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    line = b"".join(bytes((255 * x // width, 80, 255 - 255 * x // width)) for x in range(width))
+    rows = (b"\0" + line) * height
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
 
 LOSS_POINTS = 60
 
@@ -85,15 +95,18 @@ def build_workspace(root: Path) -> Workspace:
                 weights.write_bytes(b"\0" * 256)
                 run.log_checkpoint(weights, step=LOSS_POINTS - 1)
                 if name == "baseline-s1":
+                    for step in range(0, LOSS_POINTS, 10):  # as the sampler writes them
+                        run.log({"system/cpu_percent": 50.0 + step, "system/rss_mb": 300.0},
+                                step=step)
                     image = root.parent / "curve.png"
-                    image.write_bytes(PNG)
+                    image.write_bytes(png())
                     run.log_artifact(image, kind="plot")
                     recorder = DynamicsRecorder(run)
                     for epoch in range(3):
-                        recorder.record(epoch, [f"ex{i}" for i in range(12)],
+                        recorder.record(epoch, [f"q{i}" for i in range(10)],
                                         [min(0.99, 0.05 + i / 14 + epoch * (i % 4) / 12)
-                                         for i in range(12)],
-                                        [i % 3 != 0 for i in range(12)])
+                                         for i in range(10)],
+                                        [i % 3 != 0 for i in range(10)])
                     recorder.save()
                 ws.ids[name] = run.id
     return ws

@@ -75,7 +75,7 @@ def test_the_runs_page_lists_runs_filters_with_the_ls_grammar_and_keeps_it_in_th
     page.fill("#where", "params.lr=0.01")
     page.press("#where", "Enter")
     _until(page, "document.querySelectorAll('#runs-table tbody tr').length === 3")
-    names = [r.split("\n")[0] for r in _rows(page, "runs-table")]
+    names = page.eval_on_selector_all("#runs-table td.name a", "a => a.map(x => x.textContent)")
     assert sorted(names) == ["tuned-s1", "tuned-s2", "tuned-s3"]
     assert parse_qs(urlparse(page.url).query)["where"] == ["params.lr=0.01"]
     # A pasted URL restores the filter.
@@ -115,11 +115,18 @@ def test_a_run_opened_from_the_table_shows_its_curve_with_every_point(
     assert page.inner_text("#run-name").startswith("baseline-s1")
     assert _wait_points(page, "loss", lambda n: n >= 0) == LOSS_POINTS
     assert _wait_points(page, "acc", lambda n: n >= 0) == LOSS_POINTS
+    # System metrics are drawn apart from the training curves.
+    assert _wait_points(page, "system/cpu_percent", lambda n: n >= 0) == LOSS_POINTS // 10
+    assert page.query_selector("#system-charts .chart[data-key='system/cpu_percent']")
+    assert not page.query_selector("#charts .chart[data-key='system/cpu_percent']")
     assert "lr: 0.001" in page.inner_text("#config-yaml")
     # The image artifact is shown and downloadable; the data map is drawn.
     page.wait_for_selector("img.artifact")
-    assert page.eval_on_selector("img.artifact", "img => img.naturalWidth") == 1
-    page.wait_for_selector("#data-map .main-svg")
+    _until(page, "document.querySelector('img.artifact').naturalWidth === 96")
+    page.wait_for_selector("#data-map .scatterlayer .point")
+    # Hovering a point of the data map shows its example (the sample's input).
+    page.hover("#data-map .scatterlayer .point >> nth=0", force=True)  # under the drag layer
+    _until(page, "document.getElementById('data-map-example').textContent.includes('What is')")
     tab.screenshot("run")
     assert tab.errors == [] and tab.dialogs == []
 
@@ -148,13 +155,14 @@ def test_the_per_sample_table_filters_wrong_answers_and_searches(
     assert len(_rows(page, "samples-table")) == 10
     page.select_option("#sample-filter", "wrong")
     _until(page, "location.search.includes('filter=wrong')")
-    _until(page, 
+    _until(page,
         "[...document.querySelectorAll('#samples-table tbody tr')]"
         ".every(r => r.textContent.includes('wrong'))"
     )
     # baseline seed 2 got the first 5 of 10 right.
     assert len(_rows(page, "samples-table")) == 5
     page.select_option("#sample-filter", "all")
+    _until(page, "document.querySelectorAll('#samples-table tbody tr').length === 10")
     page.fill("#sample-search", "What is 3 + 3?")
     page.press("#sample-search", "Enter")
     _until(page, "document.querySelectorAll('#samples-table tbody tr').length === 1")
@@ -212,7 +220,7 @@ def test_the_leaderboard_page_ranks_the_benchmark(live: Any, tab: Any) -> None:
     assert page.input_value("#benchmark") == "gsm8k"
     tab.screenshot("leaderboard")
     page.select_option("#by", "group")
-    _until(page, 
+    _until(page,
         "document.querySelectorAll('#leaderboard-table tbody tr').length === 2")
     assert "by=group" in page.url
 
@@ -270,11 +278,16 @@ def test_a_running_runs_curve_and_log_grow_without_reloading_the_page(
         _wait_points(page, "loss", lambda n: n >= first + 3)
         _until(page, "document.getElementById('log').textContent.includes('done')")
         tab.screenshot("run-live")
+        # The runs page, open in a second tab, shows the run's status change live too.
+        runs = page.context.new_page()
+        runs.goto(server.url + "/")
+        runs.wait_for_selector(f"#runs-table tr[data-id='{run_id}'] .status-running")
+        runs.evaluate("window.__same_document = true")
         stop.write_text("stop")
         assert child.wait(timeout=60) == 0
-        _until(page, 
-            "document.getElementById('run-status').textContent === 'completed'", timeout=20
-        )
+        _until(page, "document.getElementById('run-status').textContent === 'completed'")
+        runs.wait_for_selector(f"#runs-table tr[data-id='{run_id}'] .status-completed")
+        assert runs.evaluate("window.__same_document") is True
         with trialbook.open_store(root) as db:
             total = len(db.metric_history(run_id, "loss").steps)
         _wait_points(page, "loss", lambda n: n == total)
@@ -318,9 +331,63 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
                  "correct": True},
             ]})
             if i == 0:
+                from trialbook.cartography import DynamicsRecorder
+
+                recorder = DynamicsRecorder(run)
+                for epoch in range(2):
+                    recorder.record(epoch, [payload, f"ok{i}"], [0.2 + epoch / 5, 0.9],
+                                    [False, True])
+                recorder.save()
                 run.finish("failed", error=f"Traceback (most recent call last):\n  {payload}\n")
         ids[payload] = run.id
     return root, ids
+
+
+def test_tags_and_notes_are_edited_on_a_writable_dashboard_and_refused_on_a_read_only_one(
+    tmp_path: Path, serve: Any, tab: Any
+) -> None:
+    root = tmp_path / "experiments"
+    with trialbook.start_run("edit", {"lr": 0.1}, name="editable", tags=["old"], root=root,
+                             system_metrics=False, capture_packages=False) as run:
+        run.log({"loss": 1.0}, step=0)
+    read_only = serve(root)
+    page = tab.open(f"{read_only.url}/runs/{run.id}")
+    page.click("#edit-box summary")
+    page.fill("#notes", "should not be kept")
+    page.click("#save-edit")
+    assert "read-only" in page.wait_for_selector("#edit-message .error").inner_text()
+    writable = serve(root, writable=True)
+    page = tab.open(f"{writable.url}/runs/{run.id}")
+    page.click("#edit-box summary")
+    page.fill("#tag-add", "keep, <b>bold</b>")
+    page.fill("#notes", "lr too high <script>window.__pwned=1</script>")
+    page.click("#save-edit")
+    page.wait_for_selector("#edit-message >> text=Saved.")
+    with trialbook.open_store(root) as db:
+        stored = db.get_run(run.id)
+    assert set(stored.tags) == {"old", "keep", "<b>bold</b>"}
+    assert stored.notes == "lr too high <script>window.__pwned=1</script>"
+    assert "lr too high <script>" in page.inner_text("#timings")
+    page.click("#edit button[aria-label='remove tag'] >> nth=0")
+    _until(page, "document.querySelectorAll('#edit .chip').length === 2")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert tab.errors == []
+
+
+def test_with_a_token_the_url_printed_opens_the_pages_and_without_it_is_refused(
+    workspace: Any, serve: Any, tab: Any
+) -> None:
+    server = serve(workspace.root, token="s3cret-token")
+    response = tab.page.goto(server.url + "/")
+    assert response is not None and response.status == 401
+    page = tab.open(server.url + "/?token=s3cret-token")
+    page.wait_for_selector("#runs-table tbody tr")
+    assert "token" not in page.url
+    assert len(_rows(page, "runs-table")) == 6
+    page.click("#runs-table a:text-is('tuned-s1')")
+    _until(page, "document.querySelector('main').dataset.loaded === 'true'")
+    assert _wait_points(page, "loss", lambda n: n >= 0) == LOSS_POINTS
+    assert tab.errors == []
 
 
 def test_the_hostile_corpus_renders_as_text_and_runs_no_script(
@@ -349,6 +416,17 @@ def test_the_hostile_corpus_renders_as_text_and_runs_no_script(
                                          "nodes => nodes.length") == 0, path
         hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
         assert not [h for h in hrefs if h.lower().startswith("javascript:")], path
-    tab.screenshot("hostile-run")
+        if path == f"/runs/{first}":
+            # The data map's hover label and example box show the hostile example as text.
+            page.wait_for_selector("#data-map .scatterlayer .point")
+            for point in range(2):
+                page.hover(f"#data-map .scatterlayer .point >> nth={point}", force=True)
+                page.wait_for_timeout(200)
+                if HOSTILE[0] in page.inner_text("#data-map-example"):
+                    break
+            assert HOSTILE[0] in page.inner_text("#data-map-example")
+            assert HOSTILE[0] in page.eval_on_selector("#data-map", "n => n.textContent")
+            assert page.evaluate("typeof window.__pwned") == "undefined"
+            tab.screenshot("hostile-run")
     assert tab.dialogs == []
     assert tab.errors == []

@@ -11,16 +11,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from trialbook.dashboard import create_app
 from trialbook.dashboard import _pages as pages
+from trialbook.dashboard import create_app
 
 STATIC = Path(pages.__file__).with_name("static")
+LOOPBACK = "http://127.0.0.1"
 PAGE_URLS = ["/", "/runs/baseline-s1", "/compare?runs=a&groups=group:b", "/leaderboard"]
 
 
 @pytest.fixture(scope="module")
 def client(workspace: Any) -> TestClient:
-    return TestClient(create_app(root=workspace.root))
+    # A loopback Host: without a token the dashboard refuses other names (DNS rebinding).
+    return TestClient(create_app(root=workspace.root), base_url=LOOPBACK)
 
 
 @pytest.mark.parametrize("url", PAGE_URLS)
@@ -30,6 +32,7 @@ def test_every_page_is_an_html_shell_whose_scripts_are_files_of_the_server(
     response = client.get(url)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     html = response.text
     scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.S)
     assert scripts, "a page loads its module"
@@ -67,7 +70,7 @@ def test_serving_plotly_does_not_import_plotly(workspace: Any) -> None:
         "import sys\n"
         "from fastapi.testclient import TestClient\n"
         "from trialbook.dashboard import create_app\n"
-        f"c = TestClient(create_app(root={str(workspace.root)!r}))\n"
+        f"c = TestClient(create_app(root={str(workspace.root)!r}), base_url={LOOPBACK!r})\n"
         "assert c.get('/static/vendor/plotly.min.js').status_code == 200\n"
         "assert c.get('/').status_code == 200\n"
         "print(sorted(m for m in sys.modules if m == 'plotly' or m.startswith('plotly.')))\n"

@@ -9,7 +9,8 @@ export async function api(path, params = {}, options = {}) {
     if (value === undefined || value === null || value === "") continue;
     for (const v of Array.isArray(value) ? value : [value]) url.searchParams.append(key, String(v));
   }
-  const response = await fetch(url, { headers: { Accept: "application/json" }, ...options });
+  const response = await fetch(url, { headers: { Accept: "application/json" }, ...options,
+    credentials: "same-origin" });
   const text = await response.text();
   let body = null;
   try {
@@ -26,11 +27,30 @@ export async function api(path, params = {}, options = {}) {
   return body;
 }
 
+/** The value of cookie `name` (the CSRF cookie is readable by the page on purpose). */
+export function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return "";
+}
+
+/** POST JSON to `/api/<path>` with the double-submit CSRF header; throws Error(detail). */
+export function post(path, body) {
+  return api(path, {}, {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": "application/json",
+      "X-CSRF-Token": cookie("trialbook_csrf") },
+    body: JSON.stringify(body),
+  });
+}
+
 const SAFE_ATTRIBUTES = new Set([
   "class", "id", "title", "type", "value", "name", "placeholder", "for", "colspan", "min", "max",
   "step", "role", "aria-label", "aria-sort", "data-key", "data-id", "data-kind", "href", "download",
   "src", "alt", "target", "rel", "size", "list", "autocomplete", "spellcheck", "hidden", "selected",
-  "checked", "disabled", "open", "loading", "width", "height",
+  "checked", "disabled", "open", "loading", "width", "height", "rows", "maxlength",
 ]);
 
 /** A link target that cannot run script: only same-origin paths and http(s) URLs. */

@@ -26,7 +26,7 @@ function save() {
 }
 
 function entryLabel(e) {
-  return e.kind === "group" ? `${e.label} (group, n=${e.run_ids.length})` : e.label;
+  return e.label;
 }
 
 function entryLink(e) {
@@ -63,6 +63,7 @@ function build() {
 }
 
 function renderEntries(entries) {
+  parts.entryRefs = entries.map((e) => e.ref);
   const remove = (e) => {
     if (e.kind === "group") state.groups = state.groups.filter((g) => g !== e.ref);
     else state.runs = state.runs.filter((r) => r !== e.ref);
@@ -77,14 +78,21 @@ function renderEntries(entries) {
 function renderVerdict(data) {
   const v = data.verdict;
   if (!v) {
-    replace(parts.verdict, el("p", { class: "muted" },
+    replace(parts.verdict, el("p", { class: "muted", id: "verdict-note" }, data.verdict_note ||
       "No verdict: a significance test needs exactly two entries with a metric in common."));
     return;
   }
+  const pairs = [
+    ["Metric", v.benchmark ? `${v.benchmark} ${v.metric || ""}` : v.metric],
+    ["Test", v.test],
+    ["Difference (B − A)", v.difference === null || v.difference === undefined ? null
+      : `${fmtNumber(v.difference)}  [${fmtNumber(v.ci_low)}, ${fmtNumber(v.ci_high)}]`],
+    ["p-value", v.p_value === null || v.p_value === undefined ? null : fmtNumber(v.p_value)],
+    [v.effect_name || "Effect", v.effect === null || v.effect === undefined ? null : fmtNumber(v.effect)],
+    ["Note", v.note],
+  ].filter(([, value]) => value !== null && value !== undefined && value !== "");
   replace(parts.verdict, el("div", { class: "verdict", id: "verdict" }, v.text),
-    el("dl", { class: "facts" }, ["test", "p_value", "effect", "ci_low", "ci_high"]
-      .filter((k) => v[k] !== null && v[k] !== undefined)
-      .flatMap((k) => [el("dt", {}, k.replace("_", " ")), el("dd", {}, fmtValue(v[k]))])));
+    el("dl", { class: "facts" }, pairs.flatMap(([k, value]) => [el("dt", {}, k), el("dd", {}, value)])));
 }
 
 function renderMetrics(data) {
@@ -114,7 +122,7 @@ function renderSamples(data) {
     replace(parts.samples, el("p", { class: "muted" }, "Changed samples are shown for two runs evaluated on a common benchmark."));
     return;
   }
-  const list = (title, rows, id) => [el("h3", {}, `${title} (${rows.length})`),
+  const list = (title, rows, id, n) => [el("h3", {}, `${title} (${n === undefined ? rows.length : n})`),
     rows.length ? el("div", { class: "table-wrap" }, el("table", { id },
       el("thead", {}, el("tr", {}, ["Id", "Input", "Reference", "A", "B"].map((h) => el("th", {}, h)))),
       el("tbody", {}, rows.map((r) => el("tr", {}, el("td", { class: "mono" }, r.id),
@@ -122,12 +130,13 @@ function renderSamples(data) {
         el("td", { class: "text" }, fmtValue(r.a)), el("td", { class: "text" }, fmtValue(r.b)))))))
       : el("p", { class: "muted" }, "None.")];
   replace(parts.samples, el("p", { class: "muted" }, `Benchmark ${c.benchmark}: A is the first entry, B the second.`),
-    ...list("Regressions: right in A, wrong in B", c.regressions || [], "regressions"),
-    ...list("Fixes: wrong in A, right in B", c.fixes || [], "fixes"));
+    ...list("Regressions: right in A, wrong in B", c.regressions || [], "regressions", c.n_regressions),
+    ...list("Fixes: wrong in A, right in B", c.fixes || [], "fixes", c.n_fixes));
 }
 
 async function drawCurves(keys) {
-  if (!state.key || !keys.includes(state.key)) state.key = keys[0] || "";
+  // Default: the loss when the entries logged one (curves that differ most often), else the first.
+  if (!state.key || !keys.includes(state.key)) state.key = keys.includes("loss") ? "loss" : keys[0] || "";
   save();
   const select = el("select", { id: "curve-key", "aria-label": "metric" },
     keys.map((k) => el("option", { value: k, selected: k === state.key }, k)));
@@ -143,9 +152,12 @@ async function drawCurves(keys) {
   try {
     const data = await api("compare/history", { runs: state.runs, groups: state.groups, key: state.key,
       x: state.x, points: 500 });
+    // The same colour as the entry's chip above, whatever order the curves come in.
+    const refs = (parts.entryRefs || []);
     const traces = data.curves.flatMap((c, i) => curveTraces(
       { x: c.x, y: c.y, sampled: false },
-      { axis: state.x, color: COLORS[i % COLORS.length], name: c.kind === "group" ? `${c.label} (mean, n=${c.n})` : c.label,
+      { axis: state.x, color: COLORS[(refs.includes(c.ref) ? refs.indexOf(c.ref) : i) % COLORS.length],
+        name: c.kind === "group" ? `${c.label} (mean)` : c.label,
         band: c.y_low && c.y_high ? { low: c.y_low, high: c.y_high } : null }));
     draw(parts.chart, traces, lineLayout({ axis: state.x, log: state.log, legend: true, height: 420 }));
     parts.chart.dataset.curves = String(data.curves.length);

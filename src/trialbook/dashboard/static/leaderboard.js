@@ -48,9 +48,10 @@ function entryCell(row) {
   return el("td", { class: "name" }, el("a", { href }, row.entry || id), el("div", { class: "muted mono" }, id));
 }
 
-function tiedCell(row) {
-  if (row.tied === true) return el("td", { class: "right" }, row.rank === 1 ? "leader" : "tied");
-  if (row.tied === false) return el("td", { class: "muted" }, "behind");
+function tiedCell(row, index) {
+  const tied = row.tied_with_leader === undefined ? row.tied : row.tied_with_leader;
+  if (tied === true) return el("td", { class: "right" }, index === 0 ? "leader" : "tied");
+  if (tied === false) return el("td", { class: "muted" }, "behind");
   return el("td", { class: "muted", title: row.note || "" }, "untested");
 }
 
@@ -75,11 +76,11 @@ async function load() {
   replace(parts.table, rows.length ? el("div", { class: "table-wrap" }, el("table", { id: "leaderboard-table" },
     el("thead", {}, el("tr", {}, ["Rank", "Entry", "Experiment", "Value", "95% CI", "n", "vs leader", "p (adjusted)"]
       .map((c) => el("th", {}, c)))),
-    el("tbody", {}, rows.map((r) => el("tr", {}, el("td", { class: "num" }, r.rank === null ? "–" : String(r.rank)),
+    el("tbody", {}, rows.map((r, i) => el("tr", {}, el("td", { class: "num" }, r.rank === null ? "–" : String(r.rank)),
       entryCell(r), el("td", {}, fmtValue(r.experiment)),
       el("td", { class: "num" }, fmtNumber(r.value), r.std !== null && r.std !== undefined && r.n > 1 ? ` ± ${fmtNumber(r.std)}` : ""),
       el("td", { class: "num" }, r.ci_low === null || r.ci_low === undefined ? "–" : `[${fmtNumber(r.ci_low)}, ${fmtNumber(r.ci_high)}]`),
-      el("td", { class: "num" }, fmtValue(r.n)), tiedCell(r),
+      el("td", { class: "num" }, fmtValue(r.n)), tiedCell(r, i),
       el("td", { class: "num" }, fmtNumber(r.p_adjusted === undefined ? null : r.p_adjusted)))))))
     : el("p", { class: "muted" }, "Nothing ranked: evaluate runs on a benchmark (trialbook evaluate) to rank them."));
   main.dataset.loaded = "true";

@@ -30,6 +30,11 @@ export function curveTraces(curve, { axis = "step", smoothing = 0, color = COLOR
       fill: "tonexty", fillcolor: fade(color, 0.18), hoverinfo: "skip", showlegend: false,
       name: plotText(name) + " high" });
   }
+  if (smoothing > 0) {
+    // The raw values stay visible, faded, under the smoothed line.
+    traces.push({ type: "scatter", mode: "lines", x, y: curve.y, line: { width: 1, color },
+      opacity: 0.25, hoverinfo: "skip", showlegend: false, name: plotText(name) + " raw" });
+  }
   traces.push({ type: "scatter", mode: curve.y.length < 2 ? "markers" : "lines", x,
     y: smooth(curve.y, smoothing), line: { width: 1.6, color }, marker: { color, size: 5 },
     name: plotText(name), meta: "line" });

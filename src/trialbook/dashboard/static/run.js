@@ -3,7 +3,7 @@
 // the data map, files and the stdout/stderr tail. A running run's curves and logs follow live
 // (history?after_step= and logs?offset= every second); nothing is reloaded.
 import {
-  api, append, el, every, fmtDuration, fmtNumber, fmtTime, fmtValue, header, numCell,
+  api, append, el, every, post, fmtDuration, fmtNumber, fmtTime, fmtValue, header, numCell,
   queryState, replace, setQuery, showError, statusBadge,
 } from "./common.js";
 import { curveTraces, draw, lineLayout, plotText } from "./plots.js";
@@ -53,6 +53,7 @@ function renderHeader() {
     el("h1", { id: "run-name" }, d.name || d.short_id, " ", parts.status),
     el("div", { class: "muted mono" }, d.id),
     parts.timings,
+    el("details", { id: "edit-box" }, el("summary", {}, "Edit tags and notes"), parts.edit),
     d.error ? el("pre", { class: "log", id: "run-error" }, d.error) : null);
   renderTimings();
 }
@@ -64,10 +65,40 @@ function renderTimings() {
     ["Group", d.group_key ? "group:" + String(d.group_key).slice(0, 12) : null],
     ["Tags", (d.tags || []).length ? el("span", { class: "chips" }, d.tags.map((t) => el("span", { class: "chip" }, t))) : null],
     ["Started", fmtTime(d.started_at)], ["Ended", fmtTime(d.ended_at)],
-    ["Duration", fmtDuration(d.duration)], ["Last heartbeat", fmtTime(d.heartbeat_at)],
+    ["Duration", d.duration !== null && d.duration !== undefined ? fmtDuration(d.duration)
+      : d.status === "running" && d.timestamps && d.timestamps.started_at
+        ? `${fmtDuration(Date.now() / 1000 - d.timestamps.started_at)} so far` : null], ["Last heartbeat", fmtTime(d.heartbeat_at)],
     ["Host", d.host], ["PID", d.pid === null ? null : String(d.pid)],
     ["Folder", d.folder], ["Notes", d.notes],
   ]));
+}
+
+// ---- tags and notes (a writable dashboard only; a read-only one says so) ------------------
+
+function renderEdit() {
+  const message = el("div", { id: "edit-message" });
+  const add = el("input", { type: "text", id: "tag-add", placeholder: "tags to add, comma separated" });
+  const notes = el("textarea", { id: "notes", rows: "3", maxlength: "100000" });
+  notes.value = doc.notes || "";
+  const done = (written) => {
+    doc = { ...doc, tags: written.tags, notes: written.notes };
+    renderTimings();
+    renderEdit();
+    replace(parts.editMessage || message, el("p", { class: "muted" }, "Saved."));
+  };
+  const fail = (e) => replace(message, el("div", { class: "error" }, e.message));
+  const removeButtons = (doc.tags || []).map((t) => el("span", { class: "chip" }, t, " ",
+    el("button", { type: "button", "aria-label": "remove tag", onclick: () =>
+      post(R("/tags"), { add: [], remove: [t] }).then(done, fail) }, "×")));
+  const form = el("form", { class: "toolbar", onsubmit: (e) => {
+    e.preventDefault();
+    const tags = add.value.split(",").map((t) => t.trim()).filter(Boolean);
+    const work = tags.length ? post(R("/tags"), { add: tags, remove: [] }) : Promise.resolve(null);
+    work.then(() => post(R("/notes"), { notes: notes.value })).then(done, fail);
+  } }, el("label", {}, "Add tags", add), el("label", {}, "Notes", notes),
+  el("button", { type: "submit", id: "save-edit" }, "Save"));
+  parts.editMessage = message;
+  replace(parts.edit, el("div", { class: "chips" }, removeButtons), form, message);
 }
 
 // ---- curves -------------------------------------------------------------------------------
@@ -87,7 +118,7 @@ async function loadMetrics(search = "") {
   const find = el("input", { type: "search", placeholder: "search metrics", value: search });
   find.addEventListener("change", () => loadMetrics(find.value).catch((e) => showError(parts.curves, e)));
   replace(parts.metricList, el("div", { class: "toolbar" }, find,
-    el("span", { class: "muted" }, `${data.total} metrics`)),
+    el("span", { class: "muted" }, `${data.total} metric${data.total === 1 ? "" : "s"}${system.length ? ` (${system.length} system)` : ""}`)),
   el("div", { class: "metric-list", id: "metric-list" }, train.map(choose)));
   replace(parts.summary, metrics.length ? el("div", { class: "table-wrap" }, el("table", { id: "metric-summary" },
     el("thead", {}, el("tr", {}, ["Metric", "Last", "Min", "Max", "Points", "Last step"].map((c) => el("th", {}, c)))),
@@ -433,6 +464,7 @@ async function start() {
   parts.files = el("div");
   parts.logs = el("div", { id: "logs" });
   parts.curves = el("div");
+  parts.edit = el("div", { id: "edit" });
   parts.systemSection = section("system", "System metrics", parts.system);
   parts.evalSection = section("evaluations", "Evaluations", parts.evals);
   parts.mapSection = section("datamap", "Data map", el("p", { class: "muted" },
@@ -459,6 +491,7 @@ async function start() {
   status = doc.status;
   document.title = `${doc.name || doc.short_id} · trialbook`;
   renderHeader();
+  renderEdit();
   renderConfig();
   renderProvenance();
   renderEvaluations();

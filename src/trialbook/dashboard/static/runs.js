@@ -114,7 +114,7 @@ function build() {
   parts.table = el("div", { class: "table-wrap", id: "table" });
   parts.pager = el("div", { class: "pager" });
   replace(main, el("h1", {}, "Runs"), form,
-    el("div", { class: "toolbar" }, parts.columnsBox, parts.compare, parts.selection, parts.live),
+    el("div", { class: "toolbar" }, parts.compare, parts.selection, parts.live, parts.columnsBox),
     parts.message, parts.pagerTop, parts.table, parts.pager);
   parts.columnsBox.addEventListener("toggle", () => {
     if (parts.columnsBox.open) loadColumnChoices("");
@@ -194,14 +194,19 @@ function toggle(list, value, on) {
   save();
 }
 
+let shownSort = { sort: "", desc: true };
+
 function sortHeader(label, key) {
   if (!key) return el("th", {}, label);
-  const active = state.sort === key;
-  const desc = state.desc === "" ? null : state.desc === "true";
+  const active = (state.sort || shownSort.sort) === key;
+  const desc = state.desc === "" ? shownSort.desc : state.desc === "true";
   const th = el("th", { class: `sortable${active ? " sorted" : ""}${active && desc === false ? " asc" : ""}`,
     "data-key": key, title: `sort by ${key}` }, label);
   th.addEventListener("click", () => {
-    if (state.sort === key) state.desc = state.desc === "false" ? "true" : "false";
+    if ((state.sort || shownSort.sort) === key) {
+      state.sort = key;
+      state.desc = desc === false ? "true" : "false";
+    }
     else { state.sort = key; state.desc = ""; }
     state.offset = 0;
     load();
@@ -268,19 +273,29 @@ function renderRuns(data) {
 }
 
 function renderGroups(data, metrics) {
+  // Params that tell the groups apart (all of them when there is one group).
+  const seen = new Map();
+  for (const g of data.groups) {
+    for (const [k, v] of Object.entries(g.params || {})) {
+      if (!seen.has(k)) seen.set(k, new Set());
+      seen.get(k).add(JSON.stringify(v));
+    }
+  }
+  const varying = new Set([...seen].filter(([k, vs]) => data.groups.length < 2 || vs.size > 1
+    || data.groups.some((g) => !(k in (g.params || {})))).map(([k]) => k));
   const head = el("tr", {}, el("th", {}, ""), el("th", {}, "Group"), el("th", {}, "Experiment"),
     el("th", {}, "n"), el("th", {}, "Seeds"), el("th", {}, "Params"),
-    metrics.map((m) => el("th", {}, `${m} mean ± std [95% CI]`)));
+    metrics.map((m) => el("th", {}, m, el("span", { class: "sub" }, "mean ± std [95% CI]"))));
   const rows = data.groups.map((g) => {
-    const ref = "group:" + String(g.group_key).slice(0, 12);
+    const ref = g.ref || "group:" + String(g.group_key).slice(0, 12);
     const box = el("input", { type: "checkbox", "aria-label": "select group", "data-id": ref,
       checked: state.groups.includes(ref), onchange: (e) => toggle("groups", ref, e.target.checked) });
-    const params = Object.entries(g.params || {}).map(([k, v]) => el("span", { class: "chip" }, `${k}=${fmtValue(v)}`));
+    const params = Object.entries(g.params || {}).filter(([k]) => varying.has(k)).map(([k, v]) => el("span", { class: "chip" }, `${k}=${fmtValue(v)}`));
     return el("tr", { "data-id": ref }, el("td", {}, box),
       el("td", { class: "name" }, el("a", { href: "/compare" + queryString({ groups: [ref] }) }, g.name || ref),
-        el("div", { class: "muted mono" }, ref)),
+        el("div", { class: "muted mono ref" }, ref)),
       el("td", {}, g.experiment), el("td", { class: "num" }, String(g.n)),
-      el("td", { class: "mono" }, (g.seeds || []).join(", ")),
+      el("td", { class: "mono seeds" }, (g.seeds || []).join(", ")),
       el("td", {}, el("div", { class: "chips" }, params)),
       metrics.map((m) => {
         const s = (g.metrics || {})[m];
@@ -293,6 +308,7 @@ function renderGroups(data, metrics) {
   if (!data.groups.length) append(parts.table, el("p", { class: "muted" }, "No seed group matches these filters."));
   replace(parts.pager, ...pager(data.total, data.groups.length));
   replace(parts.pagerTop);
+  if (data.note) append(parts.table, el("p", { class: "note" }, data.note));
 }
 
 function filters() {
@@ -307,23 +323,25 @@ async function load() {
   replace(parts.message);
   try {
     if (state.view === "groups") {
-      let metrics = state.columns.filter((c) => c.startsWith("metrics."));
-      if (!metrics.length) {
-        const cols = await api("columns", { experiment: state.experiment, limit: 200 });
-        metrics = (cols.metrics || []).slice(0, 4).map((k) => (k.startsWith("metrics.") ? k : "metrics." + k));
-      }
+      const metrics = state.columns.filter((c) => c.startsWith("metrics.") || c.startsWith("eval."))
+        .map((c) => (c.startsWith("eval.") ? c.slice("eval.".length) : c));
       const data = await api("groups", { ...filters(), metric: metrics, offset: state.offset, limit: state.limit });
-      if (serial === loadSerial) renderGroups(data, metrics);
+      if (serial === loadSerial) renderGroups(data, data.metrics || []);
     } else {
       const data = await api("runs", { ...filters(), sort: state.sort, desc: state.desc,
         offset: state.offset, limit: state.limit, columns: state.columns });
       if (serial !== loadSerial) return;
       cursor = data.cursor;
+      shownSort = { sort: data.sort, desc: data.desc };
       renderRuns(data);
     }
     main.dataset.loaded = "true";
   } catch (e) {
-    if (serial === loadSerial) showError(parts.message, e);
+    if (serial === loadSerial) {
+      showError(parts.message, e);
+      replace(parts.table);
+      main.dataset.loaded = "true";
+    }
   }
 }
 
