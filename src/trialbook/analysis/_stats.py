@@ -107,6 +107,46 @@ class TestResult:
         d["verdict"] = self.verdict
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
 
+    def details(self) -> list[tuple[str, str]]:
+        """The test's numbers as labelled lines, as ``trialbook significance`` prints them
+        under the verdict: test, why it was chosen, n, both means, the difference with its
+        interval, the p-value (and Holm's), the effect size with its interval."""
+        from trialbook._format import fmt_number
+
+        def num(value: float | None) -> str:
+            return "-" if value is None or math.isnan(value) else fmt_number(float(value))
+
+        pct = f"{self.level * 100:g}%"
+        resampled = f"{self.resamples:,} resamples, seed {self.seed}" if self.resamples else ""
+        test = self.test + (f" ({resampled})" if resampled else "")
+        ci = f"{pct} CI {num(self.ci_low)} to {num(self.ci_high)}"
+        if self.test == "mcnemar" or (self.test == "permutation" and self.exact):
+            # The exact tests resample nothing; only their interval comes from a bootstrap.
+            test = f"{self.test} (exact)"
+            if resampled:
+                ci += f"; paired bootstrap, {resampled}"
+        difference = num(self.difference)
+        if not difference.startswith("-"):
+            difference = f"+{difference}"
+        pairs = [("test", test), *([("why", self.note)] if self.note else [])]
+        pairs += [
+            ("n", f"{self.n:,}" if self.n_b is None else f"{self.n} and {self.n_b} seeds"),
+            (f"mean {self.a}", num(self.mean_a)),
+            (f"mean {self.b}", num(self.mean_b)),
+            ("difference", f"{difference} ({ci})"),
+            ("p-value", num(self.p_value)),
+        ]
+        if self.p_adjusted is not None:
+            pairs.append(("p (Holm)", num(self.p_adjusted)))
+        pairs.append(
+            (
+                "effect size",
+                f"{num(self.effect_size)} ({pct} CI {num(self.effect_ci_low)} to "
+                f"{num(self.effect_ci_high)}; {self.effect_name})",
+            )
+        )
+        return pairs
+
     def _repr_html_(self) -> str:
         """The test in a notebook: its verdict, means, difference, p-value, effect."""
         from trialbook.reporting import notebook_html

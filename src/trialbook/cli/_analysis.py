@@ -285,33 +285,7 @@ def compare(
 def _render_result(r: TestResult, out: Output) -> None:
     out.heading(f"{r.b} vs {r.a}")
     out.line(r.verdict)
-    pct = f"{r.level * 100:g}%"
-    resampled = f"{r.resamples:,} resamples, seed {r.seed}" if r.resamples else ""
-    test = r.test + (f" ({resampled})" if resampled else "")
-    ci = f"{pct} CI {_num(r.ci_low)} to {_num(r.ci_high)}"
-    if r.test == "mcnemar" or (r.test == "permutation" and r.exact):
-        # The exact tests resample nothing; only their interval comes from a paired bootstrap.
-        test = f"{r.test} (exact)"
-        if resampled:
-            ci += f"; paired bootstrap, {resampled}"
-    pairs: list[tuple[str, Cell]] = [
-        ("test", test),
-        *([("why", r.note)] if r.note else []),
-        ("n", f"{r.n:,}" if r.n_b is None else f"{r.n} and {r.n_b} seeds"),
-        (f"mean {r.a}", _num(r.mean_a)),
-        (f"mean {r.b}", _num(r.mean_b)),
-        ("difference", f"{_signed(r.difference)} ({ci})"),
-        ("p-value", _num(r.p_value)),
-    ]
-    if r.p_adjusted is not None:
-        pairs.append(("p (Holm)", _num(r.p_adjusted)))
-    pairs.append(
-        (
-            "effect size",
-            f"{_num(r.effect_size)} ({pct} CI {_num(r.effect_ci_low)} to "
-            f"{_num(r.effect_ci_high)}; {r.effect_name})",
-        )
-    )
+    pairs: list[tuple[str, Cell]] = list(r.details())
     out.fields(pairs, indent=2)
 
 

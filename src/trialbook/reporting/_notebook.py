@@ -64,28 +64,7 @@ def _num(value: float | None) -> str:
 
 
 def _test_rows(r: TestResult) -> list[tuple[str, Any]]:
-    pct = f"{r.level * 100:g}%"
-    ci = f"{pct} CI {_num(r.ci_low)} to {_num(r.ci_high)}"
-    pairs: list[tuple[str, Any]] = [("test", r.test + (" (exact)" if r.exact else ""))]
-    if r.note:
-        pairs.append(("why", r.note))
-    pairs += [
-        ("n", f"{r.n:,}" if r.n_b is None else f"{r.n} and {r.n_b} seeds"),
-        (f"mean {r.a}", _num(r.mean_a)),
-        (f"mean {r.b}", _num(r.mean_b)),
-        ("difference", f"{_num(r.difference)} ({ci})"),
-        ("p-value", _num(r.p_value)),
-    ]
-    if r.p_adjusted is not None:
-        pairs.append(("p (Holm)", _num(r.p_adjusted)))
-    pairs.append(
-        (
-            "effect size",
-            f"{_num(r.effect_size)} ({pct} CI {_num(r.effect_ci_low)} to "
-            f"{_num(r.effect_ci_high)}; {r.effect_name})",
-        )
-    )
-    return pairs
+    return list(r.details())
 
 
 def _verdict(text: str, significant: bool) -> str:
