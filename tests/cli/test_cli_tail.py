@@ -44,6 +44,13 @@ WRITER = textwrap.dedent(
 )
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child: SIGINT back to its default, so Python turns Ctrl-C into
+    KeyboardInterrupt even when the tests run in a background job (whose processes inherit
+    SIGINT as ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
@@ -53,6 +60,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _writer(root: Path, go: Path, status: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(root), str(go), status],
+        preexec_fn=_ctrl_c_as_in_a_terminal,
         stdout=subprocess.PIPE,
         text=True,
         env=_env(),
@@ -72,6 +80,7 @@ def test_tail_follow_prints_lines_as_they_arrive_and_ends_with_the_run(
     try:
         tail = subprocess.Popen(
             [sys.executable, "-m", "trialbook", "tail", run_id[-6:], "-f", "--root", str(root)],
+            preexec_fn=_ctrl_c_as_in_a_terminal,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -108,6 +117,7 @@ def test_tail_ctrl_c_stops_following_with_exit_0(root: Path) -> None:
     writer, run_id = _writer(root, go, "completed")
     tail = subprocess.Popen(
         [sys.executable, "-m", "trialbook", "tail", run_id, "-f", "--root", str(root)],
+        preexec_fn=_ctrl_c_as_in_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

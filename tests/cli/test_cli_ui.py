@@ -25,6 +25,12 @@ FAST: dict[str, Any] = {"system_metrics": False, "capture_packages": False}
 DEADLINE = 60.0
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child: SIGINT back to its default, so Python turns Ctrl-C into
+    KeyboardInterrupt even when the tests run in a background job (whose processes inherit
+    SIGINT as ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIALBOOK_")}
     src = str(Path(trialbook.__file__).resolve().parents[1])
@@ -80,6 +86,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _start(*args: str, **env: str) -> tuple[subprocess.Popen[str], Lines, Lines]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "trialbook", *args],
+        preexec_fn=_ctrl_c_as_in_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -188,8 +195,13 @@ def test_serve_calls_on_ready_with_the_url_then_stops_on_sigint(workspace: Path)
         seen.append(url)
         threading.Thread(target=client, args=(url,), daemon=True).start()
 
-    # On the main thread, where uvicorn catches Ctrl-C.
-    serve(root=workspace, port=0, on_ready=ready)
+    # On the main thread, where uvicorn catches Ctrl-C; as in a terminal even when the tests
+    # run in a background job (which inherits SIGINT as ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        serve(root=workspace, port=0, on_ready=ready)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert len(seen) == 1 and seen[0].startswith("http://127.0.0.1:")
     assert codes == [200]
 
@@ -248,6 +260,7 @@ def test_ls_watch_on_a_terminal_redraws_in_place(workspace: Path) -> None:
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "trialbook", "ls", "--watch", "0.2", "--root", str(workspace)],
+        preexec_fn=_ctrl_c_as_in_a_terminal,
         stdin=follower,
         stdout=follower,
         stderr=follower,

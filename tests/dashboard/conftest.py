@@ -125,7 +125,7 @@ class LiveServer:
         from trialbook.dashboard import DashboardSettings, create_app
 
         app = create_app(root=root, settings=DashboardSettings(**settings))
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
