@@ -7,6 +7,7 @@ read and the typed wrappers live here once, so every backend behaves the same.
 from __future__ import annotations
 
 import abc
+import bisect
 import logging
 import threading
 import time
@@ -243,6 +244,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def metric_history(self, run_id: str, key: str) -> MetricHistory:
         """Every point of one metric, by step then logging order (empty if none)."""
+
+    def metric_history_after(self, run_id: str, key: str, after_step: int) -> MetricHistory:
+        """The points of one metric whose step is above ``after_step``, by step then logging
+        order (empty if none): what a follower polling a growing history has not seen yet.
+
+        This version reads the whole history and filters it; SQL stores read only the newer
+        points (an index seek).
+        """
+        h = self.metric_history(run_id, key)
+        i = bisect.bisect_right(h.steps, after_step)
+        return MetricHistory(run_id, key, h.steps[i:], h.values[i:], h.times[i:])
 
     def metric_buckets(
         self, run_id: str, key: str, buckets: int, *, after_step: int | None = None

@@ -920,6 +920,24 @@ class SQLStore(Store):
             values = tuple(math.nan if v is None else v for v in values)
         return MetricHistory(run_id, key, steps, values, times)
 
+    def metric_history_after(self, run_id: str, key: str, after_step: int) -> MetricHistory:
+        r, k = s.runs, s.metric_keys
+        with self._read() as conn:
+            num = conn.execute(select(r.c.num).where(r.c.id == run_id)).scalar()
+            key_id = conn.execute(select(k.c.id).where(k.c.name == key)).scalar()
+            sql = _dialect.bucket_sql(conn)["rows"]  # the points from a step on
+            rows = (
+                _dialect.fetchall(conn, sql, (num, key_id, after_step + 1))
+                if num is not None and key_id is not None and after_step < 2**63 - 1
+                else []
+            )
+        if not rows:
+            return MetricHistory(run_id, key, (), (), ())
+        steps, values, times = zip(*rows, strict=True)
+        if None in values:  # NaN is stored as NULL
+            values = tuple(math.nan if v is None else v for v in values)
+        return MetricHistory(run_id, key, steps, values, times)
+
     #: A history of at most ``max(BUCKETS_READ_WHOLE, 8 * buckets)`` points is read whole
     #: and reduced in Python; a longer one is reduced in the database (see
     #: ``_dialect.bucket_reduce``). On SQLite reading a point costs ~0.7 µs and a bucket's two

@@ -657,6 +657,26 @@ class StoreContract:
         with pytest.raises(TrialbookError, match="buckets must be"):
             store.metric_buckets(run.id, "loss", 1)
 
+    def test_metric_history_after_returns_exactly_the_points_above_a_step(
+        self, store: Store
+    ) -> None:
+        run = store.create_run(new_run("20260101_120000_aaaaaa"))
+        points = [(i, float(i), 100.0 + i) for i in range(6)]
+        points.insert(4, (3, -3.0, 103.5))  # step 3 logged twice: both come back, in order
+        points[1] = (1, NAN, 101.0)
+        store.log_metrics(run.id, {"loss": points})
+
+        after = store.metric_history_after(run.id, "loss", 2)
+        assert after.steps == (3, 3, 4, 5)
+        assert after.values == (3.0, -3.0, 4.0, 5.0)
+        assert after.times == (103.0, 103.5, 104.0, 105.0)
+        every = store.metric_history_after(run.id, "loss", -1)
+        assert every.steps == store.metric_history(run.id, "loss").steps
+        assert math.isnan(every.values[1])
+        assert len(store.metric_history_after(run.id, "loss", 5)) == 0
+        assert len(store.metric_history_after(run.id, "acc", 0)) == 0
+        assert len(store.metric_history_after("20260101_120000_ffffff", "loss", 0)) == 0
+
     def test_log_metrics_of_an_unknown_run_raises_run_not_found(self, store: Store) -> None:
         with pytest.raises(RunNotFoundError):
             store.log_metrics("20260101_120000_ffffff", {"loss": [(0, 1.0, 1.0)]})
