@@ -280,6 +280,18 @@ class Store(abc.ABC):
             last_step=h.steps[-1] if h.steps else None,
         )
 
+    def metric_decimated(self, run_id: str, key: str, buckets: int) -> MetricHistory:
+        """The last point of each of at most ``buckets`` step buckets of one metric: the
+        ``steps``/``values``/``times`` of :meth:`metric_buckets` without the envelope, so a
+        store can seek each bucket's last point instead of reading every point (a curve
+        drawn without its min/max band). Empty when the run or key has no points.
+
+        Raises:
+            TrialbookError: ``buckets`` is not between 2 and 20,000.
+        """
+        b = self.metric_buckets(run_id, key, buckets)
+        return MetricHistory(run_id, key, b.steps, b.values, b.times)
+
     @abc.abstractmethod
     def metric_summaries(
         self, run_ids: Sequence[str], keys: Sequence[str] | None = None

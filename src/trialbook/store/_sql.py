@@ -990,6 +990,36 @@ class SQLStore(Store):
             hi,
         )
 
+    def metric_decimated(self, run_id: str, key: str, buckets: int) -> MetricHistory:
+        check_buckets(buckets)
+        with self._read() as conn:
+            q = _dialect.bucket_sql(conn)
+            found = _dialect.fetchall(conn, q["ids"], (run_id, key))
+            if not found:
+                return MetricHistory(run_id, key, (), (), ())
+            num, key_id, count = found[0]
+            # A short history costs less read whole (metric_buckets) than seeked bucket by
+            # bucket: on SQLite a seek costs ~9 us, reading a point ~0.5-1 us.
+            rows: list[tuple[Any, ...]] | None = None
+            if count is not None and count > max(self.BUCKETS_READ_WHOLE, 10 * buckets):
+                first = _dialect.fetchall(conn, q["first"], (num, key_id, -(2**63)))
+                if not first:
+                    return MetricHistory(run_id, key, (), (), ())
+                lo = first[0][0]
+                hi = _dialect.fetchall(conn, q["final"], (num, key_id))[0][0]
+                width = bucket_width(lo, hi, buckets)
+                rows = _dialect.bucket_last_points(
+                    conn, num, key_id, lo, width, (hi - lo) // width + 1
+                )
+        if rows is None:
+            return super().metric_decimated(run_id, key, buckets)
+        if not rows:
+            return MetricHistory(run_id, key, (), (), ())
+        steps, values, times = zip(*rows, strict=True)
+        return MetricHistory(
+            run_id, key, steps, tuple(math.nan if v is None else v for v in values), times
+        )
+
     def metric_summaries(
         self, run_ids: Sequence[str], keys: Sequence[str] | None = None
     ) -> dict[str, dict[str, MetricSummary]]:
