@@ -69,3 +69,30 @@ def test_the_default_points_after_a_step_filters_the_whole_history(tmp_path: Pat
         assert default == store.metric_history_after(run.id, "loss", 1)
         assert default.steps == (2, 2, 3)
         assert len(Store.metric_history_after(store, run.id, "loss", 3)) == 0
+
+
+def test_following_from_now_reads_no_history_and_reports_what_comes_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = trialbook.start_run("exp", {}, root=tmp_path, **FAST)
+    for step in range(3000):
+        run.log({"loss": 1.0, "acc": 0.5}, step=step)
+    run.flush()
+    actions = iter([lambda: (run.log({"loss": 0.5}, step=3000), run.flush()), lambda: run.finish()])
+    with trialbook.open_store(tmp_path) as store:
+
+        def whole(run_id: str, key: str) -> MetricHistory:
+            raise AssertionError("a whole history was read")
+
+        monkeypatch.setattr(store, "metric_history", whole)
+        updates = list(
+            follow_run(
+                store,
+                run.id,
+                from_start=False,
+                interval=0.01,
+                sleep=lambda _: next(actions, lambda: None)(),
+            )
+        )
+    assert [(p.key, p.step, p.value) for u in updates for p in u.points] == [("loss", 3000, 0.5)]
+    assert updates[-1].finished

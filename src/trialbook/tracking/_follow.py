@@ -187,8 +187,12 @@ def follow_run(
     log_offsets: dict[LogStream, int] = {s: 0 for s in LOG_STREAMS}
     wanted = None if keys is None else list(keys)
     if not from_start:
-        if metrics:
-            _new_points(store, record.id, wanted, seen_steps, seen_counts)
+        if metrics:  # what is there now counts as seen: no history is read
+            for key, summary in (
+                store.metric_summaries([record.id], wanted).get(record.id, {}).items()
+            ):
+                seen_steps[key] = summary.last_step
+                seen_counts[key] = summary.count
         if logs and folder:
             for s in LOG_STREAMS:
                 log_offsets[s] = _log_size(folder, s)
