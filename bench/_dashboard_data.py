@@ -290,7 +290,10 @@ def serve(args: dict[str, Any]) -> None:
     from trialbook.dashboard import create_app
 
     app = create_app(args["dir"])
-    sock = socket.socket()
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP;
+    # without it every keep-alive response waits ~40 ms (Nagle against delayed ACKs), as
+    # trialbook.dashboard.serve's sockets (made from getaddrinfo) never do.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     Path(args["port_file"]).write_text(str(sock.getsockname()[1]))
     config = uvicorn.Config(app, log_level="warning", access_log=False)

@@ -48,12 +48,13 @@ def _series(
     store: Store, run_id: str, key: str, x: CurveX, max_points: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """One run's curve (:func:`~trialbook.analysis.read_curve`, at most ``max_points``
-    points) on the x axis ``x``, sorted by x, NaN values dropped."""
+    points, without the min/max envelope the mean does not use) on the x axis ``x``, sorted
+    by x, NaN values dropped."""
     import numpy as np
 
     from trialbook.analysis._history import read_curve
 
-    points = read_curve(store, run_id, key, x=x, max_points=max_points).points
+    points = read_curve(store, run_id, key, x=x, max_points=max_points, envelope=False).points
     xs = np.asarray(points.x, dtype=float)
     ys = np.asarray(points.y, dtype=float)
     keep = ~(np.isnan(ys) | np.isnan(xs))

@@ -125,7 +125,7 @@ class Curve:
 #: and never cached.
 _CACHE_POINTS = 250_000
 _CACHE_FROM = 50_000
-_CacheKey = tuple[str, str, str, int, "int | None"]
+_CacheKey = tuple[str, str, str, int, "int | None", bool]
 _cache: weakref.WeakKeyDictionary[Any, OrderedDict[_CacheKey, tuple[Any, Curve]]]
 _cache = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
@@ -163,6 +163,7 @@ def read_curve(
     x: CurveX = "step",
     max_points: int = 2000,
     after_step: int | None = None,
+    envelope: bool = True,
 ) -> Curve:
     """One metric of one run as a :class:`Curve` of at most ``max_points`` points.
 
@@ -172,6 +173,12 @@ def read_curve(
     ``y_max`` are the bucket's envelope, so a single spike among 1,000,000 points is kept.
     A history with no more steps than ``max_points`` comes back point by point. On the
     ``relative`` axis x is the time since the metric's first point.
+
+    ``envelope=False`` is for a curve drawn without its min/max band (many curves on one
+    chart): the same drawn points, with ``y_min``/``y_max`` equal to ``y``, read by seeking
+    each bucket's last point (:meth:`trialbook.store.Store.metric_decimated`) instead of
+    reading every point. It applies to whole histories on the step and time axes; with
+    ``after_step`` or ``x="relative"`` the envelope is always computed.
 
     ``after_step`` keeps only points logged after that step (a live view's increment).
     ``last_step`` is the metric's last step over its whole history. Long histories are
@@ -188,22 +195,32 @@ def read_curve(
     _check_max_points(max_points)
     summary = store.metric_summaries([run_id], [key]).get(run_id, {}).get(key)
     version = None if summary is None else (summary.count, summary.last_step)
-    cache_key: _CacheKey = (run_id, key, x, max_points, after_step)
+    envelope = envelope or after_step is not None or x == "relative"
+    cache_key: _CacheKey = (run_id, key, x, max_points, after_step, envelope)
     use_cache = summary is not None and summary.count >= _CACHE_FROM
     if use_cache:
         hit = _cached(store, cache_key, version)
         if hit is not None:
             return hit
-    b = store.metric_buckets(run_id, key, max_points, after_step=after_step)
-    if x == "step":
-        xs: tuple[float, ...] = tuple(float(v) for v in b.steps)
-    elif x == "time":
-        xs = b.times
+    xs: tuple[float, ...]
+    if not envelope:
+        d = store.metric_decimated(run_id, key, max_points)
+        xs = tuple(float(v) for v in d.steps) if x == "step" else tuple(d.times)
+        total = summary.count if summary is not None else 0
+        points = Downsampled(xs, d.values, d.values, d.values, total, total > len(d.steps))
+        last_step = summary.last_step if summary is not None else None
     else:
-        start = b.first_time if b.first_time is not None else 0.0
-        xs = tuple(t - start for t in b.times)
-    points = Downsampled(xs, b.values, b.mins, b.maxs, b.total, b.sampled)
-    curve = Curve(run_id, key, x, points, b.last_step)
+        b = store.metric_buckets(run_id, key, max_points, after_step=after_step)
+        if x == "step":
+            xs = tuple(float(v) for v in b.steps)
+        elif x == "time":
+            xs = b.times
+        else:
+            start = b.first_time if b.first_time is not None else 0.0
+            xs = tuple(t - start for t in b.times)
+        points = Downsampled(xs, b.values, b.mins, b.maxs, b.total, b.sampled)
+        last_step = b.last_step
+    curve = Curve(run_id, key, x, points, last_step)
     if use_cache:
         _remember(store, cache_key, version, curve)
     return curve

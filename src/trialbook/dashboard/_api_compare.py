@@ -330,7 +330,7 @@ def get_compare_history(
     curves: list[CurveOut] = []
     for e in entries:
         if e.kind == "run":
-            c = read_curve(store, e.run_ids[0], key, x=x, max_points=max(each, 2))
+            c = read_curve(store, e.run_ids[0], key, x=x, max_points=max(each, 2), envelope=False)
             curves.append(
                 CurveOut(
                     ref=e.label,

@@ -7,6 +7,7 @@ read and the typed wrappers live here once, so every backend behaves the same.
 from __future__ import annotations
 
 import abc
+import bisect
 import logging
 import threading
 import time
@@ -244,6 +245,17 @@ class Store(abc.ABC):
     def metric_history(self, run_id: str, key: str) -> MetricHistory:
         """Every point of one metric, by step then logging order (empty if none)."""
 
+    def metric_history_after(self, run_id: str, key: str, after_step: int) -> MetricHistory:
+        """The points of one metric whose step is above ``after_step``, by step then logging
+        order (empty if none): what a follower polling a growing history has not seen yet.
+
+        This version reads the whole history and filters it; SQL stores read only the newer
+        points (an index seek).
+        """
+        h = self.metric_history(run_id, key)
+        i = bisect.bisect_right(h.steps, after_step)
+        return MetricHistory(run_id, key, h.steps[i:], h.values[i:], h.times[i:])
+
     def metric_buckets(
         self, run_id: str, key: str, buckets: int, *, after_step: int | None = None
     ) -> MetricBuckets:
@@ -267,6 +279,18 @@ class Store(abc.ABC):
             first_time=h.times[0] if h.times else None,
             last_step=h.steps[-1] if h.steps else None,
         )
+
+    def metric_decimated(self, run_id: str, key: str, buckets: int) -> MetricHistory:
+        """The last point of each of at most ``buckets`` step buckets of one metric: the
+        ``steps``/``values``/``times`` of :meth:`metric_buckets` without the envelope, so a
+        store can seek each bucket's last point instead of reading every point (a curve
+        drawn without its min/max band). Empty when the run or key has no points.
+
+        Raises:
+            TrialbookError: ``buckets`` is not between 2 and 20,000.
+        """
+        b = self.metric_buckets(run_id, key, buckets)
+        return MetricHistory(run_id, key, b.steps, b.values, b.times)
 
     @abc.abstractmethod
     def metric_summaries(

@@ -23,6 +23,7 @@ from trialbook.errors import ConfigError, NotATrialbookDatabase, StoreError, Wor
 
 __all__ = [
     "WRITE",
+    "bucket_last_points",
     "damaged_message",
     "database_bytes",
     "enable_wal",
@@ -306,6 +307,24 @@ def bucket_reduce(
             for row in cursor.fetchall():
                 last[row[0]] = tuple(row)  # the last logged at a step wins
         return [(g[1], g[2], g[3], *last[g[4]]) for g in groups]
+
+
+def bucket_last_points(
+    conn: Connection, run_num: int, key_id: int, lo: int, width: int, n: int
+) -> list[tuple[Any, ...]]:
+    """``(step, value, time)`` of the last point of each non-empty step bucket
+    ``[lo + i * width, lo + (i + 1) * width)``, ``i < n``: one index seek per bucket, the
+    points in between are never read."""
+    q = bucket_sql(conn)["last"]
+    out: list[tuple[Any, ...]] = []
+    with _raw_cursor(conn, q) as cursor:
+        for i in range(n):
+            a = lo + i * width
+            cursor.execute(q, (run_num, key_id, a + width))
+            row = cursor.fetchone()
+            if row is not None and row[0] >= a:  # else the bucket is empty
+                out.append(tuple(row))
+    return out
 
 
 def metrics_insert_sql(conn: Connection) -> str:

@@ -657,6 +657,52 @@ class StoreContract:
         with pytest.raises(TrialbookError, match="buckets must be"):
             store.metric_buckets(run.id, "loss", 1)
 
+    def test_metric_history_after_returns_exactly_the_points_above_a_step(
+        self, store: Store
+    ) -> None:
+        run = store.create_run(new_run("20260101_120000_aaaaaa"))
+        points = [(i, float(i), 100.0 + i) for i in range(6)]
+        points.insert(4, (3, -3.0, 103.5))  # step 3 logged twice: both come back, in order
+        points[1] = (1, NAN, 101.0)
+        store.log_metrics(run.id, {"loss": points})
+
+        after = store.metric_history_after(run.id, "loss", 2)
+        assert after.steps == (3, 3, 4, 5)
+        assert after.values == (3.0, -3.0, 4.0, 5.0)
+        assert after.times == (103.0, 103.5, 104.0, 105.0)
+        every = store.metric_history_after(run.id, "loss", -1)
+        assert every.steps == store.metric_history(run.id, "loss").steps
+        assert math.isnan(every.values[1])
+        assert len(store.metric_history_after(run.id, "loss", 5)) == 0
+        assert len(store.metric_history_after(run.id, "acc", 0)) == 0
+        assert len(store.metric_history_after("20260101_120000_ffffff", "loss", 0)) == 0
+
+    def test_metric_decimated_returns_the_last_point_of_each_bucket(self, store: Store) -> None:
+        run = store.create_run(new_run("20260101_120000_aaaaaa"))
+        # 3,000 points over steps 0..5999 (odd steps missing, a gap 2000..2999), step 10
+        # logged twice, NaN at 4000: long enough for a store to seek instead of reading all
+        points = [(s, float(s % 7), 1000.0 + s) for s in range(0, 6000, 2) if not 2000 <= s < 3000]
+        points.insert(6, (10, -1.0, 1010.5))
+        points = [(s, NAN if s == 4000 else v, t) for s, v, t in points]
+        points += [(s, 1.0, 1000.0 + s) for s in range(6000, 7000)]
+        store.log_metrics(run.id, {"loss": points})
+
+        for buckets in (2, 7, 40, 500):
+            d = store.metric_decimated(run.id, "loss", buckets)
+            b = store.metric_buckets(run.id, "loss", buckets)
+            assert d.steps == b.steps
+            assert d.times == b.times
+            assert [v if v == v else "nan" for v in d.values] == [
+                v if v == v else "nan" for v in b.values
+            ]
+        assert store.metric_decimated(run.id, "loss", 20_000).steps == tuple(
+            sorted({p[0] for p in points})
+        )
+        assert len(store.metric_decimated(run.id, "acc", 10)) == 0
+        assert len(store.metric_decimated("20260101_120000_ffffff", "loss", 10)) == 0
+        with pytest.raises(TrialbookError, match="buckets must be"):
+            store.metric_decimated(run.id, "loss", 1)
+
     def test_log_metrics_of_an_unknown_run_raises_run_not_found(self, store: Store) -> None:
         with pytest.raises(RunNotFoundError):
             store.log_metrics("20260101_120000_ffffff", {"loss": [(0, 1.0, 1.0)]})

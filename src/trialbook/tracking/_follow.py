@@ -187,8 +187,12 @@ def follow_run(
     log_offsets: dict[LogStream, int] = {s: 0 for s in LOG_STREAMS}
     wanted = None if keys is None else list(keys)
     if not from_start:
-        if metrics:
-            _new_points(store, record.id, wanted, seen_steps, seen_counts)
+        if metrics:  # what is there now counts as seen: no history is read
+            for key, summary in (
+                store.metric_summaries([record.id], wanted).get(record.id, {}).items()
+            ):
+                seen_steps[key] = summary.last_step
+                seen_counts[key] = summary.count
         if logs and folder:
             for s in LOG_STREAMS:
                 log_offsets[s] = _log_size(folder, s)
@@ -226,8 +230,9 @@ def _new_points(
     seen_steps: dict[str, int],
     seen_counts: dict[str, int],
 ) -> list[MetricPoint]:
-    """Points above the last step seen per key; a key's history is read only when its
-    count of points changed."""
+    """Points above the last step seen per key; a key is read only when its count of
+    points changed, and then only its points after the last step seen (an index seek, so a
+    poll costs what is new, not the whole history)."""
     summaries = store.metric_summaries([run_id], keys).get(run_id, {})
     points: list[MetricPoint] = []
     for key in sorted(summaries):
@@ -236,10 +241,13 @@ def _new_points(
             continue
         seen_counts[key] = count
         after = seen_steps.get(key)
-        history = store.metric_history(run_id, key)
+        history = (
+            store.metric_history(run_id, key)
+            if after is None
+            else store.metric_history_after(run_id, key, after)
+        )
         for step, value, t in zip(history.steps, history.values, history.times, strict=True):
-            if after is None or step > after:
-                points.append(MetricPoint(key, step, value, t))
+            points.append(MetricPoint(key, step, value, t))
         if history.steps:
             seen_steps[key] = max(history.steps[-1], after if after is not None else -(2**62))
     points.sort(key=lambda p: (p.step, p.key))

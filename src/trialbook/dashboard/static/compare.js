@@ -134,6 +134,35 @@ function renderSamples(data) {
     ...list("Fixes: wrong in A, right in B", c.fixes || [], "fixes", c.n_fixes));
 }
 
+/** Above this many curves the chart has no legend and hovers on the nearest curve. */
+const MANY_CURVES = 20;
+
+/** Resolves once plotly.js has run (its script is async, so the API requests above do not
+ * wait for it) or failed to load; `draw` then says when it is missing. */
+function plotlyLoaded() {
+  const script = document.querySelector('script[src$="plotly.min.js"]');
+  if (window.Plotly || !script) return Promise.resolve();
+  return new Promise((resolve) => {
+    script.addEventListener("load", () => { performance.mark("compare:plotly-ready"); resolve(); },
+      { once: true });
+    script.addEventListener("error", resolve, { once: true });
+  });
+}
+
+/** The curves request for `key`, started early (with the compare request) when the URL names
+ * the key; later calls for another key or axis make a new request. */
+let pendingCurves = null;
+function fetchCurves(key) {
+  const args = { runs: state.runs, groups: state.groups, key, x: state.x, points: 500 };
+  const id = JSON.stringify(args);
+  if (!pendingCurves || pendingCurves.id !== id) {
+    const request = api("compare/history", args);
+    request.catch(() => {});  // an early request nobody awaits must not be reported unhandled
+    pendingCurves = { id, request };
+  }
+  return pendingCurves.request;
+}
+
 async function drawCurves(keys) {
   // Default: the loss when the entries logged one (curves that differ most often), else the first.
   if (!state.key || !keys.includes(state.key)) state.key = keys.includes("loss") ? "loss" : keys[0] || "";
@@ -150,8 +179,9 @@ async function drawCurves(keys) {
     el("label", {}, log, "log y"));
   if (!state.key) { replace(parts.chart, el("p", { class: "muted" }, "No logged metric in common.")); return; }
   try {
-    const data = await api("compare/history", { runs: state.runs, groups: state.groups, key: state.key,
-      x: state.x, points: 500 });
+    const data = await fetchCurves(state.key);
+    await plotlyLoaded();
+    performance.mark("compare:draw-start");
     // The same colour as the entry's chip above, whatever order the curves come in.
     const refs = (parts.entryRefs || []);
     const traces = data.curves.flatMap((c, i) => curveTraces(
@@ -159,8 +189,14 @@ async function drawCurves(keys) {
       { axis: state.x, color: COLORS[(refs.includes(c.ref) ? refs.indexOf(c.ref) : i) % COLORS.length],
         name: c.kind === "group" ? `${c.label} (mean)` : c.label,
         band: c.y_low && c.y_high ? { low: c.y_low, high: c.y_high } : null }));
-    draw(parts.chart, traces, lineLayout({ axis: state.x, log: state.log, legend: true, height: 420 }));
+    // Many curves: no legend (the entry chips above carry the colours; plotly spends half the
+    // drawing on a 200-item legend) and hover on the nearest curve, not a 200-line box.
+    const many = data.curves.length > MANY_CURVES;
+    const layout = lineLayout({ axis: state.x, log: state.log, legend: !many, height: 420 });
+    if (many) layout.hovermode = "closest";
+    draw(parts.chart, traces, layout);
     parts.chart.dataset.curves = String(data.curves.length);
+    performance.measure("compare:draw", "compare:draw-start");
   } catch (e) {
     showError(parts.chart, e);
   }
@@ -175,6 +211,7 @@ async function load() {
     main.dataset.loaded = "true";
     return;
   }
+  if (state.key) fetchCurves(state.key);  // in parallel with the compare request
   let data;
   try {
     data = await api("compare", { runs: state.runs, groups: state.groups, metric: state.metric,
