@@ -106,3 +106,28 @@ def test_the_documented_start_serves_every_page_and_api_call(tmp_path: Path) -> 
                 server.kill()
                 server.wait()
     assert code == 0
+
+
+def test_ls_watch_into_a_pipe_closed_early_stops_quietly_with_exit_0(tmp_path: Path) -> None:
+    import trialbook
+
+    root = tmp_path / "experiments"
+    with trialbook.start_run("demo", {"lr": 0.1}, root=root, system_metrics=False,
+                             capture_packages=False) as run:
+        run.log({"loss": 1.0})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trialbook", "ls", "--root", str(root), "--watch", "0.1"],
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith("trialbook ls")
+    proc.stdout.close()  # as `| head -1` does
+    try:
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    assert code == 0
+    assert "error" not in proc.stderr.read()
