@@ -7,6 +7,7 @@ The server is :func:`trialbook.dashboard.serve`; what a run wrote since the last
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -244,7 +245,7 @@ def _is_number(text: str) -> bool:
 def redraw(render: Callable[[Output], Any], seconds: float, title: str) -> None:
     """Call ``render`` every ``seconds`` and show what it prints in place of the previous
     drawing (a rich Live display on a terminal; one drawing after another otherwise) until
-    Ctrl-C."""
+    Ctrl-C, or until the reader of a pipe goes away (``ls --watch | head``)."""
     try:
         if sys.stdout.isatty():
             _redraw_live(render, seconds, title)
@@ -258,6 +259,9 @@ def redraw(render: Callable[[Output], Any], seconds: float, title: str) -> None:
                 time.sleep(seconds)
     except KeyboardInterrupt:
         return
+    except BrokenPipeError:
+        # Nobody reads any more: stop quietly, and keep the final flush from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _redraw_live(render: Callable[[Output], Any], seconds: float, title: str) -> None:

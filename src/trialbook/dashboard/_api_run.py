@@ -46,6 +46,11 @@ State = Annotated[DashboardState, Depends(_state)]
 MAX_KEYS = 200
 #: Points a curve may be drawn with (after downsampling).
 MIN_POINTS, MAX_POINTS = 2, 5000
+#: ``after_step``: a step the database can hold (64-bit), with room for the next one.
+AfterStep = Annotated[
+    int | None,
+    Query(ge=-(2**62), le=2**62, description="Only the points after this step."),
+]
 #: The most bytes one log read returns.
 MAX_LOG_BYTES = 1 << 20
 #: How often the event stream looks for new points and log bytes (seconds).
@@ -281,7 +286,7 @@ def get_history(
     state: State,
     x: Literal["step", "time", "relative"] = "step",
     points: Annotated[int, Query(ge=MIN_POINTS, le=MAX_POINTS)] = 1000,
-    after_step: int | None = None,
+    after_step: AfterStep = None,
 ) -> History:
     """One metric's curve (:func:`trialbook.analysis.read_curve`). A key the run does not have
     is a 422, unless the run is still running or queued (then the curve is empty)."""
@@ -660,7 +665,7 @@ async def get_events(
     request: Request,
     state: State,
     key: Annotated[list[str] | None, Query()] = None,
-    after_step: int | None = None,
+    after_step: AfterStep = None,
 ) -> StreamingResponse:
     """Server-sent events of a live run: ``points`` (``{"key","x","y","last_step"}``, steps
     after the last one sent; ``after_step`` sets where to start, by default the run's current

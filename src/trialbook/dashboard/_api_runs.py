@@ -41,6 +41,8 @@ router = APIRouter(tags=["runs"])
 
 #: Most rows of one page.
 MAX_LIMIT = 500
+#: The largest ``offset`` (SQLite integers are 64-bit; no workspace holds this many runs).
+MAX_OFFSET = 1_000_000_000
 #: Most keys of one key list (columns, values asked for).
 MAX_KEYS = 200
 #: Columns the server picks when none are asked for: params that vary, metrics present.
@@ -52,7 +54,9 @@ CHANGES = 500
 
 State = Annotated[DashboardState, Depends(state_of)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page (at most 500).")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip before the page.")]
+Offset = Annotated[
+    int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip before the page.")
+]
 Where = Annotated[
     list[str],
     Query(description="Conditions in the `trialbook ls --where` grammar, e.g. params.lr<0.1."),
