@@ -385,6 +385,8 @@ def test_with_a_token_the_url_printed_opens_the_pages_and_without_it_is_refused(
     assert "token" not in page.url
     assert len(_rows(page, "runs-table")) == 6
     page.click("#runs-table a:text-is('tuned-s1')")
+    # The runs page being left is loaded too: wait for the run page first.
+    page.wait_for_url("**/runs/**")
     _until(page, "document.querySelector('main').dataset.loaded === 'true'")
     assert _wait_points(page, "loss", lambda n: n >= 0) == LOSS_POINTS
     assert tab.errors == []
