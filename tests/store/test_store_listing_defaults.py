@@ -72,3 +72,13 @@ def test_counts_evaluations_and_changes_defaults_match_the_sql_queries(store: St
             assert [r.id for r in default] == [
                 r.id for r in store.changed_runs(since, watch=watch, limit=3)
             ]
+
+
+@pytest.mark.parametrize(("field", "value"), [("offset", 1 << 63), ("offset", -1), ("limit", -1)])
+def test_a_page_bound_the_database_cannot_hold_is_one_sentence(
+    store: Store, field: str, value: int
+) -> None:
+    from trialbook.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"^{field} must be between 0 and 2\*\*62, got {value}\.$"):
+        store.list_runs(RunQuery(**{field: value}))

@@ -726,6 +726,12 @@ class SQLStore(Store):
                 value=order,
             )
         stmt = stmt.order_by(nulls_last(col.desc() if query.descending else col.asc()), r.c.id)
+        for name in ("limit", "offset"):
+            value = getattr(query, name)
+            if value is not None and not 0 <= value < 1 << 62:
+                raise ConfigError(
+                    f"{name} must be between 0 and 2**62, got {value}.", parameter=name, value=value
+                )
         if query.limit is not None:
             stmt = stmt.limit(query.limit)
         if query.offset:
