@@ -80,5 +80,6 @@ def test_a_page_bound_the_database_cannot_hold_is_one_sentence(
 ) -> None:
     from trialbook.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=rf"^{field} must be between 0 and 2\*\*62, got {value}\.$"):
+    sentence = rf"^{field} must be between 0 and 2\*\*62, got {value}\.$"
+    with pytest.raises(ConfigError, match=sentence):
         store.list_runs(RunQuery(**{field: value}))
