@@ -919,12 +919,7 @@ class SQLStore(Store):
                 if num is not None and key_id is not None
                 else []
             )
-        if not rows:
-            return MetricHistory(run_id, key, (), (), ())
-        steps, values, times = zip(*rows, strict=True)
-        if None in values:  # NaN is stored as NULL
-            values = tuple(math.nan if v is None else v for v in values)
-        return MetricHistory(run_id, key, steps, values, times)
+        return _history(run_id, key, rows)
 
     def metric_history_after(self, run_id: str, key: str, after_step: int) -> MetricHistory:
         r, k = s.runs, s.metric_keys
@@ -937,12 +932,7 @@ class SQLStore(Store):
                 if num is not None and key_id is not None and after_step < 2**63 - 1
                 else []
             )
-        if not rows:
-            return MetricHistory(run_id, key, (), (), ())
-        steps, values, times = zip(*rows, strict=True)
-        if None in values:  # NaN is stored as NULL
-            values = tuple(math.nan if v is None else v for v in values)
-        return MetricHistory(run_id, key, steps, values, times)
+        return _history(run_id, key, rows)
 
     #: A history of at most ``max(BUCKETS_READ_WHOLE, 8 * buckets)`` points is read whole
     #: and reduced in Python; a longer one is reduced in the database (see
@@ -1439,3 +1429,13 @@ def _name_condition(column: Any, pattern: str) -> Any:
         return column == pattern
     escaped = like_escape(pattern)
     return column.ilike(escaped.replace("*", "%").replace("?", "_"), escape="\\")
+
+
+def _history(run_id: str, key: str, rows: Sequence[Any]) -> MetricHistory:
+    """A :class:`MetricHistory` from ``(step, value, time)`` rows (NaN is stored as NULL)."""
+    if not rows:
+        return MetricHistory(run_id, key, (), (), ())
+    steps, values, times = zip(*rows, strict=True)
+    if None in values:
+        values = tuple(math.nan if v is None else v for v in values)
+    return MetricHistory(run_id, key, steps, values, times)
