@@ -7,7 +7,6 @@ programs or psycopg the test is skipped with the reason, except under CI=true, w
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,24 +14,19 @@ from typing import Any
 import pytest
 
 import trialbook
-from trialbook.testing.stores import BackendUnavailable, local_postgres, skip_unavailable
+from trialbook.testing.stores import (
+    BackendUnavailable,
+    local_postgres,
+    new_postgres_database,
+    skip_unavailable,
+)
 
 
 @pytest.fixture(scope="module")
 def store_url() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     try:
         with local_postgres() as server:
-            name = f"tb_{secrets.token_hex(6)}"
-            admin = create_engine(server, isolation_level="AUTOCOMMIT")
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{name}"'))
-            finally:
-                admin.dispose()
-            yield make_url(server).set(database=name).render_as_string(hide_password=False)
+            yield new_postgres_database(server)
     except BackendUnavailable as e:
         skip_unavailable(e)
 

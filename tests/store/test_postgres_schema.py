@@ -9,7 +9,6 @@ where a missing server is a failure.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from trialbook.store import SCHEMA_REVISION, schema_state
-from trialbook.testing.stores import BackendUnavailable, local_postgres
+from trialbook.testing.stores import BackendUnavailable, local_postgres, new_postgres_database
 
 PROCESSES = 12
 
@@ -44,23 +43,9 @@ def server() -> Iterator[str]:
         pytest.skip(str(e))
 
 
-def _new_database(server: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"tb_{secrets.token_hex(6)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.mark.parametrize("trial", range(3))
 def test_processes_creating_the_schema_at_once_all_succeed(server: str, trial: int) -> None:
-    url = _new_database(server)
+    url = new_postgres_database(server)
     start = time.time() + 2.0  # every process imported and waiting by then
     procs = [
         subprocess.Popen(

@@ -37,6 +37,7 @@ __all__ = [
     "BackendUnavailable",
     "local_postgres",
     "make_store",
+    "new_postgres_database",
 ]
 
 #: Environment variable with the URL of a PostgreSQL server whose user may create databases.
@@ -80,6 +81,22 @@ def _sqlite_memory(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[
         store.close()
 
 
+def new_postgres_database(server: str) -> str:
+    """Create an empty database with a random name on the PostgreSQL server at ``server`` (a
+    URL whose user may create databases) and return its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"trialbook_test_{secrets.token_hex(6)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
 @contextmanager
 def _postgresql(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[Store]:
     """A fresh database on the server at ``TRIALBOOK_TEST_POSTGRES_URL``, dropped afterwards.
@@ -95,12 +112,10 @@ def _postgresql(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[Sto
             f"Set {POSTGRES_URL_ENV} to a PostgreSQL URL whose user may create databases, "
             "e.g. postgresql+psycopg://postgres@localhost/postgres."
         )
-    name = f"trialbook_test_{secrets.token_hex(6)}"
+    url = new_postgres_database(server)
+    name = make_url(url).database
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(server).set(database=name).render_as_string(hide_password=False)
         store = connect(url, create=True, liveness=liveness)
         try:
             yield store
