@@ -19,11 +19,11 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from trialbook.dashboard._api_run import MAX_POINTS, MIN_POINTS, finite
-from trialbook.dashboard._state import DashboardState, state_of
+from trialbook.dashboard._state import State
 from trialbook.errors import TrialbookError
 
 if TYPE_CHECKING:
@@ -43,12 +43,6 @@ MAX_CHANGED = 200
 #: The points all curves of one response share at most (each gets at least 50).
 CURVE_BUDGET = 20_000
 
-
-def _state(request: Request) -> DashboardState:
-    return state_of(request)
-
-
-State = Annotated[DashboardState, Depends(_state)]
 Refs = Annotated[list[str] | None, Query()]
 
 

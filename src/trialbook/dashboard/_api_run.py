@@ -21,11 +21,11 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
-from trialbook.dashboard._state import DashboardState, state_of
+from trialbook.dashboard._state import State
 from trialbook.errors import RunNotFoundError, TrialbookError
 
 if TYPE_CHECKING:
@@ -35,12 +35,6 @@ __all__ = ["finite", "router"]
 
 router = APIRouter(tags=["run"])
 
-
-def _state(request: Request) -> DashboardState:
-    return state_of(request)
-
-
-State = Annotated[DashboardState, Depends(_state)]
 
 #: The most keys a list of metric keys returns.
 MAX_KEYS = 200

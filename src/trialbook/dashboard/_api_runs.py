@@ -26,10 +26,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from trialbook.dashboard._state import DashboardState, state_of
+from trialbook.dashboard._state import DashboardState, State
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -52,7 +52,6 @@ AUTO_METRICS = 8
 WATCHED = 200
 CHANGES = 500
 
-State = Annotated[DashboardState, Depends(state_of)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page (at most 500).")]
 Offset = Annotated[
     int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip before the page.")

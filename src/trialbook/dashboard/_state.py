@@ -5,17 +5,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 # At run time, not only for type checkers: FastAPI reads state_of's annotation to know that
 # its parameter is the request (an unresolvable name would make it a required query field).
+from fastapi import Depends
 from starlette.requests import Request
 
 if TYPE_CHECKING:
     from trialbook._workspace import Workspace
     from trialbook.store import Store
 
-__all__ = ["DashboardSettings", "DashboardState", "state_of"]
+__all__ = ["DashboardSettings", "DashboardState", "State", "state_of"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,7 @@ def state_of(request: Request) -> DashboardState:
     """The :class:`DashboardState` of the application serving ``request`` (a dependency)."""
     state: DashboardState = request.app.state.dashboard
     return state
+
+
+#: A route parameter of this type receives the :class:`DashboardState` (``state: State``).
+State = Annotated[DashboardState, Depends(state_of)]
