@@ -8,6 +8,7 @@ trialbook's own errors.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -239,7 +240,8 @@ def bucket_sql(conn: Connection) -> dict[str, str]:
     (index seeks); ``final``: the last point; ``range``: min, max and count of values in
     ``[a, b)`` steps;
     ``grouped``: min, max, count and last step of every bucket from step ``lo`` of width
-    ``w`` (params: lo, w, run_num, key_id, lo); ``rows``: the points from a step on.
+    ``w`` (params: lo, w, run_num, key_id, lo); ``rows``: the points from a step on;
+    ``between``: the points from one step to another, both included.
     """
     m = _mark(conn)
     tie = "rowid" if conn.dialect.name == "sqlite" else "time"
@@ -260,6 +262,8 @@ def bucket_sql(conn: Connection) -> dict[str, str]:
         f"max(step) FROM metrics WHERE {where} AND step >= {m} GROUP BY b ORDER BY b",
         "rows": f"SELECT step, value, time FROM metrics WHERE {where} AND step >= {m} "
         f"ORDER BY step, {tie}",
+        "between": f"SELECT step, value, time FROM metrics WHERE {where} AND step >= {m} "
+        f"AND step <= {m} ORDER BY step, {tie}",
     }
 
 
@@ -373,6 +377,115 @@ def summary_upsert_sql(conn: Connection) -> str:
     """
     marks = ", ".join([_mark(conn)] * 9)
     return _SUMMARY_UPSERT.format(marks=marks, lower=_LOWER, higher=_HIGHER)
+
+
+#: Merging a batch's block rows into the stored ones (a block the previous batch left open):
+#: the later batch's point wins ``last`` at an equal step, as in the summary.
+_BLOCK_UPSERT = """INSERT INTO metric_blocks
+ ("run_num", "key_id", "block", "first_step", "last_step", "min", "max", "count", "last",
+  "last_time")
+ VALUES ({marks})
+ ON CONFLICT ("run_num", "key_id", "block") DO UPDATE SET
+ "first_step" = CASE WHEN excluded."first_step" < metric_blocks."first_step"
+   THEN excluded."first_step" ELSE metric_blocks."first_step" END,
+ "last" = CASE WHEN excluded."last_step" >= metric_blocks."last_step"
+   THEN excluded."last" ELSE metric_blocks."last" END,
+ "last_time" = CASE WHEN excluded."last_step" >= metric_blocks."last_step"
+   THEN excluded."last_time" ELSE metric_blocks."last_time" END,
+ "last_step" = CASE WHEN excluded."last_step" >= metric_blocks."last_step"
+   THEN excluded."last_step" ELSE metric_blocks."last_step" END,
+ "min" = CASE WHEN {lower} THEN excluded."min" ELSE metric_blocks."min" END,
+ "max" = CASE WHEN {higher} THEN excluded."max" ELSE metric_blocks."max" END,
+ "count" = metric_blocks."count" + excluded."count"
+"""
+
+
+def block_upsert_sql(conn: Connection) -> str:
+    """Upsert of :data:`trialbook.store._buckets.BlockRow` tuples (see
+    :func:`summary_upsert_sql` for why it is written out)."""
+    marks = ", ".join([_mark(conn)] * 10)
+    return _BLOCK_UPSERT.format(
+        marks=marks,
+        lower=_LOWER.replace("metric_summary", "metric_blocks"),
+        higher=_HIGHER.replace("metric_summary", "metric_blocks"),
+    )
+
+
+def blocks_sql(conn: Connection) -> dict[str, str]:
+    """Statements on ``metric_blocks``, parameters (run_num, key_id, ...). ``from``: the
+    blocks (first_step, last_step, min, max, count, last, last_time) whose last step is at
+    or after a step, in block order; ``count``: the number of points all blocks hold."""
+    m = _mark(conn)
+    where = f"run_num = {m} AND key_id = {m}"
+    cols = 'first_step, last_step, "min", "max", "count", "last", last_time'
+    return {
+        "from": f"SELECT {cols} FROM metric_blocks WHERE {where} AND last_step >= {m} "
+        "ORDER BY block",
+        "count": f'SELECT sum("count") FROM metric_blocks WHERE {where}',
+    }
+
+
+def rebuild_blocks(dbapi_conn: Any, dialect_name: str) -> int:
+    """Recompute every row of ``metric_blocks`` from the stored points, in the caller's
+    transaction (the tb0003 migration, a recovered database); returns the rows written.
+
+    Points are read a run's metric at a time in step order (the index's order, logging
+    order within a step), so blocks never straddle a gap between two runs or keys.
+    """
+    from trialbook.store._buckets import BLOCK_POINTS, block_rows
+
+    sqlite = dialect_name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    insert = (
+        'INSERT INTO metric_blocks ("run_num", "key_id", "block", "first_step", "last_step", '
+        f'"min", "max", "count", "last", "last_time") VALUES ({", ".join([mark] * 10)})'
+    )
+    write = dbapi_conn.cursor()
+    # A server-side cursor on PostgreSQL, so a large store is not read into memory at once.
+    read = dbapi_conn.cursor() if sqlite else dbapi_conn.cursor(name="trialbook_blocks")
+    written = 0
+    try:
+        write.execute("DELETE FROM metric_blocks")
+        read.execute(
+            "SELECT run_num, key_id, step, value, time FROM metrics "
+            f"ORDER BY run_num, key_id, step, {'rowid' if sqlite else 'time'}"
+        )
+        ids: tuple[int, int] | None = None
+        seq = 0
+        steps: list[int] = []
+        values: list[Any] = []
+        times: list[float] = []
+
+        def flush() -> int:
+            assert ids is not None
+            nans = [math.nan if v is None else v for v in values]
+            rows = block_rows(*ids, seq, steps, nans, times)
+            write.executemany(insert, rows)
+            return len(rows)
+
+        while True:
+            chunk = read.fetchmany(16 * 1024)
+            if not chunk:
+                break
+            for num, key_id, step, value, t in chunk:
+                if (num, key_id) != ids:
+                    if steps:
+                        written += flush()
+                    ids, seq = (num, key_id), 0
+                    steps, values, times = [], [], []
+                steps.append(step)
+                values.append(value)
+                times.append(t)
+                if len(steps) == 64 * BLOCK_POINTS:
+                    written += flush()
+                    seq += len(steps)
+                    steps, values, times = [], [], []
+        if steps:
+            written += flush()
+    finally:
+        read.close()
+        write.close()
+    return written
 
 
 #: The key of the PostgreSQL advisory lock held while the schema is created or migrated

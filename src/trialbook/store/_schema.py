@@ -23,9 +23,9 @@ from sqlalchemy import (
 )
 
 #: The Alembic revision this code expects; a test checks it is the migrations' head.
-SCHEMA_REVISION = "tb0002"
+SCHEMA_REVISION = "tb0003"
 #: Every revision ever shipped, oldest first; a test checks it matches the migrations.
-KNOWN_REVISIONS: tuple[str, ...] = ("tb0001", "tb0002")
+KNOWN_REVISIONS: tuple[str, ...] = ("tb0001", "tb0002", "tb0003")
 
 metadata = MetaData(
     naming_convention={
@@ -122,6 +122,29 @@ metrics = Table(
     Column("value", Double),
     Column("time", Double, nullable=False),
     Index(None, "run_num", "key_id", "step"),
+)
+
+# One row per BLOCK_POINTS consecutive logged points of a run's metric (store/_buckets.py):
+# a long history is drawn from these instead of from every point.
+metric_blocks = Table(
+    "metric_blocks",
+    metadata,
+    Column(
+        "run_num",
+        Integer,
+        ForeignKey("runs.num", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("key_id", Integer, ForeignKey("metric_keys.id"), primary_key=True, autoincrement=False),
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    Column("min", Double),
+    Column("max", Double),
+    Column("count", BigInteger, nullable=False),
+    Column("last", Double),
+    Column("last_time", Double, nullable=False),
 )
 
 metric_summary = Table(

@@ -42,7 +42,15 @@ from trialbook.errors import (
 from trialbook.store import _dialect
 from trialbook.store import _schema as s
 from trialbook.store._base import UPDATABLE_RUN_FIELDS, KeyPage, MetricColumns, Store
-from trialbook.store._buckets import MetricBuckets, bucket_points, bucket_width, check_buckets
+from trialbook.store._buckets import (
+    MetricBuckets,
+    block_rows,
+    bucket_points,
+    bucket_width,
+    buckets_from_blocks,
+    check_buckets,
+    point_blocks,
+)
 from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._paths import WorkspacePaths
 from trialbook.store._query import ORDER_COLUMNS
@@ -196,6 +204,10 @@ class SQLStore(Store):
         # Immutable once assigned, so safe to cache for the life of the Store.
         self._run_nums: dict[str, int] = {}
         self._key_id_cache: dict[str, int] = {}
+        # (run id, key) -> points this Store has seen the metric hold, which numbers the next
+        # point's block (see _buckets.block_rows). A stale count (another process logged to
+        # the same run) only makes blocks that hold more points, never wrong ones.
+        self._point_counts: dict[tuple[str, str], int] = {}
         # In-memory SQLite is one connection shared by every thread (StaticPool); two threads
         # must not interleave transactions on it, so its use is serialised.
         self._serial: AbstractContextManager[Any] = (
@@ -413,10 +425,16 @@ class SQLStore(Store):
             if not len(steps) == len(values) == len(times):
                 raise ValueError(f"metric {key!r}: steps, values and times differ in length")
         summary_rows = [_summarise(run_id, key, *cols) for key, cols in columns.items()]
+        counts = self._point_counts
+        known = {k: counts[run_id, k] for k in columns if (run_id, k) in counts}
 
-        def tx(conn: Connection) -> dict[str, int]:
+        def tx(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
             num = self._run_num(conn, run_id)
             key_ids = self._key_ids(conn, list(columns))
+            before = dict(known)
+            if len(before) < len(columns):
+                missing = [k for k in columns if k not in known]
+                before.update(self._stored_counts(conn, run_id, missing))
             nan_as_null = conn.dialect.name != "sqlite"  # SQLite turns NaN into NULL itself
             rows = itertools.chain.from_iterable(
                 zip(
@@ -431,10 +449,27 @@ class SQLStore(Store):
             # The hot path: rows stream from the columns straight into the driver.
             _dialect.executemany(conn, _dialect.metrics_insert_sql(conn), rows)
             _dialect.executemany(conn, _dialect.summary_upsert_sql(conn), summary_rows)
-            return key_ids
+            blocks = itertools.chain.from_iterable(
+                block_rows(num, key_ids[key], before[key], *cols) for key, cols in columns.items()
+            )
+            _dialect.executemany(conn, _dialect.block_upsert_sql(conn), blocks)
+            return key_ids, {key: before[key] + len(cols[0]) for key, cols in columns.items()}
 
-        # Cache key ids only once committed (see _key_ids).
-        self._key_id_cache.update(self._write(tx))
+        key_ids, after = self._write(tx)
+        # Cache key ids and counts only once committed (see _key_ids).
+        self._key_id_cache.update(key_ids)
+        for key, n in after.items():
+            counts[run_id, key] = n
+
+    def _stored_counts(self, conn: Connection, run_id: str, keys: list[str]) -> dict[str, int]:
+        """How many points each of ``keys`` of a run holds (0 for a new key)."""
+        m = s.metric_summary
+        found = dict(
+            conn.execute(
+                select(m.c.key, m.c["count"]).where(m.c.run_id == run_id, m.c.key.in_(keys))
+            ).all()
+        )
+        return {k: int(found.get(k, 0)) for k in keys}
 
     def log_evaluation(
         self,
@@ -966,6 +1001,11 @@ class SQLStore(Store):
                 return bucket_points(
                     run_id, key, rows, buckets, first_time=first_time, last_step=hi
                 )
+            from_blocks = _blocks_reduce(
+                conn, run_id, key, (num, key_id), count, lo, buckets, (first_time, hi)
+            )
+            if from_blocks is not None:
+                return from_blocks
             width = bucket_width(lo, hi, buckets)
             n = (hi - lo) // width + 1
             reduced = _dialect.bucket_reduce(conn, num, key_id, lo, width, n)
@@ -1003,6 +1043,11 @@ class SQLStore(Store):
                     return MetricHistory(run_id, key, (), (), ())
                 lo = first[0][0]
                 hi = _dialect.fetchall(conn, q["final"], (num, key_id))[0][0]
+                b = _blocks_reduce(
+                    conn, run_id, key, (num, key_id), count, lo, buckets, (first[0][2], hi)
+                )
+                if b is not None:
+                    return MetricHistory(run_id, key, b.steps, b.values, b.times)
                 width = bucket_width(lo, hi, buckets)
                 rows = _dialect.bucket_last_points(
                     conn, num, key_id, lo, width, (hi - lo) // width + 1
@@ -1297,6 +1342,43 @@ def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         txt, num = encode_param(value)
         rows.append({"run_id": run_id, "key": key, "value": txt, "value_num": num})
     return rows
+
+
+def _blocks_reduce(
+    conn: Connection,
+    run_id: str,
+    key: str,
+    ids: tuple[int, int],
+    count: int,
+    lo: int,
+    buckets: int,
+    ends: tuple[float | None, int],
+) -> MetricBuckets | None:
+    """The buckets of a metric's points from step ``lo`` on, built from its stored blocks
+    (:func:`trialbook.store._buckets.buckets_from_blocks`), or None when the blocks cannot
+    give them. ``count`` is the metric's point count by its summary; blocks that hold another
+    number (a database written before blocks existed, or damaged) are not used. ``ends`` is
+    the metric's first time and last step."""
+    between = _dialect.bucket_sql(conn)["between"]
+    q = _dialect.blocks_sql(conn)
+
+    def points(a: int, b: int) -> list[tuple[Any, ...]]:
+        return _dialect.fetchall(conn, between, (*ids, a, b))
+
+    blocks = _dialect.fetchall(conn, q["from"], (*ids, lo))
+    held = [b for b in blocks if b[0] >= lo]
+    if len(held) == len(blocks):
+        stored = sum(b[4] for b in blocks)
+    else:  # blocks that straddle ``lo``: only their points from ``lo`` on
+        stored = _dialect.fetchall(conn, q["count"], ids)[0][0]
+        for b in blocks:
+            if b[0] < lo:
+                held.extend(point_blocks(points(lo, b[1])))
+    if stored != count:
+        return None
+    return buckets_from_blocks(
+        run_id, key, held, buckets, points=points, first_time=ends[0], last_step=ends[1]
+    )
 
 
 def _summarise(
