@@ -189,6 +189,14 @@ def test_recover_copies_every_readable_row_and_keeps_the_damaged_file(ws: Path) 
     # 8 KB of garbage costs a page or two of points, never everything.
     assert RUNS * POINTS - 1000 < points < RUNS * POINTS
     assert len(evaluations) == RUNS
+    # The blocks long curves are drawn from are recomputed from the points that survived.
+    conn = sqlite3.connect(db)
+    per_metric = "SELECT run_num, key_id, {} FROM {} GROUP BY run_num, key_id ORDER BY 1, 2"
+    held = conn.execute(per_metric.format('sum("count"), min(first_step), max(last_step)',
+                                          "metric_blocks")).fetchall()  # fmt: skip
+    stored = conn.execute(per_metric.format("count(*), min(step), max(step)", "metrics")).fetchall()
+    conn.close()
+    assert held == stored and sum(row[2] for row in held) == points
     # And the workspace takes new runs again.
     with trialbook.start_run("exp", {"lr": 9}, name="after", root=ws, **COMMON) as run:
         run.log({"loss": 1.0}, step=0)

@@ -44,6 +44,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Long curves are reduced with numpy (store/_buckets.py): imported at start, not in
+        # the first request that draws one.
+        import numpy  # noqa: F401
+
         yield
         state.close()
 

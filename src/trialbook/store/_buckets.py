@@ -175,7 +175,8 @@ def block_rows(
     out: list[BlockRow] = []
     n = len(steps)
     steps, values, times = list(steps), list(values), list(times)
-    has_nan = any(v != v for v in values)
+    total = sum(values)  # NaN when a value is NaN (or infinities cancel: then look closer)
+    has_nan = total != total and any(v != v for v in values)
     i = 0
     while i < n:
         j = min(n, i + BLOCK_POINTS - seq % BLOCK_POINTS)

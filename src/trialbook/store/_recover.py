@@ -32,6 +32,7 @@ from trialbook._types import RUN_STATUSES
 from trialbook._values import read_json_object
 from trialbook.errors import StoreError, WorkspaceError
 from trialbook.store import _integrity
+from trialbook.store._dialect import rebuild_blocks
 from trialbook.store._schema import metadata
 
 __all__ = ["Identify", "Recovery", "RunIdentity", "recover"]
@@ -133,8 +134,15 @@ def _read_table(
         size = min(_BATCH, size * 8)
 
 
+#: Tables computed from others, rebuilt after the copy instead of copied (a damaged copy
+#: could disagree with the rows it summarises).
+_DERIVED = frozenset({"metric_blocks"})
+
+
 def _copy_tables(src: sqlite3.Connection, dst: sqlite3.Connection, report: Recovery) -> None:
     for table in metadata.sorted_tables:
+        if table.name in _DERIVED:
+            continue
         new_cols = [c.name for c in table.columns]
         old = set(_old_columns(src, table.name))
         cols = [c for c in new_cols if c in old]
@@ -507,6 +515,8 @@ def recover(db: Path, root: Path, *, identify: Identify) -> Recovery:
         _absolute_folders_to_relative(dst, root)
         _rebuild_from_folders(dst, root, report, identify)
         _drop_orphans(dst, report)
+        with dst:
+            rebuild_blocks(dst, "sqlite")
         problems = dst.execute("PRAGMA integrity_check").fetchall()
         if [r[0] for r in problems] != ["ok"]:
             raise StoreError(

@@ -145,6 +145,8 @@ metric_blocks = Table(
     Column("count", BigInteger, nullable=False),
     Column("last", Double),
     Column("last_time", Double, nullable=False),
+    # On SQLite the rows live in the primary key's B-tree: one insert per row instead of two.
+    sqlite_with_rowid=False,
 )
 
 metric_summary = Table(

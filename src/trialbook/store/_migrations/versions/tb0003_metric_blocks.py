@@ -47,6 +47,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("run_num", "key_id", "block", name=op.f("pk_metric_blocks")),
+        sqlite_with_rowid=False,
     )
     bind = op.get_bind()
     dbapi_conn = bind.connection.dbapi_connection
