@@ -167,10 +167,11 @@ def read_curve(
 ) -> Curve:
     """One metric of one run as a :class:`Curve` of at most ``max_points`` points.
 
-    The steps are split into ``max_points`` buckets of equal width
-    (:meth:`trialbook.store.Store.metric_buckets`, reduced inside the database for long
-    histories); each drawn point is the last point logged in its bucket and ``y_min`` /
-    ``y_max`` are the bucket's envelope, so a single spike among 1,000,000 points is kept.
+    The steps are split into at most ``max_points`` buckets of about equal width
+    (:meth:`trialbook.store.Store.metric_buckets`; a long history is reduced from the blocks
+    of 64 points the writer keeps, without reading its points); each drawn point is the
+    last point logged in its bucket and ``y_min`` / ``y_max`` are the bucket's envelope, so
+    a single spike among 1,000,000 points is kept.
     A history with no more steps than ``max_points`` comes back point by point. On the
     ``relative`` axis x is the time since the metric's first point.
 

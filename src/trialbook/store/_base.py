@@ -263,7 +263,11 @@ class Store(abc.ABC):
         and the min, max and count of its points (see :class:`MetricBuckets`); only points
         after ``after_step`` when it is given. Empty when the run or key has no points.
 
-        This version reads the whole history; SQL stores reduce it in the database.
+        Bucket ``i`` holds exactly the points with ``steps[i - 1] < step <= steps[i]``, and
+        the buckets split the steps into ranges of about equal width. This version reads the
+        whole history and uses equal widths; SQL stores reduce long histories from the
+        blocks the writer keeps (see ``trialbook/store/_buckets.py``), whose bucket edges
+        move by less than one block of 64 points.
 
         Raises:
             TrialbookError: ``buckets`` is not between 2 and 20,000.

@@ -55,7 +55,8 @@ BlockRow = tuple[int, int, int, int, int, float | None, float | None, int, float
 
 @dataclass(frozen=True)
 class MetricBuckets:
-    """One metric of one run reduced to step buckets (see the module docstring).
+    """One metric of one run reduced to step buckets (see the module docstring): bucket
+    ``i`` holds exactly the points with ``steps[i - 1] < step <= steps[i]``.
 
     ``steps``/``values``/``times`` are each bucket's last point; ``mins``/``maxs`` the
     smallest and largest value in the bucket, NaN ignored (NaN when every value is NaN);
