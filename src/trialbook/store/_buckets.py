@@ -168,11 +168,18 @@ def block_rows(
     steps: Sequence[int],
     values: Sequence[float],
     times: Sequence[float],
+    *,
+    by_time: bool = False,
 ) -> list[BlockRow]:
     """The block rows of points given in logging order, the first of which is the metric's
     point number ``seq`` (its count of earlier points): point ``n`` belongs to block
     ``n // BLOCK_POINTS``. A block the previous batch left open gets a partial row, which the
-    store's upsert merges into the stored one."""
+    store's upsert merges into the stored one.
+
+    A block's last point is the last logged at its highest step; with ``by_time``, the one
+    with the latest time there (then the last logged): the order a database without a
+    logging order (PostgreSQL) reads the points of one step in.
+    """
     out: list[BlockRow] = []
     n = len(steps)
     steps, values, times = list(steps), list(values), list(times)
@@ -185,6 +192,8 @@ def block_rows(
         v = values[i:j]
         top = max(s)
         k = j - 1 if s[-1] == top else i + len(s) - 1 - s[::-1].index(top)
+        if by_time and s.count(top) > 1:
+            k = max((x for x in range(i, j) if steps[x] == top), key=lambda x: (times[x], x))
         finite = [x for x in v if x == x] if has_nan else v
         last = values[k]
         out.append(
@@ -249,7 +258,13 @@ def buckets_from_blocks(
     rows: Sequence[StoredBlock] = blocks if order is None else [blocks[i] for i in order]
     lo, hi = int(first[0]), int(last[-1])
     width = bucket_width(lo, hi, buckets)
-    spans = (last - lo) // width - (first - lo) // width
+    base, step_width = np.uint64(lo % 2**64), np.uint64(width)
+
+    def bucket_of(steps: Any) -> Any:
+        # In uint64, which wraps as two's complement: hi - lo can pass the largest int64.
+        return (steps.astype(np.uint64) - base) // step_width
+
+    spans = bucket_of(last) - bucket_of(first)
     if bool(np.any(spans >= 2)):
         wide = np.flatnonzero(spans >= 2)
         if int(counts[wide].sum()) > total // 4:
@@ -265,7 +280,7 @@ def buckets_from_blocks(
         first = np.fromiter((b[0] for b in rows), np.int64, len(rows))
         last = np.fromiter((b[1] for b in rows), np.int64, len(rows))
     table = np.array([b[2:] for b in rows], dtype=float)  # min, max, count, last, last_time
-    index = (first - lo) // width
+    index = bucket_of(first)
     starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
     ends = np.r_[starts[1:], len(index)] - 1
     count_of = np.add.reduceat(np.fromiter((b[4] for b in rows), np.int64, len(rows)), starts)

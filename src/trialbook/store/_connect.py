@@ -275,7 +275,8 @@ def upgrade(
             raise _state_error(url, state, before)
         cfg = Config()
         cfg.set_main_option("script_location", "trialbook.store:_migrations")
-        cfg.set_main_option("sqlalchemy.url", url)
+        # Alembic's options are configparser values: "%" (a percent-encoded URL) is doubled.
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         with engine.begin() as conn:
             _dialect.schema_lock(conn)
             cfg.attributes["connection"] = conn

@@ -236,9 +236,9 @@ def bucket_sql(conn: Connection) -> dict[str, str]:
     """Statements for :meth:`SQLStore.metric_buckets`, parameters (run_num, key_id, ...)
     except ``ids``: (run num, key id, point count) of a run id and key name.
 
-    ``first``/``last``: the first/last (step, value, time) at or after / before a step
-    (index seeks); ``final``: the last point; ``range``: min, max and count of values in
-    ``[a, b)`` steps;
+    ``first``/``last``: the first/last (step, value, time) at or after / at or before a
+    step (index seeks); ``final``: the last point; ``range``: min, max and count of values
+    in ``[a, b]`` steps;
     ``grouped``: min, max, count and last step of every bucket from step ``lo`` of width
     ``w`` (params: lo, w, run_num, key_id, lo); ``rows``: the points from a step on;
     ``between``: the points from one step to another, both included.
@@ -246,25 +246,36 @@ def bucket_sql(conn: Connection) -> dict[str, str]:
     m = _mark(conn)
     tie = "rowid" if conn.dialect.name == "sqlite" else "time"
     where = f"run_num = {m} AND key_id = {m}"
+    # PostgreSQL refuses a step - lo past the largest BIGINT, so it divides in NUMERIC;
+    # SQLite turns an overflowing integer into a float by itself.
+    bucket = (
+        f"(step - {m}) / {m}"
+        if conn.dialect.name == "sqlite"
+        else f"div(CAST(step AS NUMERIC) - {m}, {m})"  # exact, unlike a rounded "/"
+    )
     return {
         "ids": 'SELECT r.num, k.id, (SELECT ms."count" FROM metric_summary ms '
         f"WHERE ms.run_id = r.id AND ms.key = k.name) FROM runs r, metric_keys k "
         f"WHERE r.id = {m} AND k.name = {m}",
         "first": f"SELECT step, value, time FROM metrics WHERE {where} AND step >= {m} "
         f"ORDER BY step, {tie} LIMIT 1",
-        "last": f"SELECT step, value, time FROM metrics WHERE {where} AND step < {m} "
+        "last": f"SELECT step, value, time FROM metrics WHERE {where} AND step <= {m} "
         f"ORDER BY step DESC, {tie} DESC LIMIT 1",
         "final": f"SELECT step, value, time FROM metrics WHERE {where} "
         f"ORDER BY step DESC, {tie} DESC LIMIT 1",
         "range": f"SELECT min(value), max(value), count(*) FROM metrics WHERE {where} "
-        f"AND step >= {m} AND step < {m}",
-        "grouped": f"SELECT (step - {m}) / {m} AS b, min(value), max(value), count(*), "
-        f"max(step) FROM metrics WHERE {where} AND step >= {m} GROUP BY b ORDER BY b",
+        f"AND step >= {m} AND step <= {m}",
+        "grouped": f"SELECT {bucket} AS b, min(value), max(value), count(*), max(step) "
+        f"FROM metrics WHERE {where} AND step >= {m} GROUP BY b ORDER BY b",
         "rows": f"SELECT step, value, time FROM metrics WHERE {where} AND step >= {m} "
         f"ORDER BY step, {tie}",
         "between": f"SELECT step, value, time FROM metrics WHERE {where} AND step >= {m} "
         f"AND step <= {m} ORDER BY step, {tie}",
     }
+
+
+#: The largest step a BIGINT column holds.
+_STEP_MAX = 2**63 - 1
 
 
 def bucket_reduce(
@@ -290,10 +301,11 @@ def bucket_reduce(
         if conn.dialect.name == "sqlite" if by_range is None else by_range:
             for i in range(n):
                 a = lo + i * width
-                cursor.execute(q["range"], (run_num, key_id, a, a + width))
+                b = min(a + width - 1, _STEP_MAX)  # inclusive, so it stays a BIGINT
+                cursor.execute(q["range"], (run_num, key_id, a, b))
                 low, high, count = cursor.fetchone()
                 if count:
-                    cursor.execute(q["last"], (run_num, key_id, a + width))
+                    cursor.execute(q["last"], (run_num, key_id, b))
                     out.append((low, high, count, *cursor.fetchone()))
             return out
         cursor.execute(q["grouped"], (lo, width, run_num, key_id, lo))
@@ -324,7 +336,7 @@ def bucket_last_points(
     with _raw_cursor(conn, q) as cursor:
         for i in range(n):
             a = lo + i * width
-            cursor.execute(q, (run_num, key_id, a + width))
+            cursor.execute(q, (run_num, key_id, min(a + width - 1, _STEP_MAX)))
             row = cursor.fetchone()
             if row is not None and row[0] >= a:  # else the bucket is empty
                 out.append(tuple(row))
@@ -380,7 +392,7 @@ def summary_upsert_sql(conn: Connection) -> str:
 
 
 #: Merging a batch's block rows into the stored ones (a block the previous batch left open):
-#: the later batch's point wins ``last`` at an equal step, as in the summary.
+#: ``{later}`` says when the batch's last point replaces the stored one.
 _BLOCK_UPSERT = """INSERT INTO metric_blocks
  ("run_num", "key_id", "block", "first_step", "last_step", "min", "max", "count", "last",
   "last_time")
@@ -388,12 +400,9 @@ _BLOCK_UPSERT = """INSERT INTO metric_blocks
  ON CONFLICT ("run_num", "key_id", "block") DO UPDATE SET
  "first_step" = CASE WHEN excluded."first_step" < metric_blocks."first_step"
    THEN excluded."first_step" ELSE metric_blocks."first_step" END,
- "last" = CASE WHEN excluded."last_step" >= metric_blocks."last_step"
-   THEN excluded."last" ELSE metric_blocks."last" END,
- "last_time" = CASE WHEN excluded."last_step" >= metric_blocks."last_step"
-   THEN excluded."last_time" ELSE metric_blocks."last_time" END,
- "last_step" = CASE WHEN excluded."last_step" >= metric_blocks."last_step"
-   THEN excluded."last_step" ELSE metric_blocks."last_step" END,
+ "last" = CASE WHEN {later} THEN excluded."last" ELSE metric_blocks."last" END,
+ "last_time" = CASE WHEN {later} THEN excluded."last_time" ELSE metric_blocks."last_time" END,
+ "last_step" = CASE WHEN {later} THEN excluded."last_step" ELSE metric_blocks."last_step" END,
  "min" = CASE WHEN {lower} THEN excluded."min" ELSE metric_blocks."min" END,
  "max" = CASE WHEN {higher} THEN excluded."max" ELSE metric_blocks."max" END,
  "count" = metric_blocks."count" + excluded."count"
@@ -402,9 +411,19 @@ _BLOCK_UPSERT = """INSERT INTO metric_blocks
 
 def block_upsert_sql(conn: Connection) -> str:
     """Upsert of :data:`trialbook.store._buckets.BlockRow` tuples (see
-    :func:`summary_upsert_sql` for why it is written out)."""
+    :func:`summary_upsert_sql` for why it is written out). At an equal last step the later
+    batch wins on SQLite (logging order), the later time elsewhere (the order points of one
+    step are read in there; see :func:`history_sql`)."""
     marks = ", ".join([_mark(conn)] * 10)
+    new, old = 'excluded."last_step"', 'metric_blocks."last_step"'
+    later = (
+        f"{new} >= {old}"
+        if conn.dialect.name == "sqlite"
+        else f'({new} > {old} OR ({new} = {old} AND excluded."last_time" >= '
+        'metric_blocks."last_time"))'
+    )
     return _BLOCK_UPSERT.format(
+        later=later,
         marks=marks,
         lower=_LOWER.replace("metric_summary", "metric_blocks"),
         higher=_HIGHER.replace("metric_summary", "metric_blocks"),
@@ -459,7 +478,7 @@ def rebuild_blocks(dbapi_conn: Any, dialect_name: str) -> int:
         def flush() -> int:
             assert ids is not None
             nans = [math.nan if v is None else v for v in values]
-            rows = block_rows(*ids, seq, steps, nans, times)
+            rows = block_rows(*ids, seq, steps, nans, times, by_time=not sqlite)
             write.executemany(insert, rows)
             return len(rows)
 

@@ -449,8 +449,10 @@ class SQLStore(Store):
             # The hot path: rows stream from the columns straight into the driver.
             _dialect.executemany(conn, _dialect.metrics_insert_sql(conn), rows)
             _dialect.executemany(conn, _dialect.summary_upsert_sql(conn), summary_rows)
+            by_time = conn.dialect.name != "sqlite"  # see _dialect.block_upsert_sql
             blocks = itertools.chain.from_iterable(
-                block_rows(num, key_ids[key], before[key], *cols) for key, cols in columns.items()
+                block_rows(num, key_ids[key], before[key], *cols, by_time=by_time)
+                for key, cols in columns.items()
             )
             _dialect.executemany(conn, _dialect.block_upsert_sql(conn), blocks)
             return key_ids, {key: before[key] + len(cols[0]) for key, cols in columns.items()}
@@ -990,7 +992,7 @@ class SQLStore(Store):
             if not first:
                 return empty
             final = _dialect.fetchall(conn, q["final"], (num, key_id))[0]
-            first_time, hi = first[0][2], final[0]
+            first_time, hi, start = first[0][2], final[0], first[0][0]
             if after_step is not None:
                 first = _dialect.fetchall(conn, q["first"], (num, key_id, after_step + 1))
                 if not first:
@@ -1002,7 +1004,7 @@ class SQLStore(Store):
                     run_id, key, rows, buckets, first_time=first_time, last_step=hi
                 )
             from_blocks = _blocks_reduce(
-                conn, run_id, key, (num, key_id), count, lo, buckets, (first_time, hi)
+                conn, run_id, key, (num, key_id), count, lo, buckets, (first_time, hi, start)
             )
             if from_blocks is not None:
                 return from_blocks
@@ -1044,7 +1046,7 @@ class SQLStore(Store):
                 lo = first[0][0]
                 hi = _dialect.fetchall(conn, q["final"], (num, key_id))[0][0]
                 b = _blocks_reduce(
-                    conn, run_id, key, (num, key_id), count, lo, buckets, (first[0][2], hi)
+                    conn, run_id, key, (num, key_id), count, lo, buckets, (first[0][2], hi, lo)
                 )
                 if b is not None:
                     return MetricHistory(run_id, key, b.steps, b.values, b.times)
@@ -1352,13 +1354,13 @@ def _blocks_reduce(
     count: int,
     lo: int,
     buckets: int,
-    ends: tuple[float | None, int],
+    ends: tuple[float | None, int, int],
 ) -> MetricBuckets | None:
     """The buckets of a metric's points from step ``lo`` on, built from its stored blocks
     (:func:`trialbook.store._buckets.buckets_from_blocks`), or None when the blocks cannot
     give them. ``count`` is the metric's point count by its summary; blocks that hold another
     number (a database written before blocks existed, or damaged) are not used. ``ends`` is
-    the metric's first time and last step."""
+    the metric's first time, last step and first step."""
     between = _dialect.bucket_sql(conn)["between"]
     q = _dialect.blocks_sql(conn)
 
@@ -1367,13 +1369,11 @@ def _blocks_reduce(
 
     blocks = _dialect.fetchall(conn, q["from"], (*ids, lo))
     held = [b for b in blocks if b[0] >= lo]
-    if len(held) == len(blocks):
-        stored = sum(b[4] for b in blocks)
-    else:  # blocks that straddle ``lo``: only their points from ``lo`` on
-        stored = _dialect.fetchall(conn, q["count"], ids)[0][0]
-        for b in blocks:
-            if b[0] < lo:
-                held.extend(point_blocks(points(lo, b[1])))
+    for b in blocks:
+        if b[0] < lo:  # a block that straddles ``lo``: only its points from ``lo`` on
+            held.extend(point_blocks(points(lo, b[1])))
+    whole = lo == ends[2]  # from the first point: every block was read
+    stored = sum(b[4] for b in blocks) if whole else _dialect.fetchall(conn, q["count"], ids)[0][0]
     if stored != count:
         return None
     return buckets_from_blocks(
