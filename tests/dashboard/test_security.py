@@ -165,3 +165,17 @@ def test_the_login_redirect_keeps_an_encoded_path_encoded(guarded: TestClient) -
 
     assert response.status_code == 303
     assert response.headers["location"] == "/runs/caf%C3%A9%20run"
+
+
+def test_the_session_says_whether_tags_and_notes_can_be_changed(root: Path) -> None:
+    from trialbook import __version__
+
+    with TestClient(create_app(root), base_url=BASE) as c:
+        assert c.get("/api/session").json() == {"writable": False, "version": __version__}
+    app = create_app(root, settings=DashboardSettings(writable=True))
+    with TestClient(app, base_url=BASE) as c:
+        assert c.get("/api/session").json()["writable"] is True
+        # A workspace this process cannot write (what connect() records for a read-only
+        # file) makes even a --writable dashboard read-only.
+        app.state.dashboard.store.read_only = "The workspace is read-only."
+        assert c.get("/api/session").json()["writable"] is False

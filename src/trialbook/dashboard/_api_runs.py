@@ -728,6 +728,25 @@ def changes(
     )
 
 
+class Session(BaseModel):
+    """What this dashboard allows, for the pages to show only what works."""
+
+    writable: bool = Field(
+        description="Tags and notes can be changed: started with --writable, on a workspace "
+        "this process may write."
+    )
+    version: str = Field(description="The trialbook version serving the dashboard.")
+
+
+@router.get("/session", response_model=Session, summary="What this dashboard allows")
+def session(state: State) -> Session:
+    """Whether writes are allowed here, and the version."""
+    from trialbook import __version__
+
+    read_only = getattr(state.store, "read_only", None)
+    return Session(writable=state.settings.writable and read_only is None, version=__version__)
+
+
 def _writable(state: DashboardState) -> None:
     """Writes on a read-only dashboard are 405 (the security middleware says so first)."""
     if not state.settings.writable:

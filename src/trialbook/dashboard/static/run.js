@@ -28,6 +28,11 @@ const parts = {};
 const charts = new Map(); // key -> {node, curve, system}
 let doc = null;
 let status = null;
+let writable = false; // from /api/session: may tags and notes be changed here
+let ticks = 0; // live updates so far
+let metricTotal = null; // metrics the run had at the last listing
+let metricSearch = ""; // what the metric list is filtered by
+let chosenByUser = state.metric.length > 0; // else the first six, kept up to date live
 
 function save() {
   setQuery({ metric: state.metric, x: state.x === "step" ? "" : state.x,
@@ -53,7 +58,7 @@ function renderHeader() {
     el("h1", { id: "run-name" }, d.name || d.short_id, " ", parts.status),
     el("div", { class: "muted mono" }, d.id),
     parts.timings,
-    el("details", { id: "edit-box" }, el("summary", {}, "Edit tags and notes"), parts.edit),
+    el("details", { id: "edit-box" }, el("summary", {}, writable ? "Edit tags and notes" : "Tags and notes (read-only)"), parts.edit),
     d.error ? el("pre", { class: "log", id: "run-error" }, d.error) : null);
   renderTimings();
 }
@@ -76,6 +81,11 @@ function renderTimings() {
 // ---- tags and notes (a writable dashboard only; a read-only one says so) ------------------
 
 function renderEdit() {
+  if (!writable) {
+    replace(parts.edit, el("p", { class: "muted", id: "read-only" },
+      "This dashboard is read-only: start it with trialbook ui --writable to edit tags and notes."));
+    return;
+  }
   const message = el("div", { id: "edit-message" });
   const add = el("input", { type: "text", id: "tag-add", placeholder: "tags to add, comma separated" });
   const notes = el("textarea", { id: "notes", rows: "3", maxlength: "100000" });
@@ -103,14 +113,17 @@ function renderEdit() {
 
 // ---- curves -------------------------------------------------------------------------------
 
-async function loadMetrics(search = "") {
+async function loadMetrics(search = metricSearch) {
+  metricSearch = search;
   const data = await api(R("/metrics"), { q: search, limit: 200 });
+  if (!search) metricTotal = data.total;
   const metrics = data.metrics || [];
   const train = metrics.filter((m) => !m.system);
   const system = metrics.filter((m) => m.system);
-  if (!state.metric.length) state.metric = train.slice(0, 6).map((m) => m.key);
+  if (!chosenByUser) state.metric = train.slice(0, 6).map((m) => m.key);
   const choose = (m) => el("label", {}, el("input", { type: "checkbox", value: m.key,
     checked: state.metric.includes(m.key), onchange: (e) => {
+      chosenByUser = true;
       state.metric = e.target.checked ? [...state.metric, m.key] : state.metric.filter((k) => k !== m.key);
       save();
       drawCurves();
@@ -355,8 +368,9 @@ async function loadDataMap() {
   const node = el("div", { class: "chart", id: "data-map" });
   const example = el("div", { class: "note", id: "data-map-example" }, "Hover a point to see its example.");
   replace(parts.map, node, example);
-  const hover = points.map((p) => plotText(`${p.id}: ${p.text === null || p.text === undefined ? "" : p.text}` +
-    ` (label ${fmtValue(p.label)})`).slice(0, 300));
+  // Cut before escaping, so an entity (&amp;) is never cut in half.
+  const hover = points.map((p) => plotText((`${p.id}: ${p.text === null || p.text === undefined ? "" : p.text}` +
+    ` (label ${fmtValue(p.label)})`).slice(0, 300)));
   draw(node, [{ type: "scatter", mode: "markers", x: points.map((p) => p.variability),
     y: points.map((p) => p.confidence), text: hover, hoverinfo: "text",
     marker: { size: 6, color: points.map((p) => p.correctness), colorscale: [[0, "#cf222e"], [0.5, "#e3b341"], [1, "#1a7f37"]], cmin: 0, cmax: 1,
@@ -429,7 +443,12 @@ async function readLog(stream) {
 
 async function follow() {
   if (status !== "running") return false;
+  ticks += 1;
   if (!charts.size) await loadMetrics(); // the first points of a run that had none
+  else if (ticks % 2 === 0) { // a metric the run started logging since: list and draw it
+    const { total } = await api(R("/metrics"), { limit: 1 });
+    if (total !== metricTotal && !metricSearch) await loadMetrics();
+  }
   await growCurves();
   await readLog(state.stream);
   const fresh = await api(R(""));
@@ -483,7 +502,7 @@ async function start() {
     section("files", "Files", parts.files),
     section("logs-section", "Logs", parts.logs));
   try {
-    doc = await api(R(""));
+    [doc, { writable }] = await Promise.all([api(R("")), api("session")]);
   } catch (e) {
     replace(main, el("h1", {}, "Run"), el("div", { class: "error", role: "alert", id: "run-error" }, e.message));
     return;
