@@ -460,6 +460,8 @@ class SQLStore(Store):
         key_ids, after = self._write(tx)
         # Cache key ids and counts only once committed (see _key_ids).
         self._key_id_cache.update(key_ids)
+        if len(counts) > _POINT_COUNTS_KEPT:  # a missing count costs one read, nothing else
+            counts.clear()
         for key, n in after.items():
             counts[run_id, key] = n
 
@@ -1346,6 +1348,10 @@ def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+#: How many (run, key) point counts a Store keeps for numbering blocks (see log_metric_columns).
+_POINT_COUNTS_KEPT = 100_000
+
+
 def _blocks_reduce(
     conn: Connection,
     run_id: str,
@@ -1368,14 +1374,14 @@ def _blocks_reduce(
         return _dialect.fetchall(conn, between, (*ids, a, b))
 
     blocks = _dialect.fetchall(conn, q["from"], (*ids, lo))
-    held = [b for b in blocks if b[0] >= lo]
-    for b in blocks:
-        if b[0] < lo:  # a block that straddles ``lo``: only its points from ``lo`` on
-            held.extend(point_blocks(points(lo, b[1])))
     whole = lo == ends[2]  # from the first point: every block was read
     stored = sum(b[4] for b in blocks) if whole else _dialect.fetchall(conn, q["count"], ids)[0][0]
     if stored != count:
         return None
+    held = [b for b in blocks if b[0] >= lo]
+    for b in blocks:
+        if b[0] < lo:  # a block that straddles ``lo``: only its points from ``lo`` on
+            held.extend(point_blocks(points(lo, b[1])))
     return buckets_from_blocks(
         run_id, key, held, buckets, points=points, first_time=ends[0], last_step=ends[1]
     )
