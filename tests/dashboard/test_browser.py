@@ -284,6 +284,8 @@ def test_a_running_runs_curve_and_log_grow_without_reloading_the_page(
         # A metric the run starts logging is listed and drawn without a reload.
         _until(page, "document.querySelector(\"#metric-list input[value='acc']\") !== null")
         _wait_points(page, "acc", lambda n: n >= 2)
+        # ... and the chart already drawn narrows to its new column instead of overflowing.
+        _until(page, "document.documentElement.scrollWidth <= window.innerWidth")
         tab.screenshot("run-live")
         # The runs page, open in a second tab, shows the run's status change live too.
         runs = page.context.new_page()

@@ -57,6 +57,20 @@ export function lineLayout({ axis = "step", log = false, title = "", legend = fa
   };
 }
 
+/** Redraw the chart in `node` at its new width whenever `box` changes width (plotly's own
+ * `responsive` follows only the window, not a grid that gains a column). */
+export function fitWidth(node, box) {
+  if (typeof ResizeObserver === "undefined") return;
+  let width = 0;
+  new ResizeObserver(() => {
+    const now = box.clientWidth;
+    if (now === width) return;
+    width = now;
+    const P = plotly();
+    if (P && node.data) P.Plots.resize(node);
+  }).observe(box);
+}
+
 /** Draw (or redraw in place) `traces` in `node`; false when plotly.js is not available. */
 export function draw(node, traces, layout) {
   const P = plotly();

@@ -6,7 +6,7 @@ import {
   api, append, el, every, post, fmtDuration, fmtNumber, fmtTime, fmtValue, header, numCell,
   queryState, replace, setQuery, showError, statusBadge,
 } from "./common.js";
-import { curveTraces, draw, lineLayout, plotText } from "./plots.js";
+import { curveTraces, draw, fitWidth, lineLayout, plotText } from "./plots.js";
 
 const ref = decodeURIComponent(window.location.pathname.replace(/^\/runs\//, ""));
 const R = (path) => `runs/${encodeURIComponent(ref)}${path}`;
@@ -147,6 +147,7 @@ function chartNode(key, system) {
   if (existing) return existing;
   const node = el("div", { class: "chart", "data-key": key });
   const box = el("div", {}, el("div", { class: "chart-title" }, key), node);
+  fitWidth(node, box); // the grid gets a column when a metric joins a running run's charts
   const entry = { node, box, curve: null, system };
   charts.set(key, entry);
   return entry;
