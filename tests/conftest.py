@@ -1,9 +1,11 @@
-"""Fixtures every test folder may use: one headless Chromium for the whole session.
+"""Fixtures every test folder may use: one headless Chromium and one PostgreSQL server for
+the whole session.
 
 Playwright's sync API keeps an event loop running in the main thread while it is started, so
 the session shares one instance (a second ``sync_playwright()`` in the same process fails).
-Under ``CI=true`` a missing Chromium or Playwright fails the tests that use it (through
-:func:`trialbook.testing.skip_unavailable`); elsewhere they are skipped with the reason."""
+Under ``CI=true`` a missing Chromium, Playwright or PostgreSQL fails the tests that use it
+(through :func:`trialbook.testing.skip_unavailable`); elsewhere they are skipped with the
+reason."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 
 from trialbook.testing import BackendUnavailable
-from trialbook.testing.stores import skip_unavailable
+from trialbook.testing.stores import POSTGRES_URL_ENV, local_postgres, skip_unavailable
 
 CHROMIUM = os.environ.get("TRIALBOOK_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,6 +28,23 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a PostgreSQL server whose user may create databases: the one
+    ``TRIALBOOK_TEST_POSTGRES_URL`` names, or a throwaway one started for the session (initdb
+    in a temporary folder, Unix socket only). Tests make their own databases on it
+    (:func:`trialbook.testing.stores.new_postgres_database`)."""
+    given = os.environ.get(POSTGRES_URL_ENV)
+    if given:
+        yield given
+        return
+    try:
+        with local_postgres() as url:
+            yield url
+    except BackendUnavailable as e:
+        skip_unavailable(e)
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,12 @@
 """The dashboard over a workspace whose index is a real PostgreSQL server: every page and
 every read endpoint answers, with the same numbers as over SQLite.
 
-Starts a throwaway server (``trialbook.testing.stores.local_postgres``); without PostgreSQL's
+Uses the session's throwaway server (``postgres_server`` in tests/conftest.py); without PostgreSQL's
 programs or psycopg the test is skipped with the reason, except under CI=true, where it fails.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,13 @@ import pytest
 
 import trialbook
 from trialbook.testing.stores import (
-    BackendUnavailable,
-    local_postgres,
     new_postgres_database,
-    skip_unavailable,
 )
 
 
 @pytest.fixture(scope="module")
-def store_url() -> Iterator[str]:
-    try:
-        with local_postgres() as server:
-            yield new_postgres_database(server)
-    except BackendUnavailable as e:
-        skip_unavailable(e)
+def store_url(postgres_server: str) -> str:
+    return new_postgres_database(postgres_server)
 
 
 def _workspace(root: Path, store_url: str) -> list[str]:

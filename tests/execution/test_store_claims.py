@@ -3,7 +3,6 @@ planned run and claiming a queued run are atomic, with several Stores on one dat
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,26 +16,7 @@ from trialbook.testing.stores import (
     _postgresql,
     check_claim_is_atomic,
     check_queue_run_is_atomic,
-    local_postgres,
 )
-
-
-@pytest.fixture(scope="module")
-def postgres_server() -> Iterator[str]:
-    """The server TRIALBOOK_TEST_POSTGRES_URL names, or a throwaway one started here.
-
-    Under CI=true a server that cannot be had fails the tests; elsewhere they skip."""
-    given = os.environ.get(POSTGRES_URL_ENV)
-    if given:
-        yield given
-        return
-    try:
-        with local_postgres() as url:
-            yield url
-    except BackendUnavailable as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the PostgreSQL claim tests: {e}")
-        pytest.skip(str(e))
 
 
 @pytest.fixture(params=[*STORE_BACKENDS, "postgresql"])

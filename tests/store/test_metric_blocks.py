@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 import random
 import urllib.parse
 from collections.abc import Iterator, Sequence
@@ -29,7 +28,7 @@ from sqlalchemy import text
 from trialbook.store import NewRun, SQLStore, connect, upgrade
 from trialbook.store._buckets import BLOCK_POINTS, MetricBuckets, bucket_width
 from trialbook.store._dialect import rebuild_blocks
-from trialbook.testing.stores import BackendUnavailable, local_postgres, new_postgres_database
+from trialbook.testing.stores import new_postgres_database
 
 RUN = "20260101_120000_aaaaaa"
 OTHER = "20260101_120000_bbbbbb"
@@ -40,22 +39,11 @@ BLOCKS_SELECT = (
 
 
 # ------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    try:
-        with local_postgres() as url:
-            yield url
-    except BackendUnavailable as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the PostgreSQL tests: {e}")
-        pytest.skip(str(e))
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/trialbook.db"
-    return new_postgres_database(request.getfixturevalue("pg_server"))
+    return new_postgres_database(request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture

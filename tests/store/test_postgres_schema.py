@@ -1,23 +1,21 @@
 """Many processes opening one empty PostgreSQL database at once all get the schema, created
 once: schema creation holds a PostgreSQL advisory lock.
 
-Starts a real PostgreSQL server (initdb in a temporary folder, Unix socket only). Without one
-(no server programs, no psycopg) the test is skipped with the reason, except under CI=true,
-where a missing server is a failure.
+Runs on the session's real PostgreSQL server (``postgres_server`` in tests/conftest.py).
+Without one (no server programs, no psycopg) the test is skipped with the reason, except under
+CI=true, where a missing server is a failure.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from trialbook.store import SCHEMA_REVISION, schema_state
-from trialbook.testing.stores import BackendUnavailable, local_postgres, new_postgres_database
+from trialbook.testing.stores import new_postgres_database
 
 PROCESSES = 12
 
@@ -32,20 +30,11 @@ connect(url, create=True).close()
 """
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    try:
-        with local_postgres() as url:
-            yield url
-    except BackendUnavailable as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the PostgreSQL tests: {e}")
-        pytest.skip(str(e))
-
-
 @pytest.mark.parametrize("trial", range(3))
-def test_processes_creating_the_schema_at_once_all_succeed(server: str, trial: int) -> None:
-    url = new_postgres_database(server)
+def test_processes_creating_the_schema_at_once_all_succeed(
+    postgres_server: str, trial: int
+) -> None:
+    url = new_postgres_database(postgres_server)
     start = time.time() + 2.0  # every process imported and waiting by then
     procs = [
         subprocess.Popen(
