@@ -120,4 +120,3 @@ class RunStateError(TrialbookError, RuntimeError):
 class ModelError(TrialbookError, RuntimeError):
     """A model being evaluated cannot generate: its endpoint is unreachable, refuses the API
     key, times out or keeps failing."""
-

@@ -168,7 +168,11 @@ def test_suite_shortcuts_are_listed_in_help(cli: Cli, cwd: Path) -> None:
         (["run"], ["Give the config or suite files to run"]),
         (["run", "exp.yaml", "--jobs", "0"], ["--jobs must be a whole number of at least 1"]),
         (["run", "exp.yaml", "--timeout", "0"], ["--timeout must be a positive number"]),
-        (["run", "exp.yaml", "--executor", "slurm"], ["Executor 'slurm' is not available"]),
+        (
+            ["run", "exp.yaml", "--executor", "kubernetes"],
+            ["Unknown executor 'kubernetes'; use one of local, ray, slurm"],
+        ),
+        (["run", "exp.yaml", "--address", "auto"], ["--address is for --executor ray"]),
         (
             ["run", "exp.yaml", "experiment.entrypoint=nomodule:train"],
             ["Entrypoint module 'nomodule' of experiment 'exp' (exp.yaml) was not found"],

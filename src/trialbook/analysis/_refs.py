@@ -524,4 +524,3 @@ def resolve_refs(
             )
         seen[ids] = e.label
     return entries
-

@@ -15,7 +15,6 @@ import typer
 from trialbook.cli._options import RootOption, StoreOption, workspace
 from trialbook.cli._output import Column, Output, Styled, fmt_number
 from trialbook.cli._run_args import RunCommand, plan_from_arguments, split_run_arguments
-from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
     from trialbook.config import Plan
@@ -142,7 +141,23 @@ _StopOnError = Annotated[
     ),
 ]
 _Executor = Annotated[
-    str, typer.Option("--executor", metavar="NAME", help="Where runs execute: local.")
+    str,
+    typer.Option(
+        "--executor",
+        metavar="NAME",
+        help="Where runs execute: local (processes on this machine, --jobs at once), ray "
+        "(Ray tasks; --address) or slurm (Slurm jobs through submitit).",
+    ),
+]
+_Address = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        metavar="ADDRESS",
+        help="--executor ray: the cluster to join (auto, or ray://HOST:10001); without it a "
+        "local Ray starts with this machine's CPUs.",
+        show_default=False,
+    ),
 ]
 
 
@@ -159,6 +174,7 @@ def run(
     retries: _Retries = 0,
     stop_on_error: _StopOnError = False,
     executor: _Executor = "local",
+    address: _Address = None,
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
@@ -168,16 +184,14 @@ def run(
     143 after SIGTERM.
     """
     from trialbook.execution import Runner
+    from trialbook.execution._backends import make_executor
 
-    if executor != "local":
-        raise ConfigError(
-            f"Executor {executor!r} is not available in this version; use --executor local."
-        )
     plan = plan_from_arguments(ctx, list(arguments or []), suite=suite, seeds=seeds, sets=set_)
     ws = workspace(ctx, root, store)
     runner = Runner(
         root=ws.root,
         store_url=ws.store_url,
+        executor=make_executor(executor, jobs=jobs, address=address),
         jobs=jobs,
         timeout=timeout,
         retries=retries,
@@ -192,7 +206,9 @@ def run(
         return
     for note in plan.notes:
         typer.echo(f"note: {note}")
-    raise typer.Exit(runner.run(prepared).exit_code)
+    with runner.executor:
+        result = runner.run(prepared)
+    raise typer.Exit(result.exit_code)
 
 
 def _print_checks(out: Output, result: ReproduceResult, tolerance: float) -> None:

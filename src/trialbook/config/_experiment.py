@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trialbook.config._suggest import did_you_mean
@@ -12,10 +13,64 @@ from trialbook.errors import ConfigError
 if TYPE_CHECKING:
     from trialbook.config._load import ConfigSource
 
-__all__ = ["EXPERIMENT_KEYS", "ExperimentBlock", "check_experiment_keys", "experiment_block"]
+__all__ = [
+    "EXPERIMENT_KEYS",
+    "ExperimentBlock",
+    "Resources",
+    "check_experiment_keys",
+    "experiment_block",
+]
 
 #: The keys an ``experiment:`` block may hold.
-EXPERIMENT_KEYS = ("name", "description", "hypothesis", "tags", "entrypoint", "command")
+EXPERIMENT_KEYS = (
+    "name",
+    "description",
+    "hypothesis",
+    "tags",
+    "entrypoint",
+    "command",
+    "resources",
+    "slurm",
+)
+
+#: The keys of ``experiment.resources``.
+RESOURCE_KEYS = ("cpus", "gpus", "memory")
+
+_MEMORY_UNITS = {
+    "": 1024**3,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "gib": 1024**3,
+    "t": 1024**4,
+    "tb": 1024**4,
+    "tib": 1024**4,
+}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one run asks of the machine it runs on (``experiment.resources``).
+
+    Executors that schedule (Ray, Slurm) reserve these for the run; the local executor runs
+    ``--jobs`` runs at once and does not check them.
+
+    Attributes:
+        cpus: CPU cores (may be fractional for Ray); None: the executor's default (1).
+        gpus: GPUs; None: none asked for.
+        memory: bytes of memory; None: the executor's default. In a config it is a number of
+            gigabytes (``memory: 4``) or a size with a unit (``memory: 512MB``, ``16G``).
+    """
+
+    cpus: float | None = None
+    gpus: float | None = None
+    memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +86,9 @@ class ExperimentBlock:
         tags: labels for ``trialbook ls --tag``.
         entrypoint: ``package.module:function``, called as ``function(config, run)``.
         command: a shell-style command line; ``{config}`` is replaced by the config.yaml path.
+        resources: what one run asks of its machine (``experiment.resources``).
+        slurm: settings for ``--executor slurm`` (``experiment.slurm``: partition, time, ...),
+            checked by the Slurm executor, not here.
     """
 
     name: str | None = None
@@ -39,6 +97,8 @@ class ExperimentBlock:
     tags: tuple[str, ...] = ()
     entrypoint: str | None = None
     command: str | None = None
+    resources: Resources = field(default_factory=Resources)
+    slurm: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _at_key(source: ConfigSource | None, key: str) -> str:
@@ -106,7 +166,17 @@ def experiment_block(
             f"In {_at_key(source, 'tags')}, experiment.tags must be a list of strings such as "
             f"[baseline, cartography], not {tags!r}."
         )
+    slurm = block.get("slurm")
+    if slurm is None:
+        slurm = {}
+    if not isinstance(slurm, Mapping):
+        raise ConfigError(
+            f"In {_at_key(source, 'slurm')}, experiment.slurm must be a mapping such as "
+            f"{{partition: gpu, time: '2:00:00'}}, not {slurm!r}."
+        )
     return ExperimentBlock(
+        resources=_resources(block.get("resources"), source),
+        slurm=dict(slurm),
         name=text["name"],
         description=text["description"],
         hypothesis=text["hypothesis"],
@@ -114,3 +184,66 @@ def experiment_block(
         entrypoint=text["entrypoint"],
         command=text["command"],
     )
+
+
+def _resources(raw: Any, source: ConfigSource | None) -> Resources:
+    """Check and read ``experiment.resources``."""
+    if raw is None:
+        return Resources()
+    where = _at_key(source, "resources")
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"In {where}, experiment.resources must be a mapping such as "
+            f"{{cpus: 2, gpus: 1, memory: 16G}}, not {raw!r}."
+        )
+    for key in raw:
+        if key not in RESOURCE_KEYS:
+            fix = did_you_mean(str(key), RESOURCE_KEYS) or "."
+            raise ConfigError(
+                f"Unknown key 'experiment.resources.{key}' in {where}: it takes only "
+                f"{', '.join(RESOURCE_KEYS)}{fix}"
+            )
+    counts: dict[str, float | None] = {}
+    for key in ("cpus", "gpus"):
+        value = raw.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0
+        ):
+            raise ConfigError(
+                f"In {where}, experiment.resources.{key} must be a number of 0 or more, "
+                f"not {value!r}."
+            )
+        counts[key] = None if value is None else float(value)
+    if counts["cpus"] == 0:
+        raise ConfigError(
+            f"In {where}, experiment.resources.cpus must be more than 0 (a run needs a core); "
+            "use a fraction such as 0.5 to share one."
+        )
+    return Resources(
+        cpus=counts["cpus"], gpus=counts["gpus"], memory=_memory(raw.get("memory"), where)
+    )
+
+
+def _memory(value: Any, where: str) -> int | None:
+    """Bytes of ``experiment.resources.memory``: a number of gigabytes, or a size with a
+    unit (``512MB``, ``16G``, ``1.5GiB``)."""
+    if value is None:
+        return None
+    bad = ConfigError(
+        f"In {where}, experiment.resources.memory must be a number of gigabytes or a size "
+        f"such as 512MB or 16G, not {value!r}."
+    )
+    if isinstance(value, bool):
+        raise bad
+    if isinstance(value, int | float):
+        number, unit = float(value), ""
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([A-Za-z]*)\s*", value)
+        if match is None or match.group(2).lower() not in _MEMORY_UNITS:
+            raise bad
+        number, unit = float(match.group(1)), match.group(2).lower()
+    else:
+        raise bad
+    if not number > 0 or number != number:
+        raise bad
+    return int(number * _MEMORY_UNITS[unit])

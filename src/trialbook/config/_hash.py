@@ -127,8 +127,10 @@ def same_setting(a: Any, b: Any) -> bool:
 
 
 #: Keys of the ``experiment:`` block that describe a run without changing what it does: editing
-#: a description must not make a suite run everything again.
-DESCRIPTIVE_KEYS = frozenset({"description", "hypothesis", "tags"})
+#: a description must not make a suite run everything again. Where it runs (``resources``,
+#: ``slurm``) does not change what it computes either: the same suite on another executor
+#: skips the runs already completed.
+DESCRIPTIVE_KEYS = frozenset({"description", "hypothesis", "tags", "resources", "slurm"})
 
 
 def _hashed_part(config: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -142,8 +144,9 @@ def _hashed_part(config: Mapping[str, Any]) -> Mapping[str, Any]:
 def config_hash(config: Mapping[str, Any]) -> str:
     """A 16-hex-digit hash of the config that ignores key order and formatting.
 
-    The ``experiment:`` block's description, hypothesis and tags are left out: they describe
-    the run, they do not change it. Its name, entrypoint and command count.
+    The ``experiment:`` block's description, hypothesis, tags, resources and slurm settings
+    are left out: they describe the run or where it runs, they do not change what it
+    computes. Its name, entrypoint and command count.
     """
     blob = canonical_setting(_hashed_part(config))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

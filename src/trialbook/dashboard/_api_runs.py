@@ -53,9 +53,7 @@ WATCHED = 200
 CHANGES = 500
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page (at most 500).")]
-Offset = Annotated[
-    int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip before the page.")
-]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip before the page.")]
 Where = Annotated[
     list[str],
     Query(description="Conditions in the `trialbook ls --where` grammar, e.g. params.lr<0.1."),

@@ -25,8 +25,12 @@ __all__ = ["PAGES", "plotly_js", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-PAGES = {"runs": "runs.html", "run": "run.html", "compare": "compare.html",
-         "leaderboard": "leaderboard.html"}
+PAGES = {
+    "runs": "runs.html",
+    "run": "run.html",
+    "compare": "compare.html",
+    "leaderboard": "leaderboard.html",
+}
 """Each page's HTML shell in the static folder."""
 
 _STATIC = Path(__file__).with_name("static")
@@ -34,9 +38,14 @@ _STATIC = Path(__file__).with_name("static")
 # answered by ETag/Last-Modified); plotly.js is a large file that changes only with plotly.
 _REVALIDATE = "no-cache"
 _VENDOR_CACHE = "public, max-age=86400"
-_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-          ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml",
-          ".png": "image/png", ".ico": "image/x-icon"}
+_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
 
 
 @cache
@@ -94,9 +103,7 @@ def plotly_script() -> Response:
             "plotly.js is not installed: install the plotly package "
             "(pip install plotly) to draw the dashboard's charts."
         )
-    return FileResponse(
-        path, media_type=_TYPES[".js"], headers={"Cache-Control": _VENDOR_CACHE}
-    )
+    return FileResponse(path, media_type=_TYPES[".js"], headers={"Cache-Control": _VENDOR_CACHE})
 
 
 @router.get("/static/{path:path}")

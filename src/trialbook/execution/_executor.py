@@ -12,9 +12,11 @@ import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
-__all__ = ["Executor", "OutputCallback", "Task", "TaskHandle", "TaskResult"]
+from trialbook.config._experiment import Resources
+
+__all__ = ["Executor", "OutputCallback", "Resources", "Task", "TaskHandle", "TaskResult"]
 
 #: Called with the task, ``"stdout"`` or ``"stderr"``, and one line of output (no newline).
 OutputCallback: TypeAlias = Callable[["Task", Literal["stdout", "stderr"], str], None]
@@ -33,6 +35,11 @@ class Task:
         stdout_path, stderr_path: files that receive the process's output, appended to,
             line by line as it arrives.
         timeout: seconds after the start after which the process is stopped (None: never).
+        name: a label for people (the run's name and seed), e.g. a Slurm job name.
+        resources: what the process asks of its machine (``experiment.resources``); a
+            scheduling backend (Ray, Slurm) reserves it, the local one ignores it.
+        settings: the backend's own settings for this task (``experiment.slurm`` for
+            Slurm), as written in the config; each backend checks the keys it takes.
     """
 
     key: str
@@ -42,6 +49,9 @@ class Task:
     stderr_path: Path
     env: Mapping[str, str] = field(default_factory=dict)
     timeout: float | None = None
+    name: str = ""
+    resources: Resources = field(default_factory=Resources)
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,9 @@ class TaskResult:
         output_error: what of the process's output never reached ``stdout_path`` /
             ``stderr_path`` and why (a full disk); the output was still drained and passed
             to the callback, so the process never blocked on it.
+        lost: the backend lost the process without an exit status of its own (its node
+            failed, it ran out of memory, its Ray worker died), and why, in a sentence; the
+            Runner marks such a run crashed with this reason.
     """
 
     key: str
@@ -83,11 +96,14 @@ class TaskResult:
     duration: float = 0.0
     error: str | None = None
     output_error: str | None = None
+    lost: str | None = None
 
     @property
     def ok(self) -> bool:
         """The process exited with status 0 on its own."""
-        return self.exit_code == 0 and not (self.timed_out or self.cancelled or self.error)
+        return self.exit_code == 0 and not (
+            self.timed_out or self.cancelled or self.error or self.lost
+        )
 
     @property
     def signal_name(self) -> str | None:
@@ -132,6 +148,15 @@ class Executor(abc.ABC):
 
     #: Seconds between asking a task to stop and killing it.
     grace: float = 10.0
+
+    #: The backend's name, as ``trialbook run --executor`` spells it.
+    name: ClassVar[str] = "custom"
+
+    #: True when the processes do not run as descendants of this process (another host, a
+    #: Ray worker, a Slurm step). The run's process takes the run over from the Runner by
+    #: the Runner's identity (``TRIALBOOK_RUNNER_HOST`` and ``TRIALBOOK_RUNNER_PID``, always
+    #: set), not by process tree.
+    remote: ClassVar[bool] = False
 
     @property
     @abc.abstractmethod

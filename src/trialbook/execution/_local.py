@@ -55,6 +55,8 @@ class LocalExecutor(Executor):
         grace: seconds between SIGTERM and SIGKILL when a task is stopped.
     """
 
+    name = "local"
+
     def __init__(self, max_jobs: int = 1, *, grace: float = 10.0) -> None:
         if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
             raise ConfigError(

@@ -55,6 +55,8 @@ from trialbook.tracking._settings import (
     LAUNCHED_BY_ENV,
     RUN_DIR_ENV,
     RUN_ID_ENV,
+    RUNNER_HOST_ENV,
+    RUNNER_PID_ENV,
 )
 
 __all__ = [
@@ -445,9 +447,7 @@ class Runner:
     def _skipped_outcomes(self, db: Store, decisions: list[PlanDecision]) -> dict[int, RunOutcome]:
         """Outcomes of what will not run, with the metrics of the run that made it so (runs
         another runner holds are waited for instead)."""
-        skipped = {
-            i: d for i, d in enumerate(decisions) if not d.will_run and d.action != "busy"
-        }
+        skipped = {i: d for i, d in enumerate(decisions) if not d.will_run and d.action != "busy"}
         ids = [d.run_id for d in skipped.values() if d.run_id is not None]
         metrics = self._live_metrics(db, ids) if ids else {}
         outcomes: dict[int, RunOutcome] = {}
@@ -532,7 +532,10 @@ class Runner:
             "TRIALBOOK_ROOT": str(self.workspace.root),
             "TRIALBOOK_STORE": self.workspace.store_url,
             RUN_DIR_ENV: str(item.folder),
-            "TRIALBOOK_RUNNER_PID": str(os.getpid()),
+            # Who claimed the run (Store.claim_queued_run): a process that is not our
+            # descendant (Ray, Slurm) takes the run over by this identity.
+            RUNNER_PID_ENV: str(os.getpid()),
+            RUNNER_HOST_ENV: socket.gethostname(),
             LAUNCHED_BY_ENV: json.dumps(sys.argv),
             # Output reaches the files and the screen line by line, not at exit.
             "PYTHONUNBUFFERED": "1",
@@ -540,6 +543,7 @@ class Runner:
         seed = item.planned.seed
         if seed is not None and 0 <= seed < 2**32:
             env["PYTHONHASHSEED"] = str(seed)
+        block = experiment_block(item.planned.config)
         return Task(
             key=item.run_id,
             argv=(sys.executable, "-m", CHILD_MODULE),
@@ -548,6 +552,9 @@ class Runner:
             stderr_path=item.folder / "stderr.log",
             env=env,
             timeout=self.timeout,
+            name=label(item.planned),
+            resources=block.resources,
+            settings=block.slurm if self.executor.name == "slurm" else {},
         )
 
     def _execute(
@@ -778,7 +785,9 @@ class Runner:
                 )
                 fix = ("killed", reason)
         elif status not in FINISHED_STATUSES or status == "crashed":
-            if result.error is not None:
+            if result.lost is not None:
+                fix = ("crashed", result.lost)
+            elif result.error is not None:
                 fix = ("failed", f"The run's process could not start: {result.error}")
             elif result.signal is not None:
                 fix = ("crashed", f"killed by signal {result.signal_name}")

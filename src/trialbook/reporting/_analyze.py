@@ -67,9 +67,7 @@ def default_metrics(df: pd.DataFrame) -> list[str]:
     from trialbook._metrics import is_accuracy
 
     def numeric(frame: pd.DataFrame, cols: list[str]) -> list[str]:
-        return [
-            c for c in cols if pd.api.types.is_numeric_dtype(df[c]) and frame[c].notna().any()
-        ]
+        return [c for c in cols if pd.api.types.is_numeric_dtype(df[c]) and frame[c].notna().any()]
 
     evals = numeric(df, [c for c in df.columns if str(c).startswith("eval.")])
     unevaluated = df[df[evals].isna().all(axis=1)] if evals else df

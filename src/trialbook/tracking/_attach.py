@@ -40,7 +40,13 @@ from trialbook.tracking._folder import RunFolder
 from trialbook.tracking._open import open_run
 from trialbook.tracking._provenance import collect_environment, git_info
 from trialbook.tracking._run import Run
-from trialbook.tracking._settings import LAUNCHED_BY_ENV, RUN_ID_ENV, tracking_settings
+from trialbook.tracking._settings import (
+    LAUNCHED_BY_ENV,
+    RUN_ID_ENV,
+    RUNNER_HOST_ENV,
+    RUNNER_PID_ENV,
+    tracking_settings,
+)
 
 __all__ = [
     "AttachedRun",
@@ -89,7 +95,9 @@ def claim_run(
             f"Run {run_id} is {record.status}; only a queued or running run can be attached "
             f"to. Unset {RUN_ID_ENV} to start a new run."
         )
-    if record.status == "running" and not _owned_by_this_process_tree(record):
+    if record.status == "running" and not (
+        _owned_by_this_process_tree(record) or _claimed_by_our_runner(record)
+    ):
         raise RunStateError(
             f"Run {run_id} is running in process {record.pid} on {record.host}, which is not "
             "this process or one of its parents; two processes must not track one run."
@@ -148,6 +156,16 @@ def _owned_by_this_process_tree(record: RunRecord) -> bool:
         return any(parent.pid == record.pid for parent in psutil.Process().parents())
     except psutil.Error:
         return False
+
+
+def _claimed_by_our_runner(record: RunRecord) -> bool:
+    """The running run was claimed by the runner that launched this process, which is not
+    this process's parent (a Ray worker, a Slurm step, another host): the runner's host and
+    pid, passed in the environment, are the ones the Store recorded. Only a Runner sets
+    them, next to the run id it claimed."""
+    host = os.environ.get(RUNNER_HOST_ENV)
+    pid = os.environ.get(RUNNER_PID_ENV, "")
+    return bool(host) and pid.isdigit() and record.pid == int(pid) and record.host == host
 
 
 def config_differences(

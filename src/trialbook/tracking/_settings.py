@@ -19,6 +19,8 @@ __all__ = [
     "FLUSH_INTERVAL_ENV",
     "HEARTBEAT_INTERVAL_ENV",
     "LAUNCHED_BY_ENV",
+    "RUNNER_HOST_ENV",
+    "RUNNER_PID_ENV",
     "RUN_DIR_ENV",
     "RUN_ID_ENV",
     "STORE_RETRY_ENV",
@@ -33,6 +35,11 @@ RUN_ID_ENV = "TRIALBOOK_RUN_ID"
 LAUNCHED_BY_ENV = "TRIALBOOK_LAUNCHED_BY"
 #: Set by the Runner: the run's folder.
 RUN_DIR_ENV = "TRIALBOOK_RUN_DIR"
+#: Set by the Runner: the host and pid of the runner that claimed the run. A process
+#: launched by a remote executor (Ray, Slurm) is not the runner's descendant; these let it
+#: take the run over (``tracking._attach.claim_run``).
+RUNNER_PID_ENV = "TRIALBOOK_RUNNER_PID"
+RUNNER_HOST_ENV = "TRIALBOOK_RUNNER_HOST"
 
 FLUSH_INTERVAL_ENV = "TRIALBOOK_FLUSH_INTERVAL"
 HEARTBEAT_INTERVAL_ENV = "TRIALBOOK_HEARTBEAT_INTERVAL"

@@ -73,9 +73,7 @@ def normalize_number(text: str | None) -> str | None:
     """
     if text is None:
         return None
-    cleaned = (
-        ascii_minus(text).replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
-    )
+    cleaned = ascii_minus(text).replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
     numerator, slash, denominator = cleaned.partition("/")
     try:
         value = Decimal(numerator)
