@@ -2,15 +2,17 @@
 
 ``STORE_BACKENDS`` names the backends; :func:`make_store` builds one. Adding a backend is one
 entry in ``_FACTORIES``: a context manager that takes a temporary folder and yields an empty,
-schema-checked Store. A backend that needs a server (PostgreSQL, whose factory reads
-``TRIALBOOK_TEST_POSTGRES_URL``) raises :class:`BackendUnavailable` when none is configured, so a
-test suite can skip it. The tests themselves are :class:`trialbook.testing.StoreContract`; the
+schema-checked Store. PostgreSQL's factory makes a database on :func:`postgres_server` (the
+server ``TRIALBOOK_TEST_POSTGRES_URL`` names, else a throwaway one this process starts once);
+where neither can be had it raises :class:`BackendUnavailable`, so a test suite can skip it
+(or fail, under ``CI=true``). The tests themselves are :class:`trialbook.testing.StoreContract`; the
 claim checks below (``check_queue_run_is_atomic``, ``check_claim_is_atomic``) need several
 Stores on one database and take them as arguments.
 """
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import random
@@ -38,6 +40,7 @@ __all__ = [
     "local_postgres",
     "make_store",
     "new_postgres_database",
+    "postgres_server",
 ]
 
 #: Environment variable with the URL of a PostgreSQL server whose user may create databases.
@@ -99,19 +102,11 @@ def new_postgres_database(server: str) -> str:
 
 @contextmanager
 def _postgresql(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[Store]:
-    """A fresh database on the server at ``TRIALBOOK_TEST_POSTGRES_URL``, dropped afterwards.
-
-    Not yet in ``_FACTORIES``: add ``"postgresql": _postgresql`` once CI runs a server.
-    """
+    """A fresh database on :func:`postgres_server`, dropped afterwards."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    server = os.environ.get(POSTGRES_URL_ENV)
-    if not server:
-        raise BackendUnavailable(
-            f"Set {POSTGRES_URL_ENV} to a PostgreSQL URL whose user may create databases, "
-            "e.g. postgresql+psycopg://postgres@localhost/postgres."
-        )
+    server = postgres_server()
     url = new_postgres_database(server)
     name = make_url(url).database
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
@@ -127,9 +122,54 @@ def _postgresql(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[Sto
         admin.dispose()
 
 
+#: This process's throwaway server: its URL, or why it could not be started.
+_server: str | BackendUnavailable | None = None
+_server_lock = threading.Lock()
+
+
+def postgres_server() -> str:
+    """The URL of a PostgreSQL server whose user may create databases, for tests: the one
+    ``TRIALBOOK_TEST_POSTGRES_URL`` names, else a throwaway :func:`local_postgres` started on
+    the first call and stopped when this process exits (later calls share it).
+
+    Raises:
+        BackendUnavailable: no URL is set and no server can be started here (raised again,
+            without a second attempt, on later calls).
+    """
+    global _server
+    given = os.environ.get(POSTGRES_URL_ENV)
+    if given:
+        return given
+    with _server_lock:
+        if _server is None:
+            _server = _start_shared_server()
+    if isinstance(_server, BackendUnavailable):
+        raise _server
+    return _server
+
+
+def _start_shared_server() -> str | BackendUnavailable:
+    server = local_postgres()
+    try:
+        url = server.__enter__()
+    except BackendUnavailable as e:
+        return e
+    owner = os.getpid()
+
+    def stop() -> None:
+        # A forked child that exits through sys.exit runs atexit too: only the process that
+        # started the server stops it.
+        if os.getpid() == owner:
+            server.__exit__(None, None, None)
+
+    atexit.register(stop)
+    return url
+
+
 _FACTORIES: dict[str, StoreFactory] = {
     "sqlite-file": _sqlite_file,
     "sqlite-memory": _sqlite_memory,
+    "postgresql": _postgresql,
 }
 
 #: The backends every shared Store test runs against.
@@ -149,7 +189,8 @@ def make_store(
 
     Raises:
         ValueError: ``backend`` is not one of ``STORE_BACKENDS``.
-        BackendUnavailable: the backend cannot be built here (no server configured).
+        BackendUnavailable: the backend cannot be built here (no PostgreSQL server, no
+            psycopg).
     """
     try:
         factory = _FACTORIES[backend]
