@@ -65,3 +65,20 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def index_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """Runs a test twice: with each workspace's own SQLite index (None), and with
+    ``TRIALBOOK_STORE`` naming a new database on the session's PostgreSQL server (its URL),
+    which every workspace the test opens, and every process it starts, then uses.
+
+    A test that also clears ``TRIALBOOK_STORE`` in a fixture asks for this one after it."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+        return None
+    from trialbook.testing.stores import new_postgres_database
+
+    url = new_postgres_database(request.getfixturevalue("postgres_server"))
+    monkeypatch.setenv("TRIALBOOK_STORE", url)
+    return url
