@@ -20,13 +20,25 @@ def _samples(n: int) -> list[dict[str, object]]:
     ]
 
 
-@pytest.fixture(scope="session")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def ws(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    """The workspace, once with its own SQLite index and once indexed in a PostgreSQL
+    database (which ``cli`` then names with ``--store`` beside ``--root``)."""
     root = tmp_path_factory.mktemp("cli") / "experiments"
+    store_url = None
+    if request.param == "postgresql":
+        from trialbook.testing.stores import new_postgres_database
+
+        store_url = new_postgres_database(request.getfixturevalue("postgres_server"))
     with pytest.MonkeyPatch.context() as mp:
         for name in _ENV:
             mp.delenv(name, raising=False)
-        common = {"root": root, "system_metrics": False, "capture_packages": False}
+        common = {
+            "root": root,
+            "store_url": store_url,
+            "system_metrics": False,
+            "capture_packages": False,
+        }
 
         data = root.parent / "train.jsonl"
         data.write_text('{"x": 1}\n{"x": 2}\n{"x": 3}\n', encoding="utf-8")
@@ -69,8 +81,8 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         except RuntimeError:
             pass
 
-        with trialbook.open_store(root) as db:
-            yield Runs(root, db.get_run(a_id), db.get_run(b_id), db.get_run(c_id))
+        with trialbook.open_store(root, store_url) as db:
+            yield Runs(root, db.get_run(a_id), db.get_run(b_id), db.get_run(c_id), store_url)
 
 
 @pytest.fixture(autouse=True)
@@ -80,5 +92,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def cli() -> Cli:
+def cli(request: pytest.FixtureRequest) -> Cli:
+    """The CLI; in a test of the PostgreSQL ``ws``, ``--root <ws.root>`` also names its store
+    with ``--store URL``, as a team member types it."""
+    if "ws" in request.fixturenames:
+        runs = request.getfixturevalue("ws")
+        if isinstance(runs, Runs) and runs.store_url is not None:
+            return Cli({runs.root: runs.store_url})
     return Cli()

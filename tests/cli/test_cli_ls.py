@@ -27,8 +27,10 @@ def test_global_root_before_the_command_works_too(cli: Cli, ws: Runs) -> None:
 
 def test_root_from_the_environment(cli: Cli, ws: Runs, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIALBOOK_ROOT", str(ws.root))
+    if ws.store_url is not None:
+        monkeypatch.setenv("TRIALBOOK_STORE", ws.store_url)
 
-    result = cli("ls")
+    result = Cli()("ls")  # nothing on the command line
 
     assert ids_in_table(result.stdout) == [ws.c.short_id, ws.b.short_id, ws.a.short_id]
 
