@@ -10,6 +10,7 @@ from typing import Literal
 from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table, inspect
 from sqlalchemy import exc as sa_exc
 
+from trialbook._redact import hide_passwords
 from trialbook.errors import (
     NotATrialbookDatabase,
     SchemaVersionError,
@@ -217,8 +218,9 @@ def _initialise(engine: object) -> None:
 
 
 def _location(url: str) -> str:
+    """The database as a message names it: its file, or its URL with the password masked."""
     path = _dialect.sqlite_path(url)
-    return str(path) if path else url
+    return str(path) if path else _dialect.safe_url(url)
 
 
 def _state_error(url: str, state: SchemaState, version: str | None) -> StoreError:
@@ -236,7 +238,7 @@ def _state_error(url: str, state: SchemaState, version: str | None) -> StoreErro
         f"{_location(url)} is a database trialbook did not create (its tables are not "
         "trialbook's); choose another root=... or store_url=....",
         parameter="store_url",
-        value=url,
+        value=_dialect.safe_url(url),
     )
 
 
@@ -288,7 +290,7 @@ def upgrade(
     except sa_exc.SQLAlchemyError as e:
         raise _dialect.translate(e, url) from e
     except sqlite3.Error as e:  # pragma: no cover - raw driver errors from alembic internals
-        raise StoreError(f"Upgrading {_location(url)} failed: {e}.") from e
+        raise StoreError(f"Upgrading {_location(url)} failed: {hide_passwords(str(e))}.") from e
     finally:
         engine.dispose()
     return before, after or SCHEMA_REVISION

@@ -332,8 +332,9 @@ def local_postgres() -> Iterator[str]:
     """A throwaway PostgreSQL server, for as long as the block runs; yields the admin URL
     (``postgresql+psycopg://postgres@/postgres?host=<socket folder>&port=<port>``).
 
-    The data folder is a new temporary folder; the server listens on a Unix socket only.
-    PostgreSQL refuses to run as root, so as root it runs as ``nobody``.
+    The data folder is a new temporary folder; the server listens on a Unix socket only. The
+    ``postgres`` role needs no password; every other role logs in with its password
+    (scram-sha-256). PostgreSQL refuses to run as root, so as root it runs as ``nobody``.
 
     Raises:
         BackendUnavailable: no PostgreSQL binaries, no psycopg, or the server did not start.
@@ -369,6 +370,11 @@ def local_postgres() -> Iterator[str]:
         )
         if initdb.returncode != 0:
             raise BackendUnavailable(f"initdb failed: {initdb.stderr.strip()[-500:]}")
+        # The admin needs no password; every other role does, so a test can prove a password
+        # works (and a wrong one does not). Rewriting the file keeps its owner.
+        (data / "pg_hba.conf").write_text(
+            "local all postgres trust\nlocal all all scram-sha-256\n", encoding="utf-8"
+        )
         options = f"-k {sock} -c listen_addresses='' -p {port} -c max_connections=100"
         start = subprocess.run(
             [*pg_ctl, "-l", str(folder / "server.log"), "-w", "-t", "60", "-o", options, "start"],
