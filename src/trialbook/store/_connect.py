@@ -271,16 +271,17 @@ def upgrade(
             root = path.absolute().parent
     engine = _dialect.make_engine(url)
     try:
-        with engine.connect() as conn:
-            state, before = _state(conn)
-        if state in ("foreign", "newer"):
-            raise _state_error(url, state, before)
         cfg = Config()
         cfg.set_main_option("script_location", "trialbook.store:_migrations")
         # Alembic's options are configparser values: "%" (a percent-encoded URL) is doubled.
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         with engine.begin() as conn:
             _dialect.schema_lock(conn)
+            # Read under the lock: another process upgrading at once has finished by now,
+            # and ``before`` says what this one found (its own work, or none).
+            state, before = _state(conn)
+            if state in ("foreign", "newer"):
+                raise _state_error(url, state, before)
             cfg.attributes["connection"] = conn
             cfg.attributes["workspace_root"] = None if root is None else Path(root).absolute()
             command.upgrade(cfg, revision)
