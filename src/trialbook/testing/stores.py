@@ -354,7 +354,15 @@ def local_postgres() -> Iterator[str]:
     as_user: list[str] = []
     folder = Path(tempfile.mkdtemp(prefix="trialbook-pg-"))
     if os.geteuid() == 0:
-        as_user = ["runuser", "-u", "nobody", "--"]
+        # runuser lives in /usr/sbin or /sbin, often not on a plain PATH.
+        runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+        if runuser is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise BackendUnavailable(
+                "PostgreSQL refuses to run as root and runuser (util-linux) is not installed "
+                "to start it as nobody; run the tests as another user."
+            )
+        as_user = [runuser, "-u", "nobody", "--"]
         shutil.chown(folder, "nobody")
     data, sock = folder / "data", folder / "sock"
     port = random.randint(20000, 60000)
