@@ -86,30 +86,33 @@ def _sqlite_memory(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[
 
 def new_postgres_database(server: str) -> str:
     """Create an empty database with a random name on the PostgreSQL server at ``server`` (a
-    URL whose user may create databases) and return its URL."""
+    URL whose user may create databases; ``postgresql://`` means psycopg 3, as for a store)
+    and return its URL."""
     from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+
+    from trialbook.store._dialect import parse_url
 
     name = f"trialbook_test_{secrets.token_hex(6)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(parse_url(server), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         admin.dispose()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
+    return parse_url(server).set(database=name).render_as_string(hide_password=False)
 
 
 @contextmanager
 def _postgresql(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[Store]:
     """A fresh database on :func:`postgres_server`, dropped afterwards."""
     from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+
+    from trialbook.store._dialect import parse_url
 
     server = postgres_server()
     url = new_postgres_database(server)
-    name = make_url(url).database
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = parse_url(url).database
+    admin = create_engine(parse_url(server), isolation_level="AUTOCOMMIT")
     try:
         store = connect(url, create=True, liveness=liveness)
         try:
