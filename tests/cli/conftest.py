@@ -20,13 +20,22 @@ def _samples(n: int) -> list[dict[str, object]]:
     ]
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module whose ``WS_STORES`` names ``"postgresql"`` too runs its tests of ``ws`` on a
+    PostgreSQL-indexed workspace as well (the others, and their ids, stay SQLite only)."""
+    stores = getattr(metafunc.module, "WS_STORES", None)
+    if stores is not None and "ws" in metafunc.fixturenames:
+        metafunc.parametrize("ws", stores, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def ws(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
-    """The workspace, once with its own SQLite index and once indexed in a PostgreSQL
-    database (which ``cli`` then names with ``--store`` beside ``--root``)."""
+    """The workspace, with its own SQLite index, or indexed in a PostgreSQL database (which
+    ``cli`` then names with ``--store`` beside ``--root``) for a module that asks through
+    ``WS_STORES``."""
     root = tmp_path_factory.mktemp("cli") / "experiments"
     store_url = None
-    if request.param == "postgresql":
+    if getattr(request, "param", "sqlite") == "postgresql":
         from trialbook.testing.stores import new_postgres_database
 
         store_url = new_postgres_database(request.getfixturevalue("postgres_server"))

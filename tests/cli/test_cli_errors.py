@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import Cli, Runs, assert_user_error, store_option
 
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
+
 READ_COMMANDS = [
     ["ls"],
     ["ls", "--json"],

@@ -15,6 +15,9 @@ from cli_helpers import Cli, Runs, assert_user_error
 import trialbook
 from trialbook.errors import StoreError
 
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
+
 
 def strict_json(text: str) -> Any:
     def refuse(name: str) -> None:

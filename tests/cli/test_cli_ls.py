@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import Cli, Runs, assert_user_error, ids_in_table, table_row
 
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
+
 
 def ls(cli: Cli, ws: Runs, *args: str) -> list[str]:
     result = cli("ls", "--root", ws.root, *args)

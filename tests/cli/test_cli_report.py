@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import Cli, Runs, assert_user_error, store_option
 
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
+
 
 def test_report_of_one_run_writes_html(cli: Cli, ws: Runs, tmp_path: Path) -> None:
     out = tmp_path / "alpha.html"

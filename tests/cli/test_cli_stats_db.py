@@ -10,6 +10,9 @@ from cli_helpers import Cli, Runs, assert_user_error, store_location, table_row
 
 from trialbook.store import SCHEMA_REVISION, safe_url
 
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
+
 
 def test_stats_counts(cli: Cli, ws: Runs) -> None:
     result = cli("stats", "--root", ws.root)
