@@ -85,6 +85,10 @@ class TaskResult:
         lost: the backend lost the process without an exit status of its own (its node
             failed, it ran out of memory, its Ray worker died), and why, in a sentence; the
             Runner marks such a run crashed with this reason.
+        reason: how the backend itself ended the task, when it did, in a few words (a
+            Slurm time limit: ``"timed out (TIMEOUT)"``; a job cancelled outside trialbook:
+            ``"cancelled in Slurm (CANCELLED by 0)"``). The Runner marks the run killed
+            with this reason when ``cancelled`` is set, and failed with it otherwise.
     """
 
     key: str
@@ -97,12 +101,13 @@ class TaskResult:
     error: str | None = None
     output_error: str | None = None
     lost: str | None = None
+    reason: str | None = None
 
     @property
     def ok(self) -> bool:
         """The process exited with status 0 on its own."""
         return self.exit_code == 0 and not (
-            self.timed_out or self.cancelled or self.error or self.lost
+            self.timed_out or self.cancelled or self.error or self.lost or self.reason
         )
 
     @property

@@ -14,6 +14,7 @@ missing raises :class:`~trialbook.testing.BackendUnavailable` with what failed.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from trialbook.testing.stores import BackendUnavailable
 
-__all__ = ["SLURM_CONF_ENV", "SlurmCluster", "local_slurm"]
+__all__ = ["SLURM_CONF_ENV", "SlurmCluster", "local_slurm", "shared_cluster", "stop_shared_cluster"]
 
 #: The environment variable every Slurm command reads its slurm.conf from.
 SLURM_CONF_ENV = "SLURM_CONF"
@@ -357,6 +358,41 @@ def local_slurm(folder: str | os.PathLike[str] | None = None) -> Iterator[SlurmC
                 os.environ.pop(SLURM_CONF_ENV, None)
             else:
                 os.environ[SLURM_CONF_ENV] = previous
+
+
+_SHARED: list[tuple[ExitStack, SlurmCluster]] = []
+_SHARED_ERROR: list[BackendUnavailable] = []
+
+
+def shared_cluster() -> SlurmCluster:
+    """The one test cluster of this process: started on the first call (see
+    :func:`local_slurm`), stopped by :func:`stop_shared_cluster` or at exit. A cluster that
+    failed to start fails every later call the same way, without trying again.
+
+    Raises:
+        BackendUnavailable: the cluster cannot start here.
+    """
+    if _SHARED_ERROR:
+        raise _SHARED_ERROR[0]
+    if not _SHARED:
+        stack = ExitStack()
+        try:
+            cluster = stack.enter_context(local_slurm())
+        except BackendUnavailable as e:
+            stack.close()
+            _SHARED_ERROR.append(e)
+            raise
+        _SHARED.append((stack, cluster))
+        atexit.register(stop_shared_cluster)
+    os.environ[SLURM_CONF_ENV] = str(_SHARED[0][1].conf)
+    return _SHARED[0][1]
+
+
+def stop_shared_cluster() -> None:
+    """Stop the cluster :func:`shared_cluster` started, if it did."""
+    while _SHARED:
+        stack, _ = _SHARED.pop()
+        stack.close()
 
 
 if __name__ == "__main__":  # pragma: no cover - a manual check: python -m trialbook.testing.slurm
