@@ -14,7 +14,18 @@ import textwrap
 import urllib.request
 from pathlib import Path
 
-HEAVY = ("fastapi", "uvicorn", "starlette", "pandas", "sqlalchemy", "plotly")
+HEAVY = (
+    "fastapi",
+    "uvicorn",
+    "starlette",
+    "pandas",
+    "sqlalchemy",
+    "plotly",
+    # optional integrations, imported only when used
+    "ray",
+    "submitit",
+    "psycopg",
+)
 
 
 def _env() -> dict[str, str]:
