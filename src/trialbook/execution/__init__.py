@@ -20,6 +20,7 @@ _LAZY = {
     "PreparedPlan": "trialbook.execution._runner",
     "ProgressReporter": "trialbook.execution._progress",
     "ReproduceResult": "trialbook.execution._reproduce",
+    "Resources": "trialbook.execution._executor",
     "RunOutcome": "trialbook.execution._runner",
     "Runner": "trialbook.execution._runner",
     "SuiteResult": "trialbook.execution._runner",
@@ -39,6 +40,7 @@ __all__ = [
     "PreparedPlan",
     "ProgressReporter",
     "ReproduceResult",
+    "Resources",
     "RunOutcome",
     "Runner",
     "SuiteResult",
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from trialbook.execution._executor import (
         Executor,
         OutputCallback,
+        Resources,
         Task,
         TaskHandle,
         TaskResult,
