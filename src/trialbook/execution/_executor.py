@@ -163,6 +163,11 @@ class Executor(abc.ABC):
     #: set), not by process tree.
     remote: ClassVar[bool] = False
 
+    #: True when a submitted task may wait in the backend's own queue (a Slurm job pending):
+    #: the Runner then leaves the run ``queued`` (claimed, so no other runner takes it) until
+    #: its process starts and moves it to ``running`` itself.
+    queues: ClassVar[bool] = False
+
     @property
     @abc.abstractmethod
     def max_parallel(self) -> int:

@@ -393,6 +393,7 @@ class SlurmExecutor(Executor):
 
     name = "slurm"
     remote = True
+    queues = True
 
     def __init__(
         self,
@@ -431,45 +432,44 @@ class SlurmExecutor(Executor):
         self.folder.mkdir(parents=True, exist_ok=True)
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", task.key)
         control = self.folder / f"task-{safe}-{time.time_ns()}"
-        tails = []
-        for path, stream in ((task.stdout_path, "stdout"), (task.stderr_path, "stderr")):
-            try:
-                offset = path.stat().st_size
-            except OSError:
-                offset = 0
-            tails.append(_Tail(path, stream, offset))
-        self._jobs[task.key] = _Job(task, on_output, control, tails)
+        self._jobs[task.key] = _Job(task, on_output, control, self._tails(task))
         self._waiting.append(task.key)
         self._pump()
         return TaskHandle(task, task.key)
 
     def attach(
-        self, task: Task, job_id: str, control: str, on_output: OutputCallback | None = None
+        self, task: Task, record: Mapping[str, Any], on_output: OutputCallback | None = None
     ) -> TaskHandle:
-        """Follow a job submitted earlier (by another executor, e.g. before ``--detach``)
-        as if this executor had submitted it; ``wait`` and ``cancel`` work on it."""
+        """Follow a job submitted earlier (by a runner that detached, or died) as if this
+        executor had submitted it; ``record`` is what :meth:`job_record` gave then. ``wait``
+        and ``cancel`` work on it; its output is passed on from where the files end now."""
         if task.key in self._jobs:
             raise ValueError(f"A task with key {task.key!r} was already submitted.")
-        tails = []
-        for path, stream in ((task.stdout_path, "stdout"), (task.stderr_path, "stderr")):
-            try:
-                offset = path.stat().st_size
-            except OSError:
-                offset = 0
-            tails.append(_Tail(path, stream, offset))
-        job = _Job(task, on_output, Path(control), tails)
-        job.job = self._submitit.SlurmJob(folder=self.folder, job_id=job_id)
+        job = _Job(task, on_output, Path(str(record["control"])), self._tails(task))
+        job.job = self._submitit.SlurmJob(
+            folder=Path(str(record.get("folder") or self.folder)), job_id=str(record["job_id"])
+        )
         self._jobs[task.key] = job
         return TaskHandle(task, task.key)
 
-    def job_id(self, handle: TaskHandle) -> str | None:
-        """The Slurm job id of the task (None while it waits here, unsubmitted)."""
-        job = self._jobs[handle.key].job
-        return None if job is None else str(job.job_id)
+    def job_record(self, handle: TaskHandle) -> dict[str, str] | None:
+        """What :meth:`attach` needs to follow the task's job later (its Slurm job id, the
+        submitit folder, the control files' prefix); None while it waits here, unsubmitted."""
+        job = self._jobs[handle.key]
+        if job.job is None:
+            return None
+        return {
+            "job_id": str(job.job.job_id),
+            "folder": str(self.folder),
+            "control": str(job.control),
+        }
 
-    def control_path(self, handle: TaskHandle) -> str:
-        """The prefix of the files the task's job shares with the executor (for attach)."""
-        return str(self._jobs[handle.key].control)
+    def detach(self) -> None:
+        """Submit every task still waiting here, then let go of all of them: ``close`` no
+        longer cancels them, and they run to their end in Slurm unfollowed."""
+        self._max = max(self._max, len(self._jobs))
+        self._pump()
+        self._jobs = {k: j for k, j in self._jobs.items() if j.job is None}
 
     def wait(self, handles: Sequence[TaskHandle], timeout: float | None = None) -> list[TaskResult]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -498,6 +498,17 @@ class SlurmExecutor(Executor):
             self.wait_all(live)
 
     # ----------------------------------------------------------------- the work
+    @staticmethod
+    def _tails(task: Task) -> list[_Tail]:
+        tails = []
+        for path, stream in ((task.stdout_path, "stdout"), (task.stderr_path, "stderr")):
+            try:
+                offset = path.stat().st_size
+            except OSError:
+                offset = 0
+            tails.append(_Tail(path, stream, offset))
+        return tails
+
     def _stop(self, job: _Job) -> None:
         if job.job is None:  # still waiting here: it never starts
             self._waiting.remove(job.task.key)
