@@ -795,8 +795,21 @@ class Runner:
                 parameter="detach",
                 value=True,
             )
-        detach()
-        self._record_jobs(inflight, detached=True)
+        records = detach()
+        pid = os.getpid()
+        for item, _ in inflight.values():
+            record = records.get(item.run_id)
+            if record is None:
+                continue
+            item.job = {
+                **record,
+                "executor": self.executor.name,
+                "runner_host": socket.gethostname(),
+                "runner_pid": pid,
+                "runner_started": process_start_time(pid),
+                "detached": True,
+            }
+            write_job_record(item.folder, item.job)
         for item, _ in inflight.values():
             job = item.job or {}
             outcome = RunOutcome(

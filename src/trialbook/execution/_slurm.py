@@ -464,12 +464,19 @@ class SlurmExecutor(Executor):
             "control": str(job.control),
         }
 
-    def detach(self) -> None:
+    def detach(self) -> dict[str, dict[str, str]]:
         """Submit every task still waiting here, then let go of all of them: ``close`` no
-        longer cancels them, and they run to their end in Slurm unfollowed."""
+        longer cancels them, and they run to their end in Slurm unfollowed. Returns each
+        task's :meth:`job_record`, by key (a task sbatch refused is left out)."""
         self._max = max(self._max, len(self._jobs))
         self._pump()
-        self._jobs = {k: j for k, j in self._jobs.items() if j.job is None}
+        records = {}
+        for key, job in self._jobs.items():
+            record = self.job_record(TaskHandle(job.task, key))
+            if record is not None and job.result is None:
+                records[key] = record
+        self._jobs = {k: j for k, j in self._jobs.items() if k not in records}
+        return records
 
     def wait(self, handles: Sequence[TaskHandle], timeout: float | None = None) -> list[TaskResult]:
         deadline = None if timeout is None else time.monotonic() + timeout
