@@ -158,6 +158,8 @@ class SuiteResult:
     duration: float = 0.0
     #: The signal that interrupted the suite (SIGINT for Ctrl-C, or SIGTERM), when interrupted.
     signal: int | None = None
+    #: The runs were submitted with ``detach``: their jobs run on, unfollowed.
+    detached: bool = False
 
     def _with(self, *statuses: str) -> list[RunOutcome]:
         return [o for o in self.outcomes if o.status in statuses]
@@ -500,6 +502,7 @@ class Runner:
                 interrupted=interrupted,
                 duration=time.monotonic() - started,
                 signal=self._signal if interrupted else None,
+                detached=self.detach and not interrupted,
             )
             reporter.close(result)
             return result
