@@ -4,7 +4,6 @@ a job cancelled from outside, Ctrl-C, --detach and pick-up, ``trialbook cancel``
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -222,4 +221,20 @@ def test_an_unknown_slurm_setting_is_one_sentence_before_anything_is_written(
     assert not (ws.root / "trialbook.db").exists() or not list(ws.root.glob("*/" + JOB_FILE))
 
 
-del signal
+def test_a_job_over_its_memory_crashes_the_run_as_out_of_memory(ws: Workspace) -> None:
+    run = planned("hog", megabytes=400)
+    run.config["experiment"]["slurm"] = {"mem_gb": 0.15}
+    (ws.cwd / "tasks.py").write_text(
+        (ws.cwd / "tasks.py").read_text()
+        + "\n\ndef hog(config, run):\n"
+        + "    data = b'x' * (config['megabytes'] * 1024 * 1024)\n"
+        + "    time.sleep(30)\n"
+        + "    return {'size': len(data)}\n"
+    )
+    with _slurm(ws) as executor:
+        result = ws.runner(executor=executor).run(plan(run))
+    [outcome] = result.outcomes
+    # Without cgroups Slurm kills the job from its accounting and reports FAILED (not
+    # OUT_OF_MEMORY); slurmstepd says why in the job's log.
+    assert outcome.status == "crashed"
+    assert outcome.error == "the Slurm job ran out of memory (Exceeded job memory limit)"

@@ -626,8 +626,23 @@ class SlurmExecutor(Executor):
                 if job.gone_since is None:
                     job.gone_since = now
                     continue
-                self._finish(job, outcome_of_state(state), state)
+                self._finish(job, self._outcome_without_result(job, state), state)
         self._pump()
+
+    def _outcome_without_result(self, job: _Job, state: str) -> dict[str, Any]:
+        """How a job that left no result ended: sacct's state, or what slurmstepd wrote to
+        the job's log when it killed the job for its memory (without cgroups, Slurm then
+        reports FAILED rather than OUT_OF_MEMORY)."""
+        word = state.split()[0] if state else ""
+        if word in ("FAILED", "CANCELLED") and not (job.cancelled or job.timed_out):
+            try:
+                log = Path(job.job.paths.stdout).read_text(errors="replace")[-20000:]
+            except OSError:
+                log = ""
+            for line in log.splitlines():
+                if "Exceeded job memory limit" in line or "exceeded memory limit" in line:
+                    return {"lost": "the Slurm job ran out of memory (Exceeded job memory limit)"}
+        return outcome_of_state(state)
 
     def _finish_from_pickle(self, job: _Job) -> None:
         try:

@@ -312,7 +312,7 @@ def local_slurm(folder: str | os.PathLike[str] | None = None) -> Iterator[SlurmC
             f"SlurmctldPidFile={root / 'slurmctld.pid'}\nSlurmdPidFile={root / 'slurmd.pid'}\n"
             f"SlurmctldLogFile={root / 'slurmctld.log'}\nSlurmdLogFile={root / 'slurmd.log'}\n"
             "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\n"
-            "SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n"
+            "SelectType=select/cons_tres\nSelectTypeParameters=CR_Core_Memory\nDefMemPerCPU=1000\n"
             "MpiDefault=none\nReturnToService=2\nSlurmdParameters=config_overrides\n"
             "JobAcctGatherType=jobacct_gather/linux\nJobAcctGatherFrequency=1\n"
             "JobAcctGatherParams=OverMemoryKill\n"
