@@ -23,7 +23,7 @@ def cancel(
     """Cancel runs submitted with --executor slurm (scancel) and mark them killed. A run
     that already ended is left as it is. Exit status 2 for an unknown run, or an unfinished
     run without a Slurm job (stop those with Ctrl-C where they run)."""
-    from trialbook.execution._jobs import cancel_runs
+    from trialbook.execution import cancel_runs
     from trialbook.store import short_run_id
 
     for outcome in cancel_runs(workspace(ctx, root, store), runs):

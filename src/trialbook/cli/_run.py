@@ -206,6 +206,20 @@ _SlurmFolder = Annotated[
 ]
 
 
+def _slurm_folder(executor: str, root: Path, given: Path | None, detach: bool) -> str | None:
+    """submitit's folder for --executor slurm; --slurm-folder and --detach refused for
+    another executor."""
+    if (given is not None or detach) and executor != "slurm":
+        option = "--detach" if detach else "--slurm-folder"
+        raise ConfigError(
+            f"{option} is for --executor slurm, not {executor}; add --executor slurm or "
+            f"remove {option}."
+        )
+    if executor != "slurm":
+        return None
+    return str(given or root / ".slurm")
+
+
 def run(
     ctx: typer.Context,
     arguments: _Arguments = None,
@@ -237,31 +251,20 @@ def run(
     completed, 1 when one failed, 2 for a mistake in the command or configs, 130 after Ctrl-C,
     143 after SIGTERM.
     """
-    from trialbook.execution import Runner
-    from trialbook.execution._backends import make_executor
+    from trialbook.execution import Runner, make_executor
 
     plan = plan_from_arguments(ctx, list(arguments or []), suite=suite, seeds=seeds, sets=set_)
     ws = workspace(ctx, root, store)
-    overrides = {
-        key: value
-        for key, value in {
-            "partition": slurm_partition,
-            "time": slurm_time,
-            "cpus_per_task": slurm_cpus_per_task,
-            "gpus_per_node": slurm_gpus_per_node,
-            "mem_gb": slurm_mem_gb,
-            "account": slurm_account,
-            "qos": slurm_qos,
-        }.items()
-        if value is not None
+    slurm = {
+        "partition": slurm_partition,
+        "time": slurm_time,
+        "cpus_per_task": slurm_cpus_per_task,
+        "gpus_per_node": slurm_gpus_per_node,
+        "mem_gb": slurm_mem_gb,
+        "account": slurm_account,
+        "qos": slurm_qos,
     }
-    if (slurm_folder is not None or detach) and executor != "slurm":
-        option = "--detach" if detach else "--slurm-folder"
-        raise ConfigError(
-            f"{option} is for --executor slurm, not {executor}; add --executor slurm or "
-            f"remove {option}."
-        )
-    folder = slurm_folder or (ws.root / ".slurm" if executor == "slurm" else None)
+    folder = _slurm_folder(executor, ws.root, slurm_folder, detach)
     runner = Runner(
         root=ws.root,
         store_url=ws.store_url,
@@ -269,8 +272,8 @@ def run(
             executor,
             jobs=jobs,
             address=address,
-            slurm=overrides,
-            folder=None if folder is None else str(folder),
+            slurm={k: v for k, v in slurm.items() if v is not None},
+            folder=folder,
         ),
         jobs=jobs,
         timeout=timeout,

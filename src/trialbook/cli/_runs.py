@@ -205,7 +205,7 @@ def ls(
 def _pick_up_jobs(ctx: typer.Context, root: Path | None, store: str | None) -> None:
     """Record how the Slurm jobs of a ``trialbook run --detach`` ended (nothing to do, and
     nothing imported, when no unfinished run has a job)."""
-    from trialbook.execution._jobs import pick_up_jobs
+    from trialbook.execution import pick_up_jobs
 
     try:
         pick_up_jobs(workspace(ctx, root, store))
