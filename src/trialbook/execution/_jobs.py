@@ -123,7 +123,7 @@ def unfinished_runs(workspace: Workspace) -> list[RunRecord]:
         db.close()
 
 
-def pick_up_jobs(workspace: Workspace, patience: float = 3.0) -> int:
+def pick_up_jobs(workspace: Workspace, patience: float = 0.0) -> int:
     """Record how the Slurm jobs of detached (or dead) runners ended, for ``trialbook ls``:
     a no-op (no Slurm, no submitit imported) unless an unfinished run has such a job.
     Returns how many runs got their outcome.

@@ -385,10 +385,11 @@ class Runner:
         return [r for r in runs if r.seed == planned.seed]
 
     # ----------------------------------------------------------------- picking up jobs
-    def pick_up(self, patience: float = 5.0) -> list[RunOutcome]:
+    def pick_up(self, patience: float = 0.0) -> list[RunOutcome]:
         """Record how the jobs that detached (or dead) runners left in this Runner's
         queueing backend ended: each unfinished run with such a job (``job.json``) is
-        followed for up to ``patience`` seconds; the outcomes of those that ended are
+        looked at once, then followed for up to ``patience`` seconds; the outcomes of those
+        that ended are
         recorded (as a run of the same plan would) and returned, the rest stay as they are.
         Nothing happens for an executor that does not queue (local).
         """
@@ -415,11 +416,14 @@ class Runner:
                 followed[rec.id] = (item, handle)
             outcomes: list[RunOutcome] = []
             deadline = time.monotonic() + patience
-            while followed and time.monotonic() < deadline:
+            while followed:  # one look at least, then until the patience runs out
                 handles = [h for _, h in followed.values()]
-                for result in executor.wait(handles, timeout=deadline - time.monotonic()):
+                left = max(0.0, deadline - time.monotonic())
+                for result in executor.wait(handles, timeout=left):
                     item, _ = followed.pop(result.key)
                     outcomes.append(self._finalize(db, item, result))
+                if time.monotonic() >= deadline:
+                    break
             if hasattr(executor, "detach"):
                 executor.detach()  # the rest keep running, unfollowed
             return outcomes
@@ -722,7 +726,7 @@ class Runner:
                         inflight[item.run_id] = (item, handle)
                         reporter.started(item.planned, item.run_id, item.attempt)
                     if self.detach:
-                        self._detach(inflight, outcomes, reporter)
+                        self._detach(db, inflight, outcomes, reporter)
                         inflight.clear()
                         break
                     self._record_jobs(inflight, detached=False)
@@ -786,6 +790,7 @@ class Runner:
 
     def _detach(
         self,
+        db: Store,
         inflight: dict[str, tuple[_Item, TaskHandle]],
         outcomes: dict[int, RunOutcome],
         reporter: ProgressReporter,
@@ -813,7 +818,12 @@ class Runner:
                 "detached": True,
             }
             write_job_record(item.folder, item.job)
-        for item, _ in inflight.values():
+        for item, handle in inflight.values():
+            if item.run_id not in records:  # the backend refused it (sbatch failed)
+                for result in self.executor.wait([handle], timeout=0):
+                    outcomes[item.index] = self._finalize(db, item, result)
+                    reporter.finished(outcomes[item.index])
+                continue
             job = item.job or {}
             outcome = RunOutcome(
                 item.planned,

@@ -83,6 +83,8 @@ _ACTIVE_STATES = frozenset(
 _POLL = 0.1
 #: Seconds between two ``sacct`` calls for jobs that may have ended without a result.
 _SACCT_EVERY = 2.0
+#: Seconds a COMPLETED job's result may take to show on the shared filesystem.
+_RESULT_LAG = 10.0
 #: Seconds a job may take to answer a ``.stop`` / ``.kill`` file before ``scancel``.
 _ANSWER = 5.0
 _EXTRA = "pip install 'trialbook[slurm]'"
@@ -307,6 +309,24 @@ def slurm_job_state(job_ids: Sequence[str]) -> dict[str, str]:
         job_id, _, state = line.partition("|")
         if job_id in job_ids:
             states[job_id] = state.strip()
+    missing = [j for j in job_ids if j not in states]
+    if missing:
+        # sacct may not know a job yet (or the cluster keeps no accounting): squeue knows
+        # the jobs slurmctld holds; one it no longer holds has ended, how is unknown.
+        try:
+            queue = subprocess.run(
+                ["squeue", "-h", "-o", "%i|%T", "-j", ",".join(missing)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return states
+        if queue.returncode != 0 and "Invalid job id" not in queue.stderr:
+            return states
+        held = dict(line.split("|", 1) for line in queue.stdout.splitlines() if "|" in line)
+        for job_id in missing:
+            states[job_id] = held.get(job_id, "").strip() or "UNKNOWN"
     return states
 
 
@@ -621,11 +641,13 @@ class SlurmExecutor(Executor):
                 if job.job.paths.result_pickle.exists():
                     self._finish_from_pickle(job)
                     continue
-                # Ended without a result: sacct says how (the result may still be on its
-                # way through the shared filesystem; give it one more look first).
-                if job.gone_since is None:
-                    job.gone_since = now
-                    continue
+                # Ended without a result: sacct says how. A job that COMPLETED did write
+                # one; give the shared filesystem a few seconds to show it.
+                if word == "COMPLETED":
+                    if job.gone_since is None:
+                        job.gone_since = now
+                    if now - job.gone_since < _RESULT_LAG:
+                        continue
                 self._finish(job, self._outcome_without_result(job, state), state)
         self._pump()
 
@@ -685,8 +707,7 @@ class SlurmExecutor(Executor):
         fields = dict(fields)
         if job.cancelled:
             fields["cancelled"] = True
-            if not job.scancelled or job.started_at is not None:
-                fields.pop("reason", None)  # we stopped it: not Slurm's doing
+            fields.pop("reason", None)  # we stopped it: not Slurm's doing
         if job.timed_out:
             fields["timed_out"] = True
             fields.pop("reason", None)
