@@ -152,8 +152,14 @@ def test_ctrl_c_cancels_the_jobs_and_marks_the_runs_killed(ws: Workspace) -> Non
     result = done[0]
     assert result.interrupted
     assert {o.status for o in result.outcomes} == {"killed"}
-    squeue = subprocess.run(["squeue", "-h"], capture_output=True, text=True, check=True).stdout
-    assert squeue.strip() == ""
+    assert {o.error for o in result.outcomes} == {"stopped: the runner was interrupted (Ctrl-C)"}
+
+    def queue_empty() -> bool:
+        out = subprocess.run(["squeue", "-h"], capture_output=True, text=True, check=True)
+        return out.stdout.strip() == ""
+
+    # The jobs end right after their processes (submitit's wrapper exits last).
+    wait_until(queue_empty, "the jobs to leave the queue", 30)
 
 
 def test_detach_then_run_again_picks_up_the_outcomes(ws: Workspace) -> None:
