@@ -15,7 +15,11 @@ def cancel(
     ctx: typer.Context,
     runs: Annotated[
         list[str],
-        typer.Argument(metavar="RUN...", help="Run ids (or unique prefixes), as ls shows them."),
+        typer.Argument(
+            metavar="RUN",
+            help="Run ids, unique id prefixes or names, as ls shows them.",
+            show_default=False,
+        ),
     ],
     root: RootOption = None,
     store: StoreOption = None,

@@ -389,9 +389,8 @@ class Runner:
         """Record how the jobs that detached (or dead) runners left in this Runner's
         queueing backend ended: each unfinished run with such a job (``job.json``) is
         looked at once, then followed for up to ``patience`` seconds; the outcomes of those
-        that ended are
-        recorded (as a run of the same plan would) and returned, the rest stay as they are.
-        Nothing happens for an executor that does not queue (local).
+        that ended are recorded (as a run of the same plan would) and returned, the rest
+        stay as they are. Nothing happens for an executor that does not queue (local).
         """
         executor = self.executor
         if not executor.queues or not callable(getattr(executor, "attach", None)):
