@@ -15,6 +15,7 @@ missing raises :class:`~trialbook.testing.BackendUnavailable` with what failed.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -395,8 +396,22 @@ def stop_shared_cluster() -> None:
         stack.close()
 
 
-if __name__ == "__main__":  # pragma: no cover - a manual check: python -m trialbook.testing.slurm
+def _main() -> None:  # pragma: no cover - by hand: python -m trialbook.testing.slurm
+    """Start a test cluster, print how to use it, and keep it until Ctrl-C (or SIGTERM)."""
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     start = time.monotonic()
     with local_slurm() as cluster:
-        print(f"up in {time.monotonic() - start:.1f} s: SLURM_CONF={cluster.conf}")
-        signal.pause() if os.environ.get("TB_SLURM_HOLD") else None
+        print(
+            f"Slurm is up ({time.monotonic() - start:.1f} s, node {cluster.node}, partition "
+            f"{cluster.partition}); in another shell:\n  export SLURM_CONF={cluster.conf}\n"
+            "Ctrl-C stops it.",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()
