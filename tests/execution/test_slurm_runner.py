@@ -4,6 +4,7 @@ a job cancelled from outside, Ctrl-C, --detach and pick-up, ``trialbook cancel``
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 from pathlib import Path
@@ -244,3 +245,36 @@ def test_a_job_over_its_memory_crashes_the_run_as_out_of_memory(ws: Workspace) -
     # OUT_OF_MEMORY); slurmstepd says why in the job's log.
     assert outcome.status == "crashed"
     assert outcome.error == "the Slurm job ran out of memory (Exceeded job memory limit)"
+
+
+def test_a_node_failure_crashes_the_run(ws: Workspace) -> None:
+    """A cluster of its own whose slurmd is killed: after SlurmdTimeout the node is down and
+    the job NODE_FAIL (JobRequeue=0, so Slurm does not run it again)."""
+    import psutil
+
+    from trialbook.testing.slurm import local_slurm
+
+    with local_slurm(extra_conf="SlurmdTimeout=5\nJobRequeue=0\n") as cluster:
+        runner = ws.runner(executor=_slurm(ws))
+        done: list[Any] = []
+        thread = threading.Thread(target=lambda: done.append(runner.run(plan(planned("sleepy")))))
+        thread.start()
+        try:
+            wait_until(lambda: (ws.cwd / "sleepy-started").exists(), "the job to start", 60)
+            psutil.Process(int((cluster.folder / "slurmd.pid").read_text())).kill()
+            thread.join(120)
+        finally:
+            runner.executor.close()
+    # The job's processes outlive slurmd; stopping the cluster killed them.
+    started = json.loads(next(iter((ws.root / ".slurm").glob("*.started"))).read_text())
+
+    def gone() -> bool:
+        try:
+            return psutil.Process(started["pid"]).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    wait_until(gone, "the job's process to end with its cluster", 10)
+    [outcome] = done[0].outcomes
+    assert outcome.status == "crashed"
+    assert outcome.error == "the Slurm job's node failed (NODE_FAIL)"

@@ -142,6 +142,27 @@ class _Daemons:
                     proc.kill()
                     proc.wait(10)
         self.procs.clear()
+        self.kill_leftovers()
+
+    def kill_leftovers(self) -> None:
+        """Kill what the cluster's daemons started and left behind: slurmstepd detaches
+        from slurmd (its parent becomes init), and outlives a slurmd that dies, with its
+        job. They are found by the SLURM_CONF they inherited from the daemons."""
+        import psutil
+
+        marker = f"{SLURM_CONF_ENV}={self.env[SLURM_CONF_ENV]}"
+        me = psutil.Process()
+        spared = {me.pid, *(p.pid for p in me.parents())}
+        for process in psutil.process_iter():
+            if process.pid in spared:
+                continue
+            try:
+                with open(f"/proc/{process.pid}/environ", "rb") as f:
+                    environ = f.read().decode(errors="replace").split("\0")
+                if marker in environ:
+                    process.kill()
+            except (OSError, psutil.Error):
+                continue
 
 
 def _run(argv: list[str], env: dict[str, str], what: str, timeout: float = 30) -> str:
@@ -174,13 +195,16 @@ def _poll(what: str, ready: object, daemons: _Daemons, deadline: float = _START_
 
 
 @contextmanager
-def local_slurm(folder: str | os.PathLike[str] | None = None) -> Iterator[SlurmCluster]:
+def local_slurm(
+    folder: str | os.PathLike[str] | None = None, *, extra_conf: str = ""
+) -> Iterator[SlurmCluster]:
     """Start a single-node Slurm cluster with accounting, yield it, and stop it.
 
     ``SLURM_CONF`` points at the cluster while the context is open (and is put back after).
 
     Args:
         folder: where to keep its files (default: a new temporary folder, removed after).
+        extra_conf: lines added to slurm.conf (e.g. ``SlurmdTimeout=5``).
 
     Raises:
         BackendUnavailable: a program is missing, this is not root, or a daemon did not
@@ -322,7 +346,7 @@ def local_slurm(folder: str | os.PathLike[str] | None = None) -> Iterator[SlurmC
             f"KillWait={kill_wait}\nMinJobAge=600\nSchedulerParameters=sched_interval=1\n"
             "JobCompType=jobcomp/none\n"
             f"NodeName={node} NodeAddr=127.0.0.1 CPUs=2 RealMemory=4000 State=UNKNOWN\n"
-            "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n"
+            "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n" + extra_conf
         )
 
         daemons.start("slurmdbd", [programs["slurmdbd"], "-D"])
