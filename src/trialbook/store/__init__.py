@@ -124,6 +124,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from trialbook.store._copy import CopyProgress, CopyReport, copy_store
     from trialbook.store._documents import (
         RunDetails,
         flat_values,
@@ -133,7 +134,6 @@ if TYPE_CHECKING:
         run_fields,
         sample_fields,
     )
-    from trialbook.store._copy import CopyProgress, CopyReport, copy_store
     from trialbook.store._integrity import check_database
     from trialbook.store._recover import Recovery, RunIdentity, recover
 

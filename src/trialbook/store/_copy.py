@@ -135,8 +135,8 @@ def _identity(url: str) -> tuple[str, ...]:
 def _has_rows(conn: Connection) -> int | None:
     """The runs of a trialbook database that holds any row at all (None: no row)."""
     for table in metadata.sorted_tables:
-        row = conn.execute(select(literal_column("1")).select_from(table).limit(1)).first()
-        if row is not None:
+        probe: Any = select(literal_column("1")).select_from(table).limit(1)
+        if conn.execute(probe).first() is not None:
             return int(conn.execute(select(func.count()).select_from(_runs)).scalar_one())
     return None
 
@@ -253,24 +253,23 @@ def _order(conn: Connection, table: Table) -> list[Any]:
     return list(table.primary_key.columns)
 
 
-def _write_rows(
-    dst: Connection, table: Table, rows: Iterator[Sequence[Any]], where: str
-) -> None:
+def _write_rows(dst: Connection, table: Table, rows: Iterator[Sequence[Any]], where: str) -> None:
     """Bulk-insert ``rows`` (in the table's column order) in the destination's transaction.
 
     On the raw DBAPI cursor, for speed: PostgreSQL's ``COPY FROM STDIN`` through psycopg,
     SQLite's ``executemany`` over the iterator (no list of every row is ever built).
     """
     names = ", ".join(f'"{c.name}"' for c in table.columns)
-    dbapi = dst.connection.dbapi_connection
+    # Any: psycopg's cursor (a context manager with copy()) or sqlite3's.
+    dbapi: Any = dst.connection.dbapi_connection
     assert dbapi is not None
     error: type[Exception] = dst.dialect.loaded_dbapi.Error
     try:
         if dst.dialect.name == "postgresql":
-            with dbapi.cursor() as cursor:
-                with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-                    for row in rows:
-                        copy.write_row(row)
+            sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+            with dbapi.cursor() as cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
         else:
             marks = ", ".join("?" * len(table.columns))
             cursor = dbapi.cursor()
