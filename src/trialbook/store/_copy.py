@@ -27,6 +27,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, Engine, Table, func, literal_column, select, text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from trialbook._workspace import DB_NAME
 from trialbook.errors import ConfigError, StoreError, WorkspaceError
@@ -313,6 +314,23 @@ def _copy_table(
         _write_rows(dst, table, rows(), where[1])
 
 
+@contextmanager
+def _foreign_keys_checked_at_end(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, drop the foreign keys for the bulk insert and add them back after it,
+    which checks every row against them in one pass each: checked row by row, they made
+    copying a million points three times slower. Inside the copy's transaction, so nobody
+    ever sees the tables without them. SQLite checks a row in-process, cheaply."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    keys = [fk for table in metadata.sorted_tables for fk in table.foreign_key_constraints]
+    for fk in keys:
+        conn.execute(DropConstraint(fk))
+    yield
+    for fk in keys:
+        conn.execute(AddConstraint(fk))
+
+
 def _advance_sequences(conn: Connection) -> None:
     """Move PostgreSQL's id sequences past the copied ids, so that the next run, metric key
     or evaluation gets a new one (SQLite takes max(rowid) + 1 by itself)."""
@@ -530,12 +548,13 @@ def _copy(
                 if target is not None and root is not None and not _same_folder(root, target):
                     todo = _plan_folders(present, target)
                 created = _prepare_destination(dst, dst_url)
-                for table in tables:
-                    _copy_table(src, dst, table, counts[table.name], progress, where)
-                with progress("metric_blocks", None) as advance:
-                    dbapi = dst.connection.dbapi_connection
-                    blocks = _dialect.rebuild_blocks(dbapi, dst.dialect.name)
-                    advance(blocks)
+                with _foreign_keys_checked_at_end(dst):
+                    for table in tables:
+                        _copy_table(src, dst, table, counts[table.name], progress, where)
+                    with progress("metric_blocks", None) as advance:
+                        dbapi = dst.connection.dbapi_connection
+                        blocks = _dialect.rebuild_blocks(dbapi, dst.dialect.name)
+                        advance(blocks)
                 _advance_sequences(dst)
                 _verify(dst, counts, where[1])
                 if todo:
