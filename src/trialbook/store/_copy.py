@@ -443,7 +443,8 @@ def copy_store(
 
     Args:
         source_root: the source's workspace folder, where its run folders are (default: a
-            SQLite source's folder). Needed with ``folders``.
+            SQLite source's folder, else ``TRIALBOOK_ROOT`` when set). Needed with
+            ``folders``.
         folders: copy the run folders (and the checkpoints and artifacts the index names
             outside them) into this folder, which becomes the copy's workspace root (open
             it there with ``root=folders``). Absolute paths in the index are not copied.
@@ -477,6 +478,8 @@ def copy_store(
         root = Path(os.path.abspath(source_root))
     elif src_path is not None:
         root = src_path.absolute().parent
+    elif os.environ.get("TRIALBOOK_ROOT"):
+        root = Path(os.path.abspath(os.environ["TRIALBOOK_ROOT"]))
     target = Path(os.path.abspath(folders)) if folders is not None else None
     if target is not None:
         if root is None:
