@@ -27,7 +27,6 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, Engine, Table, func, literal_column, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from trialbook._workspace import DB_NAME
 from trialbook.errors import ConfigError, StoreError, WorkspaceError
@@ -314,21 +313,30 @@ def _copy_table(
         _write_rows(dst, table, rows(), where[1])
 
 
+#: The foreign keys of the tables in the current schema: (table, name, definition).
+_FOREIGN_KEYS = """SELECT t.relname, c.conname, pg_get_constraintdef(c.oid)
+FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+WHERE c.contype = 'f' AND t.relnamespace = current_schema()::regnamespace
+ORDER BY t.relname, c.conname"""
+
+
 @contextmanager
 def _foreign_keys_checked_at_end(conn: Connection) -> Iterator[None]:
-    """On PostgreSQL, drop the foreign keys for the bulk insert and add them back after it,
-    which checks every row against them in one pass each: checked row by row, they made
-    copying a million points three times slower. Inside the copy's transaction, so nobody
-    ever sees the tables without them. SQLite checks a row in-process, cheaply."""
+    """On PostgreSQL, drop the foreign keys for the bulk insert and add them back, exactly as
+    they were, after it: that checks every row against each of them in one pass, where
+    checked row by row they made copying a million points three times slower. Inside the
+    copy's transaction, so nobody ever sees the tables without them. (SQLAlchemy's
+    AddConstraint would change the shared ``metadata`` for later CREATE TABLEs.) SQLite
+    checks a row in-process, cheaply."""
     if conn.dialect.name != "postgresql":
         yield
         return
-    keys = [fk for table in metadata.sorted_tables for fk in table.foreign_key_constraints]
-    for fk in keys:
-        conn.execute(DropConstraint(fk))
+    keys = [tuple(row) for row in conn.execute(text(_FOREIGN_KEYS))]
+    for table, name, _ in keys:
+        conn.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"'))
     yield
-    for fk in keys:
-        conn.execute(AddConstraint(fk))
+    for table, name, definition in keys:
+        conn.execute(text(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'))
 
 
 def _advance_sequences(conn: Connection) -> None:
