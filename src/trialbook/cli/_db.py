@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -303,23 +304,16 @@ def _copy_lines(report: CopyReport) -> list[str]:
     lines.append(
         f"  run folders {where}; open the copy with `trialbook ls {_open_options(report)}`"
     )
-    for rel in report.missing[:5]:
-        lines.append(f"  warning: {rel} is not in {report.root} (named by the index)")
-    if len(report.missing) > 5:
-        lines.append(f"  warning: and {len(report.missing) - 5:,} more paths not found there")
-    if report.outside_root:
-        shown = ", ".join(report.outside_root[:3])
-        more = f" and {len(report.outside_root) - 3:,} more" if len(report.outside_root) > 3 else ""
-        lines.append(
-            f"  warning: {len(report.outside_root):,} path(s) outside the workspace root kept "
-            f"as absolute paths (another machine sees them only at the same path): {shown}{more}"
-        )
-    if report.running:
-        lines.append(
-            f"  warning: {len(report.running):,} run(s) were running in the source "
-            f"({', '.join(report.running[:3])}{', ...' if len(report.running) > 3 else ''}); "
-            "they go on writing there, not to the copy"
-        )
+    for what, paths in (
+        ("path(s) the index names are missing from the root", report.missing),
+        ("path(s) outside the root kept absolute (other machines see them only there)",
+         report.outside_root),
+        ("run(s) were running in the source (they go on writing there, not to the copy)",
+         report.running),
+    ):  # fmt: skip
+        if paths:
+            shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+            lines.append(f"  warning: {len(paths):,} {what}: {shown}")
     return lines
 
 
@@ -382,20 +376,8 @@ def copy(
             progress=progress,
         )
     if as_json:
-        print_json(
-            {
-                "source": report.source,
-                "destination": report.destination,
-                "rows": report.rows,
-                "metric_blocks": report.blocks,
-                "root": None if report.root is None else str(report.root),
-                "folders_copied": report.folders_copied,
-                "missing": list(report.missing),
-                "outside_root": list(report.outside_root),
-                "running": list(report.running),
-                "seconds": round(report.seconds, 3),
-            }
-        )
+        root = None if report.root is None else str(report.root)
+        print_json({**asdict(report), "root": root, "seconds": round(report.seconds, 3)})
         return
     typer.echo(
         f"Copied {report.source} to {report.destination} in {report.seconds:.1f} s; "
