@@ -53,6 +53,7 @@ def test_export_one_run_as_json(cli: Cli, ws: Runs) -> None:
     assert doc["datasets"][0]["name"] == "train"
 
 
+
 def test_export_and_show_write_the_same_run_document(cli: Cli, ws: Runs) -> None:
     exported = strict_json(cli("export", ws.a.short_id, "--root", ws.root).stdout)
     shown = strict_json(cli("show", ws.a.short_id, "--root", ws.root, "--json").stdout)
@@ -63,7 +64,6 @@ def test_export_and_show_write_the_same_run_document(cli: Cli, ws: Runs) -> None
         assert evaluation.pop("samples")
     assert exported == shown
     assert shown["provenance"]["run_id"] == ws.a.id
-
 
 def test_export_json_round_trips_nan_and_infinity(cli: Cli, ws: Runs) -> None:
     doc = strict_json(cli("export", ws.c.id, "--root", ws.root, "--format", "json").stdout)
