@@ -236,8 +236,9 @@ _WHERE_HELP = (
 
 @contextmanager
 def _progress_bar() -> Iterator[CopyProgress | None]:
-    """A :data:`~trialbook.store.CopyProgress` drawing one rich bar per stage on stderr, or
-    None when stderr is not a terminal."""
+    """A :data:`~trialbook.store.CopyProgress` drawing a rich bar for the stage under way (a
+    table, the metric blocks, the run folders) on stderr, or None when stderr is not a
+    terminal."""
     isatty = getattr(sys.stderr, "isatty", None)
     if not (callable(isatty) and isatty()):
         yield None
@@ -266,7 +267,7 @@ def _progress_bar() -> Iterator[CopyProgress | None]:
         def stage(label: str, total: int | None) -> Iterator[Callable[[int], object]]:
             task = bar.add_task(label, total=total)
             yield lambda n: bar.advance(task, n)
-            bar.update(task, total=bar.tasks[task].completed)
+            bar.remove_task(task)  # one line for the stage under way, not one per table
 
         yield stage
 
