@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -165,6 +166,9 @@ def test_sqlite_to_postgres_to_sqlite_keeps_every_row(ws: Workspace, pg: str, tm
     assert there.rows["samples"] == 16
     # Blocks are rebuilt from the points: every point is in exactly one block.
     assert there.blocks > 0 and back.blocks == there.blocks
+    # The SQLite copy is in WAL mode, like every database trialbook creates.
+    with sqlite3.connect(tmp_path / "back" / "trialbook.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_metric_histories_read_back_the_same_in_logging_order(
