@@ -7,6 +7,8 @@ What differs from the page, each for a reason:
 
 * the server: ``db.lab.example`` (port 5432) becomes the test server (``PGHOST``/``PGPORT``,
   ``?host=...&port=...`` in URLs, the ``~/.pgpass`` line), and ``-U postgres`` its admin role;
+  the role ``lab`` and the databases ``trialbook*`` get a random suffix (a server given with
+  TRIALBOOK_TEST_POSTGRES_URL outlives the test);
 * the shared folder: ``/mnt/lab`` and ``/data/lab`` become two paths under a temporary folder,
   the second a symbolic link to the first (two mounts of one share, on one machine);
 * ``pip install`` is not run (the test's environment has the extra);
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -41,17 +44,25 @@ def bash_blocks(page: Path) -> list[str]:
     ]
 
 
-def adapted(lines: list[str], server: str, tmp: Path) -> list[str]:
+def adapted(lines: list[str], server: str, tmp: Path, tag: str) -> list[str]:
+    """The page's lines for the test's server; the role and databases get a ``tag`` so that a
+    server that outlives the test (TRIALBOOK_TEST_POSTGRES_URL) can run it again."""
     u = make_url(server)
     host = str(u.query.get("host") or u.host or "localhost")
     port = str(u.query.get("port") or u.port or 5432)
+    role, db = f"lab_{tag}", f"trialbook_{tag}"
     out = []
     for line in lines:
         if line.startswith("pip install "):
             continue
+        line = line.replace("ROLE lab ", f"ROLE {role} ").replace("OWNER lab", f"OWNER {role}")
+        line = line.replace("//lab@", f"//{role}@").replace(":trialbook:lab:", f":{db}:{role}:")
+        line = re.sub(r"DATABASE trialbook(\w*) ", rf"DATABASE {db}\1 ", line)
         line = line.replace("PGHOST=db.lab.example PGPORT=5432", f"PGHOST={host} PGPORT={port}")
         line = line.replace("db.lab.example:5432:", f"{host}:{port}:")
-        line = re.sub(r"@db\.lab\.example/(\w+)", rf"@/\1?host={host}&port={port}", line)
+        line = re.sub(
+            r"@db\.lab\.example/trialbook(\w*)", rf"@/{db}\1?host={host}&port={port}", line
+        )
         line = line.replace("-U postgres", f"-U {u.username or 'postgres'}")
         line = line.replace("/mnt/lab", f"{tmp}/mnt/lab").replace("/data/lab", f"{tmp}/data/lab")
         assert "db.lab.example" not in line, line
@@ -86,7 +97,7 @@ def test_every_command_of_team_md_runs_against_a_real_server(
     solo = solo_workspace(work / "experiments")
 
     script = "set -euo pipefail\n" + "\n".join(
-        adapted(bash_blocks(PAGE), postgres_server, tmp_path)
+        adapted(bash_blocks(PAGE), postgres_server, tmp_path, secrets.token_hex(4))
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIALBOOK_", "PG"))}
     env.update(
