@@ -8,7 +8,6 @@ one the PostgreSQL tests are skipped with the reason, except under CI=true, wher
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -261,6 +260,18 @@ def test_folders_are_copied_under_a_new_root_and_found_there(ws: Workspace, tmp_
         assert paths["notes"] == str(ws.outside)  # outside the root: kept as it was
 
 
+def test_a_postgres_source_finds_its_folders_under_trialbook_root(
+    ws: Workspace, pg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    copy_store(ws.root, pg)
+    monkeypatch.setenv("TRIALBOOK_ROOT", str(ws.root))
+    report = copy_store(pg, tmp_path / "laptop", folders=tmp_path / "laptop")
+    assert report.root == tmp_path / "laptop"
+    assert report.folders_copied == len(ws.runs) and report.missing == ()
+    with trialbook.open_store(tmp_path / "laptop") as db:
+        assert all(Path(str(db.get_run(r).folder)).is_dir() for r in ws.runs)
+
+
 def test_folders_that_would_be_overwritten_are_refused_before_anything_is_written(
     ws: Workspace, tmp_path: Path
 ):
@@ -353,11 +364,13 @@ def test_an_old_source_is_refused_with_the_upgrade_command(tmp_path: Path):
     assert not (tmp_path / "new").exists()
 
 
-def test_store_url_of_reads_folders_db_files_and_urls(tmp_path: Path):
+def test_store_url_of_reads_folders_db_files_and_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     assert store_url_of(tmp_path) == f"sqlite:///{tmp_path / 'trialbook.db'}"
     assert store_url_of(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
     assert store_url_of("postgresql://u@h/db") == "postgresql://u@h/db"
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert store_url_of("ws") == f"sqlite:///{tmp_path / 'ws' / 'trialbook.db'}"
 
 
