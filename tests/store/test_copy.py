@@ -170,6 +170,18 @@ def test_sqlite_to_postgres_to_sqlite_keeps_every_row(ws: Workspace, pg: str, tm
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
+def test_postgres_to_another_postgres_database_on_the_same_server(
+    ws: Workspace, pg: str, postgres_server: str
+):
+    copy_store(ws.root, pg)
+    other = new_postgres_database(postgres_server)
+    report = copy_store(pg, other)
+    assert table_rows(other) == table_rows(sqlite_url(ws.root))
+    assert report.root is None  # no SQLite file, no TRIALBOOK_ROOT: not known
+    with pytest.raises(ConfigError, match="the same database"):
+        copy_store(other, other.replace("postgres@", "someone@"))
+
+
 def test_metric_histories_read_back_the_same_in_logging_order(
     ws: Workspace, pg: str, tmp_path: Path
 ):
