@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import trialbook
@@ -96,8 +97,9 @@ def test_every_command_of_team_md_runs_against_a_real_server(
     (tmp_path / "data" / "lab").symlink_to(tmp_path / "mnt" / "lab")
     solo = solo_workspace(work / "experiments")
 
+    tag = secrets.token_hex(4)
     script = "set -euo pipefail\n" + "\n".join(
-        adapted(bash_blocks(PAGE), postgres_server, tmp_path, secrets.token_hex(4))
+        adapted(bash_blocks(PAGE), postgres_server, tmp_path, tag)
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIALBOOK_", "PG"))}
     env.update(
@@ -121,7 +123,23 @@ def test_every_command_of_team_md_runs_against_a_real_server(
     # Section 4: the second runner (the other mount point) found every run completed.
     shared = tmp_path / "mnt" / "lab" / "experiments"
     assert sorted(p.name for p in shared.iterdir() if p.is_dir())
-    assert re.search(r"(\d+) run\(s\): \1 skipped", out) or "already completed" in out, out
+    assert re.search(r"(\d+) run\(s\): \1 skipped", out), out
+    # The team store keeps the run folders relative to the root, so both mounts find them.
+    team_url = make_url(postgres_server).set(database=f"trialbook_{tag}")
+    team = team_url.render_as_string(hide_password=False)
+    engine = create_engine(team)
+    try:
+        with engine.connect() as conn:
+            folders = [row[0] for row in conn.execute(text("SELECT folder FROM runs"))]
+    finally:
+        engine.dispose()
+    assert len(folders) == 4 and not any(os.path.isabs(f) for f in folders), folders
+    for mount in ("mnt", "data"):
+        with trialbook.open_store(tmp_path / mount / "lab" / "experiments", team) as db:
+            assert all(Path(str(r.folder)).is_dir() for r in db.list_runs())
+            assert {Path(str(r.folder)).parent.parent.parent.name for r in db.list_runs()} == {
+                mount
+            }
     # Section 5: the solo runs were copied in, with their folders, and back out.
     alice, archive = tmp_path / "mnt" / "lab" / "alice", home / "lab-archive"
     assert "every table's row count matches the source" in out
