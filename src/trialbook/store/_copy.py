@@ -21,7 +21,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeAlias
 
@@ -77,7 +77,7 @@ class CopyReport:
     seconds: float = 0.0
     #: Whether the destination's schema was created by the copy (False: it was empty but
     #: already had the schema, e.g. after ``trialbook db upgrade``).
-    created_schema: bool = field(default=True)
+    created_schema: bool = True
 
 
 @contextmanager
