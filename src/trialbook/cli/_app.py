@@ -277,7 +277,7 @@ def _global_options(
       is B better?      leaderboard, compare, significance
       write reports     report, analyze
       watch runs        ui (the dashboard), tail, ls --watch
-      the workspace     db (status, upgrade, check, recover)
+      the workspace     db (status, upgrade, check, recover, copy)
 
     \b
     A first session (the README's):
