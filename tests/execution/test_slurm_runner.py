@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,43 @@ def test_a_run_stays_queued_while_its_job_waits_for_a_node(ws: Workspace) -> Non
         thread.join(120)
         runner.executor.close()
     assert done and done[0].ok, done and [o.error for o in done[0].failed]
+
+
+def test_a_second_runner_submits_nothing_another_runner_holds_in_slurm(ws: Workspace) -> None:
+    (ws.cwd / "release").unlink(missing_ok=True)
+    runs = [
+        planned("gate", name="first", index=1, block_from=0),
+        planned("gate", name="second", index=2, block_from=10),
+    ]
+    for r in runs:
+        r.config["experiment"]["resources"] = {"cpus": 2}  # one job at a time
+    first, second = ws.runner(executor=_slurm(ws)), ws.runner(executor=_slurm(ws))
+    results: dict[str, Any] = {}
+    threads = [
+        threading.Thread(target=lambda: results.update(a=first.run(plan(*runs)))),
+        threading.Thread(target=lambda: results.update(b=second.run(plan(*runs)))),
+    ]
+    threads[0].start()
+    try:
+        wait_until(lambda: (ws.cwd / "blocked-1").exists(), "the first job to start", 60)
+        threads[1].start()
+        time.sleep(3)  # the second runner has decided, and would have submitted by now
+        squeue = subprocess.run(
+            ["squeue", "-h", "-o", "%j"], capture_output=True, text=True, check=True
+        ).stdout.split("\n")
+        assert sorted(line for line in squeue if line) == ["first seed=1", "second seed=1"]
+    finally:
+        (ws.cwd / "release").touch()
+        for thread in threads:
+            if thread.is_alive() or thread.ident is not None:
+                thread.join(120)
+        first.executor.close()
+        second.executor.close()
+    assert results["a"].ok and [o.attempts for o in results["a"].outcomes] == [1, 1]
+    assert all(o.by_another_runner for o in results["b"].outcomes), results["b"].outcomes
+    assert [o.status for o in results["b"].outcomes] == ["completed", "completed"]
+    with ws.store() as db:
+        assert sorted(r.status for r in db.list_runs()) == ["completed", "completed"]
 
 
 def test_a_too_short_slurm_time_fails_the_run_as_timed_out(ws: Workspace) -> None:
