@@ -82,3 +82,20 @@ def index_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     url = new_postgres_database(request.getfixturevalue("postgres_server"))
     monkeypatch.setenv("TRIALBOOK_STORE", url)
     return url
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[Any]:
+    """A single-node Slurm cluster with accounting for the session
+    (:func:`trialbook.testing.slurm.shared_cluster`; ``SLURM_CONF`` points at it), stopped at
+    the end of the session."""
+    from trialbook.testing.slurm import shared_cluster, stop_shared_cluster
+
+    try:
+        cluster = shared_cluster()
+    except BackendUnavailable as e:
+        skip_unavailable(e)
+    try:
+        yield cluster
+    finally:
+        stop_shared_cluster()

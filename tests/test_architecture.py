@@ -306,9 +306,7 @@ def _thin_layer(name: str) -> str | None:
     return next((layer for layer in THIN_LAYERS if _in(name, layer)), None)
 
 
-def _private_attributes(
-    module: Module, modules: dict[str, Module], layer: str = CLI
-) -> list[str]:
+def _private_attributes(module: Module, modules: dict[str, Module], layer: str = CLI) -> list[str]:
     """Uses of ``x._private`` where ``x`` is bound by an import from the library outside
     cli/ (``import trialbook`` then ``trialbook._workspace``, ``from trialbook.store import
     Store`` then ``Store._hook``): the same rule as importing the private name."""

@@ -274,3 +274,40 @@ def test_run_checks_the_plan_in_one_separate_process(
     assert lines.count("check") == 1  # the schema check imported the module once
     runs = [] if dry_run else [r.folder for r in _runs(cwd / "experiments")]
     assert sorted(line for line in lines if line != "check") == sorted(runs)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["run", "exp.yaml", "--detach"], ["--detach is for --executor slurm, not local"]),
+        (
+            ["run", "exp.yaml", "--slurm-partition", "gpu"],
+            ["--slurm-* options are for --executor slurm, not local"],
+        ),
+        (
+            ["run", "exp.yaml", "--executor", "slurm", "--slurm-time", "soon"],
+            ["experiment.slurm.time must be minutes or a Slurm time", "'soon'"],
+        ),
+        (
+            ["run", "exp.yaml", "--executor", "slurm", "+experiment.slurm.partiton=gpu"],
+            ["Unknown key 'partiton' in experiment.slurm", "did you mean 'partition'?"],
+        ),
+    ],
+)
+def test_slurm_mistakes_are_one_sentence_exit_2_and_nothing_runs(
+    cli: Cli, cwd: Path, args: list[str], fragments: list[str]
+) -> None:
+    assert_user_error(cli(*args), *fragments)
+    assert not (cwd / "experiments").exists()
+
+
+def test_cancel_refuses_a_run_without_a_slurm_job(cli: Cli, cwd: Path) -> None:
+    import trialbook
+
+    with trialbook.start_run(root=cwd / "experiments", name="local") as run:
+        assert_user_error(
+            cli("cancel", run.id, "--root", cwd / "experiments"),
+            "has no Slurm job",
+            "stop it with Ctrl-C where it runs",
+        )
+    assert_user_error(cli("cancel", "nosuchrun", "--root", cwd / "experiments"), "nosuchrun")

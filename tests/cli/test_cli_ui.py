@@ -31,6 +31,7 @@ def _ctrl_c_as_in_a_terminal() -> None:
     SIGINT as ignored)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
+
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIALBOOK_")}
     src = str(Path(trialbook.__file__).resolve().parents[1])

@@ -66,9 +66,7 @@ CASES = {
         "a: &a [[[[[[[[[[1]]]]]]]]]]\n"
         + "".join(
             f"{n}{i}: &{n}{i} [[[[[[[[[[*{p}]]]]]]]]]]\n"
-            for i, (n, p) in enumerate(
-                [("b", "a")] + [("b", f"b{j}") for j in range(12)], start=0
-            )
+            for i, (n, p) in enumerate([("b", "a")] + [("b", f"b{j}") for j in range(12)], start=0)
         ),
         "through its aliases",
     ),

@@ -197,8 +197,8 @@ def test_unknown_experiment_key_suggests(write: Write) -> None:
         read_config(path)
     assert str(info.value) == (
         f"Unknown key 'experiment.entrypont' in {path} (line 3): the experiment: block takes "
-        "only name, description, hypothesis, tags, entrypoint, command, resources, slurm; did you mean "
-        "'entrypoint'?"
+        "only name, description, hypothesis, tags, entrypoint, command, resources, slurm; "
+        "did you mean 'entrypoint'?"
     )
 
 

@@ -23,6 +23,7 @@ import trialbook
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 TRIALBOOK_ENV = ("TRIALBOOK_ROOT", "TRIALBOOK_STORE", "TRIALBOOK_STORE_URL")
 
+
 def png(width: int = 96, height: int = 48) -> bytes:
     """A small PNG (a blue-to-red gradient): an image artifact the run page shows inline."""
     import struct
@@ -35,8 +36,12 @@ def png(width: int = 96, height: int = 48) -> bytes:
     line = b"".join(bytes((255 * x // width, 80, 255 - 255 * x // width)) for x in range(width))
     rows = (b"\0" + line) * height
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 LOSS_POINTS = 60
@@ -52,8 +57,13 @@ class Workspace:
 
 def _samples(correct: list[bool]) -> list[dict[str, Any]]:
     return [
-        {"id": f"q{i}", "input": f"What is {i} + {i}?", "prediction": str(2 * i if ok else i),
-         "reference": str(2 * i), "correct": ok}
+        {
+            "id": f"q{i}",
+            "input": f"What is {i} + {i}?",
+            "prediction": str(2 * i if ok else i),
+            "reference": str(2 * i),
+            "correct": ok,
+        }
         for i, ok in enumerate(correct)
     ]
 
@@ -70,31 +80,46 @@ def build_workspace(root: Path) -> Workspace:
         for seed in (1, 2, 3):
             name = f"{experiment}-s{seed}"
             config = {"lr": lr, "optimizer": "adam", "model": {"layers": 2}}
-            with trialbook.start_run(experiment, config, seed=seed, name=name, tags=["sweep"],
-                                     **common) as run:
+            with trialbook.start_run(
+                experiment, config, seed=seed, name=name, tags=["sweep"], **common
+            ) as run:
                 print(f"training {name}", flush=True)
                 for step in range(LOSS_POINTS):
-                    run.log({"loss": (1.0 + seed / 10) / (step + 1) + lr,
-                             "acc": 0.5 + step / (2 * LOSS_POINTS)}, step=step)
+                    run.log(
+                        {
+                            "loss": (1.0 + seed / 10) / (step + 1) + lr,
+                            "acc": 0.5 + step / (2 * LOSS_POINTS),
+                        },
+                        step=step,
+                    )
                 correct = [i < right + (seed % 2) for i in range(10)]
-                run.log_evaluation("gsm8k", {"metrics": {"accuracy": sum(correct) / 10},
-                                             "split": "test", "samples": _samples(correct)})
+                run.log_evaluation(
+                    "gsm8k",
+                    {
+                        "metrics": {"accuracy": sum(correct) / 10},
+                        "split": "test",
+                        "samples": _samples(correct),
+                    },
+                )
                 weights = run.checkpoint_dir / "model.pt"
                 weights.write_bytes(b"\0" * 256)
                 run.log_checkpoint(weights, step=LOSS_POINTS - 1)
                 if name == "baseline-s1":
                     for step in range(0, LOSS_POINTS, 10):  # as the sampler writes them
-                        run.log({"system/cpu_percent": 50.0 + step, "system/rss_mb": 300.0},
-                                step=step)
+                        run.log(
+                            {"system/cpu_percent": 50.0 + step, "system/rss_mb": 300.0}, step=step
+                        )
                     image = root.parent / "curve.png"
                     image.write_bytes(png())
                     run.log_artifact(image, kind="plot")
                     recorder = DynamicsRecorder(run)
                     for epoch in range(3):
-                        recorder.record(epoch, [f"q{i}" for i in range(10)],
-                                        [min(0.99, 0.05 + i / 14 + epoch * (i % 4) / 12)
-                                         for i in range(10)],
-                                        [i % 3 != 0 for i in range(10)])
+                        recorder.record(
+                            epoch,
+                            [f"q{i}" for i in range(10)],
+                            [min(0.99, 0.05 + i / 14 + epoch * (i % 4) / 12) for i in range(10)],
+                            [i % 3 != 0 for i in range(10)],
+                        )
                     recorder.save()
                 ws.ids[name] = run.id
     return ws

@@ -23,15 +23,17 @@ LOSS_POINTS = 60  # conftest.build_workspace logs this many loss points per run
 
 def _points(page: Any, key: str) -> int:
     """How many points the line of ``key``'s chart holds (plotly's data, not the DOM)."""
-    return int(page.evaluate(
-        """key => {
+    return int(
+        page.evaluate(
+            """key => {
             const node = [...document.querySelectorAll('.chart')].find(n => n.dataset.key === key);
             if (!node || !node.data) return -1;
             const line = node.data.find(t => t.meta === 'line');
             return line ? line.x.length : -1;
         }""",
-        key,
-    ))
+            key,
+        )
+    )
 
 
 def _wait_points(page: Any, key: str, predicate: Any, timeout: float = 20.0) -> int:
@@ -155,9 +157,10 @@ def test_the_per_sample_table_filters_wrong_answers_and_searches(
     assert len(_rows(page, "samples-table")) == 10
     page.select_option("#sample-filter", "wrong")
     _until(page, "location.search.includes('filter=wrong')")
-    _until(page,
+    _until(
+        page,
         "[...document.querySelectorAll('#samples-table tbody tr')]"
-        ".every(r => r.textContent.includes('wrong'))"
+        ".every(r => r.textContent.includes('wrong'))",
     )
     # baseline seed 2 got the first 5 of 10 right.
     assert len(_rows(page, "samples-table")) == 5
@@ -187,10 +190,19 @@ def test_two_seed_groups_compared_show_the_verdict_significance_prints(
     groups = parse_qs(urlparse(page.url).query)["groups"]
     assert sorted(groups) == sorted([baseline, tuned])
     printed = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from trialbook.cli import main; sys.argv[0] = 'trialbook'; main()",
-         "significance", *groups, "--root", str(workspace.root)],
-        capture_output=True, text=True, env={**os.environ, "COLUMNS": "400"}, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from trialbook.cli import main; sys.argv[0] = 'trialbook'; main()",
+            "significance",
+            *groups,
+            "--root",
+            str(workspace.root),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "400"},
+        check=True,
     ).stdout
     assert verdict.strip()
     assert " ".join(verdict.split()) in " ".join(printed.split())
@@ -220,8 +232,7 @@ def test_the_leaderboard_page_ranks_the_benchmark(live: Any, tab: Any) -> None:
     assert page.input_value("#benchmark") == "gsm8k"
     tab.screenshot("leaderboard")
     page.select_option("#by", "group")
-    _until(page,
-        "document.querySelectorAll('#leaderboard-table tbody tr').length === 2")
+    _until(page, "document.querySelectorAll('#leaderboard-table tbody tr').length === 2")
     assert "by=group" in page.url
 
 
@@ -260,11 +271,15 @@ def test_a_running_runs_curve_and_log_grow_without_reloading_the_page(
     script = tmp_path / "train.py"
     script.write_text(LIVE_SCRIPT, encoding="utf-8")
     ready, stop = tmp_path / "ready", tmp_path / "stop"
-    with trialbook.start_run("live", {"lr": 0.0}, name="earlier", root=root,
-                             system_metrics=False, capture_packages=False) as run:
+    with trialbook.start_run(
+        "live", {"lr": 0.0}, name="earlier", root=root, system_metrics=False, capture_packages=False
+    ) as run:
         run.log({"loss": 1.0}, step=0)
-    child = subprocess.Popen([sys.executable, str(script), str(root), str(ready), str(stop)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(root), str(ready), str(stop)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():
@@ -328,24 +343,42 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     common: dict[str, Any] = {"root": root, "system_metrics": False, "capture_packages": False}
     for i, payload in enumerate(HOSTILE):
         config = {"note": payload, "lr": 0.001 * (i + 1), payload[:12]: payload}
-        run = trialbook.start_run(payload, config, seed=i, name=payload, tags=[payload],
-                                  notes=payload, **common)
+        run = trialbook.start_run(
+            payload, config, seed=i, name=payload, tags=[payload], notes=payload, **common
+        )
         with run:
             for step in range(3):
                 run.log({"loss": 1.0 / (step + 1), f"m{i}{payload}": float(step)}, step=step)
-            run.log_evaluation("gsm8k", {"metrics": {"accuracy": 0.5}, "samples": [
-                {"id": payload, "input": payload, "prediction": payload, "reference": "1",
-                 "correct": False},
-                {"id": f"ok{i}", "input": "1+0", "prediction": "1", "reference": "1",
-                 "correct": True},
-            ]})
+            run.log_evaluation(
+                "gsm8k",
+                {
+                    "metrics": {"accuracy": 0.5},
+                    "samples": [
+                        {
+                            "id": payload,
+                            "input": payload,
+                            "prediction": payload,
+                            "reference": "1",
+                            "correct": False,
+                        },
+                        {
+                            "id": f"ok{i}",
+                            "input": "1+0",
+                            "prediction": "1",
+                            "reference": "1",
+                            "correct": True,
+                        },
+                    ],
+                },
+            )
             if i == 0:
                 from trialbook.cartography import DynamicsRecorder
 
                 recorder = DynamicsRecorder(run)
                 for epoch in range(2):
-                    recorder.record(epoch, [payload, f"ok{i}"], [0.2 + epoch / 5, 0.9],
-                                    [False, True])
+                    recorder.record(
+                        epoch, [payload, f"ok{i}"], [0.2 + epoch / 5, 0.9], [False, True]
+                    )
                 recorder.save()
                 run.finish("failed", error=f"Traceback (most recent call last):\n  {payload}\n")
         ids[payload] = run.id
@@ -356,8 +389,15 @@ def test_tags_and_notes_are_edited_on_a_writable_dashboard_and_refused_on_a_read
     tmp_path: Path, serve: Any, tab: Any
 ) -> None:
     root = tmp_path / "experiments"
-    with trialbook.start_run("edit", {"lr": 0.1}, name="editable", tags=["old"], root=root,
-                             system_metrics=False, capture_packages=False) as run:
+    with trialbook.start_run(
+        "edit",
+        {"lr": 0.1},
+        name="editable",
+        tags=["old"],
+        root=root,
+        system_metrics=False,
+        capture_packages=False,
+    ) as run:
         run.log({"loss": 1.0}, step=0)
     read_only = serve(root)
     page = tab.open(f"{read_only.url}/runs/{run.id}")
@@ -423,8 +463,12 @@ def test_the_hostile_corpus_renders_as_text_and_runs_no_script(
         shown = [p for p in HOSTILE if p in text]
         assert shown, f"{path}: the hostile text is shown literally"
         assert page.evaluate("typeof window.__pwned") == "undefined", path
-        assert page.eval_on_selector_all("main img[src='x'], main svg[onload], main script",
-                                         "nodes => nodes.length") == 0, path
+        assert (
+            page.eval_on_selector_all(
+                "main img[src='x'], main svg[onload], main script", "nodes => nodes.length"
+            )
+            == 0
+        ), path
         hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
         assert not [h for h in hrefs if h.lower().startswith("javascript:")], path
         if path == f"/runs/{first}":

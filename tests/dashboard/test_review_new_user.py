@@ -14,7 +14,18 @@ import textwrap
 import urllib.request
 from pathlib import Path
 
-HEAVY = ("fastapi", "uvicorn", "starlette", "pandas", "sqlalchemy", "plotly")
+HEAVY = (
+    "fastapi",
+    "uvicorn",
+    "starlette",
+    "pandas",
+    "sqlalchemy",
+    "plotly",
+    # optional integrations, imported only when used
+    "ray",
+    "submitit",
+    "psycopg",
+)
 
 
 def _env() -> dict[str, str]:
@@ -26,20 +37,34 @@ def _env() -> dict[str, str]:
 
 def test_importing_trialbook_and_its_cli_loads_no_server_or_dataframe_library() -> None:
     code = (
-        "import sys, trialbook, trialbook.cli; "
-        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+        f"import sys, trialbook, trialbook.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=_env(), check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=True,
+        timeout=120,
+    )
 
     assert out.stdout.strip() == "[]"
 
 
 def test_the_cli_help_lists_ui_and_tail() -> None:
-    out = subprocess.run([sys.executable, "-m", "trialbook", "--help"], capture_output=True,
-                         text=True, env=_env(), check=True, timeout=120)
-    commands = {line.split()[0] for line in out.stdout.splitlines()
-                if line.startswith("  ") and line.split()}
+    out = subprocess.run(
+        [sys.executable, "-m", "trialbook", "--help"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=True,
+        timeout=120,
+    )
+    commands = {
+        line.split()[0]
+        for line in out.stdout.splitlines()
+        if line.startswith("  ") and line.split()
+    }
 
     assert {"ui", "tail", "ls"} <= commands
 
@@ -54,7 +79,8 @@ def _fetch(url: str) -> tuple[int, str, bytes]:
 
 def test_the_documented_start_serves_every_page_and_api_call(tmp_path: Path) -> None:
     script = tmp_path / "make.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import trialbook
         for seed in (1, 2):
             with trialbook.start_run("demo", {"lr": 0.001}, seed=seed, name=f"demo-s{seed}",
@@ -62,12 +88,23 @@ def test_the_documented_start_serves_every_page_and_api_call(tmp_path: Path) -> 
                 print("training", seed)
                 for step in range(50):
                     run.log({"loss": 1 / (step + 1)}, step=step)
-    """))
-    subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=_env(), check=True,
-                   capture_output=True, timeout=120)
+    """)
+    )
+    subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=_env(),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "trialbook", "ui", "--port", "0"], cwd=tmp_path, env=_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [sys.executable, "-m", "trialbook", "ui", "--port", "0"],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert server.stdout is not None
@@ -75,11 +112,10 @@ def test_the_documented_start_serves_every_page_and_api_call(tmp_path: Path) -> 
         base = url.rstrip("/")
         assert base.startswith("http://127.0.0.1:")
 
-        for page in ["/", "/runs/demo-s1", "/compare?runs=demo-s1&runs=demo-s2",
-                     "/leaderboard"]:
+        for page in ["/", "/runs/demo-s1", "/compare?runs=demo-s1&runs=demo-s2", "/leaderboard"]:
             status, kind, body = _fetch(base + page)
             assert status == 200 and kind.startswith("text/html"), page
-            assert b"<script" in body and b"src=\"/static/" in body, page
+            assert b"<script" in body and b'src="/static/' in body, page
         status, kind, body = _fetch(base + "/static/vendor/plotly.min.js")
         assert status == 200 and len(body) > 100_000
 
@@ -112,12 +148,16 @@ def test_ls_watch_into_a_pipe_closed_early_stops_quietly_with_exit_0(tmp_path: P
     import trialbook
 
     root = tmp_path / "experiments"
-    with trialbook.start_run("demo", {"lr": 0.1}, root=root, system_metrics=False,
-                             capture_packages=False) as run:
+    with trialbook.start_run(
+        "demo", {"lr": 0.1}, root=root, system_metrics=False, capture_packages=False
+    ) as run:
         run.log({"loss": 1.0})
     proc = subprocess.Popen(
         [sys.executable, "-m", "trialbook", "ls", "--root", str(root), "--watch", "0.1"],
-        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.readline().startswith("trialbook ls")

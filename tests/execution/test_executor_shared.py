@@ -41,3 +41,13 @@ class _EnvDropping(LocalExecutor):
 def test_the_contract_fails_an_executor_that_breaks_a_rule(tmp_path: Path) -> None:
     with _EnvDropping(1) as executor, pytest.raises(AssertionError):
         ExecutorContract().test_exit_codes_output_files_and_env(executor, tmp_path)
+
+
+class TestSlurmExecutor(BuiltInExecutor):
+    """The contract on a real single-node Slurm cluster (tests/conftest.py ``slurm_cluster``)."""
+
+    backend = "slurm"
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, slurm_cluster: object) -> None:
+        del slurm_cluster

@@ -13,8 +13,10 @@ import trialbook
 
 
 def _samples(correct: list[bool]) -> list[dict[str, object]]:
-    return [{"id": str(i), "prediction": "1" if ok else "0", "reference": "1", "correct": ok}
-            for i, ok in enumerate(correct)]
+    return [
+        {"id": str(i), "prediction": "1" if ok else "0", "reference": "1", "correct": ok}
+        for i, ok in enumerate(correct)
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -31,12 +33,24 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Base]:
             ("gamma", 3, 0.01, [True, True, True, True, False, True]),
         ]:
             config = {"lr": lr, "optimizer": "adam", "model": {"layers": 2}}
-            with trialbook.start_run("baseline" if lr < 0.01 else "tuned", config, seed=seed,
-                                     name=name, tags=["sweep"], **common) as run:
+            with trialbook.start_run(
+                "baseline" if lr < 0.01 else "tuned",
+                config,
+                seed=seed,
+                name=name,
+                tags=["sweep"],
+                **common,
+            ) as run:
                 for step in range(5):
                     run.log({"loss": 1.0 / (step + 1), "acc": 0.5 + step / 10}, step=step)
-                run.log_evaluation("gsm8k", {"metrics": {"accuracy": sum(correct) / 6},
-                                             "split": "test", "samples": _samples(correct)})
+                run.log_evaluation(
+                    "gsm8k",
+                    {
+                        "metrics": {"accuracy": sum(correct) / 6},
+                        "split": "test",
+                        "samples": _samples(correct),
+                    },
+                )
                 weights = run.checkpoint_dir / "model.pt"
                 weights.write_bytes(b"\0" * 1024)
                 run.log_checkpoint(weights, step=4)

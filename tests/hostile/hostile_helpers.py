@@ -42,8 +42,12 @@ import typer.main
 from trialbook.cli import app
 
 #: Environment variables that would point a case at another workspace.
-TRIALBOOK_ENV = ("TRIALBOOK_ROOT", "TRIALBOOK_STORE", "TRIALBOOK_SYSTEM_METRICS",
-                 "TRIALBOOK_FLUSH_INTERVAL")
+TRIALBOOK_ENV = (
+    "TRIALBOOK_ROOT",
+    "TRIALBOOK_STORE",
+    "TRIALBOOK_SYSTEM_METRICS",
+    "TRIALBOOK_FLUSH_INTERVAL",
+)
 
 #: A config that `trialbook run` can run quickly (a command, no import).
 SCRIPTED = """experiment:
@@ -97,10 +101,13 @@ def _row_counts(db: Path) -> Mapping[str, int] | str:
         try:
             con = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
             try:
-                names = [r[0] for r in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-                return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]
-                        for n in names}
+                names = [
+                    r[0]
+                    for r in con.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                    )
+                ]
+                return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
             finally:
                 con.close()
         except sqlite3.DatabaseError as e:  # a deliberately damaged database: keep the bytes
@@ -137,10 +144,12 @@ def assert_unchanged(before: Snapshot, after: Snapshot) -> None:
     """Nothing created, removed or changed between the two snapshots."""
     created = sorted(set(after.files) - set(before.files))
     removed = sorted(set(before.files) - set(after.files))
-    changed = sorted(k for k in set(before.files) & set(after.files)
-                     if before.files[k] != after.files[k])
+    changed = sorted(
+        k for k in set(before.files) & set(after.files) if before.files[k] != after.files[k]
+    )
     assert not (created or removed or changed), (
-        f"created {created}, removed {removed}, changed {changed}")
+        f"created {created}, removed {removed}, changed {changed}"
+    )
     assert before.rows == after.rows, (before.rows, after.rows)
 
 
@@ -158,7 +167,8 @@ def copy_workspace(source: Path, target: Path) -> None:
                     con.execute(
                         f'UPDATE "{table}" SET "{column[1]}" = replace("{column[1]}", ?, ?) '
                         f'WHERE "{column[1]}" LIKE ?',
-                        (str(source), str(target), f"{source}%"))
+                        (str(source), str(target), f"{source}%"),
+                    )
         con.commit()
     finally:
         con.close()
@@ -181,14 +191,20 @@ def _command() -> click.Command:
 def cli(args: Sequence[str | Path], env: Mapping[str, str] | None = None) -> Outcome:
     """``trialbook ARGS`` in this process; an exception that escapes is re-raised."""
     result = click.testing.CliRunner().invoke(
-        _command(), [str(a) for a in args], env=dict(env or {}), catch_exceptions=False,
-        prog_name="trialbook")
+        _command(),
+        [str(a) for a in args],
+        env=dict(env or {}),
+        catch_exceptions=False,
+        prog_name="trialbook",
+    )
     return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
 #: The child's preamble: 2 GB of address space at most, so a bomb cannot take the machine down.
-_CHILD = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
-          "import sys; from trialbook.cli import main; sys.argv[0] = 'trialbook'; main()")
+_CHILD = (
+    "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
+    "import sys; from trialbook.cli import main; sys.argv[0] = 'trialbook'; main()"
+)
 
 
 def start_child(args: Sequence[str | Path], *, cwd: Path, out: Path) -> subprocess.Popen[bytes]:
@@ -199,9 +215,14 @@ def start_child(args: Sequence[str | Path], *, cwd: Path, out: Path) -> subproce
     # A crash prints a plain traceback: rich's rendering of a RecursionError takes seconds.
     env["_TYPER_STANDARD_TRACEBACK"] = "1"
     with (out / "stdout").open("wb") as stdout, (out / "stderr").open("wb") as stderr:
-        return subprocess.Popen([sys.executable, "-c", _CHILD, *[str(a) for a in args]],
-                                cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
-                                stderr=stderr)
+        return subprocess.Popen(
+            [sys.executable, "-c", _CHILD, *[str(a) for a in args]],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+        )
 
 
 def finish_child(child: subprocess.Popen[bytes], out: Path, deadline: float) -> Outcome | None:
@@ -215,9 +236,11 @@ def finish_child(child: subprocess.Popen[bytes], out: Path, deadline: float) -> 
         child.kill()
         child.wait()
         return None
-    return Outcome(child.returncode,
-                   (out / "stdout").read_bytes().decode(errors="replace"),
-                   (out / "stderr").read_bytes().decode(errors="replace"))
+    return Outcome(
+        child.returncode,
+        (out / "stdout").read_bytes().decode(errors="replace"),
+        (out / "stderr").read_bytes().decode(errors="replace"),
+    )
 
 
 def assert_one_line_error(outcome: Outcome, *fragments: str) -> str:
@@ -292,9 +315,15 @@ class CliCase:
     prepare: Callable[[Case], object] | None = None
 
 
-def c(id: str, *args: str, names: Sequence[str] = (), files: Mapping[str, str | bytes] | None
-      = None, env: Mapping[str, str] | None = None, xfail: str | None = None,
-      prepare: Callable[[Case], object] | None = None) -> CliCase:
+def c(
+    id: str,
+    *args: str,
+    names: Sequence[str] = (),
+    files: Mapping[str, str | bytes] | None = None,
+    env: Mapping[str, str] | None = None,
+    xfail: str | None = None,
+    prepare: Callable[[Case], object] | None = None,
+) -> CliCase:
     return CliCase(id, tuple(args), tuple(names), files, env, xfail, prepare)
 
 
@@ -305,8 +334,9 @@ def params(cases: Sequence[CliCase]) -> list[object]:
     ids = [x.id for x in cases]
     assert len(ids) == len(set(ids)), "duplicate case ids"
     return [
-        pytest.param(x, id=x.id, marks=[pytest.mark.xfail(strict=True, reason=x.xfail)]
-                     if x.xfail else [])
+        pytest.param(
+            x, id=x.id, marks=[pytest.mark.xfail(strict=True, reason=x.xfail)] if x.xfail else []
+        )
         for x in cases
     ]
 
@@ -325,8 +355,9 @@ def check_cli_case(case: Case, x: CliCase, **extra: Path) -> None:
         values[name] = run_id
         values[name + "6"] = run_id[-6:]
     for relative, content in (x.files or {}).items():
-        case.write(fill(relative, values),
-                   fill(content, values) if isinstance(content, str) else content)
+        case.write(
+            fill(relative, values), fill(content, values) if isinstance(content, str) else content
+        )
     if x.prepare is not None:
         x.prepare(case)
     args = [fill(a, values) for a in x.args]

@@ -20,8 +20,9 @@ PRED = {"p.jsonl": '{"id": "0", "prediction": "#### 18"}\n'}
 
 
 def mount_tmpfs(where: Path, options: str) -> None:
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", where],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", where], capture_output=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
 
@@ -55,51 +56,139 @@ def full(case: Case) -> Iterator[Path]:
 
 
 READ_ONLY = [
-    c("export-to-read-only", "export", "alpha", "--root", "{ws}", "-o", "{ro}/x.json",
-      names=["{ro}"]),
-    c("report-to-read-only", "report", "alpha", "--root", "{ws}", "-o", "{ro}/r.html",
-      names=["{ro}"]),
+    c(
+        "export-to-read-only",
+        "export",
+        "alpha",
+        "--root",
+        "{ws}",
+        "-o",
+        "{ro}/x.json",
+        names=["{ro}"],
+    ),
+    c(
+        "report-to-read-only",
+        "report",
+        "alpha",
+        "--root",
+        "{ws}",
+        "-o",
+        "{ro}/r.html",
+        names=["{ro}"],
+    ),
     c("analyze-to-read-only", "analyze", "--root", "{ws}", "--out-dir", "{ro}", names=["{ro}"]),
-    c("run-into-read-only-root", "run", "{tmp}/exp.yaml", "--root", "{ro}/ws", names=["{ro}"],
-      files=EXP),
-    c("evaluate-into-read-only-root", "evaluate", "gsm8k", "-n", "1", "--predictions",
-      "{tmp}/p.jsonl", "--root", "{ro}/ws", names=["{ro}"], files=PRED),
+    c(
+        "run-into-read-only-root",
+        "run",
+        "{tmp}/exp.yaml",
+        "--root",
+        "{ro}/ws",
+        names=["{ro}"],
+        files=EXP,
+    ),
+    c(
+        "evaluate-into-read-only-root",
+        "evaluate",
+        "gsm8k",
+        "-n",
+        "1",
+        "--predictions",
+        "{tmp}/p.jsonl",
+        "--root",
+        "{ro}/ws",
+        names=["{ro}"],
+        files=PRED,
+    ),
 ]
 
 
 @pytest.mark.parametrize("x", params(READ_ONLY))
-def test_read_only_target_is_one_line_and_nothing_written(case: Case, ro: Path,
-                                                          x: CliCase) -> None:
+def test_read_only_target_is_one_line_and_nothing_written(case: Case, ro: Path, x: CliCase) -> None:
     check_cli_case(case, x, ro=ro)
 
 
 def test_start_run_in_read_only_root_raises_workspace_error(case: Case, ro: Path) -> None:
     before = case.snap()
     with pytest.raises(WorkspaceError, match=str(ro)):
-        trialbook.start_run("x", {"lr": 1}, root=ro / "ws", system_metrics=False,
-                            capture_packages=False)
+        trialbook.start_run(
+            "x", {"lr": 1}, root=ro / "ws", system_metrics=False, capture_packages=False
+        )
     assert case.snap() == before
 
 
 FULL = [
-    c("export-to-full-disk", "export", "--all", "--root", "{ws}", "-o", "{full}/x.json",
-      names=["{full}"]),
-    c("export-metrics-csv-to-full-disk", "export", "--all", "--metrics", "--root", "{ws}",
-      "-o", "{full}/m.csv", names=["{full}"]),
-    c("report-to-full-disk", "report", "alpha", "--root", "{ws}", "-o", "{full}/r.html",
-      names=["{full}"]),
-    c("analyze-to-full-disk", "analyze", "--root", "{ws}", "--out-dir", "{full}",
-      names=["{full}"]),
-    c("evaluate-into-run-on-full-disk", "evaluate", "gsm8k", "-n", "1", "--predictions",
-      "{tmp}/p.jsonl", "--run", "alpha", "--root", "{full}/ws", names=["{full}"], files=PRED),
-    c("evaluate-new-run-on-full-disk", "evaluate", "gsm8k", "-n", "1", "--predictions",
-      "{tmp}/p.jsonl", "--root", "{full}/ws", names=["{full}"], files=PRED),
-    c("run-on-full-disk", "run", "{tmp}/exp.yaml", "--root", "{full}/ws", names=["{full}"],
-      files=EXP),
+    c(
+        "export-to-full-disk",
+        "export",
+        "--all",
+        "--root",
+        "{ws}",
+        "-o",
+        "{full}/x.json",
+        names=["{full}"],
+    ),
+    c(
+        "export-metrics-csv-to-full-disk",
+        "export",
+        "--all",
+        "--metrics",
+        "--root",
+        "{ws}",
+        "-o",
+        "{full}/m.csv",
+        names=["{full}"],
+    ),
+    c(
+        "report-to-full-disk",
+        "report",
+        "alpha",
+        "--root",
+        "{ws}",
+        "-o",
+        "{full}/r.html",
+        names=["{full}"],
+    ),
+    c("analyze-to-full-disk", "analyze", "--root", "{ws}", "--out-dir", "{full}", names=["{full}"]),
+    c(
+        "evaluate-into-run-on-full-disk",
+        "evaluate",
+        "gsm8k",
+        "-n",
+        "1",
+        "--predictions",
+        "{tmp}/p.jsonl",
+        "--run",
+        "alpha",
+        "--root",
+        "{full}/ws",
+        names=["{full}"],
+        files=PRED,
+    ),
+    c(
+        "evaluate-new-run-on-full-disk",
+        "evaluate",
+        "gsm8k",
+        "-n",
+        "1",
+        "--predictions",
+        "{tmp}/p.jsonl",
+        "--root",
+        "{full}/ws",
+        names=["{full}"],
+        files=PRED,
+    ),
+    c(
+        "run-on-full-disk",
+        "run",
+        "{tmp}/exp.yaml",
+        "--root",
+        "{full}/ws",
+        names=["{full}"],
+        files=EXP,
+    ),
 ]
 
 
 @pytest.mark.parametrize("x", params(FULL))
-def test_full_disk_is_one_line_and_nothing_half_written(case: Case, full: Path,
-                                                        x: CliCase) -> None:
+def test_full_disk_is_one_line_and_nothing_half_written(case: Case, full: Path, x: CliCase) -> None:
     check_cli_case(case, x, full=full)

@@ -29,14 +29,21 @@ from hostile_helpers import (
 DEADLINE = 3.0
 
 HEAD = "experiment:\n  name: bomb\n  command: python -c pass\n"
-LAUGHS = HEAD + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-    f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+LAUGHS = (
+    HEAD
+    + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(
+        f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+)
 
 
 def text(content: str) -> Callable[[Path], list[str]]:
     def make(tmp: Path) -> list[str]:
         (tmp / "exp.yaml").write_text(content, encoding="utf-8")
         return ["run", str(tmp / "exp.yaml")]
+
     return make
 
 
@@ -67,23 +74,31 @@ CASES = [
     Hang("recursive-alias", text(HEAD + "a: &a [*a]\n"), ("exp.yaml",)),
     Hang("recursive-mapping-alias", text(HEAD + "a: &a {b: *a}\n"), ("exp.yaml",)),
     Hang("alias-bomb-389-bytes", text(LAUGHS), ("exp.yaml",)),
-    Hang("nested-5000-deep", text(HEAD + "a: " + "[" * 5000 + "]" * 5000 + "\n"),
-         ("exp.yaml",)),
+    Hang("nested-5000-deep", text(HEAD + "a: " + "[" * 5000 + "]" * 5000 + "\n"), ("exp.yaml",)),
     Hang("config-over-10-mb", text(SCRIPTED + "# padding\n" * 1_100_000), ("exp.yaml",)),
     Hang("dev-zero", args("run", "/dev/zero"), ("/dev/zero",)),
     Hang("fifo-without-writer", fifo, ("exp.yaml",)),
     Hang("suite-bases-in-a-cycle", suite_cycle, ("a.yaml",)),
-    Hang("evaluate-predictions-dev-zero",
-         args("evaluate", "gsm8k", "-n", "1", "--predictions", "/dev/zero"), ("/dev/zero",)),
-    Hang("evaluate-jsonl-data-dev-zero",
-         args("evaluate", "jsonl", "--data", "/dev/zero", "--model", "python:json:dumps"),
-         ("/dev/zero",)),
-    Hang("significance-a-billion-resamples",
-         args("significance", "alpha", "beta", "--test", "bootstrap", "--resamples", "1000000000"),
-         ("1,000,000,000",)),  # the message writes numbers with thousands separators
-    Hang("significance-permutation-a-billion-resamples",
-         args("significance", "alpha", "beta", "--test", "permutation", "--resamples",
-              "1000000000"), ("1,000,000,000",)),
+    Hang(
+        "evaluate-predictions-dev-zero",
+        args("evaluate", "gsm8k", "-n", "1", "--predictions", "/dev/zero"),
+        ("/dev/zero",),
+    ),
+    Hang(
+        "evaluate-jsonl-data-dev-zero",
+        args("evaluate", "jsonl", "--data", "/dev/zero", "--model", "python:json:dumps"),
+        ("/dev/zero",),
+    ),
+    Hang(
+        "significance-a-billion-resamples",
+        args("significance", "alpha", "beta", "--test", "bootstrap", "--resamples", "1000000000"),
+        ("1,000,000,000",),
+    ),  # the message writes numbers with thousands separators
+    Hang(
+        "significance-permutation-a-billion-resamples",
+        args("significance", "alpha", "beta", "--test", "permutation", "--resamples", "1000000000"),
+        ("1,000,000,000",),
+    ),
 ]
 
 
@@ -111,9 +126,15 @@ def ended(base: Base, tmp_path_factory: pytest.TempPathFactory) -> dict[str, End
     return results
 
 
-@pytest.mark.parametrize("x", [
-    pytest.param(x, id=x.id, marks=[pytest.mark.xfail(strict=True, reason=x.xfail)]
-                 if x.xfail else []) for x in CASES])
+@pytest.mark.parametrize(
+    "x",
+    [
+        pytest.param(
+            x, id=x.id, marks=[pytest.mark.xfail(strict=True, reason=x.xfail)] if x.xfail else []
+        )
+        for x in CASES
+    ],
+)
 def test_input_that_could_hang_or_explode_is_refused_at_once(
     ended: dict[str, Ended], x: Hang
 ) -> None:

@@ -36,8 +36,9 @@ def test_snapshot_sees_a_byte_changed_in_place(case: Case) -> None:
 
 
 def test_snapshot_sees_one_metric_point_in_an_open_run(case: Case) -> None:
-    with trialbook.start_run("hostile", {"lr": 0.1}, root=case.ws, system_metrics=False,
-                             capture_packages=False) as run:
+    with trialbook.start_run(
+        "hostile", {"lr": 0.1}, root=case.ws, system_metrics=False, capture_packages=False
+    ) as run:
         run.flush()
         before = case.snap()
         run.log({"loss": 0.5}, step=1)
@@ -50,14 +51,22 @@ def test_snapshot_sees_one_metric_point_in_an_open_run(case: Case) -> None:
     assert [c["metrics"] for c in counts if isinstance(c, dict)] == [30, 31]
 
 
-@pytest.mark.parametrize("outcome", [
-    Outcome(2, "", "Usage: trialbook ls [OPTIONS]\nTry 'trialbook ls -h' for help.\n\n"
-                   "Error: No such option: --limt\n"),
-    Outcome(1, "", "Traceback (most recent call last):\n  ...\nValueError: x\n"),
-    Outcome(2, "", "error: Traceback in one line\n"),
-    Outcome(0, "", ""),
-    Outcome(2, "", "Error: not our prefix\n"),
-], ids=["click-usage-block", "traceback", "traceback-word", "success", "wrong-prefix"])
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        Outcome(
+            2,
+            "",
+            "Usage: trialbook ls [OPTIONS]\nTry 'trialbook ls -h' for help.\n\n"
+            "Error: No such option: --limt\n",
+        ),
+        Outcome(1, "", "Traceback (most recent call last):\n  ...\nValueError: x\n"),
+        Outcome(2, "", "error: Traceback in one line\n"),
+        Outcome(0, "", ""),
+        Outcome(2, "", "Error: not our prefix\n"),
+    ],
+    ids=["click-usage-block", "traceback", "traceback-word", "success", "wrong-prefix"],
+)
 def test_one_line_check_refuses_what_is_not_one_error_line(outcome: Outcome) -> None:
     with pytest.raises(AssertionError):
         assert_one_line_error(outcome)

@@ -27,8 +27,7 @@ from trialbook.errors import ConfigError, RunStateError, TrialbookError
 
 
 def start(case: Case, **kwargs: Any) -> trialbook.Run:
-    options: dict[str, Any] = {"root": case.ws, "system_metrics": False,
-                               "capture_packages": False}
+    options: dict[str, Any] = {"root": case.ws, "system_metrics": False, "capture_packages": False}
     options.update(kwargs)
     config = options.pop("config", {"lr": 0.1, "model": {"layers": 2}})
     return trialbook.start_run("hostile", config, **options)
@@ -40,6 +39,7 @@ def stored(case: Case, run_id: str) -> trialbook.RunRecord:
 
 
 # -- item 6: finish with an unknown status ------------------------------------------------------
+
 
 def test_finish_with_unknown_status_changes_nothing_and_the_run_still_finishes(
     case: Case,
@@ -123,6 +123,7 @@ def test_path_escaping_the_run_folder_is_copied_in_or_refused(case: Case, method
 
 # -- Python API: tags ---------------------------------------------------------------------------
 
+
 def test_tags_as_a_mapping_keep_their_values_or_are_refused(case: Case) -> None:
     before = case.snap()
     try:
@@ -135,6 +136,7 @@ def test_tags_as_a_mapping_keep_their_values_or_are_refused(case: Case) -> None:
 
 
 # -- CLI: rows a terminal or a Markdown renderer would break on ---------------------------------
+
 
 def test_ls_keeps_one_row_per_run_for_hostile_names(case: Case) -> None:
     for name in ("two\nlines", "bell\x07and\x1b[31mred", "x" * 10_000):
@@ -152,8 +154,17 @@ def test_markdown_report_escapes_html_in_every_cell(case: Case) -> None:
     for i in range(2):
         with start(case, name=f"<script>alert({i})</script>", seed=i) as run:
             run.log_evaluation("gsm8k", {"metrics": {"<b>acc</b>": 0.5 + i / 10}})
-    outcome = cli(["report", "<script>alert(0)</script>", "<script>alert(1)</script>",
-                   "--format", "md", "--root", case.ws])
+    outcome = cli(
+        [
+            "report",
+            "<script>alert(0)</script>",
+            "<script>alert(1)</script>",
+            "--format",
+            "md",
+            "--root",
+            case.ws,
+        ]
+    )
     assert outcome.exit_code == 0, outcome
     assert "script" in outcome.stdout and "acc" in outcome.stdout, outcome.stdout
     assert "<script>" not in outcome.stdout and "<b>" not in outcome.stdout, outcome.stdout
@@ -161,11 +172,13 @@ def test_markdown_report_escapes_html_in_every_cell(case: Case) -> None:
 
 # -- runner: an entrypoint that returns something that cannot be stored -------------------------
 
+
 def test_entrypoint_returning_an_unstorable_value_names_the_key(case: Case) -> None:
-    case.write("hostile_entry.py",
-               "def train(config, run):\n    return {'ok': 1.0, 'acc_unstorable': object()}\n")
-    case.write("e.yaml", "experiment:\n  name: ent\n  entrypoint: hostile_entry:train\n"
-                         "seed: 1\n")
+    case.write(
+        "hostile_entry.py",
+        "def train(config, run):\n    return {'ok': 1.0, 'acc_unstorable': object()}\n",
+    )
+    case.write("e.yaml", "experiment:\n  name: ent\n  entrypoint: hostile_entry:train\nseed: 1\n")
     outcome = cli(["run", case.tmp / "e.yaml", "--root", case.ws])
     assert outcome.exit_code == 1, outcome
     assert "acc_unstorable" in outcome.stdout + outcome.stderr
@@ -174,24 +187,48 @@ def test_entrypoint_returning_an_unstorable_value_names_the_key(case: Case) -> N
 
 # -- dry run -----------------------------------------------------------------------------------
 
+
 def test_dry_run_into_a_new_root_creates_nothing(case: Case) -> None:
     case.write("exp.yaml", "experiment:\n  name: dry\n  command: python -c pass\nseed: 1\n")
     before = case.snap()
-    outcome = cli(["run", case.tmp / "exp.yaml", "--seeds", "1", "2", "--dry-run", "--root",
-                   case.tmp / "fresh"])
+    outcome = cli(
+        [
+            "run",
+            case.tmp / "exp.yaml",
+            "--seeds",
+            "1",
+            "2",
+            "--dry-run",
+            "--root",
+            case.tmp / "fresh",
+        ]
+    )
     assert outcome.exit_code == 0, outcome
     assert_unchanged(before, case.snap())
 
 
 # -- item 2: a copy never writes into its original; a missing run folder is named --------------
 
+
 def test_evaluate_into_a_copied_workspace_leaves_the_original_untouched(case: Case) -> None:
     copy = case.tmp / "copy"
     shutil.copytree(case.ws, copy)  # `cp -a ws copy` (case.ws refers only to itself)
     case.write("p.jsonl", '{"id": "0", "prediction": "#### 18"}\n')
     original = snapshot(case.ws)
-    outcome = cli(["evaluate", "gsm8k", "-n", "1", "--predictions", case.tmp / "p.jsonl",
-                   "--run", "alpha", "--root", copy])
+    outcome = cli(
+        [
+            "evaluate",
+            "gsm8k",
+            "-n",
+            "1",
+            "--predictions",
+            case.tmp / "p.jsonl",
+            "--run",
+            "alpha",
+            "--root",
+            copy,
+        ]
+    )
     assert outcome.exit_code == 0, outcome
     assert_unchanged(original, snapshot(case.ws))
 
@@ -202,13 +239,26 @@ def test_evaluate_into_a_run_whose_folder_is_missing_is_refused(case: Case) -> N
     shutil.rmtree(run.path)
     case.write("p.jsonl", '{"id": "0", "prediction": "#### 18"}\n')
     before = case.snap()
-    outcome = cli(["evaluate", "gsm8k", "-n", "1", "--predictions", case.tmp / "p.jsonl",
-                   "--run", run.id, "--root", case.ws])
+    outcome = cli(
+        [
+            "evaluate",
+            "gsm8k",
+            "-n",
+            "1",
+            "--predictions",
+            case.tmp / "p.jsonl",
+            "--run",
+            run.id,
+            "--root",
+            case.ws,
+        ]
+    )
     assert_one_line_error(outcome, run.path.name)
     assert_unchanged(before, case.snap())
 
 
 # -- a read-only workspace ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def read_only(case: Case) -> Iterator[Case]:
@@ -223,30 +273,39 @@ def read_only(case: Case) -> Iterator[Case]:
         subprocess.run(["umount", case.ws], check=True)
 
 
-@pytest.mark.parametrize("args", [
-    ["ls"], ["show", "alpha"], ["report", "alpha", "-o", "{tmp}/r.html"],
-], ids=["ls", "show", "report-out-elsewhere"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ls"],
+        ["show", "alpha"],
+        ["report", "alpha", "-o", "{tmp}/r.html"],
+    ],
+    ids=["ls", "show", "report-out-elsewhere"],
+)
 def test_read_only_workspace_can_be_read(read_only: Case, args: list[str]) -> None:
-    outcome = cli([a.replace("{tmp}", str(read_only.tmp)) for a in args]
-                  + ["--root", read_only.ws])
+    outcome = cli([a.replace("{tmp}", str(read_only.tmp)) for a in args] + ["--root", read_only.ws])
     assert outcome.exit_code == 0, outcome
 
 
-@pytest.mark.parametrize("args", [
-    ["evaluate", "gsm8k", "-n", "1", "--predictions", "{tmp}/p.jsonl", "--run", "alpha"],
-    ["run", "{tmp}/exp.yaml"],
-], ids=["evaluate-into-run", "run"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["evaluate", "gsm8k", "-n", "1", "--predictions", "{tmp}/p.jsonl", "--run", "alpha"],
+        ["run", "{tmp}/exp.yaml"],
+    ],
+    ids=["evaluate-into-run", "run"],
+)
 def test_read_only_workspace_refuses_writes_in_one_line(read_only: Case, args: list[str]) -> None:
     read_only.write("p.jsonl", '{"id": "0", "prediction": "#### 18"}\n')
     read_only.write("exp.yaml", "experiment:\n  name: ro\n  command: python -c pass\n")
     before = read_only.snap()
-    outcome = cli([a.replace("{tmp}", str(read_only.tmp)) for a in args]
-                  + ["--root", read_only.ws])
+    outcome = cli([a.replace("{tmp}", str(read_only.tmp)) for a in args] + ["--root", read_only.ws])
     assert_one_line_error(outcome, str(read_only.ws))
     assert_unchanged(before, read_only.snap())
 
 
 # -- a run folder whose files were damaged by hand ----------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["meta.json", "summary.json"])
 def test_show_reads_a_run_whose_json_file_is_damaged(case: Case, name: str) -> None:

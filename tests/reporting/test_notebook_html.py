@@ -41,9 +41,7 @@ def groups(tmp_path: Path) -> Path:
     for name, lr, acc in (("base", 0.1, 0.5), ("better", 0.01, 0.8)):
         for seed in (1, 2, 3):
             config = {"lr": lr, "note": SCRIPT}
-            with trialbook.start_run(
-                "exp", config, seed=seed, name=name, root=root, **FAST
-            ) as run:
+            with trialbook.start_run("exp", config, seed=seed, name=name, root=root, **FAST) as run:
                 for step in range(5):
                     run.log({"acc": acc + 0.01 * seed, "loss": 1.0 / (step + 1)}, step=step)
     return root

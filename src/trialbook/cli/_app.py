@@ -14,7 +14,18 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from trialbook.cli import _analysis, _db, _evaluate, _export, _report, _run, _runs, _stats, _ui
+from trialbook.cli import (
+    _analysis,
+    _cancel,
+    _db,
+    _evaluate,
+    _export,
+    _report,
+    _run,
+    _runs,
+    _stats,
+    _ui,
+)
 from trialbook.cli._errors import CommandGroup, cli_message, invoked_command
 from trialbook.cli._options import GlobalOptions, PartialWrite, RootOption, StoreOption
 from trialbook.errors import StoreError, TrialbookError, error_chain, full_disk_cause
@@ -269,7 +280,7 @@ def _global_options(
       is B better?      leaderboard, compare, significance
       write reports     report, analyze
       watch runs        ui (the dashboard), tail, ls --watch
-      the workspace     db (status, upgrade, check, recover)
+      the workspace     db (status, upgrade, check, recover, copy)
 
     \b
     A first session (the README's):
@@ -292,6 +303,7 @@ app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )(_run.run)
 app.command("reproduce")(_run.reproduce)
+app.command("cancel")(_cancel.cancel)
 app.command("ls", cls=_ui.WatchCommand)(_runs.ls)
 # The name other trackers' users type first.
 app.command("list", hidden=True, cls=_ui.WatchCommand)(_runs.ls)

@@ -1,10 +1,15 @@
 """``trialbook db upgrade`` / ``status`` (the schema of the workspace's database), ``check``
-(SQLite's integrity check) and ``recover`` (a new database from what is readable)."""
+(SQLite's integrity check), ``recover`` (a new database from what is readable) and ``copy``
+(a whole index into another database, SQLite to PostgreSQL and back)."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,14 +24,14 @@ from trialbook.cli._output import Output, Styled, print_json
 from trialbook.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:
-    from trialbook.store import Workspace
+    from trialbook.store import CopyProgress, CopyReport, Workspace
 
 __all__ = ["app"]
 
 app = typer.Typer(
     name="db",
     cls=CommandGroup,
-    help="Inspect, migrate, check and recover the workspace's database.",
+    help="Inspect, migrate, check, recover and copy the workspace's database.",
     no_args_is_help=True,
 )
 
@@ -220,3 +225,164 @@ def recover(
         typer.echo(f"  could not read the run folder {name}")
     if not lost and not report.orphans and not report.unreadable_folders:
         typer.echo("  nothing was lost.")
+
+
+# ------------------------------------------------------------------------------------ copy
+_WHERE_HELP = (
+    "a workspace folder (its trialbook.db), a .db file, or a store URL "
+    "(sqlite:///path/trialbook.db, postgresql+psycopg://user@host/dbname)"
+)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[CopyProgress | None]:
+    """A :data:`~trialbook.store.CopyProgress` drawing a rich bar for the stage under way (a
+    table, the metric blocks, the run folders) on stderr, or None when stderr is not a
+    terminal."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not (callable(isatty) and isatty()):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description:<15}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    ) as bar:
+
+        @contextmanager
+        def stage(label: str, total: int | None) -> Iterator[Callable[[int], object]]:
+            task = bar.add_task(label, total=total)
+            yield lambda n: bar.advance(task, n)
+            bar.remove_task(task)  # one line for the stage under way, not one per table
+
+        yield stage
+
+
+def _open_options(report: CopyReport) -> str:
+    """The options that open the copy: ``--root`` (where its run folders are) and
+    ``--store`` unless the copy is that folder's own trialbook.db."""
+    from trialbook.store import safe_url, sqlite_path
+
+    db = sqlite_path(report.destination)
+    root = f"--root {report.root}" if report.root is not None else "--root DIR"
+    if db is not None and report.root is not None and db == report.root / "trialbook.db":
+        return root
+    return f"{root} --store '{safe_url(report.destination)}'"
+
+
+def _copy_lines(report: CopyReport) -> list[str]:
+    """The summary ``db copy`` prints (without the first line)."""
+    rows = report.rows
+    lines = [
+        f"  {rows['runs']:,} run(s) of {rows['experiments']:,} experiment(s), "
+        f"{rows['metrics']:,} metric point(s) ({report.blocks:,} block(s) rebuilt), "
+        f"{rows['evaluations']:,} evaluation(s) with {rows['samples']:,} sample(s), "
+        f"{rows['checkpoints']:,} checkpoint(s), {rows['artifacts']:,} artifact(s)",
+        "  rows per table, each equal to the source's: "
+        + ", ".join(f"{name} {n:,}" for name, n in sorted(rows.items())),
+    ]
+    if report.folders_copied:
+        lines.append(f"  copied {report.folders_copied:,} run folder(s) into {report.root}")
+    where = (
+        f"are found in {report.root}"
+        if report.root is not None
+        else "stay where they are (DIR: the folder that holds them)"
+    )
+    lines.append(
+        f"  run folders {where}; open the copy with `trialbook ls {_open_options(report)}`"
+    )
+    for what, paths in (
+        ("path(s) the index names are missing from the root", report.missing),
+        ("path(s) outside the root kept absolute (other machines see them only there)",
+         report.outside_root),
+        ("run(s) were running in the source (they go on writing there, not to the copy)",
+         report.running),
+    ):  # fmt: skip
+        if paths:
+            shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+            lines.append(f"  warning: {len(paths):,} {what}: {shown}")
+    return lines
+
+
+@app.command("copy")
+def copy(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="SRC", help=f"The index to copy: {_WHERE_HELP}.", show_default=False
+        ),
+    ],
+    destination: Annotated[
+        str,
+        typer.Argument(
+            metavar="DST",
+            help=f"Where to copy it, an empty database: {_WHERE_HELP}.",
+            show_default=False,
+        ),
+    ],
+    folders: Annotated[
+        Path | None,
+        typer.Option(
+            "--folders",
+            metavar="DIR",
+            help="Also copy the run folders into DIR, which becomes the copy's workspace root "
+            "(default: they stay where they are).",
+            show_default=False,
+        ),
+    ] = None,
+    source_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            metavar="PATH",
+            help="The source's workspace folder, where its run folders are (default: the "
+            "folder of a SQLite source; for PostgreSQL, TRIALBOOK_ROOT).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy a whole workspace index into another, empty, database: SQLite to PostgreSQL
+    (how a solo workspace joins a team) or back, verifying every table's row count.
+
+    The copy is one transaction: it is written whole or not at all. Run folders stay where
+    they are (open the copy with the same --root), or are copied to --folders DIR.
+    Passwords are never printed; keep them in ~/.pgpass or PGPASSWORD rather than the URL.
+    """
+    from trialbook.cli._options import GlobalOptions
+    from trialbook.store import copy_store
+
+    glob = ctx.find_object(GlobalOptions) or GlobalOptions()
+    with _progress_bar() as progress:
+        report = copy_store(
+            source,
+            destination,
+            source_root=source_root or glob.root,
+            folders=folders,
+            progress=progress,
+        )
+    if as_json:
+        root = None if report.root is None else str(report.root)
+        print_json({**asdict(report), "root": root, "seconds": round(report.seconds, 3)})
+        return
+    typer.echo(
+        f"Copied {report.source} to {report.destination} in {report.seconds:.1f} s; "
+        "every table's row count matches the source."
+    )
+    for line in _copy_lines(report):
+        typer.echo(line)

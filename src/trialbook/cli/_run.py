@@ -8,13 +8,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from trialbook.cli._options import RootOption, StoreOption, workspace
 from trialbook.cli._output import Column, Output, Styled, fmt_number
 from trialbook.cli._run_args import RunCommand, plan_from_arguments, split_run_arguments
+from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
     from trialbook.config import Plan
@@ -161,6 +163,63 @@ _Address = Annotated[
 ]
 
 
+_Detach = Annotated[
+    bool,
+    typer.Option(
+        "--detach",
+        help="--executor slurm: submit every run as a Slurm job and return at once; the runs "
+        "stay queued until the same command again (or trialbook ls) picks up how they ended.",
+    ),
+]
+
+
+def _slurm_option(name: str, metavar: str, text: str) -> Any:
+    return typer.Option(
+        f"--slurm-{name.replace('_', '-')}",
+        metavar=metavar,
+        help=f"--executor slurm: {text}, for every run (overrides experiment.slurm.{name}).",
+        show_default=False,
+        rich_help_panel="Slurm (--executor slurm)",
+    )
+
+
+_SlurmPartition = Annotated[str | None, _slurm_option("partition", "NAME", "the partition")]
+_SlurmTime = Annotated[
+    str | None,
+    _slurm_option("time", "TIME", "the time limit (minutes, or HH:MM:SS, D-HH:MM:SS)"),
+]
+_SlurmCpus = Annotated[int | None, _slurm_option("cpus_per_task", "N", "CPUs per job")]
+_SlurmGpus = Annotated[int | None, _slurm_option("gpus_per_node", "N", "GPUs per job")]
+_SlurmMem = Annotated[float | None, _slurm_option("mem_gb", "GB", "memory per job in GB")]
+_SlurmAccount = Annotated[str | None, _slurm_option("account", "NAME", "the account to charge")]
+_SlurmQos = Annotated[str | None, _slurm_option("qos", "NAME", "the quality of service")]
+_SlurmFolder = Annotated[
+    Path | None,
+    typer.Option(
+        "--slurm-folder",
+        metavar="DIR",
+        help="--executor slurm: where submitit keeps job scripts, logs and results; on a "
+        "filesystem the nodes share [default: WORKSPACE/.slurm].",
+        show_default=False,
+        rich_help_panel="Slurm (--executor slurm)",
+    ),
+]
+
+
+def _slurm_folder(executor: str, root: Path, given: Path | None, detach: bool) -> str | None:
+    """submitit's folder for --executor slurm; --slurm-folder and --detach refused for
+    another executor."""
+    if (given is not None or detach) and executor != "slurm":
+        option = "--detach" if detach else "--slurm-folder"
+        raise ConfigError(
+            f"{option} is for --executor slurm, not {executor}; add --executor slurm or "
+            f"remove {option}."
+        )
+    if executor != "slurm":
+        return None
+    return str(given or root / ".slurm")
+
+
 def run(
     ctx: typer.Context,
     arguments: _Arguments = None,
@@ -175,6 +234,15 @@ def run(
     stop_on_error: _StopOnError = False,
     executor: _Executor = "local",
     address: _Address = None,
+    detach: _Detach = False,
+    slurm_partition: _SlurmPartition = None,
+    slurm_time: _SlurmTime = None,
+    slurm_cpus_per_task: _SlurmCpus = None,
+    slurm_gpus_per_node: _SlurmGpus = None,
+    slurm_mem_gb: _SlurmMem = None,
+    slurm_account: _SlurmAccount = None,
+    slurm_qos: _SlurmQos = None,
+    slurm_folder: _SlurmFolder = None,
     root: RootOption = None,
     store: StoreOption = None,
 ) -> None:
@@ -183,20 +251,36 @@ def run(
     completed, 1 when one failed, 2 for a mistake in the command or configs, 130 after Ctrl-C,
     143 after SIGTERM.
     """
-    from trialbook.execution import Runner
-    from trialbook.execution._backends import make_executor
+    from trialbook.execution import Runner, make_executor
 
     plan = plan_from_arguments(ctx, list(arguments or []), suite=suite, seeds=seeds, sets=set_)
     ws = workspace(ctx, root, store)
+    slurm = {
+        "partition": slurm_partition,
+        "time": slurm_time,
+        "cpus_per_task": slurm_cpus_per_task,
+        "gpus_per_node": slurm_gpus_per_node,
+        "mem_gb": slurm_mem_gb,
+        "account": slurm_account,
+        "qos": slurm_qos,
+    }
+    folder = _slurm_folder(executor, ws.root, slurm_folder, detach)
     runner = Runner(
         root=ws.root,
         store_url=ws.store_url,
-        executor=make_executor(executor, jobs=jobs, address=address),
+        executor=make_executor(
+            executor,
+            jobs=jobs,
+            address=address,
+            slurm={k: v for k, v in slurm.items() if v is not None},
+            folder=folder,
+        ),
         jobs=jobs,
         timeout=timeout,
         retries=retries,
         stop_on_error=stop_on_error,
         rerun=rerun,
+        detach=detach,
     )
     # Checked once (code, configs against schemas, settings); bad code is reported before
     # the notes are printed, and neither preview nor run checks again.

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,6 +25,7 @@ from trialbook.cli._options import (
     int64,
     open_store,
     paste_command,
+    workspace,
 )
 from trialbook.cli._output import (
     Cell,
@@ -191,12 +193,24 @@ def ls(
         raise ConfigError("--ci and --level describe seed-group intervals; add --by group.")
     if watch is not None and as_json:
         raise ConfigError("--watch redraws a table; leave out --json (or --watch).")
+    _pick_up_jobs(ctx, root, store)
     with open_store(ctx, root, store) as db:
         draw = partial(_draw, db, query, scope, by, ci, level, as_json)
         if watch is None:
             draw()
         else:
             redraw(draw, watch, paste_command(ctx))
+
+
+def _pick_up_jobs(ctx: typer.Context, root: Path | None, store: str | None) -> None:
+    """Record how the Slurm jobs of a ``trialbook run --detach`` ended (nothing to do, and
+    nothing imported, when no unfinished run has a job)."""
+    from trialbook.execution import pick_up_jobs
+
+    try:
+        pick_up_jobs(workspace(ctx, root, store))
+    except ConfigError as e:  # submitit missing: list what the Store has, and say why
+        typer.echo(f"note: {e}", err=True)
 
 
 def _draw(

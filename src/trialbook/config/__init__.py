@@ -5,7 +5,12 @@ from typing import TYPE_CHECKING
 
 from trialbook._lazy import lazy_attributes
 from trialbook.config._changes import format_changes
-from trialbook.config._experiment import EXPERIMENT_KEYS, ExperimentBlock, experiment_block
+from trialbook.config._experiment import (
+    EXPERIMENT_KEYS,
+    ExperimentBlock,
+    Resources,
+    experiment_block,
+)
 from trialbook.config._hash import (
     canonical_setting,
     config_hash,
@@ -48,6 +53,7 @@ __all__ = [
     "Override",
     "Plan",
     "PlannedRun",
+    "Resources",
     "SoftWeightingConfig",
     "TrainingConfig",
     "apply_overrides",

@@ -85,6 +85,10 @@ class TaskResult:
         lost: the backend lost the process without an exit status of its own (its node
             failed, it ran out of memory, its Ray worker died), and why, in a sentence; the
             Runner marks such a run crashed with this reason.
+        reason: how the backend itself ended the task, when it did, in a few words (a
+            Slurm time limit: ``"timed out (TIMEOUT)"``; a job cancelled outside trialbook:
+            ``"cancelled in Slurm (CANCELLED by 0)"``). The Runner marks the run killed
+            with this reason when ``cancelled`` is set, and failed with it otherwise.
     """
 
     key: str
@@ -97,12 +101,13 @@ class TaskResult:
     error: str | None = None
     output_error: str | None = None
     lost: str | None = None
+    reason: str | None = None
 
     @property
     def ok(self) -> bool:
         """The process exited with status 0 on its own."""
         return self.exit_code == 0 and not (
-            self.timed_out or self.cancelled or self.error or self.lost
+            self.timed_out or self.cancelled or self.error or self.lost or self.reason
         )
 
     @property
@@ -157,6 +162,11 @@ class Executor(abc.ABC):
     #: the Runner's identity (``TRIALBOOK_RUNNER_HOST`` and ``TRIALBOOK_RUNNER_PID``, always
     #: set), not by process tree.
     remote: ClassVar[bool] = False
+
+    #: True when a submitted task may wait in the backend's own queue (a Slurm job pending):
+    #: the Runner then leaves the run ``queued`` (claimed, so no other runner takes it) until
+    #: its process starts and moves it to ``running`` itself.
+    queues: ClassVar[bool] = False
 
     @property
     @abc.abstractmethod

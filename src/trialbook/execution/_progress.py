@@ -140,6 +140,11 @@ def summary_line(result: SuiteResult) -> str:
     text = f"{len(result.outcomes)} run(s): {parts or 'nothing to do'} in {took}."
     if result.interrupted:
         text += " Interrupted: run the same command again to resume."
+    elif result.detached:
+        text += (
+            " Detached: the jobs run on; the same command again (or trialbook ls) picks up "
+            "how they end."
+        )
     elif result.queued:
         text += " Stopped after a failure (--stop-on-error); run again to resume."
     return text

@@ -62,6 +62,7 @@ from trialbook.tracking._settings import (
 
 __all__ = [
     "CHILD_MODULE",
+    "JOB_FILE",
     "METRICS_FILE",
     "PlanDecision",
     "PreparedPlan",
@@ -158,6 +159,8 @@ class SuiteResult:
     duration: float = 0.0
     #: The signal that interrupted the suite (SIGINT for Ctrl-C, or SIGTERM), when interrupted.
     signal: int | None = None
+    #: The runs were submitted with ``detach``: their jobs run on, unfollowed.
+    detached: bool = False
 
     def _with(self, *statuses: str) -> list[RunOutcome]:
         return [o for o in self.outcomes if o.status in statuses]
@@ -217,6 +220,8 @@ class _Item:
     folder: Path
     attempt: int = 1
     started_mono: float = 0.0
+    #: Its job in a queueing backend (``job.json``), once it has one.
+    job: dict[str, Any] | None = None
 
 
 class Runner:
@@ -239,6 +244,10 @@ class Runner:
         env: extra environment variables for every run.
         tags: extra tags for every run created (``reproduce`` adds ``reproduces:<id>``).
         grace: seconds between asking a stopped run to end and killing it.
+        detach: submit every run to a queueing backend (Slurm) and return without waiting;
+            the runs stay ``queued`` (their jobs recorded in ``job.json`` in their folders)
+            until a later :meth:`run` of the same plan, or :func:`pick_up_jobs`, follows
+            them to the end.
     """
 
     def __init__(
@@ -257,6 +266,7 @@ class Runner:
         env: Mapping[str, str] | None = None,
         tags: Sequence[str] = (),
         grace: float = 10.0,
+        detach: bool = False,
     ) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise ConfigError(
@@ -295,6 +305,7 @@ class Runner:
         self.env = dict(env or {})
         self.tags = tuple(tags)
         self.grace = grace
+        self.detach = detach
         self._signal: int = signal.SIGINT  # what interrupted the current run(), if anything
 
     @property
@@ -312,7 +323,13 @@ class Runner:
         Raises:
             ConfigError: the first problem, as one sentence. Nothing has been written.
         """
-        return prepare_plan(plan, self.cwd)
+        prepared = prepare_plan(plan, self.cwd)
+        if self.executor.name == "slurm":
+            from trialbook.execution._slurm import check_slurm_settings
+
+            for planned in prepared.plan.runs:
+                check_slurm_settings(experiment_block(planned.config).slurm)
+        return prepared
 
     def check(self, plan: Plan) -> None:
         """Check the plan as :meth:`prepare` does, without keeping the result.
@@ -368,6 +385,51 @@ class Runner:
         runs = db.list_runs(RunQuery(config_hash=planned.config_hash, order_by="id"))
         return [r for r in runs if r.seed == planned.seed]
 
+    # ----------------------------------------------------------------- picking up jobs
+    def pick_up(self, patience: float = 0.0) -> list[RunOutcome]:
+        """Record how the jobs that detached (or dead) runners left in this Runner's
+        queueing backend ended: each unfinished run with such a job (``job.json``) is
+        looked at once, then followed for up to ``patience`` seconds; the outcomes of those
+        that ended are recorded (as a run of the same plan would) and returned, the rest
+        stay as they are. Nothing happens for an executor that does not queue (local).
+        """
+        executor = self.executor
+        if not executor.queues or not callable(getattr(executor, "attach", None)):
+            return []
+        try:
+            db = self.workspace.open_store(create=False)
+        except WorkspaceError:
+            return []
+        try:
+            followed: dict[str, tuple[_Item, TaskHandle]] = {}
+            for rec in db.list_runs(RunQuery(order_by="id")):
+                if rec.status in FINISHED_STATUSES or not rec.folder:
+                    continue
+                planned = PlannedRun(
+                    rec.name, rec.experiment, rec.config, rec.seed, rec.config_hash, rec.group_key
+                )
+                item = _Item(0, planned, rec.id, Path(rec.folder))
+                job = self._adoptable(item)
+                if job is None:
+                    continue
+                handle = executor.attach(self._task(item), job)  # type: ignore[attr-defined]
+                followed[rec.id] = (item, handle)
+            outcomes: list[RunOutcome] = []
+            deadline = time.monotonic() + patience
+            while followed:  # one look at least, then until the patience runs out
+                handles = [h for _, h in followed.values()]
+                left = max(0.0, deadline - time.monotonic())
+                for result in executor.wait(handles, timeout=left):
+                    item, _ = followed.pop(result.key)
+                    outcomes.append(self._finalize(db, item, result))
+                if time.monotonic() >= deadline:
+                    break
+            if hasattr(executor, "detach"):
+                executor.detach()  # the rest keep running, unfollowed
+            return outcomes
+        finally:
+            db.close()
+
     # ----------------------------------------------------------------- running
     def run(self, plan: Plan | PreparedPlan) -> SuiteResult:
         """Execute the plan and return every run's outcome (see :class:`SuiteResult`).
@@ -412,12 +474,17 @@ class Runner:
             decisions = self._decide(db, plan)
             outcomes = self._skipped_outcomes(db, decisions)
             items: list[_Item] = []
-            # Planned runs another runner holds, by plan index: waited for, not run here.
-            watched: dict[int, _Watched] = {
-                i: _Watched(d.planned, d.run_id)
-                for i, d in enumerate(decisions)
-                if d.action == "busy" and d.run_id is not None
-            }
+            # Planned runs another runner holds, by plan index: waited for, not run here;
+            # unless that runner left its job (--detach) to be followed by whoever comes next.
+            watched: dict[int, _Watched] = {}
+            for i, d in enumerate(decisions):
+                if d.action == "busy" and d.run_id is not None:
+                    folder = Path(db.get_run(d.run_id).folder or "")
+                    held = _Item(i, d.planned, d.run_id, folder)
+                    if self._adoptable(held) is not None:
+                        items.append(held)
+                    else:
+                        watched[i] = _Watched(d.planned, d.run_id)
             for i, d in enumerate(decisions):
                 if d.will_run:
                     queued = self._queue_item(db, i, d)
@@ -439,6 +506,7 @@ class Runner:
                 interrupted=interrupted,
                 duration=time.monotonic() - started,
                 signal=self._signal if interrupted else None,
+                detached=self.detach and not interrupted,
             )
             reporter.close(result)
             return result
@@ -524,7 +592,46 @@ class Runner:
             pid=pid,
             pid_started_at=process_start_time(pid),
             at=time.time(),
+            keep_queued=self.executor.queues,
         )
+
+    def _adoptable(self, item: _Item) -> dict[str, Any] | None:
+        """The job of a run another runner submitted to our (queueing) backend and no longer
+        follows (it detached, or died on this host), which this runner may follow instead."""
+        record = read_job_record(item.folder)
+        if (
+            record is None
+            or record.get("executor") != self.executor.name
+            or not callable(getattr(self.executor, "attach", None))
+        ):
+            return None
+        if record.get("detached") or not _holder_alive(record):
+            return record
+        return None
+
+    def _record_jobs(self, inflight: dict[str, tuple[_Item, TaskHandle]], detached: bool) -> None:
+        """Keep each new job id in ``job.json`` in its run's folder (a later runner, ``ls``
+        and ``trialbook cancel`` find it there)."""
+        job_record = getattr(self.executor, "job_record", None)
+        if not callable(job_record):
+            return
+        for item, handle in inflight.values():
+            if item.job is not None and not detached:
+                continue
+            record = job_record(handle)
+            if record is None:
+                continue
+            pid = os.getpid()
+            item.job = {
+                **record,
+                "executor": self.executor.name,
+                "runner_host": socket.gethostname(),
+                "runner_pid": pid,
+                "runner_started": process_start_time(pid),
+                "detached": detached,
+            }
+            with contextlib.suppress(OSError):
+                write_job_record(item.folder, item.job)
 
     def _task(self, item: _Item) -> Task:
         env = {
@@ -594,17 +701,37 @@ class Runner:
         with _interrupt_on_sigterm(on_sigterm):
             try:
                 while inflight or ((queue or watched) and not stopping):
-                    while queue and not stopping and len(inflight) < executor.max_parallel:
+                    while (
+                        queue
+                        and not stopping
+                        and (self.detach or len(inflight) < executor.max_parallel)
+                    ):
                         item = queue.popleft()
+                        adopt = None
                         if not self._claim(db, item):
-                            # Another runner started it first; wait for it there.
-                            watched[item.index] = _Watched(item.planned, item.run_id)
-                            reporter.message(_waiting(watched[item.index]))
-                            continue
+                            adopt = self._adoptable(item)
+                            if adopt is None:
+                                # Another runner started it first; wait for it there.
+                                watched[item.index] = _Watched(item.planned, item.run_id)
+                                reporter.message(_waiting(watched[item.index]))
+                                continue
                         item.started_mono = time.monotonic()
                         by_key[item.run_id] = item
-                        inflight[item.run_id] = (item, executor.submit(self._task(item), on_output))
+                        if adopt is not None:
+                            handle = executor.attach(self._task(item), adopt, on_output)  # type: ignore[attr-defined]
+                            reporter.message(
+                                f"{label(item.planned)} (run {short_run_id(item.run_id)}): "
+                                f"following {executor.name} job {adopt.get('job_id')}."
+                            )
+                        else:
+                            handle = executor.submit(self._task(item), on_output)
+                        inflight[item.run_id] = (item, handle)
                         reporter.started(item.planned, item.run_id, item.attempt)
+                    if self.detach:
+                        self._detach(db, inflight, outcomes, reporter)
+                        inflight.clear()
+                        break
+                    self._record_jobs(inflight, detached=False)
                     if inflight:
                         handles = [h for _, h in inflight.values()]
                         results = executor.wait(handles, timeout=reporter.refresh_interval)
@@ -663,6 +790,53 @@ class Runner:
             )
         return interrupted
 
+    def _detach(
+        self,
+        db: Store,
+        inflight: dict[str, tuple[_Item, TaskHandle]],
+        outcomes: dict[int, RunOutcome],
+        reporter: ProgressReporter,
+    ) -> None:
+        """--detach: hand every submitted job over to the backend and record it."""
+        detach = getattr(self.executor, "detach", None)
+        if not callable(detach):
+            raise ConfigError(
+                f"--detach needs a queueing executor such as slurm, not {self.executor.name}.",
+                parameter="detach",
+                value=True,
+            )
+        records = detach()
+        pid = os.getpid()
+        for item, _ in inflight.values():
+            record = records.get(item.run_id)
+            if record is None:
+                continue
+            item.job = {
+                **record,
+                "executor": self.executor.name,
+                "runner_host": socket.gethostname(),
+                "runner_pid": pid,
+                "runner_started": process_start_time(pid),
+                "detached": True,
+            }
+            write_job_record(item.folder, item.job)
+        for item, handle in inflight.values():
+            if item.run_id not in records:  # the backend refused it (sbatch failed)
+                for result in self.executor.wait([handle], timeout=0):
+                    outcomes[item.index] = self._finalize(db, item, result)
+                    reporter.finished(outcomes[item.index])
+                continue
+            job = item.job or {}
+            outcome = RunOutcome(
+                item.planned,
+                "queued",
+                run_id=item.run_id,
+                reason=f"submitted as {self.executor.name} job {job.get('job_id', '?')}; run "
+                "the same command again (or trialbook ls) to pick up how it ends",
+            )
+            outcomes[item.index] = outcome
+            reporter.finished(outcome)
+
     def _check_watched(
         self, db: Store, watched: dict[int, _Watched], queue: deque[_Item]
     ) -> list[tuple[int, RunOutcome]]:
@@ -671,6 +845,12 @@ class Runner:
         ended: list[tuple[int, RunOutcome]] = []
         for index, w in list(watched.items()):
             rec = db.get_run(w.run_id)
+            if (
+                rec.status == "queued"
+                and rec.pid is not None
+                and _holder_alive({"runner_host": rec.host, "runner_pid": rec.pid})
+            ):
+                continue  # claimed and waiting in its runner's backend (a Slurm job)
             if rec.status == "queued":
                 del watched[index]
                 queue.append(_Item(index, w.planned, rec.id, Path(rec.folder or "")))
@@ -781,12 +961,18 @@ class Runner:
         fix: tuple[str, str | None] | None = None
         if result.cancelled or result.timed_out:
             if status != "completed":
-                reason = (
-                    f"timed out after {self.timeout:g} s (--timeout)"
-                    if result.timed_out
-                    else f"stopped: the runner was interrupted ({self._signal_name()})"
-                )
+                if result.timed_out:
+                    reason = f"timed out after {self.timeout or 0:g} s (--timeout)"
+                else:
+                    reason = (
+                        result.reason
+                        or f"stopped: the runner was interrupted ({self._signal_name()})"
+                    )
                 fix = ("killed", reason)
+        elif result.reason is not None and status != "completed":
+            # The backend ended it by a rule of its own (a Slurm time limit): the run's
+            # process may have called itself killed on the SIGTERM; the reason is the backend's.
+            fix = ("failed", result.reason)
         elif status not in FINISHED_STATUSES or status == "crashed":
             if result.lost is not None:
                 fix = ("crashed", result.lost)
@@ -852,6 +1038,41 @@ class Runner:
         }
         if series:
             db.log_metrics(rec.id, series)
+
+
+#: The file in a run's folder that names its job in a queueing backend (Slurm).
+JOB_FILE = "job.json"
+
+
+def read_job_record(folder: Path | str) -> dict[str, Any] | None:
+    """The run's job in a queueing backend (``job.json`` in its folder), if it has one."""
+    try:
+        data = json.loads((Path(folder) / JOB_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("job_id") else None
+
+
+def write_job_record(folder: Path | str, record: Mapping[str, Any]) -> None:
+    path = Path(folder) / JOB_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(dict(record), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _holder_alive(record: Mapping[str, Any]) -> bool:
+    """The runner that holds a job is alive: on this host, its process (with the same start
+    time when known); on another host, assumed alive (its heartbeat is its jobs')."""
+    host, pid = record.get("runner_host"), record.get("runner_pid")
+    if not isinstance(pid, int):
+        return False
+    if host != socket.gethostname():
+        return True
+    started = process_start_time(pid)
+    if started is None:
+        return False
+    recorded = record.get("runner_started")
+    return not isinstance(recorded, int | float) or abs(started - recorded) < 1.0
 
 
 def _disk_full(error: BaseException) -> str | None:

@@ -52,6 +52,8 @@ __all__ = [
     "WHERE_GRAMMAR",
     "Artifact",
     "Checkpoint",
+    "CopyProgress",
+    "CopyReport",
     "Dataset",
     "Evaluation",
     "Experiment",
@@ -82,6 +84,7 @@ __all__ = [
     "change_time",
     "check_database",
     "connect",
+    "copy_store",
     "flat_values",
     "hide_passwords",
     "iso",
@@ -118,10 +121,12 @@ _LAZY = {
         )
     },
     "check_database": "trialbook.store._integrity",
+    **{name: "trialbook.store._copy" for name in ("CopyProgress", "CopyReport", "copy_store")},
     **{name: "trialbook.store._recover" for name in ("Recovery", "RunIdentity", "recover")},
 }
 
 if TYPE_CHECKING:
+    from trialbook.store._copy import CopyProgress, CopyReport, copy_store
     from trialbook.store._documents import (
         RunDetails,
         flat_values,

@@ -604,15 +604,28 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def claim_queued_run(
-        self, run_id: str, *, host: str, pid: int, pid_started_at: float | None, at: float
+        self,
+        run_id: str,
+        *,
+        host: str,
+        pid: int,
+        pid_started_at: float | None,
+        at: float,
+        keep_queued: bool = False,
     ) -> bool:
         """Mark the run ``running`` on behalf of process ``pid`` on ``host``, if it is still
-        ``queued``; True when this call did.
+        ``queued`` and no one has claimed it; True when this call did.
 
         One conditional update: of several processes claiming one run at once, exactly one
         gets True. The claim sets host, pid, pid_started_at and heartbeat_at (``at``), so
         crash detection covers a claimed run whose process dies before it starts the run;
         ``started_at`` is left for the process that runs it.
+
+        With ``keep_queued`` the run stays ``queued`` but is claimed all the same (host and
+        pid set): a runner whose backend queues the run's process (a Slurm job waiting for
+        a node) holds it this way, so no other runner claims it, while ``ls`` shows it
+        queued; the process moves it to ``running`` when it starts
+        (``tracking._attach.claim_run``). A queued run with a pid is claimed.
 
         Raises:
             RunNotFoundError: no run has this id.

@@ -23,7 +23,7 @@ from trialbook.store._liveness import LivenessPolicy
 from trialbook.store._schema import KNOWN_REVISIONS, SCHEMA_REVISION, metadata
 from trialbook.store._sql import SQLStore
 
-__all__ = ["SchemaState", "connect", "schema_state", "upgrade"]
+__all__ = ["SchemaState", "connect", "create_schema", "schema_state", "upgrade"]
 
 SchemaState = Literal["current", "empty", "old", "newer", "foreign"]
 
@@ -203,18 +203,32 @@ def _initialise(engine: object) -> None:
 
     assert isinstance(engine, Engine)
     with engine.begin() as conn:
-        _dialect.schema_lock(conn)
-        # Re-check inside the write transaction: another process may have won the race.
-        state, version = _state(conn)
-        if state == "current":
+        if not create_schema(conn):
             return
-        if state != "empty":
-            raise _state_error(str(engine.url), state, version)
-        metadata.create_all(conn)
-        _version_table.create(conn, checkfirst=True)
-        conn.execute(_version_table.insert().values(version_num=SCHEMA_REVISION))
     # Outside the transaction: SQLite cannot change the journal mode inside one.
     _dialect.enable_wal(engine)
+
+
+def create_schema(conn: Connection) -> bool:
+    """Create this trialbook's schema in an empty database, inside the caller's write
+    transaction (so that a rollback leaves the database empty again; PostgreSQL and SQLite
+    both roll DDL back); False when another process created it first. Holds the schema lock
+    (:func:`trialbook.store._dialect.schema_lock`) until the transaction ends.
+
+    Raises:
+        StoreError: the database holds something else (old, newer or foreign tables).
+    """
+    _dialect.schema_lock(conn)
+    # Re-check inside the write transaction: another process may have won the race.
+    state, version = _state(conn)
+    if state == "current":
+        return False
+    if state != "empty":
+        raise _state_error(str(conn.engine.url), state, version)
+    metadata.create_all(conn)
+    _version_table.create(conn, checkfirst=True)
+    conn.execute(_version_table.insert().values(version_num=SCHEMA_REVISION))
+    return True
 
 
 def _location(url: str) -> str:

@@ -33,7 +33,7 @@ from trialbook._values import read_json_object
 from trialbook.errors import StoreError, WorkspaceError
 from trialbook.store import _integrity
 from trialbook.store._dialect import rebuild_blocks
-from trialbook.store._schema import metadata
+from trialbook.store._schema import DERIVED_TABLES, metadata
 
 __all__ = ["Identify", "Recovery", "RunIdentity", "recover"]
 
@@ -134,14 +134,10 @@ def _read_table(
         size = min(_BATCH, size * 8)
 
 
-#: Tables computed from others, rebuilt after the copy instead of copied (a damaged copy
-#: could disagree with the rows it summarises).
-_DERIVED = frozenset({"metric_blocks"})
-
-
 def _copy_tables(src: sqlite3.Connection, dst: sqlite3.Connection, report: Recovery) -> None:
     for table in metadata.sorted_tables:
-        if table.name in _DERIVED:
+        # Rebuilt after the copy instead: a damaged copy could disagree with its rows.
+        if table.name in DERIVED_TABLES:
             continue
         new_cols = [c.name for c in table.columns]
         old = set(_old_columns(src, table.name))

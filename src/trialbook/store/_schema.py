@@ -26,6 +26,9 @@ from sqlalchemy import (
 SCHEMA_REVISION = "tb0003"
 #: Every revision ever shipped, oldest first; a test checks it matches the migrations.
 KNOWN_REVISIONS: tuple[str, ...] = ("tb0001", "tb0002", "tb0003")
+#: Tables computed from the others (``_dialect.rebuild_blocks``): a copy of a database
+#: rebuilds them instead of copying them.
+DERIVED_TABLES = frozenset({"metric_blocks"})
 
 metadata = MetaData(
     naming_convention={

@@ -1283,16 +1283,23 @@ class SQLStore(Store):
         return (created, True) if created is not None else (self._get_by_id(run_id), False)
 
     def claim_queued_run(
-        self, run_id: str, *, host: str, pid: int, pid_started_at: float | None, at: float
+        self,
+        run_id: str,
+        *,
+        host: str,
+        pid: int,
+        pid_started_at: float | None,
+        at: float,
+        keep_queued: bool = False,
     ) -> bool:
         r = s.runs
 
         def tx(conn: Connection) -> bool:
             res = conn.execute(
                 update(r)
-                .where(r.c.id == run_id, r.c.status == "queued")
+                .where(r.c.id == run_id, r.c.status == "queued", r.c.pid.is_(None))
                 .values(
-                    status="running",
+                    status="queued" if keep_queued else "running",
                     host=host,
                     pid=pid,
                     pid_started_at=pid_started_at,

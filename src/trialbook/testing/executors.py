@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from trialbook.errors import ConfigError
 from trialbook.execution._executor import Executor
 from trialbook.execution._local import LocalExecutor
+from trialbook.testing.stores import BackendUnavailable
 
 __all__ = ["EXECUTOR_BACKENDS", "make_executor"]
 
@@ -31,7 +33,26 @@ def _local(tmp_path: Path, max_parallel: int, grace: float) -> Iterator[Executor
         executor.close()
 
 
-_FACTORIES: dict[str, ExecutorFactory] = {"local": _local}
+@contextmanager
+def _slurm(tmp_path: Path, max_parallel: int, grace: float) -> Iterator[Executor]:
+    """A SlurmExecutor on the test cluster of this process (started once, on first use, by
+    :func:`trialbook.testing.slurm.shared_cluster`), its job files in ``tmp_path``."""
+    from trialbook.testing.slurm import shared_cluster
+
+    shared_cluster()
+    try:
+        from trialbook.execution._slurm import SlurmExecutor
+
+        executor = SlurmExecutor(max_parallel, grace=grace, folder=tmp_path / "slurm-jobs")
+    except ConfigError as e:  # submitit is missing
+        raise BackendUnavailable(str(e)) from e
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+_FACTORIES: dict[str, ExecutorFactory] = {"local": _local, "slurm": _slurm}
 
 #: The backends every shared Executor test runs against.
 EXECUTOR_BACKENDS: list[str] = list(_FACTORIES)

@@ -310,6 +310,21 @@ def check_claim_is_atomic(stores: Sequence[Store], workers: int = 8) -> None:
     else:
         raise AssertionError("claim_queued_run of an unknown run id did not raise")
 
+    # A claim that keeps the run queued (a Slurm job waiting for a node) holds it all the same.
+    held, _ = store.queue_run(_new_queued_run("h-claim-held", 1, 1))
+    wins = _race(
+        stores,
+        workers,
+        lambda s, i: s.claim_queued_run(
+            held.id, host=host, pid=pid, pid_started_at=None, at=time.time() + i, keep_queued=True
+        ),
+    )
+    assert wins.count(True) == 1, f"{wins.count(True)} of {workers} racing held claims won"
+    after = store.get_run(held.id)
+    assert after.status == "queued" and after.pid == pid and after.host == host
+    assert not store.claim_queued_run(held.id, host="h", pid=1, pid_started_at=None, at=3.0)
+    assert store.get_run(held.id).status == "queued"
+
 
 __all__ += ["check_claim_is_atomic", "check_queue_run_is_atomic"]
 
