@@ -1,8 +1,8 @@
 """The throwaway PostgreSQL server the tests start (``trialbook.testing.stores.local_postgres``)
 works where CI and developers run it: with the server programs only in Debian's
 /usr/lib/postgresql/<version>/bin (not on PATH), and as a user who is not root (as root it runs
-the server as ``nobody``, since initdb refuses root). Either way it asks every role but
-``postgres`` for its password, and leaves nothing behind."""
+the server as ``nobody``, since initdb refuses root). Either way it asks the members of
+``PASSWORD_GROUP`` for their password (others are trusted), and leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -16,7 +16,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from trialbook.testing import BackendUnavailable
-from trialbook.testing.stores import _postgres_bin, local_postgres, skip_unavailable
+from trialbook.testing.stores import (
+    PASSWORD_GROUP,
+    _postgres_bin,
+    local_postgres,
+    skip_unavailable,
+)
 
 
 def _use(url: str) -> str:
@@ -25,7 +30,10 @@ def _use(url: str) -> str:
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SHOW server_version_num")).scalar_one()
-            conn.execute(text("CREATE ROLE somebody LOGIN PASSWORD 'right'"))
+            conn.execute(
+                text(f"CREATE ROLE somebody LOGIN PASSWORD 'right' IN ROLE {PASSWORD_GROUP}")
+            )
+            conn.execute(text("CREATE ROLE trusted LOGIN"))
     finally:
         engine.dispose()
     verdicts = []
@@ -38,6 +46,12 @@ def _use(url: str) -> str:
             verdicts.append(f"{password}:{'refused' if 'password' in str(e) else e}")
         finally:
             other.dispose()
+    trusted = create_engine(make_url(url).set(username="trusted"))
+    try:
+        with trusted.connect() as conn:
+            verdicts.append(f"trusted:{conn.execute(text('SELECT current_user')).scalar()}")
+    finally:
+        trusted.dispose()
     return f"{int(version) // 10000} {' '.join(verdicts)}"
 
 
@@ -67,7 +81,10 @@ def test_the_server_programs_are_found_in_debians_folder_when_not_on_path(
 
     assert _postgres_bin() == expected
     major = expected.parent.name
-    assert _started_and_removed() == f"{major} right:somebody wrong:refused removed:True"
+    assert (
+        _started_and_removed()
+        == f"{major} right:somebody wrong:refused trusted:trusted removed:True"
+    )
 
 
 def test_a_folder_named_by_the_variable_wins(
@@ -119,4 +136,4 @@ def test_a_user_who_is_not_root_starts_the_server_as_themself() -> None:
         said = _as_user("nobody", lambda: f"{os.geteuid()} {_started_and_removed()}")
         uid, said = said.split(" ", 1)
         assert int(uid) != 0
-    assert said.endswith("right:somebody wrong:refused removed:True"), said
+    assert said.endswith("right:somebody wrong:refused trusted:trusted removed:True"), said

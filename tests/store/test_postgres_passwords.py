@@ -4,7 +4,7 @@ printed URL or API answers, not in an exception or a repr. The child processes o
 get it (through TRIALBOOK_STORE), or they could not log in.
 
 Runs on the session's real PostgreSQL server (tests/conftest.py) with a role that must log in
-with its password (``local_postgres`` asks every role but ``postgres`` for one).
+with its password (``local_postgres`` asks the members of ``PASSWORD_GROUP`` for one).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import trialbook
 from trialbook._redact import hide_passwords
 from trialbook.errors import ConfigError, StoreError, TrialbookError
 from trialbook.store import connect, safe_url
+from trialbook.testing.stores import PASSWORD_GROUP, ensure_password_group
 
 TASKS = """
 import sys
@@ -81,13 +82,16 @@ class Secret:
 @pytest.fixture
 def secret(postgres_server: str) -> Iterator[Secret]:
     """A role that logs in with a password, owning a new empty database."""
+    ensure_password_group(postgres_server)
     role = f"tb_role_{secrets.token_hex(4)}"
     password = f"Pw-{secrets.token_hex(12)}"
     database = f"tb_secret_{secrets.token_hex(4)}"
     admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+            conn.execute(
+                text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE {PASSWORD_GROUP}")
+            )
             conn.execute(text(f"CREATE DATABASE {database} OWNER {role}"))
         url = make_url(postgres_server).set(username=role, password=password, database=database)
         yield Secret(url.render_as_string(hide_password=False), password, role)

@@ -34,9 +34,11 @@ from trialbook.store._liveness import LivenessPolicy
 from trialbook.store._records import NewRun
 
 __all__ = [
+    "PASSWORD_GROUP",
     "POSTGRES_URL_ENV",
     "STORE_BACKENDS",
     "BackendUnavailable",
+    "ensure_password_group",
     "local_postgres",
     "make_store",
     "new_postgres_database",
@@ -45,6 +47,10 @@ __all__ = [
 
 #: Environment variable with the URL of a PostgreSQL server whose user may create databases.
 POSTGRES_URL_ENV = "TRIALBOOK_TEST_POSTGRES_URL"
+
+#: On a :func:`local_postgres` server, members of this role must log in with their password
+#: (``CREATE ROLE r LOGIN PASSWORD '...' IN ROLE trialbook_password_required``).
+PASSWORD_GROUP = "trialbook_password_required"
 
 T = TypeVar("T")
 
@@ -121,6 +127,27 @@ def _postgresql(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[Sto
             store.close()
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def ensure_password_group(server: str) -> None:
+    """Create :data:`PASSWORD_GROUP` on the server at ``server`` (an admin URL) unless it
+    exists; only a :func:`local_postgres` server is set to ask its members for a password."""
+    from sqlalchemy import create_engine, text
+
+    from trialbook.store._dialect import parse_url
+
+    admin = create_engine(parse_url(server), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                    f"'{PASSWORD_GROUP}') THEN CREATE ROLE {PASSWORD_GROUP} NOLOGIN; END IF; "
+                    "END $$"
+                )
+            )
     finally:
         admin.dispose()
 
@@ -350,9 +377,10 @@ def local_postgres() -> Iterator[str]:
     """A throwaway PostgreSQL server, for as long as the block runs; yields the admin URL
     (``postgresql+psycopg://postgres@/postgres?host=<socket folder>&port=<port>``).
 
-    The data folder is a new temporary folder; the server listens on a Unix socket only. The
-    ``postgres`` role needs no password; every other role logs in with its password
-    (scram-sha-256). PostgreSQL refuses to run as root, so as root it runs as ``nobody``.
+    The data folder is a new temporary folder; the server listens on a Unix socket only.
+    Members of :data:`PASSWORD_GROUP` log in with their password (scram-sha-256); the other
+    roles (``postgres`` too) are trusted. PostgreSQL refuses to run as root, so as root it runs
+    as ``nobody``.
 
     Raises:
         BackendUnavailable: no PostgreSQL binaries, no psycopg, or the server did not start.
@@ -396,10 +424,12 @@ def local_postgres() -> Iterator[str]:
         )
         if initdb.returncode != 0:
             raise BackendUnavailable(f"initdb failed: {initdb.stderr.strip()[-500:]}")
-        # The admin needs no password; every other role does, so a test can prove a password
-        # works (and a wrong one does not). Rewriting the file keeps its owner.
+        # Members of PASSWORD_GROUP log in with their password, so a test can prove a
+        # password works (and a wrong one does not); other roles are trusted, as initdb set
+        # them. Rewriting the file keeps its owner.
         (data / "pg_hba.conf").write_text(
-            "local all postgres trust\nlocal all all scram-sha-256\n", encoding="utf-8"
+            f"local all +{PASSWORD_GROUP} scram-sha-256\nlocal all all trust\n",
+            encoding="utf-8",
         )
         options = f"-k {sock} -c listen_addresses='' -p {port} -c max_connections=100"
         start = subprocess.run(
@@ -412,6 +442,7 @@ def local_postgres() -> Iterator[str]:
             log = (folder / "server.log").read_text(errors="replace")[-500:]
             raise BackendUnavailable(f"the PostgreSQL server did not start: {log.strip()}")
         started = True
+        ensure_password_group(f"postgresql+psycopg://postgres@/postgres?host={sock}&port={port}")
         yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={port}"
     finally:
         if started:
