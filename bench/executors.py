@@ -1,7 +1,8 @@
 """What each executor costs per run, and what ``start_run`` costs, beside MLflow's.
 
     .venv/bin/python bench/executors.py                          # --executor local
-    .venv/bin/python bench/executors.py --executor local ray slurm --json bench/results/executors.json
+    .venv/bin/python bench/executors.py --executor local ray slurm \
+        --json bench/results/executors.json
     .venv/bin/python bench/executors.py --skip-sleep             # without the 100 s part
 
 Measured, per executor given (built by name, as ``trialbook run --executor NAME`` does):
@@ -35,7 +36,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
-TASKS = '''
+TASKS = """
 import time
 
 def noop(config, run):
@@ -43,7 +44,7 @@ def noop(config, run):
 
 def sleep(config, run):
     time.sleep(1.0)
-'''
+"""
 
 
 def _suite(folder: Path, entrypoint: str, configs: int, seeds: int) -> Path:

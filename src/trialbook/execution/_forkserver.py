@@ -67,9 +67,7 @@ def start_key(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The variables of ``env`` a forked child would inherit from its server, not take from
     ``env``: tasks whose keys differ need different servers."""
     return tuple(
-        sorted(
-            (k, v) for k, v in env.items() if k.startswith(_START_PREFIXES) or k in _START_NAMES
-        )
+        sorted((k, v) for k, v in env.items() if k.startswith(_START_PREFIXES) or k in _START_NAMES)
     )
 
 
@@ -147,8 +145,13 @@ class ForkServer:
             OSError: the server is gone or the message is too large.
         """
         message = json.dumps(
-            {"id": task_id, "mode": "fork" if fork else "exec", "argv": list(argv), "cwd": cwd,
-             "env": dict(env)}
+            {
+                "id": task_id,
+                "mode": "fork" if fork else "exec",
+                "argv": list(argv),
+                "cwd": cwd,
+                "env": dict(env),
+            }
         ).encode()
         with self._lock:
             if self._closed:
@@ -373,19 +376,10 @@ def main(argv: Sequence[str]) -> int:
         return 0
     import runpy
 
-    # Run afresh as __main__ (runpy warns about a module already imported, and the
-    # server imported it to warm up); as `python -m trialbook.execution._child` would: the module runs as __main__ with
-    # sys.argv[0] its file, and its sys.exit() ends this process through normal shut-down.
+    # As `python -m trialbook.execution._child` would: the module runs afresh as __main__
+    # (runpy warns about one already imported, as the warm-up did) with sys.argv[0] its
+    # file, and its sys.exit() ends this process through normal shut-down.
     sys.modules.pop(CHILD_MODULE, None)
-    if os.environ.get("TB_DEBUG_PROFILE"):  # XXX temporary
-        import cProfile
-        pr = cProfile.Profile()
-        pr.enable()
-        try:
-            runpy.run_module(CHILD_MODULE, run_name="__main__", alter_sys=True)
-        finally:
-            pr.disable()
-            pr.dump_stats(os.environ["TB_DEBUG_PROFILE"] + f".{os.getpid()}")
     runpy.run_module(CHILD_MODULE, run_name="__main__", alter_sys=True)
     return 0
 

@@ -240,7 +240,11 @@ class LocalExecutor(Executor):
         try:
             server, fork = self._server(env, self.fork_server and forkable(task.argv))
             server.launch(
-                job.number, fork=fork, argv=task.argv, cwd=str(task.cwd), env=env,
+                job.number,
+                fork=fork,
+                argv=task.argv,
+                cwd=str(task.cwd),
+                env=env,
                 fds=(out_w, err_w),
             )
         except OSError as e:
