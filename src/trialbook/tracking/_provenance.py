@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GitInfo",
+    "GitProbe",
     "collect_environment",
     "count_rows",
     "git_info",
@@ -219,6 +220,29 @@ def git_info(cwd: Path | None = None, exclude: Sequence[Path] = ()) -> GitInfo |
         diff=diff,
         remote=_strip_credentials(remote) if remote else None,
     )
+
+
+class GitProbe:
+    """:func:`git_info` run in a background thread, so that the git process runs while the
+    caller does other work (opening the Store, making the run folder); :meth:`result` waits
+    for it. The directory is the current one when the probe starts."""
+
+    def __init__(self, exclude: Sequence[Path] = ()) -> None:
+        import threading
+
+        self._cwd = Path(_cwd() or ".")
+        self._exclude = list(exclude)
+        self._info: GitInfo | None = None
+        self._thread = threading.Thread(target=self._probe, name="trialbook-git", daemon=True)
+        self._thread.start()
+
+    def _probe(self) -> None:
+        self._info = git_info(self._cwd, self._exclude)
+
+    def result(self) -> GitInfo | None:
+        """The git state (None outside a work tree), once git has answered."""
+        self._thread.join()
+        return self._info
 
 
 def _cpu_model() -> str | None:
