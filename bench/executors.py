@@ -4,6 +4,7 @@
     .venv/bin/python bench/executors.py --executor local ray slurm \
         --json bench/results/executors.json
     .venv/bin/python bench/executors.py --skip-sleep             # without the 100 s part
+    .venv/bin/python bench/executors.py --without-fork-server    # + local, fresh interpreters
 
 Measured, per executor given (built by name, as ``trialbook run --executor NAME`` does):
 
@@ -61,10 +62,17 @@ def _suite(folder: Path, entrypoint: str, configs: int, seeds: int) -> Path:
     return suite
 
 
+#: ``local`` with its fork server off (every run a fresh interpreter), for comparison.
+WITHOUT_FORK_SERVER = "local/no-fork-server"
+
+
 def _trialbook_run(folder: Path, suite: Path, executor: str, jobs: int) -> float:
+    env = {**os.environ, "TRIALBOOK_SYSTEM_METRICS": "0"}
+    if executor == WITHOUT_FORK_SERVER:
+        executor = "local"
+        env["TRIALBOOK_FORK_SERVER"] = "0"
     argv = [sys.executable, "-m", "trialbook", "run", str(suite), "--jobs", str(jobs)]
     argv += ["--executor", executor, "--root", str(folder / "experiments")]
-    env = {**os.environ, "TRIALBOOK_SYSTEM_METRICS": "0"}
     t0 = time.perf_counter()
     proc = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -192,13 +200,13 @@ def report(r: dict[str, Any]) -> str:
     for name, e in r["executors"].items():
         noop = e["noop"]
         lines.append(
-            f"{name:6} no-op run overhead {noop['per_run_s'] * 1e3:6.0f} ms per run "
+            f"{name} no-op run overhead {noop['per_run_s'] * 1e3:6.0f} ms per run "
             f"(40 runs {noop['wall_s']:.1f} s, all skipped {noop['all_skipped_s']:.1f} s)"
         )
         if "one_second" in e:
             s = e["one_second"]
             lines.append(
-                f"{name:6} {s['runs']} one-second runs, --jobs {s['jobs']}: {s['wall_s']:.1f} s "
+                f"{name} {s['runs']} one-second runs, --jobs {s['jobs']}: {s['wall_s']:.1f} s "
                 f"(ideal {s['ideal_s']:.0f} s)"
             )
     for key, label in (("trialbook_start_run", "trialbook"), ("mlflow_start_run", "mlflow")):
@@ -221,6 +229,11 @@ def main() -> None:
     parser.add_argument("--skip-sleep", action="store_true", help="skip the one-second runs")
     parser.add_argument("--start-runs", type=int, default=30, help="start_run calls per round")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported")
+    parser.add_argument(
+        "--without-fork-server",
+        action="store_true",
+        help="also measure the local executor with TRIALBOOK_FORK_SERVER=0",
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args()
     from trialbook.execution._backends import EXECUTOR_NAMES
@@ -228,6 +241,8 @@ def main() -> None:
     for name in args.executor:
         if name not in EXECUTOR_NAMES:
             parser.error(f"unknown executor {name!r}; use one of {', '.join(EXECUTOR_NAMES)}")
+    if args.without_fork_server:
+        args.executor.append(WITHOUT_FORK_SERVER)
     result = measure(args)
     print(report(result))
     if args.json:
