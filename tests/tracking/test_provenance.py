@@ -637,3 +637,19 @@ def test_nvidia_smi_is_asked_again_when_a_different_one_is_on_the_path(
         [{"name": "NVIDIA A100", "memory_mb": 40960}],
         [{"name": "NVIDIA H100", "memory_mb": 40960}],
     ]
+
+
+@requires_git
+def test_untracked_files_are_named_as_git_ls_files_names_them(repo: Path) -> None:
+    (repo / "src").mkdir()
+    (repo / "data" / "raw").mkdir(parents=True)
+    (repo / "data" / "raw" / "a.csv").write_text("x\n")
+    (repo / "src" / "new module.py").write_text("y = 2\n")
+    _run_git(repo, "mv", "train.py", "src/train.py")  # a rename among the changes
+    for where in (repo, repo / "src"):
+        expected = _run_git(where, "ls-files", "--others", "--exclude-standard", ":/")
+        info = git_info(where)
+        assert info is not None and info.dirty and info.diff is not None
+        listed = info.diff.rsplit("# untracked: ", 1)[1].strip().split(", ")
+        assert listed == expected.splitlines()
+        assert "rename to src/train.py" in info.diff

@@ -97,17 +97,29 @@ def _strip_credentials(url: str) -> str:
     return url
 
 
-def _untracked_comment(cwd: Path | None, pathspec: list[str]) -> str | None:
-    out = _git(["ls-files", "--others", "--exclude-standard", "-z", *pathspec], cwd)
-    if not out:
-        return None
-    names = [name for name in out.split("\0") if name]
+def _untracked_comment(names: Sequence[str]) -> str | None:
     if not names:
         return None
     shown = ", ".join(names[:_MAX_UNTRACKED_LISTED])
     more = len(names) - _MAX_UNTRACKED_LISTED
     suffix = f" (and {more} more)" if more > 0 else ""
     return f"# untracked: {shown}{suffix}\n"
+
+
+def _relative_to_cwd(names: Sequence[str], top: Path, cwd: Path | None) -> list[str]:
+    """Names git status gives relative to the work tree's top, relative to ``cwd`` instead
+    (as ``git ls-files`` gives them)."""
+    try:
+        here = Path(cwd if cwd is not None else os.getcwd()).resolve()
+    except OSError:
+        return list(names)
+    if here == top:
+        return list(names)
+    out = []
+    for name in names:
+        relative = os.path.relpath(top / name, here)
+        out.append(relative + "/" if name.endswith("/") else relative)
+    return out
 
 
 def _exclude_pathspec(top: Path, exclude: Sequence[Path]) -> list[str]:
@@ -187,21 +199,30 @@ def git_info(cwd: Path | None = None, exclude: Sequence[Path] = ()) -> GitInfo |
         return None
     top, remote = tree
     pathspec = _exclude_pathspec(top, exclude)
+    # -z: names as they are; --untracked-files=all: every untracked file by name (as
+    # `git ls-files --others` lists them), so the diff's comment needs no second git process.
     status = _git(
-        ["status", "--porcelain=v2", "--branch", "--untracked-files=normal", *pathspec], cwd
+        ["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", *pathspec], cwd
     )
     if status is None:
         return None
     commit: str | None = None
     branch: str | None = None
     dirty = False
-    for line in status.splitlines():
-        if line.startswith("# branch.oid "):
-            commit = line[len("# branch.oid ") :].strip()
-        elif line.startswith("# branch.head "):
-            branch = line[len("# branch.head ") :].strip()
-        elif line and not line.startswith("#"):
+    untracked: list[str] = []
+    fields = iter(status.split("\0"))
+    for entry in fields:
+        if entry.startswith("# branch.oid "):
+            commit = entry[len("# branch.oid ") :].strip()
+        elif entry.startswith("# branch.head "):
+            branch = entry[len("# branch.head ") :].strip()
+        elif entry.startswith("? "):
             dirty = True
+            untracked.append(entry[2:])
+        elif entry and not entry.startswith("#"):
+            dirty = True
+            if entry.startswith("2 "):
+                next(fields, None)  # a rename's original name
     if not commit or commit == "(initial)":
         return None  # no commits yet
     if branch == "(detached)":
@@ -210,8 +231,7 @@ def git_info(cwd: Path | None = None, exclude: Sequence[Path] = ()) -> GitInfo |
     diff: str | None = None
     if dirty:
         tracked = _git(["diff", "HEAD", "--no-color", "--no-ext-diff", *pathspec], cwd) or ""
-        untracked = _untracked_comment(cwd, pathspec) or ""
-        diff = tracked + untracked
+        diff = tracked + (_untracked_comment(_relative_to_cwd(untracked, top, cwd)) or "")
 
     return GitInfo(
         commit=commit,
