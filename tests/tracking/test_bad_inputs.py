@@ -141,18 +141,8 @@ def test_a_system_metrics_variable_that_is_neither_on_nor_off_is_refused(
     assert _runs(tmp_path) == [] and _folders(tmp_path) == []
 
 
-@pytest.mark.parametrize(
-    ("raw", "on"),
-    [
-        ("0", False),
-        ("off", False),
-        (" No ", False),
-        ("1", True),
-        ("TRUE", True),
-        ("on", True),
-        ("", True),
-    ],
-)
+@pytest.mark.parametrize(("raw", "on"), [("0", False), ("off", False), (" No ", False),
+                                         ("1", True), ("TRUE", True), ("on", True), ("", True)])
 def test_a_system_metrics_variable_reads_the_usual_yes_no_words(
     monkeypatch: pytest.MonkeyPatch, raw: str, on: bool
 ) -> None:
@@ -161,11 +151,12 @@ def test_a_system_metrics_variable_reads_the_usual_yes_no_words(
 
 
 @pytest.mark.parametrize("seed", [-5, 2**32, 2**70])
-def test_a_seed_out_of_range_is_refused_before_anything_is_made(tmp_path: Path, seed: int) -> None:
+def test_a_seed_out_of_range_is_refused_before_anything_is_made(
+    tmp_path: Path, seed: int
+) -> None:
     # The same check (trialbook._seeds.check_seed) the Runner makes at plan time.
-    _refused(
-        tmp_path, rf"seed {seed} is out of range; use an integer from 0 to 4294967295", seed=seed
-    )
+    _refused(tmp_path, rf"seed {seed} is out of range; use an integer from 0 to 4294967295",
+             seed=seed)
     _refused(tmp_path, rf"seed {seed} is out of range", config={"seed": seed})
 
 
@@ -273,7 +264,9 @@ def test_log_params_stores_plain_values(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ log_evaluation
 @pytest.mark.parametrize("benchmark", ["", "   "])
-def test_an_evaluation_without_a_benchmark_name_is_refused(tmp_path: Path, benchmark: str) -> None:
+def test_an_evaluation_without_a_benchmark_name_is_refused(
+    tmp_path: Path, benchmark: str
+) -> None:
     with (
         trialbook.start_run("exp", root=tmp_path, **FAST) as run,
         pytest.raises(ConfigError, match=f"benchmark name {benchmark!r} is empty"),
@@ -284,18 +277,14 @@ def test_an_evaluation_without_a_benchmark_name_is_refused(tmp_path: Path, bench
 
 
 def test_evaluation_samples_sharing_an_id_are_refused_naming_it(tmp_path: Path) -> None:
-    samples = [
-        {"id": "a", "correct": True},
-        {"id": "b", "correct": True},
-        {"id": "a", "correct": False},
-    ]
+    samples = [{"id": "a", "correct": True}, {"id": "b", "correct": True},
+               {"id": "a", "correct": False}]
     with trialbook.start_run("exp", root=tmp_path, **FAST) as run:
         with pytest.raises(ConfigError, match=r"two samples with the id 'a' \(samples 0 and 2\)"):
             run.log_evaluation("gsm8k", {"metrics": {"acc": 1.0}, "samples": samples})
         # samples without ids are numbered by position, which never collides
-        run.log_evaluation(
-            "gsm8k", {"metrics": {"acc": 1.0}, "samples": [{"correct": True}, {"correct": False}]}
-        )
+        run.log_evaluation("gsm8k", {"metrics": {"acc": 1.0},
+                                     "samples": [{"correct": True}, {"correct": False}]})
     evaluations = trialbook.open_store(tmp_path).evaluations(run.id)
     assert len(evaluations) == 1
     ids = [s.sample_id for s in trialbook.open_store(tmp_path).samples(evaluations[0].id)]
@@ -303,14 +292,9 @@ def test_evaluation_samples_sharing_an_id_are_refused_naming_it(tmp_path: Path) 
 
 
 # ------------------------------------------------------------------ log_checkpoint
-@pytest.mark.parametrize(
-    ("step", "match"),
-    [
-        ("x", r"step must be an integer, got 'x'"),
-        (1.5, r"got 1\.5"),
-        (2**70, r"step 1180591620717411303424 is outside"),
-    ],
-)
+@pytest.mark.parametrize(("step", "match"), [("x", r"step must be an integer, got 'x'"),
+                                             (1.5, r"got 1\.5"),
+                                             (2**70, r"step 1180591620717411303424 is outside")])
 def test_a_checkpoint_step_that_is_not_an_integer_is_refused(
     tmp_path: Path, step: Any, match: str
 ) -> None:
