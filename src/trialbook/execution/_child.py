@@ -49,8 +49,10 @@ class _Taken(Exception):
 def _die_with_runner() -> None:
     """Ask Linux to send SIGTERM when the Runner dies, so a killed Runner leaves no orphans.
 
-    Only when the Runner is this process's parent (the local executor); the signal survives
-    ``exec`` into a ``command:`` script. Linux sends it again each time the orphan is handed to
+    Only when the Runner is this process's parent (an executor that starts this module
+    itself); the LocalExecutor's fork server, this process's parent there, asks for the
+    signal when it forks and dies with the Runner. The signal survives ``exec`` into a
+    ``command:`` script. Linux sends it again each time the orphan is handed to
     another thread of the dying Runner, so the Run's SIGTERM handler acts on the first only.
     """
     runner = os.environ.get(RUNNER_PID_ENV, "")
