@@ -42,6 +42,21 @@ def probe(config, run):
     print("to stderr", config["index"], file=sys.stderr)
 
 
+def count_servers(config, run):
+    import json, os
+    import psutil
+    runner = int(os.environ["TRIALBOOK_RUNNER_PID"])
+    servers = []
+    for p in psutil.Process(runner).children():
+        try:
+            if p.status() != "zombie" and "trialbook.execution._forkserver" in p.cmdline():
+                servers.append(p)
+        except psutil.Error:
+            pass
+    Path(f"servers-{config['index']}.json").write_text(json.dumps(len(servers)))
+    return {"hash": hash("trialbook") % 1000}
+
+
 def exit3(config, run):
     sys.stdout.flush()
     os._exit(3)
@@ -223,3 +238,23 @@ def test_the_server_and_its_runs_end_when_the_runner_is_killed(probes: Workspace
     wait_until(lambda: ended(run.pid or 0), "the run to get SIGTERM and end")
     with probes.store() as db:
         assert statuses(db) == {"killed": 1}
+
+
+@pytest.mark.slow
+def test_at_most_max_servers_run_at_once_and_none_outlives_the_runner(probes: Workspace) -> None:
+    from trialbook.execution._local import MAX_SERVERS
+
+    seeds = [s for s in range(MAX_SERVERS + 2) for _ in range(2)]  # each seed twice in a row
+    runs = [planned("count_servers", name=f"c{i}", index=i, seed=s) for i, s in enumerate(seeds)]
+    result = probes.runner(jobs=1).run(plan(*runs))
+    assert result.ok, [(o.status, o.error) for o in result.outcomes if o.status != "completed"]
+    counts = [json.loads((probes.cwd / f"servers-{i}.json").read_text()) for i in range(len(runs))]
+    assert max(counts) == MAX_SERVERS
+    hashes = {s: _hash_in_fresh_interpreter(s) % 1000 for s in set(seeds)}
+    assert [o.metrics["hash"] for o in result.outcomes] == [hashes[s] for s in seeds]
+    left = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if "trialbook.execution._forkserver" in " ".join(p.cmdline())
+    ]
+    assert left == []

@@ -217,13 +217,17 @@ class LocalExecutor(Executor):
                 return server, fork
         server = ForkServer(env, self._on_event)
         with self._cond:
+            gone = [s for s in self._retired if s.proc.poll() is not None]
+            self._retired = [s for s in self._retired if s not in gone]
             self._servers.append(server)
             idle = [s for s in self._servers[:-1] if not s.busy or not s.alive]
             while len(self._servers) > MAX_SERVERS and idle:
                 old = idle.pop(0)
                 self._servers.remove(old)
                 self._retired.append(old)
-                old.stop()  # it exits on its own; close() reaps it
+                old.stop()  # it exits on its own; reaped later
+        for old in gone:
+            old.close()
         return server, fork
 
     def _launch(self, job: _Job) -> None:
