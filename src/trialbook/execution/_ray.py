@@ -1,37 +1,512 @@
-"""RayExecutor: placeholder of the contract commit; the ray helper replaces this module."""
+"""RayExecutor: each task's process runs inside a Ray actor that reserves the task's resources.
+
+How it works (one actor per task, created only when one of ``max_jobs`` slots is free):
+
+* The driver (this process) creates a :class:`_TaskActor` with the task's ``num_cpus``
+  (default 1), ``num_gpus`` and ``memory``; Ray starts it on a node with room, and holds the
+  resources until the actor is killed after the task ends.
+* The actor runs the process with a :class:`~trialbook.execution.LocalExecutor` of its own, so
+  a process behaves exactly as with ``--executor local``: its own session, stdout and stderr
+  appended line by line to ``stdout_path`` / ``stderr_path`` *on the worker's node* (a shared
+  filesystem on a multi-node cluster), the timeout, SIGTERM to the process group and SIGKILL
+  after ``grace``.
+* The actor's ``run`` is a Ray streaming generator: it sends ``started`` (when and where the
+  process runs), batches of output lines, then the result. One driver thread per task reads
+  that stream and passes the lines to ``on_output``, in order, even when the worker could not
+  write them to the files. The driver never reads the run folders.
+* Cancelling calls the actor's ``stop``, which asks the actor's loop to cancel the process
+  (SIGTERM, SIGKILL after grace; again: SIGKILL at once). ``ray.cancel`` would only interrupt
+  the worker's Python thread and leave the subprocess running. An actor Ray has not started
+  yet (waiting for resources) is killed with ``ray.kill``.
+* A worker or node that dies ends the stream with a ``RayActorError``; a Ray task pinned to
+  that node kills what is left of the task's process group (a process outlives its dead
+  worker) and the result carries ``lost`` (the Runner marks the run crashed).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import contextlib
+import ipaddress
+import itertools
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from typing import Any, Literal
 
+from trialbook.errors import ConfigError
 from trialbook.execution._executor import Executor, OutputCallback, Task, TaskHandle, TaskResult
 
 __all__ = ["RayExecutor"]
 
+#: Lines sent to the driver in one message at most.
+_BATCH = 500
+#: How long the actor's loop waits for its process before it looks at output and stop requests.
+_POLL = 0.05
+#: Seconds the driver gives the node-pinned task that kills a lost task's process group.
+_REAP_TIMEOUT = 30.0
+
+_INSTALL_HINT = "Ray is not installed; install the ray extra: pip install 'trialbook[ray]'."
+
+
+def _import_ray(loopback: bool) -> Any:
+    """``ray``, imported on first use; ``loopback``: the cluster is on this machine only."""
+    # Ray sends usage statistics over the internet unless told not to.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if loopback:
+        # Read once when ray is imported: the node's address is 127.0.0.1 instead of the
+        # address of the interface that routes to the internet (Ray's default on Linux).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        import ray
+    except ImportError as e:
+        raise ConfigError(_INSTALL_HINT, parameter="executor", value="ray") from e
+    return ray
+
+
+def _is_loopback(address: str | None) -> bool:
+    if address is None:
+        return True
+    host = address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _TaskActor:
+    """Runs one task's process on a Ray worker (decorated with ``ray.remote`` on first use)."""
+
+    def __init__(self, grace: float) -> None:
+        from trialbook.execution._local import LocalExecutor
+
+        self._local = LocalExecutor(1, grace=grace)
+        self._stops: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._stop_asked = False
+
+    def stop(self) -> None:
+        """Ask ``run`` to stop the process (from another thread of this threaded actor)."""
+        self._stop_asked = True
+        self._stops.put(None)
+
+    def run(self, task: Task) -> Iterator[tuple[str, Any]]:
+        """The task's life, streamed: ``("started", info)``, ``("output", lines)``...,
+        ``("result", fields)``."""
+        import psutil
+        import ray
+
+        if self._stop_asked:
+            yield ("result", asdict(TaskResult(task.key, None, cancelled=True)))
+            return
+        lines: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+
+        def on_output(_: Task, stream: Literal["stdout", "stderr"], line: str) -> None:
+            lines.put((stream, line))
+
+        handle = self._local.submit(task, on_output)
+        job = self._local._jobs[task.key]  # the process, to tell the driver where it runs
+        proc = job.proc
+        if proc is not None:
+            try:
+                created = psutil.Process(proc.pid).create_time()
+            except psutil.Error:
+                created = None
+            yield (
+                "started",
+                {
+                    "started_at": job.started_at,
+                    "pid": proc.pid,
+                    "create_time": created,
+                    "node_id": ray.get_runtime_context().get_node_id(),
+                },
+            )
+        while True:
+            done = self._local.wait([handle], timeout=_POLL)
+            while True:
+                try:
+                    self._stops.get_nowait()
+                except queue.Empty:
+                    break
+                self._local.cancel(handle)  # a second one kills at once
+            batch: list[tuple[str, str]] = []
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < _BATCH:
+                    batch.append(lines.get_nowait())
+            if batch:
+                yield ("output", batch)
+            if done and lines.empty():
+                yield ("result", asdict(done[0]))
+                return
+
+
+class _Job:
+    """The driver's state of one task."""
+
+    def __init__(self, handle: TaskHandle, on_output: OutputCallback | None) -> None:
+        self.handle = handle
+        self.on_output = on_output
+        self.actor: Any = None
+        self.ready: Any = None  # resolves when Ray has started the actor
+        self.started: dict[str, Any] | None = None
+        self.cancels = 0
+        self.result: TaskResult | None = None
+
+    @property
+    def task(self) -> Task:
+        return self.handle.task
+
 
 class RayExecutor(Executor):
+    """Run each task's process inside a Ray actor, at most ``max_jobs`` at once.
+
+    Each actor reserves the task's :class:`~trialbook.execution.Resources` (``cpus``, default
+    1; ``gpus``; ``memory`` in bytes), so Ray runs fewer at once when they do not fit. The
+    process sees the worker's environment with ``task.env`` on top (Ray sets
+    ``CUDA_VISIBLE_DEVICES`` to the GPUs it reserved). Output files are written by the
+    worker; on a cluster of several machines the run folders must be on a filesystem they
+    all share.
+
+    Building the executor starts nothing: :meth:`start` (or the first ``submit``) joins the
+    cluster at ``address``, or starts a local Ray with this machine's CPUs on 127.0.0.1
+    (no dashboard, no usage statistics); :meth:`close` stops that local Ray again. A Ray this
+    process had already joined (``ray.init`` by the caller) is used as it is and left running.
+
+    Args:
+        max_jobs: how many tasks run (or wait for Ray's resources) at once.
+        grace: seconds between SIGTERM and SIGKILL when a task is stopped.
+        address: the cluster to join: ``auto`` (the one ``ray start`` started on this
+            machine), ``HOST:PORT`` of its head, or ``ray://HOST:10001`` (Ray Client); None
+            starts a local Ray.
+    """
+
     name = "ray"
     remote = True
 
-    def __init__(self, max_jobs: int = 1, *, grace: float = 10.0, **options: Any) -> None:
-        raise NotImplementedError("RayExecutor is being built (issue 13).")
+    def __init__(
+        self, max_jobs: int = 1, *, grace: float = 10.0, address: str | None = None
+    ) -> None:
+        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
+            raise ConfigError(
+                f"max_jobs must be a whole number of at least 1, got {max_jobs!r}.",
+                parameter="max_jobs",
+                value=max_jobs,
+            )
+        if grace < 0:
+            raise ConfigError(
+                f"grace must be zero or more seconds, got {grace!r}.",
+                parameter="grace",
+                value=grace,
+            )
+        if address is not None and not address.strip():
+            raise ConfigError(
+                "address must name a Ray cluster (auto, HOST:PORT or ray://HOST:10001), "
+                "not an empty string; leave it out to start a local Ray.",
+                parameter="address",
+                value=address,
+            )
+        self._max_jobs = max_jobs
+        self.grace = grace
+        self.address = address
+        self._ray: Any = None
+        self._actor_class: Any = None
+        self._reaper: Any = None
+        self._own_ray = False
+        self._cond = threading.Condition()
+        self._jobs: dict[str, _Job] = {}
+        self._pending: deque[_Job] = deque()
+        self._running = 0
+        self._ids = itertools.count(1)
 
     @property
     def max_parallel(self) -> int:
-        raise NotImplementedError
+        return self._max_jobs
+
+    # ----------------------------------------------------------------- interface
+    def start(self) -> None:
+        """Join the Ray cluster (or start a local one) now; later calls do nothing.
+
+        Raises:
+            ConfigError: Ray is not installed, or no cluster answers at ``address``.
+        """
+        if self._ray is not None:
+            return
+        ray = _import_ray(_is_loopback(self.address))
+        if not ray.is_initialized():
+            options: dict[str, Any] = {
+                "log_to_driver": False,  # output comes through the actors' streams
+                "logging_level": logging.WARNING,
+                "configure_logging": False,
+            }
+            if self.address is None:
+                options.update(
+                    num_cpus=os.cpu_count() or 1,
+                    include_dashboard=False,
+                    _node_ip_address="127.0.0.1",
+                )
+            else:
+                options["address"] = self.address
+            try:
+                ray.init(**options)
+            except (ConnectionError, ValueError, RuntimeError, TimeoutError) as e:
+                if self.address is None:
+                    raise ConfigError(
+                        f"Cannot start a local Ray: {_first_line(e)}; check that this machine "
+                        "may run Ray (ray start --head), or pass address= of a cluster.",
+                        parameter="address",
+                        value=None,
+                    ) from e
+                raise ConfigError(
+                    f"Cannot join a Ray cluster at address={self.address}: {_first_line(e)}; "
+                    "start one (ray start --head), or leave address out to start a local Ray.",
+                    parameter="address",
+                    value=self.address,
+                ) from e
+            self._own_ray = self.address is None
+        # One thread at a time may join (the Runner's), but the actor class is built once.
+        self._actor_class = ray.remote(max_concurrency=2, max_restarts=0)(_TaskActor)
+        self._reaper = ray.remote(num_cpus=0, max_retries=0)(_kill_group)
+        self._ray = ray
 
     def submit(self, task: Task, on_output: OutputCallback | None = None) -> TaskHandle:
-        raise NotImplementedError
+        if not task.argv:
+            raise ValueError(f"task {task.key!r} has an empty argv")
+        self.start()
+        with self._cond:
+            if task.key in self._jobs:
+                raise ValueError(f"a task with key {task.key!r} was already submitted")
+            handle = TaskHandle(task, f"ray-{next(self._ids)}")
+            job = _Job(handle, on_output)
+            self._jobs[task.key] = job
+            self._pending.append(job)
+        self._start_pending()
+        return handle
 
     def wait(self, handles: Sequence[TaskHandle], timeout: float | None = None) -> list[TaskResult]:
-        raise NotImplementedError
+        jobs = [self._job(h) for h in handles]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._start_pending()
+            with self._cond:
+                done = [j.result for j in jobs if j.result is not None]
+                if done or not jobs:
+                    return done
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return []
+                # Bounded, so a task whose slot freed meanwhile is launched from here.
+                self._cond.wait(1.0 if remaining is None else min(remaining, 1.0))
 
     def cancel(self, handle: TaskHandle) -> None:
-        raise NotImplementedError
+        job = self._job(handle)
+        with self._cond:
+            if job.result is not None:
+                return
+            if job in self._pending:
+                self._pending.remove(job)
+                job.result = TaskResult(handle.key, None, cancelled=True)
+                self._cond.notify_all()
+                return
+            job.cancels += 1
+            actor, ready, started = job.actor, job.ready, job.started
+        if actor is None:  # being launched right now by another thread; it checks cancels
+            return
+        ray = self._ray
+        if started is None:
+            scheduled, _ = ray.wait([ready], timeout=0)
+            if not scheduled:
+                # Still waiting for resources: nothing runs, so killing the actor is safe.
+                with contextlib.suppress(Exception):
+                    ray.kill(actor, no_restart=True)
+                return
+        with contextlib.suppress(Exception):  # a dead actor's stream says so by itself
+            actor.stop.remote()
 
     def close(self) -> None:
-        raise NotImplementedError
+        with self._cond:
+            handles = [j.handle for j in self._jobs.values() if j.result is None]
+        for handle in handles:
+            self.cancel(handle)
+        self.wait_all(handles)
+        if self._ray is not None and self._own_ray:
+            self._ray.shutdown()
+            self._ray = None
+            self._own_ray = False
+
+    # ----------------------------------------------------------------- internals
+    def _job(self, handle: TaskHandle) -> _Job:
+        job = self._jobs.get(handle.key)
+        if job is None or job.handle.id != handle.id:
+            raise ValueError(f"{handle!r} was not submitted to this executor")
+        return job
+
+    def _start_pending(self) -> None:
+        while True:
+            with self._cond:
+                if not self._pending or self._running >= self._max_jobs:
+                    return
+                job = self._pending.popleft()
+                self._running += 1
+            self._launch(job)
+
+    def _launch(self, job: _Job) -> None:
+        task = job.task
+        res = task.resources
+        problem = self._never_fits(task)
+        if problem is not None:
+            self._finish(job, TaskResult(task.key, None, error=problem))
+            return
+        options: dict[str, Any] = {"num_cpus": 1.0 if res.cpus is None else res.cpus}
+        if res.gpus:
+            options["num_gpus"] = res.gpus
+        if res.memory:
+            options["memory"] = res.memory
+        actor = self._actor_class.options(**options).remote(self.grace)
+        stream = actor.run.options(num_returns="streaming").remote(task)
+        with self._cond:
+            job.actor = actor
+            job.ready = actor.__ray_ready__.remote()
+            cancelled = job.cancels > 0
+        if cancelled:
+            self.cancel(job.handle)
+        threading.Thread(
+            target=self._follow, args=(job, stream), name=f"ray-{task.key}", daemon=True
+        ).start()
+
+    def _never_fits(self, task: Task) -> str | None:
+        """Why a local Ray this executor started can never run ``task`` (a cluster it joined
+        may grow, so there Ray keeps the task waiting)."""
+        if not self._own_ray:
+            return None
+        res = task.resources
+        total = self._ray.cluster_resources()
+        asked = {
+            "CPU": (1.0 if res.cpus is None else res.cpus, "CPUs"),
+            "GPU": (res.gpus or 0.0, "GPUs"),
+            "memory": (float(res.memory or 0), "bytes of memory"),
+        }
+        for key, (amount, what) in asked.items():
+            if amount > total.get(key, 0.0):
+                return (
+                    f"it asks for {amount:g} {what} (experiment.resources) but the local Ray "
+                    f"has {total.get(key, 0.0):g}; lower experiment.resources or join a larger "
+                    "cluster with address="
+                )
+        return None
+
+    def _follow(self, job: _Job, stream: Any) -> None:
+        """Read one actor's stream to its end and record the task's result."""
+        ray = self._ray
+        fields: dict[str, Any] | None = None
+        lost: str | None = None
+        try:
+            for ref in stream:
+                kind, payload = ray.get(ref)
+                if kind == "started":
+                    with self._cond:
+                        job.started = payload
+                elif kind == "output":
+                    if job.on_output is not None:
+                        for out, line in payload:
+                            # A failing callback must not stop the stream.
+                            with contextlib.suppress(Exception):
+                                job.on_output(job.task, out, line)
+                elif kind == "result":
+                    fields = payload
+        except ray.exceptions.RayError as e:
+            lost = _lost_reason(e)
+        except Exception as e:  # recorded as the task's error: the actor failed, not lost
+            fields = asdict(
+                TaskResult(job.task.key, None, error=f"the Ray actor failed: {_first_line(e)}")
+            )
+        if fields is None and job.started is not None:
+            self._reap(job.started)
+        # The actor is done: free its resources for the next task at once.
+        with contextlib.suppress(Exception):
+            ray.kill(job.actor, no_restart=True)
+        started = job.started or {}
+        if fields is not None:
+            fields["cancelled"] = fields["cancelled"] or job.cancels > 0
+            result = TaskResult(**fields)
+        elif job.cancels:
+            result = TaskResult(
+                job.task.key,
+                None,
+                cancelled=True,
+                started_at=started.get("started_at"),
+                duration=_since(started.get("started_at")),
+            )
+        else:
+            result = TaskResult(
+                job.task.key,
+                None,
+                started_at=started.get("started_at"),
+                duration=_since(started.get("started_at")),
+                lost=lost or "its Ray worker ended without a result",
+            )
+        self._finish(job, result)
+        self._start_pending()
+
+    def _reap(self, started: dict[str, Any]) -> None:
+        """Kill the process group a dead actor left behind, on the node it ran on."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        strategy = NodeAffinitySchedulingStrategy(started["node_id"], soft=False)
+        with contextlib.suppress(Exception):  # the node itself is gone: so is the process
+            ref = self._reaper.options(scheduling_strategy=strategy).remote(
+                started["pid"], started["create_time"]
+            )
+            self._ray.get(ref, timeout=_REAP_TIMEOUT)
+
+    def _finish(self, job: _Job, result: TaskResult) -> None:
+        with self._cond:
+            job.result = result
+            self._running -= 1
+            self._cond.notify_all()
 
 
-_UNUSED: Mapping[str, Any] = {}
+def _kill_group(pgid: int, create_time: float | None) -> bool:
+    """SIGKILL the process group ``pgid`` (a task's session); runs on the task's node."""
+    import psutil
+
+    try:
+        leader = psutil.Process(pgid)
+        if create_time is not None and leader.create_time() != create_time:
+            return False  # the pid was reused: not ours
+    except psutil.NoSuchProcess:
+        pass  # the leader is gone; what is left of its group still carries its id
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _since(started_at: float | None) -> float:
+    return 0.0 if started_at is None else max(0.0, time.time() - started_at)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0].rstrip(".")
+
+
+def _lost_reason(error: BaseException) -> str:
+    """A sentence for a task whose actor died (``error`` is Ray's)."""
+    why = ""
+    for line in str(error).splitlines():
+        line = line.strip()
+        if line.startswith("The actor is dead because"):
+            why = line.removeprefix("The actor is dead because").strip().rstrip(".")
+            break
+    ip = getattr(error, "ip", None) or ""
+    where = f" on {ip}" if ip else ""
+    if why:
+        return f"its Ray worker{where} died ({why})"
+    return f"its Ray worker{where} died ({type(error).__name__}: {_first_line(error)})"
