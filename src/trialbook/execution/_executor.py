@@ -199,6 +199,7 @@ class Executor(abc.ABC):
             ConfigError: the backend cannot be used as configured (its library is missing,
                 no cluster answers at the address given), in one sentence.
         """
+        return None
 
     @abc.abstractmethod
     def close(self) -> None:
