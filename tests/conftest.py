@@ -92,7 +92,7 @@ def ray_cluster() -> Iterator[str]:
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
-        logging_level=logging.WARNING,
+        logging_level=logging.ERROR,
         _node_ip_address="127.0.0.1",
     )
     try:

@@ -32,6 +32,7 @@ import logging
 import os
 import queue
 import signal
+import socket
 import threading
 import time
 from collections import deque
@@ -79,6 +80,57 @@ def _is_loopback(address: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _reachable(address: str) -> str:
+    """``address`` for ``ray.init``, once something answers there.
+
+    Ray itself would retry an address where nothing listens for minutes, and ``auto`` would
+    join any Ray it finds running on this machine (another user's notebook); here ``auto``
+    is the cluster ``ray start`` last started on this machine, or ``RAY_ADDRESS``.
+
+    Raises:
+        ConfigError: no cluster is there.
+    """
+    if address == "auto":
+        found = _started_cluster()
+        if found is None:
+            raise ConfigError(
+                "No Ray cluster was started on this machine for address=auto; start one "
+                "with `ray start --head`, or leave address out to start a local Ray.",
+                parameter="address",
+                value=address,
+            )
+        return found
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"address={address} is not a Ray cluster's address; use auto, HOST:PORT of its "
+            "head (ray start --head prints it) or ray://HOST:10001.",
+            parameter="address",
+            value=address,
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as e:
+        raise ConfigError(
+            f"Nothing answers at address={address} ({e.strerror or e}); start the cluster's "
+            "head there (ray start --head), or leave address out to start a local Ray.",
+            parameter="address",
+            value=address,
+        ) from e
+    return address
+
+
+def _started_cluster() -> str | None:
+    """The address ``ray start`` recorded on this machine, if any (Ray's own lookup)."""
+    try:
+        from ray._private.utils import read_ray_address
+    except ImportError:  # a Ray that moved it: let Ray look for itself
+        return "auto"
+    found = read_ray_address()
+    return str(found) if found else None
 
 
 class _TaskActor:
@@ -237,39 +289,40 @@ class RayExecutor(Executor):
         """
         if self._ray is not None:
             return
-        ray = _import_ray(_is_loopback(self.address))
+        # Ray's own variable stands for address= when none is given, as in Ray's tools.
+        address = self.address or os.environ.get("RAY_ADDRESS") or None
+        ray = _import_ray(_is_loopback(address))
         if not ray.is_initialized():
             options: dict[str, Any] = {
                 "log_to_driver": False,  # output comes through the actors' streams
-                "logging_level": logging.WARNING,
-                "configure_logging": False,
+                # Ray's notices (token authentication, ...) would interleave with the runs'.
+                "logging_level": logging.ERROR,
             }
-            if self.address is None:
+            if address is None:
                 options.update(
                     num_cpus=os.cpu_count() or 1,
                     include_dashboard=False,
                     _node_ip_address="127.0.0.1",
                 )
             else:
-                options["address"] = self.address
+                options["address"] = _reachable(address)
             try:
                 ray.init(**options)
             except (ConnectionError, ValueError, RuntimeError, TimeoutError) as e:
-                if self.address is None:
+                if address is None:
                     raise ConfigError(
                         f"Cannot start a local Ray: {_first_line(e)}; check that this machine "
-                        "may run Ray (ray start --head), or pass address= of a cluster.",
+                        "can run Ray (ray start --head), or give address= of a cluster.",
                         parameter="address",
                         value=None,
                     ) from e
                 raise ConfigError(
-                    f"Cannot join a Ray cluster at address={self.address}: {_first_line(e)}; "
-                    "start one (ray start --head), or leave address out to start a local Ray.",
+                    f"Cannot join the Ray cluster at address={address}: {_first_line(e)}; "
+                    "check the address, or leave it out to start a local Ray.",
                     parameter="address",
-                    value=self.address,
+                    value=address,
                 ) from e
-            self._own_ray = self.address is None
-        # One thread at a time may join (the Runner's), but the actor class is built once.
+            self._own_ray = address is None
         self._actor_class = ray.remote(max_concurrency=2, max_restarts=0)(_TaskActor)
         self._reaper = ray.remote(num_cpus=0, max_retries=0)(_kill_group)
         self._ray = ray

@@ -1,0 +1,150 @@
+"""``trialbook run --executor ray`` as a user types it: Ctrl-C, resume, a local Ray of its
+own, and the addresses where no cluster answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from runner_helpers import Workspace, statuses, wait_until
+from test_ray_runner import RAY_TASKS, alive, cli, ray_processes, write_config
+
+import trialbook
+from trialbook.errors import ConfigError
+
+
+@pytest.fixture
+def cli_ws(ws: Workspace) -> Iterator[Workspace]:
+    (ws.cwd / "raytasks.py").write_text(textwrap.dedent(RAY_TASKS))
+    yield ws
+
+
+def finals(root: Path) -> dict[int | None, tuple[str, dict[str, float]]]:
+    """Each run's status and final metrics, by seed."""
+    with trialbook.open_store(root) as db:
+        runs = db.list_runs()
+        summaries = db.metric_summaries([r.id for r in runs])
+    return {
+        r.seed: (r.status, {k: s.last for k, s in summaries.get(r.id, {}).items()}) for r in runs
+    }
+
+
+@pytest.mark.slow
+def test_ctrl_c_kills_the_running_runs_leaves_no_process_and_a_rerun_skips_what_completed(
+    cli_ws: Workspace, ray_cluster: str
+) -> None:
+    config = write_config(cli_ws, "raytasks:held")
+    args = (config, "--seeds", "1", "2", "3", "--jobs", "2", "--executor", "ray")
+    proc = cli(cli_ws, *args, "--address", ray_cluster, interruptible=True)
+    try:
+        held = [cli_ws.cwd / "held-2", cli_ws.cwd / "held-3"]
+        wait_until(lambda: all(p.exists() and p.read_text() for p in held), "runs 2 and 3")
+        pids = [int(p.read_text()) for p in held]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "Interrupted" in out + err
+    assert "Traceback" not in err
+    with trialbook.open_store(cli_ws.root) as db:
+        runs = {r.seed: r for r in db.list_runs()}
+    assert {s: r.status for s, r in runs.items()} == {1: "completed", 2: "killed", 3: "killed"}
+    assert runs[2].error == "stopped: the runner was interrupted (Ctrl-C)"
+    # The runs' processes ran in Ray workers, not under `trialbook run`; none survives.
+    for pid in pids:
+        wait_until(lambda pid=pid: not alive(pid), f"run process {pid} to end", deadline=10)
+
+    (cli_ws.cwd / "release").touch()
+    again = cli(cli_ws, *args, "--address", ray_cluster)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, (out, err)
+    with trialbook.open_store(cli_ws.root) as db:
+        assert statuses(db) == {"completed": 3, "killed": 2}
+        completed = [r for r in db.list_runs(statuses=("completed",))]
+    assert sorted(r.seed for r in completed) == [1, 2, 3]
+    assert runs[1].id in {r.id for r in completed}  # seed 1 was not run again
+
+
+@pytest.mark.slow
+def test_without_an_address_a_local_ray_starts_gives_what_local_gives_and_stops(
+    cli_ws: Workspace,
+) -> None:
+    config = write_config(cli_ws, "tasks:seeds")
+    seeds = ("--seeds", "1", "2")
+    local = cli(cli_ws, config, *seeds, "--root", "local-experiments")
+    out, err = local.communicate(timeout=300)
+    assert local.returncode == 0, (out, err)
+
+    before = ray_processes()
+    ray = cli(cli_ws, config, *seeds, "--executor", "ray", "--jobs", "2")
+    out, err = ray.communicate(timeout=300)
+    assert ray.returncode == 0, (out, err)
+    assert err == ""  # Ray's own notices stay out of the user's terminal
+
+    assert finals(cli_ws.root) == finals(cli_ws.cwd / "local-experiments")
+    assert {status for status, _ in finals(cli_ws.root).values()} == {"completed"}
+    # The Ray it started (GCS server, raylet) stopped with it.
+    wait_until(lambda: ray_processes() <= before, "the local Ray to stop", deadline=30)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("address", "said"),
+    [
+        ("auto", "No Ray cluster was started on this machine for --address auto; "),
+        ("127.0.0.1:{port}", "Nothing answers at --address 127.0.0.1:{port} ("),
+        ("ray://127.0.0.1:{port}", "Nothing answers at --address ray://127.0.0.1:{port} ("),
+    ],
+)
+def test_an_address_without_a_cluster_is_one_sentence_exit_2_and_nothing_written(
+    cli_ws: Workspace, tmp_path_factory: pytest.TempPathFactory, address: str, said: str
+) -> None:
+    port = _closed_port()
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    # Where `ray start` records its cluster: empty here, whatever runs on this machine.
+    env["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("raytmp"))
+    config = write_config(cli_ws, "tasks:ok")
+    proc = cli(cli_ws, config, "--executor", "ray", "--address", address.format(port=port), env=env)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: " + said.format(port=port)), err
+    assert "Traceback" not in err and out == ""
+    assert not cli_ws.root.exists()
+
+
+def test_a_dry_run_on_ray_starts_nothing(cli_ws: Workspace) -> None:
+    before = ray_processes()
+    config = write_config(cli_ws, "tasks:ok")
+    proc = cli(cli_ws, config, "--executor", "ray", "--dry-run")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (out, err)
+    assert "ok" in out or "exp" in out
+    assert ray_processes() == before and not cli_ws.root.exists()
+
+
+def test_without_ray_installed_the_executor_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trialbook.execution._ray import RayExecutor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: import fails
+    executor = RayExecutor(1)  # building it needs nothing
+    with pytest.raises(ConfigError) as caught:
+        executor.start()
+    assert str(caught.value) == (
+        "Ray is not installed; install the ray extra: pip install 'trialbook[ray]'."
+    )
