@@ -25,13 +25,14 @@ def cli_ws(ws: Workspace) -> Iterator[Workspace]:
     yield ws
 
 
-def finals(root: Path) -> dict[int | None, tuple[str, dict[str, float]]]:
-    """Each run's status and final metrics, by seed."""
+def finals(root: Path) -> dict[tuple[str, int | None], tuple[str, dict[str, float]]]:
+    """Each run's status and final metrics, by name and seed."""
     with trialbook.open_store(root) as db:
         runs = db.list_runs()
         summaries = db.metric_summaries([r.id for r in runs])
     return {
-        r.seed: (r.status, {k: s.last for k, s in summaries.get(r.id, {}).items()}) for r in runs
+        (r.name, r.seed): (r.status, {k: s.last for k, s in summaries.get(r.id, {}).items()})
+        for r in runs
     }
 
 
@@ -68,29 +69,51 @@ def test_ctrl_c_kills_the_running_runs_leaves_no_process_and_a_rerun_skips_what_
     assert again.returncode == 0, (out, err)
     with trialbook.open_store(cli_ws.root) as db:
         assert statuses(db) == {"completed": 3, "killed": 2}
-        completed = [r for r in db.list_runs(statuses=("completed",))]
+        completed = db.list_runs(statuses=("completed",))
     assert sorted(r.seed for r in completed) == [1, 2, 3]
     assert runs[1].id in {r.id for r in completed}  # seed 1 was not run again
+
+
+SUITE = """
+suite: demo
+base: {experiment: {name: demo, entrypoint: "tasks:seeds"}}
+seeds: [1, 2]
+experiments:
+  - name: seeded
+  - name: on-a-gpu
+    set: {+experiment.resources: {gpus: 1}}
+    seeds: [3]
+"""
 
 
 @pytest.mark.slow
 def test_without_an_address_a_local_ray_starts_gives_what_local_gives_and_stops(
     cli_ws: Workspace,
 ) -> None:
-    config = write_config(cli_ws, "tasks:seeds")
-    seeds = ("--seeds", "1", "2")
-    local = cli(cli_ws, config, *seeds, "--root", "local-experiments")
+    (cli_ws.cwd / "suite.yaml").write_text(SUITE)
+    local = cli(cli_ws, "suite.yaml", "--root", "local-experiments")
     out, err = local.communicate(timeout=300)
     assert local.returncode == 0, (out, err)
 
     before = ray_processes()
-    ray = cli(cli_ws, config, *seeds, "--executor", "ray", "--jobs", "2")
+    ray = cli(cli_ws, "suite.yaml", "--executor", "ray", "--jobs", "2")
     out, err = ray.communicate(timeout=300)
-    assert ray.returncode == 0, (out, err)
-    assert err == ""  # Ray's own notices stay out of the user's terminal
+    # The run asking for a GPU fails at once: the local Ray has none and never will.
+    assert ray.returncode == 1, (out, err)
+    assert "Traceback" not in err and "Token authentication" not in err
 
-    assert finals(cli_ws.root) == finals(cli_ws.cwd / "local-experiments")
-    assert {status for status, _ in finals(cli_ws.root).values()} == {"completed"}
+    on_ray, on_local = finals(cli_ws.root), finals(cli_ws.cwd / "local-experiments")
+    gpu_status, _ = on_ray.pop(("on-a-gpu", 3))
+    on_local.pop(("on-a-gpu", 3))
+    assert on_ray == on_local and len(on_ray) == 2
+    assert {status for status, _ in on_ray.values()} == {"completed"}
+    assert gpu_status == "failed"
+    with trialbook.open_store(cli_ws.root) as db:
+        [gpu_run] = db.list_runs(statuses=("failed",))
+    assert gpu_run.error == (
+        "The run's process could not start: it asks for experiment.resources.gpus=1 but the "
+        "local Ray has 0 GPUs; lower it, or join a cluster that has them (--address)"
+    )
     # The Ray it started (GCS server, raylet) stopped with it.
     wait_until(lambda: ray_processes() <= before, "the local Ray to stop", deadline=30)
 

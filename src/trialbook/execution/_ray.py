@@ -31,6 +31,7 @@ import itertools
 import logging
 import os
 import queue
+import re
 import signal
 import socket
 import threading
@@ -367,19 +368,7 @@ class RayExecutor(Executor):
                 self._cond.notify_all()
                 return
             job.cancels += 1
-            actor, ready, started = job.actor, job.ready, job.started
-        if actor is None:  # being launched right now by another thread; it checks cancels
-            return
-        ray = self._ray
-        if started is None:
-            scheduled, _ = ray.wait([ready], timeout=0)
-            if not scheduled:
-                # Still waiting for resources: nothing runs, so killing the actor is safe.
-                with contextlib.suppress(Exception):
-                    ray.kill(actor, no_restart=True)
-                return
-        with contextlib.suppress(Exception):  # a dead actor's stream says so by itself
-            actor.stop.remote()
+        self._stop(job)
 
     def close(self) -> None:
         with self._cond:
@@ -393,6 +382,23 @@ class RayExecutor(Executor):
             self._own_ray = False
 
     # ----------------------------------------------------------------- internals
+    def _stop(self, job: _Job) -> None:
+        """Ask a launched task's actor to stop its process (once per call)."""
+        with self._cond:
+            actor, ready, started = job.actor, job.ready, job.started
+        if actor is None:  # being launched by another thread, which stops it when launched
+            return
+        ray = self._ray
+        if started is None:
+            scheduled, _ = ray.wait([ready], timeout=0)
+            if not scheduled:
+                # Ray has not started the actor (no room yet): nothing runs, killing it is safe.
+                with contextlib.suppress(Exception):
+                    ray.kill(actor, no_restart=True)
+                return
+        with contextlib.suppress(Exception):  # a dead actor's stream says so by itself
+            actor.stop.remote()
+
     def _job(self, handle: TaskHandle) -> _Job:
         job = self._jobs.get(handle.key)
         if job is None or job.handle.id != handle.id:
@@ -427,7 +433,7 @@ class RayExecutor(Executor):
             job.ready = actor.__ray_ready__.remote()
             cancelled = job.cancels > 0
         if cancelled:
-            self.cancel(job.handle)
+            self._stop(job)
         threading.Thread(
             target=self._follow, args=(job, stream), name=f"ray-{task.key}", daemon=True
         ).start()
@@ -440,16 +446,21 @@ class RayExecutor(Executor):
         res = task.resources
         total = self._ray.cluster_resources()
         asked = {
-            "CPU": (1.0 if res.cpus is None else res.cpus, "CPUs"),
-            "GPU": (res.gpus or 0.0, "GPUs"),
-            "memory": (float(res.memory or 0), "bytes of memory"),
+            "CPU": ("cpus", 1.0 if res.cpus is None else res.cpus, "CPUs"),
+            "GPU": ("gpus", res.gpus or 0.0, "GPUs"),
+            "memory": ("memory", float(res.memory or 0), "bytes of memory"),
         }
-        for key, (amount, what) in asked.items():
-            if amount > total.get(key, 0.0):
+        for key, (name, amount, what) in asked.items():
+            has = total.get(key, 0.0)
+            if amount > has:
+                asked_, has_ = (
+                    (f"{amount:g}", f"{has:g}")
+                    if key != "memory"
+                    else (f"{int(amount):,}", f"{int(has):,}")
+                )
                 return (
-                    f"it asks for {amount:g} {what} (experiment.resources) but the local Ray "
-                    f"has {total.get(key, 0.0):g}; lower experiment.resources or join a larger "
-                    "cluster with address="
+                    f"it asks for experiment.resources.{name}={asked_} but the local Ray "
+                    f"has {has_} {what}; lower it, or join a cluster that has them (--address)"
                 )
         return None
 
@@ -551,15 +562,12 @@ def _first_line(error: BaseException) -> str:
 
 
 def _lost_reason(error: BaseException) -> str:
-    """A sentence for a task whose actor died (``error`` is Ray's)."""
-    why = ""
-    for line in str(error).splitlines():
-        line = line.strip()
-        if line.startswith("The actor is dead because"):
-            why = line.removeprefix("The actor is dead because").strip().rstrip(".")
-            break
-    ip = getattr(error, "ip", None) or ""
-    where = f" on {ip}" if ip else ""
-    if why:
-        return f"its Ray worker{where} died ({why})"
-    return f"its Ray worker{where} died ({type(error).__name__}: {_first_line(error)})"
+    """A sentence for a task whose actor died (``error`` is Ray's, many lines long)."""
+    text = str(error)
+    where = re.search(r"^\s*ip: (\S+)", text, re.MULTILINE)
+    why = re.search(r"Worker exit detail: (.+?)(?:\.\s|\.?$)", text, re.MULTILINE) or re.search(
+        r"The actor is dead because (.+?)(?:\.\s|\.?$)", text, re.MULTILINE
+    )
+    on = f" on {where.group(1)}" if where else ""
+    reason = why.group(1) if why else f"{type(error).__name__}: {_first_line(error)}"
+    return f"its Ray worker{on} died ({reason})"
