@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -171,3 +172,44 @@ def test_without_ray_installed_the_executor_names_the_extra(
     assert str(caught.value) == (
         "Ray is not installed; install the ray extra: pip install 'trialbook[ray]'."
     )
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_demo_suite_gives_the_same_runs_statuses_and_metrics_on_ray_as_locally(
+    tmp_path: Path, ray_cluster: str
+) -> None:
+    tiny = ("--seeds", "1", "2", "--train-size", "300", "--test-size", "200", "--epochs", "3")
+    for root, executor in (("local", ()), ("ray", ("--executor", "ray", "--address", ray_cluster))):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "trialbook",
+                "run",
+                "examples/demo/suite.yaml",
+                *tiny,
+                "--jobs",
+                "2",
+                "--root",
+                str(tmp_path / root),
+                *executor,
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, (proc.stdout, proc.stderr)
+
+    def measured(root: Path) -> dict[tuple[str, int | None], tuple[str, dict[str, float]]]:
+        return {
+            key: (status, {k: v for k, v in metrics.items() if not k.startswith("system/")})
+            for key, (status, metrics) in finals(root).items()
+        }
+
+    on_ray, on_local = measured(tmp_path / "ray"), measured(tmp_path / "local")
+    assert on_ray == on_local
+    assert len(on_ray) == 4 and all("test_accuracy" in m for _, m in on_ray.values())
