@@ -244,3 +244,30 @@ def test_a_killed_ray_worker_marks_its_run_crashed_and_leaves_no_process(
     assert (outcome.error or "").startswith("its Ray worker on 127.0.0.1 died (")
     # The run's process outlived its worker until the executor killed its group.
     assert pids and not alive(pids[0])
+
+
+def test_a_worker_that_cannot_create_the_actor_gives_an_error_not_a_crash(
+    ray_ws: Workspace,
+) -> None:
+    # What a node with another trialbook (or none) gives: the actor's creation fails there.
+    # Here the actor's own check fails it: a grace period below zero, set behind the
+    # executor's back.
+    from trialbook.execution import Task
+
+    with ray_executor(jobs=1) as executor:
+        executor.grace = -1.0
+        result = executor.run(
+            Task(
+                key="x",
+                argv=(sys.executable, "-c", "open('x-ran', 'w')"),
+                cwd=ray_ws.cwd,
+                stdout_path=ray_ws.cwd / "x.out",
+                stderr_path=ray_ws.cwd / "x.err",
+            )
+        )
+        executor.grace = 1.0
+    assert result.lost is None and result.exit_code is None and result.started_at is None
+    assert result.error is not None
+    assert result.error.startswith("the Ray worker on 127.0.0.1 could not create the run's actor (")
+    assert "grace must be zero or more seconds, got -1.0" in result.error
+    assert not (ray_ws.cwd / "x-ran").exists()

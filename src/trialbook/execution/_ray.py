@@ -60,6 +60,9 @@ def _import_ray(loopback: bool) -> Any:
     """``ray``, imported on first use; ``loopback``: the cluster is on this machine only."""
     # Ray sends usage statistics over the internet unless told not to.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray's C++ core logs warnings (each retry while it connects) to stderr, between the
+    # runs' lines; errors still show.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
     if loopback:
         # Read once when ray is imported: the node's address is 127.0.0.1 instead of the
         # address of the interface that routes to the internet (Ray's default on Linux).
@@ -94,7 +97,7 @@ def _reachable(address: str) -> str:
         ConfigError: no cluster is there.
     """
     if address == "auto":
-        found = _started_cluster()
+        found = os.environ.get("RAY_ADDRESS") or _started_cluster()
         if found is None:
             raise ConfigError(
                 "No Ray cluster was started on this machine for address=auto; start one "
@@ -102,7 +105,9 @@ def _reachable(address: str) -> str:
                 parameter="address",
                 value=address,
             )
-        return found
+        # Ray looks the address up again the same way, and turns on token authentication
+        # for a cluster found so (not for an explicit address).
+        return "auto"
     target = address.removeprefix("ray://")
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():
@@ -319,7 +324,8 @@ class RayExecutor(Executor):
                     ) from e
                 raise ConfigError(
                     f"Cannot join the Ray cluster at address={address}: {_first_line(e)}; "
-                    "check the address, or leave it out to start a local Ray.",
+                    "check the address (a cluster with token authentication also needs "
+                    "RAY_AUTH_MODE=token and its token), or leave it out to start a local Ray.",
                     parameter="address",
                     value=address,
                 ) from e
@@ -484,7 +490,11 @@ class RayExecutor(Executor):
                 elif kind == "result":
                     fields = payload
         except ray.exceptions.RayError as e:
-            lost = _lost_reason(e)
+            if getattr(e, "actor_init_failed", False):
+                # Not the run's fault nor a crash: this worker cannot run trialbook's actor.
+                fields = asdict(TaskResult(job.task.key, None, error=_init_failure(e)))
+            else:
+                lost = _lost_reason(e)
         except Exception as e:  # recorded as the task's error: the actor failed, not lost
             fields = asdict(
                 TaskResult(job.task.key, None, error=f"the Ray actor failed: {_first_line(e)}")
@@ -559,6 +569,21 @@ def _since(started_at: float | None) -> float:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0].rstrip(".")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _init_failure(error: BaseException) -> str:
+    """Why an actor could not be created, from Ray's text (its last line is the cause)."""
+    lines = [line.strip() for line in _ANSI.sub("", str(error)).splitlines() if line.strip()]
+    where = re.search(r"ip=([^,)\s]+)", lines[0]) if lines else None
+    on = f" on {where.group(1)}" if where else ""
+    cause = lines[-1] if lines else type(error).__name__
+    return (
+        f"the Ray worker{on} could not create the run's actor ({cause}); every node needs the "
+        "same trialbook installed as the machine running trialbook run"
+    )
 
 
 def _lost_reason(error: BaseException) -> str:
