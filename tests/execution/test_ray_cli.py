@@ -131,6 +131,11 @@ def _closed_port() -> int:
         ("auto", "No Ray cluster was started on this machine for --address auto; "),
         ("127.0.0.1:{port}", "Nothing answers at --address 127.0.0.1:{port} ("),
         ("ray://127.0.0.1:{port}", "Nothing answers at --address ray://127.0.0.1:{port} ("),
+        (
+            "auto, after a head that died",
+            "Nothing answers at --address auto (127.0.0.1:{port}, where `ray start` last "
+            "started one) (",
+        ),
     ],
 )
 def test_an_address_without_a_cluster_is_one_sentence_exit_2_and_nothing_written(
@@ -139,7 +144,12 @@ def test_an_address_without_a_cluster_is_one_sentence_exit_2_and_nothing_written
     port = _closed_port()
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     # Where `ray start` records its cluster: empty here, whatever runs on this machine.
-    env["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("raytmp"))
+    ray_tmp = tmp_path_factory.mktemp("raytmp")
+    env["RAY_TMPDIR"] = str(ray_tmp)
+    if address == "auto, after a head that died":
+        (ray_tmp / "ray").mkdir()
+        (ray_tmp / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{port}")
+        address = "auto"
     config = write_config(cli_ws, "tasks:ok")
     proc = cli(cli_ws, config, "--executor", "ray", "--address", address.format(port=port), env=env)
     out, err = proc.communicate(timeout=120)

@@ -97,7 +97,8 @@ def _reachable(address: str) -> str:
         ConfigError: no cluster is there.
     """
     if address == "auto":
-        found = os.environ.get("RAY_ADDRESS") or _started_cluster()
+        given = os.environ.get("RAY_ADDRESS")
+        found = given or _started_cluster()
         if found is None:
             raise ConfigError(
                 "No Ray cluster was started on this machine for address=auto; start one "
@@ -105,9 +106,18 @@ def _reachable(address: str) -> str:
                 parameter="address",
                 value=address,
             )
+        if found != "auto":
+            source = "from RAY_ADDRESS" if given else "where `ray start` last started one"
+            _answers(found, f"address=auto ({found}, {source})")
         # Ray looks the address up again the same way, and turns on token authentication
         # for a cluster found so (not for an explicit address).
         return "auto"
+    _answers(address, f"address={address}")
+    return address
+
+
+def _answers(address: str, shown: str) -> None:
+    """Raise unless something listens at ``address`` (``HOST:PORT`` or ``ray://...``)."""
     target = address.removeprefix("ray://")
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():
@@ -121,12 +131,11 @@ def _reachable(address: str) -> str:
         socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
     except OSError as e:
         raise ConfigError(
-            f"Nothing answers at address={address} ({e.strerror or e}); start the cluster's "
-            "head there (ray start --head), or leave address out to start a local Ray.",
+            f"Nothing answers at {shown} ({e.strerror or e}); start the cluster's head "
+            "there (ray start --head), or leave address out to start a local Ray.",
             parameter="address",
             value=address,
         ) from e
-    return address
 
 
 def _started_cluster() -> str | None:
