@@ -50,6 +50,8 @@ __all__ = ["RayExecutor"]
 _BATCH = 500
 #: How long the actor's loop waits for its process before it looks at output and stop requests.
 _POLL = 0.05
+#: Seconds an actor whose task ended waits for another task with the same resources.
+_IDLE = 2.0
 #: Seconds the driver gives the node-pinned task that kills a lost task's process group.
 _REAP_TIMEOUT = 30.0
 
@@ -60,9 +62,6 @@ def _import_ray(loopback: bool) -> Any:
     """``ray``, imported on first use; ``loopback``: the cluster is on this machine only."""
     # Ray sends usage statistics over the internet unless told not to.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Ray's C++ core logs warnings (each retry while it connects) to stderr, between the
-    # runs' lines; errors still show.
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
     if loopback:
         # Read once when ray is imported: the node's address is 127.0.0.1 instead of the
         # address of the interface that routes to the internet (Ray's default on Linux).
@@ -155,13 +154,14 @@ class _TaskActor:
         from trialbook.execution._local import LocalExecutor
 
         self._local = LocalExecutor(1, grace=grace)
-        self._stops: queue.SimpleQueue[None] = queue.SimpleQueue()
-        self._stop_asked = False
+        self._stops: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._stopped: set[str] = set()
 
-    def stop(self) -> None:
-        """Ask ``run`` to stop the process (from another thread of this threaded actor)."""
-        self._stop_asked = True
-        self._stops.put(None)
+    def stop(self, key: str) -> None:
+        """Ask ``run`` to stop task ``key``'s process (from another thread of this threaded
+        actor); a request for a task this actor ran before is ignored."""
+        self._stopped.add(key)
+        self._stops.put(key)
 
     def run(self, task: Task) -> Iterator[tuple[str, Any]]:
         """The task's life, streamed: ``("started", info)``, ``("output", lines)``...,
@@ -169,7 +169,7 @@ class _TaskActor:
         import psutil
         import ray
 
-        if self._stop_asked:
+        if task.key in self._stopped:
             yield ("result", asdict(TaskResult(task.key, None, cancelled=True)))
             return
         lines: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
@@ -198,10 +198,11 @@ class _TaskActor:
             done = self._local.wait([handle], timeout=_POLL)
             while True:
                 try:
-                    self._stops.get_nowait()
+                    key = self._stops.get_nowait()
                 except queue.Empty:
                     break
-                self._local.cancel(handle)  # a second one kills at once
+                if key == task.key:
+                    self._local.cancel(handle)  # a second one kills at once
             batch: list[tuple[str, str]] = []
             with contextlib.suppress(queue.Empty):
                 while len(batch) < _BATCH:
@@ -290,6 +291,10 @@ class RayExecutor(Executor):
         self._pending: deque[_Job] = deque()
         self._running = 0
         self._ids = itertools.count(1)
+        #: Tasks handed to Ray and not finished.
+        self._launched: set[_Job] = set()
+        #: Actors whose task ended, kept for the next task with the same resources.
+        self._idle: list[tuple[Any, Any, threading.Timer]] = []
 
     @property
     def max_parallel(self) -> int:
@@ -339,7 +344,7 @@ class RayExecutor(Executor):
                     value=address,
                 ) from e
             self._own_ray = address is None
-        self._actor_class = ray.remote(max_concurrency=2, max_restarts=0)(_TaskActor)
+        self._actor_class = ray.remote(max_concurrency=3, max_restarts=0)(_TaskActor)
         self._reaper = ray.remote(num_cpus=0, max_retries=0)(_kill_group)
         self._ray = ray
 
@@ -391,6 +396,7 @@ class RayExecutor(Executor):
         for handle in handles:
             self.cancel(handle)
         self.wait_all(handles)
+        self._drop_idle()
         if self._ray is not None and self._own_ray:
             self._ray.shutdown()
             self._ray = None
@@ -404,7 +410,7 @@ class RayExecutor(Executor):
         if actor is None:  # being launched by another thread, which stops it when launched
             return
         ray = self._ray
-        if started is None:
+        if started is None and ready is not None:
             scheduled, _ = ray.wait([ready], timeout=0)
             if not scheduled:
                 # Ray has not started the actor (no room yet): nothing runs, killing it is safe.
@@ -412,7 +418,7 @@ class RayExecutor(Executor):
                     ray.kill(actor, no_restart=True)
                 return
         with contextlib.suppress(Exception):  # a dead actor's stream says so by itself
-            actor.stop.remote()
+            actor.stop.remote(job.task.key)
 
     def _job(self, handle: TaskHandle) -> _Job:
         job = self._jobs.get(handle.key)
@@ -430,22 +436,28 @@ class RayExecutor(Executor):
             self._launch(job)
 
     def _launch(self, job: _Job) -> None:
+        """Run ``job`` on an idle actor kept for its resources, or on a new actor."""
         task = job.task
-        res = task.resources
-        problem = self._never_fits(task)
-        if problem is not None:
-            self._finish(job, TaskResult(task.key, None, error=problem))
-            return
-        options: dict[str, Any] = {"num_cpus": 1.0 if res.cpus is None else res.cpus}
-        if res.gpus:
-            options["num_gpus"] = res.gpus
-        if res.memory:
-            options["memory"] = res.memory
-        actor = self._actor_class.options(**options).remote(self.grace)
+        actor = self._take_idle(task.resources)
+        reused = actor is not None
+        if actor is None:
+            problem = self._never_fits(task)
+            if problem is not None:
+                self._finish(job, TaskResult(task.key, None, error=problem))
+                return
+            res = task.resources
+            options: dict[str, Any] = {"num_cpus": 1.0 if res.cpus is None else res.cpus}
+            if res.gpus:
+                options["num_gpus"] = res.gpus
+            if res.memory:
+                options["memory"] = res.memory
+            actor = self._actor_class.options(**options).remote(self.grace)
         stream = actor.run.options(num_returns="streaming").remote(task)
         with self._cond:
             job.actor = actor
-            job.ready = actor.__ray_ready__.remote()
+            # A kept actor is known to run; a new one may wait for Ray to find room.
+            job.ready = None if reused else actor.__ray_ready__.remote()
+            self._launched.add(job)
             cancelled = job.cancels > 0
         if cancelled:
             self._stop(job)
@@ -510,9 +522,10 @@ class RayExecutor(Executor):
             )
         if fields is None and job.started is not None:
             self._reap(job.started)
-        # The actor is done: free its resources for the next task at once.
-        with contextlib.suppress(Exception):
-            ray.kill(job.actor, no_restart=True)
+        if fields is not None and fields["error"] is None and not job.cancels:
+            self._keep(job)
+        else:
+            self._kill(job.actor)
         started = job.started or {}
         if fields is not None:
             fields["cancelled"] = fields["cancelled"] or job.cancels > 0
@@ -536,6 +549,57 @@ class RayExecutor(Executor):
         self._finish(job, result)
         self._start_pending()
 
+    def _keep(self, job: _Job) -> None:
+        """Keep ``job``'s actor (its task ended normally) for the next task that asks for the
+        same resources: a new actor costs a new worker process, about a second.
+
+        It is killed instead when a task of ours waits for Ray to find room (the actor holds
+        what it needs), and after :data:`_IDLE` seconds without a task, so an idle actor
+        never holds resources anyone waits for for long.
+        """
+        with self._cond:
+            waiting = any(j.started is None for j in self._launched if j is not job)
+            if not waiting:
+                timer = threading.Timer(_IDLE, self._expire, args=(job.actor,))
+                timer.daemon = True
+                self._idle.append((job.task.resources, job.actor, timer))
+                timer.start()
+                return
+        self._kill(job.actor)
+
+    def _expire(self, actor: Any) -> None:
+        with self._cond:
+            kept = [entry for entry in self._idle if entry[1] is actor]
+            for entry in kept:
+                self._idle.remove(entry)
+        if kept:
+            self._kill(actor)
+
+    def _take_idle(self, resources: Any) -> Any:
+        """An idle actor kept for ``resources``, or None; without one, the idle actors of
+        other shapes are killed so that the new actor finds their resources free."""
+        with self._cond:
+            for entry in self._idle:
+                if entry[0] == resources:
+                    self._idle.remove(entry)
+                    entry[2].cancel()
+                    return entry[1]
+        self._drop_idle()
+        return None
+
+    def _drop_idle(self) -> None:
+        """Kill every idle actor."""
+        with self._cond:
+            idle, self._idle = self._idle, []
+        for _, actor, timer in idle:
+            timer.cancel()
+            self._kill(actor)
+
+    def _kill(self, actor: Any) -> None:
+        """Kill ``actor`` now, freeing its resources (a dead one is fine)."""
+        with contextlib.suppress(Exception):
+            self._ray.kill(actor, no_restart=True)
+
     def _reap(self, started: dict[str, Any]) -> None:
         """Kill the process group a dead actor left behind, on the node it ran on."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -549,6 +613,7 @@ class RayExecutor(Executor):
 
     def _finish(self, job: _Job, result: TaskResult) -> None:
         with self._cond:
+            self._launched.discard(job)
             job.result = result
             self._running -= 1
             self._cond.notify_all()
