@@ -271,3 +271,33 @@ def test_a_worker_that_cannot_create_the_actor_gives_an_error_not_a_crash(
     assert result.error.startswith("the Ray worker on 127.0.0.1 could not create the run's actor (")
     assert "grace must be zero or more seconds, got -1.0" in result.error
     assert not (ray_ws.cwd / "x-ran").exists()
+
+
+def _parent_task(ws: Workspace, key: str, **resources: Any) -> Any:
+    from trialbook.execution import Task
+    from trialbook.execution._executor import Resources
+
+    return Task(
+        key=key,
+        argv=(sys.executable, "-c", "import os; print(os.getppid())"),
+        cwd=ws.cwd,
+        stdout_path=ws.cwd / f"{key}.out",
+        stderr_path=ws.cwd / f"{key}.err",
+        resources=Resources(**resources),
+    )
+
+
+def test_tasks_asking_for_the_same_resources_reuse_one_worker_and_others_get_room(
+    ray_ws: Workspace,
+) -> None:
+    with ray_executor(jobs=2) as executor:
+        first = executor.run(_parent_task(ray_ws, "a"))
+        second = executor.run(_parent_task(ray_ws, "b"))
+        # Two actors holding a CPU each, then idle: a task asking for both CPUs still runs.
+        both = [executor.submit(_parent_task(ray_ws, k)) for k in ("c", "d")]
+        assert all(r.ok for r in executor.wait_all(both))
+        big = executor.run(_parent_task(ray_ws, "e", cpus=2))
+    assert first.ok and second.ok and big.ok
+    worker = {k: (ray_ws.cwd / f"{k}.out").read_text() for k in "abcde"}
+    assert worker["a"] == worker["b"]  # no new worker process for the second task
+    assert worker["e"] not in (worker["c"], worker["d"])
