@@ -1,10 +1,13 @@
 """RayExecutor: each task's process runs inside a Ray actor that reserves the task's resources.
 
-How it works (one actor per task, created only when one of ``max_jobs`` slots is free):
+How it works (at most ``max_jobs`` tasks handed to Ray at once):
 
-* The driver (this process) creates a :class:`_TaskActor` with the task's ``num_cpus``
-  (default 1), ``num_gpus`` and ``memory``; Ray starts it on a node with room, and holds the
-  resources until the actor is killed after the task ends.
+* The driver (this process) runs each task on a :class:`_TaskActor` created with the task's
+  ``num_cpus`` (default 1), ``num_gpus`` and ``memory``; Ray starts it on a node with room
+  and holds those resources while the actor lives. An actor whose task ended normally runs
+  the next task that asks for the same resources (a new actor is a new worker process, about
+  a second); it is killed when a task of ours waits for room, after ``_IDLE`` seconds without
+  work, and at ``close``.
 * The actor runs the process with a :class:`~trialbook.execution.LocalExecutor` of its own, so
   a process behaves exactly as with ``--executor local``: its own session, stdout and stderr
   appended line by line to ``stdout_path`` / ``stderr_path`` *on the worker's node* (a shared
@@ -15,12 +18,15 @@ How it works (one actor per task, created only when one of ``max_jobs`` slots is
   that stream and passes the lines to ``on_output``, in order, even when the worker could not
   write them to the files. The driver never reads the run folders.
 * Cancelling calls the actor's ``stop``, which asks the actor's loop to cancel the process
-  (SIGTERM, SIGKILL after grace; again: SIGKILL at once). ``ray.cancel`` would only interrupt
-  the worker's Python thread and leave the subprocess running. An actor Ray has not started
-  yet (waiting for resources) is killed with ``ray.kill``.
+  (SIGTERM to its group, SIGKILL after grace; again: SIGKILL at once). ``ray.cancel`` cannot
+  do this: it does not interrupt a worker blocked waiting for its subprocess (the process runs
+  on), and ``force=True`` kills the worker, taking the process with it without SIGTERM or
+  grace. An actor Ray has not started yet (waiting for resources) is killed with ``ray.kill``.
 * A worker or node that dies ends the stream with a ``RayActorError``; a Ray task pinned to
-  that node kills what is left of the task's process group (a process outlives its dead
-  worker) and the result carries ``lost`` (the Runner marks the run crashed).
+  that node kills what is left of the task's process group (Ray itself kills a dead worker's
+  children only where its subreaper is on, and never their own children) and the result
+  carries ``lost`` (the Runner marks the run crashed). An actor that a worker cannot create
+  (another trialbook on that node) is the task's ``error``.
 """
 
 from __future__ import annotations
