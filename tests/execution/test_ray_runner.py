@@ -301,3 +301,16 @@ def test_tasks_asking_for_the_same_resources_reuse_one_worker_and_others_get_roo
     worker = {k: (ray_ws.cwd / f"{k}.out").read_text() for k in "abcde"}
     assert worker["a"] == worker["b"]  # no new worker process for the second task
     assert worker["e"] not in (worker["c"], worker["d"])
+
+
+def test_a_kept_worker_that_died_while_idle_does_not_lose_the_next_task(
+    ray_ws: Workspace,
+) -> None:
+    with ray_executor(jobs=1) as executor:
+        assert executor.run(_parent_task(ray_ws, "a")).ok
+        worker = int((ray_ws.cwd / "a.out").read_text())
+        os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: not alive(worker), "the idle worker to die")
+        result = executor.run(_parent_task(ray_ws, "b"))
+    assert result.ok and result.lost is None
+    assert int((ray_ws.cwd / "b.out").read_text()) != worker

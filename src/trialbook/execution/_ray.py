@@ -230,6 +230,7 @@ class _Job:
         self.ready: Any = None  # resolves when Ray has started the actor
         self.started: dict[str, Any] | None = None
         self.cancels = 0
+        self.reused = False  # runs on an actor kept from an earlier task
         self.result: TaskResult | None = None
 
     @property
@@ -338,7 +339,7 @@ class RayExecutor(Executor):
                 if address is None:
                     raise ConfigError(
                         f"Cannot start a local Ray: {_first_line(e)}; check that this machine "
-                        "can run Ray (ray start --head), or give address= of a cluster.",
+                        "can run Ray (ray start --head), or join a cluster with address=....",
                         parameter="address",
                         value=None,
                     ) from e
@@ -441,11 +442,11 @@ class RayExecutor(Executor):
                 self._running += 1
             self._launch(job)
 
-    def _launch(self, job: _Job) -> None:
+    def _launch(self, job: _Job, *, fresh: bool = False) -> None:
         """Run ``job`` on an idle actor kept for its resources, or on a new actor."""
         task = job.task
-        actor = self._take_idle(task.resources)
-        reused = actor is not None
+        actor = None if fresh else self._take_idle(task.resources)
+        reused = job.reused = actor is not None
         if actor is None:
             problem = self._never_fits(task)
             if problem is not None:
@@ -517,6 +518,15 @@ class RayExecutor(Executor):
                 elif kind == "result":
                     fields = payload
         except ray.exceptions.RayError as e:
+            with self._cond:
+                unstarted = job.reused and job.started is None and not job.cancels
+            if unstarted:
+                # The kept actor died while it waited (its node went away): the task never
+                # started, so it runs on a new actor instead.
+                with self._cond:
+                    self._launched.discard(job)
+                self._launch(job, fresh=True)
+                return
             if getattr(e, "actor_init_failed", False):
                 # Not the run's fault nor a crash: this worker cannot run trialbook's actor.
                 fields = asdict(TaskResult(job.task.key, None, error=_init_failure(e)))
