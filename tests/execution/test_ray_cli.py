@@ -130,7 +130,11 @@ def _closed_port() -> int:
     [
         ("auto", "No Ray cluster was started on this machine for --address auto; "),
         ("127.0.0.1:{port}", "Nothing answers at --address 127.0.0.1:{port} ("),
-        ("ray://127.0.0.1:{port}", "Nothing answers at --address ray://127.0.0.1:{port} ("),
+        (
+            "ray://127.0.0.1:{port}",
+            "--address ray://127.0.0.1:{port} goes through Ray Client, which the Ray executor "
+            "does not support; ",
+        ),
         (
             "auto, after a head that died",
             "Nothing answers at --address auto (127.0.0.1:{port}, where `ray start` last "

@@ -91,6 +91,22 @@ def _is_loopback(address: str | None) -> bool:
         return False
 
 
+def _refuse_client(address: str) -> None:
+    """Refuse a Ray Client address (``ray://``).
+
+    Checked with Ray 2.60: the actors start, but their streams never reach a driver connected
+    through Ray Client, so the runs would hang.
+    """
+    if address.startswith("ray://"):
+        raise ConfigError(
+            f"address={address} goes through Ray Client, which the Ray executor does not "
+            "support; run trialbook on a node of the cluster with address=auto or the "
+            "head's HOST:PORT (ray start --head prints it).",
+            parameter="address",
+            value=address,
+        )
+
+
 def _reachable(address: str) -> str:
     """``address`` for ``ray.init``, once something answers there.
 
@@ -122,13 +138,12 @@ def _reachable(address: str) -> str:
 
 
 def _answers(address: str, shown: str) -> None:
-    """Raise unless something listens at ``address`` (``HOST:PORT`` or ``ray://...``)."""
-    target = address.removeprefix("ray://")
-    host, _, port = target.rpartition(":")
+    """Raise unless something listens at ``address`` (``HOST:PORT``)."""
+    host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(
-            f"address={address} is not a Ray cluster's address; use auto, HOST:PORT of its "
-            "head (ray start --head prints it) or ray://HOST:10001.",
+            f"address={address} is not a Ray cluster's address; use auto, or HOST:PORT of its "
+            "head (ray start --head prints it).",
             parameter="address",
             value=address,
         )
@@ -257,8 +272,9 @@ class RayExecutor(Executor):
         max_jobs: how many tasks run (or wait for Ray's resources) at once.
         grace: seconds between SIGTERM and SIGKILL when a task is stopped.
         address: the cluster to join: ``auto`` (the one ``ray start`` started on this
-            machine), ``HOST:PORT`` of its head, or ``ray://HOST:10001`` (Ray Client); None
-            starts a local Ray.
+            machine) or ``HOST:PORT`` of its head; None starts a local Ray. Ray Client
+            addresses (``ray://``) are refused: the actors' streams do not come back through
+            it.
     """
 
     name = "ray"
@@ -281,11 +297,13 @@ class RayExecutor(Executor):
             )
         if address is not None and not address.strip():
             raise ConfigError(
-                "address must name a Ray cluster (auto, HOST:PORT or ray://HOST:10001), "
+                "address must name a Ray cluster (auto, or HOST:PORT of its head), "
                 "not an empty string; leave it out to start a local Ray.",
                 parameter="address",
                 value=address,
             )
+        if address is not None:
+            _refuse_client(address)
         self._max_jobs = max_jobs
         self.grace = grace
         self.address = address
@@ -318,6 +336,8 @@ class RayExecutor(Executor):
             return
         # Ray's own variable stands for address= when none is given, as in Ray's tools.
         address = self.address or os.environ.get("RAY_ADDRESS") or None
+        if address is not None:
+            _refuse_client(address)
         ray = _import_ray(_is_loopback(address))
         if not ray.is_initialized():
             options: dict[str, Any] = {
