@@ -123,7 +123,7 @@ def _reachable(address: str) -> str:
         if found is None:
             raise ConfigError(
                 "No Ray cluster was started on this machine for address=auto; start one "
-                "with `ray start --head`, or leave address out to start a local Ray.",
+                "with `ray start --head`, or leave address=... out to start a local Ray.",
                 parameter="address",
                 value=address,
             )
@@ -152,7 +152,7 @@ def _answers(address: str, shown: str) -> None:
     except OSError as e:
         raise ConfigError(
             f"Nothing answers at {shown} ({e.strerror or e}); start the cluster's head "
-            "there (ray start --head), or leave address out to start a local Ray.",
+            "there (ray start --head), or leave address=... out to start a local Ray.",
             parameter="address",
             value=address,
         ) from e
