@@ -314,3 +314,41 @@ def test_a_kept_worker_that_died_while_idle_does_not_lose_the_next_task(
         result = executor.run(_parent_task(ray_ws, "b"))
     assert result.ok and result.lost is None
     assert int((ray_ws.cwd / "b.out").read_text()) != worker
+
+
+def test_fractional_cpus_and_memory_are_reserved_while_the_task_runs(
+    ray_ws: Workspace,
+) -> None:
+    import ray
+
+    from trialbook.execution import Task
+    from trialbook.execution._executor import Resources
+
+    code = (
+        "import os, time\n"
+        "open('small-started', 'w')\n"
+        "while not os.path.exists('small-release'): time.sleep(0.01)\n"
+    )
+    total = ray.cluster_resources()
+    held = {"CPU": total["CPU"] - 0.5, "memory": total["memory"] - 256 * 1024**2}
+
+    def reserved() -> bool:
+        free = ray.available_resources()
+        return all(free.get(k) == v for k, v in held.items())
+
+    with ray_executor(jobs=1) as executor:
+        handle = executor.submit(
+            Task(
+                key="small",
+                argv=(sys.executable, "-c", code),
+                cwd=ray_ws.cwd,
+                stdout_path=ray_ws.cwd / "small.out",
+                stderr_path=ray_ws.cwd / "small.err",
+                resources=Resources(cpus=0.5, memory=256 * 1024**2),
+            )
+        )
+        wait_until(lambda: (ray_ws.cwd / "small-started").exists(), "the task to start")
+        wait_until(reserved, "Ray to show half a CPU and 256 MB reserved")
+        (ray_ws.cwd / "small-release").touch()
+        [result] = executor.wait_all([handle])
+    assert result.ok
