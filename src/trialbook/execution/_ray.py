@@ -346,11 +346,9 @@ class RayExecutor(Executor):
                 "logging_level": logging.ERROR,
             }
             if address is None:
-                options.update(
-                    num_cpus=os.cpu_count() or 1,
-                    include_dashboard=False,
-                    _node_ip_address="127.0.0.1",
-                )
+                # num_cpus left to Ray: it counts the machine's CPUs within a container's
+                # CPU quota, where os.cpu_count() sees the host's.
+                options.update(include_dashboard=False, _node_ip_address="127.0.0.1")
             else:
                 options["address"] = _reachable(address)
             try:
