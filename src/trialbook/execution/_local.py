@@ -282,9 +282,9 @@ class LocalExecutor(Executor):
             return
         if "pid" in message:
             with self._cond:
-                job.pid = int(message["pid"])
                 job.started_at = float(message["at"])
                 job.started_mono = float(message["mono"])
+                job.pid = int(message["pid"])  # last: a reader that sees the pid sees the rest
                 stopping = job.stopping
             if stopping:  # cancelled while the server was starting it
                 job.stopping = False

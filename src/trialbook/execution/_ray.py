@@ -200,17 +200,20 @@ class _TaskActor:
 
         handle = self._local.submit(task, on_output)
         job = self._local._jobs[task.key]  # the process, to tell the driver where it runs
-        proc = job.proc
-        if proc is not None:
+        # The local executor's fork server reports the pid once the process exists.
+        while job.pid is None and not job.ended.wait(0.005):
+            pass
+        pid = job.pid
+        if pid is not None:
             try:
-                created = psutil.Process(proc.pid).create_time()
+                created = psutil.Process(pid).create_time()
             except psutil.Error:
                 created = None
             yield (
                 "started",
                 {
                     "started_at": job.started_at,
-                    "pid": proc.pid,
+                    "pid": pid,
                     "create_time": created,
                     "node_id": ray.get_runtime_context().get_node_id(),
                 },
