@@ -32,6 +32,7 @@ __all__ = [
     "fetchall",
     "history_sql",
     "insert_ignore",
+    "insert_metrics",
     "is_transient",
     "make_engine",
     "metrics_insert_sql",
@@ -348,6 +349,40 @@ def metrics_insert_sql(conn: Connection) -> str:
     mark = _mark(conn)
     cols = "run_num, key_id, step, value, time"
     return f"INSERT INTO metrics ({cols}) VALUES ({', '.join([mark] * 5)})"
+
+
+#: PostgreSQL's bulk load of metric points, and the column types it is sent as. Binary, so
+#: floats travel as their 8 bytes (exact, +-inf included) instead of being printed and parsed.
+METRICS_COPY_SQL = "COPY metrics (run_num, key_id, step, value, time) FROM STDIN (FORMAT BINARY)"
+METRICS_COPY_TYPES = ("int4", "int4", "int8", "float8", "float8")
+
+
+def insert_metrics(conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Append (run_num, key_id, step, value, time) tuples to ``metrics`` in ``conn``'s open
+    transaction; a value of None is NaN.
+
+    PostgreSQL: psycopg's binary ``COPY``, on the connection SQLAlchemy holds, so the points
+    commit or roll back with the rest of the transaction (the summary and block upserts).
+    ``executemany`` there sends one INSERT per point (in pipeline mode) and the server plans
+    and runs each; COPY streams the rows into one command, about twice the rate (see
+    bench/postgres.py). Elsewhere: ``executemany``, which SQLite runs in C.
+    """
+    if conn.dialect.name != "postgresql":
+        executemany(conn, metrics_insert_sql(conn), rows)
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(METRICS_COPY_SQL) as copy:
+            copy.set_types(METRICS_COPY_TYPES)
+            write_row = copy.write_row
+            for row in rows:
+                write_row(row)
+    except conn.dialect.loaded_dbapi.Error as e:
+        # As SQLAlchemy's own error, so the Store's retry and translation see it.
+        raise exc.DBAPIError.instance(
+            METRICS_COPY_SQL, None, e, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from e
 
 
 #: Merging a batch's summary into the stored one: the later step's value wins for ``last``,
