@@ -669,7 +669,7 @@ def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
             parameter="root",
             value=path.parent if path is not None else None,
         )
-    return StoreError(f"The database {where} failed: {msg}.")
+    return StoreError(f"The database {where} failed: {msg.rstrip('.')}.")
 
 
 def safe_url(url: str) -> str:
