@@ -4,7 +4,8 @@ Each measures one repeat in a fresh database on the PostgreSQL server the harnes
 (``args['server']``, a URL whose user may create databases), after an untimed warm-up:
 
 * ``trialbook``: the logging script (``run.log`` in a loop, then leave the run), into
-  PostgreSQL or, with ``server`` None, into the default SQLite workspace store.
+  PostgreSQL or, with ``server`` None, into the default SQLite workspace store; ``no_fk``
+  drops the two foreign keys of ``metrics`` first (a schema change under consideration).
 * ``copy``: the same points, with plain psycopg, by binary COPY into trialbook's own
   ``metrics`` table (the ceiling); ``no_fk`` into a copy of that table without its
   foreign keys (what they cost).
@@ -80,11 +81,32 @@ def _libpq(url: str) -> str:
 
 
 # ------------------------------------------------------------------ trialbook
-def _trialbook_once(server: str | None, calls: int, metrics: int, workdir: Path) -> dict[str, Any]:
+def _drop_metrics_foreign_keys(url: str) -> None:
+    """The schema change measured by ``no_fk``: ``metrics`` without its two foreign keys."""
+    import psycopg
+
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'metrics'::regclass "
+            "AND contype = 'f'"
+        ).fetchall()
+        for (name,) in names:
+            conn.execute(f'ALTER TABLE metrics DROP CONSTRAINT "{name}"')
+    if len(names) != 2:
+        raise RuntimeError(f"expected the 2 foreign keys of metrics, found {names}")
+
+
+def _trialbook_once(
+    server: str | None, calls: int, metrics: int, workdir: Path, no_fk: bool = False
+) -> dict[str, Any]:
     import trialbook
+    from trialbook.store import connect
 
     root = Path(tempfile.mkdtemp(dir=workdir))
     url = _new_database(server) if server else None
+    if url and no_fk:
+        connect(url, create=True).close()
+        _drop_metrics_foreign_keys(url)
     run = trialbook.start_run(
         experiment="bench", config={"lr": 1e-3}, seed=0, root=root, store_url=url,
         system_metrics=False,
@@ -127,8 +149,9 @@ def _trialbook_once(server: str | None, calls: int, metrics: int, workdir: Path)
 
 def trialbook_log(args: dict[str, Any]) -> dict[str, Any]:
     workdir = Path(args["workdir"])
-    _trialbook_once(args["server"], 1000, args["metrics"], workdir)  # imports, first use
-    return _trialbook_once(args["server"], args["calls"], args["metrics"], workdir)
+    no_fk = bool(args.get("no_fk"))
+    _trialbook_once(args["server"], 1000, args["metrics"], workdir, no_fk)  # imports, first use
+    return _trialbook_once(args["server"], args["calls"], args["metrics"], workdir, no_fk)
 
 
 # ------------------------------------------------------------------ plain psycopg COPY
