@@ -184,18 +184,26 @@ def make_engine(url: str, *, read_only: Path | None = None) -> Engine:
 
 
 @contextmanager
-def _raw_cursor(conn: Connection, sql: str) -> Iterator[Any]:
-    """The connection's own DBAPI cursor, inside its transaction; driver errors re-raised as
-    SQLAlchemy's, so the Store's retry and translation see them."""
-    dbapi_conn = conn.connection.dbapi_connection
-    assert dbapi_conn is not None
-    cursor = dbapi_conn.cursor()
+def _driver_errors(conn: Connection, sql: str) -> Iterator[None]:
+    """Driver errors raised inside re-raised as SQLAlchemy's, so the Store's retry and
+    translation see them."""
     try:
-        yield cursor
+        yield
     except conn.dialect.loaded_dbapi.Error as e:
         raise exc.DBAPIError.instance(
             sql, None, e, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
         ) from e
+
+
+@contextmanager
+def _raw_cursor(conn: Connection, sql: str) -> Iterator[Any]:
+    """The connection's own DBAPI cursor, inside its transaction (see :func:`_driver_errors`)."""
+    dbapi_conn = conn.connection.dbapi_connection
+    assert dbapi_conn is not None
+    cursor = dbapi_conn.cursor()
+    try:
+        with _driver_errors(conn, sql):
+            yield cursor
     finally:
         cursor.close()
 
@@ -365,24 +373,23 @@ def insert_metrics(conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
     commit or roll back with the rest of the transaction (the summary and block upserts).
     ``executemany`` there sends one INSERT per point (in pipeline mode) and the server plans
     and runs each; COPY streams the rows into one command, about twice the rate (see
-    bench/postgres.py). Elsewhere: ``executemany``, which SQLite runs in C.
+    bench/postgres.py). Elsewhere (SQLite, which runs it in C, or another PostgreSQL driver
+    named in the URL, such as ``postgresql+psycopg2://``): ``executemany``.
     """
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
         executemany(conn, metrics_insert_sql(conn), rows)
         return
-    driver = conn.connection.driver_connection
+    driver = conn.connection.driver_connection  # the psycopg.Connection itself
     assert driver is not None
-    try:
-        with driver.cursor() as cursor, cursor.copy(METRICS_COPY_SQL) as copy:
-            copy.set_types(METRICS_COPY_TYPES)
-            write_row = copy.write_row
-            for row in rows:
-                write_row(row)
-    except conn.dialect.loaded_dbapi.Error as e:
-        # As SQLAlchemy's own error, so the Store's retry and translation see it.
-        raise exc.DBAPIError.instance(
-            METRICS_COPY_SQL, None, e, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-        ) from e
+    with (
+        _driver_errors(conn, METRICS_COPY_SQL),
+        driver.cursor() as cursor,
+        cursor.copy(METRICS_COPY_SQL) as copy,
+    ):
+        copy.set_types(METRICS_COPY_TYPES)
+        write_row = copy.write_row
+        for row in rows:
+            write_row(row)
 
 
 #: Merging a batch's summary into the stored one: the later step's value wins for ``last``,
