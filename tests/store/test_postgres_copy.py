@@ -275,3 +275,35 @@ def test_a_database_error_during_copy_is_one_store_error_and_the_store_keeps_wor
 
     pg.log_metric_columns(RUN, _batch(clock, loss=([0, 1], [1.0, 2.0])))
     assert pg.metric_history(RUN, "loss").values == (1.0, 2.0)
+
+
+def test_a_run_logging_through_its_writer_into_postgresql_keeps_every_point(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    import trialbook
+
+    url = new_postgres_database(postgres_server)
+    n = 30_000
+    expected = [math.nan if i % 1000 == 7 else math.inf if i == 5 else i / 7 for i in range(n)]
+    run = trialbook.start_run(
+        "copy", {"lr": 0.1}, root=tmp_path, store_url=url, system_metrics=False,
+        capture_packages=False, flush_interval=0.01,
+    )  # fmt: skip
+    with run:
+        for i, v in enumerate(expected):
+            run.log({"loss": v, "acc": -v}, step=i // 2)  # two points per step
+            if i == n // 2:
+                run.flush()  # half in one flush, the rest in the writer's own batches
+
+    store = connect(url)
+    try:
+        for key, sign in (("loss", 1.0), ("acc", -1.0)):
+            history = store.metric_history(run.id, key)
+            assert history.steps == tuple(i // 2 for i in range(n))
+            _assert_same(key, history.values, [sign * v for v in expected])
+            assert list(history.times) == sorted(history.times)
+        summary = store.metric_summaries([run.id])[run.id]["loss"]
+        assert (summary.count, summary.max, summary.last_step) == (n, math.inf, n // 2 - 1)
+        assert store.metric_buckets(run.id, "loss", 10).total == n
+    finally:
+        store.close()
