@@ -1,9 +1,9 @@
 """Everything that differs between databases, behind one small boundary.
 
 SQLite needs WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` for writes (so that two
-writers queue instead of deadlocking); PostgreSQL needs none of that. Upserts use each
-dialect's ``ON CONFLICT`` construct, and driver exceptions are translated here into
-trialbook's own errors.
+writers queue instead of deadlocking); PostgreSQL needs none of that, and takes metric
+points by ``COPY`` (:func:`insert_metrics`). Upserts use each dialect's ``ON CONFLICT``
+construct, and driver exceptions are translated here into trialbook's own errors.
 """
 
 from __future__ import annotations
