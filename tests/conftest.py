@@ -1,9 +1,9 @@
-"""Fixtures every test folder may use: one headless Chromium and one PostgreSQL server for
-the whole session.
+"""Fixtures every test folder may use: one headless Chromium, one PostgreSQL server and one
+local Ray for the whole session.
 
 Playwright's sync API keeps an event loop running in the main thread while it is started, so
 the session shares one instance (a second ``sync_playwright()`` in the same process fails).
-Under ``CI=true`` a missing Chromium, Playwright or PostgreSQL fails the tests that use it
+Under ``CI=true`` a missing Chromium, Playwright, PostgreSQL or Ray fails the tests that use it
 (through :func:`trialbook.testing.skip_unavailable`); elsewhere they are skipped with the
 reason."""
 
@@ -99,3 +99,35 @@ def slurm_cluster() -> Iterator[Any]:
         yield cluster
     finally:
         stop_shared_cluster()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """The address (``127.0.0.1:PORT``) of a local Ray with 2 CPUs that this test process
+    has joined (``ray.init``, no dashboard), started once for the session (5-10 s): a
+    RayExecutor built here uses it as it is, and a ``trialbook run --executor ray --address``
+    subprocess joins it."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        skip_unavailable(
+            BackendUnavailable(
+                "Ray is not installed; install the ray extra: pip install 'trialbook[ray]'."
+            )
+        )
+    import logging
+
+    from trialbook.execution._ray import _import_ray
+
+    ray = _import_ray(loopback=True)
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        _node_ip_address="127.0.0.1",
+    )
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        ray.shutdown()

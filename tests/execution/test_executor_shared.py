@@ -27,6 +27,14 @@ class TestLocalExecutor(BuiltInExecutor):
     backend = "local"
 
 
+class TestRayExecutor(BuiltInExecutor):
+    backend = "ray"
+
+    @pytest.fixture(autouse=True)
+    def _session_ray(self, ray_cluster: str) -> None:
+        """Every test joins the session's Ray instead of starting one of its own."""
+
+
 def test_every_built_in_backend_runs_the_contract() -> None:
     assert sorted(c.backend for c in BuiltInExecutor.__subclasses__()) == sorted(EXECUTOR_BACKENDS)
 

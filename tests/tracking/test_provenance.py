@@ -557,3 +557,99 @@ def test_count_rows_across_chunks(tmp_path: Path) -> None:
     assert path.stat().st_size > 1 << 20
 
     assert count_rows(path) == 100_000
+
+
+# --------------------------------------------------------------------------- per-process caches
+
+
+def _fake_distribution(folder: Path, name: str, version: str) -> None:
+    info = folder / f"{name}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n")
+
+
+def test_packages_installed_while_the_process_runs_are_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    _fake_distribution(site, "tb_fake_one", "1.0")
+    monkeypatch.syspath_prepend(str(site))
+    first = collect_environment()["packages"]
+    assert first["tb_fake_one"] == "1.0" and "tb_fake_two" not in first
+    assert collect_environment()["packages"] == first  # asked again: the same answer
+
+    _fake_distribution(site, "tb_fake_two", "2.0")  # "pip install" in a notebook
+    shutil.rmtree(site / "tb_fake_one-1.0.dist-info")
+    _fake_distribution(site, "tb_fake_one", "1.1")  # an upgrade
+    second = collect_environment()["packages"]
+    assert second["tb_fake_two"] == "2.0" and second["tb_fake_one"] == "1.1"
+
+
+@requires_git
+def test_a_repository_created_or_given_a_remote_later_is_seen(isolated_git: Path) -> None:
+    folder = isolated_git / "later"
+    folder.mkdir()
+    assert git_info(folder) is None
+    _run_git(folder, "init", "--quiet", "--initial-branch=main")
+    _run_git(folder, "config", "user.name", "Test User")
+    _run_git(folder, "config", "user.email", "test@example.com")
+    (folder / "a.py").write_text("x = 1\n")
+    _run_git(folder, "add", "a.py")
+    _run_git(folder, "commit", "--quiet", "-m", "first")
+    info = git_info(folder)
+    assert info is not None and info.remote is None and info.branch == "main"
+    _run_git(folder, "remote", "add", "origin", "https://example.com/lab/later.git")
+    info = git_info(folder)
+    assert info is not None and info.remote == "https://example.com/lab/later.git"
+
+
+@requires_git
+def test_a_git_probe_answers_what_git_info_answers(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trialbook.tracking._provenance import GitProbe
+
+    (repo / "train.py").write_text("print('changed')\n")
+    (repo / "runs").mkdir()
+    (repo / "runs" / "new.txt").write_text("a run's file\n")
+    monkeypatch.chdir(repo)
+    probe = GitProbe(exclude=[repo / "runs"])
+    assert probe.result() == git_info(repo, exclude=[repo / "runs"])
+    info = probe.result()
+    assert info is not None and info.dirty and info.diff and "changed" in info.diff
+    assert "new.txt" not in info.diff  # the excluded folder does not count
+
+
+def test_nvidia_smi_is_asked_again_when_a_different_one_is_on_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_torch: None
+) -> None:
+    answers = []
+    for i, name in enumerate(("NVIDIA A100", "NVIDIA H100")):
+        bin_dir = tmp_path / f"bin{i}"
+        bin_dir.mkdir()
+        smi = bin_dir / "nvidia-smi"
+        smi.write_text(f"#!/bin/sh\necho '{name}, 40960'\n")
+        smi.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
+        answers.append(collect_environment(include_packages=False)["gpu"])
+    assert answers == [
+        [{"name": "NVIDIA A100", "memory_mb": 40960}],
+        [{"name": "NVIDIA H100", "memory_mb": 40960}],
+    ]
+
+
+@requires_git
+def test_untracked_files_are_named_as_git_ls_files_names_them(repo: Path) -> None:
+    (repo / "src").mkdir()
+    (repo / "data" / "raw").mkdir(parents=True)
+    (repo / "data" / "raw" / "a.csv").write_text("x\n")
+    (repo / "src" / "new module.py").write_text("y = 2\n")
+    _run_git(repo, "mv", "train.py", "src/train.py")  # a rename among the changes
+    for where in (repo, repo / "src"):
+        expected = _run_git(where, "ls-files", "--others", "--exclude-standard", ":/")
+        info = git_info(where)
+        assert info is not None and info.dirty and info.diff is not None
+        listed = info.diff.rsplit("# untracked: ", 1)[1].strip().split(", ")
+        assert listed == expected.splitlines()
+        assert "rename to src/train.py" in info.diff

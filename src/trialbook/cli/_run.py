@@ -156,7 +156,7 @@ _Address = Annotated[
     typer.Option(
         "--address",
         metavar="ADDRESS",
-        help="--executor ray: the cluster to join (auto, or ray://HOST:10001); without it a "
+        help="--executor ray: the cluster to join (auto, or HOST:PORT of its head); without it a "
         "local Ray starts with this machine's CPUs.",
         show_default=False,
     ),

@@ -35,7 +35,7 @@ def make_executor(
         name: ``local``, ``ray`` or ``slurm``.
         jobs: how many runs execute at once.
         grace: seconds between asking a run's process to stop and killing it.
-        address: Ray only: the cluster to join (``auto``, ``ray://host:10001``); None starts
+        address: Ray only: the cluster to join (``auto``, ``HOST:PORT`` of its head); None starts
             a local Ray with the machine's CPUs.
         slurm: Slurm only: settings that override every run's ``experiment.slurm``
             (``--slurm-partition`` etc.).

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from trialbook.config._load import ConfigSource
     from trialbook.store._base import Store
+    from trialbook.tracking._provenance import GitProbe
 
 #: Same as trialbook.tracking._settings.RUN_ID_ENV (not imported: this module starts light).
 RUN_ID_ENV = "TRIALBOOK_RUN_ID"
@@ -48,8 +49,10 @@ class _Taken(Exception):
 def _die_with_runner() -> None:
     """Ask Linux to send SIGTERM when the Runner dies, so a killed Runner leaves no orphans.
 
-    Only when the Runner is this process's parent (the local executor); the signal survives
-    ``exec`` into a ``command:`` script. Linux sends it again each time the orphan is handed to
+    Only when the Runner is this process's parent (an executor that starts this module
+    itself); the LocalExecutor's fork server, this process's parent there, asks for the
+    signal when it forks and dies with the Runner. The signal survives ``exec`` into a
+    ``command:`` script. Linux sends it again each time the orphan is handed to
     another thread of the dying Runner, so the Run's SIGTERM handler acts on the first only.
     """
     runner = os.environ.get(RUNNER_PID_ENV, "")
@@ -150,13 +153,15 @@ def _unstorable_message(entrypoint: str, unstorable: dict[str, str], kept: int) 
     )
 
 
-def _run_entrypoint(db: Store, run_id: str, entrypoint: str, source: ConfigSource) -> int:
+def _run_entrypoint(
+    db: Store, run_id: str, entrypoint: str, source: ConfigSource, git_probe: GitProbe
+) -> int:
     from trialbook.errors import ConfigError, RunStateError
     from trialbook.execution._code import parse_entrypoint
     from trialbook.tracking._attach import attach_run
 
     try:
-        run = attach_run(run_id, db=db)
+        run = attach_run(run_id, db=db, git_probe=git_probe)
     except RunStateError as e:
         raise _Taken(str(e)) from None
     # A start_run inside the function is a run of its own, not this one.
@@ -188,7 +193,9 @@ def _run_entrypoint(db: Store, run_id: str, entrypoint: str, source: ConfigSourc
     return 0
 
 
-def _exec_command(db: Store, run_id: str, command: str, config_path: Path) -> int:
+def _exec_command(
+    db: Store, run_id: str, command: str, config_path: Path, git_probe: GitProbe
+) -> int:
     from trialbook._workspace import Workspace
     from trialbook.errors import RunStateError
     from trialbook.execution._code import command_argv
@@ -196,7 +203,7 @@ def _exec_command(db: Store, run_id: str, command: str, config_path: Path) -> in
 
     try:
         try:
-            claimed = claim_run(db, Workspace.resolve(), run_id)
+            claimed = claim_run(db, Workspace.resolve(), run_id, git_probe=git_probe)
         except RunStateError as e:
             raise _Taken(str(e)) from None
         record = claimed.record
@@ -250,9 +257,13 @@ def main() -> int:
     from trialbook.config._experiment import experiment_block
     from trialbook.config._load import read_config
     from trialbook.errors import TrialbookError
+    from trialbook.tracking._provenance import GitProbe
 
     try:
-        db = Workspace.resolve().open_store()
+        workspace = Workspace.resolve()
+        # git runs while the Store opens and the config is read.
+        git_probe = GitProbe(exclude=[workspace.root])
+        db = workspace.open_store()
     except TrialbookError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -267,9 +278,9 @@ def main() -> int:
         return 2
     try:
         if block.command:
-            return _exec_command(db, run_id, block.command, config_path)
+            return _exec_command(db, run_id, block.command, config_path, git_probe)
         if block.entrypoint:
-            return _run_entrypoint(db, run_id, block.entrypoint, source)
+            return _run_entrypoint(db, run_id, block.entrypoint, source, git_probe)
     except _Taken as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_TAKEN

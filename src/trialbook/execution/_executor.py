@@ -199,6 +199,18 @@ class Executor(abc.ABC):
         """Submit one task and wait for it."""
         return self.wait_all([self.submit(task, on_output)])[0]
 
+    def start(self) -> None:
+        """Make the backend ready now (join a cluster, start a local one) instead of at the
+        first ``submit``. The Runner calls it before it writes anything, so a backend that
+        cannot be reached fails with nothing written. Calling it again does nothing; the
+        default does nothing.
+
+        Raises:
+            ConfigError: the backend cannot be used as configured (its library is missing,
+                no cluster answers at the address given), in one sentence.
+        """
+        return None
+
     @abc.abstractmethod
     def close(self) -> None:
         """Cancel every unfinished task, wait for them, and release the backend's resources."""

@@ -1,37 +1,709 @@
-"""RayExecutor: placeholder of the contract commit; the ray helper replaces this module."""
+"""RayExecutor: each task's process runs inside a Ray actor that reserves the task's resources.
+
+How it works (at most ``max_jobs`` tasks handed to Ray at once):
+
+* The driver (this process) runs each task on a :class:`_TaskActor` created with the task's
+  ``num_cpus`` (default 1), ``num_gpus`` and ``memory``; Ray starts it on a node with room
+  and holds those resources while the actor lives. An actor whose task ended normally runs
+  the next task that asks for the same resources (a new actor is a new worker process, about
+  a second); it is killed when a task of ours waits for room, after ``_IDLE`` seconds without
+  work, and at ``close``.
+* The actor runs the process with a :class:`~trialbook.execution.LocalExecutor` of its own, so
+  a process behaves exactly as with ``--executor local``: its own session, stdout and stderr
+  appended line by line to ``stdout_path`` / ``stderr_path`` *on the worker's node* (a shared
+  filesystem on a multi-node cluster), the timeout, SIGTERM to the process group and SIGKILL
+  after ``grace``.
+* The actor's ``run`` is a Ray streaming generator: it sends ``started`` (when and where the
+  process runs), batches of output lines, then the result. One driver thread per task reads
+  that stream and passes the lines to ``on_output``, in order, even when the worker could not
+  write them to the files. The driver never reads the run folders.
+* Cancelling calls the actor's ``stop``, which asks the actor's loop to cancel the process
+  (SIGTERM to its group, SIGKILL after grace; again: SIGKILL at once). ``ray.cancel`` cannot
+  do this: it does not interrupt a worker blocked waiting for its subprocess (the process runs
+  on), and ``force=True`` kills the worker, taking the process with it without SIGTERM or
+  grace. An actor Ray has not started yet (waiting for resources) is killed with ``ray.kill``.
+* A worker or node that dies ends the stream with a ``RayActorError``; a Ray task pinned to
+  that node kills what is left of the task's process group (Ray itself kills a dead worker's
+  children only where its subreaper is on, and never their own children) and the result
+  carries ``lost`` (the Runner marks the run crashed). An actor that a worker cannot create
+  (another trialbook on that node) is the task's ``error``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import contextlib
+import ipaddress
+import itertools
+import logging
+import os
+import queue
+import re
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from typing import Any, Literal
 
+from trialbook.errors import ConfigError
 from trialbook.execution._executor import Executor, OutputCallback, Task, TaskHandle, TaskResult
 
 __all__ = ["RayExecutor"]
 
+#: Lines sent to the driver in one message at most.
+_BATCH = 500
+#: How long the actor's loop waits for its process before it looks at output and stop requests.
+_POLL = 0.05
+#: Seconds an actor whose task ended waits for another task with the same resources.
+_IDLE = 2.0
+#: Seconds the driver gives the node-pinned task that kills a lost task's process group.
+_REAP_TIMEOUT = 30.0
+
+_INSTALL_HINT = "Ray is not installed; install the ray extra: pip install 'trialbook[ray]'."
+
+
+def _import_ray(loopback: bool) -> Any:
+    """``ray``, imported on first use; ``loopback``: the cluster is on this machine only."""
+    # Ray sends usage statistics over the internet unless told not to.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if loopback:
+        # Read once when ray is imported: the node's address is 127.0.0.1 instead of the
+        # address of the interface that routes to the internet (Ray's default on Linux).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        import ray
+    except ImportError as e:
+        raise ConfigError(_INSTALL_HINT, parameter="executor", value="ray") from e
+    return ray
+
+
+def _is_loopback(address: str | None) -> bool:
+    if address is None:
+        return True
+    host = address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_client(address: str) -> None:
+    """Refuse a Ray Client address (``ray://``).
+
+    Checked with Ray 2.60: the actors start, but their streams never reach a driver connected
+    through Ray Client, so the runs would hang.
+    """
+    if address.startswith("ray://"):
+        raise ConfigError(
+            f"address={address} goes through Ray Client, which the Ray executor does not "
+            "support; run trialbook on a node of the cluster with address=auto or the "
+            "head's HOST:PORT (ray start --head prints it).",
+            parameter="address",
+            value=address,
+        )
+
+
+def _reachable(address: str) -> str:
+    """``address`` for ``ray.init``, once something answers there.
+
+    Ray itself would retry an address where nothing listens for minutes, and ``auto`` would
+    join any Ray it finds running on this machine (another user's notebook); here ``auto``
+    is the cluster ``ray start`` last started on this machine, or ``RAY_ADDRESS``.
+
+    Raises:
+        ConfigError: no cluster is there.
+    """
+    if address == "auto":
+        given = os.environ.get("RAY_ADDRESS")
+        found = given or _started_cluster()
+        if found is None:
+            raise ConfigError(
+                "No Ray cluster was started on this machine for address=auto; start one "
+                "with `ray start --head`, or leave address=... out to start a local Ray.",
+                parameter="address",
+                value=address,
+            )
+        if found != "auto":
+            source = "from RAY_ADDRESS" if given else "where `ray start` last started one"
+            _answers(found, f"address=auto ({found}, {source})")
+        # Ray looks the address up again the same way, and turns on token authentication
+        # for a cluster found so (not for an explicit address).
+        return "auto"
+    _answers(address, f"address={address}")
+    return address
+
+
+def _answers(address: str, shown: str) -> None:
+    """Raise unless something listens at ``address`` (``HOST:PORT``)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"address={address} is not a Ray cluster's address; use auto, or HOST:PORT of its "
+            "head (ray start --head prints it).",
+            parameter="address",
+            value=address,
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as e:
+        raise ConfigError(
+            f"Nothing answers at {shown} ({e.strerror or e}); start the cluster's head "
+            "there (ray start --head), or leave address=... out to start a local Ray.",
+            parameter="address",
+            value=address,
+        ) from e
+
+
+def _started_cluster() -> str | None:
+    """The address ``ray start`` recorded on this machine, if any (Ray's own lookup)."""
+    try:
+        from ray._private.utils import read_ray_address
+    except ImportError:  # a Ray that moved it: let Ray look for itself
+        return "auto"
+    found = read_ray_address()
+    return str(found) if found else None
+
+
+class _TaskActor:
+    """Runs one task's process on a Ray worker (decorated with ``ray.remote`` on first use)."""
+
+    def __init__(self, grace: float) -> None:
+        from trialbook.execution._local import LocalExecutor
+
+        self._local = LocalExecutor(1, grace=grace)
+        self._stops: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._stopped: set[str] = set()
+
+    def stop(self, key: str) -> None:
+        """Ask ``run`` to stop task ``key``'s process (from another thread of this threaded
+        actor); a request for a task this actor ran before is ignored."""
+        self._stopped.add(key)
+        self._stops.put(key)
+
+    def run(self, task: Task) -> Iterator[tuple[str, Any]]:
+        """The task's life, streamed: ``("started", info)``, ``("output", lines)``...,
+        ``("result", fields)``."""
+        import psutil
+        import ray
+
+        if task.key in self._stopped:
+            yield ("result", asdict(TaskResult(task.key, None, cancelled=True)))
+            return
+        lines: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+
+        def on_output(_: Task, stream: Literal["stdout", "stderr"], line: str) -> None:
+            lines.put((stream, line))
+
+        handle = self._local.submit(task, on_output)
+        job = self._local._jobs[task.key]  # the process, to tell the driver where it runs
+        # The local executor's fork server reports the pid once the process exists.
+        while job.pid is None and not job.ended.wait(0.005):
+            pass
+        pid = job.pid
+        if pid is not None:
+            try:
+                created = psutil.Process(pid).create_time()
+            except psutil.Error:
+                created = None
+            yield (
+                "started",
+                {
+                    "started_at": job.started_at,
+                    "pid": pid,
+                    "create_time": created,
+                    "node_id": ray.get_runtime_context().get_node_id(),
+                },
+            )
+        while True:
+            done = self._local.wait([handle], timeout=_POLL)
+            while True:
+                try:
+                    key = self._stops.get_nowait()
+                except queue.Empty:
+                    break
+                if key == task.key:
+                    self._local.cancel(handle)  # a second one kills at once
+            batch: list[tuple[str, str]] = []
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < _BATCH:
+                    batch.append(lines.get_nowait())
+            if batch:
+                yield ("output", batch)
+            if done and lines.empty():
+                yield ("result", asdict(done[0]))
+                return
+
+
+class _Job:
+    """The driver's state of one task."""
+
+    def __init__(self, handle: TaskHandle, on_output: OutputCallback | None) -> None:
+        self.handle = handle
+        self.on_output = on_output
+        self.actor: Any = None
+        self.ready: Any = None  # resolves when Ray has started the actor
+        self.started: dict[str, Any] | None = None
+        self.cancels = 0
+        self.reused = False  # runs on an actor kept from an earlier task
+        self.result: TaskResult | None = None
+
+    @property
+    def task(self) -> Task:
+        return self.handle.task
+
 
 class RayExecutor(Executor):
+    """Run each task's process inside a Ray actor, at most ``max_jobs`` at once.
+
+    Each actor reserves the task's :class:`~trialbook.execution.Resources` (``cpus``, default
+    1; ``gpus``; ``memory`` in bytes), so Ray runs fewer at once when they do not fit. The
+    process sees the worker's environment with ``task.env`` on top (Ray sets
+    ``CUDA_VISIBLE_DEVICES`` to the GPUs it reserved). Output files are written by the
+    worker; on a cluster of several machines the run folders must be on a filesystem they
+    all share.
+
+    Building the executor starts nothing: :meth:`start` (or the first ``submit``) joins the
+    cluster at ``address``, or starts a local Ray with this machine's CPUs on 127.0.0.1
+    (no dashboard, no usage statistics); :meth:`close` stops that local Ray again. A Ray this
+    process had already joined (``ray.init`` by the caller) is used as it is and left running.
+
+    Args:
+        max_jobs: how many tasks run (or wait for Ray's resources) at once.
+        grace: seconds between SIGTERM and SIGKILL when a task is stopped.
+        address: the cluster to join: ``auto`` (the one ``ray start`` started on this
+            machine) or ``HOST:PORT`` of its head; None starts a local Ray. Ray Client
+            addresses (``ray://``) are refused: the actors' streams do not come back through
+            it.
+    """
+
     name = "ray"
     remote = True
 
-    def __init__(self, max_jobs: int = 1, *, grace: float = 10.0, **options: Any) -> None:
-        raise NotImplementedError("RayExecutor is being built (issue 13).")
+    def __init__(
+        self, max_jobs: int = 1, *, grace: float = 10.0, address: str | None = None
+    ) -> None:
+        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
+            raise ConfigError(
+                f"max_jobs must be a whole number of at least 1, got {max_jobs!r}.",
+                parameter="max_jobs",
+                value=max_jobs,
+            )
+        if grace < 0:
+            raise ConfigError(
+                f"grace must be zero or more seconds, got {grace!r}.",
+                parameter="grace",
+                value=grace,
+            )
+        if address is not None and not address.strip():
+            raise ConfigError(
+                "address must name a Ray cluster (auto, or HOST:PORT of its head), "
+                "not an empty string; leave it out to start a local Ray.",
+                parameter="address",
+                value=address,
+            )
+        if address is not None:
+            _refuse_client(address)
+        self._max_jobs = max_jobs
+        self.grace = grace
+        self.address = address
+        self._ray: Any = None
+        self._actor_class: Any = None
+        self._reaper: Any = None
+        self._own_ray = False
+        self._cond = threading.Condition()
+        self._jobs: dict[str, _Job] = {}
+        self._pending: deque[_Job] = deque()
+        self._running = 0
+        self._ids = itertools.count(1)
+        #: Tasks handed to Ray and not finished.
+        self._launched: set[_Job] = set()
+        #: Actors whose task ended, kept for the next task with the same resources.
+        self._idle: list[tuple[Any, Any, threading.Timer]] = []
 
     @property
     def max_parallel(self) -> int:
-        raise NotImplementedError
+        return self._max_jobs
+
+    # ----------------------------------------------------------------- interface
+    def start(self) -> None:
+        """Join the Ray cluster (or start a local one) now; later calls do nothing.
+
+        Raises:
+            ConfigError: Ray is not installed, or no cluster answers at ``address``.
+        """
+        if self._ray is not None:
+            return
+        # Ray's own variable stands for address= when none is given, as in Ray's tools.
+        address = self.address or os.environ.get("RAY_ADDRESS") or None
+        if address is not None:
+            _refuse_client(address)
+        ray = _import_ray(_is_loopback(address))
+        if not ray.is_initialized():
+            options: dict[str, Any] = {
+                "log_to_driver": False,  # output comes through the actors' streams
+                # Ray's notices (token authentication, ...) would interleave with the runs'.
+                "logging_level": logging.ERROR,
+            }
+            if address is None:
+                # num_cpus left to Ray: it counts the machine's CPUs within a container's
+                # CPU quota, where os.cpu_count() sees the host's.
+                options.update(include_dashboard=False, _node_ip_address="127.0.0.1")
+            else:
+                options["address"] = _reachable(address)
+            try:
+                ray.init(**options)
+            except (ConnectionError, ValueError, RuntimeError, TimeoutError) as e:
+                if address is None:
+                    raise ConfigError(
+                        f"Cannot start a local Ray: {_first_line(e)}; check that this machine "
+                        "can run Ray (ray start --head), or join a cluster with address=....",
+                        parameter="address",
+                        value=None,
+                    ) from e
+                raise ConfigError(
+                    f"Cannot join the Ray cluster at address={address}: {_first_line(e)}; "
+                    "check the address (a cluster with token authentication also needs "
+                    "RAY_AUTH_MODE=token and its token), or leave it out to start a local Ray.",
+                    parameter="address",
+                    value=address,
+                ) from e
+            self._own_ray = address is None
+        self._actor_class = ray.remote(max_concurrency=3, max_restarts=0)(_TaskActor)
+        self._reaper = ray.remote(num_cpus=0, max_retries=0)(_kill_group)
+        self._ray = ray
 
     def submit(self, task: Task, on_output: OutputCallback | None = None) -> TaskHandle:
-        raise NotImplementedError
+        if not task.argv:
+            raise ValueError(f"task {task.key!r} has an empty argv")
+        self.start()
+        with self._cond:
+            if task.key in self._jobs:
+                raise ValueError(f"a task with key {task.key!r} was already submitted")
+            handle = TaskHandle(task, f"ray-{next(self._ids)}")
+            job = _Job(handle, on_output)
+            self._jobs[task.key] = job
+            self._pending.append(job)
+        self._start_pending()
+        return handle
 
     def wait(self, handles: Sequence[TaskHandle], timeout: float | None = None) -> list[TaskResult]:
-        raise NotImplementedError
+        jobs = [self._job(h) for h in handles]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._start_pending()
+            with self._cond:
+                done = [j.result for j in jobs if j.result is not None]
+                if done or not jobs:
+                    return done
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return []
+                # Bounded, so a task whose slot freed meanwhile is launched from here.
+                self._cond.wait(1.0 if remaining is None else min(remaining, 1.0))
 
     def cancel(self, handle: TaskHandle) -> None:
-        raise NotImplementedError
+        job = self._job(handle)
+        with self._cond:
+            if job.result is not None:
+                return
+            if job in self._pending:
+                self._pending.remove(job)
+                job.result = TaskResult(handle.key, None, cancelled=True)
+                self._cond.notify_all()
+                return
+            job.cancels += 1
+        self._stop(job)
 
     def close(self) -> None:
-        raise NotImplementedError
+        with self._cond:
+            handles = [j.handle for j in self._jobs.values() if j.result is None]
+        for handle in handles:
+            self.cancel(handle)
+        self.wait_all(handles)
+        self._drop_idle()
+        if self._ray is not None and self._own_ray:
+            self._ray.shutdown()
+            self._ray = None
+            self._own_ray = False
+
+    # ----------------------------------------------------------------- internals
+    def _stop(self, job: _Job) -> None:
+        """Ask a launched task's actor to stop its process (once per call)."""
+        with self._cond:
+            actor, ready, started = job.actor, job.ready, job.started
+        if actor is None:  # being launched by another thread, which stops it when launched
+            return
+        ray = self._ray
+        if started is None and ready is not None:
+            scheduled, _ = ray.wait([ready], timeout=0)
+            if not scheduled:
+                # Ray has not started the actor (no room yet): nothing runs, killing it is safe.
+                with contextlib.suppress(Exception):
+                    ray.kill(actor, no_restart=True)
+                return
+        with contextlib.suppress(Exception):  # a dead actor's stream says so by itself
+            actor.stop.remote(job.task.key)
+
+    def _job(self, handle: TaskHandle) -> _Job:
+        job = self._jobs.get(handle.key)
+        if job is None or job.handle.id != handle.id:
+            raise ValueError(f"{handle!r} was not submitted to this executor")
+        return job
+
+    def _start_pending(self) -> None:
+        while True:
+            with self._cond:
+                if not self._pending or self._running >= self._max_jobs:
+                    return
+                job = self._pending.popleft()
+                self._running += 1
+            self._launch(job)
+
+    def _launch(self, job: _Job, *, fresh: bool = False) -> None:
+        """Run ``job`` on an idle actor kept for its resources, or on a new actor."""
+        task = job.task
+        actor = None if fresh else self._take_idle(task.resources)
+        reused = job.reused = actor is not None
+        if actor is None:
+            problem = self._never_fits(task)
+            if problem is not None:
+                self._finish(job, TaskResult(task.key, None, error=problem))
+                return
+            res = task.resources
+            options: dict[str, Any] = {"num_cpus": 1.0 if res.cpus is None else res.cpus}
+            if res.gpus:
+                options["num_gpus"] = res.gpus
+            if res.memory:
+                options["memory"] = res.memory
+            actor = self._actor_class.options(**options).remote(self.grace)
+        stream = actor.run.options(num_returns="streaming").remote(task)
+        with self._cond:
+            job.actor = actor
+            # A kept actor is known to run; a new one may wait for Ray to find room.
+            job.ready = None if reused else actor.__ray_ready__.remote()
+            self._launched.add(job)
+            cancelled = job.cancels > 0
+        if cancelled:
+            self._stop(job)
+        threading.Thread(
+            target=self._follow, args=(job, stream), name=f"ray-{task.key}", daemon=True
+        ).start()
+
+    def _never_fits(self, task: Task) -> str | None:
+        """Why a local Ray this executor started can never run ``task`` (a cluster it joined
+        may grow, so there Ray keeps the task waiting)."""
+        if not self._own_ray:
+            return None
+        res = task.resources
+        total = self._ray.cluster_resources()
+        asked = {
+            "CPU": ("cpus", 1.0 if res.cpus is None else res.cpus, "CPUs"),
+            "GPU": ("gpus", res.gpus or 0.0, "GPUs"),
+            "memory": ("memory", float(res.memory or 0), "bytes of memory"),
+        }
+        for key, (name, amount, what) in asked.items():
+            has = total.get(key, 0.0)
+            if amount > has:
+                asked_, has_ = (
+                    (f"{amount:g}", f"{has:g}")
+                    if key != "memory"
+                    else (f"{int(amount):,}", f"{int(has):,}")
+                )
+                return (
+                    f"it asks for experiment.resources.{name}={asked_} but the local Ray "
+                    f"has {has_} {what}; lower it, or join a cluster that has them (--address)"
+                )
+        return None
+
+    def _follow(self, job: _Job, stream: Any) -> None:
+        """Read one actor's stream to its end and record the task's result."""
+        ray = self._ray
+        fields: dict[str, Any] | None = None
+        lost: str | None = None
+        try:
+            for ref in stream:
+                kind, payload = ray.get(ref)
+                if kind == "started":
+                    with self._cond:
+                        job.started = payload
+                elif kind == "output":
+                    if job.on_output is not None:
+                        for out, line in payload:
+                            # A failing callback must not stop the stream.
+                            with contextlib.suppress(Exception):
+                                job.on_output(job.task, out, line)
+                elif kind == "result":
+                    fields = payload
+        except ray.exceptions.RayError as e:
+            with self._cond:
+                unstarted = job.reused and job.started is None and not job.cancels
+            if unstarted:
+                # The kept actor died while it waited (its node went away): the task never
+                # started, so it runs on a new actor instead.
+                with self._cond:
+                    self._launched.discard(job)
+                self._launch(job, fresh=True)
+                return
+            if getattr(e, "actor_init_failed", False):
+                # Not the run's fault nor a crash: this worker cannot run trialbook's actor.
+                fields = asdict(TaskResult(job.task.key, None, error=_init_failure(e)))
+            else:
+                lost = _lost_reason(e)
+        except Exception as e:  # recorded as the task's error: the actor failed, not lost
+            fields = asdict(
+                TaskResult(job.task.key, None, error=f"the Ray actor failed: {_first_line(e)}")
+            )
+        if fields is None and job.started is not None:
+            self._reap(job.started)
+        if fields is not None and fields["error"] is None and not job.cancels:
+            self._keep(job)
+        else:
+            self._kill(job.actor)
+        started = job.started or {}
+        if fields is not None:
+            fields["cancelled"] = fields["cancelled"] or job.cancels > 0
+            result = TaskResult(**fields)
+        elif job.cancels:
+            result = TaskResult(
+                job.task.key,
+                None,
+                cancelled=True,
+                started_at=started.get("started_at"),
+                duration=_since(started.get("started_at")),
+            )
+        else:
+            result = TaskResult(
+                job.task.key,
+                None,
+                started_at=started.get("started_at"),
+                duration=_since(started.get("started_at")),
+                lost=lost or "its Ray worker ended without a result",
+            )
+        self._finish(job, result)
+        self._start_pending()
+
+    def _keep(self, job: _Job) -> None:
+        """Keep ``job``'s actor (its task ended normally) for the next task that asks for the
+        same resources: a new actor costs a new worker process, about a second.
+
+        It is killed instead when a task of ours waits for Ray to find room (the actor holds
+        what it needs), and after :data:`_IDLE` seconds without a task, so an idle actor
+        never holds resources anyone waits for for long.
+        """
+        with self._cond:
+            waiting = any(j.started is None for j in self._launched if j is not job)
+            if not waiting:
+                timer = threading.Timer(_IDLE, self._expire, args=(job.actor,))
+                timer.daemon = True
+                self._idle.append((job.task.resources, job.actor, timer))
+                timer.start()
+                return
+        self._kill(job.actor)
+
+    def _expire(self, actor: Any) -> None:
+        with self._cond:
+            kept = [entry for entry in self._idle if entry[1] is actor]
+            for entry in kept:
+                self._idle.remove(entry)
+        if kept:
+            self._kill(actor)
+
+    def _take_idle(self, resources: Any) -> Any:
+        """An idle actor kept for ``resources``, or None; without one, the idle actors of
+        other shapes are killed so that the new actor finds their resources free."""
+        with self._cond:
+            for entry in self._idle:
+                if entry[0] == resources:
+                    self._idle.remove(entry)
+                    entry[2].cancel()
+                    return entry[1]
+        self._drop_idle()
+        return None
+
+    def _drop_idle(self) -> None:
+        """Kill every idle actor."""
+        with self._cond:
+            idle, self._idle = self._idle, []
+        for _, actor, timer in idle:
+            timer.cancel()
+            self._kill(actor)
+
+    def _kill(self, actor: Any) -> None:
+        """Kill ``actor`` now, freeing its resources (a dead one is fine)."""
+        with contextlib.suppress(Exception):
+            self._ray.kill(actor, no_restart=True)
+
+    def _reap(self, started: dict[str, Any]) -> None:
+        """Kill the process group a dead actor left behind, on the node it ran on."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        strategy = NodeAffinitySchedulingStrategy(started["node_id"], soft=False)
+        with contextlib.suppress(Exception):  # the node itself is gone: so is the process
+            ref = self._reaper.options(scheduling_strategy=strategy).remote(
+                started["pid"], started["create_time"]
+            )
+            self._ray.get(ref, timeout=_REAP_TIMEOUT)
+
+    def _finish(self, job: _Job, result: TaskResult) -> None:
+        with self._cond:
+            self._launched.discard(job)
+            job.result = result
+            self._running -= 1
+            self._cond.notify_all()
 
 
-_UNUSED: Mapping[str, Any] = {}
+def _kill_group(pgid: int, create_time: float | None) -> bool:
+    """SIGKILL the process group ``pgid`` (a task's session); runs on the task's node."""
+    import psutil
+
+    try:
+        leader = psutil.Process(pgid)
+        if create_time is not None and leader.create_time() != create_time:
+            return False  # the pid was reused: not ours
+    except psutil.NoSuchProcess:
+        pass  # the leader is gone; what is left of its group still carries its id
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _since(started_at: float | None) -> float:
+    return 0.0 if started_at is None else max(0.0, time.time() - started_at)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0].rstrip(".")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _init_failure(error: BaseException) -> str:
+    """Why an actor could not be created, from Ray's text (its last line is the cause)."""
+    lines = [line.strip() for line in _ANSI.sub("", str(error)).splitlines() if line.strip()]
+    where = re.search(r"ip=([^,)\s]+)", lines[0]) if lines else None
+    on = f" on {where.group(1)}" if where else ""
+    cause = lines[-1] if lines else type(error).__name__
+    return (
+        f"the Ray worker{on} could not create the run's actor ({cause}); every node needs the "
+        "same trialbook installed as the machine running trialbook run"
+    )
+
+
+def _lost_reason(error: BaseException) -> str:
+    """A sentence for a task whose actor died (``error`` is Ray's, many lines long)."""
+    text = str(error)
+    where = re.search(r"^\s*ip: (\S+)", text, re.MULTILINE)
+    why = re.search(r"Worker exit detail: (.+?)(?:\.\s|\.?$)", text, re.MULTILINE) or re.search(
+        r"The actor is dead because (.+?)(?:\.\s|\.?$)", text, re.MULTILINE
+    )
+    on = f" on {where.group(1)}" if where else ""
+    reason = why.group(1) if why else f"{type(error).__name__}: {_first_line(error)}"
+    return f"its Ray worker{on} died ({reason})"

@@ -469,6 +469,9 @@ class Runner:
         )
 
     def _run(self, plan: Plan, started: float) -> SuiteResult:
+        own_executor = self._executor is None
+        # A cluster that cannot be reached fails here, before any run is queued.
+        self.executor.start()
         db = self.workspace.open_store(create=True)
         try:
             decisions = self._decide(db, plan)
@@ -492,7 +495,6 @@ class Runner:
                         items.append(queued)
                     else:  # another runner queued it meanwhile, and holds or finished it
                         watched[i] = _Watched(d.planned, queued.id)
-            own_executor = self._executor is None
             reporter = make_progress(self.progress, self.executor.max_parallel)
             try:
                 interrupted = self._execute(db, items, watched, outcomes, reporter, decisions)

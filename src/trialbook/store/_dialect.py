@@ -1,9 +1,9 @@
 """Everything that differs between databases, behind one small boundary.
 
 SQLite needs WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` for writes (so that two
-writers queue instead of deadlocking); PostgreSQL needs none of that. Upserts use each
-dialect's ``ON CONFLICT`` construct, and driver exceptions are translated here into
-trialbook's own errors.
+writers queue instead of deadlocking); PostgreSQL needs none of that, and takes metric
+points by ``COPY`` (:func:`insert_metrics`). Upserts use each dialect's ``ON CONFLICT``
+construct, and driver exceptions are translated here into trialbook's own errors.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ __all__ = [
     "fetchall",
     "history_sql",
     "insert_ignore",
+    "insert_metrics",
     "is_transient",
     "make_engine",
     "metrics_insert_sql",
@@ -190,18 +191,26 @@ def make_engine(url: str, *, read_only: Path | None = None) -> Engine:
 
 
 @contextmanager
-def _raw_cursor(conn: Connection, sql: str) -> Iterator[Any]:
-    """The connection's own DBAPI cursor, inside its transaction; driver errors re-raised as
-    SQLAlchemy's, so the Store's retry and translation see them."""
-    dbapi_conn = conn.connection.dbapi_connection
-    assert dbapi_conn is not None
-    cursor = dbapi_conn.cursor()
+def _driver_errors(conn: Connection, sql: str) -> Iterator[None]:
+    """Driver errors raised inside re-raised as SQLAlchemy's, so the Store's retry and
+    translation see them."""
     try:
-        yield cursor
+        yield
     except conn.dialect.loaded_dbapi.Error as e:
         raise exc.DBAPIError.instance(
             sql, None, e, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
         ) from e
+
+
+@contextmanager
+def _raw_cursor(conn: Connection, sql: str) -> Iterator[Any]:
+    """The connection's own DBAPI cursor, inside its transaction (see :func:`_driver_errors`)."""
+    dbapi_conn = conn.connection.dbapi_connection
+    assert dbapi_conn is not None
+    cursor = dbapi_conn.cursor()
+    try:
+        with _driver_errors(conn, sql):
+            yield cursor
     finally:
         cursor.close()
 
@@ -355,6 +364,39 @@ def metrics_insert_sql(conn: Connection) -> str:
     mark = _mark(conn)
     cols = "run_num, key_id, step, value, time"
     return f"INSERT INTO metrics ({cols}) VALUES ({', '.join([mark] * 5)})"
+
+
+#: PostgreSQL's bulk load of metric points, and the column types it is sent as. Binary, so
+#: floats travel as their 8 bytes (exact, +-inf included) instead of being printed and parsed.
+METRICS_COPY_SQL = "COPY metrics (run_num, key_id, step, value, time) FROM STDIN (FORMAT BINARY)"
+METRICS_COPY_TYPES = ("int4", "int4", "int8", "float8", "float8")
+
+
+def insert_metrics(conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Append (run_num, key_id, step, value, time) tuples to ``metrics`` in ``conn``'s open
+    transaction; a value of None is NaN.
+
+    PostgreSQL: psycopg's binary ``COPY``, on the connection SQLAlchemy holds, so the points
+    commit or roll back with the rest of the transaction (the summary and block upserts).
+    ``executemany`` there sends one INSERT per point (in pipeline mode) and the server plans
+    and runs each; COPY streams the rows into one command, about twice the rate (see
+    bench/postgres.py). Elsewhere (SQLite, which runs it in C, or another PostgreSQL driver
+    named in the URL, such as ``postgresql+psycopg2://``): ``executemany``.
+    """
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        executemany(conn, metrics_insert_sql(conn), rows)
+        return
+    driver = conn.connection.driver_connection  # the psycopg.Connection itself
+    assert driver is not None
+    with (
+        _driver_errors(conn, METRICS_COPY_SQL),
+        driver.cursor() as cursor,
+        cursor.copy(METRICS_COPY_SQL) as copy,
+    ):
+        copy.set_types(METRICS_COPY_TYPES)
+        write_row = copy.write_row
+        for row in rows:
+            write_row(row)
 
 
 #: Merging a batch's summary into the stored one: the later step's value wins for ``last``,
@@ -643,7 +685,7 @@ def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
             parameter="root",
             value=path.parent if path is not None else None,
         )
-    return StoreError(f"The database {where} failed: {msg}.")
+    return StoreError(f"The database {where} failed: {msg.rstrip('.')}.")
 
 
 def safe_url(url: str) -> str:

@@ -447,7 +447,7 @@ class SQLStore(Store):
                 for key, (steps, values, times) in columns.items()
             )
             # The hot path: rows stream from the columns straight into the driver.
-            _dialect.executemany(conn, _dialect.metrics_insert_sql(conn), rows)
+            _dialect.insert_metrics(conn, rows)
             _dialect.executemany(conn, _dialect.summary_upsert_sql(conn), summary_rows)
             by_time = conn.dialect.name != "sqlite"  # see _dialect.block_upsert_sql
             blocks = itertools.chain.from_iterable(

@@ -52,7 +52,26 @@ def _slurm(tmp_path: Path, max_parallel: int, grace: float) -> Iterator[Executor
         executor.close()
 
 
-_FACTORIES: dict[str, ExecutorFactory] = {"local": _local, "slurm": _slurm}
+@contextmanager
+def _ray(tmp_path: Path, max_parallel: int, grace: float) -> Iterator[Executor]:
+    """A RayExecutor on the Ray this process has joined (``ray.init``, e.g. a session
+    fixture's), or on a local Ray it starts and stops (about 5-10 s) when there is none."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise BackendUnavailable(
+            "Ray is not installed; install the ray extra: pip install 'trialbook[ray]'."
+        )
+    from trialbook.execution._ray import RayExecutor
+
+    executor = RayExecutor(max_parallel, grace=grace)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+_FACTORIES: dict[str, ExecutorFactory] = {"local": _local, "ray": _ray, "slurm": _slurm}
 
 #: The backends every shared Executor test runs against.
 EXECUTOR_BACKENDS: list[str] = list(_FACTORIES)

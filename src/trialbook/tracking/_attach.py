@@ -39,7 +39,7 @@ from trialbook.store._records import RunRecord
 from trialbook.tracking._create import build_meta
 from trialbook.tracking._folder import RunFolder
 from trialbook.tracking._open import open_run
-from trialbook.tracking._provenance import collect_environment, git_info
+from trialbook.tracking._provenance import GitProbe, collect_environment, git_info
 from trialbook.tracking._run import Run
 from trialbook.tracking._settings import (
     LAUNCHED_BY_ENV,
@@ -77,12 +77,14 @@ def claim_run(
     capture_packages: bool = True,
     notes: str | None = None,
     tags: tuple[str, ...] = (),
+    git_probe: GitProbe | None = None,
 ) -> AttachedRun:
     """Mark the queued (or already running) run ``run_id`` as running in this process.
 
     Writes meta.json (and diff.patch for a dirty work tree) into the run's folder and
     records this process's pid, host and git state in the Store. A run claimed again (the
-    Runner's child, then the script it starts) keeps its first start time.
+    Runner's child, then the script it starts) keeps its first start time. ``git_probe``,
+    started before the Store was opened, gives the git state (default: asked here).
 
     Raises:
         RunNotFoundError: no run has this id in the Store.
@@ -112,8 +114,8 @@ def claim_run(
     # A run's duration is its own started -> ended: a queued run starts when a process claims
     # it, not when the runner planned it (the time it waited for a free job is not its own).
     started = now if record.status == "queued" else (record.started_at or now)
-    git = git_info(exclude=[workspace.root])
     env = collect_environment(include_packages=capture_packages)
+    git = git_probe.result() if git_probe is not None else git_info(exclude=[workspace.root])
     meta = build_meta(record.id, record.experiment, record.name, record.seed, started, git, env)
     launched_by = _launched_by()
     if launched_by is not None:
@@ -195,6 +197,7 @@ def try_attach(
     capture_packages: bool,
     notes: str | None,
     tags: tuple[str, ...],
+    git_probe: GitProbe | None = None,
 ) -> tuple[Store, AttachedRun] | None:
     """Claim ``run_id`` for :func:`~trialbook.start_run`, or warn and return None.
 
@@ -205,7 +208,13 @@ def try_attach(
     db = workspace.open_store(create=True)
     try:
         attached = claim_run(
-            db, workspace, run_id, capture_packages=capture_packages, notes=notes, tags=tags
+            db,
+            workspace,
+            run_id,
+            capture_packages=capture_packages,
+            notes=notes,
+            tags=tags,
+            git_probe=git_probe,
         )
     except (RunNotFoundError, RunStateError) as e:
         db.close()
@@ -248,12 +257,14 @@ def attach_run(
     capture_packages: bool = True,
     metric_goals: Mapping[str, str] | None = None,
     db: Store | None = None,
+    git_probe: GitProbe | None = None,
 ) -> Run:
     """The live :class:`~trialbook.Run` of the queued run ``run_id`` (the Runner's child
     process uses this); unlike ``start_run`` it never falls back to a new run.
 
     ``db``, an open Store of the workspace, is used (and owned by the run from then on)
-    instead of opening another.
+    instead of opening another; ``git_probe``, started before it was opened, gives the git
+    state.
 
     Raises:
         RunNotFoundError / RunStateError: the run is not there or not attachable.
@@ -264,7 +275,9 @@ def attach_run(
     if db is None:
         db = workspace.open_store()
     try:
-        attached = claim_run(db, workspace, run_id, capture_packages=capture_packages)
+        attached = claim_run(
+            db, workspace, run_id, capture_packages=capture_packages, git_probe=git_probe
+        )
     except BaseException:
         db.close()
         raise

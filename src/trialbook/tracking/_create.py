@@ -26,7 +26,7 @@ from trialbook.store._base import Store
 from trialbook.store._liveness import process_start_time
 from trialbook.store._records import NewRun, RunRecord, short_run_id
 from trialbook.tracking._folder import RunFolder, folder_name
-from trialbook.tracking._provenance import GitInfo, collect_environment, git_info
+from trialbook.tracking._provenance import GitInfo, GitProbe, collect_environment, git_info
 
 __all__ = [
     "MAX_CONFIG_DEPTH",
@@ -113,6 +113,7 @@ def create_run(
     hypothesis: str | None = None,
     capture_packages: bool = True,
     known: Sequence[str] | None = None,
+    git_probe: GitProbe | None = None,
 ) -> CreatedRun:
     """Create a run: a new id, its folder under ``root`` with config.yaml, and its Store row.
 
@@ -123,7 +124,8 @@ def create_run(
     With ``known`` (the ids of the runs of this config hash and seed the caller saw when it
     decided to create one), the row is inserted with :meth:`Store.queue_run`, so that a run
     another runner created meanwhile is returned instead (``created`` False). A description
-    or hypothesis is recorded on the experiment.
+    or hypothesis is recorded on the experiment. ``git_probe``, started by the caller before
+    it opened the Store, gives the git state of a ``running`` run (default: asked here).
 
     Raises:
         StoreError / OSError: the row or the folder cannot be written; nothing is left behind
@@ -136,8 +138,8 @@ def create_run(
     meta: dict[str, Any] | None = None
     pid: int | None = None
     if status == "running":
-        git = git_info(exclude=[root])
         env = collect_environment(include_packages=capture_packages)
+        git = git_probe.result() if git_probe is not None else git_info(exclude=[root])
         meta = build_meta(run_id, experiment, name, seed, started, git, env)
         pid = os.getpid()
     folder = RunFolder(root / folder_name(name, short_run_id(run_id)))

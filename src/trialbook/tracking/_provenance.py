@@ -7,6 +7,7 @@ Nothing here raises because git, a GPU or a hardware counter is missing; such fa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
@@ -31,11 +32,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GitInfo",
+    "GitProbe",
     "collect_environment",
     "count_rows",
     "git_info",
     "path_digest",
     "sha256_file",
+    "warm_caches",
 ]
 
 _GIT_TIMEOUT_S = 10.0
@@ -95,11 +98,7 @@ def _strip_credentials(url: str) -> str:
     return url
 
 
-def _untracked_comment(cwd: Path | None, pathspec: list[str]) -> str | None:
-    out = _git(["ls-files", "--others", "--exclude-standard", "-z", *pathspec], cwd)
-    if not out:
-        return None
-    names = [name for name in out.split("\0") if name]
+def _untracked_comment(names: Sequence[str]) -> str | None:
     if not names:
         return None
     shown = ", ".join(names[:_MAX_UNTRACKED_LISTED])
@@ -108,14 +107,24 @@ def _untracked_comment(cwd: Path | None, pathspec: list[str]) -> str | None:
     return f"# untracked: {shown}{suffix}\n"
 
 
-def _exclude_pathspec(cwd: Path | None, exclude: Sequence[Path]) -> list[str]:
-    """``-- :/ :(top,exclude)<path>`` for each excluded folder inside the work tree."""
-    if not exclude:
-        return []
-    top_out = _git(["rev-parse", "--show-toplevel"], cwd)
-    if not top_out or not top_out.strip():
-        return []
-    top = Path(top_out.strip()).resolve()
+def _relative_to_cwd(names: Sequence[str], top: Path, cwd: Path | None) -> list[str]:
+    """Names git status gives relative to the work tree's top, relative to ``cwd`` instead
+    (as ``git ls-files`` gives them)."""
+    try:
+        here = Path(cwd if cwd is not None else os.getcwd()).resolve()
+    except OSError:
+        return list(names)
+    if here == top:
+        return list(names)
+    out = []
+    for name in names:
+        relative = os.path.relpath(top / name, here)
+        out.append(relative + "/" if name.endswith("/") else relative)
+    return out
+
+
+def _exclude_pathspec(top: Path, exclude: Sequence[Path]) -> list[str]:
+    """``-- :/ :(top,exclude)<path>`` for each excluded folder inside the work tree ``top``."""
     specs = []
     for path in exclude:
         try:
@@ -127,6 +136,53 @@ def _exclude_pathspec(cwd: Path | None, exclude: Sequence[Path]) -> list[str]:
     return ["--", ":/", *specs] if specs else []
 
 
+#: (where, what could change the answer) -> (work tree top, origin URL) or None: found once
+#: per process and place (each costs a git process), asked again when the answer may differ.
+_work_trees: dict[tuple[Any, ...], tuple[Path, str | None] | None] = {}
+
+
+def _work_tree(cwd: Path | None) -> tuple[Path, str | None] | None:
+    """The top of the git work tree holding ``cwd`` and its ``origin`` URL; None outside one.
+
+    Git finds a repository by looking for ``.git`` in the folder and its parents; so does
+    this, so that a folder without one costs no git process, and a ``git init`` (or a new
+    remote, which changes ``.git/config``) is noticed.
+    """
+    try:
+        here = Path(cwd if cwd is not None else os.getcwd()).resolve()
+    except OSError:
+        return None
+    git_env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_")))
+    marker: Path | None = None
+    config_stamp: int | None = None
+    for folder in (here, *here.parents):
+        dot_git = folder / ".git"
+        try:
+            st = dot_git.stat()
+        except OSError:
+            continue
+        marker = folder
+        if stat.S_ISDIR(st.st_mode):
+            with contextlib.suppress(OSError):
+                config_stamp = (dot_git / "config").stat().st_mtime_ns
+        break
+    if marker is None and not any(k in ("GIT_DIR", "GIT_WORK_TREE") for k, _ in git_env):
+        return None
+    key = (here, marker, config_stamp, git_env, os.environ.get("PATH"))
+    if key in _work_trees:
+        return _work_trees[key]
+    top_out = _git(["rev-parse", "--show-toplevel"], cwd)
+    found: tuple[Path, str | None] | None = None
+    if top_out and top_out.strip():
+        remote_out = _git(["config", "--get", "remote.origin.url"], cwd)
+        remote = remote_out.strip() if remote_out and remote_out.strip() else None
+        found = (Path(top_out.strip()).resolve(), remote)
+    if len(_work_trees) > 64:
+        _work_trees.clear()
+    _work_trees[key] = found
+    return found
+
+
 def git_info(cwd: Path | None = None, exclude: Sequence[Path] = ()) -> GitInfo | None:
     """Describe the git work tree containing ``cwd`` (default: the current directory).
 
@@ -134,33 +190,80 @@ def git_info(cwd: Path | None = None, exclude: Sequence[Path] = ()) -> GitInfo |
     has no commits yet, or git fails or times out. Untracked (not ignored) files count as dirty,
     since a script can import a module that was never committed. Folders in ``exclude`` (the
     trialbook workspace, whose run folders appear as new files) do not make the tree dirty.
+
+    One ``git status`` gives the commit, the branch and whether the tree is dirty (plus
+    ``git diff`` when it is); where the work tree is and its remote are found once per
+    process (see :func:`_work_tree`).
     """
-    # Prints "false" (with status 0) inside the .git folder itself or a bare repository.
-    if (_git(["rev-parse", "--is-inside-work-tree"], cwd) or "").strip() != "true":
+    tree = _work_tree(cwd)
+    if tree is None:
         return None
-    head = _git(["rev-parse", "--verify", "--quiet", "HEAD"], cwd)
-    if not head or not head.strip():
+    top, remote = tree
+    pathspec = _exclude_pathspec(top, exclude)
+    # -z: names as they are; --untracked-files=all: every untracked file by name (as
+    # `git ls-files --others` lists them), so the diff's comment needs no second git process.
+    status = _git(
+        ["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", *pathspec], cwd
+    )
+    if status is None:
         return None
-    commit = head.strip()
-
-    # symbolic-ref fails on a detached HEAD, which is exactly when there is no branch.
-    branch_out = _git(["symbolic-ref", "--short", "--quiet", "HEAD"], cwd)
-    branch = branch_out.strip() if branch_out and branch_out.strip() else None
-
-    pathspec = _exclude_pathspec(cwd, exclude)
-    status = _git(["status", "--porcelain", "--untracked-files=normal", *pathspec], cwd)
-    dirty = bool(status and status.strip())
+    commit: str | None = None
+    branch: str | None = None
+    dirty = False
+    untracked: list[str] = []
+    fields = iter(status.split("\0"))
+    for entry in fields:
+        if entry.startswith("# branch.oid "):
+            commit = entry[len("# branch.oid ") :].strip()
+        elif entry.startswith("# branch.head "):
+            branch = entry[len("# branch.head ") :].strip()
+        elif entry.startswith("? "):
+            dirty = True
+            untracked.append(entry[2:])
+        elif entry and not entry.startswith("#"):
+            dirty = True
+            if entry.startswith("2 "):
+                next(fields, None)  # a rename's original name
+    if not commit or commit == "(initial)":
+        return None  # no commits yet
+    if branch == "(detached)":
+        branch = None
 
     diff: str | None = None
     if dirty:
         tracked = _git(["diff", "HEAD", "--no-color", "--no-ext-diff", *pathspec], cwd) or ""
-        untracked = _untracked_comment(cwd, pathspec) or ""
-        diff = tracked + untracked
+        diff = tracked + (_untracked_comment(_relative_to_cwd(untracked, top, cwd)) or "")
 
-    remote_out = _git(["config", "--get", "remote.origin.url"], cwd)
-    remote = _strip_credentials(remote_out.strip()) if remote_out and remote_out.strip() else None
+    return GitInfo(
+        commit=commit,
+        branch=branch or None,
+        dirty=dirty,
+        diff=diff,
+        remote=_strip_credentials(remote) if remote else None,
+    )
 
-    return GitInfo(commit=commit, branch=branch, dirty=dirty, diff=diff, remote=remote)
+
+class GitProbe:
+    """:func:`git_info` run in a background thread, so that the git process runs while the
+    caller does other work (opening the Store, making the run folder); :meth:`result` waits
+    for it. The directory is the current one when the probe starts."""
+
+    def __init__(self, exclude: Sequence[Path] = ()) -> None:
+        import threading
+
+        self._cwd = Path(_cwd() or ".")
+        self._exclude = list(exclude)
+        self._info: GitInfo | None = None
+        self._thread = threading.Thread(target=self._probe, name="trialbook-git", daemon=True)
+        self._thread.start()
+
+    def _probe(self) -> None:
+        self._info = git_info(self._cwd, self._exclude)
+
+    def result(self) -> GitInfo | None:
+        """The git state (None outside a work tree), once git has answered."""
+        self._thread.join()
+        return self._info
 
 
 def _cpu_model() -> str | None:
@@ -207,10 +310,25 @@ def _gpus_from_torch() -> list[dict[str, Any]] | None:
         return None
 
 
+#: nvidia-smi's answer, by its path and modification time: a machine's GPUs do not change
+#: while a process runs, and asking costs a process (tens of milliseconds with GPUs).
+_smi_answers: dict[tuple[str, int], list[dict[str, Any]]] = {}
+
+
 def _gpus_from_nvidia_smi() -> list[dict[str, Any]]:
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return []
+    try:
+        key = (exe, os.stat(exe).st_mtime_ns)
+    except OSError:
+        return []
+    if key not in _smi_answers:
+        _smi_answers[key] = _ask_nvidia_smi(exe)
+    return [dict(gpu) for gpu in _smi_answers[key]]
+
+
+def _ask_nvidia_smi(exe: str) -> list[dict[str, Any]]:
     try:
         proc = subprocess.run(
             [exe, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
@@ -261,7 +379,33 @@ def _name_and_version(dist: Distribution) -> tuple[str | None, str | None]:
     return metadata["Name"] or name, metadata["Version"] or version
 
 
+#: (the state of sys.path, the packages found there): reading ~200 METADATA files takes
+#: ~6 ms, and a sweep of runs in one process would do it for every run.
+_packages: tuple[tuple[Any, ...], dict[str, str]] | None = None
+
+
+def _path_state() -> tuple[Any, ...]:
+    """sys.path and the modification time of each of its folders: installing, upgrading or
+    removing a package adds or removes a ``*.dist-info`` folder, which changes the time."""
+    state: list[Any] = []
+    for entry in sys.path:
+        try:
+            st = os.stat(entry or ".")
+            state.append((entry, st.st_ino, st.st_mtime_ns))
+        except OSError:
+            state.append((entry, None, None))
+    return tuple(state)
+
+
 def _installed_packages() -> dict[str, str]:
+    global _packages
+    state = _path_state()
+    if _packages is None or _packages[0] != state:
+        _packages = (state, _read_installed_packages())
+    return dict(_packages[1])
+
+
+def _read_installed_packages() -> dict[str, str]:
     # Imported here because importlib.metadata (zipfile, email, ...) adds about 0.1 s to the
     # import of this module, which every run pays even when packages are not collected.
     import importlib.metadata
@@ -291,6 +435,36 @@ def _cwd() -> str | None:
         return None
 
 
+_fixed: dict[str, Any] | None = None
+
+
+def _fixed_facts() -> dict[str, Any]:
+    """What cannot change while this process runs (its Python, the OS, the CPU), found once:
+    ``platform.platform()`` alone reads the interpreter's binary (~2 ms)."""
+    global _fixed
+    if _fixed is None:
+        _fixed = {
+            "python": {
+                "version": platform.python_version(),
+                "implementation": platform.python_implementation(),
+                "executable": sys.executable,
+            },
+            "platform": platform.platform(),
+            "cpu_model": _cpu_model(),
+        }
+    return _fixed
+
+
+def warm_caches(cwd: Path | None = None) -> None:
+    """Fill this process's provenance caches (machine facts, installed packages, where the
+    git work tree is): the local executor's fork server calls this once, so that each run it
+    forks starts with them."""
+    _fixed_facts()
+    _installed_packages()
+    _gpus_from_nvidia_smi()
+    _work_tree(cwd)
+
+
 def collect_environment(*, include_packages: bool = True) -> dict[str, Any]:
     """Describe the Python interpreter, machine, GPUs and installed packages of this process.
 
@@ -299,15 +473,12 @@ def collect_environment(*, include_packages: bool = True) -> dict[str, Any]:
     false.
     """
     gpus = _gpus()
+    fixed = _fixed_facts()
     env: dict[str, Any] = {
-        "python": {
-            "version": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "executable": sys.executable,
-        },
-        "platform": platform.platform(),
+        "python": dict(fixed["python"]),
+        "platform": fixed["platform"],
         "host": socket.gethostname(),
-        "cpu": {"model": _cpu_model(), "count": os.cpu_count()},
+        "cpu": {"model": fixed["cpu_model"], "count": os.cpu_count()},
         "memory_gb": _memory_gb(),
         "gpu": gpus,
         "device": "cuda" if gpus else "cpu",

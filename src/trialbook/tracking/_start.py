@@ -13,6 +13,7 @@ from trialbook.errors import ConfigError
 from trialbook.tracking._attach import try_attach
 from trialbook.tracking._create import MAX_CONFIG_DEPTH, check_config_shape, create_run
 from trialbook.tracking._open import open_run
+from trialbook.tracking._provenance import GitProbe
 from trialbook.tracking._run import Run
 from trialbook.tracking._settings import RUN_ID_ENV, tracking_settings
 
@@ -96,6 +97,8 @@ def start_run(
     # experiment: block, which the Runner's plans always have).
     identity = {**plain, "experiment": {**exp_block, "name": experiment}}
     workspace = Workspace.resolve(root, store_url)
+    # git runs while the Store opens and the folder is made.
+    git_probe = GitProbe(exclude=[workspace.root])
     attach_id = os.environ.get(RUN_ID_ENV)
     if attach_id:
         # Launched by the Runner: track into its queued run (see tracking/_attach.py).
@@ -106,6 +109,7 @@ def start_run(
             capture_packages=capture_packages,
             notes=notes,
             tags=tag_tuple,
+            git_probe=git_probe,
         )
         if attached is not None:
             db, claimed = attached
@@ -133,6 +137,7 @@ def start_run(
             description=description,
             hypothesis=hypothesis,
             capture_packages=capture_packages,
+            git_probe=git_probe,
         )
     except BaseException:
         db.close()

@@ -1,0 +1,388 @@
+"""The local executor's fork server: one process that starts every task of a LocalExecutor.
+
+Starting a fresh interpreter for each run costs ~0.3 s, almost all of it importing trialbook
+and SQLAlchemy. The server imports them once and then *forks* one child per run, which starts
+with everything loaded. Each task still gets a process of its own: the child calls
+``setsid()`` (its own session and process group, so a timeout or cancel reaches everything it
+started), gets the task's pipes as stdout/stderr, its working directory and its environment,
+and asks Linux to send it SIGTERM when the server dies. The server, in turn, dies when the
+executor's process does (``PR_SET_PDEATHSIG`` and the end of its socket), so a killed Runner
+leaves no orphans.
+
+Two kinds of task:
+
+* ``fork``: ``python -m trialbook.execution._child`` (every run of the Runner). The child
+  returns from :func:`serve` and runs that module as ``__main__``, exactly as ``python -m``
+  would, and leaves through normal interpreter shut-down (atexit, flushes, threads joined).
+* ``exec``: any other program. The child ``exec``s it; a program that cannot start is
+  reported as an error, like ``subprocess.Popen`` does.
+
+Settings that only take effect when an interpreter starts (``PYTHONHASHSEED``, any other
+``PYTHON*`` variable, ``LD_*``, the locale) cannot change in a forked child, so a server serves
+only ``fork`` tasks whose values of these variables are its own: the executor keeps one server
+per set of values (:func:`start_key`). The Runner gives each seed its own ``PYTHONHASHSEED``, so
+a suite with three seeds uses three servers.
+
+The protocol, over a ``SOCK_SEQPACKET`` socket pair (one JSON object per message):
+
+* executor -> server: ``{"id", "mode", "argv", "cwd", "env"}`` with the write ends of the
+  task's stdout and stderr pipes attached (``SCM_RIGHTS``);
+* server -> executor: ``{"id", "pid", "at", "mono"}`` once the child runs, or
+  ``{"id", "error"}`` when it could not start; then ``{"id", "code", "mono"}`` when it exits
+  (``code`` as ``subprocess`` gives it: negative for a signal).
+
+The server is single-threaded (forking a process that has threads copies locks held by
+threads that do not exist in the child); :mod:`multiprocessing.forkserver` works the same way,
+but it runs Python functions with pickled arguments and keeps no process groups, pipes or exit
+statuses of its own, which is what a task needs here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["CHILD_MODULE", "ForkServer", "start_key"]
+
+#: The module the Runner runs in each run's process; a task running it is forked.
+CHILD_MODULE = "trialbook.execution._child"
+#: Environment variables that take effect only when a process (or interpreter) starts.
+_START_PREFIXES = ("PYTHON", "LD_", "LC_", "MALLOC_")
+_START_NAMES = frozenset({"LANG", "LANGUAGE", "GLIBC_TUNABLES"})
+#: Largest message either side sends (an environment of a few hundred variables is ~10 KB).
+_MAX_MESSAGE = 1 << 20
+_PR_SET_PDEATHSIG = 1
+
+
+def start_key(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The variables of ``env`` a forked child would inherit from its server, not take from
+    ``env``: tasks whose keys differ need different servers."""
+    return tuple(
+        sorted((k, v) for k, v in env.items() if k.startswith(_START_PREFIXES) or k in _START_NAMES)
+    )
+
+
+def forkable(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is ``python -m trialbook.execution._child`` for this Python."""
+    return tuple(argv) == (sys.executable, "-m", CHILD_MODULE)
+
+
+# ----------------------------------------------------------------------------- executor side
+class ForkServer:
+    """The executor's handle on one server process.
+
+    ``on_event(task_id, message)`` is called from the server's reader thread for every
+    message the server sends, and with ``{"lost": reason}`` for each unfinished task when the
+    server dies without reporting them.
+    """
+
+    def __init__(
+        self, env: Mapping[str, str], on_event: Callable[[int, dict[str, Any]], None]
+    ) -> None:
+        import subprocess
+        import threading
+
+        self.key = start_key(env)
+        self._on_event = on_event
+        self._lock = threading.Lock()
+        self._open: set[int] = set()
+        self._closed = False
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(theirs.fileno()), str(os.getpid())],
+                env=dict(env),
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                # Not in the Runner's process group: Ctrl-C at the terminal reaches only the
+                # Runner, which decides what to stop.
+                start_new_session=True,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._sock = ours
+        self._reader = threading.Thread(target=self._read, name="trialbook-forkserver", daemon=True)
+        self._reader.start()
+
+    @property
+    def alive(self) -> bool:
+        """The server takes tasks (it has not stopped or died)."""
+        with self._lock:
+            return not self._closed
+
+    @property
+    def busy(self) -> int:
+        """How many tasks of this server have not finished."""
+        with self._lock:
+            return len(self._open)
+
+    def launch(
+        self,
+        task_id: int,
+        *,
+        fork: bool,
+        argv: Sequence[str],
+        cwd: str,
+        env: Mapping[str, str],
+        fds: Sequence[int],
+    ) -> None:
+        """Ask the server to start a task whose stdout and stderr are ``fds``.
+
+        Raises:
+            OSError: the server is gone or the message is too large.
+        """
+        message = json.dumps(
+            {
+                "id": task_id,
+                "mode": "fork" if fork else "exec",
+                "argv": list(argv),
+                "cwd": cwd,
+                "env": dict(env),
+            }
+        ).encode()
+        with self._lock:
+            if self._closed:
+                raise OSError(errno.EPIPE, "the fork server has stopped")
+            self._open.add(task_id)
+        try:
+            socket.send_fds(self._sock, [message], list(fds))
+        except OSError:
+            with self._lock:
+                self._open.discard(task_id)
+            raise
+
+    def stop(self) -> None:
+        """Ask the server to exit (it does when its socket closes); returns at once."""
+        with self._lock:
+            self._closed = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        """Stop the server and wait for it."""
+        self.stop()
+        try:
+            self.proc.wait(timeout=10)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=10)
+        self._sock.close()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(_MAX_MESSAGE)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            message = json.loads(data)
+            task_id = int(message.pop("id"))
+            if "code" in message or "error" in message:
+                with self._lock:
+                    self._open.discard(task_id)
+            self._on_event(task_id, message)
+        with self._lock:
+            self._closed = True
+            lost, self._open = self._open, set()
+        for task_id in sorted(lost):
+            self._on_event(task_id, {"lost": "the local executor's fork server stopped"})
+
+
+# ------------------------------------------------------------------------------- server side
+def _set_parent_death_signal(sig: int) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def _warm() -> None:
+    """Import what every run needs, and fill the per-process caches its start-up uses, so that
+    each forked child starts with them. Then freeze those objects: the collector never walks
+    them again, in the server or in any child."""
+    import gc
+
+    from trialbook.execution._child import _import_trialbook
+    from trialbook.tracking._provenance import warm_caches
+
+    _import_trialbook()
+    warm_caches()
+    gc.freeze()
+
+
+class _Server:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.children: dict[int, tuple[int, float]] = {}  # pid -> (task id, start mono)
+        self.warm = False
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(sock, selectors.EVENT_READ)
+        self.selector.register(self.wake_r, selectors.EVENT_READ)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+
+    def send(self, message: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):  # the executor is gone; its children follow us
+            self.sock.send(json.dumps(message).encode())
+
+    def serve(self) -> dict[str, Any] | None:
+        """Serve until the executor closes the socket (None), or return, in a new child,
+        the task that child is to run."""
+        while True:
+            for key, _ in self.selector.select():
+                if key.fileobj is self.sock:
+                    try:
+                        data, fds, _flags, _addr = socket.recv_fds(self.sock, _MAX_MESSAGE, 4)
+                    except OSError:
+                        data, fds = b"", []
+                    if not data:
+                        self.stop()
+                        return None
+                    task = self.start(json.loads(data), fds)
+                    if task is not None:
+                        return task
+                else:
+                    with contextlib.suppress(BlockingIOError):
+                        while os.read(self.wake_r, 512):
+                            pass
+                    self.reap()
+
+    def start(self, task: dict[str, Any], fds: list[int]) -> dict[str, Any] | None:
+        fork = task["mode"] == "fork"
+        if fork and not self.warm:
+            self.warm = True
+            # A failure here is the child's to report, when it imports the same modules.
+            with contextlib.suppress(Exception):
+                _warm()
+        err_r, err_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(err_r)
+            self._become_task(task, fds, err_w)
+            return task  # only a forked task gets here
+        os.close(err_w)
+        for fd in fds:
+            os.close(fd)
+        with os.fdopen(err_r, "rb") as pipe:
+            failure = pipe.read()  # empty once the child is set up (or has exec'd)
+        if failure:
+            os.waitpid(pid, 0)
+            where, _, number = failure.decode().partition(":")
+            reason = os.strerror(int(number)) if number.isdigit() else number
+            if where == "cwd":
+                error = f"cannot change to the working directory {task['cwd']}: {reason}"
+            else:
+                error = f"cannot start {task['argv'][0]!r}: {reason}"
+            self.send({"id": task["id"], "error": error})
+            return None
+        self.children[pid] = (task["id"], time.monotonic())
+        self.send({"id": task["id"], "pid": pid, "at": time.time(), "mono": time.monotonic()})
+        return None
+
+    def _become_task(self, task: dict[str, Any], fds: list[int], err_w: int) -> None:
+        """In the new child: its own session, pipes, directory and environment; then exec
+        the program, or return to run ``CHILD_MODULE`` (``fork`` mode)."""
+        where = "setup"
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.set_wakeup_fd(-1)
+            self.selector.close()
+            self.sock.close()
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            os.setsid()
+            server = os.getppid()
+            _set_parent_death_signal(signal.SIGTERM)
+            if os.getppid() != server:  # the server died before the request took effect
+                os.kill(os.getpid(), signal.SIGTERM)
+            null = os.open(os.devnull, os.O_RDONLY)
+            for fd, target in ((null, 0), (fds[0], 1), (fds[1], 2)):
+                os.dup2(fd, target)
+            for fd in {null, *fds}:
+                if fd > 2:
+                    os.close(fd)
+            where = "cwd"
+            os.chdir(task["cwd"])
+            where = "exec"
+            env: dict[str, str] = task["env"]
+            argv: list[str] = task["argv"]
+            if task["mode"] == "exec":
+                os.execvpe(argv[0], argv, env)
+            os.environ.clear()
+            os.environ.update(env)
+            # As `python -m` sets them; runpy puts the module's file in sys.argv[0].
+            sys.argv = ["-m", *argv[3:]]
+            sys.orig_argv = list(argv)
+            os.close(err_w)
+        except BaseException as e:
+            number = e.errno if isinstance(e, OSError) and e.errno else str(e) or type(e).__name__
+            with contextlib.suppress(OSError):
+                os.write(err_w, f"{where}:{number}".encode())
+            os._exit(127)
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            entry = self.children.pop(pid, None)
+            if entry is None:
+                continue
+            # Whatever the task left running in its group goes with it, and its pipes close.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            code = os.waitstatus_to_exitcode(status)
+            self.send({"id": entry[0], "code": code, "mono": time.monotonic()})
+
+    def stop(self) -> None:
+        """The executor is gone: its tasks are asked to stop, as when it dies."""
+        for pid in self.children:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m trialbook.execution._forkserver FD PARENT_PID``: serve on socket FD."""
+    sock = socket.socket(fileno=int(argv[0]))
+    parent = int(argv[1])
+    _set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != parent:  # the executor died before the request took effect
+        return 1
+    task = _Server(sock).serve()
+    if task is None:
+        return 0
+    import runpy
+
+    # As `python -m trialbook.execution._child` would: the module runs afresh as __main__
+    # (runpy warns about one already imported, as the warm-up did) with sys.argv[0] its
+    # file, and its sys.exit() ends this process through normal shut-down.
+    sys.modules.pop(CHILD_MODULE, None)
+    runpy.run_module(CHILD_MODULE, run_name="__main__", alter_sys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
