@@ -41,11 +41,6 @@ def secret_url(postgres_server: str) -> Iterator[tuple[str, str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="SlurmExecutor passes task.env (TRIALBOOK_STORE with the password) as an argument "
-    "of submitit's submit, which pickles it into <folder>/<job>_submitted.pkl on disk",
-)
 def test_a_password_in_the_store_url_is_not_written_to_the_slurm_folder(
     slurm_cluster: Any, ws: Workspace, secret_url: tuple[str, str]
 ) -> None:

@@ -58,6 +58,7 @@ def adapted(lines: list[str], server: str, tmp: Path, tag: str) -> list[str]:
             continue
         line = line.replace("ROLE lab ", f"ROLE {role} ").replace("OWNER lab", f"OWNER {role}")
         line = line.replace("//lab@", f"//{role}@").replace(":trialbook:lab:", f":{db}:{role}:")
+        line = line.replace(":*:lab:", f":*:{role}:")
         line = re.sub(r"DATABASE trialbook(\w*) ", rf"DATABASE {db}\1 ", line)
         line = line.replace("PGHOST=db.lab.example PGPORT=5432", f"PGHOST={host} PGPORT={port}")
         line = line.replace("db.lab.example:5432:", f"{host}:{port}:")

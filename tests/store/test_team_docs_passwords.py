@@ -19,12 +19,6 @@ from trialbook.testing.stores import PASSWORD_GROUP, ensure_password_group
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="docs/team.md's ~/.pgpass line names only the database 'trialbook', so section 5's "
-    "'trialbook_alice' gets no password (fe_sendauth: no password supplied); a '*' database "
-    "field, or a second line, would fix the page",
-)
 def test_team_md_runs_when_the_server_asks_the_role_for_its_password(
     postgres_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

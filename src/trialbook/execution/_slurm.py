@@ -25,11 +25,12 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from trialbook._redact import hide_passwords
 from trialbook.config._suggest import did_you_mean
 from trialbook.errors import ConfigError
 from trialbook.execution._executor import Executor, OutputCallback, Task, TaskHandle, TaskResult
@@ -225,6 +226,22 @@ def _sbatch_parameters(task: Task, overrides: Mapping[str, Any]) -> dict[str, An
     elif res.memory is not None:
         params["mem"] = f"{math.ceil(res.memory / 1024**2)}M"
     return params
+
+
+@contextlib.contextmanager
+def _exported(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set ``variables`` in this process's environment while sbatch is called (it passes the
+    caller's environment to the job), then put the environment back."""
+    before = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 # ----------------------------------------------------------------- on the compute node
@@ -568,17 +585,23 @@ class SlurmExecutor(Executor):
             params = _sbatch_parameters(task, self.overrides)
             ex = self._submitit.SlurmExecutor(folder=self.folder)
             ex.update_parameters(**params)
+            # A variable holding a password (TRIALBOOK_STORE with one in its URL) must not be
+            # pickled into the shared folder: sbatch hands it to the job from this process's
+            # environment instead (Slurm's default --export=ALL), and _job_main reads it there.
+            secret = {k: v for k, v in task.env.items() if hide_passwords(v) != v}
+            public = {k: v for k, v in task.env.items() if k not in secret}
             try:
-                job.job = ex.submit(
-                    _job_main,
-                    list(task.argv),
-                    dict(task.env),
-                    str(task.cwd),
-                    str(task.stdout_path),
-                    str(task.stderr_path),
-                    str(job.control),
-                    float(self.grace),
-                )
+                with _exported(secret):
+                    job.job = ex.submit(
+                        _job_main,
+                        list(task.argv),
+                        public,
+                        str(task.cwd),
+                        str(task.stdout_path),
+                        str(task.stderr_path),
+                        str(job.control),
+                        float(self.grace),
+                    )
             except Exception as e:  # sbatch refused it (a partition that does not exist)
                 message = str(e).strip().splitlines()
                 job.result = TaskResult(
