@@ -142,6 +142,16 @@ NOT_RUN_PATTERNS: dict[str, str] = {
         "serves or redraws until Ctrl-C; tests/cli/test_cli_ui.py runs them as processes and "
         "interrupts them"
     ),
+    r"--executor slurm|^python -m trialbook\.testing\.slurm": (
+        "needs a Slurm cluster (the test cluster serves until Ctrl-C); "
+        "tests/execution/test_slurm_runner.py, tests/cli/test_cli_slurm.py and "
+        "tests/execution/test_executors_agree.py run them on the session's real cluster"
+    ),
+    r"--executor ray": (
+        "starts or joins a Ray cluster (--address auto, 10.0.0.5 are the reader's); "
+        "tests/execution/test_ray_cli.py and tests/execution/test_executors_agree.py run them "
+        "on the session's local Ray"
+    ),
     r"--root /tmp/arith-ws|--root /tmp/units-ws": (
         "the full-size arithmetic and units runs (minutes); tests/examples runs them on tiny "
         "settings"

@@ -274,7 +274,7 @@ def _global_options(
 
     \b
     Commands, by what they are for:
-      run experiments   run, reproduce
+      run experiments   run, reproduce, cancel
       look at runs      ls, show, stats, export
       evaluate models   benchmarks, evaluate
       is B better?      leaderboard, compare, significance

@@ -193,8 +193,8 @@ def ls(
         raise ConfigError("--ci and --level describe seed-group intervals; add --by group.")
     if watch is not None and as_json:
         raise ConfigError("--watch redraws a table; leave out --json (or --watch).")
-    _pick_up_jobs(ctx, root, store)
-    with open_store(ctx, root, store) as db:
+    with open_store(ctx, root, store) as db:  # a bad --store is reported here, once
+        _pick_up_jobs(ctx, root, store)
         draw = partial(_draw, db, query, scope, by, ci, level, as_json)
         if watch is None:
             draw()
