@@ -37,8 +37,9 @@ def upgrade() -> None:
         return
     for fk in sa.inspect(bind).get_foreign_keys("metrics"):
         found = (tuple(fk["constrained_columns"]), fk["referred_table"])
-        if any(found == (columns, table) for columns, table, _ in _KEYS):
-            op.drop_constraint(fk["name"], "metrics", type_="foreignkey")
+        name = fk["name"]  # PostgreSQL names every constraint
+        if name and any(found == (columns, table) for columns, table, _ in _KEYS):
+            op.drop_constraint(name, "metrics", type_="foreignkey")
 
 
 def downgrade() -> None:
