@@ -27,8 +27,8 @@ down_revision = "tb0003"
 branch_labels = None
 depends_on = None
 
-#: The foreign keys of ``metrics`` this revision drops: (column, referred table, column).
-_KEYS = ((("run_num",), "runs", ("num",)), (("key_id",), "metric_keys", ("id",)))
+#: The foreign keys of ``metrics`` this revision drops: (columns, referred table).
+_KEYS = ((("run_num",), "runs"), (("key_id",), "metric_keys"))
 
 
 def upgrade() -> None:
@@ -38,7 +38,7 @@ def upgrade() -> None:
     for fk in sa.inspect(bind).get_foreign_keys("metrics"):
         found = (tuple(fk["constrained_columns"]), fk["referred_table"])
         name = fk["name"]  # PostgreSQL names every constraint
-        if name and any(found == (columns, table) for columns, table, _ in _KEYS):
+        if name and found in _KEYS:
             op.drop_constraint(name, "metrics", type_="foreignkey")
 
 
