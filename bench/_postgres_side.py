@@ -83,8 +83,8 @@ def _libpq(url: str) -> str:
 
 # ------------------------------------------------------------------ trialbook
 def _add_metrics_foreign_keys(url: str) -> None:
-    """The schema before tb0004, measured by ``with_fk``: ``metrics`` with its two foreign
-    keys (``upgrade(url, "tb0003")`` would need an empty database and then a downgrade)."""
+    """The schema before tb0004, measured by ``with_fk``: add back the two foreign keys of
+    ``metrics`` that tb0004 drops on PostgreSQL, as tb0001 named them."""
     import psycopg
 
     with psycopg.connect(_libpq(url), autocommit=True) as conn:
