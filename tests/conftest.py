@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from trialbook.testing import BackendUnavailable
-from trialbook.testing.stores import POSTGRES_URL_ENV, local_postgres, skip_unavailable
+from trialbook.testing.stores import postgres_server as shared_postgres_server
+from trialbook.testing.stores import skip_unavailable
 
 CHROMIUM = os.environ.get("TRIALBOOK_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,18 +32,15 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
+def postgres_server() -> str:
     """The URL of a PostgreSQL server whose user may create databases: the one
     ``TRIALBOOK_TEST_POSTGRES_URL`` names, or a throwaway one started for the session (initdb
     in a temporary folder, Unix socket only). Tests make their own databases on it
-    (:func:`trialbook.testing.stores.new_postgres_database`)."""
-    given = os.environ.get(POSTGRES_URL_ENV)
-    if given:
-        yield given
-        return
+    (:func:`trialbook.testing.stores.new_postgres_database`). The server is the one
+    ``make_store("postgresql", ...)`` uses too (:func:`trialbook.testing.stores.postgres_server`),
+    stopped when the test process exits."""
     try:
-        with local_postgres() as url:
-            yield url
+        return shared_postgres_server()
     except BackendUnavailable as e:
         skip_unavailable(e)
 
@@ -67,6 +65,23 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def index_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """Runs a test twice: with each workspace's own SQLite index (None), and with
+    ``TRIALBOOK_STORE`` naming a new database on the session's PostgreSQL server (its URL),
+    which every workspace the test opens, and every process it starts, then uses.
+
+    A test that also clears ``TRIALBOOK_STORE`` in a fixture asks for this one after it."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
+        return None
+    from trialbook.testing.stores import new_postgres_database
+
+    url = new_postgres_database(request.getfixturevalue("postgres_server"))
+    monkeypatch.setenv("TRIALBOOK_STORE", url)
+    return url
 
 
 @pytest.fixture(scope="session")

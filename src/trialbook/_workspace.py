@@ -55,6 +55,12 @@ class Workspace:
     root: Path
     store_url: str
 
+    def __repr__(self) -> str:
+        # A Workspace shown in a traceback or a notebook never shows the store's password.
+        from trialbook.store._dialect import safe_url
+
+        return f"Workspace(root={self.root!r}, store_url={safe_url(self.store_url)!r})"
+
     @classmethod
     def resolve(
         cls, root: str | os.PathLike[str] | None = None, store_url: str | None = None

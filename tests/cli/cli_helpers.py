@@ -21,16 +21,42 @@ class Runs:
     a: trialbook.RunRecord  # alpha: baseline, lr 0.001 adam, completed, tag sweep
     b: trialbook.RunRecord  # beta: baseline, lr 0.01 sgd, completed, tags sweep + best
     c: trialbook.RunRecord  # gamma: ablation, lr 0.1 adam, failed, NaN and inf in its loss
+    store_url: str | None = None  # the PostgreSQL index, or None for <root>/trialbook.db
 
 
 class Cli:
-    """Runs ``trialbook`` in-process and keeps stdout and stderr apart."""
+    """Runs ``trialbook`` in-process and keeps stdout and stderr apart. ``stores`` maps a
+    workspace root to the URL of its index: ``--root ROOT`` then gets ``--store URL`` after it."""
 
-    def __init__(self) -> None:
+    def __init__(self, stores: dict[Path, str] | None = None) -> None:
         self.runner = CliRunner()
+        self.stores = {str(root): url for root, url in (stores or {}).items()}
 
     def __call__(self, *args: str | Path) -> Result:
-        return self.runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        return self.runner.invoke(app, with_stores(args, self.stores), catch_exceptions=False)
+
+
+def with_stores(args: Sequence[str | Path], stores: dict[str, str]) -> list[str]:
+    """``args`` as strings, with ``--store URL`` after each ``--root ROOT`` that ``stores`` maps."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        out.append(str(arg))
+        if i > 0 and str(args[i - 1]) == "--root" and str(arg) in stores:
+            out += ["--store", stores[str(arg)]]
+    return out
+
+
+def store_option(ws: Runs) -> list[str]:
+    """``--store URL`` for the PostgreSQL workspace, nothing for the SQLite one (a command
+    given another ``--root`` than ``ws.root``, or run in a subprocess, names its store so)."""
+    return [] if ws.store_url is None else ["--store", ws.store_url]
+
+
+def store_location(ws: Runs) -> str:
+    """How messages name the workspace's database: its file, or its URL (password hidden)."""
+    from trialbook.store import safe_url
+
+    return str(ws.root / "trialbook.db") if ws.store_url is None else safe_url(ws.store_url)
 
 
 def ids_in_table(text: str) -> list[str]:

@@ -20,13 +20,34 @@ def _samples(n: int) -> list[dict[str, object]]:
     ]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module whose ``WS_STORES`` names ``"postgresql"`` too runs its tests of ``ws`` on a
+    PostgreSQL-indexed workspace as well (the others, and their ids, stay SQLite only)."""
+    stores = getattr(metafunc.module, "WS_STORES", None)
+    if stores is not None and "ws" in metafunc.fixturenames:
+        metafunc.parametrize("ws", stores, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+def ws(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    """The workspace, with its own SQLite index, or indexed in a PostgreSQL database (which
+    ``cli`` then names with ``--store`` beside ``--root``) for a module that asks through
+    ``WS_STORES``."""
     root = tmp_path_factory.mktemp("cli") / "experiments"
+    store_url = None
+    if getattr(request, "param", "sqlite") == "postgresql":
+        from trialbook.testing.stores import new_postgres_database
+
+        store_url = new_postgres_database(request.getfixturevalue("postgres_server"))
     with pytest.MonkeyPatch.context() as mp:
         for name in _ENV:
             mp.delenv(name, raising=False)
-        common = {"root": root, "system_metrics": False, "capture_packages": False}
+        common = {
+            "root": root,
+            "store_url": store_url,
+            "system_metrics": False,
+            "capture_packages": False,
+        }
 
         data = root.parent / "train.jsonl"
         data.write_text('{"x": 1}\n{"x": 2}\n{"x": 3}\n', encoding="utf-8")
@@ -69,8 +90,8 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         except RuntimeError:
             pass
 
-        with trialbook.open_store(root) as db:
-            yield Runs(root, db.get_run(a_id), db.get_run(b_id), db.get_run(c_id))
+        with trialbook.open_store(root, store_url) as db:
+            yield Runs(root, db.get_run(a_id), db.get_run(b_id), db.get_run(c_id), store_url)
 
 
 @pytest.fixture(autouse=True)
@@ -80,5 +101,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def cli() -> Cli:
+def cli(request: pytest.FixtureRequest) -> Cli:
+    """The CLI; in a test of the PostgreSQL ``ws``, ``--root <ws.root>`` also names its store
+    with ``--store URL``, as a team member types it."""
+    if "ws" in request.fixturenames:
+        runs = request.getfixturevalue("ws")
+        if isinstance(runs, Runs) and runs.store_url is not None:
+            return Cli({runs.root: runs.store_url})
     return Cli()

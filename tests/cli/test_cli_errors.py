@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import Cli, Runs, assert_user_error
+from cli_helpers import Cli, Runs, assert_user_error, store_option
+
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
 
 READ_COMMANDS = [
     ["ls"],
@@ -70,7 +73,7 @@ def test_foreign_sqlite_database(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_store_url_option(cli: Cli, ws: Runs, tmp_path: Path) -> None:
-    url = f"sqlite:///{ws.root / 'trialbook.db'}"
+    url = ws.store_url or f"sqlite:///{ws.root / 'trialbook.db'}"
 
     result = cli("ls", "--store", url, "--root", tmp_path / "elsewhere", "--json")
 
@@ -94,7 +97,7 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
 
 
 def test_subprocess_json_and_error(ws: Runs, tmp_path: Path) -> None:
-    ok = run_cli("ls", "--root", ws.root, "--json", "--status", "failed")
+    ok = run_cli("ls", "--root", ws.root, *store_option(ws), "--json", "--status", "failed")
 
     assert ok.returncode == 0, ok.stderr
     assert [r["id"] for r in json.loads(ok.stdout)] == [ws.c.id]

@@ -15,6 +15,9 @@ from cli_helpers import Cli, Runs, assert_user_error
 import trialbook
 from trialbook.errors import StoreError
 
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
+
 
 def strict_json(text: str) -> Any:
     def refuse(name: str) -> None:
@@ -241,11 +244,11 @@ def test_export_names_the_flat_columns_as_load_runs_does(
         run.log_evaluation("mmlu", {"metrics": {"accuracy": 0.5, "per_subject": {"math": 0.25}}})
     prefixes = ("params.", "metrics.", "eval.")
 
-    for workspace in (ws.root, root):
+    for workspace, store_url in ((ws.root, ws.store_url), (root, None)):
         header = next(
             csv.reader(io.StringIO(cli("export", "--all", "-f", "csv", "--root", workspace).stdout))
         )
-        frame = trialbook.load_runs(workspace)
+        frame = trialbook.load_runs(workspace, store_url=store_url)
 
         assert [c for c in header if c.startswith(prefixes)] == [
             c for c in frame.columns if c.startswith(prefixes)

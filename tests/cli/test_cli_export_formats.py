@@ -13,6 +13,9 @@ import pandas as pd
 import pytest
 from cli_helpers import Cli, Runs, assert_user_error
 
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
+
 
 def test_runs_as_parquet_match_the_csv_rows(cli: Cli, ws: Runs, tmp_path: Path) -> None:
     out = tmp_path / "runs.parquet"

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import Cli, Runs, assert_user_error, ids_in_table, table_row
 
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
+
 
 def ls(cli: Cli, ws: Runs, *args: str) -> list[str]:
     result = cli("ls", "--root", ws.root, *args)
@@ -27,8 +30,10 @@ def test_global_root_before_the_command_works_too(cli: Cli, ws: Runs) -> None:
 
 def test_root_from_the_environment(cli: Cli, ws: Runs, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIALBOOK_ROOT", str(ws.root))
+    if ws.store_url is not None:
+        monkeypatch.setenv("TRIALBOOK_STORE", ws.store_url)
 
-    result = cli("ls")
+    result = Cli()("ls")  # nothing on the command line
 
     assert ids_in_table(result.stdout) == [ws.c.short_id, ws.b.short_id, ws.a.short_id]
 

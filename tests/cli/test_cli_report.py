@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import Cli, Runs, assert_user_error
+from cli_helpers import Cli, Runs, assert_user_error, store_option
+
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
 
 
 def test_report_of_one_run_writes_html(cli: Cli, ws: Runs, tmp_path: Path) -> None:
@@ -95,7 +98,7 @@ def test_analyze_default_folder_is_the_workspace_and_experiment_filter(
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setattr("sys.platform", "linux")
-    result = cli("analyze", "--root", root, "-e", "baseline", "--show-plots")
+    result = cli("analyze", "--root", root, *store_option(ws), "-e", "baseline", "--show-plots")
     assert result.exit_code == 0, result.stderr
     assert (root / "results.csv").exists() and (root / "all_results.json").exists()
     assert (root / "experiment_results.png").exists()

@@ -12,6 +12,9 @@ from cli_helpers import Cli, Runs, assert_user_error, table_row
 
 import trialbook
 
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
+
 FAST = {"system_metrics": False, "capture_packages": False}
 
 

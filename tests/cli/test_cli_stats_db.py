@@ -6,9 +6,12 @@ import json
 import sqlite3
 from pathlib import Path
 
-from cli_helpers import Cli, Runs, assert_user_error, table_row
+from cli_helpers import Cli, Runs, assert_user_error, store_location, table_row
 
 from trialbook.store import SCHEMA_REVISION, safe_url
+
+#: The tests of ``ws`` run on a SQLite and on a PostgreSQL index (see conftest.py).
+WS_STORES = ("sqlite", "postgresql")
 
 
 def test_stats_counts(cli: Cli, ws: Runs) -> None:
@@ -25,8 +28,8 @@ def test_stats_counts(cli: Cli, ws: Runs) -> None:
     assert table_row(out, "failed")[1] == "1"
     assert table_row(out, "baseline")[1] == "2"
     assert table_row(out, "ablation")[1] == "1"
-    assert table_row(out, "size")[1].endswith("KiB")
-    assert str(ws.root / "trialbook.db") in table_row(out, "url")[1]
+    assert table_row(out, "size")[1].endswith(("KiB", "MiB"))
+    assert store_location(ws) in table_row(out, "url")[1]
 
 
 def test_stats_json(cli: Cli, ws: Runs) -> None:
@@ -41,7 +44,7 @@ def test_stats_json(cli: Cli, ws: Runs) -> None:
         "evaluations": 2,
         "samples": 4,
         "database_bytes": json.loads(result.stdout)["database_bytes"],
-        "store_url": f"sqlite:///{ws.root / 'trialbook.db'}",
+        "store_url": ws.store_url or f"sqlite:///{ws.root / 'trialbook.db'}",
     }
     assert json.loads(result.stdout)["database_bytes"] > 0
 
@@ -55,8 +58,7 @@ def test_db_upgrade_on_a_current_database_says_so(cli: Cli, ws: Runs) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == (
-        f"The database {ws.root / 'trialbook.db'} is already at revision {SCHEMA_REVISION} "
-        "(current)."
+        f"The database {store_location(ws)} is already at revision {SCHEMA_REVISION} (current)."
     )
 
 
@@ -89,18 +91,33 @@ def test_empty_database_names_db_upgrade_which_then_creates_the_schema(
 
 
 def test_database_from_a_newer_trialbook_is_refused(cli: Cli, ws: Runs, tmp_path: Path) -> None:
-    db = tmp_path / "trialbook.db"
-    source = sqlite3.connect(ws.root / "trialbook.db")
-    target = sqlite3.connect(db)
-    source.backup(target)
-    source.close()
-    target.execute("UPDATE alembic_version SET version_num = 'tb9999'")
-    target.commit()
-    target.close()
+    if ws.store_url is None:
+        db = tmp_path / "trialbook.db"
+        source = sqlite3.connect(ws.root / "trialbook.db")
+        target = sqlite3.connect(db)
+        source.backup(target)
+        source.close()
+        target.execute("UPDATE alembic_version SET version_num = 'tb9999'")
+        target.commit()
+        target.close()
+        where: list[str | Path] = ["--root", tmp_path]
+    else:
+        from sqlalchemy import create_engine, text
 
-    assert_user_error(cli("ls", "--root", tmp_path), "tb9999", "newer trialbook")
-    assert_user_error(cli("db", "upgrade", "--root", tmp_path), "tb9999")
-    status = cli("db", "status", "--root", tmp_path)
+        from trialbook.store import connect
+        from trialbook.testing.stores import new_postgres_database, postgres_server
+
+        url = new_postgres_database(postgres_server())
+        connect(url, create=True).close()
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = 'tb9999'"))
+        engine.dispose()
+        where = ["--root", tmp_path, "--store", url]
+
+    assert_user_error(cli("ls", *where), "tb9999", "newer trialbook")
+    assert_user_error(cli("db", "upgrade", *where), "tb9999")
+    status = cli("db", "status", *where)
     assert table_row(status.stdout, "state")[1].startswith("newer")
 
 

@@ -1,5 +1,7 @@
 """Several runners on one plan (the same suite started three times at once, or on several
-machines sharing one database): together they run each (config, seed) exactly once."""
+machines sharing one database): together they run each (config, seed) exactly once, with the
+workspace's SQLite index and with a PostgreSQL one (``index_store``, asked for after ``ws``,
+which clears TRIALBOOK_STORE)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ sweep:
 
 
 @pytest.mark.slow
-def test_three_runners_on_one_suite_run_each_run_exactly_once(ws: Workspace) -> None:
+def test_three_runners_on_one_suite_run_each_run_exactly_once(
+    ws: Workspace, index_store: str | None
+) -> None:
     (ws.cwd / "suite.yaml").write_text(SUITE)
     argv = [sys.executable, "-m", "trialbook", "run", "suite.yaml", "--root", str(ws.root)]
     runners = [
@@ -67,7 +71,9 @@ def test_three_runners_on_one_suite_run_each_run_exactly_once(ws: Workspace) -> 
 
 
 @pytest.mark.slow
-def test_a_runner_waits_for_the_runs_another_runner_holds(ws: Workspace) -> None:
+def test_a_runner_waits_for_the_runs_another_runner_holds(
+    ws: Workspace, index_store: str | None
+) -> None:
     from test_runner import _start_runner  # the gate plan r0, r1 in a runner process
 
     first = _start_runner(ws, 2, block_from=0, jobs=2)

@@ -73,7 +73,7 @@ def test_a_trialbook_error_in_the_entrypoint_is_one_line_on_stderr(ws: Workspace
 
 
 def test_stop_on_error_starts_nothing_after_the_failure_and_resume_runs_the_rest(
-    ws: Workspace,
+    ws: Workspace, index_store: str | None
 ) -> None:
     runs = [planned(value=v, name=f"v{v}") for v in range(6)]
     runs[1] = planned("boom", value=1, name="v1")
@@ -385,7 +385,8 @@ def _start_runner(ws: Workspace, n: int, block_from: int, jobs: int) -> subproce
 
 
 @pytest.mark.slow
-def test_resume_after_the_runner_is_killed(ws: Workspace) -> None:
+def test_resume_after_the_runner_is_killed(ws: Workspace, index_store: str | None) -> None:
+    # index_store after ws (which clears TRIALBOOK_STORE): SQLite and PostgreSQL.
     n, k = 6, 3
     runner = _start_runner(ws, n, block_from=k, jobs=1)
     try:

@@ -12,29 +12,22 @@ import pytest
 from trialbook.store import Store, connect
 from trialbook.testing import STORE_BACKENDS, BackendUnavailable, make_store
 from trialbook.testing.stores import (
-    POSTGRES_URL_ENV,
-    _postgresql,
     check_claim_is_atomic,
     check_queue_run_is_atomic,
+    skip_unavailable,
 )
 
 
-@pytest.fixture(params=[*STORE_BACKENDS, "postgresql"])
-def stores(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[list[Store]]:
+@pytest.fixture(params=STORE_BACKENDS)
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Store]]:
     """Four Stores on one database (its own connections each), or the one Store when the
-    database is private to it (in-memory SQLite). PostgreSQL is a real server: the one
-    TRIALBOOK_TEST_POSTGRES_URL names, or one started for this module."""
+    database is private to it (in-memory SQLite). PostgreSQL is a real server
+    (:func:`trialbook.testing.stores.postgres_server`)."""
     with ExitStack() as stack:
         try:
-            if request.param == "postgresql":
-                monkeypatch.setenv(POSTGRES_URL_ENV, request.getfixturevalue("postgres_server"))
-                first = stack.enter_context(_postgresql(tmp_path, None))
-            else:
-                first = stack.enter_context(make_store(request.param, tmp_path))
+            first = stack.enter_context(make_store(request.param, tmp_path))
         except BackendUnavailable as e:
-            pytest.skip(str(e))
+            skip_unavailable(e)
         url = getattr(first, "url", "")
         if url in ("", "sqlite://"):
             yield [first]

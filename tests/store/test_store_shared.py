@@ -27,6 +27,12 @@ class TestSqliteMemoryStore(BuiltInStore):
     backend = "sqlite-memory"
 
 
+class TestPostgresqlStore(BuiltInStore):
+    """A new database per test on the session's real server (tests/conftest.py)."""
+
+    backend = "postgresql"
+
+
 def test_every_built_in_backend_runs_the_contract() -> None:
     assert sorted(c.backend for c in BuiltInStore.__subclasses__()) == sorted(STORE_BACKENDS)
 

@@ -23,6 +23,9 @@ from trialbook.tracking._settings import RUN_ID_ENV
 FAST = {"system_metrics": False, "capture_packages": False}
 CONFIG = {"experiment": {"name": "exp"}, "lr": 0.1, "model": {"layers": 2}, "seed": 7}
 
+#: Each test twice: into the workspace's SQLite file and into a PostgreSQL database.
+pytestmark = pytest.mark.usefixtures("index_store")
+
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,6 +137,8 @@ def test_unattachable_run_warns_and_starts_a_new_run(
         run_id = new_run_id()
     else:
         root = tmp_path / "elsewhere"
+        # Another workspace has its own index (not the PostgreSQL one index_store shares).
+        monkeypatch.delenv("TRIALBOOK_STORE", raising=False)
     monkeypatch.setenv(RUN_ID_ENV, run_id)
     with (
         pytest.warns(UserWarning, match="starting a new run instead"),

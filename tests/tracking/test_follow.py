@@ -13,6 +13,9 @@ from trialbook.tracking import follow_run, read_log
 
 FAST: dict[str, Any] = {"system_metrics": False, "capture_packages": False}
 
+#: Each test twice: into the workspace's SQLite file and into a PostgreSQL database.
+pytestmark = pytest.mark.usefixtures("index_store")
+
 
 @pytest.fixture(autouse=True)
 def _outside_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,9 @@ import pytest
 
 import trialbook
 
+#: Each test twice: into the workspace's SQLite file and into a PostgreSQL database.
+pytestmark = pytest.mark.usefixtures("index_store")
+
 
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,8 @@ import pytest
 import trialbook
 from trialbook.errors import RunStateError
 
-pytestmark = pytest.mark.slow
+#: Each test twice: into the workspace's SQLite file and into a PostgreSQL database.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("index_store")]
 
 SCRIPT = textwrap.dedent(
     """

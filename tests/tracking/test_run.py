@@ -20,6 +20,9 @@ from trialbook.errors import ConfigError, MetricValueError, RunStateError, Works
 
 FAST = {"system_metrics": False, "capture_packages": False}
 
+#: Each test twice: into the workspace's SQLite file and into a PostgreSQL database.
+pytestmark = pytest.mark.usefixtures("index_store")
+
 
 @pytest.fixture(autouse=True)
 def _outside_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

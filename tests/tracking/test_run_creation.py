@@ -14,6 +14,9 @@ from trialbook.tracking._create import CreatedRun, create_run
 
 CONFIG = {"experiment": {"name": "exp"}, "lr": 0.1, "seed": 3}
 
+#: Each test twice: into the workspace's SQLite file and into a PostgreSQL database.
+pytestmark = pytest.mark.usefixtures("index_store")
+
 
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:

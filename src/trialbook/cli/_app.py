@@ -48,8 +48,11 @@ _LONGEST_WORD = 200
 
 
 def _fail(message: str) -> NoReturn:
-    # One line, and nothing from the user's input (a run name) drives the terminal.
-    message = printable(" ".join(message.split()))
+    from trialbook.store import hide_passwords
+
+    # One line, and nothing from the user's input (a run name) drives the terminal; no
+    # password of a URL a message quotes (a driver's words, an argument) reaches it.
+    message = printable(" ".join(hide_passwords(message).split()))
     half = _LONGEST_WORD // 2
     message = re.sub(
         rf"\S{{{_LONGEST_WORD + 1},}}",
@@ -153,9 +156,9 @@ def _write_failure(e: BaseException, ctx: Any, kept: str = "") -> str | None:
         if filename is not None:
             what = _target(filename)
         elif isinstance(e, TrialbookError) and ws is not None:
-            from trialbook.store import sqlite_path
+            from trialbook.store import safe_url, sqlite_path
 
-            what = f"the database {sqlite_path(ws.store_url) or ws.store_url}"
+            what = f"the database {sqlite_path(ws.store_url) or safe_url(ws.store_url)}"
         elif ws is not None:
             what = f"a file in {ws.root}"
         else:

@@ -35,6 +35,7 @@ from types import FrameType
 from typing import Any, Literal, cast
 
 from trialbook._disk import full_disk_cause
+from trialbook._redact import hide_passwords
 from trialbook._types import FINISHED_STATUSES
 from trialbook._workspace import Workspace
 from trialbook.config._experiment import experiment_block
@@ -645,7 +646,9 @@ class Runner:
             # descendant (Ray, Slurm) takes the run over by this identity.
             RUNNER_PID_ENV: str(os.getpid()),
             RUNNER_HOST_ENV: socket.gethostname(),
-            LAUNCHED_BY_ENV: json.dumps(sys.argv),
+            # The runner's command line, for meta.json: a --store URL without its password
+            # (the child has TRIALBOOK_STORE for that, and keeps it off disk).
+            LAUNCHED_BY_ENV: json.dumps([hide_passwords(arg) for arg in sys.argv]),
             # Output reaches the files and the screen line by line, not at exit.
             "PYTHONUNBUFFERED": "1",
         }

@@ -6,6 +6,7 @@ Open one with :func:`connect` (a SQLAlchemy URL) or :func:`trialbook.open_store`
 from typing import TYPE_CHECKING
 
 from trialbook._lazy import lazy_attributes
+from trialbook._redact import hide_passwords
 from trialbook._types import FINISHED_STATUSES, RUN_STATUSES, MetricAgg, RunStatus
 from trialbook._values import json_text, jsonable
 from trialbook._workspace import DEFAULT_ROOT, Workspace
@@ -85,6 +86,7 @@ __all__ = [
     "connect",
     "copy_store",
     "flat_values",
+    "hide_passwords",
     "iso",
     "json_text",
     "jsonable",

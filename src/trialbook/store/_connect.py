@@ -10,6 +10,7 @@ from typing import Literal
 from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table, inspect
 from sqlalchemy import exc as sa_exc
 
+from trialbook._redact import hide_passwords
 from trialbook.errors import (
     NotATrialbookDatabase,
     SchemaVersionError,
@@ -231,8 +232,9 @@ def create_schema(conn: Connection) -> bool:
 
 
 def _location(url: str) -> str:
+    """The database as a message names it: its file, or its URL with the password masked."""
     path = _dialect.sqlite_path(url)
-    return str(path) if path else url
+    return str(path) if path else _dialect.safe_url(url)
 
 
 def _state_error(url: str, state: SchemaState, version: str | None) -> StoreError:
@@ -250,7 +252,7 @@ def _state_error(url: str, state: SchemaState, version: str | None) -> StoreErro
         f"{_location(url)} is a database trialbook did not create (its tables are not "
         "trialbook's); choose another root=... or store_url=....",
         parameter="store_url",
-        value=url,
+        value=_dialect.safe_url(url),
     )
 
 
@@ -283,16 +285,17 @@ def upgrade(
             root = path.absolute().parent
     engine = _dialect.make_engine(url)
     try:
-        with engine.connect() as conn:
-            state, before = _state(conn)
-        if state in ("foreign", "newer"):
-            raise _state_error(url, state, before)
         cfg = Config()
         cfg.set_main_option("script_location", "trialbook.store:_migrations")
         # Alembic's options are configparser values: "%" (a percent-encoded URL) is doubled.
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         with engine.begin() as conn:
             _dialect.schema_lock(conn)
+            # Read under the lock: another process upgrading at once has finished by now,
+            # and ``before`` says what this one found (its own work, or none).
+            state, before = _state(conn)
+            if state in ("foreign", "newer"):
+                raise _state_error(url, state, before)
             cfg.attributes["connection"] = conn
             cfg.attributes["workspace_root"] = None if root is None else Path(root).absolute()
             command.upgrade(cfg, revision)
@@ -302,7 +305,7 @@ def upgrade(
     except sa_exc.SQLAlchemyError as e:
         raise _dialect.translate(e, url) from e
     except sqlite3.Error as e:  # pragma: no cover - raw driver errors from alembic internals
-        raise StoreError(f"Upgrading {_location(url)} failed: {e}.") from e
+        raise StoreError(f"Upgrading {_location(url)} failed: {hide_passwords(str(e))}.") from e
     finally:
         engine.dispose()
     return before, after or SCHEMA_REVISION

@@ -61,19 +61,20 @@ POSTGRES_INSTALL = "pip install 'trialbook[postgres]'"
 def parse_url(url: str) -> URL:
     """The SQLAlchemy URL of a store; a string that is not one is one sentence.
 
-    ``postgresql://`` means psycopg 3 (the driver of the ``postgres`` extra); SQLAlchemy's own
-    default would be psycopg2.
+    ``postgresql://`` (and ``postgres://``, as hosting services write it) means psycopg 3, the
+    driver of the ``postgres`` extra; SQLAlchemy's own default would be psycopg2.
     """
     try:
         u = make_url(url)
-    except (exc.ArgumentError, ValueError) as e:
+    except (exc.ArgumentError, ValueError):
+        shown = safe_url(url)
         raise ConfigError(
-            f"store_url={url!r} is not a database URL; use sqlite:///path/to/trialbook.db or "
+            f"store_url={shown!r} is not a database URL; use sqlite:///path/to/trialbook.db or "
             "postgresql://user@host/dbname (TRIALBOOK_STORE takes the same).",
             parameter="store_url",
-            value=url,
-        ) from e
-    if u.drivername == "postgresql":
+            value=shown,
+        ) from None
+    if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")
     return u
 
@@ -103,6 +104,12 @@ def require_driver(url: str) -> None:
 
 def _driver_error(u: URL, e: Exception) -> StoreError:
     where = u.render_as_string(hide_password=True)
+    if u.drivername == "postgresql+psycopg2":
+        return StoreError(
+            f"The store {where} asks for the psycopg2 driver, which is not installed ({e}); "
+            f"write postgresql:// instead to use psycopg 3 ({POSTGRES_INSTALL}), or "
+            "pip install psycopg2-binary."
+        )
     if u.get_backend_name() == "postgresql":
         return StoreError(
             f"The store {where} is PostgreSQL, whose driver is not installed ({e}); "
@@ -653,8 +660,10 @@ def is_transient(error: BaseException) -> bool:
 
 def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
     """Turn a SQLAlchemy error into a trialbook error whose message says what to do."""
+    from trialbook._redact import hide_passwords
+
     orig = getattr(error, "orig", None)
-    msg = str(orig if orig is not None else error).strip()
+    msg = hide_passwords(str(orig if orig is not None else error).strip())
     low = msg.lower()
     path = sqlite_path(url)
     where = str(path) if path else safe_url(url)
@@ -667,7 +676,7 @@ def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
             f"{where} is not a readable SQLite database ({msg}); move it aside or point "
             "root=.../store_url=... at another workspace.",
             parameter="store_url",
-            value=url,
+            value=safe_url(url),
         )
     if "readonly" in low or "read-only" in low or "unable to open database" in low:
         return WorkspaceError(
@@ -680,12 +689,19 @@ def translate(error: exc.SQLAlchemyError, url: str) -> Exception:
 
 
 def safe_url(url: str) -> str:
-    """A store URL with any password masked, fit to print (an unparsable URL has no password
-    to find, and is returned as it is)."""
+    """A store URL with its password masked (``***``), fit to print or write: the one way a
+    store URL is shown. A ``password`` query parameter (libpq takes one) is masked too; a
+    string that does not parse as a URL is masked as free text
+    (:func:`trialbook._redact.hide_passwords`)."""
+    from trialbook._redact import hide_passwords
+
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        u = make_url(url)
     except (exc.ArgumentError, ValueError):
-        return url
+        return hide_passwords(url)
+    if u.get_backend_name() == "sqlite":
+        return url  # no password, and a path shown as it was typed (not percent-encoded)
+    return hide_passwords(u.render_as_string(hide_password=True))
 
 
 def _has_sqlite_header(path: Path) -> bool:

@@ -264,7 +264,7 @@ class NewRun:
 
 @dataclass(frozen=True)
 class StoreStats:
-    """Counts for ``trialbook stats``."""
+    """Counts for ``trialbook stats``; ``url`` names the database with its password masked."""
 
     runs_by_status: Mapping[str, int]
     runs_by_experiment: Mapping[str, int]

@@ -1244,7 +1244,7 @@ class SQLStore(Store):
             evaluations=int(n_eval),
             samples=int(n_samples),
             database_bytes=size,
-            url=self.url,
+            url=_dialect.safe_url(self.url),
         )
 
     # ----------------------------------------------------------------- claiming planned runs

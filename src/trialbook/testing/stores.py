@@ -2,15 +2,17 @@
 
 ``STORE_BACKENDS`` names the backends; :func:`make_store` builds one. Adding a backend is one
 entry in ``_FACTORIES``: a context manager that takes a temporary folder and yields an empty,
-schema-checked Store. A backend that needs a server (PostgreSQL, whose factory reads
-``TRIALBOOK_TEST_POSTGRES_URL``) raises :class:`BackendUnavailable` when none is configured, so a
-test suite can skip it. The tests themselves are :class:`trialbook.testing.StoreContract`; the
+schema-checked Store. PostgreSQL's factory makes a database on :func:`postgres_server` (the
+server ``TRIALBOOK_TEST_POSTGRES_URL`` names, else a throwaway one this process starts once);
+where neither can be had it raises :class:`BackendUnavailable`, so a test suite can skip it
+(or fail, under ``CI=true``). The tests themselves are :class:`trialbook.testing.StoreContract`; the
 claim checks below (``check_queue_run_is_atomic``, ``check_claim_is_atomic``) need several
 Stores on one database and take them as arguments.
 """
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import random
@@ -32,16 +34,23 @@ from trialbook.store._liveness import LivenessPolicy
 from trialbook.store._records import NewRun
 
 __all__ = [
+    "PASSWORD_GROUP",
     "POSTGRES_URL_ENV",
     "STORE_BACKENDS",
     "BackendUnavailable",
+    "ensure_password_group",
     "local_postgres",
     "make_store",
     "new_postgres_database",
+    "postgres_server",
 ]
 
 #: Environment variable with the URL of a PostgreSQL server whose user may create databases.
 POSTGRES_URL_ENV = "TRIALBOOK_TEST_POSTGRES_URL"
+
+#: On a :func:`local_postgres` server, members of this role must log in with their password
+#: (``CREATE ROLE r LOGIN PASSWORD '...' IN ROLE trialbook_password_required``).
+PASSWORD_GROUP = "trialbook_password_required"
 
 T = TypeVar("T")
 
@@ -83,38 +92,33 @@ def _sqlite_memory(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[
 
 def new_postgres_database(server: str) -> str:
     """Create an empty database with a random name on the PostgreSQL server at ``server`` (a
-    URL whose user may create databases) and return its URL."""
+    URL whose user may create databases; ``postgresql://`` means psycopg 3, as for a store)
+    and return its URL."""
     from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+
+    from trialbook.store._dialect import parse_url
 
     name = f"trialbook_test_{secrets.token_hex(6)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(parse_url(server), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         admin.dispose()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
+    return parse_url(server).set(database=name).render_as_string(hide_password=False)
 
 
 @contextmanager
 def _postgresql(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[Store]:
-    """A fresh database on the server at ``TRIALBOOK_TEST_POSTGRES_URL``, dropped afterwards.
-
-    Not yet in ``_FACTORIES``: add ``"postgresql": _postgresql`` once CI runs a server.
-    """
+    """A fresh database on :func:`postgres_server`, dropped afterwards."""
     from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
 
-    server = os.environ.get(POSTGRES_URL_ENV)
-    if not server:
-        raise BackendUnavailable(
-            f"Set {POSTGRES_URL_ENV} to a PostgreSQL URL whose user may create databases, "
-            "e.g. postgresql+psycopg://postgres@localhost/postgres."
-        )
+    from trialbook.store._dialect import parse_url
+
+    server = postgres_server()
     url = new_postgres_database(server)
-    name = make_url(url).database
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = parse_url(url).database
+    admin = create_engine(parse_url(server), isolation_level="AUTOCOMMIT")
     try:
         store = connect(url, create=True, liveness=liveness)
         try:
@@ -127,9 +131,75 @@ def _postgresql(tmp_path: Path, liveness: LivenessPolicy | None) -> Iterator[Sto
         admin.dispose()
 
 
+def ensure_password_group(server: str) -> None:
+    """Create :data:`PASSWORD_GROUP` on the server at ``server`` (an admin URL) unless it
+    exists; only a :func:`local_postgres` server is set to ask its members for a password."""
+    from sqlalchemy import create_engine, text
+
+    from trialbook.store._dialect import parse_url
+
+    admin = create_engine(parse_url(server), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                    f"'{PASSWORD_GROUP}') THEN CREATE ROLE {PASSWORD_GROUP} NOLOGIN; END IF; "
+                    "END $$"
+                )
+            )
+    finally:
+        admin.dispose()
+
+
+#: This process's throwaway server: its URL, or why it could not be started.
+_server: str | BackendUnavailable | None = None
+_server_lock = threading.Lock()
+
+
+def postgres_server() -> str:
+    """The URL of a PostgreSQL server whose user may create databases, for tests: the one
+    ``TRIALBOOK_TEST_POSTGRES_URL`` names, else a throwaway :func:`local_postgres` started on
+    the first call and stopped when this process exits (later calls share it).
+
+    Raises:
+        BackendUnavailable: no URL is set and no server can be started here (raised again,
+            without a second attempt, on later calls).
+    """
+    global _server
+    given = os.environ.get(POSTGRES_URL_ENV)
+    if given:
+        return given
+    with _server_lock:
+        if _server is None:
+            _server = _start_shared_server()
+    if isinstance(_server, BackendUnavailable):
+        raise _server
+    return _server
+
+
+def _start_shared_server() -> str | BackendUnavailable:
+    server = local_postgres()
+    try:
+        url = server.__enter__()
+    except BackendUnavailable as e:
+        return e
+    owner = os.getpid()
+
+    def stop() -> None:
+        # A forked child that exits through sys.exit runs atexit too: only the process that
+        # started the server stops it.
+        if os.getpid() == owner:
+            server.__exit__(None, None, None)
+
+    atexit.register(stop)
+    return url
+
+
 _FACTORIES: dict[str, StoreFactory] = {
     "sqlite-file": _sqlite_file,
     "sqlite-memory": _sqlite_memory,
+    "postgresql": _postgresql,
 }
 
 #: The backends every shared Store test runs against.
@@ -149,7 +219,8 @@ def make_store(
 
     Raises:
         ValueError: ``backend`` is not one of ``STORE_BACKENDS``.
-        BackendUnavailable: the backend cannot be built here (no server configured).
+        BackendUnavailable: the backend cannot be built here (no PostgreSQL server, no
+            psycopg).
     """
     try:
         factory = _FACTORIES[backend]
@@ -307,7 +378,9 @@ def local_postgres() -> Iterator[str]:
     (``postgresql+psycopg://postgres@/postgres?host=<socket folder>&port=<port>``).
 
     The data folder is a new temporary folder; the server listens on a Unix socket only.
-    PostgreSQL refuses to run as root, so as root it runs as ``nobody``.
+    Members of :data:`PASSWORD_GROUP` log in with their password (scram-sha-256); the other
+    roles (``postgres`` too) are trusted. PostgreSQL refuses to run as root, so as root it runs
+    as ``nobody``.
 
     Raises:
         BackendUnavailable: no PostgreSQL binaries, no psycopg, or the server did not start.
@@ -327,7 +400,15 @@ def local_postgres() -> Iterator[str]:
     as_user: list[str] = []
     folder = Path(tempfile.mkdtemp(prefix="trialbook-pg-"))
     if os.geteuid() == 0:
-        as_user = ["runuser", "-u", "nobody", "--"]
+        # runuser lives in /usr/sbin or /sbin, often not on a plain PATH.
+        runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+        if runuser is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise BackendUnavailable(
+                "PostgreSQL refuses to run as root and runuser (util-linux) is not installed "
+                "to start it as nobody; run the tests as another user."
+            )
+        as_user = [runuser, "-u", "nobody", "--"]
         shutil.chown(folder, "nobody")
     data, sock = folder / "data", folder / "sock"
     port = random.randint(20000, 60000)
@@ -343,6 +424,13 @@ def local_postgres() -> Iterator[str]:
         )
         if initdb.returncode != 0:
             raise BackendUnavailable(f"initdb failed: {initdb.stderr.strip()[-500:]}")
+        # Members of PASSWORD_GROUP log in with their password, so a test can prove a
+        # password works (and a wrong one does not); other roles are trusted, as initdb set
+        # them. Rewriting the file keeps its owner.
+        (data / "pg_hba.conf").write_text(
+            f"local all +{PASSWORD_GROUP} scram-sha-256\nlocal all all trust\n",
+            encoding="utf-8",
+        )
         options = f"-k {sock} -c listen_addresses='' -p {port} -c max_connections=100"
         start = subprocess.run(
             [*pg_ctl, "-l", str(folder / "server.log"), "-w", "-t", "60", "-o", options, "start"],
@@ -354,6 +442,7 @@ def local_postgres() -> Iterator[str]:
             log = (folder / "server.log").read_text(errors="replace")[-500:]
             raise BackendUnavailable(f"the PostgreSQL server did not start: {log.strip()}")
         started = True
+        ensure_password_group(f"postgresql+psycopg://postgres@/postgres?host={sock}&port={port}")
         yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={port}"
     finally:
         if started:

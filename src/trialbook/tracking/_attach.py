@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from trialbook._redact import hide_passwords
 from trialbook._workspace import Workspace
 from trialbook.config._hash import flatten_config, same_setting
 from trialbook.errors import RunNotFoundError, RunStateError, TrialbookError
@@ -91,7 +92,9 @@ def claim_run(
     """
     record = db.get_run(run_id)
     if record.id != run_id:
-        raise RunNotFoundError(f"No run with id {run_id!r} in {workspace.store_url}.")
+        from trialbook.store._dialect import safe_url
+
+        raise RunNotFoundError(f"No run with id {run_id!r} in {safe_url(workspace.store_url)}.")
     if record.status not in _ATTACHABLE:
         raise RunStateError(
             f"Run {run_id} is {record.status}; only a queued or running run can be attached "
@@ -296,4 +299,4 @@ def _launched_by() -> list[str] | None:
         value = json.loads(raw)
     except ValueError:
         return None
-    return [str(v) for v in value] if isinstance(value, list) else None
+    return [hide_passwords(str(v)) for v in value] if isinstance(value, list) else None

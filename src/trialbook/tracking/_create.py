@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from trialbook._redact import hide_passwords
 from trialbook.config._hash import flatten_config
 from trialbook.errors import ConfigError
 from trialbook.store._base import Store
@@ -65,7 +66,7 @@ def build_meta(
         "host": env.get("host"),
         "pid": os.getpid(),
         "device": env.get("device"),
-        "command": list(sys.argv),
+        "command": [hide_passwords(str(arg)) for arg in sys.argv],  # no password of a URL
         "git": None
         if git is None
         else {

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
+from trialbook._redact import hide_passwords
 from trialbook.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -484,7 +485,8 @@ def collect_environment(*, include_packages: bool = True) -> dict[str, Any]:
     }
     if include_packages:
         env["packages"] = _installed_packages()
-    env["command"] = [str(arg) for arg in sys.argv]
+    # A store URL on the command line keeps its password out of meta.json.
+    env["command"] = [hide_passwords(str(arg)) for arg in sys.argv]
     env["cwd"] = _cwd()
     return env
 
