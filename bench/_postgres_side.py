@@ -4,11 +4,12 @@ Each measures one repeat in a fresh database on the PostgreSQL server the harnes
 (``args['server']``, a URL whose user may create databases), after an untimed warm-up:
 
 * ``trialbook``: the logging script (``run.log`` in a loop, then leave the run), into
-  PostgreSQL or, with ``server`` None, into the default SQLite workspace store; ``no_fk``
-  drops the two foreign keys of ``metrics`` first (a schema change under consideration).
+  PostgreSQL or, with ``server`` None, into the default SQLite workspace store; ``with_fk``
+  first adds back the two foreign keys of ``metrics`` that schema tb0004 dropped on
+  PostgreSQL (the schema before it).
 * ``copy``: the same points, with plain psycopg, by binary COPY into trialbook's own
-  ``metrics`` table (the ceiling); ``no_fk`` into a copy of that table without its
-  foreign keys (what they cost).
+  ``metrics`` table (the ceiling); ``with_fk`` with those foreign keys added back (what they
+  cost).
 * ``mlflow``: the same points through MLflow's SQLAlchemy tracking store on PostgreSQL,
   ``log_batch`` of 1,000 metrics (MLflow's limit per call), synchronously.
 * ``mlflow_template``: a database MLflow has migrated, copied (``CREATE DATABASE ...
@@ -81,8 +82,9 @@ def _libpq(url: str) -> str:
 
 
 # ------------------------------------------------------------------ trialbook
-def _drop_metrics_foreign_keys(url: str) -> None:
-    """The schema change measured by ``no_fk``: ``metrics`` without its two foreign keys."""
+def _add_metrics_foreign_keys(url: str) -> None:
+    """The schema before tb0004, measured by ``with_fk``: add back the two foreign keys of
+    ``metrics`` that tb0004 drops on PostgreSQL, as tb0001 named them."""
     import psycopg
 
     with psycopg.connect(_libpq(url), autocommit=True) as conn:
@@ -90,23 +92,29 @@ def _drop_metrics_foreign_keys(url: str) -> None:
             "SELECT conname FROM pg_constraint WHERE conrelid = 'metrics'::regclass "
             "AND contype = 'f'"
         ).fetchall()
-        for (name,) in names:
-            conn.execute(f'ALTER TABLE metrics DROP CONSTRAINT "{name}"')
-    if len(names) != 2:
-        raise RuntimeError(f"expected the 2 foreign keys of metrics, found {names}")
+        if names:
+            raise RuntimeError(f"expected metrics without foreign keys, found {names}")
+        conn.execute(
+            "ALTER TABLE metrics ADD CONSTRAINT fk_metrics_run_num_runs FOREIGN KEY (run_num) "
+            "REFERENCES runs (num) ON DELETE CASCADE"
+        )
+        conn.execute(
+            "ALTER TABLE metrics ADD CONSTRAINT fk_metrics_key_id_metric_keys "
+            "FOREIGN KEY (key_id) REFERENCES metric_keys (id)"
+        )
 
 
 def _trialbook_once(
-    server: str | None, calls: int, metrics: int, workdir: Path, no_fk: bool = False
+    server: str | None, calls: int, metrics: int, workdir: Path, with_fk: bool = False
 ) -> dict[str, Any]:
     import trialbook
     from trialbook.store import connect
 
     root = Path(tempfile.mkdtemp(dir=workdir))
     url = _new_database(server) if server else None
-    if url and no_fk:
+    if url and with_fk:
         connect(url, create=True).close()
-        _drop_metrics_foreign_keys(url)
+        _add_metrics_foreign_keys(url)
     run = trialbook.start_run(
         experiment="bench", config={"lr": 1e-3}, seed=0, root=root, store_url=url,
         system_metrics=False,
@@ -149,13 +157,13 @@ def _trialbook_once(
 
 def trialbook_log(args: dict[str, Any]) -> dict[str, Any]:
     workdir = Path(args["workdir"])
-    no_fk = bool(args.get("no_fk"))
-    _trialbook_once(args["server"], 1000, args["metrics"], workdir, no_fk)  # imports, first use
-    return _trialbook_once(args["server"], args["calls"], args["metrics"], workdir, no_fk)
+    with_fk = bool(args.get("with_fk"))
+    _trialbook_once(args["server"], 1000, args["metrics"], workdir, with_fk)  # first use
+    return _trialbook_once(args["server"], args["calls"], args["metrics"], workdir, with_fk)
 
 
 # ------------------------------------------------------------------ plain psycopg COPY
-def _copy_once(server: str, calls: int, metrics: int, no_fk: bool) -> dict[str, Any]:
+def _copy_once(server: str, calls: int, metrics: int, with_fk: bool) -> dict[str, Any]:
     import psycopg
 
     from trialbook.store import NewRun, connect
@@ -169,8 +177,10 @@ def _copy_once(server: str, calls: int, metrics: int, no_fk: bool) -> dict[str, 
         )  # fmt: skip
     finally:
         store.close()
+    if with_fk:
+        _add_metrics_foreign_keys(url)
     columns = _points(calls, metrics)
-    table = "metrics_no_fk" if no_fk else "metrics"
+    table = "metrics"
     with psycopg.connect(_libpq(url)) as conn:
         with conn.transaction():
             num = conn.execute("SELECT num FROM runs WHERE id = %s", (RUN_ID,)).fetchone()[0]
@@ -179,8 +189,6 @@ def _copy_once(server: str, calls: int, metrics: int, no_fk: bool) -> dict[str, 
                 key_ids[key] = conn.execute(
                     "INSERT INTO metric_keys (name) VALUES (%s) RETURNING id", (key,)
                 ).fetchone()[0]
-            if no_fk:  # LIKE copies columns and indexes, never foreign keys
-                conn.execute(f"CREATE TABLE {table} (LIKE metrics INCLUDING ALL)")
         t0 = time.perf_counter()
         with (
             conn.transaction(),
@@ -205,8 +213,8 @@ def _copy_once(server: str, calls: int, metrics: int, no_fk: bool) -> dict[str, 
 
 
 def copy(args: dict[str, Any]) -> dict[str, Any]:
-    _copy_once(args["server"], 1000, args["metrics"], args["no_fk"])  # warm-up
-    return _copy_once(args["server"], args["calls"], args["metrics"], args["no_fk"])
+    _copy_once(args["server"], 1000, args["metrics"], args["with_fk"])  # warm-up
+    return _copy_once(args["server"], args["calls"], args["metrics"], args["with_fk"])
 
 
 # ------------------------------------------------------------------ MLflow

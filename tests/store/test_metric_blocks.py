@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from trialbook.store import NewRun, SQLStore, connect, upgrade
+from trialbook.store import SCHEMA_REVISION, NewRun, SQLStore, connect, upgrade
 from trialbook.store._buckets import BLOCK_POINTS, MetricBuckets, bucket_width
 from trialbook.store._dialect import rebuild_blocks
 from trialbook.testing.stores import new_postgres_database
@@ -728,7 +728,7 @@ def test_upgrade_from_tb0002_computes_the_blocks_the_writer_would_have(url: str)
     finally:
         st.close()
 
-    assert upgrade(url) == ("tb0002", "tb0003")
+    assert upgrade(url) == ("tb0002", SCHEMA_REVISION)
 
     st = connect(url)
     try:
@@ -746,7 +746,7 @@ def test_a_database_made_at_tb0002_upgrades_to_an_empty_blocks_table(url: str) -
     if url.startswith("sqlite"):
         Path(url.removeprefix("sqlite:///")).touch()
     assert upgrade(url, "tb0002")[1] == "tb0002"
-    assert upgrade(url) == ("tb0002", "tb0003")
+    assert upgrade(url) == ("tb0002", SCHEMA_REVISION)
     st = connect(url)
     try:
         assert blocks_of(st) == []
@@ -767,7 +767,7 @@ def test_upgrade_accepts_a_url_holding_a_percent_sign(url: str, tmp_path: Path) 
         assert "%" in url  # the socket folder, percent-encoded by new_postgres_database
     connect(url, create=True).close()
 
-    assert upgrade(url) == ("tb0003", "tb0003")
+    assert upgrade(url) == (SCHEMA_REVISION, SCHEMA_REVISION)
 
 
 # ------------------------------------------------------------------ 9. deleting a run
