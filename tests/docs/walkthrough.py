@@ -147,7 +147,7 @@ NOT_RUN_PATTERNS: dict[str, str] = {
         "tests/execution/test_slurm_runner.py, tests/cli/test_cli_slurm.py and "
         "tests/execution/test_executors_agree.py run them on the session's real cluster"
     ),
-    r"--executor ray": (
+    r"--executor ray|^ray start": (
         "starts or joins a Ray cluster (--address auto, 10.0.0.5 are the reader's); "
         "tests/execution/test_ray_cli.py and tests/execution/test_executors_agree.py run them "
         "on the session's local Ray"
