@@ -60,6 +60,8 @@ _START_PREFIXES = ("PYTHON", "LD_", "LC_", "MALLOC_")
 _START_NAMES = frozenset({"LANG", "LANGUAGE", "GLIBC_TUNABLES"})
 #: Largest message either side sends (an environment of a few hundred variables is ~10 KB).
 _MAX_MESSAGE = 1 << 20
+#: The folder this process started in (``python -m`` put it first on sys.path).
+_STARTED_IN = os.getcwd()
 _PR_SET_PDEATHSIG = 1
 
 
@@ -330,7 +332,11 @@ class _Server:
                 os.execvpe(argv[0], argv, env)
             os.environ.clear()
             os.environ.update(env)
-            # As `python -m` sets them; runpy puts the module's file in sys.argv[0].
+            # As `python -m` sets them; runpy puts the module's file in sys.argv[0]. The
+            # server's own sys.path[0] is the folder it started in, which need not be the
+            # task's (a Ray worker's server): `python -m` puts the working directory there.
+            if sys.path and sys.path[0] == _STARTED_IN:
+                sys.path[0] = os.getcwd()
             sys.argv = ["-m", *argv[3:]]
             sys.orig_argv = list(argv)
             os.close(err_w)

@@ -975,6 +975,10 @@ class Runner:
             # The backend ended it by a rule of its own (a Slurm time limit): the run's
             # process may have called itself killed on the SIGTERM; the reason is the backend's.
             fix = ("failed", result.reason)
+        elif result.lost is not None and status == "killed":
+            # The process recorded the SIGTERM that its executor's death sent it (a Ray
+            # worker's fork server died with the worker): the loss is what happened.
+            fix = ("crashed", result.lost)
         elif status not in FINISHED_STATUSES or status == "crashed":
             if result.lost is not None:
                 fix = ("crashed", result.lost)
