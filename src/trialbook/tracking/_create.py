@@ -139,13 +139,15 @@ def create_run(
     pid: int | None = None
     if status == "running":
         env = collect_environment(include_packages=capture_packages)
-        git = git_probe.result() if git_probe is not None else git_info(exclude=[root])
-        meta = build_meta(run_id, experiment, name, seed, started, git, env)
         pid = os.getpid()
     folder = RunFolder(root / folder_name(name, short_run_id(run_id)))
     folder.create()
     try:
         folder.write_config(config)
+        if status == "running":
+            # Asked for git's answer only now: git runs while the folder is written.
+            git = git_probe.result() if git_probe is not None else git_info(exclude=[root])
+            meta = build_meta(run_id, experiment, name, seed, started, git, env)
         if meta is not None:
             folder.write_meta(meta)
         if git is not None and git.dirty and git.diff:
