@@ -44,7 +44,7 @@ def _read_toml(candidate: Path) -> dict[str, Any]:
         cached = _parsed.get(candidate)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(candidate.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError(f"Cannot read {candidate}: {e}; fix its TOML.") from e
     if len(_parsed) > 64:
