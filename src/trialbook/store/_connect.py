@@ -105,6 +105,7 @@ def _acquire_engine(url: str, read_only: Path | None) -> tuple[Engine, Callable[
         if path is not None and read_only is None:
             shared = _SharedEngine(engine, None, users=1)  # a new file: shared once made
             with _engines_lock:
+                _forget_unused_engines()
                 _engines[url] = shared
             return engine, _releaser(shared)
         return engine, engine.dispose
@@ -114,9 +115,18 @@ def _acquire_engine(url: str, read_only: Path | None) -> tuple[Engine, Callable[
             if shared_or_none is not None and shared_or_none.users <= 0:
                 shared_or_none.engine.dispose()
             shared_or_none = _SharedEngine(_dialect.make_engine(url), identity)
+            _forget_unused_engines()
             _engines[url] = shared_or_none
         shared_or_none.users += 1
         return shared_or_none.engine, _releaser(shared_or_none)
+
+
+def _forget_unused_engines(keep: int = 32) -> None:
+    """Past ``keep`` databases (a process going through many, like a test suite), forget
+    the Engines no open Store uses (their connections are closed already). Holds the lock."""
+    if len(_engines) > keep:
+        for url in [u for u, shared in _engines.items() if shared.users <= 0]:
+            del _engines[url]
 
 
 def _releaser(shared: _SharedEngine) -> Callable[[], None]:
