@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_write", "current_umask"]
+__all__ = ["atomic_open", "atomic_write", "current_umask", "sync_folder"]
 
 _umask_lock = threading.Lock()
 
@@ -34,10 +34,17 @@ def current_umask() -> int:
 
 @contextmanager
 def atomic_open(
-    path: str | os.PathLike[str], mode: str = "w", *, newline: str | None = None
+    path: str | os.PathLike[str],
+    mode: str = "w",
+    *,
+    newline: str | None = None,
+    sync_folder: bool = True,
 ) -> Iterator[IO[Any]]:
     """Open ``path`` for writing (``"w"`` text in UTF-8, or ``"wb"``); replace it atomically
     when the block ends without an exception, leave it untouched otherwise.
+
+    ``sync_folder=False`` leaves the folder's fsync to the caller, which writes several files
+    into one folder and then calls :func:`sync_folder` once.
 
     Raises:
         OSError: the folder cannot be written (callers turn this into their own message).
@@ -58,7 +65,14 @@ def atomic_open(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_folder(target.parent)
+    if sync_folder:
+        _fsync_folder(target.parent)
+
+
+def sync_folder(folder: str | os.PathLike[str]) -> None:
+    """Make the files renamed into ``folder`` (by ``atomic_open(..., sync_folder=False)``)
+    survive a power cut."""
+    _fsync_folder(Path(folder))
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -74,7 +88,7 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike[str], text: str) -> None:
+def atomic_write(path: str | os.PathLike[str], text: str, *, sync_folder: bool = True) -> None:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_open`)."""
-    with atomic_open(path) as f:
+    with atomic_open(path, sync_folder=sync_folder) as f:
         f.write(text)

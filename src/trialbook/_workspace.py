@@ -21,23 +21,49 @@ __all__ = ["DEFAULT_ROOT", "Workspace", "open_store", "store_scope"]
 DEFAULT_ROOT = "experiments"
 DB_NAME = "trialbook.db"
 
+#: Workspace folders this process proved writable, by path, with the (device, inode) they
+#: had: the write test is not repeated for every run while the same folder is still there
+#: and still writable for this process (``os.access``).
+_writable: dict[Path, tuple[int, int]] = {}
 
-def _pyproject_defaults(start: Path) -> tuple[dict[str, Any], Path] | None:
-    """The ``[tool.trialbook]`` table of the nearest pyproject.toml, and its folder."""
+
+#: Parsed pyproject.toml files by path, with the (inode, size, mtime) they were read at:
+#: ``start_run`` resolves its workspace on every run.
+_parsed: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+
+def _read_toml(candidate: Path) -> dict[str, Any]:
+    """``candidate`` parsed, from the cache while the file is unchanged."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    try:
+        st = candidate.stat()
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = _parsed.get(candidate)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        data: dict[str, Any] = tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"Cannot read {candidate}: {e}; fix its TOML.") from e
+    if len(_parsed) > 64:
+        _parsed.clear()
+    _parsed[candidate] = (stamp, data)
+    return data
+
+
+def _pyproject_defaults(start: Path) -> tuple[dict[str, Any], Path] | None:
+    """The ``[tool.trialbook]`` table of the nearest pyproject.toml, and its folder."""
+    if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+            import tomli  # noqa: F401
         except ImportError:
             return None
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as e:
-                raise ConfigError(f"Cannot read {candidate}: {e}; fix its TOML.") from e
+            data = _read_toml(candidate)
             table = data.get("tool", {}).get("trialbook")
             return (table, folder) if isinstance(table, dict) else None
     return None
@@ -93,9 +119,18 @@ class Workspace:
             WorkspaceError: the folder cannot be created or written.
         """
         try:
+            st = self.root.stat()
+            if _writable.get(self.root) == (st.st_dev, st.st_ino) and os.access(
+                self.root, os.W_OK | os.X_OK
+            ):
+                return
+        except OSError:
+            pass
+        try:
             self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-"):
                 pass
+            st = self.root.stat()
         except OSError as e:
             raise WorkspaceError(
                 f"Cannot write to the workspace {self.root} ({e.strerror or e}); fix its "
@@ -103,6 +138,9 @@ class Workspace:
                 parameter="root",
                 value=self.root,
             ) from e
+        if len(_writable) > 64:
+            _writable.clear()
+        _writable[self.root] = (st.st_dev, st.st_ino)
 
     def open_store(self, create: bool = False) -> Store:
         """Open this workspace's Store; with ``create``, make the folder and database.

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table, inspect
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+)
 from sqlalchemy import exc as sa_exc
 
 from trialbook._redact import hide_passwords
@@ -33,6 +45,105 @@ _version_table = Table(
     Column("version_num", String(32), nullable=False),
     PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
+
+
+@dataclass
+class _SharedEngine:
+    """One Engine this process uses for every Store of one database: SQLAlchemy caches the
+    statements it compiled on the Engine, so a Store opened per run (``start_run``) does not
+    compile its statements again. ``users`` counts the open Stores using it; when the last
+    closes, its connections are closed (``dispose`` keeps the Engine and its cache)."""
+
+    engine: Engine
+    #: (device, inode) of the SQLite file the Engine opened; None for a server database.
+    identity: tuple[int, int] | None
+    users: int = 0
+
+
+#: Shared engines by store URL (see _SharedEngine).
+_engines: dict[str, _SharedEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child must not use the connections it inherited (the parent still does): give
+    # every shared Engine a new pool without closing the parent's connections, as SQLAlchemy
+    # documents for multiprocessing. The compiled statements stay cached.
+    global _engines_lock
+    _engines_lock = threading.Lock()  # another thread may have held it at the fork
+    for shared in _engines.values():
+        shared.engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _file_identity(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _acquire_engine(url: str, read_only: Path | None) -> tuple[Engine, Callable[[], None]]:
+    """An Engine for ``url`` and the function that gives it back (once; closing the
+    Engine's connections when no other Store of this process uses it).
+
+    In-memory SQLite (each Store its own database) and read-only files get an Engine of
+    their own. A SQLite file replaced since the shared Engine opened it (another inode) gets
+    a new Engine, so that no Store writes into the old file through a pooled connection.
+    """
+    path = _dialect.sqlite_path(url)
+    memory = path is None and _dialect.parse_url(url).get_backend_name() == "sqlite"
+    identity = _file_identity(path)
+    if memory or read_only is not None or (path is not None and identity is None):
+        engine = _dialect.make_engine(url, read_only=read_only)
+        if path is not None and read_only is None:
+            shared = _SharedEngine(engine, None, users=1)  # a new file: shared once made
+            with _engines_lock:
+                _forget_unused_engines()
+                _engines[url] = shared
+            return engine, _releaser(shared)
+        return engine, engine.dispose
+    with _engines_lock:
+        shared_or_none = _engines.get(url)
+        if shared_or_none is None or shared_or_none.identity != identity:
+            if shared_or_none is not None and shared_or_none.users <= 0:
+                shared_or_none.engine.dispose()
+            shared_or_none = _SharedEngine(_dialect.make_engine(url), identity)
+            _forget_unused_engines()
+            _engines[url] = shared_or_none
+        shared_or_none.users += 1
+        return shared_or_none.engine, _releaser(shared_or_none)
+
+
+def _forget_unused_engines(keep: int = 32) -> None:
+    """Past ``keep`` databases (a process going through many, like a test suite), forget
+    the Engines no open Store uses (their connections are closed already). Holds the lock."""
+    if len(_engines) > keep:
+        for url in [u for u, shared in _engines.items() if shared.users <= 0]:
+            del _engines[url]
+
+
+def _releaser(shared: _SharedEngine) -> Callable[[], None]:
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if released:
+            return
+        released = True
+        with _engines_lock:
+            shared.users -= 1
+            last = shared.users <= 0
+        if last:
+            shared.engine.dispose()
+
+    return release
 
 
 def _state(conn: Connection) -> tuple[SchemaState, str | None]:
@@ -170,10 +281,9 @@ def connect(
         clean, checked, problems = _integrity.check_at_open(path)
         if problems:
             raise NotATrialbookDatabase(_dialect.damaged_message(url, "; ".join(problems)))
-    engine = _dialect.make_engine(url, read_only=path if read_only else None)
+    engine, release = _acquire_engine(url, path if read_only else None)
     try:
-        with engine.connect() as conn:
-            state, version = _state(conn)
+        state, version = _checked_state(engine)
         if state == "empty":
             if not create:
                 raise SchemaVersionError(
@@ -186,16 +296,35 @@ def connect(
         elif state != "current":
             raise _state_error(url, state, version)
     except sa_exc.SQLAlchemyError as e:
-        engine.dispose()
+        release()
         raise _dialect.translate(e, url) from e
     except BaseException:
-        engine.dispose()
+        release()
         raise
+    if path is not None and read_only is None:
+        with _engines_lock:
+            shared = _engines.get(url)
+            if shared is not None and shared.engine is engine and shared.identity is None:
+                shared.identity = _file_identity(path)  # the file this open created
     if checked and clean is not None and path is not None:
         _integrity.record_clean(path, clean)
-    store = SQLStore(engine, url, liveness, root=root, read_only=read_only)
+    store = SQLStore(engine, url, liveness, root=root, read_only=read_only, release=release)
     store.clean_identity = clean
     return store
+
+
+def _checked_state(engine: Engine) -> tuple[SchemaState, str | None]:
+    """The schema state, read as :func:`_state` reads it; a database at this trialbook's
+    revision (every open but the first) costs one query instead of listing its tables."""
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(_version_table.select()).scalar()
+        if version == SCHEMA_REVISION:
+            return "current", version
+    except sa_exc.SQLAlchemyError:
+        pass  # no version table, not a database...: the full look below says which
+    with engine.connect() as conn:
+        return _state(conn)
 
 
 def _initialise(engine: object) -> None:

@@ -188,9 +188,13 @@ class SQLStore(Store):
         *,
         root: str | os.PathLike[str] | None = None,
         read_only: str | None = None,
+        release: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(liveness)
         self.engine = engine
+        # Gives the engine back at close (see _connect: engines are shared by the Stores of
+        # one database in a process); by default the engine is this Store's own.
+        self._release = release or engine.dispose
         self.url = url
         #: Run folders inside this root are stored relative to it (see _paths).
         self.paths = WorkspacePaths(root)
@@ -260,7 +264,7 @@ class SQLStore(Store):
             record_clean(path)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self._release()
         if self.clean_identity is not None:
             self.clean_identity = None
             self._stamp_clean()

@@ -139,17 +139,21 @@ def create_run(
     pid: int | None = None
     if status == "running":
         env = collect_environment(include_packages=capture_packages)
-        git = git_probe.result() if git_probe is not None else git_info(exclude=[root])
-        meta = build_meta(run_id, experiment, name, seed, started, git, env)
         pid = os.getpid()
     folder = RunFolder(root / folder_name(name, short_run_id(run_id)))
     folder.create()
     try:
-        folder.write_config(config)
+        # The folder is new: it is synced once, after its files are written.
+        folder.write_config(config, sync_folder=False)
+        if status == "running":
+            # Asked for git's answer only now: git runs while the folder is written.
+            git = git_probe.result() if git_probe is not None else git_info(exclude=[root])
+            meta = build_meta(run_id, experiment, name, seed, started, git, env)
         if meta is not None:
-            folder.write_meta(meta)
+            folder.write_meta(meta, sync_folder=False)
         if git is not None and git.dirty and git.diff:
-            folder.write_diff(git.diff)
+            folder.write_diff(git.diff, sync_folder=False)
+        folder.sync()
         new = NewRun(
             id=run_id,
             experiment=experiment,

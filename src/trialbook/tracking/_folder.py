@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from trialbook._atomic import atomic_write
+from trialbook._atomic import sync_folder as _sync_folder
 from trialbook._values import jsonable, read_json_object
 
 __all__ = ["RunFolder", "folder_name"]
@@ -59,20 +60,27 @@ class RunFolder:
         self.checkpoint_dir.mkdir()
         self.artifacts_dir.mkdir()
 
-    def write_config(self, config: Mapping[str, Any]) -> None:
+    def sync(self) -> None:
+        """Make the files written with ``sync_folder=False`` survive a power cut (one folder
+        fsync for all of them; each file itself is synced as it is written)."""
+        _sync_folder(self.path)
+
+    def write_config(self, config: Mapping[str, Any], *, sync_folder: bool = True) -> None:
         atomic_write(
             self.config_path,
             yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True),
+            sync_folder=sync_folder,
         )
 
-    def write_json(self, path: Path, data: Mapping[str, Any]) -> None:
+    def write_json(self, path: Path, data: Mapping[str, Any], *, sync_folder: bool = True) -> None:
         atomic_write(
             path,
             json.dumps(jsonable(data), indent=2, default=str, allow_nan=False) + "\n",
+            sync_folder=sync_folder,
         )
 
-    def write_meta(self, meta: Mapping[str, Any]) -> None:
-        self.write_json(self.meta_path, meta)
+    def write_meta(self, meta: Mapping[str, Any], *, sync_folder: bool = True) -> None:
+        self.write_json(self.meta_path, meta, sync_folder=sync_folder)
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         self.write_json(self.summary_path, summary)
@@ -99,8 +107,8 @@ class RunFolder:
         when the folder or file is gone, unreadable or not a JSON object."""
         return read_json_object(self.summary_path)
 
-    def write_diff(self, diff: str) -> None:
-        atomic_write(self.path / "diff.patch", diff)
+    def write_diff(self, diff: str, *, sync_folder: bool = True) -> None:
+        atomic_write(self.path / "diff.patch", diff, sync_folder=sync_folder)
 
     def write_samples(self, benchmark: str, records: Iterable[Mapping[str, Any]]) -> Path:
         """Write per-sample results as ``evaluations/<benchmark>.jsonl``."""

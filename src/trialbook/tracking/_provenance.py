@@ -66,24 +66,45 @@ class GitInfo:
 
 def _git(args: list[str], cwd: Path | None) -> str | None:
     """Run one git command and return its stdout, or None if git failed in any way."""
+    return _git_output(_start_git(args, cwd))
+
+
+def _start_git(args: list[str], cwd: Path | None) -> subprocess.Popen[str] | None:
+    """Start one git command (its output is read by :func:`_git_output`); None if git
+    cannot be started."""
     try:
         # --no-optional-locks: `git status` would otherwise rewrite the index, which can race
         # with the user's own git commands while a run is starting.
-        proc = subprocess.run(
+        return subprocess.Popen(
             ["git", "--no-optional-locks", *args],
             cwd=cwd,
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
             errors="replace",
-            timeout=_GIT_TIMEOUT_S,
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
         )
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
+
+
+def _git_output(proc: subprocess.Popen[str] | None) -> str | None:
+    """The stdout of a git command started by :func:`_start_git`, once it ended; None if it
+    failed or took longer than ``_GIT_TIMEOUT_S`` (it is then killed)."""
+    if proc is None:
+        return None
+    with proc:
+        try:
+            out, _ = proc.communicate(timeout=_GIT_TIMEOUT_S)
+        except (OSError, subprocess.SubprocessError, ValueError):
+            proc.kill()
+            proc.communicate()
+            return None
     if proc.returncode != 0:
         return None
-    return proc.stdout
+    return out
 
 
 def _strip_credentials(url: str) -> str:
@@ -195,75 +216,96 @@ def git_info(cwd: Path | None = None, exclude: Sequence[Path] = ()) -> GitInfo |
     ``git diff`` when it is); where the work tree is and its remote are found once per
     process (see :func:`_work_tree`).
     """
-    tree = _work_tree(cwd)
-    if tree is None:
-        return None
-    top, remote = tree
-    pathspec = _exclude_pathspec(top, exclude)
-    # -z: names as they are; --untracked-files=all: every untracked file by name (as
-    # `git ls-files --others` lists them), so the diff's comment needs no second git process.
-    status = _git(
-        ["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", *pathspec], cwd
-    )
-    if status is None:
-        return None
-    commit: str | None = None
-    branch: str | None = None
-    dirty = False
-    untracked: list[str] = []
-    fields = iter(status.split("\0"))
-    for entry in fields:
-        if entry.startswith("# branch.oid "):
-            commit = entry[len("# branch.oid ") :].strip()
-        elif entry.startswith("# branch.head "):
-            branch = entry[len("# branch.head ") :].strip()
-        elif entry.startswith("? "):
-            dirty = True
-            untracked.append(entry[2:])
-        elif entry and not entry.startswith("#"):
-            dirty = True
-            if entry.startswith("2 "):
-                next(fields, None)  # a rename's original name
-    if not commit or commit == "(initial)":
-        return None  # no commits yet
-    if branch == "(detached)":
-        branch = None
-
-    diff: str | None = None
-    if dirty:
-        tracked = _git(["diff", "HEAD", "--no-color", "--no-ext-diff", *pathspec], cwd) or ""
-        diff = tracked + (_untracked_comment(_relative_to_cwd(untracked, top, cwd)) or "")
-
-    return GitInfo(
-        commit=commit,
-        branch=branch or None,
-        dirty=dirty,
-        diff=diff,
-        remote=_strip_credentials(remote) if remote else None,
-    )
+    return GitProbe(exclude, cwd=cwd).result()
 
 
 class GitProbe:
-    """:func:`git_info` run in a background thread, so that the git process runs while the
-    caller does other work (opening the Store, making the run folder); :meth:`result` waits
-    for it. The directory is the current one when the probe starts."""
+    """:func:`git_info` started now and read later: ``git status`` runs (as its own process)
+    while the caller does other work (opening the Store, making the run folder), and
+    :meth:`result` reads its answer. The directory is the current one when the probe starts.
 
-    def __init__(self, exclude: Sequence[Path] = ()) -> None:
-        import threading
+    The process is started from the calling thread rather than run from a thread of its own:
+    such a thread waits for the interpreter lock (up to 5 ms at each turn) while the caller
+    runs Python code, which made git the slowest part of starting a run.
+    """
 
-        self._cwd = Path(_cwd() or ".")
-        self._exclude = list(exclude)
+    def __init__(self, exclude: Sequence[Path] = (), *, cwd: Path | None = None) -> None:
+        self._cwd = Path(cwd) if cwd is not None else Path(_cwd() or ".")
+        self._done = False
         self._info: GitInfo | None = None
-        self._thread = threading.Thread(target=self._probe, name="trialbook-git", daemon=True)
-        self._thread.start()
-
-    def _probe(self) -> None:
-        self._info = git_info(self._cwd, self._exclude)
+        self._tree = _work_tree(self._cwd)
+        self._status: subprocess.Popen[str] | None = None
+        self._pathspec: list[str] = []
+        if self._tree is not None:
+            self._pathspec = _exclude_pathspec(self._tree[0], exclude)
+            # -z: names as they are; --untracked-files=all: every untracked file by name (as
+            # `git ls-files --others` lists them), so the diff's comment needs no second git
+            # process.
+            status = ["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all"]
+            self._status = _start_git([*status, *self._pathspec], self._cwd)
+            if self._status is None:
+                self._tree = None
 
     def result(self) -> GitInfo | None:
         """The git state (None outside a work tree), once git has answered."""
-        self._thread.join()
+        if not self._done:
+            self._done = True
+            self._info = self._read()
         return self._info
+
+    def close(self) -> None:
+        """Stop git if its answer was never read (the run was not created)."""
+        if not self._done and self._status is not None:
+            self._done = True
+            with self._status:
+                if self._status.poll() is None:
+                    self._status.kill()
+                self._status.communicate()
+
+    def _read(self) -> GitInfo | None:
+        if self._tree is None:
+            return None
+        top, remote = self._tree
+        cwd = self._cwd
+        status = _git_output(self._status)
+        if status is None:
+            return None
+        commit: str | None = None
+        branch: str | None = None
+        dirty = False
+        untracked: list[str] = []
+        fields = iter(status.split("\0"))
+        for entry in fields:
+            if entry.startswith("# branch.oid "):
+                commit = entry[len("# branch.oid ") :].strip()
+            elif entry.startswith("# branch.head "):
+                branch = entry[len("# branch.head ") :].strip()
+            elif entry.startswith("? "):
+                dirty = True
+                untracked.append(entry[2:])
+            elif entry and not entry.startswith("#"):
+                dirty = True
+                if entry.startswith("2 "):
+                    next(fields, None)  # a rename's original name
+        if not commit or commit == "(initial)":
+            return None  # no commits yet
+        if branch == "(detached)":
+            branch = None
+
+        diff: str | None = None
+        if dirty:
+            tracked = (
+                _git(["diff", "HEAD", "--no-color", "--no-ext-diff", *self._pathspec], cwd) or ""
+            )
+            diff = tracked + (_untracked_comment(_relative_to_cwd(untracked, top, cwd)) or "")
+
+        return GitInfo(
+            commit=commit,
+            branch=branch or None,
+            dirty=dirty,
+            diff=diff,
+            remote=_strip_credentials(remote) if remote else None,
+        )
 
 
 def _cpu_model() -> str | None:
@@ -384,16 +426,40 @@ def _name_and_version(dist: Distribution) -> tuple[str | None, str | None]:
 _packages: tuple[tuple[Any, ...], dict[str, str]] | None = None
 
 
+#: The distribution entries (``*.dist-info``, ``*.egg-info``, ``*.egg-link``, ``*.pth``) of
+#: each sys.path folder, by folder, with the (inode, mtime) they were listed at: a folder
+#: whose time changed (a script's own folder, where it writes its outputs) is listed again,
+#: but the packages are read again only when these entries changed.
+_listed: dict[str, tuple[tuple[int, int], frozenset[str]]] = {}
+
+_DIST_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth")
+
+
 def _path_state() -> tuple[Any, ...]:
-    """sys.path and the modification time of each of its folders: installing, upgrading or
-    removing a package adds or removes a ``*.dist-info`` folder, which changes the time."""
+    """sys.path and, for each of its folders, the distributions in it: installing, upgrading
+    or removing a package adds or removes a ``*.dist-info`` folder (named with its version)."""
     state: list[Any] = []
     for entry in sys.path:
         try:
             st = os.stat(entry or ".")
-            state.append((entry, st.st_ino, st.st_mtime_ns))
         except OSError:
-            state.append((entry, None, None))
+            state.append((entry, None))
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            state.append((entry, (st.st_ino, st.st_mtime_ns)))  # a zip file
+            continue
+        folder = os.path.abspath(entry or ".")
+        stamp = (st.st_ino, st.st_mtime_ns)
+        listed = _listed.get(folder)
+        if listed is None or listed[0] != stamp:
+            try:
+                names = frozenset(n for n in os.listdir(folder) if n.endswith(_DIST_SUFFIXES))
+            except OSError:
+                names = frozenset()
+            if len(_listed) > 256:
+                _listed.clear()
+            listed = _listed[folder] = (stamp, names)
+        state.append((entry, folder, st.st_ino, listed[1]))
     return tuple(state)
 
 

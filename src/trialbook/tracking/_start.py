@@ -99,57 +99,60 @@ def start_run(
     workspace = Workspace.resolve(root, store_url)
     # git runs while the Store opens and the folder is made.
     git_probe = GitProbe(exclude=[workspace.root])
-    attach_id = os.environ.get(RUN_ID_ENV)
-    if attach_id:
-        # Launched by the Runner: track into its queued run (see tracking/_attach.py).
-        attached = try_attach(
-            attach_id,
-            plain if config is not None or seed is not None else {},
-            workspace=workspace,
-            capture_packages=capture_packages,
-            notes=notes,
-            tags=tag_tuple,
-            git_probe=git_probe,
-        )
-        if attached is not None:
-            db, claimed = attached
-            return open_run(
-                claimed.record,
-                db,
-                claimed.folder,
-                claimed.meta,
-                settings=settings,
-                metric_goals=metric_goals,
-            )
-    db = workspace.open_store(create=True)
     try:
-        created = create_run(
+        attach_id = os.environ.get(RUN_ID_ENV)
+        if attach_id:
+            # Launched by the Runner: track into its queued run (see tracking/_attach.py).
+            attached = try_attach(
+                attach_id,
+                plain if config is not None or seed is not None else {},
+                workspace=workspace,
+                capture_packages=capture_packages,
+                notes=notes,
+                tags=tag_tuple,
+                git_probe=git_probe,
+            )
+            if attached is not None:
+                db, claimed = attached
+                return open_run(
+                    claimed.record,
+                    db,
+                    claimed.folder,
+                    claimed.meta,
+                    settings=settings,
+                    metric_goals=metric_goals,
+                )
+        db = workspace.open_store(create=True)
+        try:
+            created = create_run(
+                db,
+                workspace.root,
+                experiment=experiment,
+                name=name or experiment,
+                config=plain,
+                config_hash=config_hash(identity),
+                group_key=group_key(identity),
+                seed=seed,
+                notes=notes,
+                tags=tag_tuple,
+                description=description,
+                hypothesis=hypothesis,
+                capture_packages=capture_packages,
+                git_probe=git_probe,
+            )
+        except BaseException:
+            db.close()
+            raise
+        return open_run(
+            created.record,
             db,
-            workspace.root,
-            experiment=experiment,
-            name=name or experiment,
-            config=plain,
-            config_hash=config_hash(identity),
-            group_key=group_key(identity),
-            seed=seed,
-            notes=notes,
-            tags=tag_tuple,
-            description=description,
-            hypothesis=hypothesis,
-            capture_packages=capture_packages,
-            git_probe=git_probe,
+            created.folder,
+            created.meta or {},
+            settings=settings,
+            metric_goals=metric_goals,
         )
-    except BaseException:
-        db.close()
-        raise
-    return open_run(
-        created.record,
-        db,
-        created.folder,
-        created.meta or {},
-        settings=settings,
-        metric_goals=metric_goals,
-    )
+    finally:
+        git_probe.close()  # git is stopped if its answer was not needed
 
 
 def _run_seed(plain: dict[str, Any], seed: Any) -> int | None:
