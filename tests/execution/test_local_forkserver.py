@@ -249,11 +249,16 @@ def test_at_most_max_servers_run_at_once_and_none_outlives_the_runner(probes: Wo
     from trialbook.execution._local import MAX_SERVERS
 
     def servers() -> list[int]:
-        return [
-            p.pid
-            for p in psutil.Process().children()
-            if "trialbook.execution._forkserver" in " ".join(p.cmdline())
-        ]
+        found = []
+        for p in psutil.Process().children():
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE and (
+                    "trialbook.execution._forkserver" in " ".join(p.cmdline())
+                ):
+                    found.append(p.pid)
+            except psutil.Error:  # ended meanwhile
+                pass
+        return found
 
     others = servers()
     (probes.cwd / "other-servers.json").write_text(json.dumps(others))

@@ -295,6 +295,8 @@ class Runner:
             )
         self.workspace = Workspace.resolve(root, store_url)
         self._executor = executor
+        #: The Runner builds (and closes after each run) its local executor when given none.
+        self._owns_executor = executor is None
         self.jobs = jobs
         self.timeout = float(timeout) if timeout is not None else None
         self.retries = retries
@@ -324,7 +326,7 @@ class Runner:
             ConfigError: the first problem, as one sentence. Nothing has been written.
         """
         prepared = prepare_plan(plan, self.cwd)
-        if self.executor.name == "slurm":
+        if self._executor is not None and self._executor.name == "slurm":
             from trialbook.execution._slurm import check_slurm_settings
 
             for planned in prepared.plan.runs:
@@ -469,7 +471,7 @@ class Runner:
         )
 
     def _run(self, plan: Plan, started: float) -> SuiteResult:
-        own_executor = self._executor is None
+        own_executor = self._owns_executor
         # A cluster that cannot be reached fails here, before any run is queued.
         self.executor.start()
         db = self.workspace.open_store(create=True)
