@@ -12,12 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_attach import _queue
 
 import trialbook
-from trialbook.config import config_hash, flatten_config, group_key
-from trialbook.store import NewRun
-from trialbook.tracking._create import new_run_id
-from trialbook.tracking._folder import RunFolder, folder_name
 from trialbook.tracking._settings import RUN_ID_ENV, RUNNER_HOST_ENV, RUNNER_PID_ENV
 
 FAST = {"system_metrics": False, "capture_packages": False}
@@ -42,25 +39,8 @@ def runner() -> Any:
 
 def _claimed(root: Path, pid: int, host: str) -> str:
     """A run the Runner (``pid`` on ``host``) moved from queued to running."""
-    run_id = new_run_id()
-    folder = RunFolder(root / folder_name("exp", run_id.rsplit("_", 1)[-1]))
-    with trialbook.open_store(root, create=True) as db:
-        folder.create()
-        folder.write_config(CONFIG)
-        db.create_run(
-            NewRun(
-                id=run_id,
-                experiment="exp",
-                name="exp",
-                config=CONFIG,
-                config_hash=config_hash(CONFIG),
-                group_key=group_key(CONFIG),
-                status="queued",
-                seed=7,
-                folder=str(folder.path),
-                params=flatten_config(CONFIG),
-            )
-        )
+    run_id = _queue(root, CONFIG)
+    with trialbook.open_store(root) as db:
         assert db.claim_queued_run(run_id, host=host, pid=pid, pid_started_at=None, at=time.time())
     return run_id
 
