@@ -88,6 +88,8 @@ def test_without_the_driver_every_command_is_one_sentence_naming_the_extra(
     assert "is PostgreSQL, whose driver is not installed" in line, line
     assert "No module named 'psycopg'" in line and line.endswith(f"run {INSTALL}."), line
     assert "me:***@127.0.0.1/runs" in line and "s3cret" not in line
+    scheme = url.split("://")[0]
+    assert f"The store {scheme}://me:***@127.0.0.1/runs is PostgreSQL" in line, line  # as typed
     assert _tree(tmp_path / "cwd") == before  # no workspace made for a store that cannot open
 
 
@@ -112,7 +114,7 @@ def test_without_the_driver_the_python_api_raises_a_store_error_naming_the_extra
     """)
     result = _python(tmp_path, "-c", code, hide=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("StoreError The store postgresql+psycopg://me@127.0.0.1/runs")
+    assert result.stdout.startswith("StoreError The store postgresql://me@127.0.0.1/runs is")
     assert INSTALL in result.stdout
 
 

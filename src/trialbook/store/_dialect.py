@@ -99,11 +99,12 @@ def require_driver(url: str) -> None:
     try:
         u.get_dialect().import_dbapi()
     except (ImportError, exc.NoSuchModuleError) as e:
-        raise _driver_error(u, e) from e
+        raise _driver_error(u, e, typed=url) from e
 
 
-def _driver_error(u: URL, e: Exception) -> StoreError:
-    where = u.render_as_string(hide_password=True)
+def _driver_error(u: URL, e: Exception, *, typed: str | None = None) -> StoreError:
+    # The URL as the user wrote it (postgresql://, not the psycopg driver name it means).
+    where = safe_url(typed) if typed is not None else u.render_as_string(hide_password=True)
     if u.drivername == "postgresql+psycopg2":
         return StoreError(
             f"The store {where} asks for the psycopg2 driver, which is not installed ({e}); "
@@ -121,12 +122,12 @@ def _driver_error(u: URL, e: Exception) -> StoreError:
     )
 
 
-def _create_engine(u: URL, **kwargs: Any) -> Engine:
+def _create_engine(u: URL, *, typed: str | None = None, **kwargs: Any) -> Engine:
     """create_engine, with a missing driver or an unknown database as one sentence."""
     try:
         return create_engine(u, **kwargs)
     except (ImportError, exc.NoSuchModuleError) as e:
-        raise _driver_error(u, e) from e
+        raise _driver_error(u, e, typed=typed) from e
 
 
 def make_engine(url: str, *, read_only: Path | None = None) -> Engine:
@@ -137,7 +138,7 @@ def make_engine(url: str, *, read_only: Path | None = None) -> Engine:
     """
     u = parse_url(url)
     if u.get_backend_name() != "sqlite":
-        return _create_engine(u, pool_pre_ping=True)
+        return _create_engine(u, typed=url, pool_pre_ping=True)
     memory = not u.database or u.database == ":memory:"
     if read_only is not None:
         import sqlite3
