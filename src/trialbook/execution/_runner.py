@@ -78,6 +78,10 @@ CHILD_MODULE = "trialbook.execution._child"
 METRICS_FILE = "metrics.json"
 #: Lines of stderr kept in the error of a run whose process failed without saying why.
 _STDERR_TAIL = 20
+#: PYTHONHASHSEED of every run (unless set for `trialbook run`): fixed, not the run's seed,
+#: so that str/bytes hashes and set order are the same in every run and one fork server
+#: forks runs of all seeds (docs/runner.md, "Local").
+RUN_HASH_SEED = "0"
 #: Seconds between looks at the runs another runner holds.
 _WATCH_POLL = 0.5
 #: Seconds a run another runner holds stays failed, with no newer attempt, before it counts as
@@ -654,9 +658,10 @@ class Runner:
             # Output reaches the files and the screen line by line, not at exit.
             "PYTHONUNBUFFERED": "1",
         }
-        seed = item.planned.seed
-        if seed is not None and 0 <= seed < 2**32:
-            env["PYTHONHASHSEED"] = str(seed)
+        # Every run hashes str and bytes with one fixed seed (the run's seed seeds random,
+        # NumPy and torch): a forked run keeps its fork server's hash seed, so one server
+        # serves every seed of a suite. PYTHONHASHSEED set for `trialbook run` is kept.
+        env.setdefault("PYTHONHASHSEED", os.environ.get("PYTHONHASHSEED") or RUN_HASH_SEED)
         block = experiment_block(item.planned.config)
         return Task(
             key=item.run_id,

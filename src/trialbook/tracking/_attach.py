@@ -122,9 +122,11 @@ def claim_run(
         meta["launched_by"] = launched_by  # e.g. the `trialbook run ...` that queued this run
     for path in (folder.path, folder.checkpoint_dir, folder.artifacts_dir):
         path.mkdir(parents=True, exist_ok=True)
-    folder.write_meta(meta)
+    # Each file is synced; the folder (their renames) is synced with summary.json's when the
+    # run finishes (an unfinished run after a power cut may show the queued run's meta.json).
+    folder.write_meta(meta, sync_folder=False)
     if git is not None and git.dirty and git.diff:
-        folder.write_diff(git.diff)
+        folder.write_diff(git.diff, sync_folder=False)
     pid = os.getpid()
     fields: dict[str, Any] = {
         "status": "running",
