@@ -12,16 +12,17 @@ leaves no orphans.
 Two kinds of task:
 
 * ``fork``: ``python -m trialbook.execution._child`` (every run of the Runner). The child
-  returns from :func:`serve` and runs that module as ``__main__``, exactly as ``python -m``
-  would, and leaves through normal interpreter shut-down (atexit, flushes, threads joined).
+  returns from :func:`serve` and runs that module's ``main()`` as ``__main__``, as
+  ``python -m`` would, then leaves as interpreter shut-down would (threads joined, atexit,
+  open files closed, streams flushed) but by ``os._exit`` (:func:`_leave`).
 * ``exec``: any other program. The child ``exec``s it; a program that cannot start is
   reported as an error, like ``subprocess.Popen`` does.
 
 Settings that only take effect when an interpreter starts (``PYTHONHASHSEED``, any other
 ``PYTHON*`` variable, ``LD_*``, the locale) cannot change in a forked child, so a server serves
 only ``fork`` tasks whose values of these variables are its own: the executor keeps one server
-per set of values (:func:`start_key`). The Runner gives each seed its own ``PYTHONHASHSEED``, so
-a suite with three seeds uses three servers.
+per set of values (:func:`start_key`). The Runner gives every run the same ``PYTHONHASHSEED``
+(not its seed), so one server forks the runs of every seed.
 
 The protocol, over a ``SOCK_SEQPACKET`` socket pair (one JSON object per message):
 

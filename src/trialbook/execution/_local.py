@@ -29,8 +29,8 @@ __all__ = ["FORK_SERVER_ENV", "LocalExecutor"]
 
 #: ``TRIALBOOK_FORK_SERVER=0`` starts every run in a fresh interpreter instead of forking it.
 FORK_SERVER_ENV = "TRIALBOOK_FORK_SERVER"
-#: Fork servers kept at most (one per set of start-time variables, e.g. per PYTHONHASHSEED);
-#: the least recently used idle one is stopped to make room.
+#: Fork servers kept at most (one per set of start-time variables such as PYTHONHASHSEED; the
+#: Runner gives all its runs the same); the least recently used idle one is stopped to make room.
 MAX_SERVERS = 6
 
 
@@ -196,8 +196,8 @@ class LocalExecutor(Executor):
         A task is forked by a server started with its start-time variables (``start_key``).
         A key seen for the first time while other servers run is ``exec``'d by one of them,
         as fast as a server of its own would be (both start an interpreter); its second task
-        starts that server, and every later one is forked. So a suite of many seeds (one
-        PYTHONHASHSEED each) costs what it did without servers, and one of few seeds gains.
+        starts that server, and every later one is forked. (The Runner's runs all have one
+        set: every seed gets the same PYTHONHASHSEED.)
         """
         key = start_key(env)
         with self._cond:
