@@ -122,11 +122,14 @@ def claim_run(
         meta["launched_by"] = launched_by  # e.g. the `trialbook run ...` that queued this run
     for path in (folder.path, folder.checkpoint_dir, folder.artifacts_dir):
         path.mkdir(parents=True, exist_ok=True)
-    # Each file is synced; the folder (their renames) is synced with summary.json's when the
-    # run finishes (an unfinished run after a power cut may show the queued run's meta.json).
-    folder.write_meta(meta, sync_folder=False)
+    # Synced in the background: the Run waits for it when it finishes (an unfinished run
+    # after a power cut may show the queued run's meta.json).
+    folder.write_meta(meta, sync=False)
+    written = [folder.meta_path]
     if git is not None and git.dirty and git.diff:
-        folder.write_diff(git.diff, sync_folder=False)
+        folder.write_diff(git.diff, sync=False)
+        written.append(folder.diff_path)
+    folder.sync_later(written)
     pid = os.getpid()
     fields: dict[str, Any] = {
         "status": "running",
