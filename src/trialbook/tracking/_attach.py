@@ -101,7 +101,7 @@ def claim_run(
             f"to. Unset {RUN_ID_ENV} to start a new run."
         )
     if record.status == "running" and not (
-        _owned_by_this_process_tree(record) or _claimed_by_our_runner(record)
+        _claimed_by_our_runner(record) or _owned_by_this_process_tree(record)
     ):
         raise RunStateError(
             f"Run {run_id} is running in process {record.pid} on {record.host}, which is not "
