@@ -350,3 +350,24 @@ def test_at_most_max_servers_run_at_once_and_none_outlives_the_executor(tmp_path
     assert "TRIALBOOK_RUN_ID is not set" in (tmp_path / "t3.err").read_text()
     assert max(counts) == MAX_SERVERS
     assert [pid for pid in _servers() if pid not in others] == []
+
+
+def test_warm_up_starts_the_server_that_then_forks_the_runs(tmp_path: Path) -> None:
+    others = set(_servers())
+    env = {"PYTHONHASHSEED": "0", "TRIALBOOK_RUN_ID": ""}
+    with LocalExecutor(1) as executor:
+        executor.warm_up(env)
+        [server] = [pid for pid in _servers() if pid not in others]
+        executor.warm_up(env)  # the same start-time values: that server again
+        task = Task(
+            key="t",
+            argv=(sys.executable, "-m", CHILD_MODULE),
+            cwd=tmp_path,
+            stdout_path=tmp_path / "t.out",
+            stderr_path=tmp_path / "t.err",
+            env=env,
+        )
+        result = executor.run(task)
+        assert [pid for pid in _servers() if pid not in others] == [server]
+    assert result.exit_code == 2  # forked by it: no run to attach to, as a fresh one would say
+    assert "TRIALBOOK_RUN_ID is not set" in (tmp_path / "t.err").read_text()

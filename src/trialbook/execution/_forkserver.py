@@ -85,11 +85,16 @@ class ForkServer:
 
     ``on_event(task_id, message)`` is called from the server's reader thread for every
     message the server sends, and with ``{"lost": reason}`` for each unfinished task when the
-    server dies without reporting them.
+    server dies without reporting them. With ``warm``, the server imports what runs need as
+    soon as it starts, not at its first ``fork`` task.
     """
 
     def __init__(
-        self, env: Mapping[str, str], on_event: Callable[[int, dict[str, Any]], None]
+        self,
+        env: Mapping[str, str],
+        on_event: Callable[[int, dict[str, Any]], None],
+        *,
+        warm: bool = False,
     ) -> None:
         import subprocess
         import threading
@@ -102,7 +107,14 @@ class ForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(theirs.fileno()), str(os.getpid())],
+                [
+                    sys.executable,
+                    "-m",
+                    __name__,
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                    *(["warm"] if warm else []),
+                ],
                 env=dict(env),
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
@@ -222,33 +234,40 @@ def _set_parent_death_signal(sig: int) -> None:
         _libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
-def _warm() -> None:
-    """Import what every run needs, and fill the per-process caches its start-up uses, so that
-    each forked child starts with them. Then freeze those objects: the collector never walks
-    them again, in the server or in any child."""
-    import gc
-
+def _warm_imports() -> None:
+    """Import what every run needs and fill the per-process caches its start-up uses."""
     import trialbook.execution._code  # noqa: F401 - parses the entrypoint (and imports shlex)
-    from trialbook.execution._child import RUN_ID_ENV, _import_trialbook
+    from trialbook.execution._child import _import_trialbook
     from trialbook.tracking._provenance import warm_caches
 
     _import_trialbook()
     warm_caches()
-    _warm_store(os.environ.get(RUN_ID_ENV))
+
+
+def _warm(env: Mapping[str, str]) -> None:
+    """Before the first fork (of a run whose environment is ``env``): the imports and caches,
+    and the Store's Engine; so that each forked child starts with them. Then freeze those
+    objects: the collector never walks them again, in the server or in any child."""
+    import gc
+
+    from trialbook.execution._child import RUN_ID_ENV
+
+    _warm_imports()
+    _warm_store(env.get(RUN_ID_ENV), env.get("TRIALBOOK_ROOT"), env.get("TRIALBOOK_STORE"))
     gc.freeze()
 
 
-def _warm_store(run_id: str | None) -> None:
+def _warm_store(run_id: str | None, root: str | None, store_url: str | None) -> None:
     """Open the Store the runs use (``TRIALBOOK_STORE``, set by the Runner) and read what a run
     reads (the run, its metric summaries and evaluations), then close it: the process keeps
     that URL's Engine with the statements it compiled, and each child's Store takes it over
     with a pool of its own (``store/_connect.py``), as any Store opened after a fork does.
     Nothing is written and no connection stays open."""
-    if not run_id or not os.environ.get("TRIALBOOK_STORE"):
+    if not run_id or not store_url:
         return
     from trialbook._workspace import Workspace
 
-    with contextlib.suppress(Exception), Workspace.resolve().open_store() as db:
+    with contextlib.suppress(Exception), Workspace.resolve(root, store_url).open_store() as db:
         db.get_run(run_id)
         db.metric_summaries([run_id])
         db.evaluations(run_id)
@@ -300,7 +319,7 @@ class _Server:
             self.warm = True
             # A failure here is the child's to report, when it imports the same modules.
             with contextlib.suppress(Exception):
-                _warm()
+                _warm(task["env"])
         err_r, err_w = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -396,12 +415,17 @@ class _Server:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m trialbook.execution._forkserver FD PARENT_PID``: serve on socket FD."""
+    """``python -m trialbook.execution._forkserver FD PARENT_PID [warm]``: serve on socket FD
+    (with ``warm``, import what runs need first)."""
     sock = socket.socket(fileno=int(argv[0]))
     parent = int(argv[1])
     _set_parent_death_signal(signal.SIGKILL)
     if os.getppid() != parent:  # the executor died before the request took effect
         return 1
+    if argv[2:] == ["warm"]:
+        # A failure here is the child's to report, when it imports the same modules.
+        with contextlib.suppress(Exception):
+            _warm_imports()
     task = _Server(sock).serve()
     if task is None:
         return 0

@@ -173,6 +173,22 @@ class LocalExecutor(Executor):
         for server in servers:
             server.close()
 
+    def warm_up(self, env: dict[str, str]) -> None:
+        """Start, now, the fork server that will fork the Runner's runs whose environment is
+        ``env`` (their run ids aside): it starts Python and imports trialbook while the caller
+        does other work (the Runner queues its runs), instead of when the first run is
+        submitted. Does nothing without the fork server, or when that server runs already."""
+        if not self.fork_server:
+            return
+        full = {**os.environ, **env}
+        key = start_key(full)
+        with self._cond:
+            if any(s.alive and s.key == key for s in self._servers):
+                return
+        server = ForkServer(full, self._on_event, warm=True)
+        with self._cond:
+            self._servers.append(server)
+
     # ----------------------------------------------------------------- internals
     def _job(self, handle: TaskHandle) -> _Job:
         job = self._jobs.get(handle.key)

@@ -494,6 +494,10 @@ class Runner:
                         items.append(held)
                     else:
                         watched[i] = _Watched(d.planned, d.run_id)
+            warm_up = getattr(self.executor, "warm_up", None)
+            if callable(warm_up) and not self.detach and any(d.will_run for d in decisions):
+                # The local executor's fork server starts (and imports) while runs are queued.
+                warm_up(self._runs_env())
             for i, d in enumerate(decisions):
                 if d.will_run:
                     queued = self._queue_item(db, i, d)
@@ -642,12 +646,27 @@ class Runner:
                 write_job_record(item.folder, item.job)
 
     def _task(self, item: _Item) -> Task:
+        env = {**self._runs_env(), RUN_ID_ENV: item.run_id, RUN_DIR_ENV: str(item.folder)}
+        block = experiment_block(item.planned.config)
+        return Task(
+            key=item.run_id,
+            argv=(sys.executable, "-m", CHILD_MODULE),
+            cwd=self.cwd,
+            stdout_path=item.folder / "stdout.log",
+            stderr_path=item.folder / "stderr.log",
+            env=env,
+            timeout=self.timeout,
+            name=label(item.planned),
+            resources=block.resources,
+            settings=block.slurm if self.executor.name == "slurm" else {},
+        )
+
+    def _runs_env(self) -> dict[str, str]:
+        """The environment every run's process gets, besides its run id and folder."""
         env = {
             **self.env,
-            RUN_ID_ENV: item.run_id,
             "TRIALBOOK_ROOT": str(self.workspace.root),
             "TRIALBOOK_STORE": self.workspace.store_url,
-            RUN_DIR_ENV: str(item.folder),
             # Who claimed the run (Store.claim_queued_run): a process that is not our
             # descendant (Ray, Slurm) takes the run over by this identity.
             RUNNER_PID_ENV: str(os.getpid()),
@@ -662,19 +681,7 @@ class Runner:
         # NumPy and torch): a forked run keeps its fork server's hash seed, so one server
         # serves every seed of a suite. PYTHONHASHSEED set for `trialbook run` is kept.
         env.setdefault("PYTHONHASHSEED", os.environ.get("PYTHONHASHSEED") or RUN_HASH_SEED)
-        block = experiment_block(item.planned.config)
-        return Task(
-            key=item.run_id,
-            argv=(sys.executable, "-m", CHILD_MODULE),
-            cwd=self.cwd,
-            stdout_path=item.folder / "stdout.log",
-            stderr_path=item.folder / "stderr.log",
-            env=env,
-            timeout=self.timeout,
-            name=label(item.planned),
-            resources=block.resources,
-            settings=block.slurm if self.executor.name == "slurm" else {},
-        )
+        return env
 
     def _execute(
         self,
