@@ -1,10 +1,12 @@
 """The Runner's own cost per run: N runs of an entrypoint that does nothing, through the Runner.
 
     .venv/bin/python bench/runner_overhead.py              # 20 runs, one at a time
+    .venv/bin/python bench/runner_overhead.py -n 40 --seeds 2   # seeds 0 and 1 in turn
     .venv/bin/python bench/runner_overhead.py -n 40 --jobs 2
     .venv/bin/python bench/runner_overhead.py --json bench/results/runner_overhead.json
 
-Reported per run (medians over the runs, plus the mean for the total):
+Each run has its own seed unless ``--seeds N`` (then seeds 0..N-1 in turn). Reported per run
+(medians over the runs, plus the mean for the total):
 
 * **total**: the Runner's wall time for the whole suite (planning checks, queueing every run,
   launching, recording outcomes) divided by the number of runs. The entrypoint does nothing,
