@@ -7,15 +7,17 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from trialbook._atomic import atomic_write, fsync_file
 from trialbook._atomic import sync_folder as _sync_folder
 from trialbook._values import jsonable, read_json_object
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["RunFolder", "folder_name"]
 
@@ -97,6 +99,8 @@ class RunFolder:
         survive a power cut, in this process's background thread: the caller goes on at once
         (an fsync takes milliseconds, more on a busy disk). :meth:`wait_synced` waits."""
         global _syncer
+        from concurrent.futures import ThreadPoolExecutor
+
         with _syncer_lock:
             if _syncer is None:
                 _syncer = ThreadPoolExecutor(1, thread_name_prefix="trialbook-fsync")
