@@ -331,7 +331,7 @@ def test_at_most_max_servers_run_at_once_and_none_outlives_the_executor(tmp_path
     # The Runner gives all its runs one hash seed; an executor given tasks with different
     # start-time variables keeps one server per set of them, MAX_SERVERS at most.
     others = set(_servers())
-    seeds = [s for s in range(MAX_SERVERS + 2) for _ in range(2)]  # each seed twice in a row
+    seeds = [s for s in range(MAX_SERVERS + 1) for _ in range(2)]  # each seed twice in a row
     counts, results = [], []
     with LocalExecutor(1) as executor:
         for i, seed in enumerate(seeds):
