@@ -1,10 +1,12 @@
 """The Runner's own cost per run: N runs of an entrypoint that does nothing, through the Runner.
 
     .venv/bin/python bench/runner_overhead.py              # 20 runs, one at a time
+    .venv/bin/python bench/runner_overhead.py -n 40 --seeds 2   # seeds 0 and 1 in turn
     .venv/bin/python bench/runner_overhead.py -n 40 --jobs 2
     .venv/bin/python bench/runner_overhead.py --json bench/results/runner_overhead.json
 
-Reported per run (medians over the runs, plus the mean for the total):
+Each run has its own seed unless ``--seeds N`` (then seeds 0..N-1 in turn). Reported per run
+(medians over the runs, plus the mean for the total):
 
 * **total**: the Runner's wall time for the whole suite (planning checks, queueing every run,
   launching, recording outcomes) divided by the number of runs. The entrypoint does nothing,
@@ -55,7 +57,7 @@ def _bare_python(repeats: int = 7) -> float:
     return statistics.median(samples)
 
 
-def measure(n: int, jobs: int) -> dict[str, Any]:
+def measure(n: int, jobs: int, seeds: int = 0) -> dict[str, Any]:
     from trialbook.config import config_hash, group_key
     from trialbook.config._plan import Plan, PlannedRun
     from trialbook.execution import LocalExecutor, Runner, TaskHandle, TaskResult
@@ -79,7 +81,7 @@ def measure(n: int, jobs: int) -> dict[str, Any]:
         runs = []
         for i in range(n):
             config = {"experiment": {"name": "noop", "entrypoint": "noop_task:noop"}, "i": i}
-            config["seed"] = i
+            config["seed"] = i % seeds if seeds else i
             runs.append(
                 PlannedRun(f"noop{i}", "noop", config, i, config_hash(config), group_key(config))
             )
@@ -113,6 +115,7 @@ def measure(n: int, jobs: int) -> dict[str, Any]:
     return {
         "runs": n,
         "jobs": jobs,
+        "seeds": seeds or n,
         "wall_s": wall,
         "total_per_run_s": per_run,
         "startup_median_s": statistics.median(startup),
@@ -153,10 +156,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--runs", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--seeds", type=int, default=0, help="seeds 0..N-1 in turn (default: each run its own)"
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args()
     os.environ.setdefault("TRIALBOOK_SYSTEM_METRICS", "0")
-    result = measure(args.runs, args.jobs)
+    result = measure(args.runs, args.jobs, args.seeds)
     print(report(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -39,12 +39,15 @@ def atomic_open(
     *,
     newline: str | None = None,
     sync_folder: bool = True,
+    sync: bool = True,
 ) -> Iterator[IO[Any]]:
     """Open ``path`` for writing (``"w"`` text in UTF-8, or ``"wb"``); replace it atomically
     when the block ends without an exception, leave it untouched otherwise.
 
     ``sync_folder=False`` leaves the folder's fsync to the caller, which writes several files
-    into one folder and then calls :func:`sync_folder` once.
+    into one folder and then calls :func:`sync_folder` once. ``sync=False`` leaves both the
+    file's and the folder's fsync to the caller (who syncs them soon after, off the caller's
+    thread: ``RunFolder.sync_later``); the replace is still atomic for every reader.
 
     Raises:
         OSError: the folder cannot be written (callers turn this into their own message).
@@ -59,13 +62,14 @@ def atomic_open(
         with f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    if sync_folder:
+    if sync and sync_folder:
         _fsync_folder(target.parent)
 
 
@@ -73,6 +77,19 @@ def sync_folder(folder: str | os.PathLike[str]) -> None:
     """Make the files renamed into ``folder`` (by ``atomic_open(..., sync_folder=False)``)
     survive a power cut."""
     _fsync_folder(Path(folder))
+
+
+def fsync_file(path: str | os.PathLike[str]) -> None:
+    """Make the contents of the file at ``path`` (written with ``sync=False``) durable.
+
+    Raises:
+        OSError: the file cannot be opened or synced.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -88,7 +105,9 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike[str], text: str, *, sync_folder: bool = True) -> None:
+def atomic_write(
+    path: str | os.PathLike[str], text: str, *, sync_folder: bool = True, sync: bool = True
+) -> None:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_open`)."""
-    with atomic_open(path, sync_folder=sync_folder) as f:
+    with atomic_open(path, sync_folder=sync_folder, sync=sync) as f:
         f.write(text)

@@ -4,6 +4,7 @@ death); start-time settings such as PYTHONHASHSEED hold as in a fresh interprete
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from runner_helpers import Workspace, plan, planned, statuses, wait_until
 
 from trialbook.execution import LocalExecutor, Task
 from trialbook.execution._forkserver import CHILD_MODULE
+from trialbook.execution._runner import RUN_HASH_SEED
 
 PROBES = """
 
@@ -42,23 +44,35 @@ def probe(config, run):
     print("to stderr", config["index"], file=sys.stderr)
 
 
-def count_servers(config, run):
-    import json, os
-    import psutil
-    runner = int(os.environ["TRIALBOOK_RUNNER_PID"])
-    # Servers of executors that other tests of this process left open are not this runner's.
-    others = set(json.loads(Path("other-servers.json").read_text()))
-    servers = []
-    for p in psutil.Process(runner).children():
-        try:
-            if p.pid in others:
-                continue
-            if p.status() != "zombie" and "trialbook.execution._forkserver" in p.cmdline():
-                servers.append(p)
-        except psutil.Error:
-            pass
-    Path(f"servers-{config['index']}.json").write_text(json.dumps(len(servers)))
-    return {"hash": hash("trialbook") % 1000}
+_LEFT_OPEN = []
+
+
+def leaves_work_behind(config, run):
+    # What a process leaves for its exit: an atexit handler, files never closed, a thread
+    # still running, output without a newline; and a finally block.
+    import atexit, gzip, threading
+    tag = config["tag"]
+    atexit.register(lambda: Path(f"atexit-{tag}.txt").write_text("ran"))
+    text = open(f"open-{tag}.txt", "w")
+    text.write("buffered text")
+    zipped = gzip.open(f"open-{tag}.gz", "wt")
+    zipped.write("zipped text")
+    _LEFT_OPEN.extend([text, zipped])
+
+    def late():
+        time.sleep(0.3)
+        Path(f"thread-{tag}.txt").write_text("joined")
+
+    threading.Thread(target=late).start()
+    sys.stdout.write("x" * 100_000 + "no newline at the end")
+    try:
+        return {"done": 1.0}
+    finally:
+        Path(f"finally-{tag}.txt").write_text("ran")
+
+
+def exits(config, run):
+    sys.exit(config["code"])
 
 
 def exit3(config, run):
@@ -118,7 +132,7 @@ def test_runs_are_forked_from_one_server_each_in_its_own_session(probes: Workspa
         assert meta["pid"] == info["pid"] and meta["command"] == info["argv"]
 
 
-def _hash_in_fresh_interpreter(seed: int) -> int:
+def _hash_in_fresh_interpreter(seed: int | str) -> int:
     out = subprocess.run(
         [sys.executable, "-c", "print(hash('trialbook'))"],
         env={**os.environ, "PYTHONHASHSEED": str(seed)},
@@ -129,20 +143,72 @@ def _hash_in_fresh_interpreter(seed: int) -> int:
     return int(out.stdout)
 
 
-def test_each_seed_hashes_as_a_fresh_interpreter_with_its_hash_seed_would(
-    probes: Workspace,
+def test_runs_of_every_seed_hash_with_one_fixed_hash_seed_and_share_one_server(
+    probes: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seeds = [5, 6, 5, 6, 5]
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    seeds = [5, 6, 7, 5]
     runs = [planned("probe", name=f"p{i}", index=i, seed=s) for i, s in enumerate(seeds)]
     assert probes.runner(jobs=1).run(plan(*runs)).ok
     infos = [_probe(probes, i) for i in range(len(seeds))]
-    expected = {seed: _hash_in_fresh_interpreter(seed) for seed in set(seeds)}
-    assert [info["hash"] for info in infos] == [expected[s] for s in seeds]
-    assert [info["hashseed"] for info in infos] == [str(s) for s in seeds]
-    # Seed 5 starts the first server. Seed 6's first run starts a fresh interpreter (a server
-    # of its own would cost as much); its second starts that server; the rest are forked.
-    assert [_forked(info) for info in infos] == [True, False, True, True, True]
-    assert infos[0]["ppid"] == infos[2]["ppid"] == infos[4]["ppid"] != infos[3]["ppid"]
+    assert [info["hashseed"] for info in infos] == [RUN_HASH_SEED] * len(seeds)
+    assert {info["hash"] for info in infos} == {_hash_in_fresh_interpreter(RUN_HASH_SEED)}
+    assert all(_forked(info) for info in infos)
+    assert len({info["ppid"] for info in infos}) == 1
+
+
+def test_a_hash_seed_set_for_the_runner_is_the_hash_seed_of_its_runs(
+    probes: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONHASHSEED", "123")
+    runs = [planned("probe", name=f"p{i}", index=i, seed=i) for i in range(2)]
+    assert probes.runner(jobs=1).run(plan(*runs)).ok
+    infos = [_probe(probes, i) for i in range(2)]
+    assert [info["hashseed"] for info in infos] == ["123", "123"]
+    assert [info["hash"] for info in infos] == [_hash_in_fresh_interpreter(123)] * 2
+    assert all(_forked(info) for info in infos)
+
+
+def _ending(ws: Workspace, mode: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("TRIALBOOK_FORK_SERVER", "1" if mode == "forked" else "0")
+    runs = [
+        planned("leaves_work_behind", name="left", tag=mode),
+        planned("exits", name="exit0", code=0, tag=mode),
+        planned("exits", name="exit4", code=4, tag=mode),
+        planned("exits", name="exit-message", code="bye now", tag=mode),
+        planned("probe", name="probe", index=mode),
+    ]
+    result = ws.runner(jobs=1).run(plan(*runs))
+    assert _forked(_probe(ws, mode)) == (mode == "forked")
+    with ws.store() as db:
+        folders = [Path(db.get_run(o.run_id or "").folder or "") for o in result.outcomes]
+    files = {
+        name: (ws.cwd / f"{name}-{mode}.txt").read_text()
+        for name in ("atexit", "open", "thread", "finally")
+    }
+    return {
+        "outcomes": [(o.status, o.error, o.metrics) for o in result.outcomes],
+        "stdout": [(folder / "stdout.log").read_text() for folder in folders[:4]],
+        "stderr": [(folder / "stderr.log").read_text() for folder in folders[:4]],
+        "files": files,
+        "gzip": gzip.decompress((ws.cwd / f"open-{mode}.gz").read_bytes()).decode(),
+    }
+
+
+def test_a_forked_run_ends_as_it_would_in_a_fresh_interpreter(
+    probes: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forked = _ending(probes, "forked", monkeypatch)
+    assert forked["files"] == {
+        "atexit": "ran",
+        "open": "buffered text",
+        "thread": "joined",
+        "finally": "ran",
+    }
+    assert forked["gzip"] == "zipped text"
+    assert forked["stdout"][0] == "x" * 100_000 + "no newline at the end"
+    assert forked["outcomes"][0] == ("completed", None, {"done": 1.0})
+    assert forked == _ending(probes, "fresh", monkeypatch)
 
 
 def test_a_crash_takes_down_only_its_own_run(probes: Workspace) -> None:
@@ -244,32 +310,64 @@ def test_the_server_and_its_runs_end_when_the_runner_is_killed(probes: Workspace
         assert statuses(db) == {"killed": 1}
 
 
+def _servers() -> list[int]:
+    """The fork servers that are children of this process."""
+    found = []
+    for p in psutil.Process().children():
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and (
+                "trialbook.execution._forkserver" in " ".join(p.cmdline())
+            ):
+                found.append(p.pid)
+        except psutil.Error:  # ended meanwhile
+            pass
+    return found
+
+
 @pytest.mark.slow
-def test_at_most_max_servers_run_at_once_and_none_outlives_the_runner(probes: Workspace) -> None:
+def test_at_most_max_servers_run_at_once_and_none_outlives_the_executor(tmp_path: Path) -> None:
     from trialbook.execution._local import MAX_SERVERS
 
-    def servers() -> list[int]:
-        found = []
-        for p in psutil.Process().children():
-            try:
-                if p.status() != psutil.STATUS_ZOMBIE and (
-                    "trialbook.execution._forkserver" in " ".join(p.cmdline())
-                ):
-                    found.append(p.pid)
-            except psutil.Error:  # ended meanwhile
-                pass
-        return found
-
-    others = servers()
-    (probes.cwd / "other-servers.json").write_text(json.dumps(others))
-    seeds = [s for s in range(MAX_SERVERS + 2) for _ in range(2)]  # each seed twice in a row
-    runs = [planned("count_servers", name=f"c{i}", index=i, seed=s) for i, s in enumerate(seeds)]
-    result = probes.runner(jobs=1).run(plan(*runs))
-    assert result.ok, [(o.status, o.error) for o in result.outcomes if o.status != "completed"]
-    counts = [json.loads((probes.cwd / f"servers-{i}.json").read_text()) for i in range(len(runs))]
+    # The Runner gives all its runs one hash seed; an executor given tasks with different
+    # start-time variables keeps one server per set of them, MAX_SERVERS at most.
+    others = set(_servers())
+    seeds = [s for s in range(MAX_SERVERS + 1) for _ in range(2)]  # each seed twice in a row
+    counts, results = [], []
+    with LocalExecutor(1) as executor:
+        for i, seed in enumerate(seeds):
+            task = Task(
+                key=f"t{i}",
+                argv=(sys.executable, "-m", CHILD_MODULE),
+                cwd=tmp_path,
+                stdout_path=tmp_path / f"t{i}.out",
+                stderr_path=tmp_path / f"t{i}.err",
+                env={"PYTHONHASHSEED": str(seed), "TRIALBOOK_RUN_ID": ""},
+            )
+            results.append(executor.run(task))
+            counts.append(len([pid for pid in _servers() if pid not in others]))
+    # Without a run to attach to, the child says so and exits 2 (forked or not).
+    assert [r.exit_code for r in results] == [2] * len(seeds)
+    assert "TRIALBOOK_RUN_ID is not set" in (tmp_path / "t3.err").read_text()
     assert max(counts) == MAX_SERVERS
-    hashes = {s: _hash_in_fresh_interpreter(s) % 1000 for s in set(seeds)}
-    assert [o.metrics["hash"] for o in result.outcomes] == [hashes[s] for s in seeds]
-    # The Runner's servers are children of this process (not recursive: a session Ray's
-    # workers, children of its raylet, run fork servers of their own for their actors).
-    assert [pid for pid in servers() if pid not in others] == []
+    assert [pid for pid in _servers() if pid not in others] == []
+
+
+def test_warm_up_starts_the_server_that_then_forks_the_runs(tmp_path: Path) -> None:
+    others = set(_servers())
+    env = {"PYTHONHASHSEED": "0", "TRIALBOOK_RUN_ID": ""}
+    with LocalExecutor(1) as executor:
+        executor.warm_up(env)
+        [server] = [pid for pid in _servers() if pid not in others]
+        executor.warm_up(env)  # the same start-time values: that server again
+        task = Task(
+            key="t",
+            argv=(sys.executable, "-m", CHILD_MODULE),
+            cwd=tmp_path,
+            stdout_path=tmp_path / "t.out",
+            stderr_path=tmp_path / "t.err",
+            env=env,
+        )
+        result = executor.run(task)
+        assert [pid for pid in _servers() if pid not in others] == [server]
+    assert result.exit_code == 2  # forked by it: no run to attach to, as a fresh one would say
+    assert "TRIALBOOK_RUN_ID is not set" in (tmp_path / "t.err").read_text()

@@ -214,6 +214,8 @@ def _exec_command(
             "seed": "" if record.seed is None else str(record.seed),
         }
         argv = command_argv(command, values)
+        # meta.json is synced in a thread, which exec would end.
+        claimed.folder.wait_synced()
     finally:
         db.close()
     sys.stdout.flush()

@@ -12,16 +12,17 @@ leaves no orphans.
 Two kinds of task:
 
 * ``fork``: ``python -m trialbook.execution._child`` (every run of the Runner). The child
-  returns from :func:`serve` and runs that module as ``__main__``, exactly as ``python -m``
-  would, and leaves through normal interpreter shut-down (atexit, flushes, threads joined).
+  returns from :func:`serve` and runs that module's ``main()`` as ``__main__``, as
+  ``python -m`` would, then leaves as interpreter shut-down would (threads joined, atexit,
+  open files closed, streams flushed) but by ``os._exit`` (:func:`_leave`).
 * ``exec``: any other program. The child ``exec``s it; a program that cannot start is
   reported as an error, like ``subprocess.Popen`` does.
 
 Settings that only take effect when an interpreter starts (``PYTHONHASHSEED``, any other
 ``PYTHON*`` variable, ``LD_*``, the locale) cannot change in a forked child, so a server serves
 only ``fork`` tasks whose values of these variables are its own: the executor keeps one server
-per set of values (:func:`start_key`). The Runner gives each seed its own ``PYTHONHASHSEED``, so
-a suite with three seeds uses three servers.
+per set of values (:func:`start_key`). The Runner gives every run the same ``PYTHONHASHSEED``
+(not its seed), so one server forks the runs of every seed.
 
 The protocol, over a ``SOCK_SEQPACKET`` socket pair (one JSON object per message):
 
@@ -84,11 +85,16 @@ class ForkServer:
 
     ``on_event(task_id, message)`` is called from the server's reader thread for every
     message the server sends, and with ``{"lost": reason}`` for each unfinished task when the
-    server dies without reporting them.
+    server dies without reporting them. With ``warm``, the server imports what runs need as
+    soon as it starts, not at its first ``fork`` task.
     """
 
     def __init__(
-        self, env: Mapping[str, str], on_event: Callable[[int, dict[str, Any]], None]
+        self,
+        env: Mapping[str, str],
+        on_event: Callable[[int, dict[str, Any]], None],
+        *,
+        warm: bool = False,
     ) -> None:
         import subprocess
         import threading
@@ -101,7 +107,14 @@ class ForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(theirs.fileno()), str(os.getpid())],
+                [
+                    sys.executable,
+                    "-m",
+                    __name__,
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                    *(["warm"] if warm else []),
+                ],
                 env=dict(env),
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
@@ -206,27 +219,58 @@ class ForkServer:
 
 
 # ------------------------------------------------------------------------------- server side
+_libc: Any = None
+
+
 def _set_parent_death_signal(sig: int) -> None:
+    global _libc
     if not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):
-        import ctypes
+        if _libc is None:  # loaded once, by the server: each child finds it loaded
+            import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
-def _warm() -> None:
-    """Import what every run needs, and fill the per-process caches its start-up uses, so that
-    each forked child starts with them. Then freeze those objects: the collector never walks
-    them again, in the server or in any child."""
-    import gc
-
+def _warm_imports() -> None:
+    """Import what every run needs and fill the per-process caches its start-up uses."""
+    import trialbook.execution._code  # noqa: F401 - parses the entrypoint (and imports shlex)
     from trialbook.execution._child import _import_trialbook
     from trialbook.tracking._provenance import warm_caches
 
     _import_trialbook()
     warm_caches()
+
+
+def _warm(env: Mapping[str, str]) -> None:
+    """Before the first fork (of a run whose environment is ``env``): the imports and caches,
+    and the Store's Engine; so that each forked child starts with them. Then freeze those
+    objects: the collector never walks them again, in the server or in any child."""
+    import gc
+
+    from trialbook.execution._child import RUN_ID_ENV
+
+    _warm_imports()
+    _warm_store(env.get(RUN_ID_ENV), env.get("TRIALBOOK_ROOT"), env.get("TRIALBOOK_STORE"))
     gc.freeze()
+
+
+def _warm_store(run_id: str | None, root: str | None, store_url: str | None) -> None:
+    """Open the Store the runs use (``TRIALBOOK_STORE``, set by the Runner) and read what a run
+    reads (the run, its metric summaries and evaluations), then close it: the process keeps
+    that URL's Engine with the statements it compiled, and each child's Store takes it over
+    with a pool of its own (``store/_connect.py``), as any Store opened after a fork does.
+    Nothing is written and no connection stays open."""
+    if not run_id or not store_url:
+        return
+    from trialbook._workspace import Workspace
+
+    with contextlib.suppress(Exception), Workspace.resolve(root, store_url).open_store() as db:
+        db.get_run(run_id)
+        db.metric_summaries([run_id])
+        db.evaluations(run_id)
 
 
 class _Server:
@@ -275,7 +319,7 @@ class _Server:
             self.warm = True
             # A failure here is the child's to report, when it imports the same modules.
             with contextlib.suppress(Exception):
-                _warm()
+                _warm(task["env"])
         err_r, err_w = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -371,23 +415,108 @@ class _Server:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m trialbook.execution._forkserver FD PARENT_PID``: serve on socket FD."""
+    """``python -m trialbook.execution._forkserver FD PARENT_PID [warm]``: serve on socket FD
+    (with ``warm``, import what runs need first)."""
     sock = socket.socket(fileno=int(argv[0]))
     parent = int(argv[1])
     _set_parent_death_signal(signal.SIGKILL)
     if os.getppid() != parent:  # the executor died before the request took effect
         return 1
+    if argv[2:] == ["warm"]:
+        # A failure here is the child's to report, when it imports the same modules.
+        with contextlib.suppress(Exception):
+            _warm_imports()
     task = _Server(sock).serve()
     if task is None:
         return 0
-    import runpy
+    # What `python -m trialbook.execution._child` runs: its main(), from the module the
+    # warm-up imported (not compiled and run again), as __main__ (so that multiprocessing's
+    # spawn finds it) with sys.argv[0] its file. The task ends with what interpreter shut-down
+    # would do for it (_leave); an exception main() lets out (not SystemExit) goes through
+    # normal shut-down.
+    from trialbook.execution import _child
 
-    # As `python -m trialbook.execution._child` would: the module runs afresh as __main__
-    # (runpy warns about one already imported, as the warm-up did) with sys.argv[0] its
-    # file, and its sys.exit() ends this process through normal shut-down.
-    sys.modules.pop(CHILD_MODULE, None)
-    runpy.run_module(CHILD_MODULE, run_name="__main__", alter_sys=True)
-    return 0
+    sys.argv[0] = _child.__file__ or sys.argv[0]
+    sys.modules["__main__"] = _child
+    try:
+        status: object = _child.main()
+    except SystemExit as e:
+        status = e.code
+    _leave(status)
+    return 0  # pragma: no cover - _leave does not return
+
+
+def _leave(code: object) -> None:
+    """End a forked task as interpreter shut-down would, without tearing the interpreter down.
+
+    Shut-down joins the non-daemon threads, runs the ``atexit`` handlers, flushes the standard
+    streams, and then frees every object, those inherited from the server included: each
+    free writes to a page the child shares with the server, so the kernel copies it, and
+    that costs tens of milliseconds per run. Here the first three happen as they would, files
+    the task left open are closed (as their finalizers would close them), and then
+    ``os._exit``. Like any interpreter exit, it does not promise to call ``__del__`` of
+    objects still alive; their memory goes back with the process.
+    """
+    import atexit
+    import threading
+
+    status = _exit_status(code)
+    with contextlib.suppress(Exception):
+        threading._shutdown()  # type: ignore[attr-defined]  # as Py_FinalizeEx does first
+    atexit._run_exitfuncs()
+    _close_open_files()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()
+    os._exit(status)
+
+
+def _exit_status(code: object) -> int:
+    """The exit status ``sys.exit(code)`` gives (None: 0; a number; anything else printed to
+    stderr, 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    with contextlib.suppress(Exception):
+        print(code, file=sys.stderr)
+    return 1
+
+
+def _close_open_files() -> None:
+    """Close the file objects the task left open, outermost first (a text file before its
+    buffer, a ``GzipFile`` before the file it writes to), as their finalizers would at
+    interpreter exit: nothing written to them is lost. Only objects made after the fork are
+    looked at (the server's were frozen out of the collector's lists); the standard streams
+    are flushed by the caller."""
+    import gc
+    import io
+
+    keep = {id(s) for s in (sys.stdin, sys.stdout, sys.stderr) if s is not None}
+    keep |= {id(getattr(s, "buffer", None)) for s in (sys.stdout, sys.stderr) if s is not None}
+
+    def is_open(obj: object) -> bool:
+        try:
+            return isinstance(obj, io.IOBase) and id(obj) not in keep and not obj.closed
+        except Exception:
+            return False
+
+    files = [obj for obj in gc.get_objects() if is_open(obj)]
+    for _ in range(8):
+        if not files:
+            return
+        ids = {id(f) for f in files}
+        inner: set[int] = set()
+        for f in files:
+            refs = gc.get_referents(f)
+            refs += [v for r in refs if isinstance(r, dict) for v in r.values()]
+            inner.update(id(r) for r in refs if id(r) in ids and r is not f)
+        outer = [f for f in files if id(f) not in inner] or files
+        for f in outer:
+            with contextlib.suppress(Exception):
+                f.close()
+        files = [f for f in files if is_open(f)]
 
 
 if __name__ == "__main__":

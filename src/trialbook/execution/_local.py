@@ -29,8 +29,8 @@ __all__ = ["FORK_SERVER_ENV", "LocalExecutor"]
 
 #: ``TRIALBOOK_FORK_SERVER=0`` starts every run in a fresh interpreter instead of forking it.
 FORK_SERVER_ENV = "TRIALBOOK_FORK_SERVER"
-#: Fork servers kept at most (one per set of start-time variables, e.g. per PYTHONHASHSEED);
-#: the least recently used idle one is stopped to make room.
+#: Fork servers kept at most (one per set of start-time variables such as PYTHONHASHSEED; the
+#: Runner gives all its runs the same); the least recently used idle one is stopped to make room.
 MAX_SERVERS = 6
 
 
@@ -173,6 +173,22 @@ class LocalExecutor(Executor):
         for server in servers:
             server.close()
 
+    def warm_up(self, env: dict[str, str]) -> None:
+        """Start, now, the fork server that will fork the Runner's runs whose environment is
+        ``env`` (their run ids aside): it starts Python and imports trialbook while the caller
+        does other work (the Runner queues its runs), instead of when the first run is
+        submitted. Does nothing without the fork server, or when that server runs already."""
+        if not self.fork_server:
+            return
+        full = {**os.environ, **env}
+        key = start_key(full)
+        with self._cond:
+            if any(s.alive and s.key == key for s in self._servers):
+                return
+        server = ForkServer(full, self._on_event, warm=True)
+        with self._cond:
+            self._servers.append(server)
+
     # ----------------------------------------------------------------- internals
     def _job(self, handle: TaskHandle) -> _Job:
         job = self._jobs.get(handle.key)
@@ -196,8 +212,8 @@ class LocalExecutor(Executor):
         A task is forked by a server started with its start-time variables (``start_key``).
         A key seen for the first time while other servers run is ``exec``'d by one of them,
         as fast as a server of its own would be (both start an interpreter); its second task
-        starts that server, and every later one is forked. So a suite of many seeds (one
-        PYTHONHASHSEED each) costs what it did without servers, and one of few seeds gains.
+        starts that server, and every later one is forked. (The Runner's runs all have one
+        set: every seed gets the same PYTHONHASHSEED.)
         """
         key = start_key(env)
         with self._cond:

@@ -78,6 +78,10 @@ CHILD_MODULE = "trialbook.execution._child"
 METRICS_FILE = "metrics.json"
 #: Lines of stderr kept in the error of a run whose process failed without saying why.
 _STDERR_TAIL = 20
+#: PYTHONHASHSEED of every run (unless set for `trialbook run`): fixed, not the run's seed,
+#: so that str/bytes hashes and set order are the same in every run and one fork server
+#: forks runs of all seeds (docs/runner.md, "Local").
+RUN_HASH_SEED = "0"
 #: Seconds between looks at the runs another runner holds.
 _WATCH_POLL = 0.5
 #: Seconds a run another runner holds stays failed, with no newer attempt, before it counts as
@@ -490,6 +494,10 @@ class Runner:
                         items.append(held)
                     else:
                         watched[i] = _Watched(d.planned, d.run_id)
+            warm_up = getattr(self.executor, "warm_up", None)
+            if callable(warm_up) and not self.detach and any(d.will_run for d in decisions):
+                # The local executor's fork server starts (and imports) while runs are queued.
+                warm_up(self._runs_env())
             for i, d in enumerate(decisions):
                 if d.will_run:
                     queued = self._queue_item(db, i, d)
@@ -638,25 +646,7 @@ class Runner:
                 write_job_record(item.folder, item.job)
 
     def _task(self, item: _Item) -> Task:
-        env = {
-            **self.env,
-            RUN_ID_ENV: item.run_id,
-            "TRIALBOOK_ROOT": str(self.workspace.root),
-            "TRIALBOOK_STORE": self.workspace.store_url,
-            RUN_DIR_ENV: str(item.folder),
-            # Who claimed the run (Store.claim_queued_run): a process that is not our
-            # descendant (Ray, Slurm) takes the run over by this identity.
-            RUNNER_PID_ENV: str(os.getpid()),
-            RUNNER_HOST_ENV: socket.gethostname(),
-            # The runner's command line, for meta.json: a --store URL without its password
-            # (the child has TRIALBOOK_STORE for that, and keeps it off disk).
-            LAUNCHED_BY_ENV: json.dumps([hide_passwords(arg) for arg in sys.argv]),
-            # Output reaches the files and the screen line by line, not at exit.
-            "PYTHONUNBUFFERED": "1",
-        }
-        seed = item.planned.seed
-        if seed is not None and 0 <= seed < 2**32:
-            env["PYTHONHASHSEED"] = str(seed)
+        env = {**self._runs_env(), RUN_ID_ENV: item.run_id, RUN_DIR_ENV: str(item.folder)}
         block = experiment_block(item.planned.config)
         return Task(
             key=item.run_id,
@@ -670,6 +660,28 @@ class Runner:
             resources=block.resources,
             settings=block.slurm if self.executor.name == "slurm" else {},
         )
+
+    def _runs_env(self) -> dict[str, str]:
+        """The environment every run's process gets, besides its run id and folder."""
+        env = {
+            **self.env,
+            "TRIALBOOK_ROOT": str(self.workspace.root),
+            "TRIALBOOK_STORE": self.workspace.store_url,
+            # Who claimed the run (Store.claim_queued_run): a process that is not our
+            # descendant (Ray, Slurm) takes the run over by this identity.
+            RUNNER_PID_ENV: str(os.getpid()),
+            RUNNER_HOST_ENV: socket.gethostname(),
+            # The runner's command line, for meta.json: a --store URL without its password
+            # (the child has TRIALBOOK_STORE for that, and keeps it off disk).
+            LAUNCHED_BY_ENV: json.dumps([hide_passwords(arg) for arg in sys.argv]),
+            # Output reaches the files and the screen line by line, not at exit.
+            "PYTHONUNBUFFERED": "1",
+        }
+        # Every run hashes str and bytes with one fixed seed (the run's seed seeds random,
+        # NumPy and torch): a forked run keeps its fork server's hash seed, so one server
+        # serves every seed of a suite. PYTHONHASHSEED set for `trialbook run` is kept.
+        env.setdefault("PYTHONHASHSEED", os.environ.get("PYTHONHASHSEED") or RUN_HASH_SEED)
+        return env
 
     def _execute(
         self,

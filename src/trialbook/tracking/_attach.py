@@ -101,7 +101,7 @@ def claim_run(
             f"to. Unset {RUN_ID_ENV} to start a new run."
         )
     if record.status == "running" and not (
-        _owned_by_this_process_tree(record) or _claimed_by_our_runner(record)
+        _claimed_by_our_runner(record) or _owned_by_this_process_tree(record)
     ):
         raise RunStateError(
             f"Run {run_id} is running in process {record.pid} on {record.host}, which is not "
@@ -122,9 +122,14 @@ def claim_run(
         meta["launched_by"] = launched_by  # e.g. the `trialbook run ...` that queued this run
     for path in (folder.path, folder.checkpoint_dir, folder.artifacts_dir):
         path.mkdir(parents=True, exist_ok=True)
-    folder.write_meta(meta)
+    # Synced in the background: the Run waits for it when it finishes (an unfinished run
+    # after a power cut may show the queued run's meta.json).
+    folder.write_meta(meta, sync=False)
+    written = [folder.meta_path]
     if git is not None and git.dirty and git.diff:
-        folder.write_diff(git.diff)
+        folder.write_diff(git.diff, sync=False)
+        written.append(folder.diff_path)
+    folder.sync_later(written)
     pid = os.getpid()
     fields: dict[str, Any] = {
         "status": "running",

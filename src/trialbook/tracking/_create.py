@@ -143,17 +143,26 @@ def create_run(
     folder = RunFolder(root / folder_name(name, short_run_id(run_id)))
     folder.create()
     try:
-        # The folder is new: it is synced once, after its files are written.
-        folder.write_config(config, sync_folder=False)
+        # The folder is new: it is synced once, after its files are written. A running run's
+        # files are synced in the background (its Run waits for that when it finishes), so
+        # that start_run does not wait for the disk; a queued run's before its row exists.
+        now = status != "running"
+        folder.write_config(config, sync_folder=False, sync=now)
+        written = [folder.config_path]
         if status == "running":
             # Asked for git's answer only now: git runs while the folder is written.
             git = git_probe.result() if git_probe is not None else git_info(exclude=[root])
             meta = build_meta(run_id, experiment, name, seed, started, git, env)
         if meta is not None:
-            folder.write_meta(meta, sync_folder=False)
+            folder.write_meta(meta, sync_folder=False, sync=now)
+            written.append(folder.meta_path)
         if git is not None and git.dirty and git.diff:
-            folder.write_diff(git.diff, sync_folder=False)
-        folder.sync()
+            folder.write_diff(git.diff, sync_folder=False, sync=now)
+            written.append(folder.diff_path)
+        if now:
+            folder.sync()
+        else:
+            folder.sync_later(written)
         new = NewRun(
             id=run_id,
             experiment=experiment,

@@ -589,6 +589,11 @@ class Run:
                 self._sample_system()
         problems: list[str] = []
         cause: BaseException | None = None
+        try:
+            self.folder.wait_synced()  # config.yaml and meta.json, synced since the start
+        except OSError as e:
+            problems.append(f"Run {self.id}'s folder {self.folder.path} could not be synced ({e}).")
+            cause = e
         # One deadline for everything finish writes: a full disk is waited for once.
         deadline = time.monotonic() + self._store_retry
         lost = self._drain(deadline)
