@@ -32,6 +32,12 @@ def mistake(config, run):
 
 def noisy(config, run):
     return {"eval_accuracy": int.from_bytes(os.urandom(4), "little") / 2**32}
+
+
+def set_order(config, run):
+    # Depends on how str hashes: the position of "a" in a set of 26 letters.
+    return {"pos": list(set("abcdefghijklmnopqrstuvwxyz")).index("a"),
+            "hash_seed": int(os.environ["PYTHONHASHSEED"])}
 """
 
 CONFIG = """
@@ -71,6 +77,11 @@ def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _runs(root: Path) -> list[trialbook.RunRecord]:
     with trialbook.open_store(root) as db:
         return db.list_runs(descending=False)
+
+
+def _metrics(run: trialbook.RunRecord) -> dict[str, float]:
+    summary = json.loads((Path(run.folder or "") / "summary.json").read_text())
+    return dict(summary["metrics"])
 
 
 def test_six_runs_one_failing_exits_1_and_records_the_traceback(cli: Cli, cwd: Path) -> None:
@@ -225,6 +236,30 @@ def test_reproduce_check_lists_mismatches_and_exits_1(cli: Cli, cwd: Path) -> No
     row = next(line for line in result.stdout.splitlines() if line.startswith("eval_accuracy"))
     assert row.split()[-1] == "MISMATCH"
     assert "Differences that may explain the mismatches" in result.stdout
+
+
+def test_reproduce_hashes_strings_as_the_original_run_did(
+    cli: Cli, cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONHASHSEED", "11")
+    assert cli("run", "exp.yaml", "experiment.entrypoint=tasks:set_order").exit_code == 0
+    monkeypatch.delenv("PYTHONHASHSEED")
+    [original] = _runs(cwd / "experiments")
+    meta = json.loads((Path(original.folder or "") / "meta.json").read_text())
+    assert meta["environment"]["python"]["hash_seed"] == "11"
+
+    result = cli("reproduce", original.id, "--check", "--tolerance", "0")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    [copy] = [r for r in _runs(cwd / "experiments") if r.id != original.id]
+    assert _metrics(copy)["hash_seed"] == 11
+    assert _metrics(copy)["pos"] == _metrics(original)["pos"]
+
+    # A run made before meta.json recorded the hash seed hashed with its own seed (1 here).
+    del meta["environment"]["python"]["hash_seed"]
+    (Path(original.folder or "") / "meta.json").write_text(json.dumps(meta))
+    assert cli("reproduce", original.id).exit_code == 0
+    newest = _runs(cwd / "experiments")[-1]
+    assert newest.id not in (original.id, copy.id) and _metrics(newest)["hash_seed"] == 1
 
 
 def test_reproduce_refuses_a_run_tracked_by_a_script(cli: Cli, cwd: Path) -> None:

@@ -148,6 +148,10 @@ def environment_differences(before: Mapping[str, Any], after: Mapping[str, Any])
     py_b = (env_b.get("python") or {}).get("version")
     if py_a != py_b:
         lines.append(f"Python: {py_a} -> {py_b}")
+    seed_a = (env_a.get("python") or {}).get("hash_seed")
+    seed_b = (env_b.get("python") or {}).get("hash_seed")
+    if seed_a != seed_b:
+        lines.append(f"PYTHONHASHSEED (set order of strings): {seed_a} -> {seed_b}")
     for key in ("device", "host"):
         if before.get(key) != after.get(key):
             lines.append(f"{key}: {before.get(key)} -> {after.get(key)}")
@@ -160,6 +164,21 @@ def environment_differences(before: Mapping[str, Any], after: Mapping[str, Any])
         if old != new:
             lines.append(f"package {name}: {old or 'not installed'} -> {new or 'not installed'}")
     return lines
+
+
+def _hash_seed_env(meta: Mapping[str, Any], seed: int | None) -> dict[str, str]:
+    """PYTHONHASHSEED for a repeat: the one the run hashed with, unless set for this command.
+
+    meta.json records it (``environment.python.hash_seed``); runs made before it was recorded
+    were started by a Runner that gave each run its seed.
+    """
+    if os.environ.get("PYTHONHASHSEED"):
+        return {}
+    python = (meta.get("environment") or {}).get("python") or {}
+    if "hash_seed" in python:
+        recorded = python["hash_seed"]
+        return {"PYTHONHASHSEED": str(recorded)} if recorded else {}
+    return {"PYTHONHASHSEED": str(seed)} if seed is not None else {}
 
 
 def reproduce(
@@ -214,6 +233,7 @@ def reproduce(
     runner = Runner(
         root=workspace.root,
         store_url=workspace.store_url,
+        env=_hash_seed_env(RunFolder(folder).read_meta() or {}, original.seed),
         rerun=True,
         timeout=timeout,
         progress=progress,

@@ -64,6 +64,11 @@ class GitInfo:
     remote: str | None
 
 
+#: PYTHONHASHSEED when this module was first imported, i.e. as the interpreter (or the fork
+#: server a run was forked from) started; a later os.environ change cannot alter hashing.
+_START_HASH_SEED: str | None = os.environ.get("PYTHONHASHSEED") or None
+
+
 def _git(args: list[str], cwd: Path | None) -> str | None:
     """Run one git command and return its stdout, or None if git failed in any way."""
     return _git_output(_start_git(args, cwd))
@@ -540,8 +545,12 @@ def collect_environment(*, include_packages: bool = True) -> dict[str, Any]:
     """
     gpus = _gpus()
     fixed = _fixed_facts()
+    python = dict(fixed["python"])
+    # How str and bytes hash (the order of a set of strings): the PYTHONHASHSEED this
+    # interpreter started with (None: random). `trialbook reproduce` gives a repeat the same.
+    python["hash_seed"] = _START_HASH_SEED
     env: dict[str, Any] = {
-        "python": dict(fixed["python"]),
+        "python": python,
         "platform": fixed["platform"],
         "host": socket.gethostname(),
         "cpu": {"model": fixed["cpu_model"], "count": os.cpu_count()},
