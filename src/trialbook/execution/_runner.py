@@ -705,10 +705,15 @@ class Runner:
         with _interrupt_on_sigterm(on_sigterm):
             try:
                 while inflight or ((queue or watched) and not stopping):
+                    # A queueing backend (Slurm) gets every run it may start at once, in one
+                    # submit_many (one job array); its own queue runs max_parallel at a time.
+                    # --stop-on-error keeps to max_parallel: what is not submitted stays queued.
+                    at_once = self.detach or (executor.queues and not self.stop_on_error)
+                    fresh: list[_Item] = []
                     while (
                         queue
                         and not stopping
-                        and (self.detach or len(inflight) < executor.max_parallel)
+                        and (at_once or len(inflight) + len(fresh) < executor.max_parallel)
                     ):
                         item = queue.popleft()
                         adopt = None
@@ -721,16 +726,23 @@ class Runner:
                                 continue
                         item.started_mono = time.monotonic()
                         by_key[item.run_id] = item
-                        if adopt is not None:
-                            handle = executor.attach(self._task(item), adopt, on_output)  # type: ignore[attr-defined]
-                            reporter.message(
-                                f"{label(item.planned)} (run {short_run_id(item.run_id)}): "
-                                f"following {executor.name} job {adopt.get('job_id')}."
-                            )
-                        else:
-                            handle = executor.submit(self._task(item), on_output)
+                        if adopt is None:
+                            fresh.append(item)
+                            continue
+                        handle = executor.attach(self._task(item), adopt, on_output)  # type: ignore[attr-defined]
+                        reporter.message(
+                            f"{label(item.planned)} (run {short_run_id(item.run_id)}): "
+                            f"following {executor.name} job {adopt.get('job_id')}."
+                        )
                         inflight[item.run_id] = (item, handle)
                         reporter.started(item.planned, item.run_id, item.attempt)
+                    if fresh:
+                        tasks = [self._task(item) for item in fresh]
+                        for item, handle in zip(
+                            fresh, executor.submit_many(tasks, on_output), strict=True
+                        ):
+                            inflight[item.run_id] = (item, handle)
+                            reporter.started(item.planned, item.run_id, item.attempt)
                     if self.detach:
                         self._detach(db, inflight, outcomes, reporter)
                         inflight.clear()
