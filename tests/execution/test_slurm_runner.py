@@ -62,9 +62,12 @@ def test_a_seeded_suite_gives_the_same_runs_statuses_and_metrics_as_local(
     assert _summary(other) == expected
     assert [o.metrics for o in result.outcomes] == [o.metrics for o in local.outcomes]
     with other.store() as db:
-        run = db.list_runs()[0]
-    record = read_job_record(run.folder or "")
-    assert record is not None and record["executor"] == "slurm" and record["job_id"]
+        records = [read_job_record(run.folder or "") for run in db.list_runs()]
+    assert all(r is not None and r["executor"] == "slurm" for r in records), records
+    # The four runs ask for the same job settings: one job array, one element each.
+    job_ids = sorted(str(r["job_id"]) for r in records if r is not None)
+    assert len({j.split("_")[0] for j in job_ids}) == 1, job_ids
+    assert sorted(j.split("_")[1] for j in job_ids) == ["0", "1", "2", "3"]
 
 
 def test_a_failing_run_fails_with_its_traceback(ws: Workspace) -> None:
