@@ -1,5 +1,6 @@
 """The Store's claim contract (``trialbook.testing.stores``) on every backend: queueing a
-planned run and claiming a queued run are atomic, with several Stores on one database."""
+planned run, claiming a queued run and adopting a detached job are atomic, with several Stores
+on one database."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from trialbook.store import Store, connect
 from trialbook.testing import STORE_BACKENDS, BackendUnavailable, make_store
 from trialbook.testing.stores import (
+    check_adopt_job_is_atomic,
     check_claim_is_atomic,
     check_queue_run_is_atomic,
     skip_unavailable,
@@ -42,3 +44,7 @@ def test_racing_queue_run_calls_create_one_run(stores: list[Store]) -> None:
 
 def test_racing_claims_of_one_queued_run_give_it_to_one(stores: list[Store]) -> None:
     check_claim_is_atomic(stores)
+
+
+def test_racing_adoptions_of_one_detached_job_give_it_to_one(stores: list[Store]) -> None:
+    check_adopt_job_is_atomic(stores)

@@ -1410,7 +1410,7 @@ class SQLStore(Store):
             }
             if holder is None:  # no row yet: the first insert wins, the others conflict
                 stmt = _dialect.insert_ignore(conn, h, ["run_id"]).values(run_id=run_id, **values)
-                return bool(conn.execute(stmt).rowcount)
+                return conn.execute(stmt.returning(h.c.run_id)).first() is not None
             done = conn.execute(
                 update(h)
                 .where(
