@@ -132,17 +132,20 @@ def pick_up_jobs(workspace: Workspace, patience: float = 0.0) -> int:
         ConfigError: such a job exists but submitit is not installed.
     """
     from trialbook.errors import WorkspaceError
-    from trialbook.execution._runner import Runner, _holder_alive
+    from trialbook.execution._runner import Runner, job_let_go
 
     try:
         runs = unfinished_runs(workspace)
     except WorkspaceError:
         return 0
-    left = [
-        job
-        for _, job in runs_with_jobs(runs)
-        if job.get("executor") == "slurm" and (job.get("detached") or not _holder_alive(job))
-    ]
+    with_jobs = [(rec, job) for rec, job in runs_with_jobs(runs) if job.get("executor") == "slurm"]
+    if not with_jobs:
+        return 0
+    db = workspace.open_store(create=False)
+    try:
+        left = [job for rec, job in with_jobs if job_let_go(db, rec.id, job)]
+    finally:
+        db.close()
     if not left:
         return 0
     from trialbook.execution._slurm import SlurmExecutor
