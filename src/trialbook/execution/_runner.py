@@ -914,13 +914,22 @@ class Runner:
         self, db: Store, watched: dict[int, _Watched], queue: deque[_Item]
     ) -> list[tuple[int, RunOutcome]]:
         """The outcomes of watched runs that ended (and stop being watched). A watched run
-        found queued (its runner stopped before starting it) joins this runner's queue."""
+        found queued (its runner stopped before starting it), or whose job its runner let go
+        (it detached, or died meanwhile: this runner may adopt the job), joins this runner's
+        queue."""
         ended: list[tuple[int, RunOutcome]] = []
+        follows_jobs = self.executor.queues
         for index, w in list(watched.items()):
             rec = db.get_run(w.run_id)
-            if rec.status == "queued" and rec.pid is not None and not self._job_let_go(db, rec):
+            let_go = (
+                follows_jobs
+                and rec.status in ("queued", "running")
+                and rec.pid is not None
+                and self._job_let_go(db, rec)
+            )
+            if rec.status == "queued" and rec.pid is not None and not let_go:
                 continue  # claimed and waiting in its runner's backend (a Slurm job)
-            if rec.status == "queued":
+            if rec.status == "queued" or let_go:
                 del watched[index]
                 queue.append(_Item(index, w.planned, rec.id, Path(rec.folder or "")))
                 continue

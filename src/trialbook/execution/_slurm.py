@@ -435,8 +435,9 @@ class SlurmExecutor(Executor):
     """Runs each task as a Slurm job, through submitit.
 
     Args:
-        max_jobs: how many of its jobs are in Slurm (pending or running) at once; the rest
-            wait here, unsubmitted.
+        max_jobs: how many of its jobs run at once: the limit of each job array
+            (:meth:`submit_many`, ``--array=...%max_jobs``), and how many single jobs
+            (:meth:`submit`) are in Slurm, pending or running; the rest wait here, unsubmitted.
         grace: seconds between asking a task's process to stop (SIGTERM) and killing it.
         overrides: settings that override every task's ``settings``
             (``experiment.slurm``; the CLI's ``--slurm-*`` options).
