@@ -132,7 +132,7 @@ def pick_up_jobs(workspace: Workspace, patience: float = 0.0) -> int:
         ConfigError: such a job exists but submitit is not installed.
     """
     from trialbook.errors import WorkspaceError
-    from trialbook.execution._runner import Runner, job_let_go
+    from trialbook.execution._runner import Runner, job_holder
 
     try:
         runs = unfinished_runs(workspace)
@@ -143,7 +143,7 @@ def pick_up_jobs(workspace: Workspace, patience: float = 0.0) -> int:
         return 0
     db = workspace.open_store(create=False)
     try:
-        left = [job for rec, job in with_jobs if job_let_go(db, rec.id, job)]
+        left = [job for rec, job in with_jobs if job_holder(db, rec.id, job)[1]]
     finally:
         db.close()
     if not left:

@@ -628,8 +628,8 @@ class Runner:
             or not callable(getattr(self.executor, "attach", None))
         ):
             return None
-        row = db.job_holders([item.run_id]).get(item.run_id)
-        if db.holder_alive(row or _holder_of_record(item.run_id, record)):
+        row, let_go = job_holder(db, item.run_id, record)
+        if not let_go:
             return None
         pid = os.getpid()
         adopted = db.adopt_job(
@@ -644,7 +644,7 @@ class Runner:
     @staticmethod
     def _job_let_go(db: Store, rec: RunRecord) -> bool:
         record = read_job_record(rec.folder) if rec.folder else None
-        return record is not None and job_let_go(db, rec.id, record)
+        return record is not None and job_holder(db, rec.id, record)[1]
 
     def _record_jobs(
         self, db: Store, inflight: dict[str, tuple[_Item, TaskHandle]], detached: bool
@@ -1157,11 +1157,12 @@ def _holder_of_record(run_id: str, record: Mapping[str, Any]) -> JobHolder:
     )
 
 
-def job_let_go(db: Store, run_id: str, record: Mapping[str, Any]) -> bool:
-    """The run's job (``record``, its job.json) has no runner following it: the holder
-    detached or is gone (:meth:`Store.holder_alive`); a later runner may adopt it."""
+def job_holder(db: Store, run_id: str, record: Mapping[str, Any]) -> tuple[JobHolder | None, bool]:
+    """The holder of the run's job in the Store (None for a job submitted before schema
+    tb0005: then job.json's ``record`` names it), and whether it let the job go: it detached
+    or is gone (:meth:`Store.holder_alive`), so a later runner may adopt the job."""
     row = db.job_holders([run_id]).get(run_id)
-    return not db.holder_alive(row or _holder_of_record(run_id, record))
+    return row, not db.holder_alive(row or _holder_of_record(run_id, record))
 
 
 def _disk_full(error: BaseException) -> str | None:
