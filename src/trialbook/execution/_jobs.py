@@ -2,9 +2,10 @@
 detached ``trialbook run`` ended, and cancelling them (``trialbook cancel``).
 
 A run's job is named in ``job.json`` in its folder (written by the Runner when the backend
-took the job); the Store keeps the run ``queued`` while the job waits, and its process moves
-it to ``running``. One owner for the outcome of a job: the Runner's ``_finalize``, reached
-here through :meth:`Runner.pick_up`.
+took the job), and the runner that follows it in the Store (``job_holders``: see
+:meth:`Store.adopt_job`); the Store keeps the run ``queued`` while the job waits, and its
+process moves it to ``running``. One owner for the outcome of a job: the Runner's
+``_finalize``, reached here through :meth:`Runner.pick_up`.
 """
 
 from __future__ import annotations

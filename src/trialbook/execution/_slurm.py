@@ -1,4 +1,6 @@
-"""SlurmExecutor: each task is a Slurm job, submitted through submitit.
+"""SlurmExecutor: each task is a Slurm job, submitted through submitit; the tasks given to
+:meth:`SlurmExecutor.submit_many` that ask for the same job settings are the elements of one
+job array (one ``sbatch``), each still its own job for sacct, ``scancel`` and its result.
 
 The job runs :func:`_job_main` on the compute node (submitit pickles the call into its folder,
 which must be on a filesystem the nodes share): it starts the task's process in a session of
