@@ -1,7 +1,8 @@
 """Later runners adopting the jobs of a detached (or gone) runner on the real test Slurm
 cluster, with the workspace's SQLite index and with PostgreSQL (``index_store``): each job
-is followed, and its outcome recorded, by exactly one runner; a runner that died on another
-host is judged by its heartbeat, one that still beats there keeps its job. The other hosts
+is followed, and its outcome recorded, by exactly one runner; a runner on another host is
+judged by its heartbeat: one that still beats there keeps its job, one that stopped (before
+the later runners started, or while they wait) loses it to one of them. The other hosts
 are rows written with another host name."""
 
 from __future__ import annotations
@@ -90,6 +91,17 @@ def test_two_later_runners_adopt_each_left_job_once(ws: Workspace, index_store: 
     try:
         for d in decided:  # both have decided about every run, adopting or waiting
             assert d.decided.wait(60), "a runner never started"
+        with ws.store() as db:
+            assert isinstance(db, SQLStore)
+            # The runner on gpu-8 still beats: neither took its (pending) job.
+            assert db.job_holders([runs["kept"].id])[runs["kept"].id].host == "gpu-8"
+            # Now it dies there: after the grace, one of the two waiting runners adopts it.
+            _held_elsewhere(db, runs["kept"].id, runs["kept"].folder or "", "gpu-8", grace + 30)
+
+            def kept_adopted() -> bool:
+                return db.job_holders([runs["kept"].id])[runs["kept"].id].host != "gpu-8"
+
+            wait_until(kept_adopted, "a waiting runner to adopt the dead runner's job", 30)
     finally:
         (ws.cwd / "release").touch()
         for thread in threads:
@@ -98,18 +110,14 @@ def test_two_later_runners_adopt_each_left_job_once(ws: Workspace, index_store: 
             runner.executor.close()
 
     by_name = [{o.name: o for o in result.outcomes} for result in results]
-    for name in ("left", "dead"):
+    for name in ("left", "dead", "kept"):
         own = [r[name] for r in by_name if not r[name].by_another_runner]
         assert len(own) == 1, f"{name}: {[r[name] for r in by_name]}"
         assert (own[0].status, own[0].run_id, own[0].attempts) == ("completed", runs[name].id, 1)
-    # The job whose runner still beats on its host is followed by neither: both wait for it.
-    assert all(r["kept"].by_another_runner for r in by_name), [r["kept"] for r in by_name]
-    assert {r["kept"].status for r in by_name} == {"completed"}
     with ws.store() as db:
         after = {r.name: r for r in db.list_runs()}
         holders = db.job_holders([r.id for r in after.values()])
     assert {n: r.status for n, r in after.items()} == dict.fromkeys(
         ("left", "dead", "kept"), "completed"
     )
-    assert holders[runs["kept"].id].host == "gpu-8"
-    assert {holders[runs[n].id].host for n in ("left", "dead")} == {socket.gethostname()}
+    assert {holders[r.id].host for r in after.values()} == {socket.gethostname()}
