@@ -736,8 +736,11 @@ class SlurmExecutor(Executor):
                     self._finish_from_pickle(job)
                     continue
                 # Ended without a result: sacct says how. A job that COMPLETED did write
-                # one; give the shared filesystem a few seconds to show it.
-                if word == "COMPLETED":
+                # one; give the shared filesystem a few seconds to show it. UNKNOWN (neither
+                # sacct nor squeue has it) is an array element that just ended before its
+                # accounting record arrived: give sacct the same few seconds (an element we
+                # scancelled while it pended never gets a record: no wait for it).
+                if word == "COMPLETED" or (word == "UNKNOWN" and not job.scancelled):
                     if job.gone_since is None:
                         job.gone_since = now
                     if now - job.gone_since < _RESULT_LAG:
@@ -788,7 +791,7 @@ class SlurmExecutor(Executor):
         while time.monotonic() < deadline:
             state = slurm_job_state([str(job.job.job_id)]).get(str(job.job.job_id), "")
             word = state.split()[0] if state else ""
-            if word and word not in _ACTIVE_STATES:
+            if word and word not in _ACTIVE_STATES and word != "UNKNOWN":  # see _poll
                 if word in ("COMPLETED", "FAILED"):
                     return {}
                 return outcome_of_state(state)
