@@ -178,7 +178,12 @@ def test_scancel_from_outside_marks_the_run_killed(ws: Workspace) -> None:
 def test_ctrl_c_cancels_the_jobs_and_marks_the_runs_killed(ws: Workspace) -> None:
     runner = ws.runner(executor=_slurm(ws, jobs=2))
     done: list[Any] = []
-    runs = [planned("sleepy", name="a"), planned("sleepy", name="b", value=2)]
+    # Two CPUs: a and b run, c pends in the array; all three are cancelled.
+    runs = [
+        planned("sleepy", name="a"),
+        planned("sleepy", name="b", value=2),
+        planned("sleepy", name="c", value=3),
+    ]
     thread = threading.Thread(target=lambda: done.append(runner.run(plan(*runs))))
     thread.start()
     try:
