@@ -62,9 +62,12 @@ def test_a_seeded_suite_gives_the_same_runs_statuses_and_metrics_as_local(
     assert _summary(other) == expected
     assert [o.metrics for o in result.outcomes] == [o.metrics for o in local.outcomes]
     with other.store() as db:
-        run = db.list_runs()[0]
-    record = read_job_record(run.folder or "")
-    assert record is not None and record["executor"] == "slurm" and record["job_id"]
+        records = [read_job_record(run.folder or "") for run in db.list_runs()]
+    assert all(r is not None and r["executor"] == "slurm" for r in records), records
+    # The four runs ask for the same job settings: one job array, one element each.
+    job_ids = sorted(str(r["job_id"]) for r in records if r is not None)
+    assert len({j.split("_")[0] for j in job_ids}) == 1, job_ids
+    assert sorted(j.split("_")[1] for j in job_ids) == ["0", "1", "2", "3"]
 
 
 def test_a_failing_run_fails_with_its_traceback(ws: Workspace) -> None:
@@ -128,7 +131,8 @@ def test_a_second_runner_submits_nothing_another_runner_holds_in_slurm(ws: Works
         squeue = subprocess.run(
             ["squeue", "-h", "-o", "%j"], capture_output=True, text=True, check=True
         ).stdout.split("\n")
-        assert sorted(line for line in squeue if line) == ["first seed=1", "second seed=1"]
+        # The first runner's two runs, one job array (named after both), and nothing else.
+        assert [line for line in squeue if line] == ["first seed=1, second seed=1"] * 2
     finally:
         (ws.cwd / "release").touch()
         for thread in threads:
@@ -174,7 +178,12 @@ def test_scancel_from_outside_marks_the_run_killed(ws: Workspace) -> None:
 def test_ctrl_c_cancels_the_jobs_and_marks_the_runs_killed(ws: Workspace) -> None:
     runner = ws.runner(executor=_slurm(ws, jobs=2))
     done: list[Any] = []
-    runs = [planned("sleepy", name="a"), planned("sleepy", name="b", value=2)]
+    # Two CPUs: a and b run, c pends in the array; all three are cancelled.
+    runs = [
+        planned("sleepy", name="a"),
+        planned("sleepy", name="b", value=2),
+        planned("sleepy", name="c", value=3),
+    ]
     thread = threading.Thread(target=lambda: done.append(runner.run(plan(*runs))))
     thread.start()
     try:

@@ -177,6 +177,23 @@ class Executor(abc.ABC):
     def submit(self, task: Task, on_output: OutputCallback | None = None) -> TaskHandle:
         """Queue ``task`` and return its handle."""
 
+    def submit_many(
+        self, tasks: Sequence[Task], on_output: OutputCallback | None = None
+    ) -> list[TaskHandle]:
+        """Queue several tasks at once; their handles, in the order given.
+
+        The Runner calls it with every run it may start in one go. Each task keeps its own
+        handle, result and cancel, exactly as if it had been given to :meth:`submit`; a
+        backend may only hand them to its scheduler together (Slurm: one job array for the
+        tasks that ask for the same job settings). Every task is checked before any is
+        queued: one that ``submit`` would refuse (``ValueError``) queues none. The default
+        checks the keys and calls :meth:`submit` for each.
+        """
+        keys = [t.key for t in tasks]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"Two tasks share one key among {keys!r}.")
+        return [self.submit(task, on_output) for task in tasks]
+
     @abc.abstractmethod
     def wait(self, handles: Sequence[TaskHandle], timeout: float | None = None) -> list[TaskResult]:
         """Results of the finished tasks among ``handles``; blocks until there is one."""

@@ -2,9 +2,10 @@
 detached ``trialbook run`` ended, and cancelling them (``trialbook cancel``).
 
 A run's job is named in ``job.json`` in its folder (written by the Runner when the backend
-took the job); the Store keeps the run ``queued`` while the job waits, and its process moves
-it to ``running``. One owner for the outcome of a job: the Runner's ``_finalize``, reached
-here through :meth:`Runner.pick_up`.
+took the job), and the runner that follows it in the Store (``job_holders``: see
+:meth:`Store.adopt_job`); the Store keeps the run ``queued`` while the job waits, and its
+process moves it to ``running``. One owner for the outcome of a job: the Runner's
+``_finalize``, reached here through :meth:`Runner.pick_up`.
 """
 
 from __future__ import annotations
@@ -132,17 +133,20 @@ def pick_up_jobs(workspace: Workspace, patience: float = 0.0) -> int:
         ConfigError: such a job exists but submitit is not installed.
     """
     from trialbook.errors import WorkspaceError
-    from trialbook.execution._runner import Runner, _holder_alive
+    from trialbook.execution._runner import Runner, job_holder
 
     try:
         runs = unfinished_runs(workspace)
     except WorkspaceError:
         return 0
-    left = [
-        job
-        for _, job in runs_with_jobs(runs)
-        if job.get("executor") == "slurm" and (job.get("detached") or not _holder_alive(job))
-    ]
+    with_jobs = [(rec, job) for rec, job in runs_with_jobs(runs) if job.get("executor") == "slurm"]
+    if not with_jobs:
+        return 0
+    db = workspace.open_store(create=False)
+    try:
+        left = [job for rec, job in with_jobs if job_holder(db, rec.id, job)[1]]
+    finally:
+        db.close()
     if not left:
         return 0
     from trialbook.execution._slurm import SlurmExecutor

@@ -47,7 +47,7 @@ from trialbook.execution._local import LocalExecutor
 from trialbook.execution._prepare import PreparedPlan, prepare_plan
 from trialbook.execution._progress import ProgressReporter, label, make_progress
 from trialbook.store._base import Store
-from trialbook.store._liveness import process_start_time
+from trialbook.store._liveness import JobHolder, process_start_time
 from trialbook.store._records import RunQuery, RunRecord, short_run_id
 from trialbook.tracking._create import create_run
 from trialbook.tracking._folder import RunFolder
@@ -87,6 +87,9 @@ _WATCH_POLL = 0.5
 #: Seconds a run another runner holds stays failed, with no newer attempt, before it counts as
 #: failed here (its runner may be about to retry it).
 _RETRY_GRACE = 3.0
+#: Seconds between two heartbeats of the jobs this runner follows (Store.beat_jobs); a runner
+#: on another host that stops beating counts as gone after TRIALBOOK_HEARTBEAT_GRACE.
+_JOB_BEAT = 5.0
 #: Statuses that count as a failure for the exit status and ``--stop-on-error``.
 FAILED_STATUSES = frozenset({"failed", "crashed", "killed"})
 
@@ -226,6 +229,8 @@ class _Item:
     started_mono: float = 0.0
     #: Its job in a queueing backend (``job.json``), once it has one.
     job: dict[str, Any] | None = None
+    #: The job.json of a job this runner adopted (Store.adopt_job) and will follow.
+    adopted: dict[str, Any] | None = None
 
 
 class Runner:
@@ -415,9 +420,10 @@ class Runner:
                     rec.name, rec.experiment, rec.config, rec.seed, rec.config_hash, rec.group_key
                 )
                 item = _Item(0, planned, rec.id, Path(rec.folder))
-                job = self._adoptable(item)
+                job = self._adoptable(db, item)
                 if job is None:
                     continue
+                item.job = job
                 handle = executor.attach(self._task(item), job)  # type: ignore[attr-defined]
                 followed[rec.id] = (item, handle)
             outcomes: list[RunOutcome] = []
@@ -432,6 +438,15 @@ class Runner:
                     break
             if hasattr(executor, "detach"):
                 executor.detach()  # the rest keep running, unfollowed
+            if followed:  # let them go, for the next runner (or ls) to adopt at once
+                pid = os.getpid()
+                db.hold_jobs(
+                    list(followed),
+                    host=socket.gethostname(),
+                    pid=pid,
+                    pid_started_at=process_start_time(pid),
+                    detached=True,
+                )
             return outcomes
         finally:
             db.close()
@@ -490,7 +505,8 @@ class Runner:
                 if d.action == "busy" and d.run_id is not None:
                     folder = Path(db.get_run(d.run_id).folder or "")
                     held = _Item(i, d.planned, d.run_id, folder)
-                    if self._adoptable(held) is not None:
+                    held.adopted = self._adoptable(db, held)
+                    if held.adopted is not None:
                         items.append(held)
                     else:
                         watched[i] = _Watched(d.planned, d.run_id)
@@ -603,13 +619,16 @@ class Runner:
             host=socket.gethostname(),
             pid=pid,
             pid_started_at=process_start_time(pid),
-            at=time.time(),
+            at=db.now(),  # a heartbeat: the Store's clock
             keep_queued=self.executor.queues,
         )
 
-    def _adoptable(self, item: _Item) -> dict[str, Any] | None:
+    def _adoptable(self, db: Store, item: _Item) -> dict[str, Any] | None:
         """The job of a run another runner submitted to our (queueing) backend and no longer
-        follows (it detached, or died on this host), which this runner may follow instead."""
+        follows (it detached, or is gone: :meth:`Store.holder_alive`), which this runner now
+        follows instead: adopted by one conditional update (:meth:`Store.adopt_job`), so of
+        several runners only one follows each job. None when there is no such job, its
+        holder lives, or another runner adopted it first."""
         record = read_job_record(item.folder)
         if (
             record is None
@@ -617,33 +636,67 @@ class Runner:
             or not callable(getattr(self.executor, "attach", None))
         ):
             return None
-        if record.get("detached") or not _holder_alive(record):
-            return record
-        return None
+        row, let_go = job_holder(db, item.run_id, record)
+        if not let_go:
+            return None
+        pid = os.getpid()
+        adopted = db.adopt_job(
+            item.run_id,
+            holder=row,
+            host=socket.gethostname(),
+            pid=pid,
+            pid_started_at=process_start_time(pid),
+        )
+        return record if adopted else None
 
-    def _record_jobs(self, inflight: dict[str, tuple[_Item, TaskHandle]], detached: bool) -> None:
+    @staticmethod
+    def _job_let_go(db: Store, rec: RunRecord) -> bool:
+        record = read_job_record(rec.folder) if rec.folder else None
+        return record is not None and job_holder(db, rec.id, record)[1]
+
+    def _record_jobs(
+        self, db: Store, inflight: dict[str, tuple[_Item, TaskHandle]], detached: bool
+    ) -> None:
         """Keep each new job id in ``job.json`` in its run's folder (a later runner, ``ls``
-        and ``trialbook cancel`` find it there)."""
+        and ``trialbook cancel`` find it there), and this runner as its holder in the Store
+        (:meth:`Store.hold_jobs`)."""
         job_record = getattr(self.executor, "job_record", None)
         if not callable(job_record):
             return
+        held: list[str] = []
         for item, handle in inflight.values():
             if item.job is not None and not detached:
                 continue
             record = job_record(handle)
             if record is None:
                 continue
-            pid = os.getpid()
-            item.job = {
-                **record,
-                "executor": self.executor.name,
-                "runner_host": socket.gethostname(),
-                "runner_pid": pid,
-                "runner_started": process_start_time(pid),
-                "detached": detached,
-            }
+            item.job = self._job_entry(record, detached)
             with contextlib.suppress(OSError):
                 write_job_record(item.folder, item.job)
+            held.append(item.run_id)
+        if held:
+            pid = os.getpid()
+            db.hold_jobs(
+                held,
+                host=socket.gethostname(),
+                pid=pid,
+                pid_started_at=process_start_time(pid),
+                detached=detached,
+            )
+
+    def _job_entry(self, record: Mapping[str, Any], detached: bool) -> dict[str, Any]:
+        """What job.json holds: the backend's record of the job, and this runner (the
+        Store's job_holders row is what counts; these name it for people and for jobs
+        submitted before schema tb0005)."""
+        pid = os.getpid()
+        return {
+            **record,
+            "executor": self.executor.name,
+            "runner_host": socket.gethostname(),
+            "runner_pid": pid,
+            "runner_started": process_start_time(pid),
+            "detached": detached,
+        }
 
     def _task(self, item: _Item) -> Task:
         env = {**self._runs_env(), RUN_ID_ENV: item.run_id, RUN_DIR_ENV: str(item.folder)}
@@ -709,6 +762,7 @@ class Runner:
 
         last_refresh = 0.0
         last_watch = 0.0
+        last_beat = time.monotonic()
         self._signal = signal.SIGINT
 
         def on_sigterm() -> None:
@@ -717,15 +771,20 @@ class Runner:
         with _interrupt_on_sigterm(on_sigterm):
             try:
                 while inflight or ((queue or watched) and not stopping):
+                    # A queueing backend (Slurm) gets every run it may start at once, in one
+                    # submit_many (one job array); its own queue runs max_parallel at a time.
+                    # --stop-on-error keeps to max_parallel: what is not submitted stays queued.
+                    at_once = self.detach or (executor.queues and not self.stop_on_error)
+                    fresh: list[_Item] = []
                     while (
                         queue
                         and not stopping
-                        and (self.detach or len(inflight) < executor.max_parallel)
+                        and (at_once or len(inflight) + len(fresh) < executor.max_parallel)
                     ):
                         item = queue.popleft()
                         adopt = None
                         if not self._claim(db, item):
-                            adopt = self._adoptable(item)
+                            adopt = item.adopted or self._adoptable(db, item)
                             if adopt is None:
                                 # Another runner started it first; wait for it there.
                                 watched[item.index] = _Watched(item.planned, item.run_id)
@@ -733,21 +792,28 @@ class Runner:
                                 continue
                         item.started_mono = time.monotonic()
                         by_key[item.run_id] = item
-                        if adopt is not None:
-                            handle = executor.attach(self._task(item), adopt, on_output)  # type: ignore[attr-defined]
-                            reporter.message(
-                                f"{label(item.planned)} (run {short_run_id(item.run_id)}): "
-                                f"following {executor.name} job {adopt.get('job_id')}."
-                            )
-                        else:
-                            handle = executor.submit(self._task(item), on_output)
+                        if adopt is None:
+                            fresh.append(item)
+                            continue
+                        handle = executor.attach(self._task(item), adopt, on_output)  # type: ignore[attr-defined]
+                        reporter.message(
+                            f"{label(item.planned)} (run {short_run_id(item.run_id)}): "
+                            f"following {executor.name} job {adopt.get('job_id')}."
+                        )
                         inflight[item.run_id] = (item, handle)
                         reporter.started(item.planned, item.run_id, item.attempt)
+                    if fresh:
+                        tasks = [self._task(item) for item in fresh]
+                        for item, handle in zip(
+                            fresh, executor.submit_many(tasks, on_output), strict=True
+                        ):
+                            inflight[item.run_id] = (item, handle)
+                            reporter.started(item.planned, item.run_id, item.attempt)
                     if self.detach:
                         self._detach(db, inflight, outcomes, reporter)
                         inflight.clear()
                         break
-                    self._record_jobs(inflight, detached=False)
+                    self._record_jobs(db, inflight, detached=False)
                     if inflight:
                         handles = [h for _, h in inflight.values()]
                         results = executor.wait(handles, timeout=reporter.refresh_interval)
@@ -780,6 +846,9 @@ class Runner:
                             reporter.finished(outcome)
                             if outcome.failed and self.stop_on_error:
                                 stopping = True
+                    if now - last_beat >= _JOB_BEAT and any(i.job for i, _ in inflight.values()):
+                        last_beat = now
+                        db.beat_jobs(host=socket.gethostname(), pid=os.getpid())
                     if inflight and now - last_refresh >= reporter.refresh_interval:
                         last_refresh = now
                         reporter.refresh(self._live_metrics(db, list(inflight)))
@@ -822,20 +891,20 @@ class Runner:
                 value=True,
             )
         records = detach()
-        pid = os.getpid()
         for item, _ in inflight.values():
             record = records.get(item.run_id)
             if record is None:
                 continue
-            item.job = {
-                **record,
-                "executor": self.executor.name,
-                "runner_host": socket.gethostname(),
-                "runner_pid": pid,
-                "runner_started": process_start_time(pid),
-                "detached": True,
-            }
+            item.job = self._job_entry(record, detached=True)
             write_job_record(item.folder, item.job)
+        pid = os.getpid()
+        db.hold_jobs(
+            [item.run_id for item, _ in inflight.values() if item.run_id in records],
+            host=socket.gethostname(),
+            pid=pid,
+            pid_started_at=process_start_time(pid),
+            detached=True,
+        )
         for item, handle in inflight.values():
             if item.run_id not in records:  # the backend refused it (sbatch failed)
                 for result in self.executor.wait([handle], timeout=0):
@@ -857,17 +926,22 @@ class Runner:
         self, db: Store, watched: dict[int, _Watched], queue: deque[_Item]
     ) -> list[tuple[int, RunOutcome]]:
         """The outcomes of watched runs that ended (and stop being watched). A watched run
-        found queued (its runner stopped before starting it) joins this runner's queue."""
+        found queued (its runner stopped before starting it), or whose job its runner let go
+        (it detached, or died meanwhile: this runner may adopt the job), joins this runner's
+        queue."""
         ended: list[tuple[int, RunOutcome]] = []
+        follows_jobs = self.executor.queues
         for index, w in list(watched.items()):
             rec = db.get_run(w.run_id)
-            if (
-                rec.status == "queued"
+            let_go = (
+                follows_jobs
+                and rec.status in ("queued", "running")
                 and rec.pid is not None
-                and _holder_alive({"runner_host": rec.host, "runner_pid": rec.pid})
-            ):
+                and self._job_let_go(db, rec)
+            )
+            if rec.status == "queued" and rec.pid is not None and not let_go:
                 continue  # claimed and waiting in its runner's backend (a Slurm job)
-            if rec.status == "queued":
+            if rec.status == "queued" or let_go:
                 del watched[index]
                 queue.append(_Item(index, w.planned, rec.id, Path(rec.folder or "")))
                 continue
@@ -1080,19 +1154,27 @@ def write_job_record(folder: Path | str, record: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _holder_alive(record: Mapping[str, Any]) -> bool:
-    """The runner that holds a job is alive: on this host, its process (with the same start
-    time when known); on another host, assumed alive (its heartbeat is its jobs')."""
-    host, pid = record.get("runner_host"), record.get("runner_pid")
-    if not isinstance(pid, int):
-        return False
-    if host != socket.gethostname():
-        return True
-    started = process_start_time(pid)
-    if started is None:
-        return False
-    recorded = record.get("runner_started")
-    return not isinstance(recorded, int | float) or abs(started - recorded) < 1.0
+def _holder_of_record(run_id: str, record: Mapping[str, Any]) -> JobHolder:
+    """The runner a job.json names, for a job with no holder in the Store (submitted before
+    schema tb0005): judged by its pid on its host; with no heartbeat, gone on another."""
+    pid = record.get("runner_pid")
+    started = record.get("runner_started")
+    return JobHolder(
+        run_id,
+        str(record.get("runner_host") or ""),
+        pid if isinstance(pid, int) else 0,
+        float(started) if isinstance(started, int | float) else None,
+        0.0,
+        bool(record.get("detached")),
+    )
+
+
+def job_holder(db: Store, run_id: str, record: Mapping[str, Any]) -> tuple[JobHolder | None, bool]:
+    """The holder of the run's job in the Store (None for a job submitted before schema
+    tb0005: then job.json's ``record`` names it), and whether it let the job go: it detached
+    or is gone (:meth:`Store.holder_alive`), so a later runner may adopt the job."""
+    row = db.job_holders([run_id]).get(run_id)
+    return row, not db.holder_alive(row or _holder_of_record(run_id, record))
 
 
 def _disk_full(error: BaseException) -> str | None:

@@ -1,4 +1,6 @@
-"""SlurmExecutor: each task is a Slurm job, submitted through submitit.
+"""SlurmExecutor: each task is a Slurm job, submitted through submitit; the tasks given to
+:meth:`SlurmExecutor.submit_many` that ask for the same job settings are the elements of one
+job array (one ``sbatch``), each still its own job for sacct, ``scancel`` and its result.
 
 The job runs :func:`_job_main` on the compute node (submitit pickles the call into its folder,
 which must be on a filesystem the nodes share): it starts the task's process in a session of
@@ -228,6 +230,25 @@ def _sbatch_parameters(task: Task, overrides: Mapping[str, Any]) -> dict[str, An
     return params
 
 
+def _secret_env(task: Task) -> dict[str, str]:
+    """The task's variables that hold a password (kept out of submitit's pickles)."""
+    return {k: v for k, v in task.env.items() if hide_passwords(v) != v}
+
+
+def _array_key(task: Task, overrides: Mapping[str, Any]) -> str:
+    """Tasks with equal keys may be elements of one job array: the same sbatch options
+    (but for the job's name) and the same password-holding variables, which sbatch passes
+    from this process's environment to every element alike."""
+    params = {k: v for k, v in _sbatch_parameters(task, overrides).items() if k != "job_name"}
+    return json.dumps([params, sorted(_secret_env(task).items())], sort_keys=True, default=str)
+
+
+def _array_name(tasks: Sequence[Task]) -> str:
+    """The job name of an array: its tasks' names (Slurm keeps one name per array)."""
+    names = list(dict.fromkeys(t.name or t.key for t in tasks))
+    return ", ".join(names)[:100]
+
+
 @contextlib.contextmanager
 def _exported(variables: Mapping[str, str]) -> Iterator[None]:
     """Set ``variables`` in this process's environment while sbatch is called (it passes the
@@ -329,10 +350,11 @@ def slurm_job_state(job_ids: Sequence[str]) -> dict[str, str]:
     missing = [j for j in job_ids if j not in states]
     if missing:
         # sacct may not know a job yet (or the cluster keeps no accounting): squeue knows
-        # the jobs slurmctld holds; one it no longer holds has ended, how is unknown.
+        # the jobs slurmctld holds (-r: an array's pending elements one by one, JOBID_INDEX,
+        # not as JOBID_[2-3]); one it no longer holds has ended, how is unknown.
         try:
             queue = subprocess.run(
-                ["squeue", "-h", "-o", "%i|%T", "-j", ",".join(missing)],
+                ["squeue", "-h", "-r", "-o", "%i|%T", "-j", ",".join(missing)],
                 capture_output=True,
                 text=True,
                 timeout=30,
@@ -415,8 +437,9 @@ class SlurmExecutor(Executor):
     """Runs each task as a Slurm job, through submitit.
 
     Args:
-        max_jobs: how many of its jobs are in Slurm (pending or running) at once; the rest
-            wait here, unsubmitted.
+        max_jobs: how many of its jobs run at once: the limit of each job array
+            (:meth:`submit_many`, ``--array=...%max_jobs``), and how many single jobs
+            (:meth:`submit`) are in Slurm, pending or running; the rest wait here, unsubmitted.
         grace: seconds between asking a task's process to stop (SIGTERM) and killing it.
         overrides: settings that override every task's ``settings``
             (``experiment.slurm``; the CLI's ``--slurm-*`` options).
@@ -465,14 +488,43 @@ class SlurmExecutor(Executor):
     def submit(self, task: Task, on_output: OutputCallback | None = None) -> TaskHandle:
         if task.key in self._jobs:
             raise ValueError(f"A task with key {task.key!r} was already submitted.")
+        self._jobs[task.key] = self._new_job(task, on_output)
+        self._waiting.append(task.key)
+        self._pump()
+        return TaskHandle(task, task.key)
+
+    def submit_many(
+        self, tasks: Sequence[Task], on_output: OutputCallback | None = None
+    ) -> list[TaskHandle]:
+        """Submit the tasks that ask for the same job settings (partition, time, CPUs,
+        memory, ...) as one Slurm job array, at most ``max_jobs`` of its elements running at
+        once; a task whose settings no other shares is one job, as with :meth:`submit`.
+        Each task is its own array element: its own sacct state, ``scancel``, result and
+        :meth:`job_record`."""
+        keys = [t.key for t in tasks]
+        if len(set(keys)) != len(keys) or any(k in self._jobs for k in keys):
+            raise ValueError(f"A task key among {keys!r} is used twice.")
+        groups: dict[str, list[_Job]] = {}
+        for task in tasks:  # every setting is checked before anything is submitted
+            groups.setdefault(_array_key(task, self.overrides), []).append(
+                self._new_job(task, on_output)
+            )
+        for group in groups.values():
+            for job in group:
+                self._jobs[job.task.key] = job
+            if len(group) == 1:
+                self._waiting.append(group[0].task.key)
+            else:
+                self._sbatch(group)
+        self._pump()
+        return [TaskHandle(task, task.key) for task in tasks]
+
+    def _new_job(self, task: Task, on_output: OutputCallback | None) -> _Job:
         _sbatch_parameters(task, self.overrides)  # a bad setting raises before anything
         self.folder.mkdir(parents=True, exist_ok=True)
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", task.key)
         control = self.folder / f"task-{safe}-{time.time_ns()}"
-        self._jobs[task.key] = _Job(task, on_output, control, self._tails(task))
-        self._waiting.append(task.key)
-        self._pump()
-        return TaskHandle(task, task.key)
+        return _Job(task, on_output, control, self._tails(task))
 
     def attach(
         self, task: Task, record: Mapping[str, Any], on_output: OutputCallback | None = None
@@ -581,36 +633,55 @@ class SlurmExecutor(Executor):
         in_slurm = sum(1 for j in self._jobs.values() if j.job is not None and j.result is None)
         while self._waiting and in_slurm < self._max:
             job = self._jobs[self._waiting.popleft()]
-            task = job.task
-            params = _sbatch_parameters(task, self.overrides)
-            ex = self._submitit.SlurmExecutor(folder=self.folder)
-            ex.update_parameters(**params)
-            # A variable holding a password (TRIALBOOK_STORE with one in its URL) must not be
-            # pickled into the shared folder: sbatch hands it to the job from this process's
-            # environment instead (Slurm's default --export=ALL), and _job_main reads it there.
-            secret = {k: v for k, v in task.env.items() if hide_passwords(v) != v}
-            public = {k: v for k, v in task.env.items() if k not in secret}
-            try:
-                with _exported(secret):
-                    job.job = ex.submit(
+            self._sbatch([job])
+            if job.job is not None:
+                in_slurm += 1
+
+    def _sbatch(self, jobs: Sequence[_Job]) -> None:
+        """Submit ``jobs`` (tasks with the same job settings) in one sbatch call: one job, or
+        one job array of which each task is an element (``JOBID_INDEX``) running at most
+        ``max_jobs`` at once. A refusal (a partition that does not exist) is each task's
+        result."""
+        tasks = [job.task for job in jobs]
+        params = _sbatch_parameters(tasks[0], self.overrides)
+        if len(tasks) > 1:
+            params["job_name"] = _array_name(tasks)
+            params["array_parallelism"] = self._max
+        ex = self._submitit.SlurmExecutor(folder=self.folder)
+        ex.update_parameters(**params)
+        # A variable holding a password (TRIALBOOK_STORE with one in its URL) must not be
+        # pickled into the shared folder: sbatch hands it to the job from this process's
+        # environment instead (Slurm's default --export=ALL), and _job_main reads it there.
+        # The tasks of one array share these variables (see _array_key).
+        secret = _secret_env(tasks[0])
+        try:
+            with _exported(secret), contextlib.ExitStack() as stack:
+                if len(tasks) > 1:
+                    stack.enter_context(ex.batch())
+                submitted = [
+                    ex.submit(
                         _job_main,
                         list(task.argv),
-                        public,
+                        {k: v for k, v in task.env.items() if k not in secret},
                         str(task.cwd),
                         str(task.stdout_path),
                         str(task.stderr_path),
                         str(job.control),
                         float(self.grace),
                     )
-            except Exception as e:  # sbatch refused it (a partition that does not exist)
-                message = str(e).strip().splitlines()
+                    for job, task in zip(jobs, tasks, strict=True)
+                ]
+        except Exception as e:  # sbatch refused it (a partition that does not exist)
+            message = str(e).strip().splitlines()
+            for job in jobs:
                 job.result = TaskResult(
-                    task.key,
+                    job.task.key,
                     None,
                     error=f"sbatch refused the job: {message[-1] if message else e}",
                 )
-                continue
-            in_slurm += 1
+            return
+        for job, handle in zip(jobs, submitted, strict=True):
+            job.job = handle
 
     def _started(self, job: _Job) -> float | None:
         if job.started_at is None:
@@ -665,8 +736,11 @@ class SlurmExecutor(Executor):
                     self._finish_from_pickle(job)
                     continue
                 # Ended without a result: sacct says how. A job that COMPLETED did write
-                # one; give the shared filesystem a few seconds to show it.
-                if word == "COMPLETED":
+                # one; give the shared filesystem a few seconds to show it. UNKNOWN (neither
+                # sacct nor squeue has it) is an array element that just ended before its
+                # accounting record arrived: give sacct the same few seconds (an element we
+                # scancelled while it pended never gets a record: no wait for it).
+                if word == "COMPLETED" or (word == "UNKNOWN" and not job.scancelled):
                     if job.gone_since is None:
                         job.gone_since = now
                     if now - job.gone_since < _RESULT_LAG:
@@ -717,7 +791,7 @@ class SlurmExecutor(Executor):
         while time.monotonic() < deadline:
             state = slurm_job_state([str(job.job.job_id)]).get(str(job.job.job_id), "")
             word = state.split()[0] if state else ""
-            if word and word not in _ACTIVE_STATES:
+            if word and word not in _ACTIVE_STATES and word != "UNKNOWN":  # see _poll
                 if word in ("COMPLETED", "FAILED"):
                     return {}
                 return outcome_of_state(state)

@@ -14,7 +14,7 @@ from trialbook.store._base import KeyPage, MetricColumns, MetricSeries, Store, c
 from trialbook.store._buckets import MetricBuckets
 from trialbook.store._connect import connect, schema_state, upgrade
 from trialbook.store._dialect import safe_url, sqlite_path, store_flag
-from trialbook.store._liveness import LivenessPolicy, RunningProcess
+from trialbook.store._liveness import JobHolder, LivenessPolicy, RunningProcess
 from trialbook.store._query import (
     SORT_COLUMNS,
     WHERE_GRAMMAR,
@@ -57,6 +57,7 @@ __all__ = [
     "Dataset",
     "Evaluation",
     "Experiment",
+    "JobHolder",
     "KeyPage",
     "LivenessPolicy",
     "MetricAgg",

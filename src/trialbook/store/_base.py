@@ -18,7 +18,7 @@ from typing import Any, Literal
 from trialbook._types import RunStatus
 from trialbook.errors import AmbiguousRunError, RunNotFoundError, StoreError, WorkspaceError
 from trialbook.store._buckets import MetricBuckets, bucket_points, check_buckets
-from trialbook.store._liveness import LivenessPolicy, RunningProcess
+from trialbook.store._liveness import JobHolder, LivenessPolicy, RunningProcess
 from trialbook.store._records import (
     Artifact,
     Checkpoint,
@@ -111,7 +111,7 @@ class Store(abc.ABC):
     def __init__(self, liveness: LivenessPolicy | None = None) -> None:
         self.liveness = liveness or LivenessPolicy()
         self._reap_lock = threading.Lock()
-        self._last_reap = 0.0
+        self._last_reap = -1e9
 
     # ----------------------------------------------------------------- experiments
     @abc.abstractmethod
@@ -555,17 +555,28 @@ class Store(abc.ABC):
             )
         return self.samples(latest_by_benchmark(evals)[benchmark].id)
 
+    def now(self) -> float:
+        """The Store's clock, in epoch seconds: the database server's where there is one
+        (PostgreSQL), else this machine's (SQLite: one machine writes). Heartbeats are
+        written with it and their ages measured with it, so a machine whose clock is off
+        makes no live run look dead (nor a dead one alive)."""
+        return time.time()
+
     def reap_dead_runs(self, force: bool = False) -> list[str]:
         """Mark ``running`` runs whose process is gone as ``crashed``; return their ids.
 
         Called by every run read, at most once a second per Store unless ``force``.
         """
-        now = time.time()
         with self._reap_lock:
-            if not force and now - self._last_reap < 1.0:
+            local = time.monotonic()
+            if not force and local - self._last_reap < 1.0:
                 return []
-            self._last_reap = now
-        dead = [p.run_id for p in self._running_processes() if not self.liveness.is_alive(p, now)]
+            self._last_reap = local
+        processes = self._running_processes()
+        if not processes:
+            return []
+        now = self.now()
+        dead = [p.run_id for p in processes if not self.liveness.is_alive(p, now)]
         if dead:
             try:
                 self._mark_crashed(dead, now)
@@ -630,3 +641,65 @@ class Store(abc.ABC):
         Raises:
             RunNotFoundError: no run has this id.
         """
+
+    # ----------------------------------------------------------------- following jobs
+    # A run whose process is a job in a queueing backend (Slurm) is followed by one runner:
+    # the one that submitted the job, or a later one that adopted it after the first let go
+    # (--detach) or died. The holder is a row of its own (the run's row names the job's
+    # process once it starts); a later runner takes it over in one conditional update.
+    @abc.abstractmethod
+    def hold_jobs(
+        self,
+        run_ids: Sequence[str],
+        *,
+        host: str,
+        pid: int,
+        pid_started_at: float | None,
+        detached: bool = False,
+    ) -> None:
+        """Record process ``pid`` on ``host`` as the holder of these runs' jobs (it submitted
+        them), with a heartbeat of :meth:`now`; ``detached`` records that it lets them go
+        (they run on unfollowed until a later runner adopts them). Replaces an earlier
+        holder.
+
+        Raises:
+            RunNotFoundError: a run id is unknown.
+        """
+
+    @abc.abstractmethod
+    def beat_jobs(self, *, host: str, pid: int) -> int:
+        """Refresh the heartbeat (:meth:`now`) of every job process ``pid`` on ``host``
+        holds and has not let go; how many."""
+
+    @abc.abstractmethod
+    def job_holders(self, run_ids: Sequence[str]) -> dict[str, JobHolder]:
+        """The holders of these runs' jobs, by run id (runs without one are left out)."""
+
+    @abc.abstractmethod
+    def adopt_job(
+        self,
+        run_id: str,
+        *,
+        holder: JobHolder | None,
+        host: str,
+        pid: int,
+        pid_started_at: float | None,
+    ) -> bool:
+        """Make process ``pid`` on ``host`` the holder of the run's job in place of
+        ``holder`` (what :meth:`job_holders` gave; None: the run had no holder row, a job
+        submitted before schema tb0005), if that is still the holder, unchanged (same
+        process, same heartbeat, same ``detached``); True when this call did.
+
+        One conditional update: of several runners adopting one job at once, exactly one
+        gets True. The caller decides first that ``holder`` let the job go or is gone
+        (:meth:`holder_alive`); a holder that beat meanwhile makes the adoption fail.
+
+        Raises:
+            RunNotFoundError: no run has this id.
+        """
+
+    def holder_alive(self, holder: JobHolder) -> bool:
+        """``holder`` still follows its job: it has not let it go, and its process lives by
+        the rule runs live by (:class:`LivenessPolicy`: the pid on this host, the heartbeat's
+        age by :meth:`now` on another)."""
+        return not holder.detached and self.liveness.is_alive(holder.process(), self.now())

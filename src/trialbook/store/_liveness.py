@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-__all__ = ["LivenessPolicy", "RunningProcess", "process_start_time"]
+__all__ = ["JobHolder", "LivenessPolicy", "RunningProcess", "process_start_time"]
 
 #: Seconds without a heartbeat after which a run on another host counts as crashed.
 DEFAULT_HEARTBEAT_GRACE = 120.0
@@ -43,10 +43,33 @@ class RunningProcess:
 
 
 @dataclass(frozen=True)
+class JobHolder:
+    """The runner that follows the job of a run in a queueing backend (a Slurm job): its
+    host, pid and the pid's start time, its last heartbeat (the Store's clock), and whether
+    it let the job go (``trialbook run --detach``). See :meth:`Store.adopt_job`."""
+
+    run_id: str
+    host: str
+    pid: int
+    pid_started_at: float | None
+    heartbeat_at: float
+    detached: bool
+
+    def process(self) -> RunningProcess:
+        """The holder as the liveness facts :class:`LivenessPolicy` judges."""
+        return RunningProcess(
+            self.run_id, self.host, self.pid, self.pid_started_at, self.heartbeat_at, None
+        )
+
+
+@dataclass(frozen=True)
 class LivenessPolicy:
     """Same host: the pid must exist, not be a zombie, and have the recorded start time
     (so a reused pid does not keep a dead run alive). Other hosts, or no pid: the last
-    heartbeat must be younger than ``grace`` seconds (``TRIALBOOK_HEARTBEAT_GRACE``).
+    heartbeat must be younger than ``grace`` seconds (``TRIALBOOK_HEARTBEAT_GRACE``), measured
+    with the Store's clock (:meth:`Store.now`: the database server's on PostgreSQL), which
+    heartbeats are written with too. The same rule judges runs and the runners that follow
+    jobs (:class:`JobHolder`).
     """
 
     grace: float = field(default_factory=_default_grace)

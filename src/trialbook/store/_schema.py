@@ -24,9 +24,9 @@ from sqlalchemy import (
 )
 
 #: The Alembic revision this code expects; a test checks it is the migrations' head.
-SCHEMA_REVISION = "tb0004"
+SCHEMA_REVISION = "tb0005"
 #: Every revision ever shipped, oldest first; a test checks it matches the migrations.
-KNOWN_REVISIONS: tuple[str, ...] = ("tb0001", "tb0002", "tb0003", "tb0004")
+KNOWN_REVISIONS: tuple[str, ...] = ("tb0001", "tb0002", "tb0003", "tb0004", "tb0005")
 #: Tables computed from the others (``_dialect.rebuild_blocks``): a copy of a database
 #: rebuilds them instead of copying them.
 DERIVED_TABLES = frozenset({"metric_blocks"})
@@ -88,6 +88,22 @@ runs = Table(
     Index(None, "config_hash", "seed"),
     Index(None, "group_key"),
     Index(None, "started_at"),
+)
+
+# Who follows the job of a run in a queueing backend (a Slurm job, named in the run folder's
+# job.json): the runner that submitted it, or the later runner that adopted it. The runner
+# beats heartbeat_at while it follows; ``detached`` says it let go (``trialbook run --detach``).
+# A later runner adopts the job by one conditional update of this row (Store.adopt_job).
+job_holders = Table(
+    "job_holders",
+    metadata,
+    Column("run_id", String(64), _run_fk(), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("pid_started_at", Double),
+    Column("heartbeat_at", Double, nullable=False),
+    Column("detached", Boolean, nullable=False),
+    Index(None, "host", "pid"),
 )
 
 run_tags = Table(

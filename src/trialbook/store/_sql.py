@@ -51,7 +51,7 @@ from trialbook.store._buckets import (
     check_buckets,
     point_blocks,
 )
-from trialbook.store._liveness import LivenessPolicy, RunningProcess
+from trialbook.store._liveness import JobHolder, LivenessPolicy, RunningProcess
 from trialbook.store._paths import WorkspacePaths
 from trialbook.store._query import ORDER_COLUMNS
 from trialbook.store._records import (
@@ -1315,6 +1315,121 @@ class SQLStore(Store):
             return bool(res.rowcount)
 
         return self._write(tx)
+
+    # ----------------------------------------------------------------- following jobs
+    def now(self) -> float:
+        if self.engine.dialect.name != "postgresql":
+            return time.time()
+        with self._read() as conn:
+            return float(conn.execute(_SERVER_NOW).scalar_one())
+
+    def _now_in(self, conn: Connection) -> Any:
+        """The Store's clock inside a statement on ``conn`` (see :meth:`now`)."""
+        return _SERVER_NOW.scalar_subquery() if conn.dialect.name == "postgresql" else time.time()
+
+    def hold_jobs(
+        self,
+        run_ids: Sequence[str],
+        *,
+        host: str,
+        pid: int,
+        pid_started_at: float | None,
+        detached: bool = False,
+    ) -> None:
+        h = s.job_holders
+        check_int64("pid", pid)
+
+        def tx(conn: Connection) -> None:
+            for run_id in run_ids:
+                self._require_run(conn, run_id)
+            now = self._now_in(conn)
+            for run_id in run_ids:
+                values = {
+                    "host": host,
+                    "pid": pid,
+                    "pid_started_at": pid_started_at,
+                    "heartbeat_at": now,
+                    "detached": detached,
+                }
+                done = conn.execute(update(h).where(h.c.run_id == run_id).values(**values))
+                if not done.rowcount:
+                    conn.execute(h.insert().values(run_id=run_id, **values))
+
+        if run_ids:
+            self._write(tx)
+
+    def beat_jobs(self, *, host: str, pid: int) -> int:
+        h = s.job_holders
+
+        def tx(conn: Connection) -> int:
+            done = conn.execute(
+                update(h)
+                .where(h.c.host == host, h.c.pid == pid, h.c.detached.is_(False))
+                .values(heartbeat_at=self._now_in(conn))
+            )
+            return int(done.rowcount or 0)
+
+        return self._write(tx)
+
+    def job_holders(self, run_ids: Sequence[str]) -> dict[str, JobHolder]:
+        h = s.job_holders
+        found: dict[str, JobHolder] = {}
+        with self._read() as conn:
+            for chunk in in_chunks(list(dict.fromkeys(run_ids))):
+                for row in conn.execute(select(h).where(h.c.run_id.in_(chunk))):
+                    found[row.run_id] = JobHolder(
+                        row.run_id,
+                        row.host,
+                        row.pid,
+                        row.pid_started_at,
+                        row.heartbeat_at,
+                        bool(row.detached),
+                    )
+        return found
+
+    def adopt_job(
+        self,
+        run_id: str,
+        *,
+        holder: JobHolder | None,
+        host: str,
+        pid: int,
+        pid_started_at: float | None,
+    ) -> bool:
+        h = s.job_holders
+        check_int64("pid", pid)
+
+        def tx(conn: Connection) -> bool:
+            self._require_run(conn, run_id)
+            values = {
+                "host": host,
+                "pid": pid,
+                "pid_started_at": pid_started_at,
+                "heartbeat_at": self._now_in(conn),
+                "detached": False,
+            }
+            if holder is None:  # no row yet: the first insert wins, the others conflict
+                stmt = _dialect.insert_ignore(conn, h, ["run_id"]).values(run_id=run_id, **values)
+                return conn.execute(stmt.returning(h.c.run_id)).first() is not None
+            done = conn.execute(
+                update(h)
+                .where(
+                    h.c.run_id == run_id,
+                    h.c.host == holder.host,
+                    h.c.pid == holder.pid,
+                    h.c.heartbeat_at == holder.heartbeat_at,
+                    h.c.detached.is_(holder.detached),
+                )
+                .values(**values)
+            )
+            return bool(done.rowcount)
+
+        return self._write(tx)
+
+
+#: The database server's clock in epoch seconds (PostgreSQL; clock_timestamp() moves within a
+#: transaction, unlike now()).
+_SERVER_NOW = select(func.extract("epoch", func.clock_timestamp()))
 
 
 class _InTransaction(SQLStore):

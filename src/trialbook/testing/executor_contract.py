@@ -212,6 +212,31 @@ class ExecutorContract:
         assert all(r.ok for r in results)
         assert (tmp_path / "queued-ran").exists() and not (tmp_path / "never-ran").exists()
 
+    def test_submit_many_gives_each_task_its_own_handle_result_and_cancel(
+        self, executor: Executor, tmp_path: Path
+    ) -> None:
+        release = tmp_path / "release"
+        held_code = (
+            "import os, time\nopen('held-started', 'w')\n"
+            f"while not os.path.exists({str(release)!r}): time.sleep(0.01)\n"
+        )
+        tasks = [
+            task(tmp_path, "held", held_code),
+            task(tmp_path, "ok", "pass"),
+            task(tmp_path, "bad", "raise SystemExit(4)"),
+        ]
+        handles = executor.submit_many(tasks)
+        assert [h.key for h in handles] == ["held", "ok", "bad"]
+        wait_for_file(tmp_path / "held-started")
+        executor.cancel(handles[0])
+        held, ok, bad = executor.wait_all(handles)
+        assert (ok.exit_code, ok.cancelled, bad.exit_code, bad.cancelled) == (0, False, 4, False)
+        assert held.cancelled and not held.ok
+        # A key used twice refuses the whole call: neither task was queued.
+        with pytest.raises(ValueError):
+            executor.submit_many([task(tmp_path, "x", "pass"), task(tmp_path, "x", "pass")])
+        assert executor.run(task(tmp_path, "x", "pass")).ok
+
     def test_wait_returns_finished_results_in_order_and_again(
         self, executor: Executor, tmp_path: Path
     ) -> None:

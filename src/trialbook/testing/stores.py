@@ -13,6 +13,7 @@ Stores on one database and take them as arguments.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import glob
 import os
 import random
@@ -353,7 +354,66 @@ def check_claim_is_atomic(stores: Sequence[Store], workers: int = 8) -> None:
     assert store.get_run(held.id).status == "queued"
 
 
-__all__ += ["check_claim_is_atomic", "check_queue_run_is_atomic"]
+def check_adopt_job_is_atomic(stores: Sequence[Store], workers: int = 8) -> None:
+    """Workers adopting one detached job at once: exactly one becomes its holder, with a
+    fresh heartbeat and ``detached`` cleared; a job whose holder beat or changed since it
+    was read is not adopted; a run without a holder row is adopted by one insert; a runner
+    on another host whose heartbeat is older than the grace counts as gone, one that beats
+    as alive; a detached holder never counts as alive; an unknown run id raises.
+
+    Raises:
+        AssertionError: the backend broke the contract.
+    """
+    from trialbook.errors import RunNotFoundError
+
+    store = stores[0]
+    here, me = socket.gethostname(), os.getpid()
+    run, _ = store.queue_run(_new_queued_run("h-adopt", 1, 0))
+    store.hold_jobs([run.id], host="submitter", pid=4242, pid_started_at=None, detached=True)
+    [(_, held)] = store.job_holders([run.id]).items()
+    assert (held.host, held.pid, held.detached) == ("submitter", 4242, True)
+    assert not store.holder_alive(held), "a detached holder counted as alive"
+    wins = _race(
+        stores,
+        workers,
+        lambda s, i: s.adopt_job(run.id, holder=held, host=here, pid=me + i, pid_started_at=None),
+    )
+    assert wins.count(True) == 1, f"{wins.count(True)} of {workers} racing adoptions won"
+    after = store.job_holders([run.id])[run.id]
+    assert (after.host, after.pid, after.detached) == (here, me + wins.index(True), False)
+    assert after.heartbeat_at >= held.heartbeat_at
+    # Adopting with what was read before the winner changed it fails.
+    assert not store.adopt_job(run.id, holder=held, host=here, pid=1, pid_started_at=None)
+
+    # A runner on another host lives by its heartbeat, judged with the Store's clock.
+    other, _ = store.queue_run(_new_queued_run("h-adopt", 2, 1))
+    store.hold_jobs([other.id], host="elsewhere", pid=7, pid_started_at=None)
+    fresh = store.job_holders([other.id])[other.id]
+    assert store.holder_alive(fresh), "a runner on another host that just beat counted as gone"
+    assert store.beat_jobs(host="elsewhere", pid=7) == 1
+    grace = store.liveness.grace
+    stale = dataclasses.replace(fresh, heartbeat_at=store.now() - grace - 1)
+    assert not store.holder_alive(stale), "a runner silent for longer than the grace lived on"
+    # It beat after `fresh` was read: adopting with the old heartbeat fails.
+    assert not store.adopt_job(other.id, holder=fresh, host=here, pid=me, pid_started_at=None)
+
+    # A job submitted before the holder table (job.json only): one insert wins.
+    bare, _ = store.queue_run(_new_queued_run("h-adopt", 3, 2))
+    wins = _race(
+        stores,
+        workers,
+        lambda s, i: s.adopt_job(bare.id, holder=None, host=here, pid=me + i, pid_started_at=None),
+    )
+    assert wins.count(True) == 1, f"{wins.count(True)} of {workers} racing first adoptions won"
+    try:
+        store.adopt_job("no-such-run", holder=None, host=here, pid=me, pid_started_at=None)
+    except RunNotFoundError:
+        pass
+    else:
+        raise AssertionError("adopt_job of an unknown run id did not raise")
+
+
+__all__ += ["check_adopt_job_is_atomic", "check_claim_is_atomic", "check_queue_run_is_atomic"]
 
 
 def _postgres_bin() -> Path | None:

@@ -137,7 +137,7 @@ def claim_run(
         "pid": pid,
         "pid_started_at": process_start_time(pid),
         "started_at": started,
-        "heartbeat_at": now,
+        "heartbeat_at": db.now(),  # the Store's clock, as every heartbeat (Store.now)
         "git_commit": git.commit if git else None,
         "git_branch": git.branch if git else None,
         "git_dirty": git.dirty if git else None,

@@ -114,7 +114,9 @@ class MetricWriter:
                 next_beat = now + self.heartbeat_interval
                 try:
                     with self._lock:  # see fork_lock
-                        self.store.update_run(self.run_id, heartbeat_at=time.time())
+                        # The Store's clock (the database server's on PostgreSQL): ages
+                        # are measured with it too, whatever this machine's clock says.
+                        self.store.update_run(self.run_id, heartbeat_at=self.store.now())
                 except Exception as e:
                     self._warn(e)
 
