@@ -8,6 +8,10 @@ provenance.
 Python blocks that are complete programs (they start with an import) run too, in the same
 workspace, except on the pages whose area tests run them in a workspace of their own
 (walkthrough.PYTHON_ELSEWHERE); the README's are sketches (``train_step()`` is the reader's).
+
+Two things run side by side, and only where the order cannot show: consecutive commands that
+only read the workspace (walkthrough.reads_only), and a command that works in a workspace of its
+own (walkthrough.OWN_WORKSPACE, the demo) beside the commands after it.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from walkthrough import (
+    OWN_WORKSPACE,
     PLACEHOLDERS,
     REPO,
     TINY,
@@ -31,11 +37,14 @@ from walkthrough import (
     commands,
     documented_numbers,
     not_run_reason,
+    reads_only,
     stale_entries,
 )
 
 #: Seconds one command may take (the slowest, the CLINC suite on tiny settings, takes ~40 s).
 TIMEOUT = 300
+#: Commands that only read the workspace (walkthrough.reads_only) run this many at a time.
+READERS_AT_ONCE = 2
 
 
 @dataclass
@@ -99,6 +108,29 @@ def _resolve(text: str, repo: Path, env: dict[str, str]) -> str:
     return text
 
 
+def _reads(command: Command) -> bool:
+    return not command.python and reads_only(TINY.get(command.text, command.text))
+
+
+def _run(command: Command, repo: Path, env: dict[str, str]) -> Ran:
+    """Run one command (a shell line, or a Python block) in the copy, as the page says."""
+    text = TINY.get(command.text, command.text)
+    if command.python:
+        argv = [sys.executable, "-c", text]
+    else:
+        text = _resolve(text, repo, env)
+        argv = ["bash", "-c", text]
+    start = time.monotonic()
+    try:
+        done = subprocess.run(
+            argv, cwd=repo, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return Ran(command, text, -1, f"timed out after {TIMEOUT} s\n{out}", TIMEOUT)
+    return Ran(command, text, done.returncode, done.stdout + done.stderr, time.monotonic() - start)
+
+
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Ran]]:
     if not (REPO / ".git").exists():
@@ -111,36 +143,35 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Ran]]:
     for part in Path(sys.prefix).iterdir():
         (repo / ".venv" / part.name).symlink_to(part)
     env = _environment(repo)
-    ran: list[Ran] = []
-    for command in all_commands():
-        if not_run_reason(command.text, command.page, command.python) is not None:
-            continue
-        text = TINY.get(command.text, command.text)
-        if command.python:
-            argv = [sys.executable, "-c", text]
-        else:
-            if "=" in text.split()[0] and len(text.split()) == 1:  # NAME=value: for the page
-                name, value = text.split("=", 1)
+    todo = [c for c in all_commands() if not_run_reason(c.text, c.page, c.python) is None]
+    started: list[Future[Ran]] = []
+    i = 0
+    with (
+        ThreadPoolExecutor(max_workers=READERS_AT_ONCE) as pool,
+        ThreadPoolExecutor(max_workers=1) as beside,
+    ):
+        while i < len(todo):
+            text = TINY.get(todo[i].text, todo[i].text)
+            if not todo[i].python and "=" in text.split()[0] and len(text.split()) == 1:
+                name, value = text.split("=", 1)  # NAME=value: for the page's next commands
                 env[name] = value
+                i += 1
                 continue
-            text = _resolve(text, repo, env)
-            argv = ["bash", "-c", text]
-        start = time.monotonic()
-        try:
-            done = subprocess.run(
-                argv,
-                cwd=repo,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT,
-                check=False,
-            )
-            output = done.stdout + done.stderr
-            ran.append(Ran(command, text, done.returncode, output, time.monotonic() - start))
-        except subprocess.TimeoutExpired as e:
-            out = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-            ran.append(Ran(command, text, -1, f"timed out after {TIMEOUT} s\n{out}", TIMEOUT))
+            if (todo[i].page, todo[i].text) in OWN_WORKSPACE:
+                started.append(beside.submit(_run, todo[i], repo, dict(env)))
+                i += 1
+                continue
+            # Commands that only read the workspace, one after another, run side by side:
+            # nothing changes it under them, so each prints what it would alone.
+            end = i + 1
+            if _reads(todo[i]):
+                while end < len(todo) and _reads(todo[end]):
+                    end += 1
+            group = [pool.submit(_run, c, repo, dict(env)) for c in todo[i:end]]
+            wait(group)
+            started.extend(group)
+            i = end
+    ran = [f.result() for f in started]
     # For whoever makes the walkthrough faster: where its time goes.
     slowest = sorted(ran, key=lambda r: -r.seconds)
     (repo.parent / "timings.txt").write_text(
@@ -219,3 +250,25 @@ def test_commands_are_read_with_continuations_comments_and_documented_errors(
     ]
     assert documented_numbers(found[3]) == ["0.8325"]
     assert found[4].python and documented_numbers(found[4]) == ["3.1416"]
+
+
+@pytest.mark.parametrize(
+    ("line", "reads"),
+    [
+        ("trialbook ls --by group", True),
+        (".venv/bin/trialbook significance token_only@1 hybrid@1 --metric relative_error", True),
+        ("trialbook export a1b2c3 --metrics -f csv", True),
+        ("trialbook export a1b2c3 > experiments/run.json", False),
+        ("trialbook export --all -o runs.parquet", False),
+        ("trialbook report a b --out experiments/r.html", False),
+        ("trialbook analyze", False),
+        ("trialbook run examples/configs/suite.yaml", False),
+        ("trialbook ls --json | jq '.[]'", False),
+        ("trialbook ls && trialbook run x.yaml", False),
+        ("ls experiments", False),
+    ],
+)
+def test_only_commands_that_read_the_workspace_and_write_no_file_run_side_by_side(
+    line: str, reads: bool
+) -> None:
+    assert reads_only(line) is reads

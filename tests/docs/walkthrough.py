@@ -57,11 +57,13 @@ _CLINC = "--max-intents 10 --epochs 2"
 TINY: dict[str, str] = {
     "make demo": ".venv/bin/python examples/demo/run_demo.py --tiny",
     ".venv/bin/trialbook run $F --suite data": f".venv/bin/trialbook run $F --suite data {_ARITH}",
+    # The three seeds two at a time, as the page's all-at-once command runs them: each seed's
+    # training reads the data of step 1 and writes only its own folders.
     ".venv/bin/trialbook run $F --suite token_only": (
-        f".venv/bin/trialbook run $F --suite token_only {_ARITH}"
+        f".venv/bin/trialbook run $F --suite token_only --jobs 2 {_ARITH}"
     ),
     ".venv/bin/trialbook run $F --suite hybrid": (
-        f".venv/bin/trialbook run $F --suite hybrid {_ARITH}"
+        f".venv/bin/trialbook run $F --suite hybrid --jobs 2 {_ARITH}"
     ),
     ".venv/bin/trialbook run $F --suite evaluate": (
         f".venv/bin/trialbook run $F --suite evaluate {_ARITH}"
@@ -113,6 +115,10 @@ NOT_RUN_AT: dict[tuple[str, str], str] = {
     ),
     ("docs/demo.md", "make demo"): (
         "the README's first command again (it resumes); tests/examples/test_demo.py runs the demo"
+    ),
+    ("docs/demo.md", ".venv/bin/python examples/demo/run_demo.py --tiny"): (
+        "the README's first command again (it resumes); tests/examples/test_demo.py runs it "
+        "twice (test_demo_runs_end_to_end_then_resumes)"
     ),
     ("docs/demo.md", ".venv/bin/python examples/demo/run_demo.py --root /tmp/demo --jobs 1"): (
         "the same demo in another folder (~20 s); tests/examples/test_demo.py runs it with --root"
@@ -173,6 +179,12 @@ PYTHON_ELSEWHERE: dict[str, str] = {
 #: A Python block that starts with an import but is a sketch (page, its first line) -> why.
 PYTHON_NOT_RUN: dict[tuple[str, str], str] = {
     ("README.md", "import trialbook"): "a sketch: train_step(), samples and save_model are yours",
+}
+
+#: A command (page, text as the page shows it) that works in a workspace of its own and writes
+#: nothing any later command reads -> that workspace. It runs beside the commands after it.
+OWN_WORKSPACE: dict[tuple[str, str], str] = {
+    ("README.md", "make demo"): "demo-workspace-tiny",
 }
 
 #: A run id a page writes as an example -> the run the walkthrough puts in its place, as
@@ -306,6 +318,35 @@ def not_run_reason(text: str, page: str = "", python: bool = False) -> str | Non
     return None
 
 
+#: trialbook commands that only read the workspace: consecutive ones may run side by side.
+READ_ONLY = (
+    "ls",
+    "show",
+    "stats",
+    "benchmarks",
+    "leaderboard",
+    "compare",
+    "significance",
+    "tail",
+    "export",
+)
+#: What makes a command write after all: an output file option, a redirection, another
+#: command after it, a substitution.
+_WRITES = re.compile(r"(^|\s)(--out|--output|--out-dir|-o)(\s|=|$)|[>;&|$`]")
+
+
+def reads_only(text: str) -> bool:
+    """Whether the shell line ``text`` is one trialbook command that only reads the workspace
+    (see READ_ONLY) and writes no file."""
+    words = text.split()
+    return (
+        len(words) > 1
+        and words[0].endswith("trialbook")
+        and words[1] in READ_ONLY
+        and not _WRITES.search(text)
+    )
+
+
 #: A number as tables print metric values: at least 3 decimals, not part of a word, a date, a
 #: time or a version.
 _NUMBER = re.compile(r"(?<![\w:.\-])-?\d+\.\d{3,}(?![\w.])")
@@ -326,6 +367,7 @@ def stale_entries() -> list[str]:
     stale += [f"NO_NUMBERS[{k!r}]" for k in NO_NUMBERS if k not in texts]
     at = {(c.page, c.text) for c in all_commands()}
     stale += [f"NOT_RUN_AT[{k!r}]" for k in NOT_RUN_AT if k not in at]
+    stale += [f"OWN_WORKSPACE[{k!r}]" for k in OWN_WORKSPACE if k not in at]
     firsts = {(c.page, c.text.splitlines()[0]) for c in all_commands() if c.python}
     stale += [f"PYTHON_NOT_RUN[{k!r}]" for k in PYTHON_NOT_RUN if k not in firsts]
     stale += [f"PYTHON_ELSEWHERE[{k!r}]" for k in PYTHON_ELSEWHERE if k not in PAGES]

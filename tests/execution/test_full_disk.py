@@ -1,6 +1,6 @@
-"""A full disk under `trialbook run` (a 2 MB tmpfs as the workspace): one sentence and exit
-status 2, never a hang or the Runner's traceback; output that cannot be written is still read,
-shown, and reported as lost."""
+"""A full disk under `trialbook run` (a 2 MB tmpfs as the workspace, which the first run fills
+to the last page): one sentence and exit status 2, never a hang or the Runner's traceback;
+output that cannot be written is still read, shown, and reported as lost."""
 
 from __future__ import annotations
 
@@ -65,6 +65,14 @@ def test_trialbook_run_on_a_full_disk_is_one_sentence_and_exit_2(
         textwrap.dedent(
             """
             def main(config, run):
+                # Fill the workspace's disk to the last page first: every later write there
+                # fails, the Runner's own included, whatever the timing.
+                with open(run.path / "filler", "wb", buffering=0) as f:
+                    try:
+                        while True:
+                            f.write(b"x" * 4096)
+                    except OSError:
+                        pass
                 for i in range(20000):
                     run.log({"loss": 1.0 / (i + 1), "acc": float(i)}, step=i)
                     print("line " * 20)
@@ -78,6 +86,8 @@ def test_trialbook_run_on_a_full_disk_is_one_sentence_and_exit_2(
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIALBOOK_")}
     env["TRIALBOOK_SYSTEM_METRICS"] = "0"
+    # No waiting for space to come back (tests/tracking/test_disk_full.py checks the wait).
+    env["TRIALBOOK_STORE_RETRY"] = "0"
     done = subprocess.run(
         [sys.executable, "-m", "trialbook", "run", "suite.yaml", "--root", str(small_disk)],
         cwd=tmp_path,

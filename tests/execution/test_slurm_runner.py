@@ -148,9 +148,33 @@ def test_a_second_runner_submits_nothing_another_runner_holds_in_slurm(ws: Works
 
 
 def test_a_too_short_slurm_time_fails_the_run_as_timed_out(ws: Workspace) -> None:
-    with _slurm(ws, time=1) as executor:
-        result = ws.runner(executor=executor).run(plan(planned("sleepy")))
-    [outcome] = result.outcomes
+    """The run asks for Slurm's shortest limit, one minute. Slurm checks limits every 30 s, so
+    that minute would end 60 to 90 s after the start: once the job runs its end time is moved
+    to now (``scontrol update EndTime``, the limit an administrator shortens), and Slurm times
+    it out at its next check."""
+    runner = ws.runner(executor=_slurm(ws, time=1))
+    done: list[Any] = []
+    thread = threading.Thread(target=lambda: done.append(runner.run(plan(planned("sleepy")))))
+    thread.start()
+    try:
+        wait_until(lambda: (ws.cwd / "sleepy-started").exists(), "the job to start", 60)
+        with ws.store() as db:
+            [run] = db.list_runs()
+        record = read_job_record(run.folder or "")
+        assert record is not None
+        job = f"JobId={record['job_id']}"
+        shown = subprocess.run(
+            ["scontrol", "show", "job", str(record["job_id"])],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "TimeLimit=00:01:00" in shown  # the run's slurm time reached Slurm
+        subprocess.run(["scontrol", "update", job, "EndTime=now+2seconds"], check=True)
+        thread.join(120)
+    finally:
+        runner.executor.close()
+    [outcome] = done[0].outcomes
     assert outcome.status == "failed"
     assert outcome.error == "timed out (TIMEOUT)"
 
@@ -295,13 +319,16 @@ def test_a_job_over_its_memory_crashes_the_run_as_out_of_memory(ws: Workspace) -
 
 
 def test_a_node_failure_crashes_the_run(ws: Workspace) -> None:
-    """A cluster of its own whose slurmd is killed: after SlurmdTimeout the node is down and
+    """A cluster of its own whose slurmd is killed: a few seconds later the node is down and
     the job NODE_FAIL (JobRequeue=0, so Slurm does not run it again)."""
     import psutil
 
     from trialbook.testing.slurm import local_slurm
 
-    with local_slurm(extra_conf="SlurmdTimeout=5\nJobRequeue=0\n") as cluster:
+    # Slurm pings a node every SlurmdTimeout/3 s and sets it down SlurmdTimeout s after its
+    # last answer; a ping to a dead slurmd fails after MessageTimeout.
+    conf = "SlurmdTimeout=3\nMessageTimeout=2\nJobRequeue=0\n"
+    with local_slurm(extra_conf=conf) as cluster:
         runner = ws.runner(executor=_slurm(ws))
         done: list[Any] = []
         thread = threading.Thread(target=lambda: done.append(runner.run(plan(planned("sleepy")))))

@@ -7,9 +7,11 @@ one the PostgreSQL tests are skipped with the reason, except under CI=true, wher
 
 from __future__ import annotations
 
+import io
 import math
 import shutil
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -418,6 +420,28 @@ def test_a_copy_interrupted_part_way_leaves_no_sqlite_file(ws: Workspace, tmp_pa
             progress=lambda label, total: _stop_at("run folders", label, total),
         )
     assert sorted(tmp_path.iterdir()) == []
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_true_draws_each_stage_on_a_terminal_and_nothing_elsewhere(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    report = copy_store(ws.root, tmp_path / "a.db", folders=tmp_path / "a", progress=True)
+    assert report.rows["runs"] == len(ws.runs)
+    for stage in ("runs", "metrics", "samples", "metric_blocks", "run folders"):
+        assert stage in terminal.getvalue(), stage
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    copy_store(ws.root, tmp_path / "b.db", progress=True)
+    assert pipe.getvalue() == ""
 
 
 def test_a_row_postgres_cannot_hold_fails_the_copy_whole(ws: Workspace, pg: str, tmp_path: Path):

@@ -4,9 +4,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -24,7 +21,7 @@ from trialbook.cli._output import Output, Styled, print_json
 from trialbook.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:
-    from trialbook.store import CopyProgress, CopyReport, Workspace
+    from trialbook.store import CopyReport, Workspace
 
 __all__ = ["app"]
 
@@ -234,44 +231,6 @@ _WHERE_HELP = (
 )
 
 
-@contextmanager
-def _progress_bar() -> Iterator[CopyProgress | None]:
-    """A :data:`~trialbook.store.CopyProgress` drawing a rich bar for the stage under way (a
-    table, the metric blocks, the run folders) on stderr, or None when stderr is not a
-    terminal."""
-    isatty = getattr(sys.stderr, "isatty", None)
-    if not (callable(isatty) and isatty()):
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn("{task.description:<15}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-    ) as bar:
-
-        @contextmanager
-        def stage(label: str, total: int | None) -> Iterator[Callable[[int], object]]:
-            task = bar.add_task(label, total=total)
-            yield lambda n: bar.advance(task, n)
-            bar.remove_task(task)  # one line for the stage under way, not one per table
-
-        yield stage
-
-
 def _open_options(report: CopyReport) -> str:
     """The options that open the copy: ``--root`` (where its run folders are) and
     ``--store`` unless the copy is that folder's own trialbook.db."""
@@ -368,14 +327,13 @@ def copy(
     from trialbook.store import copy_store
 
     glob = ctx.find_object(GlobalOptions) or GlobalOptions()
-    with _progress_bar() as progress:
-        report = copy_store(
-            source,
-            destination,
-            source_root=source_root or glob.root,
-            folders=folders,
-            progress=progress,
-        )
+    report = copy_store(
+        source,
+        destination,
+        source_root=source_root or glob.root,
+        folders=folders,
+        progress=True,
+    )
     if as_json:
         root = None if report.root is None else str(report.root)
         print_json({**asdict(report), "root": root, "seconds": round(report.seconds, 3)})

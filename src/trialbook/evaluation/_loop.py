@@ -4,13 +4,12 @@ slices."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
-from trialbook._format import clip, printable
+from trialbook._progress import Advance, progress_bar
 from trialbook.errors import ConfigError, ModelError, TrialbookError
 from trialbook.evaluation._benchmark import BaseBenchmark
 from trialbook.evaluation._model import Model, as_model, model_texts
@@ -24,10 +23,6 @@ __all__ = ["DEFAULT_BATCH_SIZE", "run_benchmark"]
 DEFAULT_BATCH_SIZE = 8
 #: How many missing ids a result with ``allow_missing`` lists in its config.
 _MISSING_SHOWN = 20
-
-
-class _Advance(Protocol):
-    def __call__(self, n: int) -> None: ...
 
 
 def run_benchmark(
@@ -206,31 +201,12 @@ def _score_predictions(
 
 
 @contextmanager
-def _progress_bar(total: int, label: str, enabled: bool) -> Iterator[_Advance]:
-    """A rich progress bar on stderr, or nothing when stderr is not a terminal."""
-    isatty = getattr(sys.stderr, "isatty", None)
-    if not enabled or not (callable(isatty) and isatty()):
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        # A benchmark or model name is text, never rich markup ("[/]" would raise).
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(clip(printable(label), 60), total=total)
-        yield lambda n: bar.advance(task, n)
+def _progress_bar(total: int, label: str, enabled: bool) -> Iterator[Advance]:
+    """The library's progress bar (:func:`trialbook._progress.progress_bar`) for one stage, or
+    an :data:`Advance` that draws nothing."""
+    with progress_bar(enabled) as stages:
+        if stages is None:
+            yield lambda n: None
+            return
+        with stages(label, total) as advance:
+            yield advance

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trialbook.errors import ConfigError
-from trialbook.execution._executor import Executor
+from trialbook.execution._executor import Executor, check_jobs
 
 __all__ = ["EXECUTOR_NAMES", "make_executor"]
 
@@ -50,12 +50,7 @@ def make_executor(
             parameter="executor",
             value=name,
         )
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ConfigError(
-            f"jobs must be a whole number of at least 1, got {jobs!r}.",
-            parameter="jobs",
-            value=jobs,
-        )
+    check_jobs(jobs)  # the Runner's own check, before the executor is built
     if address is not None and name != "ray":
         raise ConfigError(
             f"--address is for --executor ray, not {name}; remove it.",

@@ -15,8 +15,34 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeAlias
 
 from trialbook.config._experiment import Resources
+from trialbook.errors import ConfigError
 
-__all__ = ["Executor", "OutputCallback", "Resources", "Task", "TaskHandle", "TaskResult"]
+__all__ = [
+    "Executor",
+    "OutputCallback",
+    "Resources",
+    "Task",
+    "TaskHandle",
+    "TaskResult",
+    "check_jobs",
+]
+
+
+def check_jobs(jobs: object) -> int:
+    """``jobs``, how many runs execute at once (``--jobs``, the Runner's ``jobs``), when it
+    is a whole number of at least 1.
+
+    Raises:
+        ConfigError: anything else, in one sentence naming the value.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(
+            f"jobs must be a whole number of at least 1, got {jobs!r}.",
+            parameter="jobs",
+            value=jobs,
+        )
+    return jobs
+
 
 #: Called with the task, ``"stdout"`` or ``"stderr"``, and one line of output (no newline).
 OutputCallback: TypeAlias = Callable[["Task", Literal["stdout", "stderr"], str], None]

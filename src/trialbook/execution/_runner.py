@@ -42,7 +42,7 @@ from trialbook.config._experiment import experiment_block
 from trialbook.config._plan import Plan, PlannedRun
 from trialbook.errors import ConfigError, StoreError, TrialbookError, WorkspaceError
 from trialbook.execution._child import EXIT_TAKEN
-from trialbook.execution._executor import Executor, Task, TaskHandle, TaskResult
+from trialbook.execution._executor import Executor, Task, TaskHandle, TaskResult, check_jobs
 from trialbook.execution._local import LocalExecutor
 from trialbook.execution._prepare import PreparedPlan, prepare_plan
 from trialbook.execution._progress import ProgressReporter, label, make_progress
@@ -277,12 +277,7 @@ class Runner:
         grace: float = 10.0,
         detach: bool = False,
     ) -> None:
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-            raise ConfigError(
-                f"jobs must be a whole number of at least 1, got {jobs!r}.",
-                parameter="jobs",
-                value=jobs,
-            )
+        check_jobs(jobs)
         # `not timeout > 0` also refuses NaN, which would stop every run at once.
         if timeout is not None and (not isinstance(timeout, int | float) or not timeout > 0):
             raise ConfigError(

@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeAlias
@@ -28,6 +28,7 @@ from typing import Any, TypeAlias
 from sqlalchemy import Connection, Engine, Table, func, literal_column, select, text
 from sqlalchemy import exc as sa_exc
 
+from trialbook._progress import Advance, Stages, progress_bar
 from trialbook._workspace import DB_NAME
 from trialbook.errors import ConfigError, StoreError, WorkspaceError
 from trialbook.store import _dialect, _integrity
@@ -41,12 +42,11 @@ __all__ = ["Advance", "CopyProgress", "CopyReport", "copy_store", "store_url_of"
 #: Rows read from the source per round trip (a server-side cursor on PostgreSQL).
 _CHUNK = 10_000
 
-#: Called with a number of items just done.
-Advance: TypeAlias = Callable[[int], object]
 #: ``progress(label, total)``: a context manager around one stage of a copy (a table's rows,
-#: the metric blocks, the run folders) that yields the stage's :data:`Advance`; ``total`` is
-#: the number of items, or None when it is not known in advance.
-CopyProgress: TypeAlias = Callable[[str, "int | None"], AbstractContextManager[Advance]]
+#: the metric blocks, the run folders) that yields the stage's :data:`Advance` (called with a
+#: number of items just done); ``total`` is the number of items, or None when it is not known
+#: in advance.
+CopyProgress: TypeAlias = Stages
 
 
 @dataclass(frozen=True)
@@ -436,7 +436,7 @@ def copy_store(
     *,
     source_root: str | os.PathLike[str] | None = None,
     folders: str | os.PathLike[str] | None = None,
-    progress: CopyProgress | None = None,
+    progress: CopyProgress | bool | None = None,
 ) -> CopyReport:
     """Copy the whole index at ``source`` into the empty database at ``destination``.
 
@@ -456,7 +456,8 @@ def copy_store(
         folders: copy the run folders (and the checkpoints and artifacts the index names
             outside them) into this folder, which becomes the copy's workspace root (open
             it there with ``root=folders``). Absolute paths in the index are not copied.
-        progress: reports each stage (see :data:`CopyProgress`).
+        progress: reports each stage (see :data:`CopyProgress`); True draws a progress bar
+            on stderr when it is a terminal (the stage under way, one line, gone at the end).
 
     Raises:
         ConfigError: an unknown kind of URL, the same database twice, a destination that is
@@ -469,7 +470,6 @@ def copy_store(
     from trialbook.store._connect import connect, schema_state
 
     started = time.monotonic()
-    progress = progress or _no_progress
     src_url = _checked(store_url_of(source), "source")
     dst_url = _checked(store_url_of(destination), "destination")
     src_where, dst_where = _dialect.safe_url(src_url), _dialect.safe_url(dst_url)
@@ -514,9 +514,18 @@ def copy_store(
     _check_destination(dst_url)
     store = connect(src_url, root=root)
     try:
-        return _copy(
-            store.engine, src_url, dst_url, root, target, progress, started, (src_where, dst_where)
-        )
+        with progress_bar(progress is True) as bar:
+            stages = progress if callable(progress) else bar or _no_progress
+            return _copy(
+                store.engine,
+                src_url,
+                dst_url,
+                root,
+                target,
+                stages,
+                started,
+                (src_where, dst_where),
+            )
     finally:
         store.close()
 
