@@ -431,7 +431,7 @@ def metrics_copy_payload(run_num: int, parts: Sequence[MetricPart]) -> bytes:
     # rows are 8 bytes shorter; drop the bytes by mask from the fixed-width rows.
     rows["value_len"][nan] = -1
     keep = np.ones((n, dtype.itemsize), dtype=bool)
-    offset = dtype.fields["value"][1]
+    offset = np.dtype(_COPY_ROW[: _COPY_ROW.index(("value", ">f8"))]).itemsize
     keep[nan, offset : offset + 8] = False
     flat = rows.view(np.uint8).reshape(n, dtype.itemsize)
     return _COPY_HEADER + flat[keep].tobytes() + _COPY_TRAILER
@@ -561,7 +561,8 @@ def block_upsert_sql(conn: Connection) -> str:
             'metric_blocks."last_time"))'
         )
     if _is_psycopg(conn):
-        arrays = ", ".join(f"{_mark(conn)}::{t}[]" for t in _BLOCK_ARRAY_TYPES)
+        # %b: psycopg sends the arrays in binary, several times faster to build than text.
+        arrays = ", ".join(f"%b::{t}[]" for t in _BLOCK_ARRAY_TYPES)
         rows = f"SELECT * FROM unnest({arrays})"
     else:
         rows = f"VALUES ({', '.join([_mark(conn)] * 10)})"

@@ -1391,7 +1391,9 @@ def _blocks_reduce(
     )
 
 
-def _column_arrays(key: str, steps: Sequence[int], values: Sequence[float], times: Sequence[float]) -> tuple[Any, Any, Any]:
+def _column_arrays(
+    key: str, steps: Sequence[int], values: Sequence[float], times: Sequence[float]
+) -> tuple[Any, Any, Any]:
     """One key's (steps, values, times) as NumPy arrays (int64, float64, float64).
 
     Raises:
