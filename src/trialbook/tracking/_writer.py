@@ -43,9 +43,6 @@ _TIME = itemgetter(TIME_KEY)
 #: Per key: (steps, values, times).
 Columns = dict[str, tuple[list[int], list[float], list[float]]]
 
-#: At most this many points per transaction, so one flush never holds the lock for long.
-MAX_BATCH = 50_000
-
 #: The writer looks at the buffer this often (seconds), and flushes before ``flush_interval``
 #: has passed when at least :data:`EARLY_FLUSH_CALLS` ``Run.log`` calls are waiting: a fast
 #: logging loop then has its points written while it runs (the database works on another
@@ -197,7 +194,7 @@ class MetricWriter:
     def flush(self, raise_errors: bool = True) -> int:
         """Write everything logged so far; return how many points were written."""
         with self._lock:
-            chunks = _chunks(self._take(), MAX_BATCH)
+            chunks = _chunks(self._take(), self.store.batch_points)
             written = 0
             for i, chunk in enumerate(chunks):
                 try:
