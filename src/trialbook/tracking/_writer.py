@@ -1,14 +1,14 @@
 """The background writer: drains logged points into the Store in batches.
 
-``Run.log`` only appends to a deque (thread-safe, no lock); this thread wakes every
-``flush_interval`` seconds, turns the entries into points and writes them in one
-transaction. Points that cannot be written stay queued in memory and are retried (less
-often while the database keeps failing, at most every :data:`MAX_BACKOFF` seconds), so a
-slow, locked or full database delays data but does not drop it. Two bounds: at most
-:data:`MAX_PENDING` points are kept in memory (newer ones are counted as dropped and
-reported at finish), and ``finish`` waits a bounded time for a full disk to get space back
-(:meth:`MetricWriter.drain`) before the points go to a rescue file
-(:meth:`MetricWriter.dump_unwritten`).
+``Run.log`` only appends to a deque (thread-safe, no lock); this thread writes the entries
+every ``flush_interval`` seconds, or sooner when a fast loop has :data:`EARLY_FLUSH_CALLS`
+calls waiting, in transactions of at most ``Store.batch_points`` points. Points that cannot
+be written stay queued in memory and are retried (less often while the database keeps
+failing, at most every :data:`MAX_BACKOFF` seconds), so a slow, locked or full database
+delays data but does not drop it. Two bounds: at most :data:`MAX_PENDING` points are kept in
+memory (newer ones are counted as dropped and reported at finish), and ``finish`` waits a
+bounded time for a full disk to get space back (:meth:`MetricWriter.drain`) before the
+points go to a rescue file (:meth:`MetricWriter.dump_unwritten`).
 """
 
 from __future__ import annotations
