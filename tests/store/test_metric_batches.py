@@ -139,6 +139,12 @@ def test_steps_that_are_not_int64_integers_are_one_sentence_naming_the_metric(
         _column_arrays("loss", steps, [1.0] * len(steps), [0.0] * len(steps))
 
 
+@pytest.mark.parametrize("bad", [None, math.nan])
+def test_a_point_without_a_time_is_one_sentence_naming_the_metric(bad: Any) -> None:
+    with pytest.raises(StoreError, match=r"metric 'loss': a point has no time \(None or NaN\)"):
+        _column_arrays("loss", [0, 1], [1.0, 2.0], [1.0, bad])
+
+
 def test_numpy_integer_steps_are_taken_as_they_are() -> None:
     arrays = _column_arrays("loss", np.array([1, 2], dtype=np.int32), [1.0, 2.0], [0.0, 0.0])
     assert arrays[0].dtype == np.int64 and arrays[0].tolist() == [1, 2]

@@ -1402,7 +1402,8 @@ def _column_arrays(
     """One key's (steps, values, times) as NumPy arrays (int64, float64, float64).
 
     Raises:
-        StoreError: a step is not an integer or does not fit in 64 bits (naming the metric).
+        StoreError: a step is not an integer or does not fit in 64 bits, or a time is missing
+            (naming the metric).
         ValueError: the columns differ in length. OverflowError, ValueError, TypeError: a
             value or time is not a number a float holds.
     """
@@ -1421,7 +1422,13 @@ def _column_arrays(
         check_int64(f"metric {key!r} step", min(integers))
         check_int64(f"metric {key!r} step", max(integers))
         st = np.array(integers, dtype=np.int64)
-    return st, np.asarray(values, dtype=np.float64), np.asarray(times, dtype=np.float64)
+    at = np.asarray(times, dtype=np.float64)
+    if np.isnan(at).any():  # a None time converts to NaN; the column holds real times only
+        raise StoreError(
+            f"metric {key!r}: a point has no time (None or NaN); times are seconds since the "
+            "epoch, e.g. time.time()."
+        )
+    return st, np.asarray(values, dtype=np.float64), at
 
 
 def _summarise(run_id: str, key: str, steps: Any, values: Any, _times: Any) -> tuple[Any, ...]:
