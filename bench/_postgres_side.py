@@ -29,6 +29,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import worker_main
+from _trialbook_side import check_stored, logging_script
+from _trialbook_side import start as start_bench_run
 
 RUN_ID = "20260101_000000_b0b0b0"
 KEYS = ("loss", "acc", "lr")
@@ -107,7 +109,6 @@ def _add_metrics_foreign_keys(url: str) -> None:
 def _trialbook_once(
     server: str | None, calls: int, metrics: int, workdir: Path, with_fk: bool = False
 ) -> dict[str, Any]:
-    import trialbook
     from trialbook.store import connect
 
     root = Path(tempfile.mkdtemp(dir=workdir))
@@ -115,32 +116,9 @@ def _trialbook_once(
     if url and with_fk:
         connect(url, create=True).close()
         _add_metrics_foreign_keys(url)
-    run = trialbook.start_run(
-        experiment="bench", config={"lr": 1e-3}, seed=0, root=root, store_url=url,
-        system_metrics=False,
-    )  # fmt: skip
-    log = run.log
-    with run:
-        # Written out as a user would, so no wrapper call is timed.
-        if metrics == 1:
-            t0 = time.perf_counter()
-            for i in range(calls):
-                log({"loss": i * 1e-3}, step=i)
-        else:
-            t0 = time.perf_counter()
-            for i in range(calls):
-                v = i * 1e-3
-                log({"loss": v, "acc": 1.0 - v, "lr": 1e-3}, step=i)
-        t_loop = time.perf_counter() - t0
-    t_total = time.perf_counter() - t0
-    store = trialbook.open_store(root=root, store_url=url)
-    try:
-        stored = len(store.metric_history(run.id, "loss"))
-        status = store.get_run(run.id).status
-    finally:
-        store.close()
-    if stored != calls or status != "completed":
-        raise RuntimeError(f"trialbook stored {stored} of {calls} 'loss' points, status {status}")
+    run = start_bench_run(root, store_url=url)
+    t_loop, t_total = logging_script(run, calls, metrics)
+    check_stored(run.id, calls, root, url)
     shutil.rmtree(root, ignore_errors=True)
     if server and url:
         _drop_database(server, url)

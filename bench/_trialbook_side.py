@@ -33,7 +33,8 @@ from _common import (
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _start(root: Path, **extra: Any) -> Any:
+def start(root: Path, **extra: Any) -> Any:
+    """A benchmark run (no system metrics sampler: it is not what is measured)."""
     import trialbook
 
     return trialbook.start_run(
@@ -62,15 +63,10 @@ def _logger(run: Any, metrics: int) -> Any:
 
 
 # ------------------------------------------------------------------ 1 + 2: logging
-def _one_logging_run(
-    metrics: int, n: int, workdir: Path, writer_idle: bool = False
-) -> dict[str, float]:
-    import trialbook
-
-    root = Path(tempfile.mkdtemp(dir=workdir))
-    # writer_idle: the writer thread sleeps through the loop, so the loop shows Run.log's own
-    # cost without the GIL time the writer's flushes take from it.
-    run = _start(root, flush_interval=3600.0) if writer_idle else _start(root)
+def logging_script(run: Any, n: int, metrics: int) -> tuple[float, float]:
+    """The logging script every logging bench times (this one and ``bench/postgres.py``):
+    ``n`` calls of ``run.log`` with ``metrics`` metrics each inside ``with run:``. Returns
+    (seconds in the loop, seconds from the first call until the run was left)."""
     log = run.log
     with run:
         # The loops are written out as a user would, so no wrapper call is timed.
@@ -84,15 +80,43 @@ def _one_logging_run(
                 v = i * 1e-3
                 log({"loss": v, "acc": 1.0 - v, "lr": 1e-3}, step=i)
         t_loop = time.perf_counter() - t0
-    t_total = time.perf_counter() - t0
-    store = trialbook.open_store(root=root)
+    return t_loop, time.perf_counter() - t0
+
+
+def check_stored(run_id: str, n: int, root: Path, store_url: str | None = None) -> None:
+    """Raise unless the run completed with all ``n`` points of "loss" stored."""
+    import trialbook
+
+    store = trialbook.open_store(root=root, store_url=store_url)
     try:
-        stored = len(store.metric_history(run.id, "loss"))
-        status = store.get_run(run.id).status
+        stored = len(store.metric_history(run_id, "loss"))
+        status = store.get_run(run_id).status
     finally:
         store.close()
     if stored != n or status != "completed":
         raise RuntimeError(f"trialbook stored {stored} of {n} 'loss' points, status {status}")
+
+
+def _one_logging_run(
+    metrics: int, n: int, workdir: Path, writer_idle: bool = False
+) -> dict[str, float]:
+    root = Path(tempfile.mkdtemp(dir=workdir))
+    # writer_idle: the writer thread sleeps through the loop, so the loop shows Run.log's own
+    # cost without the GIL time the writer's flushes take from it (no early flush either:
+    # see trialbook.tracking._writer.EARLY_FLUSH_CALLS).
+    if writer_idle:
+        from trialbook.tracking import _writer
+
+        early, _writer.EARLY_FLUSH_CALLS = _writer.EARLY_FLUSH_CALLS, sys.maxsize
+        try:
+            run = start(root, flush_interval=3600.0)
+            t_loop, t_total = logging_script(run, n, metrics)
+        finally:
+            _writer.EARLY_FLUSH_CALLS = early
+    else:
+        run = start(root)
+        t_loop, t_total = logging_script(run, n, metrics)
+    check_stored(run.id, n, root)
     shutil.rmtree(root, ignore_errors=True)
     points = n * metrics
     return {
@@ -131,7 +155,7 @@ def overhead(args: dict[str, Any]) -> dict[str, Any]:
     def open_run() -> Any:
         root = Path(tempfile.mkdtemp(dir=workdir))
         roots.append(root)
-        run = _start(root)
+        run = start(root)
         run.__enter__()
         runs.append(run)
         return _logger(run, 3)
@@ -208,10 +232,10 @@ def populate_list(args: dict[str, Any]) -> dict[str, Any]:
     here = os.getcwd()
     os.chdir(REPO)
     try:
-        _start(scratch).finish()  # warm-up: lazy imports, package list
+        start(scratch).finish()  # warm-up: lazy imports, package list
         t0 = time.perf_counter()
         for i in range(args["start_run_runs"]):
-            with _start(scratch) as run:
+            with start(scratch) as run:
                 run.log({"loss": 0.5, "acc": 0.5}, step=0)
             del i
         start_run_s = (time.perf_counter() - t0) / args["start_run_runs"]
@@ -280,7 +304,7 @@ def query_list(args: dict[str, Any]) -> dict[str, Any]:
 def populate_history(args: dict[str, Any]) -> dict[str, Any]:
     folder = Path(args["dir"])
     t0 = time.perf_counter()
-    with _start(folder) as run:
+    with start(folder) as run:
         for i in range(args["n"]):
             v = 1.0 / (1 + i)
             run.log({"loss": v, "acc": 1.0 - v}, step=i)

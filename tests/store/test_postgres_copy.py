@@ -9,10 +9,12 @@ gets back: histories, summaries and the ``metric_blocks`` rows.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 
@@ -322,3 +324,71 @@ def test_a_run_logging_through_its_writer_into_postgresql_keeps_every_point(
         assert store.metric_buckets(run.id, "loss", 10).total == n
     finally:
         store.close()
+
+
+# ------------------------------------------------------------------ the COPY payload itself
+def test_the_copy_payload_is_byte_for_byte_what_psycopgs_write_row_sends(
+    postgres_server: str,
+) -> None:
+    """trialbook builds the binary COPY stream with NumPy (``metrics_copy_payload``);
+    psycopg's own ``Copy.write_row`` with the columns' types is the reference."""
+    import psycopg
+    from psycopg.copy import Copy, Writer
+    from sqlalchemy.engine import make_url
+
+    from trialbook.store._dialect import metrics_copy_payload
+
+    nan_bits = struct.unpack(">d", bytes.fromhex("7ff0000000000001"))[0]  # a signalling NaN
+    values = [0.5, math.nan, -math.nan, nan_bits, math.inf, -math.inf, -0.0, 0.0, 5e-324,
+              -1.7976931348623157e308, 1 / 3]  # fmt: skip
+    steps = [INT64_MIN, -1, 0, 1, 2**31, 2**53 + 1, INT64_MAX - 1, INT64_MAX, 7, 8, 9]
+    times = [0.0, -0.0, 1e-300, 1_765_000_000.000001, math.inf, math.nan, 4.9e-324, 1.0, 2.0,
+             3.0, 1_765_000_000.9999999]  # fmt: skip
+    parts = [
+        (2**31 - 1, steps, values, times),  # the largest key id an int4 holds
+        (1, [5], [math.nan], [1.5]),  # a key whose only point is NaN
+        (7, steps[::-1], values[::-1], times[::-1]),
+    ]
+    run_num = 2**31 - 1
+
+    class Captured(Writer):
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def write(self, data: Any) -> None:
+            self.data += data
+
+    url = make_url(postgres_server).set(drivername="postgresql")
+    captured = Captured()
+    with (
+        psycopg.connect(url.render_as_string(hide_password=False)) as conn,
+        conn.cursor() as cursor,
+        Copy(cursor, binary=True, writer=captured) as copy,
+    ):
+        copy.set_types(["int4", "int4", "int8", "float8", "float8"])
+        for key_id, st, va, ti in parts:
+            for step, value, at in zip(st, va, ti, strict=True):
+                copy.write_row((run_num, key_id, step, None if value != value else value, at))
+
+    assert metrics_copy_payload(run_num, parts) == bytes(captured.data)
+    arrays = [(k, np.array(s), np.array(v), np.array(t)) for k, s, v, t in parts]
+    assert metrics_copy_payload(run_num, arrays) == bytes(captured.data)
+
+
+def test_a_batch_of_many_keys_with_nan_holes_reads_back_point_for_point(pg: SQLStore) -> None:
+    """NaN rows are 8 bytes shorter in the COPY stream (NULL); rows after them must still
+    line up, across keys."""
+    clock = Clock()
+    n = 3000
+    batch = _batch(
+        clock,
+        loss=(list(range(n)), [math.nan if i % 3 == 0 else i / 3 for i in range(n)]),
+        acc=(list(range(0, 2 * n, 2)), [-(i % 5) / 7 for i in range(n)]),
+        grad=(list(range(n)), [math.nan] * n),
+    )
+    pg.log_metric_columns(RUN, batch)
+
+    for key, (steps, values, times) in batch.items():
+        history = pg.metric_history(RUN, key)
+        assert history.steps == tuple(steps) and history.times == tuple(times)
+        _assert_same(key, history.values, values)

@@ -108,6 +108,11 @@ class Store(abc.ABC):
       exceptions (SQLAlchemy, drivers) never escape.
     """
 
+    #: The most metric points the tracker's writer hands to one :meth:`log_metric_columns`
+    #: call (one transaction). Small where an open write transaction blocks every other
+    #: writer (SQLite's file lock); a backend that locks rows may take more at once.
+    batch_points: int = 50_000
+
     def __init__(self, liveness: LivenessPolicy | None = None) -> None:
         self.liveness = liveness or LivenessPolicy()
         self._reap_lock = threading.Lock()

@@ -8,6 +8,7 @@ construct, and driver exceptions are translated here into trialbook's own errors
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -367,26 +368,105 @@ def metrics_insert_sql(conn: Connection) -> str:
     return f"INSERT INTO metrics ({cols}) VALUES ({', '.join([mark] * 5)})"
 
 
-#: PostgreSQL's bulk load of metric points, and the column types it is sent as. Binary, so
-#: floats travel as their 8 bytes (exact, +-inf included) instead of being printed and parsed.
+#: PostgreSQL's bulk load of metric points. Binary, so floats travel as their 8 bytes (exact,
+#: +-inf and -0.0 included) instead of being printed and parsed.
 METRICS_COPY_SQL = "COPY metrics (run_num, key_id, step, value, time) FROM STDIN (FORMAT BINARY)"
-METRICS_COPY_TYPES = ("int4", "int4", "int8", "float8", "float8")
+
+#: One row of :data:`METRICS_COPY_SQL` in PostgreSQL's binary COPY format
+#: (https://www.postgresql.org/docs/current/sql-copy.html, "Binary Format"): the number of
+#: fields (int16), then each field as its length in bytes (int32) and its value, all
+#: big-endian: run_num int4, key_id int4, step int8, value float8, time float8.
+_COPY_ROW = [
+    ("fields", ">i2"),
+    ("run_len", ">i4"),
+    ("run_num", ">i4"),
+    ("key_len", ">i4"),
+    ("key_id", ">i4"),
+    ("step_len", ">i4"),
+    ("step", ">i8"),
+    ("value_len", ">i4"),
+    ("value", ">f8"),
+    ("time_len", ">i4"),
+    ("time", ">f8"),
+]
+#: The file header (signature, flags, no header extension) and trailer of the binary format.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
+
+#: Points of one metric for :func:`insert_metrics`: (key_id, steps, values, times), the
+#: three columns as NumPy arrays (int64, float64, float64) or sequences convertible to them.
+MetricPart = tuple[int, Any, Any, Any]
 
 
-def insert_metrics(conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
-    """Append (run_num, key_id, step, value, time) tuples to ``metrics`` in ``conn``'s open
-    transaction; a value of None is NaN.
+def metrics_copy_payload(run_num: int, parts: Sequence[MetricPart]) -> bytes:
+    """The whole binary ``COPY`` stream of :data:`METRICS_COPY_SQL` for these points: header,
+    one row per point (NaN values as NULL), trailer.
 
-    PostgreSQL: psycopg's binary ``COPY``, on the connection SQLAlchemy holds, so the points
-    commit or roll back with the rest of the transaction (the summary and block upserts).
-    ``executemany`` there sends one INSERT per point (in pipeline mode) and the server plans
-    and runs each; COPY streams the rows into one command, about twice the rate (see
-    bench/postgres.py). Elsewhere (SQLite, which runs it in C, or another PostgreSQL driver
-    named in the URL, such as ``postgresql+psycopg2://``): ``executemany``.
+    Written with NumPy, one structured array for all rows, instead of psycopg's per-row
+    ``Copy.write_row``: psycopg has no bulk or columnar way to feed a COPY, and
+    ``write_row`` formats each row in Python (about 1 µs a row, holding the GIL that the
+    training loop needs). psycopg's own ``write_row`` output is the reference the tests
+    compare this with (tests/store/test_postgres_copy.py).
     """
-    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+    import numpy as np
+
+    dtype = np.dtype(_COPY_ROW)  # packed: no padding between fields
+    n = sum(len(p[1]) for p in parts)
+    rows = np.empty(n, dtype=dtype)
+    rows["fields"] = 5
+    rows["run_len"] = rows["key_len"] = 4
+    rows["step_len"] = rows["value_len"] = rows["time_len"] = 8
+    rows["run_num"] = run_num
+    at = 0
+    for key_id, steps, values, times in parts:
+        end = at + len(steps)
+        rows["key_id"][at:end] = key_id
+        rows["step"][at:end] = steps
+        rows["value"][at:end] = values
+        rows["time"][at:end] = times
+        at = end
+    nan = np.isnan(rows["value"])
+    if not nan.any():
+        return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+    # NaN is stored as NULL (see insert_metrics): length -1 and no value bytes, so those
+    # rows are 8 bytes shorter; drop the bytes by mask from the fixed-width rows.
+    rows["value_len"][nan] = -1
+    keep = np.ones((n, dtype.itemsize), dtype=bool)
+    offset = np.dtype(_COPY_ROW[: _COPY_ROW.index(("value", ">f8"))]).itemsize
+    keep[nan, offset : offset + 8] = False
+    flat = rows.view(np.uint8).reshape(n, dtype.itemsize)
+    return _COPY_HEADER + flat[keep].tobytes() + _COPY_TRAILER
+
+
+def insert_metrics(conn: Connection, run_num: int, parts: Sequence[MetricPart]) -> None:
+    """Append a run's points to ``metrics`` in ``conn``'s open transaction; a NaN value is
+    stored as NULL, so that SQL's min and max skip it (PostgreSQL sorts NaN above every
+    number; SQLite turns NaN into NULL by itself).
+
+    PostgreSQL with psycopg: one binary ``COPY`` (:func:`metrics_copy_payload`) on the
+    connection SQLAlchemy holds, so the points commit or roll back with the rest of the
+    transaction (the summary and block upserts). ``executemany`` there sends one INSERT per
+    point (in pipeline mode) and the server plans and runs each; COPY streams the rows into
+    one command (see bench/postgres.py). Elsewhere (SQLite, which runs it in C, or another
+    PostgreSQL driver named in the URL, such as ``postgresql+psycopg2://``): ``executemany``.
+    """
+    if not _is_psycopg(conn):
+        nan_as_null = conn.dialect.name != "sqlite"
+        rows = itertools.chain.from_iterable(
+            zip(
+                itertools.repeat(run_num),
+                itertools.repeat(key_id),
+                _as_list(steps),
+                [None if v != v else v for v in _as_list(values)]
+                if nan_as_null
+                else _as_list(values),
+                _as_list(times),
+            )
+            for key_id, steps, values, times in parts
+        )
         executemany(conn, metrics_insert_sql(conn), rows)
         return
+    payload = metrics_copy_payload(run_num, parts)
     driver = conn.connection.driver_connection  # the psycopg.Connection itself
     assert driver is not None
     with (
@@ -394,10 +474,13 @@ def insert_metrics(conn: Connection, rows: Iterable[Sequence[Any]]) -> None:
         driver.cursor() as cursor,
         cursor.copy(METRICS_COPY_SQL) as copy,
     ):
-        copy.set_types(METRICS_COPY_TYPES)
-        write_row = copy.write_row
-        for row in rows:
-            write_row(row)
+        copy.write(payload)
+
+
+def _as_list(column: Any) -> Any:
+    """A column as Python numbers for a DBAPI driver (NumPy scalars are not all bound)."""
+    tolist = getattr(column, "tolist", None)
+    return tolist() if tolist is not None else column
 
 
 #: Merging a batch's summary into the stored one: the later step's value wins for ``last``,
@@ -446,7 +529,7 @@ def summary_upsert_sql(conn: Connection) -> str:
 _BLOCK_UPSERT = """INSERT INTO metric_blocks
  ("run_num", "key_id", "block", "first_step", "last_step", "min", "max", "count", "last",
   "last_time")
- VALUES ({marks})
+ {rows}
  ON CONFLICT ("run_num", "key_id", "block") DO UPDATE SET
  "first_step" = CASE WHEN excluded."first_step" < metric_blocks."first_step"
    THEN excluded."first_step" ELSE metric_blocks."first_step" END,
@@ -458,26 +541,62 @@ _BLOCK_UPSERT = """INSERT INTO metric_blocks
  "count" = metric_blocks."count" + excluded."count"
 """
 
+#: PostgreSQL's element types of the block columns, for :func:`upsert_blocks`.
+_BLOCK_ARRAY_TYPES = (
+    "int4", "int4", "int8", "int8", "int8", "float8", "float8", "int8", "float8", "float8"
+)  # fmt: skip
+
 
 def block_upsert_sql(conn: Connection) -> str:
     """Upsert of :data:`trialbook.store._buckets.BlockRow` tuples (see
     :func:`summary_upsert_sql` for why it is written out). At an equal last step the later
     batch wins on SQLite (logging order), the later time elsewhere (the order points of one
-    step are read in there; see :func:`history_sql`)."""
-    marks = ", ".join([_mark(conn)] * 10)
+    step are read in there; see :func:`history_sql`). On PostgreSQL it takes one array per
+    column (:func:`upsert_blocks`)."""
     new, old = 'excluded."last_step"', 'metric_blocks."last_step"'
-    later = (
-        f"{new} >= {old}"
-        if conn.dialect.name == "sqlite"
-        else f'({new} > {old} OR ({new} = {old} AND excluded."last_time" >= '
-        'metric_blocks."last_time"))'
-    )
+    if conn.dialect.name == "sqlite":
+        later = f"{new} >= {old}"
+    else:
+        later = (
+            f'({new} > {old} OR ({new} = {old} AND excluded."last_time" >= '
+            'metric_blocks."last_time"))'
+        )
+    if _is_psycopg(conn):
+        # %b: psycopg sends the arrays in binary, several times faster to build than text.
+        arrays = ", ".join(f"%b::{t}[]" for t in _BLOCK_ARRAY_TYPES)
+        rows = f"SELECT * FROM unnest({arrays})"
+    else:
+        rows = f"VALUES ({', '.join([_mark(conn)] * 10)})"
     return _BLOCK_UPSERT.format(
         later=later,
-        marks=marks,
+        rows=rows,
         lower=_LOWER.replace("metric_summary", "metric_blocks"),
         higher=_HIGHER.replace("metric_summary", "metric_blocks"),
     )
+
+
+def upsert_blocks(conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+    """Merge a batch's :data:`~trialbook.store._buckets.BlockRow` tuples into
+    ``metric_blocks`` (:func:`block_upsert_sql`).
+
+    PostgreSQL with psycopg: one statement whose rows come from ``unnest`` of one array per
+    column; ``executemany`` would run one upsert per block (a 100,000-point batch has
+    1,563), each a statement the server executes separately. Elsewhere: ``executemany``
+    (SQLite runs it in C).
+    """
+    if not rows:
+        return
+    sql = block_upsert_sql(conn)
+    if not _is_psycopg(conn):
+        executemany(conn, sql, rows)
+        return
+    with _raw_cursor(conn, sql) as cursor:
+        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+
+
+def _is_psycopg(conn: Connection) -> bool:
+    """PostgreSQL through psycopg 3: points go in by COPY, block rows as arrays."""
+    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
 
 
 def blocks_sql(conn: Connection) -> dict[str, str]:

@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import math
+import numbers
 import os
 import random
 import threading
@@ -205,6 +206,11 @@ class SQLStore(Store):
         self.clean_identity: str | None = None
         self._sqlite_file = _dialect.sqlite_path(url)
         self._writer_engine = engine.execution_options(**{_dialect.WRITE: True})
+        if engine.dialect.name != "sqlite":
+            # PostgreSQL locks rows, not the database: a writer that is behind (points
+            # logged faster than one flush interval) writes them in one transaction, one
+            # commit and WAL flush, instead of one per 50,000 points.
+            self.batch_points = 500_000
         # Immutable once assigned, so safe to cache for the life of the Store.
         self._run_nums: dict[str, int] = {}
         self._key_id_cache: dict[str, int] = {}
@@ -422,44 +428,36 @@ class SQLStore(Store):
         self._write(tx)
 
     def log_metric_columns(self, run_id: str, columns: MetricColumns) -> None:
-        columns = {k: c for k, c in columns.items() if len(c[0])}
-        if not columns:
+        # Each key's columns as NumPy arrays once: the summary, the blocks and (PostgreSQL)
+        # the COPY payload are computed from them without a Python loop over the points.
+        arrays = {k: _column_arrays(k, *c) for k, c in columns.items() if len(c[0])}
+        if not arrays:
             return
-        for key, (steps, values, times) in columns.items():
-            if not len(steps) == len(values) == len(times):
-                raise ValueError(f"metric {key!r}: steps, values and times differ in length")
-        summary_rows = [_summarise(run_id, key, *cols) for key, cols in columns.items()]
+        summary_rows = [_summarise(run_id, key, *cols) for key, cols in arrays.items()]
         counts = self._point_counts
-        known = {k: counts[run_id, k] for k in columns if (run_id, k) in counts}
+        known = {k: counts[run_id, k] for k in arrays if (run_id, k) in counts}
 
         def tx(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
             num = self._run_num(conn, run_id)
-            key_ids = self._key_ids(conn, list(columns))
+            key_ids = self._key_ids(conn, list(arrays))
             before = dict(known)
-            if len(before) < len(columns):
-                missing = [k for k in columns if k not in known]
+            if len(before) < len(arrays):
+                missing = [k for k in arrays if k not in known]
                 before.update(self._stored_counts(conn, run_id, missing))
-            nan_as_null = conn.dialect.name != "sqlite"  # SQLite turns NaN into NULL itself
-            rows = itertools.chain.from_iterable(
-                zip(
-                    itertools.repeat(num),
-                    itertools.repeat(key_ids[key]),
-                    steps,
-                    [None if v != v else v for v in values] if nan_as_null else values,
-                    times,
-                )
-                for key, (steps, values, times) in columns.items()
+            # The hot path: the points go to the driver in one call.
+            _dialect.insert_metrics(
+                conn, num, [(key_ids[key], *cols) for key, cols in arrays.items()]
             )
-            # The hot path: rows stream from the columns straight into the driver.
-            _dialect.insert_metrics(conn, rows)
             _dialect.executemany(conn, _dialect.summary_upsert_sql(conn), summary_rows)
             by_time = conn.dialect.name != "sqlite"  # see _dialect.block_upsert_sql
-            blocks = itertools.chain.from_iterable(
-                block_rows(num, key_ids[key], before[key], *cols, by_time=by_time)
-                for key, cols in columns.items()
+            blocks = list(
+                itertools.chain.from_iterable(
+                    block_rows(num, key_ids[key], before[key], *cols, by_time=by_time)
+                    for key, cols in arrays.items()
+                )
             )
-            _dialect.executemany(conn, _dialect.block_upsert_sql(conn), blocks)
-            return key_ids, {key: before[key] + len(cols[0]) for key, cols in columns.items()}
+            _dialect.upsert_blocks(conn, blocks)
+            return key_ids, {key: before[key] + len(cols[0]) for key, cols in arrays.items()}
 
         key_ids, after = self._write(tx)
         # Cache key ids and counts only once committed (see _key_ids).
@@ -1513,30 +1511,68 @@ def _blocks_reduce(
     )
 
 
-def _summarise(
-    run_id: str,
-    key: str,
-    steps: Sequence[int],
-    values: Sequence[float],
-    _times: Sequence[float],
-) -> tuple[Any, ...]:
-    """last/min/max (with their steps) and count of one key's batch; NaN ignored for min/max.
+def _column_arrays(
+    key: str, steps: Sequence[int], values: Sequence[float], times: Sequence[float]
+) -> tuple[Any, Any, Any]:
+    """One key's (steps, values, times) as NumPy arrays (int64, float64, float64).
+
+    Raises:
+        StoreError: a step is not an integer or does not fit in 64 bits, or a time is missing
+            (naming the metric).
+        ValueError: the columns differ in length. OverflowError, ValueError, TypeError: a
+            value or time is not a number a float holds.
+    """
+    import numpy as np
+
+    if not len(steps) == len(values) == len(times):
+        raise ValueError(f"metric {key!r}: steps, values and times differ in length")
+    st = np.asarray(steps)
+    if st.dtype != np.int64:  # not plain Python (or NumPy int64) integers: look closer
+        if not all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in steps):
+            raise StoreError(
+                f"metric {key!r}: steps must be integers, got {st.dtype} values; pass whole "
+                "numbers (e.g. step=i with i an int)."
+            )
+        integers = [int(x) for x in steps]
+        check_int64(f"metric {key!r} step", min(integers))
+        check_int64(f"metric {key!r} step", max(integers))
+        st = np.array(integers, dtype=np.int64)
+    at = np.asarray(times, dtype=np.float64)
+    if np.isnan(at).any():  # a None time converts to NaN; the column holds real times only
+        raise StoreError(
+            f"metric {key!r}: a point has no time (None or NaN); times are seconds since the "
+            "epoch, e.g. time.time()."
+        )
+    return st, np.asarray(values, dtype=np.float64), at
+
+
+def _summarise(run_id: str, key: str, steps: Any, values: Any, _times: Any) -> tuple[Any, ...]:
+    """last/min/max (with their steps) and count of one key's batch (NumPy arrays, from
+    :func:`_column_arrays`); NaN ignored for min/max. Of equal values (0.0 and -0.0 too),
+    min and max are the first logged.
 
     In the column order of :func:`trialbook.store._dialect.summary_upsert_sql`.
     """
-    steps = list(steps)
-    values = list(values)
-    last_step = max(steps)
-    check_int64(f"metric {key!r} step", last_step)
-    check_int64(f"metric {key!r} step", min(steps))
+    import numpy as np
+
+    n = len(steps)
+    last_step = int(steps.max())
     # The latest logged point at the highest step.
-    last = values[len(steps) - 1 - steps[::-1].index(last_step)]
-    finite = [v for v in values if v == v]
+    at = n - 1 if steps[-1] == last_step else int(np.flatnonzero(steps == last_step)[-1])
+    last = float(values[at])
+    nan = np.isnan(values)
+    finite = np.flatnonzero(~nan) if nan.any() else None
     mn = mx = None
     mn_step = mx_step = None
-    if finite:
-        mn, mx = min(finite), max(finite)
-        mn_step, mx_step = steps[values.index(mn)], steps[values.index(mx)]
+    if finite is None or finite.size:
+        # argmin/argmax return the first of equal values, as Python's min and max do.
+        if finite is None:
+            lo, hi = int(np.argmin(values)), int(np.argmax(values))
+        else:
+            kept = values[finite]
+            lo, hi = int(finite[np.argmin(kept)]), int(finite[np.argmax(kept)])
+        mn, mx = float(values[lo]), float(values[hi])
+        mn_step, mx_step = int(steps[lo]), int(steps[hi])
     return (
         run_id,
         key,
@@ -1546,7 +1582,7 @@ def _summarise(
         mn_step,
         mx,
         mx_step,
-        len(steps),
+        n,
     )
 
 

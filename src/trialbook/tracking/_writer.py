@@ -1,14 +1,14 @@
 """The background writer: drains logged points into the Store in batches.
 
-``Run.log`` only appends to a deque (thread-safe, no lock); this thread wakes every
-``flush_interval`` seconds, turns the entries into points and writes them in one
-transaction. Points that cannot be written stay queued in memory and are retried (less
-often while the database keeps failing, at most every :data:`MAX_BACKOFF` seconds), so a
-slow, locked or full database delays data but does not drop it. Two bounds: at most
-:data:`MAX_PENDING` points are kept in memory (newer ones are counted as dropped and
-reported at finish), and ``finish`` waits a bounded time for a full disk to get space back
-(:meth:`MetricWriter.drain`) before the points go to a rescue file
-(:meth:`MetricWriter.dump_unwritten`).
+``Run.log`` only appends to a deque (thread-safe, no lock); this thread writes the entries
+every ``flush_interval`` seconds, or sooner when a fast loop has :data:`EARLY_FLUSH_CALLS`
+calls waiting, in transactions of at most ``Store.batch_points`` points. Points that cannot
+be written stay queued in memory and are retried (less often while the database keeps
+failing, at most every :data:`MAX_BACKOFF` seconds), so a slow, locked or full database
+delays data but does not drop it. Two bounds: at most :data:`MAX_PENDING` points are kept in
+memory (newer ones are counted as dropped and reported at finish), and ``finish`` waits a
+bounded time for a full disk to get space back (:meth:`MetricWriter.drain`) before the
+points go to a rescue file (:meth:`MetricWriter.dump_unwritten`).
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from operator import itemgetter, methodcaller
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from trialbook._disk import is_disk_full
 from trialbook.store._base import Store
 
-__all__ = ["MAX_PENDING", "STEP_KEY", "TIME_KEY", "MetricWriter"]
+__all__ = ["EARLY_FLUSH_CALLS", "MAX_PENDING", "STEP_KEY", "TIME_KEY", "MetricWriter"]
 
 logger = logging.getLogger("trialbook")
 
@@ -37,14 +37,18 @@ logger = logging.getLogger("trialbook")
 STEP_KEY: Any = None
 TIME_KEY: Any = 0
 
-_POP_STEP = methodcaller("pop", STEP_KEY)
-_POP_TIME = methodcaller("pop", TIME_KEY)
+_STEP = itemgetter(STEP_KEY)
+_TIME = itemgetter(TIME_KEY)
 
 #: Per key: (steps, values, times).
 Columns = dict[str, tuple[list[int], list[float], list[float]]]
 
-#: At most this many points per transaction, so one flush never holds the lock for long.
-MAX_BATCH = 50_000
+#: The writer looks at the buffer this often (seconds), and flushes before ``flush_interval``
+#: has passed when at least :data:`EARLY_FLUSH_CALLS` ``Run.log`` calls are waiting: a fast
+#: logging loop then has its points written while it runs (the database works on another
+#: core), not all of them after it. A slow loop is flushed every ``flush_interval`` as before.
+EARLY_LOOK = 0.01
+EARLY_FLUSH_CALLS = 2_000
 
 #: Points kept in memory while the database cannot be written (~100 bytes each).
 MAX_PENDING = 10_000_000
@@ -99,11 +103,15 @@ class MetricWriter:
     def _loop(self) -> None:
         next_beat = time.monotonic() + self.heartbeat_interval
         next_tick = time.monotonic() + (self._tick_interval if self._on_tick else float("inf"))
-        while not self._stop.wait(self.flush_interval):
+        next_flush = time.monotonic() + self.flush_interval
+        while not self._stop.wait(min(self.flush_interval, EARLY_LOOK)):
             now = time.monotonic()
-            if now >= self._retry_at:
+            if now >= self._retry_at and (
+                now >= next_flush or len(self.buffer) >= EARLY_FLUSH_CALLS
+            ):
                 self.flush(raise_errors=False)
                 now = time.monotonic()
+                next_flush = now + self.flush_interval
             if now >= next_tick and self._on_tick is not None:
                 next_tick = now + self._tick_interval
                 try:
@@ -132,19 +140,29 @@ class MetricWriter:
         entries = [popleft() for _ in range(len(self.buffer))]
         columns: Columns = {}
         if entries:
-            steps = list(map(_POP_STEP, entries))
-            times = list(map(_POP_TIME, entries))
-            for key in set().union(*entries):
+            steps = list(map(_STEP, entries))
+            times = list(map(_TIME, entries))
+            if len(set(map(len, entries))) == 1:
+                # The common case: every call logged the same names. Each entry holds as
+                # many keys as the first; if it also holds each of the first's names (else
+                # KeyError), it holds exactly them, and no set of all names is needed.
                 try:
-                    # The common case: the key was logged in every call.
-                    columns[key] = (steps, list(map(itemgetter(key), entries)), times)
+                    for key in entries[0]:
+                        if type(key) is str:
+                            columns[key] = (steps, list(map(itemgetter(key), entries)), times)
                 except KeyError:
-                    idx = [i for i, e in enumerate(entries) if key in e]
-                    columns[key] = (
-                        [steps[i] for i in idx],
-                        [entries[i][key] for i in idx],
-                        [times[i] for i in idx],
-                    )
+                    columns = {}
+            if not columns:
+                for key in set().union(*entries) - {STEP_KEY, TIME_KEY}:
+                    try:
+                        columns[key] = (steps, list(map(itemgetter(key), entries)), times)
+                    except KeyError:
+                        idx = [i for i, e in enumerate(entries) if key in e]
+                        columns[key] = (
+                            [steps[i] for i in idx],
+                            [entries[i][key] for i in idx],
+                            [times[i] for i in idx],
+                        )
         if not columns.keys() <= self._known:
             self._check_new_keys(columns)
         if pending:
@@ -178,7 +196,7 @@ class MetricWriter:
     def flush(self, raise_errors: bool = True) -> int:
         """Write everything logged so far; return how many points were written."""
         with self._lock:
-            chunks = _chunks(self._take(), MAX_BATCH)
+            chunks = _chunks(self._take(), self.store.batch_points)
             written = 0
             for i, chunk in enumerate(chunks):
                 try:
