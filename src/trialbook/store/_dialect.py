@@ -390,17 +390,21 @@ _COPY_ROW = [
     ("time", ">f8"),
 ]
 #: The file header (signature, flags, no header extension) and trailer of the binary format.
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_COPY_TRAILER = b"\xff\xff"
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+COPY_TRAILER = b"\xff\xff"
 
 #: Points of one metric for :func:`insert_metrics`: (key_id, steps, values, times), the
 #: three columns as NumPy arrays (int64, float64, float64) or sequences convertible to them.
 MetricPart = tuple[int, Any, Any, Any]
 
 
-def metrics_copy_payload(run_num: int, parts: Sequence[MetricPart]) -> bytes:
+def metrics_copy_payload(
+    run_num: int, parts: Sequence[MetricPart], *, framed: bool = True
+) -> bytes:
     """The whole binary ``COPY`` stream of :data:`METRICS_COPY_SQL` for these points: header,
-    one row per point (NaN values as NULL), trailer.
+    one row per point (NaN values as NULL), trailer; with ``framed`` False only the rows
+    (a part of a stream whose header and trailer are sent apart, see
+    :class:`trialbook.store._stream.MetricStream`).
 
     Written with NumPy, one structured array for all rows, instead of psycopg's per-row
     ``Copy.write_row``: psycopg has no bulk or columnar way to feed a COPY, and
@@ -426,8 +430,9 @@ def metrics_copy_payload(run_num: int, parts: Sequence[MetricPart]) -> bytes:
         rows["time"][at:end] = times
         at = end
     nan = np.isnan(rows["value"])
+    head, tail = (COPY_HEADER, COPY_TRAILER) if framed else (b"", b"")
     if not nan.any():
-        return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+        return head + rows.tobytes() + tail
     # NaN is stored as NULL (see insert_metrics): length -1 and no value bytes, so those
     # rows are 8 bytes shorter; drop the bytes by mask from the fixed-width rows.
     rows["value_len"][nan] = -1
@@ -435,7 +440,7 @@ def metrics_copy_payload(run_num: int, parts: Sequence[MetricPart]) -> bytes:
     offset = np.dtype(_COPY_ROW[: _COPY_ROW.index(("value", ">f8"))]).itemsize
     keep[nan, offset : offset + 8] = False
     flat = rows.view(np.uint8).reshape(n, dtype.itemsize)
-    return _COPY_HEADER + flat[keep].tobytes() + _COPY_TRAILER
+    return head + flat[keep].tobytes() + tail
 
 
 def insert_metrics(conn: Connection, run_num: int, parts: Sequence[MetricPart]) -> None:
