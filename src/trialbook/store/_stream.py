@@ -99,7 +99,10 @@ class MetricStream:
             copy = self._start_copy(conn)
             copy.write(payload)
         except BaseException as e:
-            raise self._fail(e) from e
+            error = self._fail(e)
+            if error is e:
+                raise
+            raise error from e
         for key, cols in arrays.items():
             self._sent.setdefault(key, []).append(cols)
             self._due.append((self._key_ids[key], self._count[key], cols))
@@ -126,13 +129,20 @@ class MetricStream:
             if self._sent:
                 rows = []
                 for key, parts in self._sent.items():
-                    cols = parts[0] if len(parts) == 1 else [np.concatenate(c) for c in zip(*parts)]
+                    cols = (
+                        parts[0]
+                        if len(parts) == 1
+                        else [np.concatenate(c) for c in zip(*parts, strict=True)]
+                    )
                     rows.append(_summarise(self.run_id, key, *cols))
                 _dialect.executemany(conn, _dialect.summary_upsert_sql(conn), rows)
             assert self._tx is not None
             self._tx.commit()
         except BaseException as e:
-            raise self._fail(e) from e
+            error = self._fail(e)
+            if error is e:
+                raise
+            raise error from e
         self._close()
         store = self._store
         store._key_id_cache.update(self._key_ids)  # committed: safe to cache (see _key_ids)
@@ -279,7 +289,6 @@ class MetricStream:
         """Close the stream after ``error``; the error to raise (a StoreError for a database
         error, as every Store method raises)."""
         self.abort()
-        conn_error = error
         if isinstance(error, sa_exc.SQLAlchemyError):
             return self._store._translate(error)
         dbapi = _psycopg_error()
@@ -288,7 +297,7 @@ class MetricStream:
                 _dialect.METRICS_COPY_SQL, None, error, dbapi, dialect=self._store.engine.dialect
             )
             return self._store._translate(wrapped)
-        return conn_error
+        return error
 
 
 def _psycopg_error() -> type[Exception] | None:

@@ -2,7 +2,11 @@
 
 ``Run.log`` only appends to a deque (thread-safe, no lock); this thread writes the entries
 every ``flush_interval`` seconds, or sooner when a fast loop has :data:`EARLY_FLUSH_CALLS`
-calls waiting, in transactions of at most ``Store.batch_points`` points. Points that cannot
+calls waiting, in transactions of at most ``Store.batch_points`` points. On a Store with a
+stream (PostgreSQL, :meth:`Store.metric_stream`), those early writes only send the points
+into one open transaction, committed when the loop slows down (fewer than
+:data:`EARLY_FLUSH_CALLS` calls waiting), every ``flush_interval`` and at finish; a stream
+that fails hands its points back, written again by plain transactions. Points that cannot
 be written stay queued in memory and are retried (less often while the database keeps
 failing, at most every :data:`MAX_BACKOFF` seconds), so a slow, locked or full database
 delays data but does not drop it. Two bounds: at most :data:`MAX_PENDING` points are kept in
