@@ -14,7 +14,6 @@ summaries and blocks still commit or roll back together). The writer commits at 
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc as sa_exc
@@ -63,10 +62,6 @@ class MetricStream:
         # Per key: points stored at the last commit, and with those sent since.
         self._before: dict[str, int] = {}
         self._count: dict[str, int] = {}
-        # The block rows of the last write, upserted once its COPY has ended (at the next
-        # write or the commit), so that the server merges them while this thread waits for
-        # more points, instead of all of them at the commit.
-        self._due: list[tuple[int, int, tuple[Any, Any, Any]]] = []
         # Per key: the NumPy columns sent since the last commit, in logging order.
         self._sent: dict[str, list[tuple[Any, Any, Any]]] = {}
         #: Points sent since the last commit.
@@ -81,23 +76,22 @@ class MetricStream:
         """
         from trialbook.store._sql import _column_arrays
 
-        arrays = {k: _column_arrays(k, *c) for k, c in columns.items() if len(c[0])}
-        if not arrays:
+        columns = {k: c for k, c in columns.items() if len(c[0])}
+        if not columns:
             return
         try:
             conn = self._begin()
-            self._end_copy()  # no other statement runs while a COPY is open
-            self._upsert_due(conn)
-            new = [k for k in arrays if k not in self._key_ids]
+            new = [k for k in columns if k not in self._key_ids]
             if new:
+                self._end_copy()  # no other statement runs while a COPY is open
                 self._add_keys(conn, new)
+            arrays = {k: _column_arrays(k, *c) for k, c in columns.items()}
             payload = _dialect.metrics_copy_payload(
                 self._num,
                 [(self._key_ids[key], *cols) for key, cols in arrays.items()],
                 framed=False,
             )
-            copy = self._start_copy(conn)
-            copy.write(payload)
+            self._start_copy(conn).write(payload)
         except BaseException as e:
             error = self._fail(e)
             if error is e:
@@ -105,7 +99,6 @@ class MetricStream:
             raise error from e
         for key, cols in arrays.items():
             self._sent.setdefault(key, []).append(cols)
-            self._due.append((self._key_ids[key], self._count[key], cols))
             self._count[key] += len(cols[0])
             self.points += len(cols[0])
 
@@ -120,22 +113,30 @@ class MetricStream:
             return
         import numpy as np
 
+        from trialbook.store._buckets import block_rows
         from trialbook.store._sql import _summarise
 
         try:
             conn = self._conn
-            self._end_copy()
-            self._upsert_due(conn)
-            if self._sent:
-                rows = []
-                for key, parts in self._sent.items():
-                    cols = (
-                        parts[0]
-                        if len(parts) == 1
-                        else [np.concatenate(c) for c in zip(*parts, strict=True)]
+            # Summaries and blocks are computed while the server still stores the rows.
+            summaries = []
+            blocks: list[Any] = []
+            for key, parts in self._sent.items():
+                cols = (
+                    parts[0]
+                    if len(parts) == 1
+                    else [np.concatenate(c) for c in zip(*parts, strict=True)]
+                )
+                summaries.append(_summarise(self.run_id, key, *cols))
+                blocks.extend(
+                    block_rows(
+                        self._num, self._key_ids[key], self._before[key], *cols, by_time=True
                     )
-                    rows.append(_summarise(self.run_id, key, *cols))
-                _dialect.executemany(conn, _dialect.summary_upsert_sql(conn), rows)
+                )
+            self._end_copy()
+            if summaries:
+                _dialect.executemany(conn, _dialect.summary_upsert_sql(conn), summaries)
+            _dialect.upsert_blocks(conn, blocks)
             assert self._tx is not None
             self._tx.commit()
         except BaseException as e:
@@ -154,7 +155,6 @@ class MetricStream:
     def abort(self) -> None:
         """Roll back what was sent since the last commit and close the stream."""
         self._sent = {}
-        self._due = []
         self.points = 0
         self._before = {}
         self._count = {}
@@ -241,20 +241,6 @@ class MetricStream:
             if k not in self._before:
                 self._before[k] = counts[self.run_id, k]
             self._count[k] = self._before[k]
-
-    def _upsert_due(self, conn: Connection) -> None:
-        """Merge the block rows of the last write (its COPY has ended)."""
-        from trialbook.store._buckets import block_rows
-
-        due, self._due = self._due, []
-        if due:
-            blocks = list(
-                itertools.chain.from_iterable(
-                    block_rows(self._num, key_id, seq, *cols, by_time=True)
-                    for key_id, seq, cols in due
-                )
-            )
-            _dialect.upsert_blocks(conn, blocks)
 
     def _start_copy(self, conn: Connection) -> Any:
         if self._copy is None:
