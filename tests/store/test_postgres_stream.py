@@ -195,3 +195,27 @@ def test_a_stream_refused_by_the_database_raises_store_error(pg: SQLStore) -> No
     stream.commit()
     stream.close()
     assert pg.metric_history(RUN, "loss").steps == (2,)
+
+
+def test_a_child_forked_while_a_stream_is_open_leaves_the_parents_transaction_alone(
+    pg: SQLStore,
+) -> None:
+    import gc
+    import os
+
+    writer = MetricWriter(pg, RUN, flush_interval=3600.0)
+    _entries(writer, range(0, 3000))
+    assert writer._send()
+    pid = os.fork()
+    if pid == 0:  # the child drops and collects the parent's writer, as an adopting Run does
+        code = 0 if writer._stream is None else 1
+        del writer
+        gc.collect()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    stream = writer._stream
+    assert writer.flush() == 3000
+    assert writer._stream is stream  # committed by the stream, not written again after a failure
+    assert pg.metric_summaries([RUN])[RUN]["loss"].count == 3000
+    writer.drain(0)

@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from operator import itemgetter
@@ -62,6 +63,27 @@ MAX_PENDING = 10_000_000
 
 #: Longest wait between two retries of a database that keeps failing.
 MAX_BACKOFF = 5.0
+
+
+#: Writers of this process with a stream, and the streams a forked child inherited: the
+#: child never uses, closes or collects those (their connection is the parent's socket;
+#: even the rollback a collected connection sends would reach the parent's transaction).
+_STREAMING: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
+_INHERITED: list[Any] = []
+
+
+def _keep_streams_in_child() -> None:
+    for writer in list(_STREAMING):
+        stream, writer._stream = writer._stream, None
+        writer._streaming = False
+        writer._sent = []  # the parent's: it commits them
+        if stream is not None:
+            _INHERITED.append(stream)
+    _STREAMING.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_keep_streams_in_child)
 
 
 class MetricWriter:
@@ -250,6 +272,8 @@ class MetricWriter:
         if self._stream is None and self._streaming:
             self._stream = self.store.metric_stream(self.run_id)
             self._streaming = self._stream is not None
+            if self._stream is not None:
+                _STREAMING.add(self)
         return self._stream
 
     def _stream_failed(self, columns: Columns | None = None) -> None:
