@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import itertools
 import logging
 import os
 import queue
@@ -42,13 +41,13 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any, Literal
 
 from trialbook.errors import ConfigError
-from trialbook.execution._executor import Executor, OutputCallback, Task, TaskHandle, TaskResult
+from trialbook.execution._executor import OutputCallback, Task, TaskHandle, TaskResult
+from trialbook.execution._queued import QueuedExecutor, QueuedJob
 
 __all__ = ["RayExecutor"]
 
@@ -238,25 +237,19 @@ class _TaskActor:
                 return
 
 
-class _Job:
+class _Job(QueuedJob):
     """The driver's state of one task."""
 
-    def __init__(self, handle: TaskHandle, on_output: OutputCallback | None) -> None:
-        self.handle = handle
-        self.on_output = on_output
+    def __init__(self, number: int, handle: TaskHandle, on_output: OutputCallback | None) -> None:
+        super().__init__(number, handle, on_output)
         self.actor: Any = None
         self.ready: Any = None  # resolves when Ray has started the actor
         self.started: dict[str, Any] | None = None
         self.cancels = 0
         self.reused = False  # runs on an actor kept from an earlier task
-        self.result: TaskResult | None = None
-
-    @property
-    def task(self) -> Task:
-        return self.handle.task
 
 
-class RayExecutor(Executor):
+class RayExecutor(QueuedExecutor[_Job]):
     """Run each task's process inside a Ray actor, at most ``max_jobs`` at once.
 
     Each actor reserves the task's :class:`~trialbook.execution.Resources` (``cpus``, default
@@ -282,22 +275,14 @@ class RayExecutor(Executor):
 
     name = "ray"
     remote = True
+    # A task whose slot freed is launched from ``wait`` within a second, whichever thread
+    # saw its predecessor end.
+    _wait_slice = 1.0
 
     def __init__(
         self, max_jobs: int = 1, *, grace: float = 10.0, address: str | None = None
     ) -> None:
-        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
-            raise ConfigError(
-                f"max_jobs must be a whole number of at least 1, got {max_jobs!r}.",
-                parameter="max_jobs",
-                value=max_jobs,
-            )
-        if grace < 0:
-            raise ConfigError(
-                f"grace must be zero or more seconds, got {grace!r}.",
-                parameter="grace",
-                value=grace,
-            )
+        super().__init__(max_jobs, grace=grace)
         if address is not None and not address.strip():
             raise ConfigError(
                 "address must name a Ray cluster (auto, or HOST:PORT of its head), "
@@ -307,26 +292,15 @@ class RayExecutor(Executor):
             )
         if address is not None:
             _refuse_client(address)
-        self._max_jobs = max_jobs
-        self.grace = grace
         self.address = address
         self._ray: Any = None
         self._actor_class: Any = None
         self._reaper: Any = None
         self._own_ray = False
-        self._cond = threading.Condition()
-        self._jobs: dict[str, _Job] = {}
-        self._pending: deque[_Job] = deque()
-        self._running = 0
-        self._ids = itertools.count(1)
         #: Tasks handed to Ray and not finished.
         self._launched: set[_Job] = set()
         #: Actors whose task ended, kept for the next task with the same resources.
         self._idle: list[tuple[Any, Any, threading.Timer]] = []
-
-    @property
-    def max_parallel(self) -> int:
-        return self._max_jobs
 
     # ----------------------------------------------------------------- interface
     def start(self) -> None:
@@ -376,54 +350,18 @@ class RayExecutor(Executor):
         self._reaper = ray.remote(num_cpus=0, max_retries=0)(_kill_group)
         self._ray = ray
 
-    def submit(self, task: Task, on_output: OutputCallback | None = None) -> TaskHandle:
-        if not task.argv:
-            raise ValueError(f"task {task.key!r} has an empty argv")
-        self.start()
-        with self._cond:
-            if task.key in self._jobs:
-                raise ValueError(f"a task with key {task.key!r} was already submitted")
-            handle = TaskHandle(task, f"ray-{next(self._ids)}")
-            job = _Job(handle, on_output)
-            self._jobs[task.key] = job
-            self._pending.append(job)
-        self._start_pending()
-        return handle
+    # ----------------------------------------------------------------- queue hooks
+    def _new_job(self, number: int, handle: TaskHandle, on_output: OutputCallback | None) -> _Job:
+        return _Job(number, handle, on_output)
 
-    def wait(self, handles: Sequence[TaskHandle], timeout: float | None = None) -> list[TaskResult]:
-        jobs = [self._job(h) for h in handles]
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            self._start_pending()
-            with self._cond:
-                done = [j.result for j in jobs if j.result is not None]
-                if done or not jobs:
-                    return done
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return []
-                # Bounded, so a task whose slot freed meanwhile is launched from here.
-                self._cond.wait(1.0 if remaining is None else min(remaining, 1.0))
-
-    def cancel(self, handle: TaskHandle) -> None:
-        job = self._job(handle)
+    def _cancel_launched(self, job: _Job) -> None:
         with self._cond:
             if job.result is not None:
-                return
-            if job in self._pending:
-                self._pending.remove(job)
-                job.result = TaskResult(handle.key, None, cancelled=True)
-                self._cond.notify_all()
                 return
             job.cancels += 1
         self._stop(job)
 
-    def close(self) -> None:
-        with self._cond:
-            handles = [j.handle for j in self._jobs.values() if j.result is None]
-        for handle in handles:
-            self.cancel(handle)
-        self.wait_all(handles)
+    def _release(self) -> None:
         self._drop_idle()
         if self._ray is not None and self._own_ray:
             self._ray.shutdown()
@@ -447,21 +385,6 @@ class RayExecutor(Executor):
                 return
         with contextlib.suppress(Exception):  # a dead actor's stream says so by itself
             actor.stop.remote(job.task.key)
-
-    def _job(self, handle: TaskHandle) -> _Job:
-        job = self._jobs.get(handle.key)
-        if job is None or job.handle.id != handle.id:
-            raise ValueError(f"{handle!r} was not submitted to this executor")
-        return job
-
-    def _start_pending(self) -> None:
-        while True:
-            with self._cond:
-                if not self._pending or self._running >= self._max_jobs:
-                    return
-                job = self._pending.popleft()
-                self._running += 1
-            self._launch(job)
 
     def _launch(self, job: _Job, *, fresh: bool = False) -> None:
         """Run ``job`` on an idle actor kept for its resources, or on a new actor."""
@@ -651,9 +574,7 @@ class RayExecutor(Executor):
     def _finish(self, job: _Job, result: TaskResult) -> None:
         with self._cond:
             self._launched.discard(job)
-            job.result = result
-            self._running -= 1
-            self._cond.notify_all()
+        self._done(job, result)
 
 
 def _kill_group(pgid: int, create_time: float | None) -> bool:
