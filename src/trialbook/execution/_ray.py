@@ -13,20 +13,30 @@ How it works (at most ``max_jobs`` tasks handed to Ray at once):
   appended line by line to ``stdout_path`` / ``stderr_path`` *on the worker's node* (a shared
   filesystem on a multi-node cluster), the timeout, SIGTERM to the process group and SIGKILL
   after ``grace``.
-* The actor's ``run`` is a Ray streaming generator: it sends ``started`` (when and where the
-  process runs), batches of output lines, then the result. One driver thread per task reads
-  that stream and passes the lines to ``on_output``, in order, even when the worker could not
-  write them to the files. The driver never reads the run folders.
+* The actor's ``run`` returns when the process has ended; meanwhile it keeps ``started`` (when
+  and where the process runs), batches of output lines, then the result, for its ``news``.
+  One driver thread per task asks ``news`` again and again (each call waits on the actor
+  up to ``_LONG_POLL`` seconds for something new) and passes the lines to ``on_output``, in
+  order, even when the worker could not write them to the files. The driver never reads the
+  run folders. Plain method calls, not a Ray streaming generator, because Ray Client does
+  not carry those (ray-project/ray#43357, closed as won't fix): one protocol serves a driver
+  on a node of the cluster and one connected through ``ray://``.
 * Cancelling calls the actor's ``stop``, which asks the actor's loop to cancel the process
   (SIGTERM to its group, SIGKILL after grace; again: SIGKILL at once). ``ray.cancel`` cannot
   do this: it does not interrupt a worker blocked waiting for its subprocess (the process runs
   on), and ``force=True`` kills the worker, taking the process with it without SIGTERM or
   grace. An actor Ray has not started yet (waiting for resources) is killed with ``ray.kill``.
-* A worker or node that dies ends the stream with a ``RayActorError``; a Ray task pinned to
-  that node kills what is left of the task's process group (Ray itself kills a dead worker's
-  children only where its subreaper is on, and never their own children) and the result
+* A worker or node that dies fails the next ``news`` call with a ``RayActorError``; a Ray
+  task pinned to that node kills what is left of the task's process group (Ray itself kills a
+  dead worker's children only where its subreaper is on, and never their own children) and
+  the result
   carries ``lost`` (the Runner marks the run crashed). An actor that a worker cannot create
   (another trialbook on that node) is the task's ``error``.
+* Through Ray Client (``address=ray://HOST:PORT``) the driver is the client and Ray's side of
+  it runs on the cluster: the actors, the processes and the run folders are all there, so
+  the workspace root and the suite's folder must be at the same paths on the workers (a
+  shared filesystem), and the store URL must reach the database from them. A run of the
+  Runner is started with the worker's own Python, not the path of the client's.
 """
 
 from __future__ import annotations
@@ -39,10 +49,12 @@ import queue
 import re
 import signal
 import socket
+import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Literal
 
 from trialbook.errors import ConfigError
@@ -59,6 +71,13 @@ _POLL = 0.05
 _IDLE = 2.0
 #: Seconds the driver gives the node-pinned task that kills a lost task's process group.
 _REAP_TIMEOUT = 30.0
+
+#: How a Ray Client address starts.
+_CLIENT = "ray://"
+#: Seconds the driver's request for a task's news waits on the actor when there is none.
+_LONG_POLL = 1.0
+#: Messages handed to the driver in one answer at most (each holds up to ``_BATCH`` lines).
+_MESSAGES = 20
 
 _INSTALL_HINT = "Ray is not installed; install the ray extra: pip install 'trialbook[ray]'."
 
@@ -88,22 +107,6 @@ def _is_loopback(address: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _refuse_client(address: str) -> None:
-    """Refuse a Ray Client address (``ray://``).
-
-    Checked with Ray 2.60: the actors start, but their streams never reach a driver connected
-    through Ray Client, so the runs would hang.
-    """
-    if address.startswith("ray://"):
-        raise ConfigError(
-            f"address={address} goes through Ray Client, which the Ray executor does not "
-            "support; run trialbook on a node of the cluster with address=auto or the "
-            "head's HOST:PORT (ray start --head prints it).",
-            parameter="address",
-            value=address,
-        )
 
 
 def _reachable(address: str) -> str:
@@ -137,21 +140,27 @@ def _reachable(address: str) -> str:
 
 
 def _answers(address: str, shown: str) -> None:
-    """Raise unless something listens at ``address`` (``HOST:PORT``)."""
-    host, _, port = address.rpartition(":")
+    """Raise unless something listens at ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``)."""
+    host, _, port = address.removeprefix(_CLIENT).rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(
-            f"address={address} is not a Ray cluster's address; use auto, or HOST:PORT of its "
-            "head (ray start --head prints it).",
+            f"address={address} is not a Ray cluster's address; use auto, HOST:PORT of its "
+            "head (ray start --head prints it), or ray://HOST:PORT of its Ray Client server.",
             parameter="address",
             value=address,
         )
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
     except OSError as e:
+        there = (
+            "start the cluster's head there with its Ray Client server (ray start --head "
+            "--ray-client-server-port=PORT)"
+            if address.startswith(_CLIENT)
+            else "start the cluster's head there (ray start --head)"
+        )
         raise ConfigError(
-            f"Nothing answers at {shown} ({e.strerror or e}); start the cluster's head "
-            "there (ray start --head), or leave address=... out to start a local Ray.",
+            f"Nothing answers at {shown} ({e.strerror or e}); {there}, or leave "
+            "address=... out to start a local Ray.",
             parameter="address",
             value=address,
         ) from e
@@ -168,7 +177,13 @@ def _started_cluster() -> str | None:
 
 
 class _TaskActor:
-    """Runs one task's process on a Ray worker (decorated with ``ray.remote`` on first use)."""
+    """Runs one task's process on a Ray worker (decorated with ``ray.remote`` on first use).
+
+    The driver calls ``run`` (which returns when the process has ended) and, meanwhile,
+    ``news`` again and again for what happened since its last call: plain calls, which Ray
+    Client passes on (its driver cannot read a streaming generator's results,
+    ray-project/ray#43357), and the same protocol on a node of the cluster.
+    """
 
     def __init__(self, grace: float) -> None:
         from trialbook.execution._local import LocalExecutor
@@ -176,6 +191,9 @@ class _TaskActor:
         self._local = LocalExecutor(1, grace=grace)
         self._stops: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._stopped: set[str] = set()
+        self._news_ready = threading.Condition()
+        #: Messages not yet handed to the driver, by task key.
+        self._news: dict[str, list[tuple[str, Any]]] = {}
 
     def stop(self, key: str) -> None:
         """Ask ``run`` to stop task ``key``'s process (from another thread of this threaded
@@ -183,15 +201,51 @@ class _TaskActor:
         self._stopped.add(key)
         self._stops.put(key)
 
-    def run(self, task: Task) -> Iterator[tuple[str, Any]]:
-        """The task's life, streamed: ``("started", info)``, ``("output", lines)``...,
-        ``("result", fields)``."""
+    def news(self, key: str, timeout: float) -> list[tuple[str, Any]]:
+        """What task ``key`` did since the last call, in order: ``("started", info)``,
+        ``("output", lines)``..., and last ``("result", fields)``; waits up to ``timeout``
+        seconds for something to tell (a call may come before ``run`` began)."""
+        deadline = time.monotonic() + timeout
+        with self._news_ready:
+            while not self._news.get(key):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                self._news_ready.wait(remaining)
+            news = self._news[key]
+            told, rest = news[:_MESSAGES], news[_MESSAGES:]
+            if rest:
+                self._news[key] = rest
+            else:
+                del self._news[key]
+            return told
+
+    def _tell(self, key: str, kind: str, payload: Any) -> None:
+        with self._news_ready:
+            self._news.setdefault(key, []).append((kind, payload))
+            self._news_ready.notify_all()
+
+    def run(self, task: Task) -> None:
+        """Run ``task``'s process to its end, telling ``news`` how it goes; the last message
+        is its result (an error of this actor's own is the result's ``error``)."""
+        try:
+            result = self._run(task)
+        except Exception as e:
+            result = TaskResult(task.key, None, error=f"the Ray actor failed: {_first_line(e)}")
+        self._tell(task.key, "result", asdict(result))
+
+    def _run(self, task: Task) -> TaskResult:
         import psutil
         import ray
 
+        from trialbook.execution._forkserver import CHILD_MODULE
+
         if task.key in self._stopped:
-            yield ("result", asdict(TaskResult(task.key, None, cancelled=True)))
-            return
+            return TaskResult(task.key, None, cancelled=True)
+        if task.argv[1:] == ("-m", CHILD_MODULE):
+            # A run of the Runner: with this worker's Python, which has trialbook (it runs
+            # this actor), wherever the driver's is (another machine, through Ray Client).
+            task = replace(task, argv=(sys.executable, *task.argv[1:]))
         lines: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
 
         def on_output(_: Task, stream: Literal["stdout", "stderr"], line: str) -> None:
@@ -208,7 +262,8 @@ class _TaskActor:
                 created = psutil.Process(pid).create_time()
             except psutil.Error:
                 created = None
-            yield (
+            self._tell(
+                task.key,
                 "started",
                 {
                     "started_at": job.started_at,
@@ -231,10 +286,9 @@ class _TaskActor:
                 while len(batch) < _BATCH:
                     batch.append(lines.get_nowait())
             if batch:
-                yield ("output", batch)
+                self._tell(task.key, "output", batch)
             if done and lines.empty():
-                yield ("result", asdict(done[0]))
-                return
+                return done[0]
 
 
 class _Job(QueuedJob):
@@ -268,9 +322,9 @@ class RayExecutor(QueuedExecutor[_Job]):
         max_jobs: how many tasks run (or wait for Ray's resources) at once.
         grace: seconds between SIGTERM and SIGKILL when a task is stopped.
         address: the cluster to join: ``auto`` (the one ``ray start`` started on this
-            machine) or ``HOST:PORT`` of its head; None starts a local Ray. Ray Client
-            addresses (``ray://``) are refused: the actors' streams do not come back through
-            it.
+            machine), ``HOST:PORT`` of its head, or ``ray://HOST:PORT`` of its Ray Client
+            server (from a machine outside the cluster; see the module's docstring for what
+            the cluster then needs); None starts a local Ray.
     """
 
     name = "ray"
@@ -285,13 +339,12 @@ class RayExecutor(QueuedExecutor[_Job]):
         super().__init__(max_jobs, grace=grace)
         if address is not None and not address.strip():
             raise ConfigError(
-                "address must name a Ray cluster (auto, or HOST:PORT of its head), "
-                "not an empty string; leave it out to start a local Ray.",
+                "address must name a Ray cluster (auto, HOST:PORT of its head or "
+                "ray://HOST:PORT of its Ray Client server), not an empty string; leave it "
+                "out to start a local Ray.",
                 parameter="address",
                 value=address,
             )
-        if address is not None:
-            _refuse_client(address)
         self.address = address
         self._ray: Any = None
         self._actor_class: Any = None
@@ -313,12 +366,10 @@ class RayExecutor(QueuedExecutor[_Job]):
             return
         # Ray's own variable stands for address= when none is given, as in Ray's tools.
         address = self.address or os.environ.get("RAY_ADDRESS") or None
-        if address is not None:
-            _refuse_client(address)
         ray = _import_ray(_is_loopback(address))
         if not ray.is_initialized():
             options: dict[str, Any] = {
-                "log_to_driver": False,  # output comes through the actors' streams
+                "log_to_driver": False,  # output comes through the actors' news
                 # Ray's notices (token authentication, ...) would interleave with the runs'.
                 "logging_level": logging.ERROR,
             }
@@ -329,7 +380,10 @@ class RayExecutor(QueuedExecutor[_Job]):
             else:
                 options["address"] = _reachable(address)
             try:
-                ray.init(**options)
+                with warnings.catch_warnings():
+                    # Ray Client warns about its timeout, then raises what is said below.
+                    warnings.simplefilter("ignore")
+                    ray.init(**options)
             except (ConnectionError, ValueError, RuntimeError, TimeoutError) as e:
                 if address is None:
                     raise ConfigError(
@@ -346,7 +400,13 @@ class RayExecutor(QueuedExecutor[_Job]):
                     value=address,
                 ) from e
             self._own_ray = address is None
-        self._actor_class = ray.remote(max_concurrency=3, max_restarts=0)(_TaskActor)
+            if address is not None and ray.util.client.ray.is_connected():  # ray://
+                # Ray Client relays its server's log (e.g. a traceback for each failure that
+                # reaches us as an exception anyway), whatever log_to_driver says.
+                logging.getLogger("ray.util.client.logsclient").setLevel(logging.CRITICAL)
+                _check_cluster_side(ray, address)
+        # Threads for run, news, stop and Ray's own readiness check, at once.
+        self._actor_class = ray.remote(max_concurrency=4, max_restarts=0)(_TaskActor)
         self._reaper = ray.remote(num_cpus=0, max_retries=0)(_kill_group)
         self._ray = ray
 
@@ -396,24 +456,37 @@ class RayExecutor(QueuedExecutor[_Job]):
             if problem is not None:
                 self._finish(job, TaskResult(task.key, None, error=problem))
                 return
-            res = task.resources
-            options: dict[str, Any] = {"num_cpus": 1.0 if res.cpus is None else res.cpus}
-            if res.gpus:
-                options["num_gpus"] = res.gpus
-            if res.memory:
-                options["memory"] = res.memory
-            actor = self._actor_class.options(**options).remote(self.grace)
-        stream = actor.run.options(num_returns="streaming").remote(task)
+        try:
+            if actor is None:
+                res = task.resources
+                options: dict[str, Any] = {"num_cpus": 1.0 if res.cpus is None else res.cpus}
+                if res.gpus:
+                    options["num_gpus"] = res.gpus
+                if res.memory:
+                    options["memory"] = res.memory
+                actor = self._actor_class.options(**options).remote(self.grace)
+            ran = actor.run.remote(task)
+            # A kept actor is known to run; a new one may wait for Ray to find room.
+            ready = None if reused else actor.__ray_ready__.remote()
+        except Exception as e:  # Ray refused the actor or the call (through Ray Client, the
+            # cluster could not unpickle them): the run cannot start, and its slot frees.
+            if actor is not None:
+                self._kill(actor)
+            error = (
+                f"Ray could not take the run's actor ({_first_line(e)}); every node needs the "
+                "same trialbook installed as the machine running trialbook run"
+            )
+            self._finish(job, TaskResult(task.key, None, error=error))
+            return
         with self._cond:
             job.actor = actor
-            # A kept actor is known to run; a new one may wait for Ray to find room.
-            job.ready = None if reused else actor.__ray_ready__.remote()
+            job.ready = ready
             self._launched.add(job)
             cancelled = job.cancels > 0
         if cancelled:
             self._stop(job)
         threading.Thread(
-            target=self._follow, args=(job, stream), name=f"ray-{task.key}", daemon=True
+            target=self._follow, args=(job, ran), name=f"ray-{task.key}", daemon=True
         ).start()
 
     def _never_fits(self, task: Task) -> str | None:
@@ -442,14 +515,35 @@ class RayExecutor(QueuedExecutor[_Job]):
                 )
         return None
 
-    def _follow(self, job: _Job, stream: Any) -> None:
-        """Read one actor's stream to its end and record the task's result."""
+    def _news(self, job: _Job, ran: Any) -> Iterator[tuple[str, Any]]:
+        """The messages of ``job``'s actor, to its result.
+
+        Raises:
+            RayError: the actor died (or was never created).
+            RuntimeError: its ``run`` ended without a result (it could not even start).
+        """
+        ray, actor, key = self._ray, job.actor, job.task.key
+        while True:
+            news = ray.get(actor.news.remote(key, _LONG_POLL))
+            if not news:
+                ended, _ = ray.wait([ran], timeout=0)
+                if ended:  # ``run`` tells its result before it returns, so it is here now
+                    news = ray.get(actor.news.remote(key, 0.0))
+                    if not news:
+                        ray.get(ran)  # raises why
+                        raise RuntimeError("its run ended without a result")
+            for message in news:
+                yield message
+                if message[0] == "result":
+                    return
+
+    def _follow(self, job: _Job, ran: Any) -> None:
+        """Follow one actor's task to its end and record the task's result."""
         ray = self._ray
         fields: dict[str, Any] | None = None
         lost: str | None = None
         try:
-            for ref in stream:
-                kind, payload = ray.get(ref)
+            for kind, payload in self._news(job, ran):
                 if kind == "started":
                     with self._cond:
                         job.started = payload
@@ -575,6 +669,44 @@ class RayExecutor(QueuedExecutor[_Job]):
         with self._cond:
             self._launched.discard(job)
         self._done(job, result)
+
+
+def _trialbook_version() -> str:
+    """The version of trialbook where this runs (a Ray worker's)."""
+    import trialbook
+
+    return trialbook.__version__
+
+
+def _check_cluster_side(ray: Any, address: str) -> None:
+    """Raise unless the cluster behind a Ray Client ``address`` has this trialbook.
+
+    Through Ray Client, a class or function of ours that the cluster cannot import is an
+    error where the client hands it over, one per run, instead of the actor's own failure on
+    a worker; checked once here, it is one sentence before anything is written.
+
+    Raises:
+        ConfigError: the cluster has no trialbook, or another version.
+    """
+    import trialbook
+
+    ours = trialbook.__version__
+    try:
+        remote = ray.remote(num_cpus=0, max_retries=0)(_trialbook_version)
+        theirs = ray.get(remote.remote(), timeout=_REAP_TIMEOUT)
+    except Exception as e:
+        problem = f"cannot run trialbook ({_first_line(e)})"
+    else:
+        if theirs == ours:
+            return
+        problem = f"has trialbook {theirs}"
+    ray.shutdown()
+    raise ConfigError(
+        f"The Ray cluster at address={address} {problem}; install trialbook {ours} (and "
+        "its ray extra) where the cluster runs, as on this machine.",
+        parameter="address",
+        value=address,
+    )
 
 
 def _kill_group(pgid: int, create_time: float | None) -> bool:
