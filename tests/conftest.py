@@ -160,7 +160,13 @@ def ray_client(ray_cluster: str) -> str:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     node._ray_params.ray_client_server_port = port
-    node.start_ray_client_server()  # binds the node's address, 127.0.0.1
+    # The server forks a process per client while its gRPC threads are busy; with gRPC's
+    # fork handlers on, about one start in ten died at once (Ray 2.60: "SpecificServer
+    # startup failed", and the client gave up after 30 s). It always execs after forking,
+    # the case gRPC documents this switch for.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GRPC_ENABLE_FORK_SUPPORT", "false")
+        node.start_ray_client_server()  # binds the node's address, 127.0.0.1
     deadline = time.monotonic() + 60
     while True:
         try:

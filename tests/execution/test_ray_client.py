@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -140,3 +142,45 @@ def test_a_killed_ray_worker_marks_its_run_crashed_and_leaves_no_process(
     assert (run.error or "").startswith("its Ray worker on 127.0.0.1 died ("), run.error
     assert pids
     wait_until(lambda: not alive(pids[0]), f"run process {pids[0]} to end", deadline=10)
+
+
+@pytest.mark.parametrize(
+    ("here", "said"),
+    [
+        (
+            "import ray; ray.__version__ = '2.0.1'",
+            "The Ray cluster at --address {address} runs Ray {ray} on Python {python}, this "
+            "machine Ray 2.0.1 on Python {python}; Ray Client needs the same Ray and the same "
+            "Python (major.minor) on both.",
+        ),
+        (
+            "import trialbook; trialbook.__version__ = '0.0.1'",
+            "The Ray cluster at --address {address} has trialbook {trialbook}; install "
+            "trialbook 0.0.1 (and its ray extra) where the cluster runs, as on this machine.",
+        ),
+    ],
+    ids=["another-ray", "another-trialbook"],
+)
+def test_a_cluster_with_other_versions_is_one_sentence_exit_2_and_nothing_written(
+    client_ws: Workspace, ray_client: str, here: str, said: str
+) -> None:
+    import ray
+
+    # This process as another version would be: the cluster's side is the session's.
+    cli_main = f"{here}; from trialbook.cli import main; main()"
+    config = write_config(client_ws, "tasks:ok")
+    args = ("run", config, "--executor", "ray", "--address", ray_client)
+    proc = subprocess.run(
+        [sys.executable, "-c", cli_main, *args],
+        cwd=client_ws.cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    python = ".".join(map(str, sys.version_info[:3]))
+    expected = said.format(
+        address=ray_client, ray=ray.__version__, python=python, trialbook=trialbook.__version__
+    )
+    assert proc.stderr == f"error: {expected}\n" and proc.stdout == ""
+    assert not client_ws.root.exists()

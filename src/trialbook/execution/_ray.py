@@ -393,11 +393,7 @@ class RayExecutor(QueuedExecutor[_Job]):
                         value=None,
                     ) from e
                 raise ConfigError(
-                    f"Cannot join the Ray cluster at address={address}: {_first_line(e)}; "
-                    "check the address (a cluster with token authentication also needs "
-                    "RAY_AUTH_MODE=token and its token), or leave it out to start a local Ray.",
-                    parameter="address",
-                    value=address,
+                    _join_failure(address, e), parameter="address", value=address
                 ) from e
             self._own_ray = address is None
             if address is not None and ray.util.client.ray.is_connected():  # ray://
@@ -669,6 +665,26 @@ class RayExecutor(QueuedExecutor[_Job]):
         with self._cond:
             self._launched.discard(job)
         self._done(job, result)
+
+
+def _join_failure(address: str, error: BaseException) -> str:
+    """Why this process could not join the cluster at ``address``, in one sentence."""
+    text = str(error)
+    # Ray Client compares versions when it connects: "Version mismatch: The cluster was
+    # started with:\n    Ray: 2.60.0\n    Python: 3.11.7\nThis process ... with: ...".
+    found = re.findall(r"Ray: (\S+)\s+Python: (\S+)", text)
+    if text.startswith("Version mismatch") and len(found) == 2:
+        (ray_there, py_there), (ray_here, py_here) = found
+        return (
+            f"The Ray cluster at address={address} runs Ray {ray_there} on Python {py_there}, "
+            f"this machine Ray {ray_here} on Python {py_here}; Ray Client needs the same Ray "
+            "and the same Python (major.minor) on both."
+        )
+    return (
+        f"Cannot join the Ray cluster at address={address}: {_first_line(error)}; check the "
+        "address (a cluster with token authentication also needs RAY_AUTH_MODE=token and "
+        "its token), or leave it out to start a local Ray."
+    )
 
 
 def _trialbook_version() -> str:
