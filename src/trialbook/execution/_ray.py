@@ -464,14 +464,18 @@ class RayExecutor(QueuedExecutor[_Job]):
             ran = actor.run.remote(task)
             # A kept actor is known to run; a new one may wait for Ray to find room.
             ready = None if reused else actor.__ray_ready__.remote()
-        except Exception as e:  # Ray refused the actor or the call (through Ray Client, the
-            # cluster could not unpickle them): the run cannot start, and its slot frees.
+        except Exception as e:  # Ray refused the actor or the call: the run cannot start,
+            # and its slot frees (a task left launched would hold close() forever).
             if actor is not None:
                 self._kill(actor)
-            error = (
-                f"Ray could not take the run's actor ({_first_line(e)}); every node needs the "
-                "same trialbook installed as the machine running trialbook run"
-            )
+            error = f"Ray could not start the run's actor ({_first_line(e)})"
+            if isinstance(e, (AttributeError, ImportError)):
+                # Through Ray Client, the cluster unpickles our classes where they are handed
+                # over, and another trialbook there fails here.
+                error += (
+                    "; every node needs the same trialbook installed as the machine running "
+                    "trialbook run"
+                )
             self._finish(job, TaskResult(task.key, None, error=error))
             return
         with self._cond:
