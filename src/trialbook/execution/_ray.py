@@ -29,9 +29,9 @@ How it works (at most ``max_jobs`` tasks handed to Ray at once):
 * A worker or node that dies fails the next ``news`` call with a ``RayActorError``; a Ray
   task pinned to that node kills what is left of the task's process group (Ray itself kills a
   dead worker's children only where its subreaper is on, and never their own children) and
-  the result
-  carries ``lost`` (the Runner marks the run crashed). An actor that a worker cannot create
-  (another trialbook on that node) is the task's ``error``.
+  the result carries ``lost`` (the Runner marks the run crashed). An actor that a worker
+  cannot create (another trialbook on that node), or a call Ray refuses, is the task's
+  ``error``.
 * Through Ray Client (``address=ray://HOST:PORT``) the driver is the client and Ray's side of
   it runs on the cluster: the actors, the processes and the run folders are all there, so
   the workspace root and the suite's folder must be at the same paths on the workers (a
