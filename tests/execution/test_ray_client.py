@@ -81,33 +81,36 @@ def test_a_suite_gives_what_local_gives_with_output_in_the_files_and_on_screen(
     assert out.count("hello from 0.5") == 2
 
 
-def test_a_failing_run_is_failed_with_its_stderr_tail_on_screen_and_in_its_file(
+FAILING = """
+suite: failing
+base: {experiment: {name: boom, entrypoint: "tasks:boom"}}
+experiments:
+  - name: boom
+  - name: held
+    set: {experiment.entrypoint: "raytasks:held"}
+    seeds: [2]
+"""
+
+
+def test_a_failing_run_shows_its_stderr_and_a_timeout_kills_the_remote_process(
     client_ws: Workspace, ray_client: str
 ) -> None:
-    config = write_config(client_ws, "tasks:boom")
-    proc = cli(client_ws, config, "--executor", "ray", "--address", ray_client)
+    # One `trialbook run` for both: each through Ray Client costs a connection (seconds).
+    (client_ws.cwd / "suite.yaml").write_text(FAILING)
+    args = ("--timeout", "3", "--jobs", "2", "--executor", "ray", "--address", ray_client)
+    proc = cli(client_ws, "suite.yaml", *args)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, (out, err)
-    assert "[1/1] failed exp in" in out and "ValueError: boom at value None" in out
+    assert "failed boom in" in out and "ValueError: boom at value None" in out
     assert "Traceback (most recent call last):" in err  # the run's own stderr, live
     with trialbook.open_store(client_ws.root) as db:
-        [run] = db.list_runs()
-    assert run.status == "failed" and "ValueError: boom at value None" in (run.error or "")
-    stderr = (client_ws.root / (run.folder or "") / "stderr.log").read_text()
+        runs = {r.name: r for r in db.list_runs()}
+    boom, held = runs["boom"], runs["held"]
+    assert boom.status == "failed" and "ValueError: boom at value None" in (boom.error or "")
+    stderr = (client_ws.root / (boom.folder or "") / "stderr.log").read_text()
     assert stderr.startswith("Traceback") and stderr.endswith("ValueError: boom at value None\n")
-
-
-def test_a_timeout_kills_the_remote_process(client_ws: Workspace, ray_client: str) -> None:
-    config = write_config(client_ws, "raytasks:held")  # seed 2 waits for a release file
-    proc = cli(
-        client_ws, config, "--seeds", "2", "--timeout", "2", "--executor", "ray",
-        "--address", ray_client,
-    )  # fmt: skip
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 1, (out, err)
-    with trialbook.open_store(client_ws.root) as db:
-        [run] = db.list_runs()
-    assert run.status == "killed" and run.error == "timed out after 2 s (--timeout)"
+    # --timeout stopped the process where it ran, through its actor.
+    assert held.status == "killed" and held.error == "timed out after 3 s (--timeout)"
     pid = int((client_ws.cwd / "held-2").read_text())
     wait_until(lambda: not alive(pid), f"run process {pid} to end", deadline=10)
 
