@@ -86,22 +86,7 @@ class LocalExecutor(QueuedExecutor[_Job]):
         #: How many tasks asked for each set of start-time variables.
         self._seen: dict[tuple[tuple[str, str], ...], int] = {}
 
-    # ----------------------------------------------------------------- queue hooks
-    def _new_job(self, number: int, handle: TaskHandle, on_output: OutputCallback | None) -> _Job:
-        job = _Job(number, handle, on_output)
-        self._numbered[number] = job
-        return job
-
-    def _cancel_launched(self, job: _Job) -> None:
-        self._stop(job, "cancel")
-
-    def _release(self) -> None:
-        with self._cond:
-            servers = self._servers + self._retired
-            self._servers, self._retired = [], []
-        for server in servers:
-            server.close()
-
+    # ----------------------------------------------------------------- interface
     def warm_up(self, env: dict[str, str]) -> None:
         """Start, now, the fork server that will fork the Runner's runs whose environment is
         ``env`` (their run ids aside): it starts Python and imports trialbook while the caller
@@ -117,6 +102,22 @@ class LocalExecutor(QueuedExecutor[_Job]):
         server = ForkServer(full, self._on_event, warm=True)
         with self._cond:
             self._servers.append(server)
+
+    # ----------------------------------------------------------------- queue hooks
+    def _new_job(self, number: int, handle: TaskHandle, on_output: OutputCallback | None) -> _Job:
+        job = _Job(number, handle, on_output)
+        self._numbered[number] = job
+        return job
+
+    def _cancel_launched(self, job: _Job) -> None:
+        self._stop(job, "cancel")
+
+    def _release(self) -> None:
+        with self._cond:
+            servers = self._servers + self._retired
+            self._servers, self._retired = [], []
+        for server in servers:
+            server.close()
 
     # ----------------------------------------------------------------- internals
     def _server(self, env: dict[str, str], forkable: bool) -> tuple[ForkServer, bool]:
