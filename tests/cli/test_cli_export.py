@@ -257,3 +257,32 @@ def test_export_names_the_flat_columns_as_load_runs_does(
         "eval.mmlu.accuracy",
         "eval.mmlu.per_subject.math",
     ]
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_export_of_many_runs_to_a_file_draws_the_bar_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from trialbook.cli._export import _PROGRESS_MIN_RUNS, _progress_bar
+
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    with _progress_bar(tmp_path / "runs.json")(_PROGRESS_MIN_RUNS) as advance:
+        assert advance is not None
+        for _ in range(_PROGRESS_MIN_RUNS):
+            advance()
+    assert "Exporting runs" in terminal.getvalue()
+    # Few runs, output to stdout, or stderr not a terminal: no bar.
+    with _progress_bar(tmp_path / "runs.json")(_PROGRESS_MIN_RUNS - 1) as advance:
+        assert advance is None
+    with _progress_bar(None)(_PROGRESS_MIN_RUNS) as advance:
+        assert advance is None
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    with _progress_bar(tmp_path / "runs.json")(_PROGRESS_MIN_RUNS) as advance:
+        assert advance is None

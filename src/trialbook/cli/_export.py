@@ -31,20 +31,19 @@ class ExportFormat(str, Enum):
 
 
 def _progress_bar(output: Path | None) -> Any:
-    """A ``progress`` for :func:`export_runs`: a transient bar on stderr when writing a file
-    of many runs from a terminal."""
+    """A ``progress`` for :func:`export_runs`: the library's bar (``trialbook._progress``) when
+    writing a file of many runs from a terminal."""
 
     @contextmanager
     def progress(total: int) -> Iterator[Any]:
-        if output is None or total < _PROGRESS_MIN_RUNS or not sys.stderr.isatty():
-            yield None
-            return
-        from rich.console import Console
-        from rich.progress import Progress
+        from trialbook._progress import progress_bar
 
-        with Progress(console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("Exporting runs", total=total)
-            yield lambda: bar.advance(task)
+        with progress_bar(output is not None and total >= _PROGRESS_MIN_RUNS) as stages:
+            if stages is None:
+                yield None
+                return
+            with stages("Exporting runs", total) as advance:
+                yield lambda: advance(1)
 
     return progress
 

@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from typing import ClassVar, Generic, TypeVar
 
 from trialbook.errors import ConfigError
-from trialbook.execution._executor import Executor, OutputCallback, Task, TaskHandle, TaskResult
+from trialbook.execution._executor import (
+    Executor,
+    OutputCallback,
+    Task,
+    TaskHandle,
+    TaskResult,
+    check_jobs,
+)
 
 __all__ = ["QueuedExecutor", "QueuedJob"]
 
@@ -65,12 +72,7 @@ class QueuedExecutor(Executor, Generic[JobT]):
     _wait_slice: ClassVar[float | None] = None
 
     def __init__(self, max_jobs: int = 1, *, grace: float = 10.0) -> None:
-        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
-            raise ConfigError(
-                f"max_jobs must be a whole number of at least 1, got {max_jobs!r}.",
-                parameter="max_jobs",
-                value=max_jobs,
-            )
+        check_jobs(max_jobs, "max_jobs")
         if grace < 0:
             raise ConfigError(
                 f"grace must be zero or more seconds, got {grace!r}.",
