@@ -31,6 +31,7 @@ import trialbook
 from trialbook.config._plan import PlannedRun
 from trialbook.execution import LocalExecutor, RunOutcome
 from trialbook.execution import _runner as runner_module
+from trialbook.store._liveness import process_start_time
 from trialbook.tracking._create import create_run
 
 
@@ -171,8 +172,15 @@ def test_a_local_runner_killed_after_claiming_leaves_a_crashed_run_that_the_next
         }
 
 
-def _queued_elsewhere(ws: Workspace, run: PlannedRun, host: str, age: float) -> str:
-    """Queue ``run`` as a Runner does and claim it (kept queued) for process 4242 on
+def _queued_elsewhere(
+    ws: Workspace,
+    run: PlannedRun,
+    host: str,
+    age: float,
+    pid: int = 4242,
+    pid_started_at: float | None = None,
+) -> str:
+    """Queue ``run`` as a Runner does and claim it (kept queued) for process ``pid`` on
     ``host``, whose heartbeat is ``age`` seconds old by the Store's clock; its id."""
     with trialbook.open_store(ws.root, create=True) as db:
         created = create_run(
@@ -188,7 +196,12 @@ def _queued_elsewhere(ws: Workspace, run: PlannedRun, host: str, age: float) -> 
         )
         run_id = created.record.id
         assert db.claim_queued_run(
-            run_id, host=host, pid=4242, pid_started_at=None, at=db.now() - age, keep_queued=True
+            run_id,
+            host=host,
+            pid=pid,
+            pid_started_at=pid_started_at,
+            at=db.now() - age,
+            keep_queued=True,
         )
     return run_id
 
@@ -196,27 +209,37 @@ def _queued_elsewhere(ws: Workspace, run: PlannedRun, host: str, age: float) -> 
 def test_a_claim_on_another_host_is_taken_over_only_once_its_heartbeat_is_older_than_the_grace(
     ws: Workspace, index_store: str | None
 ) -> None:
+    """And on this host, a claim whose pid now belongs to another process (a reused pid:
+    another start time) is taken over whatever its heartbeat."""
     del index_store
     with trialbook.open_store(ws.root, create=True) as db:
         grace = db.liveness.grace
     silent, beating = planned("ok", name="silent", value=1), planned("ok", name="beating", value=2)
+    reused = planned("ok", name="reused", value=3)
     silent_id = _queued_elsewhere(ws, silent, "gpu-7", grace + 30)
     beating_id = _queued_elsewhere(ws, beating, "gpu-8", 0.0)
+    born = process_start_time(os.getpid())
+    assert born is not None
+    reused_id = _queued_elsewhere(
+        ws, reused, socket.gethostname(), 0.0, pid=os.getpid(), pid_started_at=born - 100
+    )
 
     results: list[Any] = []
     with LocalProcessesAsQueueingBackend(1, fork_server=False) as executor:
         thread = threading.Thread(
-            target=lambda: results.append(ws.runner(executor=executor).run(plan(silent, beating)))
+            target=lambda: results.append(
+                ws.runner(executor=executor).run(plan(silent, beating, reused))
+            )
         )
         thread.start()
         try:
             with ws.store() as db:
 
-                def silent_done() -> bool:
-                    return db.get_run(silent_id).status == "completed"
+                def taken_over() -> bool:
+                    return {db.get_run(i).status for i in (silent_id, reused_id)} == {"completed"}
 
-                wait_until(silent_done, "the runner to take over the silent claim", 60)
-                # Judged in the same look as the silent one: the claim that beat is kept.
+                wait_until(taken_over, "the runner to take over the silent and reused claims", 60)
+                # Judged in the same looks as those: the claim that beat is kept.
                 kept = db.queued_claims([beating_id])
                 assert [(c.host, c.pid) for c in kept.values()] == [("gpu-8", 4242)]
                 assert db.get_run(beating_id).status == "queued"
@@ -229,11 +252,13 @@ def test_a_claim_on_another_host_is_taken_over_only_once_its_heartbeat_is_older_
     assert [(o.name, o.status, o.run_id, o.by_another_runner) for o in result.outcomes] == [
         ("silent", "completed", silent_id, False),
         ("beating", "completed", beating_id, False),
+        ("reused", "completed", reused_id, False),
     ]
     with ws.store() as db:
         assert {r.id: r.status for r in db.list_runs()} == {
             silent_id: "completed",
             beating_id: "completed",
+            reused_id: "completed",
         }
 
 
@@ -270,3 +295,26 @@ def test_a_runner_beats_the_runs_it_claimed_while_they_wait_in_its_backend(
             thread.join(120)
     [result] = results
     assert [o.status for o in result.outcomes] == ["completed", "completed"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tracking._attach.claim_run takes any queued run: it does not check that the run "
+    "is still claimed by the runner that launched the process (TRIALBOOK_RUNNER_HOST/PID), "
+    "so the job of a runner killed between sbatch and job.json still runs the run that a "
+    "later runner released and claimed anew",
+)
+def test_a_job_of_a_runner_whose_claim_was_taken_over_does_not_start_the_run(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trialbook._workspace import Workspace as TrialbookWorkspace
+    from trialbook.errors import RunStateError
+    from trialbook.tracking._attach import claim_run
+    from trialbook.tracking._settings import RUNNER_HOST_ENV, RUNNER_PID_ENV
+
+    run_id = _queued_elsewhere(ws, planned("ok", value=1), "gpu-7", 0.0)
+    # The job that the runner which claimed it first had submitted before it died here.
+    monkeypatch.setenv(RUNNER_HOST_ENV, "gpu-9")
+    monkeypatch.setenv(RUNNER_PID_ENV, "999")
+    with ws.store() as db, pytest.raises(RunStateError):
+        claim_run(db, TrialbookWorkspace.resolve(ws.root), run_id, capture_packages=False)

@@ -718,7 +718,7 @@ class Runner:
         if any(item.job for item in items):
             db.beat_jobs(host=host, pid=pid)
         if any(item.job is None for item in items):
-            db.beat_queued_claims(host=host, pid=pid)
+            db.beat_queued_claims(host=host, pid=pid, pid_started_at=process_start_time(pid))
 
     def _job_entry(self, record: Mapping[str, Any], detached: bool) -> dict[str, Any]:
         """What job.json holds: the backend's record of the job, and this runner (the

@@ -658,11 +658,12 @@ class Store(abc.ABC):
         queued, or that no one claimed, are left out; so are unknown ids."""
 
     @abc.abstractmethod
-    def beat_queued_claims(self, *, host: str, pid: int) -> int:
-        """Refresh the heartbeat (:meth:`now`) of every run process ``pid`` on ``host``
-        claimed and that is still ``queued`` (it waits in that runner's backend); how many.
-        A runner on another host that stops beating counts as gone after the grace
-        (:meth:`claimer_alive`)."""
+    def beat_queued_claims(self, *, host: str, pid: int, pid_started_at: float | None) -> int:
+        """Refresh the heartbeat (:meth:`now`) of every run that process ``pid`` on ``host``,
+        started at ``pid_started_at``, claimed and that is still ``queued`` (it waits in that
+        runner's backend); how many. The start time keeps a process that reuses the pid of a
+        dead claimer from beating for it. A runner on another host that stops beating counts
+        as gone after the grace (:meth:`claimer_alive`)."""
 
     @abc.abstractmethod
     def release_queued_claim(

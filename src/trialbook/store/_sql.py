@@ -1333,14 +1333,19 @@ class SQLStore(Store):
                     found[row.id] = RunningProcess(*row)
         return found
 
-    def beat_queued_claims(self, *, host: str, pid: int) -> int:
+    def beat_queued_claims(self, *, host: str, pid: int, pid_started_at: float | None) -> int:
         r = s.runs
         check_int64("pid", pid)
 
         def tx(conn: Connection) -> int:
             done = conn.execute(
                 update(r)
-                .where(r.c.host == host, r.c.pid == pid, r.c.status == "queued")
+                .where(
+                    r.c.host == host,
+                    r.c.pid == pid,
+                    r.c.pid_started_at.is_not_distinct_from(pid_started_at),
+                    r.c.status == "queued",
+                )
                 .values(heartbeat_at=self._now_in(conn))
             )
             return int(done.rowcount or 0)

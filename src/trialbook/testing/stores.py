@@ -444,8 +444,10 @@ def check_release_of_queued_claim(stores: Sequence[Store], workers: int = 8) -> 
     assert not store.claimer_alive(old), "a claimer silent for longer than the grace lived on"
 
     # The claimer beats: a release with what was read before changes nothing.
-    assert store.beat_queued_claims(host="gpu-7", pid=4242) == 1
-    assert store.beat_queued_claims(host="gpu-7", pid=4243) == 0
+    assert store.beat_queued_claims(host="gpu-7", pid=4242, pid_started_at=5.0) == 1
+    assert store.beat_queued_claims(host="gpu-7", pid=4243, pid_started_at=5.0) == 0
+    # The same pid, started at another time, is another process (a reused pid).
+    assert store.beat_queued_claims(host="gpu-7", pid=4242, pid_started_at=6.0) == 0
     beaten = store.queued_claims([run.id])[run.id]
     assert beaten.heartbeat_at is not None and old.heartbeat_at is not None
     assert beaten.heartbeat_at > old.heartbeat_at
