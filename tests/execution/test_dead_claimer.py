@@ -32,7 +32,6 @@ from trialbook.config._plan import PlannedRun
 from trialbook.execution import LocalExecutor, RunOutcome
 from trialbook.execution import _runner as runner_module
 from trialbook.store._liveness import process_start_time
-from trialbook.tracking._create import create_run
 
 
 class LocalProcessesAsQueueingBackend(LocalExecutor):
@@ -183,18 +182,8 @@ def _queued_elsewhere(
     """Queue ``run`` as a Runner does and claim it (kept queued) for process ``pid`` on
     ``host``, whose heartbeat is ``age`` seconds old by the Store's clock; its id."""
     with trialbook.open_store(ws.root, create=True) as db:
-        created = create_run(
-            db,
-            ws.root,
-            experiment=run.experiment,
-            name=run.name,
-            config=run.config,
-            config_hash=run.config_hash,
-            group_key=run.group_key,
-            seed=run.seed,
-            status="queued",
-        )
-        run_id = created.record.id
+        record, _ = ws.runner()._queue(db, run, ())
+        run_id = record.id
         assert db.claim_queued_run(
             run_id,
             host=host,
