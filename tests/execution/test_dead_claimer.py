@@ -286,13 +286,6 @@ def test_a_runner_beats_the_runs_it_claimed_while_they_wait_in_its_backend(
     assert [o.status for o in result.outcomes] == ["completed", "completed"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracking._attach.claim_run takes any queued run: it does not check that the run "
-    "is still claimed by the runner that launched the process (TRIALBOOK_RUNNER_HOST/PID), "
-    "so the job of a runner killed between sbatch and job.json still runs the run that a "
-    "later runner released and claimed anew",
-)
 def test_a_job_of_a_runner_whose_claim_was_taken_over_does_not_start_the_run(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -307,3 +300,15 @@ def test_a_job_of_a_runner_whose_claim_was_taken_over_does_not_start_the_run(
     monkeypatch.setenv(RUNNER_PID_ENV, "999")
     with ws.store() as db, pytest.raises(RunStateError):
         claim_run(db, TrialbookWorkspace.resolve(ws.root), run_id, capture_packages=False)
+    with ws.store() as db:
+        rec = db.get_run(run_id)
+        assert (rec.status, rec.host, rec.pid) == ("queued", "gpu-7", 4242)  # left as it was
+
+    # The job of the runner that holds the claim starts the run.
+    monkeypatch.setenv(RUNNER_HOST_ENV, "gpu-7")
+    monkeypatch.setenv(RUNNER_PID_ENV, "4242")
+    with ws.store() as db:
+        attached = claim_run(
+            db, TrialbookWorkspace.resolve(ws.root), run_id, capture_packages=False
+        )
+        assert attached.record.status == "running" and attached.record.pid == os.getpid()
