@@ -269,20 +269,28 @@ class _Terminal(io.StringIO):
 def test_an_export_of_many_runs_to_a_file_draws_the_bar_on_a_terminal_only(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from trialbook.cli._export import _PROGRESS_MIN_RUNS, _progress_bar
+    from trialbook.analysis._export import PROGRESS_MIN_RUNS, export_runs
 
-    terminal = _Terminal()
-    monkeypatch.setattr("sys.stderr", terminal)
-    with _progress_bar(tmp_path / "runs.json")(_PROGRESS_MIN_RUNS) as advance:
-        assert advance is not None
-        for _ in range(_PROGRESS_MIN_RUNS):
-            advance()
-    assert "Exporting runs" in terminal.getvalue()
-    # Few runs, output to stdout, or stderr not a terminal: no bar.
-    with _progress_bar(tmp_path / "runs.json")(_PROGRESS_MIN_RUNS - 1) as advance:
-        assert advance is None
-    with _progress_bar(None)(_PROGRESS_MIN_RUNS) as advance:
-        assert advance is None
-    monkeypatch.setattr("sys.stderr", io.StringIO())
-    with _progress_bar(tmp_path / "runs.json")(_PROGRESS_MIN_RUNS) as advance:
-        assert advance is None
+    root = tmp_path / "ws"
+    for i in range(PROGRESS_MIN_RUNS):
+        with trialbook.start_run("e", {"i": i}, root=root) as run:
+            run.log({"loss": 1.0 / (i + 1)}, step=0)
+    with trialbook.open_store(root) as db:
+        first = db.list_runs(descending=False)[0].id
+        terminal = _Terminal()
+        monkeypatch.setattr("sys.stderr", terminal)
+        assert export_runs(db, output=tmp_path / "runs.json", progress=True) == PROGRESS_MIN_RUNS
+        assert "Exporting runs" in terminal.getvalue()
+        assert len(json.loads((tmp_path / "runs.json").read_text())) == PROGRESS_MIN_RUNS
+
+        # One run, or to stdout: no bar.
+        terminal = _Terminal()
+        monkeypatch.setattr("sys.stderr", terminal)
+        export_runs(db, first, output=tmp_path / "one.json", progress=True)
+        export_runs(db, file=io.StringIO(), progress=True)
+        assert terminal.getvalue() == ""
+        # stderr not a terminal: nothing written to it.
+        pipe = io.StringIO()
+        monkeypatch.setattr("sys.stderr", pipe)
+        export_runs(db, output=tmp_path / "runs.json", progress=True)
+        assert pipe.getvalue() == ""
