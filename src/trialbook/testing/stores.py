@@ -44,6 +44,7 @@ __all__ = [
     "local_postgres",
     "make_store",
     "new_postgres_database",
+    "password_database",
     "postgres_server",
 ]
 
@@ -150,6 +151,34 @@ def ensure_password_group(server: str) -> None:
                     "END $$"
                 )
             )
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def password_database(server: str, prefix: str = "tb_secret") -> Iterator[tuple[str, str, str]]:
+    """A new role that must log in with its password (a member of :data:`PASSWORD_GROUP`),
+    owning a new empty database, on the server at ``server`` (an admin URL): yields
+    ``(url with the password, password, role)``; both are dropped afterwards."""
+    from sqlalchemy import create_engine, make_url, text
+
+    from trialbook.store._dialect import parse_url
+
+    ensure_password_group(server)
+    tag = secrets.token_hex(4)
+    role, database, password = f"{prefix}_{tag}", f"{prefix}_{tag}", f"Pw-{secrets.token_hex(12)}"
+    admin = create_engine(parse_url(server), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(
+                text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE {PASSWORD_GROUP}")
+            )
+            conn.execute(text(f"CREATE DATABASE {database} OWNER {role}"))
+        url = make_url(server).set(username=role, password=password, database=database)
+        yield url.render_as_string(hide_password=False), password, role
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
     finally:
         admin.dispose()
 
