@@ -131,3 +131,49 @@ def ray_cluster() -> Iterator[str]:
         yield str(ray.get_runtime_context().gcs_address)
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_client(ray_cluster: str) -> str:
+    """``ray://127.0.0.1:PORT``: a Ray Client server on the session's Ray, started on first use
+    as ``ray start --head --ray-client-server-port=PORT`` starts one (a proxy that starts one
+    server process per client), and stopped with that Ray. It and the processes it starts
+    inherit this test process's environment (its ``PYTHONPATH``, and ``RAY_AUTH_MODE=token``
+    that the local Ray set), as ``trialbook run`` subprocesses do."""
+    import socket
+    import time
+
+    import ray
+
+    # The node object of a Ray this process started: Ray has no public call that adds a
+    # client server to it, and `ray start` would leave a cluster that `ray stop` (which stops
+    # every Ray of this user) must end.
+    node = getattr(ray._private.worker, "_global_node", None)
+    if node is None or not hasattr(node, "start_ray_client_server"):
+        skip_unavailable(
+            BackendUnavailable(
+                f"Ray {ray.__version__} has no node.start_ray_client_server; the ray_client "
+                "fixture needs another way to start a Ray Client server."
+            )
+        )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    node._ray_params.ray_client_server_port = port
+    # The server forks a process per client while its gRPC threads are busy; with gRPC's
+    # fork handlers on, about one start in ten died at once (Ray 2.60: "SpecificServer
+    # startup failed", and the client gave up after 30 s). It always execs after forking,
+    # the case gRPC documents this switch for.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GRPC_ENABLE_FORK_SUPPORT", "false")
+        node.start_ray_client_server()  # binds the node's address, 127.0.0.1
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError as e:
+            if time.monotonic() > deadline:
+                skip_unavailable(BackendUnavailable(f"The Ray Client server did not start ({e})."))
+            time.sleep(0.1)
+    return f"ray://127.0.0.1:{port}"

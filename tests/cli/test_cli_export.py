@@ -257,3 +257,40 @@ def test_export_names_the_flat_columns_as_load_runs_does(
         "eval.mmlu.accuracy",
         "eval.mmlu.per_subject.math",
     ]
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_export_of_many_runs_to_a_file_draws_the_bar_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from trialbook.analysis._export import PROGRESS_MIN_RUNS, export_runs
+
+    root = tmp_path / "ws"
+    for i in range(PROGRESS_MIN_RUNS):
+        with trialbook.start_run("e", {"i": i}, root=root) as run:
+            run.log({"loss": 1.0 / (i + 1)}, step=0)
+    with trialbook.open_store(root) as db:
+        first = db.list_runs(descending=False)[0].id
+        terminal = _Terminal()
+        monkeypatch.setattr("sys.stderr", terminal)
+        assert export_runs(db, output=tmp_path / "runs.json", progress=True) == PROGRESS_MIN_RUNS
+        assert "Exporting runs" in terminal.getvalue()
+        assert len(json.loads((tmp_path / "runs.json").read_text())) == PROGRESS_MIN_RUNS
+
+        # One run, or to stdout: no bar.
+        terminal = _Terminal()
+        monkeypatch.setattr("sys.stderr", terminal)
+        export_runs(db, first, output=tmp_path / "one.json", progress=True)
+        export_runs(db, file=io.StringIO(), progress=True)
+        assert terminal.getvalue() == ""
+        # stderr not a terminal: nothing written to it.
+        pipe = io.StringIO()
+        monkeypatch.setattr("sys.stderr", pipe)
+        export_runs(db, output=tmp_path / "runs.json", progress=True)
+        assert pipe.getvalue() == ""

@@ -154,9 +154,10 @@ NOT_RUN_PATTERNS: dict[str, str] = {
         "tests/execution/test_executors_agree.py run them on the session's real cluster"
     ),
     r"--executor ray|^ray start": (
-        "starts or joins a Ray cluster (--address auto, 10.0.0.5 are the reader's); "
-        "tests/execution/test_ray_cli.py and tests/execution/test_executors_agree.py run them "
-        "on the session's local Ray"
+        "starts or joins a Ray cluster (--address auto, 10.0.0.5, ray:// are the reader's); "
+        "tests/execution/test_ray_cli.py, tests/execution/test_ray_client.py (through a Ray "
+        "Client server) and tests/execution/test_executors_agree.py run them on the session's "
+        "local Ray"
     ),
     r"--root /tmp/arith-ws|--root /tmp/units-ws": (
         "the full-size arithmetic and units runs (minutes); tests/examples runs them on tiny "

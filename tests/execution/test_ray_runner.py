@@ -358,3 +358,30 @@ def test_fractional_cpus_and_memory_are_reserved_while_the_task_runs(
         (ray_ws.cwd / "small-release").touch()
         [result] = executor.wait_all([handle])
     assert result.ok
+
+
+def test_a_task_ray_refuses_to_take_fails_with_the_reason_and_frees_its_slot(
+    ray_ws: Workspace,
+) -> None:
+    # What Ray cannot serialize is refused where the call is made (through Ray Client: what
+    # the cluster cannot unpickle); the run fails instead of holding its slot and close().
+    from trialbook.execution import Task
+
+    def task(key: str, **settings: Any) -> Task:
+        return Task(
+            key=key,
+            argv=(sys.executable, "-c", f"open('{key}-ran', 'w')"),
+            cwd=ray_ws.cwd,
+            stdout_path=ray_ws.cwd / f"{key}.out",
+            stderr_path=ray_ws.cwd / f"{key}.err",
+            settings=settings,
+        )
+
+    with ray_executor(jobs=1) as executor:
+        refused = executor.run(task("odd", lock=threading.Lock()))
+        after = executor.run(task("fine"))
+    assert refused.error is not None and refused.started_at is None
+    assert refused.error.startswith("Ray could not start the run's actor (")
+    assert "Could not serialize the argument Task(key='odd'" in refused.error
+    assert not (ray_ws.cwd / "odd-ran").exists()
+    assert after.ok and (ray_ws.cwd / "fine-ran").exists()

@@ -3,41 +3,23 @@ run its store through TRIALBOOK_STORE, and nothing may write that to the shared 
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from runner_helpers import Workspace, plan, planned
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from trialbook.execution import Runner
 from trialbook.execution._slurm import SlurmExecutor
-from trialbook.testing.stores import PASSWORD_GROUP, ensure_password_group
+from trialbook.testing.stores import password_database
 
 
 @pytest.fixture
 def secret_url(postgres_server: str) -> Iterator[tuple[str, str]]:
     """A store URL whose role logs in with the password in it; (url, password)."""
-    ensure_password_group(postgres_server)
-    tag = secrets.token_hex(4)
-    role, database, password = f"tb_slurm_{tag}", f"tb_slurm_{tag}", f"Pw-{secrets.token_hex(12)}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(
-                text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE {PASSWORD_GROUP}")
-            )
-            conn.execute(text(f"CREATE DATABASE {database} OWNER {role}"))
-        url = make_url(postgres_server).set(username=role, password=password, database=database)
-        yield url.render_as_string(hide_password=False), password
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
-    finally:
-        admin.dispose()
+    with password_database(postgres_server, "tb_slurm") as (url, password, _):
+        yield url, password
 
 
 @pytest.mark.slow

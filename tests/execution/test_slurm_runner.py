@@ -4,10 +4,12 @@ a job cancelled from outside, Ctrl-C, --detach and pick-up, ``trialbook cancel``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,27 @@ def _cluster(slurm_cluster: Any) -> None:
 
 def _slurm(ws: Workspace, jobs: int = 2, **overrides: Any) -> SlurmExecutor:
     return SlurmExecutor(jobs, grace=3.0, overrides=overrides, folder=ws.root / ".slurm")
+
+
+@contextlib.contextmanager
+def _sleepy_job(ws: Workspace, executor: SlurmExecutor) -> Iterator[tuple[str, list[Any]]]:
+    """A runner thread running the one run "sleepy" on ``executor``: yields its Slurm job id
+    once the job has started, and the list the SuiteResult lands in once the thread ended
+    (after the block, which ends the job somehow; waited for up to 120 s)."""
+    runner = ws.runner(executor=executor)
+    done: list[Any] = []
+    thread = threading.Thread(target=lambda: done.append(runner.run(plan(planned("sleepy")))))
+    thread.start()
+    try:
+        wait_until(lambda: (ws.cwd / "sleepy-started").exists(), "the job to start", 60)
+        with ws.store() as db:
+            [run] = db.list_runs()
+        record = read_job_record(run.folder or "")
+        assert record is not None
+        yield str(record["job_id"]), done
+        thread.join(120)
+    finally:
+        runner.executor.close()
 
 
 def _seeded_suite() -> list[Any]:
@@ -152,48 +175,22 @@ def test_a_too_short_slurm_time_fails_the_run_as_timed_out(ws: Workspace) -> Non
     that minute would end 60 to 90 s after the start: once the job runs its end time is moved
     to now (``scontrol update EndTime``, the limit an administrator shortens), and Slurm times
     it out at its next check."""
-    runner = ws.runner(executor=_slurm(ws, time=1))
-    done: list[Any] = []
-    thread = threading.Thread(target=lambda: done.append(runner.run(plan(planned("sleepy")))))
-    thread.start()
-    try:
-        wait_until(lambda: (ws.cwd / "sleepy-started").exists(), "the job to start", 60)
-        with ws.store() as db:
-            [run] = db.list_runs()
-        record = read_job_record(run.folder or "")
-        assert record is not None
-        job = f"JobId={record['job_id']}"
+    with _sleepy_job(ws, _slurm(ws, time=1)) as (job_id, done):
         shown = subprocess.run(
-            ["scontrol", "show", "job", str(record["job_id"])],
-            capture_output=True,
-            text=True,
-            check=True,
+            ["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True
         ).stdout
         assert "TimeLimit=00:01:00" in shown  # the run's slurm time reached Slurm
-        subprocess.run(["scontrol", "update", job, "EndTime=now+2seconds"], check=True)
-        thread.join(120)
-    finally:
-        runner.executor.close()
+        subprocess.run(
+            ["scontrol", "update", f"JobId={job_id}", "EndTime=now+2seconds"], check=True
+        )
     [outcome] = done[0].outcomes
     assert outcome.status == "failed"
     assert outcome.error == "timed out (TIMEOUT)"
 
 
 def test_scancel_from_outside_marks_the_run_killed(ws: Workspace) -> None:
-    runner = ws.runner(executor=_slurm(ws))
-    done: list[Any] = []
-    thread = threading.Thread(target=lambda: done.append(runner.run(plan(planned("sleepy")))))
-    thread.start()
-    try:
-        wait_until(lambda: (ws.cwd / "sleepy-started").exists(), "the job to start", 60)
-        with ws.store() as db:
-            [run] = db.list_runs()
-        record = read_job_record(run.folder or "")
-        assert record is not None
-        subprocess.run(["scancel", str(record["job_id"])], check=True)
-        thread.join(120)
-    finally:
-        runner.executor.close()
+    with _sleepy_job(ws, _slurm(ws)) as (job_id, done):
+        subprocess.run(["scancel", job_id], check=True)
     [outcome] = done[0].outcomes
     assert outcome.status == "killed"
     assert (outcome.error or "").startswith("cancelled in Slurm (CANCELLED")
@@ -328,17 +325,8 @@ def test_a_node_failure_crashes_the_run(ws: Workspace) -> None:
     # Slurm pings a node every SlurmdTimeout/3 s and sets it down SlurmdTimeout s after its
     # last answer; a ping to a dead slurmd fails after MessageTimeout.
     conf = "SlurmdTimeout=3\nMessageTimeout=2\nJobRequeue=0\n"
-    with local_slurm(extra_conf=conf) as cluster:
-        runner = ws.runner(executor=_slurm(ws))
-        done: list[Any] = []
-        thread = threading.Thread(target=lambda: done.append(runner.run(plan(planned("sleepy")))))
-        thread.start()
-        try:
-            wait_until(lambda: (ws.cwd / "sleepy-started").exists(), "the job to start", 60)
-            psutil.Process(int((cluster.folder / "slurmd.pid").read_text())).kill()
-            thread.join(120)
-        finally:
-            runner.executor.close()
+    with local_slurm(extra_conf=conf) as cluster, _sleepy_job(ws, _slurm(ws)) as (_, done):
+        psutil.Process(int((cluster.folder / "slurmd.pid").read_text())).kill()
     # The job's processes outlive slurmd; stopping the cluster killed them.
     started = json.loads(next(iter((ws.root / ".slurm").glob("*.started"))).read_text())
 

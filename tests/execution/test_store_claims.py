@@ -1,6 +1,6 @@
 """The Store's claim contract (``trialbook.testing.stores``) on every backend: queueing a
-planned run, claiming a queued run and adopting a detached job are atomic, with several Stores
-on one database."""
+planned run, claiming a queued run, releasing a dead runner's claim and adopting a detached job
+are atomic, with several Stores on one database."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from trialbook.testing.stores import (
     check_adopt_job_is_atomic,
     check_claim_is_atomic,
     check_queue_run_is_atomic,
+    check_release_of_queued_claim,
     skip_unavailable,
 )
 
@@ -44,6 +45,12 @@ def test_racing_queue_run_calls_create_one_run(stores: list[Store]) -> None:
 
 def test_racing_claims_of_one_queued_run_give_it_to_one(stores: list[Store]) -> None:
     check_claim_is_atomic(stores)
+
+
+def test_a_dead_claimers_queued_run_is_released_once_and_claimed_by_one(
+    stores: list[Store],
+) -> None:
+    check_release_of_queued_claim(stores)
 
 
 def test_racing_adoptions_of_one_detached_job_give_it_to_one(stores: list[Store]) -> None:

@@ -723,7 +723,9 @@ def test_upgrade_from_tb0002_computes_the_blocks_the_writer_would_have(url: str)
             for b in (5, 10)
         }
         with st.engine.begin() as conn:
+            # Back to tb0002's tables: without metric_blocks (tb0003) and job_holders (tb0005).
             conn.execute(text("DROP TABLE metric_blocks"))
+            conn.execute(text("DROP TABLE job_holders"))
             conn.execute(text("UPDATE alembic_version SET version_num = 'tb0002'"))
     finally:
         st.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import textwrap
@@ -21,14 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import trialbook
 from trialbook._redact import hide_passwords
 from trialbook.errors import ConfigError, StoreError, TrialbookError
 from trialbook.store import connect, safe_url
-from trialbook.testing.stores import PASSWORD_GROUP, ensure_password_group
+from trialbook.testing.stores import password_database
 
 TASKS = """
 import sys
@@ -82,24 +80,8 @@ class Secret:
 @pytest.fixture
 def secret(postgres_server: str) -> Iterator[Secret]:
     """A role that logs in with a password, owning a new empty database."""
-    ensure_password_group(postgres_server)
-    role = f"tb_role_{secrets.token_hex(4)}"
-    password = f"Pw-{secrets.token_hex(12)}"
-    database = f"tb_secret_{secrets.token_hex(4)}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(
-                text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE {PASSWORD_GROUP}")
-            )
-            conn.execute(text(f"CREATE DATABASE {database} OWNER {role}"))
-        url = make_url(postgres_server).set(username=role, password=password, database=database)
-        yield Secret(url.render_as_string(hide_password=False), password, role)
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
-    finally:
-        admin.dispose()
+    with password_database(postgres_server) as (url, password, role):
+        yield Secret(url, password, role)
 
 
 def _env() -> dict[str, str]:

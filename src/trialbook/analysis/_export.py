@@ -75,6 +75,22 @@ Advance: TypeAlias = "Callable[[], object] | None"
 #: Called with the number of runs; its context manager yields the per-run callback (or None).
 Progress: TypeAlias = "Callable[[int], AbstractContextManager[Advance]]"
 
+#: With ``progress=True``, an export of at least this many runs to a file draws a bar.
+PROGRESS_MIN_RUNS = 20
+
+
+@contextmanager
+def _bar(total: int) -> Iterator[Advance]:
+    """The library's progress bar (on a terminal) over ``total`` runs, when there are many."""
+    from trialbook._progress import progress_bar
+
+    with progress_bar(total >= PROGRESS_MIN_RUNS) as stages:
+        if stages is None:
+            yield None
+            return
+        with stages("Exporting runs", total) as advance:
+            yield lambda: advance(1)
+
 
 def export_format(output: Path | None, fmt: ExportFormat | None = None) -> ExportFormat:
     """``fmt``, else the format ``output``'s suffix names (``.csv``, ``.parquet``, ``.pq``),
@@ -334,7 +350,7 @@ def export_runs(
     rows: ExportRows | None = None,
     output: Path | None = None,
     file: IO[str] | None = None,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
 ) -> int:
     """Write one run, or every run (of ``experiment``), oldest first, to ``output``
     (atomically: the file appears, or replaces the old one, only when the whole export
@@ -352,8 +368,10 @@ def export_runs(
             metric point.
         output: The file to write (its folders are created).
         file: Where text goes without ``output``.
-        progress: Called with the number of runs; the context manager it returns gives a
-            callable (or None) called once per run read (a progress bar).
+        progress: True for a progress bar on stderr when it is a terminal and at least
+            :data:`PROGRESS_MIN_RUNS` runs go to ``output``; or a callable, called with the
+            number of runs, whose context manager gives a callable (or None) called once per
+            run read.
 
     Raises:
         ConfigError: ``output`` cannot be written or is a folder, Parquet is asked for
@@ -373,7 +391,9 @@ def export_runs(
         check_names(store, experiment=experiment)
         query = RunQuery(experiment=experiment, order_by="started_at", descending=False)
         records = store.list_runs(query)
-    with progress(len(records)) if progress is not None else nullcontext() as advance:
+    if progress is True:
+        progress = _bar if output is not None else None
+    with progress(len(records)) if callable(progress) else nullcontext() as advance:
         _export(store, records, fmt, rows, output, file or sys.stdout, run is not None, advance)
     return len(records)
 

@@ -7,11 +7,9 @@ the same run document.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,33 +18,11 @@ from trialbook.errors import ConfigError
 
 __all__ = ["export"]
 
-#: Exports of at least this many runs to a file show a progress bar (on a terminal).
-_PROGRESS_MIN_RUNS = 20
-
 
 class ExportFormat(str, Enum):
     json = "json"
     csv = "csv"
     parquet = "parquet"
-
-
-def _progress_bar(output: Path | None) -> Any:
-    """A ``progress`` for :func:`export_runs`: a transient bar on stderr when writing a file
-    of many runs from a terminal."""
-
-    @contextmanager
-    def progress(total: int) -> Iterator[Any]:
-        if output is None or total < _PROGRESS_MIN_RUNS or not sys.stderr.isatty():
-            yield None
-            return
-        from rich.console import Console
-        from rich.progress import Progress
-
-        with Progress(console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("Exporting runs", total=total)
-            yield lambda: bar.advance(task)
-
-    return progress
 
 
 RunArgument = Annotated[
@@ -157,7 +133,7 @@ def export(
             fmt=None if fmt is None else fmt.value,
             rows="samples" if samples else "metrics" if metrics else None,
             output=output,
-            progress=_progress_bar(output),
+            progress=True,
         )
     if output is not None and sys.stderr.isatty():
         typer.echo(f"Exported {count} run(s) to {output}.", err=True)

@@ -156,8 +156,9 @@ _Address = Annotated[
     typer.Option(
         "--address",
         metavar="ADDRESS",
-        help="--executor ray: the cluster to join (auto, or HOST:PORT of its head); without it a "
-        "local Ray starts with this machine's CPUs.",
+        help="--executor ray: the cluster to join (auto, HOST:PORT of its head, or "
+        "ray://HOST:PORT of its Ray Client server); without it a local Ray starts with this "
+        "machine's CPUs.",
         show_default=False,
     ),
 ]

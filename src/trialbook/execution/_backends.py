@@ -35,8 +35,9 @@ def make_executor(
         name: ``local``, ``ray`` or ``slurm``.
         jobs: how many runs execute at once.
         grace: seconds between asking a run's process to stop and killing it.
-        address: Ray only: the cluster to join (``auto``, ``HOST:PORT`` of its head); None starts
-            a local Ray with the machine's CPUs.
+        address: Ray only: the cluster to join (``auto``, ``HOST:PORT`` of its head, or
+            ``ray://HOST:PORT`` of its Ray Client server); None starts a local Ray with the
+            machine's CPUs.
         slurm: Slurm only: settings that override every run's ``experiment.slurm``
             (``--slurm-partition`` etc.).
         folder: Slurm only: where submitit keeps its job files (a shared filesystem path).

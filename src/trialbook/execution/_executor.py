@@ -28,17 +28,17 @@ __all__ = [
 ]
 
 
-def check_jobs(jobs: object) -> int:
-    """``jobs``, how many runs execute at once (``--jobs``, the Runner's ``jobs``), when it
-    is a whole number of at least 1.
+def check_jobs(jobs: object, name: str = "jobs") -> int:
+    """``jobs``, how many runs execute at once (``--jobs``, the Runner's ``jobs``, an
+    executor's ``max_jobs``: ``name``), when it is a whole number of at least 1.
 
     Raises:
         ConfigError: anything else, in one sentence naming the value.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(
-            f"jobs must be a whole number of at least 1, got {jobs!r}.",
-            parameter="jobs",
+            f"{name} must be a whole number of at least 1, got {jobs!r}.",
+            parameter=name,
             value=jobs,
         )
     return jobs

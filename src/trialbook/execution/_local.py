@@ -12,18 +12,15 @@ a third waits for the server to report how it ended and records its result.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import signal
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
 from typing import IO, Any, Literal
 
-from trialbook.errors import ConfigError
-from trialbook.execution._executor import Executor, OutputCallback, Task, TaskHandle, TaskResult
+from trialbook.execution._executor import OutputCallback, TaskHandle, TaskResult
 from trialbook.execution._forkserver import ForkServer, forkable, start_key
+from trialbook.execution._queued import QueuedExecutor, QueuedJob
 
 __all__ = ["FORK_SERVER_ENV", "LocalExecutor"]
 
@@ -34,13 +31,11 @@ FORK_SERVER_ENV = "TRIALBOOK_FORK_SERVER"
 MAX_SERVERS = 6
 
 
-class _Job:
+class _Job(QueuedJob):
     """The executor's private state of one task."""
 
     def __init__(self, number: int, handle: TaskHandle, on_output: OutputCallback | None) -> None:
-        self.number = number
-        self.handle = handle
-        self.on_output = on_output
+        super().__init__(number, handle, on_output)
         #: The process (and its process group), once the fork server has started it.
         self.pid: int | None = None
         self.started_at: float | None = None
@@ -52,7 +47,6 @@ class _Job:
         self.ended_mono = 0.0
         self.error: str | None = None
         self.lost: str | None = None
-        self.result: TaskResult | None = None
         self.timed_out = False
         self.cancelled = False
         self.stopping = False
@@ -60,16 +54,14 @@ class _Job:
         #: Why part of the output never reached its file (a full disk), by stream.
         self.output_errors: dict[str, str] = {}
 
-    @property
-    def task(self) -> Task:
-        return self.handle.task
 
-
-class LocalExecutor(Executor):
+class LocalExecutor(QueuedExecutor[_Job]):
     """Run tasks as local processes, at most ``max_jobs`` at once.
 
     Runs of the Runner are forked from a fork server that has trialbook imported (see
-    :mod:`trialbook.execution._forkserver`); other programs are started as they are.
+    :mod:`trialbook.execution._forkserver`); other programs are started as they are. Queued
+    tasks start from the thread that calls ``submit`` or ``wait``: the fork server's
+    parent-death signal follows the thread that started it, and the Runner's outlives them.
 
     Args:
         max_jobs: how many processes run at the same time.
@@ -83,96 +75,18 @@ class LocalExecutor(Executor):
     def __init__(
         self, max_jobs: int = 1, *, grace: float = 10.0, fork_server: bool | None = None
     ) -> None:
-        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
-            raise ConfigError(
-                f"max_jobs must be a whole number of at least 1, got {max_jobs!r}.",
-                parameter="max_jobs",
-                value=max_jobs,
-            )
-        if grace < 0:
-            raise ConfigError(
-                f"grace must be zero or more seconds, got {grace!r}.",
-                parameter="grace",
-                value=grace,
-            )
-        self._max_jobs = max_jobs
-        self.grace = grace
+        super().__init__(max_jobs, grace=grace)
         if fork_server is None:
             fork_server = os.environ.get(FORK_SERVER_ENV, "1").strip() not in ("0", "false", "no")
         self.fork_server = fork_server
-        self._cond = threading.Condition()
-        self._jobs: dict[str, _Job] = {}
         self._numbered: dict[int, _Job] = {}
-        self._pending: deque[_Job] = deque()
-        self._running = 0
-        self._ids = itertools.count(1)
         #: Live servers, least recently used first; stopped ones wait in ``_retired``.
         self._servers: list[ForkServer] = []
         self._retired: list[ForkServer] = []
         #: How many tasks asked for each set of start-time variables.
         self._seen: dict[tuple[tuple[str, str], ...], int] = {}
 
-    @property
-    def max_parallel(self) -> int:
-        return self._max_jobs
-
     # ----------------------------------------------------------------- interface
-    def submit(self, task: Task, on_output: OutputCallback | None = None) -> TaskHandle:
-        if not task.argv:
-            raise ValueError(f"task {task.key!r} has an empty argv")
-        with self._cond:
-            if task.key in self._jobs:
-                raise ValueError(f"a task with key {task.key!r} was already submitted")
-            number = next(self._ids)
-            handle = TaskHandle(task, f"local-{number}")
-            job = _Job(number, handle, on_output)
-            self._jobs[task.key] = job
-            self._numbered[number] = job
-            self._pending.append(job)
-        self._start_pending()
-        return handle
-
-    def wait(self, handles: Sequence[TaskHandle], timeout: float | None = None) -> list[TaskResult]:
-        jobs = [self._job(h) for h in handles]
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            # Queued tasks start from the caller's thread: the fork server's parent-death
-            # signal follows the thread that started it, and the Runner's outlives them all.
-            self._start_pending()
-            with self._cond:
-                done = [j.result for j in jobs if j.result is not None]
-                if done or not jobs:
-                    return done
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return []
-                self._cond.wait(remaining)
-
-    def cancel(self, handle: TaskHandle) -> None:
-        job = self._job(handle)
-        with self._cond:
-            if job.result is not None:
-                return
-            if job in self._pending:
-                self._pending.remove(job)
-                job.cancelled = True
-                job.result = TaskResult(handle.key, None, cancelled=True)
-                self._cond.notify_all()
-                return
-        self._stop(job, "cancel")
-
-    def close(self) -> None:
-        with self._cond:
-            handles = [j.handle for j in self._jobs.values() if j.result is None]
-        for handle in handles:
-            self.cancel(handle)
-        self.wait_all(handles)
-        with self._cond:
-            servers = self._servers + self._retired
-            self._servers, self._retired = [], []
-        for server in servers:
-            server.close()
-
     def warm_up(self, env: dict[str, str]) -> None:
         """Start, now, the fork server that will fork the Runner's runs whose environment is
         ``env`` (their run ids aside): it starts Python and imports trialbook while the caller
@@ -189,22 +103,23 @@ class LocalExecutor(Executor):
         with self._cond:
             self._servers.append(server)
 
-    # ----------------------------------------------------------------- internals
-    def _job(self, handle: TaskHandle) -> _Job:
-        job = self._jobs.get(handle.key)
-        if job is None or job.handle.id != handle.id:
-            raise ValueError(f"{handle!r} was not submitted to this executor")
+    # ----------------------------------------------------------------- queue hooks
+    def _new_job(self, number: int, handle: TaskHandle, on_output: OutputCallback | None) -> _Job:
+        job = _Job(number, handle, on_output)
+        self._numbered[number] = job
         return job
 
-    def _start_pending(self) -> None:
-        while True:
-            with self._cond:
-                if not self._pending or self._running >= self._max_jobs:
-                    return
-                job = self._pending.popleft()
-                self._running += 1
-            self._launch(job)
+    def _cancel_launched(self, job: _Job) -> None:
+        self._stop(job, "cancel")
 
+    def _release(self) -> None:
+        with self._cond:
+            servers = self._servers + self._retired
+            self._servers, self._retired = [], []
+        for server in servers:
+            server.close()
+
+    # ----------------------------------------------------------------- internals
     def _server(self, env: dict[str, str], forkable: bool) -> tuple[ForkServer, bool]:
         """The server to start a task with environment ``env``, and whether it forks the task
         (``forkable``: it runs ``CHILD_MODULE``) or ``exec``s it.
@@ -384,8 +299,8 @@ class LocalExecutor(Executor):
         error: str | None = None,
         lost: str | None = None,
     ) -> None:
-        with self._cond:
-            job.result = TaskResult(
+        with self._cond:  # timed_out and cancelled are set under it
+            result = TaskResult(
                 job.task.key,
                 exit_code,
                 signal=signum,
@@ -397,8 +312,7 @@ class LocalExecutor(Executor):
                 output_error="; ".join(job.output_errors.values()) or None,
                 lost=lost,
             )
-            self._running -= 1
-            self._cond.notify_all()
+        self._done(job, result)
 
     def _stop(self, job: _Job, reason: Literal["timeout", "cancel"]) -> None:
         with self._cond:

@@ -13,42 +13,53 @@ How it works (at most ``max_jobs`` tasks handed to Ray at once):
   appended line by line to ``stdout_path`` / ``stderr_path`` *on the worker's node* (a shared
   filesystem on a multi-node cluster), the timeout, SIGTERM to the process group and SIGKILL
   after ``grace``.
-* The actor's ``run`` is a Ray streaming generator: it sends ``started`` (when and where the
-  process runs), batches of output lines, then the result. One driver thread per task reads
-  that stream and passes the lines to ``on_output``, in order, even when the worker could not
-  write them to the files. The driver never reads the run folders.
+* The actor's ``run`` returns when the process has ended; meanwhile it keeps ``started`` (when
+  and where the process runs), batches of output lines, then the result, for its ``news``.
+  One driver thread per task asks ``news`` again and again (each call waits on the actor
+  up to ``_LONG_POLL`` seconds for something new) and passes the lines to ``on_output``, in
+  order, even when the worker could not write them to the files. The driver never reads the
+  run folders. Plain method calls, not a Ray streaming generator, because Ray Client does
+  not carry those (ray-project/ray#43357, closed as won't fix): one protocol serves a driver
+  on a node of the cluster and one connected through ``ray://``.
 * Cancelling calls the actor's ``stop``, which asks the actor's loop to cancel the process
   (SIGTERM to its group, SIGKILL after grace; again: SIGKILL at once). ``ray.cancel`` cannot
   do this: it does not interrupt a worker blocked waiting for its subprocess (the process runs
   on), and ``force=True`` kills the worker, taking the process with it without SIGTERM or
   grace. An actor Ray has not started yet (waiting for resources) is killed with ``ray.kill``.
-* A worker or node that dies ends the stream with a ``RayActorError``; a Ray task pinned to
-  that node kills what is left of the task's process group (Ray itself kills a dead worker's
-  children only where its subreaper is on, and never their own children) and the result
-  carries ``lost`` (the Runner marks the run crashed). An actor that a worker cannot create
-  (another trialbook on that node) is the task's ``error``.
+* A worker or node that dies fails the next ``news`` call with a ``RayActorError``; a Ray
+  task pinned to that node kills what is left of the task's process group (Ray itself kills a
+  dead worker's children only where its subreaper is on, and never their own children) and
+  the result carries ``lost`` (the Runner marks the run crashed). An actor that a worker
+  cannot create (another trialbook on that node), or a call Ray refuses, is the task's
+  ``error``.
+* Through Ray Client (``address=ray://HOST:PORT``) the driver is the client and Ray's side of
+  it runs on the cluster: the actors, the processes and the run folders are all there, so
+  the workspace root and the suite's folder must be at the same paths on the workers (a
+  shared filesystem), and the store URL must reach the database from them. A run of the
+  Runner is started with the worker's own Python, not the path of the client's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
-import itertools
 import logging
 import os
 import queue
 import re
 import signal
 import socket
+import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, replace
 from typing import Any, Literal
 
 from trialbook.errors import ConfigError
-from trialbook.execution._executor import Executor, OutputCallback, Task, TaskHandle, TaskResult
+from trialbook.execution._executor import OutputCallback, Task, TaskHandle, TaskResult
+from trialbook.execution._queued import QueuedExecutor, QueuedJob
 
 __all__ = ["RayExecutor"]
 
@@ -60,6 +71,13 @@ _POLL = 0.05
 _IDLE = 2.0
 #: Seconds the driver gives the node-pinned task that kills a lost task's process group.
 _REAP_TIMEOUT = 30.0
+
+#: How a Ray Client address starts.
+_CLIENT = "ray://"
+#: Seconds the driver's request for a task's news waits on the actor when there is none.
+_LONG_POLL = 1.0
+#: Messages handed to the driver in one answer at most (each holds up to ``_BATCH`` lines).
+_MESSAGES = 20
 
 _INSTALL_HINT = "Ray is not installed; install the ray extra: pip install 'trialbook[ray]'."
 
@@ -89,22 +107,6 @@ def _is_loopback(address: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _refuse_client(address: str) -> None:
-    """Refuse a Ray Client address (``ray://``).
-
-    Checked with Ray 2.60: the actors start, but their streams never reach a driver connected
-    through Ray Client, so the runs would hang.
-    """
-    if address.startswith("ray://"):
-        raise ConfigError(
-            f"address={address} goes through Ray Client, which the Ray executor does not "
-            "support; run trialbook on a node of the cluster with address=auto or the "
-            "head's HOST:PORT (ray start --head prints it).",
-            parameter="address",
-            value=address,
-        )
 
 
 def _reachable(address: str) -> str:
@@ -138,21 +140,27 @@ def _reachable(address: str) -> str:
 
 
 def _answers(address: str, shown: str) -> None:
-    """Raise unless something listens at ``address`` (``HOST:PORT``)."""
-    host, _, port = address.rpartition(":")
+    """Raise unless something listens at ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``)."""
+    host, _, port = address.removeprefix(_CLIENT).rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(
-            f"address={address} is not a Ray cluster's address; use auto, or HOST:PORT of its "
-            "head (ray start --head prints it).",
+            f"address={address} is not a Ray cluster's address; use auto, HOST:PORT of its "
+            "head (ray start --head prints it), or ray://HOST:PORT of its Ray Client server.",
             parameter="address",
             value=address,
         )
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
     except OSError as e:
+        there = (
+            "start the cluster's head there with its Ray Client server (ray start --head "
+            "--ray-client-server-port=PORT)"
+            if address.startswith(_CLIENT)
+            else "start the cluster's head there (ray start --head)"
+        )
         raise ConfigError(
-            f"Nothing answers at {shown} ({e.strerror or e}); start the cluster's head "
-            "there (ray start --head), or leave address=... out to start a local Ray.",
+            f"Nothing answers at {shown} ({e.strerror or e}); {there}, or leave "
+            "address=... out to start a local Ray.",
             parameter="address",
             value=address,
         ) from e
@@ -169,7 +177,13 @@ def _started_cluster() -> str | None:
 
 
 class _TaskActor:
-    """Runs one task's process on a Ray worker (decorated with ``ray.remote`` on first use)."""
+    """Runs one task's process on a Ray worker (decorated with ``ray.remote`` on first use).
+
+    The driver calls ``run`` (which returns when the process has ended) and, meanwhile,
+    ``news`` again and again for what happened since its last call: plain calls, which Ray
+    Client passes on (its driver cannot read a streaming generator's results,
+    ray-project/ray#43357), and the same protocol on a node of the cluster.
+    """
 
     def __init__(self, grace: float) -> None:
         from trialbook.execution._local import LocalExecutor
@@ -177,6 +191,9 @@ class _TaskActor:
         self._local = LocalExecutor(1, grace=grace)
         self._stops: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._stopped: set[str] = set()
+        self._news_ready = threading.Condition()
+        #: Messages not yet handed to the driver, by task key.
+        self._news: dict[str, list[tuple[str, Any]]] = {}
 
     def stop(self, key: str) -> None:
         """Ask ``run`` to stop task ``key``'s process (from another thread of this threaded
@@ -184,15 +201,51 @@ class _TaskActor:
         self._stopped.add(key)
         self._stops.put(key)
 
-    def run(self, task: Task) -> Iterator[tuple[str, Any]]:
-        """The task's life, streamed: ``("started", info)``, ``("output", lines)``...,
-        ``("result", fields)``."""
+    def news(self, key: str, timeout: float) -> list[tuple[str, Any]]:
+        """What task ``key`` did since the last call, in order: ``("started", info)``,
+        ``("output", lines)``..., and last ``("result", fields)``; waits up to ``timeout``
+        seconds for something to tell (a call may come before ``run`` began)."""
+        deadline = time.monotonic() + timeout
+        with self._news_ready:
+            while not self._news.get(key):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                self._news_ready.wait(remaining)
+            news = self._news[key]
+            told, rest = news[:_MESSAGES], news[_MESSAGES:]
+            if rest:
+                self._news[key] = rest
+            else:
+                del self._news[key]
+            return told
+
+    def _tell(self, key: str, kind: str, payload: Any) -> None:
+        with self._news_ready:
+            self._news.setdefault(key, []).append((kind, payload))
+            self._news_ready.notify_all()
+
+    def run(self, task: Task) -> None:
+        """Run ``task``'s process to its end, telling ``news`` how it goes; the last message
+        is its result (an error of this actor's own is the result's ``error``)."""
+        try:
+            result = self._run(task)
+        except Exception as e:
+            result = TaskResult(task.key, None, error=f"the Ray actor failed: {_first_line(e)}")
+        self._tell(task.key, "result", asdict(result))
+
+    def _run(self, task: Task) -> TaskResult:
         import psutil
         import ray
 
+        from trialbook.execution._forkserver import CHILD_MODULE
+
         if task.key in self._stopped:
-            yield ("result", asdict(TaskResult(task.key, None, cancelled=True)))
-            return
+            return TaskResult(task.key, None, cancelled=True)
+        if task.argv[1:] == ("-m", CHILD_MODULE):
+            # A run of the Runner: with this worker's Python, which has trialbook (it runs
+            # this actor), wherever the driver's is (another machine, through Ray Client).
+            task = replace(task, argv=(sys.executable, *task.argv[1:]))
         lines: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
 
         def on_output(_: Task, stream: Literal["stdout", "stderr"], line: str) -> None:
@@ -209,7 +262,8 @@ class _TaskActor:
                 created = psutil.Process(pid).create_time()
             except psutil.Error:
                 created = None
-            yield (
+            self._tell(
+                task.key,
                 "started",
                 {
                     "started_at": job.started_at,
@@ -232,31 +286,24 @@ class _TaskActor:
                 while len(batch) < _BATCH:
                     batch.append(lines.get_nowait())
             if batch:
-                yield ("output", batch)
+                self._tell(task.key, "output", batch)
             if done and lines.empty():
-                yield ("result", asdict(done[0]))
-                return
+                return done[0]
 
 
-class _Job:
+class _Job(QueuedJob):
     """The driver's state of one task."""
 
-    def __init__(self, handle: TaskHandle, on_output: OutputCallback | None) -> None:
-        self.handle = handle
-        self.on_output = on_output
+    def __init__(self, number: int, handle: TaskHandle, on_output: OutputCallback | None) -> None:
+        super().__init__(number, handle, on_output)
         self.actor: Any = None
         self.ready: Any = None  # resolves when Ray has started the actor
         self.started: dict[str, Any] | None = None
         self.cancels = 0
         self.reused = False  # runs on an actor kept from an earlier task
-        self.result: TaskResult | None = None
-
-    @property
-    def task(self) -> Task:
-        return self.handle.task
 
 
-class RayExecutor(Executor):
+class RayExecutor(QueuedExecutor[_Job]):
     """Run each task's process inside a Ray actor, at most ``max_jobs`` at once.
 
     Each actor reserves the task's :class:`~trialbook.execution.Resources` (``cpus``, default
@@ -275,58 +322,38 @@ class RayExecutor(Executor):
         max_jobs: how many tasks run (or wait for Ray's resources) at once.
         grace: seconds between SIGTERM and SIGKILL when a task is stopped.
         address: the cluster to join: ``auto`` (the one ``ray start`` started on this
-            machine) or ``HOST:PORT`` of its head; None starts a local Ray. Ray Client
-            addresses (``ray://``) are refused: the actors' streams do not come back through
-            it.
+            machine), ``HOST:PORT`` of its head, or ``ray://HOST:PORT`` of its Ray Client
+            server (from a machine outside the cluster; see the module's docstring for what
+            the cluster then needs); None starts a local Ray.
     """
 
     name = "ray"
     remote = True
+    # A task whose slot freed is launched from ``wait`` within a second, whichever thread
+    # saw its predecessor end.
+    _wait_slice = 1.0
 
     def __init__(
         self, max_jobs: int = 1, *, grace: float = 10.0, address: str | None = None
     ) -> None:
-        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
-            raise ConfigError(
-                f"max_jobs must be a whole number of at least 1, got {max_jobs!r}.",
-                parameter="max_jobs",
-                value=max_jobs,
-            )
-        if grace < 0:
-            raise ConfigError(
-                f"grace must be zero or more seconds, got {grace!r}.",
-                parameter="grace",
-                value=grace,
-            )
+        super().__init__(max_jobs, grace=grace)
         if address is not None and not address.strip():
             raise ConfigError(
-                "address must name a Ray cluster (auto, or HOST:PORT of its head), "
-                "not an empty string; leave it out to start a local Ray.",
+                "address must name a Ray cluster (auto, HOST:PORT of its head or "
+                "ray://HOST:PORT of its Ray Client server), not an empty string; leave it "
+                "out to start a local Ray.",
                 parameter="address",
                 value=address,
             )
-        if address is not None:
-            _refuse_client(address)
-        self._max_jobs = max_jobs
-        self.grace = grace
         self.address = address
         self._ray: Any = None
         self._actor_class: Any = None
         self._reaper: Any = None
         self._own_ray = False
-        self._cond = threading.Condition()
-        self._jobs: dict[str, _Job] = {}
-        self._pending: deque[_Job] = deque()
-        self._running = 0
-        self._ids = itertools.count(1)
         #: Tasks handed to Ray and not finished.
         self._launched: set[_Job] = set()
         #: Actors whose task ended, kept for the next task with the same resources.
         self._idle: list[tuple[Any, Any, threading.Timer]] = []
-
-    @property
-    def max_parallel(self) -> int:
-        return self._max_jobs
 
     # ----------------------------------------------------------------- interface
     def start(self) -> None:
@@ -339,12 +366,10 @@ class RayExecutor(Executor):
             return
         # Ray's own variable stands for address= when none is given, as in Ray's tools.
         address = self.address or os.environ.get("RAY_ADDRESS") or None
-        if address is not None:
-            _refuse_client(address)
         ray = _import_ray(_is_loopback(address))
         if not ray.is_initialized():
             options: dict[str, Any] = {
-                "log_to_driver": False,  # output comes through the actors' streams
+                "log_to_driver": False,  # output comes through the actors' news
                 # Ray's notices (token authentication, ...) would interleave with the runs'.
                 "logging_level": logging.ERROR,
             }
@@ -355,7 +380,10 @@ class RayExecutor(Executor):
             else:
                 options["address"] = _reachable(address)
             try:
-                ray.init(**options)
+                with warnings.catch_warnings():
+                    # Ray Client warns about its timeout, then raises what is said below.
+                    warnings.simplefilter("ignore")
+                    ray.init(**options)
             except (ConnectionError, ValueError, RuntimeError, TimeoutError) as e:
                 if address is None:
                     raise ConfigError(
@@ -365,65 +393,31 @@ class RayExecutor(Executor):
                         value=None,
                     ) from e
                 raise ConfigError(
-                    f"Cannot join the Ray cluster at address={address}: {_first_line(e)}; "
-                    "check the address (a cluster with token authentication also needs "
-                    "RAY_AUTH_MODE=token and its token), or leave it out to start a local Ray.",
-                    parameter="address",
-                    value=address,
+                    _join_failure(address, e), parameter="address", value=address
                 ) from e
             self._own_ray = address is None
-        self._actor_class = ray.remote(max_concurrency=3, max_restarts=0)(_TaskActor)
+            if address is not None and ray.util.client.ray.is_connected():  # ray://
+                # Ray Client relays its server's log (e.g. a traceback for each failure that
+                # reaches us as an exception anyway), whatever log_to_driver says.
+                logging.getLogger("ray.util.client.logsclient").setLevel(logging.CRITICAL)
+                _check_cluster_side(ray, address)
+        # Threads for run, news, stop and Ray's own readiness check, at once.
+        self._actor_class = ray.remote(max_concurrency=4, max_restarts=0)(_TaskActor)
         self._reaper = ray.remote(num_cpus=0, max_retries=0)(_kill_group)
         self._ray = ray
 
-    def submit(self, task: Task, on_output: OutputCallback | None = None) -> TaskHandle:
-        if not task.argv:
-            raise ValueError(f"task {task.key!r} has an empty argv")
-        self.start()
-        with self._cond:
-            if task.key in self._jobs:
-                raise ValueError(f"a task with key {task.key!r} was already submitted")
-            handle = TaskHandle(task, f"ray-{next(self._ids)}")
-            job = _Job(handle, on_output)
-            self._jobs[task.key] = job
-            self._pending.append(job)
-        self._start_pending()
-        return handle
+    # ----------------------------------------------------------------- queue hooks
+    def _new_job(self, number: int, handle: TaskHandle, on_output: OutputCallback | None) -> _Job:
+        return _Job(number, handle, on_output)
 
-    def wait(self, handles: Sequence[TaskHandle], timeout: float | None = None) -> list[TaskResult]:
-        jobs = [self._job(h) for h in handles]
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            self._start_pending()
-            with self._cond:
-                done = [j.result for j in jobs if j.result is not None]
-                if done or not jobs:
-                    return done
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return []
-                # Bounded, so a task whose slot freed meanwhile is launched from here.
-                self._cond.wait(1.0 if remaining is None else min(remaining, 1.0))
-
-    def cancel(self, handle: TaskHandle) -> None:
-        job = self._job(handle)
+    def _cancel_launched(self, job: _Job) -> None:
         with self._cond:
             if job.result is not None:
-                return
-            if job in self._pending:
-                self._pending.remove(job)
-                job.result = TaskResult(handle.key, None, cancelled=True)
-                self._cond.notify_all()
                 return
             job.cancels += 1
         self._stop(job)
 
-    def close(self) -> None:
-        with self._cond:
-            handles = [j.handle for j in self._jobs.values() if j.result is None]
-        for handle in handles:
-            self.cancel(handle)
-        self.wait_all(handles)
+    def _release(self) -> None:
         self._drop_idle()
         if self._ray is not None and self._own_ray:
             self._ray.shutdown()
@@ -448,21 +442,6 @@ class RayExecutor(Executor):
         with contextlib.suppress(Exception):  # a dead actor's stream says so by itself
             actor.stop.remote(job.task.key)
 
-    def _job(self, handle: TaskHandle) -> _Job:
-        job = self._jobs.get(handle.key)
-        if job is None or job.handle.id != handle.id:
-            raise ValueError(f"{handle!r} was not submitted to this executor")
-        return job
-
-    def _start_pending(self) -> None:
-        while True:
-            with self._cond:
-                if not self._pending or self._running >= self._max_jobs:
-                    return
-                job = self._pending.popleft()
-                self._running += 1
-            self._launch(job)
-
     def _launch(self, job: _Job, *, fresh: bool = False) -> None:
         """Run ``job`` on an idle actor kept for its resources, or on a new actor."""
         task = job.task
@@ -473,24 +452,41 @@ class RayExecutor(Executor):
             if problem is not None:
                 self._finish(job, TaskResult(task.key, None, error=problem))
                 return
-            res = task.resources
-            options: dict[str, Any] = {"num_cpus": 1.0 if res.cpus is None else res.cpus}
-            if res.gpus:
-                options["num_gpus"] = res.gpus
-            if res.memory:
-                options["memory"] = res.memory
-            actor = self._actor_class.options(**options).remote(self.grace)
-        stream = actor.run.options(num_returns="streaming").remote(task)
+        try:
+            if actor is None:
+                res = task.resources
+                options: dict[str, Any] = {"num_cpus": 1.0 if res.cpus is None else res.cpus}
+                if res.gpus:
+                    options["num_gpus"] = res.gpus
+                if res.memory:
+                    options["memory"] = res.memory
+                actor = self._actor_class.options(**options).remote(self.grace)
+            ran = actor.run.remote(task)
+            # A kept actor is known to run; a new one may wait for Ray to find room.
+            ready = None if reused else actor.__ray_ready__.remote()
+        except Exception as e:  # Ray refused the actor or the call: the run cannot start,
+            # and its slot frees (a task left launched would hold close() forever).
+            if actor is not None:
+                self._kill(actor)
+            error = f"Ray could not start the run's actor ({_first_line(e)})"
+            if isinstance(e, (AttributeError, ImportError)):
+                # Through Ray Client, the cluster unpickles our classes where they are handed
+                # over, and another trialbook there fails here.
+                error += (
+                    "; every node needs the same trialbook installed as the machine running "
+                    "trialbook run"
+                )
+            self._finish(job, TaskResult(task.key, None, error=error))
+            return
         with self._cond:
             job.actor = actor
-            # A kept actor is known to run; a new one may wait for Ray to find room.
-            job.ready = None if reused else actor.__ray_ready__.remote()
+            job.ready = ready
             self._launched.add(job)
             cancelled = job.cancels > 0
         if cancelled:
             self._stop(job)
         threading.Thread(
-            target=self._follow, args=(job, stream), name=f"ray-{task.key}", daemon=True
+            target=self._follow, args=(job, ran), name=f"ray-{task.key}", daemon=True
         ).start()
 
     def _never_fits(self, task: Task) -> str | None:
@@ -519,14 +515,35 @@ class RayExecutor(Executor):
                 )
         return None
 
-    def _follow(self, job: _Job, stream: Any) -> None:
-        """Read one actor's stream to its end and record the task's result."""
+    def _news(self, job: _Job, ran: Any) -> Iterator[tuple[str, Any]]:
+        """The messages of ``job``'s actor, to its result.
+
+        Raises:
+            RayError: the actor died (or was never created).
+            RuntimeError: its ``run`` ended without a result (it could not even start).
+        """
+        ray, actor, key = self._ray, job.actor, job.task.key
+        while True:
+            news = ray.get(actor.news.remote(key, _LONG_POLL))
+            if not news:
+                ended, _ = ray.wait([ran], timeout=0)
+                if ended:  # ``run`` tells its result before it returns, so it is here now
+                    news = ray.get(actor.news.remote(key, 0.0))
+                    if not news:
+                        ray.get(ran)  # raises why
+                        raise RuntimeError("its run ended without a result")
+            for message in news:
+                yield message
+                if message[0] == "result":
+                    return
+
+    def _follow(self, job: _Job, ran: Any) -> None:
+        """Follow one actor's task to its end and record the task's result."""
         ray = self._ray
         fields: dict[str, Any] | None = None
         lost: str | None = None
         try:
-            for ref in stream:
-                kind, payload = ray.get(ref)
+            for kind, payload in self._news(job, ran):
                 if kind == "started":
                     with self._cond:
                         job.started = payload
@@ -651,9 +668,65 @@ class RayExecutor(Executor):
     def _finish(self, job: _Job, result: TaskResult) -> None:
         with self._cond:
             self._launched.discard(job)
-            job.result = result
-            self._running -= 1
-            self._cond.notify_all()
+        self._done(job, result)
+
+
+def _join_failure(address: str, error: BaseException) -> str:
+    """Why this process could not join the cluster at ``address``, in one sentence."""
+    text = str(error)
+    # Ray Client compares versions when it connects: "Version mismatch: The cluster was
+    # started with:\n    Ray: 2.60.0\n    Python: 3.11.7\nThis process ... with: ...".
+    found = re.findall(r"Ray: (\S+)\s+Python: (\S+)", text)
+    if text.startswith("Version mismatch") and len(found) == 2:
+        (ray_there, py_there), (ray_here, py_here) = found
+        return (
+            f"The Ray cluster at address={address} runs Ray {ray_there} on Python {py_there}, "
+            f"this machine Ray {ray_here} on Python {py_here}; Ray Client needs the same Ray "
+            "and the same Python (major.minor) on both."
+        )
+    return (
+        f"Cannot join the Ray cluster at address={address}: {_first_line(error)}; check the "
+        "address (a cluster with token authentication also needs RAY_AUTH_MODE=token and "
+        "its token), or leave it out to start a local Ray."
+    )
+
+
+def _trialbook_version() -> str:
+    """The version of trialbook where this runs (a Ray worker's)."""
+    import trialbook
+
+    return trialbook.__version__
+
+
+def _check_cluster_side(ray: Any, address: str) -> None:
+    """Raise unless the cluster behind a Ray Client ``address`` has this trialbook.
+
+    Through Ray Client, a class or function of ours that the cluster cannot import is an
+    error where the client hands it over, one per run, instead of the actor's own failure on
+    a worker; checked once here, it is one sentence before anything is written.
+
+    Raises:
+        ConfigError: the cluster has no trialbook, or another version.
+    """
+    import trialbook
+
+    ours = trialbook.__version__
+    try:
+        remote = ray.remote(num_cpus=0, max_retries=0)(_trialbook_version)
+        theirs = ray.get(remote.remote(), timeout=_REAP_TIMEOUT)
+    except Exception as e:
+        problem = f"cannot run trialbook ({_first_line(e)})"
+    else:
+        if theirs == ours:
+            return
+        problem = f"has trialbook {theirs}"
+    ray.shutdown()
+    raise ConfigError(
+        f"The Ray cluster at address={address} {problem}; install trialbook {ours} (and "
+        "its ray extra) where the cluster runs, as on this machine.",
+        parameter="address",
+        value=address,
+    )
 
 
 def _kill_group(pgid: int, create_time: float | None) -> bool:

@@ -87,8 +87,9 @@ _WATCH_POLL = 0.5
 #: Seconds a run another runner holds stays failed, with no newer attempt, before it counts as
 #: failed here (its runner may be about to retry it).
 _RETRY_GRACE = 3.0
-#: Seconds between two heartbeats of the jobs this runner follows (Store.beat_jobs); a runner
-#: on another host that stops beating counts as gone after TRIALBOOK_HEARTBEAT_GRACE.
+#: Seconds between two heartbeats of the jobs this runner follows (Store.beat_jobs) and of the
+#: runs it claimed whose jobs its backend does not have yet (Store.beat_queued_claims); a
+#: runner on another host that stops beating counts as gone after TRIALBOOK_HEARTBEAT_GRACE.
 _JOB_BEAT = 5.0
 #: Statuses that count as a failure for the exit status and ``--stop-on-error``.
 FAILED_STATUSES = frozenset({"failed", "crashed", "killed"})
@@ -607,7 +608,10 @@ class Runner:
         """Move the item's run from ``queued`` to ``running`` on behalf of this process, unless
         another runner did first. The child takes the run over from its parent (see
         ``tracking._attach.claim_run``); a runner that dies before that leaves the run to crash
-        detection, like any run whose process died."""
+        detection, like any run whose process died. With a queueing executor the run stays
+        ``queued`` (``keep_queued``) until its job starts; a runner that dies before its
+        backend has the job leaves the claim to be released by a later runner
+        (:meth:`_release_dead_claim`)."""
         pid = os.getpid()
         return db.claim_queued_run(
             item.run_id,
@@ -645,6 +649,30 @@ class Runner:
         return record if adopted else None
 
     @staticmethod
+    def _release_dead_claim(db: Store, rec: RunRecord) -> bool:
+        """Release the claim on a queued run (``rec``) whose claimer died before its backend
+        had the run's job (:meth:`Store.release_queued_claim`): the run has no job (no
+        ``job.json``, no holder in the Store; a job is followed or adopted instead) and the
+        claimer is gone (:meth:`Store.claimer_alive`: its pid on this host, its heartbeat
+        on another, which a live runner beats). True when this call released it; the run
+        then joins this runner's queue and is claimed like any other, so of several runners
+        waiting for it one runs it."""
+        if rec.folder and read_job_record(rec.folder) is not None:
+            return False
+        if db.job_holders([rec.id]):
+            return False
+        claim = db.queued_claims([rec.id]).get(rec.id)
+        if claim is None or claim.pid is None or db.claimer_alive(claim):
+            return False
+        return db.release_queued_claim(
+            rec.id,
+            host=claim.host or "",
+            pid=claim.pid,
+            pid_started_at=claim.pid_started_at,
+            heartbeat_at=claim.heartbeat_at,
+        )
+
+    @staticmethod
     def _job_let_go(db: Store, rec: RunRecord) -> bool:
         record = read_job_record(rec.folder) if rec.folder else None
         return record is not None and job_holder(db, rec.id, record)[1]
@@ -678,6 +706,19 @@ class Runner:
                 pid_started_at=process_start_time(pid),
                 detached=detached,
             )
+
+    @staticmethod
+    def _beat(db: Store, items: Sequence[_Item]) -> None:
+        """The heartbeat of this runner for the runs of ``items`` it keeps in its queueing
+        backend: as the holder of their jobs (:meth:`Store.beat_jobs`), and, for those whose
+        job it does not have yet (a Slurm job not yet submitted), as their claimer
+        (:meth:`Store.beat_queued_claims`), so a runner on another host does not take them
+        over (:meth:`_release_dead_claim`)."""
+        host, pid = socket.gethostname(), os.getpid()
+        if any(item.job for item in items):
+            db.beat_jobs(host=host, pid=pid)
+        if any(item.job is None for item in items):
+            db.beat_queued_claims(host=host, pid=pid, pid_started_at=process_start_time(pid))
 
     def _job_entry(self, record: Mapping[str, Any], detached: bool) -> dict[str, Any]:
         """What job.json holds: the backend's record of the job, and this runner (the
@@ -841,9 +882,9 @@ class Runner:
                             reporter.finished(outcome)
                             if outcome.failed and self.stop_on_error:
                                 stopping = True
-                    if now - last_beat >= _JOB_BEAT and any(i.job for i, _ in inflight.values()):
+                    if now - last_beat >= _JOB_BEAT and inflight and executor.queues:
                         last_beat = now
-                        db.beat_jobs(host=socket.gethostname(), pid=os.getpid())
+                        self._beat(db, [item for item, _ in inflight.values()])
                     if inflight and now - last_refresh >= reporter.refresh_interval:
                         last_refresh = now
                         reporter.refresh(self._live_metrics(db, list(inflight)))
@@ -921,7 +962,8 @@ class Runner:
         self, db: Store, watched: dict[int, _Watched], queue: deque[_Item]
     ) -> list[tuple[int, RunOutcome]]:
         """The outcomes of watched runs that ended (and stop being watched). A watched run
-        found queued (its runner stopped before starting it), or whose job its runner let go
+        found queued (its runner stopped before starting it, or claimed it and died before
+        its backend had the job: :meth:`_release_dead_claim`), or whose job its runner let go
         (it detached, or died meanwhile: this runner may adopt the job), joins this runner's
         queue."""
         ended: list[tuple[int, RunOutcome]] = []
@@ -934,7 +976,12 @@ class Runner:
                 and rec.pid is not None
                 and self._job_let_go(db, rec)
             )
-            if rec.status == "queued" and rec.pid is not None and not let_go:
+            if (
+                rec.status == "queued"
+                and rec.pid is not None
+                and not let_go
+                and not self._release_dead_claim(db, rec)
+            ):
                 continue  # claimed and waiting in its runner's backend (a Slurm job)
             if rec.status == "queued" or let_go:
                 del watched[index]

@@ -35,7 +35,14 @@ from typing import Any
 from trialbook._redact import hide_passwords
 from trialbook.config._suggest import did_you_mean
 from trialbook.errors import ConfigError
-from trialbook.execution._executor import Executor, OutputCallback, Task, TaskHandle, TaskResult
+from trialbook.execution._executor import (
+    Executor,
+    OutputCallback,
+    Task,
+    TaskHandle,
+    TaskResult,
+    check_jobs,
+)
 
 __all__ = [
     "SLURM_SETTINGS",
@@ -463,12 +470,7 @@ class SlurmExecutor(Executor):
         overrides: Mapping[str, Any] | None = None,
         folder: str | os.PathLike[str] | None = None,
     ) -> None:
-        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
-            raise ConfigError(
-                f"max_jobs must be a whole number of at least 1, got {max_jobs!r}.",
-                parameter="jobs",
-                value=max_jobs,
-            )
+        check_jobs(max_jobs, "max_jobs")
         self._submitit = _submitit()
         self.overrides = dict(overrides or {})
         check_slurm_settings(self.overrides, "the --slurm-* options")

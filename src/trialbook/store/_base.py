@@ -656,6 +656,56 @@ class Store(abc.ABC):
             RunNotFoundError: no run has this id.
         """
 
+    # A runner that claimed runs with ``keep_queued`` beats them (beat_queued_claims) until
+    # its backend has their jobs (hold_jobs); one that dies before that leaves them claimed
+    # and queued with no job, which a later runner releases (release_queued_claim) and claims.
+    @abc.abstractmethod
+    def queued_claims(self, run_ids: Sequence[str]) -> dict[str, RunningProcess]:
+        """The processes that claimed these runs and keep them ``queued``
+        (:meth:`claim_queued_run` with ``keep_queued``), by run id: host, pid, the pid's
+        start time and the claim's heartbeat (:meth:`beat_queued_claims`). Runs that are not
+        queued, or that no one claimed, are left out; so are unknown ids."""
+
+    @abc.abstractmethod
+    def beat_queued_claims(self, *, host: str, pid: int, pid_started_at: float | None) -> int:
+        """Refresh the heartbeat (:meth:`now`) of every run that process ``pid`` on ``host``,
+        started at ``pid_started_at``, claimed and that is still ``queued`` (it waits in that
+        runner's backend); how many. The start time keeps a process that reuses the pid of a
+        dead claimer from beating for it. A runner on another host that stops beating counts
+        as gone after the grace (:meth:`claimer_alive`)."""
+
+    @abc.abstractmethod
+    def release_queued_claim(
+        self,
+        run_id: str,
+        *,
+        host: str,
+        pid: int,
+        pid_started_at: float | None,
+        heartbeat_at: float | None,
+    ) -> bool:
+        """Undo the claim of a ``queued`` run (host, pid, pid_started_at and heartbeat_at
+        back to NULL) if it is still exactly the claim the caller read from
+        :meth:`queued_claims` (same process, same heartbeat); True when this call did.
+
+        For a runner that claimed the run with ``keep_queued`` and died before its backend
+        had the run's job: the caller decides first that the claimer is gone
+        (:meth:`claimer_alive`) and that the run has no job (no :meth:`job_holders` row),
+        then claims the released run with :meth:`claim_queued_run` like any other, so of
+        several runners waiting for it exactly one runs it. One conditional update: a release
+        made after another runner claimed the run anew, after the run started, or after the
+        claimer beat, changes nothing and returns False.
+
+        Raises:
+            RunNotFoundError: no run has this id.
+        """
+
+    def claimer_alive(self, claim: RunningProcess) -> bool:
+        """The process behind a claim (:meth:`queued_claims`) lives by the rule runs live by
+        (:class:`LivenessPolicy`: the pid and its start time on this host, the heartbeat's
+        age by :meth:`now` on another)."""
+        return self.liveness.is_alive(claim, self.now())
+
     # ----------------------------------------------------------------- following jobs
     # A run whose process is a job in a queueing backend (Slurm) is followed by one runner:
     # the one that submitted the job, or a later one that adopted it after the first let go

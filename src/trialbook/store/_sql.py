@@ -1327,6 +1327,76 @@ class SQLStore(Store):
 
         return self._write(tx)
 
+    def queued_claims(self, run_ids: Sequence[str]) -> dict[str, RunningProcess]:
+        r = s.runs
+        found: dict[str, RunningProcess] = {}
+        with self._read() as conn:
+            for chunk in in_chunks(list(dict.fromkeys(run_ids))):
+                rows = conn.execute(
+                    select(
+                        r.c.id,
+                        r.c.host,
+                        r.c.pid,
+                        r.c.pid_started_at,
+                        r.c.heartbeat_at,
+                        r.c.started_at,
+                    ).where(r.c.id.in_(chunk), r.c.status == "queued", r.c.pid.is_not(None))
+                )
+                for row in rows:
+                    found[row.id] = RunningProcess(*row)
+        return found
+
+    def beat_queued_claims(self, *, host: str, pid: int, pid_started_at: float | None) -> int:
+        r = s.runs
+        check_int64("pid", pid)
+
+        def tx(conn: Connection) -> int:
+            done = conn.execute(
+                update(r)
+                .where(
+                    r.c.host == host,
+                    r.c.pid == pid,
+                    r.c.pid_started_at.is_not_distinct_from(pid_started_at),
+                    r.c.status == "queued",
+                )
+                .values(heartbeat_at=self._now_in(conn))
+            )
+            return int(done.rowcount or 0)
+
+        return self._write(tx)
+
+    def release_queued_claim(
+        self,
+        run_id: str,
+        *,
+        host: str,
+        pid: int,
+        pid_started_at: float | None,
+        heartbeat_at: float | None,
+    ) -> bool:
+        r = s.runs
+        check_int64("pid", pid)
+
+        def tx(conn: Connection) -> bool:
+            res = conn.execute(
+                update(r)
+                .where(
+                    r.c.id == run_id,
+                    r.c.status == "queued",
+                    r.c.host == host,
+                    r.c.pid == pid,
+                    # NULL-safe: a claimer whose start time was unknown, a claim never beaten.
+                    r.c.pid_started_at.is_not_distinct_from(pid_started_at),
+                    r.c.heartbeat_at.is_not_distinct_from(heartbeat_at),
+                )
+                .values(host=None, pid=None, pid_started_at=None, heartbeat_at=None)
+            )
+            if not res.rowcount:
+                self._require_run(conn, run_id)
+            return bool(res.rowcount)
+
+        return self._write(tx)
+
     # ----------------------------------------------------------------- following jobs
     def now(self) -> float:
         if self.engine.dialect.name != "postgresql":

@@ -6,8 +6,9 @@ schema-checked Store. PostgreSQL's factory makes a database on :func:`postgres_s
 server ``TRIALBOOK_TEST_POSTGRES_URL`` names, else a throwaway one this process starts once);
 where neither can be had it raises :class:`BackendUnavailable`, so a test suite can skip it
 (or fail, under ``CI=true``). The tests themselves are :class:`trialbook.testing.StoreContract`; the
-claim checks below (``check_queue_run_is_atomic``, ``check_claim_is_atomic``) need several
-Stores on one database and take them as arguments.
+claim checks below (``check_queue_run_is_atomic``, ``check_claim_is_atomic``,
+``check_adopt_job_is_atomic``, ``check_release_of_queued_claim``) need several Stores on one
+database and take them as arguments.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import NoReturn, TypeVar
 
 from trialbook.store._base import Store
 from trialbook.store._connect import connect
-from trialbook.store._liveness import LivenessPolicy
+from trialbook.store._liveness import LivenessPolicy, RunningProcess
 from trialbook.store._records import NewRun
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "local_postgres",
     "make_store",
     "new_postgres_database",
+    "password_database",
     "postgres_server",
 ]
 
@@ -149,6 +151,34 @@ def ensure_password_group(server: str) -> None:
                     "END $$"
                 )
             )
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def password_database(server: str, prefix: str = "tb_secret") -> Iterator[tuple[str, str, str]]:
+    """A new role that must log in with its password (a member of :data:`PASSWORD_GROUP`),
+    owning a new empty database, on the server at ``server`` (an admin URL): yields
+    ``(url with the password, password, role)``; both are dropped afterwards."""
+    from sqlalchemy import create_engine, make_url, text
+
+    from trialbook.store._dialect import parse_url
+
+    ensure_password_group(server)
+    tag = secrets.token_hex(4)
+    role, database, password = f"{prefix}_{tag}", f"{prefix}_{tag}", f"Pw-{secrets.token_hex(12)}"
+    admin = create_engine(parse_url(server), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(
+                text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE {PASSWORD_GROUP}")
+            )
+            conn.execute(text(f"CREATE DATABASE {database} OWNER {role}"))
+        url = make_url(server).set(username=role, password=password, database=database)
+        yield url.render_as_string(hide_password=False), password, role
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
     finally:
         admin.dispose()
 
@@ -413,7 +443,118 @@ def check_adopt_job_is_atomic(stores: Sequence[Store], workers: int = 8) -> None
         raise AssertionError("adopt_job of an unknown run id did not raise")
 
 
-__all__ += ["check_adopt_job_is_atomic", "check_claim_is_atomic", "check_queue_run_is_atomic"]
+def check_release_of_queued_claim(stores: Sequence[Store], workers: int = 8) -> None:
+    """Releasing the claim of a queued run whose claimer died before its backend had the
+    job: the claim is read back as it was made and beaten; a release undoes exactly that
+    claim and nothing newer (a claim beaten since, another runner's new claim, a run that
+    started); of workers racing to release one dead claim and claim the run, exactly one
+    release and one claim win; a claimer on another host lives by its heartbeat's age, one on
+    this host by its pid and the pid's start time; an unknown run id raises.
+
+    Raises:
+        AssertionError: the backend broke the contract.
+    """
+    from trialbook.errors import RunNotFoundError
+    from trialbook.store._liveness import process_start_time
+
+    store = stores[0]
+    here, me = socket.gethostname(), os.getpid()
+    grace = store.liveness.grace
+    run, _ = store.queue_run(_new_queued_run("h-release", 1, 0))
+    unclaimed, _ = store.queue_run(_new_queued_run("h-release", 2, 1))
+    silent_since = store.now() - grace - 30
+    assert store.claim_queued_run(
+        run.id, host="gpu-7", pid=4242, pid_started_at=5.0, at=silent_since, keep_queued=True
+    )
+    claims = store.queued_claims([run.id, unclaimed.id, "no-such-run"])
+    assert list(claims) == [run.id], f"queued_claims gave {sorted(claims)}"
+    old = claims[run.id]
+    assert (old.host, old.pid, old.pid_started_at) == ("gpu-7", 4242, 5.0)
+    assert not store.claimer_alive(old), "a claimer silent for longer than the grace lived on"
+
+    # The claimer beats: a release with what was read before changes nothing.
+    assert store.beat_queued_claims(host="gpu-7", pid=4242, pid_started_at=5.0) == 1
+    assert store.beat_queued_claims(host="gpu-7", pid=4243, pid_started_at=5.0) == 0
+    # The same pid, started at another time, is another process (a reused pid).
+    assert store.beat_queued_claims(host="gpu-7", pid=4242, pid_started_at=6.0) == 0
+    beaten = store.queued_claims([run.id])[run.id]
+    assert beaten.heartbeat_at is not None and old.heartbeat_at is not None
+    assert beaten.heartbeat_at > old.heartbeat_at
+    assert store.claimer_alive(beaten), "a claimer on another host that just beat counted as gone"
+    assert not _release(store, run.id, old), "a release undid a claim beaten since it was read"
+    assert store.queued_claims([run.id]) == {run.id: beaten}
+
+    # It dies there: the release clears the claim, the run stays queued and can be claimed.
+    assert _release(store, run.id, beaten)
+    after = store.get_run(run.id)
+    assert (after.status, after.host, after.pid, after.heartbeat_at) == ("queued", None, None, None)
+    assert store.queued_claims([run.id]) == {}
+    assert not _release(store, run.id, beaten), "a claim was released twice"
+    # A late release after another runner claimed the run anew changes nothing.
+    assert store.claim_queued_run(
+        run.id, host=here, pid=me, pid_started_at=None, at=store.now(), keep_queued=True
+    )
+    assert not _release(store, run.id, beaten), "a stale release undid a newer claim"
+    assert store.queued_claims([run.id])[run.id].pid == me
+    # Nor does the release of a run that started (running: crash detection has it).
+    started, _ = store.queue_run(_new_queued_run("h-release", 3, 2))
+    assert store.claim_queued_run(started.id, host=here, pid=me, pid_started_at=None, at=1.0)
+    running = dataclasses.replace(beaten, host=here, pid=me, pid_started_at=None, heartbeat_at=1.0)
+    assert not _release(store, started.id, running), "the release of a running run succeeded"
+    assert store.get_run(started.id).status == "running"
+
+    # This host: the pid and its start time decide (a reused pid is another process).
+    mine = store.queued_claims([run.id])[run.id]
+    born = process_start_time(me)
+    assert store.claimer_alive(dataclasses.replace(mine, pid_started_at=born))
+    assert not store.claimer_alive(dataclasses.replace(mine, pid_started_at=(born or 0) - 100))
+
+    # Racing: each worker releases the dead claim, then claims the run; one of each wins.
+    raced, _ = store.queue_run(_new_queued_run("h-release", 4, 3))
+    assert store.claim_queued_run(
+        raced.id, host="gpu-7", pid=4242, pid_started_at=None, at=1.0, keep_queued=True
+    )
+    dead = store.queued_claims([raced.id])[raced.id]
+
+    def release_then_claim(s: Store, i: int) -> tuple[bool, bool]:
+        released = _release(s, raced.id, dead)
+        claimed = s.claim_queued_run(
+            raced.id, host=here, pid=me + i, pid_started_at=None, at=2.0, keep_queued=True
+        )
+        return released, claimed
+
+    outcomes = _race(stores, workers, release_then_claim)
+    releases = [r for r, _ in outcomes]
+    wins = [c for _, c in outcomes]
+    assert releases.count(True) == 1, f"{releases.count(True)} of {workers} releases won"
+    assert wins.count(True) == 1, f"{wins.count(True)} of {workers} claims after a release won"
+    final = store.queued_claims([raced.id])[raced.id]
+    assert (final.host, final.pid) == (here, me + wins.index(True))
+
+    try:
+        _release(store, "no-such-run", dead)
+    except RunNotFoundError:
+        pass
+    else:
+        raise AssertionError("release_queued_claim of an unknown run id did not raise")
+
+
+def _release(store: Store, run_id: str, claim: RunningProcess) -> bool:
+    return store.release_queued_claim(
+        run_id,
+        host=claim.host or "",
+        pid=claim.pid or 0,
+        pid_started_at=claim.pid_started_at,
+        heartbeat_at=claim.heartbeat_at,
+    )
+
+
+__all__ += [
+    "check_adopt_job_is_atomic",
+    "check_claim_is_atomic",
+    "check_queue_run_is_atomic",
+    "check_release_of_queued_claim",
+]
 
 
 def _postgres_bin() -> Path | None:

@@ -107,6 +107,18 @@ def claim_run(
             f"Run {run_id} is running in process {record.pid} on {record.host}, which is not "
             "this process or one of its parents; two processes must not track one run."
         )
+    if (
+        record.status == "queued"
+        and record.pid is not None
+        and not (_claimed_by_our_runner(record) or _owned_by_this_process_tree(record))
+    ):
+        # Claimed for a queueing backend by a runner, which is not the one that launched this
+        # process: e.g. the job of a runner that died before it recorded the job, whose claim
+        # a later runner then took over and holds now.
+        raise RunStateError(
+            f"Run {run_id} is held by the runner in process {record.pid} on {record.host}, "
+            "not by the one that launched this process; two processes must not track one run."
+        )
     if not record.folder:
         raise RunStateError(f"Run {run_id} has no run folder; it cannot be attached to.")
     folder = RunFolder(Path(record.folder))
