@@ -14,6 +14,8 @@ summaries and blocks still commit or roll back together). The writer commits at 
 
 from __future__ import annotations
 
+import itertools
+import os
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc as sa_exc
@@ -55,6 +57,7 @@ class MetricStream:
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
         self._copy_cm: Any = None
+        self._writer: Any = None
         self._copy: Any = None
         self._cursor: Any = None
         self._num = 0
@@ -71,11 +74,14 @@ class MetricStream:
     def write(self, columns: MetricColumns) -> None:
         """Send these points (not yet committed: see :meth:`commit`).
 
+        Only GIL-holding work happens here (:func:`~trialbook.store._dialect.metrics_copy_rows`
+        and a non-blocking send): the writer calls this while the training loop runs.
+
         Raises:
             StoreError: the database refused them (the stream is then closed).
+            TypeError, OverflowError: a step, value or time is not a number the table holds
+                (the stream is then closed; the writer's plain transactions name the metric).
         """
-        from trialbook.store._sql import _column_arrays
-
         columns = {k: c for k, c in columns.items() if len(c[0])}
         if not columns:
             return
@@ -85,19 +91,19 @@ class MetricStream:
             if new:
                 self._end_copy()  # no other statement runs while a COPY is open
                 self._add_keys(conn, new)
-            arrays = {k: _column_arrays(k, *c) for k, c in columns.items()}
-            payload = _dialect.metrics_copy_payload(
-                self._num,
-                [(self._key_ids[key], *cols) for key, cols in arrays.items()],
-                framed=False,
-            )
-            self._start_copy(conn).write(payload)
+            payload = [
+                _dialect.metrics_copy_rows(self._num, self._key_ids[key], *cols)
+                for key, cols in columns.items()
+            ]
+            copy = self._start_copy(conn)
+            for rows in payload:
+                copy.write(rows)
         except BaseException as e:
             error = self._fail(e)
             if error is e:
                 raise
             raise error from e
-        for key, cols in arrays.items():
+        for key, cols in columns.items():
             self._sent.setdefault(key, []).append(cols)
             self._count[key] += len(cols[0])
             self.points += len(cols[0])
@@ -122,11 +128,10 @@ class MetricStream:
             summaries = []
             blocks: list[Any] = []
             for key, parts in self._sent.items():
-                cols = (
-                    parts[0]
-                    if len(parts) == 1
-                    else [np.concatenate(c) for c in zip(*parts, strict=True)]
-                )
+                cols = [
+                    np.array(list(itertools.chain.from_iterable(c)), dtype=dtype)
+                    for c, dtype in zip(zip(*parts, strict=True), _DTYPES, strict=True)
+                ]
                 summaries.append(_summarise(self.run_id, key, *cols))
                 blocks.extend(
                     block_rows(
@@ -158,7 +163,7 @@ class MetricStream:
         self.points = 0
         self._before = {}
         self._count = {}
-        self._copy = self._copy_cm = self._cursor = None
+        self._copy = self._copy_cm = self._cursor = self._writer = None
         conn, busy = self._idle, self._conn is not None
         self._idle = self._conn = self._tx = None
         if conn is not None:
@@ -246,14 +251,9 @@ class MetricStream:
         if self._copy is None:
             driver = conn.connection.driver_connection
             assert driver is not None
-            from psycopg.copy import QueuedLibpqWriter
-
             self._cursor = driver.cursor()
-            # Queued: write() hands the data to psycopg's sending thread and returns, so
-            # this thread takes the next points while the server stores these.
-            self._copy_cm = self._cursor.copy(
-                _dialect.METRICS_COPY_SQL, writer=QueuedLibpqWriter(self._cursor)
-            )
+            self._writer = _sending_writer(self._cursor)
+            self._copy_cm = self._cursor.copy(_dialect.METRICS_COPY_SQL, writer=self._writer)
             self._copy = self._copy_cm.__enter__()
             self._copy.write(_dialect.COPY_HEADER)
         return self._copy
@@ -262,7 +262,7 @@ class MetricStream:
         if self._copy is None:
             return
         copy, cm, cursor = self._copy, self._copy_cm, self._cursor
-        self._copy = self._copy_cm = self._cursor = None
+        self._copy = self._copy_cm = self._cursor = self._writer = None
         copy.write(_dialect.COPY_TRAILER)
         cm.__exit__(None, None, None)
         cursor.close()
@@ -284,6 +284,55 @@ class MetricStream:
             )
             return self._store._translate(wrapped)
         return error
+
+
+#: NumPy types of the (steps, values, times) columns.
+_DTYPES = ("int64", "float64", "float64")
+#: Bytes handed to libpq per call (psycopg splits larger buffers the same way: libpq can
+#: loop forever on a buffer it cannot grow to hold, psycopg#255).
+_PART = 128 * 1024
+#: The send buffer asked of the kernel for a stream's socket: a fast loop's early writes
+#: (~1 MB per 20,000 points) then leave at once, and the server reads them while this
+#: thread goes on. The kernel caps it (``net.core.wmem_max``); asking is enough.
+_SEND_BUFFER = 4 * 1024 * 1024
+
+
+def _sending_writer(cursor: Any) -> Any:
+    """A psycopg COPY writer whose :meth:`write` hands the data to libpq and sends what the
+    socket takes now, never waiting (psycopg's own writers wait for the socket in a poll
+    that releases the interpreter lock, and under a busy loop each such wait costs a
+    5 ms switch interval; its queued writer adds a thread that waits the same way). The
+    data the socket did not take stays in libpq's buffer until the next write
+    or the end of the COPY, which waits for all of it (psycopg's ``finish``).
+    """
+    import socket
+
+    from psycopg.copy import LibpqWriter
+    from psycopg.generators import copy_to
+
+    class SendingWriter(LibpqWriter):
+        def __init__(self, cursor: Any) -> None:
+            super().__init__(cursor)
+            try:
+                sock = socket.socket(fileno=os.dup(self._pgconn.socket))
+                try:
+                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) < _SEND_BUFFER:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
+                finally:
+                    sock.close()
+            except OSError:  # a bigger buffer is only faster; keep the kernel's
+                pass
+
+        def write(self, data: Any) -> None:
+            pgconn = self._pgconn
+            view = memoryview(data)
+            for at in range(0, len(view), _PART):
+                part = view[at : at + _PART]
+                if pgconn.put_copy_data(part) == 0:  # libpq could not grow its buffer
+                    self.connection.wait(copy_to(pgconn, part, flush=True))
+            pgconn.flush()
+
+    return SendingWriter(cursor)
 
 
 def _psycopg_error() -> type[Exception] | None:

@@ -18,6 +18,7 @@ points go to a rescue file (:meth:`MetricWriter.dump_unwritten`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -63,6 +64,9 @@ MAX_PENDING = 10_000_000
 
 #: Longest wait between two retries of a database that keeps failing.
 MAX_BACKOFF = 5.0
+#: Calls sent per part into a stream (see :meth:`MetricWriter._send`): the server starts
+#: storing a part while the writer builds the next.
+SEND_CALLS = 2048
 
 
 #: Writers of this process with a stream, and the streams a forked child inherited: the
@@ -155,9 +159,12 @@ class MetricWriter:
                     # A fast loop: send its points now. With a stream they join the open
                     # transaction, committed by next_flush at the latest; without one
                     # they are written (and committed) at once.
-                    if self._send():
-                        wait = 0.0  # more came while sending: look again at once
-                    else:
+                    # If fewer than EARLY_FLUSH_CALLS come by the next look, the loop slowed
+                    # down: the branch below commits then.
+                    sent = self._send()
+                    if sent and len(self.buffer) >= EARLY_FLUSH_CALLS:
+                        wait = 0.0  # more came while sending: send again at once
+                    elif not sent:
                         self.flush(raise_errors=False)
                         now = time.monotonic()
                         next_flush = now + self.flush_interval
@@ -182,16 +189,17 @@ class MetricWriter:
                 except Exception as e:
                     self._warn(e)
 
-    def _take(self) -> Columns:
-        """Move the buffer into columns per key (plus anything a failed flush left).
+    def _take(self, limit: int | None = None) -> Columns:
+        """Move the buffer (its first ``limit`` calls) into columns per key (plus anything a
+        failed flush left).
 
         Works column by column with C-level helpers (``map``, ``itemgetter``) instead of a
         Python loop over points: this thread shares the GIL with the training loop.
         """
         pending = self._pending
         self._pending = {}
-        popleft = self.buffer.popleft
-        entries = [popleft() for _ in range(len(self.buffer))]
+        n = len(self.buffer) if limit is None else min(limit, len(self.buffer))
+        entries = list(itertools.starmap(self.buffer.popleft, itertools.repeat((), n)))
         columns: Columns = {}
         if entries:
             steps = list(map(_STEP, entries))
@@ -256,16 +264,22 @@ class MetricWriter:
             stream = self._open_stream()
             if stream is None:
                 return False
-            columns = self._take()
-            try:
-                stream.write(columns)
-            except Exception as e:
-                self._stream_failed(columns)
-                self._warn(e)
-                return True
-            self._sent.append(columns)
-            if stream.points >= self.store.batch_points:
-                self._commit_stream(raise_errors=False)
+            # In parts, each sent as soon as it is built: the server stores one while this
+            # thread builds the next. Only what is waiting now: the loop goes back to its
+            # heartbeats and commits between two calls of this.
+            todo = len(self.buffer)
+            while todo > 0:
+                columns = self._take(min(SEND_CALLS, todo))
+                todo -= SEND_CALLS
+                try:
+                    stream.write(columns)
+                except Exception as e:
+                    self._stream_failed(columns)
+                    self._warn(e)
+                    return True
+                self._sent.append(columns)
+                if stream.points >= self.store.batch_points:
+                    self._commit_stream(raise_errors=False)
             return True
 
     def _open_stream(self) -> MetricStream | None:
