@@ -183,6 +183,55 @@ def test_points_of_a_stream_whose_connection_died_are_written_again_once(
     writer.drain(0)
 
 
+def test_more_points_than_the_socket_holds_at_once_are_all_stored_at_commit(
+    pg: SQLStore,
+) -> None:
+    """A write hands libpq what the socket cannot take yet (it never waits for the server);
+    the commit sends the rest first. 300,000 points are ~16 MB, more than a socket buffer."""
+    stream = pg.metric_stream(RUN)
+    assert stream is not None
+    n = 300_000
+    stream.write(
+        {"loss": (list(range(n)), [i * 0.25 for i in range(n)], [1.0 * i for i in range(n)])}
+    )
+    stream.write({"loss": ([n], [-1.0], [float(n)])})
+    stream.commit()
+    stream.close()
+    history = pg.metric_history(RUN, "loss")
+    assert len(history) == n + 1
+    assert history.values[:3] == (0.0, 0.25, 0.5) and history.values[-1] == -1.0
+    assert pg.metric_summaries([RUN])[RUN]["loss"].count == n + 1
+
+
+def test_a_send_takes_only_what_was_waiting_so_heartbeats_go_on_under_a_fast_loop(
+    pg: SQLStore,
+) -> None:
+    """The writer's early send works through the calls waiting when it began, in parts; calls
+    logged meanwhile (a loop faster than the writer) wait for its next look, so the writer
+    thread gets back to its heartbeats and commits between sends."""
+    writer = MetricWriter(pg, RUN, flush_interval=3600.0)
+    _entries(writer, range(0, 5000))
+    stream = writer._open_stream()
+    assert stream is not None
+    real_write = stream.write
+    logged = [5000]
+
+    def write_while_the_loop_logs(columns: Any) -> None:
+        real_write(columns)
+        _entries(writer, range(logged[0], logged[0] + 1))  # the loop goes on meanwhile
+        logged[0] += 1
+
+    stream.write = write_while_the_loop_logs  # type: ignore[method-assign]
+    try:
+        assert writer._send()
+        assert stream.points == 5000  # three parts: 2,048 + 2,048 + 904
+        assert len(writer.buffer) == 3  # one call per part logged meanwhile, left for later
+        assert writer.flush() == 5003
+        assert pg.metric_history(RUN, "loss").steps == tuple(range(5003))
+    finally:
+        writer.drain(0)
+
+
 def test_a_stream_refused_by_the_database_raises_store_error(pg: SQLStore) -> None:
     stream = pg.metric_stream(RUN)
     assert stream is not None

@@ -477,7 +477,7 @@ def metrics_copy_rows(
     n = len(steps)
     if not n == len(values) == len(times):
         raise ValueError("steps, values and times differ in length")
-    columns = (array("q", steps), array("d", values), array("d", times))
+    columns: tuple[array[Any], ...] = (array("q", steps), array("d", values), array("d", times))
     if any(map(math.isnan, columns[1])):
         import numpy as np
 

@@ -128,7 +128,7 @@ class MetricStream:
             summaries = []
             blocks: list[Any] = []
             for key, parts in self._sent.items():
-                cols = [
+                cols: list[Any] = [
                     np.array(list(itertools.chain.from_iterable(c)), dtype=dtype)
                     for c, dtype in zip(zip(*parts, strict=True), _DTYPES, strict=True)
                 ]
@@ -189,6 +189,14 @@ class MetricStream:
     def close(self) -> None:
         """Give the connection back (what was not committed is rolled back)."""
         self.abort()
+
+    def __del__(self) -> None:
+        # A stream dropped with its COPY open: the COPY holds the psycopg connection's lock
+        # (psycopg's Cursor.copy), and the pool's clean-up of a dropped connection, a
+        # rollback, waits for that lock forever (seen when a failed test left a stream open).
+        # Close the connection without a rollback instead.
+        if self._copy is not None:
+            self.abort()
 
     def _connect(self) -> Connection:
         if self._idle is None:
