@@ -203,8 +203,9 @@ def test_postgres_gets_every_foreign_key_a_new_database_has(
     fresh = new_postgres_database(postgres_server)
     connect(fresh, create=True).close()
     assert foreign_keys(pg) == foreign_keys(fresh)
-    # Every foreign key of the metadata but the two of metrics (SQLite only, schema tb0004).
-    assert len(foreign_keys(pg)) == sum(len(t.foreign_keys) for t in metadata.sorted_tables) - 2
+    # Every foreign key of the metadata but the two of metrics (SQLite only, schema tb0004)
+    # and the two of metric_blocks (tb0006).
+    assert len(foreign_keys(pg)) == sum(len(t.foreign_keys) for t in metadata.sorted_tables) - 4
     assert not [key for key in foreign_keys(pg) if key[0] == "metrics"]
 
 

@@ -20,6 +20,12 @@ from sqlalchemy import text
 
 from trialbook.errors import StoreError
 from trialbook.store import NewRun, SQLStore, connect
+from trialbook.store._dialect import (
+    COPY_HEADER,
+    COPY_TRAILER,
+    metrics_copy_payload,
+    metrics_copy_rows,
+)
 from trialbook.testing.stores import new_postgres_database
 
 RUN = "20260101_120000_aaaaaa"
@@ -336,8 +342,6 @@ def test_the_copy_payload_is_byte_for_byte_what_psycopgs_write_row_sends(
     from psycopg.copy import Copy, Writer
     from sqlalchemy.engine import make_url
 
-    from trialbook.store._dialect import metrics_copy_payload
-
     nan_bits = struct.unpack(">d", bytes.fromhex("7ff0000000000001"))[0]  # a signalling NaN
     values = [0.5, math.nan, -math.nan, nan_bits, math.inf, -math.inf, -0.0, 0.0, 5e-324,
               -1.7976931348623157e308, 1 / 3]  # fmt: skip
@@ -373,6 +377,36 @@ def test_the_copy_payload_is_byte_for_byte_what_psycopgs_write_row_sends(
     assert metrics_copy_payload(run_num, parts) == bytes(captured.data)
     arrays = [(k, np.array(s), np.array(v), np.array(t)) for k, s, v, t in parts]
     assert metrics_copy_payload(run_num, arrays) == bytes(captured.data)
+    # The rows the tracker's stream builds without NumPy, one key at a time (NaN included:
+    # those go through metrics_copy_payload) are the same bytes between header and trailer.
+    rows = b"".join(bytes(metrics_copy_rows(run_num, *part)) for part in parts)
+    assert COPY_HEADER + rows + COPY_TRAILER == bytes(captured.data)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 7, 8, 9, 4097])
+def test_rows_built_without_numpy_are_numpys_rows_for_any_number_of_points(n: int) -> None:
+    """``metrics_copy_rows`` fills the rows through 8-byte views whose alignment repeats
+    every 4 rows: every count of points, and every row in it, comes out right."""
+    steps = [INT64_MAX - i if i % 3 else -i for i in range(n)]
+    values = [(-1) ** i * i / 7 for i in range(n)]
+    times = [1_765_000_000.0 + i * 1e-6 for i in range(n)]
+    expected = metrics_copy_payload(
+        5, [(9, np.array(steps, dtype=np.int64), np.array(values), np.array(times))],
+        framed=False,
+    )  # fmt: skip
+    assert bytes(metrics_copy_rows(5, 9, steps, values, times)) == expected
+    assert len(expected) == 54 * n
+
+
+def test_rows_built_without_numpy_refuse_what_the_table_cannot_hold() -> None:
+    with pytest.raises(OverflowError):
+        metrics_copy_rows(1, 1, [INT64_MAX + 1], [1.0], [1.0])
+    with pytest.raises(TypeError):
+        metrics_copy_rows(1, 1, [1.5], [1.0], [1.0])
+    with pytest.raises(TypeError):
+        metrics_copy_rows(1, 1, [1], [1.0], [None])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="differ in length"):
+        metrics_copy_rows(1, 1, [1, 2], [1.0], [1.0])
 
 
 def test_a_batch_of_many_keys_with_nan_holes_reads_back_point_for_point(pg: SQLStore) -> None:

@@ -1,6 +1,6 @@
 """The shipped migrations on PostgreSQL: a database they build, or upgrade from an older
-revision, has the schema a new database gets, down to tb0004's ``metrics`` without foreign
-keys (PostgreSQL only: SQLite keeps them).
+revision, has the schema a new database gets, down to ``metrics`` (tb0004) and
+``metric_blocks`` (tb0006) without foreign keys (PostgreSQL only: SQLite keeps them).
 
 Runs on the session's real PostgreSQL server (``postgres_server`` in tests/conftest.py).
 """
@@ -63,14 +63,16 @@ def test_a_migrated_postgresql_database_has_the_schema_of_a_new_one(
     by_connect, by_migrations = reflect(fresh), reflect(migrated)
     assert by_connect == by_migrations
     assert by_connect["metrics"]["fks"] == []
-    # Only metrics lost its keys: the blocks, one row per 64 points, keep theirs.
-    assert [fk[1] for fk in by_connect["metric_blocks"]["fks"]] == ["metric_keys", "runs"]
+    assert by_connect["metric_blocks"]["fks"] == []
+    # Every other table keeps its keys (the summaries, for one, point at runs).
+    assert [fk[1] for fk in by_connect["metric_summary"]["fks"]] == ["runs"]
 
 
-def test_sqlite_keeps_the_foreign_keys_of_metrics(tmp_path: Path) -> None:
+def test_sqlite_keeps_the_foreign_keys_of_metrics_and_blocks(tmp_path: Path) -> None:
     url = create_with_connect(tmp_path / "trialbook.db")
 
     assert reflect(url)["metrics"]["fks"] == METRICS_KEYS
+    assert reflect(url)["metric_blocks"]["fks"] == METRICS_KEYS
 
 
 @pytest.mark.parametrize("names", ["migrations", "postgresql-defaults"])
@@ -112,3 +114,60 @@ def test_downgrade_to_tb0003_adds_the_keys_back(postgres_server: str) -> None:
 
     assert reflect(url)["metrics"]["fks"] == METRICS_KEYS
     assert execute(url, "SELECT count(*) FROM metrics") == [[(3,)]]
+
+
+def at_tb0005_with_blocks(server: str) -> str:
+    """A PostgreSQL database migrated to tb0005 holding a run with three points and their
+    block (written by the Store of that schema's shape: the keys of metric_blocks in place)."""
+    url = at_tb0003_with_points(server)
+    upgrade(url, "tb0005")
+    execute(
+        url,
+        'INSERT INTO metric_blocks (run_num, key_id, block, first_step, last_step, "min", "max",'
+        ' "count", "last", last_time) VALUES (1, 1, 0, 0, 2, 1.0, 3.0, 3, 1.0, 3)',
+    )
+    return url
+
+
+@pytest.mark.parametrize("names", ["migrations", "postgresql-defaults"])
+def test_upgrade_to_tb0006_drops_the_keys_of_metric_blocks_whatever_they_are_named(
+    postgres_server: str, names: str
+) -> None:
+    url = at_tb0005_with_blocks(postgres_server)
+    if names == "postgresql-defaults":
+        execute(
+            url,
+            "ALTER TABLE metric_blocks RENAME CONSTRAINT fk_metric_blocks_run_num_runs "
+            "TO metric_blocks_run_num_fkey",
+            "ALTER TABLE metric_blocks RENAME CONSTRAINT fk_metric_blocks_key_id_metric_keys "
+            "TO metric_blocks_key_id_fkey",
+        )
+    assert reflect(url)["metric_blocks"]["fks"] == METRICS_KEYS
+
+    assert upgrade(url) == ("tb0005", SCHEMA_REVISION)
+
+    fresh = new_postgres_database(postgres_server)
+    connect(fresh, create=True).close()
+    assert reflect(url) == reflect(fresh)
+    with connect(url) as store:
+        store.log_metric_columns(RUN, {"loss": ([3], [0.5], [4.0])})
+        history = store.metric_history(RUN, "loss")
+        assert (history.steps, history.values) == ((0, 1, 2, 3), (3.0, 2.0, 1.0, 0.5))
+    # The block written before the upgrade was merged with the new point.
+    assert execute(url, 'SELECT "count", "min", last_step FROM metric_blocks') == [[(4, 0.5, 3)]]
+
+
+def test_downgrade_to_tb0005_adds_the_keys_of_metric_blocks_back(postgres_server: str) -> None:
+    url = at_tb0005_with_blocks(postgres_server)
+    upgrade(url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "tb0005")
+    finally:
+        engine.dispose()
+
+    assert reflect(url)["metric_blocks"]["fks"] == METRICS_KEYS
+    assert execute(url, "SELECT count(*) FROM metric_blocks") == [[(1,)]]

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from trialbook._types import RunStatus
 from trialbook.errors import AmbiguousRunError, RunNotFoundError, StoreError, WorkspaceError
@@ -34,6 +34,9 @@ from trialbook.store._records import (
     StoreStats,
     latest_by_benchmark,
 )
+
+if TYPE_CHECKING:
+    from trialbook.store._stream import MetricStream
 
 __all__ = ["KeyPage", "MetricColumns", "MetricSeries", "Store", "change_time"]
 
@@ -169,6 +172,12 @@ class Store(abc.ABC):
         ``columns`` maps each key to ``(steps, values, times)`` in logging order. This is
         the writer's path: columns avoid building one object per point.
         """
+
+    def metric_stream(self, run_id: str) -> MetricStream | None:
+        """A stream that sends a run's points as they come and commits them together
+        (:class:`~trialbook.store._stream.MetricStream`), or None when this Store has none
+        (the writer then calls :meth:`log_metric_columns` for each batch)."""
+        return None
 
     @abc.abstractmethod
     def log_evaluation(

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -69,6 +69,9 @@ from trialbook.store._records import (
     Sample,
     StoreStats,
 )
+
+if TYPE_CHECKING:
+    from trialbook.store._stream import MetricStream
 
 __all__ = [
     "SQLStore",
@@ -466,6 +469,16 @@ class SQLStore(Store):
             counts.clear()
         for key, n in after.items():
             counts[run_id, key] = n
+
+    def metric_stream(self, run_id: str) -> MetricStream | None:
+        """PostgreSQL through psycopg: a :class:`~trialbook.store._stream.MetricStream` (one
+        open binary COPY per transaction). Elsewhere None."""
+        dialect = self.engine.dialect
+        if dialect.name != "postgresql" or dialect.driver != "psycopg":
+            return None
+        from trialbook.store._stream import MetricStream
+
+        return MetricStream(self, run_id)
 
     def _stored_counts(self, conn: Connection, run_id: str, keys: list[str]) -> dict[str, int]:
         """How many points each of ``keys`` of a run holds (0 for a new key)."""

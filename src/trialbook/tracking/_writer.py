@@ -2,7 +2,11 @@
 
 ``Run.log`` only appends to a deque (thread-safe, no lock); this thread writes the entries
 every ``flush_interval`` seconds, or sooner when a fast loop has :data:`EARLY_FLUSH_CALLS`
-calls waiting, in transactions of at most ``Store.batch_points`` points. Points that cannot
+calls waiting, in transactions of at most ``Store.batch_points`` points. On a Store with a
+stream (PostgreSQL, :meth:`Store.metric_stream`), those early writes only send the points
+into one open transaction, committed when the loop slows down (fewer than
+:data:`EARLY_FLUSH_CALLS` calls waiting), every ``flush_interval`` and at finish; a stream
+that fails hands its points back, written again by plain transactions. Points that cannot
 be written stay queued in memory and are retried (less often while the database keeps
 failing, at most every :data:`MAX_BACKOFF` seconds), so a slow, locked or full database
 delays data but does not drop it. Two bounds: at most :data:`MAX_PENDING` points are kept in
@@ -14,19 +18,24 @@ points go to a rescue file (:meth:`MetricWriter.dump_unwritten`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trialbook._disk import is_disk_full
 from trialbook.store._base import Store
+
+if TYPE_CHECKING:
+    from trialbook.store._stream import MetricStream
 
 __all__ = ["EARLY_FLUSH_CALLS", "MAX_PENDING", "STEP_KEY", "TIME_KEY", "MetricWriter"]
 
@@ -55,6 +64,30 @@ MAX_PENDING = 10_000_000
 
 #: Longest wait between two retries of a database that keeps failing.
 MAX_BACKOFF = 5.0
+#: Calls sent per part into a stream (see :meth:`MetricWriter._send`): the server starts
+#: storing a part while the writer builds the next.
+SEND_CALLS = 2048
+
+
+#: Writers of this process with a stream, and the streams a forked child inherited: the
+#: child never uses, closes or collects those (their connection is the parent's socket;
+#: even the rollback a collected connection sends would reach the parent's transaction).
+_STREAMING: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
+_INHERITED: list[Any] = []
+
+
+def _keep_streams_in_child() -> None:
+    for writer in list(_STREAMING):
+        stream, writer._stream = writer._stream, None
+        writer._streaming = False
+        writer._sent = []  # the parent's: it commits them
+        if stream is not None:
+            _INHERITED.append(stream)
+    _STREAMING.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_keep_streams_in_child)
 
 
 class MetricWriter:
@@ -96,22 +129,50 @@ class MetricWriter:
         self._warned = False
         self._backoff = 0.0
         self._retry_at = 0.0
+        # The Store's stream (PostgreSQL), opened at the first early send; the columns sent
+        # into its open transaction, kept until it commits (to write again if it fails).
+        self._stream: MetricStream | None = None
+        self._streaming = True
+        self._sent: list[Columns] = []
 
     def start(self) -> None:
+        stream = self._open_stream()
+        if stream is not None:
+            stream.prepare()
         self._thread.start()
 
     def _loop(self) -> None:
         next_beat = time.monotonic() + self.heartbeat_interval
         next_tick = time.monotonic() + (self._tick_interval if self._on_tick else float("inf"))
         next_flush = time.monotonic() + self.flush_interval
-        while not self._stop.wait(min(self.flush_interval, EARLY_LOOK)):
+        look = min(self.flush_interval, EARLY_LOOK)
+        wait = look
+        while not self._stop.wait(wait):
+            wait = look
             now = time.monotonic()
-            if now >= self._retry_at and (
-                now >= next_flush or len(self.buffer) >= EARLY_FLUSH_CALLS
-            ):
-                self.flush(raise_errors=False)
-                now = time.monotonic()
-                next_flush = now + self.flush_interval
+            if now >= self._retry_at:
+                if now >= next_flush:
+                    self.flush(raise_errors=False)
+                    now = time.monotonic()
+                    next_flush = now + self.flush_interval
+                elif len(self.buffer) >= EARLY_FLUSH_CALLS:
+                    # A fast loop: send its points now. With a stream they join the open
+                    # transaction, committed by next_flush at the latest; without one
+                    # they are written (and committed) at once.
+                    # If fewer than EARLY_FLUSH_CALLS come by the next look, the loop slowed
+                    # down: the branch below commits then.
+                    sent = self._send()
+                    if sent and len(self.buffer) >= EARLY_FLUSH_CALLS:
+                        wait = 0.0  # more came while sending: send again at once
+                    elif not sent:
+                        self.flush(raise_errors=False)
+                        now = time.monotonic()
+                        next_flush = now + self.flush_interval
+                elif self._sent:
+                    # The loop slowed down or ended: commit what the stream holds now.
+                    self.flush(raise_errors=False)
+                    now = time.monotonic()
+                    next_flush = now + self.flush_interval
             if now >= next_tick and self._on_tick is not None:
                 next_tick = now + self._tick_interval
                 try:
@@ -128,16 +189,17 @@ class MetricWriter:
                 except Exception as e:
                     self._warn(e)
 
-    def _take(self) -> Columns:
-        """Move the buffer into columns per key (plus anything a failed flush left).
+    def _take(self, limit: int | None = None) -> Columns:
+        """Move the buffer (its first ``limit`` calls) into columns per key (plus anything a
+        failed flush left).
 
         Works column by column with C-level helpers (``map``, ``itemgetter``) instead of a
         Python loop over points: this thread shares the GIL with the training loop.
         """
         pending = self._pending
         self._pending = {}
-        popleft = self.buffer.popleft
-        entries = [popleft() for _ in range(len(self.buffer))]
+        n = len(self.buffer) if limit is None else min(limit, len(self.buffer))
+        entries = list(itertools.starmap(self.buffer.popleft, itertools.repeat((), n)))
         columns: Columns = {}
         if entries:
             steps = list(map(_STEP, entries))
@@ -193,9 +255,93 @@ class MetricWriter:
             if self._on_rejected is not None:
                 self._on_rejected(key, count)
 
+    def _send(self) -> bool:
+        """Send the buffer into the Store's stream without committing (see
+        :class:`~trialbook.store._stream.MetricStream`); False when there is no stream (then
+        nothing was taken). A transaction that holds ``batch_points`` points is committed.
+        A failure is not raised: the points go back to the queue, for :meth:`flush`."""
+        with self._lock:
+            stream = self._open_stream()
+            if stream is None:
+                return False
+            # In parts, each sent as soon as it is built: the server stores one while this
+            # thread builds the next. Only what is waiting now: the loop goes back to its
+            # heartbeats and commits between two calls of this.
+            todo = len(self.buffer)
+            while todo > 0:
+                columns = self._take(min(SEND_CALLS, todo))
+                todo -= SEND_CALLS
+                try:
+                    stream.write(columns)
+                except Exception as e:
+                    self._stream_failed(columns)
+                    self._warn(e)
+                    return True
+                self._sent.append(columns)
+                if stream.points >= self.store.batch_points:
+                    self._commit_stream(raise_errors=False)
+            return True
+
+    def _open_stream(self) -> MetricStream | None:
+        if self._stream is None and self._streaming:
+            self._stream = self.store.metric_stream(self.run_id)
+            self._streaming = self._stream is not None
+            if self._stream is not None:
+                _STREAMING.add(self)
+        return self._stream
+
+    def _stream_failed(self, columns: Columns | None = None) -> None:
+        """The stream's transaction is gone: what it held goes back to the queue (before
+        ``columns``, taken after it), to be written by :meth:`flush`'s transactions."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.abort()
+        lost = [*self._sent, *([columns] if columns else [])]
+        self._sent = []
+        if lost:
+            self._pending = self._bounded(_merge([*lost, self._pending]))
+
+    def _commit_stream(self, raise_errors: bool) -> int:
+        """Commit the stream's open transaction; return how many points it stored. On a
+        failure its points go back to the queue (and the error is raised if asked)."""
+        stream = self._stream
+        if stream is None or not self._sent:
+            return 0
+        count = stream.points
+        try:
+            stream.commit()
+        except Exception as e:
+            self._stream_failed()
+            if raise_errors:
+                raise
+            self._warn(e)
+            return 0
+        self._sent = []
+        self.points_written += count
+        return count
+
     def flush(self, raise_errors: bool = True) -> int:
         """Write everything logged so far; return how many points were written."""
         with self._lock:
+            stream = self._stream
+            if stream is not None:
+                # The rest goes into the open transaction, committed once with it.
+                columns = self._take()
+                try:
+                    stream.write(columns)
+                except Exception:
+                    self._stream_failed(columns)
+                else:
+                    self._sent.append(columns)
+                    try:
+                        done = self._commit_stream(raise_errors=True)
+                    except Exception:
+                        pass  # back in the queue: written below, with the Store's retries
+                    else:
+                        self.last_error = None
+                        self._backoff = 0.0
+                        self._retry_at = 0.0
+                        return done
             chunks = _chunks(self._take(), self.store.batch_points)
             written = 0
             for i, chunk in enumerate(chunks):
@@ -253,6 +399,10 @@ class MetricWriter:
         while True:
             try:
                 self.flush()
+                with self._lock:
+                    stream, self._stream = self._stream, None
+                    if stream is not None:
+                        stream.close()  # the run is finishing: give its connection back
                 return
             except Exception as e:
                 left = deadline - time.monotonic()
@@ -291,6 +441,7 @@ class MetricWriter:
         points dropped earlier because too many were waiting (:data:`MAX_PENDING`).
         """
         with self._lock:
+            self._stream_failed()  # what its open transaction held is not stored
             columns = self._take()
             lines = [
                 (
