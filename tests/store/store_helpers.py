@@ -1,4 +1,5 @@
-"""Helpers shared by the store tests: the CLI in a fresh process, and its one-line errors."""
+"""Helpers shared by the store tests: the CLI in a fresh process, and its one-line errors; a
+run to log points into, and how to read the metric blocks back."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def cli(cwd: Path, *args: str | Path, prelude: str = "") -> subprocess.CompletedProcess[str]:
@@ -35,3 +37,25 @@ def one_error_line(result: subprocess.CompletedProcess[str], *fragments: str) ->
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+#: The run ``add_run`` makes by default (the ``pg`` and ``lite`` fixtures hold it).
+RUN = "20260101_120000_aaaaaa"
+#: Every metric block with its metric's name, in a stable order.
+BLOCKS_SELECT = (
+    'SELECT k.name, b.block, b.first_step, b.last_step, b."min", b."max", b."count", b."last", '
+    "b.last_time FROM metric_blocks b JOIN metric_keys k ON k.id = b.key_id "
+    "ORDER BY k.name, b.block"
+)
+#: A batch of points, as ``Store.log_metric_columns`` takes it.
+Batch = dict[str, tuple[list[int], list[float], list[float]]]
+
+
+def add_run(store: Any, run_id: str = RUN) -> None:
+    """Create a run to log points into."""
+    from trialbook.store import NewRun
+
+    store.create_run(
+        NewRun(id=run_id, experiment="e", name=run_id[-6:], config={}, config_hash="h",
+               group_key="g", started_at=1000.0)
+    )  # fmt: skip

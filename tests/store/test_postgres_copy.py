@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import text
+from store_helpers import BLOCKS_SELECT, RUN, Batch, add_run
 
 from trialbook.errors import StoreError
-from trialbook.store import NewRun, SQLStore, connect
+from trialbook.store import SQLStore, connect
 from trialbook.store._dialect import (
     COPY_HEADER,
     COPY_TRAILER,
@@ -28,50 +29,8 @@ from trialbook.store._dialect import (
 )
 from trialbook.testing.stores import new_postgres_database
 
-RUN = "20260101_120000_aaaaaa"
 OTHER = "20260101_120000_bbbbbb"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-BLOCKS_SELECT = (
-    'SELECT k.name, b.block, b.first_step, b.last_step, b."min", b."max", b."count", b."last", '
-    "b.last_time FROM metric_blocks b JOIN metric_keys k ON k.id = b.key_id "
-    "ORDER BY k.name, b.block"
-)
-
-Batch = dict[str, tuple[list[int], list[float], list[float]]]
-
-
-@pytest.fixture
-def pg(postgres_server: str) -> Iterator[SQLStore]:
-    store = connect(new_postgres_database(postgres_server), create=True)
-    try:
-        _run(store, RUN)
-        yield store
-    finally:
-        store.close()
-
-
-@pytest.fixture
-def lite(tmp_path: Path) -> Iterator[SQLStore]:
-    store = connect(f"sqlite:///{tmp_path}/trialbook.db", create=True)
-    try:
-        _run(store, RUN)
-        yield store
-    finally:
-        store.close()
-
-
-def _run(store: SQLStore, run_id: str) -> None:
-    store.create_run(
-        NewRun(
-            id=run_id,
-            experiment="e",
-            name=run_id[-6:],
-            config={},
-            config_hash="h",
-            group_key="g",
-            started_at=1000.0,
-        )
-    )
 
 
 class Clock:
@@ -274,7 +233,7 @@ def test_a_batch_for_a_run_deleted_by_hand_fails_whole_and_the_store_keeps_worki
     key of ``metric_summary`` written in the same transaction, and leaves none of its points.
     (trialbook never deletes a run; only a hand-written DELETE does.)"""
     clock = Clock()
-    _run(pg, OTHER)
+    add_run(pg, OTHER)
     pg.log_metric_columns(OTHER, _batch(clock, loss=([0], [1.0])))  # caches OTHER's number
     with pg.engine.begin() as conn:  # someone else deletes the run
         num = conn.execute(text("SELECT num FROM runs WHERE id = :id"), {"id": OTHER}).scalar()

@@ -75,47 +75,6 @@ def test_sqlite_keeps_the_foreign_keys_of_metrics_and_blocks(tmp_path: Path) -> 
     assert reflect(url)["metric_blocks"]["fks"] == METRICS_KEYS
 
 
-@pytest.mark.parametrize("names", ["migrations", "postgresql-defaults"])
-def test_upgrade_to_tb0004_drops_the_keys_of_metrics_whatever_they_are_named(
-    postgres_server: str, names: str
-) -> None:
-    url = at_tb0003_with_points(postgres_server)
-    if names == "postgresql-defaults":  # as a create_all without the naming convention made
-        execute(
-            url,
-            "ALTER TABLE metrics RENAME CONSTRAINT fk_metrics_run_num_runs TO metrics_run_num_fkey",
-            "ALTER TABLE metrics RENAME CONSTRAINT fk_metrics_key_id_metric_keys "
-            "TO metrics_key_id_fkey",
-        )
-    assert reflect(url)["metrics"]["fks"] == METRICS_KEYS
-
-    assert upgrade(url) == ("tb0003", SCHEMA_REVISION)
-
-    fresh = new_postgres_database(postgres_server)
-    connect(fresh, create=True).close()
-    assert reflect(url) == reflect(fresh)
-    with connect(url) as store:
-        assert store.metric_history(RUN, "loss").values == (3.0, 2.0, 1.0)
-        store.log_metric_columns(RUN, {"loss": ([3], [0.5], [4.0])})
-        assert store.metric_history(RUN, "loss").steps == (0, 1, 2, 3)
-
-
-def test_downgrade_to_tb0003_adds_the_keys_back(postgres_server: str) -> None:
-    url = at_tb0003_with_points(postgres_server)
-    upgrade(url)
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "tb0003")
-    finally:
-        engine.dispose()
-
-    assert reflect(url)["metrics"]["fks"] == METRICS_KEYS
-    assert execute(url, "SELECT count(*) FROM metrics") == [[(3,)]]
-
-
 def at_tb0005_with_blocks(server: str) -> str:
     """A PostgreSQL database migrated to tb0005 holding a run with three points and their
     block (written by the Store of that schema's shape: the keys of metric_blocks in place)."""
@@ -129,45 +88,59 @@ def at_tb0005_with_blocks(server: str) -> str:
     return url
 
 
+#: Per table whose two keys a revision drops on PostgreSQL: the revision before it, and a
+#: database at that revision holding a run's points.
+DROPPED = {
+    "metrics": ("tb0003", at_tb0003_with_points),  # tb0004
+    "metric_blocks": ("tb0005", at_tb0005_with_blocks),  # tb0006
+}
+
+
 @pytest.mark.parametrize("names", ["migrations", "postgresql-defaults"])
-def test_upgrade_to_tb0006_drops_the_keys_of_metric_blocks_whatever_they_are_named(
-    postgres_server: str, names: str
+@pytest.mark.parametrize("table", list(DROPPED))
+def test_upgrade_drops_the_keys_of_the_point_tables_whatever_they_are_named(
+    postgres_server: str, table: str, names: str
 ) -> None:
-    url = at_tb0005_with_blocks(postgres_server)
-    if names == "postgresql-defaults":
+    before, make = DROPPED[table]
+    url = make(postgres_server)
+    if names == "postgresql-defaults":  # as a create_all without the naming convention made
         execute(
             url,
-            "ALTER TABLE metric_blocks RENAME CONSTRAINT fk_metric_blocks_run_num_runs "
-            "TO metric_blocks_run_num_fkey",
-            "ALTER TABLE metric_blocks RENAME CONSTRAINT fk_metric_blocks_key_id_metric_keys "
-            "TO metric_blocks_key_id_fkey",
+            f"ALTER TABLE {table} RENAME CONSTRAINT fk_{table}_run_num_runs "
+            f"TO {table}_run_num_fkey",
+            f"ALTER TABLE {table} RENAME CONSTRAINT fk_{table}_key_id_metric_keys "
+            f"TO {table}_key_id_fkey",
         )
-    assert reflect(url)["metric_blocks"]["fks"] == METRICS_KEYS
+    assert reflect(url)[table]["fks"] == METRICS_KEYS
 
-    assert upgrade(url) == ("tb0005", SCHEMA_REVISION)
+    assert upgrade(url) == (before, SCHEMA_REVISION)
 
     fresh = new_postgres_database(postgres_server)
     connect(fresh, create=True).close()
     assert reflect(url) == reflect(fresh)
     with connect(url) as store:
+        assert store.metric_history(RUN, "loss").values == (3.0, 2.0, 1.0)
         store.log_metric_columns(RUN, {"loss": ([3], [0.5], [4.0])})
-        history = store.metric_history(RUN, "loss")
-        assert (history.steps, history.values) == ((0, 1, 2, 3), (3.0, 2.0, 1.0, 0.5))
-    # The block written before the upgrade was merged with the new point.
-    assert execute(url, 'SELECT "count", "min", last_step FROM metric_blocks') == [[(4, 0.5, 3)]]
+        assert store.metric_history(RUN, "loss").steps == (0, 1, 2, 3)
+    if table == "metric_blocks":  # the block written before the upgrade took the new point
+        blocks = execute(url, 'SELECT "count", "min", last_step FROM metric_blocks')
+        assert blocks == [[(4, 0.5, 3)]]
 
 
-def test_downgrade_to_tb0005_adds_the_keys_of_metric_blocks_back(postgres_server: str) -> None:
-    url = at_tb0005_with_blocks(postgres_server)
+@pytest.mark.parametrize("table", list(DROPPED))
+def test_downgrade_adds_the_keys_of_the_point_tables_back(postgres_server: str, table: str) -> None:
+    before, make = DROPPED[table]
+    url = make(postgres_server)
+    rows = execute(url, f"SELECT count(*) FROM {table}")
     upgrade(url)
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "tb0005")
+            command.downgrade(cfg, before)
     finally:
         engine.dispose()
 
-    assert reflect(url)["metric_blocks"]["fks"] == METRICS_KEYS
-    assert execute(url, "SELECT count(*) FROM metric_blocks") == [[(1,)]]
+    assert reflect(url)[table]["fks"] == METRICS_KEYS
+    assert execute(url, f"SELECT count(*) FROM {table}") == rows

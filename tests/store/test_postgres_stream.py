@@ -11,52 +11,15 @@ SQLite file given the same points.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from store_helpers import BLOCKS_SELECT, RUN, Batch
 
 from trialbook.errors import StoreError
-from trialbook.store import NewRun, SQLStore, connect
-from trialbook.testing.stores import new_postgres_database
+from trialbook.store import SQLStore
 from trialbook.tracking._writer import STEP_KEY, TIME_KEY, MetricWriter
-
-RUN = "20260101_120000_aaaaaa"
-BLOCKS_SELECT = (
-    'SELECT k.name, b.block, b.first_step, b.last_step, b."min", b."max", b."count", b."last", '
-    "b.last_time FROM metric_blocks b JOIN metric_keys k ON k.id = b.key_id "
-    "ORDER BY k.name, b.block"
-)
-Batch = dict[str, tuple[list[int], list[float], list[float]]]
-
-
-def _run(store: SQLStore) -> None:
-    store.create_run(
-        NewRun(id=RUN, experiment="e", name="r", config={}, config_hash="h", group_key="g",
-               started_at=1.0)
-    )  # fmt: skip
-
-
-@pytest.fixture
-def pg(postgres_server: str) -> Iterator[SQLStore]:
-    store = connect(new_postgres_database(postgres_server), create=True)
-    try:
-        _run(store)
-        yield store
-    finally:
-        store.close()
-
-
-@pytest.fixture
-def lite(tmp_path: Path) -> Iterator[SQLStore]:
-    store = connect(f"sqlite:///{tmp_path}/trialbook.db", create=True)
-    try:
-        _run(store)
-        yield store
-    finally:
-        store.close()
 
 
 def _batches() -> list[Batch]:

@@ -19,38 +19,19 @@ schema was created by an older ``create_all`` may name them differently from the
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import op
+from trialbook.store._migrations._point_keys import add_point_keys, drop_point_keys
 
 revision = "tb0004"
 down_revision = "tb0003"
 branch_labels = None
 depends_on = None
 
-#: The foreign keys of ``metrics`` this revision drops: (columns, referred table).
-_KEYS = ((("run_num",), "runs"), (("key_id",), "metric_keys"))
-
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    for fk in sa.inspect(bind).get_foreign_keys("metrics"):
-        found = (tuple(fk["constrained_columns"]), fk["referred_table"])
-        name = fk["name"]  # PostgreSQL names every constraint
-        if name and found in _KEYS:
-            op.drop_constraint(name, "metrics", type_="foreignkey")
+    drop_point_keys("metrics")
 
 
 def downgrade() -> None:
-    """Adds the keys back on PostgreSQL; that checks every point, and fails if one names a run
+    """Adds the keys back on PostgreSQL; that checks every row, and fails if one names a run
     or metric key that no longer exists (after a hand-written ``DELETE FROM runs``)."""
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    op.create_foreign_key(
-        op.f("fk_metrics_run_num_runs"), "metrics", "runs", ["run_num"], ["num"], ondelete="CASCADE"
-    )
-    op.create_foreign_key(
-        op.f("fk_metrics_key_id_metric_keys"), "metrics", "metric_keys", ["key_id"], ["id"]
-    )
+    add_point_keys("metrics")

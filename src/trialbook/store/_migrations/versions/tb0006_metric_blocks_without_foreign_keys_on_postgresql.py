@@ -19,47 +19,19 @@ The constraints are found by their columns in the database, not by name (see tb0
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import op
+from trialbook.store._migrations._point_keys import add_point_keys, drop_point_keys
 
 revision = "tb0006"
 down_revision = "tb0005"
 branch_labels = None
 depends_on = None
 
-#: The foreign keys of ``metric_blocks`` this revision drops: (columns, referred table).
-_KEYS = ((("run_num",), "runs"), (("key_id",), "metric_keys"))
-
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    for fk in sa.inspect(bind).get_foreign_keys("metric_blocks"):
-        found = (tuple(fk["constrained_columns"]), fk["referred_table"])
-        name = fk["name"]  # PostgreSQL names every constraint
-        if name and found in _KEYS:
-            op.drop_constraint(name, "metric_blocks", type_="foreignkey")
+    drop_point_keys("metric_blocks")
 
 
 def downgrade() -> None:
-    """Adds the keys back on PostgreSQL; that checks every block, and fails if one names a run
+    """Adds the keys back on PostgreSQL; that checks every row, and fails if one names a run
     or metric key that no longer exists (after a hand-written ``DELETE FROM runs``)."""
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    op.create_foreign_key(
-        op.f("fk_metric_blocks_run_num_runs"),
-        "metric_blocks",
-        "runs",
-        ["run_num"],
-        ["num"],
-        ondelete="CASCADE",
-    )
-    op.create_foreign_key(
-        op.f("fk_metric_blocks_key_id_metric_keys"),
-        "metric_blocks",
-        "metric_keys",
-        ["key_id"],
-        ["id"],
-    )
+    add_point_keys("metric_blocks")
