@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trialbook.errors import StoreError
-from trialbook.store._buckets import BLOCK_POINTS, block_rows
-from trialbook.store._sql import _column_arrays, _summarise
+from trialbook.store._buckets import BLOCK_POINTS, batch_summary, block_rows
+from trialbook.store._sql import _column_arrays
 
 VALUES = st.one_of(
     st.sampled_from([0.0, -0.0, math.nan, math.inf, -math.inf, 1.0, -1.0]),
@@ -89,7 +89,7 @@ def test_the_batch_summary_from_arrays_equals_its_definition(
     values = [v for _, v in data]
     arrays = _column_arrays("loss", steps, values, [0.0] * len(data))
 
-    got = _summarise("r", "loss", *arrays)
+    got = batch_summary("r", "loss", *arrays)
     want = ("r", "loss", *_python_summary(steps, values))
     _assert_rows_same([got], [want])
 
@@ -97,7 +97,7 @@ def test_the_batch_summary_from_arrays_equals_its_definition(
 def test_zeros_of_both_signs_keep_the_first_logged_as_min_and_max() -> None:
     steps, values = [10, 11, 12, 13], [0.0, -0.0, 1.0, -1.0]
     arrays = _column_arrays("loss", steps, values, [0.0] * 4)
-    summary = _summarise("r", "loss", *arrays)
+    summary = batch_summary("r", "loss", *arrays)
     assert (summary[4], summary[5]) == (-1.0, 13)
     block = block_rows(1, 1, 0, *arrays[:1], np.array([-0.0, 0.0, 5.0, 6.0]), arrays[2])[0]
     assert math.copysign(1.0, block[5]) == -1.0  # min: -0.0 came first

@@ -10,7 +10,8 @@ reduction. A history with no more distinct steps than buckets comes back point b
 
 Long histories are read from blocks instead of points. The writer keeps, next to the points,
 one row per :data:`BLOCK_POINTS` consecutive logged points of a metric (``metric_blocks``:
-first and last step, min, max, count, last point); :func:`block_rows` makes them. When a
+first and last step, min, max, count, last point); :func:`block_rows` makes them, and
+:func:`batch_summary` a batch's row of ``metric_summary``. When a
 history has at least ``4 * BLOCK_POINTS`` points per bucket and its blocks cover disjoint
 step ranges (steps logged in increasing order, the usual case),
 :func:`buckets_from_blocks` builds the buckets from whole blocks: a block belongs to the
@@ -31,6 +32,7 @@ from trialbook.errors import TrialbookError
 __all__ = [
     "BLOCK_POINTS",
     "MetricBuckets",
+    "batch_summary",
     "block_rows",
     "bucket_points",
     "bucket_width",
@@ -378,3 +380,43 @@ def point_blocks(rows: Iterable[tuple[int, Any, float]]) -> list[StoredBlock]:
         else:
             out.append([step, step, v, v, 1, v, t])
     return [(b[0], b[1], b[2], b[3], b[4], b[5], b[6]) for b in out]
+
+
+def batch_summary(run_id: str, key: str, steps: Any, values: Any, _times: Any) -> tuple[Any, ...]:
+    """last/min/max (with their steps) and count of one key's batch (NumPy arrays, as
+    ``trialbook.store._sql._column_arrays`` makes them); NaN ignored for min/max. Of equal
+    values (0.0 and -0.0 too), min and max are the first logged.
+
+    In the column order of :func:`trialbook.store._dialect.summary_upsert_sql`.
+    """
+    import numpy as np
+
+    n = len(steps)
+    last_step = int(steps.max())
+    # The latest logged point at the highest step.
+    at = n - 1 if steps[-1] == last_step else int(np.flatnonzero(steps == last_step)[-1])
+    last = float(values[at])
+    nan = np.isnan(values)
+    finite = np.flatnonzero(~nan) if nan.any() else None
+    mn = mx = None
+    mn_step = mx_step = None
+    if finite is None or finite.size:
+        # argmin/argmax return the first of equal values, as Python's min and max do.
+        if finite is None:
+            lo, hi = int(np.argmin(values)), int(np.argmax(values))
+        else:
+            kept = values[finite]
+            lo, hi = int(finite[np.argmin(kept)]), int(finite[np.argmax(kept)])
+        mn, mx = float(values[lo]), float(values[hi])
+        mn_step, mx_step = int(steps[lo]), int(steps[hi])
+    return (
+        run_id,
+        key,
+        None if last != last else last,
+        last_step,
+        mn,
+        mn_step,
+        mx,
+        mx_step,
+        n,
+    )

@@ -45,6 +45,7 @@ from trialbook.store import _schema as s
 from trialbook.store._base import UPDATABLE_RUN_FIELDS, KeyPage, MetricColumns, Store
 from trialbook.store._buckets import (
     MetricBuckets,
+    batch_summary,
     block_rows,
     bucket_points,
     bucket_width,
@@ -436,7 +437,7 @@ class SQLStore(Store):
         arrays = {k: _column_arrays(k, *c) for k, c in columns.items() if len(c[0])}
         if not arrays:
             return
-        summary_rows = [_summarise(run_id, key, *cols) for key, cols in arrays.items()]
+        summary_rows = [batch_summary(run_id, key, *cols) for key, cols in arrays.items()]
         counts = self._point_counts
         known = {k: counts[run_id, k] for k in arrays if (run_id, k) in counts}
 
@@ -1627,46 +1628,6 @@ def _column_arrays(
             "epoch, e.g. time.time()."
         )
     return st, np.asarray(values, dtype=np.float64), at
-
-
-def _summarise(run_id: str, key: str, steps: Any, values: Any, _times: Any) -> tuple[Any, ...]:
-    """last/min/max (with their steps) and count of one key's batch (NumPy arrays, from
-    :func:`_column_arrays`); NaN ignored for min/max. Of equal values (0.0 and -0.0 too),
-    min and max are the first logged.
-
-    In the column order of :func:`trialbook.store._dialect.summary_upsert_sql`.
-    """
-    import numpy as np
-
-    n = len(steps)
-    last_step = int(steps.max())
-    # The latest logged point at the highest step.
-    at = n - 1 if steps[-1] == last_step else int(np.flatnonzero(steps == last_step)[-1])
-    last = float(values[at])
-    nan = np.isnan(values)
-    finite = np.flatnonzero(~nan) if nan.any() else None
-    mn = mx = None
-    mn_step = mx_step = None
-    if finite is None or finite.size:
-        # argmin/argmax return the first of equal values, as Python's min and max do.
-        if finite is None:
-            lo, hi = int(np.argmin(values)), int(np.argmax(values))
-        else:
-            kept = values[finite]
-            lo, hi = int(finite[np.argmin(kept)]), int(finite[np.argmax(kept)])
-        mn, mx = float(values[lo]), float(values[hi])
-        mn_step, mx_step = int(steps[lo]), int(steps[hi])
-    return (
-        run_id,
-        key,
-        None if last != last else last,
-        last_step,
-        mn,
-        mn_step,
-        mx,
-        mx_step,
-        n,
-    )
 
 
 def _op(op: str) -> Callable[[Any, Any], ColumnElement[bool]]:

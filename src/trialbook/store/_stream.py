@@ -119,8 +119,7 @@ class MetricStream:
             return
         import numpy as np
 
-        from trialbook.store._buckets import block_rows
-        from trialbook.store._sql import _summarise
+        from trialbook.store._buckets import batch_summary, block_rows
 
         try:
             conn = self._conn
@@ -132,7 +131,7 @@ class MetricStream:
                     np.array(list(itertools.chain.from_iterable(c)), dtype=dtype)
                     for c, dtype in zip(zip(*parts, strict=True), _DTYPES, strict=True)
                 ]
-                summaries.append(_summarise(self.run_id, key, *cols))
+                summaries.append(batch_summary(self.run_id, key, *cols))
                 blocks.extend(
                     block_rows(
                         self._num, self._key_ids[key], self._before[key], *cols, by_time=True
