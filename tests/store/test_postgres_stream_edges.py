@@ -5,6 +5,8 @@ found in review: each test is what a user relies on, on the session's real Postg
 from __future__ import annotations
 
 import signal
+import threading
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -102,3 +104,33 @@ def test_points_of_a_flush_interrupted_by_ctrl_c_are_stored_by_the_next_flush(
         assert _stored_steps(pg) == list(range(3100))
     finally:
         writer.drain(0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="every streaming writer keeps a pooled connection checked out for its run's whole "
+    "life (MetricStream._idle): 15 runs exhaust the Engine's pool (5 + 10 overflow)",
+)
+def test_fifteen_runs_open_in_one_process_leave_the_store_usable(pg: SQLStore) -> None:
+    """A sweep that runs 15 trials in threads of one process (one Engine per database, see
+    store._connect): reading the store still answers at once, as it did before streams."""
+    from store_helpers import add_run
+
+    runs = [f"20260101_120000_{i:06d}" for i in range(15)]
+    writers = []
+    for run_id in runs:
+        add_run(pg, run_id)
+        writer = MetricWriter(pg, run_id, flush_interval=3600.0, heartbeat_interval=3600.0)
+        writer.start()  # as start_run does: the stream takes its connection now
+        writers.append(writer)
+    answered: list[Any] = []
+    reader = threading.Thread(target=lambda: answered.append(pg.get_run(RUN)), daemon=True)
+    try:
+        reader.start()
+        reader.join(timeout=5)
+        assert answered, f"no answer within 5 s; pool: {pg.engine.pool.status()}"
+    finally:
+        for writer in writers:
+            writer.stop()
+            writer.drain(0)
+        reader.join(timeout=60)
