@@ -1,12 +1,10 @@
-"""Edge cases of PostgreSQL's metric stream (``MetricStream`` and the writer that drives it)
-found in review: each test is what a user relies on, on the session's real PostgreSQL server.
+"""Edge cases of PostgreSQL's metric stream (``MetricStream`` and the writer that drives it):
+each test is what a user relies on, on the session's real PostgreSQL server.
 """
 
 from __future__ import annotations
 
 import signal
-import threading
-from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -38,11 +36,6 @@ def _stored_steps(store: SQLStore) -> list[int]:
         return [int(s) for s in steps]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after a failed batch commit, _send keeps writing into the aborted stream "
-    "(re-taking the re-queued points): none of them is ever committed or queued again",
-)
 def test_points_sent_after_a_failed_batch_commit_in_the_same_send_are_stored(
     pg: SQLStore,
 ) -> None:
@@ -77,12 +70,6 @@ def test_points_sent_after_a_failed_batch_commit_in_the_same_send_are_stored(
         stream.abort()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flush/_commit_stream catch Exception only: after a KeyboardInterrupt (or SIGTERM's "
-    "SystemExit) the stream rolled back, but _sent is not queued again and the next commit "
-    "clears it",
-)
 def test_points_of_a_flush_interrupted_by_ctrl_c_are_stored_by_the_next_flush(
     pg: SQLStore,
 ) -> None:
@@ -113,31 +100,28 @@ def test_points_of_a_flush_interrupted_by_ctrl_c_are_stored_by_the_next_flush(
         stream.abort()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="every streaming writer keeps a pooled connection checked out for its run's whole "
-    "life (MetricStream._idle): 15 runs exhaust the Engine's pool (5 + 10 overflow)",
-)
 def test_fifteen_runs_open_in_one_process_leave_the_store_usable(pg: SQLStore) -> None:
     """A sweep that runs 15 trials in threads of one process (one Engine per database, see
-    store._connect): reading the store still answers at once, as it did before streams."""
+    store._connect, whose pool holds 15 connections): an open run holds no connection
+    between its transactions, so the store still answers, and every run's points go in."""
     from store_helpers import add_run
 
     runs = [f"20260101_120000_{i:06d}" for i in range(15)]
     writers = []
-    for run_id in runs:
-        add_run(pg, run_id)
-        writer = MetricWriter(pg, run_id, flush_interval=3600.0, heartbeat_interval=3600.0)
-        writer.start()  # as start_run does: the stream takes its connection now
-        writers.append(writer)
-    answered: list[Any] = []
-    reader = threading.Thread(target=lambda: answered.append(pg.get_run(RUN)), daemon=True)
     try:
-        reader.start()
-        reader.join(timeout=5)
-        assert answered, f"no answer within 5 s; pool: {pg.engine.pool.status()}"
+        for n, run_id in enumerate(runs):
+            add_run(pg, run_id)
+            writer = MetricWriter(pg, run_id, flush_interval=3600.0, heartbeat_interval=3600.0)
+            writer.start()  # as start_run does: the stream reads the run's number now
+            writers.append(writer)
+            _entries(writer, range(n * 10, n * 10 + 10))
+            assert writer._send()  # one open transaction...
+            assert writer.flush() == 10  # ...committed
+        assert pg._writer_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert pg.get_run(RUN).id == RUN  # a pool left empty would wait 30 s, then raise
+        for n, run_id in enumerate(runs):
+            assert pg.metric_history(run_id, "loss").steps == tuple(range(n * 10, n * 10 + 10))
     finally:
         for writer in writers:
             writer.stop()
             writer.drain(0)
-        reader.join(timeout=60)

@@ -60,7 +60,7 @@ class MetricStream:
         self._writer: Any = None
         self._copy: Any = None
         self._cursor: Any = None
-        self._num = 0
+        self._num: int | None = None  # the run's number, read once
         self._key_ids: dict[str, int] = {}
         # Per key: points stored at the last commit, and with those sent since.
         self._before: dict[str, int] = {}
@@ -91,8 +91,10 @@ class MetricStream:
             if new:
                 self._end_copy()  # no other statement runs while a COPY is open
                 self._add_keys(conn, new)
+            num = self._num
+            assert num is not None  # read by _begin's connection
             payload = [
-                _dialect.metrics_copy_rows(self._num, self._key_ids[key], *cols)
+                _dialect.metrics_copy_rows(num, self._key_ids[key], *cols)
                 for key, cols in columns.items()
             ]
             copy = self._start_copy(conn)
@@ -121,6 +123,8 @@ class MetricStream:
 
         from trialbook.store._buckets import batch_summary, block_rows
 
+        num = self._num
+        assert num is not None  # read before the transaction's first write
         try:
             conn = self._conn
             # Summaries and blocks are computed while the server still stores the rows.
@@ -133,9 +137,7 @@ class MetricStream:
                 ]
                 summaries.append(batch_summary(self.run_id, key, *cols))
                 blocks.extend(
-                    block_rows(
-                        self._num, self._key_ids[key], self._before[key], *cols, by_time=True
-                    )
+                    block_rows(num, self._key_ids[key], self._before[key], *cols, by_time=True)
                 )
             self._end_copy()
             if summaries:
@@ -157,12 +159,14 @@ class MetricStream:
         self.points = 0
 
     def abort(self) -> None:
-        """Roll back what was sent since the last commit and close the stream."""
+        """Roll back what was sent since the last commit and close the stream (the next
+        :meth:`write` starts a new transaction on a new connection)."""
         self._sent = {}
         self.points = 0
         self._before = {}
         self._count = {}
-        self._copy = self._copy_cm = self._cursor = self._writer = None
+        if self._writer is not None:
+            self._writer.abandoned = True  # psycopg's clean-up of the COPY sends nothing
         conn, busy = self._idle, self._conn is not None
         self._idle = self._conn = self._tx = None
         if conn is not None:
@@ -172,18 +176,21 @@ class MetricStream:
                 conn.close()
             except Exception:  # closing a broken connection must not hide the first error
                 pass
+        self._copy = self._copy_cm = self._cursor = self._writer = None
 
     # ----------------------------------------------------------------- plumbing
     def prepare(self) -> None:
-        """Check a connection out and read the run's number, before points come (the
-        tracker calls this when the run starts, so that the first write, while the loop
-        runs, has fewer round trips to wait for). A failure is left to the first write."""
+        """Read the run's number before points come (the tracker calls this when the run
+        starts, so that the first write, while the loop runs, has one round trip less to
+        wait for). A failure is left to the first write."""
         import numpy  # noqa: F401  (the first write's import would hold the loop's lock)
 
         try:
             self._connect()
         except Exception:
             self.abort()
+        else:
+            self._release()
 
     def close(self) -> None:
         """Give the connection back (what was not committed is rolled back)."""
@@ -205,14 +212,22 @@ class MetricStream:
 
                 raise WorkspaceError(store.read_only)
             conn = store._writer_engine.connect()
-            try:
-                self._num = store._run_num(conn, self.run_id)
-                conn.commit()  # the read began a transaction: end it
-            except BaseException:
-                conn.close()
-                raise
+            if self._num is None:
+                try:
+                    self._num = store._run_num(conn, self.run_id)
+                    conn.commit()  # the read began a transaction: end it
+                except BaseException:
+                    conn.close()
+                    raise
             self._idle = conn
         return self._idle
+
+    def _release(self) -> None:
+        """Give the connection back to the pool between transactions: a process may hold
+        more runs than the pool has connections."""
+        conn, self._idle = self._idle, None
+        if conn is not None:
+            conn.close()
 
     def _begin(self) -> Connection:
         if self._conn is not None:
@@ -275,8 +290,9 @@ class MetricStream:
         cursor.close()
 
     def _close(self) -> None:
-        """After a commit: the connection stays checked out for the next transaction."""
+        """After a commit."""
         self._conn = self._tx = None
+        self._release()
 
     def _fail(self, error: BaseException) -> BaseException:
         """Close the stream after ``error``; the error to raise (a StoreError for a database
@@ -318,6 +334,10 @@ def _sending_writer(cursor: Any) -> Any:
     from psycopg.generators import copy_to
 
     class SendingWriter(LibpqWriter):
+        #: Set by :meth:`MetricStream.abort`, which closes the connection itself: ending the
+        #: COPY would wait for a server that may be gone (and psycopg logs that failure).
+        abandoned = False
+
         def __init__(self, cursor: Any) -> None:
             super().__init__(cursor)
             try:
@@ -338,6 +358,10 @@ def _sending_writer(cursor: Any) -> Any:
                 if pgconn.put_copy_data(part) == 0:  # libpq could not grow its buffer
                     self.connection.wait(copy_to(pgconn, part, flush=True))
             pgconn.flush()
+
+        def finish(self, exc: BaseException | None = None) -> None:
+            if not self.abandoned:
+                super().finish(exc)
 
     return SendingWriter(cursor)
 

@@ -273,13 +273,17 @@ class MetricWriter:
                 todo -= SEND_CALLS
                 try:
                     stream.write(columns)
-                except Exception as e:
+                except BaseException as e:
                     self._stream_failed(columns)
+                    if not isinstance(e, Exception):
+                        raise
                     self._warn(e)
                     return True
                 self._sent.append(columns)
                 if stream.points >= self.store.batch_points:
                     self._commit_stream(raise_errors=False)
+                    if self._stream is not stream:
+                        return True  # the commit failed: its points are queued again
             return True
 
     def _open_stream(self) -> MetricStream | None:
@@ -310,9 +314,9 @@ class MetricWriter:
         count = stream.points
         try:
             stream.commit()
-        except Exception as e:
+        except BaseException as e:  # Ctrl-C or SIGTERM's SystemExit too: nothing is lost
             self._stream_failed()
-            if raise_errors:
+            if raise_errors or not isinstance(e, Exception):
                 raise
             self._warn(e)
             return 0
@@ -329,8 +333,10 @@ class MetricWriter:
                 columns = self._take()
                 try:
                     stream.write(columns)
-                except Exception:
+                except BaseException as e:
                     self._stream_failed(columns)
+                    if not isinstance(e, Exception):
+                        raise
                 else:
                     self._sent.append(columns)
                     try:
@@ -347,10 +353,12 @@ class MetricWriter:
             for i, chunk in enumerate(chunks):
                 try:
                     self.store.log_metric_columns(self.run_id, chunk)
-                except Exception as e:
+                except BaseException as e:
                     # Keep what was not written; the next flush retries it.
                     self._pending = self._bounded(_merge(chunks[i:]))
                     self.points_written += written
+                    if not isinstance(e, Exception):  # Ctrl-C, SIGTERM's SystemExit
+                        raise
                     self.last_error = e
                     self._backoff = min(MAX_BACKOFF, max(2 * self._backoff, self.flush_interval))
                     self._retry_at = time.monotonic() + self._backoff
