@@ -52,7 +52,8 @@ class MetricStream:
     def __init__(self, store: SQLStore, run_id: str) -> None:
         self._store = store
         self.run_id = run_id
-        # The connection, held between transactions; _conn is set while one is open.
+        # The pooled connection, checked out while a transaction is open (and to read the
+        # run's number); _conn is set while the transaction is open.
         self._idle: Connection | None = None
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
@@ -65,7 +66,8 @@ class MetricStream:
         # Per key: points stored at the last commit, and with those sent since.
         self._before: dict[str, int] = {}
         self._count: dict[str, int] = {}
-        # Per key: the NumPy columns sent since the last commit, in logging order.
+        # Per key: the columns (as the writer gave them) sent since the last commit, in
+        # logging order.
         self._sent: dict[str, list[tuple[Any, Any, Any]]] = {}
         #: Points sent since the last commit.
         self.points = 0
