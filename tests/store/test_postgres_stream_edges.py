@@ -87,6 +87,9 @@ def test_points_of_a_flush_interrupted_by_ctrl_c_are_stored_by_the_next_flush(
         signal.raise_signal(signal.SIGINT)  # Python raises KeyboardInterrupt in this thread
 
     stream._end_copy = end_copy_then_ctrl_c  # type: ignore[method-assign]
+    # Python's own Ctrl-C handler, as in a terminal or a notebook (a process started in the
+    # background, as CI may start the tests, inherits SIGINT ignored).
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
             writer.flush()
@@ -95,6 +98,7 @@ def test_points_of_a_flush_interrupted_by_ctrl_c_are_stored_by_the_next_flush(
         writer.flush()
         assert _stored_steps(pg) == list(range(3100))
     finally:
+        signal.signal(signal.SIGINT, handler)
         writer.drain(0)
         stream.__dict__.pop("_end_copy", None)
         stream.abort()
