@@ -59,3 +59,26 @@ def add_run(store: Any, run_id: str = RUN) -> None:
         NewRun(id=run_id, experiment="e", name=run_id[-6:], config={}, config_hash="h",
                group_key="g", started_at=1000.0)
     )  # fmt: skip
+
+
+def log_calls(writer: Any, steps: range) -> None:
+    """What ``run.log({"loss": ...}, step=i)`` hands a run's writer, for each step."""
+    from trialbook.tracking._writer import STEP_KEY, TIME_KEY
+
+    for i in steps:
+        writer.buffer.append({"loss": i * 0.5, STEP_KEY: i, TIME_KEY: 1000.0 + i * 1e-3})
+
+
+def kill_other_connections(store: Any) -> int:
+    """Terminate every other connection to the store's PostgreSQL database (as a server
+    restart would); returns how many."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    return int(killed)

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from store_helpers import BLOCKS_SELECT, RUN, Batch
+from store_helpers import BLOCKS_SELECT, RUN, Batch, kill_other_connections, log_calls
 
 from trialbook.errors import StoreError
 from trialbook.store import SQLStore
-from trialbook.tracking._writer import STEP_KEY, TIME_KEY, MetricWriter
+from trialbook.tracking._writer import MetricWriter
 
 
 def _batches() -> list[Batch]:
@@ -107,31 +107,15 @@ def test_sqlite_has_no_stream(lite: SQLStore) -> None:
     assert lite.metric_stream(RUN) is None
 
 
-def _entries(writer: MetricWriter, steps: range) -> None:
-    for i in steps:
-        writer.buffer.append({"loss": i * 0.5, STEP_KEY: i, TIME_KEY: 1000.0 + i * 1e-3})
-
-
-def _kill_other_connections(store: SQLStore) -> int:
-    with store.engine.connect() as conn:
-        killed = conn.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        ).scalar_one()
-    return int(killed)
-
-
 def test_points_of_a_stream_whose_connection_died_are_written_again_once(
     pg: SQLStore, lite: SQLStore
 ) -> None:
     writer = MetricWriter(pg, RUN, flush_interval=3600.0)
-    _entries(writer, range(0, 3000))
+    log_calls(writer, range(0, 3000))
     assert writer._send()  # sent into the open COPY, not committed
     assert _visible_points(pg) == 0
-    assert _kill_other_connections(pg) >= 1  # the stream's connection among them
-    _entries(writer, range(3000, 4000))
+    assert kill_other_connections(pg) >= 1  # the stream's connection among them
+    log_calls(writer, range(3000, 4000))
     assert writer.flush() == 4000  # the stream fails; its points go in again, once
     lite.log_metric_columns(
         RUN, {"loss": (list(range(4000)), [i * 0.5 for i in range(4000)],
@@ -139,7 +123,7 @@ def test_points_of_a_stream_whose_connection_died_are_written_again_once(
     )  # fmt: skip
     assert _stored(pg) == _stored(lite)
     # The writer streams again after the failure.
-    _entries(writer, range(4000, 4100))
+    log_calls(writer, range(4000, 4100))
     assert writer._send()
     assert writer.flush() == 100
     assert pg.metric_summaries([RUN])[RUN]["loss"].count == 4100
@@ -173,7 +157,7 @@ def test_a_send_takes_only_what_was_waiting_so_heartbeats_go_on_under_a_fast_loo
     logged meanwhile (a loop faster than the writer) wait for its next look, so the writer
     thread gets back to its heartbeats and commits between sends."""
     writer = MetricWriter(pg, RUN, flush_interval=3600.0)
-    _entries(writer, range(0, 5000))
+    log_calls(writer, range(0, 5000))
     stream = writer._open_stream()
     assert stream is not None
     real_write = stream.write
@@ -181,7 +165,7 @@ def test_a_send_takes_only_what_was_waiting_so_heartbeats_go_on_under_a_fast_loo
 
     def write_while_the_loop_logs(columns: Any) -> None:
         real_write(columns)
-        _entries(writer, range(logged[0], logged[0] + 1))  # the loop goes on meanwhile
+        log_calls(writer, range(logged[0], logged[0] + 1))  # the loop goes on meanwhile
         logged[0] += 1
 
     stream.write = write_while_the_loop_logs  # type: ignore[method-assign]
@@ -199,7 +183,7 @@ def test_a_stream_refused_by_the_database_raises_store_error(pg: SQLStore) -> No
     stream = pg.metric_stream(RUN)
     assert stream is not None
     stream.write({"loss": ([0], [1.0], [1.0])})
-    _kill_other_connections(pg)
+    kill_other_connections(pg)
     with pytest.raises(StoreError):
         stream.write({"loss": ([1], [1.0], [1.0])})
         stream.commit()
@@ -216,7 +200,7 @@ def test_a_child_forked_while_a_stream_is_open_leaves_the_parents_transaction_al
     import os
 
     writer = MetricWriter(pg, RUN, flush_interval=3600.0)
-    _entries(writer, range(0, 3000))
+    log_calls(writer, range(0, 3000))
     assert writer._send()
     pid = os.fork()
     if pid == 0:  # the child drops and collects the parent's writer, as an adopting Run does

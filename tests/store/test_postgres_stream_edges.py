@@ -8,26 +8,10 @@ import signal
 
 import pytest
 from sqlalchemy import text
-from store_helpers import RUN
+from store_helpers import RUN, kill_other_connections, log_calls
 
 from trialbook.store import SQLStore
-from trialbook.tracking._writer import STEP_KEY, TIME_KEY, MetricWriter
-
-
-def _entries(writer: MetricWriter, steps: range) -> None:
-    for i in steps:
-        writer.buffer.append({"loss": i * 0.5, STEP_KEY: i, TIME_KEY: 1000.0 + i * 1e-3})
-
-
-def _kill_other_connections(store: SQLStore) -> int:
-    with store.engine.connect() as conn:
-        killed = conn.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        ).scalar_one()
-    return int(killed)
+from trialbook.tracking._writer import MetricWriter
 
 
 def _stored_steps(store: SQLStore) -> list[int]:
@@ -43,7 +27,7 @@ def test_points_sent_after_a_failed_batch_commit_in_the_same_send_are_stored(
     commits because it reached ``batch_points``: every point is still stored, once."""
     pg.batch_points = 1000  # reached by the first part (2,048 calls)
     writer = MetricWriter(pg, RUN, flush_interval=3600.0)
-    _entries(writer, range(0, 5000))  # three parts: 2,048 + 2,048 + 904
+    log_calls(writer, range(0, 5000))  # three parts: 2,048 + 2,048 + 904
     stream = writer._open_stream()
     assert stream is not None
     real_commit = stream.commit
@@ -51,7 +35,7 @@ def test_points_sent_after_a_failed_batch_commit_in_the_same_send_are_stored(
 
     def commit_after_a_server_restart() -> None:
         if not killed:  # the connection dies between the first part and its commit
-            killed.append(_kill_other_connections(pg))
+            killed.append(kill_other_connections(pg))
         real_commit()
 
     stream.commit = commit_after_a_server_restart  # type: ignore[method-assign]
@@ -76,7 +60,7 @@ def test_points_of_a_flush_interrupted_by_ctrl_c_are_stored_by_the_next_flush(
     """Ctrl-C in a notebook while ``run.flush()`` commits the stream: the interrupted
     transaction rolls back, and the next flush still stores every point logged, once."""
     writer = MetricWriter(pg, RUN, flush_interval=3600.0)
-    _entries(writer, range(0, 3000))
+    log_calls(writer, range(0, 3000))
     assert writer._send()  # in the stream's open transaction, not committed
     stream = writer._stream
     assert stream is not None
@@ -94,7 +78,7 @@ def test_points_of_a_flush_interrupted_by_ctrl_c_are_stored_by_the_next_flush(
         with pytest.raises(KeyboardInterrupt):
             writer.flush()
         del stream._end_copy
-        _entries(writer, range(3000, 3100))
+        log_calls(writer, range(3000, 3100))
         writer.flush()
         assert _stored_steps(pg) == list(range(3100))
     finally:
@@ -118,7 +102,7 @@ def test_fifteen_runs_open_in_one_process_leave_the_store_usable(pg: SQLStore) -
             writer = MetricWriter(pg, run_id, flush_interval=3600.0, heartbeat_interval=3600.0)
             writer.start()  # as start_run does: the stream reads the run's number now
             writers.append(writer)
-            _entries(writer, range(n * 10, n * 10 + 10))
+            log_calls(writer, range(n * 10, n * 10 + 10))
             assert writer._send()  # one open transaction...
             assert writer.flush() == 10  # ...committed
         assert pg._writer_engine.pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -271,20 +271,29 @@ class MetricWriter:
             while todo > 0:
                 columns = self._take(min(SEND_CALLS, todo))
                 todo -= SEND_CALLS
-                try:
-                    stream.write(columns)
-                except BaseException as e:
-                    self._stream_failed(columns)
-                    if not isinstance(e, Exception):
-                        raise
-                    self._warn(e)
+                error = self._stream_write(stream, columns)
+                if error is not None:
+                    self._warn(error)
                     return True
-                self._sent.append(columns)
                 if stream.points >= self.store.batch_points:
                     self._commit_stream(raise_errors=False)
                     if self._stream is not stream:
                         return True  # the commit failed: its points are queued again
             return True
+
+    def _stream_write(self, stream: MetricStream, columns: Columns) -> Exception | None:
+        """Send ``columns`` into the stream's open transaction. On a failure the stream's
+        points and these go back to the queue, and the error is returned (Ctrl-C and
+        SIGTERM's ``SystemExit`` are raised once nothing is lost)."""
+        try:
+            stream.write(columns)
+        except BaseException as e:
+            self._stream_failed(columns)
+            if not isinstance(e, Exception):
+                raise
+            return e
+        self._sent.append(columns)
+        return None
 
     def _open_stream(self) -> MetricStream | None:
         if self._stream is None and self._streaming:
@@ -328,26 +337,17 @@ class MetricWriter:
         """Write everything logged so far; return how many points were written."""
         with self._lock:
             stream = self._stream
-            if stream is not None:
-                # The rest goes into the open transaction, committed once with it.
-                columns = self._take()
+            # With a stream, the rest goes into its open transaction, committed once with it.
+            if stream is not None and self._stream_write(stream, self._take()) is None:
                 try:
-                    stream.write(columns)
-                except BaseException as e:
-                    self._stream_failed(columns)
-                    if not isinstance(e, Exception):
-                        raise
+                    done = self._commit_stream(raise_errors=True)
+                except Exception:
+                    pass  # back in the queue: written below, with the Store's retries
                 else:
-                    self._sent.append(columns)
-                    try:
-                        done = self._commit_stream(raise_errors=True)
-                    except Exception:
-                        pass  # back in the queue: written below, with the Store's retries
-                    else:
-                        self.last_error = None
-                        self._backoff = 0.0
-                        self._retry_at = 0.0
-                        return done
+                    self.last_error = None
+                    self._backoff = 0.0
+                    self._retry_at = 0.0
+                    return done
             chunks = _chunks(self._take(), self.store.batch_points)
             written = 0
             for i, chunk in enumerate(chunks):
