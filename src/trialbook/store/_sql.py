@@ -1354,12 +1354,7 @@ class SQLStore(Store):
         def tx(conn: Connection) -> int:
             done = conn.execute(
                 update(r)
-                .where(
-                    r.c.host == host,
-                    r.c.pid == pid,
-                    r.c.pid_started_at.is_not_distinct_from(pid_started_at),
-                    r.c.status == "queued",
-                )
+                .where(*_queued_claims_of(host, pid, pid_started_at))
                 .values(heartbeat_at=self._now_in(conn))
             )
             return int(done.rowcount or 0)
@@ -1383,11 +1378,8 @@ class SQLStore(Store):
                 update(r)
                 .where(
                     r.c.id == run_id,
-                    r.c.status == "queued",
-                    r.c.host == host,
-                    r.c.pid == pid,
-                    # NULL-safe: a claimer whose start time was unknown, a claim never beaten.
-                    r.c.pid_started_at.is_not_distinct_from(pid_started_at),
+                    *_queued_claims_of(host, pid, pid_started_at),
+                    # NULL-safe: a claim never beaten.
                     r.c.heartbeat_at.is_not_distinct_from(heartbeat_at),
                 )
                 .values(host=None, pid=None, pid_started_at=None, heartbeat_at=None)
@@ -1628,6 +1620,20 @@ def _column_arrays(
             "epoch, e.g. time.time()."
         )
     return st, np.asarray(values, dtype=np.float64), at
+
+
+def _queued_claims_of(
+    host: str, pid: int, pid_started_at: float | None
+) -> tuple[ColumnElement[bool], ...]:
+    """The ``queued`` runs claimed by process ``pid`` on ``host`` started at
+    ``pid_started_at`` (NULL-safe: a claimer whose start time was unknown)."""
+    r = s.runs
+    return (
+        r.c.status == "queued",
+        r.c.host == host,
+        r.c.pid == pid,
+        r.c.pid_started_at.is_not_distinct_from(pid_started_at),
+    )
 
 
 def _op(op: str) -> Callable[[Any, Any], ColumnElement[bool]]:
